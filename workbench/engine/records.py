@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 # us-east-1, x86 (LAMBDA_REFERENCE §9).
 PRICE_PER_REQUEST = 0.0000002
@@ -49,3 +52,112 @@ def billed_duration_ms(duration_ms: float, init_duration_ms: float | None) -> in
 def cost_usd(memory_size_mb: int, billed_ms: int) -> float:
     """The request charge plus GB-seconds at the x86 price."""
     return PRICE_PER_REQUEST + (memory_size_mb / 1024) * (billed_ms / 1000) * PRICE_PER_GB_SECOND
+
+
+# --- Lambda's text platform lines (LAMBDA_REFERENCE §6) ------------------------------------
+
+RUNTIME_ARN_REGION = "us-east-1"
+# Error-type prefixes of platform-level failures: these put "Status: error" on the REPORT line.
+# A plain handler exception (errorType = the exception class) does not, as in AWS.
+PLATFORM_ERROR_PREFIXES = ("Runtime.", "Sandbox.", "Function.")
+_RUNTIME_ID = re.compile(r"^([a-z]+)\.?(\d[\w.]*|[a-z][\w.]*)$")
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def runtime_version(runtime: str) -> str:
+    """The "Runtime Version" AWS prints for a runtime id: ``python3.11`` -> ``python:3.11.v1``.
+
+    ``nodejs20.x`` -> ``nodejs:20.v1``; ``provided.al2023`` -> ``provided:al2023.v1``.
+    A string that already looks like a runtime version (contains ``:``) is kept as is.
+    """
+    if ":" in runtime:
+        return runtime
+    m = _RUNTIME_ID.match(runtime)
+    if m is None:
+        return f"{runtime}.v1"
+    name, ver = m.groups()
+    if ver.endswith(".x"):
+        ver = ver[:-2]
+    return f"{name}:{ver}.v1"
+
+
+def runtime_version_arn(runtime: str) -> str:
+    """A deterministic runtime version ARN: the hash is sha256 of the runtime version string."""
+    version = runtime_version(runtime)
+    digest = hashlib.sha256(version.encode("utf-8")).hexdigest()
+    return f"arn:aws:lambda:{RUNTIME_ARN_REGION}::runtime:{digest}"
+
+
+def start_line(request_id: str, version: str) -> str:
+    """``START RequestId: <id> Version: <v>`` (a space, not a tab, before Version)."""
+    return f"START RequestId: {request_id} Version: {version}"
+
+
+def end_line(request_id: str) -> str:
+    """``END RequestId: <id>``."""
+    return f"END RequestId: {request_id}"
+
+
+def is_platform_error(error_type: str | None) -> bool:
+    """True for Runtime.* / Sandbox.* / Function.* error types (platform-level failures)."""
+    return error_type is not None and error_type.startswith(PLATFORM_ERROR_PREFIXES)
+
+
+def report_line(record: InvocationRecord) -> str:
+    """The REPORT line, every field followed by a TAB (as AWS prints it).
+
+    Init Duration (cold start only) comes after Max Memory Used. A timeout adds
+    ``Status: timeout``; a crash or a platform-level error type adds
+    ``Status: error`` and ``Error Type: <type>``; a plain handler exception adds nothing.
+    """
+    parts = [
+        f"REPORT RequestId: {record.request_id}",
+        f"Duration: {_ms(record.duration_ms)} ms",
+        f"Billed Duration: {record.billed_ms} ms",
+        f"Memory Size: {record.memory_size} MB",
+        f"Max Memory Used: {record.max_memory_mb} MB",
+    ]
+    if record.init_duration_ms is not None:
+        parts.append(f"Init Duration: {_ms(record.init_duration_ms)} ms")
+    if record.status == STATUS_TIMEOUT:
+        parts.append("Status: timeout")
+    elif record.status == STATUS_CRASH or is_platform_error(record.error_type):
+        parts.append("Status: error")
+        parts.append(f"Error Type: {record.error_type or 'Runtime.ExitError'}")
+    return "".join(p + "\t" for p in parts)
+
+
+def init_start_line(runtime: str) -> str:
+    """``INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: arn:...``."""
+    return (
+        f"INIT_START Runtime Version: {runtime_version(runtime)}"
+        f"\tRuntime Version ARN: {runtime_version_arn(runtime)}"
+    )
+
+
+def init_report_line(
+    init_duration_ms: float, phase: str, status: str | None, error_type: str | None
+) -> str:
+    """``INIT_REPORT Init Duration: 150.79 ms\tPhase: init[\tStatus: error][\tError Type: X]``."""
+    parts = [f"INIT_REPORT Init Duration: {_ms(init_duration_ms)} ms", f"Phase: {phase}"]
+    if status:
+        parts.append(f"Status: {status}")
+    if error_type:
+        parts.append(f"Error Type: {error_type}")
+    return "\t".join(parts)
+
+
+def iso_timestamp(epoch_s: float) -> str:
+    """UTC ISO-8601 with milliseconds and a Z: ``2020-11-10T05:46:57.874Z``."""
+    total_ms = round(epoch_s * 1000)  # round, so 0.874 is not printed as .873 by float error
+    seconds, millis = divmod(total_ms, 1000)
+    dt = datetime.fromtimestamp(seconds, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
+
+
+def timeout_line(request_id: str, timeout_s: float, now: float) -> str:
+    """``<ISO ts> <id> Task timed out after 1.00 seconds`` (``now`` is epoch seconds)."""
+    return f"{iso_timestamp(now)} {request_id} Task timed out after {timeout_s:.2f} seconds"

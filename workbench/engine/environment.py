@@ -1,0 +1,413 @@
+"""Execution environments: one runtime process group per environment, reused warm.
+
+An environment lives the Lambda lifecycle: INIT (runtime init, then function init, ending when
+the runtime first asks ``/next``) → INVOKE × n, one at a time → SHUTDOWN (idle, reload, timeout,
+crash, exit).  Each phase change is published on the engine's event stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from .config import FunctionConfig
+from .events import EnvironmentEvent, EventBus, LogLine
+from .runtime_api import Invocation, RuntimeAPI, RuntimeAPIListener
+from .sandbox import (
+    PYTHON_BOOTSTRAP,
+    apply_limits,
+    arm_cpu_guard,
+    lambda_environment,
+    log_stream_name,
+    read_proc_usage,
+)
+
+INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
+
+# How Go (and so Lambda's own error text) names the signals a runtime dies of.
+_SIGNAL_NAMES = {
+    signal.SIGKILL: "killed",
+    signal.SIGTERM: "terminated",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGXCPU: "CPU time limit exceeded",
+    signal.SIGXFSZ: "file size limit exceeded",
+    signal.SIGINT: "interrupt",
+    signal.SIGHUP: "hangup",
+    signal.SIGPIPE: "broken pipe",
+}
+
+
+def describe_exit(status: int) -> str:
+    """``exit status 3`` / ``signal: killed``, as Lambda words a runtime's end."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return "signal: " + _SIGNAL_NAMES.get(sig, f"signal {sig}")
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one invocation ended, from the environment's point of view.
+
+    kind: ``response`` | ``error`` (the runtime posted an error) | ``init_error`` | ``too_large``
+    (the response exceeded the payload limit) | ``timeout`` | ``exit`` (the runtime died).
+    """
+
+    kind: str
+    body: bytes = b""
+    error_type: str | None = None
+    content_type: str = "application/json"
+    exit_description: str = ""
+    size: int = 0
+    duration_ms: float = 0.0
+    log_lines: list[str] | None = None
+
+
+class SpawnError(Exception):
+    pass
+
+
+class Environment(RuntimeAPIListener):
+    """One execution environment of one function version."""
+
+    def __init__(
+        self,
+        fn: FunctionConfig,
+        version: str,
+        *,
+        bus: EventBus,
+        region: str,
+        tmp_root: Path,
+        python: str = sys.executable,
+    ) -> None:
+        self.id = os.urandom(16).hex()
+        self.fn = fn
+        self.version = version
+        self.bus = bus
+        self.region = region
+        self.tmp_root = tmp_root
+        self.python = python
+        self.api = RuntimeAPI(self)
+        self.state = "new"  # new → initializing → idle ⇄ busy → dead
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        self.tmpdir = ""
+        self.created_at = 0.0
+        self.last_used = 0.0
+        self.invocations = 0
+        self.init_duration_ms: float | None = None
+        self.init_lines: list[str] = []
+        self.peak_kb = 0
+        self.shutdown_reason: str | None = None
+        self.exit_description = ""
+        self._lines: list[str] = self.init_lines
+        self._request_id: str | None = None
+        self._partial = b""
+        self._waiter: asyncio.Future[Outcome] | None = None
+        self._stdout_fd = -1
+        self._pidfd = -1
+        self._t_spawn = 0.0
+        self._t_connect = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+    def _publish(self, phase: str, **kw: object) -> None:
+        if self.bus.active:
+            self.bus.publish(
+                EnvironmentEvent(
+                    phase, self.id, self.fn.name, self.version, time.time(), self.pid or None, **kw
+                )
+            )
+
+    # ----------------------------------------------------------------- INIT
+
+    async def start(self) -> Outcome | None:
+        """Spawn the runtime and wait for INIT to end. None if ready, else how it failed."""
+        loop = self._loop = asyncio.get_running_loop()
+        self.state = "initializing"
+        address = await self.api.start()
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{self.fn.name}-{self.short_id}-", dir=self.tmp_root)
+        env = lambda_environment(
+            self.fn,
+            version=self.version,
+            runtime_api=address,
+            tmpdir=self.tmpdir,
+            region=self.region,
+            log_stream=log_stream_name(self.version, self.id),
+            python=self.python,
+        )
+        self.created_at = time.time()
+        self._t_spawn = time.perf_counter()
+        try:
+            self.proc = subprocess.Popen(
+                [self.python, "-I", "-S", str(PYTHON_BOOTSTRAP)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=self.fn.folder,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as e:
+            self._cleanup_files()
+            self.api.close()
+            self.state = "dead"
+            raise SpawnError(f"could not start the runtime ({self.python}): {e}") from e
+        proc = self.proc
+        self.pid = proc.pid
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            apply_limits(self.pid, self.fn)
+        except OSError:
+            pass  # the process already died: its exit is reported below
+        try:
+            proc.stdin.write(b"\n")
+            proc.stdin.close()
+        except OSError:
+            pass
+        self._stdout_fd = proc.stdout.fileno()
+        os.set_blocking(self._stdout_fd, False)
+        loop.add_reader(self._stdout_fd, self._read_output)
+        self._pidfd = os.pidfd_open(self.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+        self._publish("init_start")
+        self._waiter = loop.create_future()
+        timer = loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
+        try:
+            outcome = await self._waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        if outcome.kind == "ready":
+            self.state = "idle"
+            self.last_used = time.time()
+            return None
+        self.init_duration_ms = (time.perf_counter() - self._t_spawn) * 1000
+        self.drain_output()
+        self._publish(
+            "init_error", duration_ms=self.init_duration_ms, error_type=outcome.error_type
+        )
+        if self.state != "dead":
+            self.shutdown("error")
+        return outcome
+
+    def on_connect(self) -> None:
+        if not self._t_connect:
+            self._t_connect = time.perf_counter()
+            self._publish("runtime_init", duration_ms=(self._t_connect - self._t_spawn) * 1000)
+
+    def on_ready(self) -> None:
+        now = time.perf_counter()
+        self.init_duration_ms = (now - self._t_spawn) * 1000
+        function_init = (now - (self._t_connect or self._t_spawn)) * 1000
+        self._publish("function_init", duration_ms=function_init)
+        self._publish("init_done", duration_ms=self.init_duration_ms)
+        self._resolve(Outcome("ready"))
+
+    def on_init_error(self, body: bytes, error_type: str | None) -> None:
+        self._resolve(Outcome("init_error", body, error_type or "Runtime.Unknown"))
+
+    def _on_init_timeout(self) -> None:
+        self._kill()
+        self.shutdown_reason = "timeout"
+        self._resolve(Outcome("timeout"))
+
+    # ----------------------------------------------------------------- INVOKE
+
+    async def invoke(self, inv: Invocation, timeout_s: float) -> Outcome:
+        """Run one invocation in this (idle, warm) environment."""
+        loop = self._loop or asyncio.get_running_loop()
+        self.state = "busy"
+        self.invocations += 1
+        lines: list[str] = []
+        self._lines = lines
+        self._request_id = inv.request_id
+        waiter = self._waiter = loop.create_future()
+        t0 = time.perf_counter()
+        self.api.dispatch(inv)
+        timer = loop.call_later(timeout_s, self._on_timeout)
+        try:
+            outcome = await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        outcome.duration_ms = (time.perf_counter() - t0) * 1000
+        if outcome.kind in ("response", "error", "too_large"):
+            self.drain_output()
+            peak_kb, cpu = read_proc_usage(self.pid)
+            if peak_kb:
+                self.peak_kb = peak_kb
+            try:
+                arm_cpu_guard(self.pid, cpu, timeout_s)
+            except OSError:
+                pass
+            self.state = "idle"
+        self.flush_partial()
+        self._lines = []
+        self._request_id = None
+        self.last_used = time.time()
+        outcome.log_lines = lines
+        return outcome
+
+    def on_response(self, inv: Invocation, body: bytes, content_type: str) -> None:
+        self._resolve(Outcome("response", body, content_type=content_type))
+
+    def on_error(self, inv: Invocation, body: bytes, error_type: str | None) -> None:
+        self._resolve(Outcome("error", body, error_type))
+
+    def on_response_too_large(self, inv: Invocation, size: int) -> None:
+        self._resolve(Outcome("too_large", size=size))
+
+    def _on_timeout(self) -> None:
+        peak_kb, _ = read_proc_usage(self.pid)
+        self.peak_kb = max(self.peak_kb, peak_kb)
+        self.shutdown_reason = "timeout"
+        self._kill()
+        self._resolve(Outcome("timeout"))
+
+    def _resolve(self, outcome: Outcome) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(outcome)
+
+    # ----------------------------------------------------------------- output
+
+    def _read_output(self) -> None:
+        try:
+            data = os.read(self._stdout_fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if self._loop is not None:
+                self._loop.remove_reader(self._stdout_fd)
+            return
+        self._take_output(data)
+
+    def drain_output(self) -> None:
+        """Read what the runtime wrote before it answered, so it lands in this invocation's log."""
+        fd = self._stdout_fd
+        if fd < 0:
+            return
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self._take_output(data)
+
+    def _take_output(self, data: bytes) -> None:
+        if self._partial:
+            data = self._partial + data
+        *complete, self._partial = data.split(b"\n")
+        if not complete:
+            return
+        text = [c.decode("utf-8", "replace") for c in complete]
+        self._lines.extend(text)
+        if self.bus.active:
+            now = time.time()
+            for line in text:
+                self.bus.publish(LogLine(self.fn.name, self.id, self._request_id, line, now))
+
+    def flush_partial(self) -> None:
+        if self._partial:
+            partial, self._partial = self._partial, b""
+            self._take_output(partial + b"\n")
+
+    # ----------------------------------------------------------------- SHUTDOWN
+
+    def _on_exit(self) -> None:
+        """The runtime process ended (pidfd readable): reap it and report."""
+        loop = self._loop
+        if loop is not None and self._pidfd >= 0:
+            loop.remove_reader(self._pidfd)
+        try:
+            _, status, usage = os.wait4(self.pid, 0)
+        except ChildProcessError:
+            status, usage = 0, None
+        if self.proc is not None:
+            self.proc.returncode = (
+                -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            )
+        if usage is not None and usage.ru_maxrss:
+            self.peak_kb = max(self.peak_kb, usage.ru_maxrss)
+        self.exit_description = describe_exit(status)
+        self.drain_output()
+        self.flush_partial()
+        self._resolve(Outcome("exit", exit_description=self.exit_description))
+        if self.state != "dead":
+            self.shutdown(self.shutdown_reason or ("exit" if status == 0 else "crash"))
+
+    def _kill(self) -> None:
+        """SIGKILL the runtime's process group and any process of it that left the group."""
+        if not self.pid:
+            return
+        try:
+            escaped = psutil.Process(self.pid).children(recursive=True)
+        except psutil.Error:
+            escaped = []
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for child in escaped:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+
+    def shutdown(self, reason: str) -> None:
+        """Retire the environment now (Lambda gives a runtime without extensions 0 ms)."""
+        if self.state == "dead":
+            return
+        self.state = "dead"
+        self.shutdown_reason = self.shutdown_reason or reason
+        self._kill()
+        self.api.close()
+        loop = self._loop
+        if loop is not None:
+            if self._stdout_fd >= 0:
+                loop.remove_reader(self._stdout_fd)
+            if self._pidfd >= 0:
+                loop.remove_reader(self._pidfd)
+        if self.proc is not None and self.proc.returncode is None:
+            try:  # reap now: the group was SIGKILLed, this returns at once
+                _, status, _ = os.wait4(self.pid, 0)
+                self.proc.returncode = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            except ChildProcessError:
+                self.proc.returncode = -9
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+            self._stdout_fd = -1
+        self._cleanup_files()
+        self._publish("shutdown", reason=self.shutdown_reason)
+        self._resolve(Outcome("exit", exit_description=self.exit_description or "signal: killed"))
+
+    def _cleanup_files(self) -> None:
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)

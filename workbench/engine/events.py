@@ -1,0 +1,162 @@
+"""The engine's event stream: lifecycle phases, invocations, log lines, concurrency.
+
+Any number of subscribers follow it (the TUI draws from it, ``serve`` prints it). Publishing costs
+nothing when nobody listens; each subscriber gets its own queue, so a slow one never blocks the
+engine. A subscriber that falls ``maxsize`` events behind loses the oldest and is told how many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+from .records import InvocationRecord
+
+
+@dataclass(slots=True, frozen=True)
+class EnvironmentEvent:
+    """A lifecycle phase of one execution environment.
+
+    phase: ``init_start`` (process spawned), ``runtime_init`` (the runtime reached its Runtime
+    API), ``function_init`` (handler loaded: init done, ``duration_ms`` = Init Duration),
+    ``init_error``, ``shutdown`` (with ``reason``: idle, reload, timeout, crash, exit, error).
+    """
+
+    phase: str
+    env_id: str
+    function: str
+    version: str
+    at: float
+    pid: int | None = None
+    duration_ms: float | None = None
+    reason: str | None = None
+    error_type: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class InvokeStart:
+    request_id: str
+    function: str
+    version: str
+    env_id: str
+    cold: bool
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
+class InvokeEnd:
+    record: InvocationRecord
+
+
+@dataclass(slots=True, frozen=True)
+class LogLine:
+    function: str
+    env_id: str
+    request_id: str | None  # None: printed during init or between invocations
+    line: str
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
+class ConcurrencyChanged:
+    function: str
+    in_flight: int  # this function's invocations running now
+    total_in_flight: int  # across all functions
+    busy: int  # this function's environments serving an invocation
+    idle: int  # this function's warm environments waiting
+    account_limit: int
+    reserved: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class Throttled:
+    function: str
+    reason: str
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
+class Dropped:
+    """This subscriber fell behind and lost ``count`` events."""
+
+    count: int
+
+
+Event = EnvironmentEvent | InvokeStart | InvokeEnd | LogLine | ConcurrencyChanged | Throttled
+
+
+class Subscription:
+    """An async iterator over events; ``close()`` (or ``async with``) to stop following."""
+
+    def __init__(self, bus: EventBus, maxsize: int) -> None:
+        self._bus = bus
+        self._items: deque[Event | Dropped] = deque()
+        self._maxsize = maxsize
+        self._dropped = 0
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _put(self, event: Event) -> None:
+        if len(self._items) >= self._maxsize:
+            self._items.popleft()
+            self._dropped += 1
+        self._items.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> list[Event | Dropped]:
+        """Everything queued so far (for consumers that batch on a timer)."""
+        items = list(self._items)
+        self._items.clear()
+        if self._dropped:
+            items.insert(0, Dropped(self._dropped))
+            self._dropped = 0
+        return items
+
+    async def get(self) -> Event | Dropped:
+        while not self._items:
+            if self._dropped:
+                break
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self._dropped:
+            dropped, self._dropped = self._dropped, 0
+            return Dropped(dropped)
+        return self._items.popleft()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event | Dropped:
+        return await self.get()
+
+    def close(self) -> None:
+        self._bus._subscribers.discard(self)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+
+    @property
+    def active(self) -> bool:
+        return bool(self._subscribers)
+
+    def subscribe(self, maxsize: int = 100_000) -> Subscription:
+        sub = Subscription(self, maxsize)
+        self._subscribers.add(sub)
+        return sub
+
+    def publish(self, event: Event) -> None:
+        for sub in self._subscribers:
+            sub._put(event)

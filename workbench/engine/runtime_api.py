@@ -1,0 +1,417 @@
+"""The Runtime API (2018-06-01) an execution environment's runtime talks to.
+
+Each environment gets its own endpoint on loopback, so any Runtime API client works as the
+runtime: ours, a ``bootstrap`` shell script with curl, or AWS's own runtime interface clients.
+Status codes and bodies follow AWS's emulator (LAMBDA_REFERENCE §1).
+
+This is on the hot path of every invocation, so it is a bare ``asyncio.Protocol`` with a small
+HTTP/1.1 parser (keep-alive, pipelining, Content-Length and chunked bodies, ``Expect:
+100-continue``) rather than a framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+MAX_PAYLOAD = 6 * 1024 * 1024 + 100  # 6,291,556 bytes: AWS's emulator's MaxPayloadSize
+MAX_HEAD = 64 * 1024
+PREFIX = "/2018-06-01"
+
+_REASONS = {
+    100: "Continue",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+}
+ACCEPTED = b'{"status":"OK"}\n'
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    # Go's json.Encoder: errorMessage first, trailing newline (LAMBDA_REFERENCE §1).
+    return (json.dumps({"errorMessage": message, "errorType": error_type}) + "\n").encode()
+
+
+def http_response(
+    status: int, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()
+) -> bytes:
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+    head.extend(f"{k}: {v}" for k, v in headers)
+    if body or status not in (100,):
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _json_response(status: int, body: bytes) -> bytes:
+    return http_response(status, body, (("Content-Type", "application/json"),))
+
+
+@dataclass(slots=True)
+class Invocation:
+    """One event handed to the runtime through ``/next``."""
+
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    function_arn: str
+    trace_id: str
+    client_context: str | None = None
+    cognito_identity: str | None = None
+    content_type: str = "application/json"
+    responded: bool = False
+    _wire: bytes = field(default=b"", repr=False)
+
+    def wire(self) -> bytes:
+        """The ``/next`` response carrying this event (built once, re-sent on a repeated /next)."""
+        if not self._wire:
+            headers = [
+                ("Content-Type", self.content_type),
+                ("Lambda-Runtime-Aws-Request-Id", self.request_id),
+                ("Lambda-Runtime-Deadline-Ms", str(self.deadline_ms)),
+                ("Lambda-Runtime-Invoked-Function-Arn", self.function_arn),
+                ("Lambda-Runtime-Trace-Id", self.trace_id),
+            ]
+            if self.client_context:
+                headers.append(("Lambda-Runtime-Client-Context", self.client_context))
+            if self.cognito_identity:
+                headers.append(("Lambda-Runtime-Cognito-Identity", self.cognito_identity))
+            self._wire = http_response(200, self.payload, tuple(headers))
+        return self._wire
+
+
+class RuntimeAPIListener:
+    """What the environment is told by its Runtime API (all called on the event loop)."""
+
+    def on_connect(self) -> None: ...
+    def on_ready(self) -> None: ...  # the runtime called /next: init is over, it waits for work
+    def on_response(self, inv: Invocation, body: bytes, content_type: str) -> None: ...
+    def on_error(self, inv: Invocation, body: bytes, error_type: str | None) -> None: ...
+    def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
+    def on_response_too_large(self, inv: Invocation, size: int) -> None: ...
+
+
+class RuntimeAPI:
+    """The per-environment Runtime API state machine; ``RuntimeAPIProtocol`` feeds it requests."""
+
+    def __init__(self, listener: RuntimeAPIListener) -> None:
+        self.listener = listener
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.current: Invocation | None = None  # the event last handed out
+        self.pending: Invocation | None = None  # an event waiting for the runtime to ask
+        self.waiting: RuntimeAPIProtocol | None = None  # a connection blocked in /next
+        self.initialised = False
+        self.init_failed = False
+        self.protocols: set[RuntimeAPIProtocol] = set()
+
+    async def start(self) -> str:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: RuntimeAPIProtocol(self), "127.0.0.1", 0, reuse_address=True
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for proto in list(self.protocols):
+            if proto.transport is not None:
+                proto.transport.abort()
+        self.protocols.clear()
+
+    def dispatch(self, inv: Invocation) -> None:
+        """Hand an event to the runtime: now if it waits in /next, else when it next asks."""
+        self.current = inv
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None and waiting.transport is not None:
+            waiting.transport.write(inv.wire())
+            waiting.resume()
+        else:
+            self.pending = inv
+
+    # ----------------------------------------------------------------- requests
+
+    def handle_next(self, proto: RuntimeAPIProtocol) -> bool:
+        """GET /next: answer with an event or block. Returns True if it answered."""
+        if self.init_failed:
+            proto.write(_json_response(403, _transition("RuntimeInitErrorState", "Ready")))
+            return True
+        if not self.initialised:
+            self.initialised = True
+            self.listener.on_ready()
+        inv = self.pending
+        if inv is not None:
+            self.pending = None
+            proto.write(inv.wire())
+            return True
+        if self.current is not None and not self.current.responded:
+            proto.write(self.current.wire())  # /next twice without a response: the same event
+            return True
+        self.waiting = proto
+        return False
+
+    def check_invocation(self, request_id: str, target: str) -> tuple[Invocation | None, bytes]:
+        inv = self.current
+        if inv is None or not request_id or request_id != inv.request_id:
+            return None, _json_response(400, error_body("InvalidRequestID", "Invalid request ID"))
+        if inv.responded:
+            return None, _json_response(403, _transition("RuntimeResponseSentState", target))
+        return inv, b""
+
+    def handle_response(self, request_id: str, body: bytes, size: int, content_type: str) -> bytes:
+        inv, refusal = self.check_invocation(request_id, "InvocationResponse")
+        if inv is None:
+            return refusal
+        if size > MAX_PAYLOAD:
+            inv.responded = True
+            self.listener.on_response_too_large(inv, size)
+            return _json_response(
+                413,
+                error_body(
+                    "RequestEntityTooLarge",
+                    f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
+                ),
+            )
+        inv.responded = True
+        self.listener.on_response(inv, body, content_type)
+        return _json_response(202, ACCEPTED)
+
+    def handle_error(self, request_id: str, body: bytes, error_type: str | None) -> bytes:
+        inv, refusal = self.check_invocation(request_id, "InvocationErrorResponse")
+        if inv is None:
+            return refusal
+        inv.responded = True
+        self.listener.on_error(inv, body, error_type)
+        return _json_response(202, ACCEPTED)
+
+    def handle_init_error(self, body: bytes, error_type: str | None) -> bytes:
+        if self.initialised:
+            return _json_response(403, _transition("RuntimeReadyState", "InitError"))
+        self.init_failed = True
+        self.listener.on_init_error(body, error_type)
+        return _json_response(202, ACCEPTED)
+
+
+def _transition(source: str, target: str) -> bytes:
+    return error_body(
+        "InvalidStateTransition",
+        f"State transition from {source} to {target} failed for runtime. "
+        "Error: State transition is not allowed",
+    )
+
+
+class RuntimeAPIProtocol(asyncio.Protocol):
+    """One connection from the runtime: parses requests in order and answers each."""
+
+    def __init__(self, api: RuntimeAPI) -> None:
+        self.api = api
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.blocked = False  # a /next is waiting: later pipelined requests wait behind it
+        self.req: _Request | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            import socket
+
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.api.protocols.add(self)
+        self.api.listener.on_connect()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.api.protocols.discard(self)
+        if self.api.waiting is self:
+            self.api.waiting = None
+        self.transport = None
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def resume(self) -> None:
+        self.blocked = False
+        if self.buf:
+            self.process()
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.blocked:
+            self.process()
+
+    def process(self) -> None:
+        buf = self.buf
+        while buf and not self.blocked and self.transport is not None:
+            req = self.req
+            if req is None:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buf) > MAX_HEAD:
+                        self._fail(400, "TruncatedHTTPRequest", "request head too large")
+                    return
+                req = _Request.parse(bytes(buf[:end]))
+                del buf[: end + 4]
+                if req is None:
+                    self._fail(400, "InvalidRequest", "malformed HTTP request")
+                    return
+                self.req = req
+                if req.expect_continue and not buf:
+                    self.write(http_response(100))
+            if not req.feed(buf):
+                return
+            self.req = None
+            self.dispatch(req)
+
+    def dispatch(self, req: _Request) -> None:
+        api = self.api
+        path = req.path.split("?", 1)[0]
+        if not path.startswith(PREFIX):
+            self.write(http_response(404, b"404 page not found\n"))
+            return
+        path = path[len(PREFIX) :]
+        if path == "/runtime/invocation/next":
+            if req.method != "GET":
+                self.write(http_response(405))
+            elif not api.handle_next(self):
+                self.blocked = True
+            return
+        if path.startswith("/runtime/invocation/") and req.method == "POST":
+            rest = path[len("/runtime/invocation/") :]
+            request_id, _, action = rest.rpartition("/")
+            if action == "response":
+                if req.headers.get("lambda-runtime-function-response-mode", "") not in (
+                    "",
+                    "streaming",
+                ):
+                    self.write(
+                        _json_response(
+                            400,
+                            error_body(
+                                "InvalidFunctionResponseMode", "Invalid function response mode"
+                            ),
+                        )
+                    )
+                    return
+                self.write(
+                    api.handle_response(
+                        request_id,
+                        bytes(req.body),
+                        req.size,
+                        req.headers.get("content-type", "application/json"),
+                    )
+                )
+                return
+            if action == "error":
+                self.write(
+                    api.handle_error(
+                        request_id,
+                        bytes(req.body),
+                        req.headers.get("lambda-runtime-function-error-type"),
+                    )
+                )
+                return
+        if path == "/runtime/init/error" and req.method == "POST":
+            self.write(
+                api.handle_init_error(
+                    bytes(req.body), req.headers.get("lambda-runtime-function-error-type")
+                )
+            )
+            return
+        if path == "/ping" or path == "/runtime/ping":
+            self.write(http_response(200, b"pong"))
+            return
+        self.write(http_response(404, b"404 page not found\n"))
+
+    def _fail(self, status: int, error_type: str, message: str) -> None:
+        self.write(_json_response(status, error_body(error_type, message)))
+        if self.transport is not None:
+            self.transport.close()
+        self.buf.clear()
+
+
+class _Request:
+    """A parsed request head plus its body as it arrives (bodies past the limit are counted,
+    not kept, so an oversized response is answered 413 after reading it to its end)."""
+
+    __slots__ = ("method", "path", "headers", "need", "chunked", "body", "size", "expect_continue")
+
+    def __init__(self, method: str, path: str, headers: dict[str, str]) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self.need = 0 if self.chunked else int(headers.get("content-length") or 0)
+        self.body = bytearray()
+        self.size = 0
+        self.expect_continue = headers.get("expect", "").lower() == "100-continue"
+
+    @classmethod
+    def parse(cls, head: bytes) -> _Request | None:
+        try:
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _version = lines[0].split(" ", 2)
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                name, sep, value = line.partition(":")
+                if sep:
+                    headers[name.strip().lower()] = value.strip()
+            req = cls(method, path, headers)
+            if req.need < 0:
+                return None
+            return req
+        except ValueError:
+            return None
+
+    def _keep(self, data: bytes | bytearray) -> None:
+        self.size += len(data)
+        if self.size <= MAX_PAYLOAD:
+            self.body += data
+
+    def feed(self, buf: bytearray) -> bool:
+        """Consume body bytes from ``buf``; True once the whole body is in."""
+        if not self.chunked:
+            take = min(self.need, len(buf))
+            if take:
+                self._keep(buf[:take])
+                del buf[:take]
+                self.need -= take
+            return self.need == 0
+        while True:
+            if self.need > 0:  # inside a chunk (need counts its data plus the CRLF after it)
+                take = min(self.need, len(buf))
+                data = buf[:take]
+                data_part = data[: max(0, min(take, self.need - 2))]
+                self._keep(data_part)
+                del buf[:take]
+                self.need -= take
+                if self.need > 0:
+                    return False
+                continue
+            end = buf.find(b"\r\n")
+            if end < 0:
+                return False
+            size_text = bytes(buf[:end]).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                size = 0
+            if size == 0:  # the last chunk, then optional trailers, then a blank line
+                if buf[end : end + 4] == b"\r\n\r\n":
+                    del buf[: end + 4]
+                    return True
+                trailers_end = buf.find(b"\r\n\r\n", end + 2)
+                if trailers_end < 0:
+                    return False
+                del buf[: trailers_end + 4]
+                return True
+            del buf[: end + 2]
+            self.need = size + 2

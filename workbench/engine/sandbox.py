@@ -1,0 +1,135 @@
+"""What an execution environment's process may see and use: Lambda's variables and the rlimits.
+
+The limits are applied with prlimit(2) to the freshly exec'd runtime, which waits on its stdin
+for the engine's go-ahead before it runs any user code (see ``bootstrap.main``). Doing it from
+the parent keeps ``subprocess`` on its fast vfork path (a ``preexec_fn`` forces a full fork of
+the engine, 3x slower from a large process) and works for any runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+from .config import FunctionConfig
+
+RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
+PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
+MB = 1024 * 1024
+NOFILE = 1024  # Lambda's file descriptor quota
+INIT_CPU_SECONDS = 10  # Lambda bounds INIT at 10 s
+
+_PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log_stream_name(version: str, env_id: str) -> str:
+    """``2020/01/31/[$LATEST]3893xmpl7fac4485b47bb75b671a283c``, as Lambda names streams."""
+    return time.strftime("%Y/%m/%d/", time.gmtime()) + f"[{version}]{env_id}"
+
+
+def lambda_environment(
+    fn: FunctionConfig,
+    *,
+    version: str,
+    runtime_api: str,
+    tmpdir: str,
+    region: str,
+    log_stream: str,
+    python: str = sys.executable,
+) -> dict[str, str]:
+    """Exactly Lambda's variables (LAMBDA_REFERENCE §5), then the function's own, plus TMPDIR."""
+    runtime_dir = str(RUNTIMES_DIR / "python")
+    task_root = str(fn.folder)
+    layer_paths: list[str] = []
+    for layer in reversed(fn.layers):  # later layers win, as files extracted later into /opt do
+        minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        layer_paths += [
+            str(layer / "python" / "lib" / minor / "site-packages"),
+            str(layer / "python"),
+        ]
+    env = {
+        "_HANDLER": fn.handler,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
+        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": runtime_dir,
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LD_LIBRARY_PATH": (
+            f"/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:/opt/lib"
+        ),
+        "PYTHONPATH": ":".join([*layer_paths, runtime_dir]),
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "TMPDIR": tmpdir,
+    }
+    for name in _PASSED_THROUGH:  # so handlers using boto3 reach AWS as the developer would
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(fn.environment)
+    return env
+
+
+def apply_limits(pid: int, fn: FunctionConfig) -> None:
+    """The sandbox's rlimits, set on the runtime process before it runs user code.
+
+    Memory is ``RLIMIT_DATA`` (private writable memory: heap and anonymous mappings), which
+    tracks what a program allocates; ``RLIMIT_AS`` would also count shared libraries and
+    address space that threads and malloc arenas reserve but never touch.
+    """
+    memory = fn.memory_size * MB
+    resource.prlimit(pid, resource.RLIMIT_DATA, (memory, memory))
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+    resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
+    storage = fn.ephemeral_storage * MB
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (storage, storage))
+    arm_cpu_guard(pid, 0.0, INIT_CPU_SECONDS + fn.timeout)
+
+
+def arm_cpu_guard(pid: int, cpu_used: float, budget_s: float) -> None:
+    """Let the process use at most ``budget_s`` more CPU seconds (SIGXCPU past that).
+
+    Only the soft limit moves: lowering a hard limit could never be undone.
+    """
+    hard = resource.prlimit(pid, resource.RLIMIT_CPU)[1]
+    soft = int(cpu_used) + int(budget_s) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.prlimit(pid, resource.RLIMIT_CPU, (soft, hard))
+
+
+def read_proc_usage(pid: int) -> tuple[int, float]:
+    """(peak RSS in kB, CPU seconds used) of a live process, from /proc."""
+    peak_kb = 0
+    cpu = 0.0
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        try:
+            data = os.read(fd, 8192)
+        finally:
+            os.close(fd)
+        i = data.find(b"VmHWM:")
+        if i >= 0:
+            peak_kb = int(data[i + 6 : data.index(b"kB", i)])
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            stat = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    except (OSError, ValueError, IndexError):
+        pass
+    return peak_kb, cpu

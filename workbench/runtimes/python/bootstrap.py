@@ -1,0 +1,538 @@
+"""Workbench's Python runtime: a Lambda Runtime API (2018-06-01) client, standard library only.
+
+It runs inside the sandbox as ``python -I -S bootstrap.py`` and talks to the environment's own
+Runtime API endpoint (``AWS_LAMBDA_RUNTIME_API``), exactly as AWS's Python runtime does, so the
+handler sees the same event, context, logs and error shapes.
+
+Cold start is import cost, so this module imports only built-in C modules at start-up: the HTTP
+client sits on ``_socket`` and JSON on ``_json`` (``socket`` and ``json`` would pull in ``enum`` and
+``re``, 10+ ms).  ``logging`` is configured the moment user code imports it, never before.
+"""
+
+import _json
+import _socket
+import os
+import sys
+import time
+
+_CRLF2 = b"\r\n\r\n"
+_API_PREFIX = "/2018-06-01/runtime"
+ERROR_LOG_LINE_TERMINATE = "\r"
+ERROR_LOG_IDENT = "\u00a0"
+LAMBDA_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code."
+)
+
+_request_id = None  # the invocation being served, for log records
+
+
+# --------------------------------------------------------------------------- JSON, via _json
+
+
+class _DecodeContext:
+    """The attributes ``_json.make_scanner`` reads (what ``json.JSONDecoder`` would hold)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo = None
+
+    @staticmethod
+    def parse_constant(name):
+        return {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}[name]
+
+
+_scan = _json.make_scanner(_DecodeContext())
+_WS = " \t\n\r"
+
+
+def json_loads(data):
+    """``json.loads`` for the common case; any problem falls back to ``json`` for its exact error."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+        idx = len(text) - len(text.lstrip(_WS))
+        obj, end = _scan(text, idx)
+        if text[end:].strip(_WS):
+            raise ValueError("extra data")
+        return obj
+    except Exception:
+        import json
+
+        return json.loads(data)
+
+
+def _default(o):
+    # AWS's runtime serialises Decimal as a float; everything else unknown is an error.
+    if type(o).__name__ == "Decimal" and type(o).__module__ in ("decimal", "_decimal"):
+        return float(o)
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+def json_dumps(obj):
+    """``json.dumps(obj)`` with default separators and ``ensure_ascii`` (as AWS's runtime on 3.11)."""
+    if isinstance(obj, str):
+        return _json.encode_basestring_ascii(obj)
+    encoder = _json.make_encoder(
+        {}, _default, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    return "".join(encoder(obj, 0))
+
+
+# --------------------------------------------------------------------------- HTTP client
+
+
+class RuntimeAPIError(Exception):
+    pass
+
+
+class Connection:
+    """A keep-alive HTTP/1.1 connection to the Runtime API, on raw sockets for speed."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self.host = address.encode()
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        sock.connect((host or "127.0.0.1", int(port)))
+        self.sock = sock
+        self.buf = b""
+
+    def request(self, method, path, body=b"", headers=()):
+        return (
+            b"%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: workbench-python\r\n"
+            % (method, path.encode(), self.host)
+            + b"".join(b"%s: %s\r\n" % (k, v.encode()) for k, v in headers)
+            + (b"Content-Length: %d\r\n\r\n" % len(body) if method == b"POST" else b"\r\n")
+            + body
+        )
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_response(self):
+        """Read one response: (status, {lower-case header: value}, body bytes)."""
+        buf = self.buf
+        recv = self.sock.recv
+        while True:
+            end = buf.find(_CRLF2)
+            if end >= 0:
+                break
+            chunk = recv(262144)
+            if not chunk:
+                raise RuntimeAPIError("the Runtime API closed the connection")
+            buf += chunk
+        head = buf[:end].decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        start = end + 4
+        while len(buf) - start < length:
+            chunk = recv(max(262144, length - (len(buf) - start)))
+            if not chunk:
+                raise RuntimeAPIError("the Runtime API closed the connection")
+            buf += chunk
+        self.buf = buf[start + length :]
+        return status, headers, buf[start : start + length]
+
+
+# --------------------------------------------------------------------------- the context object
+
+
+class CognitoIdentity:
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __init__(self, data=None):
+        data = data or {}
+        self.cognito_identity_id = data.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
+
+    def __repr__(self):
+        return (
+            f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id}])"
+        )
+
+
+class Client:
+    __slots__ = [
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    ]
+
+    def __init__(self, data):
+        for name in self.__slots__:
+            setattr(self, name, data.get(name))
+
+    def __repr__(self):
+        fields = ",".join(f"{n}={getattr(self, n)}" for n in self.__slots__)
+        return f"Client([{fields}])"
+
+
+class ClientContext:
+    __slots__ = ["custom", "env", "client"]
+
+    def __init__(self, data):
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+        client = data.get("client")
+        self.client = Client(client) if client is not None else None
+
+    def __repr__(self):
+        return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
+
+
+class LambdaContext:
+    """The handler's ``context``, with every attribute AWS's Python runtime gives it."""
+
+    def __init__(self, request_id, client_context, identity, deadline_ms, arn, tenant_id):
+        env = os.environ
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = arn
+        self.tenant_id = tenant_id
+        self.client_context = ClientContext(client_context) if client_context else None
+        self.identity = CognitoIdentity(identity)
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"log_group_name={self.log_group_name},log_stream_name={self.log_stream_name},"
+            f"function_name={self.function_name},memory_limit_in_mb={self.memory_limit_in_mb},"
+            f"function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn},"
+            f"client_context={self.client_context},identity={self.identity},"
+            f"tenant_id={self.tenant_id}])"
+        )
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class FaultException(Exception):
+    """An error the runtime itself reports, with Lambda's ``Runtime.*`` type."""
+
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+def make_error(message, error_type, stack_trace, request_id=None):
+    return {
+        "errorMessage": message or "",
+        "errorType": error_type or "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": stack_trace or [],
+    }
+
+
+def fault_from_exception(exc, request_id=None):
+    """The error object for an exception from user code, bootstrap frames stripped."""
+    import traceback
+
+    frames = [
+        (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)
+    ]
+    for i, frame in enumerate(frames):
+        if "/bootstrap.py" not in frame[0]:
+            frames = frames[i:]
+            break
+    else:
+        frames = []
+    return make_error(str(exc), type(exc).__name__, traceback.format_list(frames), request_id)
+
+
+def log_error(error):
+    """Print an error as AWS's runtime does: one log record, lines joined by CR."""
+    description = "[ERROR]"
+    if error.get("errorType"):
+        description += " " + error["errorType"]
+    if error.get("errorMessage"):
+        if error.get("errorType"):
+            description += ":"
+        description += " " + error["errorMessage"]
+    lines = [description]
+    trace = error.get("stackTrace")
+    if trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in trace:
+            if element == "":
+                lines.append("")
+                continue
+            for line in element.splitlines():
+                stripped = line.lstrip(" ")
+                lines.append(ERROR_LOG_IDENT * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write(ERROR_LOG_LINE_TERMINATE.join(lines) + "\n")
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------- logging, lazily
+
+
+def _configure_logging(logging):
+    """Give the root logger AWS's handler and format (called when user code imports logging)."""
+    logging.Formatter.converter = time.gmtime
+
+    class LambdaLoggerHandler(logging.Handler):
+        def emit(self, record):
+            try:
+                sys.stdout.write(self.format(record))
+            except Exception:
+                self.handleError(record)
+
+    class LambdaLoggerFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _request_id or ""
+            return True
+
+    handler = LambdaLoggerHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(LambdaLoggerFilter())
+    root = logging.getLogger()
+    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    level = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
+    if level in logging._nameToLevel:
+        root.setLevel(level)
+    root.addHandler(handler)
+
+
+class _LoggingImportHook:
+    """A meta-path finder that configures ``logging`` right after its first import."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        path_finder = sys.modules["_frozen_importlib_external"].PathFinder
+        spec = path_finder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_configure(module):
+            exec_module(module)
+            _configure_logging(module)
+
+        spec.loader.exec_module = exec_then_configure
+        return spec
+
+
+def install_logging():
+    if "logging" in sys.modules:
+        _configure_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, _LoggingImportHook())
+
+
+# --------------------------------------------------------------------------- handler loading
+
+
+def load_handler(handler):
+    """Import the handler's module and find the function, with AWS's error types and messages."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultException("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}")
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise FaultException(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {modname} as a handler module",
+        )
+    try:
+        __import__(modname.replace("/", "."))
+        module = sys.modules[modname.replace("/", ".")]
+    except ImportError as e:
+        raise FaultException(
+            "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
+        )
+    except SyntaxError as e:
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        raise FaultException(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", trace
+        )
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise FaultException(
+            "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
+        )
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _context(request_id, headers):
+    def parse(header, name):
+        if not header:
+            return None
+        try:
+            return json_loads(header)
+        except Exception as e:
+            raise FaultException(
+                "Runtime.LambdaContextUnmarshalError", f"Unable to parse {name} JSON: {e}"
+            )
+
+    return LambdaContext(
+        request_id,
+        parse(headers.get("lambda-runtime-client-context"), "Client Context"),
+        parse(headers.get("lambda-runtime-cognito-identity"), "Cognito Identity"),
+        int(headers.get("lambda-runtime-deadline-ms") or 0),
+        headers.get("lambda-runtime-invoked-function-arn"),
+        headers.get("lambda-runtime-aws-tenant-id"),
+    )
+
+
+def handle(conn, handler, headers, body):
+    """Run one invocation; return the bytes to send (its result or error post)."""
+    global _request_id
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
+    _request_id = request_id
+    trace_id = headers.get("lambda-runtime-trace-id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    error = None
+    try:
+        context = _context(request_id, headers)
+        if headers.get("content-type", "application/json") == "application/json":
+            try:
+                event = json_loads(body)
+            except Exception as e:
+                raise FaultException("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}")
+        else:
+            event = body
+        result = handler(event, context)
+        if isinstance(result, bytes):
+            payload, content_type = result, "application/unknown"
+        else:
+            try:
+                payload, content_type = json_dumps(result).encode(), "application/json"
+            except Exception as e:
+                raise FaultException("Runtime.MarshalError", f"Unable to marshal response: {e}")
+    except FaultException as e:
+        error = make_error(e.message, e.error_type, e.trace, request_id)
+    except MemoryError:
+        # Lambda's sandbox is killed by the kernel when it runs out of memory; the address-space
+        # rlimit makes Python raise instead, so finish the job as the OOM killer would.
+        sys.stdout.flush()
+        os.kill(os.getpid(), 9)
+    except Exception as e:
+        error = fault_from_exception(e, request_id)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _request_id = None
+    if error is not None:
+        log_error(error)
+        return conn.request(
+            b"POST",
+            f"{_API_PREFIX}/invocation/{request_id}/error",
+            json_dumps(error).encode(),
+            (
+                (b"Content-Type", "application/json"),
+                (b"Lambda-Runtime-Function-Error-Type", error["errorType"]),
+            ),
+        )
+    return conn.request(
+        b"POST",
+        f"{_API_PREFIX}/invocation/{request_id}/response",
+        payload,
+        ((b"Content-Type", content_type),),
+    )
+
+
+def init_error(conn, error):
+    """Report a failed function init the way AWS's runtime does, then exit 1."""
+    log_error(error)
+    conn.send(
+        conn.request(
+            b"POST",
+            f"{_API_PREFIX}/init/error",
+            json_dumps(error).encode(),
+            (
+                (b"Content-Type", "application/json"),
+                (b"Lambda-Runtime-Function-Error-Type", error["errorType"]),
+            ),
+        )
+    )
+    try:
+        conn.read_response()
+    except Exception:
+        pass
+    sys.exit(1)
+
+
+def main():
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    # The engine applies the sandbox's rlimits to this process, then lets it go on: no user code
+    # runs before the limits are in place.
+    try:
+        os.read(0, 1)
+    except OSError:
+        pass
+    env = os.environ
+    conn = Connection(env["AWS_LAMBDA_RUNTIME_API"])  # runtime init ends here
+    task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    extra = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
+    sys.path[0:0] = [task_root, *extra]
+    install_logging()
+    try:
+        handler = load_handler(env.get("_HANDLER", ""))
+    except FaultException as e:
+        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
+        init_error(conn, make_error(e.message, e.error_type, e.trace))
+    except Exception as e:
+        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
+        init_error(conn, fault_from_exception(e))
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+    next_request = conn.request(b"GET", f"{_API_PREFIX}/invocation/next")
+    conn.send(next_request)
+    read = conn.read_response
+    while True:
+        status, headers, body = read()
+        if status != 200:
+            sys.stderr.write(f"workbench runtime: /next answered {status}: {body!r}\n")
+            sys.exit(1)
+        # Post the result and ask for the next event in one write (HTTP pipelining).
+        conn.send(handle(conn, handler, headers, body) + next_request)
+        read()  # 202 for the result; any other answer is the engine's business
+
+
+def _now_iso():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except RuntimeAPIError:
+        sys.exit(0)
