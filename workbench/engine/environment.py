@@ -25,11 +25,11 @@ from .events import EnvironmentEvent, EventBus, LogLine
 from .runtime_api import Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import (
     PYTHON_BOOTSTRAP,
+    ProcUsage,
     apply_limits,
     arm_cpu_guard,
     lambda_environment,
     log_stream_name,
-    read_proc_usage,
 )
 
 INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
@@ -122,6 +122,8 @@ class Environment(RuntimeAPIListener):
         self._pidfd = -1
         self._t_spawn = 0.0
         self._t_connect = 0.0
+        self._usage: ProcUsage | None = None
+        self._output_backlog = False  # the last pipe read filled its buffer: more may wait
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -187,6 +189,7 @@ class Environment(RuntimeAPIListener):
         self._stdout_fd = proc.stdout.fileno()
         os.set_blocking(self._stdout_fd, False)
         loop.add_reader(self._stdout_fd, self._read_output)
+        self._usage = ProcUsage(self.pid)
         self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._on_exit)
         self._publish("init_start")
@@ -252,8 +255,12 @@ class Environment(RuntimeAPIListener):
             self._waiter = None
         outcome.duration_ms = (time.perf_counter() - t0) * 1000
         if outcome.kind in ("response", "error", "too_large"):
-            self.drain_output()
-            peak_kb, cpu = read_proc_usage(self.pid)
+            # The runtime wrote its output before its answer, so epoll reported the pipe no
+            # later than the socket and it has been read, unless a read filled the buffer.
+            if self._output_backlog:
+                self.drain_output()
+            assert self._usage is not None
+            peak_kb, cpu = self._usage.read()
             if peak_kb:
                 self.peak_kb = peak_kb
             try:
@@ -278,8 +285,8 @@ class Environment(RuntimeAPIListener):
         self._resolve(Outcome("too_large", size=size))
 
     def _on_timeout(self) -> None:
-        peak_kb, _ = read_proc_usage(self.pid)
-        self.peak_kb = max(self.peak_kb, peak_kb)
+        if self._usage is not None:
+            self.peak_kb = max(self.peak_kb, self._usage.read()[0])
         self.shutdown_reason = "timeout"
         self._kill()
         self._resolve(Outcome("timeout"))
@@ -302,17 +309,17 @@ class Environment(RuntimeAPIListener):
             if self._loop is not None:
                 self._loop.remove_reader(self._stdout_fd)
             return
+        self._output_backlog = len(data) == 65536
         self._take_output(data)
 
     def drain_output(self) -> None:
         """Read what the runtime wrote before it answered, so it lands in this invocation's log."""
+        self._output_backlog = False
         fd = self._stdout_fd
-        if fd < 0:
-            return
-        while True:
+        while fd >= 0:
             try:
                 data = os.read(fd, 65536)
-            except (BlockingIOError, OSError):
+            except OSError:  # BlockingIOError: nothing more for now
                 return
             if not data:
                 return
@@ -401,6 +408,8 @@ class Environment(RuntimeAPIListener):
         if self._pidfd >= 0:
             os.close(self._pidfd)
             self._pidfd = -1
+        if self._usage is not None:
+            self._usage.close()
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
             self._stdout_fd = -1

@@ -34,8 +34,9 @@ ACCEPTED = b'{"status":"OK"}\n'
 
 
 def error_body(error_type: str, message: str) -> bytes:
-    # Go's json.Encoder: errorMessage first, trailing newline (LAMBDA_REFERENCE §1).
-    return (json.dumps({"errorMessage": message, "errorType": error_type}) + "\n").encode()
+    # Go's json.Encoder: compact, errorMessage first, trailing newline (LAMBDA_REFERENCE §1).
+    body = {"errorMessage": message, "errorType": error_type}
+    return (json.dumps(body, separators=(",", ":")) + "\n").encode()
 
 
 def http_response(
@@ -132,7 +133,8 @@ class RuntimeAPI:
         self.current = inv
         waiting, self.waiting = self.waiting, None
         if waiting is not None and waiting.transport is not None:
-            waiting.transport.write(inv.wire())
+            waiting.write(inv.wire())
+            waiting.flush()  # with any answer still queued: one send
             waiting.resume()
         else:
             self.pending = inv
@@ -215,6 +217,7 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         self.api = api
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
+        self.out: list[bytes] = []
         self.blocked = False  # a /next is waiting: later pipelined requests wait behind it
         self.req: _Request | None = None
 
@@ -235,8 +238,20 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         self.transport = None
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
+        """Queue an answer; it goes out at the end of this loop turn, or with the next event.
+
+        The runtime pipelines its result and its next ``/next``; holding the 202 briefly lets it
+        share one send with the next event when the engine dispatches at once.
+        """
+        if not self.out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.out.append(data)
+
+    def flush(self) -> None:
+        out = self.out
+        if out and self.transport is not None:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
 
     def resume(self) -> None:
         self.blocked = False
@@ -333,6 +348,7 @@ class RuntimeAPIProtocol(asyncio.Protocol):
 
     def _fail(self, status: int, error_type: str, message: str) -> None:
         self.write(_json_response(status, error_body(error_type, message)))
+        self.flush()
         if self.transport is not None:
             self.transport.close()
         self.buf.clear()

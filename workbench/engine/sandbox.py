@@ -110,26 +110,33 @@ def arm_cpu_guard(pid: int, cpu_used: float, budget_s: float) -> None:
     resource.prlimit(pid, resource.RLIMIT_CPU, (soft, hard))
 
 
-def read_proc_usage(pid: int) -> tuple[int, float]:
-    """(peak RSS in kB, CPU seconds used) of a live process, from /proc."""
-    peak_kb = 0
-    cpu = 0.0
-    try:
-        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+class ProcUsage:
+    """Peak RSS and CPU time of a live process, read from /proc on every invocation.
+
+    The files stay open and are re-read with pread(2): opening /proc files costs more than
+    reading them, and this runs once per invocation.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self._status = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        self._stat = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+
+    def read(self) -> tuple[int, float]:
+        """(peak RSS in kB, CPU seconds used); (0, 0.0) once the process is gone."""
         try:
-            data = os.read(fd, 8192)
-        finally:
-            os.close(fd)
-        i = data.find(b"VmHWM:")
-        if i >= 0:
-            peak_kb = int(data[i + 6 : data.index(b"kB", i)])
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-        try:
-            stat = os.read(fd, 4096)
-        finally:
-            os.close(fd)
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        cpu = (int(fields[11]) + int(fields[12])) / _CLK_TCK
-    except (OSError, ValueError, IndexError):
-        pass
-    return peak_kb, cpu
+            status = os.pread(self._status, 8192, 0)
+            stat = os.pread(self._stat, 4096, 0)
+            i = status.find(b"VmHWM:")
+            peak_kb = int(status[i + 6 : status.index(b"kB", i)]) if i >= 0 else 0
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            return peak_kb, (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        except (OSError, ValueError, IndexError):
+            return 0, 0.0
+
+    def close(self) -> None:
+        for fd in (self._status, self._stat):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._status = self._stat = -1

@@ -1,0 +1,141 @@
+"""Invoke latency through the engine API, beside baselines measured in the same run.
+
+    python benchmarks/invoke.py [--warm N] [--cold N]
+
+Warm: a no-op handler invoked N times (default 2000) in one warm environment, timing
+``await engine.invoke(...)`` end to end (payload check, dispatch over the Runtime API, the
+handler, the response, the record, the store queue). Baseline: a JSON round trip to a
+long-lived child process over a pipe.
+
+Cold: a new environment to its first response (default 30 times): spawn, sandbox, runtime
+init, function init, invoke. Baseline: ``python -c pass`` with the same interpreter
+(``sys.executable``, not a shim on PATH).
+
+Targets (issue #2): warm p50 <= 0.25 ms; cold p50 <= 2x the bare interpreter start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workbench.engine import Engine, EngineSettings  # noqa: E402
+
+NOOP = "def handler(event, context):\n    return None\n"
+ECHO_CHILD = (
+    "import sys, json\n"
+    "r, w = sys.stdin.buffer, sys.stdout.buffer\n"
+    "for line in r:\n"
+    "    w.write(json.dumps(json.loads(line)).encode() + b'\\n'); w.flush()\n"
+)
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def pipe_round_trips(n: int) -> list[float]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", ECHO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert child.stdin is not None and child.stdout is not None
+    out = []
+    msg = b"{}\n"
+    for _ in range(200):  # warm up
+        child.stdin.write(msg)
+        child.stdin.flush()
+        child.stdout.readline()
+    for _ in range(n):
+        t = time.perf_counter()
+        child.stdin.write(msg)
+        child.stdin.flush()
+        json.loads(child.stdout.readline())
+        out.append((time.perf_counter() - t) * 1000)
+    child.stdin.close()
+    child.wait()
+    return out
+
+
+def interpreter_starts(n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+async def engine_runs(root: Path, warm_n: int, cold_n: int) -> tuple[list[float], list[float]]:
+    state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
+    settings = EngineSettings(state_dir=state, keep_alive_s=3600)
+    async with Engine([root], settings) as engine:
+        await engine.invoke("noop", b"{}")  # cold, then warm
+        for _ in range(200):
+            await engine.invoke("noop", b"{}")
+        warm = []
+        for _ in range(warm_n):
+            t = time.perf_counter()
+            await engine.invoke("noop", b"{}")
+            warm.append((time.perf_counter() - t) * 1000)
+        cold = []
+        state_ = engine.function_state("noop")
+        assert state_ is not None
+        for _ in range(cold_n):
+            for env in state_.idle:  # retire the warm environment: the next call is cold
+                env.shutdown("bench")
+            state_.idle.clear()
+            t = time.perf_counter()
+            result = await engine.invoke("noop", b"{}")
+            cold.append((time.perf_counter() - t) * 1000)
+            assert result.record.cold and result.function_error is None
+    return warm, cold
+
+
+def row(name: str, xs: list[float], base: float | None = None) -> str:
+    p50, p99 = statistics.median(xs), pct(xs, 99)
+    ratio = f"{p50 / base:6.2f}x" if base else "       "
+    return f"  {name:<42} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {ratio}   (n={len(xs)})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--warm", type=int, default=2000)
+    ap.add_argument("--cold", type=int, default=30)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    (root / "noop").mkdir()
+    (root / "noop" / "function.toml").write_text('handler = "app.handler"\n')
+    (root / "noop" / "app.py").write_text(NOOP)
+
+    pipe = pipe_round_trips(args.warm)
+    bare = interpreter_starts(args.cold)
+    warm, cold = asyncio.run(engine_runs(root, args.warm, args.cold))
+    pipe50, bare50 = statistics.median(pipe), statistics.median(bare)
+    print(f"workbench invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print("warm invoke (ratio: against the pipe round trip)")
+    print(row("baseline: JSON round trip over a pipe", pipe, pipe50))
+    print(row("engine.invoke, warm, no-op handler", warm, pipe50))
+    print("cold start (ratio: against `python -c pass`)")
+    print(row("baseline: python -c pass", bare, bare50))
+    print(row("engine.invoke, cold (new environment)", cold, bare50))
+    w50, c50 = statistics.median(warm), statistics.median(cold)
+    print(
+        f"targets: warm p50 {w50:.3f} ms <= 0.25 ms: {'met' if w50 <= 0.25 else 'MISSED'}; "
+        f"cold p50 {c50 / bare50:.2f}x <= 2x python -c pass: "
+        f"{'met' if c50 <= 2 * bare50 else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The ``workbench`` command.
+
+Exit codes: 0 success, 1 the function failed (its error object is on stdout, as Lambda returns
+it), 2 bad input (unknown function, invalid JSON, invalid config) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """A user error: printed as one line, exit 2."""
+
+
+def _roots(args: argparse.Namespace) -> list[Path]:
+    roots = [Path(r) for r in (args.root or [])] or [Path.cwd()]
+    for root in roots:
+        if not root.exists():
+            raise BadInput(f"function root not found: {root}")
+        if not root.is_dir():
+            raise BadInput(f"function root is not a directory: {root}")
+    return roots
+
+
+def _state_dir(args: argparse.Namespace, roots: list[Path]) -> Path:
+    return Path(args.state_dir) if args.state_dir else roots[0].resolve() / ".workbench"
+
+
+# --------------------------------------------------------------------------- list
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .engine.discovery import discover
+
+    found = discover(_roots(args))
+    rows = [("NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "STATUS")]
+    for name, fn in found.functions.items():
+        rows.append((name, fn.runtime, fn.handler, f"{fn.memory_size} MB", f"{fn.timeout} s", "ok"))
+    for name, problem in found.problems.items():
+        rows.append((name, "-", "-", "-", "-", f"config error: {problem.error}"))
+    if len(rows) == 1:
+        print("no functions found (a function is a folder with a function.toml)", file=sys.stderr)
+        return EXIT_OK
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- invoke
+
+
+def _read_payload(args: argparse.Namespace) -> bytes:
+    if args.event is not None and args.payload is not None:
+        raise BadInput("give the event with --event FILE or --payload JSON, not both")
+    if args.payload is not None:
+        return args.payload.encode()
+    if args.event is None:
+        return b"{}"
+    if args.event == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(args.event).read_bytes()
+    except OSError as e:
+        raise BadInput(f"cannot read event file {args.event}: {e.strerror}") from None
+
+
+def _show_log(lines: list[str]) -> None:
+    # AWS's runtime joins an error's lines with CR into one log record; on a terminal CR would
+    # overwrite the line, so it is shown as the line break it stands for.
+    text = "\n".join(lines).replace("\r", "\n")
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+async def _invoke(args: argparse.Namespace, roots: list[Path], payload: bytes) -> int:
+    from .engine import Engine, EngineSettings, LambdaError
+
+    settings = EngineSettings(state_dir=_state_dir(args, roots))
+    async with Engine(roots, settings) as engine:
+        try:
+            result = await engine.invoke(args.name, payload, trigger="cli")
+        except LambdaError as e:
+            raise BadInput(f"{e.code}: {e.message}") from None
+    _show_log(result.record.log_lines)
+    out = sys.stdout.buffer
+    out.write(result.payload)
+    if sys.stdout.isatty():
+        out.write(b"\n")
+    out.flush()
+    return EXIT_FUNCTION_ERROR if result.function_error else EXIT_OK
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    roots = _roots(args)
+    payload = _read_payload(args)
+    return _run_interruptible(_invoke(args, roots, payload))
+
+
+def _run_interruptible(coro: object) -> int:
+    """Run ``coro``; SIGINT or SIGTERM cancels it, so the engine shuts every environment down."""
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        received: list[int] = []
+
+        def stop(signum: int) -> None:
+            received.append(signum)
+            task.cancel()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop, signum)
+        try:
+            return await coro  # type: ignore[misc]
+        except asyncio.CancelledError:
+            if received:
+                return 128 + received[0]
+            raise
+
+    return asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from .engine.store import RecordStore
+
+    roots = _roots(args)
+    path = _state_dir(args, roots) / "workbench.db"
+    if not path.exists():
+        print("no invocations recorded yet", file=sys.stderr)
+        return EXIT_OK
+    store = RecordStore.open_readonly(path)
+    try:
+        if args.name:
+            from .engine.discovery import discover
+
+            found = discover(roots)
+            if args.name not in found.functions and not store.count(args.name):
+                raise BadInput(f"function not found: {args.name}")
+        # enough invocations to fill --tail lines; each has at least three (START, END, REPORT)
+        records = store.recent(args.name, limit=max(1, args.tail))
+    finally:
+        store.close()
+    lines = [line for record in reversed(records) for line in record.log_lines]
+    for line in lines[-args.tail :] if args.tail else lines:
+        print(line.replace("\r", "\n"))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _common(default: object) -> argparse.ArgumentParser:
+    """Options taken before or after the verb (the verb's copy must not reset the other)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-r",
+        "--root",
+        action="append",
+        metavar="DIR",
+        default=default,
+        help="a folder holding functions (repeatable; default: the current directory)",
+    )
+    common.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        default=default,
+        help="where history lives (default: <first root>/.workbench)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Run AWS Lambda-style functions locally, with Lambda's real semantics.",
+        parents=[_common(None)],
+    )
+    common = _common(argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", parents=[common], help="list the functions and their config")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "invoke",
+        parents=[common],
+        help="invoke a function once: response on stdout, log on stderr",
+        description="Invoke a function synchronously. Exit 0 on success, 1 when the function "
+        "returns an error, 2 on bad input.",
+    )
+    p.add_argument("name", metavar="NAME", help="function name (or NAME:$LATEST, or an ARN)")
+    p.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin")
+    p.add_argument("--payload", "-p", metavar="JSON", help="event JSON given inline")
+    p.set_defaults(func=cmd_invoke)
+
+    p = sub.add_parser("logs", parents=[common], help="print stored invocation logs")
+    p.add_argument("name", nargs="?", metavar="NAME", help="only this function")
+    p.add_argument(
+        "--tail", "-n", type=int, default=100, metavar="N", help="the last N lines (default 100)"
+    )
+    p.set_defaults(func=cmd_logs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except BadInput as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
