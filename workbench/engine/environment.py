@@ -401,8 +401,9 @@ class Environment(RuntimeAPIListener):
                 loop.remove_reader(self._pidfd)
         if self.proc is not None and self.proc.returncode is None:
             try:  # reap now: the group was SIGKILLed, this returns at once
-                _, status, _ = os.wait4(self.pid, 0)
+                _, status, usage = os.wait4(self.pid, 0)
                 self.proc.returncode = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+                self.peak_kb = max(self.peak_kb, usage.ru_maxrss)  # e.g. after an init error
             except ChildProcessError:
                 self.proc.returncode = -9
         if self._pidfd >= 0:

@@ -36,26 +36,27 @@ def track(env: Environment) -> None:
 
 
 def kill_strays() -> int:
-    """Kill (and reap) our descendants that were started inside a Lambda environment."""
+    """Kill (and reap) our descendants that were started inside a Lambda environment.
+
+    They are recognised by the ``AWS_LAMBDA_RUNTIME_API`` variable every environment has and
+    its children inherit; other children of the host process are left alone.
+    """
     killed = 0
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
         return 0
+    me = os.getpid()
     for child in children:
         try:
-            environ = child.environ()
-        except (psutil.Error, OSError):
-            environ = {}
-        if "AWS_LAMBDA_RUNTIME_API" not in environ and child.status() != psutil.STATUS_ZOMBIE:
-            continue
-        if "AWS_LAMBDA_RUNTIME_API" not in environ and child.ppid() != os.getpid():
-            continue
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                child.kill()
-                killed += 1
-            if child.ppid() == os.getpid():
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if "AWS_LAMBDA_RUNTIME_API" not in child.environ():
+                continue
+            parent = child.ppid()
+            child.kill()
+            killed += 1
+            if parent == me:
                 os.waitpid(child.pid, 0)
         except (psutil.Error, ChildProcessError, OSError):
             pass

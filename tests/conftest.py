@@ -1,0 +1,36 @@
+"""Shared fixtures: a temp function root and a started Engine over it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from workbench.engine import Engine, EngineSettings
+
+
+@pytest.fixture
+def function_root(tmp_path: Path) -> Path:
+    """An empty folder to hold function folders (fill it with ``tests.helpers.make_function``)."""
+    root = tmp_path / "functions"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def engine_settings(tmp_path: Path) -> EngineSettings:
+    """Settings for a test engine: short keep-alive, state kept under ``tmp_path``."""
+    return EngineSettings(keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state")
+
+
+@pytest.fixture
+async def engine(function_root: Path, engine_settings: EngineSettings) -> AsyncIterator[Engine]:
+    """A started ``Engine`` over ``function_root``, closed after the test.
+
+    Write the functions (``make_function(function_root, ...)``) *before* the first invoke and
+    call ``engine.load_functions()`` to pick them up; functions written before the fixture is
+    requested are found when it starts.
+    """
+    async with Engine([function_root], engine_settings) as eng:
+        yield eng

@@ -1,0 +1,48 @@
+"""Helpers shared by the test suites: build function folders on disk."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for a str, bool, int, float or flat table (JSON strings are TOML strings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def make_function(root: Path, name: str, code: str, **config: Any) -> Path:
+    """Write ``root/name/function.toml`` and ``root/name/app.py``; return the folder.
+
+    ``code`` is dedented. The handler defaults to ``app.handler``; any other keyword becomes a
+    ``function.toml`` key (``environment={"K": "v"}`` becomes an inline table). The folder's name
+    is the function's name. Calling it again overwrites both files.
+    """
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    config.setdefault("handler", "app.handler")
+    lines = [f"{key} = {toml_value(value)}" for key, value in config.items()]
+    (folder / "function.toml").write_text("\n".join(lines) + "\n")
+    (folder / "app.py").write_text(textwrap.dedent(code).lstrip("\n"))
+    return folder
+
+
+def add_function(engine: Any, name: str, code: str, **config: Any) -> Path:
+    """``make_function`` in the engine's first root, then have the engine pick it up."""
+    folder = make_function(engine.roots[0], name, code, **config)
+    engine.load_functions()
+    return folder
