@@ -150,6 +150,7 @@ class Engine:
                 env.shutdown("exit")
             state.idle.clear()
         processes.kill_strays()
+        processes.reap_adopted()
         if self.store is not None:
             self.store.close()
 
@@ -313,6 +314,7 @@ class Engine:
                     region=self.settings.region,
                     tmp_root=self.tmp_root,
                     python=self.settings.python,
+                    pycache_dir=self.state_dir / "pycache",
                 )
                 processes.track(env)
             else:
@@ -471,6 +473,7 @@ class Engine:
         """Shut down environments idle for longer than the keep-alive."""
         while True:
             await asyncio.sleep(self.settings.reap_interval_s)
+            processes.reap_adopted()
             deadline = time.time() - self.settings.keep_alive_s
             for state in self._states.values():
                 keep = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -18,8 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
+from . import processes
 from .config import FunctionConfig
 from .events import EnvironmentEvent, EventBus, LogLine
 from .runtime_api import Invocation, RuntimeAPI, RuntimeAPIListener
@@ -93,6 +93,7 @@ class Environment(RuntimeAPIListener):
         region: str,
         tmp_root: Path,
         python: str = sys.executable,
+        pycache_dir: Path | None = None,
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -101,6 +102,7 @@ class Environment(RuntimeAPIListener):
         self.region = region
         self.tmp_root = tmp_root
         self.python = python
+        self.pycache_dir = pycache_dir
         self.api = RuntimeAPI(self)
         self.state = "new"  # new → initializing → idle ⇄ busy → dead
         self.proc: subprocess.Popen[bytes] | None = None
@@ -123,6 +125,7 @@ class Environment(RuntimeAPIListener):
         self._t_spawn = 0.0
         self._t_connect = 0.0
         self._usage: ProcUsage | None = None
+        self._parent_peak_kb = 0
         self._output_backlog = False  # the last pipe read filled its buffer: more may wait
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -160,7 +163,7 @@ class Environment(RuntimeAPIListener):
         self._t_spawn = time.perf_counter()
         try:
             self.proc = subprocess.Popen(
-                [self.python, "-I", "-S", str(PYTHON_BOOTSTRAP)],
+                self._command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -176,6 +179,10 @@ class Environment(RuntimeAPIListener):
             raise SpawnError(f"could not start the runtime ({self.python}): {e}") from e
         proc = self.proc
         self.pid = proc.pid
+        # The child's ru_maxrss (from wait4) starts at this process's peak RSS at exec time: exec
+        # keeps the larger of the old and new address spaces' peaks. Popen has returned, so the
+        # exec is done: only a figure above our peak now is the child's own.
+        self._parent_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert proc.stdin is not None and proc.stdout is not None
         try:
             apply_limits(self.pid, self.fn)
@@ -203,6 +210,7 @@ class Environment(RuntimeAPIListener):
         if outcome.kind == "ready":
             self.state = "idle"
             self.last_used = time.time()
+            self.peak_kb = self._usage.read()[0]
             return None
         self.init_duration_ms = (time.perf_counter() - self._t_spawn) * 1000
         self.drain_output()
@@ -212,6 +220,17 @@ class Environment(RuntimeAPIListener):
         if self.state != "dead":
             self.shutdown("error")
         return outcome
+
+    def _command(self) -> list[str]:
+        """The runtime's command line: isolated (no host site-packages, no PYTHON* variables).
+
+        Bytecode goes to the engine's own cache, not into the function's folder (Lambda's
+        ``/var/task`` is read-only), yet warm imports still skip compiling.
+        """
+        cmd = [self.python, "-I", "-S"]
+        if self.pycache_dir is not None:
+            cmd += ["-X", f"pycache_prefix={self.pycache_dir}"]
+        return [*cmd, str(PYTHON_BOOTSTRAP)]
 
     def on_connect(self) -> None:
         if not self._t_connect:
@@ -227,6 +246,8 @@ class Environment(RuntimeAPIListener):
         self._resolve(Outcome("ready"))
 
     def on_init_error(self, body: bytes, error_type: str | None) -> None:
+        if self._usage is not None:  # the runtime waits for our answer: it is still alive
+            self.peak_kb = max(self.peak_kb, self._usage.read()[0])
         self._resolve(Outcome("init_error", body, error_type or "Runtime.Unknown"))
 
     def _on_init_timeout(self) -> None:
@@ -358,8 +379,7 @@ class Environment(RuntimeAPIListener):
             self.proc.returncode = (
                 -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
             )
-        if usage is not None and usage.ru_maxrss:
-            self.peak_kb = max(self.peak_kb, usage.ru_maxrss)
+        self._note_exit_usage(usage)
         self.exit_description = describe_exit(status)
         self.drain_output()
         self.flush_partial()
@@ -367,23 +387,14 @@ class Environment(RuntimeAPIListener):
         if self.state != "dead":
             self.shutdown(self.shutdown_reason or ("exit" if status == 0 else "crash"))
 
+    def _note_exit_usage(self, usage: resource.struct_rusage | None) -> None:
+        """Take the reaped runtime's peak RSS when it is really its own (see ``start``)."""
+        if usage is not None and usage.ru_maxrss > self._parent_peak_kb:
+            self.peak_kb = max(self.peak_kb, usage.ru_maxrss)
+
     def _kill(self) -> None:
-        """SIGKILL the runtime's process group and any process of it that left the group."""
-        if not self.pid:
-            return
-        try:
-            escaped = psutil.Process(self.pid).children(recursive=True)
-        except psutil.Error:
-            escaped = []
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for child in escaped:
-            try:
-                child.kill()
-            except psutil.Error:
-                pass
+        if self.pid:
+            processes.kill_environment(self.pid, f"127.0.0.1:{self.api.port}")
 
     def shutdown(self, reason: str) -> None:
         """Retire the environment now (Lambda gives a runtime without extensions 0 ms)."""
@@ -403,7 +414,7 @@ class Environment(RuntimeAPIListener):
             try:  # reap now: the group was SIGKILLed, this returns at once
                 _, status, usage = os.wait4(self.pid, 0)
                 self.proc.returncode = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-                self.peak_kb = max(self.peak_kb, usage.ru_maxrss)  # e.g. after an init error
+                self._note_exit_usage(usage)  # e.g. after an init error
             except ChildProcessError:
                 self.proc.returncode = -9
         if self._pidfd >= 0:

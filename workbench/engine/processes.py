@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 PR_SET_CHILD_SUBREAPER = 36
 _live: weakref.WeakSet[Environment] = weakref.WeakSet()
+_adopted: dict[int, int] = {}  # killed descendants still to reap → reaper ticks left to try
 
 
 def become_subreaper() -> bool:
@@ -33,6 +34,52 @@ def become_subreaper() -> bool:
 
 def track(env: Environment) -> None:
     _live.add(env)
+
+
+def kill_environment(root_pid: int, runtime_api: str) -> None:
+    """SIGKILL an environment: its process group, its descendants that left the group, and
+    processes that came from it and were already re-parented to us (double-forked daemons)."""
+    victims: list[psutil.Process] = []
+    try:
+        victims = psutil.Process(root_pid).children(recursive=True)
+    except psutil.Error:
+        pass
+    roots = {env.pid for env in _live}
+    try:
+        for child in psutil.Process().children():
+            if child.pid in roots:
+                continue
+            try:
+                if child.environ().get("AWS_LAMBDA_RUNTIME_API") == runtime_api:
+                    victims.append(child)
+                    victims.extend(child.children(recursive=True))
+            except (psutil.Error, OSError):
+                pass
+    except psutil.Error:
+        pass
+    try:
+        os.killpg(root_pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for victim in victims:
+        try:
+            victim.kill()
+        except psutil.Error:
+            continue
+        _adopted[victim.pid] = 20
+
+
+def reap_adopted() -> None:
+    """Reap killed descendants once they have been re-parented to us (no zombies pile up)."""
+    for pid, tries in list(_adopted.items()):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not (yet) our child, or already reaped by its parent
+            done = 0
+        if done or tries <= 1:
+            del _adopted[pid]
+        else:
+            _adopted[pid] = tries - 1
 
 
 def kill_strays() -> int:

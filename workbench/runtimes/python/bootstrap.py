@@ -49,7 +49,7 @@ _WS = " \t\n\r"
 
 
 def json_loads(data):
-    """``json.loads`` for the common case; any problem falls back to ``json`` for its exact error."""
+    """``json.loads`` for the common case; on any problem ``json`` itself gives the exact error."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
         idx = len(text) - len(text.lstrip(_WS))
@@ -70,13 +70,20 @@ def _default(o):
     raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
+def _ensure_ascii():
+    """AWS's runtime escapes non-ASCII in responses up to python3.11, not from python3.12 on."""
+    runtime = os.environ.get("AWS_EXECUTION_ENV", "").rpartition("_python3.")[2]
+    return not (runtime.isdigit() and int(runtime) >= 12)
+
+
+_encode_str = _json.encode_basestring_ascii if _ensure_ascii() else _json.encode_basestring
+
+
 def json_dumps(obj):
-    """``json.dumps(obj)`` with default separators and ``ensure_ascii`` (as AWS's runtime on 3.11)."""
+    """``json.dumps(obj)`` with its default separators, as AWS's runtime serialises results."""
     if isinstance(obj, str):
-        return _json.encode_basestring_ascii(obj)
-    encoder = _json.make_encoder(
-        {}, _default, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
-    )
+        return _encode_str(obj)
+    encoder = _json.make_encoder({}, _default, _encode_str, None, ": ", ", ", False, False, True)
     return "".join(encoder(obj, 0))
 
 
@@ -357,7 +364,9 @@ def load_handler(handler):
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as e:
-        raise FaultException("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}")
+        raise FaultException(
+            "Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}"
+        ) from None
     if modname.split(".")[0] in sys.builtin_module_names:
         raise FaultException(
             "Runtime.BuiltInModuleConflict",
@@ -369,18 +378,18 @@ def load_handler(handler):
     except ImportError as e:
         raise FaultException(
             "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
-        )
+        ) from None
     except SyntaxError as e:
         trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
         raise FaultException(
             "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", trace
-        )
+        ) from None
     try:
         return getattr(module, fname)
     except AttributeError:
         raise FaultException(
             "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
-        )
+        ) from None
 
 
 # --------------------------------------------------------------------------- the loop
@@ -395,7 +404,7 @@ def _context(request_id, headers):
         except Exception as e:
             raise FaultException(
                 "Runtime.LambdaContextUnmarshalError", f"Unable to parse {name} JSON: {e}"
-            )
+            ) from None
 
     return LambdaContext(
         request_id,
@@ -424,7 +433,9 @@ def handle(conn, handler, headers, body):
             try:
                 event = json_loads(body)
             except Exception as e:
-                raise FaultException("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}")
+                raise FaultException(
+                    "Runtime.UnmarshalError", f"Unable to unmarshal input: {e}"
+                ) from None
         else:
             event = body
         result = handler(event, context)
@@ -434,7 +445,9 @@ def handle(conn, handler, headers, body):
             try:
                 payload, content_type = json_dumps(result).encode(), "application/json"
             except Exception as e:
-                raise FaultException("Runtime.MarshalError", f"Unable to marshal response: {e}")
+                raise FaultException(
+                    "Runtime.MarshalError", f"Unable to marshal response: {e}"
+                ) from None
     except FaultException as e:
         error = make_error(e.message, e.error_type, e.trace, request_id)
     except MemoryError:
@@ -528,7 +541,7 @@ def main():
 
 def _now_iso():
     t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
 if __name__ == "__main__":
