@@ -169,8 +169,18 @@ class Engine:
             state = self._states.get(name)
             if state is None:
                 self._states[name] = FunctionState(fn)
-            else:
+            elif state.config != fn:  # changed config: new environments from now on
                 state.config = fn
+                self._retire_idle(state, "reload")
+        for name, state in self._states.items():
+            if name not in self.functions:  # removed, or now broken
+                self._retire_idle(state, "reload")
+
+    def _retire_idle(self, state: FunctionState, reason: str) -> None:
+        """Shut idle environments down; busy ones finish their invocation, then retire."""
+        for env in state.idle:
+            env.shutdown(reason)
+        state.idle.clear()
 
     def subscribe(self, maxsize: int = 100_000) -> Subscription:
         return self.bus.subscribe(maxsize)
@@ -326,10 +336,11 @@ class Engine:
             self._release(state)
             if env is not None:
                 state.busy.discard(env)
-                if env.state == "idle" and env.fn is state.config and not self._closed:
+                current = self.functions.get(env.fn.name) is env.fn
+                if env.state == "idle" and current and not self._closed:
                     state.idle.append(env)
                 elif env.state != "dead":
-                    env.shutdown("reload" if env.fn is not state.config else "exit")
+                    env.shutdown("exit" if current else "reload")
             self._concurrency_changed(state)
 
     async def _run(

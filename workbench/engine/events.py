@@ -19,8 +19,10 @@ class EnvironmentEvent:
     """A lifecycle phase of one execution environment.
 
     phase: ``init_start`` (process spawned), ``runtime_init`` (the runtime reached its Runtime
-    API), ``function_init`` (handler loaded: init done, ``duration_ms`` = Init Duration),
-    ``init_error``, ``shutdown`` (with ``reason``: idle, reload, timeout, crash, exit, error).
+    API; ``duration_ms`` = runtime init), ``function_init`` (the handler is loaded: the runtime
+    asked for work; ``duration_ms`` = function init), ``init_done`` (``duration_ms`` = Init
+    Duration), ``init_error`` (with ``error_type``), ``shutdown`` (with ``reason``: idle,
+    reload, timeout, crash, exit, error).
     """
 
     phase: str
