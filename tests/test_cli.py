@@ -1,0 +1,152 @@
+"""The ``workbench`` command, run as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.helpers import make_function
+
+HELLO = """
+def handler(event, context):
+    print("handling", event.get("name"))
+    return {"hello": event.get("name", "world")}
+"""
+RAISER = """
+def handler(event, context):
+    raise KeyError("missing")
+"""
+SPAWNER = """
+import subprocess, time
+def handler(event, context):
+    child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    print("child", child.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def run(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", "-r", str(root), *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "functions"
+    make_function(root, "hello", HELLO)
+    make_function(root, "raiser", RAISER)
+    make_function(root, "spawner", SPAWNER, timeout=120)
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "function.toml").write_text('handler = "app.handler"\ntimeout = 0\n')
+    return root
+
+
+def test_invoke_prints_the_payload_exactly_and_the_log_on_stderr(root: Path) -> None:
+    done = run(root, "invoke", "hello", "--payload", '{"name": "Ada"}')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b'{"hello": "Ada"}'
+    log = done.stderr.decode()
+    assert "START RequestId: " in log and "handling Ada" in log and "\nREPORT RequestId: " in log
+
+
+def test_invoke_event_from_a_file_and_from_stdin(root: Path, tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"name": "file"}')
+    assert run(root, "invoke", "hello", "--event", str(event)).stdout == b'{"hello": "file"}'
+    piped = run(root, "invoke", "hello", "--event", "-", stdin=b'{"name": "pipe"}')
+    assert piped.stdout == b'{"hello": "pipe"}'
+    assert run(root, "invoke", "hello").stdout == b'{"hello": "world"}'  # no event: {}
+
+
+def test_function_error_exits_1_with_lambdas_error_object(root: Path) -> None:
+    done = run(root, "invoke", "raiser")
+    assert done.returncode == 1
+    error = json.loads(done.stdout)
+    assert error["errorType"] == "KeyError" and error["errorMessage"] == "'missing'"
+    assert "[ERROR] KeyError: 'missing'" in done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["invoke", "nope"], "ResourceNotFoundException: Function not found: arn:aws:lambda:"),
+        (["invoke", "hello", "-p", "{bad"], "InvalidRequestContentException: Could not parse"),
+        (["invoke", "broken"], "function.toml:2: timeout = 0: must be an integer from 1 to 900"),
+        (["invoke", "hello", "-p", "{}", "-e", "x.json"], "not both"),
+        (["invoke", "hello", "-e", "/no/such/event.json"], "cannot read event file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_traceback(
+    root: Path, args: list[str], message: str
+) -> None:
+    done = run(root, *args)
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert done.stdout == b""
+
+
+def test_unknown_root_exits_2(tmp_path: Path) -> None:
+    done = run(tmp_path / "missing", "list")
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("workbench: function root not found:")
+
+
+def test_list_shows_functions_and_config_errors(root: Path) -> None:
+    done = run(root, "list")
+    assert done.returncode == 0
+    out = done.stdout.decode()
+    assert "hello" in out and "python3" in out and "128 MB" in out
+    broken = next(line for line in out.splitlines() if line.startswith("broken"))
+    assert "config error:" in broken and "timeout = 0" in broken
+
+
+def test_logs_come_from_the_store(root: Path) -> None:
+    run(root, "invoke", "hello", "-p", '{"name": "one"}')
+    run(root, "invoke", "hello", "-p", '{"name": "two"}')
+    done = run(root, "logs", "hello", "--tail", "4")
+    lines = done.stdout.decode().splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith("START RequestId: ") and lines[1] == "handling two"
+    assert lines[2].startswith("END RequestId: ") and lines[3].startswith("REPORT RequestId: ")
+    everything = run(root, "logs").stdout.decode()
+    assert everything.count("START RequestId: ") == 2
+    assert run(root, "logs", "nope").returncode == 2
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_an_invoke_leaves_no_process_behind(root: Path, signum: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "-r", str(root), "invoke", "spawner"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    cli = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 20
+    sleeper = None
+    while time.monotonic() < deadline and sleeper is None:
+        for p in cli.children(recursive=True):
+            if p.name() == "sleep":
+                sleeper = p
+        time.sleep(0.05)
+    assert sleeper is not None, "the handler's child never started"
+    runtime = [p for p in cli.children(recursive=True) if p.pid != sleeper.pid]
+    os.kill(proc.pid, signum)
+    proc.wait(timeout=20)
+    assert proc.returncode == 128 + signum
+    for p in [sleeper, *runtime]:
+        assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
