@@ -363,7 +363,8 @@ class Engine:
             except SpawnError as e:
                 raise LambdaError(str(e)) from e
         if self.bus.active:
-            self.bus.publish(InvokeStart(request_id, fn.name, LATEST, env.id, cold, started_at))
+            # after INIT: the timeline shows INIT, then this INVOKE
+            self.bus.publish(InvokeStart(request_id, fn.name, LATEST, env.id, cold, time.time()))
         if init_outcome is None:
             inv = Invocation(
                 request_id=request_id,
@@ -371,7 +372,11 @@ class Engine:
                 deadline_ms=int((time.time() + fn.timeout) * 1000),
                 function_arn=self.arn(fn.name, qualifier),
                 trace_id=new_trace_id(),
-                client_context=client_context,
+                # passed through as Lambda does (a bad one is the runtime's to report); JSON's
+                # insignificant line breaks cannot travel in an HTTP header
+                client_context=client_context.replace("\r", " ").replace("\n", " ")
+                if client_context
+                else None,
             )
             outcome = await env.invoke(inv, fn.timeout)
             if outcome.kind == "timeout":

@@ -49,6 +49,13 @@ def http_response(
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
+def _not_found() -> bytes:
+    # as Go's net/http answers an unknown path
+    return http_response(
+        404, b"404 page not found\n", (("Content-Type", "text/plain; charset=utf-8"),)
+    )
+
+
 def _json_response(status: int, body: bytes) -> bytes:
     return http_response(status, body, (("Content-Type", "application/json"),))
 
@@ -218,6 +225,7 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.out: list[bytes] = []
+        self.close_when_answered = False  # the client sent ``Connection: close``
         self.blocked = False  # a /next is waiting: later pipelined requests wait behind it
         self.req: _Request | None = None
 
@@ -255,8 +263,15 @@ class RuntimeAPIProtocol(asyncio.Protocol):
 
     def resume(self) -> None:
         self.blocked = False
-        if self.buf:
+        if self.close_when_answered:
+            self._close_after_flush()
+        elif self.buf:
             self.process()
+
+    def _close_after_flush(self) -> None:
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -285,12 +300,18 @@ class RuntimeAPIProtocol(asyncio.Protocol):
                 return
             self.req = None
             self.dispatch(req)
+            if req.headers.get("connection", "").lower() == "close":
+                if self.blocked:  # a /next: close once its event has gone out
+                    self.close_when_answered = True
+                else:
+                    self._close_after_flush()
+                return
 
     def dispatch(self, req: _Request) -> None:
         api = self.api
         path = req.path.split("?", 1)[0]
         if not path.startswith(PREFIX):
-            self.write(http_response(404, b"404 page not found\n"))
+            self.write(_not_found())
             return
         path = path[len(PREFIX) :]
         if path == "/runtime/invocation/next":
@@ -344,7 +365,7 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         if path == "/ping" or path == "/runtime/ping":
             self.write(http_response(200, b"pong"))
             return
-        self.write(http_response(404, b"404 page not found\n"))
+        self.write(_not_found())
 
     def _fail(self, status: int, error_type: str, message: str) -> None:
         self.write(_json_response(status, error_body(error_type, message)))
