@@ -150,7 +150,7 @@ class Engine:
                 env.shutdown("exit")
             state.idle.clear()
         processes.kill_strays()
-        processes.reap_adopted()
+        processes.reap_adopted(wait_s=1.0)
         if self.store is not None:
             self.store.close()
 

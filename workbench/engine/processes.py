@@ -11,6 +11,7 @@ import atexit
 import ctypes
 import os
 import signal
+import time
 import weakref
 from typing import TYPE_CHECKING
 
@@ -69,17 +70,26 @@ def kill_environment(root_pid: int, runtime_api: str) -> None:
         _adopted[victim.pid] = 20
 
 
-def reap_adopted() -> None:
-    """Reap killed descendants once they have been re-parented to us (no zombies pile up)."""
-    for pid, tries in list(_adopted.items()):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:  # not (yet) our child, or already reaped by its parent
-            done = 0
-        if done or tries <= 1:
-            del _adopted[pid]
-        else:
-            _adopted[pid] = tries - 1
+def reap_adopted(wait_s: float = 0.0) -> None:
+    """Reap killed descendants once they have been re-parented to us (no zombies pile up).
+
+    The reaper calls this each tick without waiting; on close it waits up to ``wait_s`` for
+    the last ones, which are re-parented only once their own parent has died.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        for pid, tries in list(_adopted.items()):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not (yet) our child, or reaped by its own parent
+                done = 0 if psutil.pid_exists(pid) else pid
+            if done or tries <= 1:
+                del _adopted[pid]
+            else:
+                _adopted[pid] = tries - 1
+        if not _adopted or time.monotonic() >= deadline:
+            return
+        time.sleep(0.01)
 
 
 def kill_strays() -> int:
