@@ -767,6 +767,54 @@ async def test_rlimits_inside_the_sandbox(engine: Engine) -> None:
     assert limits["RLIMIT_FSIZE"] == [1024 * MB, 1024 * MB]
 
 
+async def test_cpu_guard_is_rearmed_for_each_invocation(engine: Engine) -> None:
+    add_function(
+        engine,
+        "cpu",
+        """
+        import os, resource, time
+
+        def handler(event, context):
+            end = time.process_time() + event["burn"]
+            while time.process_time() < end:
+                pass
+            t = os.times()
+            return {"soft": resource.getrlimit(resource.RLIMIT_CPU)[0], "used": t.user + t.system}
+        """,
+        timeout=2,
+    )
+    first = body(await engine.invoke("cpu", b'{"burn": 0}'))
+    # INIT may use up to 10 s (Lambda's INIT limit) plus the timeout
+    assert first["used"] < first["soft"] <= 10 + 2 + 1 + 1
+    for _ in range(3):  # each call: a fresh allowance of the timeout (+1 s) from what was used
+        after = body(await engine.invoke("cpu", b'{"burn": 0.3}'))
+        assert after["used"] + 2 - 1 <= after["soft"] <= after["used"] + 2 + 1 + 1
+
+
+async def test_a_runaway_past_its_cpu_guard_dies_of_sigxcpu(engine: Engine) -> None:
+    # Threads in C code can burn more CPU than wall time; RLIMIT_CPU stops that even when the
+    # wall-clock timer would not have fired yet. Simulated by lowering the soft limit to now.
+    add_function(
+        engine,
+        "runaway",
+        """
+        import resource, time
+
+        def handler(event, context):
+            used = int(time.process_time())
+            resource.setrlimit(resource.RLIMIT_CPU, (used + 1, resource.RLIM_INFINITY))
+            while True:
+                pass
+        """,
+        timeout=30,
+    )
+    result = await engine.invoke("runaway")
+    assert result.record.status == "crash"
+    assert json.loads(result.payload)["errorMessage"].endswith(
+        "Runtime exited with error: signal: CPU time limit exceeded"
+    )
+
+
 # ---------------------------------------------------------------------------- bad input
 
 
