@@ -125,6 +125,7 @@ class Engine:
         self._states: dict[str, FunctionState] = {}
         self.total_in_flight = 0
         self._unreserved_in_flight = 0
+        self._reserved_total = 0
         self.store: RecordStore | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
@@ -175,6 +176,8 @@ class Engine:
         for name, state in self._states.items():
             if name not in self.functions:  # removed, or now broken
                 self._retire_idle(state, "reload")
+        # concurrency reserved by functions is not available to the others
+        self._reserved_total = sum(fn.reserved_concurrency or 0 for fn in self.functions.values())
 
     def _retire_idle(self, state: FunctionState, reason: str) -> None:
         """Shut idle environments down; busy ones finish their invocation, then retire."""
@@ -258,8 +261,7 @@ class Engine:
             if state.in_flight >= reserved:
                 self._throttle(state, "ReservedFunctionConcurrentInvocationLimitExceeded")
         else:
-            reserved_total = sum(s.config.reserved_concurrency or 0 for s in self._states.values())
-            if self._unreserved_in_flight >= self.settings.account_limit - reserved_total:
+            if self._unreserved_in_flight >= self.settings.account_limit - self._reserved_total:
                 self._throttle(state, "ConcurrentInvocationLimitExceeded")
             self._unreserved_in_flight += 1
         state.in_flight += 1

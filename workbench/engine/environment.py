@@ -28,6 +28,7 @@ from .sandbox import (
     ProcUsage,
     apply_limits,
     arm_cpu_guard,
+    cpu_guard,
     lambda_environment,
     log_stream_name,
 )
@@ -126,6 +127,7 @@ class Environment(RuntimeAPIListener):
         self._t_connect = 0.0
         self._usage: ProcUsage | None = None
         self._parent_peak_kb = 0
+        self._cpu_soft = 0  # the RLIMIT_CPU soft limit last set
         self._output_backlog = False  # the last pipe read filled its buffer: more may wait
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -284,10 +286,13 @@ class Environment(RuntimeAPIListener):
             peak_kb, cpu = self._usage.read()
             if peak_kb:
                 self.peak_kb = peak_kb
-            try:
-                arm_cpu_guard(self.pid, cpu, timeout_s)
-            except OSError:
-                pass
+            soft = cpu_guard(cpu, timeout_s)
+            if soft != self._cpu_soft:  # a handler that used no CPU costs no syscall
+                self._cpu_soft = soft
+                try:
+                    arm_cpu_guard(self.pid, soft)
+                except OSError:
+                    pass
             self.state = "idle"
         self.flush_partial()
         self._lines = []

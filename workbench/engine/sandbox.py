@@ -95,16 +95,17 @@ def apply_limits(pid: int, fn: FunctionConfig) -> None:
     resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
     storage = fn.ephemeral_storage * MB
     resource.prlimit(pid, resource.RLIMIT_FSIZE, (storage, storage))
-    arm_cpu_guard(pid, 0.0, INIT_CPU_SECONDS + fn.timeout)
+    arm_cpu_guard(pid, cpu_guard(0.0, INIT_CPU_SECONDS + fn.timeout))
 
 
-def arm_cpu_guard(pid: int, cpu_used: float, budget_s: float) -> None:
-    """Let the process use at most ``budget_s`` more CPU seconds (SIGXCPU past that).
+def cpu_guard(cpu_used: float, budget_s: float) -> int:
+    """The RLIMIT_CPU soft limit that allows ``budget_s`` more CPU seconds (SIGXCPU past it)."""
+    return int(cpu_used) + int(budget_s) + 1
 
-    Only the soft limit moves: lowering a hard limit could never be undone.
-    """
+
+def arm_cpu_guard(pid: int, soft: int) -> None:
+    """Set the soft CPU limit. Only the soft limit moves: lowering a hard limit is for good."""
     hard = resource.prlimit(pid, resource.RLIMIT_CPU)[1]
-    soft = int(cpu_used) + int(budget_s) + 1
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.prlimit(pid, resource.RLIMIT_CPU, (soft, hard))

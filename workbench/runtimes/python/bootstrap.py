@@ -199,14 +199,27 @@ class ClientContext:
 class LambdaContext:
     """The handler's ``context``, with every attribute AWS's Python runtime gives it."""
 
+    # Fixed for the environment's life: read once, not per invocation.
+    _ENV = None
+
     def __init__(self, request_id, client_context, identity, deadline_ms, arn, tenant_id):
-        env = os.environ
+        if LambdaContext._ENV is None:
+            env = os.environ
+            LambdaContext._ENV = (
+                env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+                env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+                env.get("AWS_LAMBDA_FUNCTION_NAME"),
+                env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+                env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+            )
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = LambdaContext._ENV
         self.invoked_function_arn = arn
         self.tenant_id = tenant_id
         self.client_context = ClientContext(client_context) if client_context else None
