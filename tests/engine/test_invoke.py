@@ -473,8 +473,13 @@ async def test_timeout_kills_the_group_and_the_next_call_is_cold(engine: Engine)
 
 
 CRASHES = [
-    pytest.param("os._exit(3)", "exit status 3", id="exit-3"),
-    pytest.param("os.kill(os.getpid(), signal.SIGKILL)", "signal: killed", id="sigkill"),
+    pytest.param("os._exit(3)", "Runtime exited with error: exit status 3", id="exit-3"),
+    pytest.param(
+        "os.kill(os.getpid(), signal.SIGKILL)",
+        "Runtime exited with error: signal: killed",
+        id="sigkill",
+    ),
+    pytest.param("os._exit(0)", "Runtime exited without providing a reason", id="exit-0"),
 ]
 
 
@@ -499,7 +504,7 @@ async def test_runtime_crash(engine: Engine, action: str, description: str) -> N
     assert result.payload == (
         b'{"errorType":"Runtime.ExitError","errorMessage":"RequestId: '
         + rid.encode()
-        + b" Error: Runtime exited with error: "
+        + b" Error: "
         + description.encode()
         + b'"}'
     )

@@ -439,11 +439,16 @@ class Engine:
             )
         elif kind == "exit":
             status, function_error, error_type = STATUS_CRASH, "Unhandled", "Runtime.ExitError"
+            how = outcome.exit_description or "signal: killed"
+            reason = (
+                "Runtime exited without providing a reason"
+                if how == "exit status 0"
+                else f"Runtime exited with error: {how}"
+            )
             payload = _compact(
                 {
                     "errorType": error_type,
-                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                    f"{outcome.exit_description or 'signal: killed'}",
+                    "errorMessage": f"RequestId: {request_id} Error: {reason}",
                 }
             )
         duration = outcome.duration_ms
