@@ -214,8 +214,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --------------------------------------------------------------------------- the TUI
+
+VERBS = ("list", "invoke", "logs", "generate-event")
+_VALUE_OPTIONS = ("-r", "--root", "--state-dir", "--theme")
+
+
+def _verb(argv: list[str]) -> str | None:
+    """The first word that is not an option or an option's value."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_tui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Open the workbench TUI on the functions under ROOT (default: here). "
+        f"Other commands: {', '.join(VERBS)} (workbench COMMAND --help).",
+        parents=[_common(None)],
+    )
+    parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
+    return parser
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    args.root = [*(args.roots or []), *(args.root or [])]
+    roots = _roots(args)
+    from .tui.app import WorkbenchApp
+
+    app = WorkbenchApp(roots, state_dir=_state_dir(args, roots))
+    app.run()
+    return app.return_code or 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if _verb(argv) in VERBS or (_verb(argv) is None and {"-h", "--help"} & set(argv)):
+        parser = build_parser()
+    else:
+        parser = build_tui_parser()
+        parser.set_defaults(func=cmd_tui)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

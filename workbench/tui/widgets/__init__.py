@@ -1,0 +1,1 @@
+"""The workbench's panes, each a widget that takes data down and posts messages up."""

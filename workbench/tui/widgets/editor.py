@@ -1,0 +1,89 @@
+"""The event editor: JSON with highlighting, live validation, templates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Select, Static, TextArea
+
+from ...templates import generate, template_choices
+
+DEFAULT_EVENT = '{\n  "name": "world"\n}\n'
+
+
+def check_json(text: str) -> str | None:
+    """None if ``text`` is JSON (or blank: Lambda hands the handler {}), else where it is not."""
+    if not text.strip():
+        return None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"line {e.lineno}, column {e.colno}: {e.msg}"
+    return None
+
+
+class EventEditor(Vertical):
+    """Edits the event to send; says at once whether it is valid JSON and where it is not."""
+
+    @dataclass
+    class InvokeRequested(Message):
+        """The Invoke button was pressed."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="event-toolbar"):
+            yield Select(
+                [(label, key) for label, key in template_choices()],
+                prompt="Template…",
+                id="template",
+                allow_blank=True,
+            )
+            yield Button("Invoke ^r", id="invoke", variant="primary")
+        yield TextArea.code_editor(DEFAULT_EVENT, language="json", id="event-text")
+        yield Static(id="event-status")
+
+    def on_mount(self) -> None:
+        self._validate()
+
+    @property
+    def text(self) -> str:
+        return self.query_one("#event-text", TextArea).text
+
+    def set_text(self, text: str) -> None:
+        self.query_one("#event-text", TextArea).load_text(text)
+        self._validate()
+
+    def error(self) -> str | None:
+        """Why the event cannot be sent, or None."""
+        return check_json(self.text)
+
+    def payload(self) -> bytes:
+        return self.text.encode()
+
+    def _validate(self) -> None:
+        error = self.error()
+        status = self.query_one("#event-status", Static)
+        status.set_class(error is not None, "invalid")
+        status.update(Text("✗ invalid JSON: " + error) if error else Text("✓ valid JSON"))
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        event.stop()
+        self._validate()
+
+    def apply_template(self, key: str) -> None:
+        service, _, name = key.partition(" ")
+        self.set_text(json.dumps(generate(service, name), indent=2) + "\n")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "template" and event.value is not Select.NULL:
+            event.stop()
+            self.apply_template(str(event.value))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "invoke":
+            event.stop()
+            self.post_message(self.InvokeRequested())
