@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -158,6 +160,75 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- generate-event
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _template_options(words: list[str]) -> dict[str, str]:
+    """``--key value`` and ``--key=value`` pairs; ``-`` and ``_`` in a name mean the same."""
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if not word.startswith("--") or word == "--":
+            raise BadInput(f"expected --option value pairs after SERVICE EVENT, got {word!r}")
+        name, has_value, value = word[2:].partition("=")
+        if not has_value:
+            if i + 1 == len(words):
+                raise BadInput(f"option {word} needs a value")
+            i += 1
+            value = words[i]
+        options[name.replace("-", "_")] = value
+        i += 1
+    return options
+
+
+def _template_listing() -> str:
+    from .templates import TEMPLATES
+
+    lines = ["templates (workbench generate-event SERVICE EVENT [--option value …]):"]
+    for t in TEMPLATES.values():
+        lines.append(f"  {t.service} {t.event} — {t.description}")
+        width = max((len(_flag(o)) for o in t.options), default=0)
+        for option, default in t.options.items():
+            lines.append(f"      {_flag(option).ljust(width)}  {shlex.quote(default)}")
+    return "\n".join(lines)
+
+
+def cmd_generate_event(args: argparse.Namespace) -> int:
+    from .templates import TEMPLATES, generate
+
+    if args.list or args.service is None:
+        if args.template_options:
+            raise BadInput(
+                f"unexpected {' '.join(args.template_options)}: options follow SERVICE EVENT "
+                "(workbench generate-event s3 put --bucket NAME)"
+            )
+        print(_template_listing())
+        return EXIT_OK
+    services = list(dict.fromkeys(service for service, _ in TEMPLATES))
+    if args.service not in services:
+        raise BadInput(f"unknown service {args.service!r}; accepted: {', '.join(services)}")
+    events = [event for service, event in TEMPLATES if service == args.service]
+    if args.event not in events:
+        what = f"unknown event {args.event!r}" if args.event else "missing EVENT"
+        raise BadInput(f"{what} for {args.service}; accepted: {', '.join(events)}")
+    template = TEMPLATES[(args.service, args.event)]
+    options = _template_options(args.template_options)
+    unknown = [name for name in options if name not in template.options]
+    if unknown:
+        accepted = ", ".join(_flag(o) for o in template.options)
+        raise BadInput(
+            f"unknown option {_flag(unknown[0])} for {args.service} {args.event}; "
+            f"accepted: {accepted}"
+        )
+    print(json.dumps(generate(args.service, args.event, **options), indent=2))
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -211,6 +282,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--tail", "-n", type=int, default=100, metavar="N", help="the last N lines (default 100)"
     )
     p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser(
+        "generate-event",
+        allow_abbrev=False,  # --l must not pass for --list: template options are free-form
+        usage="workbench generate-event [-h] [--list] [SERVICE EVENT [--option value …]]",
+        help="print a sample event (S3, SNS, SQS, API Gateway, …) as JSON",
+        description="Print a fresh sample event for SERVICE EVENT as JSON, with new ids and "
+        "timestamps. Set a template's options with --option value (or --option=value). With no "
+        "arguments, or --list, list the templates with their options and defaults.",
+    )
+    p.add_argument("service", nargs="?", metavar="SERVICE", help="e.g. s3, sqs, apigateway")
+    p.add_argument("event", nargs="?", metavar="EVENT", help="e.g. put, receive-message")
+    p.add_argument("--list", action="store_true", help="list the templates and their options")
+    p.set_defaults(func=cmd_generate_event)
     return parser
 
 
@@ -241,6 +326,12 @@ def build_tui_parser() -> argparse.ArgumentParser:
         parents=[_common(None)],
     )
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme for this run, e.g. workbench-dark, workbench-light (see themes/); "
+        "a theme picked in the TUI (ctrl+p, Theme) is remembered",
+    )
     return parser
 
 
@@ -248,8 +339,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
     args.root = [*(args.roots or []), *(args.root or [])]
     roots = _roots(args)
     from .tui.app import WorkbenchApp
+    from .tui.themes import ThemeError
 
-    app = WorkbenchApp(roots, state_dir=_state_dir(args, roots))
+    try:
+        app = WorkbenchApp(roots, state_dir=_state_dir(args, roots), theme=args.theme)
+    except ThemeError as e:  # an unknown --theme, or a broken theme file
+        raise BadInput(str(e)) from None
     app.run()
     return app.return_code or 0
 
@@ -261,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         parser = build_tui_parser()
         parser.set_defaults(func=cmd_tui)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "func", None) is not cmd_generate_event:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.template_options = extra  # free-form --key value pairs, for generate-event
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT

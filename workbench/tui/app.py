@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,7 +14,13 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from ..engine import Engine, EngineSettings, InvokeEnd, InvokeResult, LambdaError
+from ..engine.saved_events import SavedEvents, check_event_json
 from .bridge import EngineBridge, EngineEvents
+from .commands import WorkbenchCommands
+from .screens.help import HelpScreen
+from .screens.record import RecordScreen
+from .screens.saved_events import EventNamePrompt, SavedEventsScreen
+from .themes import Preferences, load_themes, ordered_names, resolve_theme, themes_dir
 from .widgets.editor import EventEditor
 from .widgets.functions import FunctionsPane, function_rows
 from .widgets.gauge import ConcurrencyGauge
@@ -43,11 +50,45 @@ class WorkbenchApp(App[int]):
 
     BINDINGS = [
         Binding("ctrl+r", "invoke", "Invoke", id="invoke", tooltip="Invoke the selected function"),
-        Binding("escape", "cancel", "Cancel", id="cancel", show=False),
+        Binding(
+            "ctrl+s",
+            "save_event",
+            "Save event",
+            id="save-event",
+            tooltip="Save the editor's event under a name, for the selected function",
+        ),
+        Binding(
+            "ctrl+o",
+            "load_event",
+            "Saved events",
+            id="load-event",
+            tooltip="Load, rename or delete the selected function's saved events",
+        ),
+        # priority: escape cancels from any pane (the editor would take it to leave the editor);
+        # action_cancel declines (SkipAction) when nothing runs, so escape then works as usual
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="cancel",
+            show=False,
+            priority=True,
+            tooltip="Stop the running invocations (their environments are shut down)",
+        ),
         Binding("f1", "help", "Help", id="help", tooltip="Every key"),
-        Binding("question_mark", "help", "Help", id="help-question", show=False),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding(
+            "question_mark", "help", "Help", id="help-question", show=False, tooltip="Every key"
+        ),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            id="quit",
+            priority=True,
+            tooltip="Quit; every environment is shut down",
+        ),
     ]
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
 
     def __init__(
         self,
@@ -55,13 +96,18 @@ class WorkbenchApp(App[int]):
         *,
         state_dir: Path | None = None,
         settings: EngineSettings | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        self.preferences = Preferences()
+        self._use_themes(theme)  # first: an unknown or broken theme stops us before the engine
         self.roots = roots
         self.settings = settings or EngineSettings(state_dir=state_dir)
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
         self._invocations: dict[Worker[None], str] = {}
+        self.saved_events = SavedEvents(self.engine.state_dir)
+        self._event_names: dict[str, str] = {}  # function -> the saved event in the editor
 
     # ----------------------------------------------------------------- layout
 
@@ -74,7 +120,7 @@ class WorkbenchApp(App[int]):
         with Horizontal(id="bottom"):
             with TabbedContent(id="bottom-tabs"):
                 with TabPane("Invocations", id="tab-log"):
-                    yield InvocationLog(id="log")
+                    yield InvocationLog(self.engine, id="log")
                 with TabPane("Lifecycle", id="tab-lifecycle"):
                     yield LifecycleTimeline(id="timeline")
             with Vertical(id="gauge-box"):
@@ -84,6 +130,7 @@ class WorkbenchApp(App[int]):
     async def on_mount(self) -> None:
         await self.engine.start()
         self.bridge.start()
+        self.query_one(InvocationLog).requery()  # history from the store
         self.refresh_functions()
         self.query_one("#functions-table").focus()
 
@@ -97,6 +144,8 @@ class WorkbenchApp(App[int]):
     # ----------------------------------------------------------------- engine events
 
     def on_engine_events(self, message: EngineEvents) -> None:
+        if not self.is_running:  # shutting down: a batch posted before the bridge stopped
+            return  # may arrive after the panes are gone
         events = message.events
         records = [e.record for e in events if isinstance(e, InvokeEnd)]
         if records:
@@ -104,6 +153,15 @@ class WorkbenchApp(App[int]):
         self.query_one(ConcurrencyGauge).take(events)
         self.query_one(LifecycleTimeline).take(events)
         self.refresh_functions()
+
+    def on_invocation_log_record_selected(self, message: InvocationLog.RecordSelected) -> None:
+        """Open the full record (looked up in the store when the log has no copy)."""
+        lifecycle = self.query_one(LifecycleTimeline).model
+        self.push_screen(
+            RecordScreen(
+                message.request_id, message.record, engine=self.engine, lifecycle=lifecycle
+            )
+        )
 
     # ----------------------------------------------------------------- invoke
 
@@ -143,18 +201,117 @@ class WorkbenchApp(App[int]):
         self.query_one(ResponsePane).show_refusal(message.name, message.message)
 
     def action_cancel(self) -> None:
-        """Cancel the running invocations (their environments are shut down)."""
-        running = [w for w in self._invocations if w.is_running]
+        """Cancel the running invocations (the engine shuts their environments down).
+
+        Declines when nothing runs or another screen is on top, so escape then does what the
+        focused widget or that screen makes of it (leave the editor, close a dialog).
+        """
+        running = [w for w in self._invocations if not (w.is_finished or w.is_cancelled)]
+        if not running or self.screen is not self.screen_stack[0]:
+            raise SkipAction()
         for worker in running:
             worker.cancel()
             self.query_one(ResponsePane).show_refusal(
                 self._invocations[worker], "Cancelled: the invocation was stopped."
             )
-        self._invocations = {w: n for w, n in self._invocations.items() if w.is_running}
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if not event.worker.is_running:
+        if event.worker.is_finished:
             self._invocations.pop(event.worker, None)
 
     def action_help(self) -> None:
-        self.notify("ctrl+r invoke · esc cancel · ctrl+p commands · ctrl+q quit", title="Keys")
+        """Every key of the app and the focused pane, read from their bindings."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    # ----------------------------------------------------------------- themes
+
+    def _use_themes(self, requested: str | None) -> None:
+        """Register ``themes/*.toml``; start with ``requested``, else the remembered, else ours."""
+        ours = load_themes(themes_dir())
+        for found in ours.values():
+            self.register_theme(found)
+        names = ordered_names(ours, self.available_themes)
+        self.theme = resolve_theme(requested, self.preferences.theme, names)
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember a theme picked while running (the palette's "Theme") for next time."""
+        if not self.is_running:  # the start-up choice (e.g. --theme) is for this run only
+            return
+        try:
+            self.preferences.theme = theme
+        except OSError as e:
+            self.notify(f"Theme not remembered: {e}", severity="warning")
+
+    # ----------------------------------------------------------------- saved events
+
+    def action_save_event(self) -> None:
+        """Save the editor's event under a name for the selected function, like the console."""
+        if self.screen is not self.screen_stack[0]:
+            return
+        function = self.query_one(FunctionsPane).selected
+        if function is None:
+            self.notify("No function selected.", severity="warning")
+            return
+        text = self.query_one(EventEditor).text
+        try:
+            check_event_json(text)
+            taken = self.saved_events.list(function)
+        except (ValueError, OSError) as e:
+            self.notify(f"{e}; fix it to save.", title="Not saved", severity="error")
+            return
+
+        def save(name: str | None) -> None:
+            if name is None:
+                return
+            try:
+                self.saved_events.save(function, name, text)
+            except (ValueError, OSError) as e:
+                self.notify(str(e), title="Not saved", severity="error")
+                return
+            self._event_names[function] = name
+            self.notify(f"Saved {name!r} for {function}.", title="Event saved")
+
+        prompt = f"Save the event for {function} as"
+        current = self._event_names.get(function, "")
+        self.push_screen(EventNamePrompt(prompt, current, taken=taken), save)
+
+    def action_load_event(self) -> None:
+        """Pick one of the selected function's saved events (or rename, delete) and load it."""
+        if self.screen is not self.screen_stack[0]:
+            return
+        function = self.query_one(FunctionsPane).selected
+        if function is None:
+            self.notify("No function selected.", severity="warning")
+            return
+        try:
+            names = self.saved_events.list(function)
+        except (ValueError, OSError) as e:
+            self.notify(str(e), title="No saved events", severity="error")
+            return
+        if not names:
+            self.notify(f"None saved for {function} yet: ctrl+s saves the editor's event.")
+            return
+
+        def load(name: str | None) -> None:
+            if name is None:
+                return
+            try:
+                text = self.saved_events.load(function, name)
+            except (KeyError, OSError) as e:
+                self.notify(str(e), title="Not loaded", severity="error")
+                return
+            self.query_one(EventEditor).set_text(text)
+            self._event_names[function] = name
+            self.notify(f"Loaded {name!r} for {function}.", title="Event loaded")
+
+        current = self._event_names.get(function)
+        self.push_screen(SavedEventsScreen(self.saved_events, function, current), load)
+
+    def on_saved_events_screen_renamed(self, message: SavedEventsScreen.Renamed) -> None:
+        if self._event_names.get(message.function) == message.old:
+            self._event_names[message.function] = message.new
+
+    def on_saved_events_screen_deleted(self, message: SavedEventsScreen.Deleted) -> None:
+        if self._event_names.get(message.function) == message.name:
+            del self._event_names[message.function]

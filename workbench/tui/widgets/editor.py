@@ -9,9 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.theme import Theme
 from textual.widgets import Button, Select, Static, TextArea
 
 from ...templates import generate, template_choices
+from ..themes import editor_theme_for
 
 DEFAULT_EVENT = '{\n  "name": "world"\n}\n'
 
@@ -48,6 +50,12 @@ class EventEditor(Vertical):
 
     def on_mount(self) -> None:
         self._validate()
+        self._follow_theme(self.app.current_theme)
+        self.app.theme_changed_signal.subscribe(self, self._follow_theme)
+
+    def _follow_theme(self, theme: Theme) -> None:
+        """Syntax colours are the TextArea's own theme, not CSS: match them to the app's."""
+        self.query_one("#event-text", TextArea).theme = editor_theme_for(theme)
 
     @property
     def text(self) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Static
 
 from ...engine import InvokeResult
@@ -42,22 +44,54 @@ def payload_text(result: InvokeResult) -> Text:
 
 
 class ResponsePane(Vertical):
-    """Shows the latest result; while an invocation runs, says so (esc cancels it)."""
+    """Shows the latest result; while an invocation runs, says so and for how long (esc cancels)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._running: tuple[str, float] | None = None  # (function, monotonic start)
+        self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Invoke a function with ctrl+r.", id="response-status")
         with VerticalScroll(id="response-scroll"):
             yield Static(id="response-body")
 
+    @property
+    def is_running(self) -> bool:
+        return self._running is not None
+
     def running(self, name: str) -> None:
+        """An invocation of ``name`` started: show it, with a clock, until its result arrives."""
         self.set_class(True, "running")
-        self.query_one("#response-status", Static).update(
-            Text.assemble(("⏳ invoking ", "bold yellow"), name, ("  (esc cancels)", "dim"))
-        )
+        self.set_class(False, "failed")
+        self._running = (name, time.monotonic())
+        if self._ticker is None:
+            self._ticker = self.set_interval(0.2, self._show_running)
+        self._show_running()
         self.query_one("#response-body", Static).update("")
 
-    def show_result(self, name: str, result: InvokeResult) -> None:
+    def _show_running(self) -> None:
+        if self._running is None:
+            return
+        name, started = self._running
+        self.query_one("#response-status", Static).update(
+            Text.assemble(
+                ("⏳ invoking ", "bold yellow"),
+                name,
+                f"  {time.monotonic() - started:.1f} s",
+                ("  (esc cancels)", "dim"),
+            )
+        )
+
+    def _stop_running(self) -> None:
+        self._running = None
         self.set_class(False, "running")
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def show_result(self, name: str, result: InvokeResult) -> None:
+        self._stop_running()
         failed = result.function_error is not None
         self.set_class(failed, "failed")
         head = Text.assemble(
@@ -71,7 +105,7 @@ class ResponsePane(Vertical):
 
     def show_refusal(self, name: str, message: str) -> None:
         """The invocation never ran: bad input, unknown function, throttled, cancelled."""
-        self.set_class(False, "running")
+        self._stop_running()
         self.set_class(True, "failed")
         self.query_one("#response-status", Static).update(
             Text.assemble((f"{name} ", "bold"), ("not invoked", "bold red"))

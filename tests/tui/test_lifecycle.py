@@ -1,0 +1,307 @@
+"""The lifecycle model, told hand-made engine events; its drawing; and the Lifecycle tab live."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Static, TabbedContent
+
+from workbench.engine import EnvironmentEvent, InvocationRecord, InvokeEnd, InvokeStart, LogLine
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.lifecycle import Lifecycle, from_records
+from workbench.tui.widgets.timeline import LifecycleTimeline, phase_list, strip, summary
+
+from ..helpers import make_function
+
+T0 = 1_700_000_000.0
+ENV = "e" * 32
+
+
+def phase(name: str, at: float, env: str = ENV, **kw: object) -> EnvironmentEvent:
+    return EnvironmentEvent(name, env, "hello", "$LATEST", T0 + at, 4242, **kw)  # type: ignore[arg-type]
+
+
+def start(rid: str, at: float, cold: bool, env: str = ENV) -> InvokeStart:
+    return InvokeStart(rid, "hello", "$LATEST", env, cold, T0 + at)
+
+
+def end(
+    rid: str,
+    started: float,
+    duration_ms: float,
+    *,
+    cold: bool = False,
+    status: str = "success",
+    init_ms: float | None = None,
+    error_type: str | None = None,
+    env: str = ENV,
+) -> InvokeEnd:
+    return InvokeEnd(
+        InvocationRecord(
+            request_id=rid,
+            function="hello",
+            started_at=T0 + started,
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            cold=cold,
+            status=status,
+            error_type=error_type,
+            env_id=env,
+        )
+    )
+
+
+def cold_start(init_at: float = 0.0) -> list[object]:
+    """INIT: 20 ms to reach the Runtime API, 100 ms to import the handler."""
+    return [
+        phase("init_start", init_at),
+        phase("runtime_init", init_at + 0.020, duration_ms=20.0),
+        phase("function_init", init_at + 0.120, duration_ms=100.0),
+        phase("init_done", init_at + 0.120, duration_ms=120.0),
+    ]
+
+
+def kinds(segments: list) -> list[str]:
+    return [s.kind for s in segments]
+
+
+def test_cold_start_two_invokes_then_idle_shutdown() -> None:
+    model = Lifecycle()
+    assert model.take(cold_start())
+    env = model.environment(ENV)
+    assert env is not None and env.state == "idle"
+    model.take(
+        [
+            start("r1", 0.121, cold=True),
+            LogLine("hello", ENV, "r1", "printing", T0 + 0.122),  # ignored
+            end("r1", 0.0, 5.0, cold=True, init_ms=120.0),
+            start("r2", 2.0, cold=False),
+        ]
+    )
+    assert env.state == "busy"
+    model.take([end("r2", 2.0, 3.0)])
+    model.take([phase("shutdown", 300.0, reason="idle")])
+
+    assert (env.runtime_init_ms, env.function_init_ms, env.init_duration_ms) == (20.0, 100.0, 120.0)
+    assert env.init_error is None and env.pid == 4242
+    assert [(i.request_id, i.cold, i.status) for i in env.invokes] == [
+        ("r1", True, "success"),
+        ("r2", False, "success"),
+    ]
+    assert env.invoke_count == 2
+    assert (env.state, env.shutdown_reason, env.shutdown_at) == ("dead", "idle", T0 + 300.0)
+
+    segments = env.segments(now=T0 + 400)
+    assert kinds(segments) == [
+        "runtime_init",
+        "function_init",
+        "invoke",
+        "idle",
+        "invoke",
+        "idle",
+        "shutdown",
+    ]
+    assert segments[0].start == T0 and segments[1].end == pytest.approx(T0 + 0.120)
+    assert segments[3].duration_ms == pytest.approx(2000 - 121 - 5, abs=0.01)  # the idle gap
+    assert segments[-2].end == T0 + 300.0 and segments[-1].label == "idle"
+
+    # drawn: both INIT phases, the cold and the warm mark, idle, SHUTDOWN
+    line = strip(env, T0, T0 + 310, 200, now=T0 + 400).plain
+    assert line.startswith("▒▓◆●─")
+    assert "●" in line and "─" in line and line.rstrip().endswith("✕")
+    assert summary(env).plain == "INIT 120 ms · 2 invokes · ✕ idle"
+    words = phase_list(env, now=T0 + 400, highlight="r2").plain
+    assert "runtime init" in words and "function init" in words
+    assert "INVOKE r1  success" in words and "cold" in words
+    assert "r2  success  3.00 ms  warm  ◀ this record" in words
+    assert "SHUTDOWN  reason: idle" in words and "Init Duration 120.00 ms" in words
+
+
+def test_init_error() -> None:
+    model = Lifecycle()
+    model.take(
+        [
+            phase("init_start", 0.0),
+            phase("runtime_init", 0.020, duration_ms=20.0),
+            phase("init_error", 0.070, duration_ms=70.0, error_type="Runtime.ImportModuleError"),
+            phase("shutdown", 0.071, reason="error"),
+            start("r1", 0.072, cold=True),
+            end(
+                "r1",
+                0.0,
+                0.0,
+                cold=True,
+                status="error",
+                init_ms=70.0,
+                error_type="Runtime.ImportModuleError",
+            ),
+        ]
+    )
+    env = model.environment(ENV)
+    assert env is not None
+    assert env.init_error == "Runtime.ImportModuleError" and env.init_duration_ms == 70.0
+    assert (env.state, env.shutdown_reason) == ("dead", "error")
+    assert kinds(env.segments(now=T0 + 1)) == ["runtime_init", "init_error", "invoke", "shutdown"]
+    assert "idle" not in kinds(env.segments(now=T0 + 1))
+    assert summary(env).plain == "INIT failed: Runtime.ImportModuleError · ✕ error"
+    assert "failed: Runtime.ImportModuleError" in phase_list(env, now=T0 + 1).plain
+
+
+def test_timeout_shuts_the_environment_down() -> None:
+    model = Lifecycle()
+    model.take(
+        [
+            *cold_start(),
+            start("r1", 0.121, cold=True),
+            phase("shutdown", 3.121, reason="timeout"),  # the engine kills it, then reports
+            end("r1", 0.0, 3000.0, cold=True, status="timeout", init_ms=120.0),
+        ]
+    )
+    env = model.environment(ENV)
+    assert env is not None
+    assert (env.state, env.shutdown_reason) == ("dead", "timeout")
+    [invoke] = env.invokes
+    assert (invoke.status, invoke.duration_ms) == ("timeout", 3000.0)
+    assert kinds(env.segments(now=T0 + 10)) == [
+        "runtime_init",
+        "function_init",
+        "invoke",
+        "shutdown",
+    ]
+    line = strip(env, T0, T0 + 4, 40, now=T0 + 10).plain
+    assert line.startswith("▒▓◆━") and "✕" in line
+    assert summary(env).plain.endswith("✕ timeout")
+
+
+def test_a_timeout_record_alone_still_ends_the_environment() -> None:
+    """Events can be dropped under load: the record's status says the environment died."""
+    model = Lifecycle()
+    model.take([end("r1", 0.0, 1000.0, status="timeout")])
+    env = model.environment(ENV)
+    assert env is not None and env.state == "dead" and env.shutdown_reason == "timeout"
+    [invoke] = env.invokes
+    assert invoke.start == T0 and invoke.status == "timeout"
+
+
+def test_running_states() -> None:
+    model = Lifecycle()
+    model.take([phase("init_start", 0.0)])
+    env = model.environment(ENV)
+    assert env is not None and env.state == "initializing"
+    assert kinds(env.segments(now=T0 + 0.05)) == ["init"]
+    model.take([phase("runtime_init", 0.02, duration_ms=20.0)])
+    assert kinds(env.segments(now=T0 + 0.05)) == ["runtime_init", "function_init"]
+    model.take(
+        [phase("function_init", 0.1, duration_ms=80.0), phase("init_done", 0.1, duration_ms=100.0)]
+    )
+    model.take([start("r1", 0.1, cold=True)])
+    assert env.state == "busy"
+    assert kinds(env.segments(now=T0 + 0.5)) == ["runtime_init", "function_init", "invoke"]
+    assert env.segments(now=T0 + 0.5)[-1].end == T0 + 0.5  # still running: up to now
+
+
+def test_memory_is_bounded() -> None:
+    model = Lifecycle(max_environments=3, max_invokes=5)
+    for n in range(5):
+        env_id = f"{n:032d}"
+        model.take([phase("init_start", n, env=env_id)])
+        if n in (0, 2):
+            model.take([phase("shutdown", n + 0.5, env=env_id, reason="idle")])
+    # the dead ones went first, then the oldest live one
+    assert [e.env_id[-1] for e in model.newest()] == ["4", "3", "1"]
+    model.take([phase("init_start", 9, env="9" * 32)])  # no dead one left: the oldest goes
+    assert [e.env_id[-1] for e in model.newest()] == ["9", "4", "3"]
+
+    many = Lifecycle(max_invokes=5)
+    many.take(cold_start())
+    for i in range(12):
+        many.take([start(f"r{i}", 1 + i, cold=i == 0), end(f"r{i}", 1 + i, 1.0, cold=i == 0)])
+    env = many.environment(ENV)
+    assert env is not None
+    assert env.invoke_count == 12 and len(env.invokes) == 5
+    assert [i.request_id for i in env.invokes] == ["r7", "r8", "r9", "r10", "r11"]
+    assert env.invoke("r0") is None and env.invoke("r11") is not None
+    assert "showing the last 5 of 12 invokes" in phase_list(env, now=T0 + 20).plain
+
+
+def test_rebuilt_from_stored_records() -> None:
+    records = [
+        end("r1", 0.0, 5.0, cold=True, init_ms=120.0).record,
+        end("r2", 2.0, 3.0).record,
+        end("other", 1.0, 3.0, env="x" * 32).record,
+    ]
+    env = from_records(ENV, records)
+    assert env is not None
+    assert env.init_duration_ms == 120.0 and env.invoke_count == 2
+    # what happened after the last stored invoke is not known: the story ends there
+    assert kinds(env.segments(now=T0 + 5)) == ["init", "invoke", "idle", "invoke"]
+    assert env.invokes[0].start == pytest.approx(T0 + 0.120)
+    assert env.rebuilt and "rebuilt from the stored records" in phase_list(env, T0 + 5).plain
+    assert from_records("nobody", records) is None
+
+    failed = end("r9", 0.0, 0.0, cold=True, status="error", init_ms=30.0, error_type="X.Y")
+    env = from_records(ENV, [failed.record])
+    assert env is not None and env.init_error == "X.Y"
+    assert (env.state, env.shutdown_reason) == ("dead", "error")
+    assert kinds(env.segments(now=T0 + 5)) == ["init_error", "invoke", "shutdown"]
+
+
+# --------------------------------------------------------------------- the tab, live
+
+HELLO = """
+def handler(event, context):
+    return {"ok": True}
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_theme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+async def wait_until(pilot: Pilot, check: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.02)
+
+
+async def test_the_lifecycle_tab_draws_each_environment(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "hello", HELLO)
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=(160, 45)) as pilot:
+        timeline = app.query_one(LifecycleTimeline)
+        rows = timeline.query_one("#lifecycle-rows", Static)
+        assert "No execution environments yet" in str(rows.content)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.engine.function_state("hello").invocations == 1)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.engine.function_state("hello").invocations == 2)
+        [env] = app.engine.environments("hello")
+        await wait_until(
+            pilot, lambda: (e := timeline.model.environment(env.id)) and e.invoke_count == 2
+        )
+
+        app.query_one(TabbedContent).active = "tab-lifecycle"
+        await wait_until(pilot, lambda: "2 invokes" in str(rows.content))
+        text = str(rows.content)
+        assert "hello:$LATEST" in text and env.id[:6] in text
+        assert "▒" in text and "▓" in text and "◆" in text and "●" in text
+        assert "warm" in text and "INIT " in text
+        legend = str(timeline.query_one("#lifecycle-legend", Static).content)
+        assert "INIT" in legend and "INVOKE" in legend and "SHUTDOWN" in legend
+        assert "cold" in legend and "warm" in legend
+        assert "now" in str(timeline.query_one("#lifecycle-axis", Static).content)
+
+
+def test_the_model_does_not_import_textual() -> None:
+    """The lifecycle model is pure: a headless front end could reuse it."""
+    code = "import sys, workbench.tui.lifecycle; assert 'textual' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

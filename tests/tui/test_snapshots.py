@@ -1,0 +1,69 @@
+"""Snapshot tests of the key screens (pytest-textual-snapshot; Textual is pinned exactly).
+
+Only screens whose content is deterministic are snapshotted: before any invoke, the help screen,
+a refused (invalid JSON) invoke. Request ids, times, durations and memory differ on every run,
+so the screen after a real invocation is checked with Pilot in ``test_app.py`` instead.
+Regenerate after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
+and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.help import HelpScreen
+from workbench.tui.widgets.editor import EventEditor
+
+from ..helpers import make_function
+
+SIZES = [(120, 40), (160, 45)]
+
+HELLO = """
+def handler(event, context):
+    return {"greeting": "hello " + str(event.get("name"))}
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_theme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> WorkbenchApp:
+    root = tmp_path / "functions"
+    make_function(root, "hello", HELLO, timeout=5, description="Returns a greeting")
+    make_function(root, "orders", HELLO, memory_size=512, timeout=30, reserved_concurrency=5)
+    make_function(root, "reports", HELLO, memory_size=1024, timeout=60)
+    return WorkbenchApp([root], state_dir=tmp_path / "state")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_main_screen(snap_compare, app: WorkbenchApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_screen(snap_compare, app: WorkbenchApp, size: tuple[int, int]) -> None:
+    async def open_help(pilot: Pilot) -> None:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, HelpScreen)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_help)
+
+
+def test_invalid_json_refused(snap_compare, app: WorkbenchApp) -> None:
+    async def invoke_bad_json(pilot: Pilot) -> None:
+        pilot.app.query_one(EventEditor).set_text('{\n  "name": "world",\n}\n')
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        pilot.app.clear_notifications()  # the toast says the same; it would time out mid-run
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=invoke_bad_json)

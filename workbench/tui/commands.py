@@ -1,0 +1,139 @@
+"""Command-palette entries for every action, namespaced: "function: Invoke", "view: Help"….
+
+Actions run through ``App.run_action``, as a key would run them, so an action that declines
+(``SkipAction``) or is missing does no harm. App-level bindings this module does not know yet
+(another pane's new key) still get an "app: …" entry, read from the binding itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.widgets import Select, TabbedContent, Tabs
+
+from ..templates import template_choices
+from .widgets.editor import EventEditor
+from .widgets.functions import FunctionsPane
+
+# action → (palette name, help); their keys are read from the bindings
+KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
+    "invoke": ("function: Invoke", "Invoke the selected function with the editor's event"),
+    "cancel": ("function: Cancel invocation", "Stop the running invocations"),
+    "save_event": ("event: Save…", "Save the editor's event under a name for this function"),
+    "load_event": ("event: Load…", "Load one of this function's saved events"),
+    "help": ("view: Help", "Every key the workbench answers to"),
+    "quit": ("app: Quit", "Quit; every environment is shut down"),
+}
+
+VIEWS = {"tab-log": "view: Invocations", "tab-lifecycle": "view: Lifecycle"}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[], object]
+
+
+class WorkbenchCommands(Provider):
+    """The workbench's actions, functions, templates and views, by name."""
+
+    def commands(self) -> list[Command]:
+        app = self.app
+        keys: dict[str, str] = {}
+        described: dict[str, str] = {}
+        for _key, binding in app._bindings:
+            if binding.system:
+                continue
+            keys.setdefault(binding.action, app.get_key_display(binding))
+            described.setdefault(binding.action, binding.tooltip or binding.description)
+
+        def with_key(action: str, text: str) -> str:
+            return f"{text} ({keys[action]})" if action in keys else text
+
+        out: list[Command] = []
+        for action, (name, text) in KNOWN_ACTIONS.items():
+            if callable(getattr(app, f"action_{action}", None)):
+                out.append(Command(name, with_key(action, text), partial(app.run_action, action)))
+        for action, text in described.items():  # app bindings added since this was written
+            if action not in KNOWN_ACTIONS and action != "command_palette":
+                name = f"app: {text or action.replace('_', ' ')}"
+                out.append(Command(name, with_key(action, text), partial(app.run_action, action)))
+        out.extend(self._functions())
+        out.extend(self._templates())
+        out.extend(self._views())
+        return out
+
+    def _functions(self) -> Iterator[Command]:
+        panes = self.screen.query(FunctionsPane)
+        if not panes:
+            return
+        pane = panes.first()
+        for row in pane.rows:
+            yield Command(
+                f"function: Select {row.name}",
+                "config error: see the functions pane" if row.problem else "Select it to invoke",
+                partial(self._select_function, pane, row.name),
+            )
+
+    @staticmethod
+    def _select_function(pane: FunctionsPane, name: str) -> None:
+        pane.select(name)
+        pane.query_one("#functions-table").focus()
+
+    def _templates(self) -> Iterator[Command]:
+        editors = self.screen.query(EventEditor)
+        if not editors:
+            return
+        editor = editors.first()
+        for label, key in template_choices():
+            service_event, _, description = label.partition(" — ")
+            yield Command(
+                f"event: Template {service_event}",
+                description or "Fill the editor with a fresh sample event",
+                partial(self._apply_template, editor, key),
+            )
+
+    @staticmethod
+    def _apply_template(editor: EventEditor, key: str) -> None:
+        pickers = editor.query("#template")
+        if pickers:  # keep the picker in step without applying the template twice
+            picker = pickers.first(Select)
+            with picker.prevent(Select.Changed):
+                picker.value = key
+        editor.apply_template(key)
+
+    def _views(self) -> Iterator[Command]:
+        for tabs in self.screen.query(TabbedContent):
+            for pane_id, name in VIEWS.items():
+                if tabs.query(f"#{pane_id}"):
+                    yield Command(
+                        name, "Show it in the bottom pane", partial(self._show, tabs, pane_id)
+                    )
+
+    @staticmethod
+    def _show(tabs: TabbedContent, pane_id: str) -> None:
+        tabs.active = pane_id
+        tabs.query_one(Tabs).focus()
+
+    # ----------------------------------------------------------------- Provider
+
+    async def discover(self) -> Hits:
+        for command in self.commands():
+            yield DiscoveryHit(command.name, command.run, text=command.name, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self.commands():
+            score = matcher.match(command.name)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(command.name),
+                    command.run,
+                    text=command.name,
+                    help=command.help,
+                )

@@ -1,0 +1,240 @@
+"""One invocation record in full: what ran, the event, the response, the log, the lifecycle.
+
+The record comes from the log's rows or, failing that, from the engine's store (in a thread);
+the environment's lifecycle from the live model or, once its events are gone, rebuilt from the
+stored records of that environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.highlight import highlight
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...engine import Engine, InvocationRecord
+from ..lifecycle import EnvironmentLife, Lifecycle, from_records
+from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
+
+ENV_HISTORY = 5_000  # stored records of the function searched for the environment's others
+PLATFORM_PREFIXES = ("START ", "END ", "REPORT ", "INIT_START ", "INIT_REPORT ")
+
+
+def clock(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+
+
+def header(r: InvocationRecord) -> Content:
+    """The record's facts, a few per line."""
+    status_style = f"bold {INVOKE_STYLES.get(r.status, '')}"
+    memory = f"{r.max_memory_mb}/{r.memory_size} MB"
+    init = exact_ms(r.init_duration_ms) if r.init_duration_ms is not None else "—"
+    lines = [
+        Content.assemble(
+            (f"{r.function}:{r.version}", "bold"),
+            "  ",
+            (r.status, status_style),
+            *(("  ", (r.error_type, "$error")) if r.error_type else ()),
+            "  ",
+            ("cold start" if r.cold else "warm", "bold $secondary" if r.cold else "$success"),
+        ),
+        Content.assemble(("Request id  ", "dim"), r.request_id),
+        Content.assemble(
+            ("Duration ", "dim"),
+            f"{r.duration_ms:.2f} ms   ",
+            ("Billed ", "dim"),
+            f"{r.billed_ms} ms   ",
+            ("Init Duration ", "dim"),
+            f"{init}   ",
+            ("Max Memory ", "dim"),
+            f"{memory}   ",
+            ("Cost ", "dim"),
+            f"${r.cost:.10f}",
+        ),
+        Content.assemble(
+            ("Started ", "dim"),
+            f"{clock(r.started_at)}   ",
+            ("Type ", "dim"),
+            f"{r.invocation_type}   ",
+            ("Trigger ", "dim"),
+            f"{r.trigger or '—'}   ",
+            ("Environment ", "dim"),
+            r.env_id or "—",
+        ),
+    ]
+    return Content("\n").join(lines)
+
+
+def pretty_json(text: str, what: str) -> Content:
+    """Indented, highlighted JSON; text that does not parse (a cut excerpt) as it is."""
+    if not text:
+        return Content.styled(f"(no {what})", "dim")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        note = Content.styled(
+            f"\n(not JSON, or cut at the stored excerpt's {len(text)} chars)", "dim"
+        )
+        return Content(text) + note
+    return highlight(json.dumps(value, indent=2, ensure_ascii=False), language="json")
+
+
+def response_view(r: InvocationRecord) -> Content:
+    """A failure as Lambda reports it (type, message, stack trace); a success as JSON."""
+    if r.status != "success":
+        try:
+            value = json.loads(r.response)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and "errorType" in value:
+            parts = [
+                Content.assemble(
+                    (str(value.get("errorType")), "bold $error"),
+                    ": ",
+                    str(value.get("errorMessage", "")),
+                )
+            ]
+            trace = value.get("stackTrace") or []
+            if trace:
+                parts.append(Content.styled("Stack trace:", "bold"))
+            for frame in trace:
+                for line in str(frame).rstrip("\n").split("\n"):
+                    parts.append(Content.styled(line, "dim"))
+            return Content("\n").join(parts)
+    return pretty_json(r.response, "response")
+
+
+def log_view(lines: list[str]) -> Content:
+    """The log lines exactly as stored; a carriage return starts a new screen line."""
+    if not lines:
+        return Content.styled("(no log lines)", "dim")
+    out: list[Content] = []
+    for stored in lines:
+        platform = stored.startswith(PLATFORM_PREFIXES)
+        for part in stored.split("\r"):
+            text = Content(part.expandtabs(4))
+            out.append(text.stylize("bold $accent") if platform else text)
+    return Content("\n").join(out)
+
+
+class RecordScreen(Screen[None]):
+    """The full record of one invocation; escape goes back."""
+
+    DEFAULT_CSS = """
+    RecordScreen { layout: vertical; }
+    RecordScreen #record-header {
+        height: auto; padding: 0 1; border: round $primary 50%; border-title-color: $primary;
+    }
+    RecordScreen #record-main { height: 1fr; }
+    RecordScreen #record-payloads, RecordScreen #record-log-box, RecordScreen #record-life-box {
+        border: round $primary 50%; padding: 0 1; border-title-color: $primary;
+    }
+    RecordScreen #record-payloads { width: 1fr; }
+    RecordScreen #record-log-box { width: 1fr; }
+    RecordScreen VerticalScroll:focus-within { border: round $accent; }
+    RecordScreen #record-life-box { height: 12; }
+    RecordScreen .section { text-style: bold; color: $primary; }
+    RecordScreen #record-response-title { margin-top: 1; }
+    """
+
+    # the app's own escape (cancel, a priority binding) hides this one from the footer: q shows
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="record-close", tooltip="Back to the workbench"),
+        Binding("q", "close", "Back", id="record-back", tooltip="Back to the workbench"),
+    ]
+
+    def __init__(
+        self,
+        request_id: str,
+        record: InvocationRecord | None = None,
+        *,
+        engine: Engine | None = None,
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.record = record
+        self.engine = engine
+        self.lifecycle = lifecycle
+        self.environment: EnvironmentLife | None = None
+
+    def compose(self) -> ComposeResult:
+        header_box = Static("Loading the record…", id="record-header")
+        header_box.border_title = f"Invocation {self.request_id}"
+        header_box.border_subtitle = "esc / q: back"
+        yield header_box
+        with Horizontal(id="record-main"):
+            with VerticalScroll(id="record-payloads") as payloads:
+                payloads.border_title = "Event and response"
+                yield Static("Event", classes="section")
+                yield Static(id="record-event")
+                yield Static("Response", classes="section", id="record-response-title")
+                yield Static(id="record-response")
+            with VerticalScroll(id="record-log-box") as log_box:
+                log_box.border_title = "Log"
+                yield Static(id="record-log")
+        with VerticalScroll(id="record-life-box") as life:
+            life.border_title = "Lifecycle of its execution environment"
+            yield Static(id="record-strip")
+            yield Static(id="record-lifecycle")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.record is not None:
+            self.show(self.record)
+        self.run_worker(self._load(), group="record", exit_on_error=False)
+
+    async def _load(self) -> None:
+        """The record (if the log had no copy) and its environment's life, from the store."""
+        store = self.engine.store if self.engine is not None else None
+        record = self.record
+        if record is None and store is not None:
+            record = await asyncio.to_thread(store.get, self.request_id)
+            if record is None:
+                self.query_one("#record-header", Static).update(
+                    Content.styled(f"No record with request id {self.request_id}.", "$error")
+                )
+                return
+            self.show(record)
+        if record is None or not record.env_id:
+            self.show_lifecycle(None)
+            return
+        env = self.lifecycle.environment(record.env_id) if self.lifecycle else None
+        if env is None and store is not None:
+            history = await asyncio.to_thread(store.recent, record.function, ENV_HISTORY)
+            env = from_records(record.env_id, [*history, record])
+        self.show_lifecycle(env)
+
+    def show(self, r: InvocationRecord) -> None:
+        self.record = r
+        self.query_one("#record-header", Static).update(header(r))
+        self.query_one("#record-event", Static).update(pretty_json(r.request, "event"))
+        self.query_one("#record-response", Static).update(response_view(r))
+        self.query_one("#record-log", Static).update(log_view(r.log_lines))
+
+    def show_lifecycle(self, env: EnvironmentLife | None) -> None:
+        self.environment = env
+        strip_box = self.query_one("#record-strip", Static)
+        body = self.query_one("#record-lifecycle", Static)
+        if env is None:
+            strip_box.update("")
+            body.update(Content.styled("No lifecycle is known for this environment.", "dim"))
+            return
+        now = time.time()
+        t0 = env.start if env.start is not None else now
+        t1 = max(env.end(now), t0 + 0.001)  # now, while it lives
+        pad = (t1 - t0) * 0.02
+        width = max(20, self.size.width - 8)
+        rid = self.record.request_id if self.record else None
+        strip_box.update(strip(env, t0, t1 + pad, width, now, highlight=rid))
+        body.update(phase_list(env, now, highlight=rid))
+
+    def action_close(self) -> None:
+        self.dismiss()
