@@ -260,11 +260,6 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(autouse=True)
-def no_remembered_theme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 async def wait_until(pilot: Pilot, check: Callable[[], object], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():

@@ -38,11 +38,6 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(autouse=True)
-def no_remembered_theme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> WorkbenchApp:
     root = tmp_path / "functions"
