@@ -12,7 +12,13 @@ import json
 import shlex
 import signal
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .engine import Alias, Engine
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -160,6 +166,134 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- versions, aliases
+
+
+def _with_engine(args: argparse.Namespace, work: Callable[[Engine], Awaitable[int]]) -> int:
+    """Run ``work`` on a started engine; Lambda's refusals become one line and exit 2."""
+    from .engine import Engine, EngineSettings, LambdaError
+
+    roots = _roots(args)
+
+    async def main() -> int:
+        settings = EngineSettings(state_dir=_state_dir(args, roots))
+        async with Engine(roots, settings) as engine:
+            try:
+                return await work(engine)
+            except LambdaError as e:
+                raise BadInput(f"{e.code}: {e.message}") from None
+
+    return _run_interruptible(main())
+
+
+def _when(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_s))
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell; the last one is left ragged."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    async def work(engine: Engine) -> int:
+        version, created = await engine.publish(args.name, args.description)
+        print(version.number)
+        if created:
+            note = f"published {args.name} version {version.number}"
+        else:
+            note = (
+                f"{args.name}: neither code nor configuration changed since version "
+                f"{version.number}; that version stands"
+            )
+        print(
+            f"{note} (CodeSha256 {version.code_sha256}, {version.code_size} bytes)", file=sys.stderr
+        )
+        return EXIT_OK
+
+    return _with_engine(args, work)
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    async def work(engine: Engine) -> int:
+        versions = engine.versions(args.name)
+        if not versions:
+            print(f"{args.name} has no published versions (workbench publish {args.name})",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_OK
+        rows = [("VERSION", "CODESHA256", "SIZE", "CREATED", "DESCRIPTION")]
+        for v in versions:
+            rows.append(
+                (str(v.number), v.code_sha256, f"{v.code_size} B", _when(v.created_at),
+                 v.description)
+            )  # fmt: skip
+        _table(rows)
+        return EXIT_OK
+
+    return _with_engine(args, work)
+
+
+def _routing(weights: list[str] | None) -> dict[str, object] | None:
+    """``--weight 3=0.1`` (repeatable: Lambda refuses more than one) → ``{"3": 0.1}``."""
+    if weights is None:
+        return None
+    routing: dict[str, object] = {}
+    for item in weights:
+        version, sep, weight = item.partition("=")
+        if not sep or not version or not weight:
+            raise BadInput(f"--weight {item!r}: expected VERSION=WEIGHT, e.g. --weight 3=0.1")
+        try:
+            routing[version.strip()] = float(weight)
+        except ValueError:
+            raise BadInput(
+                f"--weight {item!r}: the weight must be a number from 0.0 to 1.0"
+            ) from None
+    return routing
+
+
+def _alias_line(alias: Alias) -> tuple[str, ...]:
+    routing = ", ".join(
+        f"{version}: {weight:g} ({weight:.0%})" for version, weight in alias.routing.items()
+    )
+    primary = f"{alias.function_version} ({alias.share(alias.function_version):.0%})"
+    return (alias.name, primary if routing else alias.function_version, routing or "-",
+            alias.description)  # fmt: skip
+
+
+def cmd_alias(args: argparse.Namespace) -> int:
+    async def work(engine: Engine) -> int:
+        if args.alias_command == "list":
+            aliases = engine.aliases(args.name)
+            if not aliases:
+                print(f"{args.name} has no aliases", file=sys.stderr)
+                return EXIT_OK
+            _table([("ALIAS", "VERSION", "ROUTING", "DESCRIPTION"), *map(_alias_line, aliases)])
+            return EXIT_OK
+        if args.alias_command == "delete":
+            engine.delete_alias(args.name, args.alias)
+            print(f"deleted alias {args.alias} of {args.name}", file=sys.stderr)
+            return EXIT_OK
+        routing = {} if getattr(args, "no_weight", False) else _routing(args.weight)
+        if args.alias_command == "create":
+            alias = engine.create_alias(
+                args.name, args.alias, args.version, routing=routing,
+                description=args.description or "",
+            )  # fmt: skip
+        else:
+            if args.version is None and routing is None and args.description is None:
+                raise BadInput("nothing to update: give --version, --weight, --no-weight or -d")
+            alias = engine.update_alias(
+                args.name, args.alias, version=args.version, routing=routing,
+                description=args.description,
+            )  # fmt: skip
+        _table([("ALIAS", "VERSION", "ROUTING", "DESCRIPTION"), _alias_line(alias)])
+        return EXIT_OK
+
+    return _with_engine(args, work)
+
+
 # --------------------------------------------------------------------------- generate-event
 
 
@@ -271,7 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Invoke a function synchronously. Exit 0 on success, 1 when the function "
         "returns an error, 2 on bad input.",
     )
-    p.add_argument("name", metavar="NAME", help="function name (or NAME:$LATEST, or an ARN)")
+    p.add_argument(
+        "name",
+        metavar="NAME[:QUALIFIER]",
+        help="function name, NAME:VERSION, NAME:ALIAS, NAME:$LATEST, or an ARN",
+    )
     p.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin")
     p.add_argument("--payload", "-p", metavar="JSON", help="event JSON given inline")
     p.set_defaults(func=cmd_invoke)
@@ -282,6 +420,59 @@ def build_parser() -> argparse.ArgumentParser:
         "--tail", "-n", type=int, default=100, metavar="N", help="the last N lines (default 100)"
     )
     p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser(
+        "publish",
+        parents=[common],
+        help="publish $LATEST as a new immutable version; prints its number",
+        description="Snapshot the function's code and configuration as the next version (1, 2, "
+        "3…). When neither changed since the last version, that version is printed instead.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("-d", "--description", metavar="DESC", help="the version's description")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("versions", parents=[common], help="list a function's published versions")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_versions)
+
+    p = sub.add_parser(
+        "alias",
+        parents=[common],
+        help="create, update, list or delete aliases (with weighted routing)",
+        description="Aliases name a version; --weight V=W sends the share W (0.0 to 1.0) of the "
+        "alias's invocations to version V instead.",
+    )
+    p.set_defaults(func=cmd_alias)
+    verbs = p.add_subparsers(dest="alias_command", metavar="ACTION", required=True)
+    for action, text in (("create", "create an alias"), ("update", "change an alias")):
+        a = verbs.add_parser(action, parents=[common], help=text)
+        a.add_argument("name", metavar="NAME")
+        a.add_argument("alias", metavar="ALIAS")
+        a.add_argument(
+            "--version",
+            "-v",
+            required=action == "create",
+            metavar="N",
+            help="the version it points to (a number, or $LATEST)",
+        )
+        a.add_argument(
+            "--weight",
+            "-w",
+            action="append",
+            metavar="V=W",
+            help="route the share W (0.0-1.0) of invocations to published version V",
+        )
+        if action == "update":
+            a.add_argument(
+                "--no-weight", action="store_true", help="remove the routing: all to --version"
+            )
+        a.add_argument("-d", "--description", metavar="DESC")
+    a = verbs.add_parser("list", parents=[common], help="list a function's aliases")
+    a.add_argument("name", metavar="NAME")
+    a = verbs.add_parser("delete", parents=[common], help="delete an alias")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("alias", metavar="ALIAS")
 
     p = sub.add_parser(
         "generate-event",
@@ -301,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- the TUI
 
-VERBS = ("list", "invoke", "logs", "generate-event")
+VERBS = ("list", "invoke", "logs", "publish", "versions", "alias", "generate-event")
 _VALUE_OPTIONS = ("-r", "--root", "--state-dir", "--theme")
 
 
@@ -332,6 +523,12 @@ def build_tui_parser() -> argparse.ArgumentParser:
         help="colour theme for this run, e.g. workbench-dark, workbench-light (see themes/); "
         "a theme picked in the TUI (ctrl+p, Theme) is remembered",
     )
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="after each hot reload, start one environment of the new code, so the first "
+        "invocation after a save is warm",
+    )
     return parser
 
 
@@ -342,7 +539,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from .tui.themes import ThemeError
 
     try:
-        app = WorkbenchApp(roots, state_dir=_state_dir(args, roots), theme=args.theme)
+        app = WorkbenchApp(
+            roots, state_dir=_state_dir(args, roots), theme=args.theme, prewarm=args.prewarm
+        )
     except ThemeError as e:  # an unknown --theme, or a broken theme file
         raise BadInput(str(e)) from None
     app.run()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.engine.db import SCHEMA_VERSION
 from workbench.engine.records import (
     STATUS_CRASH,
     STATUS_ERROR,
@@ -20,7 +21,7 @@ from workbench.engine.records import (
     STATUS_TIMEOUT,
     InvocationRecord,
 )
-from workbench.engine.store import COLUMNS, SCHEMA_VERSION, RecordStore
+from workbench.engine.store import COLUMNS, RecordStore
 
 
 def rec(n: int, **kw) -> InvocationRecord:

@@ -10,22 +10,36 @@ from .errors import (
     InvalidRuntime,
     LambdaError,
     RequestTooLarge,
+    ResourceConflict,
     ResourceNotFound,
     TooManyRequests,
+    ValidationError,
 )
 from .events import (
     ConcurrencyChanged,
     Dropped,
     EnvironmentEvent,
+    FunctionReloaded,
     InvokeEnd,
     InvokeStart,
     LogLine,
+    RegistryChanged,
     Subscription,
     Throttled,
 )
+from .python_code import CodeProblem
 from .records import InvocationRecord
+from .versions import LATEST, Alias, Version
 
 __all__ = [
+    "LATEST",
+    "Alias",
+    "CodeProblem",
+    "FunctionReloaded",
+    "RegistryChanged",
+    "ResourceConflict",
+    "ValidationError",
+    "Version",
     "ConcurrencyChanged",
     "ConfigError",
     "ConfigProblem",

@@ -1,21 +1,25 @@
-"""The engine's public async API: functions, invocations, concurrency, the event stream."""
+"""The engine's public async API: functions, invocations, concurrency, the event stream.
+
+Hot reload (``hot_reload.py``) and versions and aliases (``registry_api.py``) are mixed in; this
+module holds the engine's lifecycle and the invoke path.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
+import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import processes
 from .config import FunctionConfig
 from .discovery import ConfigProblem, discover
-from .environment import Environment, Outcome, SpawnError
+from .environment import Environment, SpawnError
 from .errors import (
     FunctionNotReady,
     InvalidParameterValue,
@@ -26,28 +30,30 @@ from .errors import (
     ResourceNotFound,
     TooManyRequests,
 )
-from .events import ConcurrencyChanged, EventBus, InvokeEnd, InvokeStart, Subscription, Throttled
-from .records import (
-    STATUS_CRASH,
-    STATUS_ERROR,
-    STATUS_SUCCESS,
-    STATUS_TIMEOUT,
-    InvocationRecord,
-    billed_duration_ms,
-    cost_usd,
-    end_line,
-    init_report_line,
-    init_start_line,
-    report_line,
-    start_line,
-    timeout_line,
+from .events import (
+    ConcurrencyChanged,
+    EventBus,
+    InvokeEnd,
+    InvokeStart,
+    RegistryChanged,
+    Subscription,
+    Throttled,
 )
-from .runtime_api import MAX_PAYLOAD, Invocation
+from .function_state import FunctionState
+from .hot_reload import HotReload
+from .python_code import CodeProblem
+from .registry_api import RegistryAPI
+from .results import InvokeResult, build_result
+from .runtime_api import Invocation
+from .snapshots import CodeStore
+from .source_filter import SourceFilter
 from .store import RecordStore
+from .versions import LATEST, Registry
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes: the Invoke API's request limit
-EXCERPT = 4096
-LATEST = "$LATEST"
+_VERSION_NUMBER = re.compile(r"[0-9]+")
+
+__all__ = ["Engine", "EngineSettings", "FunctionState", "InvokeResult", "LATEST"]
 
 
 @dataclass
@@ -59,37 +65,9 @@ class EngineSettings:
     state_dir: Path | None = None  # default: <first root>/.workbench
     python: str = sys.executable  # the interpreter Python runtimes run on
     reap_interval_s: float = 1.0
-
-
-@dataclass
-class InvokeResult:
-    """What a synchronous invoke returns: the Invoke API's response, and the record."""
-
-    payload: bytes
-    function_error: str | None  # "Unhandled" when the function failed, as X-Amz-Function-Error
-    executed_version: str
-    record: InvocationRecord
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.record.log_lines) + "\n"
-
-    def log_tail(self) -> str:
-        """X-Amz-Log-Result: base64 of the last 4 KB of the log."""
-        return base64.b64encode(self.log.encode()[-4096:]).decode()
-
-
-@dataclass
-class FunctionState:
-    """Live state of one function: its environments and what runs in them."""
-
-    config: FunctionConfig
-    idle: list[Environment] = field(default_factory=list)  # most recently used last
-    busy: set[Environment] = field(default_factory=set)
-    in_flight: int = 0
-    throttles: int = 0
-    invocations: int = 0
-    last_status: str | None = None
+    watch: bool = False  # hot reload: follow the roots with watchfiles
+    prewarm: bool = False  # after a reload, start one environment so the next call is warm
+    reload_step_ms: int = 50  # hot reload's quiet window
 
 
 def new_request_id() -> str:
@@ -104,11 +82,7 @@ def new_trace_id() -> str:
     return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
 
 
-def _compact(obj: dict[str, object]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
-class Engine:
+class Engine(HotReload, RegistryAPI):
     """Runs functions found under ``roots`` in sandboxed execution environments.
 
     Use as ``async with Engine([root]) as engine: await engine.invoke("hello", b"{}")``.
@@ -117,8 +91,10 @@ class Engine:
     def __init__(self, roots: list[Path] | list[str], settings: EngineSettings | None = None):
         self.roots = [Path(r).resolve() for r in roots] or [Path.cwd()]
         self.settings = settings or EngineSettings()
-        self.state_dir = self.settings.state_dir or self.roots[0] / ".workbench"
+        self.state_dir = (self.settings.state_dir or self.roots[0] / ".workbench").resolve()
         self.tmp_root = Path(tempfile.gettempdir()) / f"workbench-{os.getuid()}"
+        self.pycache_dir = self.state_dir / "pycache"
+        self.source_filter = SourceFilter([self.state_dir])
         self.bus = EventBus()
         self.functions: dict[str, FunctionConfig] = {}
         self.problems: dict[str, ConfigProblem] = {}
@@ -127,8 +103,12 @@ class Engine:
         self._unreserved_in_flight = 0
         self._reserved_total = 0
         self.store: RecordStore | None = None
+        self.registry: Registry | None = None
+        self._registry_generation = 0
         self._reaper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._init_reload()
         self.load_functions()
 
     # ----------------------------------------------------------------- lifecycle
@@ -136,7 +116,14 @@ class Engine:
     async def start(self) -> Engine:
         processes.become_subreaper()
         self.store = RecordStore(self.state_dir / "workbench.db")
-        self._reaper = asyncio.get_running_loop().create_task(self._reap_idle())
+        self.registry = Registry(
+            self.state_dir / "workbench.db", CodeStore(self.state_dir / "code"), self.arn
+        )
+        self._registry_generation = self.registry.generation()
+        loop = asyncio.get_running_loop()
+        self._reaper = loop.create_task(self._reap_idle())
+        if self.settings.watch:
+            self._start_watching(loop)
         return self
 
     async def close(self) -> None:
@@ -144,8 +131,11 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._stop_watching()
         if self._reaper is not None:
             self._reaper.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         for state in self._states.values():
             for env in [*state.idle, *state.busy]:
                 env.shutdown("exit")
@@ -154,6 +144,8 @@ class Engine:
         processes.reap_adopted(wait_s=1.0)
         if self.store is not None:
             self.store.close()
+        if self.registry is not None:
+            self.registry.close()
 
     async def __aenter__(self) -> Engine:
         return await self.start()
@@ -162,34 +154,43 @@ class Engine:
         await self.close()
 
     def load_functions(self) -> None:
-        """(Re)discover the functions under the roots; a broken one never hides the others."""
-        found = discover(self.roots, account_limit=self.settings.account_limit)
-        self.functions = found.functions
-        self.problems = found.problems
-        for name, fn in self.functions.items():
-            state = self._states.get(name)
-            if state is None:
-                self._states[name] = FunctionState(fn)
-            elif state.config != fn:  # changed config: new environments from now on
-                state.config = fn
-                self._retire_idle(state, "reload")
-        for name, state in self._states.items():
-            if name not in self.functions:  # removed, or now broken
-                self._retire_idle(state, "reload")
-        # concurrency reserved by functions is not available to the others
-        self._reserved_total = sum(fn.reserved_concurrency or 0 for fn in self.functions.values())
+        """(Re)discover the functions under the roots; a broken one never hides the others.
 
-    def _retire_idle(self, state: FunctionState, reason: str) -> None:
+        A changed ``function.toml`` retires the function's idle environments. Code changes are
+        only seen by the watcher (``reload``), which knows which files changed.
+        """
+        found = discover(self.roots, account_limit=self.settings.account_limit)
+        self._apply(found, set())
+
+    def _retire_idle(self, state: FunctionState, reason: str, *, latest_only: bool = True) -> None:
         """Shut idle environments down; busy ones finish their invocation, then retire."""
+        keep = []
         for env in state.idle:
-            env.shutdown(reason)
-        state.idle.clear()
+            if latest_only and env.version != LATEST:
+                keep.append(env)
+            else:
+                env.shutdown(reason)
+        state.idle[:] = keep
 
     def subscribe(self, maxsize: int = 100_000) -> Subscription:
         return self.bus.subscribe(maxsize)
 
     def function_state(self, name: str) -> FunctionState | None:
         return self._states.get(name)
+
+    def problem(self, name: str) -> CodeProblem | None:
+        """What is wrong with the function's latest save: a config error, a syntax error."""
+        found = self.problems.get(name)
+        if found is not None:
+            err = found.error
+            message = f"{err.key}: {err.message}" if err.key else err.message
+            return CodeProblem(name, err.file, err.line, message, "config")
+        state = self._states.get(name)
+        if state is not None and state.syntax_errors and name in self.functions:
+            path = min(state.syntax_errors)
+            line, message = state.syntax_errors[path]
+            return CodeProblem(name, path, line, message, "syntax")
+        return None
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         s = self.settings
@@ -219,23 +220,43 @@ class Engine:
             )
         return name, (qualifier or q)
 
-    def _function(self, name: str, qualifier: str | None) -> FunctionConfig:
-        fn = self.functions.get(name)
-        if fn is None:
-            if name in self.problems:
+    def _target(
+        self, name: str, qualifier: str | None
+    ) -> tuple[FunctionState, FunctionConfig, str]:
+        """What an invocation runs: (the function's state, the config to run, the version).
+
+        An alias picks its version by weight, per invocation.
+        """
+        latest = self.functions.get(name)
+        if latest is None and name not in self.problems:
+            raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
+        version = qualifier or LATEST
+        if version != LATEST and not _VERSION_NUMBER.fullmatch(version):
+            alias = self._registry().alias(name, version)
+            if alias is None:
+                raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
+            version = alias.pick()
+        if version == LATEST:
+            if latest is None:
                 raise FunctionNotReady(
                     f"The function {name} cannot be invoked: its configuration is invalid: "
                     f"{self.problems[name].error}"
                 )
-            raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
-        if qualifier not in (None, LATEST):
-            raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
+            fn = latest
+        else:
+            published = self._registry().version(name, int(version))
+            if published is None:
+                raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
+            fn = published.config
         if not fn.runtime.startswith("python"):
             raise InvalidRuntime(
                 f"The runtime {fn.runtime} of function {name} is not supported yet; "
                 "supported: python3.8 … python3.13"
             )
-        return fn
+        state = self._states.get(name)
+        if state is None:  # a version of a function whose function.toml never loaded
+            state = self._states[name] = FunctionState(fn)
+        return state, fn, version
 
     @staticmethod
     def _check_payload(payload: bytes | str | None) -> bytes:
@@ -253,11 +274,16 @@ class Engine:
             raise InvalidRequestContent(f"Could not parse request body into json: {e}") from None
         return data
 
-    def _admit(self, state: FunctionState) -> None:
-        """Count the invocation in, or throttle it as Lambda would (429 with its Reason)."""
+    def _admit(self, state: FunctionState) -> bool:
+        """Count the invocation in, or throttle it as Lambda would (429 with its Reason).
+
+        Returns whether it counts against the unreserved pool, for ``_release`` (the function's
+        reserved concurrency may change while it runs).
+        """
         fn = state.config
         reserved = fn.reserved_concurrency
-        if reserved is not None:
+        unreserved = reserved is None
+        if not unreserved:
             if state.in_flight >= reserved:
                 self._throttle(state, "ReservedFunctionConcurrentInvocationLimitExceeded")
         else:
@@ -266,6 +292,7 @@ class Engine:
             self._unreserved_in_flight += 1
         state.in_flight += 1
         self.total_in_flight += 1
+        return unreserved
 
     def _throttle(self, state: FunctionState, reason: str) -> None:
         state.throttles += 1
@@ -273,10 +300,10 @@ class Engine:
             self.bus.publish(Throttled(state.config.name, reason, time.time()))
         raise TooManyRequests(reason)
 
-    def _release(self, state: FunctionState) -> None:
+    def _release(self, state: FunctionState, unreserved: bool) -> None:
         state.in_flight -= 1
         self.total_in_flight -= 1
-        if state.config.reserved_concurrency is None:
+        if unreserved:
             self._unreserved_in_flight -= 1
 
     def _concurrency_changed(self, state: FunctionState) -> None:
@@ -293,6 +320,36 @@ class Engine:
                 )
             )
 
+    def _new_environment(self, fn: FunctionConfig, version: str, revision: int) -> Environment:
+        env = Environment(
+            fn,
+            version,
+            bus=self.bus,
+            region=self.settings.region,
+            tmp_root=self.tmp_root,
+            python=self.settings.python,
+            pycache_dir=self.pycache_dir,
+            revision=revision,
+        )
+        processes.track(env)
+        return env
+
+    @staticmethod
+    def _take_idle(state: FunctionState, version: str) -> Environment | None:
+        """The most recently used idle environment of ``version``, if any."""
+        idle = state.idle
+        for index in range(len(idle) - 1, -1, -1):
+            if idle[index].version == version:
+                return idle.pop(index)
+        return None
+
+    def _is_current(self, state: FunctionState, env: Environment) -> bool:
+        """May this environment serve again? Not once its code or config was replaced."""
+        if env.version == LATEST:
+            return env.revision == state.revision
+        name = env.fn.name
+        return name in self.functions or name in self.problems  # versions outlive reloads
+
     async def invoke(
         self,
         function: str,
@@ -302,43 +359,34 @@ class Engine:
         client_context: str | None = None,
         trigger: str | None = None,
     ) -> InvokeResult:
-        """A synchronous (RequestResponse) invocation of ``$LATEST``.
+        """A synchronous (RequestResponse) invocation of ``$LATEST``, a version or an alias.
 
-        Raises a ``LambdaError`` for what the Invoke API refuses (unknown function, bad JSON,
-        oversized payload, throttling); a function that fails still returns a result, with
-        ``function_error`` set.
+        Raises a ``LambdaError`` for what the Invoke API refuses (unknown function, version or
+        alias, bad JSON, oversized payload, throttling); a function that fails still returns a
+        result, with ``function_error`` set.
         """
         if self._closed or self.store is None:
             raise RuntimeError("the engine is not running: use `async with Engine(...)`")
         name, qualifier = self.resolve(function, qualifier)
-        fn = self._function(name, qualifier)
+        state, fn, version = self._target(name, qualifier)
         data = self._check_payload(payload)
-        state = self._states[name]
-        self._admit(state)
+        unreserved = self._admit(state)
         env: Environment | None = None
         try:
-            cold = not state.idle
-            if cold:
-                env = Environment(
-                    fn,
-                    LATEST,
-                    bus=self.bus,
-                    region=self.settings.region,
-                    tmp_root=self.tmp_root,
-                    python=self.settings.python,
-                    pycache_dir=self.state_dir / "pycache",
-                )
-                processes.track(env)
-            else:
-                env = state.idle.pop()
+            env = self._take_idle(state, version)
+            cold = env is None
+            if env is None:
+                if version != LATEST:
+                    self._registry().ensure_files(name, int(version))
+                env = self._new_environment(fn, version, state.revision)
             state.busy.add(env)
             self._concurrency_changed(state)
             return await self._run(state, env, cold, data, qualifier, client_context, trigger)
         finally:
-            self._release(state)
+            self._release(state, unreserved)
             if env is not None:
                 state.busy.discard(env)
-                current = self.functions.get(env.fn.name) is env.fn
+                current = self._is_current(state, env)
                 if env.state == "idle" and current and not self._closed:
                     state.idle.append(env)
                 elif env.state != "dead":
@@ -358,7 +406,7 @@ class Engine:
         fn = env.fn
         request_id = new_request_id()
         started_at = time.time()
-        init_outcome: Outcome | None = None
+        init_outcome = None
         if cold:
             try:
                 init_outcome = await env.start()
@@ -366,7 +414,9 @@ class Engine:
                 raise LambdaError(str(e)) from e
         if self.bus.active:
             # after INIT: the timeline shows INIT, then this INVOKE
-            self.bus.publish(InvokeStart(request_id, fn.name, LATEST, env.id, cold, time.time()))
+            self.bus.publish(
+                InvokeStart(request_id, fn.name, env.version, env.id, cold, time.time())
+            )
         if init_outcome is None:
             inv = Invocation(
                 request_id=request_id,
@@ -386,7 +436,9 @@ class Engine:
         else:
             outcome = init_outcome
             outcome.log_lines = []
-        result = self._result(env, fn, request_id, started_at, cold, outcome, data, trigger)
+        result = build_result(
+            env, fn, request_id, started_at, cold, outcome, data, trigger, qualifier
+        )
         state.invocations += 1
         state.last_status = result.record.status
         assert self.store is not None
@@ -395,108 +447,15 @@ class Engine:
             self.bus.publish(InvokeEnd(result.record))
         return result
 
-    def _result(
-        self,
-        env: Environment,
-        fn: FunctionConfig,
-        request_id: str,
-        started_at: float,
-        cold: bool,
-        outcome: Outcome,
-        data: bytes,
-        trigger: str | None,
-    ) -> InvokeResult:
-        """Turn how the invocation ended into Lambda's payload, log and record."""
-        kind = outcome.kind
-        status, error_type, function_error = STATUS_SUCCESS, None, None
-        payload = outcome.body
-        in_init = cold and env.invocations == 0  # it failed before the event was handed over
-        if kind == "error" or kind == "init_error":
-            status, function_error = STATUS_ERROR, "Unhandled"
-            error_type = outcome.error_type
-            try:
-                error_type = json.loads(payload).get("errorType") or error_type
-            except (ValueError, AttributeError):
-                pass
-        elif kind == "too_large":
-            status, function_error = STATUS_ERROR, "Unhandled"
-            error_type = "Function.ResponseSizeTooLarge"
-            payload = _compact(
-                {
-                    "errorType": error_type,
-                    "errorMessage": f"Response payload size ({outcome.size} bytes) exceeded "
-                    f"maximum allowed payload size ({MAX_PAYLOAD} bytes).",
-                }
-            )
-        elif kind == "timeout":
-            status, function_error, error_type = STATUS_TIMEOUT, "Unhandled", "Sandbox.Timedout"
-            payload = _compact(
-                {
-                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
-                    f"{fn.timeout:.2f} seconds",
-                    "errorType": error_type,
-                }
-            )
-        elif kind == "exit":
-            status, function_error, error_type = STATUS_CRASH, "Unhandled", "Runtime.ExitError"
-            how = outcome.exit_description or "signal: killed"
-            reason = (
-                "Runtime exited without providing a reason"
-                if how == "exit status 0"
-                else f"Runtime exited with error: {how}"
-            )
-            payload = _compact(
-                {
-                    "errorType": error_type,
-                    "errorMessage": f"RequestId: {request_id} Error: {reason}",
-                }
-            )
-        duration = outcome.duration_ms
-        init_ms = env.init_duration_ms if cold else None
-        if in_init:
-            duration = 0.0
-        record = InvocationRecord(
-            request_id=request_id,
-            function=fn.name,
-            version=LATEST,
-            trigger=trigger,
-            started_at=started_at,
-            duration_ms=duration,
-            billed_ms=billed_duration_ms(duration, init_ms),
-            init_duration_ms=init_ms,
-            memory_size=fn.memory_size,
-            max_memory_mb=(env.peak_kb + 512) // 1024,
-            cold=cold,
-            status=status,
-            error_type=error_type,
-            request=data[:EXCERPT].decode("utf-8", "replace"),
-            response=payload[:EXCERPT].decode("utf-8", "replace"),
-            env_id=env.id,
-        )
-        record.cost = cost_usd(fn.memory_size, record.billed_ms)
-        lines: list[str] = []
-        if cold:
-            lines.append(init_start_line(fn.runtime))
-            lines.extend(env.init_lines)
-            if in_init and init_ms is not None:
-                init_status = "timeout" if kind == "timeout" else "error"
-                lines.append(init_report_line(init_ms, "init", init_status, error_type))
-        lines.append(start_line(request_id, LATEST))
-        lines.extend(outcome.log_lines or ())
-        if kind == "timeout":
-            lines.append(timeout_line(request_id, fn.timeout, time.time()))
-        lines.append(end_line(request_id))
-        record.log_lines = lines
-        lines.append(report_line(record))
-        return InvokeResult(payload, function_error, LATEST, record)
-
     # ----------------------------------------------------------------- housekeeping
 
     async def _reap_idle(self) -> None:
-        """Shut down environments idle for longer than the keep-alive."""
+        """Shut down environments idle for longer than the keep-alive; notice other processes'
+        publishes and alias changes."""
         while True:
             await asyncio.sleep(self.settings.reap_interval_s)
             processes.reap_adopted()
+            self._notice_registry_changes()
             deadline = time.time() - self.settings.keep_alive_s
             for state in self._states.values():
                 keep = []
@@ -510,6 +469,18 @@ class Engine:
                 if len(keep) != len(state.idle):
                     state.idle[:] = keep
                     self._concurrency_changed(state)
+
+    def _notice_registry_changes(self) -> None:
+        if self.registry is None:
+            return
+        try:
+            generation = self.registry.generation()
+        except Exception:  # noqa: BLE001 - a locked or vanished database: try next tick
+            return
+        if generation != self._registry_generation:
+            self._registry_generation = generation
+            if self.bus.active:
+                self.bus.publish(RegistryChanged(None, "unknown", time.time()))
 
     def environments(self, function: str | None = None) -> list[Environment]:
         envs: list[Environment] = []

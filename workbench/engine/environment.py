@@ -95,10 +95,12 @@ class Environment(RuntimeAPIListener):
         tmp_root: Path,
         python: str = sys.executable,
         pycache_dir: Path | None = None,
+        revision: int = 0,
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
-        self.version = version
+        self.version = version  # "$LATEST" or a published version number
+        self.revision = revision  # which save of $LATEST it runs (see FunctionState.revision)
         self.bus = bus
         self.region = region
         self.tmp_root = tmp_root

@@ -71,3 +71,28 @@ class FunctionNotReady(LambdaError):
 class InvalidRuntime(LambdaError):
     code = "InvalidRuntimeException"
     status = 502
+
+
+class ResourceConflict(LambdaError):
+    """The resource already exists (e.g. an alias of that name), as Lambda's 409."""
+
+    code = "ResourceConflictException"
+    status = 409
+
+
+class ValidationError(LambdaError):
+    """A parameter broke the API model's constraint (pattern, range), as Lambda's 400.
+
+    Lambda words these ``1 validation error detected: Value '...' at 'name' failed to satisfy
+    constraint: ...``; ``constraint`` builds that message.
+    """
+
+    code = "ValidationException"
+    status = 400
+
+    @classmethod
+    def constraint(cls, value: object, field: str, constraint: str) -> ValidationError:
+        return cls(
+            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+            f"constraint: {constraint}"
+        )

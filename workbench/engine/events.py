@@ -11,6 +11,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 
+from .python_code import CodeProblem
 from .records import InvocationRecord
 
 
@@ -79,13 +80,53 @@ class Throttled:
 
 
 @dataclass(slots=True, frozen=True)
+class FunctionReloaded:
+    """A function's ``$LATEST`` changed on disk and the change has been applied.
+
+    change: ``added``, ``removed``, ``code`` (its code or a layer's) or ``config`` (its
+    ``function.toml``). ``problem``: what is now wrong with it (a file that does not compile,
+    a config error), reported the moment the save is seen; None when it is fine.
+    ``files``: the changed paths that belonged to it.
+    """
+
+    function: str
+    change: str
+    files: tuple[str, ...]
+    revision: int
+    problem: CodeProblem | None
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
+class RegistryChanged:
+    """A version was published or an alias created, changed or deleted.
+
+    ``function`` is None when the change came from another process (``workbench publish``
+    beside a running workbench) and is only known to have happened.
+    """
+
+    function: str | None
+    what: str  # "version" | "alias" | "unknown"
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
 class Dropped:
     """This subscriber fell behind and lost ``count`` events."""
 
     count: int
 
 
-Event = EnvironmentEvent | InvokeStart | InvokeEnd | LogLine | ConcurrencyChanged | Throttled
+Event = (
+    EnvironmentEvent
+    | InvokeStart
+    | InvokeEnd
+    | LogLine
+    | ConcurrencyChanged
+    | Throttled
+    | FunctionReloaded
+    | RegistryChanged
+)
 
 
 class Subscription:

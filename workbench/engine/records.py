@@ -23,7 +23,7 @@ class InvocationRecord:
 
     request_id: str
     function: str
-    version: str = "$LATEST"
+    version: str = "$LATEST"  # the version that ran (an alias resolves to one)
     invocation_type: str = "RequestResponse"
     trigger: str | None = None
     started_at: float = 0.0  # epoch seconds
@@ -40,6 +40,7 @@ class InvocationRecord:
     response: str = ""  # excerpt of the response payload
     log_lines: list[str] = field(default_factory=list)
     env_id: str = ""
+    qualifier: str | None = None  # as invoked: an alias, a version number, $LATEST; None: none
 
 
 def billed_duration_ms(duration_ms: float, init_duration_ms: float | None) -> int:

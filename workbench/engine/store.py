@@ -17,14 +17,13 @@ import threading
 import time
 from pathlib import Path
 
+from workbench.engine.db import connect, migrate
 from workbench.engine.records import InvocationRecord
 
 log = logging.getLogger("workbench.store")
 
-SCHEMA_VERSION = 1
 BATCH_MAX = 1000  # rows per transaction at most
 BATCH_INTERVAL_S = 0.020  # under load, commit at most this often (unless a flush is waiting)
-BUSY_TIMEOUT_MS = 5000
 WRITE_ATTEMPTS = 3  # a batch whose transaction fails operationally (busy, I/O) is retried
 
 # Column order == InvocationRecord field order (tests check that every field is covered).
@@ -48,39 +47,8 @@ COLUMNS: tuple[str, ...] = (
     "response",
     "log_lines",
     "env_id",
+    "qualifier",
 )
-
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS invocations (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id       TEXT    NOT NULL,
-    function         TEXT    NOT NULL,
-    version          TEXT    NOT NULL,
-    invocation_type  TEXT    NOT NULL,
-    trigger          TEXT,
-    started_at       REAL    NOT NULL,
-    duration_ms      REAL    NOT NULL,
-    billed_ms        INTEGER NOT NULL,
-    init_duration_ms REAL,
-    memory_size      INTEGER NOT NULL,
-    max_memory_mb    INTEGER NOT NULL,
-    cold             INTEGER NOT NULL,
-    status           TEXT    NOT NULL,
-    error_type       TEXT,
-    cost             REAL    NOT NULL,
-    request          TEXT    NOT NULL,
-    response         TEXT    NOT NULL,
-    log_lines        TEXT    NOT NULL,
-    env_id           TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ix_invocations_function_started
-    ON invocations (function, started_at);
-CREATE INDEX IF NOT EXISTS ix_invocations_started ON invocations (started_at);
-CREATE INDEX IF NOT EXISTS ix_invocations_request_id ON invocations (request_id);
-"""
-
-# MIGRATIONS[n] takes a database at user_version n-1 to n.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
 
 _INSERT = (
     f"INSERT INTO invocations ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
@@ -126,6 +94,7 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.response,
         json.dumps(r.log_lines),
         r.env_id,
+        r.qualifier,
     )
 
 
@@ -141,45 +110,6 @@ def _clean_text(value: object) -> object:
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
     return value
-
-
-def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
-        conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro",
-            uri=True,
-            check_same_thread=False,
-            isolation_level=None,
-        )
-    else:
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    if not readonly:
-        conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise RuntimeError(f"{path}: could not enable WAL journal mode (got {mode!r})")
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"{path}: schema version {current} is newer than this workbench "
-            f"supports ({SCHEMA_VERSION})"
-        )
-    for version in range(current + 1, SCHEMA_VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={version}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
 
 class RecordStore:
@@ -200,14 +130,14 @@ class RecordStore:
         if _readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no invocation store at {self.path}")
-            self._reader = _connect(self.path, readonly=True)
+            self._reader = connect(self.path, readonly=True)
             return
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_conn = _connect(self.path)
+        self._writer_conn = connect(self.path)
         try:
-            _migrate(self._writer_conn, self.path)
-            self._reader = _connect(self.path)
+            migrate(self._writer_conn, self.path)
+            self._reader = connect(self.path)
         except BaseException:
             self._writer_conn.close()
             raise

@@ -97,12 +97,14 @@ class WorkbenchApp(App[int]):
         state_dir: Path | None = None,
         settings: EngineSettings | None = None,
         theme: str | None = None,
+        prewarm: bool = False,
     ) -> None:
         super().__init__()
         self.preferences = Preferences()
         self._use_themes(theme)  # first: an unknown or broken theme stops us before the engine
         self.roots = roots
-        self.settings = settings or EngineSettings(state_dir=state_dir)
+        # hot reload on: a save shows in the next invocation
+        self.settings = settings or EngineSettings(state_dir=state_dir, watch=True, prewarm=prewarm)
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
         self._invocations: dict[Worker[None], str] = {}

@@ -1,0 +1,120 @@
+"""The workbench's SQLite database (WAL): its schema, its migrations, how to connect.
+
+One file, ``.workbench/workbench.db``, holds every table the workbench owns: the invocation
+records (``store.py``) and the published versions and aliases (``versions.py``). Each opens its
+own connection; ``migrate`` brings any database up to ``SCHEMA_VERSION`` first.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS invocations (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id       TEXT    NOT NULL,
+    function         TEXT    NOT NULL,
+    version          TEXT    NOT NULL,
+    invocation_type  TEXT    NOT NULL,
+    trigger          TEXT,
+    started_at       REAL    NOT NULL,
+    duration_ms      REAL    NOT NULL,
+    billed_ms        INTEGER NOT NULL,
+    init_duration_ms REAL,
+    memory_size      INTEGER NOT NULL,
+    max_memory_mb    INTEGER NOT NULL,
+    cold             INTEGER NOT NULL,
+    status           TEXT    NOT NULL,
+    error_type       TEXT,
+    cost             REAL    NOT NULL,
+    request          TEXT    NOT NULL,
+    response         TEXT    NOT NULL,
+    log_lines        TEXT    NOT NULL,
+    env_id           TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_invocations_function_started
+    ON invocations (function, started_at);
+CREATE INDEX IF NOT EXISTS ix_invocations_started ON invocations (started_at);
+CREATE INDEX IF NOT EXISTS ix_invocations_request_id ON invocations (request_id);
+"""
+
+# Published versions are immutable rows; `config` is the version's FunctionConfig as JSON, with
+# its folder and layers pointing into the content-addressed code store.
+_SCHEMA_V2 = """
+ALTER TABLE invocations ADD COLUMN qualifier TEXT;
+CREATE TABLE IF NOT EXISTS versions (
+    function     TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    description  TEXT    NOT NULL,
+    code_sha256  TEXT    NOT NULL,
+    code_size    INTEGER NOT NULL,
+    config       TEXT    NOT NULL,
+    created_at   REAL    NOT NULL,
+    revision_id  TEXT    NOT NULL,
+    PRIMARY KEY (function, version)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    function         TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    function_version TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    routing          TEXT NOT NULL,
+    revision_id      TEXT NOT NULL,
+    created_at       REAL NOT NULL,
+    updated_at       REAL NOT NULL,
+    PRIMARY KEY (function, name)
+);
+CREATE TABLE IF NOT EXISTS registry_generation (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO registry_generation (id, value) VALUES (1, 0);
+"""
+
+# MIGRATIONS[n] takes a database at user_version n-1 to n.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable from any thread."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    if not readonly:
+        conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch to WAL and apply the migrations the database lacks, each in one transaction."""
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise RuntimeError(f"{path}: could not enable WAL journal mode (got {mode!r})")
+    conn.execute("BEGIN IMMEDIATE")  # two processes opening a new database: one migrates
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path}: schema version {current} is newer than this workbench "
+                f"supports ({SCHEMA_VERSION})"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

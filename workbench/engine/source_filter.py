@@ -1,0 +1,67 @@
+"""Which files are a function's code: what hot reload watches and what a published version holds.
+
+Version control, bytecode caches, the workbench's own state and editors' swap, backup and lock
+files are never code: a save that only touches them reloads nothing, and they are left out of a
+version's zip. One object serves the watcher (as a watchfiles filter) and the snapshot walk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".workbench",
+        ".venv",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".tox",
+        ".idea",
+        ".vscode",
+        ".aws-sam",
+    }
+)
+# Bytecode; vim (.swp/.swo/.swx, its 4913 write probe), backups (~), emacs (.#lock, #autosave#),
+# JetBrains safe-write temporaries, GNOME's .goutputstream-*, macOS's .DS_Store, flycheck.
+IGNORED_FILES = re.compile(
+    r"\.py[co]$|\.sw[a-px]$|~$|^\.#|^#.*#$|^4913$|\.___jb_\w+___$|^\.goutputstream-|^\.DS_Store$"
+    r"|^flycheck_"
+)
+
+
+class SourceFilter:
+    """``filter(change, path)`` is True for a path that is code (watchfiles' filter protocol).
+
+    ``ignore_paths``: folders ignored whatever their name (the workbench's state folder when it
+    was put inside a root with ``--state-dir``).
+    """
+
+    def __init__(self, ignore_paths: Iterable[Path] = ()) -> None:
+        self.ignore_paths = tuple(str(Path(p).resolve()) for p in ignore_paths)
+
+    def __call__(self, change: object, path: str) -> bool:
+        return not self.ignored(path)
+
+    def ignored(self, path: str | Path) -> bool:
+        """True for a path under an ignored folder (anywhere on it) or an ignored file name."""
+        text = os.fspath(path)
+        for folder in self.ignore_paths:
+            if text == folder or text.startswith(folder + os.sep):
+                return True
+        parts = text.split(os.sep)
+        if IGNORED_FILES.search(parts[-1]):
+            return True
+        return any(part in IGNORED_DIRS for part in parts[:-1]) or parts[-1] in IGNORED_DIRS
+
+    def ignored_name(self, name: str, is_dir: bool) -> bool:
+        """For a walk inside a function folder: skip this entry?"""
+        return name in IGNORED_DIRS if is_dir else bool(IGNORED_FILES.search(name))
