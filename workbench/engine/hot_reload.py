@@ -141,7 +141,11 @@ class HotReload:
         fn = after or before
         folder = fn.folder if fn else (broken_after or broken_before).folder  # type: ignore[union-attr]
         layers = fn.layers if fn else ()
-        files = sorted(p for p in changed if _under(p, folder) or any(_under(p, x) for x in layers))
+        files = sorted(
+            p
+            for p in changed
+            if p != folder and (_under(p, folder) or any(_under(p, x) for x in layers))
+        )
         code = [p for p in files if p != folder / CONFIG_FILENAME]
         broken_changed = broken_after is not None and (
             bool(files)
