@@ -336,6 +336,7 @@ async def test_a_broken_handler_module_is_reported_at_start(
     function_root: Path, engine_settings: EngineSettings
 ) -> None:
     make_function(function_root, "f", "def handler(:\n")
+    engine_settings.watch = True
     async with Engine([function_root], engine_settings) as engine:
         problem = engine.problem("f")
         assert problem is not None and problem.kind == "syntax" and problem.line == 1

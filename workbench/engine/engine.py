@@ -338,6 +338,8 @@ class Engine(HotReload, RegistryAPI):
     def _take_idle(state: FunctionState, version: str) -> Environment | None:
         """The most recently used idle environment of ``version``, if any."""
         idle = state.idle
+        if idle and idle[-1].version == version:  # the common case: one version in use
+            return idle.pop()
         for index in range(len(idle) - 1, -1, -1):
             if idle[index].version == version:
                 return idle.pop(index)

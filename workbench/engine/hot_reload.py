@@ -171,7 +171,9 @@ class HotReload:
             state.revision += 1
             self._retire_idle(state, "reload", latest_only=change != "removed")
             if after is not None:
-                self._check_code(state, after, code, whole=before is None)
+                # at start and on appearing, the handler's module too (when watching: the CLI's
+                # one-off invoke need not compile every function's code first)
+                self._check_code(state, after, code, whole=before is None and self.settings.watch)
             self._concurrency_changed(state)
         problem = self.problem(name)
         if (

@@ -217,12 +217,22 @@ def _transition(source: str, target: str) -> bytes:
     )
 
 
-class RuntimeAPIProtocol(asyncio.Protocol):
-    """One connection from the runtime: parses requests in order and answers each."""
+READ_SIZE = 64 * 1024
+
+
+class RuntimeAPIProtocol(asyncio.BufferedProtocol):
+    """One connection from the runtime: parses requests in order and answers each.
+
+    A buffered protocol: the transport reads into one buffer kept for the connection. A plain
+    ``Protocol`` gets a fresh 256 KiB ``bytes`` per read, which glibc may serve with an
+    mmap/munmap pair every time (its dynamic mmap threshold never rises for a buffer that is
+    shrunk before it is freed): ~30 us of page faults per invocation on the warm path.
+    """
 
     def __init__(self, api: RuntimeAPI) -> None:
         self.api = api
         self.transport: asyncio.Transport | None = None
+        self._chunk = memoryview(bytearray(READ_SIZE))
         self.buf = bytearray()
         self.out: list[bytes] = []
         self.close_when_answered = False  # the client sent ``Connection: close``
@@ -273,8 +283,11 @@ class RuntimeAPIProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._chunk
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.buf += self._chunk[:nbytes]
         if not self.blocked:
             self.process()
 
