@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import math
+import os
 import shutil
 import sqlite3
 import zipfile
@@ -20,6 +21,7 @@ from workbench.engine import (
     EngineSettings,
     FunctionNotReady,
     InvalidParameterValue,
+    LambdaError,
     RegistryChanged,
     ResourceConflict,
     ResourceNotFound,
@@ -379,3 +381,31 @@ async def test_the_schema_migrates_a_version_1_database(
         await engine.invoke("f")
         await engine.publish("f")
         assert engine.store is not None and engine.store.recent()[0].qualifier is None
+
+
+async def test_a_version_whose_code_vanished_from_the_store_says_so(engine: Engine) -> None:
+    add_function(engine, "f", code(1))
+    version, _ = await engine.publish("f")
+    shutil.rmtree(version.config.folder)
+    for stored in (engine.state_dir / "code").glob("*.zip"):
+        stored.unlink()
+    with pytest.raises(LambdaError, match="is missing from the code store"):
+        await engine.invoke("f:1")
+    assert (await run(engine, "f"))["code"] == 1  # $LATEST is unaffected
+
+
+async def test_links_and_special_files_do_not_break_a_publish(engine: Engine) -> None:
+    folder = add_function(engine, "f", code(1))
+    (folder / "secret.py").symlink_to(folder / "gone")  # a dangling link is skipped
+    (folder / "loop").symlink_to(folder / "loop")  # and so is a link loop
+    version, _ = await engine.publish("f")
+    assert version.number == 1
+    (folder / "blocked").mkdir()
+    (folder / "blocked" / "x.py").write_text("x = 1\n")
+    os.mkfifo(folder / "pipe")  # not a regular file: left out, not read (it would block)
+    second, created = await engine.publish("f")
+    assert created
+    with zipfile.ZipFile(
+        engine.state_dir / "code" / f"{base64.b64decode(second.code_sha256).hex()}.zip"
+    ) as zf:
+        assert zf.namelist() == ["app.py", "blocked/x.py"]

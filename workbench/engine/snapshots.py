@@ -102,7 +102,13 @@ class CodeStore:
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            unzipped = write_zip(files, tmp)
+            try:
+                unzipped = write_zip(files, tmp)
+            except OSError as e:
+                where = f" {e.filename}" if e.filename else ""
+                raise InvalidParameterValue(
+                    f"Cannot zip the {what} folder {folder}: cannot read{where}: {e.strerror or e}"
+                ) from None
             if unzipped > MAX_UNZIPPED_BYTES:
                 raise InvalidParameterValue(
                     f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes "

@@ -17,6 +17,7 @@ import random
 import re
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,7 +26,13 @@ from types import MappingProxyType
 
 from .config import FunctionConfig
 from .db import connect, migrate
-from .errors import InvalidParameterValue, ResourceConflict, ResourceNotFound, ValidationError
+from .errors import (
+    InvalidParameterValue,
+    LambdaError,
+    ResourceConflict,
+    ResourceNotFound,
+    ValidationError,
+)
 from .snapshots import CodeStore
 
 LATEST = "$LATEST"
@@ -336,7 +343,13 @@ class Registry:
             return
         for folder in (version.config.folder, *version.config.layers):
             if not folder.is_dir():
-                self.code.extract(folder.name)
+                try:
+                    self.code.extract(folder.name)
+                except (OSError, zipfile.BadZipFile) as e:
+                    raise LambdaError(
+                        f"The code of {self.arn(function, str(number))} is missing from the "
+                        f"code store: {self.code.zip_path(folder.name)}: {e}"
+                    ) from None
 
     def versions(self, function: str) -> list[Version]:
         """Every published version of ``function``, oldest first."""
