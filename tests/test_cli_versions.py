@@ -94,6 +94,7 @@ def test_invoke_a_version_and_an_alias(root: Path) -> None:
         (("alias", "create", "f", "live", "-v", "$LATEST", "-w", "2=0.1"), "not $LATEST"),
         (("alias", "update", "f", "nope", "-v", "1"), "Alias not found: arn:"),
         (("alias", "update", "f", "live"), "nothing to update"),
+        (("alias", "update", "f", "live", "-w", "2=0.1", "--no-weight"), "not both"),
         (("alias", "delete", "f", "nope"), "ResourceNotFoundException: Alias not found"),
         (("versions", "ghost"), "Function not found"),
     ],

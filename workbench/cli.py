@@ -44,6 +44,13 @@ def _state_dir(args: argparse.Namespace, roots: list[Path]) -> Path:
 # --------------------------------------------------------------------------- list
 
 
+def _table(rows: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell; the last one is left ragged."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .engine.discovery import discover
 
@@ -56,9 +63,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if len(rows) == 1:
         print("no functions found (a function is a folder with a function.toml)", file=sys.stderr)
         return EXIT_OK
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    _table(rows)
     return EXIT_OK
 
 
@@ -190,13 +195,6 @@ def _when(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch_s))
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
-    """Columns padded to their widest cell; the last one is left ragged."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
-
-
 def cmd_publish(args: argparse.Namespace) -> int:
     async def work(engine: Engine) -> int:
         version, created = await engine.publish(args.name, args.description)
@@ -220,15 +218,13 @@ def cmd_versions(args: argparse.Namespace) -> int:
     async def work(engine: Engine) -> int:
         versions = engine.versions(args.name)
         if not versions:
-            print(f"{args.name} has no published versions (workbench publish {args.name})",
-                  file=sys.stderr)  # fmt: skip
+            hint = f"workbench publish {args.name}"
+            print(f"{args.name} has no published versions ({hint})", file=sys.stderr)
             return EXIT_OK
         rows = [("VERSION", "CODESHA256", "SIZE", "CREATED", "DESCRIPTION")]
         for v in versions:
-            rows.append(
-                (str(v.number), v.code_sha256, f"{v.code_size} B", _when(v.created_at),
-                 v.description)
-            )  # fmt: skip
+            created = _when(v.created_at)
+            rows.append((str(v.number), v.code_sha256, f"{v.code_size} B", created, v.description))
         _table(rows)
         return EXIT_OK
 
@@ -257,9 +253,10 @@ def _alias_line(alias: Alias) -> tuple[str, ...]:
     routing = ", ".join(
         f"{version}: {weight:g} ({weight:.0%})" for version, weight in alias.routing.items()
     )
-    primary = f"{alias.function_version} ({alias.share(alias.function_version):.0%})"
-    return (alias.name, primary if routing else alias.function_version, routing or "-",
-            alias.description)  # fmt: skip
+    target = alias.function_version
+    if routing:
+        target += f" ({alias.share(alias.function_version):.0%})"
+    return (alias.name, target, routing or "-", alias.description)
 
 
 def cmd_alias(args: argparse.Namespace) -> int:
@@ -275,19 +272,26 @@ def cmd_alias(args: argparse.Namespace) -> int:
             engine.delete_alias(args.name, args.alias)
             print(f"deleted alias {args.alias} of {args.name}", file=sys.stderr)
             return EXIT_OK
-        routing = {} if getattr(args, "no_weight", False) else _routing(args.weight)
+        routing = _routing(args.weight)
+        if getattr(args, "no_weight", False):
+            if routing is not None:
+                raise BadInput("give --weight or --no-weight, not both")
+            routing = {}
         if args.alias_command == "create":
+            description = args.description or ""
             alias = engine.create_alias(
-                args.name, args.alias, args.version, routing=routing,
-                description=args.description or "",
-            )  # fmt: skip
+                args.name, args.alias, args.version, routing=routing, description=description
+            )
         else:
             if args.version is None and routing is None and args.description is None:
                 raise BadInput("nothing to update: give --version, --weight, --no-weight or -d")
             alias = engine.update_alias(
-                args.name, args.alias, version=args.version, routing=routing,
+                args.name,
+                args.alias,
+                version=args.version,
+                routing=routing,
                 description=args.description,
-            )  # fmt: skip
+            )
         _table([("ALIAS", "VERSION", "ROUTING", "DESCRIPTION"), _alias_line(alias)])
         return EXIT_OK
 
