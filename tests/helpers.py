@@ -46,3 +46,21 @@ def add_function(engine: Any, name: str, code: str, **config: Any) -> Path:
     folder = make_function(engine.roots[0], name, code, **config)
     engine.load_functions()
     return folder
+
+
+def make_layer(root: Path, name: str, module: str, code: str) -> Path:
+    """A layer folder ``root/layers/name`` holding ``python/<module>.py``; returns the file.
+
+    A function lists it as ``layers = ["../layers/<name>"]``.
+    """
+    path = Path(root) / "layers" / name / "python" / f"{module}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(code)
+    return path
+
+
+LAYER_USER = """
+import {module}
+def handler(event, context):
+    return {module}.WORD
+"""

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import add_function, make_function
+from tests.helpers import LAYER_USER, add_function, make_function, make_layer
 from workbench.engine import (
     Engine,
     EngineSettings,
@@ -301,20 +301,13 @@ async def test_renaming_a_function_in_its_config(engine: Engine) -> None:
 
 
 async def test_a_layer_change_reloads_the_functions_using_it(engine: Engine) -> None:
-    layer = engine.roots[0] / "layers" / "common"
-    (layer / "python").mkdir(parents=True)
-    (layer / "python" / "common.py").write_text("WORD = 'one'\n")
-    uses = """
-import common
-def handler(event, context):
-    return common.WORD
-"""
-    add_function(engine, "f", uses, layers=["../layers/common"])
+    layer = make_layer(engine.roots[0], "common", "common", "WORD = 'one'\n")
+    add_function(engine, "f", LAYER_USER.format(module="common"), layers=["../layers/common"])
     add_function(engine, "other", code(COUNTER, 1))
     await engine.invoke("other")
     assert (await engine.invoke("f")).payload == b'"one"'
-    (layer / "python" / "common.py").write_text("WORD = 'two'\n")
-    [event] = engine.reload([layer / "python" / "common.py"])
+    layer.write_text("WORD = 'two'\n")
+    [event] = engine.reload([layer])
     assert (event.function, event.change) == ("f", "code")
     assert (await engine.invoke("f")).payload == b'"two"'
     assert (await payload(engine, "other"))["calls"] == 2  # untouched, still warm

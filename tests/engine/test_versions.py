@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import add_function, make_function
+from tests.helpers import LAYER_USER, add_function, make_function, make_layer
 from workbench.engine import (
     Engine,
     EngineSettings,
@@ -157,18 +157,11 @@ async def test_a_version_runs_even_when_its_folder_was_deleted_from_the_store(
 
 
 async def test_a_layer_is_snapshotted_with_the_version(engine: Engine) -> None:
-    layer = engine.roots[0] / "layers" / "words"
-    (layer / "python").mkdir(parents=True)
-    (layer / "python" / "words.py").write_text("WORD = 'one'\n")
-    uses = """
-import words
-def handler(event, context):
-    return words.WORD
-"""
-    add_function(engine, "f", uses, layers=["../layers/words"])
+    layer = make_layer(engine.roots[0], "words", "words", "WORD = 'one'\n")
+    add_function(engine, "f", LAYER_USER.format(module="words"), layers=["../layers/words"])
     version, _ = await engine.publish("f")
-    (layer / "python" / "words.py").write_text("WORD = 'two'\n")
-    engine.reload([layer / "python" / "words.py"])
+    layer.write_text("WORD = 'two'\n")
+    engine.reload([layer])
     assert (await engine.invoke("f")).payload == b'"two"'
     assert (await engine.invoke("f:1")).payload == b'"one"'
     assert version.config.layers[0].parent == engine.state_dir / "code"

@@ -41,6 +41,7 @@ from .events import (
 )
 from .function_state import FunctionState
 from .hot_reload import HotReload
+from .ids import new_trace_id, new_uuid
 from .python_code import CodeProblem
 from .registry_api import RegistryAPI
 from .results import InvokeResult, build_result
@@ -68,18 +69,6 @@ class EngineSettings:
     watch: bool = False  # hot reload: follow the roots with watchfiles
     prewarm: bool = False  # after a reload, start one environment so the next call is warm
     reload_step_ms: int = 50  # hot reload's quiet window
-
-
-def new_request_id() -> str:
-    """A version-4 UUID, as Lambda's request ids are (os.urandom: cheaper than uuid4())."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
-
-
-def new_trace_id() -> str:
-    """An X-Ray trace header as Lambda passes it to the runtime (``Lambda-Runtime-Trace-Id``)."""
-    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
-    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
 
 
 class Engine(HotReload, RegistryAPI):
@@ -406,7 +395,7 @@ class Engine(HotReload, RegistryAPI):
         trigger: str | None,
     ) -> InvokeResult:
         fn = env.fn
-        request_id = new_request_id()
+        request_id = new_uuid()
         started_at = time.time()
         init_outcome = None
         if cold:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import threading
@@ -33,6 +32,7 @@ from .errors import (
     ResourceNotFound,
     ValidationError,
 )
+from .ids import new_uuid
 from .snapshots import CodeStore
 
 LATEST = "$LATEST"
@@ -61,11 +61,6 @@ def lambda_timestamp(epoch_s: float) -> str:
     """Lambda's ``LastModified``: ``2020-04-10T19:06:32.563+0000``."""
     moment = datetime.fromtimestamp(epoch_s, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
-
-
-def new_revision_id() -> str:
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 # --------------------------------------------------------------------------- config as JSON
@@ -295,7 +290,7 @@ class Registry:
                 code.code_size,
                 frozen,
                 time.time(),
-                new_revision_id(),
+                new_uuid(),
             )
             self._conn.execute(
                 "INSERT INTO versions (function, version, description, code_sha256, code_size, "
@@ -420,7 +415,7 @@ class Registry:
         weights = parse_routing(routing or {})
         self._check_target(function, version, weights)
         now = time.time()
-        alias = Alias(function, name, version, description, weights, new_revision_id(), now, now)
+        alias = Alias(function, name, version, description, weights, new_uuid(), now, now)
 
         def work() -> None:
             exists = self._conn.execute(
@@ -464,7 +459,7 @@ class Registry:
                 function_version=old.function_version if version is None else version,
                 routing=old.routing if weights is None else weights,
                 description=old.description if description is None else description,
-                revision_id=new_revision_id(),
+                revision_id=new_uuid(),
                 updated_at=time.time(),
             )
             self._check_target(function, new.function_version, new.routing)
