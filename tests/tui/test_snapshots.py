@@ -1,22 +1,26 @@
 """Snapshot tests of the key screens (pytest-textual-snapshot; Textual is pinned exactly).
 
 Only screens whose content is deterministic are snapshotted: before any invoke, the help screen,
-a refused (invalid JSON) invoke. Request ids, times, durations and memory differ on every run,
-so the screen after a real invocation is checked with Pilot in ``test_app.py`` instead.
+a refused (invalid JSON) invoke, versions and aliases under a function (an alias selected: a
+version's details hold its creation time). Request ids, times, durations and memory differ on
+every run, so the screen after a real invocation is checked with Pilot in ``test_app.py``.
 Regenerate after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
 and look at the SVGs before committing them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
+from workbench.engine import Engine, EngineSettings
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.widgets.editor import EventEditor
+from workbench.tui.widgets.functions import FunctionsPane
 
 from ..helpers import make_function
 
@@ -25,6 +29,11 @@ SIZES = [(120, 40), (160, 45)]
 HELLO = """
 def handler(event, context):
     return {"greeting": "hello " + str(event.get("name"))}
+"""
+
+HOWDY = """
+def handler(event, context):
+    return {"greeting": "howdy " + str(event.get("name"))}
 """
 
 
@@ -62,3 +71,34 @@ def test_invalid_json_refused(snap_compare, app: WorkbenchApp) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=invoke_bad_json)
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> WorkbenchApp:
+    """hello with versions 1 and 2, an alias sending 10 % to 1, and one on $LATEST."""
+    root = tmp_path / "functions"
+    make_function(root, "hello", HELLO, timeout=5, description="Returns a greeting")
+    make_function(root, "orders", HELLO, memory_size=512, timeout=30)
+    settings = EngineSettings(state_dir=tmp_path / "state")
+
+    async def prepare() -> None:
+        async with Engine([root], settings) as engine:
+            await engine.publish("hello", "first")
+            make_function(root, "hello", HOWDY, timeout=5, description="Returns a greeting")
+            engine.load_functions()
+            await engine.publish("hello", "howdy")
+            engine.create_alias("hello", "live", "2", routing={"1": 0.1}, description="prod")
+            engine.create_alias("hello", "dev", "$LATEST")
+
+    asyncio.run(prepare())
+    return WorkbenchApp([root], state_dir=tmp_path / "state")
+
+
+def test_versions_and_aliases_under_a_function(snap_compare, published: WorkbenchApp) -> None:
+    async def select_live(pilot: Pilot) -> None:
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "down")  # v1, v2, @dev, @live
+        await pilot.pause()
+        assert pilot.app.query_one(FunctionsPane).selected_key == "hello:live"
+
+    assert snap_compare(published, terminal_size=(160, 45), run_before=select_live)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,14 +14,23 @@ from textual.message import Message
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
-from ..engine import Engine, EngineSettings, InvokeEnd, InvokeResult, LambdaError
+from ..engine import (
+    Engine,
+    EngineSettings,
+    FunctionReloaded,
+    InvokeEnd,
+    InvokeResult,
+    LambdaError,
+)
 from ..engine.saved_events import SavedEvents, check_event_json
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
+from .registry_view import RegistryView
 from .screens.help import HelpScreen
 from .screens.record import RecordScreen
 from .screens.saved_events import EventNamePrompt, SavedEventsScreen
 from .themes import Preferences, load_themes, ordered_names, resolve_theme, themes_dir
+from .version_actions import VersionActions
 from .widgets.editor import EventEditor
 from .widgets.functions import FunctionsPane, function_rows
 from .widgets.gauge import ConcurrencyGauge
@@ -41,15 +51,22 @@ class InvocationRefused(Message):
     message: str
 
 
-class WorkbenchApp(App[int]):
-    """Runs the engine in-process and shows it: functions, event, response, log, gauge."""
+class WorkbenchApp(VersionActions, App[int]):
+    """Runs the engine in-process and shows it: functions (with their versions and aliases),
+    event, response, log, gauge."""
 
     CSS_PATH = "app.tcss"
     TITLE = "Workbench"
     SUB_TITLE = "Lambda, locally"
 
     BINDINGS = [
-        Binding("ctrl+r", "invoke", "Invoke", id="invoke", tooltip="Invoke the selected function"),
+        Binding(
+            "ctrl+r",
+            "invoke",
+            "Invoke",
+            id="invoke",
+            tooltip="Invoke the selected function, version or alias",
+        ),
         Binding(
             "ctrl+s",
             "save_event",
@@ -107,6 +124,8 @@ class WorkbenchApp(App[int]):
         self.settings = settings or EngineSettings(state_dir=state_dir, watch=True, prewarm=prewarm)
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
+        self.registry_view = RegistryView(self.engine)
+        self._reported: dict[str, str] = {}  # function -> the reload problem last toasted
         self._invocations: dict[Worker[None], str] = {}
         self.saved_events = SavedEvents(self.engine.state_dir)
         self._event_names: dict[str, str] = {}  # function -> the saved event in the editor
@@ -133,6 +152,7 @@ class WorkbenchApp(App[int]):
         await self.engine.start()
         self.bridge.start()
         self.query_one(InvocationLog).requery()  # history from the store
+        self.registry_view.seed_from_store()  # the recent traffic through each alias
         self.refresh_functions()
         self.query_one("#functions-table").focus()
 
@@ -141,7 +161,7 @@ class WorkbenchApp(App[int]):
         await self.engine.close()
 
     def refresh_functions(self) -> None:
-        self.query_one(FunctionsPane).show(function_rows(self.engine))
+        self.query_one(FunctionsPane).show(function_rows(self.engine, self.registry_view))
 
     # ----------------------------------------------------------------- engine events
 
@@ -154,7 +174,22 @@ class WorkbenchApp(App[int]):
             self.query_one(InvocationLog).add_records(records)
         self.query_one(ConcurrencyGauge).take(events)
         self.query_one(LifecycleTimeline).take(events)
+        self.registry_view.take(events)
         self.refresh_functions()
+        self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))
+
+    def _report_reloads(self, reloads: Iterable[FunctionReloaded]) -> None:
+        """Toast a save that broke a function, once per new problem (the row keeps showing it)."""
+        for event in reloads:
+            problem = event.problem
+            if problem is None:
+                self._reported.pop(event.function, None)
+                continue
+            text = str(problem)
+            if self._reported.get(event.function) != text:
+                self._reported[event.function] = text
+                kind = "syntax error" if problem.kind == "syntax" else "config error"
+                self.notify(text, title=f"{event.function}: {kind}", severity="error", markup=False)
 
     def on_invocation_log_record_selected(self, message: InvocationLog.RecordSelected) -> None:
         """Open the full record (looked up in the store when the log has no copy)."""
@@ -171,8 +206,8 @@ class WorkbenchApp(App[int]):
         self.action_invoke()
 
     def action_invoke(self) -> None:
-        """Invoke the selected function with the editor's event, in a worker."""
-        name = self.query_one(FunctionsPane).selected
+        """Invoke the selected function, version or alias with the editor's event, in a worker."""
+        name = self.query_one(FunctionsPane).selected_key  # name, name:3 or name:live
         response = self.query_one(ResponsePane)
         if name is None:
             self.notify("No function selected.", severity="warning")

@@ -16,11 +16,18 @@ from textual.widgets import Select, TabbedContent, Tabs
 
 from ..templates import template_choices
 from .widgets.editor import EventEditor
-from .widgets.functions import FunctionsPane
+from .widgets.functions import FunctionRow, FunctionsPane, VersionRow
 
 # action → (palette name, help); their keys are read from the bindings
 KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
-    "invoke": ("function: Invoke", "Invoke the selected function with the editor's event"),
+    "invoke": (
+        "function: Invoke",
+        "Invoke the selected function, version or alias with the editor's event",
+    ),
+    "publish": ("function: Publish version", "Publish the selected function's $LATEST"),
+    "new_alias": ("alias: Create…", "Create an alias of the selected function"),
+    "edit_alias": ("alias: Edit…", "Change the selected alias: version, weight, description"),
+    "delete_alias": ("alias: Delete…", "Delete the selected alias (asks first)"),
     "cancel": ("function: Cancel invocation", "Stop the running invocations"),
     "save_event": ("event: Save…", "Save the editor's event under a name for this function"),
     "load_event": ("event: Load…", "Load one of this function's saved events"),
@@ -50,6 +57,10 @@ class WorkbenchCommands(Provider):
                 continue
             keys.setdefault(binding.action, app.get_key_display(binding))
             described.setdefault(binding.action, binding.tooltip or binding.description)
+        for pane in self.screen.query(FunctionsPane):  # its keys run app actions ("app.publish")
+            for _key, binding in pane._bindings:
+                action = binding.action.removeprefix("app.")
+                keys.setdefault(action, app.get_key_display(binding))
 
         def with_key(action: str, text: str) -> str:
             return f"{text} ({keys[action]})" if action in keys else text
@@ -72,16 +83,22 @@ class WorkbenchCommands(Provider):
         if not panes:
             return
         pane = panes.first()
-        for row in pane.rows:
+        for row in pane.all_rows():
+            if isinstance(row, FunctionRow):
+                text = "Select it to invoke"
+                if row.problem:
+                    text = "config error: see the functions pane"
+            elif isinstance(row, VersionRow):
+                text = f"Version {row.qualifier}: select it to invoke it"
+            else:
+                text = f"Alias {row.qualifier}: select it to invoke, edit or delete it"
             yield Command(
-                f"function: Select {row.name}",
-                "config error: see the functions pane" if row.problem else "Select it to invoke",
-                partial(self._select_function, pane, row.name),
+                f"function: Select {row.key}", text, partial(self._select_function, pane, row.key)
             )
 
     @staticmethod
-    def _select_function(pane: FunctionsPane, name: str) -> None:
-        pane.select(name)
+    def _select_function(pane: FunctionsPane, key: str) -> None:
+        pane.select(key)
         pane.query_one("#functions-table").focus()
 
     def _templates(self) -> Iterator[Command]:

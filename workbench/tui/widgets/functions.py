@@ -1,4 +1,5 @@
-"""The functions pane: every function with its settings and live state, broken ones included."""
+"""The functions pane: every function with its settings and live state, broken ones included,
+and under each its published versions and aliases. The selected row is what ctrl+r invokes."""
 
 from __future__ import annotations
 
@@ -6,153 +7,195 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist
 
-from ...engine import ConfigProblem, Engine, FunctionConfig
+from .function_rows import (
+    STATUS_STYLES,
+    AliasRow,
+    FunctionRow,
+    Row,
+    VersionRow,
+    cells,
+    detail,
+    flatten,
+    function_rows,
+)
 
-STATUS_STYLES = {
-    "success": "green",
-    "error": "red",
-    "timeout": "yellow",
-    "crash": "bold red",
-    "config error": "bold red",
-}
+__all__ = [
+    "STATUS_STYLES",
+    "AliasRow",
+    "FunctionRow",
+    "FunctionsPane",
+    "VersionRow",
+    "function_rows",
+]
+
+# memory and timeout are in the detail below: the statuses need the width
+COLUMNS = ("name", "runtime", "warm", "last")
 
 
-@dataclass(frozen=True)
-class FunctionRow:
-    name: str
-    config: FunctionConfig | None
-    problem: ConfigProblem | None
-    warm: int = 0
-    busy: int = 0
-    last_status: str | None = None
-
-
-def function_rows(engine: Engine) -> list[FunctionRow]:
-    """What the pane shows, from the engine's public state, sorted by name."""
-    rows = []
-    for name, fn in engine.functions.items():
-        state = engine.function_state(name)
-        rows.append(
-            FunctionRow(
-                name,
-                fn,
-                None,
-                warm=len(state.idle) + len(state.busy) if state else 0,
-                busy=len(state.busy) if state else 0,
-                last_status=state.last_status if state else None,
-            )
-        )
-    for name, problem in engine.problems.items():
-        rows.append(FunctionRow(name, None, problem, last_status="config error"))
-    return sorted(rows, key=lambda r: r.name)
+def _same(a: object, b: object) -> bool:
+    """Rich's ``Text ==`` ignores the style: a cell that only changed colour is a change."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return (a.plain, str(a.style), a.spans) == (b.plain, str(b.style), b.spans)
+    return type(a) is type(b) and a == b
 
 
 class FunctionsPane(Vertical):
-    """A table of functions; the selected one's details (or its config error) below it."""
+    """A table of functions, versions and aliases; the selected row's details below it."""
+
+    BINDINGS = [
+        Binding(
+            "p",
+            "app.publish",
+            "Publish",
+            id="publish",
+            tooltip="Publish the selected function's $LATEST as a new version",
+        ),
+        Binding(
+            "a",
+            "app.new_alias",
+            "New alias",
+            id="new-alias",
+            tooltip="Create an alias of the selected function, with an optional weight",
+        ),
+        Binding(
+            "e",
+            "app.edit_alias",
+            "Edit alias",
+            id="edit-alias",
+            tooltip="Change the selected alias: its version, weight, description",
+        ),
+        Binding(
+            "d",
+            "app.delete_alias",
+            "Delete alias",
+            id="delete-alias",
+            tooltip="Delete the selected alias (asks first)",
+        ),
+    ]
 
     @dataclass
     class Selected(Message):
         name: str
+        qualifier: str | None  # a version number or alias name; None: the function ($LATEST)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.rows: list[FunctionRow] = []
-        self.selected: str | None = None
+        self._flat: list[Row] = []
+        self._announced: str | None = None  # the key of the last Selected message
+        self._drawn: dict[str, tuple[object, ...]] = {}  # the cells on screen, by row key
 
     def compose(self) -> ComposeResult:
         table: DataTable[object] = DataTable(id="functions-table", cursor_type="row")
         table.add_column("Function", key="name")
         table.add_column("Runtime", key="runtime")
-        table.add_column("Mem", key="memory")
-        table.add_column("Tmo", key="timeout")
         table.add_column("Warm", key="warm")
         table.add_column("Last", key="last")
         yield table
         yield Static(id="function-detail")
 
-    def show(self, rows: list[FunctionRow]) -> None:
-        """Redraw from ``rows``, keeping the selection (the first function at start)."""
+    @property
+    def selected_key(self) -> str | None:
+        """``name``, ``name:3`` or ``name:live``: what ctrl+r invokes.
+
+        Read from the table's cursor, which a key moves at once (the highlight message that
+        follows may not have arrived when the next key's action runs).
+        """
         table = self.query_one(DataTable)
-        changed_names = [r.name for r in rows] != [r.name for r in self.rows]
-        self.rows = rows
-        if changed_names:
-            table.clear()
-            for row in rows:
-                table.add_row(*self._cells(row), key=row.name)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key
+        except CellDoesNotExist:
+            return None
+        return None if key.value is None else str(key.value)
+
+    @property
+    def selected(self) -> str | None:
+        """The selected row's function."""
+        key = self.selected_key
+        return None if key is None else key.partition(":")[0]
+
+    @property
+    def qualifier(self) -> str | None:
+        """The selected version number or alias name; None when a function row is selected."""
+        key = self.selected_key
+        return None if key is None else (key.partition(":")[2] or None)
+
+    @property
+    def selected_row(self) -> Row | None:
+        key = self.selected_key
+        return next((r for r in self._flat if r.key == key), None)
+
+    def all_rows(self) -> list[Row]:
+        """Every row in table order."""
+        return list(self._flat)
+
+    def show(self, rows: list[FunctionRow]) -> None:
+        """Redraw from ``rows``, keeping the selection (the first function at start).
+
+        A selected version or alias that is gone falls back to its function.
+        """
+        table = self.query_one(DataTable)
+        flat = flatten(rows)
+        last_children = {r.children[-1].key for r in rows if r.children}
+        changed_keys = [r.key for r in flat] != [r.key for r in self._flat]
+        current = self.selected_key  # before a rebuild moves the cursor
+        self.rows, self._flat = rows, flat
+        drawn = {row.key: cells(row, row.key in last_children) for row in flat}
+        if changed_keys:
+            with table.prevent(DataTable.RowHighlighted):  # no selection jumps while rebuilding
+                table.clear()
+                for row in flat:
+                    table.add_row(*drawn[row.key], key=row.key)
+        else:  # redrawn on every batch of engine events: touch only the cells that changed
+            for row in flat:
+                before = self._drawn.get(row.key, ())
+                for i, (key, cell) in enumerate(zip(COLUMNS, drawn[row.key], strict=True)):
+                    if i >= len(before) or not _same(before[i], cell):
+                        table.update_cell(row.key, key, cell, update_width=True)
+        self._drawn = drawn
+        keys = [r.key for r in flat]
+        if current in keys:
+            if changed_keys:
+                self.select(current)  # type: ignore[arg-type]
+            else:
+                self._show_detail()
+        elif current and current.partition(":")[0] in keys:  # its version or alias is gone
+            self.select(current.partition(":")[0])
+        elif rows:
+            self.select(rows[0].key)
         else:
-            for row in rows:
-                for key, cell in zip(
-                    ("name", "runtime", "memory", "timeout", "warm", "last"),
-                    self._cells(row),
-                    strict=True,
-                ):
-                    table.update_cell(row.name, key, cell)
-        names = [r.name for r in rows]
-        if rows and self.selected not in names:
-            self.select(names[0])
-        elif self.selected in names:
             self._show_detail()
 
-    @staticmethod
-    def _cells(row: FunctionRow) -> tuple[object, ...]:
-        status = row.last_status or ""
-        last = Text(status, style=STATUS_STYLES.get(status, ""))
-        if row.config is None:
-            return (Text(row.name, style="bold red"), "-", "-", "-", "-", last)
-        fn = row.config
-        warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
-        return (row.name, fn.runtime, f"{fn.memory_size}", f"{fn.timeout}s", warm, last)
-
-    def select(self, name: str) -> None:
+    def select(self, key: str) -> None:
+        """Select a function (``name``), a version (``name:3``) or an alias (``name:live``)."""
         table = self.query_one(DataTable)
         try:
-            table.move_cursor(row=table.get_row_index(name))
-        except Exception:  # noqa: BLE001 - a name that just disappeared
+            index = table.get_row_index(key)
+        except Exception:  # noqa: BLE001 - a row that just disappeared
             return
-        self._set_selected(name)
+        with table.prevent(DataTable.RowHighlighted):
+            table.move_cursor(row=index)
+        self._set_selected(key)
 
-    def _set_selected(self, name: str) -> None:
-        if name != self.selected:
-            self.selected = name
-            self.post_message(self.Selected(name))
+    def _set_selected(self, key: str) -> None:
+        if key != self._announced:
+            self._announced = key
+            name, _, qualifier = key.partition(":")
+            self.post_message(self.Selected(name, qualifier or None))
         self._show_detail()
 
     def _show_detail(self) -> None:
-        row = next((r for r in self.rows if r.name == self.selected), None)
-        detail = self.query_one("#function-detail", Static)
-        if row is None:
-            detail.update("")
-        elif row.problem is not None:
-            err = row.problem.error
-            where = f"{err.file}" + (f":{err.line}" if err.line else "")
-            key = f"\nkey: {err.key}" if err.key else ""
-            detail.update(
-                Text.assemble(
-                    ("config error\n", "bold red"), (f"{err.message}\n", ""), (where, "dim"), key
-                )
-            )
-        else:
-            fn = row.config
-            assert fn is not None
-            extra = f"\n{fn.description}" if fn.description else ""
-            reserved = (
-                f"  reserved {fn.reserved_concurrency}"
-                if fn.reserved_concurrency is not None
-                else ""
-            )
-            detail.update(
-                Text.assemble(
-                    (fn.name, "bold"),
-                    f"  {fn.handler}\n",
-                    (f"{fn.memory_size} MB  {fn.timeout} s  /tmp {fn.ephemeral_storage} MB", "dim"),
-                    (reserved, "dim"),
-                    extra,
-                )
-            )
+        row = self.selected_row
+        self.query_one("#function-detail", Static).update("" if row is None else detail(row))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

@@ -1,0 +1,259 @@
+"""What the functions pane shows: a row per function, its versions and aliases under it.
+
+Each row is something to invoke: the function (``$LATEST``), one version (``name:3``) or one
+alias (``name:live``), keyed by that qualified name. Built from the engine's public state and
+the TUI's ``RegistryView``; rendered to table cells and to the detail text below the table.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.text import Text
+
+from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
+from ..registry_view import RegistryView, configured_split, short_split
+
+STATUS_STYLES = {
+    "success": "green",
+    "error": "red",
+    "timeout": "yellow",
+    "crash": "bold red",
+    "config error": "bold red",
+    "syntax error": "bold red",
+}
+BRANCH, LAST_BRANCH = " ├ ", " └ "
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    function: str
+    version: Version
+    warm: int = 0
+    last_status: str | None = None
+
+    @property
+    def qualifier(self) -> str:
+        return str(self.version.number)
+
+    @property
+    def key(self) -> str:
+        return f"{self.function}:{self.qualifier}"
+
+
+@dataclass(frozen=True)
+class AliasRow:
+    function: str
+    alias: Alias
+    last_status: str | None = None
+    live: str = ""  # the split of its recent invocations, as text
+
+    @property
+    def qualifier(self) -> str:
+        return self.alias.name
+
+    @property
+    def key(self) -> str:
+        return f"{self.function}:{self.qualifier}"
+
+
+@dataclass(frozen=True)
+class FunctionRow:
+    name: str
+    config: FunctionConfig | None
+    problem: ConfigProblem | None
+    warm: int = 0
+    busy: int = 0
+    last_status: str | None = None
+    code_problem: CodeProblem | None = None  # the latest save does not compile
+    children: tuple[VersionRow | AliasRow, ...] = field(default=())
+
+    @property
+    def function(self) -> str:
+        return self.name
+
+    @property
+    def qualifier(self) -> None:
+        return None
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+Row = FunctionRow | VersionRow | AliasRow
+
+
+def function_rows(engine: Engine, view: RegistryView | None = None) -> list[FunctionRow]:
+    """What the pane shows, from the engine's public state, sorted by name."""
+    rows = []
+    for name, fn in engine.functions.items():
+        state = engine.function_state(name)
+        problem = engine.problem(name)
+        status = state.last_status if state else None
+        if problem is not None and problem.kind == "syntax":
+            status = "syntax error"
+        rows.append(
+            FunctionRow(
+                name,
+                fn,
+                None,
+                warm=len(state.idle) + len(state.busy) if state else 0,
+                busy=len(state.busy) if state else 0,
+                last_status=status,
+                code_problem=problem,
+                children=_children(engine, view, name),
+            )
+        )
+    for name, problem in engine.problems.items():
+        rows.append(
+            FunctionRow(
+                name,
+                None,
+                problem,
+                last_status="config error",
+                children=_children(engine, view, name),
+            )
+        )
+    return sorted(rows, key=lambda r: r.name)
+
+
+def _children(
+    engine: Engine, view: RegistryView | None, name: str
+) -> tuple[VersionRow | AliasRow, ...]:
+    if view is None:
+        return ()
+    state = engine.function_state(name)
+    envs = [*state.idle, *state.busy] if state else []
+    out: list[VersionRow | AliasRow] = []
+    for version in view.versions(name):
+        number = str(version.number)
+        warm = sum(1 for env in envs if env.version == number)
+        out.append(VersionRow(name, version, warm, view.last_status(name, number)))
+    for alias in view.aliases(name):
+        out.append(
+            AliasRow(
+                name, alias, view.last_status(name, alias.name), view.live_split(name, alias.name)
+            )
+        )
+    return tuple(out)
+
+
+def flatten(rows: list[FunctionRow]) -> list[Row]:
+    """Every row in table order: each function, then its versions and aliases."""
+    out: list[Row] = []
+    for row in rows:
+        out.append(row)
+        out.extend(row.children)
+    return out
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _status(status: str | None) -> Text:
+    return Text(status or "", style=STATUS_STYLES.get(status or "", ""))
+
+
+def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
+    """(name, runtime, warm, last) for one table row."""
+    branch = LAST_BRANCH if last_child else BRANCH
+    if isinstance(row, VersionRow):
+        fn = row.version.config
+        label = Text.assemble((branch, "dim"), f"v{row.version.number}")
+        warm = str(row.warm) if row.warm else ""
+        return (label, fn.runtime, warm, _status(row.last_status))
+    if isinstance(row, AliasRow):
+        label = Text.assemble((branch, "dim"), ("@" + row.alias.name, "cyan"))
+        return (label, Text(short_split(row.alias), style="cyan"), "", _status(row.last_status))
+    last = _status(row.last_status)
+    if row.config is None:
+        return (Text(row.name, style="bold red"), "-", "-", last)
+    fn = row.config
+    warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
+    return (row.name, fn.runtime, warm, last)
+
+
+# --------------------------------------------------------------------------- detail
+
+
+def _where(path: Path, folder: Path | None, line: int | None) -> str:
+    shown = str(path)
+    if folder is not None:
+        try:
+            shown = str(path.relative_to(folder))
+        except ValueError:
+            pass
+    return shown + (f":{line}" if line else "")
+
+
+def detail(row: Row) -> Text:
+    """The text below the table for the selected row."""
+    if isinstance(row, VersionRow):
+        return _version_detail(row)
+    if isinstance(row, AliasRow):
+        return _alias_detail(row)
+    if row.problem is not None:
+        err = row.problem.error
+        where = f"{err.file}" + (f":{err.line}" if err.line else "")
+        key = f"\nkey: {err.key}" if err.key else ""
+        return Text.assemble(
+            ("config error\n", "bold red"), (f"{err.message}\n", ""), (where, "dim"), key
+        )
+    fn = row.config
+    assert fn is not None
+    reserved = (
+        f"  reserved {fn.reserved_concurrency}" if fn.reserved_concurrency is not None else ""
+    )
+    text = Text.assemble(
+        (fn.name, "bold"),
+        f"  {fn.handler}\n",
+        (
+            f"{fn.runtime}  {fn.memory_size} MB  {fn.timeout} s  /tmp {fn.ephemeral_storage} MB",
+            "dim",
+        ),
+        (reserved, "dim"),
+    )
+    if fn.description:
+        text.append(f"\n{fn.description}")
+    problem = row.code_problem
+    if problem is not None and problem.kind == "syntax":
+        text.append("\nsyntax error (saved; not run) ", style="bold red")
+        text.append(_where(problem.file, fn.folder, problem.line), style="red")
+        text.append(f"\n{problem.message}", style="red")
+    return text
+
+
+def _version_detail(row: VersionRow) -> Text:
+    v = row.version
+    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_at))
+    fn = v.config
+    return Text.assemble(
+        (f"{row.function}:{v.number}", "bold"),
+        (
+            f"  {v.description}" if v.description else "  (no description)",
+            "" if v.description else "dim",
+        ),
+        "\n",
+        (f"created {created}  ", "dim"),
+        f"{v.code_size:,} bytes",
+        (f"\n{fn.runtime}  {fn.memory_size} MB  {fn.timeout} s  {fn.handler}", "dim"),
+        ("\nCodeSha256\n", "dim"),
+        v.code_sha256,
+    )
+
+
+def _alias_detail(row: AliasRow) -> Text:
+    a = row.alias
+    return Text.assemble(
+        (f"{row.function}:{a.name}", "bold"),
+        (f"  {a.description}" if a.description else "", ""),
+        "\n",
+        (configured_split(a), "cyan"),
+        ("  configured", "dim"),
+        "\n",
+        row.live,
+        ("\nctrl+r invokes it · e edits · d deletes", "dim"),
+    )
