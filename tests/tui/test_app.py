@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -16,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Static
 
+from tests.tui.pilot import wait_until
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.screens.help import HelpScreen
@@ -52,13 +52,6 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def app(root: Path, tmp_path: Path) -> WorkbenchApp:
     return WorkbenchApp([root], state_dir=tmp_path / "state")
-
-
-async def wait_until(pilot: Pilot, check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 def text_of(app: WorkbenchApp, selector: str) -> str:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
+from tests.tui.pilot import wait_until
 from workbench.engine import EnvironmentEvent, InvocationRecord, InvokeEnd, InvokeStart, LogLine
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.lifecycle import Lifecycle, from_records
@@ -258,13 +256,6 @@ HELLO = """
 def handler(event, context):
     return {"ok": True}
 """
-
-
-async def wait_until(pilot: Pilot, check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.02)
 
 
 async def test_the_lifecycle_tab_draws_each_environment(tmp_path: Path) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
+from tests.tui.pilot import wait_until
 from workbench.engine import EnvironmentEvent, InvocationRecord, InvokeEnd, InvokeStart
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.bridge import EngineEvents
@@ -44,13 +45,6 @@ def app(tmp_path: Path) -> WorkbenchApp:
     make_function(root, "echo", ECHO, timeout=5)
     make_function(root, "fail", FAIL, timeout=5)
     return WorkbenchApp([root], state_dir=tmp_path / "state")
-
-
-async def wait_until(pilot: Pilot, check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.02)
 
 
 def log_of(app: WorkbenchApp) -> InvocationLog:
