@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from workbench.engine import snapshots
-from workbench.engine.errors import InvalidParameterValue
+from workbench.engine.errors import InvalidParameterValue, LambdaError
 from workbench.engine.snapshots import CodeStore, code_files
 from workbench.engine.source_filter import SourceFilter
 
@@ -128,3 +128,10 @@ def test_too_much_code_is_refused_with_lambdas_limit(
 )
 def test_the_source_filter(path: str, ignored: bool) -> None:
     assert SourceFilter([Path("/state")]).ignored(path) is ignored
+
+
+def test_a_store_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "code"
+    blocker.write_text("a file where the store's folder should be")
+    with pytest.raises(LambdaError, match=r"Cannot snapshot the function folder .*/f: .*code"):
+        CodeStore(blocker).snapshot(tree(tmp_path / "f", FILES))

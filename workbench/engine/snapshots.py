@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import CONFIG_FILENAME
-from .errors import InvalidParameterValue
+from .errors import InvalidParameterValue, LambdaError
 from .source_filter import SourceFilter
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no build clock leaks in
@@ -95,20 +95,27 @@ class CodeStore:
         self.root = Path(root)
 
     def snapshot(self, folder: Path, *, what: str = "function") -> Snapshot:
-        """Zip ``folder``'s code and store it (once per distinct content)."""
+        """Zip ``folder``'s code and store it (once per distinct content).
+
+        A file that cannot be read, or a store that cannot be written (a full disk), is a
+        ``LambdaError`` naming the path: the publish fails and nothing half-written is kept.
+        """
+        try:
+            return self._snapshot(Path(folder), what)
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            raise LambdaError(
+                f"Cannot snapshot the {what} folder {folder}: {where}{e.strerror or e}"
+            ) from None
+
+    def _snapshot(self, folder: Path, what: str) -> Snapshot:
         self.root.mkdir(parents=True, exist_ok=True)
-        files = code_files(Path(folder))
+        files = code_files(folder)
         fd, tmp_name = tempfile.mkstemp(prefix=".zip-", dir=self.root)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            try:
-                unzipped = write_zip(files, tmp)
-            except OSError as e:
-                where = f" {e.filename}" if e.filename else ""
-                raise InvalidParameterValue(
-                    f"Cannot zip the {what} folder {folder}: cannot read{where}: {e.strerror or e}"
-                ) from None
+            unzipped = write_zip(files, tmp)
             if unzipped > MAX_UNZIPPED_BYTES:
                 raise InvalidParameterValue(
                     f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes "
