@@ -359,3 +359,17 @@ async def test_a_reload_mid_flight_keeps_concurrency_accounting_right(engine: En
     started = time.monotonic()
     results = await asyncio.gather(*(engine.invoke("f") for _ in range(5)))
     assert all(r.function_error is None for r in results), time.monotonic() - started
+
+
+async def test_a_broken_function_that_is_deleted_is_reported_removed(engine: Engine) -> None:
+    folder = make_function(engine.roots[0], "f", code(COUNTER, 1), timeout=0)
+    engine.load_functions()
+    assert "f" in engine.problems
+    config = folder / "function.toml"
+    config.write_text(config.read_text() + "# still broken\n")
+    [again] = engine.reload([config])  # saved, still broken: said again
+    assert (again.change, again.problem and again.problem.kind) == ("config", "config")
+    shutil.rmtree(folder)
+    [event] = engine.reload([folder / "app.py", config])
+    assert (event.function, event.change, event.problem) == ("f", "removed", None)
+    assert "f" not in engine.problems

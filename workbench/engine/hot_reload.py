@@ -147,12 +147,13 @@ class HotReload:
             if p != folder and (_under(p, folder) or any(_under(p, x) for x in layers))
         )
         code = [p for p in files if p != folder / CONFIG_FILENAME]
-        broken_changed = broken_after is not None and (
-            bool(files)
-            or broken_before is None
-            or str(broken_before.error) != str(broken_after.error)
+        error_then = str(broken_before.error) if broken_before else None
+        error_now = str(broken_after.error) if broken_after else None
+        # a save to its code; or, while its config is broken, to any of its files
+        saved_again = (after is not None and bool(code)) or (
+            broken_after is not None and bool(files)
         )
-        if before == after and not broken_changed and not (after is not None and code):
+        if before == after and error_then == error_now and not saved_again:
             return None
         if before is None and broken_before is None:
             change = "added"
