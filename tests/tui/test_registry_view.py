@@ -12,11 +12,11 @@ from workbench.engine import (
     RegistryChanged,
     ResourceNotFound,
 )
+from workbench.engine.versions import is_alias_qualifier
 from workbench.tui.registry_view import (
     RECENT,
     RegistryView,
     configured_split,
-    is_alias,
     percent,
     short_split,
 )
@@ -129,7 +129,7 @@ def test_split_texts() -> None:
         "33.3%",
         "100%",
     ]
-    assert [is_alias(q) for q in ("live", "3", "$LATEST", None, "")] == [
+    assert [is_alias_qualifier(q) for q in ("live", "3", "$LATEST", None, "")] == [
         True,
         False,
         False,

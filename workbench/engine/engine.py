@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -49,10 +48,9 @@ from .runtime_api import Invocation
 from .snapshots import CodeStore
 from .source_filter import SourceFilter
 from .store import RecordStore
-from .versions import LATEST, Registry
+from .versions import LATEST, Registry, is_alias_qualifier
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes: the Invoke API's request limit
-_VERSION_NUMBER = re.compile(r"[0-9]+")
 
 __all__ = ["Engine", "EngineSettings", "FunctionState", "InvokeResult", "LATEST"]
 
@@ -220,7 +218,7 @@ class Engine(HotReload, RegistryAPI):
         if latest is None and name not in self.problems:
             raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
         version = qualifier or LATEST
-        if version != LATEST and not _VERSION_NUMBER.fullmatch(version):
+        if is_alias_qualifier(version):
             alias = self._registry().alias(name, version)
             if alias is None:
                 raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")

@@ -40,6 +40,7 @@ ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
 _ALIAS_RE = re.compile(ALIAS_PATTERN)
 VERSION_PATTERN = r"(\$LATEST|[0-9]+)"
 _VERSION_RE = re.compile(VERSION_PATTERN)
+_NUMBER_RE = re.compile(r"[0-9]+")
 MAX_ALIAS_NAME = 128
 MAX_DESCRIPTION = 256
 
@@ -61,6 +62,16 @@ def lambda_timestamp(epoch_s: float) -> str:
     """Lambda's ``LastModified``: ``2020-04-10T19:06:32.563+0000``."""
     moment = datetime.fromtimestamp(epoch_s, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def is_version_number(qualifier: str) -> bool:
+    """``3``: a published version's number (Lambda's ``[0-9]+``)."""
+    return _NUMBER_RE.fullmatch(qualifier) is not None
+
+
+def is_alias_qualifier(qualifier: str | None) -> bool:
+    """An invocation qualifier that names an alias: neither ``$LATEST`` nor a version number."""
+    return bool(qualifier) and qualifier != LATEST and not is_version_number(qualifier)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- config as JSON
@@ -192,7 +203,7 @@ def parse_routing(pairs: Mapping[str, object]) -> dict[str, float]:
     """``{"2": 0.1}`` checked against Lambda's model: version keys, weights in [0.0, 1.0]."""
     routing: dict[str, float] = {}
     for version, weight in pairs.items():
-        if not re.fullmatch(r"[0-9]+", str(version)):
+        if not is_version_number(str(version)):
             raise ValidationError.constraint(
                 version,
                 "routingConfig.additionalVersionWeights",

@@ -25,14 +25,10 @@ from ..engine import (
     RegistryChanged,
     Version,
 )
+from ..engine.versions import is_alias_qualifier
 
 RECENT = 200  # invocations per alias the live split is counted over
 SEED_LIMIT = 1000  # records per function read from the store at start
-
-
-def is_alias(qualifier: str | None) -> bool:
-    """Alias names are never all digits, and never ``$LATEST``."""
-    return bool(qualifier) and qualifier != LATEST and not qualifier.isdigit()  # type: ignore[union-attr]
 
 
 def percent(share: float) -> str:
@@ -128,7 +124,7 @@ class RegistryView:
 
     def _count(self, record: InvocationRecord) -> None:
         self._last[(record.function, record.version)] = record.status
-        if is_alias(record.qualifier):
+        if is_alias_qualifier(record.qualifier):
             key = (record.function, str(record.qualifier))
             self._last[key] = record.status
             self._through.setdefault(key, deque(maxlen=RECENT)).append(record.version)
