@@ -93,28 +93,20 @@ def _show_log(lines: list[str]) -> None:
     sys.stderr.flush()
 
 
-async def _invoke(args: argparse.Namespace, roots: list[Path], payload: bytes) -> int:
-    from .engine import Engine, EngineSettings, LambdaError
-
-    settings = EngineSettings(state_dir=_state_dir(args, roots))
-    async with Engine(roots, settings) as engine:
-        try:
-            result = await engine.invoke(args.name, payload, trigger="cli")
-        except LambdaError as e:
-            raise BadInput(f"{e.code}: {e.message}") from None
-    _show_log(result.record.log_lines)
-    out = sys.stdout.buffer
-    out.write(result.payload)
-    if sys.stdout.isatty():
-        out.write(b"\n")
-    out.flush()
-    return EXIT_FUNCTION_ERROR if result.function_error else EXIT_OK
-
-
 def cmd_invoke(args: argparse.Namespace) -> int:
-    roots = _roots(args)
     payload = _read_payload(args)
-    return _run_interruptible(_invoke(args, roots, payload))
+
+    async def work(engine: Engine) -> int:
+        result = await engine.invoke(args.name, payload, trigger="cli")
+        _show_log(result.record.log_lines)
+        out = sys.stdout.buffer
+        out.write(result.payload)
+        if sys.stdout.isatty():
+            out.write(b"\n")
+        out.flush()
+        return EXIT_FUNCTION_ERROR if result.function_error else EXIT_OK
+
+    return _with_engine(args, work)
 
 
 def _run_interruptible(coro: object) -> int:
