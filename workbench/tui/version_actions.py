@@ -65,10 +65,8 @@ class VersionActions:
     async def _publish(self: WorkbenchApp, name: str, description: str | None) -> str | None:
         try:
             version, created = await self.engine.publish(name, description)
-        except LambdaError as e:
+        except LambdaError as e:  # unreadable code or a full disk too (the code store says so)
             return refusal(e)
-        except OSError as e:  # the code store could not be written
-            return f"Could not snapshot the code: {e}"
         self.registry_view.invalidate(name)
         self.refresh_functions()
         self.query_one(FunctionsPane).select(f"{name}:{version.number}")
