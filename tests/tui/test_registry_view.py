@@ -136,3 +136,15 @@ def test_split_texts() -> None:
         False,
         False,
     ]
+
+
+def test_the_response_header_names_the_version_that_ran() -> None:
+    from workbench.engine import InvokeResult
+    from workbench.tui.widgets.response import metrics_line
+
+    def line(version: str) -> str:
+        record = InvocationRecord(request_id="r", function="f", version=version)
+        return metrics_line(InvokeResult(b"{}", None, version, record)).plain
+
+    assert line("$LATEST").endswith("  $LATEST")
+    assert line("3").endswith("  v3")

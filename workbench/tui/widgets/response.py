@@ -12,6 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from ...engine import InvokeResult
+from ..registry_view import version_label
 
 
 def metrics_line(result: InvokeResult) -> Text:
@@ -23,7 +24,7 @@ def metrics_line(result: InvokeResult) -> Text:
     ]
     if r.init_duration_ms is not None:
         parts.append(f"  Init Duration {r.init_duration_ms:.2f} ms")
-    parts.append((f"  v{r.version}", "dim"))
+    parts.append((f"  {version_label(r.version)}", "dim"))  # v3, or $LATEST
     return Text.assemble(*parts)
 
 
