@@ -19,8 +19,8 @@ from workbench.engine.config import (
 from workbench.engine.discovery import discover
 
 ACCEPTED = (
-    "name, runtime, handler, memory_size, timeout, ephemeral_storage, description, "
-    "reserved_concurrency, layers, environment, async, triggers"
+    "name, runtime, handler, runtime_client, memory_size, timeout, ephemeral_storage, "
+    "description, reserved_concurrency, layers, environment, async, triggers"
 )
 RUNTIME_LIST = (
     "python3.8, python3.9, python3.10, python3.11, python3.12, python3.13, nodejs18.x, "

@@ -911,6 +911,7 @@ async def test_samples_are_all_loadable(samples: Engine) -> None:
     assert samples.problems == {}
     assert set(samples.functions) == {
         "hello",
+        "shell-curl",
         "echo",
         "init-heavy",
         "slow",

@@ -23,6 +23,15 @@ from typing import Any
 CONFIG_FILENAME = "function.toml"
 DEFAULT_RUNTIME = f"python3.{sys.version_info.minor}"
 DEFAULT_HANDLER = "lambda_function.lambda_handler"
+# What the AWS console starts each runtime family with; `provided` runs ./bootstrap, which
+# reads _HANDLER itself (AWS's custom-runtime tutorial uses "function.handler").
+DEFAULT_HANDLERS = {
+    "python": DEFAULT_HANDLER,
+    "nodejs": "index.handler",
+    "provided": "function.handler",
+}
+# Which Runtime API client runs a Python function: ours, or AWS's own (vendored in the folder).
+RUNTIME_CLIENTS: tuple[str, ...] = ("workbench", "awslambdaric")
 
 RUNTIMES: tuple[str, ...] = (
     *(f"python3.{minor}" for minor in range(8, 14)),
@@ -38,6 +47,7 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "name",
     "runtime",
     "handler",
+    "runtime_client",
     "memory_size",
     "timeout",
     "ephemeral_storage",
@@ -124,6 +134,7 @@ class FunctionConfig:
     config_file: Path
     runtime: str = DEFAULT_RUNTIME
     handler: str = DEFAULT_HANDLER
+    runtime_client: str = "workbench"
     memory_size: int = 128
     timeout: int = 3
     ephemeral_storage: int = 512
@@ -150,6 +161,14 @@ def parse_function(
 ) -> FunctionConfig:
     """Validate TOML ``text`` as the config of ``folder`` (split out so reload can test a save)."""
     return _Parser(text, Path(folder), Path(config_file), account_limit).parse()
+
+
+def runtime_family(runtime: str) -> str:
+    """``python``, ``nodejs`` or ``provided``: which kind of runtime process runs the function."""
+    for family in ("python", "nodejs"):
+        if runtime.startswith(family):
+            return family
+    return "provided"
 
 
 def toml_repr(value: object, limit: int = 80) -> str:
@@ -227,6 +246,7 @@ class _Parser:
             "name": ("name", self._name),
             "runtime": ("runtime", self._runtime),
             "handler": ("handler", self._handler),
+            "runtime_client": ("runtime_client", self._runtime_client),
             "memory_size": ("memory_size", self._bounded(128, 10240, " (MB)")),
             "timeout": ("timeout", self._bounded(1, 900, " (seconds)")),
             "ephemeral_storage": ("ephemeral_storage", self._bounded(512, 10240, " (MB)")),
@@ -257,6 +277,14 @@ class _Parser:
             fields[field_name] = check((key,), value)
         if "name" not in fields:
             fields["name"] = self._folder_name()
+        family = runtime_family(fields.get("runtime", DEFAULT_RUNTIME))
+        fields.setdefault("handler", DEFAULT_HANDLERS[family])
+        if fields.get("runtime_client", "workbench") != "workbench" and family != "python":
+            raise self.error(
+                ("runtime_client",),
+                fields["runtime_client"],
+                "applies only to python runtimes (nodejs and provided have their own client)",
+            )
         return FunctionConfig(folder=self.folder, config_file=self.config_file.resolve(), **fields)
 
     def _syntax_error(self, exc: tomllib.TOMLDecodeError) -> ConfigError:
@@ -301,6 +329,11 @@ class _Parser:
         if not isinstance(value, str) or not value or len(value) > 128 or _has_space(value):
             message = "must be a non-empty string without whitespace, at most 128 characters"
             raise self.error(path, value, message)
+        return value
+
+    def _runtime_client(self, path: KeyPath, value: Any) -> str:
+        if value not in RUNTIME_CLIENTS or not isinstance(value, str):
+            raise self.error(path, value, f"must be one of: {', '.join(RUNTIME_CLIENTS)}")
         return value
 
     def _description(self, path: KeyPath, value: Any) -> str:

@@ -18,12 +18,11 @@ from pathlib import Path
 from . import processes
 from .config import FunctionConfig
 from .discovery import ConfigProblem, discover
-from .environment import Environment, SpawnError
+from .environment import Environment, Outcome, SpawnError
 from .errors import (
     FunctionNotReady,
     InvalidParameterValue,
     InvalidRequestContent,
-    InvalidRuntime,
     LambdaError,
     RequestTooLarge,
     ResourceNotFound,
@@ -41,6 +40,7 @@ from .events import (
 from .function_state import FunctionState
 from .hot_reload import HotReload
 from .ids import new_trace_id, new_uuid
+from .launch import LaunchError
 from .python_code import CodeProblem
 from .registry_api import RegistryAPI
 from .results import InvokeResult, build_result
@@ -63,6 +63,7 @@ class EngineSettings:
     account_id: str = "123456789012"
     state_dir: Path | None = None  # default: <first root>/.workbench
     python: str = sys.executable  # the interpreter Python runtimes run on
+    node: str | None = None  # the Node.js that nodejs runtimes run on; default: `node` on PATH
     reap_interval_s: float = 1.0
     watch: bool = False  # hot reload: follow the roots with watchfiles
     prewarm: bool = False  # after a reload, start one environment so the next call is warm
@@ -235,11 +236,6 @@ class Engine(HotReload, RegistryAPI):
             if published is None:
                 raise ResourceNotFound(f"Function not found: {self.arn(name, qualifier)}")
             fn = published.config
-        if not fn.runtime.startswith("python"):
-            raise InvalidRuntime(
-                f"The runtime {fn.runtime} of function {name} is not supported yet; "
-                "supported: python3.8 … python3.13"
-            )
         state = self._states.get(name)
         if state is None:  # a version of a function whose function.toml never loaded
             state = self._states[name] = FunctionState(fn)
@@ -315,6 +311,7 @@ class Engine(HotReload, RegistryAPI):
             region=self.settings.region,
             tmp_root=self.tmp_root,
             python=self.settings.python,
+            node=self.settings.node,
             pycache_dir=self.pycache_dir,
             revision=revision,
         )
@@ -401,6 +398,10 @@ class Engine(HotReload, RegistryAPI):
                 init_outcome = await env.start()
             except SpawnError as e:
                 raise LambdaError(str(e)) from e
+            except LaunchError as e:  # no runtime to start: an init error, as in Lambda
+                body = {"errorMessage": f"RequestId: {request_id} Error: {e.message}"}
+                body["errorType"] = e.error_type
+                init_outcome = Outcome("init_error", json.dumps(body).encode(), e.error_type)
         if self.bus.active:
             # after INIT: the timeline shows INIT, then this INVOKE
             self.bus.publish(

@@ -22,9 +22,9 @@ from pathlib import Path
 from . import processes
 from .config import FunctionConfig
 from .events import EnvironmentEvent, EventBus, LogLine
+from .launch import LaunchError, gated, launch
 from .runtime_api import Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import (
-    PYTHON_BOOTSTRAP,
     ProcUsage,
     apply_limits,
     arm_cpu_guard,
@@ -94,6 +94,7 @@ class Environment(RuntimeAPIListener):
         region: str,
         tmp_root: Path,
         python: str = sys.executable,
+        node: str | None = None,
         pycache_dir: Path | None = None,
         revision: int = 0,
     ) -> None:
@@ -105,6 +106,7 @@ class Environment(RuntimeAPIListener):
         self.region = region
         self.tmp_root = tmp_root
         self.python = python
+        self.node = node
         self.pycache_dir = pycache_dir
         self.api = RuntimeAPI(self)
         self.state = "new"  # new → initializing → idle ⇄ busy → dead
@@ -151,23 +153,30 @@ class Environment(RuntimeAPIListener):
         """Spawn the runtime and wait for INIT to end. None if ready, else how it failed."""
         loop = self._loop = asyncio.get_running_loop()
         self.state = "initializing"
+        try:
+            how = launch(
+                self.fn, python=self.python, node=self.node, pycache_dir=self.pycache_dir
+            )
+        except LaunchError:
+            self.state = "dead"
+            raise
         address = await self.api.start()
         self.tmp_root.mkdir(parents=True, exist_ok=True)
         self.tmpdir = tempfile.mkdtemp(prefix=f"{self.fn.name}-{self.short_id}-", dir=self.tmp_root)
         env = lambda_environment(
             self.fn,
+            how,
             version=self.version,
             runtime_api=address,
             tmpdir=self.tmpdir,
             region=self.region,
             log_stream=log_stream_name(self.version, self.id),
-            python=self.python,
         )
         self.created_at = time.time()
         self._t_spawn = time.perf_counter()
         try:
             self.proc = subprocess.Popen(
-                self._command(),
+                gated(how.argv) if how.gated else how.argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -180,7 +189,7 @@ class Environment(RuntimeAPIListener):
             self._cleanup_files()
             self.api.close()
             self.state = "dead"
-            raise SpawnError(f"could not start the runtime ({self.python}): {e}") from e
+            raise SpawnError(f"could not start the runtime ({how.argv[0]}): {e}") from e
         proc = self.proc
         self.pid = proc.pid
         # The child's ru_maxrss (from wait4) starts at this process's peak RSS at exec time: exec
@@ -224,17 +233,6 @@ class Environment(RuntimeAPIListener):
         if self.state != "dead":
             self.shutdown("error")
         return outcome
-
-    def _command(self) -> list[str]:
-        """The runtime's command line: isolated (no host site-packages, no PYTHON* variables).
-
-        Bytecode goes to the engine's own cache, not into the function's folder (Lambda's
-        ``/var/task`` is read-only), yet warm imports still skip compiling.
-        """
-        cmd = [self.python, "-I", "-S"]
-        if self.pycache_dir is not None:
-            cmd += ["-X", f"pycache_prefix={self.pycache_dir}"]
-        return [*cmd, str(PYTHON_BOOTSTRAP)]
 
     def on_connect(self) -> None:
         if not self._t_connect:

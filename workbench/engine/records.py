@@ -61,7 +61,7 @@ RUNTIME_ARN_REGION = "us-east-1"
 # Error-type prefixes of platform-level failures: these put "Status: error" on the REPORT line.
 # A plain handler exception (errorType = the exception class) does not, as in AWS.
 PLATFORM_ERROR_PREFIXES = ("Runtime.", "Sandbox.", "Function.")
-_RUNTIME_ID = re.compile(r"^([a-z]+)\.?(\d[\w.]*|[a-z][\w.]*)$")
+_RUNTIME_ID = re.compile(r"^([a-z]+)(?:(\d[\w.]*)|\.([a-z][\w.]*))$")
 
 
 def _ms(value: float) -> str:
@@ -71,7 +71,8 @@ def _ms(value: float) -> str:
 def runtime_version(runtime: str) -> str:
     """The "Runtime Version" AWS prints for a runtime id: ``python3.11`` -> ``python:3.11.v1``.
 
-    ``nodejs20.x`` -> ``nodejs:20.v1``; ``provided.al2023`` -> ``provided:al2023.v1``.
+    ``nodejs20.x`` -> ``nodejs:20.v1``; ``provided.al2023`` -> ``provided:al2023.v1``;
+    plain ``provided`` -> ``provided.v1``.
     A string that already looks like a runtime version (contains ``:``) is kept as is.
     """
     if ":" in runtime:
@@ -79,7 +80,8 @@ def runtime_version(runtime: str) -> str:
     m = _RUNTIME_ID.match(runtime)
     if m is None:
         return f"{runtime}.v1"
-    name, ver = m.groups()
+    name, number, label = m.groups()
+    ver = number or label
     if ver.endswith(".x"):
         ver = ver[:-2]
     return f"{name}:{ver}.v1"

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import os
 import resource
-import sys
 import time
-from pathlib import Path
 
-from .config import FunctionConfig
+from .config import FunctionConfig, runtime_family
+from .launch import Launch
 
-RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
-PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
 MB = 1024 * 1024
 NOFILE = 1024  # Lambda's file descriptor quota
 INIT_CPU_SECONDS = 10  # Lambda bounds INIT at 10 s
@@ -33,29 +30,22 @@ def log_stream_name(version: str, env_id: str) -> str:
 
 def lambda_environment(
     fn: FunctionConfig,
+    launch: Launch,
     *,
     version: str,
     runtime_api: str,
     tmpdir: str,
     region: str,
     log_stream: str,
-    python: str = sys.executable,
 ) -> dict[str, str]:
-    """Exactly Lambda's variables (LAMBDA_REFERENCE §5), then the function's own, plus TMPDIR."""
-    runtime_dir = str(RUNTIMES_DIR / "python")
+    """Exactly Lambda's variables (LAMBDA_REFERENCE §5), the runtime's own, then the function's,
+    plus TMPDIR."""
+    runtime_dir = launch.runtime_dir
     task_root = str(fn.folder)
-    layer_paths: list[str] = []
-    for layer in reversed(fn.layers):  # later layers win, as files extracted later into /opt do
-        minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        layer_paths += [
-            str(layer / "python" / "lib" / minor / "site-packages"),
-            str(layer / "python"),
-        ]
     env = {
         "_HANDLER": fn.handler,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": fn.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": version,
@@ -67,14 +57,15 @@ def lambda_environment(
         "LAMBDA_RUNTIME_DIR": runtime_dir,
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
-        "PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
         "LD_LIBRARY_PATH": (
             f"/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:/opt/lib"
         ),
-        "PYTHONPATH": ":".join([*layer_paths, runtime_dir]),
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "TMPDIR": tmpdir,
+        **launch.env,
     }
+    if runtime_family(fn.runtime) != "provided":  # Lambda sets none for provided runtimes
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
     for name in _PASSED_THROUGH:  # so handlers using boto3 reach AWS as the developer would
         if name in os.environ:
             env[name] = os.environ[name]

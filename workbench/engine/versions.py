@@ -49,6 +49,7 @@ MAX_DESCRIPTION = 256
 VERSIONED_FIELDS = (
     "runtime",
     "handler",
+    "runtime_client",
     "memory_size",
     "timeout",
     "ephemeral_storage",
@@ -85,6 +86,7 @@ def config_to_json(fn: FunctionConfig) -> str:
             "config_file": str(fn.config_file),
             "runtime": fn.runtime,
             "handler": fn.handler,
+            "runtime_client": fn.runtime_client,
             "memory_size": fn.memory_size,
             "timeout": fn.timeout,
             "ephemeral_storage": fn.ephemeral_storage,
@@ -108,6 +110,7 @@ def config_from_json(text: str) -> FunctionConfig:
         config_file=Path(data["config_file"]),
         runtime=data["runtime"],
         handler=data["handler"],
+        runtime_client=data.get("runtime_client", "workbench"),  # absent before issue 5
         memory_size=data["memory_size"],
         timeout=data["timeout"],
         ephemeral_storage=data["ephemeral_storage"],

@@ -1,0 +1,134 @@
+"""How each runtime's process is started: its command line, its own variables, its memory limit.
+
+Every runtime talks to the engine only through its environment's Runtime API, so a runtime is
+just a command: our Python client, AWS's own Python client (``awslambdaric``, vendored in the
+function folder as users do in a Lambda zip), our Node.js client, or the function's own
+``bootstrap`` executable (``provided``).
+
+The sandbox's rlimits are set on the runtime process from the parent (see ``sandbox.py``), after
+it is exec'd but before it runs user code. Our Python client waits for the go-ahead on its stdin
+itself; any other command is started behind a ``/bin/sh`` gate that reads the go-ahead and then
+``exec``s it, so the limits are in place before its first instruction, for any runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import FunctionConfig, runtime_family
+
+RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
+PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
+NODE_BOOTSTRAP = RUNTIMES_DIR / "node" / "bootstrap.js"
+# Reads one line (the engine's go-ahead, sent once the limits are set), then becomes the runtime.
+_GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@"', "workbench-gate")
+# V8's old generation is capped below the memory size, as AWS's Node.js bootstrap does, so the
+# heap collects garbage before the process reaches its RLIMIT_DATA (derived, not quoted).
+NODE_OLD_SPACE_SHARE = 0.9
+
+
+class LaunchError(Exception):
+    """The runtime cannot be started at all; Lambda reports this as an init error."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(error_type, message)
+        self.error_type = error_type
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]  # the runtime's own variables, over Lambda's (PYTHONPATH, NODE_PATH, …)
+    gated: bool  # started behind the sh gate (it does not read the go-ahead itself)
+    runtime_dir: str  # LAMBDA_RUNTIME_DIR
+
+
+def python_layer_paths(fn: FunctionConfig) -> list[str]:
+    """Layers' Python folders, later layers first (files extracted later into /opt win)."""
+    minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    paths: list[str] = []
+    for layer in reversed(fn.layers):
+        paths += [str(layer / "python" / "lib" / minor / "site-packages"), str(layer / "python")]
+    return paths
+
+
+def launch(
+    fn: FunctionConfig,
+    *,
+    python: str = sys.executable,
+    node: str | None = None,
+    pycache_dir: Path | None = None,
+) -> Launch:
+    """The command that runs ``fn``'s runtime; raises ``LaunchError`` if it cannot exist."""
+    family = runtime_family(fn.runtime)
+    if family == "python":
+        return _python(fn, python, pycache_dir)
+    if family == "nodejs":
+        return _node(fn, node)
+    return _provided(fn)
+
+
+def _python(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch:
+    cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
+    runtime_dir = str(RUNTIMES_DIR / "python")
+    layers = python_layer_paths(fn)
+    path = {"PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
+    if fn.runtime_client == "awslambdaric":
+        if not (fn.folder / "awslambdaric").is_dir():
+            raise LaunchError(
+                "Runtime.InvalidEntrypoint",
+                f"runtime_client = \"awslambdaric\" needs AWS's client vendored in the function "
+                f"folder, as in a Lambda zip: pip install --target {fn.folder} awslambdaric",
+            )
+        # No -I: the client and its dependencies are found through PYTHONPATH (the task root
+        # first), and -S keeps the host's site-packages out, as in Lambda.
+        env = {**path, "PYTHONPATH": ":".join([str(fn.folder), *layers])}
+        argv = [python, "-S", *cache, "-m", "awslambdaric", fn.handler]
+        return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
+    # Isolated (-I: no PYTHON* variables, no script folder on sys.path; -S: no site-packages):
+    # the bootstrap sets sys.path itself, task root first, as Lambda's does.
+    env = {**path, "PYTHONPATH": ":".join([*layers, runtime_dir])}
+    argv = [python, "-I", "-S", *cache, str(PYTHON_BOOTSTRAP)]
+    return Launch(argv, env, gated=False, runtime_dir=runtime_dir)
+
+
+def _node(fn: FunctionConfig, node: str | None) -> Launch:
+    node = node or shutil.which("node")
+    if node is None:
+        raise LaunchError(
+            "Runtime.InvalidEntrypoint",
+            f"runtime {fn.runtime} needs Node.js, and there is no `node` on the PATH",
+        )
+    runtime_dir = str(RUNTIMES_DIR / "node")
+    # As Lambda's NODE_PATH: the layers' node_modules, the runtime's, then the task root.
+    modules = [str(layer / "nodejs" / "node_modules") for layer in reversed(fn.layers)]
+    env = {
+        "PATH": f"{os.path.dirname(node)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "NODE_PATH": ":".join([*modules, runtime_dir, str(fn.folder)]),
+    }
+    old_space = max(int(fn.memory_size * NODE_OLD_SPACE_SHARE), 16)
+    argv = [node, f"--max-old-space-size={old_space}", str(NODE_BOOTSTRAP)]
+    return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
+
+
+def _provided(fn: FunctionConfig) -> Launch:
+    candidates = [fn.folder / "bootstrap", *(layer / "bootstrap" for layer in fn.layers)]
+    for bootstrap in candidates:  # Lambda looks in /var/task, then /opt
+        if bootstrap.is_file() and os.access(bootstrap, os.X_OK):
+            env = {"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
+            return Launch([str(bootstrap)], env, gated=True, runtime_dir=str(fn.folder))
+    found = [str(c) for c in candidates if c.is_file()]
+    hint = f" ({', '.join(found)} is not executable: chmod +x it)" if found else ""
+    raise LaunchError(
+        "Runtime.InvalidEntrypoint",
+        f"Couldn't find valid bootstrap(s): [{' '.join(str(c) for c in candidates)}]{hint}",
+    )
+
+
+def gated(argv: list[str]) -> list[str]:
+    return [*_GATE, *argv]
