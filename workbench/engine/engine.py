@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from . import processes
 from .config import FunctionConfig
+from .control_api import CodeInfo, ControlAPI
 from .discovery import ConfigProblem, discover
 from .environment import Environment, Outcome, SpawnError
 from .errors import (
@@ -51,6 +53,25 @@ from .store import RecordStore
 from .versions import LATEST, Registry, is_alias_qualifier
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes: the Invoke API's request limit
+EVENT_THROTTLE_RETRIES = 5
+MAX_EVENT_PAYLOAD = 1024 * 1024  # 1 MB for Event invocations (it was 256 KB until 2025)
+
+
+def check_payload_size(size: int, event: bool = False) -> None:
+    """Lambda's 413, worded as Lambda words it for each invocation type (LAMBDA_REFERENCE §3)."""
+    if event and size > MAX_EVENT_PAYLOAD:
+        raise RequestTooLarge(
+            f"{size} byte payload is too large for the Event invocation type "
+            f"(limit {MAX_EVENT_PAYLOAD} bytes)"
+        )
+    if size > MAX_SYNC_PAYLOAD:
+        raise RequestTooLarge(
+            f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction "
+            "operation"
+        )
+
+
+log = logging.getLogger("workbench.engine")
 
 __all__ = ["Engine", "EngineSettings", "FunctionState", "InvokeResult", "LATEST"]
 
@@ -70,7 +91,22 @@ class EngineSettings:
     reload_step_ms: int = 50  # hot reload's quiet window
 
 
-class Engine(HotReload, RegistryAPI):
+@dataclass(slots=True)
+class _Call:
+    """One accepted invocation on its way through the engine."""
+
+    qualifier: str | None
+    client_context: str | None
+    trigger: str | None
+    invocation_type: str
+    request_id: str
+    state: FunctionState | None = None
+    fn: FunctionConfig | None = None
+    version: str = LATEST
+    data: bytes = b""
+
+
+class Engine(HotReload, RegistryAPI, ControlAPI):
     """Runs functions found under ``roots`` in sandboxed execution environments.
 
     Use as ``async with Engine([root]) as engine: await engine.invoke("hello", b"{}")``.
@@ -95,6 +131,7 @@ class Engine(HotReload, RegistryAPI):
         self._registry_generation = 0
         self._reaper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._code_info: dict[str, tuple[int, FunctionConfig, CodeInfo]] = {}
         self._closed = False
         self._init_reload()
         self.load_functions()
@@ -242,13 +279,9 @@ class Engine(HotReload, RegistryAPI):
         return state, fn, version
 
     @staticmethod
-    def _check_payload(payload: bytes | str | None) -> bytes:
+    def _check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
         data = payload.encode() if isinstance(payload, str) else (payload or b"")
-        if len(data) > MAX_SYNC_PAYLOAD:
-            raise RequestTooLarge(
-                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction "
-                "operation"
-            )
+        check_payload_size(len(data), event)
         if not data.strip():
             return b"{}"  # Lambda hands an empty payload to the function as {}
         try:
@@ -344,18 +377,78 @@ class Engine(HotReload, RegistryAPI):
         qualifier: str | None = None,
         client_context: str | None = None,
         trigger: str | None = None,
+        invocation_type: str = "RequestResponse",
+        request_id: str | None = None,
     ) -> InvokeResult:
-        """A synchronous (RequestResponse) invocation of ``$LATEST``, a version or an alias.
+        """An invocation of ``$LATEST``, a version or an alias, run to its end.
 
         Raises a ``LambdaError`` for what the Invoke API refuses (unknown function, version or
         alias, bad JSON, oversized payload, throttling); a function that fails still returns a
-        result, with ``function_error`` set.
+        result, with ``function_error`` set. ``invocation_type`` is what the record says
+        (``Event`` also applies the Event payload limit); see ``invoke_event`` for 202-style
+        background invocations.
         """
+        call = self._prepare(
+            function,
+            payload,
+            _Call(qualifier, client_context, trigger, invocation_type, request_id or new_uuid()),
+        )
+        return await self._invoke(call)
+
+    def invoke_event(
+        self,
+        function: str,
+        payload: bytes | str | None = None,
+        *,
+        qualifier: str | None = None,
+        trigger: str | None = None,
+    ) -> str:
+        """Accept an ``Event`` invocation and run it in the background; its request id.
+
+        What the Invoke API refuses (unknown function, bad JSON, a payload over 1 MB) raises
+        here, before anything is accepted. Until the durable async queue exists the event lives
+        in memory: a throttled one is retried with backoff, and an engine shut down first drops
+        it.
+        """
+        call = self._prepare(
+            function, payload, _Call(qualifier, None, trigger, "Event", new_uuid())
+        )
+        task = asyncio.get_running_loop().create_task(self._run_event(call))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return call.request_id
+
+    async def _run_event(self, call: _Call) -> None:
+        for attempt in range(EVENT_THROTTLE_RETRIES + 1):
+            try:
+                await self._invoke(call)
+                return
+            except TooManyRequests:
+                if attempt == EVENT_THROTTLE_RETRIES:
+                    log.warning("event %s dropped: still throttled", call.request_id)
+                    return
+                await asyncio.sleep(min(2**attempt, 30))  # Lambda: from 1 s, doubling
+            except LambdaError as e:
+                log.warning("event %s failed to run: %s", call.request_id, e)
+                return
+
+    def dry_run(self, function: str, qualifier: str | None = None) -> str:
+        """``DryRun``: check the function and qualifier resolve; the version that would run."""
+        call = self._prepare(function, None, _Call(qualifier, None, None, "DryRun", ""))
+        return call.version
+
+    def _prepare(self, function: str, payload: bytes | str | None, call: _Call) -> _Call:
+        """Everything the Invoke API checks before it accepts a call (raises ``LambdaError``)."""
         if self._closed or self.store is None:
             raise RuntimeError("the engine is not running: use `async with Engine(...)`")
-        name, qualifier = self.resolve(function, qualifier)
-        state, fn, version = self._target(name, qualifier)
-        data = self._check_payload(payload)
+        name, call.qualifier = self.resolve(function, call.qualifier)
+        call.state, call.fn, call.version = self._target(name, call.qualifier)
+        call.data = self._check_payload(payload, call.invocation_type == "Event")
+        return call
+
+    async def _invoke(self, call: _Call) -> InvokeResult:
+        state, fn, version = call.state, call.fn, call.version
+        assert state is not None and fn is not None
         unreserved = self._admit(state)
         env: Environment | None = None
         try:
@@ -363,11 +456,11 @@ class Engine(HotReload, RegistryAPI):
             cold = env is None
             if env is None:
                 if version != LATEST:
-                    self._registry().ensure_files(name, int(version))
+                    self._registry().ensure_files(fn.name, int(version))
                 env = self._new_environment(fn, version, state.revision)
             state.busy.add(env)
             self._concurrency_changed(state)
-            return await self._run(state, env, cold, data, qualifier, client_context, trigger)
+            return await self._run(state, env, cold, call)
         finally:
             self._release(state, unreserved)
             if env is not None:
@@ -380,17 +473,15 @@ class Engine(HotReload, RegistryAPI):
             self._concurrency_changed(state)
 
     async def _run(
-        self,
-        state: FunctionState,
-        env: Environment,
-        cold: bool,
-        data: bytes,
-        qualifier: str | None,
-        client_context: str | None,
-        trigger: str | None,
+        self, state: FunctionState, env: Environment, cold: bool, call: _Call
     ) -> InvokeResult:
+        request_id, data, qualifier, client_context = (
+            call.request_id,
+            call.data,
+            call.qualifier,
+            call.client_context,
+        )
         fn = env.fn
-        request_id = new_uuid()
         started_at = time.time()
         init_outcome = None
         if cold:
@@ -427,8 +518,9 @@ class Engine(HotReload, RegistryAPI):
             outcome = init_outcome
             outcome.log_lines = []
         result = build_result(
-            env, fn, request_id, started_at, cold, outcome, data, trigger, qualifier
+            env, fn, request_id, started_at, cold, outcome, data, call.trigger, qualifier
         )
+        result.record.invocation_type = call.invocation_type
         state.invocations += 1
         state.last_status = result.record.status
         assert self.store is not None

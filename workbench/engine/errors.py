@@ -96,3 +96,10 @@ class ValidationError(LambdaError):
             f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
             f"constraint: {constraint}"
         )
+
+
+class PreconditionFailed(LambdaError):
+    """The RevisionId given is not the resource's current one (Lambda's 412)."""
+
+    code = "PreconditionFailedException"
+    status = 412

@@ -26,6 +26,7 @@ from .discovery import ConfigProblem, Discovery, discover
 from .environment import SpawnError
 from .events import FunctionReloaded
 from .function_state import FunctionState
+from .launch import LaunchError
 from .python_code import forget_bytecode, handler_file, syntax_error
 from .versions import LATEST
 from .watcher import Watcher
@@ -182,7 +183,6 @@ class HotReload:
             and state is not None
             and after is not None
             and problem is None
-            and after.runtime.startswith("python")
         ):
             self._schedule_prewarm(state)
         return FunctionReloaded(
@@ -232,7 +232,7 @@ class HotReload:
         env = self._new_environment(state.config, LATEST, revision)
         try:
             failed = await env.start()
-        except SpawnError as e:
+        except (SpawnError, LaunchError) as e:
             log.warning("pre-warm of %s failed: %s", state.config.name, e)
             return
         except asyncio.CancelledError:

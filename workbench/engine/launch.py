@@ -39,6 +39,9 @@ class LaunchError(Exception):
         self.error_type = error_type
         self.message = message
 
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
 
 @dataclass(frozen=True, slots=True)
 class Launch:
