@@ -1,0 +1,100 @@
+"""The control plane for aliases: Create/Get/Update/Delete/ListAliases with RoutingConfig."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from ..engine import Engine
+from ..engine.errors import InvalidParameterValue, PreconditionFailed
+from . import shapes
+from .functions import json_body, json_response
+
+
+def _target(request: web.Request) -> tuple[Engine, str]:
+    engine: Engine = request.app["engine"]
+    name, _ = engine.resolve(request.match_info["function"])
+    return engine, name
+
+
+def _routing(body: Mapping[str, object]) -> Mapping[str, object] | None:
+    config = body.get("RoutingConfig")
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise InvalidParameterValue('RoutingConfig must be {"AdditionalVersionWeights": {...}}')
+    weights = config.get("AdditionalVersionWeights", {})
+    if not isinstance(weights, dict):
+        raise InvalidParameterValue("AdditionalVersionWeights must be a map of version to weight")
+    return weights
+
+
+def _text(body: Mapping[str, object], field: str) -> str | None:
+    value = body.get(field)
+    if value is not None and not isinstance(value, str):
+        raise InvalidParameterValue(f"{field} must be a string")
+    return value
+
+
+async def create_alias(request: web.Request) -> web.Response:
+    engine, name = _target(request)
+    body = await json_body(request)
+    alias, version = _text(body, "Name"), _text(body, "FunctionVersion")
+    if not alias or not version:
+        raise InvalidParameterValue("CreateAlias needs Name and FunctionVersion")
+    created = engine.create_alias(
+        name,
+        alias,
+        version,
+        routing=_routing(body),
+        description=_text(body, "Description") or "",
+    )
+    return json_response(shapes.alias_configuration(engine, created), status=201)
+
+
+async def get_alias(request: web.Request) -> web.Response:
+    engine, name = _target(request)
+    alias = engine.alias(name, request.match_info["alias"])
+    return json_response(shapes.alias_configuration(engine, alias))
+
+
+async def update_alias(request: web.Request) -> web.Response:
+    engine, name = _target(request)
+    alias_name = request.match_info["alias"]
+    body = await json_body(request)
+    revision = _text(body, "RevisionId")
+    if revision is not None and revision != engine.alias(name, alias_name).revision_id:
+        raise PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            "GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+    updated = engine.update_alias(
+        name,
+        alias_name,
+        version=_text(body, "FunctionVersion"),
+        routing=_routing(body),
+        description=_text(body, "Description"),
+    )
+    return json_response(shapes.alias_configuration(engine, updated))
+
+
+async def delete_alias(request: web.Request) -> web.Response:
+    engine, name = _target(request)
+    engine.delete_alias(name, request.match_info["alias"])
+    return web.Response(status=204)
+
+
+async def list_aliases(request: web.Request) -> web.Response:
+    engine, name = _target(request)
+    aliases = engine.aliases(name)
+    version = request.query.get("FunctionVersion")
+    if version:
+        aliases = [a for a in aliases if a.function_version == version or version in a.routing]
+    page, marker = shapes.paginate(
+        aliases, lambda a: [a.name], request.query.get("Marker"), request.query.get("MaxItems")
+    )
+    body: dict[str, object] = {"Aliases": [shapes.alias_configuration(engine, a) for a in page]}
+    if marker:
+        body["NextMarker"] = marker
+    return json_response(body)

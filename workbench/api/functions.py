@@ -1,0 +1,281 @@
+"""The control plane for functions: list, get, configure, publish, concurrency, account.
+
+Each handler is one operation of botocore's Lambda model (LAMBDA_REFERENCE §4), with its URI,
+status code and output shape. Settings are written back into the function's ``function.toml``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from ..engine import Engine, FunctionConfig
+from ..engine.errors import (
+    InvalidParameterValue,
+    InvalidRequestContent,
+    PreconditionFailed,
+    ValidationError,
+)
+from ..engine.versions import LATEST, is_version_number
+from . import shapes
+
+# UpdateFunctionConfiguration fields the workbench can write, and their function.toml keys.
+# Others (VpcConfig, Role, KMSKeyArn, Layers by ARN, …) have no local meaning: refused by name.
+_SETTABLE = {
+    "Description": "description",
+    "Timeout": "timeout",
+    "MemorySize": "memory_size",
+    "Handler": "handler",
+    "Runtime": "runtime",
+    "Environment": "environment",
+    "EphemeralStorage": "ephemeral_storage",
+}
+
+
+def json_response(body: object, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, content_type="application/json"
+    )
+
+
+async def json_body(request: web.Request) -> dict[str, object]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidRequestContent(f"Could not parse request body into json: {e}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestContent("The request body must be a JSON object")
+    return body
+
+
+def _engine(request: web.Request) -> Engine:
+    return request.app["engine"]
+
+
+def _name(request: web.Request) -> tuple[str, str | None]:
+    """The function's name (from a name or ARN) and any qualifier in it or in ``?Qualifier``."""
+    return _engine(request).resolve(
+        request.match_info["function"], request.query.get("Qualifier") or None
+    )
+
+
+async def configuration(engine: Engine, name: str, qualifier: str | None) -> dict[str, object]:
+    """The FunctionConfiguration of ``name`` at ``qualifier`` ($LATEST, a version or an alias)."""
+    engine._require_function(name)
+    if qualifier and qualifier != LATEST:
+        if not is_version_number(qualifier):
+            qualifier = engine.alias(name, qualifier).function_version
+        if qualifier != LATEST:
+            version = engine.version(name, int(qualifier))
+            return shapes.function_configuration(engine, version.config, version=version)
+    problem = engine.problems.get(name)
+    if problem is not None:
+        return shapes.failed_configuration(engine, name, problem)
+    fn = engine.functions[name]
+    return shapes.function_configuration(engine, fn, code=await engine.latest_code(name))
+
+
+async def list_functions(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    everything = request.query.get("FunctionVersion") == "ALL"
+    items: list[tuple[str, str]] = []
+    for name in sorted({*engine.functions, *engine.problems}):
+        items.append((name, LATEST))
+        if everything:
+            items += [(name, str(v.number)) for v in engine.versions(name)]
+    page, marker = shapes.paginate(
+        items,
+        lambda item: [item[0], -1 if item[1] == LATEST else int(item[1])],
+        request.query.get("Marker"),
+        request.query.get("MaxItems"),
+    )
+    functions = [shapes.listed(await configuration(engine, n, q)) for n, q in page]
+    body: dict[str, object] = {"Functions": functions}
+    if marker:
+        body["NextMarker"] = marker
+    return json_response(body)
+
+
+async def get_function(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, qualifier = _name(request)
+    config = await configuration(engine, name, qualifier)
+    location = request.url.with_path(f"/workbench/code/{name}").with_query(
+        {"Qualifier": str(config["Version"])}
+    )
+    body: dict[str, object] = {
+        "Configuration": config,
+        "Code": {"RepositoryType": "S3", "Location": str(location)},
+    }
+    fn = engine.functions.get(name)
+    if fn is not None and fn.reserved_concurrency is not None:
+        body["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+    return json_response(body)
+
+
+async def get_configuration(request: web.Request) -> web.Response:
+    name, qualifier = _name(request)
+    return json_response(await configuration(_engine(request), name, qualifier))
+
+
+def _config_changes(body: Mapping[str, object]) -> dict[str, object | None]:
+    changes: dict[str, object | None] = {}
+    for field, value in body.items():
+        if field == "RevisionId":
+            continue
+        key = _SETTABLE.get(field)
+        if key is None:
+            raise InvalidParameterValue(
+                f"The workbench cannot set {field} on a local function; "
+                f"it can set: {', '.join(_SETTABLE)}"
+            )
+        if field == "Environment":
+            variables = value.get("Variables", {}) if isinstance(value, dict) else None
+            if not isinstance(variables, dict):
+                raise InvalidParameterValue('Environment must be {"Variables": {NAME: value}}')
+            value = variables
+        elif field == "EphemeralStorage":
+            value = value.get("Size") if isinstance(value, dict) else None
+            if value is None:
+                raise InvalidParameterValue('EphemeralStorage must be {"Size": MB}')
+        changes[key] = value
+    return changes
+
+
+async def update_configuration(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, qualifier = _name(request)
+    if qualifier:
+        raise InvalidParameterValue("Only $LATEST's configuration can be updated")
+    body = await json_body(request)
+    revision = body.get("RevisionId")
+    await engine.update_configuration(
+        name,
+        _config_changes(body),
+        revision_id=revision if isinstance(revision, str) else None,
+    )
+    return json_response(await configuration(engine, name, None))
+
+
+async def publish_version(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, _ = _name(request)
+    body = await json_body(request)
+    latest = await engine.latest_code(name)
+    expected_sha = body.get("CodeSha256")
+    if expected_sha is not None and expected_sha != latest.code_sha256:
+        raise InvalidParameterValue(
+            f"CodeSha256 ({expected_sha}) is different from current CodeSha256 in $LATEST "
+            f"({latest.code_sha256}). Please try again."
+        )
+    revision = body.get("RevisionId")
+    if revision is not None and revision != latest.revision_id:
+        raise PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            "GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+    description = body.get("Description")
+    version, _ = await engine.publish(name, description if isinstance(description, str) else None)
+    return json_response(
+        shapes.function_configuration(engine, version.config, version=version), status=201
+    )
+
+
+async def list_versions(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, _ = _name(request)
+    items: list[str] = [LATEST, *(str(v.number) for v in engine.versions(name))]
+    page, marker = shapes.paginate(
+        items,
+        lambda q: [-1 if q == LATEST else int(q)],
+        request.query.get("Marker"),
+        request.query.get("MaxItems"),
+    )
+    body: dict[str, object] = {"Versions": [await configuration(engine, name, q) for q in page]}
+    if marker:
+        body["NextMarker"] = marker
+    return json_response(body)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+async def put_concurrency(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, _ = _name(request)
+    body = await json_body(request)
+    value = body.get("ReservedConcurrentExecutions")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameterValue("ReservedConcurrentExecutions must be an integer")
+    if value < 0:
+        raise ValidationError.constraint(
+            value,
+            "reservedConcurrentExecutions",
+            "Member must have value greater than or equal to 0",
+        )
+    await engine.put_reserved_concurrency(name, value)
+    return json_response({"ReservedConcurrentExecutions": value})
+
+
+async def get_concurrency(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, _ = _name(request)
+    value = engine.reserved_concurrency(name)
+    return json_response({} if value is None else {"ReservedConcurrentExecutions": value})
+
+
+async def delete_concurrency(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, _ = _name(request)
+    await engine.delete_reserved_concurrency(name)
+    return web.Response(status=204)
+
+
+async def account_settings(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    sizes = []
+    for name in engine.functions:
+        sizes.append((await engine.latest_code(name)).code_size)
+        sizes += [v.code_size for v in engine.versions(name)]
+    return json_response(
+        {
+            "AccountLimit": {
+                "CodeSizeUnzipped": 262144000,
+                "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": engine.settings.account_limit,
+                "TotalCodeSize": 80530636800,
+                "UnreservedConcurrentExecutions": engine.unreserved_concurrency,
+            },
+            "AccountUsage": {
+                "FunctionCount": len(engine.functions) + len(engine.problems),
+                "TotalCodeSize": sum(sizes),
+            },
+        }
+    )
+
+
+# --------------------------------------------------------------------------- code download
+
+
+async def code_zip(request: web.Request) -> web.StreamResponse:
+    """GetFunction's ``Code.Location``: the function's package, as the zip a publish stores."""
+    engine = _engine(request)
+    name, qualifier = _name(request)
+    engine._require_function(name)
+    if qualifier and qualifier != LATEST:
+        number = (
+            qualifier
+            if is_version_number(qualifier)
+            else engine.alias(name, qualifier).function_version
+        )
+        if number != LATEST:
+            version = engine.version(name, int(number))
+            return web.FileResponse(engine.code_zip_path(version))
+    fn: FunctionConfig = engine._latest(name)
+    data = await engine.latest_zip(fn)
+    return web.Response(body=data, content_type="application/zip")

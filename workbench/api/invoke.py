@@ -1,0 +1,108 @@
+"""``POST /2015-03-31/functions/{FunctionName}/invocations``: Lambda's Invoke, exactly.
+
+boto3 percent-encodes the name (``%3A`` for ``:``), sends the payload as the raw body with no
+Content-Type, the qualifier as ``?Qualifier=``, and the options as ``X-Amz-*`` headers
+(LAMBDA_REFERENCE §3). A function error still answers 200, flagged by ``X-Amz-Function-Error``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from aiohttp import web
+
+from ..engine import Engine
+from ..engine.engine import MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD, check_payload_size
+from ..engine.errors import InvalidRequestContent, ValidationError
+
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+LOG_TYPES = ("None", "Tail")
+MAX_CLIENT_CONTEXT = 3583  # bytes of base64 (LAMBDA_REFERENCE §3)
+# An oversized body is read to its end, so the client sees the 413 rather than a reset, but
+# not forever: past this much the connection is closed instead.
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+async def read_body(request: web.Request, event: bool) -> bytes:
+    """The request body, refused with Lambda's 413 past the limit without being kept whole."""
+    limit = MAX_EVENT_PAYLOAD if event else MAX_SYNC_PAYLOAD
+    declared = request.content_length
+    content = request.content
+    if declared is not None and declared <= limit:
+        return await content.readexactly(declared) if declared else b""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= DRAIN_LIMIT:
+        chunk = await content.readany()
+        if not chunk:
+            break
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        else:
+            chunks.clear()  # over the limit: keep reading, keep nothing
+    if size > limit:
+        if size > DRAIN_LIMIT:
+            request.transport and request.transport.close()  # type: ignore[func-returns-value]
+        check_payload_size(max(size, declared or 0), event)
+    return b"".join(chunks)
+
+
+def client_context(header: str | None) -> str | None:
+    """``X-Amz-Client-Context``: base64 of JSON, handed to the runtime decoded."""
+    if header is None or header == "":
+        return None
+    if len(header) > MAX_CLIENT_CONTEXT:
+        raise ValidationError.constraint(
+            "...",
+            "clientContext",
+            f"Member must have length less than or equal to {MAX_CLIENT_CONTEXT}",
+        )
+    try:
+        return base64.b64decode(header, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        # wording UNVERIFIED: Lambda's code for a client context it cannot decode
+        raise InvalidRequestContent(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from None
+
+
+def _choice(value: str, accepted: tuple[str, ...], field: str) -> str:
+    if value not in accepted:
+        raise ValidationError.constraint(
+            value, field, f"Member must satisfy enum value set: [{', '.join(accepted)}]"
+        )
+    return value
+
+
+async def invoke(request: web.Request) -> web.Response:
+    engine: Engine = request.app["engine"]
+    headers = request.headers
+    function = request.match_info["function"]
+    qualifier = request.query.get("Qualifier") or None
+    kind = _choice(
+        headers.get("X-Amz-Invocation-Type", "RequestResponse"), INVOCATION_TYPES, "invocationType"
+    )
+    log_type = _choice(headers.get("X-Amz-Log-Type", "None"), LOG_TYPES, "logType")
+    context = client_context(headers.get("X-Amz-Client-Context"))
+    body = await read_body(request, kind == "Event")
+    if kind == "DryRun":
+        engine.dry_run(function, qualifier)
+        return web.Response(status=204)
+    if kind == "Event":
+        request_id = engine.invoke_event(function, body, qualifier=qualifier, trigger="api")
+        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
+    result = await engine.invoke(
+        function, body, qualifier=qualifier, client_context=context, trigger="api"
+    )
+    out = {
+        "Content-Type": "application/json",
+        "X-Amz-Executed-Version": result.executed_version,
+        "x-amzn-RequestId": result.record.request_id,
+    }
+    if result.function_error:
+        out["X-Amz-Function-Error"] = result.function_error
+    if log_type == "Tail":
+        out["X-Amz-Log-Result"] = result.log_tail()
+    return web.Response(body=result.payload, headers=out)

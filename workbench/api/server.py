@@ -1,0 +1,143 @@
+"""The API server: routes, the loopback guard, Lambda's error responses, start and stop.
+
+aiohttp on the engine's own event loop: an invocation over HTTP costs one hop into the engine,
+no thread and no copy of the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ..engine import Engine
+from ..engine.errors import LambdaError
+from ..engine.ids import new_uuid
+from . import aliases, functions
+from .invoke import invoke
+from .security import HostPolicy
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3001  # as `sam local start-lambda`
+log = logging.getLogger("workbench.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_F = "/2015-03-31/functions/{function}"
+ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("POST", f"{_F}/invocations", invoke),
+    ("GET", "/2015-03-31/functions", functions.list_functions),
+    ("GET", _F, functions.get_function),
+    ("GET", f"{_F}/configuration", functions.get_configuration),
+    ("PUT", f"{_F}/configuration", functions.update_configuration),
+    ("POST", f"{_F}/versions", functions.publish_version),
+    ("GET", f"{_F}/versions", functions.list_versions),
+    ("POST", f"{_F}/aliases", aliases.create_alias),
+    ("GET", f"{_F}/aliases", aliases.list_aliases),
+    ("GET", f"{_F}/aliases/{{alias}}", aliases.get_alias),
+    ("PUT", f"{_F}/aliases/{{alias}}", aliases.update_alias),
+    ("DELETE", f"{_F}/aliases/{{alias}}", aliases.delete_alias),
+    ("PUT", "/2017-10-31/functions/{function}/concurrency", functions.put_concurrency),
+    ("GET", "/2019-09-30/functions/{function}/concurrency", functions.get_concurrency),
+    ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
+    ("GET", "/2016-08-19/account-settings", functions.account_settings),
+    ("GET", "/workbench/code/{function}", functions.code_zip),
+)
+
+
+def error_response(error: LambdaError, request_id: str) -> web.Response:
+    headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": request_id}
+    if error.status == 429:
+        headers["Retry-After"] = "1"
+    return web.Response(
+        body=error.to_json(), status=error.status, headers=headers, content_type="application/json"
+    )
+
+
+def _service_error(message: str, code: str, status: int) -> LambdaError:
+    error = LambdaError(message)
+    error.code, error.status = code, status
+    return error
+
+
+def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
+    policy = HostPolicy(bind_host)
+
+    @web.middleware
+    async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        refusal = policy.refusal(request.headers.get("Host"), request.headers.get("Origin"))
+        if refusal is not None:
+            error = _service_error(refusal, "AccessDeniedException", 403)
+            return error_response(error, new_uuid())
+        try:
+            return await handler(request)
+        except LambdaError as e:
+            return error_response(e, new_uuid())
+        except web.HTTPNotFound:
+            message = (
+                f"The workbench does not implement {request.method} {request.path}; it serves "
+                "Invoke and the control-plane operations boto3 and the AWS CLI use for "
+                "functions, versions, aliases, concurrency and account settings"
+            )
+            return error_response(
+                _service_error(message, "UnknownOperationException", 404), new_uuid()
+            )
+        except web.HTTPMethodNotAllowed:
+            message = f"{request.method} is not an operation on {request.path}"
+            return error_response(
+                _service_error(message, "UnknownOperationException", 405), new_uuid()
+            )
+        except web.HTTPException:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug here must not take the server down
+            log.exception("API error on %s %s", request.method, request.path)
+            error = _service_error(f"{type(e).__name__}: {e}", "ServiceException", 500)
+            return error_response(error, new_uuid())
+
+    app = web.Application(middlewares=[lambda_errors], client_max_size=1024 * 1024)
+    app["engine"] = engine
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
+        app.router.add_route(method, path + "/", handler)  # boto3 sends some with a slash
+    return app
+
+
+class LambdaAPIServer:
+    """A running API server; ``close()`` stops it."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+        self.runner = runner
+        self.host = host
+        self.port = port
+        self.started_at = time.time()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_api(
+    engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+) -> LambdaAPIServer:
+    """Serve the Lambda API for ``engine`` on ``host:port`` (port 0: any free port).
+
+    Raises ``OSError`` when the port cannot be bound (in use, or not allowed).
+    """
+    app = build_app(engine, host)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+    bound = server.sockets[0].getsockname()[1] if server is not None and server.sockets else port
+    return LambdaAPIServer(runner, host, bound)
