@@ -362,6 +362,63 @@ def cmd_generate_event(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+# --------------------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import ServeError, serve
+
+    args.root = [*(args.roots or []), *(args.root or [])]
+    roots = _roots(args)
+    try:
+        return _run_interruptible(
+            serve(
+                roots,
+                state_dir=_state_dir(args, roots),
+                host=args.host,
+                port=args.port,
+                http_port=args.http_port,
+                prewarm=args.prewarm,
+            )
+        )
+    except ServeError as e:
+        raise BadInput(str(e)) from None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0 to 65535 (0: any free port), not {port}")
+    return port
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    """--port, --http-port and --host, as `workbench serve` and the TUI take them."""
+    from .api import DEFAULT_HOST, DEFAULT_PORT
+
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port of the Lambda API for boto3 and the AWS CLI (default: {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=_port,
+        default=3000,
+        help="port of the API Gateway-style HTTP trigger (default: 3000)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}, loopback only); another address "
+        "makes the API reachable from the network, without authentication",
+    )
+
+
 def _common(default: object) -> argparse.ArgumentParser:
     """Options taken before or after the verb (the verb's copy must not reset the other)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -393,6 +450,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", parents=[common], help="list the functions and their config")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run headless: the engine and the Lambda API, with logs on stdout",
+    )
+    p.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
+    _server_options(p)
+    p.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="after each hot reload, start one environment of the new code",
+    )
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "invoke",
@@ -488,8 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- the TUI
 
-VERBS = ("list", "invoke", "logs", "publish", "versions", "alias", "generate-event")
-_VALUE_OPTIONS = ("-r", "--root", "--state-dir", "--theme")
+VERBS = ("list", "invoke", "logs", "publish", "versions", "alias", "generate-event", "serve")
+_VALUE_OPTIONS = ("-r", "--root", "--state-dir", "--theme", "--port", "--http-port", "--host")
 
 
 def _verb(argv: list[str]) -> str | None:

@@ -10,10 +10,11 @@ from ..engine import Engine
 from ..engine.errors import InvalidParameterValue, PreconditionFailed
 from . import shapes
 from .functions import json_body, json_response
+from .keys import ENGINE
 
 
 def _target(request: web.Request) -> tuple[Engine, str]:
-    engine: Engine = request.app["engine"]
+    engine: Engine = request.app[ENGINE]
     name, _ = engine.resolve(request.match_info["function"])
     return engine, name
 

@@ -20,6 +20,7 @@ from ..engine.errors import (
 )
 from ..engine.versions import LATEST, is_version_number
 from . import shapes
+from .keys import ENGINE
 
 # UpdateFunctionConfiguration fields the workbench can write, and their function.toml keys.
 # Others (VpcConfig, Role, KMSKeyArn, Layers by ARN, …) have no local meaning: refused by name.
@@ -54,7 +55,7 @@ async def json_body(request: web.Request) -> dict[str, object]:
 
 
 def _engine(request: web.Request) -> Engine:
-    return request.app["engine"]
+    return request.app[ENGINE]
 
 
 def _name(request: web.Request) -> tuple[str, str | None]:

@@ -15,6 +15,7 @@ from aiohttp import web
 from ..engine import Engine
 from ..engine.engine import MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD, check_payload_size
 from ..engine.errors import InvalidRequestContent, ValidationError
+from .keys import ENGINE
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TYPES = ("None", "Tail")
@@ -77,7 +78,7 @@ def _choice(value: str, accepted: tuple[str, ...], field: str) -> str:
 
 
 async def invoke(request: web.Request) -> web.Response:
-    engine: Engine = request.app["engine"]
+    engine: Engine = request.app[ENGINE]
     headers = request.headers
     function = request.match_info["function"]
     qualifier = request.query.get("Qualifier") or None

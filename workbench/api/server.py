@@ -17,6 +17,7 @@ from ..engine.errors import LambdaError
 from ..engine.ids import new_uuid
 from . import aliases, functions
 from .invoke import invoke
+from .keys import ENGINE
 from .security import HostPolicy
 
 DEFAULT_HOST = "127.0.0.1"
@@ -97,7 +98,7 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
             return error_response(error, new_uuid())
 
     app = web.Application(middlewares=[lambda_errors], client_max_size=1024 * 1024)
-    app["engine"] = engine
+    app[ENGINE] = engine
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
         app.router.add_route(method, path + "/", handler)  # boto3 sends some with a slash

@@ -1,0 +1,84 @@
+"""``workbench serve``: the engine and the Lambda API, headless, with logs on stdout.
+
+For scripts, CI and SDK work (``boto3.client("lambda", endpoint_url=...)``). Hot reload is on,
+as in the TUI. Each invocation's log (``START`` … ``REPORT``) is printed whole when it ends, so
+concurrent invocations never interleave their lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from .api import start_api
+from .api.security import is_loopback, split_host
+from .engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
+
+
+class ServeError(Exception):
+    """The server could not start (the port is taken): one line for the user."""
+
+
+def _describe(event: FunctionReloaded) -> str:
+    line = f"reloaded {event.function} ({event.change})"
+    if event.problem is not None:
+        line += f": {event.problem.kind} error at {event.problem.file}:{event.problem.line}: "
+        line += event.problem.message
+    return line
+
+
+async def serve(
+    roots: list[Path],
+    *,
+    state_dir: Path,
+    host: str,
+    port: int,
+    http_port: int,
+    prewarm: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    settings = EngineSettings(state_dir=state_dir, watch=True, prewarm=prewarm)
+    async with Engine(roots, settings) as engine:
+        subscription = engine.subscribe()
+        try:
+            server = await start_api(engine, host, port)
+        except OSError as e:
+            raise ServeError(
+                f"cannot listen on {host}:{port}: {e.strerror or e} (is another workbench or "
+                "`sam local start-lambda` running there? choose another port with --port)"
+            ) from None
+        try:
+            names = ", ".join(sorted(engine.functions)) or "none"
+            print(f"functions: {names}", file=out)
+            for name, problem in sorted(engine.problems.items()):
+                print(f"config error in {name}: {problem.error}", file=out)
+            if not is_loopback(split_host(host)):
+                print(
+                    f"warning: the Lambda API listens on {host}, reachable from the network, "
+                    "with no authentication",
+                    file=out,
+                )
+            # http_port is the API Gateway-style trigger's; it serves once HTTP triggers exist
+            del http_port
+            print(f"Lambda API on {server.url} (endpoint_url for boto3 and the AWS CLI)", file=out)
+            out.flush()
+            while True:
+                event = await subscription.get()
+                if isinstance(event, InvokeEnd):
+                    text = "\n".join(event.record.log_lines).replace("\r", "\n")
+                    print(text, file=out)
+                elif isinstance(event, FunctionReloaded):
+                    print(_describe(event), file=out)
+                else:
+                    continue
+                out.flush()
+        finally:
+            subscription.close()
+            await server.close()
+    return 0
+
+
+def run(roots: list[Path], **options: object) -> int:
+    return asyncio.run(serve(roots, **options))  # type: ignore[arg-type]
