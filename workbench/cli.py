@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import shlex
 import signal
@@ -596,18 +597,25 @@ def build_tui_parser() -> argparse.ArgumentParser:
         help="after each hot reload, start one environment of the new code, so the first "
         "invocation after a save is warm",
     )
+    _server_options(parser)
     return parser
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
     args.root = [*(args.roots or []), *(args.root or [])]
     roots = _roots(args)
+    from .api import start_api
     from .tui.app import WorkbenchApp
     from .tui.themes import ThemeError
 
     try:
         app = WorkbenchApp(
-            roots, state_dir=_state_dir(args, roots), theme=args.theme, prewarm=args.prewarm
+            roots,
+            state_dir=_state_dir(args, roots),
+            theme=args.theme,
+            prewarm=args.prewarm,
+            serve=functools.partial(start_api, host=args.host, port=args.port),
+            serve_address=f"{args.host}:{args.port}",
         )
     except ThemeError as e:  # an unknown --theme, or a broken theme file
         raise BadInput(str(e)) from None

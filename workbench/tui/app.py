@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from textual.actions import SkipAction
 from textual.app import App, ComposeResult
@@ -49,6 +50,17 @@ class InvocationFinished(Message):
 class InvocationRefused(Message):
     name: str
     message: str
+
+
+class Served(Protocol):
+    """A server started beside the TUI (the Lambda API)."""
+
+    url: str
+
+    async def close(self) -> None: ...
+
+
+ServeFactory = Callable[[Engine], Awaitable[Served]]
 
 
 class WorkbenchApp(VersionActions, App[int]):
@@ -115,8 +127,15 @@ class WorkbenchApp(VersionActions, App[int]):
         settings: EngineSettings | None = None,
         theme: str | None = None,
         prewarm: bool = False,
+        serve: ServeFactory | None = None,
+        serve_address: str = "",
     ) -> None:
         super().__init__()
+        # Starts the Lambda API on our loop (the CLI composes it: the TUI does not import the
+        # API layer); serve_address names it in a failure.
+        self._serve = serve
+        self._serve_address = serve_address
+        self.api_server: Served | None = None
         self.preferences = Preferences()
         self._use_themes(theme)  # first: an unknown or broken theme stops us before the engine
         self.roots = roots
@@ -150,14 +169,35 @@ class WorkbenchApp(VersionActions, App[int]):
 
     async def on_mount(self) -> None:
         await self.engine.start()
+        await self._start_api()
         self.bridge.start()
         self.query_one(InvocationLog).requery()  # history from the store
         self.registry_view.seed_from_store()  # the recent traffic through each alias
         self.refresh_functions()
         self.query_one("#functions-table").focus()
 
+    async def _start_api(self) -> None:
+        """Serve the Lambda API beside the TUI; a taken port is a warning, not a failure."""
+        if self._serve is None:
+            return
+        try:
+            self.api_server = await self._serve(self.engine)
+        except OSError as e:
+            self.notify(
+                f"cannot listen on {self._serve_address}: {e.strerror or e}. The workbench runs "
+                "without "
+                "its API; restart with --port to choose another port.",
+                title="Lambda API not started",
+                severity="warning",
+                timeout=10,
+            )
+            return
+        self.sub_title = f"Lambda API {self.api_server.url}"
+
     async def on_unmount(self) -> None:
         self.bridge.stop()
+        if self.api_server is not None:
+            await self.api_server.close()
         await self.engine.close()
 
     def refresh_functions(self) -> None:
