@@ -1,0 +1,167 @@
+"""``workbench serve`` as a user runs it: a real process, the AWS CLI, logs, and a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.helpers import make_function
+
+AWS = Path(sys.executable).parent / "aws"
+
+
+def start_serve(
+    root: Path, state: Path, *extra: str
+) -> tuple[subprocess.Popen[str], str, queue.Queue[str]]:
+    """Start serve; its stdout lines arrive on the queue (read with a timeout, never a hang)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "serve",
+            str(root),
+            "--port",
+            "0",
+            "--state-dir",
+            str(state),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen = []
+    try:
+        while True:
+            line = lines.get(timeout=30)
+            seen.append(line)
+            match = re.search(r"Lambda API on (http://\S+)", line)
+            if match:
+                return proc, match.group(1), lines
+    except queue.Empty:
+        proc.kill()
+        raise AssertionError("serve did not start:\n" + "\n".join(seen)) from None
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "functions"
+    make_function(
+        root,
+        "greet",
+        "def handler(event, context):\n    print('greeting', event)\n"
+        "    return {'hello': event.get('name')}\n",
+    )
+    return root
+
+
+def test_serve_answers_the_aws_cli_logs_and_stops_cleanly(root: Path, tmp_path: Path) -> None:
+    proc, url, output = start_serve(root, tmp_path / "state")
+    try:
+        out = tmp_path / "response.json"
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+        done = subprocess.run(
+            [
+                str(AWS),
+                "lambda",
+                "invoke",
+                "--endpoint-url",
+                url,
+                "--region",
+                "us-east-1",
+                "--function-name",
+                "greet",
+                "--payload",
+                '{"name": "cli"}',
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        assert json.loads(out.read_text()) == {"hello": "cli"}
+        # the invocation's log on serve's stdout, whole
+        lines = []
+        while not lines or not lines[-1].startswith("REPORT"):
+            lines.append(output.get(timeout=30))
+        assert any(line.startswith("START RequestId:") for line in lines)
+        assert "greeting {'name': 'cli'}" in lines
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "a warm environment should be running"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+    assert code == 128 + signal.SIGTERM
+    time.sleep(0.2)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url + "/2015-03-31/functions", timeout=2)
+
+
+def test_a_taken_port_is_one_line_and_exit_2(root: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "serve",
+                str(root),
+                "--port",
+                str(port),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"workbench: cannot listen on 127.0.0.1:{port}: ")
+    assert "--port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_port_and_missing_root(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "serve", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "port must be 0 to 65535" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "serve", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"workbench: function root not found: {tmp_path / 'nowhere'}"
