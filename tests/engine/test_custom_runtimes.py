@@ -1,0 +1,398 @@
+"""The ``provided`` custom runtime end to end: a ``bootstrap`` executable is the runtime.
+
+Each function here is a bash ``bootstrap`` in the shape of AWS's custom-runtime tutorial: it
+speaks the Runtime API with curl, through a real ``Engine`` and real processes. The tests check
+what someone bringing their own runtime relies on: the event round trip, the error shapes, the
+sandbox's limits and variables on the runtime process itself, warm reuse, the timeout, and where
+the bootstrap is looked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import stat
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+from workbench.engine import Engine, InvokeResult
+
+from ..helpers import toml_value
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
+MB = 1024 * 1024
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("curl") is None,
+    reason="the custom runtimes here are bash scripts that use curl",
+)
+
+# The tutorial's loop. HANDLER_BODY is the body of `handler`, given the event as $1; what it
+# prints is the response (through a file, so it may be larger than a command line).
+BOOTSTRAP = r"""#!/bin/bash
+set -euo pipefail
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+CURL_FLAGS=()
+
+handler () {
+HANDLER_BODY
+}
+
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  rm -f "$HEADERS"
+  handler "$EVENT" > "$TMPDIR/response"
+  curl -sS "${CURL_FLAGS[@]}" -o /dev/null "$API/invocation/$REQUEST_ID/response" \
+    --data-binary @"$TMPDIR/response"
+done
+"""
+
+
+def write_bootstrap(path: Path, handler_body: str, script: str = BOOTSTRAP) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(script.replace("HANDLER_BODY", textwrap.dedent(handler_body).strip("\n")))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def make_provided(
+    engine: Engine, name: str, handler_body: str | None, script: str = BOOTSTRAP, **config: object
+) -> Path:
+    """A ``provided`` function folder; its ``bootstrap`` runs ``handler_body`` (None: no
+    bootstrap). Returns the folder."""
+    folder = engine.roots[0] / name
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"runtime": "provided", "handler": "function.handler", **config}
+    lines = [f"{key} = {toml_value(value)}" for key, value in config.items()]
+    (folder / "function.toml").write_text("\n".join(lines) + "\n")
+    if handler_body is not None:
+        write_bootstrap(folder / "bootstrap", handler_body, script)
+    engine.load_functions()
+    return folder
+
+
+def body(result: InvokeResult) -> dict:
+    return json.loads(result.payload)
+
+
+def limits(pid: int) -> dict[str, tuple[str, str]]:
+    """``/proc/<pid>/limits`` as {name: (soft, hard)}."""
+    table = {}
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]:
+        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+        table[name] = (soft, hard)
+    return table
+
+
+async def wait_for(path: Path, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if path.exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} never appeared")
+
+
+# ---------------------------------------------------------------------------- the sample
+
+
+async def test_the_shell_curl_sample_round_trips_an_event(engine: Engine) -> None:
+    shutil.copytree(SAMPLES / "shell-curl", engine.roots[0] / "shell-curl")
+    engine.load_functions()
+
+    result = await engine.invoke("shell-curl", b'{"a": 1, "text": "h\\u00e9llo"}')
+
+    assert result.function_error is None, result.payload
+    assert body(result) == {
+        "statusCode": 200,
+        "body": "Hello from a shell runtime!",
+        "event": {"a": 1, "text": "héllo"},
+    }
+    record = result.record
+    assert record.status == "success" and record.cold
+    assert 'got event: {"a": 1, "text": "h\\u00e9llo"}' in record.log_lines
+    assert record.log_lines[0].startswith("INIT_START Runtime Version: provided")
+    assert record.log_lines[-1].startswith(f"REPORT RequestId: {record.request_id}\t")
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+ERROR_BOOTSTRAP = r"""#!/bin/bash
+set -euo pipefail
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+ERROR='{"errorMessage":"no good","errorType":"Shell.Failure","stackTrace":["bootstrap"]}'
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  rm -f "$HEADERS"
+  echo "failing $REQUEST_ID"
+  STATUS=$(curl -sS -o /dev/null -w '%{http_code}' "$API/invocation/$REQUEST_ID/error" \
+    -H "Lambda-Runtime-Function-Error-Type: Unhandled" \
+    -H "Content-Type: application/vnd.aws.lambda.error+json" \
+    --data-binary "$ERROR")
+  echo "error post answered $STATUS"
+done
+"""
+
+
+async def test_a_bootstrap_posting_an_error_gives_the_function_error_shape(
+    engine: Engine,
+) -> None:
+    make_provided(engine, "fails", "", script=ERROR_BOOTSTRAP)
+
+    first = await engine.invoke("fails", b"{}")
+    second = await engine.invoke("fails", b"{}")
+
+    for result in (first, second):
+        assert result.function_error == "Unhandled"
+        assert body(result) == {
+            "errorMessage": "no good",
+            "errorType": "Shell.Failure",
+            "stackTrace": ["bootstrap"],
+        }
+        assert result.record.status == "error"
+        assert result.record.error_type == "Shell.Failure"
+        assert f"failing {result.record.request_id}" in result.record.log_lines
+    # The runtime lives on after a function error; it saw its post accepted.
+    assert "error post answered 202" in second.record.log_lines
+    assert second.record.env_id == first.record.env_id and not second.record.cold
+
+
+async def test_a_bootstrap_that_exits_mid_invoke_is_a_runtime_exit_error(engine: Engine) -> None:
+    make_provided(engine, "quits", 'echo "giving up" >&2\nexit 3')
+
+    result = await engine.invoke("quits", b"{}")
+    request_id = result.record.request_id
+
+    assert result.function_error == "Unhandled"
+    assert body(result) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status 3",
+    }
+    assert result.record.status == "crash"
+    assert result.record.error_type == "Runtime.ExitError"
+    assert "giving up" in result.record.log_lines
+    # The next invoke gets a fresh environment (which fails the same way).
+    again = await engine.invoke("quits", b"{}")
+    assert again.record.cold and again.record.env_id != result.record.env_id
+
+
+async def test_a_missing_bootstrap_is_an_invalid_entrypoint(engine: Engine) -> None:
+    folder = make_provided(engine, "empty", None)
+
+    result = await engine.invoke("empty", b"{}")
+
+    assert result.function_error == "Unhandled"
+    assert body(result) == {
+        "errorMessage": f"RequestId: {result.record.request_id} Error: "
+        f"Couldn't find valid bootstrap(s): [{folder / 'bootstrap'}]",
+        "errorType": "Runtime.InvalidEntrypoint",
+    }
+    assert result.record.status == "error"
+    assert result.record.error_type == "Runtime.InvalidEntrypoint"
+    report = result.record.log_lines[-1]
+    assert report.startswith("REPORT ") and "Error Type: Runtime.InvalidEntrypoint" in report
+
+
+async def test_a_bootstrap_that_is_not_executable_is_an_invalid_entrypoint(
+    engine: Engine,
+) -> None:
+    folder = make_provided(engine, "noexec", "echo '{}'")
+    bootstrap = folder / "bootstrap"
+    bootstrap.chmod(0o644)
+
+    result = await engine.invoke("noexec", b"{}")
+
+    message = body(result)["errorMessage"]
+    assert body(result)["errorType"] == "Runtime.InvalidEntrypoint"
+    assert message.startswith(
+        f"RequestId: {result.record.request_id} Error: "
+        f"Couldn't find valid bootstrap(s): [{bootstrap}]"
+    )
+    assert f"{bootstrap} is not executable: chmod +x it" in message
+
+
+# ---------------------------------------------------------------------------- the sandbox
+
+
+async def test_the_runtime_process_has_the_sandbox_rlimits(engine: Engine, tmp_path: Path) -> None:
+    inside, release = tmp_path / "inside", tmp_path / "release"
+    make_provided(
+        engine,
+        "limited",
+        f"""
+        touch {inside}
+        while [ ! -e {release} ]; do sleep 0.01; done
+        echo "{{\\"pid\\": $$, \\"data_kb\\": \\"$(ulimit -d)\\", \\"nofile\\": $(ulimit -n)}}"
+        """,
+        memory_size=256,
+        ephemeral_storage=600,
+    )
+
+    task = asyncio.create_task(engine.invoke("limited", b"{}"))
+    await wait_for(inside)
+    [env] = engine.environments("limited")
+    try:
+        # The environment's process is the bootstrap itself (the gate exec'd it), not a shell
+        # wrapped around it.
+        cmdline = Path(f"/proc/{env.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[:2] == [b"/bin/bash", str(env.fn.folder / "bootstrap").encode()]
+        table = limits(env.pid)
+    finally:
+        release.touch()
+    result = await task
+
+    assert table["Max data size"] == (str(256 * MB), str(256 * MB))
+    assert table["Max open files"] == ("1024", "1024")
+    assert table["Max core file size"] == ("0", "0")
+    assert table["Max file size"] == (str(600 * MB), str(600 * MB))
+    assert table["Max cpu time"][0] != "unlimited"
+    # What the bootstrap sees from inside (and so what its children inherit).
+    assert body(result) == {"pid": env.pid, "data_kb": str(256 * 1024), "nofile": 1024}
+
+
+async def test_lambda_variables_for_provided_runtimes(engine: Engine) -> None:
+    folder = make_provided(
+        engine,
+        "vars",
+        r"""
+        printf '{"handler": "%s", "exec_env": "%s", "name": "%s", "memory": "%s", '\
+        '"task_root": "%s", "api": "%s", "cwd": "%s", "tmp": "%s", "own": "%s"}' \
+          "$_HANDLER" "${AWS_EXECUTION_ENV-<unset>}" "$AWS_LAMBDA_FUNCTION_NAME" \
+          "$AWS_LAMBDA_FUNCTION_MEMORY_SIZE" "$LAMBDA_TASK_ROOT" "$AWS_LAMBDA_RUNTIME_API" \
+          "$PWD" "$TMPDIR" "$STAGE"
+        """,
+        handler="my.handler",
+        memory_size=192,
+        environment={"STAGE": "test"},
+    )
+
+    result = await engine.invoke("vars", b"{}")
+
+    seen = body(result)
+    assert seen["handler"] == "my.handler"
+    assert seen["exec_env"] == "<unset>"  # Lambda sets none for provided runtimes
+    assert seen["name"] == "vars"
+    assert seen["memory"] == "192"
+    assert seen["task_root"] == str(folder) == seen["cwd"]
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", seen["api"])
+    assert seen["tmp"] and seen["tmp"] != "/tmp"
+    assert seen["own"] == "test"
+
+
+# ---------------------------------------------------------------------------- lifecycle
+
+
+async def test_warm_invokes_reuse_the_same_process(engine: Engine) -> None:
+    make_provided(engine, "warm", r'echo "{\"pid\": $$, \"event\": $1}"')
+
+    results = [await engine.invoke("warm", json.dumps({"n": n})) for n in range(3)]
+
+    pids = {body(r)["pid"] for r in results}
+    assert len(pids) == 1
+    [env] = engine.environments("warm")
+    assert pids == {env.pid}
+    assert [body(r)["event"] for r in results] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert [r.record.cold for r in results] == [True, False, False]
+    assert len({r.record.env_id for r in results}) == 1
+    assert results[1].record.init_duration_ms is None
+    assert env.invocations == 3
+
+
+async def test_a_timeout_kills_the_runtime_and_its_children(engine: Engine, tmp_path: Path) -> None:
+    child_file = tmp_path / "child"
+    make_provided(
+        engine,
+        "sleepy",
+        f"sleep 30 & echo $! > {child_file}.tmp; mv {child_file}.tmp {child_file}; wait",
+        timeout=1,
+    )
+
+    task = asyncio.create_task(engine.invoke("sleepy", b"{}"))
+    await wait_for(child_file)
+    [env] = engine.environments("sleepy")
+    runtime_pid, child_pid = env.pid, int(child_file.read_text())
+    result = await task
+
+    assert result.function_error == "Unhandled"
+    assert body(result) == {
+        "errorMessage": f"RequestId: {result.record.request_id} Error: "
+        "Task timed out after 1.00 seconds",
+        "errorType": "Sandbox.Timedout",
+    }
+    assert result.record.status == "timeout"
+    assert 1000 <= result.record.duration_ms < 2500
+    for pid in (runtime_pid, child_pid):
+        assert not psutil.pid_exists(pid) or (
+            psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        ), f"{pid} survived the timeout"
+    assert engine.environments("sleepy") == []
+    # The next invoke starts a new runtime.
+    assert env.state == "dead"
+
+
+async def test_a_bootstrap_in_a_layer_is_used_when_the_folder_has_none(engine: Engine) -> None:
+    root = engine.roots[0]
+    layer = root / "layers" / "shell-runtime"
+    write_bootstrap(layer / "bootstrap", r'echo "{\"from\": \"layer\", \"event\": $1}"')
+    make_provided(engine, "layered", None, layers=["../layers/shell-runtime"])
+
+    result = await engine.invoke("layered", b'{"x": 1}')
+
+    assert result.function_error is None, result.payload
+    assert body(result) == {"from": "layer", "event": {"x": 1}}
+    [env] = engine.environments("layered")
+    cmdline = Path(f"/proc/{env.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1] == str(layer.resolve() / "bootstrap").encode()
+
+
+async def test_the_folder_bootstrap_wins_over_a_layer_bootstrap(engine: Engine) -> None:
+    root = engine.roots[0]
+    write_bootstrap(root / "layers" / "rt" / "bootstrap", "printf '\"layer\"'")
+    make_provided(engine, "own", "printf '\"folder\"'", layers=["../layers/rt"])
+
+    result = await engine.invoke("own", b"{}")
+
+    assert result.payload == b'"folder"'
+
+
+# ---------------------------------------------------------------------------- the wire
+
+
+@pytest.mark.parametrize(
+    "size, expects",
+    [(4000, False), (2 * MB, True)],
+    ids=["4KB", "2MB-expect-100-continue"],
+)
+async def test_a_large_curl_post_is_not_delayed(engine: Engine, size: int, expects: bool) -> None:
+    # curl asks `Expect: 100-continue` before a large body (over 1 KiB in old releases, 1 MiB
+    # in newer ones) and waits up to a second for the 100 before it sends the body anyway: a
+    # server that does not answer it costs a second per invoke.
+    make_provided(
+        engine,
+        "big",
+        f"""
+        printf '"'; head -c {size} /dev/zero | tr '\\0' 0; printf '"'
+        """,
+        script=BOOTSTRAP.replace("CURL_FLAGS=()", "CURL_FLAGS=(-v)"),
+    )
+
+    await engine.invoke("big", b"{}")  # cold
+    result = await engine.invoke("big", b"{}")
+
+    assert result.function_error is None, result.payload[:200]
+    assert result.payload == b'"' + b"0" * size + b'"'
+    assert result.record.duration_ms < 500
+    # curl -v (on stderr, so in the log) shows whether it asked, and that it got the 100.
+    sent = [line.rstrip("\r") for line in result.record.log_lines]
+    if expects:
+        assert "> Expect: 100-continue" in sent, sent
+        assert "< HTTP/1.1 100 Continue" in sent, sent
