@@ -174,3 +174,19 @@ def test_unknown_operation_is_a_clear_404(live: LiveServer) -> None:
     assert status == 404
     assert headers["x-amzn-ErrorType"] == "UnknownOperationException"
     assert "does not implement GET /2015-03-31/event-source-mappings" in json.loads(body)["message"]
+
+
+def test_an_oversized_control_plane_body_is_a_lambda_413(live: LiveServer) -> None:
+    body = b'{"Description": "' + b"d" * (2 * 1024 * 1024) + b'"}'
+    status, headers, answer = request(live, "PUT", "/2015-03-31/functions/echo/configuration", body)
+    assert status == 413
+    assert headers["x-amzn-ErrorType"] == "RequestEntityTooLargeException"
+    assert "smaller than 1048576 bytes" in json.loads(answer)["message"]
+
+
+def test_a_control_plane_body_that_is_not_json_is_400(live: LiveServer) -> None:
+    status, headers, answer = request(
+        live, "PUT", "/2015-03-31/functions/echo/configuration", b"{oops"
+    )
+    assert status == 400
+    assert headers["x-amzn-ErrorType"] == "InvalidRequestContentException"

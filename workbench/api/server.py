@@ -22,6 +22,7 @@ from .security import HostPolicy
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001  # as `sam local start-lambda`
+CONTROL_BODY_LIMIT = 1024 * 1024  # control-plane JSON bodies (Invoke streams its own, see invoke)
 log = logging.getLogger("workbench.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -90,6 +91,10 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
             return error_response(
                 _service_error(message, "UnknownOperationException", 405), new_uuid()
             )
+        except web.HTTPRequestEntityTooLarge:
+            message = f"Request must be smaller than {CONTROL_BODY_LIMIT} bytes for this operation"
+            error = _service_error(message, "RequestEntityTooLargeException", 413)
+            return error_response(error, new_uuid())
         except web.HTTPException:
             raise
         except Exception as e:  # noqa: BLE001 - a bug here must not take the server down
@@ -97,7 +102,7 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
             error = _service_error(f"{type(e).__name__}: {e}", "ServiceException", 500)
             return error_response(error, new_uuid())
 
-    app = web.Application(middlewares=[lambda_errors], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[lambda_errors], client_max_size=CONTROL_BODY_LIMIT)
     app[ENGINE] = engine
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
