@@ -365,11 +365,6 @@ async def test_without_the_vendored_package_it_is_an_invalid_entrypoint_with_a_p
     assert result.record.error_type == "Runtime.InvalidEntrypoint"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Engine._take_idle hands out an idle-listed environment whose runtime "
-    "has already exited (state 'dead'), so the next invoke waits for its timeout",
-)
 async def test_an_oversized_response_is_reported_and_the_next_invoke_starts_afresh(
     engine: Engine, vendored: Path
 ) -> None:

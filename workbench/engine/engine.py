@@ -353,10 +353,16 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
 
     @staticmethod
     def _take_idle(state: FunctionState, version: str) -> Environment | None:
-        """The most recently used idle environment of ``version``, if any."""
+        """The most recently used idle environment of ``version``, if any.
+
+        One whose runtime exited while idle (e.g. awslambdaric quits after its response was
+        refused as too large) is dropped here, not handed out: the reaper would only notice it
+        on its next tick.
+        """
         idle = state.idle
-        if idle and idle[-1].version == version:  # the common case: one version in use
-            return idle.pop()
+        if idle and idle[-1].version == version and idle[-1].state == "idle":
+            return idle.pop()  # the common case: one version in use
+        idle[:] = [env for env in idle if env.state == "idle"]
         for index in range(len(idle) - 1, -1, -1):
             if idle[index].version == version:
                 return idle.pop(index)
