@@ -221,3 +221,11 @@ def test_bad_invocation_type_is_a_validation_error(client) -> None:
         client.invoke(FunctionName="echo", InvocationType="Sometimes")
     assert err.value.response["Error"]["Code"] == "ValidationException"
     assert "invocationType" in err.value.response["Error"]["Message"]
+
+
+def test_an_arn_from_another_region_is_not_found(client) -> None:
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as err:
+        client.invoke(FunctionName="arn:aws:lambda:eu-west-1:123456789012:function:echo")
+    assert err.value.response["Error"]["Message"] == (
+        "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
+    )

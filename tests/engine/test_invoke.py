@@ -912,6 +912,7 @@ async def test_samples_are_all_loadable(samples: Engine) -> None:
     assert set(samples.functions) == {
         "hello",
         "shell-curl",
+        "python-awslambdaric",
         "echo",
         "init-heavy",
         "slow",

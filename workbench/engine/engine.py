@@ -231,6 +231,11 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             parts = function.split(":")
             if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
                 raise ResourceNotFound(f"Function not found: {function}")
+            region = self.settings.region
+            if parts[3] and parts[3] != region:
+                raise ResourceNotFound(
+                    f"Functions from '{parts[3]}' are not reachable in this region ('{region}')"
+                )
             name, q = parts[6], (parts[7] if len(parts) > 7 else None)
         elif ":function:" in function:
             _, _, rest = function.partition(":function:")
