@@ -24,6 +24,7 @@ from workbench.engine import Engine, InvokeResult
 
 from ..helpers import make_function
 
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "python-awslambdaric"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 LOG_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 
@@ -247,6 +248,30 @@ async def test_logging_and_print_reach_the_record_log(engine: Engine, vendored: 
     assert re.fullmatch(rf"\[INFO\]\t{LOG_TS}\t{request_id}\tinfo 7", mine[1]), mine
     assert re.fullmatch(rf"\[WARNING\]\t{LOG_TS}\t{request_id}\tcareful", mine[2]), mine
     assert len(mine) == 3
+
+
+async def test_the_sample_runs_once_the_client_is_vendored(engine: Engine, vendored: Path) -> None:
+    folder = engine.roots[0] / "python-awslambdaric"
+    folder.mkdir()
+    for name in ("function.toml", "app.py"):  # what the sample tracks in git
+        shutil.copy2(SAMPLE / name, folder / name)
+    assert (
+        "pip install --target sample_functions/python-awslambdaric awslambdaric"
+        in (SAMPLE / "function.toml").read_text()
+    )
+    shutil.copytree(vendored, folder, dirs_exist_ok=True)
+    engine.load_functions()
+
+    result = await engine.invoke("python-awslambdaric", b'{"name": "Ada"}')
+
+    assert result.function_error is None, result.payload
+    request_id = result.record.request_id
+    seen = body(result)
+    assert seen["message"] == "Hello, Ada!" and seen["request_id"] == request_id
+    assert any(
+        re.fullmatch(rf"\[INFO\]\t{LOG_TS}\t{request_id}\tgreeting Ada from python-awslambdaric", x)
+        for x in result.record.log_lines
+    ), result.record.log_lines
 
 
 # ---------------------------------------------------------------------------- errors
