@@ -121,6 +121,22 @@ async def test_the_shell_curl_sample_round_trips_an_event(engine: Engine) -> Non
     assert record.log_lines[-1].startswith(f"REPORT RequestId: {record.request_id}\t")
 
 
+async def test_the_shell_curl_sample_posts_a_failing_handler_as_an_error(engine: Engine) -> None:
+    folder = engine.roots[0] / "shell-curl"
+    shutil.copytree(SAMPLES / "shell-curl", folder)
+    (folder / "function.sh").write_text('function handler () {\n  echo "no" >&2\n  return 1\n}\n')
+    engine.load_functions()
+
+    result = await engine.invoke("shell-curl", b"{}")
+    again = await engine.invoke("shell-curl", b"{}")
+
+    assert result.function_error == "Unhandled"
+    assert body(result) == {"errorMessage": "handler failed", "errorType": "HandlerError"}
+    assert result.record.error_type == "HandlerError"
+    assert "no" in result.record.log_lines
+    assert body(again) == body(result) and again.record.env_id == result.record.env_id
+
+
 # ---------------------------------------------------------------------------- errors
 
 
