@@ -412,3 +412,36 @@ async def test_a_large_curl_post_is_not_delayed(engine: Engine, size: int, expec
     if expects:
         assert "> Expect: 100-continue" in sent, sent
         assert "< HTTP/1.1 100 Continue" in sent, sent
+
+
+DEV_TCP_BOOTSTRAP = r"""#!/bin/bash
+# A runtime with no curl: HTTP/1.0 over bash's /dev/tcp, each answer read until the server closes.
+set -euo pipefail
+HOST="${AWS_LAMBDA_RUNTIME_API%:*}"
+PORT="${AWS_LAMBDA_RUNTIME_API#*:}"
+request () {  # METHOD PATH BODY
+  exec 3<>"/dev/tcp/$HOST/$PORT"
+  printf '%s /2018-06-01/runtime/%s HTTP/1.0\r\nContent-Length: %s\r\n\r\n%s' \
+    "$1" "$2" "${#3}" "$3" >&3
+  cat <&3
+  exec 3<&-
+}
+while true; do
+  ANSWER=$(request GET invocation/next "" | tr -d '\r')
+  ID=$(sed -n 's/^Lambda-Runtime-Aws-Request-Id: //Ip' <<< "$ANSWER")
+  EVENT=$(sed '1,/^$/d' <<< "$ANSWER")
+  request POST "invocation/$ID/response" "{\"echo\": $EVENT}" > /dev/null
+done
+"""
+
+
+async def test_an_http_1_0_runtime_without_curl_works(engine: Engine) -> None:
+    # Such a client reads each answer to EOF: the Runtime API must close HTTP/1.0 connections.
+    make_provided(engine, "devtcp", "", script=DEV_TCP_BOOTSTRAP, timeout=2)
+
+    results = [await engine.invoke("devtcp", json.dumps({"n": n})) for n in range(2)]
+
+    for n, result in enumerate(results):
+        assert result.function_error is None, result.payload
+        assert body(result) == {"echo": {"n": n}}
+    assert results[1].record.env_id == results[0].record.env_id

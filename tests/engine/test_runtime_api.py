@@ -546,6 +546,43 @@ async def test_a_blocked_next_with_connection_close_closes_after_its_event(
     assert await asyncio.wait_for(client.reader.read(), 5) == b""
 
 
+def http10(method: str, path: str, body: bytes = b"", connection: str | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.0", f"Content-Length: {len(body)}"]
+    if connection is not None:
+        lines.append(f"Connection: {connection}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def test_http_1_0_closes_after_each_answer_as_go_does(
+    api: RuntimeAPI, client: RawClient
+) -> None:
+    # A runtime with no HTTP library (bash's /dev/tcp, HTTP/1.0) reads each answer to EOF:
+    # like Go's net/http in AWS's emulator, the server hangs up unless it asked for keep-alive.
+    await client.send(http10("GET", NEXT))
+    await asyncio.sleep(0.05)  # blocked in /next: it closes once its event has gone out
+    api.dispatch(invocation(32))
+    answer = await asyncio.wait_for(client.reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b'\r\n\r\n{"n": 1}')
+
+    poster = await RawClient.connect(api.port)
+    await poster.send(http10("POST", response_path(invocation(32).request_id), b'"ok"'))
+    answer = await asyncio.wait_for(poster.reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 202 Accepted\r\n")
+    assert answer.endswith(b'{"status":"OK"}\n')
+    assert recorder(api).named("response")[-1][2] == b'"ok"'
+
+
+async def test_http_1_0_with_keep_alive_keeps_the_connection(
+    api: RuntimeAPI, client: RawClient
+) -> None:
+    api.dispatch(invocation(33))
+    await client.send(http10("GET", NEXT, connection="keep-alive"))
+    resp = await client.read_response()
+    assert resp.status == 200
+    await client.send(http10("POST", response_path(invocation(33).request_id), b"1", "Keep-Alive"))
+    assert (await client.read_response()).status == 202
+
+
 # --------------------------------------------------------------------------- a third-party runtime
 
 CUSTOM_RUNTIME = '''

@@ -313,7 +313,7 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
                 return
             self.req = None
             self.dispatch(req)
-            if req.headers.get("connection", "").lower() == "close":
+            if req.close:
                 if self.blocked:  # a /next: close once its event has gone out
                     self.close_when_answered = True
                 else:
@@ -392,12 +392,30 @@ class _Request:
     """A parsed request head plus its body as it arrives (bodies past the limit are counted,
     not kept, so an oversized response is answered 413 after reading it to its end)."""
 
-    __slots__ = ("method", "path", "headers", "need", "chunked", "body", "size", "expect_continue")
+    __slots__ = (
+        "method",
+        "path",
+        "headers",
+        "need",
+        "chunked",
+        "body",
+        "size",
+        "expect_continue",
+        "close",
+    )
 
-    def __init__(self, method: str, path: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, method: str, path: str, headers: dict[str, str], version: str = "HTTP/1.1"
+    ) -> None:
         self.method = method
         self.path = path
         self.headers = headers
+        # Close once answered when asked to, and for HTTP/1.0 unless it asks for keep-alive, as
+        # Go's net/http (AWS's emulator) does: an HTTP/1.0 client may read its answer to EOF.
+        connection = headers.get("connection", "").lower()
+        self.close = "close" in connection or (
+            version == "HTTP/1.0" and "keep-alive" not in connection
+        )
         self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         self.need = 0 if self.chunked else int(headers.get("content-length") or 0)
         self.body = bytearray()
@@ -408,13 +426,13 @@ class _Request:
     def parse(cls, head: bytes) -> _Request | None:
         try:
             lines = head.decode("latin-1").split("\r\n")
-            method, path, _version = lines[0].split(" ", 2)
+            method, path, version = lines[0].split(" ", 2)
             headers: dict[str, str] = {}
             for line in lines[1:]:
                 name, sep, value = line.partition(":")
                 if sep:
                     headers[name.strip().lower()] = value.strip()
-            req = cls(method, path, headers)
+            req = cls(method, path, headers, version)
             if req.need < 0:
                 return None
             return req
