@@ -318,6 +318,53 @@ async def test_a_handler_exception_has_awslambdarics_payload_shape(
     assert body(after)["errorMessage"] == "bad event 4"
 
 
+async def test_an_unserialisable_result_is_a_marshal_error(engine: Engine, vendored: Path) -> None:
+    add_ric_function(
+        engine,
+        vendored,
+        "sets",
+        """
+        def handler(event, context):
+            return {1, 2}
+        """,
+    )
+
+    result = await engine.invoke("sets", b"{}")
+
+    assert result.function_error == "Unhandled"
+    assert body(result) == {
+        "errorMessage": "Unable to marshal response: Object of type set is not JSON serializable",
+        "errorType": "Runtime.MarshalError",
+        "requestId": result.record.request_id,
+        "stackTrace": [],
+    }
+
+
+async def test_a_timeout_ends_the_environment(engine: Engine, vendored: Path) -> None:
+    add_ric_function(
+        engine,
+        vendored,
+        "sleepy",
+        """
+        import time
+
+        def handler(event, context):
+            time.sleep(event["s"])
+            return context.get_remaining_time_in_millis()
+        """,
+        timeout=1,
+    )
+
+    slow = await engine.invoke("sleepy", b'{"s": 30}')
+    quick = await engine.invoke("sleepy", b'{"s": 0.2}')
+
+    assert slow.record.status == "timeout"
+    assert body(slow)["errorType"] == "Sandbox.Timedout"
+    assert quick.function_error is None and quick.record.cold
+    assert quick.record.env_id != slow.record.env_id
+    assert 0 < int(quick.payload) <= 800
+
+
 @pytest.mark.parametrize(
     "handler, code, error_type, message",
     [
