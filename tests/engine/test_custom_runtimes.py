@@ -216,6 +216,10 @@ async def test_a_missing_bootstrap_is_an_invalid_entrypoint(engine: Engine) -> N
     assert result.record.error_type == "Runtime.InvalidEntrypoint"
     report = result.record.log_lines[-1]
     assert report.startswith("REPORT ") and "Error Type: Runtime.InvalidEntrypoint" in report
+    [init_report] = [line for line in result.record.log_lines if line.startswith("INIT_REPORT")]
+    assert init_report.endswith(
+        "\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint"
+    )
 
 
 async def test_a_bootstrap_that_is_not_executable_is_an_invalid_entrypoint(

@@ -501,6 +501,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             except SpawnError as e:
                 raise LambdaError(str(e)) from e
             except LaunchError as e:  # no runtime to start: an init error, as in Lambda
+                env.init_duration_ms = (time.time() - started_at) * 1000  # for its INIT_REPORT
                 body = {"errorMessage": f"RequestId: {request_id} Error: {e.message}"}
                 body["errorType"] = e.error_type
                 init_outcome = Outcome("init_error", json.dumps(body).encode(), e.error_type)
