@@ -66,10 +66,7 @@ async def update_alias(request: web.Request) -> web.Response:
     body = await json_body(request)
     revision = _text(body, "RevisionId")
     if revision is not None and revision != engine.alias(name, alias_name).revision_id:
-        raise PreconditionFailed(
-            "The Revision Id provided does not match the latest Revision Id. Call the "
-            "GetFunction/GetAlias API to retrieve the latest Revision Id"
-        )
+        raise PreconditionFailed.stale_revision()
     updated = engine.update_alias(
         name,
         alias_name,
@@ -95,7 +92,5 @@ async def list_aliases(request: web.Request) -> web.Response:
     page, marker = shapes.paginate(
         aliases, lambda a: [a.name], request.query.get("Marker"), request.query.get("MaxItems")
     )
-    body: dict[str, object] = {"Aliases": [shapes.alias_configuration(engine, a) for a in page]}
-    if marker:
-        body["NextMarker"] = marker
-    return json_response(body)
+    shown = [shapes.alias_configuration(engine, a) for a in page]
+    return json_response(shapes.page("Aliases", shown, marker))

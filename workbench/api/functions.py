@@ -96,10 +96,7 @@ async def list_functions(request: web.Request) -> web.Response:
         request.query.get("MaxItems"),
     )
     functions = [shapes.listed(await configuration(engine, n, q)) for n, q in page]
-    body: dict[str, object] = {"Functions": functions}
-    if marker:
-        body["NextMarker"] = marker
-    return json_response(body)
+    return json_response(shapes.page("Functions", functions, marker))
 
 
 async def get_function(request: web.Request) -> web.Response:
@@ -176,10 +173,7 @@ async def publish_version(request: web.Request) -> web.Response:
         )
     revision = body.get("RevisionId")
     if revision is not None and revision != latest.revision_id:
-        raise PreconditionFailed(
-            "The Revision Id provided does not match the latest Revision Id. Call the "
-            "GetFunction/GetAlias API to retrieve the latest Revision Id"
-        )
+        raise PreconditionFailed.stale_revision()
     description = body.get("Description")
     version, _ = await engine.publish(name, description if isinstance(description, str) else None)
     return json_response(
@@ -197,10 +191,8 @@ async def list_versions(request: web.Request) -> web.Response:
         request.query.get("Marker"),
         request.query.get("MaxItems"),
     )
-    body: dict[str, object] = {"Versions": [await configuration(engine, name, q) for q in page]}
-    if marker:
-        body["NextMarker"] = marker
-    return json_response(body)
+    versions = [await configuration(engine, name, q) for q in page]
+    return json_response(shapes.page("Versions", versions, marker))
 
 
 # --------------------------------------------------------------------------- concurrency

@@ -166,3 +166,11 @@ def paginate(
         last = json.dumps(key(page[-1]), separators=(",", ":")).encode()
         return page, base64.urlsafe_b64encode(last).decode()
     return page, None
+
+
+def page(field: str, items: list[dict[str, object]], marker: str | None) -> dict[str, object]:
+    """A list operation's output: the items, and ``NextMarker`` when there are more."""
+    body: dict[str, object] = {field: items}
+    if marker:
+        body["NextMarker"] = marker
+    return body

@@ -93,10 +93,7 @@ class ControlAPI:
         if revision_id is not None:
             current = (await self.latest_code(name)).revision_id
             if revision_id != current:
-                raise PreconditionFailed(
-                    "The Revision Id provided does not match the latest Revision Id. Call the "
-                    "GetFunction/GetAlias API to retrieve the latest Revision Id"
-                )
+                raise PreconditionFailed.stale_revision()
         rewrite_config(fn.config_file, changes, account_limit=self.settings.account_limit)
         self.reload([fn.config_file])
         return self._latest(name)

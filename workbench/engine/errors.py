@@ -103,3 +103,10 @@ class PreconditionFailed(LambdaError):
 
     code = "PreconditionFailedException"
     status = 412
+
+    @classmethod
+    def stale_revision(cls) -> PreconditionFailed:
+        return cls(
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            "GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
