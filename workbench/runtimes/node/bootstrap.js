@@ -345,12 +345,12 @@ class Connection {
   send(parts, ...expect) {
     if (this.waiting.length === 0) this.socket.ref();
     this.waiting.push(...expect);
-    if (parts.length === 1) {
-      this.socket.write(parts[0], 'latin1');
+    if (parts.every((part) => typeof part === 'string')) {
+      this.socket.write(parts.length === 1 ? parts[0] : parts.join(''), 'utf8');
       return;
     }
     this.socket.cork();
-    for (const part of parts) this.socket.write(part, typeof part === 'string' ? 'utf8' : undefined);
+    for (const part of parts) this.socket.write(part);
     this.socket.uncork();
   }
 
