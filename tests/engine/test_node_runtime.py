@@ -204,6 +204,48 @@ async def test_async_handler_whose_promise_never_settles(engine: Engine) -> None
     assert invoke_error_record(result)["errorType"] == "Runtime.NodeJsExit"
 
 
+async def test_large_event_and_response_round_trip(engine: Engine) -> None:
+    # ~5 MB each way: the event arrives in many socket reads, the response leaves in one write.
+    node_function(engine, "big", {"index.js": "exports.handler = async (event) => event;"})
+    event = {"blob": "ab\u00e9" * (1300 * 1024 + 7), "n": 1}  # 4 bytes a repeat in UTF-8
+    payload = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert 5 * 1024 * 1024 < len(payload) < 6 * 1024 * 1024
+    for _ in range(2):
+        result = await engine.invoke("big", payload)
+        assert result.function_error is None
+        assert result.payload == payload
+
+
+async def test_legacy_context_fail_and_done(engine: Engine) -> None:
+    code = """
+    exports.handler = (event, context) => {
+      if (event.how === 'fail') context.fail(new Error('failed the old way'));
+      else context.done(null, { done: true });
+    };
+    """
+    node_function(engine, "legacyerr", {"index.js": code})
+    failed = await engine.invoke("legacyerr", b'{"how": "fail"}')
+    assert failed.function_error == "Unhandled"
+    assert body(failed)["errorMessage"] == "failed the old way"
+    assert body(await engine.invoke("legacyerr", b'{"how": "done"}')) == {"done": True}
+
+
+async def test_streaming_handler_is_buffered_into_one_response(engine: Engine) -> None:
+    code = """
+    export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+      responseStream.setContentType('text/plain');
+      responseStream.write('streamed ');
+      await new Promise((r) => setTimeout(r, 5));
+      responseStream.write(context.functionName);
+      responseStream.end();
+    });
+    """
+    node_function(engine, "streamer", {"index.mjs": code})
+    result = await engine.invoke("streamer", b"{}")
+    assert result.function_error is None
+    assert result.payload == b"streamed streamer"
+
+
 # ---------------------------------------------------------------------------- handler resolution
 
 
