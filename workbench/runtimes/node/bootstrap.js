@@ -306,12 +306,14 @@ function afterUserOutput(fn) {
 
 // --------------------------------------------------------------------------- Runtime API client
 
+const API_ADDRESS = env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001'; // as AWS's clients default
 const [apiHost, apiPort] = (() => {
-  const address = env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001';
+  const address = API_ADDRESS;
   const i = address.lastIndexOf(':');
-  return [address.slice(0, i) || '127.0.0.1', parseInt(address.slice(i + 1), 10)];
+  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1'); // [::1]:9001
+  return [host || '127.0.0.1', parseInt(address.slice(i + 1), 10)];
 })();
-const HOST_HEADER = `Host: ${apiHost}:${apiPort}\r\nUser-Agent: workbench-node/${process.versions.node}\r\n`;
+const HOST_HEADER = `Host: ${API_ADDRESS}\r\nUser-Agent: workbench-node/${process.versions.node}\r\n`;
 const NEXT_REQUEST = `GET ${NEXT_PATH} HTTP/1.1\r\n${HOST_HEADER}\r\n`;
 const CRLF2 = Buffer.from('\r\n\r\n');
 const GONE = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
