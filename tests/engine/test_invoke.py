@@ -913,6 +913,7 @@ async def test_samples_are_all_loadable(samples: Engine) -> None:
         "hello",
         "shell-curl",
         "python-awslambdaric",
+        "node-hello",
         "echo",
         "init-heavy",
         "slow",

@@ -361,13 +361,15 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         """The most recently used idle environment of ``version``, if any.
 
         One whose runtime exited while idle (e.g. awslambdaric quits after its response was
-        refused as too large) is dropped here, not handed out: the reaper would only notice it
-        on its next tick.
+        refused as too large; a Node runtime after an unhandled rejection) is dropped here, not
+        handed out, even before the loop has seen its exit: the reaper would only notice it on
+        its next tick. (A runtime that exits just after this check still fails the call.)
         """
         idle = state.idle
-        if idle and idle[-1].version == version and idle[-1].state == "idle":
+        last = idle[-1] if idle else None
+        if last is not None and last.version == version and not last.exited():
             return idle.pop()  # the common case: one version in use
-        idle[:] = [env for env in idle if env.state == "idle"]
+        idle[:] = [env for env in idle if not env.exited()]
         for index in range(len(idle) - 1, -1, -1):
             if idle[index].version == version:
                 return idle.pop(index)

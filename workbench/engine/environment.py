@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -138,6 +139,13 @@ class Environment(RuntimeAPIListener):
     @property
     def short_id(self) -> str:
         return self.id[:8]
+
+    def exited(self) -> bool:
+        """Has the runtime process ended (even if the loop has not yet run ``_on_exit``)?"""
+        if self.state == "dead" or self._pidfd < 0:
+            return True
+        readable, _, _ = select.select([self._pidfd], [], [], 0)
+        return bool(readable)
 
     def _publish(self, phase: str, **kw: object) -> None:
         if self.bus.active:

@@ -29,6 +29,9 @@ _GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@"', "workbench-gate")
 # V8's old generation is capped below the memory size, as AWS's Node.js bootstrap does, so the
 # heap collects garbage before the process reaches its RLIMIT_DATA (derived, not quoted).
 NODE_OLD_SPACE_SHARE = 0.9
+# Node's own code pages stay resident (RssFile ~34 MB for node 20), outside RLIMIT_DATA: a Node
+# function's Max Memory Used (its peak RSS) can exceed memory_size by about that much.
+NODE_CODE_MB = 40
 
 
 class LaunchError(Exception):
