@@ -11,13 +11,13 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from ..engine import Engine, FunctionConfig
+from ..engine import Engine, FunctionConfig, Version
 from ..engine.errors import (
     InvalidParameterValue,
     InvalidRequestContent,
-    PreconditionFailed,
     ValidationError,
 )
+from ..engine.snapshots import MAX_UNZIPPED_BYTES
 from ..engine.versions import LATEST, is_version_number
 from . import shapes
 from .keys import ENGINE
@@ -65,15 +65,22 @@ def _name(request: web.Request) -> tuple[str, str | None]:
     )
 
 
+def _published(engine: Engine, name: str, qualifier: str | None) -> Version | None:
+    """The published version ``qualifier`` names (a number, or an alias's primary version);
+    None for ``$LATEST``. Unknown functions, versions and aliases are Lambda's 404."""
+    engine._require_function(name)
+    if not qualifier or qualifier == LATEST:
+        return None
+    if not is_version_number(qualifier):
+        qualifier = engine.alias(name, qualifier).function_version
+    return None if qualifier == LATEST else engine.version(name, int(qualifier))
+
+
 async def configuration(engine: Engine, name: str, qualifier: str | None) -> dict[str, object]:
     """The FunctionConfiguration of ``name`` at ``qualifier`` ($LATEST, a version or an alias)."""
-    engine._require_function(name)
-    if qualifier and qualifier != LATEST:
-        if not is_version_number(qualifier):
-            qualifier = engine.alias(name, qualifier).function_version
-        if qualifier != LATEST:
-            version = engine.version(name, int(qualifier))
-            return shapes.function_configuration(engine, version.config, version=version)
+    version = _published(engine, name, qualifier)
+    if version is not None:
+        return shapes.function_configuration(engine, version.config, version=version)
     problem = engine.problems.get(name)
     if problem is not None:
         return shapes.failed_configuration(engine, name, problem)
@@ -91,7 +98,7 @@ async def list_functions(request: web.Request) -> web.Response:
             items += [(name, str(v.number)) for v in engine.versions(name)]
     page, marker = shapes.paginate(
         items,
-        lambda item: [item[0], -1 if item[1] == LATEST else int(item[1])],
+        lambda item: [item[0], shapes.version_order(item[1])],
         request.query.get("Marker"),
         request.query.get("MaxItems"),
     )
@@ -171,9 +178,7 @@ async def publish_version(request: web.Request) -> web.Response:
             f"CodeSha256 ({expected_sha}) is different from current CodeSha256 in $LATEST "
             f"({latest.code_sha256}). Please try again."
         )
-    revision = body.get("RevisionId")
-    if revision is not None and revision != latest.revision_id:
-        raise PreconditionFailed.stale_revision()
+    await engine.check_revision(name, body.get("RevisionId"))
     description = body.get("Description")
     version, _ = await engine.publish(name, description if isinstance(description, str) else None)
     return json_response(
@@ -187,7 +192,7 @@ async def list_versions(request: web.Request) -> web.Response:
     items: list[str] = [LATEST, *(str(v.number) for v in engine.versions(name))]
     page, marker = shapes.paginate(
         items,
-        lambda q: [-1 if q == LATEST else int(q)],
+        lambda q: [shapes.version_order(q)],
         request.query.get("Marker"),
         request.query.get("MaxItems"),
     )
@@ -238,7 +243,7 @@ async def account_settings(request: web.Request) -> web.Response:
     return json_response(
         {
             "AccountLimit": {
-                "CodeSizeUnzipped": 262144000,
+                "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
                 "CodeSizeZipped": 52428800,
                 "ConcurrentExecutions": engine.settings.account_limit,
                 "TotalCodeSize": 80530636800,
@@ -259,16 +264,9 @@ async def code_zip(request: web.Request) -> web.StreamResponse:
     """GetFunction's ``Code.Location``: the function's package, as the zip a publish stores."""
     engine = _engine(request)
     name, qualifier = _name(request)
-    engine._require_function(name)
-    if qualifier and qualifier != LATEST:
-        number = (
-            qualifier
-            if is_version_number(qualifier)
-            else engine.alias(name, qualifier).function_version
-        )
-        if number != LATEST:
-            version = engine.version(name, int(number))
-            return web.FileResponse(engine.code_zip_path(version))
+    version = _published(engine, name, qualifier)
+    if version is not None:
+        return web.FileResponse(engine.code_zip_path(version))
     fn: FunctionConfig = engine._latest(name)
     data = await engine.latest_zip(fn)
     return web.Response(body=data, content_type="application/zip")

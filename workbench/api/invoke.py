@@ -13,7 +13,7 @@ import binascii
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.engine import MAX_EVENT_PAYLOAD, MAX_SYNC_PAYLOAD, check_payload_size
+from ..engine.engine import check_payload_size, payload_limit
 from ..engine.errors import InvalidRequestContent, ValidationError
 from .keys import ENGINE
 
@@ -27,7 +27,7 @@ DRAIN_LIMIT = 64 * 1024 * 1024
 
 async def read_body(request: web.Request, event: bool) -> bytes:
     """The request body, refused with Lambda's 413 past the limit without being kept whole."""
-    limit = MAX_EVENT_PAYLOAD if event else MAX_SYNC_PAYLOAD
+    limit = payload_limit(event)
     declared = request.content_length
     content = request.content
     if declared is not None and declared <= limit:
@@ -45,7 +45,8 @@ async def read_body(request: web.Request, event: bool) -> bytes:
             chunks.clear()  # over the limit: keep reading, keep nothing
     if size > limit:
         if size > DRAIN_LIMIT:
-            request.transport and request.transport.close()  # type: ignore[func-returns-value]
+            if request.transport is not None:
+                request.transport.close()
         check_payload_size(max(size, declared or 0), event)
     return b"".join(chunks)
 

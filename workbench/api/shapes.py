@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from ..engine import Alias, Engine, FunctionConfig, Version
@@ -34,10 +35,10 @@ def role_arn(engine: Engine, name: str) -> str:
     return f"arn:aws:iam::{engine.settings.account_id}:role/service-role/{name}-role"
 
 
-def layer_arn(engine: Engine, layer: object) -> str:
+def layer_arn(engine: Engine, layer: Path) -> str:
+    """A layer is a folder: its ARN is named after the folder."""
     s = engine.settings
-    name = getattr(layer, "name", str(layer))
-    return f"arn:aws:lambda:{s.region}:{s.account_id}:layer:{name}:1"
+    return f"arn:aws:lambda:{s.region}:{s.account_id}:layer:{layer.name}:1"
 
 
 def function_configuration(
@@ -143,6 +144,11 @@ def page_size(value: str | None) -> int:
         relation = "greater than or equal to 1" if size < 1 else f"less than or equal to {MAX_PAGE}"
         raise ValidationError.constraint(value, "maxItems", f"Member must have value {relation}")
     return size
+
+
+def version_order(version: str) -> int:
+    """Lambda lists ``$LATEST`` first, then versions by number."""
+    return -1 if version == LATEST else int(version)
 
 
 def paginate(

@@ -38,18 +38,18 @@ class CodeInfo:
     revision_id: str  # changes whenever the code or the configuration does
 
 
-def zip_code(fn: FunctionConfig) -> bytes:
+def zip_code(fn: FunctionConfig, files: list[tuple[str, Path]] | None = None) -> bytes:
     """The folder's code zipped the way a publish zips it (so digests match the version's)."""
     with tempfile.TemporaryDirectory(prefix="workbench-code-") as folder:
         zip_path = Path(folder) / "code.zip"
-        write_zip(code_files(fn.folder), zip_path)
+        write_zip(code_files(fn.folder) if files is None else files, zip_path)
         return zip_path.read_bytes()
 
 
 def measure_code(fn: FunctionConfig) -> CodeInfo:
-    files = code_files(fn.folder)
+    files = code_files(fn.folder)  # walked once: for the newest mtime and for the zip
     newest = max([fn.config_file.stat().st_mtime, *(p.stat().st_mtime for _, p in files)])
-    data = zip_code(fn)
+    data = zip_code(fn, files)
     sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
     size = len(data)
     revision = hashlib.sha256((sha + config_to_json(fn)).encode()).digest()[:16]
@@ -81,6 +81,11 @@ class ControlAPI:
         self._code_info[name] = (revision, fn, info)
         return info
 
+    async def check_revision(self: Engine, name: str, revision_id: object) -> None:
+        """A RevisionId given with a change must be ``$LATEST``'s current one (Lambda's 412)."""
+        if revision_id is not None and revision_id != (await self.latest_code(name)).revision_id:
+            raise PreconditionFailed.stale_revision()
+
     async def update_configuration(
         self: Engine,
         name: str,
@@ -90,10 +95,7 @@ class ControlAPI:
     ) -> FunctionConfig:
         """Write ``changes`` (function.toml keys) into the function's file, and apply them now."""
         fn = self._latest(name)
-        if revision_id is not None:
-            current = (await self.latest_code(name)).revision_id
-            if revision_id != current:
-                raise PreconditionFailed.stale_revision()
+        await self.check_revision(name, revision_id)
         rewrite_config(fn.config_file, changes, account_limit=self.settings.account_limit)
         self.reload([fn.config_file])
         return self._latest(name)

@@ -57,18 +57,22 @@ EVENT_THROTTLE_RETRIES = 5
 MAX_EVENT_PAYLOAD = 1024 * 1024  # 1 MB for Event invocations (it was 256 KB until 2025)
 
 
+def payload_limit(event: bool) -> int:
+    return MAX_EVENT_PAYLOAD if event else MAX_SYNC_PAYLOAD
+
+
 def check_payload_size(size: int, event: bool = False) -> None:
     """Lambda's 413, worded as Lambda words it for each invocation type (LAMBDA_REFERENCE §3)."""
-    if event and size > MAX_EVENT_PAYLOAD:
+    if size <= payload_limit(event):
+        return
+    if event:
         raise RequestTooLarge(
             f"{size} byte payload is too large for the Event invocation type "
             f"(limit {MAX_EVENT_PAYLOAD} bytes)"
         )
-    if size > MAX_SYNC_PAYLOAD:
-        raise RequestTooLarge(
-            f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction "
-            "operation"
-        )
+    raise RequestTooLarge(
+        f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+    )
 
 
 log = logging.getLogger("workbench.engine")

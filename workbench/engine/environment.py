@@ -23,7 +23,7 @@ from pathlib import Path
 from . import processes
 from .config import FunctionConfig
 from .events import EnvironmentEvent, EventBus, LogLine
-from .launch import LaunchError, gated, launch
+from .launch import LaunchError, launch
 from .runtime_api import Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import (
     ProcUsage,
@@ -184,7 +184,7 @@ class Environment(RuntimeAPIListener):
         self._t_spawn = time.perf_counter()
         try:
             self.proc = subprocess.Popen(
-                gated(how.argv) if how.gated else how.argv,
+                how.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,

@@ -53,6 +53,11 @@ class Launch:
     gated: bool  # started behind the sh gate (it does not read the go-ahead itself)
     runtime_dir: str  # LAMBDA_RUNTIME_DIR
 
+    @property
+    def command(self) -> list[str]:
+        """What is spawned: ``argv``, behind the gate unless it reads the go-ahead itself."""
+        return [*_GATE, *self.argv] if self.gated else self.argv
+
 
 def python_layer_paths(fn: FunctionConfig) -> list[str]:
     """Layers' Python folders, later layers first (files extracted later into /opt win)."""
@@ -88,7 +93,7 @@ def _python(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch
         if not (fn.folder / "awslambdaric").is_dir():
             raise LaunchError(
                 "Runtime.InvalidEntrypoint",
-                f"runtime_client = \"awslambdaric\" needs AWS's client vendored in the function "
+                f'runtime_client = "awslambdaric" needs AWS\'s client vendored in the function '
                 f"folder, as in a Lambda zip: pip install --target {fn.folder} awslambdaric",
             )
         # No -I: the client and its dependencies are found through PYTHONPATH (the task root
@@ -134,7 +139,3 @@ def _provided(fn: FunctionConfig) -> Launch:
         "Runtime.InvalidEntrypoint",
         f"Couldn't find valid bootstrap(s): [{' '.join(str(c) for c in candidates)}]{hint}",
     )
-
-
-def gated(argv: list[str]) -> list[str]:
-    return [*_GATE, *argv]
