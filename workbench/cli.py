@@ -29,7 +29,9 @@ class BadInput(Exception):
 
 
 def _roots(args: argparse.Namespace) -> list[Path]:
-    roots = [Path(r) for r in (args.root or [])] or [Path.cwd()]
+    """The roots given as ROOT… (the TUI, serve) and with -r, in that order; default: here."""
+    given = [*(getattr(args, "roots", None) or []), *(args.root or [])]
+    roots = [Path(r) for r in given] or [Path.cwd()]
     for root in roots:
         if not root.exists():
             raise BadInput(f"function root not found: {root}")
@@ -87,10 +89,9 @@ def _read_payload(args: argparse.Namespace) -> bytes:
 
 
 def _show_log(lines: list[str]) -> None:
-    # AWS's runtime joins an error's lines with CR into one log record; on a terminal CR would
-    # overwrite the line, so it is shown as the line break it stands for.
-    text = "\n".join(lines).replace("\r", "\n")
-    sys.stderr.write(text + "\n")
+    from .engine.records import terminal_text
+
+    sys.stderr.write(terminal_text(lines) + "\n")
     sys.stderr.flush()
 
 
@@ -139,6 +140,7 @@ def _run_interruptible(coro: object) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from .engine.records import terminal_text
     from .engine.store import RecordStore
 
     roots = _roots(args)
@@ -160,7 +162,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         store.close()
     lines = [line for record in reversed(records) for line in record.log_lines]
     for line in lines[-args.tail :] if args.tail else lines:
-        print(line.replace("\r", "\n"))
+        print(terminal_text([line]))
     return EXIT_OK
 
 
@@ -369,7 +371,6 @@ def cmd_generate_event(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import ServeError, serve
 
-    args.root = [*(args.roots or []), *(args.root or [])]
     roots = _roots(args)
     try:
         return _run_interruptible(
@@ -396,9 +397,17 @@ def _port(text: str) -> int:
     return port
 
 
-def _server_options(parser: argparse.ArgumentParser) -> None:
-    """--port, --http-port and --host, as `workbench serve` and the TUI take them."""
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    """ROOT…, --prewarm, --port, --http-port and --host: what the TUI and `serve` both take."""
     from .api import DEFAULT_HOST, DEFAULT_PORT
+
+    parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="after each hot reload, start one environment of the new code, so the first "
+        "invocation after a save is warm",
+    )
 
     parser.add_argument(
         "--port",
@@ -457,13 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="run headless: the engine and the Lambda API, with logs on stdout",
     )
-    p.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
-    _server_options(p)
-    p.add_argument(
-        "--prewarm",
-        action="store_true",
-        help="after each hot reload, start one environment of the new code",
-    )
+    _engine_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -584,25 +587,17 @@ def build_tui_parser() -> argparse.ArgumentParser:
         f"Other commands: {', '.join(VERBS)} (workbench COMMAND --help).",
         parents=[_common(None)],
     )
-    parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
     parser.add_argument(
         "--theme",
         metavar="NAME",
         help="colour theme for this run, e.g. workbench-dark, workbench-light (see themes/); "
         "a theme picked in the TUI (ctrl+p, Theme) is remembered",
     )
-    parser.add_argument(
-        "--prewarm",
-        action="store_true",
-        help="after each hot reload, start one environment of the new code, so the first "
-        "invocation after a save is warm",
-    )
-    _server_options(parser)
+    _engine_options(parser)
     return parser
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    args.root = [*(args.roots or []), *(args.root or [])]
     roots = _roots(args)
     from .api import start_api
     from .tui.app import WorkbenchApp

@@ -15,6 +15,7 @@ from typing import TextIO
 from .api import start_api
 from .api.security import is_loopback, split_host
 from .engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
+from .engine.records import terminal_text
 
 
 class ServeError(Exception):
@@ -67,8 +68,7 @@ async def serve(
             while True:
                 event = await subscription.get()
                 if isinstance(event, InvokeEnd):
-                    text = "\n".join(event.record.log_lines).replace("\r", "\n")
-                    print(text, file=out)
+                    print(terminal_text(event.record.log_lines), file=out)
                 elif isinstance(event, FunctionReloaded):
                     print(_describe(event), file=out)
                 else:

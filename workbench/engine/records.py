@@ -99,6 +99,13 @@ def start_line(request_id: str, version: str) -> str:
     return f"START RequestId: {request_id} Version: {version}"
 
 
+def terminal_text(lines: list[str]) -> str:
+    """Log lines for a terminal. AWS's runtime joins an error's lines with CR into one log
+    record; on a terminal CR would overwrite the line, so it is shown as the break it stands for.
+    """
+    return "\n".join(lines).replace("\r", "\n")
+
+
 def end_line(request_id: str) -> str:
     """``END RequestId: <id>``."""
     return f"END RequestId: {request_id}"
