@@ -8,6 +8,17 @@ from pathlib import Path
 from typing import Any
 
 
+def body(result: Any) -> Any:
+    """An InvokeResult's payload, parsed (the handler's result, or Lambda's error object)."""
+    return json.loads(result.payload)
+
+
+def report(result: Any) -> str:
+    """The invocation's one REPORT line."""
+    [line] = [x for x in result.record.log_lines if x.startswith("REPORT ")]
+    return line
+
+
 def toml_value(value: Any) -> str:
     """A TOML literal for a str, bool, int, float or flat table (JSON strings are TOML strings)."""
     if isinstance(value, bool):

@@ -20,9 +20,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from workbench.engine import Engine, InvokeResult
+from workbench.engine import Engine
 
-from ..helpers import make_function
+from ..helpers import body, make_function
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "python-awslambdaric"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -79,10 +79,6 @@ def add_ric_function(engine: Engine, vendored: Path, name: str, code: str, **con
     shutil.copytree(vendored, folder, dirs_exist_ok=True)
     engine.load_functions()
     return folder
-
-
-def body(result: InvokeResult) -> dict:
-    return json.loads(result.payload)
 
 
 def test_the_vendored_folder_holds_the_client_and_its_requirements(vendored: Path) -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from workbench.engine import Engine, InvokeResult
+from workbench.engine import Engine
 
-from ..helpers import toml_value
+from ..helpers import body, toml_value
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 MB = 1024 * 1024
@@ -76,10 +76,6 @@ def make_provided(
         write_bootstrap(folder / "bootstrap", handler_body, script)
     engine.load_functions()
     return folder
-
-
-def body(result: InvokeResult) -> dict:
-    return json.loads(result.payload)
 
 
 def limits(pid: int) -> dict[str, tuple[str, str]]:

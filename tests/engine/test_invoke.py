@@ -29,7 +29,7 @@ from workbench.engine import (
 )
 from workbench.engine.records import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST
 
-from ..helpers import add_function
+from ..helpers import add_function, body, report
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 MB = 1024 * 1024
@@ -46,15 +46,6 @@ ECHO = """
 def handler(event, context):
     return event
 """
-
-
-def body(result: InvokeResult) -> object:
-    return json.loads(result.payload)
-
-
-def report(result: InvokeResult) -> str:
-    [line] = [x for x in result.record.log_lines if x.startswith("REPORT ")]
-    return line
 
 
 def group_alive(pgid: int) -> list[int]:

@@ -23,7 +23,7 @@ import pytest
 from workbench.engine import Engine, EngineSettings, InvokeResult
 from workbench.engine.launch import NODE_CODE_MB
 
-from ..helpers import toml_value
+from ..helpers import body, report, toml_value
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 
@@ -48,15 +48,6 @@ def node_function(engine: Engine, name: str, files: dict[str, str], **config: An
         path.write_text(textwrap.dedent(code).lstrip("\n"))
     engine.load_functions()
     return folder
-
-
-def body(result: InvokeResult) -> Any:
-    return json.loads(result.payload)
-
-
-def report(result: InvokeResult) -> str:
-    [line] = [x for x in result.record.log_lines if x.startswith("REPORT ")]
-    return line
 
 
 def own_lines(result: InvokeResult) -> list[str]:
