@@ -86,11 +86,13 @@ def toasts(messages: list[Message]) -> list[str]:
     return [m.notification.message for m in messages if isinstance(m, Notify)]
 
 
-async def publish_two(app: WorkbenchApp, root: Path) -> None:
-    """hello version 1 returns "one", version 2 "two"."""
+async def publish_two(pilot: Pilot, root: Path) -> None:
+    """hello version 1 returns "one", version 2 "two"; both shown (dialogs offer what is shown)."""
+    app = pilot.app
     await app.engine.publish("hello", "first")
     (root / "hello" / "app.py").write_text(TWO.lstrip())
     await app.engine.publish("hello", "second")
+    await wait_until(pilot, lambda: "hello:2" in keys(app))
 
 
 async def select(pilot: Pilot, key: str) -> None:
@@ -181,7 +183,7 @@ async def test_create_an_alias_with_a_weight_from_the_keyboard(
     app: WorkbenchApp, root: Path
 ) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
-        await publish_two(app, root)
+        await publish_two(pilot, root)
         await select(pilot, "hello:2")
         dialog = await open_alias_dialog(pilot, "a")
         # the selected version is the default target
@@ -245,7 +247,7 @@ async def test_bad_alias_input_is_explained_in_the_dialog_and_creates_nothing(
     expected: list[str],
 ) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
-        await publish_two(app, root)
+        await publish_two(pilot, root)
         await select(pilot, "hello")
         dialog = await open_alias_dialog(pilot, "a")
         await type_into(pilot, dialog, "#alias-name", name)
@@ -281,7 +283,7 @@ async def test_an_unknown_version_is_the_engines_error(app: WorkbenchApp) -> Non
 
 async def test_edit_an_alias_weight_then_remove_its_routing(app: WorkbenchApp, root: Path) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
-        await publish_two(app, root)
+        await publish_two(pilot, root)
         app.engine.create_alias("hello", "live", "2", routing={"1": 0.1}, description="prod")
         await select(pilot, "hello:live")  # the engine's RegistryChanged brings the row
         dialog = await open_alias_dialog(pilot, "e")
@@ -319,7 +321,7 @@ async def test_edit_an_alias_weight_then_remove_its_routing(app: WorkbenchApp, r
 async def test_edit_and_delete_need_an_alias_row(app: WorkbenchApp, root: Path) -> None:
     messages: list[Message] = []
     async with app.run_test(size=(160, 45), message_hook=messages.append) as pilot:
-        await publish_two(app, root)
+        await publish_two(pilot, root)
         await select(pilot, "hello:1")
         await pilot.press("e")
         await pilot.pause()
@@ -332,7 +334,7 @@ async def test_edit_and_delete_need_an_alias_row(app: WorkbenchApp, root: Path) 
 
 async def test_delete_an_alias_asks_first(app: WorkbenchApp, root: Path) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
-        await publish_two(app, root)
+        await publish_two(pilot, root)
         app.engine.create_alias("hello", "live", "1")
         await select(pilot, "hello:live")
         await pilot.press("d")
@@ -357,7 +359,7 @@ async def test_a_selected_version_or_alias_is_what_ctrl_r_invokes(
     app: WorkbenchApp, root: Path
 ) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
-        await publish_two(app, root)
+        await publish_two(pilot, root)
         (root / "hello" / "app.py").write_text(LATEST_CODE.lstrip())
         app.engine.create_alias("hello", "live", "1", routing={"2": 1.0})  # all to version 2
 
@@ -463,7 +465,7 @@ async def test_versions_actions_are_keys_footer_entries_and_palette_commands(
     app: WorkbenchApp, root: Path
 ) -> None:
     async with app.run_test(size=(160, 45)) as pilot:
-        await publish_two(app, root)
+        await publish_two(pilot, root)
         app.engine.create_alias("hello", "live", "1")
         await wait_until(pilot, lambda: "hello:live" in keys(app))
         for binding in FunctionsPane.BINDINGS:
