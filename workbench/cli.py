@@ -381,10 +381,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 port=args.port,
                 http_port=args.http_port,
                 prewarm=args.prewarm,
+                time_scale=args.time_scale,
             )
         )
     except ServeError as e:
         raise BadInput(str(e)) from None
+
+
+def _time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0001 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"invalid time scale {text!r}: a number from 0.0001 to 1 (1 = Lambda's own timing)"
+        )
+    return value
 
 
 def _port(text: str) -> int:
@@ -426,6 +439,14 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_HOST,
         help=f"address to listen on (default: {DEFAULT_HOST}, loopback only); another address "
         "makes the API reachable from the network, without authentication",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply Lambda's waits (async retry delays, throttle backoff, maximum event age, "
+        "rate() schedules) by FACTOR, e.g. 0.01 for demos (default: 1, Lambda's timing)",
     )
 
 
@@ -558,13 +579,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("event", nargs="?", metavar="EVENT", help="e.g. put, receive-message")
     p.add_argument("--list", action="store_true", help="list the templates and their options")
     p.set_defaults(func=cmd_generate_event)
+
+    from . import cli_queue, cli_schedules, cli_topics
+
+    for module in (cli_queue, cli_topics, cli_schedules):
+        module.add_parsers(sub, common)
     return parser
 
 
 # --------------------------------------------------------------------------- the TUI
 
-VERBS = ("list", "invoke", "logs", "publish", "versions", "alias", "generate-event", "serve")
-_VALUE_OPTIONS = ("-r", "--root", "--state-dir", "--theme", "--port", "--http-port", "--host")
+VERBS = (
+    "list",
+    "invoke",
+    "logs",
+    "publish",
+    "versions",
+    "alias",
+    "generate-event",
+    "serve",
+    "queue",
+    "publish-message",
+    "schedules",
+)
+_VALUE_OPTIONS = (
+    "-r",
+    "--root",
+    "--state-dir",
+    "--theme",
+    "--port",
+    "--http-port",
+    "--host",
+    "--time-scale",
+)
 
 
 def _verb(argv: list[str]) -> str | None:
@@ -609,6 +656,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             state_dir=_state_dir(args, roots),
             theme=args.theme,
             prewarm=args.prewarm,
+            time_scale=args.time_scale,
             serve=functools.partial(start_api, host=args.host, port=args.port),
             serve_address=f"{args.host}:{args.port}",
         )

@@ -38,9 +38,12 @@ async def serve(
     port: int,
     http_port: int,
     prewarm: bool = False,
+    time_scale: float = 1.0,
     out: TextIO = sys.stdout,
 ) -> int:
-    settings = EngineSettings(state_dir=state_dir, watch=True, prewarm=prewarm)
+    settings = EngineSettings(
+        state_dir=state_dir, watch=True, prewarm=prewarm, background=True, time_scale=time_scale
+    )
     async with Engine(roots, settings) as engine:
         subscription = engine.subscribe()
         try:

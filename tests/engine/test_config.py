@@ -113,6 +113,7 @@ suffix = ".jpg"
 
 [[triggers]]
 type = "http"
+path = "/thumbs/{id}"
 """,
         folder="src/thumb",
     )
@@ -135,7 +136,7 @@ type = "http"
     }
     assert [dict(t) for t in config.triggers] == [
         {"type": "s3", "bucket": "uploads", "events": ["ObjectCreated:*"], "suffix": ".jpg"},
-        {"type": "http"},
+        {"type": "http", "path": "/thumbs/{id}"},
     ]
     with pytest.raises(TypeError):
         config.environment["STAGE"] = "prod"  # type: ignore[index]
@@ -582,38 +583,43 @@ def test_async_not_a_table() -> None:
 # --- triggers ----------------------------------------------------------------------------
 
 
-def test_triggers_keep_other_keys() -> None:
-    config = load('[[triggers]]\ntype = "schedule"\nrate = "5 minutes"\nnested = { a = 1 }\n')
+def test_triggers_keep_the_table_as_written() -> None:
+    config = load(
+        '[[triggers]]\ntype = "schedule"\nexpression = "rate(5 minutes)"\ninput = { a = 1 }\n'
+    )
     assert [dict(t) for t in config.triggers] == [
-        {"type": "schedule", "rate": "5 minutes", "nested": {"a": 1}}
+        {"type": "schedule", "expression": "rate(5 minutes)", "input": {"a": 1}}
     ]
 
 
 def test_trigger_unknown_type() -> None:
-    text = f'{PREAMBLE}[[triggers]]\ntype = "s3"\n\n[[triggers]]\nbucket = "b"\ntype = "sqs"\n'
+    text = (
+        f'{PREAMBLE}[[triggers]]\ntype = "s3"\nbucket = "bkt"\n\n[[triggers]]\nbucket = "b"\n'
+        'type = "sqs"\n'
+    )
     err = error(text)
-    assert (err.line, err.key, err.value) == (9, "triggers[1].type", "sqs")
+    assert (err.line, err.key, err.value) == (10, "triggers[1].type", "sqs")
     assert (
-        str(err) == f'fn/function.toml:9: triggers[1].type = "sqs": must be one of: {TRIGGER_LIST}'
+        str(err) == f'fn/function.toml:10: triggers[1].type = "sqs": must be one of: {TRIGGER_LIST}'
     )
 
 
 def test_trigger_missing_type() -> None:
-    err = error(f'{PREAMBLE}[[triggers]]\ntype = "sns"\n[[triggers]]\nbucket = "b"\n')
+    err = error(f'{PREAMBLE}[[triggers]]\ntype = "sns"\ntopic = "t"\n[[triggers]]\nbucket = "b"\n')
     assert str(err) == (
-        f"fn/function.toml:6: triggers[1]: missing type; must be one of: {TRIGGER_LIST}"
+        f"fn/function.toml:7: triggers[1]: missing type; must be one of: {TRIGGER_LIST}"
     )
 
 
 def test_triggers_not_an_array_of_tables() -> None:
     err = error("triggers = 1\n")
     assert str(err) == "fn/function.toml:1: triggers = 1: must be an array of tables ([[triggers]])"
-    err = error('triggers = [\n  { type = "http" },\n  "s3",\n]\n')
+    err = error('triggers = [\n  { type = "http", path = "/" },\n  "s3",\n]\n')
     assert str(err) == 'fn/function.toml:3: triggers[1] = "s3": must be a table ([[triggers]])'
 
 
 def test_trigger_inline_array_line() -> None:
-    err = error('triggers = [\n  { type = "http" },\n  { type = "ftp" },\n]\n')
+    err = error('triggers = [\n  { type = "http", path = "/" },\n  { type = "ftp" },\n]\n')
     assert (err.line, err.key) == (3, "triggers[1].type")
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .triggers import TriggerError, parse_trigger
+
 CONFIG_FILENAME = "function.toml"
 DEFAULT_RUNTIME = f"python3.{sys.version_info.minor}"
 DEFAULT_HANDLER = "lambda_function.lambda_handler"
@@ -42,7 +44,6 @@ RUNTIMES: tuple[str, ...] = (
     "provided.al2",
     "provided.al2023",
 )
-TRIGGER_TYPES: tuple[str, ...] = ("s3", "http", "queue", "schedule", "sns")
 TOP_LEVEL_KEYS: tuple[str, ...] = (
     "name",
     "runtime",
@@ -418,16 +419,17 @@ class _Parser:
     def _triggers(self, path: KeyPath, value: Any) -> tuple[Mapping[str, object], ...]:
         if not isinstance(value, list):
             raise self.error(path, value, "must be an array of tables ([[triggers]])")
-        types = ", ".join(TRIGGER_TYPES)
         triggers: list[Mapping[str, object]] = []
         for index, item in enumerate(value):
             item_path = (*path, index)
             if not isinstance(item, dict):
                 raise self.error(item_path, item, "must be a table ([[triggers]])")
-            if "type" not in item:
-                raise self.error(item_path, None, f"missing type; must be one of: {types}")
-            if item["type"] not in TRIGGER_TYPES:
-                raise self.error((*item_path, "type"), item["type"], f"must be one of: {types}")
+            try:
+                parse_trigger(item)
+            except TriggerError as e:
+                if e.key is None:
+                    raise self.error(item_path, None, e.message) from None
+                raise self.error((*item_path, e.key), item.get(e.key), e.message) from None
             triggers.append(MappingProxyType(dict(item)))
         return tuple(triggers)
 

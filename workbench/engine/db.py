@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -75,8 +75,63 @@ CREATE TABLE IF NOT EXISTS registry_generation (
 INSERT OR IGNORE INTO registry_generation (id, value) VALUES (1, 0);
 """
 
+# The durable async queue (``async_queue.py``): one row per accepted Event invocation, kept after
+# it ends (its outcome, the destination it went to). A row is claimed by an engine for one
+# attempt with a lease (owner, lease_until); an engine killed mid-attempt leaves a lease that a
+# restart (or another engine, once it expires) takes back, so an accepted event is never lost.
+_SCHEMA_V3 = """
+ALTER TABLE invocations ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE invocations ADD COLUMN dwell_ms REAL;
+CREATE TABLE IF NOT EXISTS async_events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id     TEXT    NOT NULL UNIQUE,
+    function       TEXT    NOT NULL,
+    qualifier      TEXT,
+    payload        BLOB    NOT NULL,
+    trigger        TEXT,
+    enqueued_at    REAL    NOT NULL,
+    due_at         REAL    NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    status         TEXT    NOT NULL DEFAULT 'queued',
+    lease_owner    TEXT,
+    lease_until    REAL,
+    last_error     TEXT,
+    condition      TEXT,
+    destination    TEXT,
+    finished_at    REAL
+);
+CREATE INDEX IF NOT EXISTS ix_async_events_status_due ON async_events (status, due_at);
+"""
+
+# Local queues (``queues.py``), SQS-like: a queue's settings, and its messages. A received
+# message is invisible until ``visible_at``; ``receipt_handle`` is the latest receive's.
+_SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS queues (
+    name               TEXT    PRIMARY KEY,
+    created_at         REAL    NOT NULL,
+    visibility_timeout INTEGER NOT NULL DEFAULT 30,
+    dead_letter_queue  TEXT,
+    max_receive_count  INTEGER
+);
+CREATE TABLE IF NOT EXISTS queue_messages (
+    seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue              TEXT    NOT NULL,
+    message_id         TEXT    NOT NULL UNIQUE,
+    body               TEXT    NOT NULL,
+    attributes         TEXT    NOT NULL DEFAULT '{}',
+    md5_of_body        TEXT    NOT NULL,
+    sent_at            REAL    NOT NULL,
+    visible_at         REAL    NOT NULL,
+    receive_count      INTEGER NOT NULL DEFAULT 0,
+    first_received_at  REAL,
+    receipt_handle     TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_queue_messages_visible ON queue_messages (queue, visible_at, seq);
+CREATE INDEX IF NOT EXISTS ix_queue_messages_receipt ON queue_messages (receipt_handle);
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -49,6 +49,7 @@ from .results import InvokeResult, build_result
 from .runtime_api import Invocation
 from .snapshots import CodeStore
 from .source_filter import SourceFilter
+from .sources import Sources
 from .store import RecordStore
 from .versions import LATEST, Registry, is_alias_qualifier
 
@@ -93,6 +94,11 @@ class EngineSettings:
     watch: bool = False  # hot reload: follow the roots with watchfiles
     prewarm: bool = False  # after a reload, start one environment so the next call is warm
     reload_step_ms: int = 50  # hot reload's quiet window
+    # process the async queue and run the event sources (buckets, schedules, queue mappings)
+    background: bool = False
+    # multiplies the waits Lambda would make (retry delays, throttle backoff, maximum event age,
+    # rate() schedules), so demos and tests need not wait minutes; 1.0 is Lambda's own timing
+    time_scale: float = 1.0
 
 
 @dataclass(slots=True)
@@ -137,6 +143,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         self._tasks: set[asyncio.Task[None]] = set()
         self._code_info: dict[str, tuple[int, FunctionConfig, CodeInfo]] = {}
         self._closed = False
+        self.sources = Sources(self)
         self._init_reload()
         self.load_functions()
 
@@ -153,6 +160,8 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         self._reaper = loop.create_task(self._reap_idle())
         if self.settings.watch:
             self._start_watching(loop)
+        if self.settings.background:
+            await self.sources.start()
         return self
 
     async def close(self) -> None:
@@ -161,6 +170,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             return
         self._closed = True
         self._stop_watching()
+        await self.sources.close()
         if self._reaper is not None:
             self._reaper.cancel()
         for task in list(self._tasks):

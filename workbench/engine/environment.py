@@ -162,9 +162,7 @@ class Environment(RuntimeAPIListener):
         loop = self._loop = asyncio.get_running_loop()
         self.state = "initializing"
         try:
-            how = launch(
-                self.fn, python=self.python, node=self.node, pycache_dir=self.pycache_dir
-            )
+            how = launch(self.fn, python=self.python, node=self.node, pycache_dir=self.pycache_dir)
         except LaunchError:
             self.state = "dead"
             raise

@@ -124,6 +124,8 @@ class HotReload:
                 events.append(event)
         if self._watcher is not None:
             self._watcher.watch(self.watch_paths())
+        if events:
+            self.sources.refresh()
         if self.bus.active:
             for event in events:
                 self.bus.publish(event)
@@ -178,12 +180,7 @@ class HotReload:
                 self._check_code(state, after, code, whole=before is None and self.settings.watch)
             self._concurrency_changed(state)
         problem = self.problem(name)
-        if (
-            self.settings.prewarm
-            and state is not None
-            and after is not None
-            and problem is None
-        ):
+        if self.settings.prewarm and state is not None and after is not None and problem is None:
             self._schedule_prewarm(state)
         return FunctionReloaded(
             name,

@@ -41,6 +41,10 @@ class InvocationRecord:
     log_lines: list[str] = field(default_factory=list)
     env_id: str = ""
     qualifier: str | None = None  # as invoked: an alias, a version number, $LATEST; None: none
+    attempt: int = 1  # Event invocations: 1, then 2 and 3 for Lambda's retries
+    dwell_ms: float | None = (
+        None  # Event invocations: queued (or re-queued) -> this attempt's start
+    )
 
 
 def billed_duration_ms(duration_ms: float, init_duration_ms: float | None) -> int:

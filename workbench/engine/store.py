@@ -48,6 +48,8 @@ COLUMNS: tuple[str, ...] = (
     "log_lines",
     "env_id",
     "qualifier",
+    "attempt",
+    "dwell_ms",
 )
 
 _INSERT = (
@@ -95,6 +97,8 @@ def _to_row(r: InvocationRecord) -> tuple:
         json.dumps(r.log_lines),
         r.env_id,
         r.qualifier,
+        r.attempt,
+        r.dwell_ms,
     )
 
 

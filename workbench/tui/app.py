@@ -127,6 +127,7 @@ class WorkbenchApp(VersionActions, App[int]):
         settings: EngineSettings | None = None,
         theme: str | None = None,
         prewarm: bool = False,
+        time_scale: float = 1.0,
         serve: ServeFactory | None = None,
         serve_address: str = "",
     ) -> None:
@@ -140,7 +141,9 @@ class WorkbenchApp(VersionActions, App[int]):
         self._use_themes(theme)  # first: an unknown or broken theme stops us before the engine
         self.roots = roots
         # hot reload on: a save shows in the next invocation
-        self.settings = settings or EngineSettings(state_dir=state_dir, watch=True, prewarm=prewarm)
+        self.settings = settings or EngineSettings(
+            state_dir=state_dir, watch=True, prewarm=prewarm, background=True, time_scale=time_scale
+        )
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
         self.registry_view = RegistryView(self.engine)
