@@ -164,7 +164,7 @@ def parse_trigger(raw: Mapping[str, Any]) -> Trigger:
             )
     required = REQUIRED[kind]
     if required not in raw:
-        raise TriggerError(None, f"missing {required}: a {kind} trigger needs one")
+        raise TriggerError(None, f"missing {required}: every {kind} trigger needs one")
     enabled = _bool(raw, "enabled", True)
     return _PARSERS[kind](raw, enabled)
 
