@@ -115,6 +115,20 @@ def test_list_shows_functions_and_config_errors(root: Path) -> None:
     assert "config error:" in broken and "timeout = 0" in broken
 
 
+def test_list_shows_each_functions_triggers(root: Path) -> None:
+    triggers = [
+        {"type": "s3", "bucket": "uploads"},
+        {"type": "http", "path": "/items/{id}", "method": "get"},
+        {"type": "schedule", "expression": "rate(5 minutes)", "enabled": False},
+    ]
+    make_function(root, "wired", HELLO, triggers=triggers)
+    out = run(root, "list").stdout.decode()
+    wired = next(line for line in out.splitlines() if line.startswith("wired"))
+    assert "s3:uploads, http:GET /items/{id}, schedule:rate(5 minutes) (disabled)" in wired
+    hello = next(line for line in out.splitlines() if line.startswith("hello "))
+    assert hello.split()[-2:] == ["-", "ok"]
+
+
 def test_logs_come_from_the_store(root: Path) -> None:
     run(root, "invoke", "hello", "-p", '{"name": "one"}')
     run(root, "invoke", "hello", "-p", '{"name": "two"}')

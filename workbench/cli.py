@@ -56,13 +56,16 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .engine.discovery import discover
+    from .engine.triggers import label, triggers_of
 
     found = discover(_roots(args))
-    rows = [("NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "STATUS")]
+    rows = [("NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "TRIGGERS", "STATUS")]
     for name, fn in found.functions.items():
-        rows.append((name, fn.runtime, fn.handler, f"{fn.memory_size} MB", f"{fn.timeout} s", "ok"))
+        triggers = ", ".join(label(t) for t in triggers_of(fn)) or "-"
+        memory, timeout = f"{fn.memory_size} MB", f"{fn.timeout} s"
+        rows.append((name, fn.runtime, fn.handler, memory, timeout, triggers, "ok"))
     for name, problem in found.problems.items():
-        rows.append((name, "-", "-", "-", "-", f"config error: {problem.error}"))
+        rows.append((name, "-", "-", "-", "-", "-", f"config error: {problem.error}"))
     if len(rows) == 1:
         print("no functions found (a function is a folder with a function.toml)", file=sys.stderr)
         return EXIT_OK

@@ -174,6 +174,21 @@ def triggers_of(fn: FunctionConfig) -> tuple[Trigger, ...]:
     return tuple(parse_trigger(raw) for raw in fn.triggers)
 
 
+def label(trigger: Trigger) -> str:
+    """A short name for lists: ``s3:uploads``, ``http:GET /items/{id}``, ``sns:alerts``."""
+    if isinstance(trigger, S3Trigger):
+        text = f"s3:{trigger.bucket}"
+    elif isinstance(trigger, HttpTrigger):
+        text = f"http:{trigger.route_key}"
+    elif isinstance(trigger, QueueTrigger):
+        text = f"queue:{trigger.queue}"
+    elif isinstance(trigger, ScheduleTrigger):
+        text = f"schedule:{trigger.expression}"
+    else:
+        text = f"sns:{trigger.topic}"
+    return text if trigger.enabled else f"{text} (disabled)"
+
+
 # ----------------------------------------------------------------------------- per type
 
 
