@@ -44,6 +44,7 @@ from .hot_reload import HotReload
 from .ids import new_trace_id, new_uuid
 from .launch import LaunchError
 from .python_code import CodeProblem
+from .queues import QueueStore
 from .registry_api import RegistryAPI
 from .results import InvokeResult, build_result
 from .runtime_api import Invocation
@@ -138,6 +139,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         self._reserved_total = 0
         self.store: RecordStore | None = None
         self.registry: Registry | None = None
+        self.queues: QueueStore | None = None
         self._registry_generation = 0
         self._reaper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -156,6 +158,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             self.state_dir / "workbench.db", CodeStore(self.state_dir / "code"), self.arn
         )
         self._registry_generation = self.registry.generation()
+        self.queues = QueueStore(self.state_dir / "workbench.db")
         loop = asyncio.get_running_loop()
         self._reaper = loop.create_task(self._reap_idle())
         if self.settings.watch:
@@ -185,6 +188,8 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             self.store.close()
         if self.registry is not None:
             self.registry.close()
+        if self.queues is not None:
+            self.queues.close()
 
     async def __aenter__(self) -> Engine:
         return await self.start()

@@ -1,0 +1,562 @@
+"""Local queues with SQS's semantics, durable in the workbench's SQLite database (WAL).
+
+A ``QueueStore`` has its own connection and a lock, so the engine's pollers (from worker
+threads), the API and the CLI (another process, while a serve runs) can all use the same
+database at once. Every change that must not interleave (receive, redrive) is one
+``BEGIN IMMEDIATE`` transaction, so two consumers never receive the same message at once.
+
+SQS's rules as followed here:
+- a received message is invisible for the visibility timeout, then visible again with its
+  ``ApproximateReceiveCount`` one higher; each receive gives a new receipt handle;
+- redrive: a message whose receive count already reached ``max_receive_count`` is moved to the
+  dead-letter queue instead of being received again;
+- ``delete_message`` with a handle that is no longer the message's latest (it was received
+  again since), or of a message already deleted, succeeds without deleting (SQS: "the request
+  will still succeed, but the message might not be deleted"); a handle that was never issued is
+  ``ReceiptHandleIsInvalid``;
+- a message body is at most 1 MiB (SQS's ``MaximumMessageSize`` limit and default since
+  August 2025, as botocore's model says; it was 256 KiB before).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .db import connect, migrate
+
+QUEUE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
+MAX_MESSAGE_BYTES = 1024 * 1024  # SQS's MaximumMessageSize (1 MiB)
+MAX_VISIBILITY_TIMEOUT = 43200  # 12 hours
+MAX_DELAY_SECONDS = 900
+MAX_RECEIVE_BATCH = 10
+DATA_TYPES = ("String", "Number", "Binary")
+
+
+class QueueError(ValueError):
+    """A refused queue operation; ``code`` is SQS's error shape name (the API's ``__type``)."""
+
+    code = "InvalidParameterValue"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class QueueNotFound(QueueError):
+    code = "QueueDoesNotExist"
+
+
+class QueueExists(QueueError):
+    code = "QueueNameExists"
+
+
+class ReceiptHandleInvalid(QueueError):
+    code = "ReceiptHandleIsInvalid"
+
+
+class MessageNotInflight(QueueError):
+    code = "MessageNotInflight"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    name: str
+    created_at: float
+    visibility_timeout: int
+    dead_letter_queue: str | None
+    max_receive_count: int | None
+    depth: int = 0  # visible now
+    in_flight: int = 0  # received, not yet visible again
+    delayed: int = 0  # sent with DelaySeconds, not yet visible
+    dead_letter_depth: int | None = None  # the dead-letter queue's depth (None: no DLQ)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    message_id: str
+    receipt_handle: str
+    body: str
+    md5_of_body: str
+    attributes: dict[str, dict[str, str]]  # SQS's MessageAttributes: name → {DataType, ...Value}
+    sent_at: float
+    receive_count: int
+    first_received_at: float
+    queue: str = field(default="")
+
+    @property
+    def md5_of_attributes(self) -> str | None:
+        return md5_of_attributes(self.attributes)
+
+
+def check_name(name: object, what: str = "queue name") -> str:
+    if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
+        raise QueueError(
+            f"invalid {what} {name!r}: 1 to 80 of letters, digits, '-' and '_', "
+            "optionally ending in .fifo"
+        )
+    return name
+
+
+def _check_int(value: object, low: int, high: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise QueueError(f"invalid {what} {value!r}: an integer from {low} to {high}")
+    return value
+
+
+def normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """Message attributes in SQS's form: a plain string value becomes a ``String`` attribute."""
+    out: dict[str, dict[str, str]] = {}
+    for name, value in (attributes or {}).items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,256}", name):
+            raise QueueError(
+                f"invalid message attribute name {name!r}: 1 to 256 of letters, digits, "
+                "'-', '_' and '.'"
+            )
+        if isinstance(value, str):
+            out[name] = {"DataType": "String", "StringValue": value}
+            continue
+        if not isinstance(value, Mapping) or not isinstance(value.get("DataType"), str):
+            raise QueueError(
+                f"message attribute {name}: a string, or {{DataType, StringValue|BinaryValue}}"
+            )
+        data_type = value["DataType"]
+        if data_type.split(".")[0] not in DATA_TYPES:
+            raise QueueError(
+                f"message attribute {name}: DataType {data_type!r} is not one of "
+                f"{', '.join(DATA_TYPES)} (optionally with a .custom suffix)"
+            )
+        if data_type.startswith("Binary"):
+            binary = value.get("BinaryValue")
+            if isinstance(binary, bytes | bytearray):
+                binary = base64.b64encode(binary).decode()
+            if not isinstance(binary, str):
+                raise QueueError(f"message attribute {name}: a Binary attribute needs BinaryValue")
+            out[name] = {"DataType": data_type, "BinaryValue": binary}
+        else:
+            text = value.get("StringValue")
+            if not isinstance(text, str):
+                raise QueueError(f"message attribute {name}: {data_type} needs a StringValue")
+            out[name] = {"DataType": data_type, "StringValue": text}
+    return out
+
+
+def md5_of_attributes(attributes: Mapping[str, Mapping[str, str]]) -> str | None:
+    """SQS's MD5OfMessageAttributes: each attribute, sorted by name, length-prefixed."""
+    if not attributes:
+        return None
+    digest = hashlib.md5()  # noqa: S324 - SQS's checksum, not security
+    for name in sorted(attributes):
+        value = attributes[name]
+        for part in (name, value["DataType"]):
+            data = part.encode()
+            digest.update(len(data).to_bytes(4, "big") + data)
+        if "BinaryValue" in value:
+            data = base64.b64decode(value["BinaryValue"])
+            digest.update(b"\x02" + len(data).to_bytes(4, "big") + data)
+        else:
+            data = value["StringValue"].encode()
+            digest.update(b"\x01" + len(data).to_bytes(4, "big") + data)
+    return digest.hexdigest()
+
+
+def _new_handle(message_id: str) -> str:
+    token = f"{message_id}:{uuid.uuid4().hex}".encode()
+    return base64.urlsafe_b64encode(token).decode()
+
+
+def _handle_message_id(handle: object) -> str:
+    """The message a receipt handle names; ``ReceiptHandleIsInvalid`` if it was never issued."""
+    try:
+        assert isinstance(handle, str) and handle
+        text = base64.urlsafe_b64decode(handle.encode()).decode()
+        message_id, _, token = text.partition(":")
+        uuid.UUID(message_id)
+        assert len(token) == 32
+        return message_id
+    except (AssertionError, ValueError, binascii.Error, UnicodeDecodeError):
+        raise ReceiptHandleInvalid(
+            f"The input receipt handle {handle!r} is not a valid receipt handle."
+        ) from None
+
+
+_INFO = "name, created_at, visibility_timeout, dead_letter_queue, max_receive_count"
+_MESSAGE = (
+    "message_id, receipt_handle, body, md5_of_body, attributes, sent_at, receive_count, "
+    "first_received_at"
+)
+
+
+class QueueStore:
+    """The local queues of one state dir. ``close()`` when done."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = Path(db_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = connect(self.path)
+        migrate(self._conn, self.path)
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[str], None]] = []
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ----------------------------------------------------------------- notifications
+
+    def add_listener(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(queue)`` (on the sender's thread) after each send through this store;
+        returns the function that removes it. Other processes' sends are seen by polling."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _notify(self, name: str) -> None:
+        for callback in list(self._listeners):
+            callback(name)
+
+    # ----------------------------------------------------------------- transactions
+
+    def _write(self, work: Callable[[], Any]) -> Any:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+                self._conn.execute("COMMIT")
+                return result
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _row(self, name: str) -> tuple | None:
+        return self._conn.execute(f"SELECT {_INFO} FROM queues WHERE name = ?", (name,)).fetchone()
+
+    def _require(self, name: str) -> tuple:
+        row = self._row(name)
+        if row is None:
+            names = [r[0] for r in self._conn.execute("SELECT name FROM queues ORDER BY name")]
+            known = ", ".join(names) if names else "none yet"
+            raise QueueNotFound(
+                f"queue not found: {name!r} (queues: {known}; create one with "
+                f"`workbench queue create {name}`, or name it in a queue trigger)"
+            )
+        return row
+
+    # ----------------------------------------------------------------- queues
+
+    def create(
+        self,
+        name: str,
+        visibility_timeout: int = 30,
+        dead_letter_queue: str | None = None,
+        max_receive_count: int | None = None,
+    ) -> QueueInfo:
+        """Create a queue; the same call again is a no-op, different settings an error.
+
+        A dead-letter queue named here is created too (with default settings) if missing.
+        """
+        settings = self._check_settings(
+            name, visibility_timeout, dead_letter_queue, max_receive_count
+        )
+
+        def work() -> None:
+            row = self._row(name)
+            if row is not None:
+                if tuple(row[2:]) != settings:
+                    raise QueueExists(
+                        f"queue {name!r} already exists with different settings: "
+                        f"{_describe(tuple(row[2:]))} (asked for {_describe(settings)}); "
+                        "delete it first or use the same settings"
+                    )
+                return
+            self._insert(name, *settings)
+
+        self._write(work)
+        return self.get(name)
+
+    def ensure(
+        self,
+        name: str,
+        visibility_timeout: int = 30,
+        dead_letter_queue: str | None = None,
+        max_receive_count: int | None = None,
+    ) -> QueueInfo:
+        """The queue, created with these settings if it does not exist (an existing queue keeps
+        its own): what triggers and destinations do for the queues they name."""
+        settings = self._check_settings(
+            name, visibility_timeout, dead_letter_queue, max_receive_count
+        )
+
+        def work() -> None:
+            if self._row(name) is None:
+                self._insert(name, *settings)
+
+        self._write(work)
+        return self.get(name)
+
+    def _check_settings(
+        self, name: str, vt: int, dlq: str | None, max_receive: int | None
+    ) -> tuple[int, str | None, int | None]:
+        check_name(name)
+        _check_int(vt, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout (seconds)")
+        if (dlq is None) != (max_receive is None):
+            raise QueueError(
+                "a redrive policy needs both a dead-letter queue and a max receive count"
+            )
+        if dlq is not None:
+            check_name(dlq, "dead-letter queue name")
+            if dlq == name:
+                raise QueueError(f"queue {name!r} cannot be its own dead-letter queue")
+            _check_int(max_receive, 1, 1000, "max receive count")
+        return (vt, dlq, max_receive)
+
+    def _insert(self, name: str, vt: int, dlq: str | None, max_receive: int | None) -> None:
+        self._conn.execute(
+            "INSERT INTO queues (name, created_at, visibility_timeout, dead_letter_queue, "
+            "max_receive_count) VALUES (?, ?, ?, ?, ?)",
+            (name, time.time(), vt, dlq, max_receive),
+        )
+        if dlq is not None and self._row(dlq) is None:
+            self._insert(dlq, 30, None, None)
+
+    def delete(self, name: str) -> int:
+        """Delete the queue and its messages; how many messages went with it."""
+
+        def work() -> int:
+            self._require(name)
+            count = self._conn.execute("DELETE FROM queue_messages WHERE queue = ?", (name,))
+            self._conn.execute("DELETE FROM queues WHERE name = ?", (name,))
+            return count.rowcount
+
+        return self._write(work)
+
+    def get(self, name: str) -> QueueInfo:
+        with self._lock:
+            row = self._require(name)
+            return self._infos([row])[0]
+
+    def exists(self, name: str) -> bool:
+        with self._lock:
+            return self._row(name) is not None
+
+    def list(self) -> list[QueueInfo]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_INFO} FROM queues ORDER BY name").fetchall()
+            return self._infos(rows)
+
+    def _infos(self, rows: list[tuple]) -> list[QueueInfo]:
+        now = time.time()
+        counts: dict[str, tuple[int, int, int]] = {
+            queue: (visible or 0, in_flight or 0, delayed or 0)
+            for queue, visible, in_flight, delayed in self._conn.execute(
+                "SELECT queue, SUM(visible_at <= ?), SUM(visible_at > ? AND receive_count > 0), "
+                "SUM(visible_at > ? AND receive_count = 0) FROM queue_messages GROUP BY queue",
+                (now, now, now),
+            )
+        }
+        infos = []
+        for name, created, vt, dlq, max_receive in rows:
+            depth, in_flight, delayed = counts.get(name, (0, 0, 0))
+            dlq_depth = counts.get(dlq, (0, 0, 0))[0] if dlq is not None else None
+            infos.append(
+                QueueInfo(name, created, vt, dlq, max_receive, depth, in_flight, delayed, dlq_depth)
+            )
+        return infos
+
+    # ----------------------------------------------------------------- messages
+
+    def send(
+        self,
+        name: str,
+        body: str,
+        attributes: Mapping[str, Any] | None = None,
+        delay_seconds: int = 0,
+    ) -> str:
+        """Put a message on the queue; its MessageId."""
+        return self.send_message(name, body, attributes, delay_seconds)[0]
+
+    def send_message(
+        self,
+        name: str,
+        body: str,
+        attributes: Mapping[str, Any] | None = None,
+        delay_seconds: int = 0,
+    ) -> tuple[str, str, str | None]:
+        """``send``, with the MD5s SQS returns: (MessageId, MD5OfMessageBody, MD5OfAttributes)."""
+        if not isinstance(body, str):
+            raise QueueError("a message body must be a string (text, e.g. JSON)")
+        if not body:
+            raise QueueError("a message body must not be empty (SQS needs at least 1 character)")
+        attrs = normalize_attributes(attributes)
+        size = len(body.encode()) + sum(
+            len(k.encode()) + sum(len(v.encode()) for v in a.values()) for k, a in attrs.items()
+        )
+        if size > MAX_MESSAGE_BYTES:
+            raise QueueError(
+                f"message of {size} bytes (body and attributes) is too long: a message must be "
+                f"at most {MAX_MESSAGE_BYTES} bytes (1 MiB)"
+            )
+        _check_int(delay_seconds, 0, MAX_DELAY_SECONDS, "delay (seconds)")
+        message_id = str(uuid.uuid4())
+        md5 = hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's checksum
+        now = time.time()
+
+        def work() -> None:
+            self._require(name)
+            self._conn.execute(
+                "INSERT INTO queue_messages (queue, message_id, body, attributes, md5_of_body, "
+                "sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, message_id, body, json.dumps(attrs), md5, now, now + delay_seconds),
+            )
+
+        self._write(work)
+        self._notify(name)
+        return message_id, md5, md5_of_attributes(attrs)
+
+    def has_visible(self, name: str) -> bool:
+        """Is a message ready to receive? A cheap indexed read, for pollers."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM queue_messages WHERE queue = ? AND visible_at <= ? LIMIT 1",
+                (name, time.time()),
+            ).fetchone()
+            return row is not None
+
+    def receive(
+        self,
+        name: str,
+        max_messages: int = 1,
+        visibility_timeout: int | None = None,
+        *,
+        dead_letter_queue: str | None = None,
+        max_receive_count: int | None = None,
+    ) -> list[Message]:
+        """Up to ``max_messages`` (1..10) visible messages, now in flight for the visibility
+        timeout (the queue's unless given). Redrive uses the queue's policy, or the one given
+        (a queue trigger's own ``max_receive_count`` and ``dead_letter_queue``)."""
+        _check_int(max_messages, 1, MAX_RECEIVE_BATCH, "number of messages to receive")
+        if visibility_timeout is not None:
+            _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
+
+        def work() -> list[Message]:
+            _, _, vt, dlq, max_receive = self._require(name)
+            if max_receive_count is not None:
+                dlq, max_receive = dead_letter_queue, max_receive_count
+            timeout = vt if visibility_timeout is None else visibility_timeout
+            now = time.time()
+            received: list[Message] = []
+            while len(received) < max_messages:
+                rows = self._conn.execute(
+                    f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE queue = ? AND "
+                    "visible_at <= ? ORDER BY seq LIMIT ?",
+                    (name, now, max_messages - len(received)),
+                ).fetchall()
+                if not rows:
+                    break
+                for seq, message_id, _, body, md5, attrs, sent, count, first in rows:
+                    if dlq is not None and max_receive is not None and count >= max_receive:
+                        self._redrive(seq, dlq, now)
+                        continue
+                    handle = _new_handle(message_id)
+                    first = first if first is not None else now
+                    self._conn.execute(
+                        "UPDATE queue_messages SET receipt_handle = ?, receive_count = ?, "
+                        "first_received_at = ?, visible_at = ? WHERE seq = ?",
+                        (handle, count + 1, first, now + timeout, seq),
+                    )
+                    received.append(
+                        Message(
+                            message_id,
+                            handle,
+                            body,
+                            md5,
+                            json.loads(attrs),
+                            sent,
+                            count + 1,
+                            first,
+                            name,
+                        )
+                    )
+            return received
+
+        return self._write(work)
+
+    def _redrive(self, seq: int, dlq: str, now: float) -> None:
+        """Move a message to the dead-letter queue (created if missing), as a fresh message
+        there: visible, never received (UNVERIFIED whether SQS keeps the receive count)."""
+        if self._row(dlq) is None:
+            self._insert(dlq, 30, None, None)
+        self._conn.execute(
+            "UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, "
+            "first_received_at = NULL, receipt_handle = NULL WHERE seq = ?",
+            (dlq, now, seq),
+        )
+
+    def delete_message(self, name: str, receipt_handle: str) -> bool:
+        """Delete the message received with this handle; False if the handle is stale (the
+        message was received again since) or the message is already gone: SQS succeeds then."""
+        _handle_message_id(receipt_handle)
+
+        def work() -> bool:
+            self._require(name)
+            cursor = self._conn.execute(
+                "DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ?",
+                (name, receipt_handle),
+            )
+            return cursor.rowcount > 0
+
+        return self._write(work)
+
+    def change_visibility(self, name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        """Make an in-flight message visible again after ``visibility_timeout`` seconds from now
+        (0: at once)."""
+        message_id = _handle_message_id(receipt_handle)
+        _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
+
+        def work() -> None:
+            self._require(name)
+            now = time.time()
+            row = self._conn.execute(
+                "SELECT receipt_handle, visible_at FROM queue_messages WHERE queue = ? AND "
+                "message_id = ?",
+                (name, message_id),
+            ).fetchone()
+            if row is None or row[0] != receipt_handle:
+                raise ReceiptHandleInvalid(
+                    f"The receipt handle has expired: message {message_id} was deleted or "
+                    "received again since."
+                )
+            if row[1] <= now:
+                raise MessageNotInflight(f"Message {message_id} is not in flight.")
+            self._conn.execute(
+                "UPDATE queue_messages SET visible_at = ? WHERE queue = ? AND message_id = ?",
+                (now + visibility_timeout, name, message_id),
+            )
+
+        self._write(work)
+
+    def purge(self, name: str) -> int:
+        """Delete every message of the queue (in flight too); how many."""
+
+        def work() -> int:
+            self._require(name)
+            return self._conn.execute(
+                "DELETE FROM queue_messages WHERE queue = ?", (name,)
+            ).rowcount
+
+        return self._write(work)
+
+
+def _describe(settings: tuple[int, str | None, int | None]) -> str:
+    vt, dlq, max_receive = settings
+    redrive = f"dead-letter queue {dlq} after {max_receive} receives" if dlq else "no redrive"
+    return f"visibility timeout {vt} s, {redrive}"
