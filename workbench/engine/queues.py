@@ -516,6 +516,23 @@ class QueueStore:
 
         return self._write(work)
 
+    def delete_messages(self, name: str, receipt_handles: list[str]) -> int:
+        """``delete_message`` for several handles in one transaction; how many were deleted."""
+        for handle in receipt_handles:
+            _handle_message_id(handle)
+
+        def work() -> int:
+            self._require(name)
+            deleted = 0
+            for handle in receipt_handles:
+                deleted += self._conn.execute(
+                    "DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ?",
+                    (name, handle),
+                ).rowcount
+            return deleted
+
+        return self._write(work) if receipt_handles else 0
+
     def change_visibility(self, name: str, receipt_handle: str, visibility_timeout: int) -> None:
         """Make an in-flight message visible again after ``visibility_timeout`` seconds from now
         (0: at once)."""

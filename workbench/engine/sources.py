@@ -33,7 +33,11 @@ class Source(Protocol):
 
 def _parts(engine: Engine) -> list[Source]:
     """The sources, in start order (each helper's part is added here as it lands)."""
-    return []
+    from .queue_pollers import QueuePollers
+
+    parts: list[Source] = []
+    parts.append(QueuePollers(engine))
+    return parts
 
 
 class Sources:
