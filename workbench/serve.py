@@ -2,7 +2,9 @@
 
 For scripts, CI and SDK work (``boto3.client("lambda", endpoint_url=...)``). Hot reload is on,
 as in the TUI. Each invocation's log (``START`` … ``REPORT``) is printed whole when it ends, so
-concurrent invocations never interleave their lines.
+concurrent invocations never interleave their lines. Beside the Lambda API, the functions'
+``http`` triggers are served as API Gateway routes (``--http-port``, 3000 as ``sam local
+start-api``); the routes are printed at start and again when a reload changes them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .api import start_api
+from .api.http_trigger import HttpTriggerServer, start_http
 from .api.security import is_loopback, split_host
 from .engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
 from .engine.records import terminal_text
@@ -20,6 +23,11 @@ from .engine.records import terminal_text
 
 class ServeError(Exception):
     """The server could not start (the port is taken): one line for the user."""
+
+
+def _routes(http: HttpTriggerServer) -> list[str]:
+    lines = http.routes.lines()
+    return [f"  {line}" for line in lines] or ['  (none yet: add [[triggers]] type = "http")']
 
 
 def _describe(event: FunctionReloaded) -> str:
@@ -54,6 +62,14 @@ async def serve(
                 "`sam local start-lambda` running there? choose another port with --port)"
             ) from None
         try:
+            http = await start_http(engine, host, http_port)
+        except OSError as e:
+            await server.close()
+            raise ServeError(
+                f"cannot listen on {host}:{http_port}: {e.strerror or e} (is another workbench or "
+                "`sam local start-api` running there? choose another port with --http-port)"
+            ) from None
+        try:
             names = ", ".join(sorted(engine.functions)) or "none"
             print(f"functions: {names}", file=out)
             for name, problem in sorted(engine.problems.items()):
@@ -64,9 +80,10 @@ async def serve(
                     "with no authentication",
                     file=out,
                 )
-            # http_port is the API Gateway-style trigger's; it serves once HTTP triggers exist
-            del http_port
             print(f"Lambda API on {server.url} (endpoint_url for boto3 and the AWS CLI)", file=out)
+            routes = _routes(http)
+            print(f"HTTP routes on {http.url}", file=out)
+            print("\n".join(routes), file=out)
             out.flush()
             while True:
                 event = await subscription.get()
@@ -74,11 +91,16 @@ async def serve(
                     print(terminal_text(event.record.log_lines), file=out)
                 elif isinstance(event, FunctionReloaded):
                     print(_describe(event), file=out)
+                    if _routes(http) != routes:
+                        routes = _routes(http)
+                        print(f"HTTP routes on {http.url} now", file=out)
+                        print("\n".join(routes), file=out)
                 else:
                     continue
                 out.flush()
         finally:
             subscription.close()
+            await http.close()
             await server.close()
     return 0
 

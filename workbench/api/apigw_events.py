@@ -1,0 +1,383 @@
+"""API Gateway HTTP API's Lambda proxy integration: request → event, result → response.
+
+Pure functions, no server: ``http_trigger`` feeds them an ``HttpRequest`` and the route that
+matched, and sends what they return. What they follow, field by field:
+
+- AWS, "Create AWS Lambda proxy integrations for HTTP APIs" (http-api-develop-integrations-lambda):
+  both payload formats, 2.0 has no ``multiValue*`` maps (repeated headers and query parameters
+  are comma-joined), ``cookies`` from the Cookie headers and one ``set-cookie`` per response
+  cookie, and a 2.0 result without ``statusCode`` is a 200 ``application/json`` whose body is
+  the result (a JSON string is the body itself, per the page's own example).
+- AWS, "Handling Lambda errors with an API Gateway API" (lambda/latest/dg/services-apigateway-
+  errors): a function error or a result in the wrong shape → 502, Lambda refusing the invocation
+  (throttled, payload over 6 MB) → 500, both with ``{"message":"Internal server error"}``.
+- Captured HTTP API 1.0 events (as published in projects' tests): header names as the client
+  sent them, ``resourceId`` is the route key, ``extendedRequestId`` equals ``requestId``, the
+  identity's null fields include ``cognitoAmr`` and ``principalOrgId``; no ``authorizer``
+  without one configured. HTTP API hands the path over decoded (``rawPath`` too).
+- Which bodies HTTP API passes as text (checked against AWS by ministack PR #766): ``text/*``,
+  ``application/json``, ``application/xml``, ``application/javascript``; anything else, a
+  missing Content-Type included, is base64 with ``isBase64Encoded: true``.
+- SAM CLI's ``samcli/local/apigw`` (local_apigw_service, event_constructor): a response without
+  Content-Type gets ``application/json``; v1 ``headers`` and ``multiValueHeaders`` are merged
+  without repeating a value; HTTP API ignores unknown response keys; v2 has no
+  ``multiValueHeaders`` in responses (ignored), and a ``cookies`` that is not a list is skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from ..engine.triggers import HttpTrigger
+
+API_ID = "1234567890"  # as workbench/templates.py's samples, so a sample and a real event agree
+STAGE = "$default"
+PROTOCOL = "HTTP/1.1"
+TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+INTERNAL_ERROR = b'{"message":"Internal server error"}'
+NOT_FOUND = b'{"message":"Not Found"}'
+# HTTP API's own limit on a request body (10 MB); the wording is UNVERIFIED
+TOO_LARGE = b'{"message":"Request Entity Too Large"}'
+MAX_BODY = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request as the server read it: headers in order, names as sent."""
+
+    method: str
+    path: str  # decoded, as HTTP API hands it over
+    query: str  # raw, as sent
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    source_ip: str
+    request_id: str
+    time: dt.datetime  # UTC
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route that matched: the trigger, its function and the decoded path parameters."""
+
+    trigger: HttpTrigger
+    function: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class MalformedResult(ValueError):
+    """The function's result is not a response API Gateway can map (it answers 502)."""
+
+
+def new_request_id() -> str:
+    """An id shaped like HTTP API's (``bNtghjMCvHcEJMw=``): 11 random bytes in base64."""
+    return base64.b64encode(os.urandom(11)).decode()
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+def _clf(t: dt.datetime) -> str:
+    """``12/Mar/2020:19:03:58 +0000`` (month names are not the locale's)."""
+    return f"{t.day:02d}/{_MONTHS[t.month - 1]}/{t.year}:{t:%H:%M:%S} +0000"
+
+
+def _epoch_ms(t: dt.datetime) -> int:
+    return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
+def header(request: HttpRequest, name: str) -> str | None:
+    name = name.lower()
+    return next((v for k, v in request.headers if k.lower() == name), None)
+
+
+def is_text(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime.startswith("text/") or mime in TEXT_TYPES
+
+
+def _body(request: HttpRequest) -> tuple[str | None, bool]:
+    """The body as the event carries it, and whether it is base64."""
+    if not request.body:
+        return None, False
+    if is_text(header(request, "content-type")):
+        try:
+            return request.body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass  # not text after all: base64 keeps it whole
+    return base64.b64encode(request.body).decode("ascii"), True
+
+
+def _domain(request: HttpRequest) -> tuple[str, str]:
+    """domainName and domainPrefix: the Host the client used (``127.0.0.1:3000``), so links a
+    function builds from them point back here; the prefix is its first label."""
+    host = header(request, "host") or "localhost"
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if name.replace(".", "").isdigit() or name.startswith("["):
+        return host, name
+    return host, name.split(".", 1)[0]
+
+
+def _forwarded(request: HttpRequest, port: int) -> list[tuple[str, str]]:
+    """What API Gateway adds in front of the function: X-Forwarded-*, a trace id."""
+    added = []
+    sent = header(request, "x-forwarded-for")
+    forwarded_for = f"{sent}, {request.source_ip}" if sent else request.source_ip
+    added.append(("X-Forwarded-For", forwarded_for))
+    added.append(("X-Forwarded-Port", str(port)))
+    added.append(("X-Forwarded-Proto", "http"))
+    if header(request, "x-amzn-trace-id") is None:
+        epoch = int(request.time.timestamp())
+        added.append(("X-Amzn-Trace-Id", f"Root=1-{epoch:08x}-{os.urandom(12).hex()}"))
+    replaced = {name.lower() for name, _ in added}
+    kept = [(k, v) for k, v in request.headers if k.lower() not in replaced]
+    return kept + added
+
+
+def event_v2(request: HttpRequest, route: Route, *, account_id: str, port: int) -> dict:
+    """Payload format 2.0. Keys with nothing to say are left out, as HTTP API does: cookies,
+    queryStringParameters, body, pathParameters, stageVariables (and authentication/authorizer,
+    sent only with mTLS or an authorizer)."""
+    cookies: list[str] = []
+    headers: dict[str, str] = {}
+    for name, value in _forwarded(request, port):
+        lower = name.lower()
+        if lower == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+        else:
+            headers[lower] = f"{headers[lower]},{value}" if lower in headers else value
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(request.query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    domain, prefix = _domain(request)
+    route_key = route.trigger.route_key
+    event: dict = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": request.path,
+        "rawQueryString": request.query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": account_id,
+        "apiId": API_ID,
+        "domainName": domain,
+        "domainPrefix": prefix,
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": PROTOCOL,
+            "sourceIp": request.source_ip,
+            "userAgent": header(request, "user-agent") or "",
+        },
+        "requestId": request.request_id,
+        "routeKey": route_key,
+        "stage": STAGE,
+        "time": _clf(request.time),
+        "timeEpoch": _epoch_ms(request.time),
+    }
+    body, encoded = _body(request)
+    if body is not None:
+        event["body"] = body
+    if route.params:
+        event["pathParameters"] = dict(route.params)
+    event["isBase64Encoded"] = encoded
+    return event
+
+
+def event_v1(request: HttpRequest, route: Route, *, account_id: str, port: int) -> dict:
+    """Payload format 1.0 as HTTP API sends it: REST's shape, header names as sent, the
+    single-value maps keep the last value, null where there is nothing."""
+    headers: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    spelling: dict[str, str] = {}  # lower-case name -> the first spelling seen
+    for name, value in _forwarded(request, port):
+        name = spelling.setdefault(name.lower(), name)
+        headers[name] = value
+        multi.setdefault(name, []).append(value)
+    query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(request.query, keep_blank_values=True):
+        query[name] = value
+        multi_query.setdefault(name, []).append(value)
+    domain, prefix = _domain(request)
+    body, encoded = _body(request)
+    user_agent = header(request, "user-agent") or ""
+    identity = dict.fromkeys(
+        (
+            "accessKey",
+            "accountId",
+            "caller",
+            "cognitoAmr",
+            "cognitoAuthenticationProvider",
+            "cognitoAuthenticationType",
+            "cognitoIdentityId",
+            "cognitoIdentityPoolId",
+            "principalOrgId",
+        )
+    )
+    identity.update(sourceIp=request.source_ip, user=None, userAgent=user_agent, userArn=None)
+    return {
+        "version": "1.0",
+        "resource": route.trigger.path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "requestContext": {
+            "accountId": account_id,
+            "apiId": API_ID,
+            "domainName": domain,
+            "domainPrefix": prefix,
+            "extendedRequestId": request.request_id,
+            "httpMethod": request.method,
+            "identity": identity,
+            "path": request.path,  # the $default stage adds no prefix
+            "protocol": PROTOCOL,
+            "requestId": request.request_id,
+            "requestTime": _clf(request.time),
+            "requestTimeEpoch": _epoch_ms(request.time),
+            "resourceId": route.trigger.route_key,
+            "resourcePath": route.trigger.path,
+            "stage": STAGE,
+        },
+        "pathParameters": dict(route.params) or None,
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": encoded,
+    }
+
+
+def build_event(request: HttpRequest, route: Route, *, account_id: str, port: int) -> bytes:
+    build = event_v1 if route.trigger.payload_format == "1.0" else event_v2
+    event = build(request, route, account_id=account_id, port=port)
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+# ----------------------------------------------------------------------------- responses
+
+
+def _status(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise MalformedResult(f"statusCode must be an integer from 100 to 599, not {value!r}")
+    return value
+
+
+def _header_value(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise MalformedResult(f"header {name!r} must be a string, not {value!r}")
+
+
+def _headers(raw: object, key: str) -> list[tuple[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        raise MalformedResult(f"{key} must be an object")
+    return [(str(name), _header_value(name, value)) for name, value in raw.items()]
+
+
+def _multi_headers(raw: object) -> list[tuple[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        raise MalformedResult("multiValueHeaders must be an object of lists")
+    pairs = []
+    for name, values in raw.items():
+        if not isinstance(values, list):
+            raise MalformedResult(f"multiValueHeaders {name!r} must be a list")
+        pairs.extend((str(name), _header_value(name, v)) for v in values)
+    return pairs
+
+
+def _response_body(result: Mapping, encoded_key: str = "isBase64Encoded") -> bytes:
+    body = result.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise MalformedResult(f"body must be a string, not {type(body).__name__}")
+    encoded = result.get(encoded_key, False)
+    if not isinstance(encoded, bool):
+        raise MalformedResult("isBase64Encoded must be true or false")
+    if not encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedResult("isBase64Encoded is true but body is not base64") from None
+
+
+def _finish(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> HttpResponse:
+    headers = list(headers)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    return HttpResponse(status, tuple(headers), body)
+
+
+def _parse(payload: bytes) -> object:
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedResult("the result is not JSON") from None
+
+
+def response_v2(payload: bytes) -> HttpResponse:
+    """Map a 2.0 result; raises ``MalformedResult`` for what HTTP API would answer 502."""
+    result = _parse(payload)
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # any JSON without statusCode is the body itself; a string is its own text
+        body = result.encode("utf-8") if isinstance(result, str) else payload.strip()
+        return HttpResponse(200, (("Content-Type", "application/json"),), body)
+    status = _status(result["statusCode"])
+    headers = _headers(result.get("headers"), "headers")
+    cookies = result.get("cookies")
+    if isinstance(cookies, list):
+        headers.extend(("Set-Cookie", _header_value("cookies", c)) for c in cookies)
+    return _finish(status, headers, _response_body(result))
+
+
+def response_v1(payload: bytes) -> HttpResponse:
+    """Map a 1.0 result: an object with statusCode; headers and multiValueHeaders merged."""
+    result = _parse(payload)
+    if not isinstance(result, dict) or "statusCode" not in result:
+        raise MalformedResult("a payload format 1.0 result must be an object with statusCode")
+    status = _status(result["statusCode"])
+    merged = _multi_headers(result.get("multiValueHeaders"))
+    seen = {(name.lower(), value) for name, value in merged}
+    for name, value in _headers(result.get("headers"), "headers"):
+        if (name.lower(), value) not in seen:
+            merged.append((name, value))
+    return _finish(status, merged, _response_body(result))
+
+
+def map_response(payload: bytes, payload_format: str) -> HttpResponse:
+    return response_v1(payload) if payload_format == "1.0" else response_v2(payload)
+
+
+def error_response(status: int, body: bytes) -> HttpResponse:
+    return HttpResponse(status, (("Content-Type", "application/json"),), body)
