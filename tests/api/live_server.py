@@ -25,6 +25,7 @@ class LiveServer:
     def __init__(self, root: Path, state_dir: Path, host: str = "127.0.0.1", **settings: Any):
         self.root = root
         self.host = host
+        settings.setdefault("background", True)  # as serve: Event invocations run
         self.settings = EngineSettings(state_dir=state_dir, keep_alive_s=30.0, **settings)
         self.engine: Engine | None = None
         self.server: LambdaAPIServer | None = None

@@ -79,6 +79,8 @@ INSERT OR IGNORE INTO registry_generation (id, value) VALUES (1, 0);
 # it ends (its outcome, the destination it went to). A row is claimed by an engine for one
 # attempt with a lease (owner, lease_until); an engine killed mid-attempt leaves a lease that a
 # restart (or another engine, once it expires) takes back, so an accepted event is never lost.
+# ``throttles`` counts the backoffs (not attempts); ``last_response``/``last_version`` keep the
+# last failed attempt's error object for the on-failure destination's record.
 _SCHEMA_V3 = """
 ALTER TABLE invocations ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE invocations ADD COLUMN dwell_ms REAL;
@@ -92,15 +94,19 @@ CREATE TABLE IF NOT EXISTS async_events (
     enqueued_at    REAL    NOT NULL,
     due_at         REAL    NOT NULL,
     attempts       INTEGER NOT NULL DEFAULT 0,
+    throttles      INTEGER NOT NULL DEFAULT 0,
     status         TEXT    NOT NULL DEFAULT 'queued',
     lease_owner    TEXT,
     lease_until    REAL,
     last_error     TEXT,
+    last_response  BLOB,
+    last_version   TEXT,
     condition      TEXT,
     destination    TEXT,
     finished_at    REAL
 );
 CREATE INDEX IF NOT EXISTS ix_async_events_status_due ON async_events (status, due_at);
+CREATE INDEX IF NOT EXISTS ix_async_events_function ON async_events (function, id);
 """
 
 # Local queues (``queues.py``), SQS-like: a queue's settings, and its messages. A received

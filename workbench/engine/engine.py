@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import processes
+from . import async_invoke, processes
+from .async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
 from .config import FunctionConfig
 from .control_api import CodeInfo, ControlAPI
 from .discovery import ConfigProblem, discover
@@ -55,7 +56,6 @@ from .store import RecordStore
 from .versions import LATEST, Registry, is_alias_qualifier
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes: the Invoke API's request limit
-EVENT_THROTTLE_RETRIES = 5
 MAX_EVENT_PAYLOAD = 1024 * 1024  # 1 MB for Event invocations (it was 256 KB until 2025)
 
 
@@ -115,6 +115,8 @@ class _Call:
     fn: FunctionConfig | None = None
     version: str = LATEST
     data: bytes = b""
+    attempt: int = 1  # Event invocations: which attempt this is
+    enqueued_at: float | None = None  # Event invocations: when it was accepted
 
 
 class Engine(HotReload, RegistryAPI, ControlAPI):
@@ -139,6 +141,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         self._reserved_total = 0
         self.store: RecordStore | None = None
         self.registry: Registry | None = None
+        self.async_queue: AsyncQueue | None = None
         self.queues: QueueStore | None = None
         self._registry_generation = 0
         self._reaper: asyncio.Task[None] | None = None
@@ -158,6 +161,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             self.state_dir / "workbench.db", CodeStore(self.state_dir / "code"), self.arn
         )
         self._registry_generation = self.registry.generation()
+        self.async_queue = AsyncQueue(self.state_dir / "workbench.db", new_owner(new_uuid()))
         self.queues = QueueStore(self.state_dir / "workbench.db")
         loop = asyncio.get_running_loop()
         self._reaper = loop.create_task(self._reap_idle())
@@ -184,6 +188,9 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             state.idle.clear()
         processes.kill_strays()
         processes.reap_adopted(wait_s=1.0)
+        if self.async_queue is not None:
+            self.async_queue.close()
+            forget_owner(self.async_queue.owner)
         if self.store is not None:
             self.store.close()
         if self.registry is not None:
@@ -435,34 +442,27 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         qualifier: str | None = None,
         trigger: str | None = None,
     ) -> str:
-        """Accept an ``Event`` invocation and run it in the background; its request id.
+        """Accept an ``Event`` invocation into the durable queue; its request id.
 
         What the Invoke API refuses (unknown function, bad JSON, a payload over 1 MB) raises
-        here, before anything is accepted. Until the durable async queue exists the event lives
-        in memory: a throttled one is retried with backoff, and an engine shut down first drops
-        it.
+        here, before anything is accepted. Once this returns, the event is committed to SQLite
+        and runs at least once: here if the engine has ``background``, else in a serve or TUI
+        on the same state dir (``async_invoke.py`` holds the retry rules).
         """
         call = self._prepare(
             function, payload, _Call(qualifier, None, trigger, "Event", new_uuid())
         )
-        task = asyncio.get_running_loop().create_task(self._run_event(call))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return call.request_id
+        return async_invoke.accept(self, call)
 
-    async def _run_event(self, call: _Call) -> None:
-        for attempt in range(EVENT_THROTTLE_RETRIES + 1):
-            try:
-                await self._invoke(call)
-                return
-            except TooManyRequests:
-                if attempt == EVENT_THROTTLE_RETRIES:
-                    log.warning("event %s dropped: still throttled", call.request_id)
-                    return
-                await asyncio.sleep(min(2**attempt, 30))  # Lambda: from 1 s, doubling
-            except LambdaError as e:
-                log.warning("event %s failed to run: %s", call.request_id, e)
-                return
+    def async_event(self, request_id: str) -> AsyncEvent | None:
+        """An accepted Event invocation: its status, attempts, outcome and destination."""
+        assert self.async_queue is not None
+        return self.async_queue.get(request_id)
+
+    def async_events(self, function: str | None = None, limit: int = 100) -> list[AsyncEvent]:
+        """The newest accepted Event invocations (of one function), newest first."""
+        assert self.async_queue is not None
+        return self.async_queue.list(function, limit)
 
     def dry_run(self, function: str, qualifier: str | None = None) -> str:
         """``DryRun``: check the function and qualifier resolve; the version that would run."""
@@ -554,6 +554,9 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             env, fn, request_id, started_at, cold, outcome, data, call.trigger, qualifier
         )
         result.record.invocation_type = call.invocation_type
+        result.record.attempt = call.attempt
+        if call.enqueued_at is not None:
+            result.record.dwell_ms = (started_at - call.enqueued_at) * 1000
         state.invocations += 1
         state.last_status = result.record.status
         assert self.store is not None

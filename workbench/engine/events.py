@@ -117,6 +117,23 @@ class Dropped:
     count: int
 
 
+@dataclass(slots=True, frozen=True)
+class AsyncEventChanged:
+    """An Event invocation in the durable queue moved on: accepted (``queued``), an attempt
+    started (``running``), a retry or backoff scheduled (``queued`` again, due at ``due_at``),
+    or it ended (``succeeded``, ``failed``, ``expired``, ``discarded``; ``condition`` as in the
+    destination record, ``destination`` where that record went). ``attempt``: attempts so far."""
+
+    request_id: str
+    function: str
+    status: str
+    attempt: int
+    due_at: float
+    condition: str | None
+    destination: str | None
+    at: float
+
+
 Event = (
     EnvironmentEvent
     | InvokeStart
@@ -126,6 +143,7 @@ Event = (
     | Throttled
     | FunctionReloaded
     | RegistryChanged
+    | AsyncEventChanged
 )
 
 

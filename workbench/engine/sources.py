@@ -36,6 +36,9 @@ def _parts(engine: Engine) -> list[Source]:
     from .queue_pollers import QueuePollers
 
     parts: list[Source] = []
+    from .async_invoke import AsyncDispatcher
+
+    parts.append(AsyncDispatcher(engine))
     parts.append(QueuePollers(engine))
     return parts
 
