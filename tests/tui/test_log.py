@@ -58,7 +58,7 @@ def shown(app: WorkbenchApp) -> list[InvocationRecord]:
 
 
 def status_cell(app: WorkbenchApp, row: int) -> str:
-    return str(log_of(app).table.get_row_at(row)[3])
+    return str(log_of(app).table.get_row_at(row)[4])
 
 
 def text_of(widget: Static) -> str:
@@ -86,9 +86,9 @@ async def test_ctrl_r_adds_a_row_coloured_by_status(app: WorkbenchApp) -> None:
         assert (record.function, record.status, record.cold) == ("echo", "success", True)
         assert status_cell(app, 0) == "success"
         cells = log.table.get_row_at(0)
-        assert str(cells[1]) == "echo:$LATEST" and str(cells[2]) == record.request_id[:8]
-        assert str(cells[7]) == "cold"
-        assert "green" in str(cells[3].style)
+        assert str(cells[1]) == "echo:$LATEST" and str(cells[3]) == record.request_id[:8]
+        assert str(cells[2]) == "tui" and str(cells[8]) == "cold"
+        assert "green" in str(cells[4].style)
 
         app.query_one(FunctionsPane).select("fail")
         await pilot.press("ctrl+r")
@@ -100,7 +100,7 @@ async def test_ctrl_r_adds_a_row_coloured_by_status(app: WorkbenchApp) -> None:
             "ValueError",
         )
         assert status_cell(app, 0) == "error"
-        assert "red" in str(log.table.get_row_at(0)[3].style)
+        assert "red" in str(log.table.get_row_at(0)[4].style)
         assert "1 row" not in text_of(app.query_one("#log-count", Static))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +24,9 @@ from ...engine import Engine, InvocationRecord
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
 
+if TYPE_CHECKING:
+    from ...engine.async_queue import AsyncEvent
+
 ENV_HISTORY = 5_000  # stored records of the function searched for the environment's others
 PLATFORM_PREFIXES = ("START ", "END ", "REPORT ", "INIT_START ", "INIT_REPORT ")
 
@@ -31,8 +35,8 @@ def clock(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
 
 
-def header(r: InvocationRecord) -> Content:
-    """The record's facts, a few per line."""
+def header(r: InvocationRecord, queued: AsyncEvent | None = None) -> Content:
+    """The record's facts, a few per line; an Event invocation's attempt, dwell and queue row."""
     status_style = f"bold {INVOKE_STYLES.get(r.status, '')}"
     memory = f"{r.max_memory_mb}/{r.memory_size} MB"
     init = exact_ms(r.init_duration_ms) if r.init_duration_ms is not None else "—"
@@ -69,7 +73,49 @@ def header(r: InvocationRecord) -> Content:
             r.env_id or "—",
         ),
     ]
+    if r.invocation_type == "Event":
+        lines.append(attempt_line(r))
+    if queued is not None:
+        lines.append(queue_line(queued))
     return Content("\n").join(lines)
+
+
+def attempt_line(r: InvocationRecord) -> Content:
+    """Which of Lambda's (up to) three attempts this was, and how long it waited to start."""
+    dwell = exact_ms(r.dwell_ms) if r.dwell_ms is not None else "—"
+    return Content.assemble(
+        ("Attempt ", "dim"),
+        (str(r.attempt), "bold $warning" if r.attempt > 1 else ""),
+        "   ",
+        ("Dwell ", "dim"),
+        f"{dwell} ",
+        ("(queued → started)", "dim"),
+    )
+
+
+QUEUE_STYLES = {"succeeded": "$success", "failed": "$error", "expired": "$error"}
+
+
+def queue_line(e: AsyncEvent) -> Content:
+    """The event as the async queue keeps it: status, attempts, when next due, where it went."""
+    parts: list[str | tuple[str, str] | Content] = [
+        ("Event queue ", "dim"),
+        (e.status, f"bold {QUEUE_STYLES.get(e.status, '$warning')}"),
+        "   ",
+        ("Attempts ", "dim"),
+        str(e.attempts),
+    ]
+    if e.status == "queued":
+        parts += ["   ", ("Next attempt due ", "dim"), clock(e.due_at)]
+    if e.condition:
+        parts += ["   ", ("Condition ", "dim"), e.condition]
+    if e.destination:
+        parts += ["   ", ("Destination ", "dim"), (e.destination, "bold")]
+    elif e.finished_at is not None:
+        parts += ["   ", ("Destination ", "dim"), ("none", "dim")]
+    if e.last_error and e.status != "succeeded":
+        parts += ["   ", ("Last error ", "dim"), (e.last_error, "$error")]
+    return Content.assemble(*parts)
 
 
 def pretty_json(text: str, what: str) -> Content:

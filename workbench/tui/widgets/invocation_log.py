@@ -31,10 +31,13 @@ ALL = "all"
 STATUSES = ("success", "error", "timeout", "crash")
 STATUS_STYLES = {"success": "green", "error": "red", "timeout": "yellow", "crash": "bold red"}
 ROW_STYLES = {"error": "red", "timeout": "yellow", "crash": "red"}  # failed rows: all cells
-# Fixed widths: measuring every cell of a column each batch would cost more than the rows.
+TRIGGER_WIDTH = 14
+# Fixed widths, which fit a 160-column terminal beside the gauge: measuring every cell of a
+# column each batch would cost more than the rows.
 COLUMNS = (
     ("Time", "time", 12),
-    ("Function", "function", 22),
+    ("Function", "function", 18),
+    ("Trigger", "trigger", TRIGGER_WIDTH),
     ("Request", "request", 8),
     ("Status", "status", 7),
     ("Duration", "duration", 11),
@@ -65,9 +68,11 @@ class LogFilter:
 
 
 def searchable(r: InvocationRecord) -> Iterator[str]:
-    """What the text filter looks at: request id, function, error type, the log text."""
+    """What the text filter looks at: request id, function, trigger, error type, the log text."""
     yield r.request_id
     yield f"{r.function}:{r.version}"
+    if r.trigger:
+        yield r.trigger
     if r.error_type:
         yield r.error_type
     yield from r.log_lines
@@ -102,6 +107,18 @@ class TimeCell(Text):
         self.order = order
 
 
+def trigger_text(r: InvocationRecord, width: int = TRIGGER_WIDTH) -> str:
+    """Who invoked it ("s3:uploads"); an Event invocation's retry adds its attempt ("↻2").
+
+    A long source is cut in the middle of the name, so the attempt stays in view.
+    """
+    source = r.trigger or "—"
+    retry = f" ↻{r.attempt}" if r.invocation_type == "Event" and r.attempt > 1 else ""
+    if len(source) + len(retry) > width:
+        source = source[: max(1, width - len(retry) - 1)] + "…"
+    return source + retry
+
+
 def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
     row = ROW_STYLES.get(r.status, "")
 
@@ -111,6 +128,7 @@ def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
     return (
         TimeCell(r.started_at, order, row),
         cell(f"{r.function}:{r.version}"),
+        cell(trigger_text(r), row or ("dim" if r.trigger is None else "")),
         cell(r.request_id[:8]),
         cell(r.status, "bold " + STATUS_STYLES.get(r.status, "")),
         cell(f"{r.duration_ms:.2f} ms"),
@@ -209,7 +227,7 @@ class InvocationLog(Vertical):
                 tooltip="Show one status",
             )
             yield Input(
-                placeholder="/ find: request id, function, error type, log text",
+                placeholder="/ find: request id, function, trigger, error type, log text",
                 compact=True,
                 id="log-text",
             )

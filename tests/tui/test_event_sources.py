@@ -1,0 +1,125 @@
+"""The event sources in the TUI: the log's trigger column, an Event record's attempt and dwell,
+the Sources tab (queues, schedules, bucket activity) and its actions, driven by Pilot.
+
+Queues are real SQLite, bucket files real files; made-up records go through the app's own batch
+handler, as the bridge would post them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from tests.tui.pilot import wait_until
+from workbench.engine import InvocationRecord, InvokeEnd
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.bridge import EngineEvents
+from workbench.tui.screens.record import RecordScreen
+from workbench.tui.widgets.invocation_log import InvocationLog, LogFilter, trigger_text
+
+from ..helpers import make_function
+
+SIZE = (160, 45)
+ECHO = """
+def handler(event, context):
+    return {"echoed": event.get("name")}
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> WorkbenchApp:
+    root = tmp_path / "functions"
+    make_function(root, "echo", ECHO, timeout=5)
+    return WorkbenchApp([root], state_dir=tmp_path / "state")
+
+
+def record(
+    i: int, trigger: str | None, *, attempt: int = 1, event: bool = True
+) -> InvocationRecord:
+    request_id = f"{i:08x}-0000-4000-8000-00000000abcd"
+    return InvocationRecord(
+        request_id=request_id,
+        function="echo",
+        invocation_type="Event" if event else "RequestResponse",
+        trigger=trigger,
+        started_at=1_700_000_000 + i,
+        duration_ms=1.5,
+        billed_ms=2,
+        attempt=attempt,
+        dwell_ms=1234.5 if event else None,
+        log_lines=[f"START RequestId: {request_id} Version: $LATEST"],
+    )
+
+
+def header_text(app: WorkbenchApp) -> str:
+    return str(app.screen.query_one("#record-header", Static).content)
+
+
+def log_of(app: WorkbenchApp) -> InvocationLog:
+    return app.query_one(InvocationLog)
+
+
+def trigger_cells(app: WorkbenchApp) -> list[str]:
+    log = log_of(app)
+    return [str(log.table.get_row_at(i)[2]) for i in range(log.table.row_count)]
+
+
+def fits(table: object) -> bool:
+    """Every column in view: the table needs no horizontal scrolling."""
+    return table.virtual_size.width <= table.scrollable_content_region.width  # type: ignore[attr-defined]
+
+
+def test_trigger_text_marks_retries_and_keeps_the_attempt_of_a_long_name() -> None:
+    assert trigger_text(record(1, "s3:uploads")) == "s3:uploads"
+    assert trigger_text(record(1, "s3:uploads", attempt=2)) == "s3:uploads ↻2"
+    # a synchronous invocation has no retries to show; no trigger is a dash
+    assert trigger_text(record(1, "cli", attempt=2, event=False)) == "cli"
+    assert trigger_text(record(1, None, event=False)) == "—"
+    long = trigger_text(record(1, "queue:orders-from-the-shop", attempt=3))
+    assert long == "queue:orde… ↻3" and len(long) == 14  # the column's width
+
+
+async def test_the_trigger_column_shows_each_source_and_fits_at_160(app: WorkbenchApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        log = log_of(app)
+        await wait_until(pilot, lambda: not log.searching)
+        result = await app.engine.invoke("echo", b'{"name": "x"}', trigger="cli")
+        await wait_until(pilot, lambda: result.record.request_id in log.records)
+        assert trigger_cells(app) == ["cli"]
+
+        sources = ["s3:uploads", "queue:orders", "schedule:nightly", "sns:alerts", "destination:fn"]
+        made = [record(i, s, attempt=1 + i % 3) for i, s in enumerate(sources * 8)]
+        app.on_engine_events(EngineEvents([InvokeEnd(r) for r in made]))
+        log.flush()
+        await pilot.pause()
+        assert {"s3:uploads", "s3:uploads ↻2", "schedule:n… ↻3"} <= set(trigger_cells(app))
+        assert log.table.row_count == 41  # more rows than fit: the vertical scrollbar is shown
+        assert fits(log.table), (log.table.virtual_size, log.table.scrollable_content_region)
+
+        # the text filter finds the trigger, in the store
+        alert = await app.engine.invoke("echo", b"{}", trigger="sns:alerts")
+        await app.engine.invoke("echo", b"{}", trigger="queue:alerts-archive")
+        log.set_filter(LogFilter(text="sns:alerts"))
+        await wait_until(pilot, lambda: not log.searching)
+        assert log.request_ids() == [alert.record.request_id]
+        assert trigger_cells(app) == ["sns:alerts"]
+
+
+async def test_an_event_record_shows_its_attempt_and_dwell(app: WorkbenchApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        retried = record(7, "s3:uploads", attempt=2)
+        await app.push_screen(RecordScreen(retried.request_id, retried, engine=app.engine))
+        await pilot.pause()
+        text = header_text(app)
+        assert "Type Event" in text and "Trigger s3:uploads" in text
+        assert "Attempt 2" in text and "Dwell 1234.50 ms (queued → started)" in text
+        await pilot.press("escape")
+
+        sync = record(8, "tui", event=False)
+        await wait_until(pilot, lambda: not isinstance(app.screen, RecordScreen))
+        await app.push_screen(RecordScreen(sync.request_id, sync, engine=app.engine))
+        await pilot.pause()
+        text = header_text(app)
+        assert "Type RequestResponse" in text and "Attempt" not in text and "Dwell" not in text
