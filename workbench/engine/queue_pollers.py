@@ -151,7 +151,10 @@ class QueueMapping:
                 )
                 if got and not batch:
                     deadline = time.monotonic() + t.maximum_batching_window
-                batch.extend(got)
+                # a window longer than the visibility timeout sees its own messages again:
+                # keep each once, with its latest receipt handle
+                again = {m.message_id for m in got}
+                batch = [m for m in batch if m.message_id not in again] + got
             now = time.monotonic()
             if batch and (len(batch) >= t.batch_size or now >= deadline):
                 return batch
