@@ -123,3 +123,40 @@ async def test_an_event_record_shows_its_attempt_and_dwell(app: WorkbenchApp) ->
         await pilot.pause()
         text = header_text(app)
         assert "Type RequestResponse" in text and "Attempt" not in text and "Dwell" not in text
+
+
+FAIL = """
+def handler(event, context):
+    raise ValueError("no good")
+"""
+
+
+async def test_a_failed_event_record_shows_its_queue_row_and_destination(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "audit", ECHO, timeout=5)
+    make_function(
+        root,
+        "fail",
+        FAIL,
+        timeout=5,
+        **{"async": {"maximum_retry_attempts": 0, "on_failure": "function:audit"}},
+    )
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=SIZE) as pilot:
+        log = log_of(app)
+        request_id = app.engine.invoke_event("fail", b'{"n": 1}', trigger="s3:uploads")
+        await wait_until(pilot, lambda: request_id in log.records)
+        failed = log.records[request_id]
+        assert failed.invocation_type == "Event" and failed.status == "error"
+        # its failure went on to audit, as a destination invocation
+        await wait_until(pilot, lambda: any(r.function == "audit" for r in log.records.values()))
+        [sent] = [r for r in log.records.values() if r.function == "audit"]
+        assert sent.trigger == "destination:fail"
+
+        log.post_message(InvocationLog.RecordSelected(request_id, failed))
+        await wait_until(pilot, lambda: isinstance(app.screen, RecordScreen))
+        await wait_until(pilot, lambda: "Event queue" in header_text(app))
+        text = header_text(app)
+        assert "Event queue failed" in text and "Attempts 1" in text
+        assert "Condition RetriesExhausted" in text and "Destination function:audit" in text
+        assert "Attempt 1" in text and "Dwell " in text and "Trigger s3:uploads" in text

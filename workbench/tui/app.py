@@ -218,6 +218,8 @@ class WorkbenchApp(VersionActions, App[int]):
         self.query_one(ConcurrencyGauge).take(events)
         self.query_one(LifecycleTimeline).take(events)
         self.registry_view.take(events)
+        if isinstance(self.screen, RecordScreen):
+            self.screen.take(events)  # an Event record's queue row: retried, sent on
         self.refresh_functions()
         self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))
 

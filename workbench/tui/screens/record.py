@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...engine import Engine, InvocationRecord
+from ...engine.events import AsyncEventChanged
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
 
@@ -210,6 +211,7 @@ class RecordScreen(Screen[None]):
         self.engine = engine
         self.lifecycle = lifecycle
         self.environment: EnvironmentLife | None = None
+        self.queued: AsyncEvent | None = None  # its row in the async queue (Event invocations)
 
     def compose(self) -> ComposeResult:
         header_box = Static("Loading the record…", id="record-header")
@@ -249,6 +251,8 @@ class RecordScreen(Screen[None]):
                 )
                 return
             self.show(record)
+        if record is not None:
+            self.show_queued()
         if record is None or not record.env_id:
             self.show_lifecycle(None)
             return
@@ -258,9 +262,31 @@ class RecordScreen(Screen[None]):
             env = from_records(record.env_id, [*history, record])
         self.show_lifecycle(env)
 
+    def show_queued(self) -> None:
+        """An Event invocation's row in the async queue: status, retries, destination.
+
+        One indexed read on the loop (the queue's connection lives there); it is kept for
+        history, so a row is there for any Event invocation this state dir accepted recently.
+        """
+        r = self.record
+        if r is None or r.invocation_type != "Event" or self.engine is None:
+            return
+        if self.engine.async_queue is None:  # not started (or closed)
+            return
+        self.queued = self.engine.async_event(r.request_id)
+        self.query_one("#record-header", Static).update(header(r, self.queued))
+
+    def take(self, events: list[object]) -> None:
+        """The app's engine batch: re-read the queue row when this event moved on."""
+        if self.record is None or self.record.invocation_type != "Event":
+            return
+        rid = self.record.request_id
+        if any(isinstance(e, AsyncEventChanged) and e.request_id == rid for e in events):
+            self.show_queued()
+
     def show(self, r: InvocationRecord) -> None:
         self.record = r
-        self.query_one("#record-header", Static).update(header(r))
+        self.query_one("#record-header", Static).update(header(r, self.queued))
         self.query_one("#record-event", Static).update(pretty_json(r.request, "event"))
         self.query_one("#record-response", Static).update(response_view(r))
         self.query_one("#record-log", Static).update(log_view(r.log_lines))
