@@ -33,6 +33,7 @@ from . import apigw_events as apigw
 from .apigw_events import HttpRequest, HttpResponse, Route
 
 DEFAULT_HTTP_PORT = 3000  # as `sam local start-api`
+DRAIN_LIMIT = 64 * 1024 * 1024  # as the Lambda API's Invoke (api/invoke.py)
 log = logging.getLogger("workbench.api.http")
 
 _STATIC, _PARAM, _GREEDY = 0, 1, 2
@@ -207,25 +208,23 @@ class HttpTriggerServer:
 
 
 async def _read_body(request: web.Request) -> bytes | None:
-    """The body, or None past HTTP API's 10 MB (read to its end, kept no further)."""
-    declared = request.content_length
-    if declared is not None and declared > apigw.MAX_BODY:
-        if request.transport is not None:
-            request.transport.close()  # do not read what will be refused
-        return None
+    """The body, or None past HTTP API's 10 MB. An oversized body is read to its end (and
+    dropped), so the client sees the 413 rather than a reset, but not forever: past
+    ``DRAIN_LIMIT`` the connection is closed instead."""
     chunks: list[bytes] = []
     size = 0
-    while True:
+    while size <= DRAIN_LIMIT:
         chunk = await request.content.readany()
         if not chunk:
             break
         size += len(chunk)
-        if size > apigw.MAX_BODY:
-            if request.transport is not None:
-                request.transport.close()
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if size <= apigw.MAX_BODY:
+            chunks.append(chunk)
+        else:
+            chunks.clear()
+    if size > DRAIN_LIMIT and request.transport is not None:
+        request.transport.close()
+    return None if size > apigw.MAX_BODY else b"".join(chunks)
 
 
 def _send(response: HttpResponse, request_id: str) -> web.Response:
