@@ -650,6 +650,7 @@ def build_tui_parser() -> argparse.ArgumentParser:
 def cmd_tui(args: argparse.Namespace) -> int:
     roots = _roots(args)
     from .api import start_api
+    from .api.http_trigger import start_http
     from .tui.app import WorkbenchApp
     from .tui.themes import ThemeError
 
@@ -662,6 +663,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
             time_scale=args.time_scale,
             serve=functools.partial(start_api, host=args.host, port=args.port),
             serve_address=f"{args.host}:{args.port}",
+            serve_http=functools.partial(start_http, host=args.host, port=args.http_port),
+            serve_http_address=f"{args.host}:{args.http_port}",
         )
     except ThemeError as e:  # an unknown --theme, or a broken theme file
         raise BadInput(str(e)) from None

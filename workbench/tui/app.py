@@ -53,7 +53,7 @@ class InvocationRefused(Message):
 
 
 class Served(Protocol):
-    """A server started beside the TUI (the Lambda API)."""
+    """A server started beside the TUI (the Lambda API, the HTTP routes)."""
 
     url: str
 
@@ -130,6 +130,8 @@ class WorkbenchApp(VersionActions, App[int]):
         time_scale: float = 1.0,
         serve: ServeFactory | None = None,
         serve_address: str = "",
+        serve_http: ServeFactory | None = None,
+        serve_http_address: str = "",
     ) -> None:
         super().__init__()
         # Starts the Lambda API on our loop (the CLI composes it: the TUI does not import the
@@ -137,6 +139,10 @@ class WorkbenchApp(VersionActions, App[int]):
         self._serve = serve
         self._serve_address = serve_address
         self.api_server: Served | None = None
+        # and the functions' http triggers as API Gateway routes, the same way
+        self._serve_http = serve_http
+        self._serve_http_address = serve_http_address
+        self.http_server: Served | None = None
         self.preferences = Preferences()
         self._use_themes(theme)  # first: an unknown or broken theme stops us before the engine
         self.roots = roots
@@ -173,6 +179,7 @@ class WorkbenchApp(VersionActions, App[int]):
     async def on_mount(self) -> None:
         await self.engine.start()
         await self._start_api()
+        await self._start_http()
         self.bridge.start()
         self.query_one(InvocationLog).requery()  # history from the store
         self.registry_view.seed_from_store()  # the recent traffic through each alias
@@ -197,10 +204,30 @@ class WorkbenchApp(VersionActions, App[int]):
             return
         self.sub_title = f"Lambda API {self.api_server.url}"
 
+    async def _start_http(self) -> None:
+        """Serve the http triggers beside the TUI; a taken port is a warning, not a failure."""
+        if self._serve_http is None:
+            return
+        try:
+            self.http_server = await self._serve_http(self.engine)
+        except OSError as e:
+            self.notify(
+                f"cannot listen on {self._serve_http_address}: {e.strerror or e}. The workbench "
+                "runs without its HTTP routes; restart with --http-port to choose another port.",
+                title="HTTP routes not served",
+                severity="warning",
+                timeout=10,
+            )
+            return
+        routes = f"HTTP routes {self.http_server.url}"
+        self.sub_title = f"{self.sub_title} · {routes}" if self.api_server else routes
+
     async def on_unmount(self) -> None:
         self.bridge.stop()
         if self.api_server is not None:
             await self.api_server.close()
+        if self.http_server is not None:
+            await self.http_server.close()
         await self.engine.close()
 
     def refresh_functions(self) -> None:

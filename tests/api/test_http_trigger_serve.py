@@ -1,0 +1,115 @@
+"""``workbench serve`` with HTTP routes: served on --http-port, listed, relisted on reload."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.helpers import make_function
+from tests.test_cli_serve import start_serve
+
+ROUTE = """
+def handler(event, context):
+    return {"route": event["routeKey"], "params": event.get("pathParameters")}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_route(root: Path, name: str, path: str, method: str = "GET") -> None:
+    folder = make_function(root, name, ROUTE)
+    with (folder / "function.toml").open("a") as f:
+        f.write(f'\n[[triggers]]\ntype = "http"\nmethod = "{method}"\npath = "{path}"\n')
+
+
+def lines_until(output: queue.Queue[str], pattern: str, seen: list[str]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            line = output.get(timeout=1)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if re.search(pattern, line):
+            return line
+    raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(seen))
+
+
+def test_serve_prints_and_serves_the_routes_and_follows_reloads(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    with_route(root, "items", "/items/{id}")
+    port = free_port()
+    proc, _, output = start_serve(root, tmp_path / "state", "--http-port", str(port))
+    try:
+        seen: list[str] = []
+        assert (
+            lines_until(output, "HTTP routes on", seen) == f"HTTP routes on http://127.0.0.1:{port}"
+        )
+        assert output.get(timeout=30) == "  GET /items/{id} -> items (payload 2.0)"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/items/42", timeout=30) as response:
+            assert response.status == 200
+            assert response.headers["apigw-requestid"]
+            assert json.loads(response.read()) == {
+                "route": "GET /items/{id}",
+                "params": {"id": "42"},
+            }
+        lines_until(output, r"^REPORT RequestId:", seen)  # its log, as any invocation's
+        # a new route saved while serve runs is listed and served
+        time.sleep(1)  # let the watcher settle on the folder first
+        with_route(root, "orders", "/orders", method="POST")
+        lines_until(output, "HTTP routes on .* now", seen)
+        listed = [output.get(timeout=30), output.get(timeout=30)]
+        assert listed == [
+            "  GET /items/{id} -> items (payload 2.0)",
+            "  POST /orders -> orders (payload 2.0)",
+        ]
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/orders", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["route"] == "POST /orders"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_a_taken_http_port_is_one_clear_line(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    with_route(root, "items", "/items/{id}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "serve",
+                str(root),
+                "--port",
+                "0",
+                "--http-port",
+                str(port),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+    assert "--http-port" in line
