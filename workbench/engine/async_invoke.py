@@ -45,6 +45,7 @@ MAX_BACKOFF_S = 300
 POLL_S = 0.1  # idle: how often another process's enqueues are looked for
 MAINTAIN_S = 2.0  # how often leases are renewed and dead engines' rows taken back
 CLOSE_GRACE_S = 2.0  # close waits this long for attempts in flight, then puts them back
+EXPIRE_BATCH = 100  # rows expired per turn while their function has no capacity
 DISPATCH_LIMIT = 64  # attempts in flight at once from this engine (a local machine, not AWS)
 
 
@@ -166,9 +167,11 @@ class AsyncDispatcher:
                     room = self._capacity(function)
                     if room > 0:
                         batch = queue.claim(function, room, now)
-                        for row in batch:
-                            self._count_starting(row)
-                        claimed.extend(batch)
+                    else:  # no capacity: only those too old to run, to expire them
+                        batch = queue.claim(function, EXPIRE_BATCH, now, self._too_old(function))
+                    for row in batch:
+                        self._count_starting(row)
+                    claimed.extend(batch)
         except BaseException:
             for row in claimed:
                 self._admitted(row)
@@ -187,7 +190,8 @@ class AsyncDispatcher:
     def _capacity(self, name: str) -> int:
         """How many more of ``name``'s events could be admitted now (``Engine._admit``)."""
         engine = self.engine
-        room = DISPATCH_LIMIT - len(self._running) - sum(self._starting.values())
+        claimed_now = sum(1 for key in self._starting_rows if key not in self._running)
+        room = DISPATCH_LIMIT - len(self._running) - claimed_now
         fn = engine.functions.get(name)
         if fn is None or room <= 0:
             return max(room, 0)  # unknown or broken: claimed to be discarded or put back
@@ -202,6 +206,12 @@ class AsyncDispatcher:
             pool = engine.settings.account_limit - engine._reserved_total
             free = pool - engine._unreserved_in_flight - self._starting_unreserved
         return max(0, min(free, room))
+
+    def _too_old(self, name: str) -> float:
+        """Events of ``name`` accepted before this are past their maximum event age."""
+        fn = self.engine.functions.get(name)
+        age = fn.async_config.get("maximum_event_age", DEFAULT_MAX_AGE_S) if fn else None
+        return time.time() - float(age or DEFAULT_MAX_AGE_S) * self.engine.settings.time_scale  # type: ignore[arg-type]
 
     def _count_starting(self, row: Claimed) -> None:
         """Claimed, not yet admitted: capacity it holds until ``_admitted``."""

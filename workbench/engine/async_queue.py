@@ -216,15 +216,25 @@ class AsyncQueue:
                 conn.execute("ROLLBACK")
             raise
 
-    def claim(self, function: str, n: int, now: float) -> list[Claimed]:
+    def claim(
+        self, function: str, n: int, now: float, enqueued_before: float | None = None
+    ) -> list[Claimed]:
         """Up to ``n`` of ``function``'s due rows, oldest first, leased to us (in a
-        ``transaction``)."""
+        ``transaction``); with ``enqueued_before``, only rows accepted before then."""
+        age = "" if enqueued_before is None else " AND enqueued_at < ?"
         rows = self._conn.execute(
             "UPDATE async_events SET status = 'running', attempts = attempts + 1, "
             "lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM async_events "
-            "WHERE status = 'queued' AND due_at <= ? AND function = ? ORDER BY due_at, id "
-            f"LIMIT ?) RETURNING {_CLAIM_COLUMNS}",
-            (self.owner, now + LEASE_S, now, function, n),
+            f"WHERE status = 'queued' AND due_at <= ? AND function = ?{age} "
+            f"ORDER BY due_at, id LIMIT ?) RETURNING {_CLAIM_COLUMNS}",
+            (
+                self.owner,
+                now + LEASE_S,
+                now,
+                function,
+                *(() if enqueued_before is None else (enqueued_before,)),
+                n,
+            ),
         ).fetchall()
         claimed = [Claimed(*row) for row in rows]
         claimed.sort(key=lambda c: c.id)

@@ -1,0 +1,415 @@
+"""Event invocations through the durable queue: runs, retries, destinations, event age, throttles.
+
+Real handler processes and real SQLite; ``time_scale`` 0.001 makes Lambda's one- and two-minute
+retry delays 60 and 120 ms. Tests poll for a condition with a generous deadline, never a fixed
+sleep that stands for "long enough".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.engine import (
+    Engine,
+    EngineSettings,
+    InvalidRequestContent,
+    RequestTooLarge,
+    ResourceNotFound,
+)
+from workbench.engine.async_queue import AsyncEvent
+from workbench.engine.events import AsyncEventChanged
+
+from ..helpers import make_function
+
+OK = "def handler(event, context):\n    return {'got': event}\n"
+FAILS = "def handler(event, context):\n    raise ValueError('boom ' + str(event.get('n')))\n"
+RECORDER = "def handler(event, context):\n    return event\n"  # a destination: echoes the record
+ENDED = ("succeeded", "failed", "expired", "discarded")
+
+
+def settings(tmp_path: Path, **extra: Any) -> EngineSettings:
+    values: dict[str, Any] = dict(
+        state_dir=tmp_path / "state", keep_alive_s=5.0, background=True, time_scale=0.001
+    )
+    values.update(extra)
+    return EngineSettings(**values)
+
+
+def with_async(root: Path, name: str, code: str, async_toml: str, **config: Any) -> None:
+    folder = make_function(root, name, code, **config)
+    with (folder / "function.toml").open("a") as f:
+        f.write("[async]\n" + async_toml)
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def ended(engine: Engine, request_id: str) -> AsyncEvent:
+    def check() -> AsyncEvent | None:
+        event = engine.async_event(request_id)
+        return event if event is not None and event.status in ENDED else None
+
+    return await until(check, f"event {request_id} to end")
+
+
+async def delivered(engine: Engine, to: str, count: int = 1) -> list[dict[str, Any]]:
+    """The destination records ``to`` received (its records' responses), oldest first."""
+    assert engine.store is not None
+
+    def check() -> list[Any] | None:
+        records = [r for r in engine.store.recent(to, 100) if r.status == "success"]
+        return records if len(records) >= count else None
+
+    records = await until(check, f"{count} record(s) delivered to {to}")
+    return [json.loads(r.response) for r in reversed(records)]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "functions"
+    make_function(root, "ok", OK)
+    make_function(root, "audit", RECORDER)
+    return root
+
+
+async def test_event_is_accepted_then_runs_with_attempt_and_dwell(
+    root: Path, tmp_path: Path
+) -> None:
+    async with Engine([root], settings(tmp_path)) as engine:
+        events = engine.subscribe()
+        request_id = engine.invoke_event("ok", b'{"a": 1}', trigger="cli")
+        # committed before invoke_event returned: another connection sees it
+        queued = engine.async_event(request_id)
+        assert queued is not None and queued.function == "ok" and queued.trigger == "cli"
+        event = await ended(engine, request_id)
+        assert (event.status, event.condition, event.attempts) == ("succeeded", "Success", 1)
+        assert event.destination is None and event.finished_at is not None
+        assert engine.store is not None
+        record = await until(lambda: engine.store.get(request_id), "the record")
+        assert record.invocation_type == "Event" and record.trigger == "cli"
+        assert record.attempt == 1
+        assert record.dwell_ms is not None and 0 <= record.dwell_ms < 10_000
+        assert json.loads(record.response) == {"got": {"a": 1}}
+        changes = [e for e in events.get_nowait() if isinstance(e, AsyncEventChanged)]
+        assert [c.status for c in changes] == ["queued", "running", "succeeded"]
+        assert changes[-1].condition == "Success" and changes[-1].attempt == 1
+        assert engine.async_events("ok")[0].request_id == request_id
+        assert engine.async_events("audit") == []
+
+
+async def test_retries_then_on_failure_record_to_a_function(root: Path, tmp_path: Path) -> None:
+    with_async(root, "fails", FAILS, 'on_failure = "function:audit"\n')
+    async with Engine([root], settings(tmp_path)) as engine:
+        request_id = engine.invoke_event("fails", b'{"n": 7}')
+        event = await ended(engine, request_id)
+        assert (event.status, event.condition, event.attempts) == ("failed", "RetriesExhausted", 3)
+        assert event.destination == "function:audit"
+        assert event.last_error == "ValueError: boom 7"
+        [record] = await delivered(engine, "audit")
+        assert set(record) == {
+            "version",
+            "timestamp",
+            "requestContext",
+            "requestPayload",
+            "responseContext",
+            "responsePayload",
+        }
+        assert record["version"] == "1.0"
+        assert record["timestamp"].endswith("Z") and len(record["timestamp"]) == 24
+        assert record["requestContext"] == {
+            "requestId": request_id,
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:fails:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        }
+        assert record["requestPayload"] == {"n": 7}
+        assert record["responseContext"] == {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        }
+        assert record["responsePayload"]["errorMessage"] == "boom 7"
+        assert record["responsePayload"]["errorType"] == "ValueError"
+        # three records, attempts 1..3, the retries waited (60 and 120 ms, scaled)
+        assert engine.store is not None
+        attempts = sorted((r for r in engine.store.recent("fails", 10)), key=lambda r: r.attempt)
+        assert [r.attempt for r in attempts] == [1, 2, 3]
+        assert attempts[1].started_at - attempts[0].started_at >= 0.06
+        assert attempts[2].started_at - attempts[1].started_at >= 0.12
+        assert attempts[2].dwell_ms is not None and attempts[2].dwell_ms >= 180
+        # the delivered record is itself an Event invocation, by the destination trigger
+        audit = engine.store.recent("audit", 1)[0]
+        assert audit.invocation_type == "Event" and audit.trigger == "destination:fails"
+
+
+async def test_no_retries_with_maximum_retry_attempts_0(root: Path, tmp_path: Path) -> None:
+    with_async(root, "once", FAILS, 'maximum_retry_attempts = 0\non_failure = "function:audit"\n')
+    async with Engine([root], settings(tmp_path)) as engine:
+        request_id = engine.invoke_event("once", b'{"n": 1}')
+        event = await ended(engine, request_id)
+        assert (event.status, event.attempts) == ("failed", 1)
+        [record] = await delivered(engine, "audit")
+        assert record["requestContext"]["approximateInvokeCount"] == 1
+        assert engine.store is not None and engine.store.count("once") == 1
+
+
+async def test_on_success_record_has_no_function_error(root: Path, tmp_path: Path) -> None:
+    with_async(root, "good", OK, 'on_success = "function:audit"\n')
+    async with Engine([root], settings(tmp_path)) as engine:
+        request_id = engine.invoke_event("good:$LATEST", '{"x": [1, 2]}')
+        event = await ended(engine, request_id)
+        assert (event.condition, event.destination) == ("Success", "function:audit")
+        [record] = await delivered(engine, "audit")
+        assert record["requestContext"]["condition"] == "Success"
+        assert record["requestContext"]["approximateInvokeCount"] == 1
+        assert record["requestContext"]["functionArn"].endswith(":function:good:$LATEST")
+        assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+        assert record["responsePayload"] == {"got": {"x": [1, 2]}}
+
+
+async def test_a_version_runs_and_its_arn_carries_the_qualifier(root: Path, tmp_path: Path) -> None:
+    with_async(root, "good", OK, 'on_success = "function:audit"\n')
+    async with Engine([root], settings(tmp_path)) as engine:
+        await engine.publish("good")
+        request_id = engine.invoke_event("good", b"{}", qualifier="1")
+        await ended(engine, request_id)
+        [record] = await delivered(engine, "audit")
+        assert record["requestContext"]["functionArn"].endswith(":function:good:1")
+        assert record["responseContext"]["executedVersion"] == "1"
+
+
+async def test_event_older_than_maximum_event_age_is_not_run(root: Path, tmp_path: Path) -> None:
+    # 60 s scaled by 0.001: 60 ms. Accepted by an engine with no dispatcher, run later.
+    with_async(root, "slowq", OK, 'maximum_event_age = 60\non_failure = "function:audit"\n')
+    async with Engine([root], settings(tmp_path, background=False)) as engine:
+        request_id = engine.invoke_event("slowq", b'{"late": true}')
+        assert engine.async_event(request_id).status == "queued"  # type: ignore[union-attr]
+    await asyncio.sleep(0.1)
+    async with Engine([root], settings(tmp_path)) as engine:
+        event = await ended(engine, request_id)
+        assert (event.status, event.condition, event.attempts) == (
+            "expired",
+            "EventAgeExceeded",
+            0,
+        )
+        [record] = await delivered(engine, "audit")
+        assert record["requestContext"]["condition"] == "EventAgeExceeded"
+        assert record["requestContext"]["approximateInvokeCount"] == 0
+        assert record["requestPayload"] == {"late": True}
+        assert "responseContext" not in record and "responsePayload" not in record
+        assert engine.store is not None and engine.store.count("slowq") == 0
+
+
+async def test_zero_reserved_concurrency_goes_straight_to_on_failure(
+    root: Path, tmp_path: Path
+) -> None:
+    with_async(root, "off", OK, 'on_failure = "function:audit"\n', reserved_concurrency=0)
+    async with Engine([root], settings(tmp_path)) as engine:
+        request_id = engine.invoke_event("off", b'{"k": 1}')
+        event = await ended(engine, request_id)
+        assert (event.status, event.condition, event.attempts) == (
+            "failed",
+            "ZeroReservedConcurrency",
+            0,
+        )
+        [record] = await delivered(engine, "audit")
+        assert record["requestContext"]["condition"] == "ZeroReservedConcurrency"
+        assert "responseContext" not in record
+        assert engine.store is not None and engine.store.count("off") == 0
+
+
+async def test_a_burst_against_reserved_concurrency_1_all_runs_unthrottled(
+    root: Path, tmp_path: Path
+) -> None:
+    make_function(
+        root,
+        "narrow",
+        "import time\ndef handler(event, context):\n    time.sleep(0.01)\n    return event\n",
+        reserved_concurrency=1,
+    )
+    async with Engine([root], settings(tmp_path)) as engine:
+        ids = [engine.invoke_event("narrow", json.dumps({"i": i})) for i in range(25)]
+        for request_id in ids:
+            event = await ended(engine, request_id)
+            assert (event.status, event.attempts) == ("succeeded", 1)
+        state = engine.function_state("narrow")
+        assert state is not None and state.throttles == 0  # capacity-aware: no 429s
+        assert engine.store is not None
+        assert {r.request_id for r in engine.store.recent("narrow", 100)} == set(ids)
+
+
+async def test_a_throttled_event_backs_off_and_still_runs(root: Path, tmp_path: Path) -> None:
+    """Another call takes the only slot between the claim and the attempt: a real 429.
+
+    The test admits that call itself (``Engine._admit``, the rule every invocation passes)
+    the moment the row is claimed, before the attempt's task has run.
+    """
+    make_function(root, "single", OK, reserved_concurrency=1)
+    async with Engine([root], settings(tmp_path)) as engine:
+        await engine.invoke("single", b"{}")  # its state exists; one warm environment
+        state = engine.function_state("single")
+        assert state is not None
+        events = engine.subscribe()
+        request_id = engine.invoke_event("single", b'{"e": 1}')
+        deadline = time.monotonic() + 20
+        while engine.async_event(request_id).status != "running":  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "never claimed"
+            await asyncio.sleep(0)
+        unreserved = engine._admit(state)  # the slot is taken: the attempt will be throttled
+        await until(lambda: state.throttles >= 1, "the attempt to be throttled")
+        await asyncio.sleep(0.2)  # backoff is 1 ms; capacity-aware, it waits for the slot
+        assert engine.async_event(request_id).status == "queued"  # type: ignore[union-attr]
+        engine._release(state, unreserved)
+        event = await ended(engine, request_id)
+        assert (event.status, event.attempts) == ("succeeded", 1)
+        changes = [
+            e
+            for e in events.get_nowait()
+            if isinstance(e, AsyncEventChanged) and e.request_id == request_id
+        ]
+        statuses = [c.status for c in changes]
+        assert statuses == ["queued", "running", "queued", "running", "succeeded"]
+        assert changes[2].attempt == 0  # a throttle is not an attempt
+        assert engine.store is not None
+        assert engine.store.get(request_id).attempt == 1  # type: ignore[union-attr]
+
+
+async def test_throttled_until_the_maximum_event_age_then_expired(
+    root: Path, tmp_path: Path
+) -> None:
+    with_async(
+        root,
+        "blocked",
+        OK,
+        'maximum_event_age = 60\non_failure = "function:audit"\n',
+        reserved_concurrency=1,
+    )
+    async with Engine([root], settings(tmp_path)) as engine:
+        await engine.invoke("blocked", b"{}")
+        state = engine.function_state("blocked")
+        assert state is not None
+        unreserved = engine._admit(state)  # held for longer than the event may wait (60 ms)
+        try:
+            request_id = engine.invoke_event("blocked", b'{"w": 1}')
+            event = await ended(engine, request_id)
+        finally:
+            engine._release(state, unreserved)
+        assert (event.status, event.condition, event.attempts) == (
+            "expired",
+            "EventAgeExceeded",
+            0,
+        )
+        [record] = await delivered(engine, "audit")
+        assert record["requestContext"]["condition"] == "EventAgeExceeded"
+
+
+async def test_events_queued_at_close_run_in_the_next_engine(root: Path, tmp_path: Path) -> None:
+    async with Engine([root], settings(tmp_path, background=False)) as engine:
+        ids = [engine.invoke_event("ok", json.dumps({"i": i})) for i in range(10)]
+    async with Engine([root], settings(tmp_path)) as engine:
+        for request_id in ids:
+            assert (await ended(engine, request_id)).status == "succeeded"
+
+
+async def test_running_rows_of_a_dead_engine_are_run_again(root: Path, tmp_path: Path) -> None:
+    """A 'crash': rows left running under the lease of a pid that no longer exists."""
+    async with Engine([root], settings(tmp_path, background=False)) as engine:
+        ids = [engine.invoke_event("ok", json.dumps({"i": i})) for i in range(5)]
+    import sqlite3
+
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()  # its pid is gone now
+    conn = sqlite3.connect(tmp_path / "state" / "workbench.db")
+    conn.execute(
+        "UPDATE async_events SET status = 'running', attempts = 1, lease_owner = ?, "
+        "lease_until = ?",
+        (f"{dead.pid}:crashed", time.time() + 3600),
+    )
+    conn.commit()
+    conn.close()
+    async with Engine([root], settings(tmp_path)) as engine:
+        for request_id in ids:
+            event = await ended(engine, request_id)
+            assert (event.status, event.attempts) == ("succeeded", 1)
+
+
+async def test_attempts_in_flight_at_close_go_back_to_the_queue(root: Path, tmp_path: Path) -> None:
+    make_function(
+        root,
+        "sleepy",
+        "import time\ndef handler(event, context):\n    time.sleep(30)\n",
+        timeout=60,
+    )
+    async with Engine([root], settings(tmp_path)) as engine:
+        request_id = engine.invoke_event("sleepy", b"{}")
+        await until(
+            lambda: engine.async_event(request_id).status == "running",  # type: ignore[union-attr]
+            "the attempt to start",
+        )
+    async with Engine([root], settings(tmp_path, background=False)) as engine:
+        event = engine.async_event(request_id)
+        assert event is not None and (event.status, event.attempts) == ("queued", 0)
+
+
+async def test_an_event_whose_function_is_gone_is_discarded(root: Path, tmp_path: Path) -> None:
+    make_function(root, "doomed", OK)
+    async with Engine([root], settings(tmp_path, background=False)) as engine:
+        request_id = engine.invoke_event("doomed", b"{}")
+    (root / "doomed" / "function.toml").unlink()
+    async with Engine([root], settings(tmp_path)) as engine:
+        event = await ended(engine, request_id)
+        assert event.status == "discarded" and event.condition is None
+        assert event.last_error is not None and "Function not found" in event.last_error
+
+
+async def test_refused_at_accept_bad_json_oversized_unknown(root: Path, tmp_path: Path) -> None:
+    async with Engine([root], settings(tmp_path)) as engine:
+        with pytest.raises(InvalidRequestContent):
+            engine.invoke_event("ok", b"{not json")
+        big = json.dumps({"x": "y" * (1024 * 1024)})
+        with pytest.raises(RequestTooLarge, match="too large for the Event invocation type"):
+            engine.invoke_event("ok", big)
+        with pytest.raises(ResourceNotFound):
+            engine.invoke_event("nope", b"{}")
+        assert engine.async_events() == []  # nothing was accepted
+
+
+async def test_queue_destination_gets_the_record(root: Path, tmp_path: Path) -> None:
+    with_async(root, "fails", FAILS, 'maximum_retry_attempts = 0\non_failure = "queue:failed"\n')
+    async with Engine([root], settings(tmp_path)) as engine:
+        request_id = engine.invoke_event("fails", b'{"n": 2}')
+        event = await ended(engine, request_id)
+        assert event.destination == "queue:failed"
+        assert engine.queues is not None
+        [message] = engine.queues.receive("failed", 10)
+        record = json.loads(message.body)
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 1
+        assert record["requestPayload"] == {"n": 2}
+
+
+async def test_an_undeliverable_destination_is_logged_not_fatal(
+    root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with_async(root, "good", OK, 'on_success = "function:missing"\n')
+    async with Engine([root], settings(tmp_path)) as engine:
+        first = engine.invoke_event("good", b"{}")
+        event = await ended(engine, first)
+        assert event.status == "succeeded" and event.destination is None
+        assert "destination function:missing of good not delivered" in caplog.text
+        second = engine.invoke_event("ok", b"{}")  # the dispatcher goes on
+        assert (await ended(engine, second)).status == "succeeded"
