@@ -15,7 +15,7 @@ from aiohttp import web
 from ..engine import Engine
 from ..engine.errors import LambdaError
 from ..engine.ids import new_uuid
-from . import aliases, functions
+from . import aliases, functions, sqs
 from .invoke import invoke
 from .keys import ENGINE
 from .security import HostPolicy
@@ -46,6 +46,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
     ("GET", "/2016-08-19/account-settings", functions.account_settings),
     ("GET", "/workbench/code/{function}", functions.code_zip),
+    ("POST", "/", sqs.handle),  # SQS's JSON protocol: the operation is in X-Amz-Target
 )
 
 
