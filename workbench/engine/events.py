@@ -118,6 +118,20 @@ class Dropped:
 
 
 @dataclass(slots=True, frozen=True)
+class ScheduleFired:
+    """A schedule trigger sent its event: ``scheduled_time`` is the time it was due (the
+    Scheduled Event's ``time``), ``next_time`` the one after (None: its cron years ran out);
+    epoch seconds."""
+
+    function: str
+    rule: str
+    request_id: str
+    scheduled_time: float
+    next_time: float | None
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
 class AsyncEventChanged:
     """An Event invocation in the durable queue moved on: accepted (``queued``), an attempt
     started (``running``), a retry or backoff scheduled (``queued`` again, due at ``due_at``),
@@ -144,6 +158,7 @@ Event = (
     | FunctionReloaded
     | RegistryChanged
     | AsyncEventChanged
+    | ScheduleFired
 )
 
 

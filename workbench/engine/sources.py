@@ -40,6 +40,9 @@ def _parts(engine: Engine) -> list[Source]:
 
     parts.append(AsyncDispatcher(engine))
     parts.append(QueuePollers(engine))
+    from .scheduler import Scheduler
+
+    parts.append(Scheduler(engine))
     return parts
 
 
