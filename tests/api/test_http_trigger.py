@@ -23,6 +23,7 @@ from tests.helpers import make_function
 from workbench.api import apigw_events
 from workbench.api.http_trigger import HttpTriggerServer, RouteTable, start_http
 from workbench.engine import Engine, EngineSettings
+from workbench.templates import generate
 
 # returns the event it got as the body, so the test sees exactly what the function saw
 ECHO = """
@@ -599,3 +600,20 @@ async def test_oversized_bodies(
     # the server still answers
     async with client.post(f"{server.url}/v1/7", data=b"ok", headers=headers) as response:
         assert response.status == 200
+
+
+async def test_the_sample_template_has_the_real_events_shape(
+    server: HttpTriggerServer, client
+) -> None:
+    """`generate-event apigateway http-api-proxy` and a real request agree on every key."""
+    sample = generate("apigateway", "http-api-proxy", route="ANY /v2/{id}/{proxy+}", path="/v2/1/x")
+    headers = {"Cookie": "a=1", "Content-Type": "application/json"}
+    async with client.post(f"{server.url}/v2/1/x?q=1", data=b"{}", headers=headers) as response:
+        event = json.loads(await response.text())
+    assert list(event) == list(sample)
+    assert list(event["requestContext"]) == list(sample["requestContext"])
+    assert list(event["requestContext"]["http"]) == list(sample["requestContext"]["http"])
+    for key in ("version", "routeKey", "rawPath", "pathParameters", "isBase64Encoded"):
+        assert event[key] == sample[key], key
+    assert event["requestContext"]["stage"] == sample["requestContext"]["stage"]
+    assert event["requestContext"]["apiId"] == sample["requestContext"]["apiId"]
