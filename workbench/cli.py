@@ -102,6 +102,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     payload = _read_payload(args)
 
     async def work(engine: Engine) -> int:
+        if args.async_:
+            return _invoke_async(engine, args.name, payload)
         result = await engine.invoke(args.name, payload, trigger="cli")
         _show_log(result.record.log_lines)
         out = sys.stdout.buffer
@@ -112,6 +114,21 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         return EXIT_FUNCTION_ERROR if result.function_error else EXIT_OK
 
     return _with_engine(args, work)
+
+
+def _invoke_async(engine: Engine, name: str, payload: bytes) -> int:
+    """``--async``: accept the event into the durable queue (InvocationType Event)."""
+    from .engine.async_queue import dispatcher_running
+
+    request_id = engine.invoke_event(name, payload, trigger="cli")
+    print(json.dumps({"StatusCode": 202, "RequestId": request_id}))
+    if not dispatcher_running(engine.state_dir):
+        print(
+            f"queued; no workbench is running on {engine.state_dir} to process it — start "
+            "`workbench serve` (or the TUI) there",
+            file=sys.stderr,
+        )
+    return EXIT_OK
 
 
 def _run_interruptible(coro: object) -> int:
@@ -507,6 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--event", "-e", metavar="FILE", help="event JSON file, or - for stdin")
     p.add_argument("--payload", "-p", metavar="JSON", help="event JSON given inline")
+    p.add_argument(
+        "--async",
+        dest="async_",
+        action="store_true",
+        help="invoke asynchronously (InvocationType Event): queue the event, print its request "
+        "id; a running serve or TUI on the same state dir runs it, with Lambda's retries",
+    )
     p.set_defaults(func=cmd_invoke)
 
     p = sub.add_parser("logs", parents=[common], help="print stored invocation logs")

@@ -75,7 +75,9 @@ class AsyncDispatcher:
         self.engine = engine
         self.queue: AsyncQueue = engine.async_queue
         self._wake = asyncio.Event()
-        self._outcomes: list[Outcome] = []
+        self._outcomes: list[Outcome] = []  # attempts ended, their records not yet committed
+        self._ready: list[Outcome] = []  # their records are in the store: ready to settle
+        self._flushing: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
         self._starting: dict[str, int] = {}  # claimed, not yet admitted: per function
         self._starting_unreserved = 0
@@ -112,7 +114,10 @@ class AsyncDispatcher:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        self._write([])
+        if self._flushing is not None:
+            await self._flushing
+        await self._flush()
+        self._write()
         if self._lock is not None:
             self._lock.release()
 
@@ -134,7 +139,9 @@ class AsyncDispatcher:
                         dirty = True
                 except Exception:  # noqa: BLE001 - a locked database: next time
                     log.exception("async queue maintenance failed")
-            if dirty or self._outcomes:
+            if self._outcomes and self._flushing is None:
+                self._flushing = asyncio.get_running_loop().create_task(self._flush())
+            if dirty or self._ready:
                 dirty = False
                 try:
                     next_due = self._turn(now)
@@ -155,9 +162,24 @@ class AsyncDispatcher:
                 elif next_due is not None and next_due <= time.time():
                     dirty = True
 
+    async def _flush(self) -> None:
+        """Wait (off the loop) until the records of the ended attempts are committed: a row
+        is marked done only once its record is stored, so a kill in between loses neither."""
+        batch, self._outcomes = self._outcomes, []
+        store = self.engine.store
+        try:
+            if store is not None:
+                await asyncio.to_thread(store.flush)
+        except Exception:  # noqa: BLE001 - a stuck store must not stall the queue
+            log.exception("async dispatcher: the invocation store did not flush")
+        finally:
+            self._ready.extend(batch)
+            self._flushing = None
+            self._wake.set()
+
     def _turn(self, now: float) -> float | None:
         """Write the finished attempts and claim what can run now; when the next one is due."""
-        outcomes, self._outcomes = self._outcomes, []
+        outcomes, self._ready = self._ready, []
         claimed: list[Claimed] = []
         queue = self.queue
         try:
@@ -175,14 +197,15 @@ class AsyncDispatcher:
         except BaseException:
             for row in claimed:
                 self._admitted(row)
-            self._outcomes[:0] = outcomes
+            self._ready[:0] = outcomes
             raise
         for row in claimed:
             self._launch(row)
         return queue.next_due()
 
-    def _write(self, outcomes: list[Outcome]) -> None:
-        pending, self._outcomes = self._outcomes + outcomes, []
+    def _write(self) -> None:
+        pending, self._ready = self._ready + self._outcomes, []
+        self._outcomes = []
         if pending:
             with self.queue.transaction():
                 self.queue.settle(pending, time.time())
