@@ -118,6 +118,19 @@ class Dropped:
 
 
 @dataclass(slots=True, frozen=True)
+class BucketActivity:
+    """A file in a bucket folder became an S3 event (``ObjectCreated:Put`` with its size, or
+    ``ObjectRemoved:Delete``); ``functions``: those it was handed to (none: no filter matched)."""
+
+    bucket: str
+    key: str
+    event_name: str
+    size: int | None
+    functions: tuple[str, ...]
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
 class ScheduleFired:
     """A schedule trigger sent its event: ``scheduled_time`` is the time it was due (the
     Scheduled Event's ``time``), ``next_time`` the one after (None: its cron years ran out);
@@ -158,6 +171,7 @@ Event = (
     | FunctionReloaded
     | RegistryChanged
     | AsyncEventChanged
+    | BucketActivity
     | ScheduleFired
 )
 

@@ -43,6 +43,9 @@ def _parts(engine: Engine) -> list[Source]:
     from .scheduler import Scheduler
 
     parts.append(Scheduler(engine))
+    from .buckets import Buckets
+
+    parts.append(Buckets(engine))
     return parts
 
 
