@@ -60,14 +60,28 @@ def recorded(out: Path) -> dict[str, Any]:
     return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
 
 
-async def until(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+async def until(
+    condition: Callable[[], Any],
+    what: str,
+    timeout: float = 20.0,
+    explain: Callable[[], object] | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    detail = f"; {explain()}" if explain is not None else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
+
+
+def history(engine: Engine, function: str) -> str:
+    """What became of a function's invocations, for a timeout's message."""
+    records = [(r.request_id, r.status, r.error_type) for r in engine.store.recent(function)]
+    events = getattr(engine, "async_events", None)
+    queued = [(e.request_id, e.status) for e in events(function)] if events else []
+    return f"records {records}, async events {queued}"
 
 
 @pytest.fixture
@@ -124,7 +138,11 @@ async def test_a_rate_fires_repeatedly_with_the_scheduled_event(
     try:
         await until(lambda: len(fired(events)) >= 4, "four fires")
         first = [s.request_id for s in fired(events)[:4]]
-        await until(lambda: set(first) <= set(recorded(out)), "their four invocations")
+        await until(
+            lambda: set(first) <= set(recorded(out)),
+            "their four invocations",
+            explain=lambda: history(engine, "tick"),
+        )
     finally:
         follower.cancel()
     shots = fired(events)
@@ -188,7 +206,11 @@ async def test_input_replaces_the_scheduled_event_and_name_names_the_rule(
     events: list[Any] = []
     follower = asyncio.get_running_loop().create_task(collect(engine, events))
     try:
-        await until(lambda: len(recorded(out)) >= 2, "two invocations")
+        await until(
+            lambda: len(recorded(out)) >= 2,
+            "two invocations",
+            explain=lambda: history(engine, "janitor"),
+        )
     finally:
         follower.cancel()
     assert list(recorded(out).values())[:2] == [{"job": "cleanup", "limit": 2}] * 2
@@ -211,7 +233,11 @@ async def test_a_disabled_schedule_never_fires(
         [{"type": "schedule", "expression": "rate(1 minute)", "enabled": False}],
     )
     engine = await started()
-    await until(lambda: len(recorded(on)) >= 5, "five invocations of the enabled one")
+    await until(
+        lambda: len(recorded(on)) >= 5,
+        "five invocations of the enabled one",
+        explain=lambda: history(engine, "on"),
+    )
     assert recorded(off) == {}
     assert engine.store.count("off") == 0
     [info] = engine.scheduler.upcoming(function="off")
@@ -234,7 +260,11 @@ async def test_a_reload_stops_removed_schedules_and_starts_added_ones(
         engine.load_functions()
         assert engine.scheduler.upcoming() == []
         before = {s.request_id for s in fired(events)}
-        await until(lambda: before <= set(recorded(out)), "the fires accepted before it ran")
+        await until(
+            lambda: before <= set(recorded(out)),
+            "the fires accepted before it ran",
+            explain=lambda: history(engine, "tick"),
+        )
         await asyncio.sleep(INTERVAL * 10)
         assert {s.request_id for s in fired(events)} == before, "a removed schedule fired"
         assert set(recorded(out)) == before
@@ -351,7 +381,11 @@ async def test_a_cron_schedule_sleeps_until_its_next_fire_time(
         [info] = scheduler.upcoming(count=2)
         assert info.next_times == (utc(2030, 1, 1, 12).timestamp(), utc(2030, 1, 2, 12).timestamp())
         shots = await until(lambda: fired(events), "the noon fire")
-        event = await until(lambda: recorded(out).get(shots[0].request_id), "its invocation")
+        event = await until(
+            lambda: recorded(out).get(shots[0].request_id),
+            "its invocation",
+            explain=lambda: history(engine, "report"),
+        )
     finally:
         await scheduler.close()
         follower.cancel()

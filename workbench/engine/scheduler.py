@@ -230,6 +230,9 @@ class Scheduler:
             return
         except RuntimeError:  # the engine is closing
             return
+        except Exception:  # noqa: BLE001 - e.g. a locked database: this run is lost, not the rule
+            log.exception("schedule %s could not invoke %s", entry.rule, entry.function)
+            return
         entry.last_fired_at = self.clock()
         entry.last_request_id = request_id
         if engine.bus.active:
