@@ -1,0 +1,159 @@
+"""Topics end to end: publish_message fans out to real subscribed handlers with SNS's event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_function
+from workbench.engine import Engine, EngineSettings
+from workbench.engine.topics import (
+    MAX_MESSAGE_BYTES,
+    TopicError,
+    parse_attribute,
+    publish_message,
+    subscription_arn,
+)
+from workbench.templates import generate
+
+RECORDER = """
+import json, os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+"""
+
+
+def subscriber(root: Path, name: str, out: Path, topic: str, **trigger: object) -> None:
+    make_function(
+        root,
+        name,
+        RECORDER,
+        environment={"OUT": str(out)},
+        triggers=[{"type": "sns", "topic": topic, **trigger}],
+    )
+
+
+def events_in(out: Path) -> list[dict]:
+    if not out.exists():
+        return []
+    return [json.loads(line) for line in out.read_text().splitlines() if line]
+
+
+async def wait_events(out: Path, count: int, timeout: float = 20.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(found := events_in(out)) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{out.name}: {len(events_in(out))} events, expected {count}")
+
+
+@pytest.fixture
+async def engine(function_root: Path, tmp_path: Path):
+    subscriber(function_root, "audit", tmp_path / "audit.jsonl", "orders")
+    subscriber(function_root, "mailer", tmp_path / "mailer.jsonl", "orders")
+    subscriber(function_root, "paused", tmp_path / "paused.jsonl", "orders", enabled=False)
+    subscriber(function_root, "other", tmp_path / "other.jsonl", "alerts")
+    settings = EngineSettings(state_dir=tmp_path / "state", background=True, time_scale=0.001)
+    async with Engine([function_root], settings) as eng:
+        yield eng
+
+
+async def test_fan_out_with_the_sns_event(engine: Engine, tmp_path: Path) -> None:
+    message_id = publish_message(
+        engine, "orders", '{"order": 7}', subject="New order", attributes={"kind": "retail"}
+    )
+    [audit] = await wait_events(tmp_path / "audit.jsonl", 1)
+    [mailer] = await wait_events(tmp_path / "mailer.jsonl", 1)
+    for name, event in (("audit", audit), ("mailer", mailer)):
+        [record] = event["Records"]
+        assert record["EventSource"] == "aws:sns" and record["EventVersion"] == "1.0"
+        assert record["EventSubscriptionArn"] == subscription_arn(engine, "orders", name)
+        assert re.fullmatch(
+            r"arn:aws:sns:us-east-1:123456789012:orders:[0-9a-f-]{36}",
+            record["EventSubscriptionArn"],
+        )
+        sns = record["Sns"]
+        assert sns["Type"] == "Notification"
+        assert sns["MessageId"] == message_id
+        assert sns["TopicArn"] == "arn:aws:sns:us-east-1:123456789012:orders"
+        assert sns["Subject"] == "New order"
+        assert sns["Message"] == '{"order": 7}'
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", sns["Timestamp"])
+        assert sns["SignatureVersion"] == "1"
+        assert sns["SigningCertUrl"].startswith("https://sns.us-east-1.amazonaws.com/")
+        assert sns["UnsubscribeUrl"].endswith(
+            f"?Action=Unsubscribe&SubscriptionArn={record['EventSubscriptionArn']}"
+        )
+        assert sns["MessageAttributes"] == {"kind": {"Type": "String", "Value": "retail"}}
+        # the same keys as `workbench generate-event sns notification`
+        sample = generate("sns", "notification")["Records"][0]
+        assert set(record) == set(sample) and set(sns) == set(sample["Sns"])
+    assert audit["Records"][0]["Sns"]["Timestamp"] == mailer["Records"][0]["Sns"]["Timestamp"]
+    assert (
+        audit["Records"][0]["EventSubscriptionArn"] != mailer["Records"][0]["EventSubscriptionArn"]
+    )
+    # the disabled subscription and the other topic's subscriber got nothing
+    await asyncio.sleep(1.0)
+    assert events_in(tmp_path / "paused.jsonl") == []
+    assert events_in(tmp_path / "other.jsonl") == []
+    triggers = {e.function: e.trigger for e in engine.async_events()}
+    assert triggers == {"audit": "sns:orders", "mailer": "sns:orders"}
+
+
+async def test_no_subject_no_attributes(engine: Engine, tmp_path: Path) -> None:
+    publish_message(engine, "alerts", "disk full")
+    [event] = await wait_events(tmp_path / "other.jsonl", 1)
+    sns = event["Records"][0]["Sns"]
+    assert sns["Subject"] is None and sns["MessageAttributes"] == {}
+    assert sns["Message"] == "disk full"
+
+
+async def test_refusals_accept_nothing(engine: Engine) -> None:
+    with pytest.raises(TopicError) as e:
+        publish_message(engine, "nope", "hi")
+    assert e.value.code == "NotFound"
+    assert "'nope'" in e.value.message and "alerts, orders" in e.value.message
+
+    with pytest.raises(TopicError, match="Message too long") as e:
+        publish_message(engine, "orders", "x" * (MAX_MESSAGE_BYTES + 1))
+    assert e.value.code == "InvalidParameter"
+    with pytest.raises(TopicError, match="Message too long"):  # attributes count too
+        publish_message(engine, "orders", "x" * (MAX_MESSAGE_BYTES - 5), attributes={"k": "v"})
+    with pytest.raises(TopicError, match="Empty message"):
+        publish_message(engine, "orders", "")
+    with pytest.raises(TopicError, match="Subject"):
+        publish_message(engine, "orders", "m", subject="two\nlines")
+    with pytest.raises(TopicError, match="Subject"):
+        publish_message(engine, "orders", "m", subject="s" * 101)
+    for bad in ("AWS.thing", "a..b", ".a", "sp ace", ""):
+        with pytest.raises(TopicError, match="attribute name"):
+            publish_message(engine, "orders", "m", attributes={bad: "v"})
+    with pytest.raises(TopicError, match="non-empty"):
+        publish_message(engine, "orders", "m", attributes={"k": ""})
+    assert engine.async_events() == []
+
+    # at the limit exactly, it goes
+    publish_message(engine, "orders", "x" * MAX_MESSAGE_BYTES)
+    assert len(engine.async_events()) == 2
+
+
+async def test_a_topic_whose_only_subscription_is_disabled_exists(
+    function_root: Path, tmp_path: Path
+) -> None:
+    subscriber(function_root, "paused", tmp_path / "paused.jsonl", "quiet", enabled=False)
+    async with Engine([function_root], EngineSettings(state_dir=tmp_path / "state")) as engine:
+        assert publish_message(engine, "quiet", "anyone?")  # SNS: no subscribers, no error
+        assert engine.async_events() == []
+
+
+def test_parse_attribute() -> None:
+    assert parse_attribute("kind=a=b") == ("kind", "a=b")
+    with pytest.raises(TopicError, match="NAME=VALUE"):
+        parse_attribute("kind")
