@@ -1,12 +1,80 @@
 """``workbench publish-message TOPIC MESSAGE``: SNS-like topics, fanned out to subscribers.
 
-PLACEHOLDER (issue 6): the topics helper fills this in.
+The subscribers' events are accepted into the state dir's durable queue; a running ``workbench
+serve`` or TUI on that state dir runs them (a warning says so when none is running).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def cmd_publish_message(args: argparse.Namespace) -> int:
+    from .cli import EXIT_OK, BadInput, _with_engine
+    from .engine.async_queue import dispatcher_running
+    from .engine.topics import TopicError, parse_attribute, publish_message
+
+    message = _read_message(args.message)
+    try:
+        attributes = dict(parse_attribute(a) for a in args.attribute or [])
+    except TopicError as e:
+        raise BadInput(f"--attribute: {e.message}") from None
+
+    async def work(engine: Engine) -> int:
+        try:
+            message_id = publish_message(
+                engine, args.topic, message, subject=args.subject, attributes=attributes
+            )
+        except TopicError as e:
+            raise BadInput(str(e)) from None
+        print(message_id)
+        if not dispatcher_running(engine.state_dir):
+            print(
+                f"queued; no workbench is running on {engine.state_dir} to process it — start "
+                "`workbench serve` (or the TUI) there",
+                file=sys.stderr,
+            )
+        return EXIT_OK
+
+    return _with_engine(args, work)
+
+
+def _read_message(text: str) -> str:
+    from .cli import BadInput
+
+    if text != "-":
+        return text
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"the message on stdin is not UTF-8 text: {e}") from None
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Declare the verbs this module holds on the ``workbench`` parser."""
+    p = sub.add_parser(
+        "publish-message",
+        parents=[common],
+        help="publish a message to a topic: every subscribed function gets it (SNS event)",
+        description="Publish MESSAGE to TOPIC, as SNS's Publish: each function with an enabled "
+        '[[triggers]] type = "sns" on TOPIC is invoked asynchronously with the SNS event. '
+        "Prints the MessageId. The events wait in the state dir's queue for a running "
+        "`workbench serve` or TUI.",
+    )
+    p.add_argument("topic", metavar="TOPIC", help="a topic named by some function's sns trigger")
+    p.add_argument("message", metavar="MESSAGE", help="the message text, or - to read stdin")
+    p.add_argument("--subject", "-s", metavar="S", help="the Subject (up to 100 characters)")
+    p.add_argument(
+        "--attribute",
+        "-a",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a String message attribute (repeatable)",
+    )
+    p.set_defaults(func=cmd_publish_message)
