@@ -912,6 +912,7 @@ async def test_samples_are_all_loadable(samples: Engine) -> None:
         "crasher",
         "raiser",
         "broken-import",
+        "nightly-report",
         "queue-worker",
         "items-api",
     }
