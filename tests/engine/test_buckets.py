@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -373,3 +374,21 @@ def test_the_record_matches_the_sample() -> None:
 
     sample["Records"][0]["s3"]["configurationId"] = "cfg"
     assert shape(real) == shape(sample)
+
+
+async def test_the_on_upload_sample(tmp_path: Path) -> None:
+    """The sample, with its committed bucket folder: the README there is not news; a dropped
+    file is logged with its decoded key."""
+    samples = Path(__file__).resolve().parents[2] / "sample_functions"
+    root = tmp_path / "samples"
+    shutil.copytree(samples / "on-upload", root / "on-upload")
+    shutil.copytree(samples / "buckets", root / "buckets")
+    async with running(root, tmp_path) as engine:
+        (root / "buckets" / "uploads" / "my photo.jpg").write_bytes(b"\xff\xd8" * 50)
+        deadline = time.monotonic() + 20
+        while not engine.store.recent("on-upload") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await quiet()
+        [rec] = engine.store.recent("on-upload")
+        assert rec.status == "success"
+        assert any("s3://uploads/my photo.jpg: 100 bytes, eTag " in x for x in rec.log_lines)

@@ -157,3 +157,15 @@ def test_parse_attribute() -> None:
     assert parse_attribute("kind=a=b") == ("kind", "a=b")
     with pytest.raises(TopicError, match="NAME=VALUE"):
         parse_attribute("kind")
+
+
+async def test_the_on_alert_sample(tmp_path: Path) -> None:
+    samples = Path(__file__).resolve().parents[2] / "sample_functions"
+    settings = EngineSettings(state_dir=tmp_path / "state", background=True, time_scale=0.001)
+    async with Engine([samples], settings) as engine:
+        publish_message(engine, "alerts", "disk full", subject="web-1", attributes={"sev": "hi"})
+        deadline = time.monotonic() + 20
+        while not engine.store.recent("on-alert") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        [rec] = engine.store.recent("on-alert")
+        assert "[web-1] disk full {'sev': 'hi'}" in rec.log_lines
