@@ -915,6 +915,8 @@ async def test_samples_are_all_loadable(samples: Engine) -> None:
         "nightly-report",
         "queue-worker",
         "items-api",
+        "on-upload",
+        "on-alert",
     }
     for name in samples.functions:
         text = (SAMPLES / name / "function.toml").read_text()
