@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import async_invoke, processes
 from .async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
@@ -54,6 +55,9 @@ from .source_filter import SourceFilter
 from .sources import Sources
 from .store import RecordStore
 from .versions import LATEST, Registry, is_alias_qualifier
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes: the Invoke API's request limit
 MAX_EVENT_PAYLOAD = 1024 * 1024  # 1 MB for Event invocations (it was 256 KB until 2025)
@@ -143,6 +147,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         self.registry: Registry | None = None
         self.async_queue: AsyncQueue | None = None
         self.queues: QueueStore | None = None
+        self.scheduler: Scheduler | None = None  # set while the background sources run
         self._registry_generation = 0
         self._reaper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
