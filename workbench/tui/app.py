@@ -30,6 +30,7 @@ from .registry_view import RegistryView
 from .screens.help import HelpScreen
 from .screens.record import RecordScreen
 from .screens.saved_events import EventNamePrompt, SavedEventsScreen
+from .source_actions import SourceActions
 from .themes import Preferences, load_themes, ordered_names, resolve_theme, themes_dir
 from .version_actions import VersionActions
 from .widgets.editor import EventEditor
@@ -37,6 +38,7 @@ from .widgets.functions import FunctionsPane, function_rows
 from .widgets.gauge import ConcurrencyGauge
 from .widgets.invocation_log import InvocationLog
 from .widgets.response import ResponsePane
+from .widgets.sources import SourcesPane
 from .widgets.timeline import LifecycleTimeline
 
 
@@ -63,7 +65,7 @@ class Served(Protocol):
 ServeFactory = Callable[[Engine], Awaitable[Served]]
 
 
-class WorkbenchApp(VersionActions, App[int]):
+class WorkbenchApp(SourceActions, VersionActions, App[int]):
     """Runs the engine in-process and shows it: functions (with their versions and aliases),
     event, response, log, gauge."""
 
@@ -92,6 +94,20 @@ class WorkbenchApp(VersionActions, App[int]):
             "Saved events",
             id="load-event",
             tooltip="Load, rename or delete the selected function's saved events",
+        ),
+        Binding(
+            "ctrl+n",
+            "queue_send",
+            "Send to queue",
+            id="queue-send",
+            tooltip="Put a message on a local queue",
+        ),
+        Binding(
+            "ctrl+b",
+            "topic_publish",
+            "Publish to topic",
+            id="topic-publish",
+            tooltip="Publish a message to a topic: each subscribed function gets it",
         ),
         # priority: escape cancels from any pane (the editor would take it to leave the editor);
         # action_cancel declines (SkipAction) when nothing runs, so escape then works as usual
@@ -172,6 +188,8 @@ class WorkbenchApp(VersionActions, App[int]):
                     yield InvocationLog(self.engine, id="log")
                 with TabPane("Lifecycle", id="tab-lifecycle"):
                     yield LifecycleTimeline(id="timeline")
+                with TabPane("Sources", id="tab-sources"):
+                    yield SourcesPane(self.engine, id="sources")
             with Vertical(id="gauge-box"):
                 yield ConcurrencyGauge(self.settings.account_limit, id="gauge")
         yield Footer()
@@ -244,6 +262,7 @@ class WorkbenchApp(VersionActions, App[int]):
             self.query_one(InvocationLog).add_records(records)
         self.query_one(ConcurrencyGauge).take(events)
         self.query_one(LifecycleTimeline).take(events)
+        self.query_one(SourcesPane).take(events)
         self.registry_view.take(events)
         if isinstance(self.screen, RecordScreen):
             self.screen.take(events)  # an Event record's queue row: retried, sent on

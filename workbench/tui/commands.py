@@ -31,11 +31,24 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
     "cancel": ("function: Cancel invocation", "Stop the running invocations"),
     "save_event": ("event: Save…", "Save the editor's event under a name for this function"),
     "load_event": ("event: Load…", "Load one of this function's saved events"),
+    "queue_send": ("queue: Send a message…", "Put a message on a local queue"),
+    "queue_purge": (
+        "queue: Purge…",
+        "Delete every message of the queue selected in the Sources tab (asks first)",
+    ),
+    "topic_publish": (
+        "topic: Publish a message…",
+        "Publish to a topic: every subscribed function gets an SNS event",
+    ),
     "help": ("view: Help", "Every key the workbench answers to"),
     "quit": ("app: Quit", "Quit; every environment is shut down"),
 }
 
-VIEWS = {"tab-log": "view: Invocations", "tab-lifecycle": "view: Lifecycle"}
+VIEWS = {
+    "tab-log": "view: Invocations",
+    "tab-lifecycle": "view: Lifecycle",
+    "tab-sources": "view: Sources (queues, schedules, buckets, routes, topics)",
+}
 
 
 @dataclass(frozen=True)
