@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -169,3 +170,56 @@ def test_bad_port_and_missing_root(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == f"workbench: function root not found: {tmp_path / 'nowhere'}"
+
+
+def _until(output: queue.Queue[str], predicate: Callable[[str], bool]) -> list[str]:
+    """serve's lines up to and including the first that passes ``predicate`` (30 s at most)."""
+    seen: list[str] = []
+    try:
+        while not seen or not predicate(seen[-1]):
+            seen.append(output.get(timeout=30))
+    except queue.Empty:
+        raise AssertionError("serve never printed it; it printed:\n" + "\n".join(seen)) from None
+    return seen
+
+
+def test_serve_lists_the_event_sources_and_reports_what_they_do(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    triggers = [
+        {"type": "s3", "bucket": "uploads", "suffix": ".txt"},
+        {"type": "queue", "queue": "jobs", "max_receive_count": 2},
+        {"type": "sns", "topic": "alerts"},
+        {"type": "schedule", "expression": "cron(0 12 * * ? *)", "name": "noon"},
+    ]
+    code = "def handler(event, context):\n    return 'ok'\n"
+    make_function(root, "sink", code, triggers=triggers)
+    failing = "def handler(event, context):\n    raise ValueError('nope')\n"
+    make_function(root, "fails", failing, **{"async": {"maximum_retry_attempts": 1}})
+    proc, url, output = start_serve(root, tmp_path / "state", "--time-scale", "0.001")
+    try:
+        table = _until(output, lambda line: line.startswith("  schedule "))
+        start = table.index("event sources:")
+        assert table[start + 1 :] == [
+            f"  bucket uploads ({root.resolve()}/buckets/uploads/) -> sink [ObjectCreated:*]",
+            "  queue jobs -> sink (batch 10, to jobs-dlq after 2 receives)",
+            "  topic alerts -> sink",
+            f"  schedule noon cron(0 12 * * ? *) -> sink, next {table[-1].split('next ')[1]}",
+        ]
+        assert table[-1].endswith("12:00:00 UTC")
+        (root / "buckets" / "uploads" / "hello.txt").write_text("hello")
+        seen = _until(output, lambda line: line.startswith("bucket uploads:"))
+        assert seen[-1] == "bucket uploads: ObjectCreated:Put hello.txt (5 bytes) -> sink"
+        request = urllib.request.Request(
+            url + "/2015-03-31/functions/fails/invocations",
+            data=b"{}",
+            headers={"X-Amz-Invocation-Type": "Event"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202
+            request_id = answer.headers["x-amzn-RequestId"]
+        seen = _until(output, lambda line: line.startswith(f"async {request_id} (fails): failed"))
+        assert f"async {request_id} (fails): attempt 1 failed; next attempt in 0.06 s" in seen
+        assert seen[-1] == f"async {request_id} (fails): failed (RetriesExhausted, 2 attempt(s))"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

@@ -19,6 +19,7 @@ from .api.http_trigger import HttpTriggerServer, start_http
 from .api.security import is_loopback, split_host
 from .engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
 from .engine.records import terminal_text
+from .serve_text import event_line, source_lines
 
 
 class ServeError(Exception):
@@ -84,6 +85,9 @@ async def serve(
             routes = _routes(http)
             print(f"HTTP routes on {http.url}", file=out)
             print("\n".join(routes), file=out)
+            sources = source_lines(engine)
+            print("event sources:", file=out)
+            print("\n".join(sources or ["  (none)"]), file=out)
             out.flush()
             while True:
                 event = await subscription.get()
@@ -95,6 +99,12 @@ async def serve(
                         routes = _routes(http)
                         print(f"HTTP routes on {http.url} now", file=out)
                         print("\n".join(routes), file=out)
+                    if source_lines(engine) != sources:
+                        sources = source_lines(engine)
+                        print("event sources now:", file=out)
+                        print("\n".join(sources or ["  (none)"]), file=out)
+                elif (line := event_line(event)) is not None:
+                    print(line, file=out)
                 else:
                     continue
                 out.flush()
