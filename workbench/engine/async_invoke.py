@@ -14,9 +14,10 @@ concurrency are as for any call. Every delay is multiplied by ``settings.time_sc
 - success goes to ``on_success``; an event whose function or qualifier is gone is discarded with
   a warning.
 
-Dispatch is capacity-aware (the rule is ``Engine._admit``): it claims no more of a function's
-events than the function can admit now, so a burst drains at full speed instead of throttling.
-Outcomes and claims are written together, one transaction per turn of the loop.
+Dispatch is capacity-aware (the rule is ``Engine._admit``): it starts no more of a function's
+events than the function can admit, so a burst drains at full speed instead of throttling. It
+claims a few rows ahead (``BUFFER``, leased like any claim) so the next attempt starts the
+moment a slot frees; outcomes and claims are written together, one transaction per turn.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from . import destinations
@@ -46,6 +48,7 @@ POLL_S = 0.1  # idle: how often another process's enqueues are looked for
 MAINTAIN_S = 2.0  # how often leases are renewed and dead engines' rows taken back
 CLOSE_GRACE_S = 2.0  # close waits this long for attempts in flight, then puts them back
 EXPIRE_BATCH = 100  # rows expired per turn while their function has no capacity
+BUFFER = 32  # rows per function claimed ahead of a free slot: fewer, larger claims
 DISPATCH_LIMIT = 64  # attempts in flight at once from this engine (a local machine, not AWS)
 
 
@@ -79,9 +82,11 @@ class AsyncDispatcher:
         self._ready: list[Outcome] = []  # their records are in the store: ready to settle
         self._flushing: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._rows: dict[int, Claimed] = {}  # the rows of the attempts in _running
         self._starting: dict[str, int] = {}  # claimed, not yet admitted: per function
         self._starting_unreserved = 0
         self._starting_rows: dict[int, tuple[str, bool]] = {}
+        self._buffer: dict[str, deque[Claimed]] = {}  # claimed, waiting for a free slot
         self._task: asyncio.Task[None] | None = None
         self._lock: DispatcherLock | None = None
         self._closing = False
@@ -108,6 +113,10 @@ class AsyncDispatcher:
         self._wake.set()
         if self._task is not None:
             await self._task
+        now = time.time()
+        for rows in self._buffer.values():  # claimed, never started: back, due now
+            self._outcomes.extend(Outcome(r.id, "queued", due_at=now, uncount=True) for r in rows)
+        self._buffer.clear()
         running = list(self._running.values())
         if running:
             _, pending = await asyncio.wait(running, timeout=CLOSE_GRACE_S)
@@ -178,30 +187,42 @@ class AsyncDispatcher:
             self._wake.set()
 
     def _turn(self, now: float) -> float | None:
-        """Write the finished attempts and claim what can run now; when the next one is due."""
+        """Write the finished attempts and claim what can run now, plus a few to have at hand
+        (``BUFFER``); start what capacity allows. When the next row is due."""
         outcomes, self._ready = self._ready, []
         claimed: list[Claimed] = []
+        expired: list[Claimed] = []
         queue = self.queue
         try:
             with queue.transaction():
                 queue.settle(outcomes, now)
                 for function in queue.due_functions(now):
-                    room = self._capacity(function)
-                    if room > 0:
-                        batch = queue.claim(function, room, now)
-                    else:  # no capacity: only those too old to run, to expire them
-                        batch = queue.claim(function, EXPIRE_BATCH, now, self._too_old(function))
-                    for row in batch:
-                        self._count_starting(row)
-                    claimed.extend(batch)
+                    want = self._wanted(function)
+                    if want > 0:
+                        claimed.extend(queue.claim(function, want, now))
+                    elif not self._free(function):  # only those too old to run: expire them
+                        expired.extend(
+                            queue.claim(function, EXPIRE_BATCH, now, self._too_old(function))
+                        )
         except BaseException:
-            for row in claimed:
-                self._admitted(row)
             self._ready[:0] = outcomes
             raise
         for row in claimed:
+            self._buffer.setdefault(row.function, deque()).append(row)
+        for row in expired:
             self._launch(row)
+        self._pump()
         return queue.next_due()
+
+    def _pump(self, function: str | None = None) -> None:
+        """Start claimed rows while their function can admit them."""
+        names = [function] if function is not None else list(self._buffer)
+        for name in names:
+            rows = self._buffer.get(name)
+            while rows and self._free(name) > 0:
+                self._launch(rows.popleft())
+            if not rows:
+                self._buffer.pop(name, None)
 
     def _write(self) -> None:
         pending, self._ready = self._ready + self._outcomes, []
@@ -210,17 +231,14 @@ class AsyncDispatcher:
             with self.queue.transaction():
                 self.queue.settle(pending, time.time())
 
-    def _capacity(self, name: str) -> int:
+    def _free(self, name: str) -> int:
         """How many more of ``name``'s events could be admitted now (``Engine._admit``)."""
         engine = self.engine
-        claimed_now = sum(1 for key in self._starting_rows if key not in self._running)
-        room = DISPATCH_LIMIT - len(self._running) - claimed_now
+        room = DISPATCH_LIMIT - len(self._running)
         fn = engine.functions.get(name)
-        if fn is None or room <= 0:
-            return max(room, 0)  # unknown or broken: claimed to be discarded or put back
+        if fn is None or room <= 0 or fn.reserved_concurrency == 0:
+            return max(room, 0)  # unknown, broken or reserved 0: ends without running
         reserved = fn.reserved_concurrency
-        if reserved == 0:
-            return room  # never runs: straight to on-failure
         state = engine.function_state(name)
         in_flight = state.in_flight if state is not None else 0
         if reserved is not None:
@@ -229,6 +247,18 @@ class AsyncDispatcher:
             pool = engine.settings.account_limit - engine._reserved_total
             free = pool - engine._unreserved_in_flight - self._starting_unreserved
         return max(0, min(free, room))
+
+    def _wanted(self, name: str) -> int:
+        """How many of ``name``'s due rows to claim: what can start, plus ``BUFFER`` in hand
+        while we are draining it (a row blocked by someone else's calls stays queued)."""
+        free = self._free(name)
+        draining = free > 0 or any(row.function == name for row in self._claimed_running())
+        if not draining:
+            return 0
+        return max(0, free + BUFFER - len(self._buffer.get(name, ())))
+
+    def _claimed_running(self) -> list[Claimed]:
+        return list(self._rows.values())
 
     def _too_old(self, name: str) -> float:
         """Events of ``name`` accepted before this are past their maximum event age."""
@@ -255,8 +285,10 @@ class AsyncDispatcher:
         self._starting_unreserved -= unreserved
 
     def _launch(self, row: Claimed) -> None:
+        self._count_starting(row)
         task = asyncio.get_running_loop().create_task(self._attempt(row))
         self._running[row.id] = task
+        self._rows[row.id] = row
 
     # --- one attempt ----------------------------------------------------------------------
 
@@ -273,8 +305,11 @@ class AsyncDispatcher:
         finally:
             self._admitted(row)
             self._running.pop(row.id, None)
+            self._rows.pop(row.id, None)
             if outcome is not None:
                 self._outcomes.append(outcome)
+            if not self._closing:
+                self._pump(row.function)  # its slot is free: the next one starts now
             self._wake.set()
 
     async def _run(self, row: Claimed) -> Outcome:
