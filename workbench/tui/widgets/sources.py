@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Label
 
@@ -133,29 +133,29 @@ def route_rows(engine: Engine) -> list[Row]:
 
 TABLES: dict[str, tuple[tuple[str, int | None], ...]] = {
     "queues": (
-        ("Queue", 16),
+        ("Queue", 24),
         ("Visible", 7),
         ("In flight", 9),
         ("Delayed", 7),
-        ("DLQ", 12),
+        ("Dead-letter queue", 24),
         ("DLQ depth", 9),
-    ),
-    "schedules": (
-        ("Function", 14),
-        ("Rule", 14),
-        ("Expression", 18),
-        ("Next", 18),
-        ("Last", 8),
     ),
     "activity": (
         ("Time", 8),
-        ("Bucket", 10),
+        ("Bucket", 16),
         ("Event", 7),
-        ("Key", 14),
-        ("Size", 8),
-        ("Functions", 14),
+        ("Key", 36),
+        ("Size", 9),
+        ("Functions", 24),
     ),
-    "routes": (("Kind", 5), ("Route / topic", 26), ("Function(s)", 22)),
+    "schedules": (
+        ("Function", 20),
+        ("Rule", 20),
+        ("Expression", 24),
+        ("Next", 26),
+        ("Last fired", 10),
+    ),
+    "routes": (("Kind", 5), ("Route / topic", 36), ("Function(s)", 40)),
 }
 TITLES = {
     "queues": "Queues",
@@ -171,17 +171,15 @@ EMPTY = {
 }
 
 
-class SourcesPane(Vertical):
-    """Queues and schedules on the left; bucket activity, routes and topics on the right."""
+class SourcesPane(VerticalScroll):
+    """One section a source, full width (their columns fit 120 columns): queues first."""
 
     DEFAULT_CSS = """
     SourcesPane { height: 1fr; }
-    SourcesPane > Horizontal { height: 1fr; }
-    SourcesPane .sources-column { width: 1fr; }
-    SourcesPane .sources-title { text-style: bold; color: $primary; height: 1; }
+    SourcesPane .sources-title { text-style: bold; color: $primary; height: 1; margin-top: 1; }
+    SourcesPane #sources-queues-title { margin-top: 0; }
     SourcesPane .sources-empty { color: $text-muted; height: 1; }
     SourcesPane DataTable { height: auto; max-height: 8; }
-    SourcesPane #sources-schedules, SourcesPane #sources-routes { max-height: 6; }
     SourcesPane .hidden { display: none; }
     """
 
@@ -209,16 +207,11 @@ class SourcesPane(Vertical):
         self._reading = False
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
-            with Vertical(classes="sources-column"):
-                yield from self._section("queues")
-                yield from self._section("schedules")
-            with Vertical(classes="sources-column"):
-                yield from self._section("activity")
-                yield from self._section("routes")
+        for key in ("queues", "activity", "schedules", "routes"):
+            yield from self._section(key)
 
     def _section(self, key: str) -> ComposeResult:
-        yield Label(TITLES[key], classes="sources-title")
+        yield Label(TITLES[key], classes="sources-title", id=f"sources-{key}-title")
         yield Label(EMPTY[key], classes="sources-empty", id=f"sources-{key}-empty")
         table: DataTable[object] = DataTable(
             id=f"sources-{key}", cursor_type="row", classes="hidden", zebra_stripes=False
