@@ -244,7 +244,7 @@ class SourcesPane(VerticalScroll):
         if self._dirty or force:
             self._dirty = False
             self._show("activity", activity_rows(self.activity))
-        scheduler = getattr(self.engine, "scheduler", None)
+        scheduler = self.engine.scheduler
         self._show("schedules", schedule_rows(scheduler.upcoming(NEXT_TIMES)) if scheduler else [])
         if self.engine.functions is not self._functions:  # replaced on every reload
             self._functions = self.engine.functions
