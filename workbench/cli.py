@@ -514,8 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
         "invoke",
         parents=[common],
         help="invoke a function once: response on stdout, log on stderr",
-        description="Invoke a function synchronously. Exit 0 on success, 1 when the function "
-        "returns an error, 2 on bad input.",
+        description="Invoke a function synchronously: exit 0 on success, 1 when the function "
+        "returns an error, 2 on bad input. With --async, queue it as an Event invocation for the "
+        "serve or TUI running on the state dir, print its request id, and exit 0.",
     )
     p.add_argument(
         "name",

@@ -17,6 +17,8 @@ from .errors import (
     ValidationError,
 )
 from .events import (
+    AsyncEventChanged,
+    BucketActivity,
     ConcurrencyChanged,
     Dropped,
     EnvironmentEvent,
@@ -25,6 +27,7 @@ from .events import (
     InvokeStart,
     LogLine,
     RegistryChanged,
+    ScheduleFired,
     Subscription,
     Throttled,
 )
@@ -35,6 +38,9 @@ from .versions import LATEST, Alias, Version
 __all__ = [
     "LATEST",
     "Alias",
+    "AsyncEventChanged",
+    "BucketActivity",
+    "ScheduleFired",
     "CodeProblem",
     "FunctionReloaded",
     "RegistryChanged",
