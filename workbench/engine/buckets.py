@@ -172,7 +172,13 @@ class Buckets:
             await asyncio.to_thread(self._watcher.close)
 
     async def wait_watching(self, timeout: float = 10.0) -> None:
-        """Until the notifier follows the current folders (tests: drop files only after this)."""
+        """Until the current folders are watched and their contents taken in (tests: drop
+        files only after this; a file dropped before counts as already there)."""
+        await self._notifier_ready(timeout)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def _notifier_ready(self, timeout: float = 10.0) -> None:
         if self._watcher is None:
             return  # no bucket to follow
         if not await asyncio.to_thread(self._watcher.ready.wait, timeout):
@@ -201,7 +207,7 @@ class Buckets:
     async def _baseline(self, folders: list[Path]) -> None:
         """What is already in the folders is the buckets' content, not a change."""
         try:
-            await self.wait_watching()
+            await self._notifier_ready()
         except TimeoutError as e:
             log.warning("%s", e)
         for folder in folders:
