@@ -413,3 +413,20 @@ async def test_an_undeliverable_destination_is_logged_not_fatal(
         assert "destination function:missing of good not delivered" in caplog.text
         second = engine.invoke_event("ok", b"{}")  # the dispatcher goes on
         assert (await ended(engine, second)).status == "succeeded"
+
+
+async def test_an_event_whose_wake_up_was_lost_still_runs(tmp_path: Path) -> None:
+    """A wake-up can be lost (on 3.11 a set() racing wait_for's timeout is dropped); the
+    dispatcher's periodic full turn still finds the event, within its maintenance interval."""
+    root = tmp_path / "functions"
+    make_function(root, "fn", OK)
+    async with Engine([root], settings(tmp_path)) as engine:
+        await ended(engine, engine.invoke_event("fn", b'{"n": 0}'))
+        dispatcher = engine.sources.parts[0]
+        await until(lambda: not (dispatcher._outcomes or dispatcher._ready), "settling")
+        await asyncio.sleep(0.5)  # a few idle polls: nothing is due, nothing will wake it
+        assert engine.async_queue is not None
+        engine.async_queue.on_enqueue = None  # as if the wake-up were lost
+        engine.async_queue.enqueue("lost-wake-up", "fn", None, b'{"n": 1}', "test", time.time())
+        event = await ended(engine, "lost-wake-up")
+        assert event.status == "succeeded"

@@ -142,10 +142,10 @@ class AsyncDispatcher:
             now = time.time()
             if now - last_maintain >= MAINTAIN_S:
                 last_maintain = now
+                dirty = True  # a full turn now and then, whatever the wake-ups said
                 try:
                     queue.renew(now)
-                    if queue.recover(now):
-                        dirty = True
+                    queue.recover(now)
                 except Exception:  # noqa: BLE001 - a locked database: next time
                     log.exception("async queue maintenance failed")
             if self._outcomes and self._flushing is None:
@@ -166,7 +166,9 @@ class AsyncDispatcher:
                 dirty = True
             except TimeoutError:
                 version = queue.data_version()
-                if version != seen_version:
+                if self._wake.is_set():  # set while wait_for was cancelling its wait (3.11)
+                    dirty = True
+                elif version != seen_version:
                     seen_version, dirty = version, True
                 elif next_due is not None and next_due <= time.time():
                     dirty = True
