@@ -701,6 +701,16 @@ def test_discover_skips_hidden_and_ignored(tmp_path: Path) -> None:
     assert found.problems == {}
 
 
+def test_discover_skips_the_roots_bucket_folders() -> None:
+    """``<root>/buckets/NAME/`` holds bucket objects: a function.toml dropped there is an
+    object, not a function. Deeper ``buckets`` folders are ordinary folders."""
+    write("root/fn", "")
+    write("root/buckets/uploads/dropped", "")
+    write("root/group/buckets/real", "")
+    found = discover([Path("root")])
+    assert list(found.functions) == ["fn", "real"]
+
+
 def test_discover_does_not_descend_into_functions() -> None:
     write("root/outer", "")
     write("root/outer/vendor/inner", "")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.engine.config import CONFIG_FILENAME, ConfigError, FunctionConfig, load_function
+from workbench.engine.source_filter import BUCKETS_DIR
 
 # Never functions, and often huge: walking them would make start-up slow.
 IGNORED_DIRS = frozenset({"__pycache__", "node_modules"})
@@ -71,14 +72,19 @@ def find_function_folders(roots: Sequence[Path]) -> list[Path]:
     """Folders holding a ``function.toml``, as paths under the roots given, in sorted order.
 
     A function's own subfolders are its code, so the walk stops at a function; hidden folders,
-    ``__pycache__`` and ``node_modules`` are skipped. Each real directory is visited once, so
-    overlapping roots and symlink loops are harmless.
+    ``__pycache__``, ``node_modules`` and each root's ``buckets/`` (bucket objects) are
+    skipped. Each real directory is visited once, so overlapping roots and symlink loops are
+    harmless.
     """
     seen: set[tuple[int, int]] = set()
     found: list[Path] = []
     stack = [Path(root) for root in roots]
+    # a root's buckets/ folder holds bucket objects (buckets.py), never functions
+    skipped = {os.path.abspath(Path(root) / BUCKETS_DIR) for root in roots}
     while stack:
         folder = stack.pop()
+        if os.path.abspath(folder) in skipped:
+            continue
         try:
             stat = folder.stat()
             with os.scandir(folder) as scan:
