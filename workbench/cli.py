@@ -118,17 +118,22 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def _invoke_async(engine: Engine, name: str, payload: bytes) -> int:
     """``--async``: accept the event into the durable queue (InvocationType Event)."""
-    from .engine.async_queue import dispatcher_running
-
     request_id = engine.invoke_event(name, payload, trigger="cli")
     print(json.dumps({"StatusCode": 202, "RequestId": request_id}))
-    if not dispatcher_running(engine.state_dir):
+    warn_if_not_served(engine.state_dir)
+    return EXIT_OK
+
+
+def warn_if_not_served(state_dir: Path) -> None:
+    """Events were queued: say so if no serve or TUI runs on ``state_dir`` to run them."""
+    from .engine.async_queue import dispatcher_running
+
+    if not dispatcher_running(state_dir):
         print(
-            f"queued; no workbench is running on {engine.state_dir} to process it — start "
+            f"queued; no workbench is running on {state_dir} to process it — start "
             "`workbench serve` (or the TUI) there",
             file=sys.stderr,
         )
-    return EXIT_OK
 
 
 def _run_interruptible(coro: object) -> int:

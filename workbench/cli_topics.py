@@ -15,8 +15,7 @@ if TYPE_CHECKING:
 
 
 def cmd_publish_message(args: argparse.Namespace) -> int:
-    from .cli import EXIT_OK, BadInput, _with_engine
-    from .engine.async_queue import dispatcher_running
+    from .cli import EXIT_OK, BadInput, _with_engine, warn_if_not_served
     from .engine.topics import TopicError, parse_attribute, publish_message
 
     message = _read_message(args.message)
@@ -33,12 +32,7 @@ def cmd_publish_message(args: argparse.Namespace) -> int:
         except TopicError as e:
             raise BadInput(str(e)) from None
         print(message_id)
-        if not dispatcher_running(engine.state_dir):
-            print(
-                f"queued; no workbench is running on {engine.state_dir} to process it — start "
-                "`workbench serve` (or the TUI) there",
-                file=sys.stderr,
-            )
+        warn_if_not_served(engine.state_dir)
         return EXIT_OK
 
     return _with_engine(args, work)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -31,6 +30,7 @@ from ..engine.errors import LambdaError
 from ..engine.triggers import HttpTrigger, triggers_of
 from . import apigw_events as apigw
 from .apigw_events import HttpRequest, HttpResponse, Route
+from .listen import Served
 
 DEFAULT_HTTP_PORT = 3000  # as `sam local start-api`
 DRAIN_LIMIT = 64 * 1024 * 1024  # as the Lambda API's Invoke (api/invoke.py)
@@ -130,21 +130,13 @@ class RouteTable:
         return Route(best[1].trigger, best[1].function, best[2])
 
 
-class HttpTriggerServer:
+class HttpTriggerServer(Served):
     """A running HTTP trigger server; ``close()`` stops it."""
 
-    def __init__(self, engine: Engine, runner: web.AppRunner | None, host: str) -> None:
+    def __init__(self, engine: Engine, host: str) -> None:
+        super().__init__(host)
         self.engine = engine
-        self.runner = runner
-        self.host = host
-        self.port = 0
-        self.started_at = time.time()
         self._table: RouteTable | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     @property
     def routes(self) -> RouteTable:
@@ -155,10 +147,6 @@ class HttpTriggerServer:
             for conflict in self._table.conflicts:
                 log.warning("%s", conflict)
         return self._table
-
-    async def close(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         request_id = apigw.new_request_id()
@@ -243,18 +231,8 @@ async def start_http(
 
     Raises ``OSError`` when the port cannot be bound (in use, or not allowed).
     """
-    server = HttpTriggerServer(engine, None, host)
+    server = HttpTriggerServer(engine, host)
     app = web.Application(client_max_size=apigw.MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    bound = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
-    server.runner = runner
-    server.port = bound.sockets[0].getsockname()[1] if bound and bound.sockets else port
+    await server.listen(app, port)
     return server

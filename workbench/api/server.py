@@ -7,7 +7,6 @@ no thread and no copy of the engine.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -18,6 +17,7 @@ from ..engine.ids import new_uuid
 from . import aliases, functions, sqs
 from .invoke import invoke
 from .keys import ENGINE
+from .listen import Served
 from .security import HostPolicy
 
 DEFAULT_HOST = "127.0.0.1"
@@ -111,22 +111,8 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
     return app
 
 
-class LambdaAPIServer:
+class LambdaAPIServer(Served):
     """A running API server; ``close()`` stops it."""
-
-    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
-        self.runner = runner
-        self.host = host
-        self.port = port
-        self.started_at = time.time()
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def close(self) -> None:
-        await self.runner.cleanup()
 
 
 async def start_api(
@@ -136,15 +122,6 @@ async def start_api(
 
     Raises ``OSError`` when the port cannot be bound (in use, or not allowed).
     """
-    app = build_app(engine, host)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    try:
-        await site.start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
-    bound = server.sockets[0].getsockname()[1] if server is not None and server.sockets else port
-    return LambdaAPIServer(runner, host, bound)
+    server = LambdaAPIServer(host)
+    await server.listen(build_app(engine, host), port)
+    return server
