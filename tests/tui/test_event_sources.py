@@ -293,3 +293,15 @@ async def test_sources_tab_shows_schedules_bucket_activity_routes_and_topics(
         hint = app.screen.query_one("#message-hint", Static)
         await wait_until(pilot, lambda: "Topic does not exist" in str(hint.content))
         assert "alerts" in str(hint.content)
+
+
+async def test_the_send_dialog_names_the_queues_before_the_sources_tab_was_ever_shown(
+    app: WorkbenchApp,
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.engine.queues is not None
+        app.engine.queues.create("orders")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog))
+        hint = app.screen.query_one("#message-hint", Static)
+        assert "Queues: orders." in str(hint.content)

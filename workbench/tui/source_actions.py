@@ -48,9 +48,10 @@ class SourceActions:
                 self.notify(f"Sent a message to {queue}.", title="Message sent")
                 pane.refresh_now()
 
-        dialog = MessageDialog(
-            "queue", send, known=pane.queue_names(), target=pane.selected_queue()
-        )
+        # the names now, even if the Sources tab never showed them (one small SQLite read)
+        store = self.engine.queues
+        known = [q.name for q in store.list()] if store is not None else pane.queue_names()
+        dialog = MessageDialog("queue", send, known=known, target=pane.selected_queue())
         self.push_screen(dialog, sent)
 
     def action_queue_purge(self: WorkbenchApp) -> None:
