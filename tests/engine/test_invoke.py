@@ -544,6 +544,33 @@ async def test_memory_limit_kills_the_runtime(engine: Engine) -> None:
     assert ok.record.cold is True
 
 
+async def test_a_memory_blow_up_reports_the_runtimes_peak_even_from_a_bigger_engine(
+    engine: Engine,
+) -> None:
+    """A child's ru_maxrss (wait4) starts at its parent's peak RSS, so once the engine has been
+    bigger than the function, wait4 cannot tell the dying runtime's peak: the runtime lets the
+    engine read it before it kills itself."""
+    ballast = bytearray(320 * 1024 * 1024)
+    ballast[::4096] = b"x" * (len(ballast) // 4096)  # this process's peak is now above 320 MB
+    del ballast
+    add_function(
+        engine,
+        "hog",
+        """
+        def handler(event, context):
+            chunks = []
+            while True:
+                chunk = bytearray(1024 * 1024)
+                chunk[::4096] = b"x" * 256
+                chunks.append(chunk)
+        """,
+        memory_size=128,
+    )
+    result = await engine.invoke("hog", b"{}")
+    assert result.record.error_type == "Runtime.ExitError"
+    assert 64 <= result.record.max_memory_mb <= 160
+
+
 async def test_max_memory_used_is_the_real_peak(engine: Engine) -> None:
     add_function(
         engine,

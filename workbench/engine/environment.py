@@ -253,9 +253,15 @@ class Environment(RuntimeAPIListener):
         self._publish("init_done", duration_ms=self.init_duration_ms)
         self._resolve(Outcome("ready"))
 
-    def on_init_error(self, body: bytes, error_type: str | None) -> None:
+    def on_exiting(self) -> None:
+        self._sample_peak()
+
+    def _sample_peak(self) -> None:
         if self._usage is not None:  # the runtime waits for our answer: it is still alive
             self.peak_kb = max(self.peak_kb, self._usage.read()[0])
+
+    def on_init_error(self, body: bytes, error_type: str | None) -> None:
+        self._sample_peak()
         self._resolve(Outcome("init_error", body, error_type or "Runtime.Unknown"))
 
     def _on_init_timeout(self) -> None:

@@ -102,6 +102,7 @@ class RuntimeAPIListener:
     def on_error(self, inv: Invocation, body: bytes, error_type: str | None) -> None: ...
     def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
     def on_response_too_large(self, inv: Invocation, size: int) -> None: ...
+    def on_exiting(self) -> None: ...  # our runtime is about to kill itself (out of memory)
 
 
 class RuntimeAPI:
@@ -374,6 +375,12 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
                     bytes(req.body), req.headers.get("lambda-runtime-function-error-type")
                 )
             )
+            return
+        if path == "/runtime/workbench/exiting" and req.method == "POST":
+            # not Lambda's: our runtime says it is about to die (out of memory), so its peak RSS
+            # can be read while it waits for this answer
+            api.listener.on_exiting()
+            self.write(_json_response(202, ACCEPTED))
             return
         if path == "/ping" or path == "/runtime/ping":
             self.write(http_response(200, b"pong"))

@@ -491,9 +491,16 @@ def handle(conn, handler, headers, body):
     except FaultException as e:
         error = make_error(e.message, e.error_type, e.trace, request_id)
     except MemoryError:
-        # Lambda's sandbox is killed by the kernel when it runs out of memory; the address-space
-        # rlimit makes Python raise instead, so finish the job as the OOM killer would.
+        # Lambda's sandbox is killed by the kernel when it runs out of memory; the memory rlimit
+        # makes Python raise instead, so finish the job as the OOM killer would, once the engine
+        # has read our peak RSS (after the kill only wait4's figure is left, and that can be the
+        # engine's own: a child's ru_maxrss starts at its parent's peak).
         sys.stdout.flush()
+        try:
+            conn.send(conn.request(b"POST", f"{_API_PREFIX}/workbench/exiting"))
+            conn.read_response()
+        except BaseException:  # noqa: BLE001 - dying anyway
+            pass
         os.kill(os.getpid(), 9)
     except Exception as e:
         error = fault_from_exception(e, request_id)
