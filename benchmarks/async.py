@@ -55,11 +55,11 @@ async def settled(engine: Engine, ids: list[str], timeout: float = 300.0) -> Non
     assert queue is not None
     deadline = time.monotonic() + timeout
     while True:
-        counts = queue.counts()
-        if not counts.get("queued") and not counts.get("running"):
+        left = queue.unfinished()
+        if not left:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"not drained: {counts}")
+            raise TimeoutError(f"not drained: {left} events left")
         await asyncio.sleep(0.001)
 
 
