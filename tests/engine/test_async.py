@@ -430,3 +430,36 @@ async def test_an_event_whose_wake_up_was_lost_still_runs(tmp_path: Path) -> Non
         engine.async_queue.enqueue("lost-wake-up", "fn", None, b'{"n": 1}', "test", time.time())
         event = await ended(engine, "lost-wake-up")
         assert event.status == "succeeded"
+
+
+async def test_two_workbenches_on_one_state_dir_run_each_attempt_once(
+    root: Path, tmp_path: Path
+) -> None:
+    """serve and the TUI on the same folder both dispatch; their claims never overlap."""
+    ran = tmp_path / "ran.txt"
+    code = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    time.sleep(0.005)\n"
+        f"    with open({str(ran)!r}, 'a') as f:\n"
+        "        f.write(context.aws_request_id + '\\n')\n"
+        "    return event\n"
+    )
+    make_function(root, "shared", code, reserved_concurrency=2)  # each claims a few at a time
+    async with (
+        Engine([root], settings(tmp_path)) as first,
+        Engine([root], settings(tmp_path)) as second,
+    ):
+        ids = [
+            (first if i % 2 else second).invoke_event("shared", json.dumps({"i": i}))
+            for i in range(60)
+        ]
+        for request_id in ids:
+            event = await ended(first, request_id)
+            assert (event.status, event.attempts) == ("succeeded", 1)
+        lines = ran.read_text().split()
+        assert sorted(lines) == sorted(ids)  # every one ran, and only once
+        assert first.store is not None
+        ran_in = {r.env_id for r in first.store.recent("shared", 100)}
+        for engine in (first, second):  # both took a share (each claims what it can run)
+            assert ran_in & {env.id for env in engine.environments()}
