@@ -24,25 +24,30 @@ from tests.helpers import make_function
 AWS = Path(sys.executable).parent / "aws"
 
 
+def serve_command(root: Path, state: Path, *extra: str) -> list[str]:
+    """``workbench serve`` on free ports (a later ``--port``/``--http-port`` in ``extra`` wins)."""
+    return [
+        sys.executable,
+        "-m",
+        "workbench",
+        "serve",
+        str(root),
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--state-dir",
+        str(state),
+        *extra,
+    ]
+
+
 def start_serve(
     root: Path, state: Path, *extra: str
 ) -> tuple[subprocess.Popen[str], str, queue.Queue[str]]:
     """Start serve; its stdout lines arrive on the queue (read with a timeout, never a hang)."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workbench",
-            "serve",
-            str(root),
-            "--port",
-            "0",
-            "--http-port",
-            "0",
-            "--state-dir",
-            str(state),
-            *extra,
-        ],
+        serve_command(root, state, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -132,19 +137,7 @@ def test_a_taken_port_is_one_line_and_exit_2(root: Path, tmp_path: Path) -> None
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "workbench",
-                "serve",
-                str(root),
-                "--port",
-                str(port),
-                "--http-port",
-                "0",
-                "--state-dir",
-                str(tmp_path / "state"),
-            ],
+            serve_command(root, tmp_path / "state", "--port", str(port)),
             capture_output=True,
             text=True,
             timeout=60,
@@ -172,7 +165,7 @@ def test_bad_port_and_missing_root(tmp_path: Path) -> None:
     assert done.stderr.strip() == f"workbench: function root not found: {tmp_path / 'nowhere'}"
 
 
-def _until(output: queue.Queue[str], predicate: Callable[[str], bool]) -> list[str]:
+def until_line(output: queue.Queue[str], predicate: Callable[[str], bool]) -> list[str]:
     """serve's lines up to and including the first that passes ``predicate`` (30 s at most)."""
     seen: list[str] = []
     try:
@@ -197,7 +190,7 @@ def test_serve_lists_the_event_sources_and_reports_what_they_do(tmp_path: Path) 
     make_function(root, "fails", failing, **{"async": {"maximum_retry_attempts": 1}})
     proc, url, output = start_serve(root, tmp_path / "state", "--time-scale", "0.001")
     try:
-        table = _until(output, lambda line: line.startswith("  schedule "))
+        table = until_line(output, lambda line: line.startswith("  schedule "))
         start = table.index("event sources:")
         assert table[start + 1 :] == [
             f"  bucket uploads ({root.resolve()}/buckets/uploads/) -> sink [ObjectCreated:*]",
@@ -207,7 +200,7 @@ def test_serve_lists_the_event_sources_and_reports_what_they_do(tmp_path: Path) 
         ]
         assert table[-1].endswith("12:00:00 UTC")
         (root / "buckets" / "uploads" / "hello.txt").write_text("hello")
-        seen = _until(output, lambda line: line.startswith("bucket uploads:"))
+        seen = until_line(output, lambda line: line.startswith("bucket uploads:"))
         assert seen[-1] == "bucket uploads: ObjectCreated:Put hello.txt (5 bytes) -> sink"
         request = urllib.request.Request(
             url + "/2015-03-31/functions/fails/invocations",
@@ -217,7 +210,8 @@ def test_serve_lists_the_event_sources_and_reports_what_they_do(tmp_path: Path) 
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 202
             request_id = answer.headers["x-amzn-RequestId"]
-        seen = _until(output, lambda line: line.startswith(f"async {request_id} (fails): failed"))
+        ended = f"async {request_id} (fails): failed"
+        seen = until_line(output, lambda line: line.startswith(ended))
         assert f"async {request_id} (fails): attempt 1 failed; next attempt in 0.06 s" in seen
         assert seen[-1] == f"async {request_id} (fails): failed (RetriesExhausted, 2 attempt(s))"
     finally:

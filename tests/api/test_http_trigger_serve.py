@@ -8,13 +8,12 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from tests.helpers import make_function
-from tests.test_cli_serve import start_serve
+from tests.test_cli_serve import serve_command, start_serve, until_line
 
 ROUTE = """
 def handler(event, context):
@@ -34,17 +33,9 @@ def with_route(root: Path, name: str, path: str, method: str = "GET") -> None:
         f.write(f'\n[[triggers]]\ntype = "http"\nmethod = "{method}"\npath = "{path}"\n')
 
 
-def lines_until(output: queue.Queue[str], pattern: str, seen: list[str]) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            line = output.get(timeout=1)
-        except queue.Empty:
-            continue
-        seen.append(line)
-        if re.search(pattern, line):
-            return line
-    raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(seen))
+def lines_until(output: queue.Queue[str], pattern: str) -> str:
+    """The first of serve's lines that matches ``pattern`` (30 s at most)."""
+    return until_line(output, lambda line: re.search(pattern, line) is not None)[-1]
 
 
 def test_serve_prints_and_serves_the_routes_and_follows_reloads(tmp_path: Path) -> None:
@@ -53,10 +44,7 @@ def test_serve_prints_and_serves_the_routes_and_follows_reloads(tmp_path: Path) 
     port = free_port()
     proc, _, output = start_serve(root, tmp_path / "state", "--http-port", str(port))
     try:
-        seen: list[str] = []
-        assert (
-            lines_until(output, "HTTP routes on", seen) == f"HTTP routes on http://127.0.0.1:{port}"
-        )
+        assert lines_until(output, "HTTP routes on") == f"HTTP routes on http://127.0.0.1:{port}"
         assert output.get(timeout=30) == "  GET /items/{id} -> items (payload 2.0)"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/items/42", timeout=30) as response:
             assert response.status == 200
@@ -65,11 +53,11 @@ def test_serve_prints_and_serves_the_routes_and_follows_reloads(tmp_path: Path) 
                 "route": "GET /items/{id}",
                 "params": {"id": "42"},
             }
-        lines_until(output, r"^REPORT RequestId:", seen)  # its log, as any invocation's
+        lines_until(output, r"^REPORT RequestId:")  # its log, as any invocation's
         # a new route saved while serve runs is listed and served
         time.sleep(1)  # let the watcher settle on the folder first
         with_route(root, "orders", "/orders", method="POST")
-        lines_until(output, "HTTP routes on .* now", seen)
+        lines_until(output, "HTTP routes on .* now")
         listed = [output.get(timeout=30), output.get(timeout=30)]
         assert listed == [
             "  GET /items/{id} -> items (payload 2.0)",
@@ -91,19 +79,7 @@ def test_a_taken_http_port_is_one_clear_line(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "workbench",
-                "serve",
-                str(root),
-                "--port",
-                "0",
-                "--http-port",
-                str(port),
-                "--state-dir",
-                str(tmp_path / "state"),
-            ],
+            serve_command(root, tmp_path / "state", "--http-port", str(port)),
             capture_output=True,
             text=True,
             timeout=60,
