@@ -634,6 +634,8 @@ VERBS = (
     "queue",
     "publish-message",
     "schedules",
+    "replay",
+    "watch",
 )
 _VALUE_OPTIONS = (
     "-r",
@@ -644,6 +646,7 @@ _VALUE_OPTIONS = (
     "--http-port",
     "--host",
     "--time-scale",
+    "--debug-port",
 )
 
 

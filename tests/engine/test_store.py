@@ -50,6 +50,13 @@ def rec(n: int, **kw) -> InvocationRecord:
             "REPORT RequestId: x\tDuration: 2.75 ms\t",
         ],
         env_id="env-abc",
+        qualifier="live",
+        attempt=2,
+        dwell_ms=61_000.5,
+        paused_ms=3012.25,
+        replay_of="req-000000",
+        client_context='{"custom": {"k": "v"}}',
+        payload=b'{"key": "' + b"x" * 5000 + b'"}',
     )
     base.update(kw)
     return InvocationRecord(**base)
@@ -454,3 +461,19 @@ def test_a_record_queued_behind_close_is_still_stored(db_path):
     assert not closer.is_alive()
     with RecordStore.open_readonly(db_path) as ro:
         assert [r.request_id for r in ro.recent()] == ["req-000002", "req-000001"]
+
+
+def test_a_record_gives_back_its_whole_event_for_replay(db_path: Path) -> None:
+    big = b'{"key": "' + b"x" * 5000 + b'"}'
+    with RecordStore(db_path) as store:
+        store.add(rec(1, request=big[:4096].decode(), payload=big))
+        store.add(rec(2, request='{"a": 1}', payload=None))
+        # a record stored before whole events were kept: only a cut excerpt of a long event
+        store.add(rec(3, request=big[:4096].decode(), payload=None))
+        got = {r.request_id: r for r in store.recent(limit=10)}
+    assert got["req-000001"].event() == big
+    assert got["req-000002"].event() == b'{"a": 1}'
+    assert got["req-000003"].event() is None
+    assert got["req-000001"].paused_ms == 3012.25
+    assert got["req-000001"].replay_of == "req-000000"
+    assert got["req-000001"].client_context == '{"custom": {"k": "v"}}'

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -136,8 +136,25 @@ CREATE INDEX IF NOT EXISTS ix_queue_messages_visible ON queue_messages (queue, v
 CREATE INDEX IF NOT EXISTS ix_queue_messages_receipt ON queue_messages (receipt_handle);
 """
 
+# Debugging and replay: ``paused_ms`` is the time a handler sat at a debugger prompt (its timeout
+# clock stopped, not billed); ``replay_of`` the request id a replay re-ran; ``client_context`` the
+# invocation's ClientContext as sent (base64-decoded JSON); ``payload`` the whole event when the
+# ``request`` excerpt had to be cut (NULL: ``request`` is the whole event), so any record replays.
+_SCHEMA_V5 = """
+ALTER TABLE invocations ADD COLUMN paused_ms REAL NOT NULL DEFAULT 0;
+ALTER TABLE invocations ADD COLUMN replay_of TEXT;
+ALTER TABLE invocations ADD COLUMN client_context TEXT;
+ALTER TABLE invocations ADD COLUMN payload BLOB
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+MIGRATIONS: dict[int, str] = {
+    1: _SCHEMA_V1,
+    2: _SCHEMA_V2,
+    3: _SCHEMA_V3,
+    4: _SCHEMA_V4,
+    5: _SCHEMA_V5,
+}
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

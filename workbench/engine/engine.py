@@ -559,6 +559,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
             env, fn, request_id, started_at, cold, outcome, data, call.trigger, qualifier
         )
         result.record.invocation_type = call.invocation_type
+        result.record.client_context = client_context
         result.record.attempt = call.attempt
         if call.enqueued_at is not None:
             result.record.dwell_ms = (started_at - call.enqueued_at) * 1000

@@ -23,7 +23,9 @@ class EnvironmentEvent:
     API; ``duration_ms`` = runtime init), ``function_init`` (the handler is loaded: the runtime
     asked for work; ``duration_ms`` = function init), ``init_done`` (``duration_ms`` = Init
     Duration), ``init_error`` (with ``error_type``), ``shutdown`` (with ``reason``: idle,
-    reload, timeout, crash, exit, error).
+    reload, timeout, crash, exit, error), ``debug_wait`` (started under an IDE debugger that
+    listens on ``port`` of 127.0.0.1 and waits for it to attach; ``runtime_init`` follows once it
+    has).
     """
 
     phase: str
@@ -35,6 +37,29 @@ class EnvironmentEvent:
     duration_ms: float | None = None
     reason: str | None = None
     error_type: str | None = None
+    port: int | None = None  # debug_wait: the debugger's port
+
+
+@dataclass(slots=True, frozen=True)
+class DebugEvent:
+    """A pdb session of a paused handler (``breakpoint()``), as the engine relays it.
+
+    kind: ``output`` (``text``: what pdb printed), ``paused`` (pdb waits for a command at
+    ``file``:``line`` in ``code`` with ``prompt``; the invocation's timeout clock is stopped),
+    ``resumed`` (``text``: the command sent; the handler runs again), ``ended`` (the session is
+    over: continued with no breakpoint left, quit, detached, or the invocation ended).
+    """
+
+    kind: str
+    request_id: str
+    function: str
+    env_id: str
+    at: float
+    text: str = ""
+    file: str | None = None
+    line: int | None = None
+    code: str | None = None  # the function (code object) paused in
+    prompt: str = "(Pdb) "
 
 
 @dataclass(slots=True, frozen=True)
@@ -173,6 +198,7 @@ Event = (
     | AsyncEventChanged
     | BucketActivity
     | ScheduleFired
+    | DebugEvent
 )
 
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+EXCERPT_BYTES = 4096  # how much of the event and the response the ``request``/``response`` keep
+
 # us-east-1, x86 (LAMBDA_REFERENCE §9).
 PRICE_PER_REQUEST = 0.0000002
 PRICE_PER_GB_SECOND = 0.0000166667
@@ -45,6 +47,18 @@ class InvocationRecord:
     dwell_ms: float | None = (
         None  # Event invocations: queued (or re-queued) -> this attempt's start
     )
+    paused_ms: float = 0.0  # time spent paused at a debugger prompt: not in duration, not billed
+    replay_of: str | None = None  # the request id this invocation replayed
+    client_context: str | None = None  # the ClientContext JSON the invocation was given
+    payload: bytes | None = None  # the whole event, when ``request`` is a cut excerpt of it
+
+    def event(self) -> bytes | None:
+        """The whole event this invocation was given; None if only a cut excerpt survives (a
+        record stored before whole events were kept)."""
+        if self.payload is not None:
+            return self.payload
+        data = self.request.encode("utf-8")
+        return data if len(data) < EXCERPT_BYTES else None
 
 
 def billed_duration_ms(duration_ms: float, init_duration_ms: float | None) -> int:

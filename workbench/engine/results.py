@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .config import FunctionConfig
 from .environment import Environment, Outcome
 from .records import (
+    EXCERPT_BYTES,
     STATUS_CRASH,
     STATUS_ERROR,
     STATUS_SUCCESS,
@@ -26,7 +27,7 @@ from .records import (
 )
 from .runtime_api import MAX_PAYLOAD
 
-EXCERPT = 4096
+EXCERPT = EXCERPT_BYTES
 
 
 @dataclass
@@ -130,6 +131,8 @@ def build_result(
         response=payload[:EXCERPT].decode("utf-8", "replace"),
         env_id=env.id,
         qualifier=qualifier,
+        # the whole event, when the excerpt cannot hold it (so the record can be replayed)
+        payload=bytes(data) if len(data) >= EXCERPT else None,
     )
     record.cost = cost_usd(fn.memory_size, record.billed_ms)
     lines: list[str] = []

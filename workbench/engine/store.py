@@ -50,6 +50,10 @@ COLUMNS: tuple[str, ...] = (
     "qualifier",
     "attempt",
     "dwell_ms",
+    "paused_ms",
+    "replay_of",
+    "client_context",
+    "payload",
 )
 
 _INSERT = (
@@ -99,6 +103,10 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.qualifier,
         r.attempt,
         r.dwell_ms,
+        r.paused_ms,
+        r.replay_of,
+        r.client_context,
+        r.payload,
     )
 
 
