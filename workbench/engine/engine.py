@@ -1,7 +1,7 @@
 """The engine's public async API: functions, invocations, concurrency, the event stream.
 
 Hot reload (``hot_reload.py``) and versions and aliases (``registry_api.py``) are mixed in; this
-module holds the engine's lifecycle and the invoke path.
+module holds the engine's lifecycle and the invoke path (replay, ``replay.py``, too).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from .launch import LaunchError
 from .python_code import CodeProblem
 from .queues import QueueStore
 from .registry_api import RegistryAPI
+from .replay import Replay
 from .results import InvokeResult, build_result
 from .runtime_api import Invocation
 from .snapshots import CodeStore
@@ -121,9 +122,10 @@ class _Call:
     data: bytes = b""
     attempt: int = 1  # Event invocations: which attempt this is
     enqueued_at: float | None = None  # Event invocations: when it was accepted
+    replay_of: str | None = None  # a replay: the request id it runs again
 
 
-class Engine(HotReload, RegistryAPI, ControlAPI):
+class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
     """Runs functions found under ``roots`` in sandboxed execution environments.
 
     Use as ``async with Engine([root]) as engine: await engine.invoke("hello", b"{}")``.
@@ -561,6 +563,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI):
         result.record.invocation_type = call.invocation_type
         result.record.client_context = client_context
         result.record.attempt = call.attempt
+        result.record.replay_of = call.replay_of
         if call.enqueued_at is not None:
             result.record.dwell_ms = (started_at - call.enqueued_at) * 1000
         state.invocations += 1

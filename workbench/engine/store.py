@@ -360,6 +360,19 @@ class RecordStore:
         )
         return _from_row(rows[0]) if rows else None
 
+    def request_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """The distinct request ids that start with ``prefix`` (newest first, ``limit`` at most).
+
+        A range over the request id index (ids compare as UTF-8 bytes), not a scan.
+        """
+        self.flush()
+        rows = self._query(
+            "SELECT request_id FROM invocations WHERE request_id >= ? AND request_id < ?"
+            " GROUP BY request_id ORDER BY MAX(started_at) DESC LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [row[0] for row in rows]
+
     def count(self, function: str | None = None) -> int:
         """How many records are stored (of one function, if given)."""
         self.flush()
