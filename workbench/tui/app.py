@@ -27,6 +27,7 @@ from ..engine.saved_events import SavedEvents, check_event_json
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .registry_view import RegistryView
+from .replay_actions import ReplayActions
 from .screens.help import HelpScreen
 from .screens.record import RecordScreen
 from .screens.saved_events import EventNamePrompt, SavedEventsScreen
@@ -65,7 +66,7 @@ class Served(Protocol):
 ServeFactory = Callable[[Engine], Awaitable[Served]]
 
 
-class WorkbenchApp(SourceActions, VersionActions, App[int]):
+class WorkbenchApp(ReplayActions, SourceActions, VersionActions, App[int]):
     """Runs the engine in-process and shows it: functions (with their versions and aliases),
     event, response, log, gauge."""
 
@@ -310,13 +311,18 @@ class WorkbenchApp(SourceActions, VersionActions, App[int]):
             self.notify(message, title="Not invoked", severity="error")
             return
         payload = self.query_one(EventEditor).payload()
-        response.running(name)
-        worker = self.run_worker(self._invoke(name, payload), group="invoke", exit_on_error=False)
+        self.start_invocation(name, lambda: self.engine.invoke(name, payload, trigger="tui"))
+
+    def start_invocation(self, name: str, call: Callable[[], Awaitable[InvokeResult]]) -> None:
+        """Run ``call`` in a worker: the response pane shows ``name`` running, then the result
+        (or the refusal); escape cancels it. The one path for every invocation the user starts."""
+        self.query_one(ResponsePane).running(name)
+        worker = self.run_worker(self._invoke(name, call), group="invoke", exit_on_error=False)
         self._invocations[worker] = name
 
-    async def _invoke(self, name: str, payload: bytes) -> None:
+    async def _invoke(self, name: str, call: Callable[[], Awaitable[InvokeResult]]) -> None:
         try:
-            result = await self.engine.invoke(name, payload, trigger="tui")
+            result = await call()
         except LambdaError as e:
             self.post_message(InvocationRefused(name, f"{e.code}: {e.message}"))
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -74,11 +76,21 @@ def header(r: InvocationRecord, queued: AsyncEvent | None = None) -> Content:
             r.env_id or "—",
         ),
     ]
+    if r.replay_of:
+        lines.append(replay_line(r.replay_of))
     if r.invocation_type == "Event":
         lines.append(attempt_line(r))
     if queued is not None:
         lines.append(queue_line(queued))
     return Content("\n").join(lines)
+
+
+def replay_line(original: str) -> Content:
+    """A replay names the invocation it ran again; a click (or o) opens that record."""
+    return Content.from_markup(
+        "[dim]Replay of[/dim]  [@click=screen.open_original]$original[/]  [dim](o: open it)[/dim]",
+        original=original,
+    ).stylize("underline", 11, 11 + len(original))
 
 
 def attempt_line(r: InvocationRecord) -> Content:
@@ -195,7 +207,28 @@ class RecordScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "close", "Back", id="record-close", tooltip="Back to the workbench"),
         Binding("q", "close", "Back", id="record-back", tooltip="Back to the workbench"),
+        Binding(
+            "r",
+            "replay",
+            "Replay",
+            id="record-replay",
+            tooltip="Run this invocation again (same event, qualifier, client context)",
+        ),
+        Binding(
+            "o",
+            "open_original",
+            "Open original",
+            id="record-original",
+            tooltip="Open the record of the invocation this one replayed",
+        ),
     ]
+
+    @dataclass
+    class ReplayRequested(Message):
+        """``r``: run this invocation again (the app goes back to show the result)."""
+
+        request_id: str
+        record: InvocationRecord | None = None
 
     def __init__(
         self,
@@ -286,6 +319,7 @@ class RecordScreen(Screen[None]):
 
     def show(self, r: InvocationRecord) -> None:
         self.record = r
+        self.refresh_bindings()  # "Open original" once the record says it is a replay
         self.query_one("#record-header", Static).update(header(r, self.queued))
         self.query_one("#record-event", Static).update(pretty_json(r.request, "event"))
         self.query_one("#record-response", Static).update(response_view(r))
@@ -310,3 +344,18 @@ class RecordScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_original":  # only a replay has an original
+            return self.record is not None and self.record.replay_of is not None
+        return True
+
+    def action_replay(self) -> None:
+        self.post_message(self.ReplayRequested(self.request_id, self.record))
+
+    def action_open_original(self) -> None:
+        original = self.record.replay_of if self.record is not None else None
+        if original is not None:
+            self.app.push_screen(
+                RecordScreen(original, engine=self.engine, lifecycle=self.lifecycle)
+            )

@@ -178,12 +178,26 @@ class InvocationLog(Vertical):
 
     BINDINGS = [
         Binding("slash", "focus_text", "Find", id="log-find", tooltip="Filter the log by text"),
+        Binding(
+            "r",
+            "replay",
+            "Replay",
+            id="log-replay",
+            tooltip="Run the selected invocation again: same event, qualifier, client context",
+        ),
     ]
 
     @dataclass
     class RecordSelected(Message):
         request_id: str
         record: InvocationRecord | None = None  # when the log still has it in memory
+
+    @dataclass
+    class ReplayRequested(Message):
+        """``r`` on a row: run that invocation again."""
+
+        request_id: str
+        record: InvocationRecord | None = None
 
     def __init__(
         self, engine: Engine | None = None, *, window: int = WINDOW, **kwargs: object
@@ -485,6 +499,13 @@ class InvocationLog(Vertical):
             self.query_one("#log-count", Static).update(text)
 
     # ----------------------------------------------------------------- selection
+
+    def action_replay(self) -> None:
+        request_id = self._cursor_request_id() if self.table.row_count else None
+        if request_id is None:
+            self.notify("No invocation to replay: the log is empty.", severity="warning")
+            return
+        self.post_message(self.ReplayRequested(request_id, self.records.get(request_id)))
 
     @on(DataTable.RowSelected, "#log-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
