@@ -90,8 +90,11 @@ async def test_the_record_screen_links_a_replay_to_its_original(app: WorkbenchAp
         await pilot.press("o")  # the original's record, read from the store
         await wait_until(
             pilot,
-            lambda: isinstance(app.screen, RecordScreen) and app.screen.record is not None
-            and app.screen.request_id == original.request_id,
+            lambda: (
+                isinstance(app.screen, RecordScreen)
+                and app.screen.record is not None
+                and app.screen.request_id == original.request_id
+            ),
         )
         first = app.screen
         assert isinstance(first, RecordScreen)
