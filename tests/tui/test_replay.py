@@ -100,6 +100,14 @@ async def test_the_record_screen_links_a_replay_to_its_original(app: WorkbenchAp
         assert isinstance(first, RecordScreen)
         assert "Replay of" not in text_of(first.query_one("#record-header", Static))
         assert not first.check_action("open_original", ())  # an original has none
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await pilot.click("#record-header", offset=(14, 5))  # the link: "Replay of <id>"
+        await wait_until(
+            pilot, lambda: getattr(app.screen, "request_id", None) == original.request_id
+        )
+        first = app.screen
+        assert isinstance(first, RecordScreen)
 
         await pilot.press("r")  # replay from the record screen: back to the workbench
         await wait_until(pilot, lambda: len(log.records) == 3)
