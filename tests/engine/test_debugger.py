@@ -441,3 +441,20 @@ async def test_the_runtime_loads_nothing_of_the_debugger_until_a_breakpoint(
     )
     result = await engine.invoke("modules")
     assert body(result) == {"loaded": [], "hook": "_breakpointhook"}
+
+
+async def test_another_threads_breakpoint_during_a_session_is_skipped(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "breaker", BREAKER)
+    front.invoke("breaker")
+    await front.until("paused")
+    engine.debugger.send(
+        front.request_id,
+        "import threading; t = threading.Thread(target=breakpoint); t.start(); t.join()",
+    )
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "c")
+    result = await front.result()
+    assert body(result) == {"greeting": "hello world"}
+    assert any("skipped: another is being debugged" in x for x in result.record.log_lines)

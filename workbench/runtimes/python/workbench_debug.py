@@ -16,6 +16,7 @@ channel counts as a detach: a breakpoint never hangs an invocation.
 Standard library only, and imported only when a breakpoint is hit (cold start is import cost).
 """
 
+import _thread
 import json
 import os
 import pdb
@@ -40,6 +41,10 @@ def set_trace(*args, header=None, **kwargs):
     frame = _caller(sys._getframe(1))
     session = _session
     if session is not None and session.open:
+        if session.thread != _thread.get_ident():
+            where = _where(frame)
+            _warn(session.request_id, f"breakpoint() at {where} skipped: another is being debugged")
+            return
         # a breakpoint() reached while a session of this invocation is open (after `c` with
         # breakpoints left): the same pdb stops here, as pdb.set_trace() would
         if header is not None:
@@ -99,6 +104,7 @@ class _Session:
         self.sock = sock
         self.buf = buf
         self.request_id = request_id
+        self.thread = _thread.get_ident()  # pdb traces the thread it was started in
         self.open = True
         self.out = _Output(self)
         self.pdb = _Pdb(self)
