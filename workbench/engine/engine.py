@@ -21,6 +21,7 @@ from . import async_invoke, processes
 from .async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
 from .config import FunctionConfig
 from .control_api import CodeInfo, ControlAPI
+from .debugger import Debugger
 from .discovery import ConfigProblem, discover
 from .environment import Environment, Outcome, SpawnError
 from .errors import (
@@ -139,6 +140,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
         self.pycache_dir = self.state_dir / "pycache"
         self.source_filter = SourceFilter([self.state_dir])
         self.bus = EventBus()
+        self.debugger = Debugger(self.bus)  # pdb sessions of handlers paused at breakpoint()
         self.functions: dict[str, FunctionConfig] = {}
         self.problems: dict[str, ConfigProblem] = {}
         self._states: dict[str, FunctionState] = {}
@@ -385,6 +387,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
             node=self.settings.node,
             pycache_dir=self.pycache_dir,
             revision=revision,
+            debugger=self.debugger,
         )
         processes.track(env)
         return env

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from . import processes
 from .config import FunctionConfig
+from .debugger import Debugger, DebugSession
 from .events import EnvironmentEvent, EventBus, LogLine
 from .launch import LaunchError, launch
-from .runtime_api import Invocation, RuntimeAPI, RuntimeAPIListener
+from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import (
     ProcUsage,
     apply_limits,
@@ -75,8 +76,9 @@ class Outcome:
     content_type: str = "application/json"
     exit_description: str = ""
     size: int = 0
-    duration_ms: float = 0.0
+    duration_ms: float = 0.0  # without paused_ms
     log_lines: list[str] | None = None
+    paused_ms: float = 0.0  # at a debugger prompt (the timeout clock was stopped)
 
 
 class SpawnError(Exception):
@@ -98,6 +100,7 @@ class Environment(RuntimeAPIListener):
         node: str | None = None,
         pycache_dir: Path | None = None,
         revision: int = 0,
+        debugger: Debugger | None = None,
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -109,6 +112,7 @@ class Environment(RuntimeAPIListener):
         self.python = python
         self.node = node
         self.pycache_dir = pycache_dir
+        self.debugger = debugger
         self.api = RuntimeAPI(self)
         self.state = "new"  # new → initializing → idle ⇄ busy → dead
         self.proc: subprocess.Popen[bytes] | None = None
@@ -135,6 +139,13 @@ class Environment(RuntimeAPIListener):
         self._cpu_soft = 0  # the RLIMIT_CPU soft limit last set
         self._output_backlog = False  # the last pipe read filled its buffer: more may wait
         self._loop: asyncio.AbstractEventLoop | None = None
+        # the invocation's timeout clock, stopped while a debugger session is paused
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0  # loop time
+        self._remaining = 0.0  # seconds left when the clock stopped
+        self._pauses = 0
+        self._paused_since = 0.0
+        self._paused_s = 0.0
 
     @property
     def short_id(self) -> str:
@@ -281,14 +292,21 @@ class Environment(RuntimeAPIListener):
         self._request_id = inv.request_id
         waiter = self._waiter = loop.create_future()
         t0 = time.perf_counter()
+        self._pauses, self._paused_s = 0, 0.0
         self.api.dispatch(inv)
-        timer = loop.call_later(timeout_s, self._on_timeout)
+        self._deadline = loop.time() + timeout_s
+        self._timer = loop.call_later(timeout_s, self._on_timeout)
         try:
             outcome = await waiter
         finally:
-            timer.cancel()
             self._waiter = None
-        outcome.duration_ms = (time.perf_counter() - t0) * 1000
+            if self.debugger is not None:  # a session still open ends with its invocation
+                self.debugger.end_invocation(inv.request_id)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        outcome.paused_ms = self._paused_s * 1000
+        outcome.duration_ms = (time.perf_counter() - t0) * 1000 - outcome.paused_ms
         if outcome.kind in ("response", "error", "too_large"):
             # The runtime wrote its output before its answer, so epoll reported the pipe no
             # later than the socket and it has been read, unless a read filled the buffer.
@@ -312,6 +330,35 @@ class Environment(RuntimeAPIListener):
         self.last_used = time.time()
         outcome.log_lines = lines
         return outcome
+
+    def on_debug(self, inv: Invocation, link: DebugChannel) -> DebugSession | str:
+        if self.debugger is None:
+            return "no debugger is attached"
+        return self.debugger.open(inv.request_id, self.fn.name, self.id, link, self)
+
+    def pause_clock(self) -> None:
+        """A debugger session is paused: stop the timeout clock, keep the time left."""
+        self._pauses += 1
+        if self._pauses > 1:
+            return
+        self._paused_since = time.perf_counter()
+        if self._timer is not None and self._loop is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._remaining = max(self._deadline - self._loop.time(), 0.0)
+
+    def resume_clock(self) -> None:
+        """The session resumed (or ended): count the pause, re-arm with the time that was left."""
+        if not self._pauses:
+            return
+        self._pauses -= 1
+        if self._pauses:
+            return
+        self._paused_s += time.perf_counter() - self._paused_since
+        loop = self._loop
+        if self._waiter is not None and not self._waiter.done() and loop is not None:
+            self._deadline = loop.time() + self._remaining
+            self._timer = loop.call_later(self._remaining, self._on_timeout)
 
     def on_response(self, inv: Invocation, body: bytes, content_type: str) -> None:
         self._resolve(Outcome("response", body, content_type=content_type))

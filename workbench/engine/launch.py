@@ -32,6 +32,9 @@ NODE_OLD_SPACE_SHARE = 0.9
 # Node's own code pages stay resident (RssFile ~34 MB for node 20), outside RLIMIT_DATA: a Node
 # function's Max Memory Used (its peak RSS) can exceed memory_size by about that much.
 NODE_CODE_MB = 40
+# breakpoint() opens pdb over the Runtime API (runtimes/python/workbench_debug.py): the sandbox has
+# no terminal. Our bootstrap's own breakpointhook reads it (``-I`` hides it from CPython's).
+PYTHON_BREAKPOINT = "workbench_debug.set_trace"
 
 
 class LaunchError(Exception):
@@ -98,12 +101,20 @@ def _python(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch
             )
         # No -I: the client and its dependencies are found through PYTHONPATH (the task root
         # first), and -S keeps the host's site-packages out, as in Lambda.
-        env = {**path, "PYTHONPATH": ":".join([str(fn.folder), *layers])}
+        env = {
+            **path,
+            "PYTHONPATH": ":".join([str(fn.folder), *layers, runtime_dir]),
+            "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
+        }
         argv = [python, "-S", *cache, "-m", "awslambdaric", fn.handler]
         return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
     # Isolated (-I: no PYTHON* variables, no script folder on sys.path; -S: no site-packages):
     # the bootstrap sets sys.path itself, task root first, as Lambda's does.
-    env = {**path, "PYTHONPATH": ":".join([*layers, runtime_dir])}
+    env = {
+        **path,
+        "PYTHONPATH": ":".join([*layers, runtime_dir]),
+        "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
+    }
     argv = [python, "-I", "-S", *cache, str(PYTHON_BOOTSTRAP)]
     return Launch(argv, env, gated=False, runtime_dir=runtime_dir)
 

@@ -133,6 +133,7 @@ def build_result(
         qualifier=qualifier,
         # the whole event, when the excerpt cannot hold it (so the record can be replayed)
         payload=bytes(data) if len(data) >= EXCERPT else None,
+        paused_ms=outcome.paused_ms,  # at a debugger prompt: not in the duration, not billed
     )
     record.cost = cost_usd(fn.memory_size, record.billed_ms)
     lines: list[str] = []

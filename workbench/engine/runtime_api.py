@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 MAX_PAYLOAD = 6 * 1024 * 1024 + 100  # 6,291,556 bytes: AWS's emulator's MaxPayloadSize
 MAX_HEAD = 64 * 1024
@@ -27,6 +28,7 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     413: "Request Entity Too Large",
     500: "Internal Server Error",
 }
@@ -103,6 +105,24 @@ class RuntimeAPIListener:
     def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
     def on_response_too_large(self, inv: Invocation, size: int) -> None: ...
     def on_exiting(self) -> None: ...  # our runtime is about to kill itself (out of memory)
+
+    def on_debug(self, inv: Invocation, link: DebugChannel) -> DebugSink | str:
+        """A breakpoint in ``inv``'s handler: the sink for its pdb session, or why not (409)."""
+        return "no debugger is attached"
+
+
+class DebugChannel(Protocol):
+    """The engine's end of a debug connection (a ``RuntimeAPIProtocol``): JSON lines out."""
+
+    def send(self, message: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class DebugSink(Protocol):
+    """Where a debug connection's messages from the runtime go (a ``debugger.DebugSession``)."""
+
+    def on_message(self, message: dict[str, Any]) -> None: ...
+    def on_close(self) -> None: ...
 
 
 class RuntimeAPI:
@@ -202,12 +222,45 @@ class RuntimeAPI:
         self.listener.on_error(inv, body, error_type)
         return _json_response(202, ACCEPTED)
 
+    def handle_debug(
+        self, request_id: str | None, channel: DebugChannel
+    ) -> tuple[bytes, DebugSink | None]:
+        """POST /runtime/workbench/debug (not Lambda's): a breakpoint wants a pdb session.
+
+        409 when it cannot have one (no debugger attached, no invocation running); else 200,
+        and the connection carries the session's newline-delimited JSON from then on.
+        """
+        inv = self.current
+        if inv is None or inv.responded:
+            return _conflict(
+                "breakpoints outside an invocation (in init code) are skipped: "
+                "put breakpoint() in the handler",
+                request_id,
+            ), None
+        if request_id and request_id != inv.request_id:
+            return _conflict(f"{request_id} is not the invocation running", request_id), None
+        sink = self.listener.on_debug(inv, channel)
+        if isinstance(sink, str):
+            return _conflict(sink, inv.request_id), None
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+            f"Lambda-Runtime-Aws-Request-Id: {inv.request_id}\r\n\r\n"
+        )
+        return head.encode("latin-1"), sink
+
     def handle_init_error(self, body: bytes, error_type: str | None) -> bytes:
         if self.initialised:
             return _json_response(403, _transition("RuntimeReadyState", "InitError"))
         self.init_failed = True
         self.listener.on_init_error(body, error_type)
         return _json_response(202, ACCEPTED)
+
+
+def _conflict(message: str, request_id: str | None) -> bytes:
+    headers = [("Content-Type", "application/json")]
+    if request_id:
+        headers.append(("Lambda-Runtime-Aws-Request-Id", request_id))
+    return http_response(409, error_body("DebuggerUnavailable", message), tuple(headers))
 
 
 def _transition(source: str, target: str) -> bytes:
@@ -239,6 +292,7 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.close_when_answered = False  # the client sent ``Connection: close``
         self.blocked = False  # a /next is waiting: later pipelined requests wait behind it
         self.req: _Request | None = None
+        self.debug: DebugSink | None = None  # a debug connection: JSON lines from here on
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -255,6 +309,9 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         if self.api.waiting is self:
             self.api.waiting = None
         self.transport = None
+        debug, self.debug = self.debug, None
+        if debug is not None:
+            debug.on_close()
 
     def write(self, data: bytes) -> None:
         """Queue an answer; it goes out at the end of this loop turn, or with the next event.
@@ -289,12 +346,49 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.buf += self._chunk[:nbytes]
-        if not self.blocked:
+        if self.debug is not None:
+            self._debug_lines()
+        elif not self.blocked:
             self.process()
+
+    # ----------------------------------------------------------------- a debug connection
+
+    def send(self, message: dict[str, Any]) -> None:
+        """To the runtime's pdb: one JSON line (after any answer still queued)."""
+        self.flush()
+        if self.transport is not None:
+            self.transport.write(json.dumps(message).encode() + b"\n")
+
+    def close(self) -> None:
+        """End the debug connection (what was written still goes out)."""
+        self.debug = None
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _debug_lines(self) -> None:
+        buf = self.buf
+        while self.debug is not None:
+            end = buf.find(b"\n")
+            if end < 0:
+                if len(buf) > MAX_PAYLOAD:
+                    self.close()
+                return
+            line = bytes(buf[:end])
+            del buf[: end + 1]
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict):
+                self.debug.on_message(message)
 
     def process(self) -> None:
         buf = self.buf
         while buf and not self.blocked and self.transport is not None:
+            if self.debug is not None:
+                self._debug_lines()
+                return
             req = self.req
             if req is None:
                 end = buf.find(b"\r\n\r\n")
@@ -381,6 +475,16 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
             # can be read while it waits for this answer
             api.listener.on_exiting()
             self.write(_json_response(202, ACCEPTED))
+            return
+        if path == "/runtime/workbench/debug" and req.method == "POST":
+            # not Lambda's: a breakpoint() in the handler asks for a pdb session (debugger.py)
+            answer, sink = api.handle_debug(
+                req.headers.get("lambda-runtime-aws-request-id") or None, self
+            )
+            self.write(answer)
+            if sink is not None:
+                self.flush()
+                self.debug = sink
             return
         if path == "/ping" or path == "/runtime/ping":
             self.write(http_response(200, b"pong"))

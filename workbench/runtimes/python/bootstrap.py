@@ -6,7 +6,9 @@ handler sees the same event, context, logs and error shapes.
 
 Cold start is import cost, so this module imports only built-in C modules at start-up: the HTTP
 client sits on ``_socket`` and JSON on ``_json`` (``socket`` and ``json`` would pull in ``enum`` and
-``re``, 10+ ms).  ``logging`` is configured the moment user code imports it, never before.
+``re``, 10+ ms).  ``logging`` is configured the moment user code imports it, never before;
+``breakpoint()`` and ``pdb.set_trace()`` load the workbench's pdb channel (``workbench_debug``)
+only when one is hit.
 """
 
 import _json
@@ -254,7 +256,10 @@ class LambdaContext:
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self):
-        return max(self._deadline_ms - int(time.time() * 1000), 0)
+        # time at a debugger prompt does not count: the engine's timeout clock stops meanwhile
+        debug = sys.modules.get("workbench_debug")
+        paused = debug.paused_ms(self.aws_request_id) if debug is not None else 0
+        return max(self._deadline_ms + paused - int(time.time() * 1000), 0)
 
     def log(self, msg):
         sys.stdout.write(str(msg))
@@ -368,32 +373,86 @@ def _configure_logging(logging):
     root.addHandler(handler)
 
 
-class _LoggingImportHook:
-    """A meta-path finder that configures ``logging`` right after its first import."""
+class _ImportHook:
+    """A meta-path finder that adjusts a module right after its first import (``logging``: AWS's
+    handler; ``pdb``: its ``set_trace`` goes to the workbench), then steps aside."""
+
+    def __init__(self, hooks):
+        self.hooks = hooks  # module name -> called with the module once it has run
 
     def find_spec(self, name, path=None, target=None):
-        if name != "logging":
+        hook = self.hooks.pop(name, None)
+        if hook is None:
             return None
-        sys.meta_path.remove(self)
+        if not self.hooks:
+            sys.meta_path.remove(self)
         path_finder = sys.modules["_frozen_importlib_external"].PathFinder
         spec = path_finder.find_spec(name, path)
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
 
-        def exec_then_configure(module):
+        def exec_then_hook(module):
             exec_module(module)
-            _configure_logging(module)
+            hook(module)
 
-        spec.loader.exec_module = exec_then_configure
+        spec.loader.exec_module = exec_then_hook
         return spec
 
 
-def install_logging():
-    if "logging" in sys.modules:
-        _configure_logging(sys.modules["logging"])
-    else:
-        sys.meta_path.insert(0, _LoggingImportHook())
+def install_import_hooks():
+    hooks = {"logging": _configure_logging, "pdb": _route_pdb}
+    for name in list(hooks):
+        if name in sys.modules:
+            hooks.pop(name)(sys.modules[name])
+    if hooks:
+        sys.meta_path.insert(0, _ImportHook(hooks))
+
+
+# --------------------------------------------------------------------------- breakpoints, lazily
+
+
+def _breakpointhook(*args, **kws):
+    """``sys.breakpointhook`` as CPython's own, reading ``PYTHONBREAKPOINT`` (``-I`` hides it
+    from CPython's): unset or empty is pdb, ``0`` disables, else ``module.callable``. The engine
+    points it at ``workbench_debug.set_trace``; a function's own ``[environment]`` wins."""
+    hookname = os.environ.get("PYTHONBREAKPOINT")
+    if not hookname:
+        hookname = "pdb.set_trace"
+    elif hookname == "0":
+        return None
+    modname, dot, funcname = hookname.rpartition(".")
+    if not dot:
+        modname = "builtins"
+    try:
+        __import__(modname)
+        hook = getattr(sys.modules[modname], funcname)
+    except (ImportError, AttributeError, KeyError):
+        import warnings
+
+        warnings.warn(
+            f'Ignoring unimportable $PYTHONBREAKPOINT: "{hookname}"', RuntimeWarning, stacklevel=2
+        )
+        return None
+    return hook(*args, **kws)
+
+
+def _pdb_set_trace(*, header=None, **kws):
+    """``pdb.set_trace()``: the sandbox has no terminal, so it is the workbench's pdb too."""
+    import workbench_debug
+
+    workbench_debug.set_trace(header=header)
+
+
+def _route_pdb(pdb):
+    pdb.set_trace = _pdb_set_trace
+
+
+def _debug_ended():
+    """Close a debugger session the handler left open (only if one was ever opened)."""
+    debug = sys.modules.get("workbench_debug")
+    if debug is not None:
+        debug.invocation_ended()
 
 
 # --------------------------------------------------------------------------- handler loading
@@ -504,6 +563,7 @@ def handle(conn, handler, headers, body):
         os.kill(os.getpid(), 9)
     except Exception as e:
         error = fault_from_exception(e, request_id)
+    _debug_ended()
     sys.stdout.flush()
     sys.stderr.flush()
     _request_id = None
@@ -561,7 +621,8 @@ def main():
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
     extra = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
     sys.path[0:0] = [task_root, *extra]
-    install_logging()
+    install_import_hooks()
+    sys.breakpointhook = _breakpointhook
     try:
         handler = load_handler(env.get("_HANDLER", ""))
     except FaultException as e:
