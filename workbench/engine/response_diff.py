@@ -116,14 +116,14 @@ def diff_responses(before: Response, after: Response) -> ResponseDiff:
 
 def collapse(rows: list[Row], context: int = 3) -> list[Row | int]:
     """Rows with long runs of unchanged lines replaced by their count (an ``int``): the
-    ``context`` lines on either side of a change are kept."""
+    ``context`` lines on either side of a change are kept, and runs only a little longer."""
     out: list[Row | int] = []
     run: list[Row] = []
 
     def close_run(at_start: bool, at_end: bool) -> None:
         head = 0 if at_start else context
         tail = 0 if at_end else context
-        if len(run) <= head + tail + 1:
+        if len(run) - head - tail <= context:  # folding so few would hide more than it saves
             out.extend(run)
         else:
             out.extend(run[:head])
