@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .engine import CodeProblem, Engine
 from .engine.records import terminal_text
-from .engine.rerun import BROKEN, FINISHED, REFUSED, TRIGGER, RerunReport
+from .engine.rerun import BROKEN, FINISHED, REFUSED, TRIGGER, RerunReport, relative_files
 from .engine.response_diff import (
     ADDED,
     CHANGED,
@@ -60,16 +60,8 @@ def header(when: float, what: str, parts: list[str], width: int, colour: bool) -
 
 def files_label(files: tuple[str, ...], folder: Path) -> str:
     """``saved app.py, lib/util.py``: the changed files, relative to the function's folder."""
-    if not files:
-        return "saved"
-    shown = []
-    for name in files:
-        path = Path(name)
-        try:
-            shown.append(str(path.relative_to(folder)))
-        except ValueError:
-            shown.append(str(path))
-    return "saved " + ", ".join(shown)
+    shown = relative_files(files, folder)
+    return "saved " + ", ".join(shown) if shown else "saved"
 
 
 def _skipped(count: int) -> str:

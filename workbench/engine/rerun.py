@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import LambdaError
@@ -53,6 +54,17 @@ class RerunReport:
     result: InvokeResult | None = None
     problem: CodeProblem | None = None
     message: str = ""
+
+
+def relative_files(files: Iterable[str], folder: Path) -> list[str]:
+    """The saved files as a user names them: relative to the function's folder when inside."""
+    shown = []
+    for name in files:
+        try:
+            shown.append(str(Path(name).relative_to(folder)))
+        except ValueError:
+            shown.append(str(name))
+    return shown
 
 
 def last_event(engine: Engine, name: str) -> bytes:
@@ -110,6 +122,9 @@ class RerunOnSave:
         self._subscription = self.engine.subscribe()
         self._follower = loop.create_task(self._follow(), name=f"rerun-follow:{self.function}")
         self._runner = loop.create_task(self._run(), name=f"rerun-run:{self.function}")
+        for task in (self._follower, self._runner):  # closing the engine stops them too
+            self.engine._tasks.add(task)
+            task.add_done_callback(self.engine._tasks.discard)
         if now is not None:
             problem = self.engine.problem(self.function)
             if problem is not None:

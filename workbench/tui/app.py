@@ -27,6 +27,7 @@ from ..engine.saved_events import SavedEvents, check_event_json
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .registry_view import RegistryView
+from .rerun_actions import RerunActions
 from .screens.help import HelpScreen
 from .screens.record import RecordScreen
 from .screens.saved_events import EventNamePrompt, SavedEventsScreen
@@ -65,7 +66,7 @@ class Served(Protocol):
 ServeFactory = Callable[[Engine], Awaitable[Served]]
 
 
-class WorkbenchApp(SourceActions, VersionActions, App[int]):
+class WorkbenchApp(RerunActions, SourceActions, VersionActions, App[int]):
     """Runs the engine in-process and shows it: functions (with their versions and aliases),
     event, response, log, gauge."""
 
@@ -173,6 +174,7 @@ class WorkbenchApp(SourceActions, VersionActions, App[int]):
         self._invocations: dict[Worker[None], str] = {}
         self.saved_events = SavedEvents(self.engine.state_dir)
         self._event_names: dict[str, str] = {}  # function -> the saved event in the editor
+        self._init_rerun()
 
     # ----------------------------------------------------------------- layout
 
@@ -249,7 +251,8 @@ class WorkbenchApp(SourceActions, VersionActions, App[int]):
         await self.engine.close()
 
     def refresh_functions(self) -> None:
-        self.query_one(FunctionsPane).show(function_rows(self.engine, self.registry_view))
+        rows = function_rows(self.engine, self.registry_view, self.rerun_names())
+        self.query_one(FunctionsPane).show(rows)
 
     # ----------------------------------------------------------------- engine events
 
@@ -324,6 +327,7 @@ class WorkbenchApp(SourceActions, VersionActions, App[int]):
 
     def on_invocation_finished(self, message: InvocationFinished) -> None:
         self.query_one(ResponsePane).show_result(message.name, message.result)
+        self.rerun_saw(message.name, message.result)
 
     def on_invocation_refused(self, message: InvocationRefused) -> None:
         self.query_one(ResponsePane).show_refusal(message.name, message.message)
