@@ -262,3 +262,30 @@ async def test_start_now_on_a_broken_function_reports_it_instead(
         assert reports.kinds() == [BROKEN]
         assert reports.all[0].problem is not None and reports.all[0].problem.line == 1
         assert rerun.runs == 0
+
+
+async def test_cancel_run_stops_the_running_rerun_and_the_next_save_still_runs(
+    function_root: Path, tmp_path: Path
+) -> None:
+    folder = make_function(function_root, "f", code(1), timeout=60)
+    app = folder / "app.py"
+    async with engine_for(function_root, tmp_path) as engine:
+        events = engine.subscribe()
+        reports = Reports()
+        rerun = RerunOnSave(engine, "f", reports, event=b'{"sleep": 30}').start()
+        try:
+            assert not rerun.cancel_run()  # nothing runs yet
+            engine.reload([app])
+            await handler_running(events, "f")
+            assert rerun.invoking and rerun.cancel_run()
+            cancelled = await reports.next(REFUSED)
+            assert cancelled.message == "Cancelled: the invocation was stopped."
+            assert not rerun.invoking and not engine.environments("f")  # shut down
+
+            rerun.event = b'{"name": "after"}'
+            app.write_text(code(2))
+            engine.reload([app])
+            done = await reports.next(FINISHED)
+        finally:
+            await rerun.aclose()
+        assert body(done) == {"name": "after", "version": 2, "size": 0}

@@ -111,6 +111,24 @@ async def test_w_reruns_the_last_event_on_save_and_shows_both_responses(
         assert not app.rerun_names()
 
 
+async def test_escape_cancels_a_running_rerun(root: Path, tmp_path: Path) -> None:
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.engine.wait_watching()
+        app.query_one(FunctionsPane).select("greet")
+        app.query_one("#functions-table").focus()
+        await pilot.press("w")
+        await wait_until(pilot, lambda: app.rerun_names() == {"greet"})
+        slow = "import time\ndef handler(event, context):\n    time.sleep(30)\n"
+        (root / "greet" / "app.py").write_text(slow)
+        await wait_until(pilot, lambda: app.engine.function_state("greet").busy)
+        assert "invoking greet" in text_of(app, "#response-status")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "Cancelled" in text_of(app, "#response-body"))
+        assert "not invoked" in text_of(app, "#response-status")
+        await wait_until(pilot, lambda: not app.engine.environments("greet"))
+
+
 async def test_the_palette_offers_the_toggle(root: Path, tmp_path: Path) -> None:
     app = WorkbenchApp([root], state_dir=tmp_path / "state")
     async with app.run_test(size=(120, 40)) as pilot:

@@ -102,6 +102,7 @@ class RerunOnSave:
         self._wake = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._current: asyncio.Task[InvokeResult] | None = None  # the re-run invocation running
         self._subscription = None
         state = engine.function_state(function)
         self._revision = state.revision if state else 0
@@ -140,6 +141,20 @@ class RerunOnSave:
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
+
+    @property
+    def invoking(self) -> bool:
+        """A re-run invocation is running now."""
+        return self._current is not None and not self._current.done()
+
+    def cancel_run(self) -> bool:
+        """Stop the re-run invocation running now (its environment is shut down, as for any
+        cancelled invocation); whether one was running. Reported ``refused``."""
+        if not self.invoking:
+            return False
+        assert self._current is not None
+        self._current.cancel()
+        return True
 
     async def aclose(self) -> None:
         """``close``, then wait until both tasks have stopped."""
@@ -213,8 +228,25 @@ class RerunOnSave:
             return
         self.runs += 1
         self._report(STARTED, files, trigger=trigger)
+        # its own task, so ``cancel_run`` can stop it and this loop go on
+        current = asyncio.get_running_loop().create_task(
+            self.engine.invoke(self.function, payload, trigger=trigger)
+        )
+        self._current = current
+        self.engine._tasks.add(current)  # type: ignore[arg-type]
+        current.add_done_callback(self.engine._tasks.discard)  # type: ignore[arg-type]
         try:
-            result = await self.engine.invoke(self.function, payload, trigger=trigger)
+            await asyncio.wait({current})
+        finally:
+            self._current = None
+            if not current.done():  # we were closed: stop it too
+                current.cancel()
+        if current.cancelled():
+            message = "Cancelled: the invocation was stopped."
+            self._report(REFUSED, files, message=message, trigger=trigger)
+            return
+        try:
+            result = current.result()
         except LambdaError as e:
             self._report(REFUSED, files, message=f"{e.code}: {e.message}", trigger=trigger)
             return

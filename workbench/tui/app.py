@@ -339,8 +339,9 @@ class WorkbenchApp(RerunActions, SourceActions, VersionActions, App[int]):
         focused widget or that screen makes of it (leave the editor, close a dialog).
         """
         running = [w for w in self._invocations if not (w.is_finished or w.is_cancelled)]
-        if not running or self.screen is not self.screen_stack[0]:
+        if not (running or self.reruns_invoking()) or self.screen is not self.screen_stack[0]:
             raise SkipAction()
+        self.cancel_reruns()
         for worker in running:
             worker.cancel()
             self.query_one(ResponsePane).show_refusal(

@@ -62,6 +62,14 @@ class RerunActions:
                 self._reruns[function].event = event
         self._rerun_previous[function] = Response.of(result)
 
+    def reruns_invoking(self: WorkbenchApp) -> bool:
+        return any(rerun.invoking for rerun in self._reruns.values())
+
+    def cancel_reruns(self: WorkbenchApp) -> None:
+        """escape: stop the re-runs running now (each reports itself cancelled)."""
+        for rerun in self._reruns.values():
+            rerun.cancel_run()
+
     def action_toggle_rerun(self: WorkbenchApp) -> None:
         """Turn re-run on save on or off for the selected function."""
         if self.screen is not self.screen_stack[0]:
