@@ -90,3 +90,15 @@ def test_an_unknown_function_with_debug_is_one_line(root: Path) -> None:
     assert done.returncode == 2
     assert b"Traceback" not in done.stderr
     assert b"ResourceNotFoundException" in done.stderr or b"not found" in done.stderr
+
+
+def test_replay_debug_stops_at_the_breakpoint_with_the_original_event(root: Path) -> None:
+    first = run(root, "invoke", "breaker", "--payload", '{"name": "Ada"}')
+    assert first.returncode == 0, first.stderr
+    request_id = first.stderr.decode().split("START RequestId: ")[1].split()[0]
+    done = run(root, "replay", request_id, "--debug", stdin=b"p event\nc\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert "(Pdb) {'name': 'Ada'}\n" in out
+    assert out.endswith('{"greeting": "hello Ada"}')
+    assert f"replay of {request_id} -> " in done.stderr.decode()

@@ -635,9 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the templates and their options")
     p.set_defaults(func=cmd_generate_event)
 
-    from . import cli_queue, cli_replay, cli_schedules, cli_topics
+    from . import cli_queue, cli_replay, cli_schedules, cli_topics, cli_watch
 
-    for module in (cli_queue, cli_topics, cli_schedules, cli_replay):
+    for module in (cli_queue, cli_topics, cli_schedules, cli_replay, cli_watch):
         module.add_parsers(sub, common)
     return parser
 

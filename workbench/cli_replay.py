@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     async def work(engine: Engine) -> int:
-        result = await engine.replay(args.request_id)
+        if args.debug:
+            from .debug_terminal import debugged
+
+            result = await debugged(engine, engine.replay(args.request_id))
+        else:
+            result = await engine.replay(args.request_id)
         _show_log(result.record.log_lines)
         print(f"replay of {result.record.replay_of} -> {result.record.request_id}", file=sys.stderr)
         out = sys.stdout.buffer
@@ -45,5 +50,10 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "request_id",
         metavar="REQUEST_ID",
         help="the request id (workbench logs, the TUI's log), or its first 8 or more characters",
+    )
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="connect a breakpoint() in the handler to this terminal's pdb (stdin/stdout)",
     )
     p.set_defaults(func=cmd_replay)

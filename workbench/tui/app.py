@@ -28,6 +28,7 @@ from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .registry_view import RegistryView
 from .replay_actions import ReplayActions
+from .rerun_actions import RerunActions
 from .screens.help import HelpScreen
 from .screens.record import RecordScreen
 from .screens.saved_events import EventNamePrompt, SavedEventsScreen
@@ -66,7 +67,7 @@ class Served(Protocol):
 ServeFactory = Callable[[Engine], Awaitable[Served]]
 
 
-class WorkbenchApp(ReplayActions, SourceActions, VersionActions, App[int]):
+class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, App[int]):
     """Runs the engine in-process and shows it: functions (with their versions and aliases),
     event, response, log, gauge."""
 
@@ -174,6 +175,7 @@ class WorkbenchApp(ReplayActions, SourceActions, VersionActions, App[int]):
         self._invocations: dict[Worker[None], str] = {}
         self.saved_events = SavedEvents(self.engine.state_dir)
         self._event_names: dict[str, str] = {}  # function -> the saved event in the editor
+        self._init_rerun()
 
     # ----------------------------------------------------------------- layout
 
@@ -250,7 +252,8 @@ class WorkbenchApp(ReplayActions, SourceActions, VersionActions, App[int]):
         await self.engine.close()
 
     def refresh_functions(self) -> None:
-        self.query_one(FunctionsPane).show(function_rows(self.engine, self.registry_view))
+        rows = function_rows(self.engine, self.registry_view, self.rerun_names())
+        self.query_one(FunctionsPane).show(rows)
 
     # ----------------------------------------------------------------- engine events
 
@@ -330,6 +333,7 @@ class WorkbenchApp(ReplayActions, SourceActions, VersionActions, App[int]):
 
     def on_invocation_finished(self, message: InvocationFinished) -> None:
         self.query_one(ResponsePane).show_result(message.name, message.result)
+        self.rerun_saw(message.name, message.result)
 
     def on_invocation_refused(self, message: InvocationRefused) -> None:
         self.query_one(ResponsePane).show_refusal(message.name, message.message)
@@ -341,8 +345,9 @@ class WorkbenchApp(ReplayActions, SourceActions, VersionActions, App[int]):
         focused widget or that screen makes of it (leave the editor, close a dialog).
         """
         running = [w for w in self._invocations if not (w.is_finished or w.is_cancelled)]
-        if not running or self.screen is not self.screen_stack[0]:
+        if not (running or self.reruns_invoking()) or self.screen is not self.screen_stack[0]:
             raise SkipAction()
+        self.cancel_reruns()
         for worker in running:
             worker.cancel()
             self.query_one(ResponsePane).show_refusal(

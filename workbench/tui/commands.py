@@ -28,6 +28,10 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
     "new_alias": ("alias: Create…", "Create an alias of the selected function"),
     "edit_alias": ("alias: Edit…", "Change the selected alias: version, weight, description"),
     "delete_alias": ("alias: Delete…", "Delete the selected alias (asks first)"),
+    "toggle_rerun": (
+        "function: Toggle re-run on save",
+        "After each save, invoke the selected function's last event again and compare",
+    ),
     "cancel": ("function: Cancel invocation", "Stop the running invocations"),
     "save_event": ("event: Save…", "Save the editor's event under a name for this function"),
     "load_event": ("event: Load…", "Load one of this function's saved events"),

@@ -8,6 +8,7 @@ the TUI's ``RegistryView``; rendered to table cells and to the detail text below
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ STATUS_STYLES = {
     "syntax error": "bold red",
 }
 BRANCH, LAST_BRANCH = " ├ ", " └ "
+RERUN_MARK = " ↻"  # after the name of a function re-run on save
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class FunctionRow:
     busy: int = 0
     last_status: str | None = None
     code_problem: CodeProblem | None = None  # the latest save does not compile
+    rerun: bool = False  # re-run on save is on (the TUI's ``w``)
     children: tuple[VersionRow | AliasRow, ...] = field(default=())
 
     @property
@@ -86,8 +89,11 @@ class FunctionRow:
 Row = FunctionRow | VersionRow | AliasRow
 
 
-def function_rows(engine: Engine, view: RegistryView | None = None) -> list[FunctionRow]:
-    """What the pane shows, from the engine's public state, sorted by name."""
+def function_rows(
+    engine: Engine, view: RegistryView | None = None, rerun: Collection[str] = ()
+) -> list[FunctionRow]:
+    """What the pane shows, from the engine's public state, sorted by name; ``rerun``: the
+    functions re-run on save."""
     rows = []
     for name, fn in engine.functions.items():
         state = engine.function_state(name)
@@ -104,6 +110,7 @@ def function_rows(engine: Engine, view: RegistryView | None = None) -> list[Func
                 busy=len(state.busy) if state else 0,
                 last_status=status,
                 code_problem=problem,
+                rerun=name in rerun,
                 children=_children(engine, view, name),
             )
         )
@@ -114,6 +121,7 @@ def function_rows(engine: Engine, view: RegistryView | None = None) -> list[Func
                 None,
                 problem,
                 last_status="config error",
+                rerun=name in rerun,
                 children=_children(engine, view, name),
             )
         )
@@ -169,11 +177,12 @@ def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
         label = Text.assemble((branch, "dim"), ("@" + row.alias.name, "cyan"))
         return (label, Text(short_split(row.alias), style="cyan"), "", _status(row.last_status))
     last = _status(row.last_status)
+    mark = (RERUN_MARK, "bold magenta") if row.rerun else ""
     if row.config is None:
-        return (Text(row.name, style="bold red"), "-", "-", last)
+        return (Text.assemble((row.name, "bold red"), mark), "-", "-", last)
     fn = row.config
     warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
-    return (row.name, fn.runtime, warm, last)
+    return (Text.assemble(row.name, mark) if row.rerun else row.name, fn.runtime, warm, last)
 
 
 # --------------------------------------------------------------------------- detail
@@ -195,6 +204,14 @@ def detail(row: Row) -> Text:
         return _version_detail(row)
     if isinstance(row, AliasRow):
         return _alias_detail(row)
+    text = _function_detail(row)
+    if row.rerun:
+        text.append(f"\n{RERUN_MARK.strip()} re-run on save: on", style="bold magenta")
+        text.append(" (w turns it off)", style="dim")
+    return text
+
+
+def _function_detail(row: FunctionRow) -> Text:
     if row.problem is not None:
         err = row.problem.error
         where = f"{err.file}" + (f":{err.line}" if err.line else "")

@@ -78,6 +78,14 @@ class FunctionsPane(Vertical):
             id="delete-alias",
             tooltip="Delete the selected alias (asks first)",
         ),
+        Binding(
+            "w",
+            "app.toggle_rerun",
+            "Re-run on save",
+            id="rerun-on-save",
+            tooltip="Toggle re-run on save: after each save, invoke the selected function's last "
+            "event again and show the new response beside the previous one",
+        ),
     ]
 
     @dataclass

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from ...engine import InvokeResult
 from ..registry_view import version_label
+from .response_diff import ResponseDiff, ResponseDiffView
 
 
 def metrics_line(result: InvokeResult) -> Text:
@@ -56,6 +57,14 @@ class ResponsePane(Vertical):
         yield Static("Invoke a function with ctrl+r.", id="response-status")
         with VerticalScroll(id="response-scroll"):
             yield Static(id="response-body")
+        compare = ResponseDiffView(id="response-diff")
+        compare.display = False  # until a re-run on save
+        yield compare
+
+    def _comparing(self, on: bool) -> None:
+        """The compare view instead of the response (a re-run on save), or back."""
+        self.query_one("#response-scroll").display = not on
+        self.query_one(ResponseDiffView).display = on
 
     @property
     def is_running(self) -> bool:
@@ -65,6 +74,7 @@ class ResponsePane(Vertical):
         """An invocation of ``name`` started: show it, with a clock, until its result arrives."""
         self.set_class(True, "running")
         self.set_class(False, "failed")
+        self._comparing(False)
         self._running = (name, time.monotonic())
         if self._ticker is None:
             self._ticker = self.set_interval(0.2, self._show_running)
@@ -86,6 +96,7 @@ class ResponsePane(Vertical):
 
     def _stop_running(self) -> None:
         self._running = None
+        self._comparing(False)
         self.set_class(False, "running")
         if self._ticker is not None:
             self._ticker.stop()
@@ -103,6 +114,13 @@ class ResponsePane(Vertical):
         head.append_text(metrics_line(result))
         self.query_one("#response-status", Static).update(head)
         self.query_one("#response-body", Static).update(payload_text(result))
+
+    def show_compare(self, name: str, result: InvokeResult, diff: ResponseDiff, note: str) -> None:
+        """A re-run on save: ``result`` beside the previous response, the differences marked
+        (``note`` says what was saved). The next ordinary result shows as usual."""
+        self.show_result(name, result)
+        self._comparing(True)
+        self.query_one(ResponseDiffView).show(diff, note)
 
     def show_refusal(self, name: str, message: str) -> None:
         """The invocation never ran: bad input, unknown function, throttled, cancelled."""
