@@ -423,6 +423,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 http_port=args.http_port,
                 prewarm=args.prewarm,
                 time_scale=args.time_scale,
+                debug_port=args.debug_port,
             )
         )
     except ServeError as e:
@@ -451,8 +452,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _debug_port(text: str) -> int:
+    port = _port(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"the debug port must be 1 to 65535, not {port}")
+    return port
+
+
 def _engine_options(parser: argparse.ArgumentParser) -> None:
-    """ROOT…, --prewarm, --port, --http-port and --host: what the TUI and `serve` both take."""
+    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale and --debug-port: what the
+    TUI and `serve` both take."""
     from .api import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
@@ -488,6 +497,17 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="FACTOR",
         help="multiply Lambda's waits (async retry delays, throttle backoff, maximum event age, "
         "rate() schedules) by FACTOR, e.g. 0.01 for demos (default: 1, Lambda's timing)",
+    )
+    parser.add_argument(
+        "--debug-port",
+        type=_debug_port,
+        default=None,
+        metavar="PORT",
+        help="start every Python environment under debugpy and every Node.js one under "
+        "--inspect, listening on 127.0.0.1 from PORT up (one port per environment) and waiting "
+        "for your IDE to attach; timeouts are suspended for them. Without it, only functions "
+        "with debug = ... in function.toml do, from 5678 (debugpy) / 9229 (Node) up. "
+        "Python needs debugpy: pip install 'workbench[debug]'",
     )
 
 
@@ -716,6 +736,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             theme=args.theme,
             prewarm=args.prewarm,
             time_scale=args.time_scale,
+            debug_port=args.debug_port,
             serve=functools.partial(start_api, host=args.host, port=args.port),
             serve_address=f"{args.host}:{args.port}",
             serve_http=functools.partial(start_http, host=args.host, port=args.http_port),

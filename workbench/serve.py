@@ -19,7 +19,7 @@ from .api.http_trigger import HttpTriggerServer, start_http
 from .api.security import is_loopback, split_host
 from .engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
 from .engine.records import terminal_text
-from .serve_text import event_line, source_lines
+from .serve_text import debug_lines, event_line, source_lines
 
 
 class ServeError(Exception):
@@ -48,10 +48,16 @@ async def serve(
     http_port: int,
     prewarm: bool = False,
     time_scale: float = 1.0,
+    debug_port: int | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     settings = EngineSettings(
-        state_dir=state_dir, watch=True, prewarm=prewarm, background=True, time_scale=time_scale
+        state_dir=state_dir,
+        watch=True,
+        prewarm=prewarm,
+        background=True,
+        time_scale=time_scale,
+        debug_port=debug_port,
     )
     async with Engine(roots, settings) as engine:
         subscription = engine.subscribe()
@@ -88,6 +94,8 @@ async def serve(
             sources = source_lines(engine)
             print("event sources:", file=out)
             print("\n".join(sources or ["  (none)"]), file=out)
+            for line in debug_lines(engine):
+                print(line, file=out)
             out.flush()
             while True:
                 event = await subscription.get()

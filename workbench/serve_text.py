@@ -8,7 +8,9 @@ import time
 
 from .engine import Engine
 from .engine.buckets import bucket_folders
-from .engine.events import AsyncEventChanged, BucketActivity, ScheduleFired
+from .engine.config import runtime_family
+from .engine.debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
+from .engine.events import AsyncEventChanged, BucketActivity, EnvironmentEvent, ScheduleFired
 from .engine.triggers import QueueTrigger, S3Trigger, SnsTrigger, triggers_of
 
 
@@ -49,8 +51,42 @@ def source_lines(engine: Engine) -> list[str]:
     return [f"  {line}" for line in lines]
 
 
+def debug_lines(engine: Engine) -> list[str]:
+    """Which functions start under a debugger (IDE attach), and a warning if debugpy is missing."""
+    port = engine.settings.debug_port
+    lines: list[str] = []
+    if port is not None:
+        lines.append(
+            f"debugging: every Python (debugpy) and Node.js (inspect) environment waits for a "
+            f"debugger on {HOST}:{port} or the next free port up"
+        )
+    debugpy_wanted = port is not None
+    for name, fn in sorted(engine.functions.items()):
+        wanted = debugger_for(fn, port)
+        if wanted is not None and port is None:
+            kind, base = wanted
+            lines.append(f"debugging: {name} waits for a debugger ({kind}) on {HOST}:{base} or up")
+        debugpy_wanted = debugpy_wanted or (
+            wanted is not None and runtime_family(fn.runtime) == "python"
+        )
+    python = engine.settings.python
+    if debugpy_wanted and debugpy_folder(python) is None:
+        lines.append(
+            f"warning: debugpy is not installed for {python}: Python functions under a "
+            f"debugger fail to start ({INSTALL_HINT})"
+        )
+    return lines
+
+
 def event_line(event: object) -> str | None:
     """A line for an event source's event, or None for events serve does not report."""
+    if isinstance(event, EnvironmentEvent):
+        if event.phase != "debug_wait":
+            return None
+        return (
+            f"{event.function} ({event.version}, environment {event.env_id[:8]}): "
+            f"waiting for a debugger on {HOST}:{event.port}"
+        )
     if isinstance(event, BucketActivity):
         size = f" ({event.size} bytes)" if event.size is not None else ""
         to = ", ".join(event.functions) or "no trigger matched"

@@ -19,7 +19,7 @@ from workbench.engine.config import (
 from workbench.engine.discovery import discover
 
 ACCEPTED = (
-    "name, runtime, handler, runtime_client, memory_size, timeout, ephemeral_storage, "
+    "name, runtime, handler, runtime_client, debug, memory_size, timeout, ephemeral_storage, "
     "description, reserved_concurrency, layers, environment, async, triggers"
 )
 RUNTIME_LIST = (
@@ -291,6 +291,49 @@ def test_long_value_is_shortened_on_one_line() -> None:
     assert str(err) == (
         'fn/function.toml:1: description = "' + "d" * 76 + "...: "
         "must be a string of at most 256 characters"
+    )
+
+
+# --- debug (IDE attach) ------------------------------------------------------------------
+
+
+def test_debug_default_and_accepted_values() -> None:
+    assert load("").debug is None
+    assert load(f'{PREAMBLE}debug = "debugpy"\n').debug == "debugpy"
+    node = load(f'{PREAMBLE}runtime = "nodejs20.x"\ndebug = "inspect"\n')
+    assert (node.runtime, node.debug) == ("nodejs20.x", "inspect")
+    # the runtime may come after debug: the pairing is checked once both are known
+    assert load(f'{PREAMBLE}debug = "inspect"\nruntime = "nodejs22.x"\n').debug == "inspect"
+
+
+@pytest.mark.parametrize("value", ['"pdb"', "true", '["debugpy"]', '""', '"Debugpy"'])
+def test_debug_invalid_value(value: str) -> None:
+    err = error(f"{PREAMBLE}debug = {value}\n")
+    assert (err.line, err.key) == (4, "debug")
+    assert str(err) == (
+        f"fn/function.toml:4: debug = {value}: must be one "
+        'of: "debugpy" (python runtimes), "inspect" (nodejs runtimes)'
+    )
+
+
+def test_debug_must_suit_the_runtime() -> None:
+    err = error(f'{PREAMBLE}runtime = "python3.12"\ndebug = "inspect"\n')
+    assert (err.line, err.key, err.value) == (5, "debug", "inspect")
+    assert str(err) == (
+        'fn/function.toml:5: debug = "inspect": a python3.12 function takes debug = "debugpy"'
+    )
+    err = error(f'{PREAMBLE}debug = "debugpy"\nruntime = "nodejs20.x"\n')
+    assert (err.line, err.key) == (4, "debug")
+    assert str(err).endswith('a nodejs20.x function takes debug = "inspect"')
+
+
+def test_debug_is_not_for_provided_runtimes() -> None:
+    err = error(f'{PREAMBLE}runtime = "provided.al2023"\ndebug = "debugpy"\n')
+    assert (err.line, err.key) == (5, "debug")
+    assert str(err) == (
+        'fn/function.toml:5: debug = "debugpy": a provided.al2023 function runs its own '
+        'bootstrap: debug applies only to python (debug = "debugpy") and nodejs '
+        '(debug = "inspect") runtimes'
     )
 
 

@@ -34,6 +34,8 @@ DEFAULT_HANDLERS = {
 }
 # Which Runtime API client runs a Python function: ours, or AWS's own (vendored in the folder).
 RUNTIME_CLIENTS: tuple[str, ...] = ("workbench", "awslambdaric")
+# Which debugger an IDE attaches to, per runtime family (``debug = ...``; see debug_attach.py).
+DEBUGGERS: dict[str, str] = {"python": "debugpy", "nodejs": "inspect"}
 
 RUNTIMES: tuple[str, ...] = (
     *(f"python3.{minor}" for minor in range(8, 14)),
@@ -49,6 +51,7 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "runtime",
     "handler",
     "runtime_client",
+    "debug",
     "memory_size",
     "timeout",
     "ephemeral_storage",
@@ -136,6 +139,7 @@ class FunctionConfig:
     runtime: str = DEFAULT_RUNTIME
     handler: str = DEFAULT_HANDLER
     runtime_client: str = "workbench"
+    debug: str | None = None  # "debugpy" | "inspect": start under that debugger, wait for an IDE
     memory_size: int = 128
     timeout: int = 3
     ephemeral_storage: int = 512
@@ -248,6 +252,7 @@ class _Parser:
             "runtime": ("runtime", self._runtime),
             "handler": ("handler", self._handler),
             "runtime_client": ("runtime_client", self._runtime_client),
+            "debug": ("debug", self._debug),
             "memory_size": ("memory_size", self._bounded(128, 10240, " (MB)")),
             "timeout": ("timeout", self._bounded(1, 900, " (seconds)")),
             "ephemeral_storage": ("ephemeral_storage", self._bounded(512, 10240, " (MB)")),
@@ -286,7 +291,23 @@ class _Parser:
                 fields["runtime_client"],
                 "applies only to python runtimes (nodejs and provided have their own client)",
             )
+        if "debug" in fields:
+            self._debug_fits(family, fields.get("runtime", DEFAULT_RUNTIME), fields["debug"])
         return FunctionConfig(folder=self.folder, config_file=self.config_file.resolve(), **fields)
+
+    def _debug_fits(self, family: str, runtime: str, debugger: str) -> None:
+        expected = DEBUGGERS.get(family)
+        if expected is None:
+            raise self.error(
+                ("debug",),
+                debugger,
+                f"a {runtime} function runs its own bootstrap: debug applies only to python "
+                '(debug = "debugpy") and nodejs (debug = "inspect") runtimes',
+            )
+        if debugger != expected:
+            raise self.error(
+                ("debug",), debugger, f'a {runtime} function takes debug = "{expected}"'
+            )
 
     def _syntax_error(self, exc: tomllib.TOMLDecodeError) -> ConfigError:
         message = str(exc)
@@ -335,6 +356,12 @@ class _Parser:
     def _runtime_client(self, path: KeyPath, value: Any) -> str:
         if value not in RUNTIME_CLIENTS or not isinstance(value, str):
             raise self.error(path, value, f"must be one of: {', '.join(RUNTIME_CLIENTS)}")
+        return value
+
+    def _debug(self, path: KeyPath, value: Any) -> str:
+        if value not in DEBUGGERS.values() or not isinstance(value, str):
+            accepted = ", ".join(f'"{d}" ({family} runtimes)' for family, d in DEBUGGERS.items())
+            raise self.error(path, value, f"must be one of: {accepted}")
         return value
 
     def _description(self, path: KeyPath, value: Any) -> str:

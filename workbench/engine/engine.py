@@ -21,6 +21,7 @@ from . import async_invoke, processes
 from .async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
 from .config import FunctionConfig
 from .control_api import CodeInfo, ControlAPI
+from .debug_attach import DebugPorts
 from .debugger import Debugger
 from .discovery import ConfigProblem, discover
 from .environment import Environment, Outcome, SpawnError
@@ -106,6 +107,10 @@ class EngineSettings:
     # multiplies the waits Lambda would make (retry delays, throttle backoff, maximum event age,
     # rate() schedules), so demos and tests need not wait minutes; 1.0 is Lambda's own timing
     time_scale: float = 1.0
+    # IDE attach (--debug-port): every Python and Node.js environment starts under its debugger,
+    # listening from this port up on 127.0.0.1 and waiting for the IDE; None: only functions
+    # with `debug = ...` do, from debugpy's 5678 / Node's 9229 up (see debug_attach.py)
+    debug_port: int | None = None
 
 
 @dataclass(slots=True)
@@ -158,6 +163,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
         self._code_info: dict[str, tuple[int, FunctionConfig, CodeInfo]] = {}
         self._closed = False
         self.sources = Sources(self)
+        self.debug_ports = DebugPorts()  # held by live environments under a debugger
         self._init_reload()
         self.load_functions()
 
@@ -388,6 +394,8 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
             pycache_dir=self.pycache_dir,
             revision=revision,
             debugger=self.debugger,
+            debug_ports=self.debug_ports,
+            debug_port=self.settings.debug_port,
         )
         processes.track(env)
         return env
@@ -592,7 +600,8 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
                 for env in state.idle:
                     if env.state != "idle":
                         continue
-                    if env.last_used < deadline:
+                    # an IDE's debugger stays attached for as long as its user wants
+                    if env.last_used < deadline and env.ide is None:
                         env.shutdown("idle")
                     else:
                         keep.append(env)

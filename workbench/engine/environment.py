@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import processes
 from .config import FunctionConfig
+from .debug_attach import DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .events import EnvironmentEvent, EventBus, LogLine
 from .launch import LaunchError, launch
@@ -101,6 +102,8 @@ class Environment(RuntimeAPIListener):
         pycache_dir: Path | None = None,
         revision: int = 0,
         debugger: Debugger | None = None,
+        debug_ports: DebugPorts | None = None,
+        debug_port: int | None = None,  # EngineSettings.debug_port: every one under a debugger
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -113,6 +116,12 @@ class Environment(RuntimeAPIListener):
         self.node = node
         self.pycache_dir = pycache_dir
         self.debugger = debugger
+        self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
+        self._debug_port_base = debug_port
+        # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
+        self.ide: DebugTarget | None = None
+        self.waiting_for_debugger = False  # listening, and no debugger has attached yet
+        self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
         self.state = "new"  # new → initializing → idle ⇄ busy → dead
         self.proc: subprocess.Popen[bytes] | None = None
@@ -173,8 +182,16 @@ class Environment(RuntimeAPIListener):
         loop = self._loop = asyncio.get_running_loop()
         self.state = "initializing"
         try:
-            how = launch(self.fn, python=self.python, node=self.node, pycache_dir=self.pycache_dir)
+            self.ide = await self._take_debugger()
+            how = launch(
+                self.fn,
+                python=self.python,
+                node=self.node,
+                pycache_dir=self.pycache_dir,
+                debug=self.ide,
+            )
         except LaunchError:
+            self._release_debugger()
             self.state = "dead"
             raise
         address = await self.api.start()
@@ -204,6 +221,7 @@ class Environment(RuntimeAPIListener):
             )
         except OSError as e:
             self._cleanup_files()
+            self._release_debugger()
             self.api.close()
             self.state = "dead"
             raise SpawnError(f"could not start the runtime ({how.argv[0]}): {e}") from e
@@ -215,7 +233,7 @@ class Environment(RuntimeAPIListener):
         self._parent_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            apply_limits(self.pid, self.fn)
+            apply_limits(self.pid, self.fn, guard_cpu=self.ide is None)
         except OSError:
             pass  # the process already died: its exit is reported below
         try:
@@ -230,12 +248,17 @@ class Environment(RuntimeAPIListener):
         self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._on_exit)
         self._publish("init_start")
+        if self.ide is not None:
+            self.waiting_for_debugger = True
+            self._publish("debug_wait", port=self.ide.port)
         self._waiter = loop.create_future()
-        timer = loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
+        # an IDE attaches (and its user steps through module code) in their own time
+        timer = None if self.ide else loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
         try:
             outcome = await self._waiter
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             self._waiter = None
         if outcome.kind == "ready":
             self.state = "idle"
@@ -251,7 +274,27 @@ class Environment(RuntimeAPIListener):
             self.shutdown("error")
         return outcome
 
+    async def _take_debugger(self) -> DebugTarget | None:
+        """The debugger and port this environment starts under, if any (its port is held)."""
+        wanted = debugger_for(self.fn, self._debug_port_base)
+        if wanted is None:
+            return None
+        kind, base = wanted
+        try:
+            port = await self._debug_ports.take(base)
+        except OSError as e:
+            raise LaunchError("Runtime.DebuggerUnavailable", f"{kind} has no port: {e}") from None
+        self._held_port = port
+        return DebugTarget(kind, port)
+
+    def _release_debugger(self) -> None:
+        self.waiting_for_debugger = False
+        if self._held_port is not None:
+            self._debug_ports.release(self._held_port)
+            self._held_port = None
+
     def on_connect(self) -> None:
+        self.waiting_for_debugger = False  # under a debugger, the runtime gets here once attached
         if not self._t_connect:
             self._t_connect = time.perf_counter()
             self._publish("runtime_init", duration_ms=(self._t_connect - self._t_spawn) * 1000)
@@ -295,7 +338,8 @@ class Environment(RuntimeAPIListener):
         self._pauses, self._paused_s = 0, 0.0
         self.api.dispatch(inv)
         self._deadline = loop.time() + timeout_s
-        self._timer = loop.call_later(timeout_s, self._on_timeout)
+        # under an IDE's debugger the handler may sit at a breakpoint for as long as it likes
+        self._timer = None if self.ide else loop.call_later(timeout_s, self._on_timeout)
         try:
             outcome = await waiter
         finally:
@@ -317,7 +361,7 @@ class Environment(RuntimeAPIListener):
             if peak_kb:
                 self.peak_kb = peak_kb
             soft = cpu_guard(cpu, timeout_s)
-            if soft != self._cpu_soft:  # a handler that used no CPU costs no syscall
+            if soft != self._cpu_soft and self.ide is None:  # no CPU, no syscall
                 self._cpu_soft = soft
                 try:
                     arm_cpu_guard(self.pid, soft)
@@ -356,7 +400,7 @@ class Environment(RuntimeAPIListener):
             return
         self._paused_s += time.perf_counter() - self._paused_since
         loop = self._loop
-        if self._waiter is not None and not self._waiter.done() and loop is not None:
+        if self.ide is None and self._waiter is not None and not self._waiter.done() and loop:
             self._deadline = loop.time() + self._remaining
             self._timer = loop.call_later(self._remaining, self._on_timeout)
 
@@ -490,6 +534,7 @@ class Environment(RuntimeAPIListener):
             self.proc.stdout.close()
             self._stdout_fd = -1
         self._cleanup_files()
+        self._release_debugger()
         self._publish("shutdown", reason=self.shutdown_reason)
         self._resolve(Outcome("exit", exit_description=self.exit_description or "signal: killed"))
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import FunctionConfig, runtime_family
+from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
 
 RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
@@ -77,17 +78,42 @@ def launch(
     python: str = sys.executable,
     node: str | None = None,
     pycache_dir: Path | None = None,
+    debug: DebugTarget | None = None,
 ) -> Launch:
-    """The command that runs ``fn``'s runtime; raises ``LaunchError`` if it cannot exist."""
+    """The command that runs ``fn``'s runtime; raises ``LaunchError`` if it cannot exist.
+
+    With ``debug``, the runtime starts under that debugger and waits for an IDE to attach.
+    """
     family = runtime_family(fn.runtime)
     if family == "python":
-        return _python(fn, python, pycache_dir)
+        return _python(fn, python, pycache_dir, debug)
     if family == "nodejs":
-        return _node(fn, node)
+        return _node(fn, node, debug)
     return _provided(fn)
 
 
-def _python(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch:
+def _debugpy(python: str, debug: DebugTarget) -> tuple[list[str], dict[str, str]]:
+    """What a Python runtime needs to start under debugpy: interpreter options, variables.
+
+    The runtime imports debugpy from the folder named here and takes that folder off
+    ``sys.path`` again (see ``runtimes/python/workbench_debugpy.py``): the host's
+    site-packages never reach the handler's imports.
+    """
+    folder = debugpy_folder(python)
+    if folder is None:
+        raise LaunchError(
+            "Runtime.DebuggerNotFound",
+            f'this function starts under debugpy (debug = "debugpy" or --debug-port), and '
+            f"debugpy is not installed for {python}: {INSTALL_HINT}",
+        )
+    # frozen stdlib modules would make debugpy miss breakpoints in them (and warn on each start)
+    options = ["-X", "frozen_modules=off"]
+    return options, {"_WORKBENCH_DEBUGPY": debug.address, "_WORKBENCH_DEBUGPY_PATH": folder}
+
+
+def _python(
+    fn: FunctionConfig, python: str, pycache_dir: Path | None, debug: DebugTarget | None
+) -> Launch:
     cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
     runtime_dir = str(RUNTIMES_DIR / "python")
     layers = python_layer_paths(fn)
@@ -107,6 +133,12 @@ def _python(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch
             "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
         }
         argv = [python, "-S", *cache, "-m", "awslambdaric", fn.handler]
+        if debug is not None:  # our shim waits for the IDE, then runs the client as -m would
+            options, variables = _debugpy(python, debug)
+            del env["PYTHONBREAKPOINT"]  # breakpoint() stops in the IDE (debugpy's own hook)
+            env.update(variables)
+            argv[1:1] = options
+            argv[-2:-1] = ["workbench_debugpy", "awslambdaric"]
         return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
     # Isolated (-I: no PYTHON* variables, no script folder on sys.path; -S: no site-packages):
     # the bootstrap sets sys.path itself, task root first, as Lambda's does.
@@ -116,10 +148,15 @@ def _python(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch
         "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
     }
     argv = [python, "-I", "-S", *cache, str(PYTHON_BOOTSTRAP)]
+    if debug is not None:
+        options, variables = _debugpy(python, debug)
+        del env["PYTHONBREAKPOINT"]  # breakpoint() stops in the IDE (debugpy's own hook)
+        env.update(variables)
+        argv[1:1] = options
     return Launch(argv, env, gated=False, runtime_dir=runtime_dir)
 
 
-def _node(fn: FunctionConfig, node: str | None) -> Launch:
+def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:
     node = node or shutil.which("node")
     if node is None:
         raise LaunchError(
@@ -135,6 +172,8 @@ def _node(fn: FunctionConfig, node: str | None) -> Launch:
     }
     old_space = max(int(fn.memory_size * NODE_OLD_SPACE_SHARE), 16)
     argv = [node, f"--max-old-space-size={old_space}", str(NODE_BOOTSTRAP)]
+    if debug is not None:  # the inspector waits for a client before the bootstrap runs
+        argv[1:1] = [node_inspect_flag(node, debug.address)]
     return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
 
 

@@ -74,8 +74,11 @@ def lambda_environment(
     return env
 
 
-def apply_limits(pid: int, fn: FunctionConfig) -> None:
+def apply_limits(pid: int, fn: FunctionConfig, *, guard_cpu: bool = True) -> None:
     """The sandbox's rlimits, set on the runtime process before it runs user code.
+
+    ``guard_cpu=False`` (an environment under an IDE's debugger) leaves out the CPU guard: a
+    handler being stepped through must never be killed.
 
     Memory is ``RLIMIT_DATA`` (private writable memory: heap and anonymous mappings), which
     tracks what a program allocates; ``RLIMIT_AS`` would also count shared libraries and
@@ -92,7 +95,8 @@ def apply_limits(pid: int, fn: FunctionConfig) -> None:
         resource.prlimit(pid, resource.RLIMIT_STACK, (NODE_STACK, NODE_STACK))
     storage = fn.ephemeral_storage * MB
     resource.prlimit(pid, resource.RLIMIT_FSIZE, (storage, storage))
-    arm_cpu_guard(pid, cpu_guard(0.0, INIT_CPU_SECONDS + fn.timeout))
+    if guard_cpu:
+        arm_cpu_guard(pid, cpu_guard(0.0, INIT_CPU_SECONDS + fn.timeout))
 
 
 def cpu_guard(cpu_used: float, budget_s: float) -> int:

@@ -285,7 +285,9 @@ class Registry:
         check_description(description)
         code = self.code.snapshot(fn.folder)
         layers = tuple(self.code.snapshot(layer, what="layer").folder for layer in fn.layers)
-        frozen = replace(fn, folder=code.folder, layers=layers)
+        # `debug` (IDE attach) is about the code being edited, not frozen: a published version
+        # starts under a debugger only with --debug-port (EngineSettings.debug_port)
+        frozen = replace(fn, folder=code.folder, layers=layers, debug=None)
 
         def work() -> tuple[Version, bool]:
             last = self._last_version(fn.name)

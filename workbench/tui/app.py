@@ -36,6 +36,7 @@ from .source_actions import SourceActions
 from .themes import Preferences, load_themes, ordered_names, resolve_theme, themes_dir
 from .version_actions import VersionActions
 from .widgets.editor import EventEditor
+from .widgets.function_rows import debug_waits
 from .widgets.functions import FunctionsPane, function_rows
 from .widgets.gauge import ConcurrencyGauge
 from .widgets.invocation_log import InvocationLog
@@ -146,6 +147,7 @@ class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, A
         theme: str | None = None,
         prewarm: bool = False,
         time_scale: float = 1.0,
+        debug_port: int | None = None,
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
@@ -166,7 +168,12 @@ class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, A
         self.roots = roots
         # hot reload on: a save shows in the next invocation
         self.settings = settings or EngineSettings(
-            state_dir=state_dir, watch=True, prewarm=prewarm, background=True, time_scale=time_scale
+            state_dir=state_dir,
+            watch=True,
+            prewarm=prewarm,
+            background=True,
+            time_scale=time_scale,
+            debug_port=debug_port,
         )
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
@@ -271,6 +278,7 @@ class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, A
         if isinstance(self.screen, RecordScreen):
             self.screen.take(events)  # an Event record's queue row: retried, sent on
         self.refresh_functions()
+        self.query_one(ResponsePane).debugger_waits(debug_waits(self.engine))
         self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))
 
     def _report_reloads(self, reloads: Iterable[FunctionReloaded]) -> None:

@@ -617,12 +617,17 @@ def main():
     except OSError:
         pass
     env = os.environ
+    # an IDE attaches before anything of the function runs (runtime init ends after it has)
+    debugger_error = _wait_for_debugger() if "_WORKBENCH_DEBUGPY" in env else None
     conn = Connection(env["AWS_LAMBDA_RUNTIME_API"])  # runtime init ends here
+    if debugger_error is not None:
+        init_error(conn, make_error(debugger_error, "Runtime.DebuggerNotFound", None))
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
     extra = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
     sys.path[0:0] = [task_root, *extra]
     install_import_hooks()
-    sys.breakpointhook = _breakpointhook
+    if "debugpy" not in sys.modules:  # under an IDE's debugger, breakpoint() stops in the IDE
+        sys.breakpointhook = _breakpointhook
     try:
         handler = load_handler(env.get("_HANDLER", ""))
     except FaultException as e:
@@ -645,6 +650,21 @@ def main():
         # Post the result and ask for the next event in one write (HTTP pipelining).
         conn.send(handle(conn, handler, headers, body) + next_request)
         read()  # 202 for the result; any other answer is the engine's business
+
+
+def _wait_for_debugger():
+    """Start under debugpy (``workbench_debugpy.py``, beside this file); None, or why not."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    try:
+        import workbench_debugpy
+    finally:
+        sys.path.remove(here)
+    try:
+        workbench_debugpy.start()
+    except workbench_debugpy.DebuggerUnavailable as e:
+        return str(e)
+    return None
 
 
 def _now_iso():

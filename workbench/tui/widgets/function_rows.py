@@ -72,6 +72,7 @@ class FunctionRow:
     code_problem: CodeProblem | None = None  # the latest save does not compile
     rerun: bool = False  # re-run on save is on (the TUI's ``w``)
     children: tuple[VersionRow | AliasRow, ...] = field(default=())
+    debug_wait: int | None = None  # an environment waits for an IDE's debugger on this port
 
     @property
     def function(self) -> str:
@@ -89,12 +90,26 @@ class FunctionRow:
 Row = FunctionRow | VersionRow | AliasRow
 
 
+def debug_waits(engine: Engine) -> dict[str, int]:
+    """Function -> the port of one of its environments that waits for a debugger to attach."""
+    waits: dict[str, int] = {}
+    for env in engine.environments():
+        if env.waiting_for_debugger and env.ide is not None:
+            waits.setdefault(env.fn.name, env.ide.port)
+    return waits
+
+
+def debug_wait_text(port: int) -> str:
+    return f"waiting for debugger on 127.0.0.1:{port}"
+
+
 def function_rows(
     engine: Engine, view: RegistryView | None = None, rerun: Collection[str] = ()
 ) -> list[FunctionRow]:
     """What the pane shows, from the engine's public state, sorted by name; ``rerun``: the
     functions re-run on save."""
     rows = []
+    waits = debug_waits(engine)
     for name, fn in engine.functions.items():
         state = engine.function_state(name)
         problem = engine.problem(name)
@@ -112,6 +127,7 @@ def function_rows(
                 code_problem=problem,
                 rerun=name in rerun,
                 children=_children(engine, view, name),
+                debug_wait=waits.get(name),
             )
         )
     for name, problem in engine.problems.items():
@@ -182,6 +198,8 @@ def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
         return (Text.assemble((row.name, "bold red"), mark), "-", "-", last)
     fn = row.config
     warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
+    if row.debug_wait is not None:
+        last = Text(f"debugger :{row.debug_wait}", style="bold magenta")
     return (Text.assemble(row.name, mark) if row.rerun else row.name, fn.runtime, warm, last)
 
 
@@ -235,6 +253,8 @@ def _function_detail(row: FunctionRow) -> Text:
     )
     if fn.description:
         text.append(f"\n{fn.description}")
+    if row.debug_wait is not None:
+        text.append("\n" + debug_wait_text(row.debug_wait), style="bold magenta")
     problem = row.code_problem
     if problem is not None and problem.kind == "syntax":
         text.append("\nsyntax error (saved; not run) ", style="bold red")

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from ...engine import InvokeResult
 from ..registry_view import version_label
+from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
 
 
@@ -52,6 +53,7 @@ class ResponsePane(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._running: tuple[str, float] | None = None  # (function, monotonic start)
         self._ticker: Timer | None = None
+        self._debug_waits: dict[str, int] = {}  # function -> port its environment waits on
 
     def compose(self) -> ComposeResult:
         yield Static("Invoke a function with ctrl+r.", id="response-status")
@@ -81,18 +83,26 @@ class ResponsePane(Vertical):
         self._show_running()
         self.query_one("#response-body", Static).update("")
 
+    def debugger_waits(self, waits: dict[str, int]) -> None:
+        """Which functions' environments wait for an IDE's debugger (``debug_waits``)."""
+        if waits != self._debug_waits:
+            self._debug_waits = waits
+            self._show_running()
+
     def _show_running(self) -> None:
         if self._running is None:
             return
         name, started = self._running
-        self.query_one("#response-status", Static).update(
-            Text.assemble(
-                ("⏳ invoking ", "bold yellow"),
-                name,
-                f"  {time.monotonic() - started:.1f} s",
-                ("  (esc cancels)", "dim"),
-            )
+        status = Text.assemble(
+            ("⏳ invoking ", "bold yellow"),
+            name,
+            f"  {time.monotonic() - started:.1f} s",
         )
+        port = self._debug_waits.get(name.partition(":")[0])
+        if port is not None:
+            status.append("  " + debug_wait_text(port), style="bold magenta")
+        status.append("  (esc cancels)", style="dim")
+        self.query_one("#response-status", Static).update(status)
 
     def _stop_running(self) -> None:
         self._running = None
