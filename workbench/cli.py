@@ -99,12 +99,28 @@ def _show_log(lines: list[str]) -> None:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    if args.debug and args.async_:
+        raise BadInput(
+            "--debug runs the handler here under pdb, --async queues it for a serve or TUI: "
+            "give one of them"
+        )
+    if args.debug and args.event == "-":
+        raise BadInput(
+            "--debug reads pdb's commands from stdin: give the event with --event FILE or "
+            "--payload JSON, not --event -"
+        )
     payload = _read_payload(args)
 
     async def work(engine: Engine) -> int:
         if args.async_:
             return _invoke_async(engine, args.name, payload)
-        result = await engine.invoke(args.name, payload, trigger="cli")
+        invocation = engine.invoke(args.name, payload, trigger="cli")
+        if args.debug:
+            from .debug_terminal import debugged
+
+            result = await debugged(engine, invocation)
+        else:
+            result = await invocation
         _show_log(result.record.log_lines)
         out = sys.stdout.buffer
         out.write(result.payload)
@@ -536,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="invoke asynchronously (InvocationType Event): queue the event, print its request "
         "id; a running serve or TUI on the same state dir runs it, with Lambda's retries",
+    )
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="stop at breakpoint() / pdb.set_trace() in the handler: pdb on this terminal "
+        "(its output on stdout, commands from stdin; end of input detaches)",
     )
     p.set_defaults(func=cmd_invoke)
 

@@ -15,6 +15,7 @@ from workbench.engine import DebugEvent, Engine, InvokeResult
 from workbench.engine.ids import new_uuid
 
 from ..helpers import add_function, body
+from . import test_awslambdaric as ric
 
 WAIT_S = 20.0
 
@@ -122,3 +123,338 @@ async def test_send_refuses_unknown_and_running_sessions(engine: Engine, front: 
     await front.until("paused")
     engine.debugger.send(front.request_id, "c")
     assert body(await front.result()) == {"greeting": "hello world"}
+
+
+async def test_paused_time_stops_the_timeout_clock(engine: Engine, front: Front) -> None:
+    add_function(
+        engine,
+        "slowpoke",
+        """
+        def handler(event, context):
+            breakpoint()
+            return {"remaining": context.get_remaining_time_in_millis()}
+        """,
+        timeout=1,
+    )
+    front.invoke("slowpoke")
+    await front.until("paused")
+    await asyncio.sleep(3.0)  # a human reading the code, three times the timeout
+    engine.debugger.send(front.request_id, "c")
+    result = await front.result()
+    assert result.function_error is None, result.payload
+    record = result.record
+    assert record.status == "success"
+    assert record.paused_ms >= 3000
+    assert record.duration_ms < 1000
+    assert record.billed_ms < 1000
+    # the handler's own view of its deadline leaves the pause out too
+    assert 0 < body(result)["remaining"] <= 1000
+    assert body(result)["remaining"] > 500
+
+
+async def test_without_a_debugger_attached_breakpoint_is_skipped(engine: Engine) -> None:
+    add_function(engine, "breaker", BREAKER)
+    result = await asyncio.wait_for(engine.invoke("breaker", '{"name": "Bo"}'), WAIT_S)
+    assert body(result) == {"greeting": "hello Bo"}
+    [warning] = [line for line in result.record.log_lines if "breakpoint()" in line]
+    assert warning.startswith("[WARNING]\t")
+    assert f"\t{result.record.request_id}\t" in warning
+    assert "breakpoint() at app.py:3 skipped: no debugger is attached" in warning
+    assert "`workbench invoke breaker --debug`" in warning
+    assert result.record.paused_ms == 0
+
+
+async def test_pdb_set_trace_is_routed_too(engine: Engine, front: Front) -> None:
+    add_function(
+        engine,
+        "settrace",
+        """
+        import pdb
+
+        def handler(event, context):
+            pdb.set_trace()
+            return "done"
+        """,
+    )
+    front.invoke("settrace")
+    paused = await front.until("paused")
+    assert (paused.line, paused.code) == (5, "handler")
+    engine.debugger.send(front.request_id, "c")
+    assert body(await front.result()) == "done"
+
+
+async def test_pythonbreakpoint_0_in_the_functions_environment_disables_it(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "breaker", BREAKER, environment={"PYTHONBREAKPOINT": "0"})
+    front.invoke("breaker")
+    result = await front.result()
+    assert body(result) == {"greeting": "hello world"}
+    assert not any("breakpoint()" in line for line in result.record.log_lines)
+    assert front.events == [] and engine.debugger.sessions() == []
+
+
+async def test_next_steps_and_pauses_on_each_line(engine: Engine, front: Front) -> None:
+    folder = add_function(engine, "breaker", BREAKER)
+    front.invoke("breaker", {"name": "Cy"})
+    first = await front.until("paused")
+    assert first.line == 4
+    engine.debugger.send(front.request_id, "n")
+    second = await front.until("paused")
+    assert (second.file, second.line, second.code) == (
+        str(folder.resolve() / "app.py"),
+        5,
+        "handler",
+    )
+    engine.debugger.send(front.request_id, "p greeting")
+    await front.until("paused")
+    assert "'hello Cy'" in front.output()
+    engine.debugger.send(front.request_id, "n")  # onto the return: pdb shows --Return--
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "n")  # out of the handler: the session ends
+    await front.until("ended")
+    assert body(await front.result()) == {"greeting": "hello Cy"}
+
+
+async def test_quit_fails_the_invocation_with_bdbquit(engine: Engine, front: Front) -> None:
+    add_function(engine, "breaker", BREAKER)
+    front.invoke("breaker")
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "q")
+    await front.until("ended")
+    result = await front.result()
+    assert result.function_error == "Unhandled"
+    assert body(result)["errorType"] == "BdbQuit"
+    assert result.record.status == "error"
+    # the environment is still good
+    again = Front(engine)
+    try:
+        again.invoke("breaker")
+        await again.until("paused")
+        engine.debugger.send(again.request_id, "c")
+        assert body(await again.result()) == {"greeting": "hello world"}
+        assert (await again.result()).record.env_id == result.record.env_id
+    finally:
+        again.close()
+
+
+TWICE = """
+def handler(event, context):
+    breakpoint()
+    first = 1
+    breakpoint()
+    return {"first": first}
+"""
+
+
+async def test_detach_continues_and_skips_the_invocations_later_breakpoints(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "twice", TWICE)
+    front.invoke("twice")
+    await front.until("paused")
+    engine.debugger.detach_session(front.request_id)
+    await front.until("ended")
+    result = await front.result()
+    assert body(result) == {"first": 1}
+    assert [e.kind for e in front.events] == ["output", "paused", "resumed", "ended"]
+    assert any("app.py:4 skipped: the debugger detached" in x for x in result.record.log_lines)
+    engine.debugger.detach_session(front.request_id)  # once ended: nothing to do
+
+
+async def test_continue_then_the_next_breakpoint_opens_a_new_session(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "twice", TWICE)
+    front.invoke("twice")
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "c")
+    await front.until("ended")
+    second = await front.until("paused")
+    assert second.line == 5
+    engine.debugger.send(front.request_id, "c")
+    await front.until("ended")
+    assert body(await front.result()) == {"first": 1}
+
+
+async def test_last_front_end_leaving_detaches_a_paused_session(engine: Engine) -> None:
+    add_function(engine, "breaker", BREAKER)
+    front = Front(engine)
+    front.invoke("breaker")
+    await front.until("paused")
+    engine.debugger.detach()  # the TUI quit: nobody can answer the prompt
+    await front.until("ended")
+    front.sub.close()
+    assert body(await front.result()) == {"greeting": "hello world"}
+    assert not engine.debugger.attached
+
+
+async def test_a_session_open_when_the_invocation_times_out_is_ended(
+    engine: Engine, front: Front
+) -> None:
+    add_function(
+        engine,
+        "sleeper",
+        """
+        import time
+
+        def handler(event, context):
+            breakpoint()
+            time.sleep(30)
+        """,
+        timeout=1,
+    )
+    front.invoke("sleeper")
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "n")  # steps over the sleep: the clock runs again
+    await front.until("ended")
+    result = await front.result()
+    assert result.record.status == "timeout"
+    assert "Task timed out after 1.00 seconds" in body(result)["errorMessage"]
+    assert engine.debugger.sessions() == []
+
+
+async def test_a_crash_while_paused_ends_the_session(engine: Engine, front: Front) -> None:
+    add_function(
+        engine,
+        "crasher",
+        """
+        import os
+
+        def handler(event, context):
+            breakpoint()
+            return os.getpid()
+        """,
+    )
+    front.invoke("crasher")
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "os.kill(os.getpid(), 9)")
+    await front.until("ended")
+    result = await front.result()
+    assert result.record.status == "crash"
+
+
+BRANCHY = """
+def handler(event, context):
+    if event.get("stop"):
+        breakpoint()
+    if event.get("branch"):
+        event["took"] = "branch"
+    return event
+"""
+
+
+async def test_a_warm_environment_after_a_session_left_open_does_not_stop(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "branchy", BRANCHY)
+    front.invoke("branchy", {"stop": True})
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "b 5")  # a breakpoint this call never reaches
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "c")  # breakpoints left: the session stays open
+    await front.until("ended")  # ... until its invocation ends
+    first = await front.result()
+    assert body(first) == {"stop": True}
+
+    # the same warm environment: its breakpoint at line 5 is gone, nothing stops or hangs
+    second = await asyncio.wait_for(engine.invoke("branchy", '{"branch": true}'), WAIT_S)
+    assert body(second) == {"branch": True, "took": "branch"}
+    assert second.record.env_id == first.record.env_id
+    assert engine.debugger.sessions() == []
+
+    # and a new breakpoint there opens a new session
+    third = Front(engine)
+    try:
+        third.invoke("branchy", {"stop": True, "branch": True})
+        paused = await third.until("paused")
+        assert paused.line == 4
+        engine.debugger.send(third.request_id, "c")
+        assert body(await third.result())["took"] == "branch"
+        assert (await third.result()).record.env_id == first.record.env_id
+    finally:
+        third.close()
+
+
+async def test_breakpoint_in_init_code_is_skipped(engine: Engine, front: Front) -> None:
+    add_function(
+        engine,
+        "initbreak",
+        """
+        breakpoint()
+
+        def handler(event, context):
+            return 1
+        """,
+    )
+    front.invoke("initbreak")
+    result = await front.result()
+    assert body(result) == 1
+    assert any(
+        "breakpoint() at app.py:1 skipped: breakpoints outside an invocation" in line
+        for line in result.record.log_lines
+    )
+
+
+@pytest.mark.skipif(not ric.RIC_VERSION, reason="awslambdaric is not installed")
+async def test_awslambdaric_runtimes_breakpoint_uses_the_channel_too(
+    engine: Engine, front: Front, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    vendored = tmp_path_factory.mktemp("ric")
+    ric.vendor("awslambdaric", vendored)
+    ric.add_ric_function(engine, vendored, "ricbreak", BREAKER)
+    front.invoke("ricbreak", {"name": "Ric"})
+    paused = await front.until("paused")  # CPython's own hook, reading PYTHONBREAKPOINT
+    assert (paused.line, paused.code) == (4, "handler")
+    engine.debugger.send(front.request_id, "p name")
+    await front.until("paused")
+    assert "'Ric'" in front.output()
+    engine.debugger.send(front.request_id, "n")
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "n")
+    await front.until("paused")  # --Return--
+    engine.debugger.send(front.request_id, "n")  # out of the handler: runs on, session over
+    await front.until("ended")
+    assert body(await front.result()) == {"greeting": "hello Ric"}
+    # and without a front end it is skipped, as with our runtime
+    front.close()
+    skipped = await asyncio.wait_for(engine.invoke("ricbreak"), WAIT_S)
+    assert body(skipped) == {"greeting": "hello world"}
+    assert any("skipped: no debugger is attached" in x for x in skipped.record.log_lines)
+    engine.debugger.attach()  # for the fixture's own close()
+
+
+async def test_the_runtime_loads_nothing_of_the_debugger_until_a_breakpoint(
+    engine: Engine,
+) -> None:
+    add_function(
+        engine,
+        "modules",
+        """
+        import sys
+
+        def handler(event, context):
+            loaded = [m for m in ("pdb", "bdb", "workbench_debug", "socket", "json")
+                      if m in sys.modules]
+            return {"loaded": loaded, "hook": sys.breakpointhook.__name__}
+        """,
+    )
+    result = await engine.invoke("modules")
+    assert body(result) == {"loaded": [], "hook": "_breakpointhook"}
+
+
+async def test_another_threads_breakpoint_during_a_session_is_skipped(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "breaker", BREAKER)
+    front.invoke("breaker")
+    await front.until("paused")
+    engine.debugger.send(
+        front.request_id,
+        "import threading; t = threading.Thread(target=breakpoint); t.start(); t.join()",
+    )
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "c")
+    result = await front.result()
+    assert body(result) == {"greeting": "hello world"}
+    assert any("skipped: another is being debugged" in x for x in result.record.log_lines)

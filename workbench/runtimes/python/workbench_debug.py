@@ -16,6 +16,7 @@ channel counts as a detach: a breakpoint never hangs an invocation.
 Standard library only, and imported only when a breakpoint is hit (cold start is import cost).
 """
 
+import _thread
 import json
 import os
 import pdb
@@ -40,6 +41,10 @@ def set_trace(*args, header=None, **kwargs):
     frame = _caller(sys._getframe(1))
     session = _session
     if session is not None and session.open:
+        if session.thread != _thread.get_ident():
+            where = _where(frame)
+            _warn(session.request_id, f"breakpoint() at {where} skipped: another is being debugged")
+            return
         # a breakpoint() reached while a session of this invocation is open (after `c` with
         # breakpoints left): the same pdb stops here, as pdb.set_trace() would
         if header is not None:
@@ -75,12 +80,12 @@ def invocation_ended():
     session = _session
     if session is None:
         return
-    session.pdb.clear_all_breaks()
-    sys.settrace(None)
+    sys.settrace(None)  # first: pdb must not step into what follows
     frame = sys._getframe(1)
     while frame is not None:
         frame.f_trace = None
         frame = frame.f_back
+    session.pdb.clear_all_breaks()
     session.end()
 
 
@@ -99,6 +104,7 @@ class _Session:
         self.sock = sock
         self.buf = buf
         self.request_id = request_id
+        self.thread = _thread.get_ident()  # pdb traces the thread it was started in
         self.open = True
         self.out = _Output(self)
         self.pdb = _Pdb(self)
@@ -130,7 +136,7 @@ class _Session:
         frame = self.pdb.curframe
         message = None
         try:
-            self.out.flush()
+            self.out.send()
             self.send(
                 {
                     "prompt": prompt,
@@ -161,7 +167,7 @@ class _Session:
         """Continued with no breakpoint left, or quit: tell the engine, close."""
         if self.open:
             try:
-                self.out.flush()
+                self.out.send()
                 self.send({"end": True})
             except OSError:
                 pass
@@ -190,7 +196,7 @@ class _Output:
             self.parts.append(text)
             self.size += len(text)
             if self.size >= _OUT_CHUNK:
-                self.flush()
+                self.send()
         return len(text)
 
     def take_prompt(self, prompt):
@@ -210,6 +216,9 @@ class _Output:
         return prompt
 
     def flush(self):
+        """pdb flushes after writing its prompt: what is pending goes with the prompt."""
+
+    def send(self):
         if not self.parts:
             return
         text = "".join(self.parts)
@@ -256,6 +265,20 @@ class _Pdb(pdb.Pdb):
     def set_quit(self):
         super().set_quit()  # BdbQuit is raised in the handler at its next line
         self.session.end()
+
+    def dispatch_return(self, frame, arg):
+        """Stepping out of the handler into the runtime (``n`` or ``s`` at its return) runs on
+        as ``c`` would: pdb never stops in the runtime's code, nor in what the runtime calls."""
+        result = super().dispatch_return(frame, arg)
+        back = frame.f_back
+        if (
+            back is not None
+            and self.stoplineno != -1
+            and not self.quitting
+            and self.is_skipped_module(back.f_globals.get("__name__"))
+        ):
+            self.set_continue()
+        return result
 
 
 # --------------------------------------------------------------------------- connecting
