@@ -26,6 +26,7 @@ from ..engine import (
 from ..engine.saved_events import SavedEvents, check_event_json
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
+from .debug_actions import DebugActions
 from .registry_view import RegistryView
 from .replay_actions import ReplayActions
 from .rerun_actions import RerunActions
@@ -68,7 +69,9 @@ class Served(Protocol):
 ServeFactory = Callable[[Engine], Awaitable[Served]]
 
 
-class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, App[int]):
+class WorkbenchApp(
+    DebugActions, ReplayActions, RerunActions, SourceActions, VersionActions, App[int]
+):
     """Runs the engine in-process and shows it: functions (with their versions and aliases),
     event, response, log, gauge."""
 
@@ -122,6 +125,14 @@ class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, A
             show=False,
             priority=True,
             tooltip="Stop the running invocations (their environments are shut down)",
+        ),
+        Binding(
+            "f6",
+            "debugger",
+            "Debugger",
+            id="debugger",
+            show=False,
+            tooltip="Show the invocation paused at a breakpoint (the debugger pane)",
         ),
         Binding("f1", "help", "Help", id="help", tooltip="Every key"),
         Binding(
@@ -206,6 +217,7 @@ class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, A
 
     async def on_mount(self) -> None:
         await self.engine.start()
+        self.debug_start()  # breakpoint() stops, in the debugger pane
         await self._start_api()
         await self._start_http()
         self.bridge.start()
@@ -251,6 +263,7 @@ class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, A
         self.sub_title = f"{self.sub_title} · {routes}" if self.api_server else routes
 
     async def on_unmount(self) -> None:
+        self.debug_stop()
         self.bridge.stop()
         if self.api_server is not None:
             await self.api_server.close()
@@ -277,6 +290,7 @@ class WorkbenchApp(ReplayActions, RerunActions, SourceActions, VersionActions, A
         self.registry_view.take(events)
         if isinstance(self.screen, RecordScreen):
             self.screen.take(events)  # an Event record's queue row: retried, sent on
+        self.take_debug_events(events)
         self.refresh_functions()
         self.query_one(ResponsePane).debugger_waits(debug_waits(self.engine))
         self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))

@@ -44,6 +44,7 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
         "topic: Publish a message…",
         "Publish to a topic: every subscribed function gets an SNS event",
     ),
+    "debugger": ("debug: Show the paused invocation", "Open the debugger pane on a breakpoint"),
     "help": ("view: Help", "Every key the workbench answers to"),
     "quit": ("app: Quit", "Quit; every environment is shut down"),
 }
