@@ -40,6 +40,7 @@ def test_p_event_then_c_shows_the_event_and_returns_the_response(root: Path) -> 
     log = done.stderr.decode()
     assert "handling" in log and "REPORT RequestId: " in log
     assert "skipped" not in log
+    assert "\nPaused at the debugger " in log and "(not in Duration, not billed)" in log
 
 
 def test_next_steps_line_by_line(root: Path) -> None:
@@ -71,6 +72,7 @@ def test_without_debug_the_breakpoint_is_skipped_with_a_warning(root: Path) -> N
     assert done.returncode == 0, done.stderr
     assert done.stdout == b'{"greeting": "hello world"}'
     log = done.stderr.decode()
+    assert "Paused at the debugger" not in log
     assert "breakpoint() at app.py:3 skipped: no debugger is attached" in log
     assert "`workbench invoke breaker --debug`" in log
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .engine import Alias, Engine
+    from .engine import Alias, Engine, InvocationRecord
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -91,10 +91,13 @@ def _read_payload(args: argparse.Namespace) -> bytes:
         raise BadInput(f"cannot read event file {args.event}: {e.strerror}") from None
 
 
-def _show_log(lines: list[str]) -> None:
-    from .engine.records import terminal_text
+def _show_log(record: InvocationRecord) -> None:
+    """The invocation's log on stderr, and the time it sat at a debugger prompt, if any."""
+    from .engine.records import paused_text, terminal_text
 
-    sys.stderr.write(terminal_text(lines) + "\n")
+    sys.stderr.write(terminal_text(record.log_lines) + "\n")
+    if record.paused_ms:
+        sys.stderr.write(paused_text(record.paused_ms) + "\n")
     sys.stderr.flush()
 
 
@@ -121,7 +124,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             result = await debugged(engine, invocation)
         else:
             result = await invocation
-        _show_log(result.record.log_lines)
+        _show_log(result.record)
         out = sys.stdout.buffer
         out.write(result.payload)
         if sys.stdout.isatty():

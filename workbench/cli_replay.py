@@ -24,7 +24,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             result = await debugged(engine, engine.replay(args.request_id))
         else:
             result = await engine.replay(args.request_id)
-        _show_log(result.record.log_lines)
+        _show_log(result.record)
         print(f"replay of {result.record.replay_of} -> {result.record.request_id}", file=sys.stderr)
         out = sys.stdout.buffer
         out.write(result.payload)

@@ -129,6 +129,9 @@ async def test_pane_opens_steps_prints_and_closes_with_the_result(app: Workbench
         await wait_until(pilot, lambda: not isinstance(app.screen, DebuggerScreen))
         await wait_until(pilot, lambda: "success" in main_text(app, "#response-status"))
         assert json.loads(main_text(app, "#response-body")) == {"greeting": "hello world"}
+        # the time it sat at the prompt is shown apart from the (unbilled) duration
+        assert "Paused " in main_text(app, "#response-status")
+        assert "(not billed)" in main_text(app, "#response-status")
         assert not app.engine.debugger.sessions()
 
 

@@ -61,6 +61,12 @@ class InvocationRecord:
         return data if len(data) < EXCERPT_BYTES else None
 
 
+def paused_text(paused_ms: float) -> str:
+    """How long a handler sat at a debugger prompt, for the workbench's own displays (Lambda's
+    REPORT line has no such field: it stays Lambda's)."""
+    return f"Paused at the debugger {paused_ms:.2f} ms (not in Duration, not billed)"
+
+
 def billed_duration_ms(duration_ms: float, init_duration_ms: float | None) -> int:
     """Billed duration: rounded up to the ms, INIT included (billed since 1 Aug 2025)."""
     total = duration_ms + (init_duration_ms or 0.0)

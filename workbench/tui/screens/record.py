@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 
 from ...engine import Engine, InvocationRecord
 from ...engine.events import AsyncEventChanged
+from ...engine.records import paused_text
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
 
@@ -76,6 +77,8 @@ def header(r: InvocationRecord, queued: AsyncEvent | None = None) -> Content:
             r.env_id or "—",
         ),
     ]
+    if r.paused_ms:
+        lines.append(Content.styled(paused_text(r.paused_ms), "$warning"))
     if r.replay_of:
         lines.append(replay_line(r.replay_of))
     if r.invocation_type == "Event":
