@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .engine import Alias, Engine, InvocationRecord
+    from .engine import Alias, Engine, InvocationRecord, InvokeResult
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -117,22 +117,34 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     async def work(engine: Engine) -> int:
         if args.async_:
             return _invoke_async(engine, args.name, payload)
-        invocation = engine.invoke(args.name, payload, trigger="cli")
-        if args.debug:
-            from .debug_terminal import debugged
-
-            result = await debugged(engine, invocation)
-        else:
-            result = await invocation
-        _show_log(result.record)
-        out = sys.stdout.buffer
-        out.write(result.payload)
-        if sys.stdout.isatty():
-            out.write(b"\n")
-        out.flush()
-        return EXIT_FUNCTION_ERROR if result.function_error else EXIT_OK
+        return await run_and_print(engine, engine.invoke(args.name, payload, trigger="cli"), args)
 
     return _with_engine(args, work)
+
+
+async def run_and_print(
+    engine: Engine,
+    invocation: Awaitable[InvokeResult],
+    args: argparse.Namespace,
+    note: Callable[[InvokeResult], str] | None = None,
+) -> int:
+    """Await a synchronous invocation (under this terminal's pdb with ``--debug``), then print it
+    as ``invoke`` does: the log (and ``note``) on stderr, the payload on stdout; the exit code."""
+    if args.debug:
+        from .debug_terminal import debugged
+
+        result = await debugged(engine, invocation)
+    else:
+        result = await invocation
+    _show_log(result.record)
+    if note is not None:
+        print(note(result), file=sys.stderr)
+    out = sys.stdout.buffer
+    out.write(result.payload)
+    if sys.stdout.isatty():
+        out.write(b"\n")
+    out.flush()
+    return EXIT_FUNCTION_ERROR if result.function_error else EXIT_OK
 
 
 def _invoke_async(engine: Engine, name: str, payload: bytes) -> int:

@@ -7,10 +7,9 @@ new record links to the old one (``replay_of``). Exit codes as ``invoke``'s.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
-from .cli import EXIT_FUNCTION_ERROR, EXIT_OK, _show_log, _with_engine
+from .cli import _with_engine, run_and_print
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -18,20 +17,12 @@ if TYPE_CHECKING:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     async def work(engine: Engine) -> int:
-        if args.debug:
-            from .debug_terminal import debugged
-
-            result = await debugged(engine, engine.replay(args.request_id))
-        else:
-            result = await engine.replay(args.request_id)
-        _show_log(result.record)
-        print(f"replay of {result.record.replay_of} -> {result.record.request_id}", file=sys.stderr)
-        out = sys.stdout.buffer
-        out.write(result.payload)
-        if sys.stdout.isatty():
-            out.write(b"\n")
-        out.flush()
-        return EXIT_FUNCTION_ERROR if result.function_error else EXIT_OK
+        return await run_and_print(
+            engine,
+            engine.replay(args.request_id),
+            args,
+            note=lambda r: f"replay of {r.record.replay_of} -> {r.record.request_id}",
+        )
 
     return _with_engine(args, work)
 
