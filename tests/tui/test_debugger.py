@@ -230,6 +230,10 @@ async def test_f6_goes_back_to_the_workbench_and_returns(app: WorkbenchApp) -> N
         await pilot.pause()
         assert not isinstance(app.screen, DebuggerScreen)
         assert app.engine.debugger.sessions()[0].state == "paused"  # still waits
+        # the response pane says why the invocation takes so long
+        await wait_until(
+            pilot, lambda: "paused at the debugger" in main_text(app, "#response-status")
+        )
         await pilot.press("f6")
         await pilot.pause()
         pane(app)

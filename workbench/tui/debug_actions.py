@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..engine import DebugEvent
 from .debug_view import PdbSessions
 from .screens.debugger import HIDDEN, DebuggerScreen
+from .widgets.response import ResponsePane
 
 if TYPE_CHECKING:
     from .app import WorkbenchApp
@@ -53,6 +54,8 @@ class DebugActions:
             if screen is not None and not screen.closing and event.request_id == screen.request_id:
                 screen.take(event)
         self._arrange_debugger()
+        paused = {s.function for s in self.engine.debugger.sessions() if s.state == "paused"}
+        self.query_one(ResponsePane).pdb_paused(paused)
 
     def _arrange_debugger(self: WorkbenchApp) -> None:
         """Show the session on screen, or the next paused one, or close the pane."""

@@ -56,6 +56,7 @@ class ResponsePane(Vertical):
         self._running: tuple[str, float] | None = None  # (function, monotonic start)
         self._ticker: Timer | None = None
         self._debug_waits: dict[str, int] = {}  # function -> port its environment waits on
+        self._pdb_paused: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("Invoke a function with ctrl+r.", id="response-status")
@@ -85,6 +86,12 @@ class ResponsePane(Vertical):
         self._show_running()
         self.query_one("#response-body", Static).update("")
 
+    def pdb_paused(self, functions: set[str]) -> None:
+        """Which functions have an invocation paused at a pdb prompt (the debugger pane's)."""
+        if functions != self._pdb_paused:
+            self._pdb_paused = functions
+            self._show_running()
+
     def debugger_waits(self, waits: dict[str, int]) -> None:
         """Which functions' environments wait for an IDE's debugger (``debug_waits``)."""
         if waits != self._debug_waits:
@@ -100,6 +107,8 @@ class ResponsePane(Vertical):
             name,
             f"  {time.monotonic() - started:.1f} s",
         )
+        if name.partition(":")[0] in self._pdb_paused:
+            status.append("  ⏸ paused at the debugger (f6 shows it)", style="bold magenta")
         port = self._debug_waits.get(name.partition(":")[0])
         if port is not None:
             status.append("  " + debug_wait_text(port), style="bold magenta")
