@@ -187,7 +187,7 @@ async def test_ignored_files_reload_nothing(function_root: Path, tmp_path: Path)
         [env] = engine.environments("f")
         events = engine.subscribe()
         for name in (".git/index", "__pycache__/app.cpython-311.pyc", ".app.py.swp", "app.py~",
-                     ".#app.py", "4913", ".workbench/x.db"):  # fmt: skip
+                     ".#app.py", "4913", "sedAb12Cd", ".workbench/x.db"):  # fmt: skip
             (folder / name).write_text("x")
         await asyncio.sleep(0.3)  # several quiet windows: long enough to have seen them
         assert not [e for e in events.get_nowait() if isinstance(e, FunctionReloaded)]
