@@ -36,7 +36,8 @@ IGNORED_DIRS = frozenset(
 )
 # Bytecode; vim (.swp/.swo/.swx, its 4913 write probe), backups (~), emacs (.#lock, #autosave#),
 # JetBrains safe-write temporaries, GNOME's .goutputstream-*, macOS's .DS_Store, flycheck, GNU
-# `sed -i`'s sedXXXXXX, and the workbench's own temporary when it rewrites a function.toml (config_writer.py).
+# `sed -i`'s sedXXXXXX, and the workbench's own temporary when it rewrites a function.toml
+# (config_writer.py).
 IGNORED_FILES = re.compile(
     r"\.py[co]$|\.sw[a-px]$|~$|^\.#|^#.*#$|^4913$|\.___jb_\w+___$|^\.goutputstream-|^\.DS_Store$"
     r"|^flycheck_|^\.function\.toml-|^sed[A-Za-z0-9]{6}$"
