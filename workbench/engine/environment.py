@@ -151,7 +151,7 @@ class Environment(RuntimeAPIListener):
         # the invocation's timeout clock, stopped while a debugger session is paused
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0  # loop time
-        self._remaining = 0.0  # seconds left when the clock stopped
+        self._remaining: float | None = None  # seconds left when a running clock stopped
         self._pauses = 0
         self._paused_since = 0.0
         self._paused_s = 0.0
@@ -386,6 +386,7 @@ class Environment(RuntimeAPIListener):
         if self._pauses > 1:
             return
         self._paused_since = time.perf_counter()
+        self._remaining = None  # no clock runs (an IDE's environment has none): none to re-arm
         if self._timer is not None and self._loop is not None:
             self._timer.cancel()
             self._timer = None
@@ -399,10 +400,11 @@ class Environment(RuntimeAPIListener):
         if self._pauses:
             return
         self._paused_s += time.perf_counter() - self._paused_since
+        remaining, self._remaining = self._remaining, None
         loop = self._loop
-        if self.ide is None and self._waiter is not None and not self._waiter.done() and loop:
-            self._deadline = loop.time() + self._remaining
-            self._timer = loop.call_later(self._remaining, self._on_timeout)
+        if remaining is not None and self._waiter is not None and not self._waiter.done() and loop:
+            self._deadline = loop.time() + remaining
+            self._timer = loop.call_later(remaining, self._on_timeout)
 
     def on_response(self, inv: Invocation, body: bytes, content_type: str) -> None:
         self._resolve(Outcome("response", body, content_type=content_type))
