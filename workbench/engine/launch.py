@@ -92,12 +92,14 @@ def launch(
     return _provided(fn)
 
 
-def _debugpy(python: str, debug: DebugTarget) -> tuple[list[str], dict[str, str]]:
-    """What a Python runtime needs to start under debugpy: interpreter options, variables.
+def _debugpy(python: str, debug: DebugTarget, env: dict[str, str]) -> list[str]:
+    """Put a Python runtime's variables (``env``, changed in place) under debugpy; the
+    interpreter options it needs.
 
     The runtime imports debugpy from the folder named here and takes that folder off
     ``sys.path`` again (see ``runtimes/python/workbench_debugpy.py``): the host's
-    site-packages never reach the handler's imports.
+    site-packages never reach the handler's imports. ``breakpoint()`` stops in the IDE
+    (debugpy's own hook), so our ``PYTHONBREAKPOINT`` goes.
     """
     folder = debugpy_folder(python)
     if folder is None:
@@ -106,9 +108,10 @@ def _debugpy(python: str, debug: DebugTarget) -> tuple[list[str], dict[str, str]
             f'this function starts under debugpy (debug = "debugpy" or --debug-port), and '
             f"debugpy is not installed for {python}: {INSTALL_HINT}",
         )
+    del env["PYTHONBREAKPOINT"]
+    env.update({"_WORKBENCH_DEBUGPY": debug.address, "_WORKBENCH_DEBUGPY_PATH": folder})
     # frozen stdlib modules would make debugpy miss breakpoints in them (and warn on each start)
-    options = ["-X", "frozen_modules=off"]
-    return options, {"_WORKBENCH_DEBUGPY": debug.address, "_WORKBENCH_DEBUGPY_PATH": folder}
+    return ["-X", "frozen_modules=off"]
 
 
 def _python(
@@ -134,10 +137,7 @@ def _python(
         }
         argv = [python, "-S", *cache, "-m", "awslambdaric", fn.handler]
         if debug is not None:  # our shim waits for the IDE, then runs the client as -m would
-            options, variables = _debugpy(python, debug)
-            del env["PYTHONBREAKPOINT"]  # breakpoint() stops in the IDE (debugpy's own hook)
-            env.update(variables)
-            argv[1:1] = options
+            argv[1:1] = _debugpy(python, debug, env)
             argv[-2:-1] = ["workbench_debugpy", "awslambdaric"]
         return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
     # Isolated (-I: no PYTHON* variables, no script folder on sys.path; -S: no site-packages):
@@ -149,10 +149,7 @@ def _python(
     }
     argv = [python, "-I", "-S", *cache, str(PYTHON_BOOTSTRAP)]
     if debug is not None:
-        options, variables = _debugpy(python, debug)
-        del env["PYTHONBREAKPOINT"]  # breakpoint() stops in the IDE (debugpy's own hook)
-        env.update(variables)
-        argv[1:1] = options
+        argv[1:1] = _debugpy(python, debug, env)
     return Launch(argv, env, gated=False, runtime_dir=runtime_dir)
 
 
