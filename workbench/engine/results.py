@@ -27,8 +27,6 @@ from .records import (
 )
 from .runtime_api import MAX_PAYLOAD
 
-EXCERPT = EXCERPT_BYTES
-
 
 @dataclass
 class InvokeResult:
@@ -127,12 +125,12 @@ def build_result(
         cold=cold,
         status=status,
         error_type=error_type,
-        request=data[:EXCERPT].decode("utf-8", "replace"),
-        response=payload[:EXCERPT].decode("utf-8", "replace"),
+        request=data[:EXCERPT_BYTES].decode("utf-8", "replace"),
+        response=payload[:EXCERPT_BYTES].decode("utf-8", "replace"),
         env_id=env.id,
         qualifier=qualifier,
         # the whole event, when the excerpt cannot hold it (so the record can be replayed)
-        payload=bytes(data) if len(data) >= EXCERPT else None,
+        payload=bytes(data) if len(data) >= EXCERPT_BYTES else None,
         paused_ms=outcome.paused_ms,  # at a debugger prompt: not in the duration, not billed
     )
     record.cost = cost_usd(fn.memory_size, record.billed_ms)
