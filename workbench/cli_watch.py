@@ -52,15 +52,14 @@ def _check_name(engine: Engine, name: str) -> None:
 
 def _event_source(engine: Engine, name: str, given: bytes | None) -> tuple[bytes, str]:
     """The event to re-run, and where it came from (said once at the start)."""
-    from .engine.rerun import last_event
+    from .engine.rerun import stored_event
 
     if given is not None:
         return (given if given.strip() else b"{}"), "the event given"
-    assert engine.store is not None
-    records = engine.store.recent(name, 1)
-    if records and records[0].event() is not None:
-        return last_event(engine, name), f"the last stored invocation's ({records[0].request_id})"
-    return b"{}", "{} (no stored invocation to take it from)"
+    event, record = stored_event(engine, name)
+    if record is not None:
+        return event, f"the last stored invocation's ({record.request_id})"
+    return event, "{} (no stored invocation to take it from)"
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

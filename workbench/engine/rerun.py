@@ -27,6 +27,7 @@ from .python_code import CodeProblem
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .records import InvocationRecord
     from .results import InvokeResult
 
 log = logging.getLogger("workbench.rerun")
@@ -67,14 +68,19 @@ def relative_files(files: Iterable[str], folder: Path) -> list[str]:
     return shown
 
 
+def stored_event(engine: Engine, name: str) -> tuple[bytes, InvocationRecord | None]:
+    """The function's newest stored record's whole event and that record; else ``{}``, None."""
+    store = engine.store
+    records = store.recent(name, 1) if store is not None else []
+    event = records[0].event() if records else None
+    if event is None:
+        return b"{}", None
+    return (event if event.strip() else b"{}"), records[0]
+
+
 def last_event(engine: Engine, name: str) -> bytes:
     """The function's newest stored record's whole event, else ``{}``."""
-    store = engine.store
-    if store is None:
-        return b"{}"
-    records = store.recent(name, 1)
-    event = records[0].event() if records else None
-    return event if event is not None and event.strip() else b"{}"
+    return stored_event(engine, name)[0]
 
 
 class RerunOnSave:
@@ -123,9 +129,8 @@ class RerunOnSave:
         self._subscription = self.engine.subscribe()
         self._follower = loop.create_task(self._follow(), name=f"rerun-follow:{self.function}")
         self._runner = loop.create_task(self._run(), name=f"rerun-run:{self.function}")
-        for task in (self._follower, self._runner):  # closing the engine stops them too
-            self.engine._tasks.add(task)
-            task.add_done_callback(self.engine._tasks.discard)
+        for task in (self._follower, self._runner):
+            self._track(task)
         if now is not None:
             problem = self.engine.problem(self.function)
             if problem is not None:
@@ -133,6 +138,11 @@ class RerunOnSave:
             else:
                 self._queue((), trigger=now)
         return self
+
+    def _track(self, task: asyncio.Task[object]) -> None:
+        """Among the engine's tasks: closing the engine stops it too."""
+        self.engine._tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self.engine._tasks.discard)  # type: ignore[arg-type]
 
     def close(self) -> None:
         for task in (self._follower, self._runner):
@@ -220,8 +230,8 @@ class RerunOnSave:
             await self._invoke(files, self._trigger)
 
     async def _invoke(self, files: tuple[str, ...], trigger: str) -> None:
-        try:
-            payload = self.event_bytes()
+        try:  # a store read (it waits for the record writer): off the loop
+            payload = await asyncio.to_thread(self.event_bytes)
         except Exception as e:  # noqa: BLE001 - a store that cannot be read: say so, go on
             message = f"the last event could not be read: {e}"
             self._report(REFUSED, files, message=message, trigger=trigger)
@@ -233,8 +243,7 @@ class RerunOnSave:
             self.engine.invoke(self.function, payload, trigger=trigger)
         )
         self._current = current
-        self.engine._tasks.add(current)  # type: ignore[arg-type]
-        current.add_done_callback(self.engine._tasks.discard)  # type: ignore[arg-type]
+        self._track(current)
         try:
             await asyncio.wait({current})
         finally:
