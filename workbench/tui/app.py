@@ -355,7 +355,7 @@ class WorkbenchApp(
 
     def on_invocation_finished(self, message: InvocationFinished) -> None:
         self.query_one(ResponsePane).show_result(message.name, message.result)
-        self.rerun_saw(message.name, message.result)
+        self.rerun_saw(message.result)
 
     def on_invocation_refused(self, message: InvocationRefused) -> None:
         self.query_one(ResponsePane).show_refusal(message.name, message.message)

@@ -51,10 +51,10 @@ class RerunActions:
         """The functions re-run on save (their rows show it)."""
         return frozenset(self._reruns)
 
-    def rerun_saw(self: WorkbenchApp, name: str, result: InvokeResult) -> None:
-        """The TUI invoked ``name`` (maybe ``name:3``): its event is the one to re-run, its
-        response the one the next re-run is compared with."""
-        function = name.partition(":")[0]
+    def rerun_saw(self: WorkbenchApp, result: InvokeResult) -> None:
+        """The TUI invoked a function (its version, alias, or a replay of it): its event is
+        the one to re-run, its response the one the next re-run is compared with."""
+        function = result.record.function
         event = result.record.event()
         if event is not None:
             self._rerun_events[function] = event
