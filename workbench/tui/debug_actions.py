@@ -54,7 +54,7 @@ class DebugActions:
             if screen is not None and not screen.closing and event.request_id == screen.request_id:
                 screen.take(event)
         self._arrange_debugger()
-        paused = {s.function for s in self.engine.debugger.sessions() if s.state == "paused"}
+        paused = {s.function for s in self.pdb_sessions.paused()}
         self.query_one(ResponsePane).pdb_paused(paused)
 
     def _arrange_debugger(self: WorkbenchApp) -> None:

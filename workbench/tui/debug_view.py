@@ -15,9 +15,9 @@ from textual.content import Content
 from textual.highlight import highlight
 
 from ..engine import DebugEvent
+from ..engine.debugger import OUTPUT_CAP  # the TUI keeps as much pdb output as the engine
 
 CONTEXT_LINES = 8  # the source shown either side of the current line
-OUTPUT_CAP = 256 * 1024  # chars of pdb output kept per session (the engine keeps the same)
 HISTORY_CAP = 500
 HIGHLIGHT_WHOLE = 5_000  # lines: a bigger file has only its window highlighted
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.text import Text
 
 from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
+from ...engine.debug_attach import HOST
 from ..registry_view import RegistryView, configured_split, short_split
 
 STATUS_STYLES = {
@@ -100,7 +101,7 @@ def debug_waits(engine: Engine) -> dict[str, int]:
 
 
 def debug_wait_text(port: int) -> str:
-    return f"waiting for debugger on 127.0.0.1:{port}"
+    return f"waiting for debugger on {HOST}:{port}"
 
 
 def function_rows(
