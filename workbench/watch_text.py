@@ -17,9 +17,7 @@ from .engine import CodeProblem, Engine
 from .engine.records import terminal_text
 from .engine.rerun import BROKEN, FINISHED, REFUSED, TRIGGER, RerunReport, relative_files
 from .engine.response_diff import (
-    ADDED,
-    CHANGED,
-    REMOVED,
+    MARKS,
     SAME,
     Response,
     ResponseDiff,
@@ -27,10 +25,10 @@ from .engine.response_diff import (
     collapse,
     diff_responses,
     pretty_lines,
+    skipped_text,
 )
 
 MIN_COLUMN = 30  # side by side needs this much per side
-MARKS = {SAME: " ", CHANGED: "|", REMOVED: "<", ADDED: ">"}
 RED, GREEN, YELLOW, DIM, BOLD, RESET = (
     "\x1b[31m",
     "\x1b[32m",
@@ -64,10 +62,6 @@ def files_label(files: tuple[str, ...], folder: Path) -> str:
     return "saved " + ", ".join(shown) if shown else "saved"
 
 
-def _skipped(count: int) -> str:
-    return f"… {count} unchanged line{'s' * (count != 1)}"
-
-
 def side_by_side(diff: ResponseDiff, width: int, colour: bool) -> list[str]:
     """Two columns, previous on the left, the new response on the right, a marker between."""
     rows = collapse(diff.rows)
@@ -77,7 +71,7 @@ def side_by_side(diff: ResponseDiff, width: int, colour: bool) -> list[str]:
     lines = [paint(f"{'previous'.ljust(column)}   now", DIM, colour)]
     for row in rows:
         if isinstance(row, int):
-            lines.append(paint(_skipped(row), DIM, colour))
+            lines.append(paint(skipped_text(row), DIM, colour))
             continue
         left = fit(row.left or "", column).ljust(column)
         right = fit(row.right or "", right_width)
@@ -105,7 +99,7 @@ def unified(diff: ResponseDiff, colour: bool) -> list[str]:
     for row in collapse(diff.rows):
         if isinstance(row, int):
             flush()
-            lines.append(paint(f"  {_skipped(row)}", DIM, colour))
+            lines.append(paint(f"  {skipped_text(row)}", DIM, colour))
         elif row.mark == SAME:
             flush()
             lines.append(f"  {row.left}")

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from .results import InvokeResult
 
 SAME, CHANGED, ADDED, REMOVED = "same", "changed", "added", "removed"
+# each row's marker between the two sides, as sdiff marks them: readable without colour
+MARKS = {SAME: " ", CHANGED: "|", REMOVED: "<", ADDED: ">"}
 MAX_LINES = 5000  # per side: a huge response is compared on its first lines, and says so
 
 
@@ -112,6 +114,11 @@ def diff_responses(before: Response, after: Response) -> ResponseDiff:
         (before.error_type, after.error_type) if before.error_type != after.error_type else None
     )
     return ResponseDiff(rows, status, error_type)
+
+
+def skipped_text(count: int) -> str:
+    """What stands for a run of unchanged lines ``collapse`` folded."""
+    return f"… {count} unchanged line{'s' * (count != 1)}"
 
 
 def collapse(rows: list[Row], context: int = 3) -> list[Row | int]:

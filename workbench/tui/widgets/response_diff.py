@@ -10,9 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...engine.response_diff import ADDED, CHANGED, REMOVED, SAME, ResponseDiff, collapse
-
-MARKS = {SAME: " ", CHANGED: "|", REMOVED: "<", ADDED: ">"}
+from ...engine.response_diff import MARKS, SAME, ResponseDiff, collapse, skipped_text
 
 
 def diff_table(diff: ResponseDiff) -> Table:
@@ -24,7 +22,7 @@ def diff_table(diff: ResponseDiff) -> Table:
     table.add_row(Text("previous", style="dim"), "", Text("now", style="dim"))
     for row in collapse(diff.rows):
         if isinstance(row, int):
-            skipped = f"… {row} unchanged line{'s' * (row != 1)}"
+            skipped = skipped_text(row)
             table.add_row(Text(skipped, style="dim"), "", Text(skipped, style="dim"))
             continue
         changed = row.mark != SAME
