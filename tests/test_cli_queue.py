@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
-from workbench.engine.queues import QueueStore
+from workbench.engine.storage.queues import QueueStore
 
 
 @pytest.fixture

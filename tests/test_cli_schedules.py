@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import make_function
-from workbench.engine.schedule_expr import parse_expression
+from workbench.engine.config.schedule_expr import parse_expression
 
 CODE = "def handler(event, context):\n    return event\n"
 

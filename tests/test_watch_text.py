@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workbench.engine.response_diff import Response, diff_responses
+from workbench.engine.invoke.response_diff import Response, diff_responses
 from workbench.watch_text import (
     RESET,
     diff_text,

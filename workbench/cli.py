@@ -55,8 +55,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .engine.discovery import discover
-    from .engine.triggers import label, triggers_of
+    from .engine.config import discover, label, triggers_of
 
     found = discover(_roots(args))
     rows = [("NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "TRIGGERS", "STATUS")]
@@ -93,7 +92,7 @@ def _read_payload(args: argparse.Namespace) -> bytes:
 
 def _show_log(record: InvocationRecord) -> None:
     """The invocation's log on stderr, and the time it sat at a debugger prompt, if any."""
-    from .engine.records import paused_text, terminal_text
+    from .engine.model import paused_text, terminal_text
 
     sys.stderr.write(terminal_text(record.log_lines) + "\n")
     if record.paused_ms:
@@ -157,7 +156,7 @@ def _invoke_async(engine: Engine, name: str, payload: bytes) -> int:
 
 def warn_if_not_served(state_dir: Path) -> None:
     """Events were queued: say so if no serve or TUI runs on ``state_dir`` to run them."""
-    from .engine.async_queue import dispatcher_running
+    from .engine.storage import dispatcher_running
 
     if not dispatcher_running(state_dir):
         print(
@@ -196,8 +195,8 @@ def _run_interruptible(coro: object) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from .engine.records import terminal_text
-    from .engine.store import RecordStore
+    from .engine.model import terminal_text
+    from .engine.storage import RecordStore
 
     roots = _roots(args)
     path = _state_dir(args, roots) / "workbench.db"
@@ -207,7 +206,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     store = RecordStore.open_readonly(path)
     try:
         if args.name:
-            from .engine.discovery import discover
+            from .engine.config import discover
 
             found = discover(roots)
             if args.name not in found.functions and not store.count(args.name):

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from .cli import EXIT_OK, BadInput, _roots, _state_dir, _table
 
 if TYPE_CHECKING:
-    from .engine.queues import QueueStore
+    from .engine.storage import QueueStore
 
 
 def _open(args: argparse.Namespace) -> QueueStore:
-    from .engine.queues import QueueStore
+    from .engine.storage import QueueStore
 
     roots = _roots(args)
     return QueueStore(_state_dir(args, roots) / "workbench.db")
@@ -56,7 +56,7 @@ def _body(args: argparse.Namespace) -> str:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    from .engine.queues import QueueError
+    from .engine.storage import QueueError
 
     store = _open(args)
     try:

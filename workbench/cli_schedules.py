@@ -31,7 +31,7 @@ def _times(times: list[datetime], fmt: str) -> str:
 
 
 def _next(trigger: object, count: int, now: datetime) -> str:
-    from .engine.triggers import ScheduleTrigger
+    from .engine.config import ScheduleTrigger
 
     assert isinstance(trigger, ScheduleTrigger)
     if not trigger.enabled:
@@ -47,8 +47,8 @@ def _next(trigger: object, count: int, now: datetime) -> str:
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     from .cli import EXIT_OK, BadInput, _roots, _table
-    from .engine.discovery import discover
-    from .engine.scheduler import schedule_triggers
+    from .engine.config import discover
+    from .engine.sources import schedule_triggers
 
     found = discover(_roots(args))
     name = args.name

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def cmd_publish_message(args: argparse.Namespace) -> int:
     from .cli import EXIT_OK, BadInput, _with_engine, warn_if_not_served
-    from .engine.topics import TopicError, parse_attribute, publish_message
+    from .engine.sources import TopicError, parse_attribute, publish_message
 
     message = _read_message(args.message)
     try:

@@ -52,7 +52,7 @@ def _check_name(engine: Engine, name: str) -> None:
 
 def _event_source(engine: Engine, name: str, given: bytes | None) -> tuple[bytes, str]:
     """The event to re-run, and where it came from (said once at the start)."""
-    from .engine.rerun import stored_event
+    from .engine.invoke import stored_event
 
     if given is not None:
         return (given if given.strip() else b"{}"), "the event given"
@@ -71,7 +71,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     roots = _roots(args)
 
     async def main() -> int:
-        from .engine.rerun import RerunOnSave
+        from .engine.invoke import RerunOnSave
         from .watch_text import Printer
 
         settings = EngineSettings(state_dir=_state_dir(args, roots), watch=True)

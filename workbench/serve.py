@@ -18,7 +18,7 @@ from .api import start_api
 from .api.http_trigger import HttpTriggerServer, start_http
 from .api.security import is_loopback, split_host
 from .engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
-from .engine.records import terminal_text
+from .engine.model import terminal_text
 from .serve_text import debug_lines, event_line, source_lines
 
 

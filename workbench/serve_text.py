@@ -7,11 +7,10 @@ from __future__ import annotations
 import time
 
 from .engine import Engine
-from .engine.buckets import bucket_folders
-from .engine.config import runtime_family
-from .engine.debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
-from .engine.events import AsyncEventChanged, BucketActivity, EnvironmentEvent, ScheduleFired
-from .engine.triggers import QueueTrigger, S3Trigger, SnsTrigger, triggers_of
+from .engine.config import QueueTrigger, S3Trigger, SnsTrigger, runtime_family, triggers_of
+from .engine.model import AsyncEventChanged, BucketActivity, EnvironmentEvent, ScheduleFired
+from .engine.runtime import HOST, INSTALL_HINT, debugger_for, debugpy_folder
+from .engine.sources import bucket_folders
 
 
 def _utc(epoch: float) -> str:

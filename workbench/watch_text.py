@@ -14,19 +14,24 @@ import time
 from pathlib import Path
 
 from .engine import CodeProblem, Engine
-from .engine.records import terminal_text
-from .engine.rerun import BROKEN, FINISHED, REFUSED, TRIGGER, RerunReport, relative_files
-from .engine.response_diff import (
+from .engine.invoke import (
+    BROKEN,
+    FINISHED,
     MARKS,
+    REFUSED,
     SAME,
+    TRIGGER,
+    RerunReport,
     Response,
     ResponseDiff,
     Row,
     collapse,
     diff_responses,
     pretty_lines,
+    relative_files,
     skipped_text,
 )
+from .engine.model import terminal_text
 
 MIN_COLUMN = 30  # side by side needs this much per side
 RED, GREEN, YELLOW, DIM, BOLD, RESET = (

@@ -23,8 +23,8 @@ from workbench.engine import (
     RequestTooLarge,
     ResourceNotFound,
 )
-from workbench.engine.async_queue import AsyncEvent
-from workbench.engine.events import AsyncEventChanged
+from workbench.engine.model.events import AsyncEventChanged
+from workbench.engine.storage.async_queue import AsyncEvent
 
 from ..helpers import make_function
 

@@ -33,7 +33,7 @@ from workbench.engine import (
     Throttled,
     TooManyRequests,
 )
-from workbench.engine.store import RecordStore
+from workbench.engine.storage.store import RecordStore
 
 from ..helpers import add_function, make_function
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.config import (
+from workbench.engine.config.discovery import discover
+from workbench.engine.config.function import (
     RUNTIMES,
     ConfigError,
     FunctionConfig,
     load_function,
     parse_function,
 )
-from workbench.engine.discovery import discover
 
 ACCEPTED = (
     "name, runtime, handler, runtime_client, debug, memory_size, timeout, ephemeral_storage, "

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from workbench.engine import DebugEvent, Engine, InvokeResult
-from workbench.engine.ids import new_uuid
+from workbench.engine.model.ids import new_uuid
 
 from ..helpers import add_function, body
 from . import test_awslambdaric as ric

@@ -26,9 +26,9 @@ from workbench.engine import (
     EnvironmentEvent,
     InvokeResult,
     Subscription,
-    debug_attach,
 )
-from workbench.engine.debug_attach import DEFAULT_PORTS, DebugPorts, node_inspect_flag
+from workbench.engine.runtime import debug_attach
+from workbench.engine.runtime.debug_attach import DEFAULT_PORTS, DebugPorts, node_inspect_flag
 
 from ..dap import DAPClient
 from ..helpers import add_function, body, make_function

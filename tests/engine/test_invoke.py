@@ -27,7 +27,7 @@ from workbench.engine import (
     RequestTooLarge,
     ResourceNotFound,
 )
-from workbench.engine.records import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST
+from workbench.engine.model.records import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST
 
 from ..helpers import add_function, body, report
 

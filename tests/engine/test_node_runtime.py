@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from workbench.engine import Engine, EngineSettings, InvokeResult
-from workbench.engine.launch import NODE_CODE_MB
+from workbench.engine.runtime.launch import NODE_CODE_MB
 
 from ..helpers import body, report, toml_value
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.triggers import QueueTrigger, TriggerError, parse_trigger
+from workbench.engine.config.triggers import QueueTrigger, TriggerError, parse_trigger
 
 # Each invocation's event is appended to a file, so the test sees exactly what arrived.
 RECORDER = """

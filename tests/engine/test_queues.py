@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.queues import (
+from workbench.engine.sources.sqs_events import failed_items
+from workbench.engine.storage.queues import (
     MAX_MESSAGE_BYTES,
     MessageNotInflight,
     QueueError,
@@ -19,7 +20,6 @@ from workbench.engine.queues import (
     ReceiptHandleInvalid,
     md5_of_attributes,
 )
-from workbench.engine.sqs_events import failed_items
 
 
 @pytest.fixture

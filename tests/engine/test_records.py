@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from workbench.engine.records import (
+from workbench.engine.model.records import (
     STATUS_CRASH,
     STATUS_ERROR,
     STATUS_TIMEOUT,

@@ -14,8 +14,8 @@ import pytest
 
 from tests.helpers import body, make_function
 from workbench.engine import Engine, InvocationRecord, LambdaError, ResourceNotFound
-from workbench.engine.records import EXCERPT_BYTES
-from workbench.engine.replay import AmbiguousRequestId, EventNotKept, UnknownRequestId
+from workbench.engine.invoke.replay import AmbiguousRequestId, EventNotKept, UnknownRequestId
+from workbench.engine.model.records import EXCERPT_BYTES
 
 SEER = """
 import hashlib, json

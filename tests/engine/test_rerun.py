@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.engine.test_hot_reload import watching
 from tests.helpers import make_function
 from workbench.engine import Engine, EngineSettings, InvokeStart, Subscription
-from workbench.engine.rerun import (
+from workbench.engine.invoke.rerun import (
     BROKEN,
     FINISHED,
     REFUSED,
@@ -24,7 +24,7 @@ from workbench.engine.rerun import (
     RerunReport,
     last_event,
 )
-from workbench.engine.response_diff import CHANGED, SAME, Response, diff_responses
+from workbench.engine.invoke.response_diff import CHANGED, SAME, Response, diff_responses
 
 VERSIONED = """
 import time

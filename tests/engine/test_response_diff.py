@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workbench.engine.response_diff import (
+from workbench.engine.invoke.response_diff import (
     ADDED,
     CHANGED,
     MAX_LINES,

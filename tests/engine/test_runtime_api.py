@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.runtime_api import MAX_PAYLOAD, Invocation, RuntimeAPI, RuntimeAPIListener
+from workbench.engine.runtime.runtime_api import (
+    MAX_PAYLOAD,
+    Invocation,
+    RuntimeAPI,
+    RuntimeAPIListener,
+)
 
 NEXT = "/2018-06-01/runtime/invocation/next"
 INIT_ERROR = "/2018-06-01/runtime/init/error"

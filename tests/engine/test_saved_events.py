@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.saved_events import (
+from workbench.engine.storage.saved_events import (
     EventExists,
     InvalidEventJSON,
     InvalidEventName,

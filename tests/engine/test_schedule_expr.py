@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.test_config import error
-from workbench.engine.schedule_expr import ScheduleError, parse_expression
+from workbench.engine.config.schedule_expr import ScheduleError, parse_expression
 
 
 def utc(*args: int) -> datetime:

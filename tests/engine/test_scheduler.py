@@ -19,8 +19,8 @@ import pytest
 
 from tests.helpers import make_function, toml_value
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.events import ScheduleFired
-from workbench.engine.scheduler import ScheduleInfo, Scheduler, scheduled_event
+from workbench.engine.model.events import ScheduleFired
+from workbench.engine.sources.scheduler import ScheduleInfo, Scheduler, scheduled_event
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 SCALE = 0.001  # rate(1 minute) fires every 60 ms

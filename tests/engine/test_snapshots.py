@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine import snapshots
-from workbench.engine.errors import InvalidParameterValue, LambdaError
-from workbench.engine.snapshots import CodeStore, code_files
-from workbench.engine.source_filter import SourceFilter
+from workbench.engine.config.source_filter import SourceFilter
+from workbench.engine.model.errors import InvalidParameterValue, LambdaError
+from workbench.engine.registry import snapshots
+from workbench.engine.registry.snapshots import CodeStore, code_files
 
 
 def tree(root: Path, files: dict[str, str], *, mtime: int | None = None) -> Path:

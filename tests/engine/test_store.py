@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.db import SCHEMA_VERSION
-from workbench.engine.records import (
+from workbench.engine.model.records import (
     STATUS_CRASH,
     STATUS_ERROR,
     STATUS_SUCCESS,
     STATUS_TIMEOUT,
     InvocationRecord,
 )
-from workbench.engine.store import COLUMNS, RecordStore
+from workbench.engine.storage.db import SCHEMA_VERSION
+from workbench.engine.storage.store import COLUMNS, RecordStore
 
 
 def rec(n: int, **kw) -> InvocationRecord:
@@ -403,7 +403,7 @@ def test_readonly_store_in_another_process_reads_while_writer_is_open(store, db_
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from workbench.engine.store import RecordStore\n"
+        "from workbench.engine.storage.store import RecordStore\n"
         "s = RecordStore.open_readonly(Path(sys.argv[1]))\n"
         "print(s.count(), s.count('x'), s.recent(limit=1)[0].request_id)\n"
         "s.close()\n"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import make_function
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.topics import (
+from workbench.engine.sources.topics import (
     MAX_MESSAGE_BYTES,
     TopicError,
     parse_attribute,

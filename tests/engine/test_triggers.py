@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.config import ConfigError, FunctionConfig, load_function
-from workbench.engine.triggers import (
+from workbench.engine.config.function import ConfigError, FunctionConfig, load_function
+from workbench.engine.config.triggers import (
     HttpTrigger,
     QueueTrigger,
     S3Trigger,

@@ -361,7 +361,7 @@ async def test_the_schema_migrates_a_version_1_database(
     function_root: Path, engine_settings: EngineSettings
 ) -> None:
     """A state folder from before versions existed: its records stay, the new tables appear."""
-    from workbench.engine.db import MIGRATIONS
+    from workbench.engine.storage.db import MIGRATIONS
 
     assert engine_settings.state_dir is not None
     engine_settings.state_dir.mkdir(parents=True)

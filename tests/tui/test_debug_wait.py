@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from tests.dap import DAPClient
 from tests.engine.test_ide_attach import free_port_run
 from tests.tui.pilot import wait_until
-from workbench.engine import debug_attach
+from workbench.engine.runtime import debug_attach
 from workbench.tui.app import WorkbenchApp
 
 from ..helpers import make_function

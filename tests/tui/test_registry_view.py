@@ -12,7 +12,7 @@ from workbench.engine import (
     RegistryChanged,
     ResourceNotFound,
 )
-from workbench.engine.versions import is_alias_qualifier
+from workbench.engine.registry.versions import is_alias_qualifier
 from workbench.tui.registry_view import (
     RECENT,
     RegistryView,

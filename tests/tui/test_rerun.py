@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.tui.pilot import wait_until
-from workbench.engine.response_diff import CHANGED
+from workbench.engine.invoke.response_diff import CHANGED
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.widgets.editor import EventEditor

@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from workbench.engine.saved_events import SavedEvents
+from workbench.engine.storage.saved_events import SavedEvents
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.saved_events import ConfirmDelete, EventNamePrompt, SavedEventsScreen
 from workbench.tui.widgets.editor import EventEditor

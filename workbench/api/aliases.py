@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.errors import InvalidParameterValue, PreconditionFailed
+from ..engine.model import InvalidParameterValue, PreconditionFailed
 from . import shapes
 from .functions import json_body, json_response
 from .keys import ENGINE

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from ..engine.triggers import HttpTrigger
+from ..engine.config import HttpTrigger
 
 API_ID = "1234567890"  # as workbench/templates.py's samples, so a sample and a real event agree
 STAGE = "$default"

@@ -12,13 +12,12 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from ..engine import Engine, FunctionConfig, Version
-from ..engine.errors import (
+from ..engine.model import (
     InvalidParameterValue,
     InvalidRequestContent,
     ValidationError,
 )
-from ..engine.snapshots import MAX_UNZIPPED_BYTES
-from ..engine.versions import LATEST, is_version_number
+from ..engine.registry import LATEST, MAX_UNZIPPED_BYTES, is_version_number
 from . import shapes
 from .keys import ENGINE
 

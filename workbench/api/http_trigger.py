@@ -26,8 +26,8 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ..engine import Engine, FunctionConfig
-from ..engine.errors import LambdaError
-from ..engine.triggers import HttpTrigger, triggers_of
+from ..engine.config import HttpTrigger, triggers_of
+from ..engine.model import LambdaError
 from . import apigw_events as apigw
 from .apigw_events import HttpRequest, HttpResponse, Route
 from .listen import Served

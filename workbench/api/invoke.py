@@ -13,8 +13,7 @@ import binascii
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.engine import check_payload_size, payload_limit
-from ..engine.errors import InvalidRequestContent, ValidationError
+from ..engine.model import InvalidRequestContent, ValidationError, check_payload_size, payload_limit
 from .keys import ENGINE
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")

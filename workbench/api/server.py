@@ -12,8 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.errors import LambdaError
-from ..engine.ids import new_uuid
+from ..engine.model import LambdaError, new_uuid
 from . import aliases, functions, sqs
 from .invoke import invoke
 from .keys import ENGINE

@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..engine import Alias, Engine, FunctionConfig, Version
-from ..engine.config import runtime_family
-from ..engine.control_api import CodeInfo
-from ..engine.discovery import ConfigProblem
-from ..engine.errors import InvalidParameterValue, ValidationError
-from ..engine.records import runtime_version_arn
-from ..engine.versions import LATEST, lambda_timestamp
+from ..engine.config import ConfigProblem, runtime_family
+from ..engine.model import InvalidParameterValue, ValidationError, runtime_version_arn
+from ..engine.registry import LATEST, CodeInfo, lambda_timestamp
 
 DEFAULT_PAGE = 50  # Lambda returns up to 50 items per list call
 MAX_PAGE = 10_000

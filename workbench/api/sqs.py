@@ -22,7 +22,8 @@ from typing import Any
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.queues import (
+from ..engine.sources import queue_arn
+from ..engine.storage import (
     MAX_MESSAGE_BYTES,
     Message,
     QueueError,
@@ -32,7 +33,6 @@ from ..engine.queues import (
     check_name,
     md5_of_attributes,
 )
-from ..engine.sqs_events import queue_arn
 from .keys import ENGINE
 
 CONTENT_TYPE = "application/x-amz-json-1.0"

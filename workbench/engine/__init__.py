@@ -1,9 +1,9 @@
 """The headless core of the workbench. It never imports Textual (DESIGN §1)."""
 
-from .config import ConfigError, FunctionConfig
-from .discovery import ConfigProblem
+from .config.discovery import ConfigProblem
+from .config.function import ConfigError, FunctionConfig
 from .engine import Engine, EngineSettings, FunctionState, InvokeResult
-from .errors import (
+from .model.errors import (
     FunctionNotReady,
     InvalidParameterValue,
     InvalidRequestContent,
@@ -16,7 +16,7 @@ from .errors import (
     TooManyRequests,
     ValidationError,
 )
-from .events import (
+from .model.events import (
     AsyncEventChanged,
     BucketActivity,
     ConcurrencyChanged,
@@ -32,9 +32,9 @@ from .events import (
     Subscription,
     Throttled,
 )
-from .python_code import CodeProblem
-from .records import InvocationRecord
-from .versions import LATEST, Alias, Version
+from .model.problems import CodeProblem
+from .model.records import InvocationRecord
+from .registry.versions import LATEST, Alias, Version
 
 __all__ = [
     "LATEST",

@@ -17,24 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import async_invoke, processes
-from .async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
-from .config import FunctionConfig
-from .control_api import CodeInfo, ControlAPI
-from .debug_attach import DebugPorts
-from .debugger import Debugger
-from .discovery import ConfigProblem, discover
-from .environment import Environment, Outcome, SpawnError
-from .errors import (
+from .config.discovery import ConfigProblem, discover
+from .config.function import FunctionConfig
+from .config.source_filter import SourceFilter
+from .invoke.function_state import FunctionState
+from .invoke.replay import Replay
+from .invoke.results import InvokeResult, build_result
+from .model.errors import (
     FunctionNotReady,
     InvalidParameterValue,
     InvalidRequestContent,
     LambdaError,
-    RequestTooLarge,
     ResourceNotFound,
     TooManyRequests,
 )
-from .events import (
+from .model.events import (
     ConcurrencyChanged,
     EventBus,
     InvokeEnd,
@@ -43,46 +40,28 @@ from .events import (
     Subscription,
     Throttled,
 )
-from .function_state import FunctionState
-from .hot_reload import HotReload
-from .ids import new_trace_id, new_uuid
-from .launch import LaunchError
-from .python_code import CodeProblem
-from .queues import QueueStore
-from .registry_api import RegistryAPI
-from .replay import Replay
-from .results import InvokeResult, build_result
-from .runtime_api import Invocation
-from .snapshots import CodeStore
-from .source_filter import SourceFilter
-from .sources import Sources
-from .store import RecordStore
-from .versions import LATEST, Registry, is_alias_qualifier
+from .model.ids import new_trace_id, new_uuid
+from .model.limits import check_payload_size
+from .model.problems import CodeProblem
+from .registry.control_api import CodeInfo, ControlAPI
+from .registry.registry_api import RegistryAPI
+from .registry.snapshots import CodeStore
+from .registry.versions import LATEST, Registry, is_alias_qualifier
+from .reload.hot_reload import HotReload
+from .runtime import processes
+from .runtime.debug_attach import DebugPorts
+from .runtime.debugger import Debugger
+from .runtime.environment import Environment, Outcome, SpawnError
+from .runtime.launch import LaunchError
+from .runtime.runtime_api import Invocation
+from .sources import async_invoke
+from .sources.manager import Sources
+from .storage.async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
+from .storage.queues import QueueStore
+from .storage.store import RecordStore
 
 if TYPE_CHECKING:
-    from .scheduler import Scheduler
-
-MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes: the Invoke API's request limit
-MAX_EVENT_PAYLOAD = 1024 * 1024  # 1 MB for Event invocations (it was 256 KB until 2025)
-
-
-def payload_limit(event: bool) -> int:
-    return MAX_EVENT_PAYLOAD if event else MAX_SYNC_PAYLOAD
-
-
-def check_payload_size(size: int, event: bool = False) -> None:
-    """Lambda's 413, worded as Lambda words it for each invocation type (LAMBDA_REFERENCE §3)."""
-    if size <= payload_limit(event):
-        return
-    if event:
-        raise RequestTooLarge(
-            f"{size} byte payload is too large for the Event invocation type "
-            f"(limit {MAX_EVENT_PAYLOAD} bytes)"
-        )
-    raise RequestTooLarge(
-        f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-    )
-
+    from .sources.scheduler import Scheduler
 
 log = logging.getLogger("workbench.engine")
 

@@ -23,7 +23,7 @@ from ..engine import (
     InvokeResult,
     LambdaError,
 )
-from ..engine.saved_events import SavedEvents, check_event_json
+from ..engine.storage import SavedEvents, check_event_json
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .debug_actions import DebugActions

@@ -15,7 +15,7 @@ from textual.content import Content
 from textual.highlight import highlight
 
 from ..engine import DebugEvent
-from ..engine.debugger import OUTPUT_CAP  # the TUI keeps as much pdb output as the engine
+from ..engine.runtime import OUTPUT_CAP  # the TUI keeps as much pdb output as the engine
 
 CONTEXT_LINES = 8  # the source shown either side of the current line
 HISTORY_CAP = 500

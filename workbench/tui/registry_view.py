@@ -25,7 +25,7 @@ from ..engine import (
     RegistryChanged,
     Version,
 )
-from ..engine.versions import is_alias_qualifier
+from ..engine.registry import is_alias_qualifier
 
 RECENT = 200  # invocations per alias the live split is counted over
 SEED_LIMIT = 1000  # records per function read from the store at start

@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from ..engine import InvokeResult
-from ..engine.rerun import (
+from ..engine.invoke import (
     BROKEN,
     FINISHED,
     REFUSED,
     STARTED,
     RerunOnSave,
     RerunReport,
+    Response,
+    diff_responses,
     relative_files,
 )
-from ..engine.response_diff import Response, diff_responses
 from .widgets.functions import FunctionsPane
 from .widgets.response import ResponsePane
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ..engine.topics import TopicError, publish_message
+from ..engine.sources import TopicError, publish_message
 from .screens.message import ConfirmPurge, MessageDialog
 from .widgets.sources import SourcesPane
 

@@ -23,13 +23,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...engine import Engine, InvocationRecord
-from ...engine.events import AsyncEventChanged
-from ...engine.records import paused_text
+from ...engine.model import AsyncEventChanged, paused_text
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
 
 if TYPE_CHECKING:
-    from ...engine.async_queue import AsyncEvent
+    from ...engine.storage import AsyncEvent
 
 ENV_HISTORY = 5_000  # stored records of the function searched for the environment's others
 PLATFORM_PREFIXES = ("START ", "END ", "REPORT ", "INIT_START ", "INIT_REPORT ")

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...engine.saved_events import NAME_RULE, SavedEvents, check_event_name
+from ...engine.storage import NAME_RULE, SavedEvents, check_event_name
 
 PREVIEW_LINES = 40
 

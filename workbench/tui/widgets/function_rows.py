@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.text import Text
 
 from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
-from ...engine.debug_attach import HOST
+from ...engine.runtime import HOST
 from ..registry_view import RegistryView, configured_split, short_split
 
 STATUS_STYLES = {

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...engine.response_diff import MARKS, SAME, ResponseDiff, collapse, skipped_text
+from ...engine.invoke import MARKS, SAME, ResponseDiff, collapse, skipped_text
 
 
 def diff_table(diff: ResponseDiff) -> Table:

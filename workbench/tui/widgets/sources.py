@@ -23,9 +23,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from ...engine import Engine
-from ...engine.events import BucketActivity, ScheduleFired
-from ...engine.topics import topics
-from ...engine.triggers import HttpTrigger, triggers_of
+from ...engine.config import HttpTrigger, triggers_of
+from ...engine.model import BucketActivity, ScheduleFired
+from ...engine.sources import topic_subscribers
 
 REFRESH_S = 1.0
 ACTIVITY = 20  # bucket events kept on screen
@@ -125,7 +125,7 @@ def route_rows(engine: Engine) -> list[Row]:
         for t in triggers_of(fn):
             if t.enabled and isinstance(t, HttpTrigger):
                 rows.append(("route", t.route_key, name))
-    for topic, subscribers in sorted(topics(engine).items()):
+    for topic, subscribers in sorted(topic_subscribers(engine).items()):
         names = [f if on else f"{f} (disabled)" for f, on in sorted(subscribers.items())]
         rows.append(("topic", topic, ", ".join(names)))
     return rows

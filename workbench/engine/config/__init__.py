@@ -1,0 +1,30 @@
+"""What the functions are: ``function.toml`` and its triggers, discovery under the roots, the
+source-file filter and the file watcher. Above ``model`` only.
+"""
+
+from __future__ import annotations
+
+from .discovery import ConfigProblem, discover
+from .function import runtime_family
+from .triggers import (
+    HttpTrigger,
+    QueueTrigger,
+    S3Trigger,
+    ScheduleTrigger,
+    SnsTrigger,
+    label,
+    triggers_of,
+)
+
+__all__ = [
+    "ConfigProblem",
+    "HttpTrigger",
+    "QueueTrigger",
+    "S3Trigger",
+    "ScheduleTrigger",
+    "SnsTrigger",
+    "discover",
+    "label",
+    "runtime_family",
+    "triggers_of",
+]

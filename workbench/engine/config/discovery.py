@@ -1,0 +1,139 @@
+"""Find the functions under the workbench's roots: every folder holding a ``function.toml``.
+
+A broken config becomes a ``ConfigProblem`` beside the good functions instead of an exception,
+so one bad file never hides the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .function import CONFIG_FILENAME, ConfigError, FunctionConfig, load_function
+from .source_filter import BUCKETS_DIR
+
+# Never functions, and often huge: walking them would make start-up slow.
+IGNORED_DIRS = frozenset({"__pycache__", "node_modules"})
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """A function folder whose config could not be loaded."""
+
+    name: str  # the `name` key if it could be read, else the folder's name
+    folder: Path  # absolute, resolved
+    error: ConfigError
+
+
+@dataclass
+class Discovery:
+    """What a scan found; both dicts are ordered by key."""
+
+    functions: dict[str, FunctionConfig]
+    problems: dict[str, ConfigProblem]
+
+
+def discover(roots: Sequence[Path], *, account_limit: int = 1000) -> Discovery:
+    """Load every function under ``roots``; raise ValueError only for a missing root."""
+    paths = [Path(root) for root in roots]
+    for root in paths:
+        if not root.exists():
+            raise ValueError(f"function root not found: {root}")
+        if not root.is_dir():
+            raise ValueError(f"function root is not a directory: {root}")
+
+    functions: dict[str, FunctionConfig] = {}
+    defined_in: dict[str, Path] = {}
+    problems: dict[str, ConfigProblem] = {}
+    for folder in find_function_folders(paths):
+        config_file = folder / CONFIG_FILENAME
+        try:
+            config = load_function(folder, account_limit=account_limit)
+        except ConfigError as error:
+            _add_problem(problems, ConfigProblem(_problem_name(folder), folder.resolve(), error))
+            continue
+        if config.name in functions:
+            message = (
+                f"duplicate function name {config.name!r} "
+                f"(also defined in {defined_in[config.name]})"
+            )
+            error = ConfigError(config_file, None, None, None, message)
+            _add_problem(problems, ConfigProblem(config.name, config.folder, error))
+            continue
+        functions[config.name] = config
+        defined_in[config.name] = config_file
+    return Discovery(dict(sorted(functions.items())), dict(sorted(problems.items())))
+
+
+def find_function_folders(roots: Sequence[Path]) -> list[Path]:
+    """Folders holding a ``function.toml``, as paths under the roots given, in sorted order.
+
+    A function's own subfolders are its code, so the walk stops at a function; hidden folders,
+    ``__pycache__``, ``node_modules`` and each root's ``buckets/`` (bucket objects) are
+    skipped. Each real directory is visited once, so overlapping roots and symlink loops are
+    harmless.
+    """
+    seen: set[tuple[int, int]] = set()
+    found: list[Path] = []
+    stack = [Path(root) for root in roots]
+    # a root's buckets/ folder holds bucket objects (buckets.py), never functions
+    skipped = {os.path.abspath(Path(root) / BUCKETS_DIR) for root in roots}
+    while stack:
+        folder = stack.pop()
+        if os.path.abspath(folder) in skipped:
+            continue
+        try:
+            stat = folder.stat()
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError:
+            continue  # vanished or unreadable: nothing to load there
+        identity = (stat.st_dev, stat.st_ino)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        if any(entry.name == CONFIG_FILENAME and _is_file(entry) for entry in entries):
+            found.append(folder)
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in IGNORED_DIRS:
+                continue
+            if _is_dir(entry):
+                stack.append(Path(entry.path))
+    found.sort(key=lambda path: Path(os.path.abspath(path)))
+    return found
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _problem_name(folder: Path) -> str:
+    """The name the function would have had: its `name` key if readable, else its folder's."""
+    try:
+        data = tomllib.loads((folder / CONFIG_FILENAME).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = {}
+    name = data.get("name")
+    return name if isinstance(name, str) and name else folder.resolve().name
+
+
+def _add_problem(problems: dict[str, ConfigProblem], problem: ConfigProblem) -> None:
+    """Key by name; a second problem with the same name is keyed by name and config file."""
+    key = problem.name
+    if key in problems:
+        key = f"{problem.name} ({problem.error.file})"
+    problems[key] = problem

@@ -1,0 +1,151 @@
+"""How an invocation ended, turned into what Lambda returns: the payload, the log, the record."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+
+from ..config.function import FunctionConfig
+from ..model.records import (
+    EXCERPT_BYTES,
+    STATUS_CRASH,
+    STATUS_ERROR,
+    STATUS_SUCCESS,
+    STATUS_TIMEOUT,
+    InvocationRecord,
+    billed_duration_ms,
+    cost_usd,
+    end_line,
+    init_report_line,
+    init_start_line,
+    report_line,
+    start_line,
+    timeout_line,
+)
+from ..runtime.environment import Environment, Outcome
+from ..runtime.runtime_api import MAX_PAYLOAD
+
+
+@dataclass
+class InvokeResult:
+    """What a synchronous invoke returns: the Invoke API's response, and the record."""
+
+    payload: bytes
+    function_error: str | None  # "Unhandled" when the function failed, as X-Amz-Function-Error
+    executed_version: str  # the version that ran, as X-Amz-Executed-Version
+    record: InvocationRecord
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.record.log_lines) + "\n"
+
+    def log_tail(self) -> str:
+        """X-Amz-Log-Result: base64 of the last 4 KB of the log."""
+        return base64.b64encode(self.log.encode()[-4096:]).decode()
+
+
+def _compact(obj: dict[str, object]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def build_result(
+    env: Environment,
+    fn: FunctionConfig,
+    request_id: str,
+    started_at: float,
+    cold: bool,
+    outcome: Outcome,
+    data: bytes,
+    trigger: str | None,
+    qualifier: str | None,
+) -> InvokeResult:
+    """Turn how the invocation ended into Lambda's payload, log and record."""
+    kind = outcome.kind
+    status, error_type, function_error = STATUS_SUCCESS, None, None
+    payload = outcome.body
+    in_init = cold and env.invocations == 0  # it failed before the event was handed over
+    if kind == "error" or kind == "init_error":
+        status, function_error = STATUS_ERROR, "Unhandled"
+        error_type = outcome.error_type
+        try:
+            error_type = json.loads(payload).get("errorType") or error_type
+        except (ValueError, AttributeError):
+            pass
+    elif kind == "too_large":
+        status, function_error = STATUS_ERROR, "Unhandled"
+        error_type = "Function.ResponseSizeTooLarge"
+        payload = _compact(
+            {
+                "errorType": error_type,
+                "errorMessage": f"Response payload size ({outcome.size} bytes) exceeded "
+                f"maximum allowed payload size ({MAX_PAYLOAD} bytes).",
+            }
+        )
+    elif kind == "timeout":
+        status, function_error, error_type = STATUS_TIMEOUT, "Unhandled", "Sandbox.Timedout"
+        payload = _compact(
+            {
+                "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
+                f"{fn.timeout:.2f} seconds",
+                "errorType": error_type,
+            }
+        )
+    elif kind == "exit":
+        status, function_error, error_type = STATUS_CRASH, "Unhandled", "Runtime.ExitError"
+        how = outcome.exit_description or "signal: killed"
+        reason = (
+            "Runtime exited without providing a reason"
+            if how == "exit status 0"
+            else f"Runtime exited with error: {how}"
+        )
+        payload = _compact(
+            {
+                "errorType": error_type,
+                "errorMessage": f"RequestId: {request_id} Error: {reason}",
+            }
+        )
+    duration = outcome.duration_ms
+    init_ms = env.init_duration_ms if cold else None
+    if in_init:
+        duration = 0.0
+    version = env.version
+    record = InvocationRecord(
+        request_id=request_id,
+        function=fn.name,
+        version=version,
+        trigger=trigger,
+        started_at=started_at,
+        duration_ms=duration,
+        billed_ms=billed_duration_ms(duration, init_ms),
+        init_duration_ms=init_ms,
+        memory_size=fn.memory_size,
+        max_memory_mb=(env.peak_kb + 512) // 1024,
+        cold=cold,
+        status=status,
+        error_type=error_type,
+        request=data[:EXCERPT_BYTES].decode("utf-8", "replace"),
+        response=payload[:EXCERPT_BYTES].decode("utf-8", "replace"),
+        env_id=env.id,
+        qualifier=qualifier,
+        # the whole event, when the excerpt cannot hold it (so the record can be replayed)
+        payload=bytes(data) if len(data) >= EXCERPT_BYTES else None,
+        paused_ms=outcome.paused_ms,  # at a debugger prompt: not in the duration, not billed
+    )
+    record.cost = cost_usd(fn.memory_size, record.billed_ms)
+    lines: list[str] = []
+    if cold:
+        lines.append(init_start_line(fn.runtime))
+        lines.extend(env.init_lines)
+        if in_init and init_ms is not None:
+            init_status = "timeout" if kind == "timeout" else "error"
+            lines.append(init_report_line(init_ms, "init", init_status, error_type))
+    lines.append(start_line(request_id, version))
+    lines.extend(outcome.log_lines or ())
+    if kind == "timeout":
+        lines.append(timeout_line(request_id, fn.timeout, time.time()))
+    lines.append(end_line(request_id))
+    record.log_lines = lines
+    lines.append(report_line(record))
+    return InvokeResult(payload, function_error, version, record)

@@ -1,0 +1,37 @@
+"""The engine's vocabulary: ids, Lambda's errors and limits, invocation records, problems,
+the event bus.
+
+The bottom layer: it imports no other part of the engine.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    InvalidParameterValue,
+    InvalidRequestContent,
+    LambdaError,
+    PreconditionFailed,
+    ValidationError,
+)
+from .events import AsyncEventChanged, BucketActivity, EnvironmentEvent, ScheduleFired
+from .ids import new_uuid
+from .limits import check_payload_size, payload_limit
+from .records import paused_text, runtime_version_arn, terminal_text
+
+__all__ = [
+    "AsyncEventChanged",
+    "BucketActivity",
+    "EnvironmentEvent",
+    "InvalidParameterValue",
+    "InvalidRequestContent",
+    "LambdaError",
+    "PreconditionFailed",
+    "ScheduleFired",
+    "ValidationError",
+    "check_payload_size",
+    "new_uuid",
+    "paused_text",
+    "payload_limit",
+    "runtime_version_arn",
+    "terminal_text",
+]

@@ -1,0 +1,227 @@
+"""pdb sessions of paused handlers, relayed between the runtimes and the front ends.
+
+A handler's ``breakpoint()`` opens a connection of its own to its environment's Runtime API
+(``POST /2018-06-01/runtime/workbench/debug``, see ``runtime_api.py`` and
+``runtimes/python/workbench_debug.py``); here it becomes a ``DebugSession``, and everything pdb
+prints or asks is published on the event stream as ``DebugEvent``s, in this order:
+output* → paused → resumed → (output* → paused → resumed)* → ended.
+
+Front ends that can answer a prompt (the TUI, ``workbench invoke --debug``) ``attach()``. With
+none attached a breakpoint is refused (409) and the runtime skips it with a warning on the log,
+so serve and the Lambda API never hang on one. While a session is paused its environment's
+timeout clock is stopped (``DebugClock``), and the time goes to the record's ``paused_ms``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..model.events import DebugEvent, EventBus
+from .runtime_api import DebugChannel
+
+OUTPUT_CAP = 256 * 1024  # a session keeps the last 256 KB of what pdb printed
+
+
+class DebugClock(Protocol):
+    """The invocation's timeout clock (its environment): stopped while pdb waits."""
+
+    def pause_clock(self) -> None: ...
+    def resume_clock(self) -> None: ...
+
+
+@dataclass(eq=False)
+class DebugSession:
+    """One pdb session: one ``breakpoint()`` of one invocation, until it continues or ends.
+
+    state: ``running`` (the handler runs under pdb), ``paused`` (pdb waits for a command at
+    ``file``:``line`` in ``code``), ``ended``. ``output`` is everything pdb printed (the last
+    256 KB); ``paused_ms`` the time it waited at prompts so far.
+    """
+
+    request_id: str
+    function: str
+    env_id: str
+    state: str = "running"
+    file: str | None = None
+    line: int | None = None
+    code: str | None = None
+    prompt: str = "(Pdb) "
+    output: str = ""
+    paused_ms: float = 0.0
+    _link: DebugChannel | None = field(default=None, repr=False)
+    _clock: DebugClock | None = field(default=None, repr=False)
+    _debugger: Debugger | None = field(default=None, repr=False)
+    _paused_at: float = field(default=0.0, repr=False)
+
+    # ----------------------------------------------------------------- from the runtime
+
+    def on_message(self, message: dict[str, Any]) -> None:
+        if self.state == "ended":
+            return
+        if "out" in message:
+            text = str(message["out"])
+            if text:
+                self.output = (self.output + text)[-OUTPUT_CAP:]
+                self._publish("output", text=text)
+        elif "prompt" in message:
+            if self.state == "paused":
+                return  # one command per prompt: a second prompt without one is ignored
+            self.prompt = str(message.get("prompt") or "(Pdb) ")
+            file, line, code = message.get("file"), message.get("line"), message.get("code")
+            self.file = str(file) if file else None
+            self.line = line if isinstance(line, int) else None
+            self.code = str(code) if code else None
+            self.state = "paused"
+            self._paused_at = time.perf_counter()
+            if self._clock is not None:
+                self._clock.pause_clock()
+            self._publish("paused")
+        elif message.get("end"):
+            self.end()
+
+    def on_close(self) -> None:
+        """The runtime's connection ended (it detached, finished or died)."""
+        self.end()
+
+    # ----------------------------------------------------------------- from a front end
+
+    def send(self, line: str) -> None:
+        if self.state != "paused":
+            raise ValueError(f"the debugger session of {self.request_id} is not paused")
+        self._resume()
+        self._publish("resumed", text=line)
+        self._write({"line": line})
+
+    def detach(self) -> None:
+        """Clear every breakpoint and let the handler run on; the session ends."""
+        if self.state == "ended":
+            return
+        self._write({"detach": True})
+        self.end()
+
+    def end(self) -> None:
+        """Over (continued, quit, detached, or its invocation ended): idempotent."""
+        if self.state == "ended":
+            return
+        if self.state == "paused":
+            self._resume()
+            self._publish("resumed")
+        self.state = "ended"
+        link, self._link = self._link, None
+        if link is not None:
+            link.close()
+        self._publish("ended")
+        if self._debugger is not None:
+            self._debugger._forget(self)
+
+    # ----------------------------------------------------------------- internals
+
+    def _resume(self) -> None:
+        self.paused_ms += (time.perf_counter() - self._paused_at) * 1000
+        self.state = "running"
+        if self._clock is not None:
+            self._clock.resume_clock()
+
+    def _write(self, message: dict[str, Any]) -> None:
+        if self._link is not None:
+            self._link.send(message)
+
+    def _publish(self, kind: str, text: str = "") -> None:
+        debugger = self._debugger
+        if debugger is not None and debugger.bus.active:
+            debugger.bus.publish(
+                DebugEvent(
+                    kind,
+                    self.request_id,
+                    self.function,
+                    self.env_id,
+                    time.time(),
+                    text=text,
+                    file=self.file,
+                    line=self.line,
+                    code=self.code,
+                    prompt=self.prompt,
+                )
+            )
+
+
+class Debugger:
+    """The engine's debugger: attached front ends, and the open sessions (``engine.debugger``)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self._attached = 0
+        self._sessions: dict[str, DebugSession] = {}
+
+    # ----------------------------------------------------------------- front ends
+
+    def attach(self) -> None:
+        """A front end that can answer pdb's prompts is here: breakpoints stop from now on."""
+        self._attached += 1
+
+    def detach(self) -> None:
+        """A front end left. When the last one goes, open sessions are detached: nobody is left
+        to answer them, and a paused handler must never wait forever."""
+        self._attached = max(0, self._attached - 1)
+        if not self._attached:
+            for session in self.sessions():
+                session.detach()
+
+    @property
+    def attached(self) -> bool:
+        return self._attached > 0
+
+    def sessions(self) -> list[DebugSession]:
+        """The open sessions, oldest first."""
+        return list(self._sessions.values())
+
+    def session(self, request_id: str) -> DebugSession | None:
+        return self._sessions.get(request_id)
+
+    def send(self, request_id: str, line: str) -> None:
+        """Answer a paused session's prompt with one pdb command (``p event``, ``n``, ``c``).
+
+        Raises ``KeyError`` when no session of that invocation is open, ``ValueError`` when it
+        is not waiting for a command.
+        """
+        session = self._sessions.get(request_id)
+        if session is None:
+            raise KeyError(request_id)
+        session.send(line)
+
+    def detach_session(self, request_id: str) -> None:
+        """Clear the session's breakpoints and let the handler run on (no-op once it ended)."""
+        session = self._sessions.get(request_id)
+        if session is not None:
+            session.detach()
+
+    # ----------------------------------------------------------------- the engine's side
+
+    def open(
+        self, request_id: str, function: str, env_id: str, link: DebugChannel, clock: DebugClock
+    ) -> DebugSession | str:
+        """A breakpoint was hit: its session, or why it is refused (the runtime skips it)."""
+        if not self.attached:
+            return (
+                "no debugger is attached (invoke with the TUI, or "
+                f"`workbench invoke {function} --debug`)"
+            )
+        if request_id in self._sessions:
+            return "another breakpoint of this invocation is being debugged"
+        session = DebugSession(
+            request_id, function, env_id, _link=link, _clock=clock, _debugger=self
+        )
+        self._sessions[request_id] = session
+        return session
+
+    def end_invocation(self, request_id: str) -> None:
+        """The invocation ended (response, error, timeout, crash): so does its session."""
+        session = self._sessions.get(request_id)
+        if session is not None:
+            session.end()
+
+    def _forget(self, session: DebugSession) -> None:
+        if self._sessions.get(session.request_id) is session:
+            del self._sessions[session.request_id]

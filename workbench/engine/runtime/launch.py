@@ -1,0 +1,188 @@
+"""How each runtime's process is started: its command line, its own variables, its memory limit.
+
+Every runtime talks to the engine only through its environment's Runtime API, so a runtime is
+just a command: our Python client, AWS's own Python client (``awslambdaric``, vendored in the
+function folder as users do in a Lambda zip), our Node.js client, or the function's own
+``bootstrap`` executable (``provided``).
+
+The sandbox's rlimits are set on the runtime process from the parent (see ``sandbox.py``), after
+it is exec'd but before it runs user code. Our Python client waits for the go-ahead on its stdin
+itself; any other command is started behind a ``/bin/sh`` gate that reads the go-ahead and then
+``exec``s it, so the limits are in place before its first instruction, for any runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config.function import FunctionConfig, runtime_family
+from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
+
+RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
+PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
+NODE_BOOTSTRAP = RUNTIMES_DIR / "node" / "bootstrap.js"
+# Reads one line (the engine's go-ahead, sent once the limits are set), then becomes the runtime.
+_GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@"', "workbench-gate")
+# V8's old generation is capped below the memory size, as AWS's Node.js bootstrap does, so the
+# heap collects garbage before the process reaches its RLIMIT_DATA (derived, not quoted).
+NODE_OLD_SPACE_SHARE = 0.9
+# Node's own code pages stay resident (RssFile ~34 MB for node 20), outside RLIMIT_DATA: a Node
+# function's Max Memory Used (its peak RSS) can exceed memory_size by about that much.
+NODE_CODE_MB = 40
+# breakpoint() opens pdb over the Runtime API (runtimes/python/workbench_debug.py): the sandbox has
+# no terminal. Our bootstrap's own breakpointhook reads it (``-I`` hides it from CPython's).
+PYTHON_BREAKPOINT = "workbench_debug.set_trace"
+
+
+class LaunchError(Exception):
+    """The runtime cannot be started at all; Lambda reports this as an init error."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(error_type, message)
+        self.error_type = error_type
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]  # the runtime's own variables, over Lambda's (PYTHONPATH, NODE_PATH, …)
+    gated: bool  # started behind the sh gate (it does not read the go-ahead itself)
+    runtime_dir: str  # LAMBDA_RUNTIME_DIR
+
+    @property
+    def command(self) -> list[str]:
+        """What is spawned: ``argv``, behind the gate unless it reads the go-ahead itself."""
+        return [*_GATE, *self.argv] if self.gated else self.argv
+
+
+def python_layer_paths(fn: FunctionConfig) -> list[str]:
+    """Layers' Python folders, later layers first (files extracted later into /opt win)."""
+    minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    paths: list[str] = []
+    for layer in reversed(fn.layers):
+        paths += [str(layer / "python" / "lib" / minor / "site-packages"), str(layer / "python")]
+    return paths
+
+
+def launch(
+    fn: FunctionConfig,
+    *,
+    python: str = sys.executable,
+    node: str | None = None,
+    pycache_dir: Path | None = None,
+    debug: DebugTarget | None = None,
+) -> Launch:
+    """The command that runs ``fn``'s runtime; raises ``LaunchError`` if it cannot exist.
+
+    With ``debug``, the runtime starts under that debugger and waits for an IDE to attach.
+    """
+    family = runtime_family(fn.runtime)
+    if family == "python":
+        return _python(fn, python, pycache_dir, debug)
+    if family == "nodejs":
+        return _node(fn, node, debug)
+    return _provided(fn)
+
+
+def _debugpy(python: str, debug: DebugTarget, env: dict[str, str]) -> list[str]:
+    """Put a Python runtime's variables (``env``, changed in place) under debugpy; the
+    interpreter options it needs.
+
+    The runtime imports debugpy from the folder named here and takes that folder off
+    ``sys.path`` again (see ``runtimes/python/workbench_debugpy.py``): the host's
+    site-packages never reach the handler's imports. ``breakpoint()`` stops in the IDE
+    (debugpy's own hook), so our ``PYTHONBREAKPOINT`` goes.
+    """
+    folder = debugpy_folder(python)
+    if folder is None:
+        raise LaunchError(
+            "Runtime.DebuggerNotFound",
+            f'this function starts under debugpy (debug = "debugpy" or --debug-port), and '
+            f"debugpy is not installed for {python}: {INSTALL_HINT}",
+        )
+    del env["PYTHONBREAKPOINT"]
+    env.update({"_WORKBENCH_DEBUGPY": debug.address, "_WORKBENCH_DEBUGPY_PATH": folder})
+    # frozen stdlib modules would make debugpy miss breakpoints in them (and warn on each start)
+    return ["-X", "frozen_modules=off"]
+
+
+def _python(
+    fn: FunctionConfig, python: str, pycache_dir: Path | None, debug: DebugTarget | None
+) -> Launch:
+    cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
+    runtime_dir = str(RUNTIMES_DIR / "python")
+    layers = python_layer_paths(fn)
+    path = {"PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
+    if fn.runtime_client == "awslambdaric":
+        if not (fn.folder / "awslambdaric").is_dir():
+            raise LaunchError(
+                "Runtime.InvalidEntrypoint",
+                f'runtime_client = "awslambdaric" needs AWS\'s client vendored in the function '
+                f"folder, as in a Lambda zip: pip install --target {fn.folder} awslambdaric",
+            )
+        # No -I: the client and its dependencies are found through PYTHONPATH (the task root
+        # first), and -S keeps the host's site-packages out, as in Lambda.
+        env = {
+            **path,
+            "PYTHONPATH": ":".join([str(fn.folder), *layers, runtime_dir]),
+            "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
+        }
+        argv = [python, "-S", *cache, "-m", "awslambdaric", fn.handler]
+        if debug is not None:  # our shim waits for the IDE, then runs the client as -m would
+            argv[1:1] = _debugpy(python, debug, env)
+            argv[-2:-1] = ["workbench_debugpy", "awslambdaric"]
+        return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
+    # Isolated (-I: no PYTHON* variables, no script folder on sys.path; -S: no site-packages):
+    # the bootstrap sets sys.path itself, task root first, as Lambda's does.
+    env = {
+        **path,
+        "PYTHONPATH": ":".join([*layers, runtime_dir]),
+        "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
+    }
+    argv = [python, "-I", "-S", *cache, str(PYTHON_BOOTSTRAP)]
+    if debug is not None:
+        argv[1:1] = _debugpy(python, debug, env)
+    return Launch(argv, env, gated=False, runtime_dir=runtime_dir)
+
+
+def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:
+    node = node or shutil.which("node")
+    if node is None:
+        raise LaunchError(
+            "Runtime.InvalidEntrypoint",
+            f"runtime {fn.runtime} needs Node.js, and there is no `node` on the PATH",
+        )
+    runtime_dir = str(RUNTIMES_DIR / "node")
+    # As Lambda's NODE_PATH: the layers' node_modules, the runtime's, then the task root.
+    modules = [str(layer / "nodejs" / "node_modules") for layer in reversed(fn.layers)]
+    env = {
+        "PATH": f"{os.path.dirname(node)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "NODE_PATH": ":".join([*modules, runtime_dir, str(fn.folder)]),
+    }
+    old_space = max(int(fn.memory_size * NODE_OLD_SPACE_SHARE), 16)
+    argv = [node, f"--max-old-space-size={old_space}", str(NODE_BOOTSTRAP)]
+    if debug is not None:  # the inspector waits for a client before the bootstrap runs
+        argv[1:1] = [node_inspect_flag(node, debug.address)]
+    return Launch(argv, env, gated=True, runtime_dir=runtime_dir)
+
+
+def _provided(fn: FunctionConfig) -> Launch:
+    candidates = [fn.folder / "bootstrap", *(layer / "bootstrap" for layer in fn.layers)]
+    for bootstrap in candidates:  # Lambda looks in /var/task, then /opt
+        if bootstrap.is_file() and os.access(bootstrap, os.X_OK):
+            env = {"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
+            return Launch([str(bootstrap)], env, gated=True, runtime_dir=str(fn.folder))
+    found = [str(c) for c in candidates if c.is_file()]
+    hint = f" ({', '.join(found)} is not executable: chmod +x it)" if found else ""
+    raise LaunchError(
+        "Runtime.InvalidEntrypoint",
+        f"Couldn't find valid bootstrap(s): [{' '.join(str(c) for c in candidates)}]{hint}",
+    )

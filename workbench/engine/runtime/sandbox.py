@@ -1,0 +1,144 @@
+"""What an execution environment's process may see and use: Lambda's variables and the rlimits.
+
+The limits are applied with prlimit(2) to the freshly exec'd runtime, which waits on its stdin
+for the engine's go-ahead before it runs any user code (see ``bootstrap.main``). Doing it from
+the parent keeps ``subprocess`` on its fast vfork path (a ``preexec_fn`` forces a full fork of
+the engine, 3x slower from a large process) and works for any runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+
+from ..config.function import FunctionConfig, runtime_family
+from .launch import Launch
+
+MB = 1024 * 1024
+NOFILE = 1024  # Lambda's file descriptor quota
+NODE_STACK = 2 * MB
+INIT_CPU_SECONDS = 10  # Lambda bounds INIT at 10 s
+
+_PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log_stream_name(version: str, env_id: str) -> str:
+    """``2020/01/31/[$LATEST]3893xmpl7fac4485b47bb75b671a283c``, as Lambda names streams."""
+    return time.strftime("%Y/%m/%d/", time.gmtime()) + f"[{version}]{env_id}"
+
+
+def lambda_environment(
+    fn: FunctionConfig,
+    launch: Launch,
+    *,
+    version: str,
+    runtime_api: str,
+    tmpdir: str,
+    region: str,
+    log_stream: str,
+) -> dict[str, str]:
+    """Exactly Lambda's variables (LAMBDA_REFERENCE §5), the runtime's own, then the function's,
+    plus TMPDIR."""
+    runtime_dir = launch.runtime_dir
+    task_root = str(fn.folder)
+    env = {
+        "_HANDLER": fn.handler,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": runtime_dir,
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "LD_LIBRARY_PATH": (
+            f"/lib64:/usr/lib64:{runtime_dir}:{runtime_dir}/lib:{task_root}:{task_root}/lib:/opt/lib"
+        ),
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "TMPDIR": tmpdir,
+        **launch.env,
+    }
+    if runtime_family(fn.runtime) != "provided":  # Lambda sets none for provided runtimes
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
+    for name in _PASSED_THROUGH:  # so handlers using boto3 reach AWS as the developer would
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(fn.environment)
+    return env
+
+
+def apply_limits(pid: int, fn: FunctionConfig, *, guard_cpu: bool = True) -> None:
+    """The sandbox's rlimits, set on the runtime process before it runs user code.
+
+    ``guard_cpu=False`` (an environment under an IDE's debugger) leaves out the CPU guard: a
+    handler being stepped through must never be killed.
+
+    Memory is ``RLIMIT_DATA`` (private writable memory: heap and anonymous mappings), which
+    tracks what a program allocates; ``RLIMIT_AS`` would also count shared libraries and
+    address space that threads and malloc arenas reserve but never touch.
+    """
+    memory = fn.memory_size * MB
+    resource.prlimit(pid, resource.RLIMIT_DATA, (memory, memory))
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+    resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
+    if runtime_family(fn.runtime) == "nodejs":
+        # glibc sizes each thread's stack from RLIMIT_STACK (8 MiB by default) and those
+        # mappings count against RLIMIT_DATA: Node's five threads would take 40 MB of a 128 MB
+        # function. V8's own stack limit (984 KB) fits well within 2 MiB.
+        resource.prlimit(pid, resource.RLIMIT_STACK, (NODE_STACK, NODE_STACK))
+    storage = fn.ephemeral_storage * MB
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (storage, storage))
+    if guard_cpu:
+        arm_cpu_guard(pid, cpu_guard(0.0, INIT_CPU_SECONDS + fn.timeout))
+
+
+def cpu_guard(cpu_used: float, budget_s: float) -> int:
+    """The RLIMIT_CPU soft limit that allows ``budget_s`` more CPU seconds (SIGXCPU past it)."""
+    return int(cpu_used) + int(budget_s) + 1
+
+
+def arm_cpu_guard(pid: int, soft: int) -> None:
+    """Set the soft CPU limit. Only the soft limit moves: lowering a hard limit is for good."""
+    hard = resource.prlimit(pid, resource.RLIMIT_CPU)[1]
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.prlimit(pid, resource.RLIMIT_CPU, (soft, hard))
+
+
+class ProcUsage:
+    """Peak RSS and CPU time of a live process, read from /proc on every invocation.
+
+    The files stay open and are re-read with pread(2): opening /proc files costs more than
+    reading them, and this runs once per invocation.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self._status = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        self._stat = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+
+    def read(self) -> tuple[int, float]:
+        """(peak RSS in kB, CPU seconds used); (0, 0.0) once the process is gone."""
+        try:
+            status = os.pread(self._status, 8192, 0)
+            stat = os.pread(self._stat, 4096, 0)
+            i = status.find(b"VmHWM:")
+            peak_kb = int(status[i + 6 : status.index(b"kB", i)]) if i >= 0 else 0
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            return peak_kb, (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        except (OSError, ValueError, IndexError):
+            return 0, 0.0
+
+    def close(self) -> None:
+        for fd in (self._status, self._stat):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._status = self._stat = -1

@@ -1,0 +1,198 @@
+"""Topics (SNS-like): a published message fans out to every function subscribed to its topic.
+
+A topic exists where a ``[[triggers]] type = "sns"`` names it (a disabled subscription still
+declares it, and just receives nothing); publishing to a topic nobody declares is SNS's
+``NotFound``, with the topics that do exist. Each enabled subscriber gets one Event invocation
+with one SNS record, shaped as SAM's ``Sns.json``; the MessageId, Timestamp and the message are
+the same for all of them, the subscription ARN is each subscriber's own (stable across runs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..config.triggers import SnsTrigger, triggers_of
+from .s3_events import event_time
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+MAX_MESSAGE_BYTES = 256 * 1024  # SNS: message and attributes together, 262,144 bytes
+MAX_SUBJECT = 100
+ATTRIBUTE_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+RESERVED_PREFIXES = ("aws.", "amazon.")
+_SUBSCRIPTIONS = uuid.UUID("6f0b1c9e-5a43-4f4e-9d57-1b2f3e8c7a10")  # namespace for their ids
+
+
+class TopicError(ValueError):
+    """SNS's refusal: ``code`` is its error code (NotFound, InvalidParameter)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def topic_subscribers(engine: Engine) -> dict[str, dict[str, bool]]:
+    """topic → {function: enabled}, from the sns triggers of the loaded functions.
+
+    A function subscribed twice is one subscription (SNS returns the existing one).
+    """
+    found: dict[str, dict[str, bool]] = {}
+    for name, fn in engine.functions.items():
+        for trigger in triggers_of(fn):
+            if isinstance(trigger, SnsTrigger):
+                subscribers = found.setdefault(trigger.topic, {})
+                subscribers[name] = subscribers.get(name, False) or trigger.enabled
+    return dict(sorted(found.items()))
+
+
+def topic_arn(engine: Engine, topic: str) -> str:
+    s = engine.settings
+    return f"arn:aws:sns:{s.region}:{s.account_id}:{topic}"
+
+
+def subscription_arn(engine: Engine, topic: str, function: str) -> str:
+    """``<topic ARN>:<subscription id>``; the id is derived, so it stays the same across runs."""
+    return f"{topic_arn(engine, topic)}:{uuid.uuid5(_SUBSCRIPTIONS, f'{topic}/{function}')}"
+
+
+def parse_attribute(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` (the CLI's ``--attribute``) → (name, value)."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise TopicError("InvalidParameter", f"attribute {text!r}: expected NAME=VALUE")
+    return name, value
+
+
+def check_message(
+    message: str, subject: str | None, attributes: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """SNS's checks of a Publish; the MessageAttributes as the event carries them."""
+    if not isinstance(message, str) or not message:
+        raise TopicError("InvalidParameter", "Empty message: give a message to publish")
+    if subject is not None:
+        if not subject or len(subject) > MAX_SUBJECT:
+            raise TopicError(
+                "InvalidParameter", f"Subject must be 1 to {MAX_SUBJECT} characters long"
+            )
+        if any(ord(c) < 32 or ord(c) == 127 for c in subject):
+            raise TopicError(
+                "InvalidParameter", "Subject must not contain line breaks or control characters"
+            )
+    shaped: dict[str, dict[str, str]] = {}
+    size = len(message.encode())
+    for name, value in attributes.items():
+        lowered = name.lower()
+        if (
+            not ATTRIBUTE_NAME_RE.fullmatch(name)
+            or name.startswith(".")
+            or name.endswith(".")
+            or ".." in name
+            or lowered.startswith(RESERVED_PREFIXES)
+        ):
+            raise TopicError(
+                "InvalidParameter",
+                f"attribute name {name!r}: 1 to 256 of letters, digits, '_', '-' and '.' (not "
+                "first, last or twice in a row), not starting with AWS. or Amazon.",
+            )
+        if not isinstance(value, str) or not value:
+            raise TopicError(
+                "InvalidParameter", f"attribute {name!r}: the value must be a non-empty string"
+            )
+        shaped[name] = {"Type": "String", "Value": value}
+        size += len(name.encode()) + len(b"String") + len(value.encode())
+    if size > MAX_MESSAGE_BYTES:
+        raise TopicError(
+            "InvalidParameter",
+            f"Message too long: {size} bytes with its attributes; the limit is "
+            f"{MAX_MESSAGE_BYTES} bytes (256 KB)",
+        )
+    return shaped
+
+
+def sns_event(
+    engine: Engine,
+    topic: str,
+    function: str,
+    *,
+    message_id: str,
+    message: str,
+    subject: str | None,
+    attributes: dict[str, dict[str, str]],
+    at: float,
+) -> dict:
+    region = engine.settings.region
+    subscription = subscription_arn(engine, topic, function)
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic_arn(engine, topic),
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": event_time(at),
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": f"https://sns.{region}.amazonaws.com/"
+                    "SimpleNotificationService-EXAMPLE.pem",
+                    "UnsubscribeUrl": f"https://sns.{region}.amazonaws.com/"
+                    f"?Action=Unsubscribe&SubscriptionArn={subscription}",
+                    "MessageAttributes": attributes,
+                },
+            }
+        ]
+    }
+
+
+def publish_message(
+    engine: Engine,
+    topic: str,
+    message: str,
+    *,
+    subject: str | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> str:
+    """Publish to ``topic``: one Event invocation per enabled subscriber; the MessageId.
+
+    Raises ``TopicError`` before anything is accepted (unknown topic, empty or oversized
+    message, bad subject or attribute); once it returns, every subscriber's event is in the
+    durable queue.
+    """
+    shaped = check_message(message, subject, attributes or {})
+    known = topic_subscribers(engine)
+    if topic not in known:
+        listing = ", ".join(known) or "none: no function has an sns trigger"
+        raise TopicError(
+            "NotFound",
+            f"Topic does not exist: {topic!r}; topics (from the sns triggers): {listing}",
+        )
+    message_id = str(uuid.uuid4())
+    at = time.time()
+    for function, enabled in known[topic].items():
+        if not enabled:
+            continue
+        event = sns_event(
+            engine,
+            topic,
+            function,
+            message_id=message_id,
+            message=message,
+            subject=subject,
+            attributes=shaped,
+            at=at,
+        )
+        engine.invoke_event(
+            function, json.dumps(event, separators=(",", ":")), trigger=f"sns:{topic}"
+        )
+    return message_id
