@@ -355,7 +355,7 @@ async def test_a_reload_mid_flight_keeps_concurrency_accounting_right(engine: En
     make_function(engine.roots[0], "f", code(SLOW, 1), timeout=30, reserved_concurrency=5)
     engine.reload([folder / "function.toml"])
     await slow
-    assert engine.total_in_flight == 0 and engine._unreserved_in_flight == 0
+    assert engine.total_in_flight == 0 and engine.concurrency.unreserved_in_flight == 0
     started = time.monotonic()
     results = await asyncio.gather(*(engine.invoke("f") for _ in range(5)))
     assert all(r.function_error is None for r in results), time.monotonic() - started
