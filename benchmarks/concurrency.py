@@ -40,6 +40,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 LIST_EVERY_S = 0.05
 TARGET_LIST_P99_MS = 100.0
+FAILURES: list[str] = []  # the error messages of failed calls, for --verbose
 
 HANDLER = """\
 import time
@@ -137,7 +138,9 @@ async def invoke(session: aiohttp.ClientSession, url: str, body: bytes) -> str:
             if r.status != 200:
                 return f"HTTP {r.status}"
             if r.headers.get("X-Amz-Function-Error"):
-                return json.loads(payload).get("errorType", "function error")
+                error = json.loads(payload)
+                FAILURES.append(error.get("errorMessage", ""))
+                return error.get("errorType", "function error")
             return "ok"
     except aiohttp.ClientError as e:
         return f"client error: {type(e).__name__}"

@@ -16,10 +16,9 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tests.helpers import LAYER_USER, add_function, make_function, make_layer
+from tests.helpers import LAYER_USER, add_function, make_function, make_layer, until_reaped
 from workbench.engine import (
     Engine,
     EngineSettings,
@@ -104,7 +103,7 @@ async def test_a_saved_file_serves_the_next_invocation(function_root: Path, tmp_
         assert reloaded.change == "code" and reloaded.problem is None
         assert reloaded.files == (str(folder / "app.py"),)
         assert not engine.environments("f")  # the idle one shut down at once
-        assert not psutil.pid_exists(old_pid)
+        await until_reaped(old_pid)
 
         result = await engine.invoke("f")
         assert json.loads(result.payload) == {"version": 2, "calls": 1}

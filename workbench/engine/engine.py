@@ -26,6 +26,7 @@ from .runtime import processes
 from .runtime.debug_attach import DebugPorts
 from .runtime.debugger import Debugger
 from .runtime.environment import Environment
+from .runtime.host import prepare_host
 from .sources.async_invoke import accept
 from .sources.scheduler import Scheduler
 from .storage.async_queue import AsyncEvent, AsyncQueue
@@ -65,7 +66,7 @@ class Engine:
         self.load_functions()
 
     async def start(self) -> Engine:
-        processes.become_subreaper()
+        prepare_host()
         self.store, self.async_queue, self.queues = open_stores(self.state_dir / "workbench.db")
         self.versioning.open()
         self.pool.started = True
@@ -88,7 +89,7 @@ class Engine:
             self._housekeeping.cancel()
         for task in list(self._tasks):
             task.cancel()
-        self.pool.shutdown_all()
+        await self.pool.shutdown_all()
         processes.kill_strays()
         processes.reap_adopted(wait_s=1.0)
         close_stores(self.store, self.async_queue, self.queues)

@@ -29,6 +29,9 @@ class EngineSettings:
     # listening from this port up on 127.0.0.1 and waiting for the IDE; None: only functions
     # with `debug = ...` do, from debugpy's 5678 / Node's 9229 up (see runtime/debug_attach.py)
     debug_port: int | None = None
+    # how many runtimes may start at once (the rest wait their turn, fairly); 0: four per CPU,
+    # at least 8 (see invoke/start_gate.py)
+    start_concurrency: int = 0
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         """A function's ARN in this engine's Region and account, qualified if asked."""

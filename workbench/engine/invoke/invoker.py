@@ -185,8 +185,8 @@ class Invoker:
         lease = self.concurrency.admit(call.function, call.fn)
         env: Environment | None = None
         try:
-            env, cold = self.pool.take(call.fn, call.version)
-            return await self._run(env, cold, call)
+            env, cold, waited = await self.pool.take(call.fn, call.version)
+            return await self._run(env, cold, call, waited)
         finally:
             self.concurrency.release(lease)
             if env is not None:
@@ -194,7 +194,9 @@ class Invoker:
             else:
                 self.pool.changed(call.function)
 
-    async def _run(self, env: Environment, cold: bool, call: PreparedCall) -> InvokeResult:
+    async def _run(
+        self, env: Environment, cold: bool, call: PreparedCall, start_wait_s: float
+    ) -> InvokeResult:
         request_id = call.request_id
         fn = env.fn
         started_at = time.time()
@@ -242,6 +244,7 @@ class Invoker:
         record.client_context = call.client_context
         record.attempt = call.attempt
         record.replay_of = call.replay_of
+        record.start_wait_ms = start_wait_s * 1000
         if call.enqueued_at is not None:
             record.dwell_ms = (started_at - call.enqueued_at) * 1000
         self.invocations[fn.name] = self.invocations.get(fn.name, 0) + 1

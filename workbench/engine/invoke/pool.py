@@ -27,6 +27,7 @@ from ..runtime.debugger import Debugger
 from ..runtime.environment import Environment, SpawnError
 from ..runtime.launch import LaunchError
 from .concurrency import Concurrency
+from .start_gate import StartGate, default_limit
 
 log = logging.getLogger("workbench.pool")
 
@@ -57,6 +58,7 @@ class EnvironmentPool:
         self._idle: dict[str, list[Environment]] = {}  # most recently used last
         self._busy: dict[str, set[Environment]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.gate = StartGate(settings.start_concurrency or default_limit())
         self.started = False  # environments may be started (the engine runs)
         self.closed = False
 
@@ -78,18 +80,23 @@ class EnvironmentPool:
 
     # ----------------------------------------------------------------- taking and giving back
 
-    def take(self, fn: FunctionConfig, version: str) -> tuple[Environment, bool]:
+    async def take(self, fn: FunctionConfig, version: str) -> tuple[Environment, bool, float]:
         """An environment for one invocation of ``fn`` at ``version``, marked busy; whether it
-        is new (cold: the caller starts it)."""
+        is new (cold: the caller starts it at once), and how long it waited for its turn to
+        start (``start_gate.py``)."""
         env = self._take_idle(fn.name, version)
-        cold = env is None
-        if env is None:
-            if version != LATEST:
-                self._registry().ensure_files(fn.name, int(version))
-            env = self._new(fn, version, self.catalog.revision(fn.name))
+        if env is not None:
+            self._busy.setdefault(fn.name, set()).add(env)
+            self.changed(fn.name)
+            return env, False, 0.0
+        if version != LATEST:
+            self._registry().ensure_files(fn.name, int(version))
+        waited = await self.gate.enter(fn.name)
+        env = self._new(fn, version, self.catalog.revision(fn.name))
+        env.on_runtime_started = self.gate.leave  # the next cold start may begin
         self._busy.setdefault(fn.name, set()).add(env)
         self.changed(fn.name)
-        return env, cold
+        return env, True, waited
 
     def give_back(self, env: Environment) -> None:
         """The invocation ended: back to idle if it may serve again, else shut down."""
@@ -178,14 +185,19 @@ class EnvironmentPool:
                 idle[:] = keep
                 self.changed(name)
 
-    def shutdown_all(self) -> None:
-        """The engine closes: every environment goes, busy or idle."""
+    async def shutdown_all(self, timeout: float = 5.0) -> None:
+        """The engine closes: every environment goes, busy or idle, and is reaped."""
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
-        for env in self.environments():
+        envs = self.environments()
+        for env in envs:
             env.shutdown("exit")
         self._idle.clear()
+        if envs:
+            await asyncio.wait(
+                [asyncio.ensure_future(e.wait_reaped()) for e in envs], timeout=timeout
+            )
 
     # ----------------------------------------------------------------- pre-warming
 
@@ -207,7 +219,9 @@ class EnvironmentPool:
 
     async def _prewarm(self, name: str, revision: int) -> None:
         fn = self.catalog.latest_good[name]
+        await self.gate.enter(name)
         env = self._new(fn, LATEST, revision)
+        env.on_runtime_started = self.gate.leave
         try:
             failed = await env.start()
         except (SpawnError, LaunchError) as e:

@@ -54,6 +54,7 @@ COLUMNS: tuple[str, ...] = (
     "replay_of",
     "client_context",
     "payload",
+    "start_wait_ms",
 )
 
 _INSERT = (
@@ -107,6 +108,7 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.replay_of,
         r.client_context,
         r.payload,
+        r.start_wait_ms,
     )
 
 
