@@ -17,7 +17,7 @@ import threading
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from .engine import DebugEvent, Engine
+from ..engine import DebugEvent, Engine
 
 T = TypeVar("T")
 
