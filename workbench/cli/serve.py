@@ -119,8 +119,8 @@ async def serve(
                         sources = source_lines(engine)
                         print("event sources now:", file=out)
                         print("\n".join(sources or ["  (none)"]), file=out)
-                elif (line := event_line(event)) is not None:
-                    print(line, file=out)
+                elif (text := event_line(event)) is not None:
+                    print(text, file=out)
                 else:
                     continue
                 out.flush()
