@@ -134,7 +134,7 @@ def _count(text: str) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Declare the verbs this module holds on the ``workbench`` parser."""
+    """Declare ``queue`` and its actions on the ``workbench`` parser."""
     p = sub.add_parser(
         "queue",
         parents=[common],

@@ -76,7 +76,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Declare the verbs this module holds on the ``workbench`` parser."""
+    """Declare ``schedules`` on the ``workbench`` parser."""
     p = sub.add_parser(
         "schedules",
         parents=[common],

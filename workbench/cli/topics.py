@@ -50,7 +50,7 @@ def _read_message(text: str) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Declare the verbs this module holds on the ``workbench`` parser."""
+    """Declare ``publish-message`` on the ``workbench`` parser."""
     p = sub.add_parser(
         "publish-message",
         parents=[common],
