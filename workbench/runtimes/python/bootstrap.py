@@ -8,7 +8,8 @@ Cold start is import cost, so this module imports only built-in C modules at sta
 client sits on ``_socket`` and JSON on ``_json`` (``socket`` and ``json`` would pull in ``enum`` and
 ``re``, 10+ ms).  ``logging`` is configured the moment user code imports it, never before;
 ``breakpoint()`` and ``pdb.set_trace()`` load the workbench's pdb channel (``workbench_debug``)
-only when one is hit.
+only when one is hit; ``ctypes`` (for ``_X_AMZN_TRACE_ID``, see ``TraceIdVariable``) loads once
+the first response is sent.
 """
 
 import _json
