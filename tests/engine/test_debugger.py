@@ -190,8 +190,8 @@ async def test_a_slow_command_typed_at_the_prompt_is_paused_time(
     assert record.duration_ms < 1000
     assert record.billed_ms < 1000
     assert record.paused_ms == pytest.approx(session.paused_ms, abs=50)
-    # the handler's own deadline leaves the commands out too
-    assert 500 < body(result)["remaining"] <= 1000
+    # the handler's own deadline leaves the commands out too (5 s of them: 0 if counted)
+    assert 0 < body(result)["remaining"] <= 1000
 
 
 @pytest.mark.parametrize("step", ["n", "c", "until 11"])

@@ -35,7 +35,7 @@ SessionState = Literal["running", "paused", "command", "ended"]
 
 
 class DebugClock(Protocol):
-    """The invocation's timeout clock (its environment): stopped while pdb waits."""
+    """The invocation's timeout clock (its environment): stopped while it is at the debugger."""
 
     def pause_clock(self) -> None: ...
     def resume_clock(self) -> None: ...

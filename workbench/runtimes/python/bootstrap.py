@@ -8,8 +8,8 @@ Cold start is import cost, so this module imports only built-in C modules at sta
 client sits on ``_socket`` and JSON on ``_json`` (``socket`` and ``json`` would pull in ``enum`` and
 ``re``, 10+ ms).  ``logging`` is configured the moment user code imports it, never before;
 ``breakpoint()`` and ``pdb.set_trace()`` load the workbench's pdb channel (``workbench_debug``)
-only when one is hit; ``ctypes`` (for ``_X_AMZN_TRACE_ID``, see ``TraceIdVariable``) loads once
-the first response is sent.
+only when one is hit; ``ctypes`` (for ``_X_AMZN_TRACE_ID``, see ``TraceIdVariable``) only in an
+environment that lives long enough to need it.
 """
 
 import _json
@@ -496,6 +496,9 @@ def load_handler(handler):
 
 
 TRACE_ID_VAR = "_X_AMZN_TRACE_ID"
+# Invocations after which the trace id is written in place (see TraceIdVariable): by then
+# setenv has kept ~144 KB, and ctypes costs ~260 KB of heap and 1-2 ms once.
+TRACE_IN_PLACE_AFTER = 1000
 
 
 class TraceIdVariable:
@@ -510,6 +513,11 @@ class TraceIdVariable:
     environment does not point at, then swapped in, so a concurrent ``getenv`` sees one whole
     value or the other, and a pointer taken during one invocation stays good through the next.
     ``os.environ``'s own mapping is updated beside it, without a second ``setenv``.
+
+    The switch needs ``ctypes``, which costs more than a short-lived environment's setenv
+    ever keeps (1-2 ms, ~260 KB), so the loop makes it after ``TRACE_IN_PLACE_AFTER``
+    invocations, between two of them: a burst of cold starts pays nothing, and memory stops
+    growing from there on.
     """
 
     def __init__(self):
@@ -524,10 +532,9 @@ class TraceIdVariable:
 
     def in_place(self):
         """From now on write the value into our own buffers (see the class); False if ctypes
-        cannot be had, and the variable is then set as before. ctypes costs ~2.5 ms to import,
-        so the loop calls this once the first response is on its way, not during cold start."""
-        if self._set != self._set_os_environ:
-            return True
+        cannot be had, and the variable is then set as before."""
+        if self._set is not TraceIdVariable._set_os_environ:
+            return True  # already
         try:
             import ctypes
 
@@ -718,7 +725,7 @@ def main():
     next_request = conn.request(b"GET", f"{_API_PREFIX}/invocation/next")
     conn.send(next_request)
     read = conn.read_response
-    first = True
+    served = 0
     while True:
         status, headers, body = read()
         if status != 200:
@@ -726,8 +733,8 @@ def main():
             sys.exit(1)
         # Post the result and ask for the next event in one write (HTTP pipelining).
         conn.send(handle(conn, handler, headers, body) + next_request)
-        if first:  # off the cold start: the first invocation's response is already sent
-            first = False
+        served += 1
+        if served == TRACE_IN_PLACE_AFTER:  # between invocations: this response is sent
             _trace_variable.in_place()
         read()  # 202 for the result; any other answer is the engine's business
 
