@@ -16,7 +16,7 @@ from tests.tui.pilot import wait_until
 from workbench.engine import InvocationRecord, InvokeEnd
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.bridge import EngineEvents
-from workbench.tui.screens.message import ConfirmPurge, MessageDialog
+from workbench.tui.dialogs.message import ConfirmPurge, MessageDialog
 from workbench.tui.screens.record import RecordScreen
 from workbench.tui.widgets.invocation_log import InvocationLog, LogFilter, trigger_text
 from workbench.tui.widgets.sources import SourcesPane

@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 
 from workbench.engine.storage.saved_events import SavedEvents
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.screens.saved_events import ConfirmDelete, EventNamePrompt, SavedEventsScreen
+from workbench.tui.dialogs.saved_events import ConfirmDelete, EventNamePrompt, SavedEventsScreen
 from workbench.tui.widgets.editor import EventEditor
 
 from ..helpers import make_function
