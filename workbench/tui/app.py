@@ -16,6 +16,7 @@ from textual.binding import Binding
 from ..engine import Engine, EngineSettings
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
+from .pdb_front_end import PdbFrontEnd
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .themes import Preferences, load_themes, ordered_names, resolve_theme, themes_dir
@@ -155,12 +156,14 @@ class WorkbenchApp(App[int]):
         )
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
-        self.main = MainScreen(self.engine, roots=roots, account_limit=self.settings.account_limit)
+        self.main = MainScreen(self.engine, account_limit=self.settings.account_limit)
+        # the debugger pane opens over any screen, so the app shows it, not the main screen
+        self.pdb = PdbFrontEnd(self.engine, roots, self)
         self.add_mode(self.DEFAULT_MODE, lambda: self.main)
 
     async def on_mount(self) -> None:
         await self.engine.start()
-        self.main.pdb.attach(self)  # breakpoint() stops, in the debugger pane
+        self.pdb.attach()  # breakpoint() stops, in the debugger pane
         await self._start_api()
         await self._start_http()
         self.bridge.start()
@@ -203,7 +206,7 @@ class WorkbenchApp(App[int]):
         self.sub_title = f"{self.sub_title} · {routes}" if self.api_server else routes
 
     async def on_unmount(self) -> None:
-        self.main.pdb.detach()
+        self.pdb.detach()
         self.bridge.stop()
         if self.api_server is not None:
             await self.api_server.close()
@@ -214,7 +217,10 @@ class WorkbenchApp(App[int]):
     def on_engine_events(self, message: EngineEvents) -> None:
         if not self.is_running:  # shutting down: a batch posted before the bridge stopped
             return  # may arrive after the panes are gone
-        self.main.take(message.events)
+        events = message.events
+        if self.pdb.take(events):  # a handler paused at a breakpoint, or went on
+            self.main.pdb_paused(self.pdb.paused_functions())
+        self.main.take(events)
 
     # ----------------------------------------------------------------- global keys
 
@@ -237,7 +243,8 @@ class WorkbenchApp(App[int]):
         self.main.action_topic_publish()
 
     def action_debugger(self) -> None:
-        self.main.action_debugger()
+        """Show the debugger pane (after f6 went back to the workbench)."""
+        self.pdb.show()
 
     def action_help(self) -> None:
         """Every key of the app and the focused pane, read from their bindings."""

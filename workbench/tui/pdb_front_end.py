@@ -26,27 +26,28 @@ OVER = "This pdb session is over."
 class PdbFrontEnd:
     """Attach while running; open, switch and close the debugger pane from the event stream."""
 
-    def __init__(self, engine: Engine, roots: list[Path]) -> None:
+    def __init__(self, engine: Engine, roots: list[Path], app: App[Any]) -> None:
         self.engine = engine
         self.roots = roots  # where the pane finds a handler's source
+        self.app = app  # the pane is pushed over whatever screen is on top
         self.sessions = PdbSessions()
         # sessions open when the user went back to the workbench (f6): they do not reopen the pane
         self._hidden: set[str] | None = None
-        self._app: App[Any] | None = None  # where the pane is shown, once attached
+        self._attached = False
 
-    def attach(self, app: App[Any]) -> None:
-        self._app = app
+    def attach(self) -> None:
+        """Once the engine runs: from now on a ``breakpoint()`` stops, in the pane."""
         self.engine.debugger.attach()
+        self._attached = True
 
     def detach(self) -> None:
-        if self._app is not None:
+        if self._attached:
             self.engine.debugger.detach()
+            self._attached = False
 
     def screen(self) -> DebuggerScreen | None:
         """The debugger pane, if it is open (on top or under another screen)."""
-        if self._app is None:
-            return None
-        return next((s for s in self._app.screen_stack if isinstance(s, DebuggerScreen)), None)
+        return next((s for s in self.app.screen_stack if isinstance(s, DebuggerScreen)), None)
 
     def paused_functions(self) -> set[str]:
         return {s.function for s in self.sessions.paused()}
@@ -66,11 +67,11 @@ class PdbFrontEnd:
 
     def show(self) -> None:
         """f6: show the debugger pane again (after f6 on it went back to the workbench)."""
-        if self._app is None or self.screen() is not None:
+        if self.screen() is not None:
             return
         following = self.sessions.next_paused()
         if following is None:
-            self._app.notify("No invocation is paused in the debugger.")
+            self.app.notify("No invocation is paused in the debugger.")
             return
         self._open(following.request_id)
 
@@ -97,8 +98,6 @@ class PdbFrontEnd:
         self._open(following.request_id)
 
     def _open(self, request_id: str) -> None:
-        app = self._app
-        assert app is not None  # attached: the only way sessions arrive
         self._hidden = None
         session = self.sessions.open[request_id]
         screen = DebuggerScreen(
@@ -112,13 +111,13 @@ class PdbFrontEnd:
         def closed(how: str | None) -> None:
             if how == HIDDEN:
                 self._hidden = set(self.sessions.open)
-                app.notify(
+                self.app.notify(
                     "The handler stays paused: f6 shows the debugger again.", title="Debugger"
                 )
             else:
                 self._arrange()  # another session may have paused meanwhile
 
-        app.push_screen(screen, closed)
+        self.app.push_screen(screen, closed)
 
     def _send(self, request_id: str, line: str) -> str | None:
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from textual.actions import SkipAction
 from textual.app import ComposeResult
@@ -40,7 +39,6 @@ from ...engine.invoke import (
     relative_files,
 )
 from ...engine.storage import SavedEvents
-from ..pdb_front_end import PdbFrontEnd
 from ..registry_view import RegistryView
 from ..reruns import Reruns
 from ..widgets.editor import EventEditor
@@ -82,14 +80,13 @@ class MainScreen(Screen[None]):
 
         report: RerunReport
 
-    def __init__(self, engine: Engine, *, roots: list[Path], account_limit: int) -> None:
+    def __init__(self, engine: Engine, *, account_limit: int) -> None:
         super().__init__()
         self.engine = engine
         self.account_limit = account_limit
         self.registry_view = RegistryView(engine)
         self.saved_events = SavedEvents(engine.state_dir)
         self.reruns = Reruns(engine, lambda report: self.post_message(self.RerunReported(report)))
-        self.pdb = PdbFrontEnd(engine, roots)
         self._reported: dict[str, str] = {}  # function -> the reload problem last toasted
         self._invocations: dict[Worker[None], str] = {}
 
@@ -145,11 +142,13 @@ class MainScreen(Screen[None]):
         self.registry_view.take(events)
         if isinstance(self.app.screen, RecordScreen):
             self.app.screen.take(events)  # an Event record's queue row: retried, sent on
-        if self.pdb.take(events):
-            self.query_one(ResponsePane).pdb_paused(self.pdb.paused_functions())
         self.refresh_functions()
         self.query_one(ResponsePane).debugger_waits(debug_waits(self.engine))
         self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))
+
+    def pdb_paused(self, functions: set[str]) -> None:
+        """Which functions have an invocation paused at the debugger (the response pane says)."""
+        self.query_one(ResponsePane).pdb_paused(functions)
 
     def _report_reloads(self, reloads: Iterable[FunctionReloaded]) -> None:
         """Toast a save that broke a function, once per new problem (the row keeps showing it)."""
@@ -303,6 +302,3 @@ class MainScreen(Screen[None]):
 
     def action_topic_publish(self) -> None:
         self.query_one(SourcesPane).action_topic_publish()
-
-    def action_debugger(self) -> None:
-        self.pdb.show()
