@@ -86,7 +86,7 @@ class MainScreen(Screen[None]):
         self.account_limit = account_limit
         self.registry_view = RegistryView(engine)
         self.saved_events = SavedEvents(engine.state_dir)
-        self.reruns = Reruns(engine, lambda report: self.post_message(self.RerunReported(report)))
+        self.reruns = Reruns(engine, self._post_rerun)
         self._reported: dict[str, str] = {}  # function -> the reload problem last toasted
         self._invocations: dict[Worker[None], str] = {}
 
@@ -256,6 +256,9 @@ class MainScreen(Screen[None]):
     def on_functions_pane_rerun_toggled(self, message: FunctionsPane.RerunToggled) -> None:
         self.notify(self.reruns.toggle(message.function), title="Re-run on save")
         self.refresh_functions()
+
+    def _post_rerun(self, report: RerunReport) -> None:
+        self.post_message(self.RerunReported(report))
 
     def on_main_screen_rerun_reported(self, message: RerunReported) -> None:
         report = message.report
