@@ -19,10 +19,10 @@ from pathlib import Path
 
 from tests.helpers import make_function
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.config.writers import open_for_writing
 from workbench.engine.model.events import BucketActivity, FunctionReloaded
 from workbench.engine.sources.buckets import SETTLE_S, Buckets, is_object_name
 from workbench.engine.sources.s3_events import encode_key
-from workbench.engine.sources.writers import open_for_writing
 
 RECORDER = """
 import json, os

@@ -110,6 +110,8 @@ class EnvironmentPool:
         self.changed(name)
 
     def _new(self, fn: FunctionConfig, version: str, revision: int) -> Environment:
+        # $LATEST imports the sources as hot reload checked them; a version is immutable
+        checked = self.catalog.checked_sources.get(fn.name) if version == LATEST else None
         env = Environment(
             fn,
             version,
@@ -123,6 +125,7 @@ class EnvironmentPool:
             debugger=self.debugger,
             debug_ports=self.debug_ports,
             debug_port=self.settings.debug_port,
+            checked_sources=checked,
         )
         processes.track(env)
         return env

@@ -8,6 +8,7 @@ crash, exit).  Each phase change is published on the engine's event stream.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import resource
 import select
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListene
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .spawning import spawn
 
+# our Python runtime imports these copies instead of the live files (config/checked_sources.py)
+CHECKED_SOURCES_VAR = "_WORKBENCH_CHECKED_SOURCES"
 INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
 # An event not taken by the runtime within its timeout and this much more times out anyway (a
 # runtime that never asks /next again after its last response).
@@ -102,6 +105,7 @@ class Environment(RuntimeAPIListener):
         debugger: Debugger | None = None,
         debug_ports: DebugPorts | None = None,
         debug_port: int | None = None,  # EngineSettings.debug_port: every one under a debugger
+        checked_sources: Mapping[str, str] | None = None,  # source file -> its checked copy
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -114,6 +118,7 @@ class Environment(RuntimeAPIListener):
         self.node = node
         self.pycache_dir = pycache_dir
         self.debugger = debugger
+        self.checked_sources = dict(checked_sources or {})
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
@@ -221,6 +226,8 @@ class Environment(RuntimeAPIListener):
             region=self.region,
             log_stream=log_stream_name(self.version, self.id),
         )
+        if how.pins_sources and self.checked_sources:
+            env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
         self.created_at = time.time()
         try:
             spawned = await spawn(how.command, env, self.fn, guard_cpu=self.ide is None)

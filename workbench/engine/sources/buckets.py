@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 from ..config.source_filter import IGNORED_FILES
 from ..config.triggers import S3Trigger, triggers_of
 from ..config.watcher import Watcher
+from ..config.writers import open_for_writing
 from ..model.events import BucketActivity
 from .s3_events import DELETE, PUT, ObjectChange, s3_event
-from .writers import open_for_writing
 
 if TYPE_CHECKING:
     from .host import SourceHost
