@@ -161,6 +161,38 @@ def test_serve_prints_a_flood_bounded_and_the_apis_log_tail_is_its_end(tmp_path:
 # --------------------------------------------------------------------------- --log-limit
 
 
+def test_serve_log_limit_sets_what_a_record_keeps(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "flood", FLOOD, timeout=60)
+    proc, url, output = start_serve(root, tmp_path / "state", "--log-limit", "64K")
+    try:
+        request = urllib.request.Request(
+            f"{url}/2015-03-31/functions/flood/invocations", data=b'{"lines": 20000}'
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.loads(response.read()) == "flooded"
+        printed: list[str] = []
+        while not printed or not printed[-1].startswith("REPORT RequestId: "):
+            printed.append(output.get(timeout=60))
+        [gap] = [x for x in printed if "of output left out here" in x]
+        kept = "a record keeps 64 KiB of log, its first and last part (the log limit)"
+        assert gap.endswith(f": {kept}")
+        assert not any(SKIPPED.fullmatch(x) for x in printed)  # 64 KiB: serve prints it all
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_the_tuis_log_limit_reaches_its_engine(tmp_path: Path) -> None:
+    from workbench.tui.app import WorkbenchApp
+
+    app = WorkbenchApp([tmp_path], state_dir=tmp_path / "state", log_limit=256 * 1024)
+    assert app.engine.settings.log_limit == 256 * 1024
+    assert WorkbenchApp([tmp_path], state_dir=tmp_path / "s2").engine.settings.log_limit == (
+        1024 * 1024
+    )
+
+
 @pytest.mark.parametrize("verb", [["serve"], []])  # serve and the TUI
 @pytest.mark.parametrize("value", ["4k", "lots", "1g"])
 def test_a_bad_log_limit_is_refused_before_anything_starts(

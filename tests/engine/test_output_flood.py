@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 
 import psutil
-import pytest
 
 from workbench.engine import Engine, EngineSettings, InvokeResult, LogLine
 
@@ -336,11 +335,6 @@ async def test_an_idle_environments_flood_is_kept_by_no_record_and_held_nowhere(
 # --------------------------------------------------------------------------- the setting
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py's _new_environment must pass log_limit=self.settings.log_limit to "
-    "Environment (the lead's file; see the output helper's report)",
-)
 async def test_the_log_limit_setting_caps_the_record(
     function_root: Path, engine_settings: EngineSettings
 ) -> None:

@@ -123,6 +123,7 @@ class EnvironmentPool:
             debugger=self.debugger,
             debug_ports=self.debug_ports,
             debug_port=self.settings.debug_port,
+            log_limit=self.settings.log_limit,
         )
         processes.track(env)
         return env
