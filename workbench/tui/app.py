@@ -127,6 +127,7 @@ class WorkbenchApp(App[int]):
         prewarm: bool = False,
         time_scale: float = 1.0,
         debug_port: int | None = None,
+        log_limit: int | None = None,  # default: EngineSettings'
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
@@ -154,6 +155,8 @@ class WorkbenchApp(App[int]):
             time_scale=time_scale,
             debug_port=debug_port,
         )
+        if settings is None and log_limit is not None:
+            self.settings.log_limit = log_limit
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
         self.main = MainScreen(self.engine, account_limit=self.settings.account_limit)

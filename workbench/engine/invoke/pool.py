@@ -126,6 +126,7 @@ class EnvironmentPool:
             debug_ports=self.debug_ports,
             debug_port=self.settings.debug_port,
             checked_sources=checked,
+            log_limit=self.settings.log_limit,
         )
         processes.track(env)
         return env
