@@ -107,7 +107,7 @@ async def engine_runs(
             bare += interpreter_starts(max(1, cold_n // rounds))
             for _ in range(max(1, cold_n // rounds)):
                 # retire the warm environment: the next call is cold
-                engine.pool.retire_idle("noop", "bench", latest_only=False)
+                engine.pool.retire_idle("noop", "idle", latest_only=False)
                 t = time.perf_counter()
                 result = await engine.invoke("noop", b"{}")
                 cold.append((time.perf_counter() - t) * 1000)

@@ -19,7 +19,7 @@ from typing import Any
 from ..config.catalog import Catalog
 from ..config.function import FunctionConfig
 from ..config.settings import EngineSettings
-from ..model.events import ConcurrencyChanged, EventBus
+from ..model.events import ConcurrencyChanged, EventBus, ShutdownReason
 from ..registry.versions import LATEST, Registry
 from ..runtime import processes
 from ..runtime.debug_attach import DebugPorts
@@ -159,7 +159,7 @@ class EnvironmentPool:
 
     # ----------------------------------------------------------------- retiring
 
-    def retire_idle(self, name: str, reason: str, *, latest_only: bool = True) -> None:
+    def retire_idle(self, name: str, reason: ShutdownReason, *, latest_only: bool = True) -> None:
         """Shut idle environments down; busy ones finish their invocation, then retire."""
         idle = self._idle.get(name)
         if not idle:

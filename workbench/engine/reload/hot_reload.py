@@ -28,7 +28,7 @@ from ..config.source_filter import SourceFilter
 from ..config.watcher import Watcher
 from ..config.writers import open_for_writing
 from ..invoke.pool import EnvironmentPool
-from ..model.events import EventBus, FunctionReloaded
+from ..model.events import EventBus, FunctionReloaded, ReloadChange
 
 log = logging.getLogger("workbench.reload")
 
@@ -189,6 +189,7 @@ class HotReload:
         )
         if before == after and error_then == error_now and not saved_again:
             return None
+        change: ReloadChange
         if before is None and broken_before is None:
             change = "added"
         elif after is None and broken_after is None:

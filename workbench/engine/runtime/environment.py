@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..config.function import FunctionConfig
-from ..model.events import EnvironmentEvent, EventBus, LogLine
+from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
 from . import processes
 from .debug_attach import DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
@@ -45,7 +46,7 @@ DELIVERY_GRACE_S = 10.0
 READ_BYTES = 65536  # a pipe's default capacity: one read per loop turn keeps the loop free
 
 # How Go (and so Lambda's own error text) names the signals a runtime dies of.
-_SIGNAL_NAMES = {
+_SIGNAL_NAMES: dict[int, str] = {
     signal.SIGKILL: "killed",
     signal.SIGTERM: "terminated",
     signal.SIGSEGV: "segmentation fault",
@@ -74,10 +75,11 @@ class Outcome:
     """How one invocation ended, from the environment's point of view.
 
     kind: ``response`` | ``error`` (the runtime posted an error) | ``init_error`` | ``too_large``
-    (the response exceeded the payload limit) | ``timeout`` | ``exit`` (the runtime died).
+    (the response exceeded the payload limit) | ``timeout`` | ``exit`` (the runtime died);
+    ``ready`` ends INIT only.
     """
 
-    kind: str
+    kind: OutcomeKind
     body: bytes = b""
     error_type: str | None = None
     content_type: str = "application/json"
@@ -86,6 +88,10 @@ class Outcome:
     duration_ms: float = 0.0  # without paused_ms
     log_lines: list[str] | None = None
     paused_ms: float = 0.0  # at a debugger prompt (the timeout clock was stopped)
+
+
+OutcomeKind = Literal["ready", "response", "error", "init_error", "too_large", "timeout", "exit"]
+EnvState = Literal["new", "initializing", "idle", "busy", "dead"]
 
 
 class SpawnError(Exception):
@@ -132,7 +138,7 @@ class Environment(RuntimeAPIListener):
         self.waiting_for_debugger = False  # listening, and no debugger has attached yet
         self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
-        self.state = "new"  # new → initializing → idle ⇄ busy → dead
+        self.state: EnvState = "new"  # new → initializing → idle ⇄ busy → dead
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self.tmpdir = ""
@@ -141,7 +147,7 @@ class Environment(RuntimeAPIListener):
         self.invocations = 0
         self.init_duration_ms: float | None = None
         self.peak_kb = 0
-        self.shutdown_reason: str | None = None
+        self.shutdown_reason: ShutdownReason | None = None
         self.exit_description = ""
         self._request_id: str | None = None
         self._output = RuntimeOutput(
@@ -188,11 +194,28 @@ class Environment(RuntimeAPIListener):
         poller.register(self._pidfd, select.POLLIN)
         return bool(poller.poll(0))
 
-    def _publish(self, phase: str, **kw: object) -> None:
+    def _publish(
+        self,
+        phase: EnvironmentPhase,
+        *,
+        duration_ms: float | None = None,
+        reason: ShutdownReason | None = None,
+        error_type: str | None = None,
+        port: int | None = None,
+    ) -> None:
         if self.bus.active:
             self.bus.publish(
                 EnvironmentEvent(
-                    phase, self.id, self.fn.name, self.version, time.time(), self.pid or None, **kw
+                    phase,
+                    self.id,
+                    self.fn.name,
+                    self.version,
+                    time.time(),
+                    self.pid or None,
+                    duration_ms,
+                    reason,
+                    error_type,
+                    port,
                 )
             )
 
@@ -533,7 +556,7 @@ class Environment(RuntimeAPIListener):
         if self.pid:
             processes.kill_environment(self.pid, f"127.0.0.1:{self.api.port}")
 
-    def shutdown(self, reason: str) -> None:
+    def shutdown(self, reason: ShutdownReason) -> None:
         """Retire the environment now (Lambda gives a runtime without extensions 0 ms).
 
         Nothing here waits: the process group is SIGKILLed, reaped when its pidfd says it is

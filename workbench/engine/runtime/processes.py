@@ -22,7 +22,9 @@ class Tracked(Protocol):
     """An execution environment (``environment.py``, which imports this module) as tracked."""
 
     pid: int
-    state: str
+
+    @property
+    def state(self) -> str: ...
 
 
 PR_SET_CHILD_SUBREAPER = 36

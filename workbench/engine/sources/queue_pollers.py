@@ -197,7 +197,7 @@ class QueueMapping:
                     self.function,
                 )
                 return
-        done = [m.receipt_handle for m in batch if m.message_id not in failed]
+        done = [m.receipt_handle for m in batch if m.message_id not in (failed or ())]
         await asyncio.to_thread(self.store.delete_messages, t.queue, done)
 
 
