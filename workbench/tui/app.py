@@ -25,7 +25,8 @@ from .themes import Preferences, load_themes, ordered_names, resolve_theme, them
 class Served(Protocol):
     """A server started beside the TUI (the Lambda API, the HTTP routes)."""
 
-    url: str
+    @property
+    def url(self) -> str: ...
 
     async def close(self) -> None: ...
 

@@ -49,7 +49,7 @@ class _DecodeContext:
         return {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}[name]
 
 
-_scan = _json.make_scanner(_DecodeContext())
+_scan = _json.make_scanner(_DecodeContext())  # type: ignore[arg-type]  # duck-typed, as json does
 _WS = " \t\n\r"
 
 
