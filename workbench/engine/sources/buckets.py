@@ -33,7 +33,7 @@ from ..config.triggers import S3Trigger, triggers_of
 from ..config.watcher import Watcher
 from ..config.writers import open_for_writing
 from ..model.events import BucketActivity
-from .s3_events import DELETE, PUT, ObjectChange, s3_event
+from ..shapes.s3 import DELETE, PUT, ObjectChange, s3_event
 
 if TYPE_CHECKING:
     from .host import SourceHost
