@@ -82,7 +82,7 @@ def rule_names(function: str, triggers: list[ScheduleTrigger]) -> list[str]:
 
 def schedule_triggers(fn: FunctionConfig) -> list[tuple[str, ScheduleTrigger]]:
     """The function's schedule triggers (enabled or not) with their rule names."""
-    found = [t for t in triggers_of(fn) if isinstance(t, ScheduleTrigger)]
+    found = list(triggers_of(fn, ScheduleTrigger))
     return list(zip(rule_names(fn.name, found), found, strict=True))
 
 

@@ -45,10 +45,9 @@ def topic_subscribers(engine: SourceHost) -> dict[str, dict[str, bool]]:
     """
     found: dict[str, dict[str, bool]] = {}
     for name, fn in engine.functions.items():
-        for trigger in triggers_of(fn):
-            if isinstance(trigger, SnsTrigger):
-                subscribers = found.setdefault(trigger.topic, {})
-                subscribers[name] = subscribers.get(name, False) or trigger.enabled
+        for trigger in triggers_of(fn, SnsTrigger):
+            subscribers = found.setdefault(trigger.topic, {})
+            subscribers[name] = subscribers.get(name, False) or trigger.enabled
     return dict(sorted(found.items()))
 
 
