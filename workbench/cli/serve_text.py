@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from ..engine import Engine, InvocationRecord
-from ..engine.config import QueueTrigger, S3Trigger, SnsTrigger, runtime_family, triggers_of
+from ..engine.config import describe, runtime_family, triggers_of
 from ..engine.model import (
     AsyncEventChanged,
     BucketActivity,
@@ -26,7 +26,6 @@ from ..engine.runtime import (
     debugpy_folder,
     size_text,
 )
-from ..engine.sources import bucket_folders
 
 
 def _utc(epoch: float) -> str:
@@ -34,29 +33,13 @@ def _utc(epoch: float) -> str:
 
 
 def source_lines(engine: Engine) -> list[str]:
-    """Every enabled bucket, queue, schedule and topic trigger, with where it comes from."""
+    """Every enabled trigger its type describes (buckets, queues, topics), then the schedules
+    this engine runs, with their next fire times (the HTTP routes are listed apart)."""
     lines: list[str] = []
-    folders: dict[str, list[str]] = {}
-    for folder, bucket in bucket_folders(engine).items():
-        folders.setdefault(bucket, []).append(f"{folder}/")
     for name, fn in sorted(engine.functions.items()):
         for trigger in triggers_of(fn):
-            if not trigger.enabled:
-                continue
-            if isinstance(trigger, S3Trigger):
-                where = ", ".join(folders.get(trigger.bucket, []))
-                events = ", ".join(e.removeprefix("s3:") for e in trigger.events)
-                lines.append(f"bucket {trigger.bucket} ({where}) -> {name} [{events}]")
-            elif isinstance(trigger, QueueTrigger):
-                line = f"queue {trigger.queue} -> {name} (batch {trigger.batch_size}"
-                if trigger.dead_letter_queue:
-                    line += (
-                        f", to {trigger.dead_letter_queue} after "
-                        f"{trigger.max_receive_count} receives"
-                    )
-                lines.append(line + ")")
-            elif isinstance(trigger, SnsTrigger):
-                lines.append(f"topic {trigger.topic} -> {name}")
+            if trigger.enabled and (line := describe(trigger, name, engine.roots)) is not None:
+                lines.append(line)
     scheduler = engine.scheduler
     if scheduler is not None:
         for info in scheduler.upcoming(count=1):
