@@ -112,9 +112,12 @@ async def test_non_atomic_saves_while_invoking_never_fail_a_cold_start(
             return saves
 
         writing = asyncio.create_task(writer())
-        results = [await engine.invoke("f") for _ in range(150)]
+        results = []
+        # until enough cold starts happened mid-save (a loaded machine saves less often)
+        while sum(r.record.cold for r in results) < 15 and len(results) < 2000:
+            results.append(await engine.invoke("f"))
         stop.set()
         saves = await writing
     failed = [json.loads(r.payload) for r in results if r.function_error]
     assert failed == []
-    assert saves > 20 and sum(r.record.cold for r in results) > 10
+    assert saves > 15 and sum(r.record.cold for r in results) >= 15
