@@ -161,9 +161,11 @@ def paginate(
     if marker:
         try:
             after = json.loads(base64.urlsafe_b64decode(marker.encode()))
-        except ValueError:
+            # a marker is one of our keys; anything else (nested too deep for the parser, of
+            # another shape) is not one we gave out
+            ordered = [item for item in ordered if key(item) > after]  # type: ignore[operator]
+        except (ValueError, RecursionError, TypeError):
             raise InvalidParameterValue(f"Invalid marker: {marker}") from None
-        ordered = [item for item in ordered if key(item) > after]  # type: ignore[operator]
     page = ordered[:size]
     if len(ordered) > size:
         last = json.dumps(key(page[-1]), separators=(",", ":")).encode()
