@@ -5,9 +5,9 @@ the process is out of file descriptors, logs a traceback for each failed ``accep
 Python 3.11, retries a hundred times per wake-up): ~1,000 idle clients at ``ulimit -n 1024``
 made it log 1.25 M tracebacks in under a minute while every API call hung. Here:
 
-- past the cap, new connections wait in the kernel's backlog; when a new one is waiting and
-  the cap is reached, the least recently used idle keep-alive connection is closed to make room
-  (as nginx reuses idle connections), so idle clients cannot lock out a working one;
+- past the cap, new connections wait in the kernel's backlog; when one is waiting at the cap,
+  the least recently used idle keep-alive connection is closed to make room for it (as nginx
+  reuses idle connections), so idle clients cannot lock out a working one;
 - when ``accept()`` fails for want of descriptors (EMFILE, ENFILE) or memory, one warning line
   (at most one a minute), the cap drops below the connections open so that descriptors are left
   for the engine, and accepting resumes by itself as connections close (the full cap returns
@@ -163,7 +163,7 @@ class Acceptor:
         loop = asyncio.get_running_loop()
         delay = BACKOFF_FIRST_S
         while True:
-            await self._room()
+            await self._room(sock)
             try:
                 conn, _ = await loop.sock_accept(sock)
             except OSError as e:
@@ -187,21 +187,42 @@ class Acceptor:
                 conn.close()
                 self.log.exception("%s: could not set up a connection", self.name)
 
-    async def _room(self) -> None:
-        """Wait until another connection may be accepted, evicting idle ones to make room."""
+    async def _room(self, sock: socket.socket) -> None:
+        """Wait until another connection may be accepted; when one is waiting at the cap,
+        close the least recently used idle connection to make room for it."""
         while True:
             self._restore_when_calm()
             if len(self.open) < self.limit:
                 return
-            self._changed.clear()
-            victim = next((conn for conn in self.open if conn.idle()), None)
-            if victim is not None:
-                self.evicted += 1
-                victim.evict()
             timeout = None
             if self._short_since is not None:
                 timeout = max(0.0, self._short_since + RESTORE_AFTER_S - time.monotonic())
-            await self._wait_for_change(timeout)
+            self._changed.clear()
+            if not await self._arrival_or_change(sock, timeout):
+                continue  # one closed (or the cap may be restored): look again
+            victim = next((conn for conn in self.open if conn.idle()), None)
+            if victim is not None:
+                self.evicted += 1
+                self._changed.clear()
+                victim.evict()
+            await self._wait_for_change(timeout)  # for its close, or any other
+
+    async def _arrival_or_change(self, sock: socket.socket, timeout: float | None) -> bool:
+        """True when a connection waits to be accepted on ``sock``; False when one of ours
+        closed first, or ``timeout`` passed."""
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(sock.fileno(), lambda: arrived.done() or arrived.set_result(None))
+        changed = asyncio.ensure_future(self._changed.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {arrived, changed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            loop.remove_reader(sock.fileno())
+            arrived.cancel()
+            changed.cancel()
+        return arrived in done and not self._changed.is_set()
 
     async def _wait_for_change(self, timeout: float | None) -> None:
         """Until a connection closes (a descriptor came free), or ``timeout`` passes."""
