@@ -167,6 +167,8 @@ class Acceptor:
             try:
                 conn, _ = await loop.sock_accept(sock)
             except OSError as e:
+                if sock.fileno() < 0:
+                    return  # closed
                 if e.errno in ONE_CONNECTION:
                     continue
                 if e.errno in OUT_OF_RESOURCES:
@@ -227,7 +229,10 @@ class Acceptor:
     async def _wait_for_change(self, timeout: float | None) -> None:
         """Until a connection closes (a descriptor came free), or ``timeout`` passes."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # comes as the event is set, and close() would wait for this task forever
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
         except TimeoutError:
             pass
 
