@@ -25,10 +25,13 @@ async def main(root: Path, state_dir: Path) -> None:
         server = await start_api(engine, "127.0.0.1", 0, ConnectionLimits(idle_timeout=120.0))
         print(f"port {server.port}", flush=True)
         loop = asyncio.get_running_loop()
-        stdin_closed = loop.create_future()
-        loop.add_reader(
-            sys.stdin.fileno(), lambda: stdin_closed.done() or stdin_closed.set_result(None)
-        )
+        stdin_closed: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not stdin_closed.done():
+                stdin_closed.set_result(None)
+
+        loop.add_reader(sys.stdin.fileno(), readable)
         await stdin_closed
         loop.remove_reader(sys.stdin.fileno())
         await server.close()

@@ -213,9 +213,14 @@ class Acceptor:
         """True when a connection waits to be accepted on ``sock``; False when one of ours
         closed first, or ``timeout`` passed."""
         loop = asyncio.get_running_loop()
-        arrived: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(sock.fileno(), lambda: arrived.done() or arrived.set_result(None))
-        changed = asyncio.ensure_future(self._changed.wait())
+        arrived: asyncio.Future[bool] = loop.create_future()
+
+        def readable() -> None:
+            if not arrived.done():
+                arrived.set_result(True)
+
+        loop.add_reader(sock.fileno(), readable)
+        changed: asyncio.Future[bool] = asyncio.ensure_future(self._changed.wait())
         try:
             done, _ = await asyncio.wait(
                 {arrived, changed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED

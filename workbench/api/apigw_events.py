@@ -307,7 +307,7 @@ def _multi_headers(raw: object) -> list[tuple[str, str]]:
         return []
     if not isinstance(raw, Mapping):
         raise MalformedResult("multiValueHeaders must be an object of lists")
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for name, values in raw.items():
         if not isinstance(values, list):
             raise MalformedResult(f"multiValueHeaders {name!r} must be a list")

@@ -60,7 +60,7 @@ class GuardedHandler(web.RequestHandler):
             server,
             loop=asyncio.get_running_loop(),
             keepalive_timeout=acceptor.limits.idle_timeout,
-            access_log=None,
+            access_log=None,  # type: ignore[arg-type]  # None turns it off, as AppRunner's does
         )
         self.acceptor = acceptor
         self.limits = acceptor.limits

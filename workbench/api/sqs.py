@@ -173,7 +173,7 @@ class Call:
 
 def _redrive(call: Call, text: object) -> tuple[str, int]:
     try:
-        policy = json.loads(text) if isinstance(text, str) else None
+        policy: Any = json.loads(text) if isinstance(text, str) else None  # None: TypeError
         target = policy["deadLetterTargetArn"]
         count = int(policy["maxReceiveCount"])
         assert isinstance(target, str) and target.startswith("arn:aws:sqs:")
