@@ -187,6 +187,63 @@ def test_an_idle_connection_is_closed_quietly_after_the_idle_timeout(serve, capl
     assert warnings_naming(caplog, peer(kept_alive)) == []
 
 
+def read_response(sock: socket.socket) -> tuple[int, bytes]:
+    """One response on a keep-alive connection: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(
+        int(v) for k, _, v in (x.partition(":") for x in lines) if k.lower() == "content-length"
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), body
+
+
+def in_request(live: LiveServer, which: str) -> bool:
+    server = live.server if which == "api" else live.http
+    assert server is not None and server.acceptor is not None
+    acceptor = server.acceptor
+    return live.sync(lambda _engine: any(c.in_request for c in acceptor.open))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "which,path,status",
+    [
+        ("api", INVOKE, 200),
+        ("api", "/nowhere", 404),
+        ("http", "/echo", 200),
+        ("http", "/nowhere", 404),
+    ],
+)
+def test_a_body_that_came_after_its_head_is_not_taken_for_the_next_slow_head(
+    serve, caplog, which: str, path: str, status: int
+) -> None:
+    """Body bytes that arrive while the request is served (read by the handler, or drained by
+    aiohttp after an answer that did not need them) are not the start of another request: the
+    idle keep-alive connection is not cut off for a head it never began."""
+    live = serve(header_timeout=0.5)
+    port = port_of(live, which)
+    sock = connect(port)
+    body = b'{"n": 1}'
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n"
+    sock.sendall(head.encode())
+    wait_for(lambda: in_request(live, which), "the server is serving the request")
+    sock.sendall(body)
+    assert read_response(sock)[0] == status
+    # longer than the head deadline: a slow head on another connection is cut off meanwhile
+    clock = connect(port)
+    clock.sendall(b"GET / HTTP/1.1\r\n")
+    assert dribble_until_closed(clock, b"X: " + b"a" * 1000).startswith(b"HTTP/1.1 408 ")
+    sock.sendall(head.encode() + body)  # the same connection serves the next request
+    assert read_response(sock)[0] == status
+    assert warnings_naming(caplog, peer(sock)) == []
+
+
 # --------------------------------------------------------------------------- the cap
 
 

@@ -67,10 +67,14 @@ class GuardedHandler(web.RequestHandler):
         self.name = acceptor.name
         self.log = acceptor.log
         self.peer = "an unknown peer"
-        self._in_request = False  # from the middleware's start to the end of the response
+        # from the middleware's start to the end of the response and of the request's body
+        # (aiohttp reads and drops a body the handler left unread): bytes that come meanwhile
+        # are that body, or the next request
+        self._in_request = False
+        self._request: web.BaseRequest | None = None
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
-        self._pipelined = False  # bytes arrived while a request was being served
+        self._pipelined = False  # bytes came after the request's body was complete
 
     # ----------------------------------------------------------------- the connection
 
@@ -83,6 +87,11 @@ class GuardedHandler(web.RequestHandler):
         self._stop_head_clock()
         self.acceptor.closed(self)
         super().connection_lost(exc)
+
+    @property
+    def in_request(self) -> bool:
+        """A request is being served, or its body drained."""
+        return self._in_request
 
     def idle(self) -> bool:
         transport = self.transport
@@ -99,7 +108,9 @@ class GuardedHandler(web.RequestHandler):
     def data_received(self, data: bytes) -> None:
         if data:
             if self._in_request:
-                self._pipelined = True
+                request = self._request
+                if request is not None and request.content.is_eof():
+                    self._pipelined = True  # the body is in: these begin the next request
             elif self._head_timer is None:
                 self._start_head_clock()
             if self._head_timer is not None:
@@ -108,9 +119,10 @@ class GuardedHandler(web.RequestHandler):
 
     # ----------------------------------------------------------------- a request's life
 
-    def request_started(self) -> None:
+    def request_started(self, request: web.Request) -> None:
         """The head is in and the app has the request (called by ``guard_middleware``)."""
         self._in_request = True
+        self._request = request
         self._pipelined = False
         self._stop_head_clock()
         self.acceptor.used(self)
@@ -121,10 +133,17 @@ class GuardedHandler(web.RequestHandler):
         try:
             return await super().finish_response(request, resp, start_time)  # type: ignore[arg-type]
         finally:
-            self._in_request = False
-            if self._pipelined:  # the next request began meanwhile: its head is on the clock
-                self._pipelined = False
-                self._start_head_clock()
+            if request is self._request and not request.content.is_eof():
+                request.content.on_eof(self._request_over)  # once aiohttp drained the body
+            else:
+                self._request_over()
+
+    def _request_over(self) -> None:
+        self._in_request = False
+        self._request = None
+        if self._pipelined:  # the next request began meanwhile: its head is on the clock
+            self._pipelined = False
+            self._start_head_clock()
 
     def watch_body(self, request: web.Request) -> asyncio.TimerHandle | None:
         """Start the body's clock; it stops when the body is in (or by the caller)."""
@@ -252,7 +271,7 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     proto = request.protocol
     if not isinstance(proto, GuardedHandler):
         return await handler(request)
-    proto.request_started()
+    proto.request_started(request)
     timer = proto.watch_body(request)
     try:
         return await handler(request)
