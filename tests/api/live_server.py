@@ -16,15 +16,29 @@ import boto3
 from botocore.config import Config
 
 from workbench.api import LambdaAPIServer, start_api
+from workbench.api.http_trigger import HttpTriggerServer, start_http
+from workbench.api.limits import ConnectionLimits
 from workbench.engine import Engine, EngineSettings
 
 T = TypeVar("T")
 
 
 class LiveServer:
-    def __init__(self, root: Path, state_dir: Path, host: str = "127.0.0.1", **settings: Any):
+    def __init__(
+        self,
+        root: Path,
+        state_dir: Path,
+        host: str = "127.0.0.1",
+        limits: ConnectionLimits | None = None,
+        http: bool = False,
+        **settings: Any,
+    ):
+        """``limits`` for both servers; ``http``: serve the http triggers too (``http_port``)."""
         self.root = root
         self.host = host
+        self.limits = limits
+        self.serve_http = http
+        self.http: HttpTriggerServer | None = None
         settings.setdefault("background", True)  # as serve: Event invocations run
         self.settings = EngineSettings(state_dir=state_dir, keep_alive_s=30.0, **settings)
         self.engine: Engine | None = None
@@ -52,10 +66,14 @@ class LiveServer:
         try:
             async with Engine([self.root], self.settings) as engine:
                 self.engine = engine
-                self.server = await start_api(engine, self.host, 0)
+                self.server = await start_api(engine, self.host, 0, self.limits)
+                if self.serve_http:
+                    self.http = await start_http(engine, self.host, 0, self.limits)
                 self._ready.set()
                 await self._stop.wait()
                 await self.server.close()
+                if self.http is not None:
+                    await self.http.close()
         except BaseException as e:  # noqa: BLE001 - reported to the test thread
             self._error = e
             self._ready.set()
@@ -69,6 +87,11 @@ class LiveServer:
     def port(self) -> int:
         assert self.server is not None
         return self.server.port
+
+    @property
+    def http_port(self) -> int:
+        assert self.http is not None
+        return self.http.port
 
     def call(self, work: Callable[[Engine], Awaitable[T]]) -> T:
         """Run ``work(engine)`` on the server's loop and wait for it."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import stat
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -679,3 +681,226 @@ async def test_a_third_party_runtime_client_works_unchanged(tmp_path: Path) -> N
         }
         for result in (warm, failed, after):
             assert refusals & set(result.record.log_lines), result.record.log_lines
+
+
+# --------------------------------------------------------------------------- holding the server
+
+
+@pytest.fixture
+def short_deadlines(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    caplog.set_level(logging.INFO, logger="workbench.runtime_api")
+    yield
+
+
+async def started(**limits: Any) -> RuntimeAPI:
+    server = RuntimeAPI(Recorder(), **limits)
+    await server.start()
+    return server
+
+
+def peer_of(client: RawClient) -> str:
+    host, port = client.writer.get_extra_info("sockname")[:2]
+    return f"{host}:{port}"
+
+
+def warnings_naming(caplog: pytest.LogCaptureFixture, who: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.WARNING and who in r.getMessage()]
+
+
+async def dribble_until_answered(client: RawClient, data: bytes, every: float = 0.05) -> bytes:
+    """Send ``data`` a byte per ``every`` s until the server answers; then read to the close."""
+    for byte in data:
+        try:
+            return await asyncio.wait_for(client.reader.read(), every) + await client.reader.read()
+        except TimeoutError:
+            pass
+        try:
+            await client.send(bytes([byte]))
+        except ConnectionError:
+            break
+    return await asyncio.wait_for(client.reader.read(-1), 30)
+
+
+async def test_a_head_sent_a_byte_at_a_time_is_cut_off_and_the_runtime_served(
+    short_deadlines, caplog
+) -> None:
+    api = await started(header_timeout=0.5)
+    slow = await RawClient.connect(api.port)
+    runtime = await RawClient.connect(api.port)
+    try:
+        await slow.send(b"POST " + response_path("x").encode() + b" HTTP/1.1\r\n")
+        resp = await first_event(api, runtime, invocation(40))  # served meanwhile
+        assert resp.headers["lambda-runtime-aws-request-id"].endswith("40")
+
+        answer = await dribble_until_answered(slow, b"X-Slow: " + b"a" * 2000)
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        assert b'"errorType":"RequestTimeout"' in answer
+        [record] = warnings_naming(caplog, peer_of(slow))
+        assert "did not finish a request head within 0.5 s" in record.getMessage()
+        assert record.exc_info is None
+        # the runtime's connection lives on
+        ok = await runtime.request("POST", response_path(invocation(40).request_id), b"{}")
+        assert ok.status == 202
+    finally:
+        await slow.close()
+        await runtime.close()
+        api.close()
+
+
+async def test_a_body_that_never_completes_is_cut_off(short_deadlines, caplog) -> None:
+    api = await started(body_timeout=0.5)
+    runtime = await RawClient.connect(api.port)
+    try:
+        inv = invocation(41)
+        await first_event(api, runtime, inv)
+        head = RawClient.build(
+            "POST", response_path(inv.request_id), None, {"Content-Length": "100"}
+        )
+        await runtime.send(head + b'{"ok"')  # 5 of 100 bytes, then nothing
+        answer = await asyncio.wait_for(runtime.reader.read(-1), 30)
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        [record] = warnings_naming(caplog, peer_of(runtime))
+        assert (
+            "did not finish a request body within 0.5 s (5 bytes received)" in record.getMessage()
+        )
+        assert recorder(api).named("response") == []
+    finally:
+        await runtime.close()
+        api.close()
+
+
+async def test_a_blocked_next_and_an_idle_connection_are_never_cut_off(
+    short_deadlines, caplog
+) -> None:
+    api = await started(header_timeout=0.3, body_timeout=0.3)
+    waiting = await RawClient.connect(api.port)
+    idle = await RawClient.connect(api.port)
+    clock = await RawClient.connect(api.port)
+    try:
+        await waiting.send(RawClient.build("GET", NEXT))  # blocks: no event yet
+        # a slow head on a third connection is cut off after the deadline: by then both the
+        # blocked /next and the idle connection have outlived it
+        await clock.send(b"GET /2018-06-01/ping HTTP/1.1\r\n")
+        assert (await dribble_until_answered(clock, b"X: " + b"a" * 2000)).startswith(
+            b"HTTP/1.1 408 "
+        )
+        api.dispatch(invocation(42))
+        resp = await waiting.read_response()
+        assert resp.status == 200 and resp.headers["lambda-runtime-aws-request-id"].endswith("42")
+        assert (await idle.request("GET", "/2018-06-01/ping")).body == b"pong"
+        assert warnings_naming(caplog, peer_of(waiting)) == []
+        assert warnings_naming(caplog, peer_of(idle)) == []
+    finally:
+        for c in (waiting, idle, clock):
+            await c.close()
+        api.close()
+
+
+async def test_past_the_cap_a_connection_waits_until_one_closes() -> None:
+    api = await started(max_connections=2)
+    first = await RawClient.connect(api.port)
+    second = await RawClient.connect(api.port)
+    third = await RawClient.connect(api.port)  # the kernel completes it; the server waits
+    try:
+        for c in (first, second):
+            assert (await c.request("GET", "/2018-06-01/ping")).body == b"pong"
+        await third.send(RawClient.build("GET", "/2018-06-01/ping"))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert len(api.protocols) == 2  # the loop went round 50 times and took no third one
+        await first.close()
+        resp = await third.read_response(timeout=30)
+        assert resp.body == b"pong"
+    finally:
+        for c in (second, third):
+            await c.close()
+        api.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"garbage\r\n\r\n",
+        b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+        b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\nhello\r\n0\r\n\r\n",
+    ],
+    ids=["request-line", "content-length", "chunk-size"],
+)
+async def test_a_malformed_request_is_a_400_and_one_log_line(
+    api: RuntimeAPI, client: RawClient, short_deadlines, caplog, request_bytes: bytes
+) -> None:
+    await client.send(request_bytes)
+    answer = await asyncio.wait_for(client.reader.read(-1), 30)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    [record] = warnings_naming(caplog, peer_of(client))
+    assert "malformed HTTP request from" in record.getMessage()
+    assert record.exc_info is None
+    assert recorder(api).named("init_error") == []
+
+
+RUNTIME_API_CHILD = """
+import asyncio, logging, os, resource, sys
+from workbench.engine.runtime.runtime_api import RuntimeAPI, RuntimeAPIListener
+
+async def main():
+    api = RuntimeAPI(RuntimeAPIListener(), max_connections=64)
+    await api.start()
+    loop = asyncio.get_running_loop()
+    stdin_closed = loop.create_future()
+    loop.add_reader(0, lambda: stdin_closed.done() or stdin_closed.set_result(None))
+    fillers = []
+    try:  # use up every descriptor but three
+        while True:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        pass
+    for fd in fillers[-3:]:
+        os.close(fd)
+    print(api.port, flush=True)
+    await stdin_closed
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+asyncio.run(main())
+"""
+
+
+async def test_out_of_descriptors_the_accept_loop_waits_and_recovers(tmp_path: Path) -> None:
+    """The server's process has three descriptors left and ten clients come: three are taken,
+    the rest wait in the backlog with one warning (asyncio's own accept loop logged a traceback
+    per attempt), and as the first ones leave the others are taken in turn."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        RUNTIME_API_CHILD,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert child.stdout is not None and child.stdin is not None and child.stderr is not None
+    port = int(await asyncio.wait_for(child.stdout.readline(), 60))
+    clients = [await RawClient.connect(port) for _ in range(10)]
+    log: list[str] = []
+    try:
+        for c in clients:
+            await c.send(RawClient.build("GET", "/2018-06-01/ping"))
+        while not any("Too many open files" in line for line in log):  # none has left yet
+            line = await asyncio.wait_for(child.stderr.readline(), 60)
+            assert line, log
+            log.append(line.decode().rstrip("\n"))
+        for c in clients:  # in turn: each is answered once the ones before it have gone
+            resp = await c.read_response(timeout=60)
+            assert resp.body == b"pong"
+            await c.close()
+    finally:
+        for c in clients:
+            await c.close()
+        child.stdin.close()
+        await asyncio.wait_for(child.wait(), 60)
+    log += (await child.stderr.read()).decode().splitlines()
+    warnings = [line for line in log if "Too many open files" in line]
+    assert len(warnings) == 1, log
+    assert warnings[0].startswith("WARNING workbench.runtime_api Runtime API 127.0.0.1:")
+    assert not [line for line in log if "Traceback" in line or line.startswith("ERROR")], log

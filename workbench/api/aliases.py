@@ -8,18 +8,23 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import InvalidParameterValue, PreconditionFailed
-from . import shapes
+from . import shapes, validation
 from .functions import json_body, json_response
 from .keys import ENGINE
 
 
 def _target(request: web.Request) -> tuple[Engine, str]:
     engine: Engine = request.app[ENGINE]
-    name, _ = engine.resolve(request.match_info["function"])
+    function = validation.function_name(request.match_info["function"], namespaced=False)
+    name, _ = engine.resolve(function)
     return engine, name
 
 
-def _routing(body: Mapping[str, object]) -> Mapping[str, object] | None:
+def _alias(request: web.Request) -> str:
+    return validation.alias_name(request.match_info["alias"])
+
+
+def _routing(engine: Engine, name: str, body: Mapping[str, object]) -> Mapping[str, object] | None:
     config = body.get("RoutingConfig")
     if config is None:
         return None
@@ -28,7 +33,13 @@ def _routing(body: Mapping[str, object]) -> Mapping[str, object] | None:
     weights = config.get("AdditionalVersionWeights", {})
     if not isinstance(weights, dict):
         raise InvalidParameterValue("AdditionalVersionWeights must be a map of version to weight")
+    validation.routing_weights(engine, name, weights)
     return weights
+
+
+def _version(engine: Engine, name: str, body: Mapping[str, object]) -> str | None:
+    version = _text(body, "FunctionVersion")
+    return None if version is None else validation.function_version(engine, name, version)
 
 
 def _text(body: Mapping[str, object], field: str) -> str | None:
@@ -41,14 +52,14 @@ def _text(body: Mapping[str, object], field: str) -> str | None:
 async def create_alias(request: web.Request) -> web.Response:
     engine, name = _target(request)
     body = await json_body(request)
-    alias, version = _text(body, "Name"), _text(body, "FunctionVersion")
+    alias, version = _text(body, "Name"), _version(engine, name, body)
     if not alias or not version:
         raise InvalidParameterValue("CreateAlias needs Name and FunctionVersion")
     created = engine.create_alias(
         name,
-        alias,
+        alias,  # the registry checks the name
         version,
-        routing=_routing(body),
+        routing=_routing(engine, name, body),
         description=_text(body, "Description") or "",
     )
     return json_response(shapes.alias_configuration(engine, created), status=201)
@@ -56,13 +67,13 @@ async def create_alias(request: web.Request) -> web.Response:
 
 async def get_alias(request: web.Request) -> web.Response:
     engine, name = _target(request)
-    alias = engine.alias(name, request.match_info["alias"])
+    alias = engine.alias(name, _alias(request))
     return json_response(shapes.alias_configuration(engine, alias))
 
 
 async def update_alias(request: web.Request) -> web.Response:
     engine, name = _target(request)
-    alias_name = request.match_info["alias"]
+    alias_name = _alias(request)
     body = await json_body(request)
     revision = _text(body, "RevisionId")
     if revision is not None and revision != engine.alias(name, alias_name).revision_id:
@@ -70,8 +81,8 @@ async def update_alias(request: web.Request) -> web.Response:
     updated = engine.update_alias(
         name,
         alias_name,
-        version=_text(body, "FunctionVersion"),
-        routing=_routing(body),
+        version=_version(engine, name, body),
+        routing=_routing(engine, name, body),
         description=_text(body, "Description"),
     )
     return json_response(shapes.alias_configuration(engine, updated))
@@ -79,7 +90,7 @@ async def update_alias(request: web.Request) -> web.Response:
 
 async def delete_alias(request: web.Request) -> web.Response:
     engine, name = _target(request)
-    engine.delete_alias(name, request.match_info["alias"])
+    engine.delete_alias(name, _alias(request))
     return web.Response(status=204)
 
 
@@ -87,7 +98,8 @@ async def list_aliases(request: web.Request) -> web.Response:
     engine, name = _target(request)
     aliases = engine.aliases(name)
     version = request.query.get("FunctionVersion")
-    if version:
+    if version is not None:
+        validation.check(version, "functionVersion", validation.FUNCTION_VERSION)
         aliases = [a for a in aliases if a.function_version == version or version in a.routing]
     page, marker = shapes.paginate(
         aliases, lambda a: [a.name], request.query.get("Marker"), request.query.get("MaxItems")

@@ -179,6 +179,8 @@ def _parse(payload: bytes) -> object:
         return json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         raise MalformedResult("the result is not JSON") from None
+    except RecursionError:
+        raise MalformedResult("the result nests arrays and objects too deeply to read") from None
 
 
 def response_v2(payload: bytes) -> HttpResponse:

@@ -18,7 +18,7 @@ from ..engine.model import (
     ValidationError,
 )
 from ..engine.registry import LATEST, MAX_UNZIPPED_BYTES, is_version_number
-from . import shapes
+from . import shapes, validation
 from .keys import ENGINE
 
 # UpdateFunctionConfiguration fields the workbench can write, and their function.toml keys.
@@ -48,6 +48,11 @@ async def json_body(request: web.Request) -> dict[str, object]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidRequestContent(f"Could not parse request body into json: {e}") from None
+    except RecursionError:
+        # Lambda's wording for JSON nested too deeply to parse UNVERIFIED
+        raise InvalidRequestContent(
+            "Could not parse request body into json: arrays and objects nest too deeply"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidRequestContent("The request body must be a JSON object")
     return body
@@ -57,11 +62,12 @@ def _engine(request: web.Request) -> Engine:
     return request.app[ENGINE]
 
 
-def _name(request: web.Request) -> tuple[str, str | None]:
-    """The function's name (from a name or ARN) and any qualifier in it or in ``?Qualifier``."""
-    return _engine(request).resolve(
-        request.match_info["function"], request.query.get("Qualifier") or None
-    )
+def _name(request: web.Request, *, namespaced: bool = False) -> tuple[str, str | None]:
+    """The function's name (from a name or ARN) and any qualifier in it or in ``?Qualifier``,
+    both checked against the operation's model (``namespaced``: see ``validation``)."""
+    function = validation.function_name(request.match_info["function"], namespaced=namespaced)
+    qualifier = validation.qualifier(request.query.get("Qualifier") or None)
+    return _engine(request).resolve(function, qualifier)
 
 
 def _published(engine: Engine, name: str, qualifier: str | None) -> Version | None:
@@ -72,7 +78,10 @@ def _published(engine: Engine, name: str, qualifier: str | None) -> Version | No
         return None
     if not is_version_number(qualifier):
         qualifier = engine.alias(name, qualifier).function_version
-    return None if qualifier == LATEST else engine.version(name, int(qualifier))
+    if qualifier == LATEST:
+        return None
+    validation.version_exists_or_404(engine, name, qualifier)
+    return engine.version(name, int(qualifier))
 
 
 async def configuration(engine: Engine, name: str, qualifier: str | None) -> dict[str, object]:
@@ -89,7 +98,12 @@ async def configuration(engine: Engine, name: str, qualifier: str | None) -> dic
 
 async def list_functions(request: web.Request) -> web.Response:
     engine = _engine(request)
-    everything = request.query.get("FunctionVersion") == "ALL"
+    listed = request.query.get("FunctionVersion")
+    if listed is not None and listed != "ALL":
+        raise ValidationError.constraint(
+            listed, "functionVersion", "Member must satisfy enum value set: [ALL]"
+        )
+    everything = listed == "ALL"
     items: list[tuple[str, str]] = []
     for name in sorted({*engine.functions, *engine.problems}):
         items.append((name, LATEST))
@@ -107,7 +121,7 @@ async def list_functions(request: web.Request) -> web.Response:
 
 async def get_function(request: web.Request) -> web.Response:
     engine = _engine(request)
-    name, qualifier = _name(request)
+    name, qualifier = _name(request, namespaced=True)
     config = await configuration(engine, name, qualifier)
     location = request.url.with_path(f"/workbench/code/{name}").with_query(
         {"Qualifier": str(config["Version"])}
@@ -123,7 +137,7 @@ async def get_function(request: web.Request) -> web.Response:
 
 
 async def get_configuration(request: web.Request) -> web.Response:
-    name, qualifier = _name(request)
+    name, qualifier = _name(request, namespaced=True)
     return json_response(await configuration(_engine(request), name, qualifier))
 
 
@@ -187,7 +201,7 @@ async def publish_version(request: web.Request) -> web.Response:
 
 async def list_versions(request: web.Request) -> web.Response:
     engine = _engine(request)
-    name, _ = _name(request)
+    name, _ = _name(request, namespaced=True)
     items: list[str] = [LATEST, *(str(v.number) for v in engine.versions(name))]
     page, marker = shapes.paginate(
         items,
@@ -262,7 +276,7 @@ async def account_settings(request: web.Request) -> web.Response:
 async def code_zip(request: web.Request) -> web.StreamResponse:
     """GetFunction's ``Code.Location``: the function's package, as the zip a publish stores."""
     engine = _engine(request)
-    name, qualifier = _name(request)
+    name, qualifier = _name(request, namespaced=True)
     version = _published(engine, name, qualifier)
     if version is not None:
         return web.FileResponse(engine.code_zip_path(version))

@@ -30,6 +30,8 @@ from ..engine.config import HttpTrigger, triggers_of
 from ..engine.model import LambdaError
 from . import apigw_events as apigw
 from .apigw_events import HttpRequest, HttpResponse, Route
+from .guard import client_gone, guard_middleware
+from .limits import ConnectionLimits
 from .listen import Served
 
 DEFAULT_HTTP_PORT = 3000  # as `sam local start-api`
@@ -133,8 +135,11 @@ class RouteTable:
 class HttpTriggerServer(Served):
     """A running HTTP trigger server; ``close()`` stops it."""
 
-    def __init__(self, engine: Engine, host: str) -> None:
-        super().__init__(host)
+    name = "HTTP trigger"
+    log = logging.getLogger("workbench.api.http")
+
+    def __init__(self, engine: Engine, host: str, limits: ConnectionLimits | None = None) -> None:
+        super().__init__(host, limits)
         self.engine = engine
         self._table: RouteTable | None = None
 
@@ -152,6 +157,13 @@ class HttpTriggerServer(Served):
         request_id = apigw.new_request_id()
         try:
             response = await self._answer(request, request_id)
+        except web.RequestPayloadError:
+            raise  # a broken body: guard_middleware answers it and closes the connection
+        except ConnectionError:
+            if client_gone(request):
+                raise  # nobody to answer: guard_middleware ends it quietly
+            log.exception("HTTP trigger error on %s %s", request.method, request.path)
+            response = apigw.error_response(500, apigw.INTERNAL_ERROR)
         except Exception:  # noqa: BLE001 - a bug here must not take the server down
             log.exception("HTTP trigger error on %s %s", request.method, request.path)
             response = apigw.error_response(500, apigw.INTERNAL_ERROR)
@@ -225,14 +237,18 @@ def _send(response: HttpResponse, request_id: str) -> web.Response:
 
 
 async def start_http(
-    engine: Engine, host: str = "127.0.0.1", port: int = DEFAULT_HTTP_PORT
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_HTTP_PORT,
+    limits: ConnectionLimits | None = None,
 ) -> HttpTriggerServer:
     """Serve ``engine``'s http triggers on ``host:port`` (port 0: any free port).
 
+    ``limits``: connections and timeouts (``ConnectionLimits()``'s defaults when None).
     Raises ``OSError`` when the port cannot be bound (in use, or not allowed).
     """
-    server = HttpTriggerServer(engine, host)
-    app = web.Application(client_max_size=apigw.MAX_BODY)
+    server = HttpTriggerServer(engine, host, limits)
+    app = web.Application(middlewares=[guard_middleware], client_max_size=apigw.MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", server.handle)
     await server.listen(app, port)
     return server

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import InvalidRequestContent, ValidationError, check_payload_size, payload_limit
+from . import validation
 from .keys import ENGINE
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
@@ -80,8 +81,8 @@ def _choice(value: str, accepted: tuple[str, ...], field: str) -> str:
 async def invoke(request: web.Request) -> web.Response:
     engine: Engine = request.app[ENGINE]
     headers = request.headers
-    function = request.match_info["function"]
-    qualifier = request.query.get("Qualifier") or None
+    function = validation.function_name(request.match_info["function"], namespaced=True)
+    qualifier = validation.qualifier(request.query.get("Qualifier") or None)
     kind = _choice(
         headers.get("X-Amz-Invocation-Type", "RequestResponse"), INVOCATION_TYPES, "invocationType"
     )

@@ -1,19 +1,34 @@
-"""Serving an aiohttp app on a host and port: the Lambda API and the HTTP trigger both do."""
+"""Serving an aiohttp app on a host and port: the Lambda API and the HTTP trigger both do.
+
+aiohttp runs the app; the sockets are ours: the ``Acceptor`` bounds the connections and rides
+out descriptor exhaustion, and each connection is a ``GuardedHandler`` with head and body
+deadlines (see ``limits.py`` for the defaults).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from aiohttp import web
+
+from .acceptor import Acceptor
+from .guard import GuardedHandler
+from .limits import ConnectionLimits
 
 
 class Served:
     """A running server; ``close()`` stops it. ``port`` is the bound one (port 0 picks any)."""
 
-    def __init__(self, host: str) -> None:
+    name = "server"  # for log lines: "Lambda API: ..."
+    log = logging.getLogger("workbench.api")
+
+    def __init__(self, host: str, limits: ConnectionLimits | None = None) -> None:
         self.host = host
         self.port = 0
+        self.limits = limits or ConnectionLimits()
         self.runner: web.AppRunner | None = None
+        self.acceptor: Acceptor | None = None
         self.started_at = time.time()
 
     @property
@@ -25,16 +40,19 @@ class Served:
         """Bind and start serving ``app``; ``OSError`` when the port cannot be bound."""
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, port, reuse_address=True)
+        server = runner.server
+        assert server is not None
+        acceptor = Acceptor(self.name, lambda a: GuardedHandler(server, a), self.limits, self.log)
         try:
-            await site.start()
+            self.port = await acceptor.bind(self.host, port)
         except OSError:
             await runner.cleanup()
             raise
-        bound = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
-        self.runner = runner
-        self.port = bound.sockets[0].getsockname()[1] if bound and bound.sockets else port
+        acceptor.start()
+        self.runner, self.acceptor = runner, acceptor
 
     async def close(self) -> None:
+        if self.acceptor is not None:
+            await self.acceptor.close()
         if self.runner is not None:
             await self.runner.cleanup()

@@ -14,8 +14,10 @@ from aiohttp import web
 from ..engine import Engine
 from ..engine.model import LambdaError, new_uuid
 from . import aliases, functions, sqs
+from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
+from .limits import ConnectionLimits
 from .listen import Served
 from .security import HostPolicy
 
@@ -97,12 +99,22 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
             return error_response(error, new_uuid())
         except web.HTTPException:
             raise
+        except web.RequestPayloadError:
+            raise  # a broken body: guard_middleware answers it and closes the connection
+        except ConnectionError:
+            if client_gone(request):
+                raise  # nobody to answer: guard_middleware ends it quietly
+            log.exception("API error on %s %s", request.method, request.path)
+            error = _service_error("the service lost a connection", "ServiceException", 500)
+            return error_response(error, new_uuid())
         except Exception as e:  # noqa: BLE001 - a bug here must not take the server down
             log.exception("API error on %s %s", request.method, request.path)
             error = _service_error(f"{type(e).__name__}: {e}", "ServiceException", 500)
             return error_response(error, new_uuid())
 
-    app = web.Application(middlewares=[lambda_errors], client_max_size=CONTROL_BODY_LIMIT)
+    app = web.Application(
+        middlewares=[guard_middleware, lambda_errors], client_max_size=CONTROL_BODY_LIMIT
+    )
     app[ENGINE] = engine
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
@@ -113,14 +125,20 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
 class LambdaAPIServer(Served):
     """A running API server; ``close()`` stops it."""
 
+    name = "Lambda API"
+
 
 async def start_api(
-    engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+    engine: Engine,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    limits: ConnectionLimits | None = None,
 ) -> LambdaAPIServer:
     """Serve the Lambda API for ``engine`` on ``host:port`` (port 0: any free port).
 
+    ``limits``: connections and timeouts (``ConnectionLimits()``'s defaults when None).
     Raises ``OSError`` when the port cannot be bound (in use, or not allowed).
     """
-    server = LambdaAPIServer(host)
+    server = LambdaAPIServer(host, limits)
     await server.listen(build_app(engine, host), port)
     return server

@@ -148,6 +148,10 @@ def version_order(version: str) -> int:
     return -1 if version == LATEST else int(version)
 
 
+def _is_key_part(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def paginate(
     items: Sequence[T], key: Callable[[T], list[object]], marker: str | None, max_items: str | None
 ) -> tuple[list[T], str | None]:
@@ -161,9 +165,13 @@ def paginate(
     if marker:
         try:
             after = json.loads(base64.urlsafe_b64decode(marker.encode()))
-        except ValueError:
+            # a marker is one of our keys, a list of names and numbers; anything else (nested
+            # too deep for the parser, of another shape) is not one we gave out
+            if not isinstance(after, list) or not all(_is_key_part(part) for part in after):
+                raise TypeError("not a key")
+            ordered = [item for item in ordered if key(item) > after]  # type: ignore[operator]
+        except (ValueError, RecursionError, TypeError):
             raise InvalidParameterValue(f"Invalid marker: {marker}") from None
-        ordered = [item for item in ordered if key(item) > after]  # type: ignore[operator]
     page = ordered[:size]
     if len(ordered) > size:
         last = json.dumps(key(page[-1]), separators=(",", ":")).encode()

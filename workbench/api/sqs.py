@@ -93,6 +93,7 @@ SYSTEM_ATTRIBUTES = (
 # JSON-escaped bodies can be larger than the 1 MiB they carry; past this, refuse unread
 MAX_REQUEST_BYTES = 4 * MAX_MESSAGE_BYTES
 BATCH_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,80}")
+INTEGER_RE = re.compile(r"-?[0-9]{1,18}")  # an integer parameter sent as a string
 
 
 class SqsError(Exception):
@@ -156,7 +157,7 @@ class Call:
         value = self.params.get(key, default)
         if value is None:
             return None
-        if isinstance(value, str) and value.lstrip("-").isdigit():
+        if isinstance(value, str) and INTEGER_RE.fullmatch(value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise SqsError(
@@ -172,11 +173,11 @@ class Call:
 
 def _redrive(call: Call, text: object) -> tuple[str, int]:
     try:
-        policy = json.loads(text) if isinstance(text, str) else None
+        policy: Any = json.loads(text) if isinstance(text, str) else None  # None: TypeError
         target = policy["deadLetterTargetArn"]
         count = int(policy["maxReceiveCount"])
         assert isinstance(target, str) and target.startswith("arn:aws:sqs:")
-    except (ValueError, TypeError, KeyError, AssertionError):
+    except (ValueError, TypeError, KeyError, AssertionError, RecursionError):
         raise SqsError(
             "InvalidAttributeValue",
             "Invalid value for the parameter RedrivePolicy: a JSON object "
@@ -492,6 +493,13 @@ async def handle(request: web.Request) -> web.Response:
             raise ValueError("not an object")
     except (ValueError, UnicodeDecodeError) as e:
         return error_response("SerializationException", f"The request body is not JSON: {e}")
+    except RecursionError:
+        # SQS's wording for JSON nested too deeply UNVERIFIED; its code is the one for a body
+        # that does not parse
+        return error_response(
+            "SerializationException",
+            "The request body is not JSON the service can read: arrays and objects nest too deeply",
+        )
     call = Call(request, request.app[ENGINE], params)
     try:
         if "QueueName" in params:

@@ -7,18 +7,46 @@ Status codes and bodies follow AWS's emulator (LAMBDA_REFERENCE §1).
 This is on the hot path of every invocation, so it is a bare ``asyncio.Protocol`` with a small
 HTTP/1.1 parser (keep-alive, pipelining, Content-Length and chunked bodies, ``Expect:
 100-continue``) rather than a framework.
+
+The server takes at most ``max_connections`` at once (a runtime needs one or two: events, and a
+debug session); past that, connections wait in the kernel's backlog. Out of file descriptors, its
+accept loop waits for one to free up, with one warning a minute for all environments (asyncio's
+own loop logs a traceback per failed ``accept()``). A request's head must arrive within
+``header_timeout`` and its body within ``body_timeout`` (408, one log line, the connection
+closed). There is no idle timeout, as in Lambda's own Runtime API: the runtime's connection is
+idle for as long as its handler runs, its init takes or a debugger holds it, and our runtime does
+not reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import logging
+import re
+import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 MAX_PAYLOAD = 6 * 1024 * 1024 + 100  # 6,291,556 bytes: AWS's emulator's MaxPayloadSize
 MAX_HEAD = 64 * 1024
 PREFIX = "/2018-06-01"
+MAX_CONNECTIONS = 16
+BACKLOG = 16
+# Generous: a runtime sends a request at once, but on a machine running a thousand environments
+# it can be descheduled for seconds mid-send. These stop a connection from being held forever.
+HEADER_TIMEOUT_S = 30.0
+BODY_TIMEOUT_S = 120.0
+_BACKOFF_FIRST_S = 0.05
+_BACKOFF_MAX_S = 1.0
+_WARN_EVERY_S = 60.0
+_HEX_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")  # a chunk's size (past 16 digits: not a real one)
+# accept() failed for one connection only (reset before it was taken): take the next one
+_ONE_CONNECTION = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EINTR})
+log = logging.getLogger("workbench.runtime_api")
+_warned_at = -_WARN_EVERY_S  # one accept() warning a minute across every environment
 
 _REASONS = {
     100: "Continue",
@@ -28,6 +56,7 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Request Entity Too Large",
     500: "Internal Server Error",
@@ -126,12 +155,38 @@ class DebugSink(Protocol):
     def on_close(self) -> None: ...
 
 
+def _warn_accept(port: int, e: OSError) -> None:
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at >= _WARN_EVERY_S:
+        _warned_at = now
+        code = errno.errorcode.get(e.errno or 0, "?")
+        log.warning(
+            "Runtime API 127.0.0.1:%d: cannot accept the runtime's connection: %s (%s); it "
+            "waits in the kernel's backlog until descriptors free up (said once a minute for "
+            "all environments)",
+            port,
+            e.strerror or e,
+            code,
+        )
+
+
 class RuntimeAPI:
     """The per-environment Runtime API state machine; ``RuntimeAPIProtocol`` feeds it requests."""
 
-    def __init__(self, listener: RuntimeAPIListener) -> None:
+    def __init__(
+        self,
+        listener: RuntimeAPIListener,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        header_timeout: float = HEADER_TIMEOUT_S,
+        body_timeout: float = BODY_TIMEOUT_S,
+    ) -> None:
         self.listener = listener
-        self.server: asyncio.Server | None = None
+        self.max_connections = max_connections
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.sock: socket.socket | None = None
         self.port = 0
         self.current: Invocation | None = None  # the event last handed out
         self.pending: Invocation | None = None  # an event waiting for the runtime to ask
@@ -139,23 +194,73 @@ class RuntimeAPI:
         self.initialised = False
         self.init_failed = False
         self.protocols: set[RuntimeAPIProtocol] = set()
+        self._room = asyncio.Event()  # set when a connection closes
+        self._accepting: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> str:
-        loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(
-            lambda: RuntimeAPIProtocol(self), "127.0.0.1", 0, reuse_address=True
-        )
-        self.port = self.server.sockets[0].getsockname()[1]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.port = sock.getsockname()[1]
+        self._loop = asyncio.get_running_loop()
+        self._accepting = self._loop.create_task(self._accept_forever(sock))
         return f"127.0.0.1:{self.port}"
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                # as asyncio's Server.close: off the selector before the descriptor is reused
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        if self._accepting is not None:
+            self._accepting.cancel()
+            self._accepting = None
         for proto in list(self.protocols):
             if proto.transport is not None:
                 proto.transport.abort()
         self.protocols.clear()
+
+    async def _accept_forever(self, sock: socket.socket) -> None:
+        """Accept while fewer than ``max_connections`` are open; never a busy loop: a failed
+        ``accept()`` waits for a connection to close or a back-off of up to a second."""
+        loop = asyncio.get_running_loop()
+        delay = _BACKOFF_FIRST_S
+        while True:
+            while len(self.protocols) >= self.max_connections:
+                self._room.clear()
+                await self._room.wait()
+            try:
+                conn, _ = await loop.sock_accept(sock)
+            except OSError as e:
+                if sock.fileno() < 0:
+                    return  # closed
+                if e.errno in _ONE_CONNECTION:
+                    continue
+                _warn_accept(self.port, e)  # EMFILE, ENFILE, ENOBUFS, ENOMEM, or unexpected
+                self._room.clear()
+                try:
+                    # not wait_for: on 3.11 it can swallow a cancellation that comes as the
+                    # event is set, and this task would outlive close()
+                    async with asyncio.timeout(delay):
+                        await self._room.wait()
+                except TimeoutError:
+                    pass
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+                continue
+            delay = _BACKOFF_FIRST_S
+            try:
+                await loop.connect_accepted_socket(lambda: RuntimeAPIProtocol(self), conn)
+            except OSError:
+                conn.close()  # it went away before it could be set up
 
     def dispatch(self, inv: Invocation) -> None:
         """Hand an event to the runtime: now if it waits in /next, else when it next asks."""
@@ -296,19 +401,25 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.blocked = False  # a /next is waiting: later pipelined requests wait behind it
         self.req: _Request | None = None
         self.debug: DebugSink | None = None  # a debug connection: JSON lines from here on
+        self.peer = "an unknown peer"
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            import socket
-
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.peer = f"{peer[0]}:{peer[1]}"
         self.api.protocols.add(self)
         self.api.listener.on_connect()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_clocks()
         self.api.protocols.discard(self)
+        self.api._room.set()
         if self.api.waiting is self:
             self.api.waiting = None
         self.transport = None
@@ -387,6 +498,69 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
                 self.debug.on_message(message)
 
     def process(self) -> None:
+        self._process()
+        self._update_clocks()
+
+    # ----------------------------------------------------------------- deadlines
+
+    def _update_clocks(self) -> None:
+        """Time a head from its first byte, a body from the end of its head; nothing else (a
+        connection idle, blocked in /next or carrying a debug session is never timed)."""
+        if self.transport is None or self.debug is not None or self.blocked:
+            self._stop_clocks()
+        elif self.req is not None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+            if self._body_timer is None:
+                self._body_timer = asyncio.get_running_loop().call_later(
+                    self.api.body_timeout, self._expired, "body"
+                )
+        elif self.buf:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+            if self._head_timer is None:
+                self._head_timer = asyncio.get_running_loop().call_later(
+                    self.api.header_timeout, self._expired, "head"
+                )
+        elif self._head_timer is not None or self._body_timer is not None:
+            self._stop_clocks()
+
+    def _stop_clocks(self) -> None:
+        for timer in (self._head_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._body_timer = None
+
+    def _expired(self, part: str) -> None:
+        self._head_timer = self._body_timer = None
+        if self.transport is None:
+            return
+        timeout = self.api.header_timeout if part == "head" else self.api.body_timeout
+        received = len(self.buf) if part == "head" else (self.req.size if self.req else 0)
+        log.warning(
+            "Runtime API 127.0.0.1:%d: %s did not finish a request %s within %g s (%d bytes "
+            "received); answered 408 and closed the connection",
+            self.api.port,
+            self.peer,
+            part,
+            timeout,
+            received,
+        )
+        self._fail(408, "RequestTimeout", f"request {part} not complete within {timeout:g} s")
+
+    # ----------------------------------------------------------------- parsing
+
+    def _malformed(self, what: str) -> None:
+        log.warning(
+            "Runtime API 127.0.0.1:%d: malformed HTTP request from %s: %s; answered 400",
+            self.api.port,
+            self.peer,
+            what,
+        )
+
+    def _process(self) -> None:
         buf = self.buf
         while buf and not self.blocked and self.transport is not None:
             if self.debug is not None:
@@ -397,17 +571,27 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
                 end = buf.find(b"\r\n\r\n")
                 if end < 0:
                     if len(buf) > MAX_HEAD:
+                        self._malformed(f"a request head over {MAX_HEAD} bytes")
                         self._fail(400, "TruncatedHTTPRequest", "request head too large")
                     return
-                req = _Request.parse(bytes(buf[:end]))
+                head = bytes(buf[:end])
+                req = _Request.parse(head)
                 del buf[: end + 4]
                 if req is None:
+                    line = head.split(b"\r\n", 1)[0][:120]
+                    self._malformed(f"cannot parse the request head starting {line!r}")
                     self._fail(400, "InvalidRequest", "malformed HTTP request")
                     return
                 self.req = req
                 if req.expect_continue and not buf:
                     self.write(http_response(100))
-            if not req.feed(buf):
+            try:
+                complete = req.feed(buf)
+            except ValueError as e:
+                self._malformed(f"{req.method} {req.path[:120]}: {e}")
+                self._fail(400, "InvalidRequest", f"malformed chunked body: {e}")
+                return
+            if not complete:
                 return
             self.req = None
             self.dispatch(req)
@@ -495,11 +679,13 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.write(_not_found())
 
     def _fail(self, status: int, error_type: str, message: str) -> None:
+        self._stop_clocks()
         self.write(_json_response(status, error_body(error_type, message)))
         self.flush()
         if self.transport is not None:
             self.transport.close()
         self.buf.clear()
+        self.req = None
 
 
 class _Request:
@@ -582,10 +768,9 @@ class _Request:
             if end < 0:
                 return False
             size_text = bytes(buf[:end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                size = 0
+            if not _HEX_RE.fullmatch(size_text):
+                raise ValueError(f"bad chunk size {size_text[:40]!r}")
+            size = int(size_text, 16)
             if size == 0:  # the last chunk, then optional trailers, then a blank line
                 if buf[end : end + 4] == b"\r\n\r\n":
                     del buf[: end + 4]

@@ -1,0 +1,129 @@
+"""Request parameters checked against botocore's Lambda model before the engine sees them.
+
+Function names, qualifiers, versions and alias names arrive in paths, query strings and JSON
+fields. Lambda answers one outside the model's pattern or length with ``ValidationException``
+(``1 validation error detected: Value '...' at 'qualifier' failed to satisfy constraint: ...``,
+LAMBDA_REFERENCE §3), and a well-formed version number that names no version with
+``ResourceNotFoundException`` ``Function not found: <arn>:<version>``: a number too large for
+any version to have (``99999999999999999999999``) is such a number, not a server error.
+
+Patterns and lengths are botocore's ``lambda/2015-03-31/service-2.json`` (1.44): the shapes
+``FunctionName``, ``NamespacedFunctionName``, ``NumericLatestPublishedOrAliasQualifier``,
+``VersionWithLatestPublished``, ``AdditionalVersion`` and ``Alias``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..engine import Engine, ResourceNotFound, ValidationError
+
+# Versions are numbered from 1 and stored as SQLite INTEGERs (signed 64-bit); Lambda's own
+# version numbers are Java longs (UNVERIFIED). No number above this can name a version.
+MAX_VERSION = 2**63 - 1
+_ECHO = 256  # characters of a rejected value repeated in the message
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A string shape of the model: its pattern (matched whole) and length bounds."""
+
+    pattern: str
+    max_length: int
+    min_length: int = 1
+    hint: str = ""  # what the pattern means, for people
+
+    def violations(self, value: str) -> list[str]:
+        found = []
+        if re.fullmatch(self.pattern, value) is None:
+            hint = f" ({self.hint})" if self.hint else ""
+            found.append(f"Member must satisfy regular expression pattern: {self.pattern}{hint}")
+        if len(value) > self.max_length:
+            found.append(f"Member must have length less than or equal to {self.max_length}")
+        elif len(value) < self.min_length:
+            found.append(f"Member must have length greater than or equal to {self.min_length}")
+        return found
+
+
+_NAME_PREFIX = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?"
+)
+FUNCTION_NAME = Constraint(_NAME_PREFIX + r"([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?", 140)
+NAMESPACED_FUNCTION_NAME = Constraint(
+    _NAME_PREFIX + r"([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?", 256
+)
+QUALIFIER = Constraint(r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+", 128)
+FUNCTION_VERSION = Constraint(r"(\$LATEST(\.PUBLISHED)?|[0-9]+)", 1024)
+ADDITIONAL_VERSION = Constraint(r"[0-9]+", 1024)
+ALIAS_NAME = Constraint(
+    r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)", 128, hint="letters, digits, - and _, and not all digits"
+)
+
+
+def _echo(value: str) -> str:
+    return value if len(value) <= _ECHO else value[:_ECHO] + "…"
+
+
+def check(value: str, field: str, constraint: Constraint) -> str:
+    """``value`` if it satisfies ``constraint``; else Lambda's ``ValidationException``."""
+    found = constraint.violations(value)
+    if not found:
+        return value
+    if len(found) == 1:
+        raise ValidationError.constraint(_echo(value), field, found[0])
+    # wording of several violations of one value UNVERIFIED (Lambda's: "; "-separated)
+    raise ValidationError(
+        f"{len(found)} validation errors detected: "
+        + "; ".join(
+            f"Value '{_echo(value)}' at '{field}' failed to satisfy constraint: {what}"
+            for what in found
+        )
+    )
+
+
+def function_name(value: str, *, namespaced: bool) -> str:
+    """The ``{FunctionName}`` of a path: a name, ``name:qualifier`` or an ARN.
+
+    ``namespaced``: the operation takes a ``NamespacedFunctionName`` (Invoke, GetFunction,
+    GetFunctionConfiguration, ListVersionsByFunction), which also allows ``.`` in the name.
+    """
+    return check(value, "functionName", NAMESPACED_FUNCTION_NAME if namespaced else FUNCTION_NAME)
+
+
+def qualifier(value: str | None) -> str | None:
+    """``?Qualifier=``: ``$LATEST``, a version number or an alias name (or absent)."""
+    return None if value is None else check(value, "qualifier", QUALIFIER)
+
+
+def version_exists_or_404(engine: Engine, name: str, version: str) -> None:
+    """A version number no version can have is Lambda's 404, as any unknown version is."""
+    if version.isascii() and version.isdigit() and int(version) > MAX_VERSION:
+        raise ResourceNotFound(f"Function not found: {engine.arn(name, version)}")
+
+
+def function_version(engine: Engine, name: str, value: str) -> str:
+    """An alias's ``FunctionVersion``: ``$LATEST`` or a version number that can exist."""
+    check(value, "functionVersion", FUNCTION_VERSION)
+    version_exists_or_404(engine, name, value)
+    return value
+
+
+def routing_weights(engine: Engine, name: str, weights: Mapping[str, object]) -> None:
+    """``RoutingConfig.AdditionalVersionWeights``' keys: version numbers that can exist (the
+    weights themselves are the registry's to check)."""
+    for version in weights:
+        found = ADDITIONAL_VERSION.violations(version)
+        if found:
+            raise ValidationError.constraint(
+                _echo(version),
+                "routingConfig.additionalVersionWeights",
+                f"Map keys must satisfy constraint: [{', '.join(found)}]",
+            )
+        version_exists_or_404(engine, name, version)
+
+
+def alias_name(value: str) -> str:
+    return check(value, "name", ALIAS_NAME)
