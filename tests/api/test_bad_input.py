@@ -2,8 +2,8 @@
 
 Each case goes over the wire as a client sends it and checks Lambda's error shape (status,
 ``x-amzn-ErrorType``, JSON body) and that the server logged no traceback for it. Invoke's own
-checks (its payload's JSON, its qualifier's version number) are the engine's: those cases are
-marked ``xfail(strict=True)`` until the engine answers them as Lambda does.
+checks (its payload's JSON, its qualifier's version number) are the engine's, tested here as a
+client meets them.
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ DEEP = b"[" * 100_000  # nests past any JSON parser's recursion limit
 HUGE = "99999999999999999999999"  # a version number no version can have
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:echo"
 F = "/2015-03-31/functions/echo"
-ENGINE_SIDE = pytest.mark.xfail(
-    strict=True,
-    reason="engine side pending: Engine.invoke's payload check and qualifier resolution",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -102,7 +98,7 @@ def test_deep_json_in_a_control_plane_body_is_invalid_request_content(
 
 @pytest.mark.parametrize(
     "invocation_type",
-    [pytest.param("RequestResponse", marks=ENGINE_SIDE), pytest.param("Event", marks=ENGINE_SIDE)],
+    ["RequestResponse", "Event"],
 )
 def test_deep_json_as_an_invoke_payload_is_invalid_request_content(
     live: LiveServer, caplog, invocation_type: str
@@ -228,7 +224,6 @@ HUGE_INVOKES = {
 }
 
 
-@ENGINE_SIDE
 @pytest.mark.parametrize("case", sorted(HUGE_INVOKES))
 def test_invoking_a_version_too_large_to_exist_is_function_not_found(
     published: LiveServer, caplog, case: str

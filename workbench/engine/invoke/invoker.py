@@ -28,7 +28,7 @@ from ..model.events import EventBus, InvokeEnd, InvokeStart
 from ..model.ids import new_trace_id, new_uuid
 from ..model.limits import check_payload_size
 from ..model.records import InvocationType
-from ..registry.versions import LATEST, Registry, is_alias_qualifier
+from ..registry.versions import LATEST, Registry, is_alias_qualifier, version_number
 from ..runtime.environment import Environment, Outcome, SpawnError
 from ..runtime.launch import LaunchError
 from ..runtime.runtime_api import Invocation
@@ -66,6 +66,10 @@ def check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
         json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidRequestContent(f"Could not parse request body into json: {e}") from None
+    except RecursionError:  # 100,000 nested [ : a 4xx, as any other unparseable body
+        raise InvalidRequestContent(
+            "Could not parse request body into json: arrays and objects nest too deeply"
+        ) from None
     return data
 
 
@@ -140,7 +144,7 @@ class Invoker:
                     f"{self.catalog.problems[name].error}"
                 )
             return latest, version
-        published = self._registry().version(name, int(version))
+        published = self._registry().version(name, version_number(version))
         if published is None:
             raise ResourceNotFound(f"Function not found: {arn(name, qualifier)}")
         return published.config, version

@@ -20,7 +20,7 @@ from ..config.catalog import Catalog
 from ..config.function import FunctionConfig
 from ..config.settings import EngineSettings
 from ..model.events import ConcurrencyChanged, EventBus, ShutdownReason
-from ..registry.versions import LATEST, Registry
+from ..registry.versions import LATEST, Registry, version_number
 from ..runtime import processes
 from ..runtime.debug_attach import DebugPorts
 from ..runtime.debugger import Debugger
@@ -90,7 +90,7 @@ class EnvironmentPool:
             self.changed(fn.name)
             return env, False, 0.0
         if version != LATEST:
-            self._registry().ensure_files(fn.name, int(version))
+            self._registry().ensure_files(fn.name, version_number(version))
         waited = await self.gate.enter(fn.name)
         env = self._new(fn, version, self.catalog.revision(fn.name))
         env.on_runtime_started = self.gate.leave  # the next cold start may begin

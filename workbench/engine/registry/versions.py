@@ -59,6 +59,16 @@ VERSIONED_FIELDS = (
 )
 
 
+MAX_VERSION_NUMBER = 2**63 - 1  # SQLite's INTEGER: no version can have a larger number
+
+
+def version_number(text: str) -> int:
+    """A numeric qualifier's version number; 0 (which no version has) when it has too many
+    digits to be one (``int()`` of 4,300 digits raises, and SQLite's integers stop at 2**63)."""
+    digits = text.lstrip("0")
+    return int(digits) if digits and len(digits) <= 19 else 0
+
+
 def lambda_timestamp(epoch_s: float) -> str:
     """Lambda's ``LastModified``: ``2020-04-10T19:06:32.563+0000``."""
     moment = datetime.fromtimestamp(epoch_s, tz=UTC)
@@ -224,7 +234,7 @@ def parse_routing(pairs: Mapping[str, object]) -> dict[str, float]:
                 "Map value must satisfy constraint: [Member must have value less than or equal "
                 "to 1.0, Member must have value greater than or equal to 0.0]",
             )
-        routing[str(int(version))] = float(weight)
+        routing[str(version_number(str(version)))] = float(weight)
     return routing
 
 
@@ -335,6 +345,8 @@ class Registry:
         return _version_from_row(row) if row else None
 
     def version(self, function: str, number: int) -> Version | None:
+        if not 0 < number <= MAX_VERSION_NUMBER:
+            return None  # e.g. 99999999999999999999999: no version has it (not an OverflowError)
         cached = self._versions.get((function, number))
         if cached is not None:
             return cached
@@ -378,7 +390,7 @@ class Registry:
                 "functionVersion",
                 f"Member must satisfy regular expression pattern: {VERSION_PATTERN}",
             )
-        if version != LATEST and self.version(function, int(version)) is None:
+        if version != LATEST and self.version(function, version_number(version)) is None:
             raise ResourceNotFound(f"Function not found: {self.arn(function, version)}")
 
     # ----------------------------------------------------------------- aliases
