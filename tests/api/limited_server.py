@@ -1,9 +1,9 @@
 """A Lambda API server in a process of its own, with a low file-descriptor limit.
 
-``python -m tests.api.limited_server ROOT STATE_DIR NOFILE`` lowers ``RLIMIT_NOFILE`` to NOFILE,
-starts an engine and the API on a free loopback port, prints ``port N`` on stdout, logs to
-stderr (one record per line: level, logger, message, and any traceback after it) and stops when
-stdin closes. The tests drive it over real sockets to run it out of descriptors.
+``python -m tests.api.limited_server ROOT STATE_DIR NOFILE`` lowers ``RLIMIT_NOFILE`` (soft and
+hard) to NOFILE, starts an engine and the API on a free loopback port, prints ``port N`` on
+stdout, logs to stderr (one record per line: level, logger, message, and any traceback after it)
+and stops when stdin closes. The tests drive it over real sockets to run it out of descriptors.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ async def main(root: Path, state_dir: Path) -> None:
 
 if __name__ == "__main__":
     root, state_dir, nofile = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+    # the hard limit too: the engine raises its soft limit to the hard one at start, so only a
+    # hard limit this low runs it out of descriptors (as on a machine whose hard limit is low)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )

@@ -131,7 +131,7 @@ class GuardedHandler(web.RequestHandler):
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
         try:
-            return await super().finish_response(request, resp, start_time)  # type: ignore[arg-type]
+            return await super().finish_response(request, resp, start_time)
         finally:
             if request is self._request and not request.content.is_eof():
                 request.content.on_eof(self._request_over)  # once aiohttp drained the body

@@ -161,7 +161,7 @@ def paginate(
     between calls neither repeat nor skip the others.
     """
     size = page_size(max_items)
-    ordered = sorted(items, key=key)  # type: ignore[arg-type, return-value]
+    ordered = sorted(items, key=key)
     if marker:
         try:
             after = json.loads(base64.urlsafe_b64decode(marker.encode()))
@@ -169,7 +169,7 @@ def paginate(
             # too deep for the parser, of another shape) is not one we gave out
             if not isinstance(after, list) or not all(_is_key_part(part) for part in after):
                 raise TypeError("not a key")
-            ordered = [item for item in ordered if key(item) > after]  # type: ignore[operator]
+            ordered = [item for item in ordered if key(item) > after]
         except (ValueError, RecursionError, TypeError):
             raise InvalidParameterValue(f"Invalid marker: {marker}") from None
     page = ordered[:size]

@@ -278,21 +278,21 @@ class Buckets:
             return
         busy = await asyncio.to_thread(open_for_writing, {os.path.realpath(p) for p in ready})
         for path in ready:
-            entry = self.state.pending.get(path)
-            if entry is None:
+            waiting = self.state.pending.get(path)
+            if waiting is None:
                 continue
             if os.path.realpath(path) in busy:
-                entry.next_check = time.monotonic() + WRITER_RECHECK_S
+                waiting.next_check = time.monotonic() + WRITER_RECHECK_S
                 continue
             digest = await asyncio.to_thread(_md5, path)
-            stat = _stat(path)
-            if digest is None or stat != entry.stat:  # changed while it was read: wait more
-                if stat is not None:
-                    entry.stat, entry.quiet_since = stat, time.monotonic()
+            after = _stat(path)
+            if digest is None or after is None or after != waiting.stat:  # changed as it was read
+                if after is not None:
+                    waiting.stat, waiting.quiet_since = after, time.monotonic()
                 continue
             del self.state.pending[path]
-            self.state.known[path] = stat
-            self._report(path, PUT, size=stat[0], etag=digest)
+            self.state.known[path] = after
+            self._report(path, PUT, size=after[0], etag=digest)
 
     # ----------------------------------------------------------------- reporting
 
