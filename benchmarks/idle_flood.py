@@ -41,8 +41,8 @@ def start_serve(
     state.mkdir(parents=True, exist_ok=True)
 
     def limit() -> None:
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+        # soft and hard: the engine raises its soft limit to the hard one at start
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0", "--http-port", "0",
