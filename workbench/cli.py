@@ -738,6 +738,10 @@ def build_tui_parser() -> argparse.ArgumentParser:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     roots = _roots(args)
+    from .engine.storage import check_database
+
+    # the app starts the engine inside itself, where a refusal would be a traceback
+    check_database(_state_dir(args, roots) / "workbench.db")
     from .api import start_api
     from .api.http_trigger import start_http
     from .tui.app import WorkbenchApp
@@ -783,6 +787,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        if not isinstance(e, _state_error()):
+            raise
+        print(f"workbench: {e}", file=sys.stderr)  # the state dir's database is unusable
+        return EXIT_BAD_INPUT
+
+
+def _state_error() -> type[Exception]:
+    """The engine's "database unusable" error, imported only once something has failed."""
+    from .engine.storage import StateDatabaseError
+
+    return StateDatabaseError
 
 
 if __name__ == "__main__":

@@ -8,7 +8,13 @@ import time
 
 from .engine import Engine
 from .engine.config import QueueTrigger, S3Trigger, SnsTrigger, runtime_family, triggers_of
-from .engine.model import AsyncEventChanged, BucketActivity, EnvironmentEvent, ScheduleFired
+from .engine.model import (
+    AsyncEventChanged,
+    BucketActivity,
+    DatabaseIncident,
+    EnvironmentEvent,
+    ScheduleFired,
+)
 from .engine.runtime import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .engine.sources import bucket_folders
 
@@ -97,6 +103,8 @@ def event_line(event: object) -> str | None:
         )
     if isinstance(event, AsyncEventChanged):
         return _async_line(event)
+    if isinstance(event, DatabaseIncident):
+        return f"warning: {event.message}"
     return None
 
 

@@ -57,6 +57,7 @@ from .runtime.runtime_api import Invocation
 from .sources import async_invoke
 from .sources.manager import Sources
 from .storage.async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
+from .storage.database import Database
 from .storage.queues import QueueStore
 from .storage.store import RecordStore
 
@@ -131,6 +132,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
         self.total_in_flight = 0
         self._unreserved_in_flight = 0
         self._reserved_total = 0
+        self.database: Database | None = None
         self.store: RecordStore | None = None
         self.registry: Registry | None = None
         self.async_queue: AsyncQueue | None = None
@@ -150,13 +152,12 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
 
     async def start(self) -> Engine:
         processes.become_subreaper()
-        self.store = RecordStore(self.state_dir / "workbench.db")
-        self.registry = Registry(
-            self.state_dir / "workbench.db", CodeStore(self.state_dir / "code"), self.arn
-        )
+        self.database = Database(self.state_dir / "workbench.db", bus=self.bus)
+        self.store = RecordStore(self.database)
+        self.registry = Registry(self.database, CodeStore(self.state_dir / "code"), self.arn)
         self._registry_generation = self.registry.generation()
-        self.async_queue = AsyncQueue(self.state_dir / "workbench.db", new_owner(new_uuid()))
-        self.queues = QueueStore(self.state_dir / "workbench.db")
+        self.async_queue = AsyncQueue(self.database, new_owner(new_uuid()))
+        self.queues = QueueStore(self.database)
         loop = asyncio.get_running_loop()
         self._reaper = loop.create_task(self._reap_idle())
         if self.settings.watch:
@@ -191,6 +192,8 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
             self.registry.close()
         if self.queues is not None:
             self.queues.close()
+        if self.database is not None:
+            self.database.close()
 
     async def __aenter__(self) -> Engine:
         return await self.start()
@@ -572,6 +575,8 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
         while True:
             await asyncio.sleep(self.settings.reap_interval_s)
             processes.reap_adopted()
+            if self.database is not None:
+                self.database.check()  # deleted or replaced under us: put back, or say where
             self._notice_registry_changes()
             deadline = time.time() - self.settings.keep_alive_s
             for state in self._states.values():

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from ..engine import (
+    DatabaseIncident,
     Engine,
     EngineSettings,
     FunctionReloaded,
@@ -294,6 +295,9 @@ class WorkbenchApp(
         self.refresh_functions()
         self.query_one(ResponsePane).debugger_waits(debug_waits(self.engine))
         self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))
+        for incident in (e for e in events if isinstance(e, DatabaseIncident)):
+            severity = "warning" if incident.kind == "recreated" else "error"
+            self.notify(incident.message, title="state database", severity=severity, timeout=30)
 
     def _report_reloads(self, reloads: Iterable[FunctionReloaded]) -> None:
         """Toast a save that broke a function, once per new problem (the row keeps showing it)."""
