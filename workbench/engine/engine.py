@@ -48,12 +48,13 @@ from .registry.registry_api import RegistryAPI
 from .registry.snapshots import CodeStore
 from .registry.versions import LATEST, Registry, is_alias_qualifier
 from .reload.hot_reload import HotReload
-from .runtime import processes
+from .runtime import processes, watchdog
 from .runtime.debug_attach import DebugPorts
 from .runtime.debugger import Debugger
 from .runtime.environment import Environment, Outcome, SpawnError
 from .runtime.launch import LaunchError
 from .runtime.runtime_api import Invocation
+from .runtime.tmp_dirs import EngineTmp
 from .sources import async_invoke
 from .sources.manager import Sources
 from .storage.async_queue import AsyncEvent, AsyncQueue, forget_owner, new_owner
@@ -133,6 +134,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
         self._unreserved_in_flight = 0
         self._reserved_total = 0
         self.database: Database | None = None
+        self.scratch: EngineTmp | None = None
         self.store: RecordStore | None = None
         self.registry: Registry | None = None
         self.async_queue: AsyncQueue | None = None
@@ -158,6 +160,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
         self._registry_generation = self.registry.generation()
         self.async_queue = AsyncQueue(self.database, new_owner(new_uuid()))
         self.queues = QueueStore(self.database)
+        self.scratch = EngineTmp(self.tmp_root)  # our TMPDIRs' folder; dead engines' swept
         loop = asyncio.get_running_loop()
         self._reaper = loop.create_task(self._reap_idle())
         if self.settings.watch:
@@ -183,6 +186,9 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
             state.idle.clear()
         processes.kill_strays()
         processes.reap_adopted(wait_s=1.0)
+        if self.scratch is not None:
+            self.scratch.close()
+        watchdog.stop_if_idle()
         if self.async_queue is not None:
             self.async_queue.close()
             forget_owner(self.async_queue.owner)
@@ -370,7 +376,7 @@ class Engine(HotReload, RegistryAPI, ControlAPI, Replay):
             version,
             bus=self.bus,
             region=self.settings.region,
-            tmp_root=self.tmp_root,
+            tmp_root=self.scratch.path if self.scratch is not None else self.tmp_root,
             python=self.settings.python,
             node=self.settings.node,
             pycache_dir=self.pycache_dir,

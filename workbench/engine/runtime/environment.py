@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EventBus, LogLine
-from . import processes
+from . import processes, watchdog
 from .debug_attach import DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .launch import LaunchError, launch
@@ -227,6 +227,7 @@ class Environment(RuntimeAPIListener):
             raise SpawnError(f"could not start the runtime ({how.argv[0]}): {e}") from e
         proc = self.proc
         self.pid = proc.pid
+        watchdog.watch(self.pid, self.id)  # kills the group if the engine dies (kill -9)
         # The child's ru_maxrss (from wait4) starts at this process's peak RSS at exec time: exec
         # keeps the larger of the old and new address spaces' peaks. Popen has returned, so the
         # exec is done: only a figure above our peak now is the child's own.
@@ -513,6 +514,8 @@ class Environment(RuntimeAPIListener):
         self.state = "dead"
         self.shutdown_reason = self.shutdown_reason or reason
         self._kill()
+        if self.pid:
+            watchdog.forget(self.pid)
         self.api.close()
         loop = self._loop
         if loop is not None:
