@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -104,6 +105,17 @@ def test_unknown_root_exits_2(tmp_path: Path) -> None:
     done = run(tmp_path / "missing", "list")
     assert done.returncode == 2
     assert done.stderr.decode().startswith("workbench: function root not found:")
+
+
+def test_every_verb_is_dispatched_to_its_own_parser() -> None:
+    # main() chooses between the verbs' parser and the TUI's by the word in VERBS: a verb the
+    # parser declares but VERBS lacks would open the TUI with the verb taken for a ROOT.
+    from workbench.cli import VERBS, build_parser
+
+    parser = build_parser()
+    (verbs,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(VERBS) == sorted(verbs.choices)
+    assert len(set(VERBS)) == len(VERBS)
 
 
 def test_list_shows_functions_and_config_errors(root: Path) -> None:

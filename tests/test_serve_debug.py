@@ -19,9 +19,9 @@ from tests.engine.test_ide_attach import free_port_run, interpreter_without_debu
 from tests.helpers import make_function
 from tests.test_cli_serve import start_serve, until_line
 from workbench.cli import build_parser, build_tui_parser
+from workbench.cli.serve_text import debug_lines, event_line
 from workbench.engine import Engine, EngineSettings, EnvironmentEvent
 from workbench.engine.runtime import debug_attach
-from workbench.serve_text import debug_lines, event_line
 
 HELLO = "def handler(event, context):\n    return {'hello': event.get('name')}\n"
 

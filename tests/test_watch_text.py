@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workbench.engine.invoke.response_diff import Response, diff_responses
-from workbench.watch_text import (
+from workbench.cli.watch_text import (
     RESET,
     diff_text,
     fit,
@@ -13,6 +12,7 @@ from workbench.watch_text import (
     status_text,
     unified,
 )
+from workbench.engine.invoke.response_diff import Response, diff_responses
 
 
 def diff(before: object, after: object):  # noqa: ANN201

@@ -255,7 +255,7 @@ async def test_a_burst_against_reserved_concurrency_1_all_runs_unthrottled(
 async def test_a_throttled_event_backs_off_and_still_runs(root: Path, tmp_path: Path) -> None:
     """Another call takes the only slot between the claim and the attempt: a real 429.
 
-    The test admits that call itself (``Engine._admit``, the rule every invocation passes)
+    The test admits that call itself (``engine.concurrency``, the rule every invocation passes)
     the moment the row is claimed, before the attempt's task has run.
     """
     make_function(root, "single", OK, reserved_concurrency=1)
@@ -269,11 +269,14 @@ async def test_a_throttled_event_backs_off_and_still_runs(root: Path, tmp_path: 
         while engine.async_event(request_id).status != "running":  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "never claimed"
             await asyncio.sleep(0)
-        unreserved = engine._admit(state)  # the slot is taken: the attempt will be throttled
-        await until(lambda: state.throttles >= 1, "the attempt to be throttled")
+        lease = engine.concurrency.admit("single")  # the slot is taken: the attempt is throttled
+        await until(
+            lambda: engine.function_state("single").throttles >= 1,  # type: ignore[union-attr]
+            "the attempt to be throttled",
+        )
         await asyncio.sleep(0.2)  # backoff is 1 ms; capacity-aware, it waits for the slot
         assert engine.async_event(request_id).status == "queued"  # type: ignore[union-attr]
-        engine._release(state, unreserved)
+        engine.concurrency.release(lease)
         event = await ended(engine, request_id)
         assert (event.status, event.attempts) == ("succeeded", 1)
         changes = [
@@ -302,12 +305,12 @@ async def test_throttled_until_the_maximum_event_age_then_expired(
         await engine.invoke("blocked", b"{}")
         state = engine.function_state("blocked")
         assert state is not None
-        unreserved = engine._admit(state)  # held for longer than the event may wait (60 ms)
+        lease = engine.concurrency.admit("blocked")  # held longer than the event may wait (60 ms)
         try:
             request_id = engine.invoke_event("blocked", b'{"w": 1}')
             event = await ended(engine, request_id)
         finally:
-            engine._release(state, unreserved)
+            engine.concurrency.release(lease)
         assert (event.status, event.condition, event.attempts) == (
             "expired",
             "EventAgeExceeded",

@@ -35,7 +35,7 @@ from workbench.engine import (
 )
 from workbench.engine.storage.store import RecordStore
 
-from ..helpers import add_function, make_function
+from ..helpers import add_function, make_function, until_reaped
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -338,7 +338,7 @@ async def test_timeout_shuts_the_environment_down_with_reason_timeout(engine: En
     shutdown = await next_matching(sub, is_shutdown(result.record.env_id))
     assert shutdown.reason == "timeout"
     assert shutdown.pid == pid
-    assert not running(pid)
+    await until_reaped(pid)  # killed and reaped
     assert engine.environments("slow") == []
 
 
@@ -364,7 +364,7 @@ async def test_idle_environments_are_reaped(function_root: Path, tmp_path: Path)
         shutdown = await next_matching(sub, is_shutdown(result.record.env_id))
         assert shutdown.reason == "idle"
         assert engine.environments("idler") == []
-        assert not running(pid)  # killed and reaped
+        await until_reaped(pid)  # killed and reaped
         # The gauge heard that the warm environment is gone.
         after = sub.get_nowait()
         assert any(isinstance(e, ConcurrencyChanged) and e.idle == 0 for e in after)

@@ -152,6 +152,86 @@ async def test_paused_time_stops_the_timeout_clock(engine: Engine, front: Front)
     assert body(result)["remaining"] > 500
 
 
+SLOW = """
+import time
+
+def slow():
+    time.sleep(2.5)
+    return "slept"
+
+def handler(event, context):
+    breakpoint()
+    if event.get("work"):
+        slow()
+    return {"remaining": context.get_remaining_time_in_millis()}
+"""
+
+
+async def test_a_slow_command_typed_at_the_prompt_is_paused_time(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "slow", SLOW, timeout=1)
+    front.invoke("slow")
+    await front.until("paused")
+    session = engine.debugger.session(front.request_id)
+    assert session is not None
+    engine.debugger.send(front.request_id, "import time; time.sleep(2.5)")
+    await front.until("paused")  # 2.5 s at the debugger, 2.5 times the timeout
+    engine.debugger.send(front.request_id, "p slow()")  # the handler's code, run by the user
+    await front.until("paused")
+    assert "'slept'" in front.output()
+    engine.debugger.send(front.request_id, "c")
+    await front.until("ended")
+    result = await front.result()
+    assert result.function_error is None, result.payload
+    record = result.record
+    assert record.status == "success"
+    assert record.paused_ms >= 5000  # both commands are in the paused time
+    assert record.duration_ms < 1000
+    assert record.billed_ms < 1000
+    assert record.paused_ms == pytest.approx(session.paused_ms, abs=50)
+    # the handler's own deadline leaves the commands out too (5 s of them: 0 if counted)
+    assert 0 < body(result)["remaining"] <= 1000
+
+
+@pytest.mark.parametrize("step", ["n", "c", "until 11"])
+async def test_stepping_into_slow_handler_code_runs_on_the_clock(
+    engine: Engine, front: Front, step: str
+) -> None:
+    add_function(engine, "slow", SLOW, timeout=1)
+    front.invoke("slow", {"work": True})
+    paused = await front.until("paused")
+    assert paused.line == 9
+    engine.debugger.send(front.request_id, "import time; time.sleep(2.5)")  # paused time
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "n")
+    paused = await front.until("paused")
+    assert paused.line == 10  # slow() is next
+    engine.debugger.send(front.request_id, step)  # the handler's 2.5 s, on the clock
+    await front.until("ended")
+    result = await front.result()
+    assert result.record.status == "timeout"
+    assert "Task timed out after 1.00 seconds" in body(result)["errorMessage"]
+    assert result.record.paused_ms >= 2500
+
+
+async def test_detaching_while_a_command_runs_starts_the_clock_again(
+    engine: Engine, front: Front
+) -> None:
+    add_function(engine, "slow", SLOW, timeout=1)
+    front.invoke("slow")
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "import time; time.sleep(60)")
+    await front.until("resumed")
+    session = engine.debugger.session(front.request_id)
+    assert session is not None and session.state == "command"
+    engine.debugger.detach_session(front.request_id)  # nobody debugs it: the timeout applies
+    await front.until("ended")
+    result = await front.result()
+    assert result.record.status == "timeout"
+    assert "Task timed out after 1.00 seconds" in body(result)["errorMessage"]
+
+
 async def test_without_a_debugger_attached_breakpoint_is_skipped(engine: Engine) -> None:
     add_function(engine, "breaker", BREAKER)
     result = await asyncio.wait_for(engine.invoke("breaker", '{"name": "Bo"}'), WAIT_S)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-import psutil
-
-from tests.helpers import add_function
+from tests.helpers import add_function, until_reaped
 from workbench.engine import Engine, EnvironmentEvent, FunctionNotReady
 
 PID = """
@@ -23,7 +21,7 @@ async def test_changed_config_retires_idle_environments(engine: Engine) -> None:
     add_function(engine, "f", PID, memory_size=256)
     shutdowns = [e for e in events.get_nowait() if isinstance(e, EnvironmentEvent)]
     assert [(e.phase, e.reason) for e in shutdowns] == [("shutdown", "reload")]
-    assert not psutil.pid_exists(first["pid"])  # killed and reaped
+    await until_reaped(first["pid"])  # killed and reaped
     result = await engine.invoke("f")
     second = json.loads(result.payload)
     assert result.record.cold

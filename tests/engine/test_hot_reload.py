@@ -16,10 +16,9 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import psutil
 import pytest
 
-from tests.helpers import LAYER_USER, add_function, make_function, make_layer
+from tests.helpers import LAYER_USER, add_function, make_function, make_layer, until_reaped
 from workbench.engine import (
     Engine,
     EngineSettings,
@@ -104,7 +103,7 @@ async def test_a_saved_file_serves_the_next_invocation(function_root: Path, tmp_
         assert reloaded.change == "code" and reloaded.problem is None
         assert reloaded.files == (str(folder / "app.py"),)
         assert not engine.environments("f")  # the idle one shut down at once
-        assert not psutil.pid_exists(old_pid)
+        await until_reaped(old_pid)
 
         result = await engine.invoke("f")
         assert json.loads(result.payload) == {"version": 2, "calls": 1}
@@ -355,7 +354,7 @@ async def test_a_reload_mid_flight_keeps_concurrency_accounting_right(engine: En
     make_function(engine.roots[0], "f", code(SLOW, 1), timeout=30, reserved_concurrency=5)
     engine.reload([folder / "function.toml"])
     await slow
-    assert engine.total_in_flight == 0 and engine._unreserved_in_flight == 0
+    assert engine.total_in_flight == 0 and engine.concurrency.unreserved_in_flight == 0
     started = time.monotonic()
     results = await asyncio.gather(*(engine.invoke("f") for _ in range(5)))
     assert all(r.function_error is None for r in results), time.monotonic() - started

@@ -8,6 +8,7 @@ without an app.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -86,6 +87,10 @@ async def invoke(pilot: Pilot, name: str) -> None:
 
 async def paused_pane(pilot: Pilot, name: str = "breaker") -> DebuggerScreen:
     await invoke(pilot, name)
+    return await wait_paused(pilot)
+
+
+async def wait_paused(pilot: Pilot) -> DebuggerScreen:
     await wait_until(
         pilot,
         lambda: (
@@ -245,6 +250,25 @@ async def test_f6_goes_back_to_the_workbench_and_returns(app: WorkbenchApp) -> N
         await pilot.press("escape")
         await pilot.press("f5")
         await wait_until(pilot, lambda: not isinstance(app.screen, DebuggerScreen))
+
+
+async def test_a_breakpoint_in_an_invocation_the_tui_did_not_start(app: WorkbenchApp) -> None:
+    """An invocation from elsewhere (the Lambda API, a queue) stops at a breakpoint before the
+    TUI ever invoked: the pane opens and the response pane, showing no invocation, stays as it
+    is (it used to take Textual's own running flag for an invocation and crash the app)."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        before = main_text(app, "#response-status")
+        elsewhere = asyncio.ensure_future(app.engine.invoke("breaker", b"{}", trigger="api"))
+        screen = await wait_paused(pilot)
+        assert screen.session.function == "breaker"
+        assert main_text(app, "#response-status") == before
+        await pilot.press("f5")
+        await wait_until(pilot, elsewhere.done)
+        result = elsewhere.result()
+        assert json.loads(result.payload) == {"greeting": "hello world"}
+        await wait_until(pilot, lambda: not isinstance(app.screen, DebuggerScreen))
+        assert app.is_running and main_text(app, "#response-status") == before
 
 
 # ------------------------------------------------------------------ pure parts

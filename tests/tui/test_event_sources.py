@@ -16,7 +16,8 @@ from tests.tui.pilot import wait_until
 from workbench.engine import InvocationRecord, InvokeEnd
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.bridge import EngineEvents
-from workbench.tui.screens.message import ConfirmPurge, MessageDialog
+from workbench.tui.commands import WorkbenchCommands
+from workbench.tui.dialogs.message import ConfirmPurge, MessageDialog
 from workbench.tui.screens.record import RecordScreen
 from workbench.tui.widgets.invocation_log import InvocationLog, LogFilter, trigger_text
 from workbench.tui.widgets.sources import SourcesPane
@@ -305,3 +306,46 @@ async def test_the_send_dialog_names_the_queues_before_the_sources_tab_was_ever_
         await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog))
         hint = app.screen.query_one("#message-hint", Static)
         assert "Queues: orders." in str(hint.content)
+
+
+async def test_the_palette_runs_the_queue_and_topic_actions(app: WorkbenchApp) -> None:
+    """The palette finds each action where it lives (the Sources pane's purge, the app's keys)
+    and runs it as the key would."""
+    async with app.run_test(size=SIZE) as pilot:
+        await show_sources(pilot)
+        queues = app.engine.queues
+        assert queues is not None
+        queues.create("orders")
+        queues.send("orders", "{}")
+        await wait_until(
+            pilot,
+            lambda: rows_of(app, "queues")[:1] == [["orders"] + ["1"] + ["0"] * 2 + ["—"] * 2],
+        )
+        names = {c.name: c for c in WorkbenchCommands(app.screen).commands()}
+        await names["queue: Purge…"].run()  # type: ignore[misc]  # App.run_action
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmPurge))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: queues.get("orders").depth == 0)
+        await names["queue: Send a message…"].run()  # type: ignore[misc]
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, MessageDialog)
+                and app.screen.what == "queue"
+                and [i.value for i in app.screen.query("#message-target").results(Input)]
+                == ["orders"]
+            ),
+        )
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, MessageDialog))
+        await names["topic: Publish a message…"].run()  # type: ignore[misc]
+        await wait_until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, MessageDialog)
+                and app.screen.what == "topic"
+                and bool(app.screen.query("#message-target"))
+            ),
+        )
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.screen_stack[0])

@@ -67,7 +67,7 @@ async def test_r_on_a_log_row_replays_it_into_the_response_pane(app: WorkbenchAp
         assert shown == {"echoed": "Ada", "request_id": replayed.request_id}
         # re-run on save (w) takes the replay as echo's last invocation, not a function of its
         # own named after the response pane's label
-        assert set(app._rerun_previous) == {"echo"}
+        assert set(app.main.reruns.previous) == {"echo"}
 
 
 async def test_the_record_screen_links_a_replay_to_its_original(app: WorkbenchApp) -> None:

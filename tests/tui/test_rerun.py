@@ -108,7 +108,7 @@ async def test_w_reruns_the_last_event_on_save_and_shows_both_responses(
 
         await pilot.press("w")  # off
         await wait_until(pilot, lambda: "↻" not in name_cell(app, "greet"))
-        assert not app.rerun_names()
+        assert not app.main.reruns.names()
 
 
 async def test_escape_cancels_a_running_rerun(root: Path, tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ async def test_escape_cancels_a_running_rerun(root: Path, tmp_path: Path) -> Non
         app.query_one(FunctionsPane).select("greet")
         app.query_one("#functions-table").focus()
         await pilot.press("w")
-        await wait_until(pilot, lambda: app.rerun_names() == {"greet"})
+        await wait_until(pilot, lambda: app.main.reruns.names() == {"greet"})
         slow = "import time\ndef handler(event, context):\n    time.sleep(30)\n"
         (root / "greet" / "app.py").write_text(slow)
         await wait_until(pilot, lambda: app.engine.function_state("greet").busy)
@@ -137,4 +137,4 @@ async def test_the_palette_offers_the_toggle(root: Path, tmp_path: Path) -> None
         [command] = [c for c in provider.commands() if "re-run on save" in c.name]
         assert command.name == "function: Toggle re-run on save" and "(w)" in command.help
         await command.run()  # type: ignore[misc]  # App.run_action, as the palette runs it
-        await wait_until(pilot, lambda: app.rerun_names() == {"greet"})
+        await wait_until(pilot, lambda: app.main.reruns.names() == {"greet"})

@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 
 from workbench.engine.storage.saved_events import SavedEvents
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.screens.saved_events import ConfirmDelete, EventNamePrompt, SavedEventsScreen
+from workbench.tui.dialogs.saved_events import ConfirmDelete, EventNamePrompt, SavedEventsScreen
 from workbench.tui.widgets.editor import EventEditor
 
 from ..helpers import make_function
@@ -160,6 +160,48 @@ async def test_rename(app: WorkbenchApp, store: SavedEvents, notes: list[tuple[s
         await pilot.press("ctrl+s")  # the editor's event now goes by its new name
         await pilot.pause()
         assert app.screen.query_one(Input).value == "second"
+
+
+async def test_deleting_the_loaded_event_forgets_its_name(
+    app: WorkbenchApp, store: SavedEvents
+) -> None:
+    store.save("hello", "other", '{"o": 1}')
+    store.save("hello", "spare", "{}")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await save_as(pilot, "mine")
+        screen = await open_saved(pilot)
+        assert screen.highlighted == "mine"
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert screen.names == ["other", "spare"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        await pilot.press("ctrl+s")  # no name suggested: the one it had is gone
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == ""
+        await pilot.press("escape")
+        await pilot.pause()
+
+        screen = await open_saved(pilot)
+        assert screen.highlighted == "other"
+        await pilot.press("enter")  # load it
+        await pilot.pause()
+        assert json.loads(editor(app).text) == {"o": 1}
+        screen = await open_saved(pilot)
+        await pilot.press("down", "d")  # delete another one: the loaded one keeps its name
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert screen.names == ["other"] and store.list("hello") == ["other"]
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == "other"
 
 
 async def test_rename_onto_a_saved_name_is_refused(app: WorkbenchApp, store: SavedEvents) -> None:

@@ -21,8 +21,8 @@ from tests.tui.pilot import wait_until
 from workbench.engine import Engine, EngineSettings
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.commands import WorkbenchCommands
-from workbench.tui.screens.alias import AliasDialog, AliasRequest, ConfirmAliasDelete
-from workbench.tui.screens.publish import PublishPrompt
+from workbench.tui.dialogs.alias import AliasDialog, AliasRequest, ConfirmAliasDelete
+from workbench.tui.dialogs.publish import PublishPrompt
 from workbench.tui.widgets.functions import FunctionsPane
 
 from ..helpers import make_function
@@ -274,7 +274,9 @@ async def test_an_unknown_version_is_the_engines_error(app: WorkbenchApp) -> Non
     """A version that vanished between opening and saving (the pickers only offer real ones)."""
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
-        problem = app._apply_alias(AliasRequest("hello", "live", "7", None, None, "", False))
+        problem = app.query_one(FunctionsPane).apply_alias(
+            AliasRequest("hello", "live", "7", None, None, "", False)
+        )
         assert problem is not None
         assert problem.startswith("ResourceNotFoundException: Function not found")
         assert problem.endswith("function:hello:7")
@@ -472,7 +474,7 @@ async def test_versions_actions_are_keys_footer_entries_and_palette_commands(
             assert binding.id and binding.tooltip, binding
         # the footer shows the bindings of the focused functions table
         active = {b.binding.action for b in app.screen.active_bindings.values()}
-        assert {"app.publish", "app.new_alias", "app.edit_alias", "app.delete_alias"} <= active
+        assert {"publish", "new_alias", "edit_alias", "delete_alias"} <= active
         names = {c.name: c for c in WorkbenchCommands(app.screen).commands()}
         for expected in (
             "function: Publish version",

@@ -67,7 +67,7 @@ def _name(request: web.Request) -> tuple[str, str | None]:
 def _published(engine: Engine, name: str, qualifier: str | None) -> Version | None:
     """The published version ``qualifier`` names (a number, or an alias's primary version);
     None for ``$LATEST``. Unknown functions, versions and aliases are Lambda's 404."""
-    engine._require_function(name)
+    engine.require_function(name)
     if not qualifier or qualifier == LATEST:
         return None
     if not is_version_number(qualifier):
@@ -266,6 +266,6 @@ async def code_zip(request: web.Request) -> web.StreamResponse:
     version = _published(engine, name, qualifier)
     if version is not None:
         return web.FileResponse(engine.code_zip_path(version))
-    fn: FunctionConfig = engine._latest(name)
+    fn: FunctionConfig = engine.latest(name)
     data = await engine.latest_zip(fn)
     return web.Response(body=data, content_type="application/zip")

@@ -2,7 +2,10 @@
 
 from .config.discovery import ConfigProblem
 from .config.function import ConfigError, FunctionConfig
-from .engine import Engine, EngineSettings, FunctionState, InvokeResult
+from .config.settings import EngineSettings
+from .engine import Engine
+from .invoke.function_state import FunctionState
+from .invoke.results import InvokeResult
 from .model.errors import (
     FunctionNotReady,
     InvalidParameterValue,

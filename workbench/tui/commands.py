@@ -1,8 +1,9 @@
 """Command-palette entries for every action, namespaced: "function: Invoke", "view: Help"….
 
-Actions run through ``App.run_action``, as a key would run them, so an action that declines
+Actions run through ``App.run_action`` on the node that has them (the app for its global keys,
+else the workbench pane that owns the key), as a key would run them, so an action that declines
 (``SkipAction``) or is missing does no harm. App-level bindings this module does not know yet
-(another pane's new key) still get an "app: …" entry, read from the binding itself.
+still get an "app: …" entry, read from the binding itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 from textual.widgets import Select, TabbedContent, Tabs
 
 from ..templates import template_choices
@@ -75,18 +77,19 @@ class WorkbenchCommands(Provider):
                 continue
             keys.setdefault(binding.action, app.get_key_display(binding))
             described.setdefault(binding.action, binding.tooltip or binding.description)
-        for pane in self.screen.query(FunctionsPane):  # its keys run app actions ("app.publish")
+        for pane in self.screen.query(FunctionsPane):  # the keys of the selected function
             for _key, binding in pane._bindings:
-                action = binding.action.removeprefix("app.")
-                keys.setdefault(action, app.get_key_display(binding))
+                keys.setdefault(binding.action, app.get_key_display(binding))
 
         def with_key(action: str, text: str) -> str:
             return f"{text} ({keys[action]})" if action in keys else text
 
         out: list[Command] = []
         for action, (name, text) in KNOWN_ACTIONS.items():
-            if callable(getattr(app, f"action_{action}", None)):
-                out.append(Command(name, with_key(action, text), partial(app.run_action, action)))
+            target = self._target(action)
+            if target is not None:
+                run = partial(app.run_action, action, target)
+                out.append(Command(name, with_key(action, text), run))
         for action, text in described.items():  # app bindings added since this was written
             if action not in KNOWN_ACTIONS and action != "command_palette":
                 name = f"app: {text or action.replace('_', ' ')}"
@@ -95,6 +98,16 @@ class WorkbenchCommands(Provider):
         out.extend(self._templates())
         out.extend(self._views())
         return out
+
+    def _target(self, action: str) -> DOMNode | None:
+        """The node with ``action_<action>``: the app, or a widget of the workbench screen (the
+        first on the stack: the palette may be opened over another screen)."""
+        app = self.app
+        workbench = app.screen_stack[0]
+        for node in (app, workbench, *workbench.walk_children()):
+            if callable(getattr(node, f"action_{action}", None)):
+                return node
+        return None
 
     def _functions(self) -> Iterator[Command]:
         panes = self.screen.query(FunctionsPane)

@@ -59,8 +59,11 @@ class WorkbenchTheme(Theme):
 
 
 def themes_dir() -> Path:
-    """The repo's ``themes/`` folder, beside the ``workbench`` package (an editable install)."""
-    return Path(__file__).resolve().parents[2] / "themes"
+    """The themes: ``workbench/themes/`` in an installed wheel (pyproject maps the repo's
+    ``themes/`` there), else the repo's ``themes/`` beside the package (an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "themes"
+    return installed if installed.is_dir() else package.parent / "themes"
 
 
 def editor_themes() -> list[str]:

@@ -24,12 +24,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .schedule_expr import ScheduleError, parse_expression
 
 if TYPE_CHECKING:
-    from .function import FunctionConfig
     from .schedule_expr import Schedule
 
 TRIGGER_TYPES: tuple[str, ...] = ("s3", "http", "queue", "schedule", "sns")
@@ -169,7 +168,14 @@ def parse_trigger(raw: Mapping[str, Any]) -> Trigger:
     return _PARSERS[kind](raw, enabled)
 
 
-def triggers_of(fn: FunctionConfig) -> tuple[Trigger, ...]:
+class HasTriggers(Protocol):
+    """A ``FunctionConfig`` (which imports this module), as far as ``triggers_of`` needs it."""
+
+    @property
+    def triggers(self) -> tuple[Mapping[str, object], ...]: ...
+
+
+def triggers_of(fn: HasTriggers) -> tuple[Trigger, ...]:
     """The function's triggers, typed and defaulted (its config was validated as it loaded)."""
     return tuple(parse_trigger(raw) for raw in fn.triggers)
 

@@ -16,21 +16,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from ..config.function import FunctionConfig
 from ..model.errors import LambdaError
-from ..model.events import Dropped, FunctionReloaded
+from ..model.events import Dropped, FunctionReloaded, Subscription
 from ..model.problems import CodeProblem
-
-if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..model.records import InvocationRecord
-    from .results import InvokeResult
+from ..model.records import InvocationRecord
+from ..storage.store import RecordStore
+from .function_state import FunctionState
+from .results import InvokeResult
 
 log = logging.getLogger("workbench.rerun")
+
+
+class RerunHost(Protocol):
+    """What a re-run needs of the engine (``Engine`` is one)."""
+
+    @property
+    def store(self) -> RecordStore | None: ...
+
+    @property
+    def functions(self) -> Mapping[str, FunctionConfig]: ...
+
+    def subscribe(self, maxsize: int = ...) -> Subscription: ...
+
+    def function_state(self, name: str) -> FunctionState | None: ...
+
+    def problem(self, name: str) -> CodeProblem | None: ...
+
+    def keep(self, task: asyncio.Task[Any]) -> None: ...
+
+    async def invoke(
+        self, function: str, payload: bytes | str | None = ..., *, trigger: str | None = ...
+    ) -> InvokeResult: ...
+
 
 TRIGGER = "rerun"
 STARTED, FINISHED, BROKEN, REFUSED = "started", "finished", "broken", "refused"
@@ -68,7 +91,7 @@ def relative_files(files: Iterable[str], folder: Path) -> list[str]:
     return shown
 
 
-def stored_event(engine: Engine, name: str) -> tuple[bytes, InvocationRecord | None]:
+def stored_event(engine: RerunHost, name: str) -> tuple[bytes, InvocationRecord | None]:
     """The function's newest stored record's whole event and that record; else ``{}``, None."""
     store = engine.store
     records = store.recent(name, 1) if store is not None else []
@@ -78,7 +101,7 @@ def stored_event(engine: Engine, name: str) -> tuple[bytes, InvocationRecord | N
     return (event if event.strip() else b"{}"), records[0]
 
 
-def last_event(engine: Engine, name: str) -> bytes:
+def last_event(engine: RerunHost, name: str) -> bytes:
     """The function's newest stored record's whole event, else ``{}``."""
     return stored_event(engine, name)[0]
 
@@ -92,7 +115,7 @@ class RerunOnSave:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: RerunHost,
         function: str,
         on_report: Callable[[RerunReport], None],
         *,
@@ -141,8 +164,7 @@ class RerunOnSave:
 
     def _track(self, task: asyncio.Task[object]) -> None:
         """Among the engine's tasks: closing the engine stops it too."""
-        self.engine._tasks.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self.engine._tasks.discard)  # type: ignore[arg-type]
+        self.engine.keep(task)
 
     def close(self) -> None:
         for task in (self._follower, self._runner):

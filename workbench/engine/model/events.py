@@ -47,8 +47,9 @@ class DebugEvent:
 
     kind: ``output`` (``text``: what pdb printed), ``paused`` (pdb waits for a command at
     ``file``:``line`` in ``code`` with ``prompt``; the invocation's timeout clock is stopped),
-    ``resumed`` (``text``: the command sent; the handler runs again), ``ended`` (the session is
-    over: continued with no breakpoint left, quit, detached, or the invocation ended).
+    ``resumed`` (``text``: the command sent; pdb runs it, the clock still stopped until it steps
+    into the handler's own code), ``ended`` (the session is over: continued with no breakpoint
+    left, quit, detached, or the invocation ended).
     """
 
     kind: str

@@ -51,6 +51,8 @@ class InvocationRecord:
     replay_of: str | None = None  # the request id this invocation replayed
     client_context: str | None = None  # the ClientContext JSON the invocation was given
     payload: bytes | None = None  # the whole event, when ``request`` is a cut excerpt of it
+    # a cold start's wait for its turn to start a runtime (many at once): not billed, not timed
+    start_wait_ms: float = 0.0
 
     def event(self) -> bytes | None:
         """The whole event this invocation was given; None if only a cut excerpt survives (a
@@ -59,6 +61,11 @@ class InvocationRecord:
             return self.payload
         data = self.request.encode("utf-8")
         return data if len(data) < EXCERPT_BYTES else None
+
+
+def start_wait_text(start_wait_ms: float) -> str:
+    """How long a cold start waited for its turn (the workbench's own displays; not Lambda's)."""
+    return f"Waited {start_wait_ms:.2f} ms for a runtime to start (not in Duration, not billed)"
 
 
 def paused_text(paused_ms: float) -> str:

@@ -7,8 +7,6 @@ on the old code and then retire, and the next invocation starts the new code. Ch
 files are compiled on the spot, so a save that breaks the code is reported (a
 ``FunctionReloaded`` event with its ``problem``) without waiting for an invoke. Published
 versions never change here.
-
-A mixin of ``Engine``: it works on the engine's functions and states.
 """
 
 from __future__ import annotations
@@ -17,22 +15,18 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..config.catalog import Catalog
 from ..config.discovery import ConfigProblem, Discovery, discover
 from ..config.function import CONFIG_FILENAME, FunctionConfig
 from ..config.python_code import forget_bytecode, handler_file, syntax_error
+from ..config.settings import EngineSettings
+from ..config.source_filter import SourceFilter
 from ..config.watcher import Watcher
-from ..invoke.function_state import FunctionState
-from ..model.events import FunctionReloaded
-from ..registry.versions import LATEST
-from ..runtime.environment import SpawnError
-from ..runtime.launch import LaunchError
-
-if TYPE_CHECKING:
-    from ..engine import Engine
+from ..invoke.pool import EnvironmentPool
+from ..model.events import EventBus, FunctionReloaded
 
 log = logging.getLogger("workbench.reload")
 
@@ -45,23 +39,44 @@ def _under(path: Path, folder: Path) -> bool:
 
 
 class HotReload:
-    """The engine's reload half (see the module docstring)."""
+    """Applies saves (see the module docstring). ``on_change`` runs after a batch that changed
+    a function (the event sources re-read their triggers)."""
 
-    def _init_reload(self: Engine) -> None:
+    def __init__(
+        self,
+        *,
+        roots: list[Path],
+        settings: EngineSettings,
+        catalog: Catalog,
+        pool: EnvironmentPool,
+        bus: EventBus,
+        source_filter: SourceFilter,
+        pycache_dir: Path,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.roots = roots
+        self.settings = settings
+        self.catalog = catalog
+        self.pool = pool
+        self.bus = bus
+        self.source_filter = source_filter
+        self.pycache_dir = pycache_dir
+        self.on_change = on_change
         self._watcher: Watcher | None = None
+        self.closed = False
 
     # ----------------------------------------------------------------- watching
 
-    def watch_paths(self: Engine) -> list[Path]:
+    def watch_paths(self) -> list[Path]:
         """The roots, plus layer folders outside them."""
         paths = list(self.roots)
-        for fn in self.functions.values():
+        for fn in self.catalog.functions.values():
             for layer in fn.layers:
                 if not any(_under(layer, p) for p in paths):
                     paths.append(layer)
         return paths
 
-    def _start_watching(self: Engine, loop: asyncio.AbstractEventLoop) -> None:
+    def start_watching(self, loop: asyncio.AbstractEventLoop) -> None:
         self._watcher = Watcher(
             self.watch_paths(),
             self.reload,
@@ -72,12 +87,13 @@ class HotReload:
         )
         self._watcher.start()
 
-    def _stop_watching(self: Engine) -> None:
+    def close(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None
+        self.closed = True
 
-    async def wait_watching(self: Engine, timeout: float = 5.0) -> None:
+    async def wait_watching(self, timeout: float = 5.0) -> None:
         """Until the watcher follows every root (tests, benchmarks: save only after this)."""
         if self._watcher is None:
             raise RuntimeError("hot reload is off: EngineSettings(watch=True) turns it on")
@@ -87,9 +103,9 @@ class HotReload:
 
     # ----------------------------------------------------------------- applying changes
 
-    def reload(self: Engine, changed: Iterable[Path | str]) -> list[FunctionReloaded]:
+    def reload(self, changed: Iterable[Path | str]) -> list[FunctionReloaded]:
         """Apply one batch of changed paths (absolute); returns what it changed."""
-        if self._closed:
+        if self.closed:
             return []
         paths = {Path(p) for p in changed if not self.source_filter.ignored(p)}
         if not paths:
@@ -99,13 +115,21 @@ class HotReload:
         except ValueError as e:  # a root vanished: keep what is loaded
             log.warning("hot reload: %s", e)
             return []
-        return self._apply(found, paths)
+        return self.apply(found, paths)
 
-    def _apply(self: Engine, found: Discovery, changed: set[Path]) -> list[FunctionReloaded]:
-        old_functions, old_problems = self.functions, self.problems
-        self.functions, self.problems = found.functions, found.problems
-        # concurrency reserved by functions is not available to the others
-        self._reserved_total = sum(fn.reserved_concurrency or 0 for fn in self.functions.values())
+    def load_functions(self) -> None:
+        """(Re)discover the functions under the roots; a broken one never hides the others.
+
+        A changed ``function.toml`` retires the function's idle environments. Code changes are
+        only seen by the watcher (``reload``), which knows which files changed.
+        """
+        found = discover(self.roots, account_limit=self.settings.account_limit)
+        self.apply(found, set())
+
+    def apply(self, found: Discovery, changed: set[Path]) -> list[FunctionReloaded]:
+        catalog = self.catalog
+        old_functions, old_problems = catalog.functions, catalog.problems
+        catalog.replace(found)
         for path in changed:
             if path.suffix == ".py":
                 forget_bytecode(self.pycache_dir, path)
@@ -125,14 +149,14 @@ class HotReload:
         if self._watcher is not None:
             self._watcher.watch(self.watch_paths())
         if events:
-            self.sources.refresh()
+            self.on_change()
         if self.bus.active:
             for event in events:
                 self.bus.publish(event)
         return events
 
     def _apply_one(
-        self: Engine,
+        self,
         name: str,
         before: FunctionConfig | None,
         after: FunctionConfig | None,
@@ -166,40 +190,33 @@ class HotReload:
             change = "code"
         else:
             change = "config"
-        state = self._states.get(name)
-        if after is not None:
-            if state is None:
-                state = self._states[name] = FunctionState(after)
-            state.config = after
-        if state is not None:
-            state.revision += 1
-            self._retire_idle(state, "reload", latest_only=change != "removed")
+        catalog = self.catalog
+        # it loaded once (now, or before it broke), or its versions ran
+        known = name in catalog.latest_good or bool(self.pool.environments(name))
+        revision = 0
+        if known:
+            revision = catalog.bump(name)
+            self.pool.retire_idle(name, "reload", latest_only=change != "removed")
             if after is not None:
                 # at start and on appearing, the handler's module too (when watching: the CLI's
                 # one-off invoke need not compile every function's code first)
-                self._check_code(state, after, code, whole=before is None and self.settings.watch)
-            self._concurrency_changed(state)
-        problem = self.problem(name)
-        if self.settings.prewarm and state is not None and after is not None and problem is None:
-            self._schedule_prewarm(state)
+                self._check_code(name, after, code, whole=before is None and self.settings.watch)
+            self.pool.changed(name)
+        problem = catalog.problem(name)
+        if self.settings.prewarm and after is not None and problem is None:
+            self.pool.prewarm(name)
         return FunctionReloaded(
-            name,
-            change,
-            tuple(str(p) for p in files),
-            state.revision if state else 0,
-            problem,
-            time.time(),
+            name, change, tuple(str(p) for p in files), revision, problem, time.time()
         )
 
-    def _check_code(
-        self: Engine, state: FunctionState, fn: FunctionConfig, code: list[Path], *, whole: bool
-    ) -> None:
+    def _check_code(self, name: str, fn: FunctionConfig, code: list[Path], *, whole: bool) -> None:
         """Compile the changed Python files; ``whole``: start over from the handler's module."""
+        errors = self.catalog.syntax_errors.setdefault(name, {})
         if not fn.runtime.startswith("python"):
-            state.syntax_errors.clear()
+            errors.clear()
             return
         if whole:
-            state.syntax_errors.clear()
+            errors.clear()
             module = handler_file(fn.folder, fn.handler)
             if module is not None:
                 code = [module, *code]
@@ -207,37 +224,6 @@ class HotReload:
         for path in checked:
             error = syntax_error(path)
             if error is None:
-                state.syntax_errors.pop(path, None)
+                errors.pop(path, None)
             else:
-                state.syntax_errors[path] = error
-
-    # ----------------------------------------------------------------- pre-warming
-
-    def _schedule_prewarm(self: Engine, state: FunctionState) -> None:
-        if self.store is None or self._closed:
-            return  # not started: nothing to warm yet
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self._prewarm(state, state.revision))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _prewarm(self: Engine, state: FunctionState, revision: int) -> None:
-        """Start one ``$LATEST`` environment and park it idle: the next call is warm."""
-        env = self._new_environment(state.config, LATEST, revision)
-        try:
-            failed = await env.start()
-        except (SpawnError, LaunchError) as e:
-            log.warning("pre-warm of %s failed: %s", state.config.name, e)
-            return
-        except asyncio.CancelledError:
-            env.shutdown("exit")
-            raise
-        if failed is None and env.state == "idle":
-            if state.revision == revision and not self._closed:
-                state.idle.append(env)
-                self._concurrency_changed(state)
-            else:  # saved again while it started
-                env.shutdown("reload")
+                errors[path] = error

@@ -8,24 +8,34 @@ output* → paused → resumed → (output* → paused → resumed)* → ended.
 
 Front ends that can answer a prompt (the TUI, ``workbench invoke --debug``) ``attach()``. With
 none attached a breakpoint is refused (409) and the runtime skips it with a warning on the log,
-so serve and the Lambda API never hang on one. While a session is paused its environment's
-timeout clock is stopped (``DebugClock``), and the time goes to the record's ``paused_ms``.
+so serve and the Lambda API never hang on one.
+
+Time at the debugger is paused time: from pdb's first prompt at a stop until the runtime says the
+handler's own code runs again (``{"running": true}``: a step or a continue), commands typed at
+the prompt included (``p slow()``, ``import time; time.sleep(5)``), the environment's timeout
+clock is stopped (``DebugClock``), and the time goes to the record's ``paused_ms``. Only stepping
+runs on the clock. Detaching (or the session ending) starts the clock again, so a command that
+never finishes still meets the timeout once nobody is debugging it.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ..model.events import DebugEvent, EventBus
 from .runtime_api import DebugChannel
 
 OUTPUT_CAP = 256 * 1024  # a session keeps the last 256 KB of what pdb printed
 
+# running: the handler's code runs under pdb (the clock runs); paused: pdb waits for a command;
+# command: pdb runs the command it was sent (the clock stays stopped); ended.
+SessionState = Literal["running", "paused", "command", "ended"]
+
 
 class DebugClock(Protocol):
-    """The invocation's timeout clock (its environment): stopped while pdb waits."""
+    """The invocation's timeout clock (its environment): stopped while it is at the debugger."""
 
     def pause_clock(self) -> None: ...
     def resume_clock(self) -> None: ...
@@ -36,14 +46,16 @@ class DebugSession:
     """One pdb session: one ``breakpoint()`` of one invocation, until it continues or ends.
 
     state: ``running`` (the handler runs under pdb), ``paused`` (pdb waits for a command at
-    ``file``:``line`` in ``code``), ``ended``. ``output`` is everything pdb printed (the last
-    256 KB); ``paused_ms`` the time it waited at prompts so far.
+    ``file``:``line`` in ``code``), ``command`` (pdb runs the command sent: a step ends it with
+    ``running``, anything else with the next prompt), ``ended``. ``output`` is everything pdb
+    printed (the last 256 KB); ``paused_ms`` the time spent at the debugger so far (prompts and
+    the commands typed there).
     """
 
     request_id: str
     function: str
     env_id: str
-    state: str = "running"
+    state: SessionState = "running"
     file: str | None = None
     line: int | None = None
     code: str | None = None
@@ -73,11 +85,15 @@ class DebugSession:
             self.file = str(file) if file else None
             self.line = line if isinstance(line, int) else None
             self.code = str(code) if code else None
+            if self.state == "running":  # after a command the clock is stopped already
+                self._paused_at = time.perf_counter()
+                if self._clock is not None:
+                    self._clock.pause_clock()
             self.state = "paused"
-            self._paused_at = time.perf_counter()
-            if self._clock is not None:
-                self._clock.pause_clock()
             self._publish("paused")
+        elif message.get("running"):
+            if self.state == "command":  # the command stepped into the handler's own code
+                self._resume()
         elif message.get("end"):
             self.end()
 
@@ -88,9 +104,11 @@ class DebugSession:
     # ----------------------------------------------------------------- from a front end
 
     def send(self, line: str) -> None:
+        """One command for pdb's prompt. The clock stays stopped while pdb runs it: the runtime
+        says ``running`` if it steps into the handler, or shows the next prompt."""
         if self.state != "paused":
             raise ValueError(f"the debugger session of {self.request_id} is not paused")
-        self._resume()
+        self.state = "command"
         self._publish("resumed", text=line)
         self._write({"line": line})
 
@@ -108,6 +126,8 @@ class DebugSession:
         if self.state == "paused":
             self._resume()
             self._publish("resumed")
+        elif self.state == "command":  # "resumed" went out when the command was sent
+            self._resume()
         self.state = "ended"
         link, self._link = self._link, None
         if link is not None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,16 +28,13 @@ from .debug_attach import DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .launch import LaunchError, launch
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
-from .sandbox import (
-    ProcUsage,
-    apply_limits,
-    arm_cpu_guard,
-    cpu_guard,
-    lambda_environment,
-    log_stream_name,
-)
+from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
+from .spawning import spawn
 
 INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
+# An event not taken by the runtime within its timeout and this much more times out anyway (a
+# runtime that never asks /next again after its last response).
+DELIVERY_GRACE_S = 10.0
 
 # How Go (and so Lambda's own error text) names the signals a runtime dies of.
 _SIGNAL_NAMES = {
@@ -141,6 +139,9 @@ class Environment(RuntimeAPIListener):
         self._waiter: asyncio.Future[Outcome] | None = None
         self._stdout_fd = -1
         self._pidfd = -1
+        # called once the runtime process runs (it connected, or INIT ended): the pool's
+        # start gate lets the next cold start in
+        self.on_runtime_started: Callable[[], None] | None = None
         self._t_spawn = 0.0
         self._t_connect = 0.0
         self._usage: ProcUsage | None = None
@@ -150,6 +151,10 @@ class Environment(RuntimeAPIListener):
         self._loop: asyncio.AbstractEventLoop | None = None
         # the invocation's timeout clock, stopped while a debugger session is paused
         self._timer: asyncio.TimerHandle | None = None
+        self._timeout_s = 0.0
+        self._delivered = False  # the runtime has taken the current event
+        self._t_delivered = 0.0  # perf_counter when it did: Duration is measured from here
+        self._reaped: asyncio.Future[None] | None = None  # done once the process is reaped
         self._deadline = 0.0  # loop time
         self._remaining: float | None = None  # seconds left when a running clock stopped
         self._pauses = 0
@@ -161,11 +166,15 @@ class Environment(RuntimeAPIListener):
         return self.id[:8]
 
     def exited(self) -> bool:
-        """Has the runtime process ended (even if the loop has not yet run ``_on_exit``)?"""
+        """Has the runtime process ended (even if the loop has not yet run ``_on_exit``)?
+
+        ``poll``, not ``select``: a pidfd past 1024 (a thousand environments) is fine.
+        """
         if self.state == "dead" or self._pidfd < 0:
             return True
-        readable, _, _ = select.select([self._pidfd], [], [], 0)
-        return bool(readable)
+        poller = select.poll()
+        poller.register(self._pidfd, select.POLLIN)
+        return bool(poller.poll(0))
 
     def _publish(self, phase: str, **kw: object) -> None:
         if self.bus.active:
@@ -178,7 +187,12 @@ class Environment(RuntimeAPIListener):
     # ----------------------------------------------------------------- INIT
 
     async def start(self) -> Outcome | None:
-        """Spawn the runtime and wait for INIT to end. None if ready, else how it failed."""
+        """Spawn the runtime and wait for INIT to end. None if ready, else how it failed.
+
+        The process is spawned and limited in a worker thread (``spawning.py``): fork/exec,
+        prlimit and pidfd_open never stall the loop, which may be serving a thousand others.
+        ``on_runtime_started`` (if set) is called once the runtime has connected, or INIT ended.
+        """
         loop = self._loop = asyncio.get_running_loop()
         self.state = "initializing"
         try:
@@ -193,6 +207,7 @@ class Environment(RuntimeAPIListener):
         except LaunchError:
             self._release_debugger()
             self.state = "dead"
+            self._runtime_started()
             raise
         address = await self.api.start()
         self.tmp_root.mkdir(parents=True, exist_ok=True)
@@ -207,46 +222,24 @@ class Environment(RuntimeAPIListener):
             log_stream=log_stream_name(self.version, self.id),
         )
         self.created_at = time.time()
-        self._t_spawn = time.perf_counter()
         try:
-            self.proc = subprocess.Popen(
-                how.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=self.fn.folder,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
+            spawned = await spawn(how.command, env, self.fn, guard_cpu=self.ide is None)
         except OSError as e:
             self._cleanup_files()
             self._release_debugger()
             self.api.close()
             self.state = "dead"
+            self._runtime_started()
             raise SpawnError(f"could not start the runtime ({how.argv[0]}): {e}") from e
-        proc = self.proc
-        self.pid = proc.pid
+        self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
+        self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
+        self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd
+        if self.state == "dead":  # shut down while it was being spawned
+            self._kill()
+            self._close_process()
+            return Outcome("exit", exit_description="signal: killed")
         watchdog.watch(self.pid, self.id)  # kills the group if the engine dies (kill -9)
-        # The child's ru_maxrss (from wait4) starts at this process's peak RSS at exec time: exec
-        # keeps the larger of the old and new address spaces' peaks. Popen has returned, so the
-        # exec is done: only a figure above our peak now is the child's own.
-        self._parent_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            apply_limits(self.pid, self.fn, guard_cpu=self.ide is None)
-        except OSError:
-            pass  # the process already died: its exit is reported below
-        try:
-            proc.stdin.write(b"\n")
-            proc.stdin.close()
-        except OSError:
-            pass
-        self._stdout_fd = proc.stdout.fileno()
-        os.set_blocking(self._stdout_fd, False)
         loop.add_reader(self._stdout_fd, self._read_output)
-        self._usage = ProcUsage(self.pid)
-        self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._on_exit)
         self._publish("init_start")
         if self.ide is not None:
@@ -261,6 +254,7 @@ class Environment(RuntimeAPIListener):
             if timer is not None:
                 timer.cancel()
             self._waiter = None
+            self._runtime_started()
         if outcome.kind == "ready":
             self.state = "idle"
             self.last_used = time.time()
@@ -274,6 +268,11 @@ class Environment(RuntimeAPIListener):
         if self.state != "dead":
             self.shutdown("error")
         return outcome
+
+    def _runtime_started(self) -> None:
+        callback, self.on_runtime_started = self.on_runtime_started, None
+        if callback is not None:
+            callback()
 
     async def _take_debugger(self) -> DebugTarget | None:
         """The debugger and port this environment starts under, if any (its port is held)."""
@@ -296,6 +295,7 @@ class Environment(RuntimeAPIListener):
 
     def on_connect(self) -> None:
         self.waiting_for_debugger = False  # under a debugger, the runtime gets here once attached
+        self._runtime_started()
         if not self._t_connect:
             self._t_connect = time.perf_counter()
             self._publish("runtime_init", duration_ms=(self._t_connect - self._t_spawn) * 1000)
@@ -335,12 +335,14 @@ class Environment(RuntimeAPIListener):
         self._lines = lines
         self._request_id = inv.request_id
         waiter = self._waiter = loop.create_future()
-        t0 = time.perf_counter()
+        self._t_delivered = time.perf_counter()
+        self._timeout_s, self._delivered = timeout_s, False
         self._pauses, self._paused_s = 0, 0.0
+        # The clock starts when the runtime takes the event (``on_delivered``), at once when it
+        # waits in /next; until then only a backstop runs, for a runtime that never asks again.
+        if not self.ide:
+            self._timer = loop.call_later(timeout_s + DELIVERY_GRACE_S, self._on_timeout)
         self.api.dispatch(inv)
-        self._deadline = loop.time() + timeout_s
-        # under an IDE's debugger the handler may sit at a breakpoint for as long as it likes
-        self._timer = None if self.ide else loop.call_later(timeout_s, self._on_timeout)
         try:
             outcome = await waiter
         finally:
@@ -351,7 +353,7 @@ class Environment(RuntimeAPIListener):
                 self._timer.cancel()
                 self._timer = None
         outcome.paused_ms = self._paused_s * 1000
-        outcome.duration_ms = (time.perf_counter() - t0) * 1000 - outcome.paused_ms
+        outcome.duration_ms = (time.perf_counter() - self._t_delivered) * 1000 - outcome.paused_ms
         if outcome.kind in ("response", "error", "too_large"):
             # The runtime wrote its output before its answer, so epoll reported the pipe no
             # later than the socket and it has been read, unless a read filled the buffer.
@@ -375,6 +377,23 @@ class Environment(RuntimeAPIListener):
         self.last_used = time.time()
         outcome.log_lines = lines
         return outcome
+
+    def on_delivered(self, inv: Invocation) -> None:
+        """The runtime takes the event now: its deadline and the timeout clock start here, so
+        time the engine spent getting it there is never billed nor counted as a timeout."""
+        if self._delivered or self._waiter is None:
+            return
+        self._delivered = True
+        loop = self._loop or asyncio.get_running_loop()
+        self._t_delivered = time.perf_counter()
+        inv.deadline_ms = int((time.time() + self._timeout_s) * 1000)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._deadline = loop.time() + self._timeout_s
+        # under an IDE's debugger the handler may sit at a breakpoint for as long as it likes
+        if not self.ide:
+            self._timer = loop.call_later(self._timeout_s, self._on_timeout)
 
     def on_debug(self, inv: Invocation, link: DebugChannel) -> DebugSession | str:
         if self.debugger is None:
@@ -508,41 +527,93 @@ class Environment(RuntimeAPIListener):
             processes.kill_environment(self.pid, f"127.0.0.1:{self.api.port}")
 
     def shutdown(self, reason: str) -> None:
-        """Retire the environment now (Lambda gives a runtime without extensions 0 ms)."""
+        """Retire the environment now (Lambda gives a runtime without extensions 0 ms).
+
+        Nothing here waits: the process group is SIGKILLed, reaped when its pidfd says it is
+        gone, and its TMPDIR is moved aside and removed in a worker thread.
+        """
         if self.state == "dead":
             return
         self.state = "dead"
         self.shutdown_reason = self.shutdown_reason or reason
+        self._runtime_started()  # a start that never ran gives its turn back
         self._kill()
         if self.pid:
             watchdog.forget(self.pid)
         self.api.close()
-        loop = self._loop
-        if loop is not None:
-            if self._stdout_fd >= 0:
-                loop.remove_reader(self._stdout_fd)
-            if self._pidfd >= 0:
-                loop.remove_reader(self._pidfd)
-        if self.proc is not None and self.proc.returncode is None:
-            try:  # reap now: the group was SIGKILLed, this returns at once
-                _, status, usage = os.wait4(self.pid, 0)
-                self.proc.returncode = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-                self._note_exit_usage(usage)  # e.g. after an init error
-            except ChildProcessError:
-                self.proc.returncode = -9
-        if self._pidfd >= 0:
-            os.close(self._pidfd)
-            self._pidfd = -1
-        if self._usage is not None:
-            self._usage.close()
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
-            self._stdout_fd = -1
+        self._close_process()
         self._cleanup_files()
         self._release_debugger()
         self._publish("shutdown", reason=self.shutdown_reason)
         self._resolve(Outcome("exit", exit_description=self.exit_description or "signal: killed"))
 
+    def _close_process(self) -> None:
+        """Stop reading the runtime; reap it now if it is gone, else once its pidfd says so."""
+        loop = self._loop
+        if self._stdout_fd >= 0:
+            if loop is not None:
+                loop.remove_reader(self._stdout_fd)
+            if self.proc is not None and self.proc.stdout is not None:
+                self.proc.stdout.close()
+            self._stdout_fd = -1
+        if self._pidfd < 0:
+            return
+        if loop is not None:
+            loop.remove_reader(self._pidfd)
+        if self.proc is None or self.proc.returncode is not None or self._reap(os.WNOHANG):
+            self._release_process()
+        elif loop is not None and not loop.is_closed():
+            self._reaped = loop.create_future()
+            loop.add_reader(self._pidfd, self._reap_later)
+        else:
+            self._reap(0)
+            self._release_process()
+
+    async def wait_reaped(self) -> None:
+        """Until a shut-down environment's process has been reaped."""
+        if self._reaped is not None:
+            await asyncio.shield(self._reaped)
+
+    def _reap(self, flags: int) -> bool:
+        """wait4 the runtime (it was SIGKILLed); whether it has been reaped."""
+        assert self.proc is not None
+        try:
+            pid, status, usage = os.wait4(self.pid, flags)
+        except ChildProcessError:
+            self.proc.returncode = -9
+            return True
+        if pid == 0:
+            return False
+        self.proc.returncode = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        self._note_exit_usage(usage)  # e.g. after an init error
+        return True
+
+    def _reap_later(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self._pidfd)
+        self._reap(os.WNOHANG)
+        self._release_process()
+
+    def _release_process(self) -> None:
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self._reaped is not None and not self._reaped.done():
+            self._reaped.set_result(None)
+        if self._usage is not None:
+            self._usage.close()
+
     def _cleanup_files(self) -> None:
-        if self.tmpdir:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        """Remove the TMPDIR: renamed away at once (the path is free), deleted off the loop."""
+        if not self.tmpdir:
+            return
+        doomed = f"{self.tmpdir}.removing"
+        try:
+            os.rename(self.tmpdir, doomed)
+        except OSError:
+            return  # already gone
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.run_in_executor(None, shutil.rmtree, doomed, True)
+        else:
+            shutil.rmtree(doomed, ignore_errors=True)

@@ -13,15 +13,20 @@ import os
 import signal
 import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import psutil
 
-if TYPE_CHECKING:
-    from .environment import Environment
+
+class Tracked(Protocol):
+    """An execution environment (``environment.py``, which imports this module) as tracked."""
+
+    pid: int
+    state: str
+
 
 PR_SET_CHILD_SUBREAPER = 36
-_live: weakref.WeakSet[Environment] = weakref.WeakSet()
+_live: weakref.WeakSet[Tracked] = weakref.WeakSet()
 _adopted: dict[int, int] = {}  # killed descendants still to reap → reaper ticks left to try
 
 
@@ -33,7 +38,7 @@ def become_subreaper() -> bool:
         return False
 
 
-def track(env: Environment) -> None:
+def track(env: Tracked) -> None:
     _live.add(env)
 
 

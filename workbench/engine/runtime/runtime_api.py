@@ -100,6 +100,7 @@ class RuntimeAPIListener:
 
     def on_connect(self) -> None: ...
     def on_ready(self) -> None: ...  # the runtime called /next: init is over, it waits for work
+    def on_delivered(self, inv: Invocation) -> None: ...  # the runtime takes the event now
     def on_response(self, inv: Invocation, body: bytes, content_type: str) -> None: ...
     def on_error(self, inv: Invocation, body: bytes, error_type: str | None) -> None: ...
     def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
@@ -161,6 +162,7 @@ class RuntimeAPI:
         self.current = inv
         waiting, self.waiting = self.waiting, None
         if waiting is not None and waiting.transport is not None:
+            self.listener.on_delivered(inv)
             waiting.write(inv.wire())
             waiting.flush()  # with any answer still queued: one send
             waiting.resume()
@@ -180,6 +182,7 @@ class RuntimeAPI:
         inv = self.pending
         if inv is not None:
             self.pending = None
+            self.listener.on_delivered(inv)
             proto.write(inv.wire())
             return True
         if self.current is not None and not self.current.responded:

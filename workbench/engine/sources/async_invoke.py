@@ -1,7 +1,7 @@
 """The async dispatcher: runs the durable Event queue with Lambda's retry rules (§7).
 
-A Source (``sources.py``) of background engines. Each attempt goes through the engine's own
-invoke path (``_prepare``/``_invoke``, invocation type ``Event``), so records, logs, the bus and
+A Source (``manager.py``) of background engines. Each attempt goes through the engine's own
+invoke path (``Invoker.prepare``/``run``, invocation type ``Event``), so records, logs, the bus and
 concurrency are as for any call. Every delay is multiplied by ``settings.time_scale``:
 
 - a function error is retried after 60 s, then 120 s, up to ``maximum_retry_attempts``
@@ -14,7 +14,7 @@ concurrency are as for any call. Every delay is multiplied by ``settings.time_sc
 - success goes to ``on_success``; an event whose function or qualifier is gone is discarded with
   a warning.
 
-Dispatch is capacity-aware (the rule is ``Engine._admit``): it starts no more of a function's
+Dispatch is capacity-aware (the rule is ``Concurrency``'s): it starts no more of a function's
 events than the function can admit, so a burst drains at full speed instead of throttling. It
 claims a few rows ahead (``BUFFER``, leased like any claim) so the next attempt starts the
 moment a slot frees; outcomes and claims are written together, one transaction per turn.
@@ -27,16 +27,14 @@ import json
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
 
+from ..invoke.invoker import PreparedCall
+from ..invoke.results import InvokeResult
 from ..model.errors import LambdaError, ResourceNotFound, TooManyRequests
-from ..model.events import AsyncEventChanged
+from ..model.events import AsyncEventChanged, EventBus
 from ..storage.async_queue import AsyncQueue, Claimed, DispatcherLock, Outcome
 from . import destinations
-
-if TYPE_CHECKING:
-    from ..engine import Engine, _Call
-    from ..invoke.results import InvokeResult
+from .host import SourceHost
 
 log = logging.getLogger("workbench.async")
 
@@ -52,16 +50,13 @@ BUFFER = 32  # rows per function claimed ahead of a free slot: fewer, larger cla
 DISPATCH_LIMIT = 64  # attempts in flight at once from this engine (a local machine, not AWS)
 
 
-def accept(engine: Engine, call: _Call) -> str:
+def accept(queue: AsyncQueue, bus: EventBus, call: PreparedCall) -> str:
     """Commit a validated Event invocation to the queue; its request id."""
     now = time.time()
-    assert call.fn is not None
-    queue: AsyncQueue = engine.async_queue
-    queue.enqueue(call.request_id, call.fn.name, call.qualifier, call.data, call.trigger, now)
-    if engine.bus.active:
-        engine.bus.publish(
-            AsyncEventChanged(call.request_id, call.fn.name, "queued", 0, now, None, None, now)
-        )
+    name = call.function
+    queue.enqueue(call.request_id, name, call.qualifier, call.data, call.trigger, now)
+    if bus.active:
+        bus.publish(AsyncEventChanged(call.request_id, name, "queued", 0, now, None, None, now))
     return call.request_id
 
 
@@ -74,8 +69,9 @@ def _error_summary(payload: bytes) -> str:
 
 
 class AsyncDispatcher:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: SourceHost) -> None:
         self.engine = engine
+        assert engine.async_queue is not None  # a running engine's
         self.queue: AsyncQueue = engine.async_queue
         self._wake = asyncio.Event()
         self._outcomes: list[Outcome] = []  # attempts ended, their records not yet committed
@@ -234,21 +230,18 @@ class AsyncDispatcher:
                 self.queue.settle(pending, time.time())
 
     def _free(self, name: str) -> int:
-        """How many more of ``name``'s events could be admitted now (``Engine._admit``)."""
-        engine = self.engine
+        """How many more of ``name``'s events could be admitted now (``Concurrency``'s rule,
+        less the rows this dispatcher is already starting)."""
         room = DISPATCH_LIMIT - len(self._running)
-        fn = engine.functions.get(name)
+        fn = self.engine.functions.get(name)
         if fn is None or room <= 0 or fn.reserved_concurrency == 0:
             return max(room, 0)  # unknown, broken or reserved 0: ends without running
-        reserved = fn.reserved_concurrency
-        state = engine.function_state(name)
-        in_flight = state.in_flight if state is not None else 0
-        if reserved is not None:
-            free = reserved - in_flight - self._starting.get(name, 0)
-        else:
-            pool = engine.settings.account_limit - engine._reserved_total
-            free = pool - engine._unreserved_in_flight - self._starting_unreserved
-        return max(0, min(free, room))
+        free = self.engine.concurrency.free(
+            name,
+            starting=self._starting.get(name, 0),
+            starting_unreserved=self._starting_unreserved,
+        )
+        return min(free, room)
 
     def _wanted(self, name: str) -> int:
         """How many of ``name``'s due rows to claim: what can start, plus ``BUFFER`` in hand
@@ -315,13 +308,19 @@ class AsyncDispatcher:
             self._wake.set()
 
     async def _run(self, row: Claimed) -> Outcome:
-        from ..engine import _Call
-
         engine = self.engine
         now = time.time()
-        call = _Call(row.qualifier, None, row.trigger, "Event", row.request_id)
         try:
-            engine._prepare(row.function, row.payload, call)
+            call = engine.invoker.prepare(
+                row.function,
+                row.payload,
+                qualifier=row.qualifier,
+                invocation_type="Event",
+                request_id=row.request_id,
+                trigger=row.trigger,
+                attempt=row.attempts,
+                enqueued_at=row.enqueued_at,
+            )
         except ResourceNotFound as e:
             log.warning(
                 "async event %s discarded: %s (it was accepted for %s)",
@@ -333,20 +332,17 @@ class AsyncDispatcher:
         except LambdaError as e:  # e.g. its function.toml is broken right now: try later
             log.warning("async event %s not run yet: %s", row.request_id, e.message)
             return self._backoff(row, now, e.message)
-        assert call.state is not None and call.fn is not None
         settings = call.fn.async_config
         max_age = float(settings.get("maximum_event_age", DEFAULT_MAX_AGE_S))  # type: ignore[arg-type]
         max_age *= engine.settings.time_scale
         if now - row.enqueued_at > max_age:
             return self._finish(row, call, "expired", destinations.EVENT_AGE_EXCEEDED, None)
-        if call.state.config.reserved_concurrency == 0:
+        if engine.concurrency.reserved(call.function, call.fn) == 0:
             return self._finish(row, call, "failed", destinations.ZERO_RESERVED_CONCURRENCY, None)
-        call.attempt = row.attempts
-        call.enqueued_at = row.enqueued_at
         self._publish(row, "running", now)
-        self._admitted(row)  # _invoke admits it before its first await
+        self._admitted(row)  # run admits it before its first await
         try:
-            result = await engine._invoke(call)
+            result = await engine.invoker.run(call)
         except TooManyRequests:
             return self._backoff(row, time.time(), max_age=max_age)
         except LambdaError as e:  # a service error (the runtime would not start): as Lambda
@@ -384,14 +380,13 @@ class AsyncDispatcher:
     def _finish(
         self,
         row: Claimed,
-        call: _Call,
+        call: PreparedCall,
         status: str,
         condition: str,
         result: InvokeResult | None,
     ) -> Outcome:
         """End the event; its record to on_success / on_failure, if the function has one."""
         engine = self.engine
-        assert call.fn is not None
         ran = result is not None
         count = row.attempts if ran else row.attempts - 1
         response, version = (result.payload, result.executed_version) if result else (None, None)

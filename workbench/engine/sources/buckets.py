@@ -36,7 +36,7 @@ from .s3_events import DELETE, PUT, ObjectChange, s3_event
 from .writers import open_for_writing
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from .host import SourceHost
 
 log = logging.getLogger("workbench.buckets")
 
@@ -89,7 +89,7 @@ class _State:
     pending: dict[Path, _Pending] = field(default_factory=dict)
 
 
-def bucket_folders(engine: Engine) -> dict[Path, str]:
+def bucket_folders(engine: SourceHost) -> dict[Path, str]:
     """``<root>/buckets/<bucket>`` → bucket, for every bucket an enabled s3 trigger names."""
     buckets = sorted(
         {
@@ -110,7 +110,7 @@ def configuration_id(function: str, index: int) -> str:
 class Buckets:
     """The bucket-folder event source (a part of ``sources.Sources``)."""
 
-    def __init__(self, engine: Engine, *, settle_s: float = SETTLE_S) -> None:
+    def __init__(self, engine: SourceHost, *, settle_s: float = SETTLE_S) -> None:
         self.engine = engine
         self.settle_s = settle_s
         self.folders: dict[Path, str] = {}

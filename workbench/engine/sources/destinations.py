@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..model.errors import LambdaError
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from .host import SourceHost
 
 log = logging.getLogger("workbench.async")
 
@@ -74,7 +74,7 @@ def invocation_record(
     return record
 
 
-def deliver(engine: Engine, target: str, record: dict[str, object], source: str) -> bool:
+def deliver(engine: SourceHost, target: str, record: dict[str, object], source: str) -> bool:
     """Send ``record`` to ``function:NAME`` or ``queue:NAME``; whether it got there."""
     kind, _, name = target.partition(":")
     data = json.dumps(record, separators=(",", ":"))

@@ -25,10 +25,13 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ..engine import Engine
+from .async_invoke import AsyncDispatcher
+from .buckets import Buckets
+from .host import SourceHost
+from .queue_pollers import QueuePollers
+from .scheduler import Scheduler
 
 log = logging.getLogger("workbench.sources")
 
@@ -44,19 +47,13 @@ class Source(Protocol):
     async def close(self) -> None: ...
 
 
-def _shared_parts(engine: Engine) -> list[Source]:
+def _shared_parts(engine: SourceHost) -> list[Source]:
     """The parts every background engine runs (they share the state dir's work safely)."""
-    from .async_invoke import AsyncDispatcher
-    from .queue_pollers import QueuePollers
-
     return [AsyncDispatcher(engine), QueuePollers(engine)]
 
 
-def _exclusive_parts(engine: Engine) -> list[Source]:
+def _exclusive_parts(engine: SourceHost) -> list[Source]:
     """The parts one engine per state dir runs (two would report everything twice)."""
-    from .buckets import Buckets
-    from .scheduler import Scheduler
-
     return [Scheduler(engine), Buckets(engine)]
 
 
@@ -94,13 +91,20 @@ class SourcesLock:
 
 
 class Sources:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: SourceHost) -> None:
         self.engine = engine
         self.parts: list[Source] = []
         self.started = False
         self.exclusive = False  # does this engine run the schedules and bucket folders?
         self._lock: SourcesLock | None = None
         self._waiting: asyncio.Task[None] | None = None
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The running schedules, if this engine runs them (see the module docstring)."""
+        if not self.started:
+            return None
+        return next((p for p in self.parts if isinstance(p, Scheduler)), None)
 
     async def start(self) -> None:
         self.parts = _shared_parts(self.engine)

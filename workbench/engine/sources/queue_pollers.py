@@ -36,7 +36,7 @@ from ..storage.queues import Message, QueueStore
 from .sqs_events import failed_items, sqs_event
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from .host import SourceHost
 
 log = logging.getLogger("workbench.queues")
 
@@ -49,7 +49,7 @@ THROTTLE_BACKOFF_S = (0.1, 2.0)  # first and longest wait before re-invoking a t
 class QueueMapping:
     """One queue → one function: a poller task and the batches it started."""
 
-    def __init__(self, engine: Engine, function: str, trigger: QueueTrigger, pollers: int):
+    def __init__(self, engine: SourceHost, function: str, trigger: QueueTrigger, pollers: int):
         self.engine = engine
         self.function = function
         self.trigger = trigger
@@ -204,7 +204,7 @@ class QueueMapping:
 class QueuePollers:
     """The Source (``sources.py``) that runs a ``QueueMapping`` per enabled queue trigger."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: SourceHost) -> None:
         self.engine = engine
         self.mappings: dict[tuple[str, QueueTrigger, int], QueueMapping] = {}
         self._retired: set[QueueMapping] = set()

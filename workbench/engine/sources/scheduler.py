@@ -35,7 +35,7 @@ from ..model.ids import new_uuid
 
 if TYPE_CHECKING:
     from ..config.function import FunctionConfig
-    from ..engine import Engine
+    from .host import SourceHost
 
 log = logging.getLogger("workbench.scheduler")
 
@@ -115,7 +115,7 @@ class Scheduler:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: SourceHost,
         clock: Callable[[], float] = time.time,
         max_step_s: float = MAX_STEP_S,
     ) -> None:
@@ -125,7 +125,6 @@ class Scheduler:
         self._rules: dict[tuple, _Rule] = {}
 
     async def start(self) -> None:
-        self.engine.scheduler = self  # type: ignore[attr-defined]
         self.refresh()
 
     async def close(self) -> None:
@@ -134,8 +133,6 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if getattr(self.engine, "scheduler", None) is self:
-            self.engine.scheduler = None  # type: ignore[attr-defined]
 
     def refresh(self) -> None:
         """Start, stop or replace tasks so they match the functions' schedule triggers now."""

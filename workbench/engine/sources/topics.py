@@ -20,7 +20,7 @@ from ..config.triggers import SnsTrigger, triggers_of
 from .s3_events import event_time
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from .host import SourceHost
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SNS: message and attributes together, 262,144 bytes
 MAX_SUBJECT = 100
@@ -38,7 +38,7 @@ class TopicError(ValueError):
         self.message = message
 
 
-def topic_subscribers(engine: Engine) -> dict[str, dict[str, bool]]:
+def topic_subscribers(engine: SourceHost) -> dict[str, dict[str, bool]]:
     """topic → {function: enabled}, from the sns triggers of the loaded functions.
 
     A function subscribed twice is one subscription (SNS returns the existing one).
@@ -52,12 +52,12 @@ def topic_subscribers(engine: Engine) -> dict[str, dict[str, bool]]:
     return dict(sorted(found.items()))
 
 
-def topic_arn(engine: Engine, topic: str) -> str:
+def topic_arn(engine: SourceHost, topic: str) -> str:
     s = engine.settings
     return f"arn:aws:sns:{s.region}:{s.account_id}:{topic}"
 
 
-def subscription_arn(engine: Engine, topic: str, function: str) -> str:
+def subscription_arn(engine: SourceHost, topic: str, function: str) -> str:
     """``<topic ARN>:<subscription id>``; the id is derived, so it stays the same across runs."""
     return f"{topic_arn(engine, topic)}:{uuid.uuid5(_SUBSCRIPTIONS, f'{topic}/{function}')}"
 
@@ -117,7 +117,7 @@ def check_message(
 
 
 def sns_event(
-    engine: Engine,
+    engine: SourceHost,
     topic: str,
     function: str,
     *,
@@ -156,7 +156,7 @@ def sns_event(
 
 
 def publish_message(
-    engine: Engine,
+    engine: SourceHost,
     topic: str,
     message: str,
     *,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .db_file import StateDatabaseError, move_aside_hint
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -149,6 +149,12 @@ ALTER TABLE invocations ADD COLUMN client_context TEXT;
 ALTER TABLE invocations ADD COLUMN payload BLOB
 """
 
+# Scale: ``start_wait_ms`` is how long a cold start waited for its turn to start a runtime
+# (``invoke/start_gate.py``): shown, never billed, never counted against the timeout.
+_SCHEMA_V6 = """
+ALTER TABLE invocations ADD COLUMN start_wait_ms REAL NOT NULL DEFAULT 0
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1,
@@ -156,6 +162,7 @@ MIGRATIONS: dict[int, str] = {
     3: _SCHEMA_V3,
     4: _SCHEMA_V4,
     5: _SCHEMA_V5,
+    6: _SCHEMA_V6,
 }
 
 

@@ -61,6 +61,7 @@ COLUMNS: tuple[str, ...] = (
     "replay_of",
     "client_context",
     "payload",
+    "start_wait_ms",
 )
 
 _INSERT = (
@@ -114,6 +115,7 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.replay_of,
         r.client_context,
         r.payload,
+        r.start_wait_ms,
     )
 
 

@@ -8,7 +8,8 @@ Cold start is import cost, so this module imports only built-in C modules at sta
 client sits on ``_socket`` and JSON on ``_json`` (``socket`` and ``json`` would pull in ``enum`` and
 ``re``, 10+ ms).  ``logging`` is configured the moment user code imports it, never before;
 ``breakpoint()`` and ``pdb.set_trace()`` load the workbench's pdb channel (``workbench_debug``)
-only when one is hit.
+only when one is hit; ``ctypes`` (for ``_X_AMZN_TRACE_ID``, see ``TraceIdVariable``) only in an
+environment that lives long enough to need it.
 """
 
 import _json
@@ -494,6 +495,92 @@ def load_handler(handler):
 # --------------------------------------------------------------------------- the loop
 
 
+TRACE_ID_VAR = "_X_AMZN_TRACE_ID"
+# Invocations after which the trace id is written in place (see TraceIdVariable): by then
+# setenv has kept ~144 KB, and ctypes costs ~260 KB of heap and 1-2 ms once.
+TRACE_IN_PLACE_AFTER = 1000
+
+
+class TraceIdVariable:
+    """``_X_AMZN_TRACE_ID``, the invocation's X-Ray trace header, as AWS's runtime sets it.
+
+    Handlers rely on it in two places: ``os.environ`` (AWS's X-Ray SDK reads it there) and the
+    process's C environment, which a subprocess inherits. ``os.environ[...] = v`` writes the
+    latter with glibc's ``setenv``, which keeps every value ever set (so that pointers handed out
+    by ``getenv`` stay valid): one new trace id per invocation grew the runtime by ~144 bytes
+    each time. ``in_place()`` switches to two buffers of our own, handed to ``putenv`` (which
+    stores the pointer, copying nothing) in turn: a value is written into the buffer the
+    environment does not point at, then swapped in, so a concurrent ``getenv`` sees one whole
+    value or the other, and a pointer taken during one invocation stays good through the next.
+    ``os.environ``'s own mapping is updated beside it, without a second ``setenv``.
+
+    The switch needs ``ctypes``, which costs more than a short-lived environment's setenv
+    ever keeps (1-2 ms, ~260 KB), so the loop makes it after ``TRACE_IN_PLACE_AFTER``
+    invocations, between two of them: a burst of cold starts pays nothing, and memory stops
+    growing from there on.
+    """
+
+    def __init__(self):
+        self._set = self._set_os_environ
+
+    def set(self, value):
+        """Make ``value`` the variable's value for this invocation (None or empty: unset it)."""
+        if not value or "\0" in value:
+            self._unset()
+        else:
+            self._set(value)
+
+    def in_place(self):
+        """From now on write the value into our own buffers (see the class); False if ctypes
+        cannot be had, and the variable is then set as before."""
+        if self._set is not TraceIdVariable._set_os_environ:
+            return True  # already
+        try:
+            import ctypes
+
+            putenv = ctypes.CDLL(None, use_errno=True).putenv
+            putenv.argtypes = (ctypes.c_void_p,)
+            putenv.restype = ctypes.c_int
+            environ = os.environ
+            data, key, encode = environ._data, environ.encodekey(TRACE_ID_VAR), environ.encodevalue
+        except (ImportError, OSError, AttributeError):
+            return False
+        buffers = [None, None]
+        prefix = key + b"="
+        memmove, addressof = ctypes.memmove, ctypes.addressof
+        new_buffer = ctypes.create_string_buffer
+        active = 0
+
+        def set_in_place(value):
+            nonlocal active
+            encoded = encode(value)
+            entry = prefix + encoded + b"\0"
+            active ^= 1
+            buf = buffers[active]
+            if buf is None or len(buf) < len(entry):
+                # the other buffer is the one in the environment: this one is free to replace
+                buf = buffers[active] = new_buffer(max(len(entry), 256))
+            memmove(buf, entry, len(entry))
+            if putenv(addressof(buf)) != 0:
+                raise OSError(ctypes.get_errno(), f"putenv({TRACE_ID_VAR}) failed")
+            data[key] = encoded
+
+        self._set = set_in_place
+        return True
+
+    @staticmethod
+    def _set_os_environ(value):
+        os.environ[TRACE_ID_VAR] = value
+
+    @staticmethod
+    def _unset():
+        os.environ.pop(TRACE_ID_VAR, None)
+        os.unsetenv(TRACE_ID_VAR)  # the C environment too, should a handler have gone around it
+
+
+_trace_variable = TraceIdVariable()
+
+
 def _context(request_id, headers):
     def parse(header, name):
         if not header:
@@ -520,11 +607,7 @@ def handle(conn, handler, headers, body):
     global _request_id
     request_id = headers.get("lambda-runtime-aws-request-id", "")
     _request_id = request_id
-    trace_id = headers.get("lambda-runtime-trace-id")
-    if trace_id:
-        os.environ["_X_AMZN_TRACE_ID"] = trace_id
-    else:
-        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    _trace_variable.set(headers.get("lambda-runtime-trace-id"))
     error = None
     try:
         context = _context(request_id, headers)
@@ -643,6 +726,7 @@ def main():
     next_request = conn.request(b"GET", f"{_API_PREFIX}/invocation/next")
     conn.send(next_request)
     read = conn.read_response
+    served = 0
     while True:
         status, headers, body = read()
         if status != 200:
@@ -650,6 +734,9 @@ def main():
             sys.exit(1)
         # Post the result and ask for the next event in one write (HTTP pipelining).
         conn.send(handle(conn, handler, headers, body) + next_request)
+        served += 1
+        if served == TRACE_IN_PLACE_AFTER:  # between invocations: this response is sent
+            _trace_variable.in_place()
         read()  # 202 for the result; any other answer is the engine's business
 
 

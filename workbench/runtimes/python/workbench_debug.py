@@ -6,8 +6,15 @@ has no terminal, so pdb's input and output travel as newline-delimited JSON on a
 their own to the environment's Runtime API (``POST /2018-06-01/runtime/workbench/debug``):
 
 - runtime → engine: ``{"out": TEXT}``, ``{"prompt": P, "file": F, "line": N, "code": NAME}``
-  (pdb waits for one command), ``{"end": true}`` (continued with no breakpoint left, or quit);
+  (pdb waits for one command), ``{"running": true}`` (a command handed control back to the
+  handler: ``n``, ``s``, ``r``, ``c`` with breakpoints left, ``until``…), ``{"end": true}``
+  (continued with no breakpoint left, or quit);
 - engine → runtime: ``{"line": COMMAND}``, ``{"detach": true}`` (clear every breakpoint and go on).
+
+Time at the debugger is paused time, and that includes running what the user types at the prompt
+(``p slow()``, ``import time; time.sleep(5)``): the engine keeps the invocation's timeout clock
+stopped from the first prompt until ``running`` (or the end). Only stepping runs the handler's
+own code on the clock.
 
 With no debugger attached (serve, the Lambda API, plain ``workbench invoke``) the engine answers
 409 and the breakpoint is skipped with a warning on the invocation's log. Any I/O error on the
@@ -33,7 +40,7 @@ _CONNECT_TIMEOUT_S = 10.0
 
 _session = None  # the open session (one per process: one invocation at a time)
 _detached = None  # the request id whose session was detached: its later breakpoints are skipped
-_paused_s = {}  # request id -> seconds spent at a prompt, for get_remaining_time_in_millis
+_paused_s = {}  # request id -> seconds spent at the debugger, for get_remaining_time_in_millis
 
 
 def set_trace(*args, header=None, **kwargs):
@@ -90,7 +97,7 @@ def invocation_ended():
 
 
 def paused_ms(request_id):
-    """How long this invocation sat at a prompt (its timeout clock was stopped meanwhile)."""
+    """How long this invocation sat at the debugger (its timeout clock was stopped meanwhile)."""
     return int(_paused_s.get(request_id, 0.0) * 1000)
 
 
@@ -106,6 +113,7 @@ class _Session:
         self.request_id = request_id
         self.thread = _thread.get_ident()  # pdb traces the thread it was started in
         self.open = True
+        self.paused_since = None  # monotonic time of this stop's first prompt
         self.out = _Output(self)
         self.pdb = _Pdb(self)
 
@@ -135,6 +143,8 @@ class _Session:
         prompt = self.out.take_prompt(self.pdb.prompt)
         frame = self.pdb.curframe
         message = None
+        if self.paused_since is None:  # the clock stops here, until handler_runs()
+            self.paused_since = time.monotonic()
         try:
             self.out.send()
             self.send(
@@ -145,16 +155,29 @@ class _Session:
                     "code": frame.f_code.co_name if frame else None,
                 }
             )
-            start = time.monotonic()
             message = self.receive()
-            key = self.request_id
-            _paused_s[key] = _paused_s.get(key, 0.0) + time.monotonic() - start
         except OSError:
             message = None
         if message is not None and "line" in message and not message.get("detach"):
             return str(message["line"]).partition("\n")[0] + "\n"
         self.detach()
         return "continue\n"
+
+    def handler_runs(self):
+        """pdb left its prompt for the handler's own code (a step, a continue, a detach): the
+        time since this stop's first prompt, commands run there included, was paused time; the
+        engine's clock runs again from here."""
+        since, self.paused_since = self.paused_since, None
+        if since is None:  # no prompt was shown: nothing was paused
+            return
+        key = self.request_id
+        _paused_s[key] = _paused_s.get(key, 0.0) + time.monotonic() - since
+        if self.open:
+            self.out.send()
+            try:
+                self.send({"running": True})
+            except OSError:
+                self.close()  # the next prompt reads as a detach
 
     def detach(self):
         """Clear every breakpoint and let the handler run on (``continue`` follows)."""
@@ -256,6 +279,13 @@ class _Pdb(pdb.Pdb):
             readrc=False,
         )
         self.session = session
+
+    def interaction(self, frame, traceback):
+        """One stop: prompts and the commands typed there, until one resumes the handler."""
+        try:
+            super().interaction(frame, traceback)
+        finally:
+            self.session.handler_runs()
 
     def set_continue(self):
         super().set_continue()

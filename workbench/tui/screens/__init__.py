@@ -1,1 +1,1 @@
-"""Screens pushed over the main one: record detail, help, dialogs."""
+"""Whole screens: the main workbench, an invocation's record, the debugger pane, the help."""

@@ -4,8 +4,9 @@ The source around the current line (marked), pdb's output (a bounded log), an in
 history, and pdb's stepping commands on the keys IDEs use. It is a (non-modal) screen over the
 workbench: the app's keys keep working and other invocations keep running under it.
 
-It talks to the engine only through the ``send`` and ``detach`` callables the app gives it
-(as the dialogs in ``message.py`` do); the app feeds it the session's events with ``take``.
+It talks to the engine only through the ``send`` and ``detach`` callables it is given (as the
+dialogs in ``dialogs/`` are); ``pdb_front_end.py`` opens it and feeds it the session's events
+with ``take``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class CommandInput(Input):
 
 
 class DebuggerScreen(Screen[str | None]):
-    """One paused invocation's pdb session; dismissed when it ends (the app opens the next)."""
+    """One paused invocation's pdb session; dismissed when it ends (the next then opens)."""
 
     DEFAULT_CSS = """
     DebuggerScreen { layout: vertical; }
@@ -171,7 +172,7 @@ class DebuggerScreen(Screen[str | None]):
         if self.closing:
             self.dismiss(None)
 
-    # ----------------------------------------------------------------- fed by the app
+    # ----------------------------------------------------------------- fed by the front end
 
     def show(self, session: PdbSession, waiting: int) -> None:
         """Show ``session``: its output so far replaces the log."""
@@ -185,7 +186,7 @@ class DebuggerScreen(Screen[str | None]):
         self._show_state()
 
     def take(self, event: DebugEvent) -> None:
-        """One event of the session shown (the app has already applied it to the session)."""
+        """One event of the session shown (already applied to the session)."""
         if event.kind == "output":
             self.query_one(Log).write(event.text)
         elif event.kind == "resumed":

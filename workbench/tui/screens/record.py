@@ -3,6 +3,9 @@
 The record comes from the log's rows or, failing that, from the engine's store (in a thread);
 the environment's lifecycle from the live model or, once its events are gone, rebuilt from the
 stored records of that environment.
+
+``r`` asks for a replay by dismissing with a ``Replay``: whoever opened the screen runs it (a
+record opened from another record hands it on), so the screen needs no way to invoke.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -185,7 +187,15 @@ def log_view(lines: list[str]) -> Content:
     return Content("\n").join(out)
 
 
-class RecordScreen(Screen[None]):
+@dataclass(frozen=True)
+class Replay:
+    """What ``r`` on a record screen asks for: run this invocation again."""
+
+    request_id: str
+    record: InvocationRecord | None = None
+
+
+class RecordScreen(Screen[Replay | None]):
     """The full record of one invocation; escape goes back."""
 
     DEFAULT_CSS = """
@@ -224,13 +234,6 @@ class RecordScreen(Screen[None]):
             tooltip="Open the record of the invocation this one replayed",
         ),
     ]
-
-    @dataclass
-    class ReplayRequested(Message):
-        """``r``: run this invocation again (the app goes back to show the result)."""
-
-        request_id: str
-        record: InvocationRecord | None = None
 
     def __init__(
         self,
@@ -353,11 +356,18 @@ class RecordScreen(Screen[None]):
         return True
 
     def action_replay(self) -> None:
-        self.post_message(self.ReplayRequested(self.request_id, self.record))
+        """Back to the workbench, where the response pane shows the replay."""
+        self.dismiss(Replay(self.request_id, self.record))
 
     def action_open_original(self) -> None:
         original = self.record.replay_of if self.record is not None else None
         if original is not None:
             self.app.push_screen(
-                RecordScreen(original, engine=self.engine, lifecycle=self.lifecycle)
+                RecordScreen(original, engine=self.engine, lifecycle=self.lifecycle),
+                self._hand_on,
             )
+
+    def _hand_on(self, replay: Replay | None) -> None:
+        """A replay asked for on the original's screen leaves this one too, on its way back."""
+        if replay is not None and self.is_active:
+            self.dismiss(replay)

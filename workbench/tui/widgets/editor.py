@@ -1,4 +1,9 @@
-"""The event editor: JSON with highlighting, live validation, templates."""
+"""The event editor: JSON with highlighting, live validation, templates, saved events.
+
+Saved events are the editor's: ctrl+s saves its event under a name for the selected function
+(as the Lambda console does), ctrl+o loads one back. The editor remembers which saved event it
+holds for each function, so the next save suggests that name.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from textual.message import Message
 from textual.theme import Theme
 from textual.widgets import Button, Select, Static, TextArea
 
+from ...engine.storage import SavedEvents, check_event_json
 from ...templates import generate, template_choices
+from ..dialogs.saved_events import EventNamePrompt, SavedEventsScreen
 from ..themes import editor_theme_for
 
 DEFAULT_EVENT = '{\n  "name": "world"\n}\n'
@@ -35,6 +42,11 @@ class EventEditor(Vertical):
     @dataclass
     class InvokeRequested(Message):
         """The Invoke button was pressed."""
+
+    def __init__(self, saved_events: SavedEvents, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.saved_events = saved_events
+        self.event_names: dict[str, str] = {}  # function -> the saved event in the editor
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="event-toolbar"):
@@ -95,3 +107,60 @@ class EventEditor(Vertical):
         if event.button.id == "invoke":
             event.stop()
             self.post_message(self.InvokeRequested())
+
+    # ----------------------------------------------------------------- saved events
+
+    def save_event(self, function: str) -> None:
+        """Save the event under a name for ``function`` (asked, the last one suggested)."""
+        text = self.text
+        try:
+            check_event_json(text)
+            taken = self.saved_events.list(function)
+        except (ValueError, OSError) as e:
+            self.notify(f"{e}; fix it to save.", title="Not saved", severity="error")
+            return
+
+        def save(name: str | None) -> None:
+            if name is None:
+                return
+            try:
+                self.saved_events.save(function, name, text)
+            except (ValueError, OSError) as e:
+                self.notify(str(e), title="Not saved", severity="error")
+                return
+            self.event_names[function] = name
+            self.notify(f"Saved {name!r} for {function}.", title="Event saved")
+
+        prompt = f"Save the event for {function} as"
+        current = self.event_names.get(function, "")
+        self.app.push_screen(EventNamePrompt(prompt, current, taken=taken), save)
+
+    def load_event(self, function: str) -> None:
+        """Pick one of ``function``'s saved events (or rename, delete them) and load it."""
+        try:
+            names = self.saved_events.list(function)
+        except (ValueError, OSError) as e:
+            self.notify(str(e), title="No saved events", severity="error")
+            return
+        if not names:
+            self.notify(f"None saved for {function} yet: ctrl+s saves the editor's event.")
+            return
+        picker = SavedEventsScreen(self.saved_events, function, self.event_names.get(function))
+
+        def load(name: str | None) -> None:
+            if picker.current is None:  # renamed or deleted in the list meanwhile
+                self.event_names.pop(function, None)
+            else:
+                self.event_names[function] = picker.current
+            if name is None:
+                return
+            try:
+                text = self.saved_events.load(function, name)
+            except (KeyError, OSError) as e:
+                self.notify(str(e), title="Not loaded", severity="error")
+                return
+            self.set_text(text)
+            self.event_names[function] = name
+            self.notify(f"Loaded {name!r} for {function}.", title="Event loaded")
+
+        self.app.push_screen(picker, load)

@@ -1,9 +1,16 @@
 """The functions pane: every function with its settings and live state, broken ones included,
-and under each its published versions and aliases. The selected row is what ctrl+r invokes."""
+and under each its published versions and aliases. The selected row is what ctrl+r invokes.
+
+Its keys act on the selected function: publish a version, create, edit or delete an alias
+(the dialogs in ``dialogs/`` collect what the user wants, the engine's refusals come back as
+text for the dialog to show; nothing here raises into Textual), and re-run on save, which it
+asks of the screen (``RerunToggled``): the re-runs are shared with the invocations.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,6 +21,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from ...engine import Engine, LambdaError
+from ..dialogs.alias import AliasDialog, AliasRequest, ConfirmAliasDelete
+from ..dialogs.publish import PublishPrompt
+from ..registry_view import RegistryView, configured_split
 from .function_rows import (
     STATUS_STYLES,
     AliasRow,
@@ -39,6 +50,10 @@ __all__ = [
 COLUMNS = ("name", "runtime", "warm", "last")
 
 
+def refusal(error: LambdaError) -> str:
+    return f"{error.code}: {error.message}"
+
+
 def _same(a: object, b: object) -> bool:
     """Rich's ``Text ==`` ignores the style: a cell that only changed colour is a change."""
     if isinstance(a, Text) and isinstance(b, Text):
@@ -52,35 +67,35 @@ class FunctionsPane(Vertical):
     BINDINGS = [
         Binding(
             "p",
-            "app.publish",
+            "publish",
             "Publish",
             id="publish",
             tooltip="Publish the selected function's $LATEST as a new version",
         ),
         Binding(
             "a",
-            "app.new_alias",
+            "new_alias",
             "New alias",
             id="new-alias",
             tooltip="Create an alias of the selected function, with an optional weight",
         ),
         Binding(
             "e",
-            "app.edit_alias",
+            "edit_alias",
             "Edit alias",
             id="edit-alias",
             tooltip="Change the selected alias: its version, weight, description",
         ),
         Binding(
             "d",
-            "app.delete_alias",
+            "delete_alias",
             "Delete alias",
             id="delete-alias",
             tooltip="Delete the selected alias (asks first)",
         ),
         Binding(
             "w",
-            "app.toggle_rerun",
+            "toggle_rerun",
             "Re-run on save",
             id="rerun-on-save",
             tooltip="Toggle re-run on save: after each save, invoke the selected function's last "
@@ -93,8 +108,17 @@ class FunctionsPane(Vertical):
         name: str
         qualifier: str | None  # a version number or alias name; None: the function ($LATEST)
 
-    def __init__(self, **kwargs: object) -> None:
+    @dataclass
+    class RerunToggled(Message):
+        """``w``: turn re-run on save on or off for ``function``."""
+
+        function: str
+
+    def __init__(self, engine: Engine, registry: RegistryView, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.engine = engine
+        self.registry = registry
+        self.rerun_names: frozenset[str] = frozenset()  # set by the screen: their rows say so
         self.rows: list[FunctionRow] = []
         self._flat: list[Row] = []
         self._announced: str | None = None  # the key of the last Selected message
@@ -145,6 +169,10 @@ class FunctionsPane(Vertical):
     def all_rows(self) -> list[Row]:
         """Every row in table order."""
         return list(self._flat)
+
+    def refresh_rows(self) -> None:
+        """Redraw from the engine and the registry (on every batch of engine events)."""
+        self.show(function_rows(self.engine, self.registry, self.rerun_names))
 
     def show(self, rows: list[FunctionRow]) -> None:
         """Redraw from ``rows``, keeping the selection (the first function at start).
@@ -209,3 +237,148 @@ class FunctionsPane(Vertical):
         event.stop()
         if event.row_key is not None and event.row_key.value is not None:
             self._set_selected(str(event.row_key.value))
+
+    # ----------------------------------------------------------------- actions
+
+    def _selected_function(self) -> str | None:
+        """The selected row's function, if no dialog is open (else None, said if unselected)."""
+        if not self.screen.is_active:
+            return None
+        if self.selected is None:
+            self.notify("No function selected.", severity="warning")
+        return self.selected
+
+    def action_toggle_rerun(self) -> None:
+        """Turn re-run on save on or off for the selected function."""
+        name = self._selected_function()
+        if name is not None:
+            self.post_message(self.RerunToggled(name))
+
+    def action_publish(self) -> None:
+        """Publish the selected function's ``$LATEST`` as a new version (asks a description)."""
+        name = self._selected_function()
+        if name is None:
+            return
+        if name not in self.engine.functions:
+            self.notify(
+                f"{name} cannot be published: its function.toml is invalid. Fix it first.",
+                title="Not published",
+                severity="error",
+            )
+            return
+        versions = self.registry.versions(name)
+        last = versions[-1] if versions else None
+        problem = self.engine.problem(name)
+        warning = None
+        if problem is not None:
+            warning = f"The latest save does not compile ({problem}); it would be published as is."
+        self.app.push_screen(PublishPrompt(name, last, partial(self.publish, name), warning))
+
+    async def publish(self, name: str, description: str | None) -> str | None:
+        """Publish ``name``; the engine's refusal as text (for the dialog), or None."""
+        try:
+            version, created = await self.engine.publish(name, description)
+        except LambdaError as e:  # unreadable code or a full disk too (the code store says so)
+            return refusal(e)
+        self.registry.invalidate(name)
+        self.refresh_rows()
+        self.select(f"{name}:{version.number}")
+        if created:
+            self.notify(
+                f"Published {name} version {version.number}.", title="Published", markup=False
+            )
+        else:
+            self.notify(
+                f"No change since version {version.number}: {name}'s code and configuration "
+                "are the same, so no new version was made.",
+                title="Nothing to publish",
+                markup=False,
+            )
+        return None
+
+    def action_new_alias(self) -> None:
+        """Create an alias of the selected function (a selected version is its default)."""
+        name = self._selected_function()
+        if name is None:
+            return
+        row = self.selected_row
+        version = row.qualifier if isinstance(row, VersionRow) else None
+        if isinstance(row, AliasRow):
+            version = row.alias.function_version
+        dialog = AliasDialog(name, self.registry.versions(name), self.apply_alias, version=version)
+        self.app.push_screen(dialog, partial(self._alias_done, name, "Created"))
+
+    def _selected_alias(self, doing: str) -> AliasRow | None:
+        if self._selected_function() is None:
+            return None
+        row = self.selected_row
+        if not isinstance(row, AliasRow):
+            self.notify(
+                f"Select an alias (an @name row under a function) to {doing} it.",
+                severity="warning",
+            )
+            return None
+        return row
+
+    def action_edit_alias(self) -> None:
+        """Change the selected alias: its version, additional version and weight, description."""
+        row = self._selected_alias("edit")
+        if row is None:
+            return
+        versions = self.registry.versions(row.function)
+        dialog = AliasDialog(row.function, versions, self.apply_alias, alias=row.alias)
+        self.app.push_screen(dialog, partial(self._alias_done, row.function, "Updated"))
+
+    def apply_alias(self, request: AliasRequest) -> str | None:
+        """Create or update as the dialog asks; the engine's refusal as text, or None."""
+        try:
+            if request.editing:
+                self.engine.update_alias(
+                    request.function,
+                    request.name,
+                    version=request.version,
+                    routing=request.routing,  # {}: no routing any more
+                    description=request.description,
+                )
+            else:
+                self.engine.create_alias(
+                    request.function,
+                    request.name,
+                    request.version,
+                    routing=request.routing or None,
+                    description=request.description,
+                )
+        except LambdaError as e:
+            return refusal(e)
+        self.registry.invalidate(request.function)
+        return None
+
+    def _alias_done(self, function: str, done: str, alias: str | None) -> None:
+        if alias is None:
+            return
+        self.refresh_rows()
+        self.select(f"{function}:{alias}")
+        found = self.registry.alias(function, alias)
+        where = f" {configured_split(found)}" if found else ""
+        self.notify(f"{done} the alias {alias} of {function}{where}.", title="Alias", markup=False)
+
+    def action_delete_alias(self) -> None:
+        """Delete the selected alias, after asking."""
+        row = self._selected_alias("delete")
+        if row is None:
+            return
+        function, alias = row.function, row.alias.name
+
+        def delete(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.engine.delete_alias(function, alias)
+            except LambdaError as e:
+                self.notify(refusal(e), title="Not deleted", severity="error", markup=False)
+                return
+            self.registry.invalidate(function)
+            self.refresh_rows()
+            self.notify(f"Deleted the alias {alias} of {function}.", title="Alias", markup=False)
+
+        self.app.push_screen(ConfirmAliasDelete(function, alias), delete)

@@ -53,7 +53,8 @@ class ResponsePane(Vertical):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._running: tuple[str, float] | None = None  # (function, monotonic start)
+        # (function, monotonic start); not ``_running``, which is Textual's own message-loop flag
+        self._invoking: tuple[str, float] | None = None
         self._ticker: Timer | None = None
         self._debug_waits: dict[str, int] = {}  # function -> port its environment waits on
         self._pdb_paused: set[str] = set()
@@ -71,16 +72,12 @@ class ResponsePane(Vertical):
         self.query_one("#response-scroll").display = not on
         self.query_one(ResponseDiffView).display = on
 
-    @property
-    def is_running(self) -> bool:
-        return self._running is not None
-
     def running(self, name: str) -> None:
         """An invocation of ``name`` started: show it, with a clock, until its result arrives."""
         self.set_class(True, "running")
         self.set_class(False, "failed")
         self._comparing(False)
-        self._running = (name, time.monotonic())
+        self._invoking = (name, time.monotonic())
         if self._ticker is None:
             self._ticker = self.set_interval(0.2, self._show_running)
         self._show_running()
@@ -99,9 +96,9 @@ class ResponsePane(Vertical):
             self._show_running()
 
     def _show_running(self) -> None:
-        if self._running is None:
+        if self._invoking is None:
             return
-        name, started = self._running
+        name, started = self._invoking
         status = Text.assemble(
             ("⏳ invoking ", "bold yellow"),
             name,
@@ -116,7 +113,7 @@ class ResponsePane(Vertical):
         self.query_one("#response-status", Static).update(status)
 
     def _stop_running(self) -> None:
-        self._running = None
+        self._invoking = None
         self._comparing(False)
         self.set_class(False, "running")
         if self._ticker is not None:

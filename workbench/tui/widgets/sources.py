@@ -1,21 +1,22 @@
 """The Sources tab: what can invoke a function besides a person — queues (depth, in flight, the
-dead-letter queue's depth), schedules (next fire times), bucket activity, HTTP routes, topics.
+dead-letter queue's depth), schedules (next fire times), bucket activity, HTTP routes, topics —
+and the actions on them: send a message to a queue, purge one, publish to a topic.
 
 Queue counts live in SQLite and change without an engine event (another process may send), so
 they are read on a timer, in a thread, and only while the tab is shown. Bucket activity comes in
 the bridge's batches (``take``): it is kept in a bounded deque and drawn on the next tick, so a
 flood of file events costs one redraw a second. A table is only touched when its rows changed.
+The rows themselves are built in ``source_rows.py``; the dialogs in ``dialogs/message.py``
+collect what the user wants and this pane asks the engine (SQLite work in a thread).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -23,152 +24,23 @@ from textual.message import Message
 from textual.widgets import DataTable, Label
 
 from ...engine import Engine
-from ...engine.config import HttpTrigger, triggers_of
 from ...engine.model import BucketActivity, ScheduleFired
-from ...engine.sources import topic_subscribers
+from ...engine.sources import TopicError, publish_message
+from ..dialogs.message import ConfirmPurge, MessageDialog
+from .source_rows import (
+    EMPTY,
+    NEXT_TIMES,
+    TABLES,
+    TITLES,
+    Row,
+    activity_rows,
+    queue_rows,
+    route_rows,
+    schedule_rows,
+)
 
 REFRESH_S = 1.0
 ACTIVITY = 20  # bucket events kept on screen
-NEXT_TIMES = 2  # fire times shown per schedule
-
-Row = tuple[object, ...]
-
-
-def clock(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t))
-
-
-def when(t: float) -> str:
-    """A fire time: the clock, with the date when it is not today."""
-    if time.strftime("%Y%m%d", time.localtime(t)) == time.strftime("%Y%m%d"):
-        return clock(t)
-    return time.strftime("%m-%d %H:%M", time.localtime(t))
-
-
-def size_text(size: int | None) -> str:
-    if size is None:
-        return "—"
-    for unit in ("B", "KB", "MB"):
-        if size < 1024 or unit == "MB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return str(size)
-
-
-def queue_rows(infos: Iterable[object]) -> list[Row]:
-    """One row per queue: visible, in flight, delayed, its dead-letter queue and that depth."""
-    rows: list[Row] = []
-    for q in infos:
-        dlq = q.dead_letter_queue  # type: ignore[attr-defined]
-        dlq_depth = q.dead_letter_depth  # type: ignore[attr-defined]
-        rows.append(
-            (
-                q.name,  # type: ignore[attr-defined]
-                str(q.depth),  # type: ignore[attr-defined]
-                str(q.in_flight),  # type: ignore[attr-defined]
-                str(q.delayed),  # type: ignore[attr-defined]
-                dlq or "—",
-                Text(str(dlq_depth), style="bold red" if dlq_depth else "")
-                if dlq_depth is not None
-                else "—",
-            )
-        )
-    return rows
-
-
-def schedule_rows(infos: Iterable[object]) -> list[Row]:
-    rows: list[Row] = []
-    for s in infos:
-        times = s.next_times  # type: ignore[attr-defined]
-        if not s.enabled:  # type: ignore[attr-defined]
-            upcoming = Text("disabled", style="dim")
-        elif not times:
-            upcoming = Text("never again", style="dim")
-        else:
-            upcoming = Text(", ".join(when(t) for t in times[:NEXT_TIMES]))
-        last = s.last_fired_at  # type: ignore[attr-defined]
-        rows.append(
-            (
-                s.function,  # type: ignore[attr-defined]
-                s.rule,  # type: ignore[attr-defined]
-                s.expression,  # type: ignore[attr-defined]
-                upcoming,
-                clock(last) if last else "—",
-            )
-        )
-    return rows
-
-
-def activity_rows(events: Sequence[BucketActivity]) -> list[Row]:
-    """Newest first; an event no filter matched shows no function, dimmed."""
-    rows: list[Row] = []
-    for e in reversed(events):
-        style = "" if e.functions else "dim"
-        kind = e.event_name.split(":")[0].removeprefix("Object")
-        rows.append(
-            (
-                Text(clock(e.at), style=style),
-                Text(e.bucket, style=style),
-                Text(kind, style="green" if kind == "Created" and style == "" else style or "red"),
-                Text(e.key, style=style),
-                Text(size_text(e.size), style=style),
-                Text(", ".join(e.functions) or "no trigger matched", style=style),
-            )
-        )
-    return rows
-
-
-def route_rows(engine: Engine) -> list[Row]:
-    """HTTP routes and topic subscriptions, from the functions' triggers."""
-    rows: list[Row] = []
-    for name, fn in sorted(engine.functions.items()):
-        for t in triggers_of(fn):
-            if t.enabled and isinstance(t, HttpTrigger):
-                rows.append(("route", t.route_key, name))
-    for topic, subscribers in sorted(topic_subscribers(engine).items()):
-        names = [f if on else f"{f} (disabled)" for f, on in sorted(subscribers.items())]
-        rows.append(("topic", topic, ", ".join(names)))
-    return rows
-
-
-TABLES: dict[str, tuple[tuple[str, int | None], ...]] = {
-    "queues": (
-        ("Queue", 24),
-        ("Visible", 7),
-        ("In flight", 9),
-        ("Delayed", 7),
-        ("Dead-letter queue", 24),
-        ("DLQ depth", 9),
-    ),
-    "activity": (
-        ("Time", 8),
-        ("Bucket", 16),
-        ("Event", 7),
-        ("Key", 36),
-        ("Size", 9),
-        ("Functions", 24),
-    ),
-    "schedules": (
-        ("Function", 20),
-        ("Rule", 20),
-        ("Expression", 24),
-        ("Next", 26),
-        ("Last fired", 10),
-    ),
-    "routes": (("Kind", 5), ("Route / topic", 36), ("Function(s)", 40)),
-}
-TITLES = {
-    "queues": "Queues",
-    "schedules": "Schedules",
-    "activity": "Bucket activity",
-    "routes": "HTTP routes and topics",
-}
-EMPTY = {
-    "queues": "no queues yet: ctrl+n sends to one; a queue trigger creates its queue",
-    "schedules": "no schedule triggers",
-    "activity": "no bucket activity yet: write a file under <root>/buckets/<name>/",
-    "routes": "no http or sns triggers",
-}
 
 
 class SourcesPane(VerticalScroll):
@@ -186,7 +58,7 @@ class SourcesPane(VerticalScroll):
     BINDINGS = [
         Binding(
             "x",
-            "app.queue_purge",
+            "queue_purge",
             "Purge queue",
             id="sources-purge",
             tooltip="Delete every message of the selected queue (asks first)",
@@ -304,3 +176,83 @@ class SourcesPane(VerticalScroll):
 
     def topic_names(self) -> list[str]:
         return [str(r[1]) for r in self._shown.get("routes") or [] if r[0] == "topic"]
+
+    # ----------------------------------------------------------------- actions
+
+    def action_queue_send(self) -> None:
+        """Put a message on a local queue (its name and body asked in a dialog).
+
+        The app's ctrl+n, so it works from any pane; nothing while a dialog is open.
+        """
+        if not self.screen.is_active:
+            return
+
+        async def send(queue: str, body: str) -> str | None:
+            store = self.engine.queues
+            if store is None:
+                return "The queues are not open (the engine is not running)."
+            try:
+                await asyncio.to_thread(store.send, queue, body)
+            except ValueError as e:  # QueueError: unknown queue, empty or oversized body
+                return str(e)
+            return None
+
+        def sent(queue: str | None) -> None:
+            if queue is not None:
+                self.notify(f"Sent a message to {queue}.", title="Message sent")
+                self.refresh_now()
+
+        # the names now, even if the Sources tab never showed them (one small SQLite read)
+        store = self.engine.queues
+        known = [q.name for q in store.list()] if store is not None else self.queue_names()
+        dialog = MessageDialog("queue", send, known=known, target=self.selected_queue())
+        self.app.push_screen(dialog, sent)
+
+    def action_queue_purge(self) -> None:
+        """Delete every message of the queue selected in the queues table (asks first)."""
+        if not self.screen.is_active:
+            return
+        queue = self.selected_queue()
+        store = self.engine.queues
+        if queue is None or store is None:
+            self.notify("No queue to purge: select one in the Sources tab.", severity="warning")
+            return
+
+        async def purge() -> None:
+            try:
+                gone = await asyncio.to_thread(store.purge, queue)
+            except ValueError as e:
+                self.notify(str(e), title="Not purged", severity="error")
+                return
+            self.notify(f"Purged {queue}: {gone} message{'s' * (gone != 1)} deleted.")
+            self.refresh_now()
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(purge(), group="queue-purge", exit_on_error=False)
+
+        self.app.push_screen(ConfirmPurge(queue), answered)
+
+    def action_topic_publish(self) -> None:
+        """Publish a message to a topic: every function subscribed to it gets an SNS event.
+
+        The app's ctrl+b, so it works from any pane; nothing while a dialog is open.
+        """
+        if not self.screen.is_active:
+            return
+
+        async def publish(topic: str, message: str) -> str | None:
+            # on the loop: it commits each subscriber's event to the async queue, whose
+            # connection lives here
+            try:
+                publish_message(self.engine, topic, message)
+            except TopicError as e:  # unknown topic, empty or oversized message
+                return str(e)
+            return None
+
+        def published(topic: str | None) -> None:
+            if topic is not None:
+                self.notify(f"Published to {topic}.", title="Message published")
+
+        dialog = MessageDialog("topic", publish, known=self.topic_names())
+        self.app.push_screen(dialog, published)

@@ -1,6 +1,6 @@
 """The engine's control plane: what ``$LATEST``'s code is, and changing a function's settings.
 
-A mixin of ``Engine``, used by the Lambda-compatible API (GetFunction, UpdateFunctionConfiguration,
+Used by the Lambda-compatible API (GetFunction, UpdateFunctionConfiguration,
 Put/DeleteFunctionConcurrency). Settings are written back into the function's ``function.toml``
 (``config_writer.py``) and applied at once, as a save would be; the watcher then sees a file
 that is already loaded and reloads nothing more.
@@ -13,19 +13,17 @@ import base64
 import hashlib
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..config.catalog import Catalog
 from ..config.config_writer import rewrite_config
 from ..config.function import UNRESERVED_CONCURRENCY, FunctionConfig
-from ..model.errors import FunctionNotReady, InvalidParameterValue, PreconditionFailed
+from ..model.errors import InvalidParameterValue, PreconditionFailed
+from .service import RegistryService
 from .snapshots import code_files, write_zip
 from .versions import Version, config_to_json
-
-if TYPE_CHECKING:
-    from ..engine import Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +54,34 @@ def measure_code(fn: FunctionConfig) -> CodeInfo:
     return CodeInfo(sha, size, newest, str(uuid.UUID(bytes=revision, version=4)))
 
 
-class ControlAPI:
-    """Describing and configuring functions (see the module docstring)."""
+class ControlPlane:
+    """Describing and configuring functions (see the module docstring).
 
-    def _latest(self: Engine, name: str) -> FunctionConfig:
-        self._require_function(name)
-        fn = self.functions.get(name)
-        if fn is None:
-            raise FunctionNotReady(
-                f"The function {name} cannot be changed or described: its configuration is "
-                f"invalid: {self.problems[name].error}"
-            )
-        return fn
+    ``apply`` applies a rewritten ``function.toml`` at once, as hot reload applies a save.
+    """
 
-    async def latest_code(self: Engine, name: str) -> CodeInfo:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        registry: RegistryService,
+        account_limit: int,
+        apply: Callable[[list[Path]], object],
+    ) -> None:
+        self.catalog = catalog
+        self.registry = registry
+        self.account_limit = account_limit
+        self._apply = apply
+        self._code_info: dict[str, tuple[int, FunctionConfig, CodeInfo]] = {}
+
+    def latest(self, name: str) -> FunctionConfig:
+        """``$LATEST``'s configuration (``FunctionNotReady`` while its function.toml is broken)."""
+        return self.catalog.latest(name)
+
+    async def latest_code(self, name: str) -> CodeInfo:
         """``$LATEST``'s CodeSha256, CodeSize, LastModified and RevisionId (cached per save)."""
-        fn = self._latest(name)
-        state = self._states.get(name)
-        revision = state.revision if state is not None else 0
+        fn = self.latest(name)
+        revision = self.catalog.revision(name)
         cached = self._code_info.get(name)
         if cached is not None and cached[0] == revision and cached[1] == fn:
             return cached[2]
@@ -81,40 +89,40 @@ class ControlAPI:
         self._code_info[name] = (revision, fn, info)
         return info
 
-    async def check_revision(self: Engine, name: str, revision_id: object) -> None:
+    async def check_revision(self, name: str, revision_id: object) -> None:
         """A RevisionId given with a change must be ``$LATEST``'s current one (Lambda's 412)."""
         if revision_id is not None and revision_id != (await self.latest_code(name)).revision_id:
             raise PreconditionFailed.stale_revision()
 
     async def update_configuration(
-        self: Engine,
+        self,
         name: str,
         changes: Mapping[str, object | None],
         *,
         revision_id: str | None = None,
     ) -> FunctionConfig:
         """Write ``changes`` (function.toml keys) into the function's file, and apply them now."""
-        fn = self._latest(name)
+        fn = self.latest(name)
         await self.check_revision(name, revision_id)
-        rewrite_config(fn.config_file, changes, account_limit=self.settings.account_limit)
-        self.reload([fn.config_file])
-        return self._latest(name)
+        rewrite_config(fn.config_file, changes, account_limit=self.account_limit)
+        self._apply([fn.config_file])
+        return self.latest(name)
 
-    async def latest_zip(self: Engine, fn: FunctionConfig) -> bytes:
+    async def latest_zip(self, fn: FunctionConfig) -> bytes:
         return await asyncio.to_thread(zip_code, fn)
 
-    def code_zip_path(self: Engine, version: Version) -> Path:
+    def code_zip_path(self, version: Version) -> Path:
         """Where the code store keeps a published version's zip."""
         digest = base64.b64decode(version.code_sha256).hex()
-        return self._registry().code.zip_path(digest)
+        return self.registry.require().code.zip_path(digest)
 
-    def reserved_concurrency(self: Engine, name: str) -> int | None:
-        return self._latest(name).reserved_concurrency
+    def reserved_concurrency(self, name: str) -> int | None:
+        return self.latest(name).reserved_concurrency
 
-    async def put_reserved_concurrency(self: Engine, name: str, value: int) -> int:
-        fn = self._latest(name)
-        others = self._reserved_total - (fn.reserved_concurrency or 0)
-        if others + value > self.settings.account_limit - UNRESERVED_CONCURRENCY:
+    async def put_reserved_concurrency(self, name: str, value: int) -> int:
+        fn = self.latest(name)
+        others = self.catalog.reserved_total - (fn.reserved_concurrency or 0)
+        if others + value > self.account_limit - UNRESERVED_CONCURRENCY:
             raise InvalidParameterValue(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of "
@@ -123,9 +131,5 @@ class ControlAPI:
         await self.update_configuration(name, {"reserved_concurrency": value})
         return value
 
-    async def delete_reserved_concurrency(self: Engine, name: str) -> None:
+    async def delete_reserved_concurrency(self, name: str) -> None:
         await self.update_configuration(name, {"reserved_concurrency": None})
-
-    @property
-    def unreserved_concurrency(self: Engine) -> int:
-        return self.settings.account_limit - self._reserved_total

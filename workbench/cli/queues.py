@@ -13,17 +13,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cli import EXIT_OK, BadInput, _roots, _state_dir, _table
+from .common import EXIT_OK, BadInput, print_table, roots_of, state_dir_of
 
 if TYPE_CHECKING:
-    from .engine.storage import QueueStore
+    from ..engine.storage import QueueStore
 
 
 def _open(args: argparse.Namespace) -> QueueStore:
-    from .engine.storage import QueueStore
+    from ..engine.storage import QueueStore
 
-    roots = _roots(args)
-    return QueueStore(_state_dir(args, roots) / "workbench.db")
+    roots = roots_of(args)
+    return QueueStore(state_dir_of(args, roots) / "workbench.db")
 
 
 def _attributes(items: list[str] | None) -> dict[str, str]:
@@ -56,7 +56,7 @@ def _body(args: argparse.Namespace) -> str:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    from .engine.storage import QueueError
+    from ..engine.storage import QueueError
 
     store = _open(args)
     try:
@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace, store: QueueStore) -> int:
                 )
             row = (q.name, str(q.depth), str(q.in_flight), str(q.delayed))
             rows.append((*row, f"{q.visibility_timeout} s", dlq))
-        _table(rows)
+        print_table(rows)
     elif action == "create":
         info = store.create(
             args.name, args.visibility_timeout, args.dead_letter_queue, args.max_receive_count
@@ -133,8 +133,8 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
-def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Declare the verbs this module holds on the ``workbench`` parser."""
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Declare ``queue`` and its actions on the ``workbench`` parser."""
     p = sub.add_parser(
         "queue",
         parents=[common],

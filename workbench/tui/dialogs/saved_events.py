@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -178,8 +176,8 @@ class ConfirmDelete(ModalScreen[bool]):
 class SavedEventsScreen(ModalScreen[str | None]):
     """A function's saved events: enter loads one (dismisses with its name), r renames, d deletes.
 
-    Renames and deletions happen here, at once, and are announced with ``Renamed``/``Deleted``
-    so the app can follow the name of the event in its editor.
+    Renames and deletions happen here, at once; ``current`` follows them (renamed, or None once
+    deleted), so whoever opened the list can follow the name of the event in its editor.
     """
 
     DEFAULT_CSS = (
@@ -208,17 +206,6 @@ class SavedEventsScreen(ModalScreen[str | None]):
         Binding("d", "delete", "Delete", id="saved-events-delete", tooltip="Delete it (asks)"),
         Binding("escape", "close", "Close", id="saved-events-close", tooltip="Back, loading none"),
     ]
-
-    @dataclass
-    class Renamed(Message):
-        function: str
-        old: str
-        new: str
-
-    @dataclass
-    class Deleted(Message):
-        function: str
-        name: str
 
     def __init__(self, store: SavedEvents, function: str, current: str | None = None) -> None:
         super().__init__()
@@ -303,7 +290,8 @@ class SavedEventsScreen(ModalScreen[str | None]):
             except (KeyError, ValueError, OSError) as e:
                 self.notify(str(e), title="Not renamed", severity="error")
                 return
-            self.post_message(self.Renamed(self.function, old, new))
+            if self.current == old:
+                self.current = new
             self.notify(f"Renamed {old!r} to {new!r}.", title="Saved events")
             self.refresh_names(new)
 
@@ -331,7 +319,8 @@ class SavedEventsScreen(ModalScreen[str | None]):
             except (KeyError, OSError) as e:
                 self.notify(str(e), title="Not deleted", severity="error")
                 return
-            self.post_message(self.Deleted(self.function, name))
+            if self.current == name:
+                self.current = None
             self.notify(f"Deleted {name!r}.", title="Saved events")
             index = self.names.index(name)
             remaining = [n for n in self.names if n != name]

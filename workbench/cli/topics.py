@@ -10,13 +10,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from .common import EXIT_OK, BadInput, warn_if_not_served, with_engine
+
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..engine import Engine
 
 
 def cmd_publish_message(args: argparse.Namespace) -> int:
-    from .cli import EXIT_OK, BadInput, _with_engine, warn_if_not_served
-    from .engine.sources import TopicError, parse_attribute, publish_message
+    from ..engine.sources import TopicError, parse_attribute, publish_message
 
     message = _read_message(args.message)
     try:
@@ -35,12 +36,10 @@ def cmd_publish_message(args: argparse.Namespace) -> int:
         warn_if_not_served(engine.state_dir)
         return EXIT_OK
 
-    return _with_engine(args, work)
+    return with_engine(args, work)
 
 
 def _read_message(text: str) -> str:
-    from .cli import BadInput
-
     if text != "-":
         return text
     data = sys.stdin.buffer.read()
@@ -50,8 +49,8 @@ def _read_message(text: str) -> str:
         raise BadInput(f"the message on stdin is not UTF-8 text: {e}") from None
 
 
-def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Declare the verbs this module holds on the ``workbench`` parser."""
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Declare ``publish-message`` on the ``workbench`` parser."""
     p = sub.add_parser(
         "publish-message",
         parents=[common],

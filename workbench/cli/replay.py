@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from .cli import _with_engine, run_and_print
+from .common import run_and_print, with_engine
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..engine import Engine
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -24,10 +24,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             note=lambda r: f"replay of {r.record.replay_of} -> {r.record.request_id}",
         )
 
-    return _with_engine(args, work)
+    return with_engine(args, work)
 
 
-def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Declare ``replay`` on the ``workbench`` parser."""
     p = sub.add_parser(
         "replay",
         parents=[common],

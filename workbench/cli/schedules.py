@@ -11,6 +11,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from .common import EXIT_OK, BadInput, print_table, roots_of
+
 MAX_COUNT = 100
 
 
@@ -31,7 +33,7 @@ def _times(times: list[datetime], fmt: str) -> str:
 
 
 def _next(trigger: object, count: int, now: datetime) -> str:
-    from .engine.config import ScheduleTrigger
+    from ..engine.config import ScheduleTrigger
 
     assert isinstance(trigger, ScheduleTrigger)
     if not trigger.enabled:
@@ -46,11 +48,10 @@ def _next(trigger: object, count: int, now: datetime) -> str:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
-    from .cli import EXIT_OK, BadInput, _roots, _table
-    from .engine.config import discover
-    from .engine.sources import schedule_triggers
+    from ..engine.config import discover
+    from ..engine.sources import schedule_triggers
 
-    found = discover(_roots(args))
+    found = discover(roots_of(args))
     name = args.name
     if name is not None and name not in found.functions:
         if name in found.problems:
@@ -70,12 +71,12 @@ def cmd_schedules(args: argparse.Namespace) -> int:
         what = f"{name} has no schedule triggers" if name else "no function has a schedule trigger"
         print(f'{what} ([[triggers]] type = "schedule" in function.toml)', file=sys.stderr)
         return EXIT_OK
-    _table(rows)
+    print_table(rows)
     return EXIT_OK
 
 
-def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Declare the verbs this module holds on the ``workbench`` parser."""
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Declare ``schedules`` on the ``workbench`` parser."""
     p = sub.add_parser(
         "schedules",
         parents=[common],

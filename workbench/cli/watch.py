@@ -1,6 +1,6 @@
 """``workbench watch NAME``: invoke once, then again after every save, showing what changed.
 
-The engine runs with hot reload on; ``engine/rerun.py`` re-invokes the function after each
+The engine runs with hot reload on; ``engine/invoke/rerun.py`` re-invokes the function after each
 reload that left it runnable. Each re-run prints a header (time, the saved files, status,
 duration, cold/warm) and the new response beside the previous one (``watch_text.py``); the
 invocation's log goes to stderr, as ``invoke`` prints it. A save that breaks the code prints the
@@ -16,17 +16,10 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from .cli import (
-    EXIT_OK,
-    BadInput,
-    _read_payload,
-    _roots,
-    _run_interruptible,
-    _state_dir,
-)
+from .common import EXIT_OK, BadInput, read_payload, roots_of, run_interruptible, state_dir_of
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..engine import Engine
 
 
 def _check_event(payload: bytes, args: argparse.Namespace) -> None:
@@ -52,7 +45,7 @@ def _check_name(engine: Engine, name: str) -> None:
 
 def _event_source(engine: Engine, name: str, given: bytes | None) -> tuple[bytes, str]:
     """The event to re-run, and where it came from (said once at the start)."""
-    from .engine.invoke import stored_event
+    from ..engine.invoke import stored_event
 
     if given is not None:
         return (given if given.strip() else b"{}"), "the event given"
@@ -63,18 +56,18 @@ def _event_source(engine: Engine, name: str, given: bytes | None) -> tuple[bytes
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from .engine import Engine, EngineSettings
+    from ..engine import Engine, EngineSettings
 
-    given = _read_payload(args) if args.event is not None or args.payload is not None else None
+    given = read_payload(args) if args.event is not None or args.payload is not None else None
     if given is not None:
         _check_event(given, args)
-    roots = _roots(args)
+    roots = roots_of(args)
 
     async def main() -> int:
-        from .engine.invoke import RerunOnSave
+        from ..engine.invoke import RerunOnSave
         from .watch_text import Printer
 
-        settings = EngineSettings(state_dir=_state_dir(args, roots), watch=True)
+        settings = EngineSettings(state_dir=state_dir_of(args, roots), watch=True)
         async with Engine(roots, settings) as engine:
             _check_name(engine, args.name)
             await engine.wait_watching()
@@ -94,14 +87,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 await rerun.aclose()
         return EXIT_OK
 
-    code = _run_interruptible(main())
+    code = run_interruptible(main())
     if code == 128 + signal.SIGINT:  # ctrl+c is how a watch ends
         print(f"stopped watching {args.name}", file=sys.stderr)
         return EXIT_OK
     return code
 
 
-def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Declare ``watch`` on the ``workbench`` parser."""
     p = sub.add_parser(
         "watch",

@@ -15,9 +15,9 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from .engine import DebugEvent, Engine
+from ..engine import DebugEvent, Engine
 
 T = TypeVar("T")
 
@@ -28,12 +28,12 @@ async def debugged(engine: Engine, invocation: Awaitable[T]) -> T:
     engine.debugger.attach()
     sub = engine.subscribe()
     task = asyncio.ensure_future(invocation)
-    getter: asyncio.Future[object] | None = None
+    getter: asyncio.Future[Any] | None = None
     try:
         while True:
             if getter is None:
                 getter = asyncio.ensure_future(sub.get())
-            waiting: set[asyncio.Future[object]] = {getter, task}  # type: ignore[arg-type]
+            waiting: set[asyncio.Future[Any]] = {getter, task}
             if terminal.answer is not None:
                 waiting.add(terminal.answer)
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -103,7 +103,8 @@ class _Terminal:
             for paused in list(self.paused):
                 self.engine.debugger.detach_session(paused)
             return
-        if self.paused.pop(request_id, None) is not None:  # answered: running until the next
+        # answered: running until the next stop
+        if request_id is not None and self.paused.pop(request_id, None) is not None:
             try:
                 self.engine.debugger.send(request_id, line)
             except (KeyError, ValueError):

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import time
 
-from .engine import Engine
-from .engine.config import QueueTrigger, S3Trigger, SnsTrigger, runtime_family, triggers_of
-from .engine.model import (
+from ..engine import Engine
+from ..engine.config import QueueTrigger, S3Trigger, SnsTrigger, runtime_family, triggers_of
+from ..engine.model import (
     AsyncEventChanged,
     BucketActivity,
     DatabaseIncident,
     EnvironmentEvent,
     ScheduleFired,
 )
-from .engine.runtime import HOST, INSTALL_HINT, debugger_for, debugpy_folder
-from .engine.sources import bucket_folders
+from ..engine.runtime import HOST, INSTALL_HINT, debugger_for, debugpy_folder
+from ..engine.sources import bucket_folders
 
 
 def _utc(epoch: float) -> str:

@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .engine import CodeProblem, Engine
-from .engine.invoke import (
+from ..engine import CodeProblem, Engine
+from ..engine.invoke import (
     BROKEN,
     FINISHED,
     MARKS,
@@ -31,7 +31,7 @@ from .engine.invoke import (
     relative_files,
     skipped_text,
 )
-from .engine.model import terminal_text
+from ..engine.model import terminal_text
 
 MIN_COLUMN = 30  # side by side needs this much per side
 RED, GREEN, YELLOW, DIM, BOLD, RESET = (

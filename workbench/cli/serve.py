@@ -9,17 +9,17 @@ start-api``); the routes are printed at start and again when a reload changes th
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .api import start_api
-from .api.http_trigger import HttpTriggerServer, start_http
-from .api.security import is_loopback, split_host
-from .engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
-from .engine.model import terminal_text
-from .serve_text import debug_lines, event_line, source_lines
+from .common import BadInput, roots_of, run_interruptible, state_dir_of
+from .options import engine_options
+
+if TYPE_CHECKING:
+    from ..api.http_trigger import HttpTriggerServer
+    from ..engine import FunctionReloaded
 
 
 class ServeError(Exception):
@@ -51,6 +51,14 @@ async def serve(
     debug_port: int | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
+    """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
+    from ..api import start_api
+    from ..api.http_trigger import start_http
+    from ..api.security import is_loopback, split_host
+    from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
+    from ..engine.model import terminal_text
+    from .serve_text import debug_lines, event_line, source_lines
+
     settings = EngineSettings(
         state_dir=state_dir,
         watch=True,
@@ -111,8 +119,8 @@ async def serve(
                         sources = source_lines(engine)
                         print("event sources now:", file=out)
                         print("\n".join(sources or ["  (none)"]), file=out)
-                elif (line := event_line(event)) is not None:
-                    print(line, file=out)
+                elif (text := event_line(event)) is not None:
+                    print(text, file=out)
                 else:
                     continue
                 out.flush()
@@ -123,5 +131,31 @@ async def serve(
     return 0
 
 
-def run(roots: list[Path], **options: object) -> int:
-    return asyncio.run(serve(roots, **options))  # type: ignore[arg-type]
+def cmd_serve(args: argparse.Namespace) -> int:
+    roots = roots_of(args)
+    try:
+        return run_interruptible(
+            serve(
+                roots,
+                state_dir=state_dir_of(args, roots),
+                host=args.host,
+                port=args.port,
+                http_port=args.http_port,
+                prewarm=args.prewarm,
+                time_scale=args.time_scale,
+                debug_port=args.debug_port,
+            )
+        )
+    except ServeError as e:
+        raise BadInput(str(e)) from None
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Declare ``serve`` on the ``workbench`` parser."""
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run headless: the engine and the Lambda API, with logs on stdout",
+    )
+    engine_options(p)
+    p.set_defaults(func=cmd_serve)

@@ -1,0 +1,215 @@
+"""Bursts of concurrent synchronous invocations, with the engine's responsiveness meanwhile.
+
+    python benchmarks/concurrency.py [--sizes 10,100,500,1000] [--sleep 1.0]
+
+For each burst size N, a fresh ``workbench serve`` process (its own state dir, logs to a file
+that is emptied once it is up) serves a Python handler that sleeps ``--sleep`` seconds. The
+client opens N connections at once and sends N ``Invoke`` calls together (every one a cold
+start: no environment exists yet), while a second client asks ``ListFunctions`` every 50 ms.
+Printed per N:
+
+- wall time from the first request sent to the last response read, and how the N ended
+  (success, Lambda's 429 throttle, a function error by type, anything else);
+- ListFunctions latency during the burst, p50 and p99, as a ratio against the same call on the
+  idle server just before the burst (the baseline, measured in the same run);
+- the engine's peak RSS, and the environments' RSS (per environment, median) at the peak.
+
+Target (issue #14): at N = 1,000 (Lambda's default account limit) every call succeeds, none is a
+false ``Sandbox.Timedout``, and ListFunctions p99 stays <= 100 ms during the burst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+LIST_EVERY_S = 0.05
+TARGET_LIST_P99_MS = 100.0
+FAILURES: list[str] = []  # the error messages of failed calls, for --verbose
+
+HANDLER = """\
+import time
+
+def handler(event, context):
+    time.sleep(event["sleep"])
+    return {"ok": True}
+"""
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def raise_nofile() -> None:
+    """N client sockets need N descriptors here too."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start_serve(root: Path, state: Path) -> tuple[subprocess.Popen[bytes], str]:
+    log = state / "serve.log"
+    state.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        + ["--state-dir", str(state)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        match = re.search(rb"Lambda API on (http://127\.0\.0\.1:\d+)", log.read_bytes())
+        if match:
+            os.truncate(log, 0)  # a benchmark must not fill a disk with N request lines
+            return proc, match.group(1).decode()
+        if proc.poll() is not None:
+            raise SystemExit(f"serve exited: {log.read_text()}")
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("serve did not start")
+
+
+class Sampler:
+    """The engine's RSS and its environments' RSS, sampled every 100 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.engine_peak = 0
+        self.env_rss_at_peak: list[int] = []
+        self.most_envs = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.engine_peak = max(self.engine_peak, self.proc.memory_info().rss)
+                children = self.proc.children()
+                if len(children) >= self.most_envs:
+                    rss = []
+                    for child in children:
+                        try:
+                            rss.append(child.memory_info().rss)
+                        except psutil.Error:
+                            pass
+                    self.most_envs, self.env_rss_at_peak = len(children), rss
+            except psutil.Error:
+                return
+            try:
+                await asyncio.wait_for(stop.wait(), 0.1)
+            except TimeoutError:
+                pass
+
+
+async def list_latencies(url: str, stop: asyncio.Event) -> list[float]:
+    took: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            async with session.get(f"{url}/2015-03-31/functions") as response:
+                await response.read()
+                assert response.status == 200, response.status
+            took.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(LIST_EVERY_S)
+    return took
+
+
+async def invoke(session: aiohttp.ClientSession, url: str, body: bytes) -> str:
+    """How one call ended: ``ok``, ``429 <reason>``, ``<errorType>`` or ``HTTP <status>``."""
+    try:
+        async with session.post(f"{url}/2015-03-31/functions/sleeper/invocations", data=body) as r:
+            payload = await r.read()
+            if r.status == 429:
+                return f"429 {json.loads(payload).get('Reason', '')}"
+            if r.status != 200:
+                return f"HTTP {r.status}"
+            if r.headers.get("X-Amz-Function-Error"):
+                error = json.loads(payload)
+                FAILURES.append(error.get("errorMessage", ""))
+                return error.get("errorType", "function error")
+            return "ok"
+    except aiohttp.ClientError as e:
+        return f"client error: {type(e).__name__}"
+
+
+async def burst(n: int, sleep_s: float, tmp: Path) -> None:
+    root = tmp / f"fn-{n}"
+    (root / "sleeper").mkdir(parents=True)
+    (root / "sleeper" / "function.toml").write_text('handler = "app.handler"\ntimeout = 30\n')
+    (root / "sleeper" / "app.py").write_text(HANDLER)
+    proc, url = start_serve(root, tmp / f"state-{n}")
+    try:
+        stop_idle = asyncio.Event()
+        idle_task = asyncio.create_task(list_latencies(url, stop_idle))
+        await asyncio.sleep(1.0)
+        stop_idle.set()
+        idle = await idle_task
+        sampler = Sampler(proc.pid)
+        stop = asyncio.Event()
+        sampling = asyncio.create_task(sampler.run(stop))
+        listing = asyncio.create_task(list_latencies(url, stop))
+        body = json.dumps({"sleep": sleep_s}).encode()
+        timeout = aiohttp.ClientTimeout(total=900)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            t0 = time.perf_counter()
+            ends = await asyncio.gather(*(invoke(session, url, body) for _ in range(n)))
+            wall = time.perf_counter() - t0
+        stop.set()
+        during = await listing
+        await sampling
+    finally:
+        proc.kill()
+        proc.wait()
+    counts = collections.Counter(ends)
+    base = statistics.median(idle)
+    p50, p99 = statistics.median(during), pct(during, 99)
+    env_rss = statistics.median(sampler.env_rss_at_peak) if sampler.env_rss_at_peak else 0
+    print(f"N = {n}: {wall:.1f} s wall; " + ", ".join(f"{k}: {v}" for k, v in counts.most_common()))
+    print(
+        f"  ListFunctions during the burst  p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   "
+        f"{p50 / base:6.2f}x / {p99 / base:6.2f}x the idle p50 ({base:.2f} ms, n={len(idle)}); "
+        f"n={len(during)}"
+    )
+    print(
+        f"  engine peak RSS {sampler.engine_peak / 2**20:7.1f} MB; "
+        f"{sampler.most_envs} environments at most, {env_rss / 2**20:.1f} MB RSS each (median)"
+    )
+    ok = counts.get("ok", 0) == n and p99 <= TARGET_LIST_P99_MS
+    print(
+        f"  target (all succeed, ListFunctions p99 <= {TARGET_LIST_P99_MS:.0f} ms): "
+        + ("met" if ok else "NOT met")
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10,100,500,1000")
+    parser.add_argument("--sleep", type=float, default=1.0)
+    args = parser.parse_args()
+    raise_nofile()
+    print(
+        f"concurrency benchmark — {sys.executable}; {os.cpu_count()} CPUs; "
+        f"handler sleeps {args.sleep} s"
+    )
+    with tempfile.TemporaryDirectory(prefix="wb-concurrency-") as tmp:
+        for n in (int(x) for x in args.sizes.split(",")):
+            await burst(n, args.sleep, Path(tmp))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,147 @@
+"""The ``workbench`` command: with a verb (``workbench invoke …``) it runs that verb; without
+one it opens the TUI.
+
+One module per verb (each declares its parser with ``add_parser`` and runs it with ``cmd_*``);
+what they share is in ``common`` and ``options``. This module only assembles the parser and
+dispatches; no module of the package imports it back.
+
+Exit codes: 0 success, 1 the function failed (its error object is on stdout, as Lambda returns
+it), 2 bad input (unknown function, invalid JSON, invalid config) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import (
+    alias,
+    functions,
+    generate_event,
+    invoke,
+    logs,
+    publish,
+    queues,
+    replay,
+    schedules,
+    serve,
+    topics,
+    versions,
+    watch,
+)
+from . import tui as _tui
+from .common import EXIT_BAD_INPUT, BadInput
+from .options import common_options
+
+# in the order ``workbench --help`` lists them
+VERB_MODULES = (
+    functions,
+    serve,
+    invoke,
+    logs,
+    publish,
+    versions,
+    alias,
+    generate_event,
+    queues,
+    topics,
+    schedules,
+    replay,
+    watch,
+)
+# in the order the TUI's --help names them
+VERBS = (
+    "list",
+    "invoke",
+    "logs",
+    "publish",
+    "versions",
+    "alias",
+    "generate-event",
+    "serve",
+    "queue",
+    "publish-message",
+    "schedules",
+    "replay",
+    "watch",
+)
+_VALUE_OPTIONS = (
+    "-r",
+    "--root",
+    "--state-dir",
+    "--theme",
+    "--port",
+    "--http-port",
+    "--host",
+    "--time-scale",
+    "--debug-port",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``workbench VERB …``."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Run AWS Lambda-style functions locally, with Lambda's real semantics.",
+        parents=[common_options(None)],
+    )
+    common = common_options(argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in VERB_MODULES:
+        module.add_parser(sub, common)
+    return parser
+
+
+def build_tui_parser() -> argparse.ArgumentParser:
+    """The parser of ``workbench [ROOT…]`` (no verb: the TUI)."""
+    return _tui.build_tui_parser(VERBS)
+
+
+def _verb(argv: list[str]) -> str | None:
+    """The first word that is not an option or an option's value."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if _verb(argv) in VERBS or (_verb(argv) is None and {"-h", "--help"} & set(argv)):
+        parser = build_parser()
+    else:
+        parser = build_tui_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "template_options_allowed", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.template_options = extra  # free-form --key value pairs, for generate-event
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except BadInput as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if not isinstance(e, _state_error()):
+            raise
+        print(f"workbench: {e}", file=sys.stderr)  # the state dir's database is unusable
+        return EXIT_BAD_INPUT
+
+
+def _state_error() -> type[Exception]:
+    """The engine's "database unusable" error, imported only once something has failed."""
+    from ..engine.storage import StateDatabaseError
+
+    return StateDatabaseError
+
+
+__all__ = ["VERBS", "build_parser", "build_tui_parser", "main"]

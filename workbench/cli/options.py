@@ -1,0 +1,109 @@
+"""Options more than one parser takes: ``-r``/``--state-dir`` (every verb, before or after it),
+and the engine's (ROOT…, ports, host, time scale, debug port) that the TUI and ``serve`` share."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def common_options(default: object) -> argparse.ArgumentParser:
+    """Options taken before or after the verb (the verb's copy must not reset the other)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-r",
+        "--root",
+        action="append",
+        metavar="DIR",
+        default=default,
+        help="a folder holding functions (repeatable; default: the current directory)",
+    )
+    common.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        default=default,
+        help="where history lives (default: <first root>/.workbench)",
+    )
+    return common
+
+
+def time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0001 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"invalid time scale {text!r}: a number from 0.0001 to 1 (1 = Lambda's own timing)"
+        )
+    return value
+
+
+def port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"port must be 0 to 65535 (0: any free port), not {number}"
+        )
+    return number
+
+
+def debug_port(text: str) -> int:
+    number = port(text)
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"the debug port must be 1 to 65535, not {number}")
+    return number
+
+
+def engine_options(parser: argparse.ArgumentParser) -> None:
+    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale and --debug-port: what the
+    TUI and `serve` both take."""
+    from ..api import DEFAULT_HOST, DEFAULT_PORT
+
+    parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="after each hot reload, start one environment of the new code, so the first "
+        "invocation after a save is warm",
+    )
+
+    parser.add_argument(
+        "--port",
+        type=port,
+        default=DEFAULT_PORT,
+        help=f"port of the Lambda API for boto3 and the AWS CLI (default: {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=port,
+        default=3000,
+        help="port of the API Gateway-style HTTP trigger (default: 3000)",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}, loopback only); another address "
+        "makes the API reachable from the network, without authentication",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=time_scale,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply Lambda's waits (async retry delays, throttle backoff, maximum event age, "
+        "rate() schedules) by FACTOR, e.g. 0.01 for demos (default: 1, Lambda's timing)",
+    )
+    parser.add_argument(
+        "--debug-port",
+        type=debug_port,
+        default=None,
+        metavar="PORT",
+        help="start every Python environment under debugpy and every Node.js one under "
+        "--inspect, listening on 127.0.0.1 from PORT up (one port per environment) and waiting "
+        "for your IDE to attach; timeouts are suspended for them. Without it, only functions "
+        "with debug = ... in function.toml do, from 5678 (debugpy) / 9229 (Node) up. "
+        "Python needs debugpy: pip install 'workbench[debug]'",
+    )

@@ -1,0 +1,59 @@
+"""``workbench [ROOT…]``: with no verb, the command opens the TUI, serving the Lambda API and
+the HTTP routes beside it as ``serve`` does."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+
+from .common import BadInput, roots_of, state_dir_of
+from .options import common_options, engine_options
+
+
+def build_tui_parser(verbs: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The parser of ``workbench [ROOT…]``; its description lists the other ``verbs``."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Open the workbench TUI on the functions under ROOT (default: here). "
+        f"Other commands: {', '.join(verbs)} (workbench COMMAND --help).",
+        parents=[common_options(None)],
+    )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme for this run, e.g. workbench-dark, workbench-light (see themes/); "
+        "a theme picked in the TUI (ctrl+p, Theme) is remembered",
+    )
+    engine_options(parser)
+    parser.set_defaults(func=cmd_tui)
+    return parser
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    roots = roots_of(args)
+    from ..engine.storage import check_database
+
+    # the app starts the engine inside itself, where a refusal would be a traceback
+    check_database(state_dir_of(args, roots) / "workbench.db")
+    from ..api import start_api
+    from ..api.http_trigger import start_http
+    from ..tui.app import WorkbenchApp
+    from ..tui.themes import ThemeError
+
+    try:
+        app = WorkbenchApp(
+            roots,
+            state_dir=state_dir_of(args, roots),
+            theme=args.theme,
+            prewarm=args.prewarm,
+            time_scale=args.time_scale,
+            debug_port=args.debug_port,
+            serve=functools.partial(start_api, host=args.host, port=args.port),
+            serve_address=f"{args.host}:{args.port}",
+            serve_http=functools.partial(start_http, host=args.host, port=args.http_port),
+            serve_http_address=f"{args.host}:{args.http_port}",
+        )
+    except ThemeError as e:  # an unknown --theme, or a broken theme file
+        raise BadInput(str(e)) from None
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,39 @@
+"""How an engine is set up: limits, timings, where its state lives, which interpreters it runs."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class EngineSettings:
+    account_limit: int = 1000  # Lambda's default concurrent executions per Region
+    keep_alive_s: float = 300.0  # idle environments are reaped after this long
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    state_dir: Path | None = None  # default: <first root>/.workbench
+    python: str = sys.executable  # the interpreter Python runtimes run on
+    node: str | None = None  # the Node.js that nodejs runtimes run on; default: `node` on PATH
+    reap_interval_s: float = 1.0
+    watch: bool = False  # hot reload: follow the roots with watchfiles
+    prewarm: bool = False  # after a reload, start one environment so the next call is warm
+    reload_step_ms: int = 50  # hot reload's quiet window
+    # process the async queue and run the event sources (buckets, schedules, queue mappings)
+    background: bool = False
+    # multiplies the waits Lambda would make (retry delays, throttle backoff, maximum event age,
+    # rate() schedules), so demos and tests need not wait minutes; 1.0 is Lambda's own timing
+    time_scale: float = 1.0
+    # IDE attach (--debug-port): every Python and Node.js environment starts under its debugger,
+    # listening from this port up on 127.0.0.1 and waiting for the IDE; None: only functions
+    # with `debug = ...` do, from debugpy's 5678 / Node's 9229 up (see runtime/debug_attach.py)
+    debug_port: int | None = None
+    # how many runtimes may start at once (the rest wait their turn, fairly); 0: four per CPU,
+    # at least 8 (see invoke/start_gate.py)
+    start_concurrency: int = 0
+
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        """A function's ARN in this engine's Region and account, qualified if asked."""
+        base = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{base}:{qualifier}" if qualifier else base

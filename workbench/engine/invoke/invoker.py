@@ -1,0 +1,257 @@
+"""The invoke path: resolve what is invoked, check what the Invoke API checks, run it.
+
+``prepare`` does everything Lambda does before it accepts a call (the function, version or alias
+exists; the payload is JSON and within the limit) and returns a ``PreparedCall``, a complete,
+immutable value; ``run`` admits it (``Concurrency``), takes an environment (``EnvironmentPool``),
+starts it if cold, runs the invocation and records it. Every way in — the Invoke API, the CLI, the
+TUI, the async dispatcher, the event sources, replay — goes through these two steps.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config.catalog import Catalog
+from ..config.function import FunctionConfig
+from ..config.settings import EngineSettings
+from ..model.errors import (
+    FunctionNotReady,
+    InvalidParameterValue,
+    InvalidRequestContent,
+    LambdaError,
+    ResourceNotFound,
+)
+from ..model.events import EventBus, InvokeEnd, InvokeStart
+from ..model.ids import new_trace_id, new_uuid
+from ..model.limits import check_payload_size
+from ..registry.versions import LATEST, Registry, is_alias_qualifier
+from ..runtime.environment import Environment, Outcome, SpawnError
+from ..runtime.launch import LaunchError
+from ..runtime.runtime_api import Invocation
+from ..storage.store import RecordStore
+from .concurrency import Concurrency
+from .pool import EnvironmentPool
+from .results import InvokeResult, build_result
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """One invocation the Invoke API has accepted, with everything needed to run it."""
+
+    function: str  # the function's name
+    fn: FunctionConfig  # the configuration that runs: $LATEST's or the published version's
+    version: str  # "$LATEST" or the version number (an alias has picked one by its weights)
+    qualifier: str | None  # as invoked: None, a version or an alias
+    data: bytes  # the event, checked
+    invocation_type: str  # RequestResponse | Event | DryRun
+    request_id: str
+    client_context: str | None = None
+    trigger: str | None = None
+    attempt: int = 1  # Event invocations: which attempt this is
+    enqueued_at: float | None = None  # Event invocations: when it was accepted
+    replay_of: str | None = None  # a replay: the request id it runs again
+
+
+def check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
+    """The payload as the Invoke API accepts it: within the limit, and JSON."""
+    data = payload.encode() if isinstance(payload, str) else (payload or b"")
+    check_payload_size(len(data), event)
+    if not data.strip():
+        return b"{}"  # Lambda hands an empty payload to the function as {}
+    try:
+        json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidRequestContent(f"Could not parse request body into json: {e}") from None
+    return data
+
+
+class Invoker:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        concurrency: Concurrency,
+        pool: EnvironmentPool,
+        settings: EngineSettings,
+        bus: EventBus,
+        registry: Callable[[], Registry],
+        records: Callable[[], RecordStore | None],
+    ) -> None:
+        self.catalog = catalog
+        self.concurrency = concurrency
+        self.pool = pool
+        self.settings = settings
+        self.bus = bus
+        self._registry = registry
+        self._records = records
+        # per function: how many invocations ran, and how the last one ended
+        self.invocations: dict[str, int] = {}
+        self.last_status: dict[str, str] = {}
+
+    # ----------------------------------------------------------------- resolving
+
+    def resolve(self, function: str, qualifier: str | None = None) -> tuple[str, str | None]:
+        """Name, ``name:qualifier``, a full or partial ARN → (name, qualifier)."""
+        name, q = function, None
+        if function.startswith("arn:"):
+            parts = function.split(":")
+            if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+                raise ResourceNotFound(f"Function not found: {function}")
+            region = self.settings.region
+            if parts[3] and parts[3] != region:
+                raise ResourceNotFound(
+                    f"Functions from '{parts[3]}' are not reachable in this region ('{region}')"
+                )
+            name, q = parts[6], (parts[7] if len(parts) > 7 else None)
+        elif ":function:" in function:
+            _, _, rest = function.partition(":function:")
+            name, _, q = rest.partition(":")
+        elif ":" in function:
+            name, _, q = function.partition(":")
+        q = q or None
+        if qualifier and q and qualifier != q:
+            raise InvalidParameterValue(
+                "The derived qualifier from the function name does not match the specified "
+                "qualifier."
+            )
+        return name, (qualifier or q)
+
+    def target(self, name: str, qualifier: str | None) -> tuple[FunctionConfig, str]:
+        """What an invocation runs: (the config to run, the version). An alias picks its
+        version by weight, per invocation."""
+        arn = self.settings.arn
+        latest = self.catalog.functions.get(name)
+        if latest is None and name not in self.catalog.problems:
+            raise ResourceNotFound(f"Function not found: {arn(name, qualifier)}")
+        version = qualifier or LATEST
+        if is_alias_qualifier(version):
+            alias = self._registry().alias(name, version)
+            if alias is None:
+                raise ResourceNotFound(f"Function not found: {arn(name, qualifier)}")
+            version = alias.pick()
+        if version == LATEST:
+            if latest is None:
+                raise FunctionNotReady(
+                    f"The function {name} cannot be invoked: its configuration is invalid: "
+                    f"{self.catalog.problems[name].error}"
+                )
+            return latest, version
+        published = self._registry().version(name, int(version))
+        if published is None:
+            raise ResourceNotFound(f"Function not found: {arn(name, qualifier)}")
+        return published.config, version
+
+    def prepare(
+        self,
+        function: str,
+        payload: bytes | str | None,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        request_id: str | None = None,
+        client_context: str | None = None,
+        trigger: str | None = None,
+        attempt: int = 1,
+        enqueued_at: float | None = None,
+        replay_of: str | None = None,
+    ) -> PreparedCall:
+        """Everything the Invoke API checks before it accepts a call (raises ``LambdaError``)."""
+        if self.pool.closed or self._records() is None:
+            raise RuntimeError("the engine is not running: use `async with Engine(...)`")
+        name, qualifier = self.resolve(function, qualifier)
+        fn, version = self.target(name, qualifier)
+        return PreparedCall(
+            function=name,
+            fn=fn,
+            version=version,
+            qualifier=qualifier,
+            data=check_payload(payload, invocation_type == "Event"),
+            invocation_type=invocation_type,
+            request_id=new_uuid() if request_id is None else request_id,
+            client_context=client_context,
+            trigger=trigger,
+            attempt=attempt,
+            enqueued_at=enqueued_at,
+            replay_of=replay_of,
+        )
+
+    # ----------------------------------------------------------------- running
+
+    async def run(self, call: PreparedCall) -> InvokeResult:
+        """Admit the call, run it in an environment, record it (raises ``TooManyRequests``)."""
+        lease = self.concurrency.admit(call.function, call.fn)
+        env: Environment | None = None
+        try:
+            env, cold, waited = await self.pool.take(call.fn, call.version)
+            return await self._run(env, cold, call, waited)
+        finally:
+            self.concurrency.release(lease)
+            if env is not None:
+                self.pool.give_back(env)
+            else:
+                self.pool.changed(call.function)
+
+    async def _run(
+        self, env: Environment, cold: bool, call: PreparedCall, start_wait_s: float
+    ) -> InvokeResult:
+        request_id = call.request_id
+        fn = env.fn
+        started_at = time.time()
+        init_outcome = None
+        if cold:
+            try:
+                init_outcome = await env.start()
+            except SpawnError as e:
+                raise LambdaError(str(e)) from e
+            except LaunchError as e:  # no runtime to start: an init error, as in Lambda
+                env.init_duration_ms = (time.time() - started_at) * 1000  # for its INIT_REPORT
+                body = {"errorMessage": f"RequestId: {request_id} Error: {e.message}"}
+                body["errorType"] = e.error_type
+                init_outcome = Outcome("init_error", json.dumps(body).encode(), e.error_type)
+        if self.bus.active:
+            # after INIT: the timeline shows INIT, then this INVOKE
+            self.bus.publish(
+                InvokeStart(request_id, fn.name, env.version, env.id, cold, time.time())
+            )
+        if init_outcome is None:
+            client_context = call.client_context
+            inv = Invocation(
+                request_id=request_id,
+                payload=call.data,
+                deadline_ms=int((time.time() + fn.timeout) * 1000),
+                function_arn=self.settings.arn(fn.name, call.qualifier),
+                trace_id=new_trace_id(),
+                # passed through as Lambda does (a bad one is the runtime's to report); JSON's
+                # insignificant line breaks cannot travel in an HTTP header
+                client_context=client_context.replace("\r", " ").replace("\n", " ")
+                if client_context
+                else None,
+            )
+            outcome = await env.invoke(inv, fn.timeout)
+            if outcome.kind == "timeout":
+                env.shutdown("timeout")
+        else:
+            outcome = init_outcome
+            outcome.log_lines = []
+        result = build_result(
+            env, fn, request_id, started_at, cold, outcome, call.data, call.trigger, call.qualifier
+        )
+        record = result.record
+        record.invocation_type = call.invocation_type
+        record.client_context = call.client_context
+        record.attempt = call.attempt
+        record.replay_of = call.replay_of
+        record.start_wait_ms = start_wait_s * 1000
+        if call.enqueued_at is not None:
+            record.dwell_ms = (started_at - call.enqueued_at) * 1000
+        self.invocations[fn.name] = self.invocations.get(fn.name, 0) + 1
+        self.last_status[fn.name] = record.status
+        store = self._records()
+        assert store is not None
+        store.add(record)
+        if self.bus.active:
+            self.bus.publish(InvokeEnd(record))
+        return result

@@ -1,0 +1,257 @@
+"""The execution environments of every function: which are idle, which are busy, and their ends.
+
+An invocation takes the most recently used idle environment of its version, or a new one; when
+it ends, the environment goes back to idle if it may serve again, and is shut down otherwise
+(its code was replaced, it timed out, it died). Idle environments are reaped after the
+keep-alive; a save retires the idle ones of the old code; a pre-warm parks a started one.
+This is the one place the pool is edited; the TUI reads a snapshot (``FunctionState``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from ..config.catalog import Catalog
+from ..config.function import FunctionConfig
+from ..config.settings import EngineSettings
+from ..model.events import ConcurrencyChanged, EventBus
+from ..registry.versions import LATEST, Registry
+from ..runtime import processes
+from ..runtime.debug_attach import DebugPorts
+from ..runtime.debugger import Debugger
+from ..runtime.environment import Environment, SpawnError
+from ..runtime.launch import LaunchError
+from .concurrency import Concurrency
+from .start_gate import StartGate, default_limit
+
+log = logging.getLogger("workbench.pool")
+
+
+class EnvironmentPool:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        concurrency: Concurrency,
+        settings: EngineSettings,
+        bus: EventBus,
+        registry: Callable[[], Registry],
+        tmp_root: Path,
+        pycache_dir: Path,
+        debugger: Debugger,
+        debug_ports: DebugPorts,
+    ) -> None:
+        self.catalog = catalog
+        self.concurrency = concurrency
+        self.settings = settings
+        self.bus = bus
+        self._registry = registry
+        self.tmp_root = tmp_root
+        self.pycache_dir = pycache_dir
+        self.debugger = debugger
+        self.debug_ports = debug_ports
+        self._idle: dict[str, list[Environment]] = {}  # most recently used last
+        self._busy: dict[str, set[Environment]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.gate = StartGate(settings.start_concurrency or default_limit())
+        self.started = False  # environments may be started (the engine runs)
+        self.closed = False
+
+    # ----------------------------------------------------------------- reading
+
+    def idle(self, name: str) -> tuple[Environment, ...]:
+        return tuple(self._idle.get(name, ()))
+
+    def busy(self, name: str) -> tuple[Environment, ...]:
+        return tuple(self._busy.get(name, ()))
+
+    def environments(self, function: str | None = None) -> list[Environment]:
+        names = list(dict.fromkeys([*self._busy, *self._idle])) if function is None else [function]
+        envs: list[Environment] = []
+        for name in names:
+            envs.extend(self._busy.get(name, ()))
+            envs.extend(self._idle.get(name, ()))
+        return envs
+
+    # ----------------------------------------------------------------- taking and giving back
+
+    async def take(self, fn: FunctionConfig, version: str) -> tuple[Environment, bool, float]:
+        """An environment for one invocation of ``fn`` at ``version``, marked busy; whether it
+        is new (cold: the caller starts it at once), and how long it waited for its turn to
+        start (``start_gate.py``)."""
+        env = self._take_idle(fn.name, version)
+        if env is not None:
+            self._busy.setdefault(fn.name, set()).add(env)
+            self.changed(fn.name)
+            return env, False, 0.0
+        if version != LATEST:
+            self._registry().ensure_files(fn.name, int(version))
+        waited = await self.gate.enter(fn.name)
+        env = self._new(fn, version, self.catalog.revision(fn.name))
+        env.on_runtime_started = self.gate.leave  # the next cold start may begin
+        self._busy.setdefault(fn.name, set()).add(env)
+        self.changed(fn.name)
+        return env, True, waited
+
+    def give_back(self, env: Environment) -> None:
+        """The invocation ended: back to idle if it may serve again, else shut down."""
+        name = env.fn.name
+        self._busy.get(name, set()).discard(env)
+        current = self.is_current(env)
+        if env.state == "idle" and current and not self.closed:
+            self._idle.setdefault(name, []).append(env)
+        elif env.state != "dead":
+            env.shutdown("exit" if current else "reload")
+        self.changed(name)
+
+    def _new(self, fn: FunctionConfig, version: str, revision: int) -> Environment:
+        env = Environment(
+            fn,
+            version,
+            bus=self.bus,
+            region=self.settings.region,
+            tmp_root=self.tmp_root,
+            python=self.settings.python,
+            node=self.settings.node,
+            pycache_dir=self.pycache_dir,
+            revision=revision,
+            debugger=self.debugger,
+            debug_ports=self.debug_ports,
+            debug_port=self.settings.debug_port,
+        )
+        processes.track(env)
+        return env
+
+    def _take_idle(self, name: str, version: str) -> Environment | None:
+        """The most recently used idle environment of ``version``, if any.
+
+        One whose runtime exited while idle (e.g. awslambdaric quits after its response was
+        refused as too large; a Node runtime after an unhandled rejection) is dropped here, not
+        handed out, even before the loop has seen its exit: the reaper would only notice it on
+        its next tick. (A runtime that exits just after this check still fails the call.)
+        """
+        idle = self._idle.get(name)
+        if not idle:
+            return None
+        last = idle[-1]
+        if last.version == version and not last.exited():
+            return idle.pop()  # the common case: one version in use
+        idle[:] = [env for env in idle if not env.exited()]
+        for index in range(len(idle) - 1, -1, -1):
+            if idle[index].version == version:
+                return idle.pop(index)
+        return None
+
+    def is_current(self, env: Environment) -> bool:
+        """May this environment serve again? Not once its code or config was replaced."""
+        if env.version == LATEST:
+            return env.revision == self.catalog.revision(env.fn.name)
+        return self.catalog.knows(env.fn.name)  # versions outlive reloads
+
+    # ----------------------------------------------------------------- retiring
+
+    def retire_idle(self, name: str, reason: str, *, latest_only: bool = True) -> None:
+        """Shut idle environments down; busy ones finish their invocation, then retire."""
+        idle = self._idle.get(name)
+        if not idle:
+            return
+        keep = []
+        for env in idle:
+            if latest_only and env.version != LATEST:
+                keep.append(env)
+            else:
+                env.shutdown(reason)
+        idle[:] = keep
+
+    def reap_idle(self) -> None:
+        """Shut down environments idle for longer than the keep-alive."""
+        deadline = time.time() - self.settings.keep_alive_s
+        for name, idle in self._idle.items():
+            keep = []
+            for env in idle:
+                if env.state != "idle":
+                    continue
+                # an IDE's debugger stays attached for as long as its user wants
+                if env.last_used < deadline and env.ide is None:
+                    env.shutdown("idle")
+                else:
+                    keep.append(env)
+            if len(keep) != len(idle):
+                idle[:] = keep
+                self.changed(name)
+
+    async def shutdown_all(self, timeout: float = 5.0) -> None:
+        """The engine closes: every environment goes, busy or idle, and is reaped."""
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        envs = self.environments()
+        for env in envs:
+            env.shutdown("exit")
+        self._idle.clear()
+        if envs:
+            await asyncio.wait(
+                [asyncio.ensure_future(e.wait_reaped()) for e in envs], timeout=timeout
+            )
+
+    # ----------------------------------------------------------------- pre-warming
+
+    def prewarm(self, name: str) -> None:
+        """Start one ``$LATEST`` environment of ``name`` in the background and park it idle, so
+        the next call is warm (after a save, with ``EngineSettings.prewarm``)."""
+        if not self.started or self.closed:
+            return  # not started: nothing to warm yet
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._spawn(loop, self._prewarm(name, self.catalog.revision(name)))
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]) -> None:
+        task = loop.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _prewarm(self, name: str, revision: int) -> None:
+        fn = self.catalog.latest_good[name]
+        await self.gate.enter(name)
+        env = self._new(fn, LATEST, revision)
+        env.on_runtime_started = self.gate.leave
+        try:
+            failed = await env.start()
+        except (SpawnError, LaunchError) as e:
+            log.warning("pre-warm of %s failed: %s", name, e)
+            return
+        except asyncio.CancelledError:
+            env.shutdown("exit")
+            raise
+        if failed is None and env.state == "idle":
+            if self.catalog.revision(name) == revision and not self.closed:
+                self._idle.setdefault(name, []).append(env)
+                self.changed(name)
+            else:  # saved again while it started
+                env.shutdown("reload")
+
+    # ----------------------------------------------------------------- reporting
+
+    def changed(self, name: str) -> None:
+        """Tell the gauge: in flight, busy and idle of ``name``, and the account's total."""
+        if not self.bus.active:
+            return
+        concurrency = self.concurrency
+        self.bus.publish(
+            ConcurrencyChanged(
+                name,
+                concurrency.in_flight(name),
+                concurrency.total_in_flight,
+                len(self._busy.get(name, ())),
+                len(self._idle.get(name, ())),
+                concurrency.account_limit,
+                concurrency.reserved(name),
+            )
+        )

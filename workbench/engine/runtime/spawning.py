@@ -1,0 +1,113 @@
+"""Starting a runtime process without stalling the event loop.
+
+fork/exec of the runtime, its rlimits (prlimit, ``sandbox.apply_limits``), the go-ahead on its
+stdin and its pidfd are system calls that take a few milliseconds together; a thousand cold starts
+at once made the loop stall for seconds (Invoke and ListFunctions waited behind them). They run
+here, in a small pool of long-lived worker threads, and the loop only awaits the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ..config.function import FunctionConfig
+from .sandbox import ProcUsage, apply_limits
+
+SPAWN_THREADS = 2
+_executor: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(SPAWN_THREADS, thread_name_prefix="workbench-spawn")
+        return _executor
+
+
+@dataclass(slots=True)
+class Spawned:
+    proc: subprocess.Popen[bytes]
+    t_spawn: float  # perf_counter just before fork/exec: INIT is measured from here
+    parent_peak_kb: int  # the engine's own peak RSS right after the exec (see ``Environment``)
+    usage: ProcUsage
+    pidfd: int
+    stdout_fd: int  # non-blocking
+
+
+def _spawn(
+    command: Sequence[str], env: dict[str, str], fn: FunctionConfig, guard_cpu: bool
+) -> Spawned:
+    t_spawn = time.perf_counter()
+    proc = subprocess.Popen(
+        list(command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=fn.folder,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
+    # The child's ru_maxrss (from wait4) starts at this process's peak RSS at exec time: exec
+    # keeps the larger of the old and new address spaces' peaks. Popen has returned, so the
+    # exec is done: only a figure above our peak now is the child's own.
+    parent_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        apply_limits(proc.pid, fn, guard_cpu=guard_cpu)
+    except OSError:
+        pass  # the process already died: its exit is reported by its pidfd
+    try:
+        proc.stdin.write(b"\n")  # the go-ahead: the limits are in place
+        proc.stdin.close()
+    except OSError:
+        pass
+    stdout_fd = proc.stdout.fileno()
+    os.set_blocking(stdout_fd, False)
+    usage, pidfd = ProcUsage(proc.pid), os.pidfd_open(proc.pid)
+    return Spawned(proc, t_spawn, parent_peak_kb, usage, pidfd, stdout_fd)
+
+
+async def spawn(
+    command: Sequence[str], env: dict[str, str], fn: FunctionConfig, *, guard_cpu: bool
+) -> Spawned:
+    """Start ``command`` in its own session, limited for ``fn``; raises ``OSError``.
+
+    Cancelling the caller does not orphan the process: the spawn finishes, and its process is
+    killed and reaped.
+    """
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        future.add_done_callback(_discard)
+        raise
+
+
+def _discard(future: asyncio.Future[Spawned]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        _pool().submit(_kill_and_reap, future.result())
+
+
+def _kill_and_reap(spawned: Spawned) -> None:
+    try:
+        os.killpg(spawned.proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    spawned.proc.wait()
+    spawned.usage.close()
+    os.close(spawned.pidfd)
+    if spawned.proc.stdout is not None:
+        spawned.proc.stdout.close()
