@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import sqlite3
 import subprocess
 import sys
@@ -355,3 +356,63 @@ def test_the_tui_refuses_an_unusable_database_before_it_starts(root: Path, tmp_p
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"{db} is not a workbench database (it is truncated" in done.stderr
+
+
+# --------------------------------------------------------------------------- serve, end to end
+
+WRITER = """
+import os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(event["word"] + "\\n")
+    return event
+"""
+
+
+def test_an_async_invoke_beside_a_serve_whose_database_was_deleted_is_run_by_it(
+    tmp_path: Path,
+) -> None:
+    """The issue's split: ``rm workbench.db`` under serve, then ``workbench invoke --async``
+    from the CLI — the event landed in a new file serve never read, and never ran."""
+    root, state, out = tmp_path / "functions", tmp_path / "state", tmp_path / "out.txt"
+    make_function(root, "writer", WRITER, environment={"OUT": str(out)})
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        + ["--http-port", "0", "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: queue.Queue[str] = queue.Queue()
+    pump = threading.Thread(target=lambda: [output.put(x) for x in serve.stdout or []])
+    pump.daemon = True
+    pump.start()
+    lines: list[str] = []
+
+    def read_until(prefix: str) -> None:  # a deadline only bounds a failure
+        while not (lines and lines[-1].startswith(prefix)):
+            lines.append(output.get(timeout=60))
+
+    try:
+        read_until("Lambda API on")
+        (state / "workbench.db").unlink()
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench", "invoke", "writer", "--async", "-r", str(root)]
+            + ["--state-dir", str(state), "--payload", '{"word": "after"}'],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        request_id = json.loads(done.stdout)["RequestId"]
+        read_until(f"END RequestId: {request_id}")  # serve said what happened, then ran it
+        assert out.read_text() == "after\n"
+        [warning] = [line for line in lines if line.startswith("warning: ")]
+        assert f"{state / 'workbench.db'} was deleted while the workbench ran" in warning
+        serve.terminate()  # a clean stop settles the event's row
+        serve.wait(30)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait(30)
+    assert table(state / "workbench.db", "SELECT status FROM async_events") == [("succeeded",)]

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -56,6 +56,13 @@ def environment_process(marker: str, command: str = "exec sleep 300") -> subproc
 
 
 @pytest.fixture
+def dog() -> Iterator[Watchdog]:
+    watchdog = Watchdog()
+    yield watchdog
+    watchdog.close()  # idempotent: a failed test leaves no watchdog to later ones
+
+
+@pytest.fixture
 def spawned() -> list[subprocess.Popen[str]]:
     procs: list[subprocess.Popen[str]] = []
     yield procs
@@ -66,9 +73,9 @@ def spawned() -> list[subprocess.Popen[str]]:
 
 
 def test_the_watchdog_kills_what_it_watches_once_its_engine_is_gone(
+    dog: Watchdog,
     spawned: list[subprocess.Popen[str]],
 ) -> None:
-    dog = Watchdog()
     # a runtime whose handler started a child in its process group
     runtime = environment_process("a" * 32, "sleep 300 & echo $!; exec sleep 301")
     assert runtime.stdout is not None
@@ -82,7 +89,8 @@ def test_the_watchdog_kills_what_it_watches_once_its_engine_is_gone(
     dog.forget(forgotten.pid)
     assert dog.proc is not None
     watchdog = psutil.Process(dog.proc.pid)
-    assert "workbench-watchdog" in watchdog.cmdline()
+    # (its command line shows a moment after Popen returns: the exec is still finishing)
+    until(lambda: "workbench-watchdog" in watchdog.cmdline(), "the watchdog's command line")
     assert os.getsid(dog.proc.pid) == dog.proc.pid  # out of our session: no Ctrl-C reaches it
 
     dog.close()  # the write end closes, as when the engine dies
@@ -92,9 +100,9 @@ def test_the_watchdog_kills_what_it_watches_once_its_engine_is_gone(
 
 
 def test_a_watched_pid_taken_by_another_environment_is_spared(
+    dog: Watchdog,
     spawned: list[subprocess.Popen[str]],
 ) -> None:
-    dog = Watchdog()
     other = environment_process("c" * 32)  # the pid the watchdog knows now leads another group
     spawned.append(other)
     dog.watch(other.pid, "d" * 32)
@@ -106,9 +114,9 @@ def test_a_watched_pid_taken_by_another_environment_is_spared(
 
 
 def test_a_watchdog_that_died_is_started_again_and_told_everything(
+    dog: Watchdog,
     spawned: list[subprocess.Popen[str]],
 ) -> None:
-    dog = Watchdog()
     first = environment_process("e" * 32)
     second = environment_process("f" * 32)
     spawned += [first, second]
@@ -120,6 +128,27 @@ def test_a_watchdog_that_died_is_started_again_and_told_everything(
     assert dog.proc is not None and dog.proc.poll() is None
     dog.close()
     until(lambda: gone(first.pid) and gone(second.pid), "both environments")
+
+
+def test_with_no_environment_left_the_watchdog_exits_and_the_next_one_starts_another(
+    dog: Watchdog,
+    spawned: list[subprocess.Popen[str]],
+) -> None:
+    first = environment_process("1" * 32)
+    spawned.append(first)
+    dog.watch(first.pid, "1" * 32)
+    assert dog.proc is not None
+    watchdog = dog.proc
+    first.kill()  # as the engine kills a retired environment, then forgets it
+    first.wait()
+    dog.forget(first.pid)
+    assert watchdog.wait(timeout=DEADLINE_S) == 0  # nothing lingers while nothing runs
+    second = environment_process("2" * 32)
+    spawned.append(second)
+    dog.watch(second.pid, "2" * 32)
+    assert dog.proc is not None and dog.proc is not watchdog and dog.proc.poll() is None
+    dog.close()
+    until(lambda: gone(second.pid), "the second environment")
 
 
 # --------------------------------------------------------------------------- the Python runtime

@@ -18,11 +18,16 @@ from typing import Protocol
 import psutil
 
 
+class _Endpoint(Protocol):
+    port: int
+
+
 class Tracked(Protocol):
     """An execution environment (``environment.py``, which imports this module) as tracked."""
 
     pid: int
     state: str
+    api: _Endpoint  # its Runtime API: the ``AWS_LAMBDA_RUNTIME_API`` its processes carry
 
 
 PR_SET_CHILD_SUBREAPER = 36

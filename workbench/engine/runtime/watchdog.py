@@ -1,10 +1,11 @@
 """A process that outlives the engine just long enough to kill its environments.
 
 An engine that exits kills its environments itself; one killed with ``kill -9`` cannot, and its
-busy runtimes (and whatever their handlers started) would run on under PID 1. So each engine
-process starts one small watchdog (standard library only, ``python -I -S``, in its own session so
-a terminal's Ctrl-C or a kill of the engine's process group does not reach it) and tells it,
-over a pipe, each environment's process group and marker as it starts and ends:
+busy runtimes (and whatever their handlers started) would run on under PID 1. So an engine
+process runs one small watchdog while it has environments (standard library only, ``python -I
+-S``, in its own session so a terminal's Ctrl-C or a kill of the engine's process group does not
+reach it) and tells it, over a pipe, each environment's process group and marker as it starts
+and ends:
 
     + <pgid> <env id>      an environment started (its runtime leads process group <pgid>)
     - <pgid>               it ended (its group was killed by the engine)
@@ -111,10 +112,18 @@ class Watchdog:
             self._send(f"+ {pgid} {marker}\n".encode())
 
     def forget(self, pgid: int) -> None:
-        """The environment's group was killed: the watchdog must not kill a reuse of it."""
+        """The environment's group was killed: the watchdog must not kill a reuse of it.
+
+        With no environment left, the watchdog is let go (end of file: it exits, finding nothing
+        to kill); the next environment starts another. No process lingers while none runs.
+        """
         with self._lock:
-            if self._groups.pop(pgid, None) is not None:
+            if self._groups.pop(pgid, None) is None:
+                return
+            if self._groups:
                 self._send(f"- {pgid}\n".encode())
+            else:
+                self._close_pipe()
 
     def close(self) -> None:
         """End the watchdog as the engine's death would: it kills what is still watched."""
@@ -133,6 +142,7 @@ class Watchdog:
 
     def _send(self, line: bytes) -> None:
         if self._fd < 0 or (self.proc is not None and self.proc.poll() is not None):
+            # none yet, let go of (no environment was left), or died: start one
             self._start()
             return  # _start tells it every group, this one included
         self._pending += line
@@ -208,9 +218,8 @@ def forget(pgid: int) -> None:
 
 
 def stop_if_idle() -> None:
-    """Called by a closing engine: with no environment left in this process, the watchdog has
-    nothing to do, and a process that exits must leave no child behind (the next environment
-    starts another)."""
+    """Called by a closing engine: with no environment left in this process, wait for the
+    watchdog let go of to exit (a process that exits leaves no child behind)."""
     with _default._lock:
         idle = not _default._groups
     if idle:
