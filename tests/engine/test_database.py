@@ -231,13 +231,21 @@ async def test_a_database_cut_short_while_running_keeps_this_runs_records_in_a_r
         rescue = Path(said.now_in)
         assert rescue.parent == db.parent and rescue != db
         assert "shrank" in said.message
-        assert f"mv {db} {db}.broken && mv {rescue} {db}" in said.message
+        assert f"mv {db} {db}.broken; mv {db}-wal {db}.broken-wal;" in said.message
+        assert said.message.endswith(f"; mv {rescue} {db}")
         mine += [await invoke(engine, n) for n in (101, 102)]
         assert engine.store.count() >= len(mine)  # type: ignore[union-attr]
 
     ids = {row[0] for row in table(rescue, "SELECT request_id FROM invocations")}
     assert set(mine) <= ids  # this run's, including the one written before the damage
     assert table(rescue, "PRAGMA integrity_check") == [("ok",)]
+
+    # the remedy, as the message words it, run as a user would: the next start has them all
+    remedy = said.message.split("put the rescue in its place: ", 1)[1]
+    subprocess.run(["sh", "-c", remedy], capture_output=True, check=False)
+    assert not rescue.exists() and Path(f"{db}.broken").exists()
+    async with Engine([root], engine_settings) as engine:
+        assert all(engine.store.get(request_id) for request_id in mine)  # type: ignore[union-attr]
 
 
 async def test_a_database_overwritten_with_garbage_while_running_is_reported_and_rescued(

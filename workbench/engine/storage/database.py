@@ -494,10 +494,14 @@ def _message(kind: Kind, home: Path, target: Path, reason: str, whole: bool) -> 
         else "a fresh database with what could still be read: this run's invocation records, "
         "and versions, aliases and queues where readable"
     )
+    broken = str(home) + ".broken"
+    aside = "; ".join(
+        f"mv {_q(str(home) + end)} {_q(broken + end)}" for end in ("", "-wal", "-shm")
+    )
     return (
         f"{home} is damaged ({reason}): this run goes on in {target} ({kept}). To keep it, stop "
-        f"the workbench, then: mv {_q(home)} {_q(str(home) + '.broken')} && mv {_q(target)} "
-        f"{_q(home)}"
+        "the workbench, move the damaged file and its -wal/-shm (where there are any) aside and "
+        f"put the rescue in its place: {aside}; mv {_q(target)} {_q(home)}"
     )
 
 
