@@ -1,6 +1,7 @@
-"""What watching ``workbench.db`` costs, and how long putting a deleted one back takes.
+"""What keeping the state dir safe costs: watching ``workbench.db``, putting a deleted one
+back, sweeping a dead engine's tmp folder, the environment watchdog.
 
-    python benchmarks/database_guard.py [--statements N] [--rounds R] [--records M]
+    python benchmarks/state_dir.py [--statements N] [--rounds R] [--records M]
 
 Statements: the same statement through a raw ``sqlite3`` connection (the baseline) and through
 a ``GuardedConnection`` of a ``Database`` on the same file, in alternating rounds so a shared
@@ -14,6 +15,9 @@ database, link, reopen), against a plain write transaction measured in the same 
 
 Sweep: a dead engine's tmp folder holding 1,020 files (the largest leftover the issue saw) is
 removed by the next engine's sweep: the time the sweep thread takes (the start does not wait).
+
+Watchdog: telling it about an environment (``watch``), the first time (which starts its process)
+and after, against a bare fork/exec of ``true`` measured in the same run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workbench.engine.runtime.tmp_dirs import EngineTmp  # noqa: E402
+from workbench.engine.runtime.watchdog import Watchdog  # noqa: E402
 from workbench.engine.storage.database import Database  # noqa: E402
 from workbench.engine.storage.db import connect  # noqa: E402
 
@@ -145,6 +151,28 @@ def sweep(folder: Path) -> None:
     following.close()
 
 
+def watchdog(rounds: int) -> None:
+    first, later, bare = [], [], []
+    for _ in range(rounds * 4):
+        dog = Watchdog()
+        t0 = time.perf_counter()
+        dog.watch(1 << 30, "0" * 32)  # no such group: nothing is ever killed
+        first.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        dog.watch((1 << 30) + 1, "1" * 32)
+        later.append((time.perf_counter() - t0) * 1000)
+        dog.close()
+        t0 = time.perf_counter()
+        subprocess.Popen(["true"]).wait()
+        bare.append((time.perf_counter() - t0) * 1000)
+    b = statistics.median(bare)
+    print(
+        f"watchdog: first watch {statistics.median(first):.2f} ms (p99 {pct(first, 99):.2f}), "
+        f"later {statistics.median(later) * 1000:.1f} µs; a bare fork/exec+wait {b:.2f} ms "
+        f"(ratios {statistics.median(first) / b:.2f}, {statistics.median(later) / b:.4f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--statements", type=int, default=2000)
@@ -157,6 +185,7 @@ def main() -> None:
         statements(Path(tmp) / "a", args.statements, args.rounds)
         put_back(Path(tmp) / "b", args.records)
         sweep(Path(tmp))
+        watchdog(args.rounds)
 
 
 if __name__ == "__main__":
