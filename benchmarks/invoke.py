@@ -103,14 +103,11 @@ async def engine_runs(
                 t = time.perf_counter()
                 await engine.invoke("noop", b"{}")
                 warm.append((time.perf_counter() - t) * 1000)
-        state_ = engine.function_state("noop")
-        assert state_ is not None
         for _ in range(rounds):
             bare += interpreter_starts(max(1, cold_n // rounds))
             for _ in range(max(1, cold_n // rounds)):
-                for env in state_.idle:  # retire the warm environment: the next call is cold
-                    env.shutdown("bench")
-                state_.idle.clear()
+                # retire the warm environment: the next call is cold
+                engine.pool.retire_idle("noop", "idle", latest_only=False)
                 t = time.perf_counter()
                 result = await engine.invoke("noop", b"{}")
                 cold.append((time.perf_counter() - t) * 1000)

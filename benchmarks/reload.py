@@ -126,7 +126,9 @@ async def save_and_prewarm(engine: Engine, folder: Path, n: int) -> tuple[float,
     revision = state.revision
     t0 = time.perf_counter()
     (folder / "app.py").write_text(CODE.format(n=n))
-    while not (state.revision > revision and state.idle):
+    while not (
+        (now := engine.function_state(folder.name)) and now.revision > revision and now.idle
+    ):
         await asyncio.sleep(POLL_S)
     ready = time.perf_counter()
     result = await engine.invoke(folder.name)

@@ -1,4 +1,4 @@
-"""Helpers shared by the test suites: build function folders on disk."""
+"""Helpers shared by the test suites: build function folders on disk, compare event shapes."""
 
 from __future__ import annotations
 
@@ -92,3 +92,29 @@ async def until_reaped(pid: int, timeout: float = 10.0) -> None:
     while psutil.pid_exists(pid):
         assert time.monotonic() < deadline, f"pid {pid} was not reaped within {timeout} s"
         await asyncio.sleep(0.01)
+
+
+# maps keyed by what the user sent, not by the event's own vocabulary
+DATA_MAPS = frozenset(
+    {
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "messageAttributes",
+        "MessageAttributes",
+    }
+)
+
+
+def structure(value: object, key: str | None = None) -> object:
+    """An event's shape, to compare a live one with a sample: keys in order and nesting, the
+    type of each value; a map keyed by the user's data (``DATA_MAPS``) is just a map."""
+    if isinstance(value, dict):
+        if key in DATA_MAPS:
+            return "map"
+        return [(k, structure(v, k)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [structure(v) for v in value]
+    return type(value).__name__

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from workbench.templates import TEMPLATES, generate, template_choices
+from workbench.engine.shapes import TEMPLATES, generate, template_choices
 
 ACCOUNT = "123456789012"
 

@@ -23,7 +23,7 @@ from tests.helpers import make_function
 from workbench.api import apigw_events
 from workbench.api.http_trigger import HttpTriggerServer, RouteTable, start_http
 from workbench.engine import Engine, EngineSettings
-from workbench.templates import generate
+from workbench.engine.shapes import generate
 
 # returns the event it got as the body, so the test sees exactly what the function saw
 ECHO = """

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from tests.helpers import make_function
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.config.writers import open_for_writing
 from workbench.engine.model.events import BucketActivity, FunctionReloaded
+from workbench.engine.shapes.s3 import encode_key
 from workbench.engine.sources.buckets import SETTLE_S, Buckets, is_object_name
-from workbench.engine.sources.s3_events import encode_key
-from workbench.engine.sources.writers import open_for_writing
 
 RECORDER = """
 import json, os
@@ -359,8 +359,8 @@ def test_open_for_writing(tmp_path: Path) -> None:
 
 def test_the_record_matches_the_sample() -> None:
     """``generate-event s3 put`` and a real bucket event have the same shape."""
-    from workbench.engine.sources.s3_events import PUT, ObjectChange, s3_event
-    from workbench.templates import generate
+    from workbench.engine.shapes import generate
+    from workbench.engine.shapes.s3 import PUT, ObjectChange, s3_event
 
     sample = generate("s3", "put", bucket="b", key="k")
     real = s3_event(ObjectChange.now("b", "k", PUT, 3, "0" * 32), "cfg", "us-east-1")

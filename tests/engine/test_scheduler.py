@@ -449,7 +449,7 @@ async def test_a_wall_clock_stepped_back_does_not_fire_a_time_twice(
 
 
 def test_the_scheduled_event_matches_the_generate_event_template() -> None:
-    from workbench.templates import generate
+    from workbench.engine.shapes import generate
 
     mine = scheduled_event(
         "nightly", utc(2019, 10, 8, 16, 53, 6, 500).timestamp(), region=REGION, account=ACCOUNT

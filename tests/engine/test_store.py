@@ -310,6 +310,21 @@ def test_log_lines_with_surrogates_round_trip_exactly(store):
     assert store.get(r.request_id) == r
 
 
+def test_a_non_ascii_log_takes_its_own_size_in_the_database(store, db_path):
+    """A record's log is capped in bytes (the log limit): the database grows by about that,
+    not by up to six times as much in JSON escapes."""
+    store.add(rec(0))
+    store.flush()
+    before = sum(p.stat().st_size for p in db_path.parent.glob(db_path.name + "*"))
+    lines = ["日本語のログ " * 1000 for _ in range(100)]  # 1.9 MB as UTF-8; 3.6 MB escaped
+    r = rec(1, log_lines=lines)
+    store.add(r)
+    assert store.get(r.request_id) == r
+    after = sum(p.stat().st_size for p in db_path.parent.glob(db_path.name + "*"))
+    size = sum(len(x.encode()) for x in lines)
+    assert after - before < 1.5 * size, (after - before, size)
+
+
 # --- lifecycle ----------------------------------------------------------------------------
 
 

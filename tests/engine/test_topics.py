@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers import make_function
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.shapes import generate
 from workbench.engine.sources.topics import (
     MAX_MESSAGE_BYTES,
     TopicError,
@@ -19,7 +20,6 @@ from workbench.engine.sources.topics import (
     publish_message,
     subscription_arn,
 )
-from workbench.templates import generate
 
 RECORDER = """
 import json, os

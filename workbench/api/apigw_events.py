@@ -1,23 +1,17 @@
 """API Gateway HTTP API's Lambda proxy integration: request → event, result → response.
 
 Pure functions, no server: ``http_trigger`` feeds them an ``HttpRequest`` and the route that
-matched, and sends what they return. What they follow, field by field:
+matched, and sends what they return. The event's shape is built by ``engine.shapes`` (the same
+builders as ``generate-event apigateway``); here the request gets what API Gateway adds in front
+of the function (X-Forwarded-*, a trace id). What the rest follows, field by field:
 
 - AWS, "Create AWS Lambda proxy integrations for HTTP APIs" (http-api-develop-integrations-lambda):
-  both payload formats, 2.0 has no ``multiValue*`` maps (repeated headers and query parameters
-  are comma-joined), ``cookies`` from the Cookie headers and one ``set-cookie`` per response
-  cookie, and a 2.0 result without ``statusCode`` is a 200 ``application/json`` whose body is
-  the result (a JSON string is the body itself, per the page's own example).
+  one ``set-cookie`` per response cookie, and a 2.0 result without ``statusCode`` is a 200
+  ``application/json`` whose body is the result (a JSON string is the body itself, per the
+  page's own example).
 - AWS, "Handling Lambda errors with an API Gateway API" (lambda/latest/dg/services-apigateway-
   errors): a function error or a result in the wrong shape → 502, Lambda refusing the invocation
   (throttled, payload over 6 MB) → 500, both with ``{"message":"Internal server error"}``.
-- Captured HTTP API 1.0 events (as published in projects' tests): header names as the client
-  sent them, ``resourceId`` is the route key, ``extendedRequestId`` equals ``requestId``, the
-  identity's null fields include ``cognitoAmr`` and ``principalOrgId``; no ``authorizer``
-  without one configured. HTTP API hands the path over decoded (``rawPath`` too).
-- Which bodies HTTP API passes as text (checked against AWS by ministack PR #766): ``text/*``,
-  ``application/json``, ``application/xml``, ``application/javascript``; anything else, a
-  missing Content-Type included, is base64 with ``isBase64Encoded: true``.
 - SAM CLI's ``samcli/local/apigw`` (local_apigw_service, event_constructor): a response without
   Content-Type gets ``application/json``; v1 ``headers`` and ``multiValueHeaders`` are merged
   without repeating a value; HTTP API ignores unknown response keys; v2 has no
@@ -28,40 +22,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from dataclasses import dataclass, field, replace
 
 from ..engine.config import HttpTrigger
-
-API_ID = "1234567890"  # as workbench/templates.py's samples, so a sample and a real event agree
-STAGE = "$default"
-PROTOCOL = "HTTP/1.1"
-TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from ..engine.shapes import HttpRequest, header, http_api_event, http_api_event_v1
 
 INTERNAL_ERROR = b'{"message":"Internal server error"}'
 NOT_FOUND = b'{"message":"Not Found"}'
 # HTTP API's own limit on a request body (10 MB); the wording is UNVERIFIED
 TOO_LARGE = b'{"message":"Request Entity Too Large"}'
 MAX_BODY = 10 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """One HTTP request as the server read it: headers in order, names as sent."""
-
-    method: str
-    path: str  # decoded, as HTTP API hands it over
-    query: str  # raw, as sent
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    source_ip: str
-    request_id: str
-    time: dt.datetime  # UTC
 
 
 @dataclass(frozen=True)
@@ -92,49 +65,6 @@ def new_request_id() -> str:
 # ----------------------------------------------------------------------------- requests
 
 
-def _clf(t: dt.datetime) -> str:
-    """``12/Mar/2020:19:03:58 +0000`` (month names are not the locale's)."""
-    return f"{t.day:02d}/{_MONTHS[t.month - 1]}/{t.year}:{t:%H:%M:%S} +0000"
-
-
-def _epoch_ms(t: dt.datetime) -> int:
-    return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
-
-
-def header(request: HttpRequest, name: str) -> str | None:
-    name = name.lower()
-    return next((v for k, v in request.headers if k.lower() == name), None)
-
-
-def is_text(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    mime = content_type.split(";", 1)[0].strip().lower()
-    return mime.startswith("text/") or mime in TEXT_TYPES
-
-
-def _body(request: HttpRequest) -> tuple[str | None, bool]:
-    """The body as the event carries it, and whether it is base64."""
-    if not request.body:
-        return None, False
-    if is_text(header(request, "content-type")):
-        try:
-            return request.body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            pass  # not text after all: base64 keeps it whole
-    return base64.b64encode(request.body).decode("ascii"), True
-
-
-def _domain(request: HttpRequest) -> tuple[str, str]:
-    """domainName and domainPrefix: the Host the client used (``127.0.0.1:3000``), so links a
-    function builds from them point back here; the prefix is its first label."""
-    host = header(request, "host") or "localhost"
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    if name.replace(".", "").isdigit() or name.startswith("["):
-        return host, name
-    return host, name.split(".", 1)[0]
-
-
 def _forwarded(request: HttpRequest, port: int) -> list[tuple[str, str]]:
     """What API Gateway adds in front of the function: X-Forwarded-*, a trace id."""
     added = []
@@ -151,124 +81,29 @@ def _forwarded(request: HttpRequest, port: int) -> list[tuple[str, str]]:
     return kept + added
 
 
+def _handed_on(request: HttpRequest, port: int) -> HttpRequest:
+    return replace(request, headers=tuple(_forwarded(request, port)))
+
+
 def event_v2(request: HttpRequest, route: Route, *, account_id: str, port: int) -> dict:
-    """Payload format 2.0. Keys with nothing to say are left out, as HTTP API does: cookies,
-    queryStringParameters, body, pathParameters, stageVariables (and authentication/authorizer,
-    sent only with mTLS or an authorizer)."""
-    cookies: list[str] = []
-    headers: dict[str, str] = {}
-    for name, value in _forwarded(request, port):
-        lower = name.lower()
-        if lower == "cookie":
-            cookies.extend(c.strip() for c in value.split(";") if c.strip())
-        else:
-            headers[lower] = f"{headers[lower]},{value}" if lower in headers else value
-    query: dict[str, str] = {}
-    for name, value in parse_qsl(request.query, keep_blank_values=True):
-        query[name] = f"{query[name]},{value}" if name in query else value
-    domain, prefix = _domain(request)
-    route_key = route.trigger.route_key
-    event: dict = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": request.path,
-        "rawQueryString": request.query,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    event["headers"] = headers
-    if query:
-        event["queryStringParameters"] = query
-    event["requestContext"] = {
-        "accountId": account_id,
-        "apiId": API_ID,
-        "domainName": domain,
-        "domainPrefix": prefix,
-        "http": {
-            "method": request.method,
-            "path": request.path,
-            "protocol": PROTOCOL,
-            "sourceIp": request.source_ip,
-            "userAgent": header(request, "user-agent") or "",
-        },
-        "requestId": request.request_id,
-        "routeKey": route_key,
-        "stage": STAGE,
-        "time": _clf(request.time),
-        "timeEpoch": _epoch_ms(request.time),
-    }
-    body, encoded = _body(request)
-    if body is not None:
-        event["body"] = body
-    if route.params:
-        event["pathParameters"] = dict(route.params)
-    event["isBase64Encoded"] = encoded
-    return event
+    """Payload format 2.0 (``shapes.http_api_event``)."""
+    return http_api_event(
+        _handed_on(request, port),
+        route_key=route.trigger.route_key,
+        path_parameters=route.params,
+        account_id=account_id,
+    )
 
 
 def event_v1(request: HttpRequest, route: Route, *, account_id: str, port: int) -> dict:
-    """Payload format 1.0 as HTTP API sends it: REST's shape, header names as sent, the
-    single-value maps keep the last value, null where there is nothing."""
-    headers: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    spelling: dict[str, str] = {}  # lower-case name -> the first spelling seen
-    for name, value in _forwarded(request, port):
-        name = spelling.setdefault(name.lower(), name)
-        headers[name] = value
-        multi.setdefault(name, []).append(value)
-    query: dict[str, str] = {}
-    multi_query: dict[str, list[str]] = {}
-    for name, value in parse_qsl(request.query, keep_blank_values=True):
-        query[name] = value
-        multi_query.setdefault(name, []).append(value)
-    domain, prefix = _domain(request)
-    body, encoded = _body(request)
-    user_agent = header(request, "user-agent") or ""
-    identity = dict.fromkeys(
-        (
-            "accessKey",
-            "accountId",
-            "caller",
-            "cognitoAmr",
-            "cognitoAuthenticationProvider",
-            "cognitoAuthenticationType",
-            "cognitoIdentityId",
-            "cognitoIdentityPoolId",
-            "principalOrgId",
-        )
+    """Payload format 1.0 as HTTP API sends it (``shapes.http_api_event_v1``)."""
+    return http_api_event_v1(
+        _handed_on(request, port),
+        route_key=route.trigger.route_key,
+        resource=route.trigger.path,
+        path_parameters=route.params,
+        account_id=account_id,
     )
-    identity.update(sourceIp=request.source_ip, user=None, userAgent=user_agent, userArn=None)
-    return {
-        "version": "1.0",
-        "resource": route.trigger.path,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": headers,
-        "multiValueHeaders": multi,
-        "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "requestContext": {
-            "accountId": account_id,
-            "apiId": API_ID,
-            "domainName": domain,
-            "domainPrefix": prefix,
-            "extendedRequestId": request.request_id,
-            "httpMethod": request.method,
-            "identity": identity,
-            "path": request.path,  # the $default stage adds no prefix
-            "protocol": PROTOCOL,
-            "requestId": request.request_id,
-            "requestTime": _clf(request.time),
-            "requestTimeEpoch": _epoch_ms(request.time),
-            "resourceId": route.trigger.route_key,
-            "resourcePath": route.trigger.path,
-            "stage": STAGE,
-        },
-        "pathParameters": dict(route.params) or None,
-        "stageVariables": None,
-        "body": body,
-        "isBase64Encoded": encoded,
-    }
 
 
 def build_event(request: HttpRequest, route: Route, *, account_id: str, port: int) -> bytes:
@@ -307,7 +142,7 @@ def _multi_headers(raw: object) -> list[tuple[str, str]]:
         return []
     if not isinstance(raw, Mapping):
         raise MalformedResult("multiValueHeaders must be an object of lists")
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for name, values in raw.items():
         if not isinstance(values, list):
             raise MalformedResult(f"multiValueHeaders {name!r} must be a list")

@@ -96,8 +96,8 @@ class RouteTable:
         self.conflicts: list[str] = []
         owners: dict[str, str] = {}
         for name in sorted(functions):
-            for trigger in triggers_of(functions[name]):
-                if not isinstance(trigger, HttpTrigger) or not trigger.enabled:
+            for trigger in triggers_of(functions[name], HttpTrigger):
+                if not trigger.enabled:
                     continue
                 key = trigger.route_key
                 if key in owners:

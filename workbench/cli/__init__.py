@@ -75,6 +75,7 @@ _VALUE_OPTIONS = (
     "--host",
     "--time-scale",
     "--debug-port",
+    "--log-limit",
 )
 
 

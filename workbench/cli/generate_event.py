@@ -37,7 +37,7 @@ def _template_options(words: list[str]) -> dict[str, str]:
 
 
 def _template_listing() -> str:
-    from ..templates import TEMPLATES
+    from ..engine.shapes import TEMPLATES
 
     lines = ["templates (workbench generate-event SERVICE EVENT [--option value …]):"]
     for t in TEMPLATES.values():
@@ -49,7 +49,7 @@ def _template_listing() -> str:
 
 
 def cmd_generate_event(args: argparse.Namespace) -> int:
-    from ..templates import TEMPLATES, generate
+    from ..engine.shapes import TEMPLATES, generate
 
     if args.list or args.service is None:
         if args.template_options:

@@ -1,9 +1,11 @@
 """Options more than one parser takes: ``-r``/``--state-dir`` (every verb, before or after it),
-and the engine's (ROOT…, ports, host, time scale, debug port) that the TUI and ``serve`` share."""
+and the engine's (ROOT…, ports, host, time scale, debug port, log limit) that the TUI and ``serve``
+share."""
 
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def common_options(default: object) -> argparse.ArgumentParser:
@@ -57,9 +59,28 @@ def debug_port(text: str) -> int:
     return number
 
 
+_SIZE = re.compile(r"(\d+) *(k|kb|kib|m|mb|mib)?")
+
+
+def log_limit(text: str) -> int:
+    """``--log-limit``: bytes, or with a unit (K, KB, KiB, M, MB, MiB: powers of 1024)."""
+    from ..engine.runtime import MIN_LOG_LIMIT
+
+    m = _SIZE.fullmatch(text.strip().lower())
+    value = -1
+    if m is not None:
+        value = int(m[1]) * {None: 1, "k": 1024, "m": 1 << 20}[m[2] and m[2][0]]
+    if value < MIN_LOG_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"invalid log limit {text!r}: a size of at least {MIN_LOG_LIMIT // 1024}K, in bytes "
+            "or with K or M (powers of 1024), e.g. 512K or 4M"
+        )
+    return value
+
+
 def engine_options(parser: argparse.ArgumentParser) -> None:
-    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale and --debug-port: what the
-    TUI and `serve` both take."""
+    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port and
+    --log-limit: what the TUI and `serve` both take."""
     from ..api import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
@@ -106,4 +127,12 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         "for your IDE to attach; timeouts are suspended for them. Without it, only functions "
         "with debug = ... in function.toml do, from 5678 (debugpy) / 9229 (Node) up. "
         "Python needs debugpy: pip install 'workbench[debug]'",
+    )
+    parser.add_argument(
+        "--log-limit",
+        type=log_limit,
+        default=None,
+        metavar="SIZE",
+        help="how much of its function's output an invocation's record keeps: past it, the "
+        "first and the last part and a line saying what was left out (default: 1M; e.g. 256K)",
     )

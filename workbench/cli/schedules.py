@@ -10,8 +10,12 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .common import EXIT_OK, BadInput, print_table, roots_of
+
+if TYPE_CHECKING:
+    from ..engine.config import ScheduleTrigger
 
 MAX_COUNT = 100
 
@@ -32,10 +36,7 @@ def _times(times: list[datetime], fmt: str) -> str:
     return ", ".join(t.strftime(fmt) for t in times)
 
 
-def _next(trigger: object, count: int, now: datetime) -> str:
-    from ..engine.config import ScheduleTrigger
-
-    assert isinstance(trigger, ScheduleTrigger)
+def _next(trigger: ScheduleTrigger, count: int, now: datetime) -> str:
     if not trigger.enabled:
         return "disabled"
     schedule = trigger.schedule

@@ -1,10 +1,11 @@
 """``workbench serve``: the engine and the Lambda API, headless, with logs on stdout.
 
 For scripts, CI and SDK work (``boto3.client("lambda", endpoint_url=...)``). Hot reload is on,
-as in the TUI. Each invocation's log (``START`` … ``REPORT``) is printed whole when it ends, so
-concurrent invocations never interleave their lines. Beside the Lambda API, the functions'
-``http`` triggers are served as API Gateway routes (``--http-port``, 3000 as ``sam local
-start-api``); the routes are printed at start and again when a reload changes them.
+as in the TUI. Each invocation's log (``START`` … ``REPORT``; of a flood, its first and last part)
+is printed in one piece when it ends, so concurrent invocations never interleave their lines.
+Beside the Lambda API, the functions' ``http`` triggers are served as API Gateway routes
+(``--http-port``, 3000 as ``sam local start-api``); the routes are printed at start and again when
+a reload changes them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ async def serve(
     prewarm: bool = False,
     time_scale: float = 1.0,
     debug_port: int | None = None,
+    log_limit: int | None = None,  # default: EngineSettings'
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
@@ -56,8 +58,7 @@ async def serve(
     from ..api.http_trigger import start_http
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
-    from ..engine.model import terminal_text
-    from .serve_text import debug_lines, event_line, source_lines
+    from .serve_text import debug_lines, event_line, log_text, source_lines
 
     settings = EngineSettings(
         state_dir=state_dir,
@@ -67,6 +68,8 @@ async def serve(
         time_scale=time_scale,
         debug_port=debug_port,
     )
+    if log_limit is not None:
+        settings.log_limit = log_limit
     async with Engine(roots, settings) as engine:
         subscription = engine.subscribe()
         try:
@@ -108,7 +111,7 @@ async def serve(
             while True:
                 event = await subscription.get()
                 if isinstance(event, InvokeEnd):
-                    print(terminal_text(event.record.log_lines), file=out)
+                    print(log_text(event.record), file=out)
                 elif isinstance(event, FunctionReloaded):
                     print(_describe(event), file=out)
                     if _routes(http) != routes:
@@ -144,6 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 prewarm=args.prewarm,
                 time_scale=args.time_scale,
                 debug_port=args.debug_port,
+                log_limit=args.log_limit,
             )
         )
     except ServeError as e:

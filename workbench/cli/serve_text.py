@@ -1,22 +1,32 @@
 """What ``workbench serve`` prints about the event sources: the table at start (and after a
-reload that changes it), and one line for each thing a user would otherwise not see happen —
-a bucket file becoming an event, a schedule firing, an async retry or a destination."""
+reload that changes it), one line for each thing a user would otherwise not see happen —
+a bucket file becoming an event, a schedule firing, an async retry or a destination — and each
+invocation's log, bounded."""
 
 from __future__ import annotations
 
 import time
 
-from ..engine import Engine
-from ..engine.config import QueueTrigger, S3Trigger, SnsTrigger, runtime_family, triggers_of
+from ..engine import Engine, InvocationRecord
+from ..engine.config import describe, runtime_family, triggers_of
 from ..engine.model import (
     AsyncEventChanged,
     BucketActivity,
     DatabaseIncident,
     EnvironmentEvent,
     ScheduleFired,
+    end_line,
+    start_line,
+    terminal_text,
 )
-from ..engine.runtime import HOST, INSTALL_HINT, debugger_for, debugpy_folder
-from ..engine.sources import bucket_folders
+from ..engine.runtime import (
+    HOST,
+    INSTALL_HINT,
+    NOTE_PREFIX,
+    debugger_for,
+    debugpy_folder,
+    size_text,
+)
 
 
 def _utc(epoch: float) -> str:
@@ -24,29 +34,13 @@ def _utc(epoch: float) -> str:
 
 
 def source_lines(engine: Engine) -> list[str]:
-    """Every enabled bucket, queue, schedule and topic trigger, with where it comes from."""
+    """Every enabled trigger its type describes (buckets, queues, topics), then the schedules
+    this engine runs, with their next fire times (the HTTP routes are listed apart)."""
     lines: list[str] = []
-    folders: dict[str, list[str]] = {}
-    for folder, bucket in bucket_folders(engine).items():
-        folders.setdefault(bucket, []).append(f"{folder}/")
     for name, fn in sorted(engine.functions.items()):
         for trigger in triggers_of(fn):
-            if not trigger.enabled:
-                continue
-            if isinstance(trigger, S3Trigger):
-                where = ", ".join(folders.get(trigger.bucket, []))
-                events = ", ".join(e.removeprefix("s3:") for e in trigger.events)
-                lines.append(f"bucket {trigger.bucket} ({where}) -> {name} [{events}]")
-            elif isinstance(trigger, QueueTrigger):
-                line = f"queue {trigger.queue} -> {name} (batch {trigger.batch_size}"
-                if trigger.dead_letter_queue:
-                    line += (
-                        f", to {trigger.dead_letter_queue} after "
-                        f"{trigger.max_receive_count} receives"
-                    )
-                lines.append(line + ")")
-            elif isinstance(trigger, SnsTrigger):
-                lines.append(f"topic {trigger.topic} -> {name}")
+            if trigger.enabled and (line := describe(trigger, name, engine.roots)) is not None:
+                lines.append(line)
     scheduler = engine.scheduler
     if scheduler is not None:
         for info in scheduler.upcoming(count=1):
@@ -123,3 +117,89 @@ def _async_line(event: AsyncEventChanged) -> str | None:
             line += f" -> record sent to {event.destination}"
         return line
     return None
+
+
+# --------------------------------------------------------------------------- invocation logs
+
+# How much of an invocation's log serve prints: its first and last part (the record keeps more,
+# up to the log limit). A terminal scrolled by a flood shows nothing else; Lambda's own lines
+# (START, END, REPORT, INIT_*) and the record's note of what it left out are always printed.
+SERVE_LOG_BYTES = 64 * 1024
+
+
+def _platform(record: InvocationRecord) -> set[int]:
+    """The indexes of Lambda's lines in the record's log and of the record's notes: found by
+    where build_result puts them, so a handler printing look-alikes cannot pass the bound."""
+    lines = record.log_lines
+    pinned: set[int] = set()
+    if len(lines) >= 3:
+        pinned.update((len(lines) - 1, len(lines) - 2))  # REPORT, END
+        if lines[-2] != end_line(record.request_id):
+            pinned.discard(len(lines) - 2)
+    start = start_line(record.request_id, record.version)
+    at = next((i for i, line in enumerate(lines) if line == start), None)
+    if at is not None:
+        pinned.add(at)
+        if at and lines[at - 1].startswith("INIT_REPORT "):
+            pinned.add(at - 1)
+    if record.cold and lines and lines[0].startswith("INIT_START "):
+        pinned.add(0)
+    notes = [i for i, line in enumerate(lines) if line.startswith(NOTE_PREFIX)]
+    pinned.update(notes[:2])  # the INIT phase's gap line and the invocation's
+    return pinned
+
+
+def _clip(line: str, nbytes: int, *, end: bool) -> str:
+    data = line.encode()
+    return (data[-nbytes:] if end else data[:nbytes]).decode("utf-8", "ignore")
+
+
+def log_text(record: InvocationRecord, limit: int = SERVE_LOG_BYTES) -> str:
+    """The record's log for a terminal: whole while the function's output fits in ``limit``
+    bytes, else its first and last ``limit / 2`` (a line cut where it crosses) and a line saying
+    how much was not printed."""
+    lines = record.log_lines
+    pinned = _platform(record)
+    free = [i for i in range(len(lines)) if i not in pinned]
+    sizes = {i: len(lines[i].encode()) for i in free}
+    total = sum(sizes.values())
+    if total <= limit:
+        return terminal_text(lines)
+    head: dict[int, str] = {}
+    room = limit // 2
+    for i in free:  # the first part
+        if room <= 0:
+            break
+        head[i] = lines[i] if sizes[i] <= room else _clip(lines[i], room, end=False)
+        room -= sizes[i]
+    tail: dict[int, str] = {}
+    room = limit - limit // 2
+    for i in reversed(free):  # the last part (of a line the first part cut: its end)
+        if room <= 0 or head.get(i) is lines[i]:
+            break
+        tail[i] = lines[i] if sizes[i] <= room else _clip(lines[i], room, end=True)
+        room -= sizes[i]
+        if i in head:
+            break
+    shown = [*head.values(), *tail.values()]
+    left_lines = sum(1 for i in free if i not in head and i not in tail)
+    left_bytes = total - sum(len(text.encode()) for text in shown)
+    note = (
+        f"{NOTE_PREFIX}{left_lines:,} lines ({left_bytes:,} bytes) of this log not printed here: "
+        f"serve prints {size_text(limit)} of each invocation's log, its first and last part; the "
+        "invocation's record has more"
+    )
+    out: list[str] = []
+    noted = False
+    for i, line in enumerate(lines):
+        if i not in sizes:
+            out.append(line)
+            continue
+        if i in head:
+            out.append(head[i])
+        if not noted and (i not in head or i in tail):
+            out.append(note)
+            noted = True
+        if i in tail:
+            out.append(tail[i])
+    return terminal_text(out)

@@ -1,44 +1,106 @@
-"""The headless core of the workbench. It never imports Textual (DESIGN §1)."""
+"""The headless core of the workbench. It never imports Textual (DESIGN §1).
 
-from .config.discovery import ConfigProblem
-from .config.function import ConfigError, FunctionConfig
-from .config.settings import EngineSettings
-from .engine import Engine
-from .invoke.function_state import FunctionState
-from .invoke.results import InvokeResult
-from .model.errors import (
-    FunctionNotReady,
-    InvalidParameterValue,
-    InvalidRequestContent,
-    InvalidRuntime,
-    LambdaError,
-    PreconditionFailed,
-    RequestTooLarge,
-    ResourceConflict,
-    ResourceNotFound,
-    TooManyRequests,
-    ValidationError,
-)
-from .model.events import (
-    AsyncEventChanged,
-    BucketActivity,
-    ConcurrencyChanged,
-    DatabaseIncident,
-    DebugEvent,
-    Dropped,
-    EnvironmentEvent,
-    FunctionReloaded,
-    InvokeEnd,
-    InvokeStart,
-    LogLine,
-    RegistryChanged,
-    ScheduleFired,
-    Subscription,
-    Throttled,
-)
-from .model.problems import CodeProblem
-from .model.records import InvocationRecord
-from .registry.versions import LATEST, Alias, Version
+Its public names are loaded on first use (PEP 562), so a command that needs one corner of the
+engine (``generate-event`` needs only ``engine.shapes``) does not pay for all of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config.discovery import ConfigProblem
+    from .config.function import ConfigError, FunctionConfig
+    from .config.settings import EngineSettings
+    from .engine import Engine
+    from .invoke.function_state import FunctionState
+    from .invoke.results import InvokeResult
+    from .model.errors import (
+        FunctionNotReady,
+        InvalidParameterValue,
+        InvalidRequestContent,
+        InvalidRuntime,
+        LambdaError,
+        PreconditionFailed,
+        RequestTooLarge,
+        ResourceConflict,
+        ResourceNotFound,
+        TooManyRequests,
+        ValidationError,
+    )
+    from .model.events import (
+        AsyncEventChanged,
+        BucketActivity,
+        ConcurrencyChanged,
+        DatabaseIncident,
+        DebugEvent,
+        Dropped,
+        EnvironmentEvent,
+        FunctionReloaded,
+        InvokeEnd,
+        InvokeStart,
+        LogLine,
+        RegistryChanged,
+        ScheduleFired,
+        Subscription,
+        Throttled,
+    )
+    from .model.problems import CodeProblem
+    from .model.records import InvocationRecord
+    from .registry.versions import LATEST, Alias, Version
+
+_WHERE = {  # public name -> the module under workbench.engine that defines it
+    "Alias": "registry.versions",
+    "AsyncEventChanged": "model.events",
+    "BucketActivity": "model.events",
+    "CodeProblem": "model.problems",
+    "ConcurrencyChanged": "model.events",
+    "DatabaseIncident": "model.events",
+    "ConfigError": "config.function",
+    "ConfigProblem": "config.discovery",
+    "DebugEvent": "model.events",
+    "Dropped": "model.events",
+    "Engine": "engine",
+    "EngineSettings": "config.settings",
+    "EnvironmentEvent": "model.events",
+    "FunctionConfig": "config.function",
+    "FunctionNotReady": "model.errors",
+    "FunctionReloaded": "model.events",
+    "FunctionState": "invoke.function_state",
+    "InvalidParameterValue": "model.errors",
+    "InvalidRequestContent": "model.errors",
+    "InvalidRuntime": "model.errors",
+    "InvocationRecord": "model.records",
+    "InvokeEnd": "model.events",
+    "InvokeResult": "invoke.results",
+    "InvokeStart": "model.events",
+    "LATEST": "registry.versions",
+    "LambdaError": "model.errors",
+    "LogLine": "model.events",
+    "PreconditionFailed": "model.errors",
+    "RegistryChanged": "model.events",
+    "RequestTooLarge": "model.errors",
+    "ResourceConflict": "model.errors",
+    "ResourceNotFound": "model.errors",
+    "ScheduleFired": "model.events",
+    "Subscription": "model.events",
+    "Throttled": "model.events",
+    "TooManyRequests": "model.errors",
+    "ValidationError": "model.errors",
+    "Version": "registry.versions",
+}
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LATEST",
@@ -53,9 +115,9 @@ __all__ = [
     "ValidationError",
     "Version",
     "ConcurrencyChanged",
+    "DatabaseIncident",
     "ConfigError",
     "ConfigProblem",
-    "DatabaseIncident",
     "DebugEvent",
     "Dropped",
     "Engine",

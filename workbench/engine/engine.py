@@ -19,7 +19,7 @@ from .invoke.function_state import FunctionState, snapshot
 from .invoke.results import InvokeResult
 from .model.events import EventBus, FunctionReloaded, Subscription
 from .model.problems import CodeProblem
-from .model.records import InvocationRecord
+from .model.records import InvocationRecord, InvocationType
 from .registry.control_plane import CodeInfo
 from .registry.versions import Alias, Version
 from .runtime import processes, watchdog
@@ -193,7 +193,7 @@ class Engine:
         qualifier: str | None = None,
         client_context: str | None = None,
         trigger: str | None = None,
-        invocation_type: str = "RequestResponse",
+        invocation_type: InvocationType = "RequestResponse",
         request_id: str | None = None,
     ) -> InvokeResult:
         """Run ``$LATEST``, a version or an alias to its end; ``LambdaError`` for what the Invoke

@@ -25,7 +25,8 @@ from .themes import Preferences, load_themes, ordered_names, resolve_theme, them
 class Served(Protocol):
     """A server started beside the TUI (the Lambda API, the HTTP routes)."""
 
-    url: str
+    @property
+    def url(self) -> str: ...
 
     async def close(self) -> None: ...
 
@@ -127,6 +128,7 @@ class WorkbenchApp(App[int]):
         prewarm: bool = False,
         time_scale: float = 1.0,
         debug_port: int | None = None,
+        log_limit: int | None = None,  # default: EngineSettings'
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
@@ -154,6 +156,8 @@ class WorkbenchApp(App[int]):
             time_scale=time_scale,
             debug_port=debug_port,
         )
+        if settings is None and log_limit is not None:
+            self.settings.log_limit = log_limit
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
         self.main = MainScreen(self.engine, account_limit=self.settings.account_limit)
@@ -222,8 +226,12 @@ class WorkbenchApp(App[int]):
             self.main.pdb_paused(self.pdb.paused_functions())
         self.main.take(events)
         for incident in (e for e in events if isinstance(e, DatabaseIncident)):
-            severity = "warning" if incident.kind == "recreated" else "error"
-            self.notify(incident.message, title="state database", severity=severity, timeout=30)
+            self.notify(
+                incident.message,
+                title="state database",
+                severity="warning" if incident.kind == "recreated" else "error",
+                timeout=30,
+            )
 
     # ----------------------------------------------------------------- global keys
 

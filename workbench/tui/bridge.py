@@ -6,6 +6,7 @@ screen. The bridge drains its subscription on a timer and posts one ``EngineEven
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -20,7 +21,7 @@ FLUSH_INTERVAL_S = 0.1
 class EngineEvents(Message):
     """A batch of engine events, oldest first (may start with a ``Dropped`` marker)."""
 
-    events: list[object]
+    events: Sequence[object]
 
 
 class EngineBridge:

@@ -16,7 +16,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 from textual.widgets import Select, TabbedContent, Tabs
 
-from ..templates import template_choices
+from ..engine.shapes import template_choices
 from .widgets.editor import EventEditor
 from .widgets.functions import FunctionRow, FunctionsPane, VersionRow
 

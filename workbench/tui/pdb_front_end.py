@@ -10,6 +10,7 @@ workers and the engine relays pdb on the loop, so the rest of the TUI carries on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ class PdbFrontEnd:
     def paused_functions(self) -> set[str]:
         return {s.function for s in self.sessions.paused()}
 
-    def take(self, events: list[object]) -> bool:
+    def take(self, events: Sequence[object]) -> bool:
         """An engine batch: update the sessions and the pane; whether it held pdb events."""
         debug = [e for e in events if isinstance(e, DebugEvent)]
         if not debug:

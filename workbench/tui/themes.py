@@ -139,13 +139,13 @@ def _theme_from(data: dict[str, Any]) -> WorkbenchTheme:
     variables = data.get("variables", {})
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ThemeFileError('[variables] must be a table of strings, e.g. border = "#5c6773"')
+    settings: dict[str, Any] = {**colours, **fractions}  # Theme's own keyword arguments
     return WorkbenchTheme(
         name=name,
         dark=data["dark"],
-        **colours,
-        **fractions,
         variables=dict(variables),
         editor_theme=editor_theme,
+        **settings,
     )
 
 

@@ -12,6 +12,7 @@ from .triggers import (
     S3Trigger,
     ScheduleTrigger,
     SnsTrigger,
+    describe,
     label,
     triggers_of,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "S3Trigger",
     "ScheduleTrigger",
     "SnsTrigger",
+    "describe",
     "discover",
     "label",
     "runtime_family",

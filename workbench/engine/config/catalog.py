@@ -29,6 +29,9 @@ class Catalog:
         self.latest_good: dict[str, FunctionConfig] = {}
         self.revisions: dict[str, int] = {}  # bumped on every change of $LATEST
         self.syntax_errors: dict[str, SyntaxErrors] = {}
+        # per function: source file -> the copy of its bytes as last checked (cold starts of
+        # $LATEST import those; see checked_sources.py)
+        self.checked_sources: dict[str, dict[str, str]] = {}
         self.reserved_total = 0  # concurrency reserved by functions: not for the others
 
     def replace(self, found: Discovery) -> None:

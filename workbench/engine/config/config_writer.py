@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 import tomlkit
@@ -59,7 +59,7 @@ def _replace_table(doc: tomlkit.TOMLDocument, key: str, values: Mapping[str, obj
         doc.pop(key, None)  # Lambda drops an empty Environment
         return
     table = doc.get(key)
-    if not isinstance(table, Mapping):
+    if not isinstance(table, MutableMapping):
         doc[key] = dict(values)
         return
     for name in [n for n in table if n not in values]:

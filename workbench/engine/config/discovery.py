@@ -60,8 +60,8 @@ def discover(roots: Sequence[Path], *, account_limit: int = 1000) -> Discovery:
                 f"duplicate function name {config.name!r} "
                 f"(also defined in {defined_in[config.name]})"
             )
-            error = ConfigError(config_file, None, None, None, message)
-            _add_problem(problems, ConfigProblem(config.name, config.folder, error))
+            duplicate = ConfigError(config_file, None, None, None, message)
+            _add_problem(problems, ConfigProblem(config.name, config.folder, duplicate))
             continue
         functions[config.name] = config
         defined_in[config.name] = config_file

@@ -18,14 +18,22 @@ from pathlib import Path
 MAX_CHECKED_BYTES = 4 * 1024 * 1024  # larger files (generated, vendored) are not compiled here
 
 
-def syntax_error(path: Path) -> tuple[int | None, str] | None:
-    """(line, message) if ``path`` does not compile; None if it does (or is gone, or huge)."""
+def check_source(path: Path) -> tuple[bytes | None, tuple[int | None, str] | None]:
+    """The bytes of ``path`` as read once here (None: gone, unreadable or too large to check),
+    and (line, message) if they do not compile. The caller keeps those very bytes: they are
+    what the next cold start runs (``reload/checked_sources.py``), whatever the file holds by
+    then."""
     try:
         if path.stat().st_size > MAX_CHECKED_BYTES:
-            return None
+            return None, None
         source = path.read_bytes()
     except OSError:
-        return None
+        return None, None
+    return source, syntax_error_in(source, path)
+
+
+def syntax_error_in(source: bytes, path: Path) -> tuple[int | None, str] | None:
+    """(line, message) if ``source`` (read from ``path``) does not compile; None if it does."""
     try:
         compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as e:  # IndentationError and TabError too

@@ -32,6 +32,10 @@ class EngineSettings:
     # how many runtimes may start at once (the rest wait their turn, fairly); 0: four per CPU,
     # at least 8 (see invoke/start_gate.py)
     start_concurrency: int = 0
+    # bytes of its function's output an invocation record keeps (past it: the first and the last
+    # part, and a line saying what was left out): runtime/output.py's DEFAULT_LOG_LIMIT, at
+    # least its MIN_LOG_LIMIT (--log-limit)
+    log_limit: int = 1024 * 1024
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         """A function's ARN in this engine's Region and account, qualified if asked."""

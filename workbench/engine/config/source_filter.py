@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .function import CONFIG_FILENAME
+from .triggers.s3 import BUCKETS_DIR
 
 IGNORED_DIRS = frozenset(
     {
@@ -42,7 +43,6 @@ IGNORED_FILES = re.compile(
     r"\.py[co]$|\.sw[a-px]$|~$|^\.#|^#.*#$|^4913$|\.___jb_\w+___$|^\.goutputstream-|^\.DS_Store$"
     r"|^flycheck_|^\.function\.toml-|^sed[A-Za-z0-9]{6}$"
 )
-BUCKETS_DIR = "buckets"
 
 
 class SourceFilter:

@@ -31,7 +31,7 @@ class Watcher:
     def __init__(
         self,
         paths: list[Path],
-        deliver: Callable[[set[Path]], None],
+        deliver: Callable[[set[Path]], object],
         *,
         loop: asyncio.AbstractEventLoop,
         source_filter: SourceFilter,

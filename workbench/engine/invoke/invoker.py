@@ -27,6 +27,7 @@ from ..model.errors import (
 from ..model.events import EventBus, InvokeEnd, InvokeStart
 from ..model.ids import new_trace_id, new_uuid
 from ..model.limits import check_payload_size
+from ..model.records import InvocationType
 from ..registry.versions import LATEST, Registry, is_alias_qualifier
 from ..runtime.environment import Environment, Outcome, SpawnError
 from ..runtime.launch import LaunchError
@@ -46,7 +47,7 @@ class PreparedCall:
     version: str  # "$LATEST" or the version number (an alias has picked one by its weights)
     qualifier: str | None  # as invoked: None, a version or an alias
     data: bytes  # the event, checked
-    invocation_type: str  # RequestResponse | Event | DryRun
+    invocation_type: InvocationType
     request_id: str
     client_context: str | None = None
     trigger: str | None = None
@@ -150,7 +151,7 @@ class Invoker:
         payload: bytes | str | None,
         *,
         qualifier: str | None = None,
-        invocation_type: str = "RequestResponse",
+        invocation_type: InvocationType = "RequestResponse",
         request_id: str | None = None,
         client_context: str | None = None,
         trigger: str | None = None,

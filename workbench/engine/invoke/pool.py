@@ -19,7 +19,7 @@ from typing import Any
 from ..config.catalog import Catalog
 from ..config.function import FunctionConfig
 from ..config.settings import EngineSettings
-from ..model.events import ConcurrencyChanged, EventBus
+from ..model.events import ConcurrencyChanged, EventBus, ShutdownReason
 from ..registry.versions import LATEST, Registry
 from ..runtime import processes
 from ..runtime.debug_attach import DebugPorts
@@ -110,6 +110,8 @@ class EnvironmentPool:
         self.changed(name)
 
     def _new(self, fn: FunctionConfig, version: str, revision: int) -> Environment:
+        # $LATEST imports the sources as hot reload checked them; a version is immutable
+        checked = self.catalog.checked_sources.get(fn.name) if version == LATEST else None
         env = Environment(
             fn,
             version,
@@ -123,6 +125,8 @@ class EnvironmentPool:
             debugger=self.debugger,
             debug_ports=self.debug_ports,
             debug_port=self.settings.debug_port,
+            checked_sources=checked,
+            log_limit=self.settings.log_limit,
         )
         processes.track(env)
         return env
@@ -155,7 +159,7 @@ class EnvironmentPool:
 
     # ----------------------------------------------------------------- retiring
 
-    def retire_idle(self, name: str, reason: str, *, latest_only: bool = True) -> None:
+    def retire_idle(self, name: str, reason: ShutdownReason, *, latest_only: bool = True) -> None:
         """Shut idle environments down; busy ones finish their invocation, then retire."""
         idle = self._idle.get(name)
         if not idle:

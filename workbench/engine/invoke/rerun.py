@@ -132,7 +132,7 @@ class RerunOnSave:
         self._follower: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._current: asyncio.Task[InvokeResult] | None = None  # the re-run invocation running
-        self._subscription = None
+        self._subscription: Subscription | None = None
         state = engine.function_state(function)
         self._revision = state.revision if state else 0
 

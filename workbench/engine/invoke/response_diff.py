@@ -62,7 +62,7 @@ class ResponseDiff:
 
     @property
     def changed(self) -> bool:
-        return self.status is not None or self.error_type is not None or self.lines_changed
+        return self.status is not None or self.error_type is not None or bool(self.lines_changed)
 
     @property
     def lines_changed(self) -> int:

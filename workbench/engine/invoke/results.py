@@ -137,7 +137,7 @@ def build_result(
     lines: list[str] = []
     if cold:
         lines.append(init_start_line(fn.runtime))
-        lines.extend(env.init_lines)
+        lines.extend(env.init_log.text_lines())
         if in_init and init_ms is not None:
             init_status = "timeout" if kind == "timeout" else "error"
             lines.append(init_report_line(init_ms, "init", init_status, error_type))

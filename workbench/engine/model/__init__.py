@@ -22,7 +22,7 @@ from .events import (
 )
 from .ids import new_uuid
 from .limits import check_payload_size, payload_limit
-from .records import paused_text, runtime_version_arn, terminal_text
+from .records import end_line, paused_text, runtime_version_arn, start_line, terminal_text
 
 __all__ = [
     "AsyncEventChanged",
@@ -36,9 +36,11 @@ __all__ = [
     "ScheduleFired",
     "ValidationError",
     "check_payload_size",
+    "end_line",
     "new_uuid",
     "paused_text",
     "payload_limit",
     "runtime_version_arn",
+    "start_line",
     "terminal_text",
 ]

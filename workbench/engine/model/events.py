@@ -15,6 +15,23 @@ from typing import Literal
 from .problems import CodeProblem
 from .records import InvocationRecord
 
+# An environment's lifecycle, as EnvironmentEvent.phase names it (see its docstring).
+EnvironmentPhase = Literal[
+    "init_start",
+    "runtime_init",
+    "function_init",
+    "init_done",
+    "init_error",
+    "shutdown",
+    "debug_wait",
+]
+# Why an environment was shut down.
+ShutdownReason = Literal["idle", "reload", "timeout", "crash", "exit", "error"]
+DebugEventKind = Literal["output", "paused", "resumed", "ended"]
+ReloadChange = Literal["added", "removed", "code", "config"]
+# An Event invocation's state in the durable queue.
+AsyncStatus = Literal["queued", "running", "succeeded", "failed", "expired", "discarded"]
+
 
 @dataclass(slots=True, frozen=True)
 class EnvironmentEvent:
@@ -29,14 +46,14 @@ class EnvironmentEvent:
     has).
     """
 
-    phase: str
+    phase: EnvironmentPhase
     env_id: str
     function: str
     version: str
     at: float
     pid: int | None = None
     duration_ms: float | None = None
-    reason: str | None = None
+    reason: ShutdownReason | None = None
     error_type: str | None = None
     port: int | None = None  # debug_wait: the debugger's port
 
@@ -52,7 +69,7 @@ class DebugEvent:
     left, quit, detached, or the invocation ended).
     """
 
-    kind: str
+    kind: DebugEventKind
     request_id: str
     function: str
     env_id: str
@@ -117,7 +134,7 @@ class FunctionReloaded:
     """
 
     function: str
-    change: str
+    change: ReloadChange
     files: tuple[str, ...]
     revision: int
     problem: CodeProblem | None
@@ -133,7 +150,7 @@ class RegistryChanged:
     """
 
     function: str | None
-    what: str  # "version" | "alias" | "unknown"
+    what: Literal["version", "alias", "unknown"]
     at: float
 
 
@@ -180,7 +197,7 @@ class AsyncEventChanged:
 
     request_id: str
     function: str
-    status: str
+    status: AsyncStatus
     attempt: int
     due_at: float
     condition: str | None

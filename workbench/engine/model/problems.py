@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +15,7 @@ class CodeProblem:
     file: Path
     line: int | None
     message: str
-    kind: str  # "syntax" | "config"
+    kind: Literal["syntax", "config"]
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else f"{self.file}"

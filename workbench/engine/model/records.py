@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 EXCERPT_BYTES = 4096  # how much of the event and the response the ``request``/``response`` keep
 
@@ -13,10 +14,16 @@ EXCERPT_BYTES = 4096  # how much of the event and the response the ``request``/`
 PRICE_PER_REQUEST = 0.0000002
 PRICE_PER_GB_SECOND = 0.0000166667
 
-STATUS_SUCCESS = "success"
-STATUS_ERROR = "error"  # the function returned an error object (handler exception, init error)
-STATUS_TIMEOUT = "timeout"
-STATUS_CRASH = "crash"  # the runtime process died: Runtime.ExitError
+# How an invocation ended (the record's status).
+Status = Literal["success", "error", "timeout", "crash"]
+# Lambda's invocation types, as the record keeps them.
+InvocationType = Literal["RequestResponse", "Event", "DryRun"]
+STATUS_SUCCESS: Status = "success"
+STATUS_ERROR: Status = (
+    "error"  # the function returned an error object (handler exception, init error)
+)
+STATUS_TIMEOUT: Status = "timeout"
+STATUS_CRASH: Status = "crash"  # the runtime process died: Runtime.ExitError
 
 
 @dataclass(slots=True)
@@ -26,7 +33,7 @@ class InvocationRecord:
     request_id: str
     function: str
     version: str = "$LATEST"  # the version that ran (an alias resolves to one)
-    invocation_type: str = "RequestResponse"
+    invocation_type: InvocationType = "RequestResponse"
     trigger: str | None = None
     started_at: float = 0.0  # epoch seconds
     duration_ms: float = 0.0
@@ -35,7 +42,7 @@ class InvocationRecord:
     memory_size: int = 128
     max_memory_mb: int = 0  # real peak RSS of the environment, MB
     cold: bool = False
-    status: str = STATUS_SUCCESS
+    status: Status = STATUS_SUCCESS
     error_type: str | None = None
     cost: float = 0.0  # USD at the reference's prices
     request: str = ""  # excerpt of the event

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from ..config.catalog import Catalog
 from ..config.settings import EngineSettings
@@ -62,7 +63,7 @@ class RegistryService:
             if self.bus.active:
                 self.bus.publish(RegistryChanged(None, "unknown", time.time()))
 
-    def _changed(self, function: str, what: str) -> None:
+    def _changed(self, function: str, what: Literal["version", "alias"]) -> None:
         self._generation = self.require().generation()  # ours: not news from elsewhere
         if self.bus.active:
             self.bus.publish(RegistryChanged(function, what, time.time()))

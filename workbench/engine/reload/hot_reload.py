@@ -19,18 +19,21 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..config.catalog import Catalog
+from ..config.checked_sources import CheckedSources
 from ..config.discovery import ConfigProblem, Discovery, discover
 from ..config.function import CONFIG_FILENAME, FunctionConfig
-from ..config.python_code import forget_bytecode, handler_file, syntax_error
+from ..config.python_code import check_source, forget_bytecode, handler_file
 from ..config.settings import EngineSettings
 from ..config.source_filter import SourceFilter
 from ..config.watcher import Watcher
+from ..config.writers import open_for_writing
 from ..invoke.pool import EnvironmentPool
-from ..model.events import EventBus, FunctionReloaded
+from ..model.events import EventBus, FunctionReloaded, ReloadChange
 
 log = logging.getLogger("workbench.reload")
 
 MAX_CHECKED_FILES = 100  # per batch: a vendored-package install is not compiled file by file
+RECHECK_S = 0.05  # a file open for writing is checked again after this long
 
 
 def _under(path: Path, folder: Path) -> bool:
@@ -52,6 +55,7 @@ class HotReload:
         bus: EventBus,
         source_filter: SourceFilter,
         pycache_dir: Path,
+        checked_dir: Path,
         on_change: Callable[[], None],
     ) -> None:
         self.roots = roots
@@ -64,6 +68,8 @@ class HotReload:
         self.on_change = on_change
         self._watcher: Watcher | None = None
         self.closed = False
+        # the bytes of each checked Python file, which cold starts import (one folder per engine)
+        self.checked = CheckedSources(checked_dir)
 
     # ----------------------------------------------------------------- watching
 
@@ -92,6 +98,7 @@ class HotReload:
             self._watcher.close()
             self._watcher = None
         self.closed = True
+        self.checked.close()
 
     async def wait_watching(self, timeout: float = 5.0) -> None:
         """Until the watcher follows every root (tests, benchmarks: save only after this)."""
@@ -182,6 +189,7 @@ class HotReload:
         )
         if before == after and error_then == error_now and not saved_again:
             return None
+        change: ReloadChange
         if before is None and broken_before is None:
             change = "added"
         elif after is None and broken_after is None:
@@ -210,20 +218,43 @@ class HotReload:
         )
 
     def _check_code(self, name: str, fn: FunctionConfig, code: list[Path], *, whole: bool) -> None:
-        """Compile the changed Python files; ``whole``: start over from the handler's module."""
+        """Compile the changed Python files and keep the bytes compiled (cold starts import
+        those); ``whole``: start over from the handler's module."""
         errors = self.catalog.syntax_errors.setdefault(name, {})
+        pinned = self.catalog.checked_sources.setdefault(name, {})
         if not fn.runtime.startswith("python"):
             errors.clear()
+            pinned.clear()
             return
         if whole:
             errors.clear()
+            pinned.clear()
             module = handler_file(fn.folder, fn.handler)
             if module is not None:
                 code = [module, *code]
         checked = [p for p in dict.fromkeys(code) if p.suffix == ".py"][:MAX_CHECKED_FILES]
+        # a file some process still has open for writing is mid-save (an editor that truncates,
+        # then writes): checked once it is closed, its last checked bytes running meanwhile
+        writing = open_for_writing({str(p) for p in checked})
+        if writing:
+            self._check_again([p for p in checked if str(p) in writing])
         for path in checked:
-            error = syntax_error(path)
+            if str(path) in writing:
+                continue
+            source, error = check_source(path)
+            if source is None:
+                pinned.pop(str(path), None)  # gone, or too large to check: imported as it is
+            else:
+                pinned[str(path)] = str(self.checked.keep(source))
             if error is None:
                 errors.pop(path, None)
             else:
                 errors[path] = error
+
+    def _check_again(self, paths: list[Path]) -> None:
+        """Apply ``paths`` again shortly, as if saved again (they were being written)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a one-off load): the next save is checked
+        loop.call_later(RECHECK_S, self.reload, paths)

@@ -6,5 +6,16 @@ from __future__ import annotations
 
 from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
+from .output import DEFAULT_LOG_LIMIT, MIN_LOG_LIMIT, NOTE_PREFIX, size_text
 
-__all__ = ["HOST", "INSTALL_HINT", "OUTPUT_CAP", "debugger_for", "debugpy_folder"]
+__all__ = [
+    "DEFAULT_LOG_LIMIT",
+    "HOST",
+    "INSTALL_HINT",
+    "MIN_LOG_LIMIT",
+    "NOTE_PREFIX",
+    "OUTPUT_CAP",
+    "debugger_for",
+    "debugpy_folder",
+    "size_text",
+]

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ..model.events import DebugEvent, EventBus
+from ..model.events import DebugEvent, DebugEventKind, EventBus
 from .runtime_api import DebugChannel
 
 OUTPUT_CAP = 256 * 1024  # a session keeps the last 256 KB of what pdb printed
@@ -148,7 +148,7 @@ class DebugSession:
         if self._link is not None:
             self._link.send(message)
 
-    def _publish(self, kind: str, text: str = "") -> None:
+    def _publish(self, kind: DebugEventKind, text: str = "") -> None:
         debugger = self._debugger
         if debugger is not None and debugger.bus.active:
             debugger.bus.publish(

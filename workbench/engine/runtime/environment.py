@@ -8,36 +8,45 @@ crash, exit).  Each phase change is published on the engine's event stream.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import os
 import resource
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..config.function import FunctionConfig
-from ..model.events import EnvironmentEvent, EventBus, LogLine
+from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
 from . import processes, watchdog
 from .debug_attach import DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .launch import LaunchError, launch
+from .output import DEFAULT_LOG_LIMIT, CappedLog, RuntimeOutput
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .spawning import spawn
 
+# our Python runtime imports these copies instead of the live files (config/checked_sources.py)
+CHECKED_SOURCES_VAR = "_WORKBENCH_CHECKED_SOURCES"
 INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
 # An event not taken by the runtime within its timeout and this much more times out anyway (a
 # runtime that never asks /next again after its last response).
 DELIVERY_GRACE_S = 10.0
+READ_BYTES = 65536  # a pipe's default capacity: one read per loop turn keeps the loop free
 
 # How Go (and so Lambda's own error text) names the signals a runtime dies of.
-_SIGNAL_NAMES = {
+_SIGNAL_NAMES: dict[int, str] = {
     signal.SIGKILL: "killed",
     signal.SIGTERM: "terminated",
     signal.SIGSEGV: "segmentation fault",
@@ -66,10 +75,11 @@ class Outcome:
     """How one invocation ended, from the environment's point of view.
 
     kind: ``response`` | ``error`` (the runtime posted an error) | ``init_error`` | ``too_large``
-    (the response exceeded the payload limit) | ``timeout`` | ``exit`` (the runtime died).
+    (the response exceeded the payload limit) | ``timeout`` | ``exit`` (the runtime died);
+    ``ready`` ends INIT only.
     """
 
-    kind: str
+    kind: OutcomeKind
     body: bytes = b""
     error_type: str | None = None
     content_type: str = "application/json"
@@ -78,6 +88,10 @@ class Outcome:
     duration_ms: float = 0.0  # without paused_ms
     log_lines: list[str] | None = None
     paused_ms: float = 0.0  # at a debugger prompt (the timeout clock was stopped)
+
+
+OutcomeKind = Literal["ready", "response", "error", "init_error", "too_large", "timeout", "exit"]
+EnvState = Literal["new", "initializing", "idle", "busy", "dead"]
 
 
 class SpawnError(Exception):
@@ -102,6 +116,8 @@ class Environment(RuntimeAPIListener):
         debugger: Debugger | None = None,
         debug_ports: DebugPorts | None = None,
         debug_port: int | None = None,  # EngineSettings.debug_port: every one under a debugger
+        checked_sources: Mapping[str, str] | None = None,  # source file -> its checked copy
+        log_limit: int = DEFAULT_LOG_LIMIT,  # EngineSettings.log_limit: what a record keeps
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -114,6 +130,7 @@ class Environment(RuntimeAPIListener):
         self.node = node
         self.pycache_dir = pycache_dir
         self.debugger = debugger
+        self.checked_sources = dict(checked_sources or {})
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
@@ -121,7 +138,7 @@ class Environment(RuntimeAPIListener):
         self.waiting_for_debugger = False  # listening, and no debugger has attached yet
         self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
-        self.state = "new"  # new → initializing → idle ⇄ busy → dead
+        self.state: EnvState = "new"  # new → initializing → idle ⇄ busy → dead
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self.tmpdir = ""
@@ -129,13 +146,14 @@ class Environment(RuntimeAPIListener):
         self.last_used = 0.0
         self.invocations = 0
         self.init_duration_ms: float | None = None
-        self.init_lines: list[str] = []
         self.peak_kb = 0
-        self.shutdown_reason: str | None = None
+        self.shutdown_reason: ShutdownReason | None = None
         self.exit_description = ""
-        self._lines: list[str] = self.init_lines
         self._request_id: str | None = None
-        self._partial = b""
+        self._output = RuntimeOutput(
+            log_limit, live=self._publish_lines, listening=lambda: self.bus.active
+        )
+        self.init_log: CappedLog = self._output.log  # the INIT phase's output
         self._waiter: asyncio.Future[Outcome] | None = None
         self._stdout_fd = -1
         self._pidfd = -1
@@ -176,11 +194,28 @@ class Environment(RuntimeAPIListener):
         poller.register(self._pidfd, select.POLLIN)
         return bool(poller.poll(0))
 
-    def _publish(self, phase: str, **kw: object) -> None:
+    def _publish(
+        self,
+        phase: EnvironmentPhase,
+        *,
+        duration_ms: float | None = None,
+        reason: ShutdownReason | None = None,
+        error_type: str | None = None,
+        port: int | None = None,
+    ) -> None:
         if self.bus.active:
             self.bus.publish(
                 EnvironmentEvent(
-                    phase, self.id, self.fn.name, self.version, time.time(), self.pid or None, **kw
+                    phase,
+                    self.id,
+                    self.fn.name,
+                    self.version,
+                    time.time(),
+                    self.pid or None,
+                    duration_ms,
+                    reason,
+                    error_type,
+                    port,
                 )
             )
 
@@ -221,6 +256,8 @@ class Environment(RuntimeAPIListener):
             region=self.region,
             log_stream=log_stream_name(self.version, self.id),
         )
+        if how.pins_sources and self.checked_sources:
+            env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
         self.created_at = time.time()
         try:
             spawned = await spawn(how.command, env, self.fn, guard_cpu=self.ide is None)
@@ -331,8 +368,7 @@ class Environment(RuntimeAPIListener):
         loop = self._loop or asyncio.get_running_loop()
         self.state = "busy"
         self.invocations += 1
-        lines: list[str] = []
-        self._lines = lines
+        self._output.begin()
         self._request_id = inv.request_id
         waiter = self._waiter = loop.create_future()
         self._t_delivered = time.perf_counter()
@@ -371,11 +407,10 @@ class Environment(RuntimeAPIListener):
                 except OSError:
                     pass
             self.state = "idle"
-        self.flush_partial()
-        self._lines = []
+        log = self._output.end()
         self._request_id = None
         self.last_used = time.time()
-        outcome.log_lines = lines
+        outcome.log_lines = log.text_lines()
         return outcome
 
     def on_delivered(self, inv: Invocation) -> None:
@@ -451,7 +486,7 @@ class Environment(RuntimeAPIListener):
 
     def _read_output(self) -> None:
         try:
-            data = os.read(self._stdout_fd, 65536)
+            data = os.read(self._stdout_fd, READ_BYTES)
         except BlockingIOError:
             return
         except OSError:
@@ -460,39 +495,35 @@ class Environment(RuntimeAPIListener):
             if self._loop is not None:
                 self._loop.remove_reader(self._stdout_fd)
             return
-        self._output_backlog = len(data) == 65536
-        self._take_output(data)
+        self._output_backlog = len(data) == READ_BYTES
+        self._output.feed(data)
 
     def drain_output(self) -> None:
-        """Read what the runtime wrote before it answered, so it lands in this invocation's log."""
+        """Read what the runtime wrote before it answered, so it lands in this invocation's log:
+        what the pipe holds now and no more (a writer that goes on is the loop's to read)."""
         self._output_backlog = False
         fd = self._stdout_fd
-        while fd >= 0:
+        if fd < 0:
+            return
+        try:
+            waiting = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        while waiting > 0:
             try:
-                data = os.read(fd, 65536)
-            except OSError:  # BlockingIOError: nothing more for now
+                data = os.read(fd, min(waiting, READ_BYTES))
+            except OSError:  # BlockingIOError: another reader was first
                 return
             if not data:
                 return
-            self._take_output(data)
+            waiting -= len(data)
+            self._output.feed(data)
 
-    def _take_output(self, data: bytes) -> None:
-        if self._partial:
-            data = self._partial + data
-        *complete, self._partial = data.split(b"\n")
-        if not complete:
-            return
-        text = [c.decode("utf-8", "replace") for c in complete]
-        self._lines.extend(text)
-        if self.bus.active:
-            now = time.time()
-            for line in text:
-                self.bus.publish(LogLine(self.fn.name, self.id, self._request_id, line, now))
-
-    def flush_partial(self) -> None:
-        if self._partial:
-            partial, self._partial = self._partial, b""
-            self._take_output(partial + b"\n")
+    def _publish_lines(self, lines: list[str]) -> None:
+        """The live stream's share of the output (``RuntimeOutput`` bounds its rate)."""
+        now = time.time()
+        for line in lines:
+            self.bus.publish(LogLine(self.fn.name, self.id, self._request_id, line, now))
 
     # ----------------------------------------------------------------- SHUTDOWN
 
@@ -512,7 +543,7 @@ class Environment(RuntimeAPIListener):
         self._note_exit_usage(usage)
         self.exit_description = describe_exit(status)
         self.drain_output()
-        self.flush_partial()
+        self._output.flush()
         self._resolve(Outcome("exit", exit_description=self.exit_description))
         if self.state != "dead":
             self.shutdown(self.shutdown_reason or ("exit" if status == 0 else "crash"))
@@ -526,7 +557,7 @@ class Environment(RuntimeAPIListener):
         if self.pid:
             processes.kill_environment(self.pid, f"127.0.0.1:{self.api.port}")
 
-    def shutdown(self, reason: str) -> None:
+    def shutdown(self, reason: ShutdownReason) -> None:
         """Retire the environment now (Lambda gives a runtime without extensions 0 ms).
 
         Nothing here waits: the process group is SIGKILLed, reaped when its pidfd says it is

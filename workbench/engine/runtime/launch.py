@@ -56,6 +56,9 @@ class Launch:
     env: dict[str, str]  # the runtime's own variables, over Lambda's (PYTHONPATH, NODE_PATH, …)
     gated: bool  # started behind the sh gate (it does not read the go-ahead itself)
     runtime_dir: str  # LAMBDA_RUNTIME_DIR
+    # our Python runtime: it imports hot reload's checked copies of source files (see
+    # config/checked_sources.py), named in _WORKBENCH_CHECKED_SOURCES
+    pins_sources: bool = False
 
     @property
     def command(self) -> list[str]:
@@ -150,7 +153,7 @@ def _python(
     argv = [python, "-I", "-S", *cache, str(PYTHON_BOOTSTRAP)]
     if debug is not None:
         argv[1:1] = _debugpy(python, debug, env)
-    return Launch(argv, env, gated=False, runtime_dir=runtime_dir)
+    return Launch(argv, env, gated=False, runtime_dir=runtime_dir, pins_sources=True)
 
 
 def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:

@@ -26,8 +26,12 @@ class Tracked(Protocol):
     """An execution environment (``environment.py``, which imports this module) as tracked."""
 
     pid: int
-    state: str
-    api: _Endpoint  # its Runtime API: the ``AWS_LAMBDA_RUNTIME_API`` its processes carry
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def api(self) -> _Endpoint: ...  # its Runtime API: what its processes' variable names
 
 
 PR_SET_CHILD_SUBREAPER = 36

@@ -4,9 +4,9 @@ schedules, bucket folders and topics. They invoke through a small protocol, not 
 
 from __future__ import annotations
 
+from ..shapes.sqs import queue_arn
 from .buckets import bucket_folders
 from .scheduler import schedule_triggers
-from .sqs_events import queue_arn
 from .topics import TopicError, parse_attribute, publish_message, topic_subscribers
 
 __all__ = [

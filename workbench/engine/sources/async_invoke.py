@@ -28,10 +28,11 @@ import logging
 import time
 from collections import deque
 
+from ..config.function import FunctionConfig
 from ..invoke.invoker import PreparedCall
 from ..invoke.results import InvokeResult
 from ..model.errors import LambdaError, ResourceNotFound, TooManyRequests
-from ..model.events import AsyncEventChanged, EventBus
+from ..model.events import AsyncEventChanged, AsyncStatus, EventBus
 from ..storage.async_queue import AsyncQueue, Claimed, DispatcherLock, Outcome
 from . import destinations
 from .host import SourceHost
@@ -58,6 +59,12 @@ def accept(queue: AsyncQueue, bus: EventBus, call: PreparedCall) -> str:
     if bus.active:
         bus.publish(AsyncEventChanged(call.request_id, name, "queued", 0, now, None, None, now))
     return call.request_id
+
+
+def _setting(fn: FunctionConfig, key: str, default: int) -> int:
+    """One of the function's ``[async]`` numbers (validated as it loaded)."""
+    value = fn.async_config.get(key, default)
+    return int(value) if isinstance(value, int | float) else default
 
 
 def _error_summary(payload: bytes) -> str:
@@ -258,8 +265,8 @@ class AsyncDispatcher:
     def _too_old(self, name: str) -> float:
         """Events of ``name`` accepted before this are past their maximum event age."""
         fn = self.engine.functions.get(name)
-        age = fn.async_config.get("maximum_event_age", DEFAULT_MAX_AGE_S) if fn else None
-        return time.time() - float(age or DEFAULT_MAX_AGE_S) * self.engine.settings.time_scale  # type: ignore[arg-type]
+        age = _setting(fn, "maximum_event_age", DEFAULT_MAX_AGE_S) if fn else DEFAULT_MAX_AGE_S
+        return time.time() - age * self.engine.settings.time_scale
 
     def _count_starting(self, row: Claimed) -> None:
         """Claimed, not yet admitted: capacity it holds until ``_admitted``."""
@@ -332,8 +339,7 @@ class AsyncDispatcher:
         except LambdaError as e:  # e.g. its function.toml is broken right now: try later
             log.warning("async event %s not run yet: %s", row.request_id, e.message)
             return self._backoff(row, now, e.message)
-        settings = call.fn.async_config
-        max_age = float(settings.get("maximum_event_age", DEFAULT_MAX_AGE_S))  # type: ignore[arg-type]
+        max_age = float(_setting(call.fn, "maximum_event_age", DEFAULT_MAX_AGE_S))
         max_age *= engine.settings.time_scale
         if now - row.enqueued_at > max_age:
             return self._finish(row, call, "expired", destinations.EVENT_AGE_EXCEEDED, None)
@@ -350,7 +356,7 @@ class AsyncDispatcher:
             return self._backoff(row, time.time(), e.message, max_age=max_age)
         if result.function_error is None:
             return self._finish(row, call, "succeeded", destinations.SUCCESS, result)
-        retries = int(settings.get("maximum_retry_attempts", DEFAULT_RETRIES))  # type: ignore[arg-type]
+        retries = _setting(call.fn, "maximum_retry_attempts", DEFAULT_RETRIES)
         if row.attempts <= retries:
             delay = RETRY_DELAYS_S[min(row.attempts, len(RETRY_DELAYS_S)) - 1]
             due = time.time() + delay * engine.settings.time_scale
@@ -381,7 +387,7 @@ class AsyncDispatcher:
         self,
         row: Claimed,
         call: PreparedCall,
-        status: str,
+        status: AsyncStatus,
         condition: str,
         result: InvokeResult | None,
     ) -> Outcome:
@@ -417,7 +423,7 @@ class AsyncDispatcher:
     def _end(
         self,
         row: Claimed,
-        status: str,
+        status: AsyncStatus,
         condition: str | None,
         error: str | None,
         *,
@@ -439,7 +445,7 @@ class AsyncDispatcher:
     def _publish(
         self,
         row: Claimed,
-        status: str,
+        status: AsyncStatus,
         due_at: float,
         condition: str | None = None,
         destination: str | None = None,

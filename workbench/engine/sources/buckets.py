@@ -28,19 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config.source_filter import IGNORED_FILES
-from ..config.triggers import S3Trigger, triggers_of
+from ..config.source_filter import BUCKETS_DIR, IGNORED_FILES
+from ..config.triggers import S3Trigger, numbered_triggers, triggers_of
 from ..config.watcher import Watcher
+from ..config.writers import open_for_writing
 from ..model.events import BucketActivity
-from .s3_events import DELETE, PUT, ObjectChange, s3_event
-from .writers import open_for_writing
+from ..shapes.s3 import DELETE, PUT, ObjectChange, s3_event
 
 if TYPE_CHECKING:
     from .host import SourceHost
 
 log = logging.getLogger("workbench.buckets")
 
-BUCKETS_DIR = "buckets"
 SETTLE_S = 0.5  # a file must be this quiet before it is an object
 TICK_S = 0.11  # how often pending paths are looked at (not in step with other 0.1 s timers)
 WRITER_RECHECK_S = 0.5  # a file held open for writing is looked at again this much later
@@ -95,8 +94,8 @@ def bucket_folders(engine: SourceHost) -> dict[Path, str]:
         {
             t.bucket
             for fn in engine.functions.values()
-            for t in triggers_of(fn)
-            if isinstance(t, S3Trigger) and t.enabled
+            for t in triggers_of(fn, S3Trigger)
+            if t.enabled
         }
     )
     return {root / BUCKETS_DIR / b: b for root in engine.roots for b in buckets}
@@ -317,10 +316,9 @@ class Buckets:
         engine = self.engine
         invoked = []
         for name, fn in list(engine.functions.items()):
-            for index, trigger in enumerate(triggers_of(fn)):
+            for index, trigger in numbered_triggers(fn, S3Trigger):
                 if not (
-                    isinstance(trigger, S3Trigger)
-                    and trigger.enabled
+                    trigger.enabled
                     and trigger.bucket == change.bucket
                     and trigger.matches(change.event_name, change.key)
                 ):

@@ -14,6 +14,7 @@ from ..invoke.concurrency import Concurrency
 from ..invoke.invoker import Invoker
 from ..invoke.results import InvokeResult
 from ..model.events import EventBus
+from ..model.records import InvocationType
 from ..storage.async_queue import AsyncQueue
 from ..storage.queues import QueueStore
 from ..storage.store import RecordStore
@@ -58,6 +59,6 @@ class SourceHost(Protocol):
         qualifier: str | None = None,
         client_context: str | None = None,
         trigger: str | None = None,
-        invocation_type: str = "RequestResponse",
+        invocation_type: InvocationType = "RequestResponse",
         request_id: str | None = None,
     ) -> InvokeResult: ...

@@ -4,9 +4,10 @@ Each part is an object with ``async start()``, ``refresh()`` (the functions chan
 the loop after every reload) and ``async close()``:
 
 - the async dispatcher (``async_invoke.py``): drains the durable Event queue;
-- queue mappings (``queue_pollers.py``): local queues → batches of SQS records;
-- schedules (``scheduler.py``): ``rate(...)`` / ``cron(...)`` → Scheduled Events;
-- bucket folders (``buckets.py``): files under ``buckets/NAME/`` → S3 events.
+- the background source of each trigger type that has one (``registry.py``): queue mappings
+  (``queue_pollers.py``: local queues → batches of SQS records), schedules (``scheduler.py``:
+  ``rate(...)`` / ``cron(...)`` → Scheduled Events), bucket folders (``buckets.py``: files
+  under ``buckets/NAME/`` → S3 events).
 
 Two workbenches may run on one state dir (serve beside the TUI). The dispatcher and the queue
 mappings share the work safely (their claims and receives are atomic), but two schedulers would
@@ -25,12 +26,10 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import Protocol
 
 from .async_invoke import AsyncDispatcher
-from .buckets import Buckets
 from .host import SourceHost
-from .queue_pollers import QueuePollers
+from .registry import Source, background_parts
 from .scheduler import Scheduler
 
 log = logging.getLogger("workbench.sources")
@@ -39,22 +38,14 @@ LOCK_FILE = "sources.lock"
 LOCK_RETRY_S = 2.0
 
 
-class Source(Protocol):
-    async def start(self) -> None: ...
-
-    def refresh(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
 def _shared_parts(engine: SourceHost) -> list[Source]:
     """The parts every background engine runs (they share the state dir's work safely)."""
-    return [AsyncDispatcher(engine), QueuePollers(engine)]
+    return [AsyncDispatcher(engine), *background_parts(engine, exclusive=False)]
 
 
 def _exclusive_parts(engine: SourceHost) -> list[Source]:
     """The parts one engine per state dir runs (two would report everything twice)."""
-    return [Scheduler(engine), Buckets(engine)]
+    return background_parts(engine, exclusive=True)
 
 
 class SourcesLock:

@@ -197,7 +197,7 @@ class QueueMapping:
                     self.function,
                 )
                 return
-        done = [m.receipt_handle for m in batch if m.message_id not in failed]
+        done = [m.receipt_handle for m in batch if m.message_id not in (failed or ())]
         await asyncio.to_thread(self.store.delete_messages, t.queue, done)
 
 
@@ -219,8 +219,8 @@ class QueuePollers:
             pollers = DEFAULT_POLLERS if reserved is None else min(DEFAULT_POLLERS, reserved)
             if pollers == 0:
                 continue  # reserved concurrency 0: the function is throttled; do not receive
-            for trigger in triggers_of(fn):
-                if isinstance(trigger, QueueTrigger) and trigger.enabled:
+            for trigger in triggers_of(fn, QueueTrigger):
+                if trigger.enabled:
                     wanted[(name, trigger, pollers)] = None
         return wanted
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from ..config.triggers import ScheduleTrigger, triggers_of
 from ..model.errors import LambdaError
 from ..model.events import ScheduleFired
-from ..model.ids import new_uuid
+from ..shapes.eventbridge import scheduled_event
 
 if TYPE_CHECKING:
     from ..config.function import FunctionConfig
@@ -82,28 +82,8 @@ def rule_names(function: str, triggers: list[ScheduleTrigger]) -> list[str]:
 
 def schedule_triggers(fn: FunctionConfig) -> list[tuple[str, ScheduleTrigger]]:
     """The function's schedule triggers (enabled or not) with their rule names."""
-    found = [t for t in triggers_of(fn) if isinstance(t, ScheduleTrigger)]
+    found = list(triggers_of(fn, ScheduleTrigger))
     return list(zip(rule_names(fn.name, found), found, strict=True))
-
-
-def scheduled_event(
-    rule: str, scheduled: float, *, region: str, account: str, event_id: str | None = None
-) -> dict:
-    """The Scheduled Event EventBridge sends (SAM's ``cloudwatch/ScheduledEvent.json``, plus
-    ``version``, which every EventBridge event carries). ``time`` is the scheduled time, to the
-    second, not the time it was sent."""
-    when = datetime.fromtimestamp(scheduled, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": event_id or new_uuid(),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account,
-        "time": when,
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule}"],
-        "detail": {},
-    }
 
 
 class Scheduler:

@@ -1,8 +1,7 @@
 """The SQS event a queue mapping hands its function, and how it reads the partial-batch reply.
 
-The record shape is Lambda's (LAMBDA_REFERENCE §8, SAM's ``sqs/Sqs.json``; the same as
-``workbench generate-event sqs receive-message``). Message attributes use the ESM's
-lower-camel form (``stringValue``, ``dataType``), not SQS's ``StringValue``.
+The record's shape is ``shapes.sqs``'s (the same as ``workbench generate-event sqs
+receive-message``); here a stored message becomes its values.
 """
 
 from __future__ import annotations
@@ -10,47 +9,29 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from ..shapes.sqs import queue_arn
+from ..shapes.sqs import sqs_record as _shape
 from ..storage.queues import Message
 
 
-def queue_arn(region: str, account_id: str, queue: str) -> str:
-    return f"arn:aws:sqs:{region}:{account_id}:{queue}"
-
-
-def _ms(epoch_s: float) -> str:
-    return str(int(epoch_s * 1000))
-
-
-def _attribute(value: dict[str, str]) -> dict[str, object]:
-    out: dict[str, object] = {
-        "stringListValues": [],
-        "binaryListValues": [],
-        "dataType": value["DataType"],
-    }
-    if "BinaryValue" in value:
-        out["binaryValue"] = value["BinaryValue"]
-    else:
-        out["stringValue"] = value["StringValue"]
-    return out
+def _ms(epoch_s: float) -> int:
+    return int(epoch_s * 1000)
 
 
 def sqs_record(message: Message, queue: str, region: str, account_id: str) -> dict[str, object]:
-    return {
-        "messageId": message.message_id,
-        "receiptHandle": message.receipt_handle,
-        "body": message.body,
-        "attributes": {
-            "ApproximateReceiveCount": str(message.receive_count),
-            "SentTimestamp": _ms(message.sent_at),
-            "SenderId": account_id,
-            "ApproximateFirstReceiveTimestamp": _ms(message.first_received_at),
-        },
-        "messageAttributes": {k: _attribute(v) for k, v in message.attributes.items()},
-        "md5OfBody": message.md5_of_body,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn(region, account_id, queue),
-        "awsRegion": region,
-    }
+    return _shape(
+        message_id=message.message_id,
+        receipt_handle=message.receipt_handle,
+        body=message.body,
+        md5_of_body=message.md5_of_body,
+        attributes=message.attributes,
+        receive_count=message.receive_count,
+        sent_ms=_ms(message.sent_at),
+        first_received_ms=_ms(message.first_received_at),
+        sender_id=account_id,
+        queue_arn=queue_arn(region, account_id, queue),
+        region=region,
+    )
 
 
 def sqs_event(messages: Sequence[Message], queue: str, region: str, account_id: str) -> bytes:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..config.triggers import SnsTrigger, triggers_of
-from .s3_events import event_time
+from ..shapes.sns import sns_event
 
 if TYPE_CHECKING:
     from .host import SourceHost
@@ -45,10 +45,9 @@ def topic_subscribers(engine: SourceHost) -> dict[str, dict[str, bool]]:
     """
     found: dict[str, dict[str, bool]] = {}
     for name, fn in engine.functions.items():
-        for trigger in triggers_of(fn):
-            if isinstance(trigger, SnsTrigger):
-                subscribers = found.setdefault(trigger.topic, {})
-                subscribers[name] = subscribers.get(name, False) or trigger.enabled
+        for trigger in triggers_of(fn, SnsTrigger):
+            subscribers = found.setdefault(trigger.topic, {})
+            subscribers[name] = subscribers.get(name, False) or trigger.enabled
     return dict(sorted(found.items()))
 
 
@@ -116,45 +115,6 @@ def check_message(
     return shaped
 
 
-def sns_event(
-    engine: SourceHost,
-    topic: str,
-    function: str,
-    *,
-    message_id: str,
-    message: str,
-    subject: str | None,
-    attributes: dict[str, dict[str, str]],
-    at: float,
-) -> dict:
-    region = engine.settings.region
-    subscription = subscription_arn(engine, topic, function)
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": subscription,
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": message_id,
-                    "TopicArn": topic_arn(engine, topic),
-                    "Subject": subject,
-                    "Message": message,
-                    "Timestamp": event_time(at),
-                    "SignatureVersion": "1",
-                    "Signature": "EXAMPLE",
-                    "SigningCertUrl": f"https://sns.{region}.amazonaws.com/"
-                    "SimpleNotificationService-EXAMPLE.pem",
-                    "UnsubscribeUrl": f"https://sns.{region}.amazonaws.com/"
-                    f"?Action=Unsubscribe&SubscriptionArn={subscription}",
-                    "MessageAttributes": attributes,
-                },
-            }
-        ]
-    }
-
-
 def publish_message(
     engine: SourceHost,
     topic: str,
@@ -183,9 +143,9 @@ def publish_message(
         if not enabled:
             continue
         event = sns_event(
-            engine,
-            topic,
-            function,
+            topic_arn=topic_arn(engine, topic),
+            subscription_arn=subscription_arn(engine, topic, function),
+            region=engine.settings.region,
             message_id=message_id,
             message=message,
             subject=subject,

@@ -87,6 +87,19 @@ class _Stop(_Flush):
     __slots__ = ()
 
 
+def _log_json(lines: list[str]) -> str:
+    """The log as JSON text, UTF-8 as it is: a non-ASCII log is stored at its own size (a record
+    holds up to the log limit), not at up to 12 bytes a character as ``\\uXXXX`` escapes. Lone
+    surrogates cannot be UTF-8: such a log keeps the escapes, so it still round-trips exactly."""
+    text = json.dumps(lines, ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(lines)
+    return text
+
+
 def _to_row(r: InvocationRecord) -> tuple:
     return (
         r.request_id,
@@ -106,7 +119,7 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.cost,
         r.request,
         r.response,
-        json.dumps(r.log_lines),
+        _log_json(r.log_lines),
         r.env_id,
         r.qualifier,
         r.attempt,

@@ -49,7 +49,7 @@ class _DecodeContext:
         return {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}[name]
 
 
-_scan = _json.make_scanner(_DecodeContext())
+_scan = _json.make_scanner(_DecodeContext())  # type: ignore[arg-type]  # duck-typed, as json does
 _WS = " \t\n\r"
 
 
@@ -401,6 +401,44 @@ class _ImportHook:
         return spec
 
 
+CHECKED_SOURCES_VAR = "_WORKBENCH_CHECKED_SOURCES"
+
+
+def pin_checked_sources(env):
+    """Import the engine's checked copy of each source file it names, not the live file.
+
+    Hot reload compiled those very bytes (``engine/config/checked_sources.py``); a save that is
+    half-written as this cold start imports is never what runs. The module keeps the live
+    file's name (``__file__``, tracebacks, debuggers). The variable is the workbench's own, so
+    it is taken out of the environment the handler sees. Uses importlib's frozen loaders, which
+    are always loaded: nothing is imported for it.
+    """
+    raw = env.pop(CHECKED_SOURCES_VAR, None)
+    if not raw:
+        return
+    try:
+        pinned = json_loads(raw)
+    except ValueError:
+        return
+    if not isinstance(pinned, dict) or not pinned:
+        return
+    external = sys.modules["_frozen_importlib_external"]
+
+    class CheckedSourceLoader(external.SourceFileLoader):
+        def get_data(self, path):
+            return super().get_data(pinned.get(path, path))
+
+        def path_stats(self, path):  # the copy's, so bytecode is cached for the copy's bytes
+            return super().path_stats(pinned.get(path, path))
+
+    loaders = [
+        (CheckedSourceLoader if loader is external.SourceFileLoader else loader, suffixes)
+        for loader, suffixes in external._get_supported_file_loaders()
+    ]
+    sys.path_hooks.insert(0, external.FileFinder.path_hook(*loaders))
+    sys.path_importer_cache.clear()
+
+
 def install_import_hooks():
     hooks = {"logging": _configure_logging, "pdb": _route_pdb}
     for name in list(hooks):
@@ -709,6 +747,7 @@ def main():
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
     extra = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
     sys.path[0:0] = [task_root, *extra]
+    pin_checked_sources(env)
     install_import_hooks()
     if "debugpy" not in sys.modules:  # under an IDE's debugger, breakpoint() stops in the IDE
         sys.breakpointhook = _breakpointhook
@@ -756,7 +795,7 @@ def _die_with_engine():
 
     try:
         import _ctypes
-        import _signal
+        import _signal  # type: ignore[import-not-found]  # (signal would import enum)
 
         class ULong(_ctypes._SimpleCData):
             _type_ = "L"

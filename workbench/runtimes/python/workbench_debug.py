@@ -40,7 +40,8 @@ _CONNECT_TIMEOUT_S = 10.0
 
 _session = None  # the open session (one per process: one invocation at a time)
 _detached = None  # the request id whose session was detached: its later breakpoints are skipped
-_paused_s = {}  # request id -> seconds spent at the debugger, for get_remaining_time_in_millis
+# request id -> seconds spent at the debugger, for get_remaining_time_in_millis
+_paused_s: dict[str, float] = {}
 
 
 def set_trace(*args, header=None, **kwargs):

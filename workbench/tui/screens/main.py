@@ -10,7 +10,7 @@ the engine and forwards its global keys (ctrl+r, escape, ...) here; nothing here
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from textual.actions import SkipAction
@@ -131,7 +131,7 @@ class MainScreen(Screen[None]):
 
     # ----------------------------------------------------------------- engine events
 
-    def take(self, events: list[object]) -> None:
+    def take(self, events: Sequence[object]) -> None:
         """A batch of engine events (the bridge's): each pane takes what it shows."""
         records = [e.record for e in events if isinstance(e, InvokeEnd)]
         if records:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -314,7 +315,7 @@ class RecordScreen(Screen[Replay | None]):
         self.queued = self.engine.async_event(r.request_id)
         self.query_one("#record-header", Static).update(header(r, self.queued))
 
-    def take(self, events: list[object]) -> None:
+    def take(self, events: Sequence[object]) -> None:
         """The app's engine batch: re-read the queue row when this event moved on."""
         if self.record is None or self.record.invocation_type != "Event":
             return

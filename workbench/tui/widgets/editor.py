@@ -17,8 +17,8 @@ from textual.message import Message
 from textual.theme import Theme
 from textual.widgets import Button, Select, Static, TextArea
 
+from ...engine.shapes import generate, template_choices
 from ...engine.storage import SavedEvents, check_event_json
-from ...templates import generate, template_choices
 from ..dialogs.saved_events import EventNamePrompt, SavedEventsScreen
 from ..themes import editor_theme_for
 

@@ -131,12 +131,12 @@ def function_rows(
                 debug_wait=waits.get(name),
             )
         )
-    for name, problem in engine.problems.items():
+    for name, broken in engine.problems.items():
         rows.append(
             FunctionRow(
                 name,
                 None,
-                problem,
+                broken,
                 last_status="config error",
                 rerun=name in rerun,
                 children=_children(engine, view, name),

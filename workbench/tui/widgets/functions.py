@@ -201,7 +201,7 @@ class FunctionsPane(Vertical):
         keys = [r.key for r in flat]
         if current in keys:
             if changed_keys:
-                self.select(current)  # type: ignore[arg-type]
+                self.select(current)
             else:
                 self._show_detail()
         elif current and current.partition(":")[0] in keys:  # its version or alias is gone

@@ -7,6 +7,7 @@ period rather than whatever the count happened to be when the timer fired.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -157,7 +158,7 @@ class ConcurrencyGauge(Vertical):
 
     # ----------------------------------------------------------------- state
 
-    def take(self, events: list[object]) -> None:
+    def take(self, events: Sequence[object]) -> None:
         """Fold a batch of engine events in, then redraw once."""
         for event in events:
             if isinstance(event, ConcurrencyChanged):

@@ -19,7 +19,7 @@ from .response_diff import ResponseDiff, ResponseDiffView
 
 def metrics_line(result: InvokeResult) -> Text:
     r = result.record
-    parts = [
+    parts: list[str | tuple[str, str]] = [
         ("cold" if r.cold else "warm", "bold cyan" if r.cold else "bold green"),
         f"  Duration {r.duration_ms:.2f} ms  Billed {r.billed_ms} ms  ",
         f"Max Memory {r.max_memory_mb}/{r.memory_size} MB",

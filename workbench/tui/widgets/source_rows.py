@@ -108,8 +108,8 @@ def route_rows(engine: Engine) -> list[Row]:
     """HTTP routes and topic subscriptions, from the functions' triggers."""
     rows: list[Row] = []
     for name, fn in sorted(engine.functions.items()):
-        for t in triggers_of(fn):
-            if t.enabled and isinstance(t, HttpTrigger):
+        for t in triggers_of(fn, HttpTrigger):
+            if t.enabled:
                 rows.append(("route", t.route_key, name))
     for topic, subscribers in sorted(topic_subscribers(engine).items()):
         names = [f if on else f"{f} (disabled)" for f, on in sorted(subscribers.items())]

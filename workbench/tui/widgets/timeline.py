@@ -8,6 +8,7 @@ says it in words. The drawing functions are shared with the record screen.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from textual import events
 from textual.app import ComposeResult
@@ -278,7 +279,7 @@ class LifecycleTimeline(Vertical):
     def on_mount(self) -> None:
         self.set_interval(TICK_S, self._tick)
 
-    def take(self, events: list[object]) -> None:
+    def take(self, events: Sequence[object]) -> None:
         """A batch of engine events (the app calls this on its batch timer)."""
         if self.model.take(events) and self.is_on_screen:
             self.redraw()

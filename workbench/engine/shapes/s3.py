@@ -1,26 +1,24 @@
-"""S3 event notification records, shaped as SAM's ``S3Put.json`` (LAMBDA_REFERENCE §8).
+"""S3 event notifications, shaped as SAM's ``s3/S3Put.json`` (LAMBDA_REFERENCE §8).
 
-One change to one object is one notification with one record, as S3 sends it. Keys arrive
-URL-encoded (``red flower.jpg`` → ``red+flower.jpg``), a Put carries size, eTag (the MD5 of the
-content, as for any single-part upload) and sequencer, a Delete only key and sequencer. The
-arbitrary values (principal ids, the source address) are those of ``workbench generate-event s3
-put``, so a sample event and a real one look alike. ``eventVersion`` is the reference's "2.0";
-S3 itself sends "2.1" nowadays, with the same fields.
+One change to one object is one notification with one record, as S3 sends it, whether a bucket
+folder saw it or ``generate-event s3 put`` made it up. Keys arrive URL-encoded
+(``red flower.jpg`` → ``red+flower.jpg``); a Put carries size, eTag and sequencer, a Delete only
+key and sequencer. ``eventVersion`` is the reference's "2.0"; S3 itself sends "2.1" nowadays,
+with the same fields.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import os
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
+from .values import SOURCE_IP, b64, iso_ms
+
 EVENT_VERSION = "2.0"
 PRINCIPAL_ID = "EXAMPLE"  # userIdentity and the bucket owner, as in the sample
-SOURCE_IP = "127.0.0.1"
 PUT = "ObjectCreated:Put"
 DELETE = "ObjectRemoved:Delete"
 
@@ -43,12 +41,6 @@ def next_sequencer() -> str:
 def encode_key(key: str) -> str:
     """The key as S3 notifications carry it: URL-encoded, spaces as '+', slashes kept."""
     return quote_plus(key, safe="/")
-
-
-def event_time(at: float) -> str:
-    """``2024-05-01T12:34:56.789Z``."""
-    t = dt.datetime.fromtimestamp(at, dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +75,7 @@ class ObjectChange:
             next_sequencer(),
             time.time(),
             os.urandom(8).hex().upper(),
-            base64.b64encode(os.urandom(32)).decode(),
+            b64(os.urandom(32)),
         )
 
 
@@ -97,7 +89,7 @@ def s3_record(change: ObjectChange, configuration_id: str, region: str) -> dict:
         "eventVersion": EVENT_VERSION,
         "eventSource": "aws:s3",
         "awsRegion": region,
-        "eventTime": event_time(change.at),
+        "eventTime": iso_ms(change.at),
         "eventName": change.event_name,
         "userIdentity": {"principalId": PRINCIPAL_ID},
         "requestParameters": {"sourceIPAddress": SOURCE_IP},

@@ -1,0 +1,212 @@
+"""What ``workbench serve`` prints of an invocation's log: all of it while it is small, a bounded
+first and last part of a flood (saying what it skipped), Lambda's own lines always; and the
+``--log-limit`` option of serve and the TUI."""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_function
+from workbench.cli.serve_text import SERVE_LOG_BYTES, log_text
+from workbench.engine import InvocationRecord
+
+RID = "0d3a8f5e-7c21-4b9a-9e51-1f2a3b4c5d6e"
+START = f"START RequestId: {RID} Version: $LATEST"
+END = f"END RequestId: {RID}"
+REPORT = f"REPORT RequestId: {RID}\tDuration: 1.00 ms\tBilled Duration: 1 ms\t"
+SKIPPED = re.compile(
+    r"\[workbench\] ([\d,]+) lines \(([\d,]+) bytes\) of this log not printed here: serve prints "
+    r"64 KiB of each invocation's log, its first and last part; the invocation's record has more"
+)
+
+
+def record(lines: list[str], *, cold: bool = False) -> InvocationRecord:
+    return InvocationRecord(request_id=RID, function="f", cold=cold, log_lines=lines)
+
+
+# --------------------------------------------------------------------------- log_text
+
+
+def test_a_log_that_fits_is_printed_whole() -> None:
+    lines = [START, *(f"line {i}" for i in range(100)), END, REPORT]
+    assert log_text(record(lines)) == "\n".join(lines)
+
+
+def test_a_flood_prints_its_first_and_last_part_and_what_it_skipped() -> None:
+    own = [f"line {i:05d} " + "." * 89 for i in range(20_000)]  # 100 bytes each, 2,000,000
+    gap = "[workbench] 9,000 lines (900,000 bytes) of output left out here: ..."
+    cold = [
+        "INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: arn:x",
+        "INIT_REPORT Init Duration: 1.00 ms\tPhase: init\tStatus: error",
+    ]
+    lines = [cold[0], cold[1], START, *own[:10_000], gap, *own[10_000:], END, REPORT]
+    printed = log_text(record(lines, cold=True)).split("\n")
+    [note] = [x for x in printed if SKIPPED.fullmatch(x)]
+    m = SKIPPED.fullmatch(note)
+    assert m is not None
+    head, tail = printed[3 : printed.index(note)], printed[printed.index(note) + 1 :]
+    assert printed[:3] == [cold[0], cold[1], START]  # Lambda's lines are always printed
+    assert head == [*own[:327], own[327][: 32 * 1024 - 327 * 100]]  # 32 KiB, a line cut
+    assert tail[-2:] == [END, REPORT]
+    assert gap in tail  # the record's own note of what it left out, always printed
+    kept = [x for x in printed if x not in (*cold, START, gap, note, END, REPORT)]
+    assert sum(len(x) for x in kept) == SERVE_LOG_BYTES  # the first and the last 32 KiB
+    assert "".join(own).endswith("".join(tail[: tail.index(END)]).replace(gap, ""))
+    assert int(m[1].replace(",", "")) == 20_000 - len(kept)  # two lines were cut, not skipped
+    assert int(m[2].replace(",", "")) == 2_000_000 - SERVE_LOG_BYTES
+
+
+def test_lines_that_look_like_lambdas_do_not_pass_the_bound() -> None:
+    fake = [f"START RequestId: {RID} Version: $LATEST"] * 5000 + ["[workbench] x" * 10] * 5000
+    lines = [START, *fake, END, REPORT]
+    printed = log_text(record(lines))
+    assert len(printed.encode()) < SERVE_LOG_BYTES + 2048
+
+
+def test_a_single_huge_line_is_cut_not_skipped() -> None:
+    lines = [START, "a" * 100_000 + "z" * 100_000, END, REPORT]
+    printed = log_text(record(lines)).split("\n")
+    assert printed[0] == START and printed[-2:] == [END, REPORT]
+    assert printed[1] == "a" * 32 * 1024
+    assert SKIPPED.fullmatch(printed[2])
+    assert printed[3] == "z" * 32 * 1024
+
+
+# --------------------------------------------------------------------------- a real serve
+
+FLOOD = """
+import sys
+def handler(event, context):
+    out = sys.stdout.buffer
+    for i in range(event["lines"]):
+        out.write(b"flood %07d " % i + b"~" * 100 + b"\\n")
+    return "flooded"
+"""
+
+
+def start_serve(root: Path, state: Path, *extra: str) -> tuple[subprocess.Popen, str, queue.Queue]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        + ["--http-port", "0", "--state-dir", str(state), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(x.rstrip("\n")) for x in proc.stdout or ()], daemon=True
+    ).start()
+    seen: list[str] = []
+    while True:
+        try:
+            seen.append(lines.get(timeout=30))
+        except queue.Empty:
+            proc.kill()
+            raise AssertionError("serve did not start:\n" + "\n".join(seen)) from None
+        if m := re.search(r"Lambda API on (http://\S+)", seen[-1]):
+            return proc, m[1], lines
+
+
+def test_serve_prints_a_flood_bounded_and_the_apis_log_tail_is_its_end(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "flood", FLOOD, timeout=120)
+    proc, url, output = start_serve(root, tmp_path / "state")
+    try:
+        n = 200_000  # 23 MB
+        request = urllib.request.Request(
+            f"{url}/2015-03-31/functions/flood/invocations",
+            data=json.dumps({"lines": n}).encode(),
+            headers={"X-Amz-Log-Type": "Tail"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            assert json.loads(response.read()) == "flooded"
+            tail = base64.b64decode(response.headers["X-Amz-Log-Result"]).decode()
+        # LogResult: the last 4 KB of the log: the flood's last lines, END and REPORT
+        assert len(tail.encode()) == 4096
+        *flood, end, report, last = tail.split("\n")
+        assert last == "" and end.startswith("END RequestId: ")
+        assert report.startswith(end.replace("END", "REPORT") + "\t")
+        assert flood[-1] == f"flood {n - 1:07d} " + "~" * 100
+        assert flood[-2] == f"flood {n - 2:07d} " + "~" * 100
+
+        printed: list[str] = []
+        while not printed or not printed[-1].startswith("REPORT RequestId: "):
+            printed.append(output.get(timeout=60))
+        printed = printed[next(i for i, x in enumerate(printed) if x.startswith("START")) :]
+        own = [x for x in printed if x.startswith("flood ")]
+        assert own[0] == "flood 0000000 " + "~" * 100
+        assert own[-1] == f"flood {n - 1:07d} " + "~" * 100
+        assert sum(len(x) for x in own) <= SERVE_LOG_BYTES
+        [note] = [x for x in printed if SKIPPED.fullmatch(x)]
+        assert any("of output left out here" in x for x in printed)  # the record's own note
+        assert printed[-2] == end and printed[-1] == report
+        assert sum(len(x) + 1 for x in printed) < SERVE_LOG_BYTES + 2048
+        assert note
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+# --------------------------------------------------------------------------- --log-limit
+
+
+def test_serve_log_limit_sets_what_a_record_keeps(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "flood", FLOOD, timeout=60)
+    proc, url, output = start_serve(root, tmp_path / "state", "--log-limit", "64K")
+    try:
+        request = urllib.request.Request(
+            f"{url}/2015-03-31/functions/flood/invocations", data=b'{"lines": 20000}'
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.loads(response.read()) == "flooded"
+        printed: list[str] = []
+        while not printed or not printed[-1].startswith("REPORT RequestId: "):
+            printed.append(output.get(timeout=60))
+        [gap] = [x for x in printed if "of output left out here" in x]
+        kept = "a record keeps 64 KiB of log, its first and last part (the log limit)"
+        assert gap.endswith(f": {kept}")
+        assert not any(SKIPPED.fullmatch(x) for x in printed)  # 64 KiB: serve prints it all
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_the_tuis_log_limit_reaches_its_engine(tmp_path: Path) -> None:
+    from workbench.tui.app import WorkbenchApp
+
+    app = WorkbenchApp([tmp_path], state_dir=tmp_path / "state", log_limit=256 * 1024)
+    assert app.engine.settings.log_limit == 256 * 1024
+    assert WorkbenchApp([tmp_path], state_dir=tmp_path / "s2").engine.settings.log_limit == (
+        1024 * 1024
+    )
+
+
+@pytest.mark.parametrize("verb", [["serve"], []])  # serve and the TUI
+@pytest.mark.parametrize("value", ["4k", "lots", "1g"])
+def test_a_bad_log_limit_is_refused_before_anything_starts(
+    tmp_path: Path, verb: list[str], value: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", *verb, str(tmp_path), "--log-limit", value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].endswith(
+        f"argument --log-limit: invalid log limit '{value}': a size of at least 8K, in bytes or "
+        "with K or M (powers of 1024), e.g. 512K or 4M"
+    )
+    assert "Traceback" not in done.stderr and done.stdout == ""

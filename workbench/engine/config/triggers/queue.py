@@ -1,0 +1,83 @@
+"""``type = "queue"``: a local queue polled in batches of SQS records (an event source mapping).
+
+Keys: queue, batch_size (10), maximum_batching_window (0), visibility_timeout (30),
+report_batch_item_failures (false), max_receive_count, dead_letter_queue ("<queue>-dlq" when
+max_receive_count is set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .registry import TriggerError, TriggerType
+from .values import bool_value, int_value, queue_name
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTrigger:
+    queue: str
+    batch_size: int = 10
+    maximum_batching_window: int = 0  # seconds
+    visibility_timeout: int = 30  # seconds (SQS's default)
+    report_batch_item_failures: bool = False
+    max_receive_count: int | None = None
+    dead_letter_queue: str | None = None  # default "<queue>-dlq" when max_receive_count is set
+    enabled: bool = True
+    type: str = "queue"
+
+
+def _parse(raw: Mapping[str, Any], enabled: bool) -> QueueTrigger:
+    queue = queue_name(raw, "queue")
+    batch_size = int_value(raw, "batch_size", 10, 1, 10000)
+    window = int_value(raw, "maximum_batching_window", 0, 0, 300, " (seconds)")
+    if batch_size > 10 and window < 1:
+        raise TriggerError(
+            "batch_size",
+            "above 10 needs maximum_batching_window of at least 1 second (as in Lambda)",
+        )
+    visibility = int_value(raw, "visibility_timeout", 30, 0, 43200, " (seconds)")
+    report = bool_value(raw, "report_batch_item_failures", False)
+    max_receive = raw.get("max_receive_count")
+    if max_receive is not None:
+        max_receive = int_value(raw, "max_receive_count", 0, 1, 1000)
+    dlq = raw.get("dead_letter_queue")
+    if dlq is not None:
+        dlq = queue_name(raw, "dead_letter_queue")
+        if max_receive is None:
+            raise TriggerError(
+                "dead_letter_queue", "needs max_receive_count (receives before a message moves)"
+            )
+        if dlq == queue:
+            raise TriggerError("dead_letter_queue", "must not be the queue itself")
+    elif max_receive is not None:
+        dlq = f"{queue}-dlq"
+    return QueueTrigger(queue, batch_size, window, visibility, report, max_receive, dlq, enabled)
+
+
+def _describe(trigger: QueueTrigger, function: str, roots: Sequence[Path]) -> str:
+    line = f"queue {trigger.queue} -> {function} (batch {trigger.batch_size}"
+    if trigger.dead_letter_queue:
+        line += f", to {trigger.dead_letter_queue} after {trigger.max_receive_count} receives"
+    return line + ")"
+
+
+QUEUE = TriggerType(
+    name="queue",
+    cls=QueueTrigger,
+    keys=(
+        "queue",
+        "batch_size",
+        "maximum_batching_window",
+        "visibility_timeout",
+        "report_batch_item_failures",
+        "max_receive_count",
+        "dead_letter_queue",
+    ),
+    required="queue",
+    parse=_parse,
+    label=lambda t: f"queue:{t.queue}",
+    describe=_describe,
+)
