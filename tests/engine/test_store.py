@@ -20,6 +20,7 @@ from workbench.engine.model.records import (
     STATUS_TIMEOUT,
     InvocationRecord,
 )
+from workbench.engine.storage import StateDatabaseError
 from workbench.engine.storage.db import SCHEMA_VERSION
 from workbench.engine.storage.store import COLUMNS, RecordStore
 
@@ -108,8 +109,9 @@ def test_refuses_a_newer_schema(tmp_path):
     conn = raw(path)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(StateDatabaseError, match="newer") as refused:
         RecordStore(path)
+    assert str(path) in str(refused.value)
 
 
 # --- round trip ---------------------------------------------------------------------------

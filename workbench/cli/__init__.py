@@ -131,6 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        if not isinstance(e, _state_error()):
+            raise
+        print(f"workbench: {e}", file=sys.stderr)  # the state dir's database is unusable
+        return EXIT_BAD_INPUT
+
+
+def _state_error() -> type[Exception]:
+    """The engine's "database unusable" error, imported only once something has failed."""
+    from ..engine.storage import StateDatabaseError
+
+    return StateDatabaseError
 
 
 __all__ = ["VERBS", "build_parser", "build_tui_parser", "main"]

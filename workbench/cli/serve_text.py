@@ -12,6 +12,7 @@ from ..engine.config import describe, runtime_family, triggers_of
 from ..engine.model import (
     AsyncEventChanged,
     BucketActivity,
+    DatabaseIncident,
     EnvironmentEvent,
     ScheduleFired,
     end_line,
@@ -96,6 +97,8 @@ def event_line(event: object) -> str | None:
         )
     if isinstance(event, AsyncEventChanged):
         return _async_line(event)
+    if isinstance(event, DatabaseIncident):
+        return f"warning: {event.message}"
     return None
 
 

@@ -31,6 +31,10 @@ def build_tui_parser(verbs: tuple[str, ...]) -> argparse.ArgumentParser:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     roots = roots_of(args)
+    from ..engine.storage import check_database
+
+    # the app starts the engine inside itself, where a refusal would be a traceback
+    check_database(state_dir_of(args, roots) / "workbench.db")
     from ..api import start_api
     from ..api.http_trigger import start_http
     from ..tui.app import WorkbenchApp

@@ -22,14 +22,16 @@ from .model.problems import CodeProblem
 from .model.records import InvocationRecord, InvocationType
 from .registry.control_plane import CodeInfo
 from .registry.versions import Alias, Version
-from .runtime import processes
+from .runtime import processes, watchdog
 from .runtime.debug_attach import DebugPorts
 from .runtime.debugger import Debugger
 from .runtime.environment import Environment
 from .runtime.host import prepare_host
+from .runtime.tmp_dirs import EngineTmp
 from .sources.async_invoke import accept
 from .sources.scheduler import Scheduler
 from .storage.async_queue import AsyncEvent, AsyncQueue
+from .storage.database import Database
 from .storage.queues import QueueStore
 from .storage.store import RecordStore
 from .storage.stores import close_stores, open_stores
@@ -52,6 +54,8 @@ class Engine:
         self.bus = EventBus()
         self.debugger = Debugger(self.bus)  # pdb sessions of handlers paused at breakpoint()
         self.debug_ports = DebugPorts()  # held by live environments under a debugger
+        self.database: Database | None = None  # workbench.db, watched (deleted, replaced, damaged)
+        self.scratch: EngineTmp | None = None  # this engine's folder for its environments' TMPDIRs
         self.store: RecordStore | None = None
         self.async_queue: AsyncQueue | None = None
         self.queues: QueueStore | None = None
@@ -67,8 +71,11 @@ class Engine:
 
     async def start(self) -> Engine:
         prepare_host()
-        self.store, self.async_queue, self.queues = open_stores(self.state_dir / "workbench.db")
-        self.versioning.open()
+        self.database = Database(self.state_dir / "workbench.db", bus=self.bus)
+        self.store, self.async_queue, self.queues = open_stores(self.database)
+        self.versioning.open(self.database)
+        self.scratch = EngineTmp(self.tmp_root)  # dead engines' folders are swept meanwhile
+        self.pool.tmp_root = self.scratch.path
         self.pool.started = True
         loop = asyncio.get_running_loop()
         self._housekeeping = loop.create_task(self._tick())
@@ -94,6 +101,11 @@ class Engine:
         processes.reap_adopted(wait_s=1.0)
         close_stores(self.store, self.async_queue, self.queues)
         self.versioning.close()
+        if self.database is not None:
+            self.database.close()
+        if self.scratch is not None:
+            self.scratch.close()
+        watchdog.stop_if_idle()
 
     async def __aenter__(self) -> Engine:
         return await self.start()
@@ -111,6 +123,8 @@ class Engine:
         while True:
             await asyncio.sleep(self.settings.reap_interval_s)
             processes.reap_adopted()
+            if self.database is not None:
+                self.database.check()  # deleted or replaced under us: put back, or say where
             self.versioning.notice_changes()
             self.pool.reap_idle()
 

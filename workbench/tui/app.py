@@ -13,7 +13,7 @@ from typing import Protocol
 from textual.app import App
 from textual.binding import Binding
 
-from ..engine import Engine, EngineSettings
+from ..engine import DatabaseIncident, Engine, EngineSettings
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .pdb_front_end import PdbFrontEnd
@@ -225,6 +225,13 @@ class WorkbenchApp(App[int]):
         if self.pdb.take(events):  # a handler paused at a breakpoint, or went on
             self.main.pdb_paused(self.pdb.paused_functions())
         self.main.take(events)
+        for incident in (e for e in events if isinstance(e, DatabaseIncident)):
+            self.notify(
+                incident.message,
+                title="state database",
+                severity="warning" if incident.kind == "recreated" else "error",
+                timeout=30,
+            )
 
     # ----------------------------------------------------------------- global keys
 

@@ -13,7 +13,13 @@ from .errors import (
     PreconditionFailed,
     ValidationError,
 )
-from .events import AsyncEventChanged, BucketActivity, EnvironmentEvent, ScheduleFired
+from .events import (
+    AsyncEventChanged,
+    BucketActivity,
+    DatabaseIncident,
+    EnvironmentEvent,
+    ScheduleFired,
+)
 from .ids import new_uuid
 from .limits import check_payload_size, payload_limit
 from .records import end_line, paused_text, runtime_version_arn, start_line, terminal_text
@@ -21,6 +27,7 @@ from .records import end_line, paused_text, runtime_version_arn, start_line, ter
 __all__ = [
     "AsyncEventChanged",
     "BucketActivity",
+    "DatabaseIncident",
     "EnvironmentEvent",
     "InvalidParameterValue",
     "InvalidRequestContent",

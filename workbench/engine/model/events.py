@@ -205,6 +205,23 @@ class AsyncEventChanged:
     at: float
 
 
+@dataclass(slots=True, frozen=True)
+class DatabaseIncident:
+    """The state dir's database was deleted, replaced or damaged while the engine ran.
+
+    ``kind``: ``recreated`` (deleted: put back at ``path`` from the open connection, nothing
+    lost), ``replaced`` (another file took its place: left untouched, this run goes on in
+    ``now_in``) or ``damaged`` (corrupt or truncated: this run goes on in ``now_in``).
+    ``message`` says what happened and what to do, for serve's log and the TUI.
+    """
+
+    kind: Literal["recreated", "replaced", "damaged"]
+    path: str
+    now_in: str
+    message: str
+    at: float
+
+
 Event = (
     EnvironmentEvent
     | InvokeStart
@@ -218,6 +235,7 @@ Event = (
     | BucketActivity
     | ScheduleFired
     | DebugEvent
+    | DatabaseIncident
 )
 
 

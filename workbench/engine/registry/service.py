@@ -16,6 +16,7 @@ from ..config.catalog import Catalog
 from ..config.settings import EngineSettings
 from ..model.errors import ResourceNotFound
 from ..model.events import EventBus, RegistryChanged
+from ..storage.database import Database
 from .snapshots import CodeStore
 from .versions import Alias, Registry, Version
 
@@ -31,9 +32,12 @@ class RegistryService:
         self.registry: Registry | None = None  # open while the engine runs
         self._generation = 0
 
-    def open(self) -> None:
+    def open(self, db: Path | Database | None = None) -> None:
+        """``db``: the engine's ``Database`` (shared with its other stores), or a path."""
         self.registry = Registry(
-            self.state_dir / "workbench.db", CodeStore(self.state_dir / "code"), self.settings.arn
+            db or self.state_dir / "workbench.db",
+            CodeStore(self.state_dir / "code"),
+            self.settings.arn,
         )
         self._generation = self.registry.generation()
 

@@ -32,7 +32,7 @@ from ..model.errors import (
     ValidationError,
 )
 from ..model.ids import new_uuid
-from ..storage.db import connect, migrate
+from ..storage.database import Database, shared
 from .snapshots import CodeStore
 
 LATEST = "$LATEST"
@@ -250,20 +250,21 @@ class Registry:
     """
 
     def __init__(
-        self, db_path: Path, code: CodeStore, arn: Callable[[str, str | None], str]
+        self, db: Path | Database, code: CodeStore, arn: Callable[[str, str | None], str]
     ) -> None:
-        self.path = Path(db_path)
+        self._db, self._owns_db = shared(db)
+        self.path = self._db.home
         self.code = code
         self.arn = arn
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.path)
-        migrate(self._conn, self.path)
+        self._conn = self._db.connect()
         self._lock = threading.RLock()  # publish runs in a worker thread; writes re-enter reads
         self._versions: dict[tuple[str, int], Version] = {}
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._owns_db:
+                self._db.close()
 
     def generation(self) -> int:
         """Bumped by every write: a cheap way to notice another process's publish."""

@@ -28,7 +28,7 @@ from typing import Literal
 
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
-from . import processes
+from . import processes, watchdog
 from .debug_attach import DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .launch import LaunchError, launch
@@ -275,6 +275,7 @@ class Environment(RuntimeAPIListener):
             self._kill()
             self._close_process()
             return Outcome("exit", exit_description="signal: killed")
+        watchdog.watch(self.pid, self.id)  # kills the group if the engine dies (kill -9)
         loop.add_reader(self._stdout_fd, self._read_output)
         loop.add_reader(self._pidfd, self._on_exit)
         self._publish("init_start")
@@ -568,6 +569,8 @@ class Environment(RuntimeAPIListener):
         self.shutdown_reason = self.shutdown_reason or reason
         self._runtime_started()  # a start that never ran gives its turn back
         self._kill()
+        if self.pid:
+            watchdog.forget(self.pid)
         self.api.close()
         self._close_process()
         self._cleanup_files()

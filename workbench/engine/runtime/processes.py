@@ -18,6 +18,10 @@ from typing import Protocol
 import psutil
 
 
+class _Endpoint(Protocol):
+    port: int
+
+
 class Tracked(Protocol):
     """An execution environment (``environment.py``, which imports this module) as tracked."""
 
@@ -25,6 +29,9 @@ class Tracked(Protocol):
 
     @property
     def state(self) -> str: ...
+
+    @property
+    def api(self) -> _Endpoint: ...  # its Runtime API: what its processes' variable names
 
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -100,22 +107,26 @@ def reap_adopted(wait_s: float = 0.0) -> None:
 
 
 def kill_strays() -> int:
-    """Kill (and reap) our descendants that were started inside a Lambda environment.
+    """Kill (and reap) our descendants that were started inside a Lambda environment that is
+    no longer alive.
 
     They are recognised by the ``AWS_LAMBDA_RUNTIME_API`` variable every environment has and
-    its children inherit; other children of the host process are left alone.
+    its children inherit; other children of the host process are left alone, and so are the
+    processes of environments still alive (another engine in this process, e.g. in tests).
     """
     killed = 0
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
         return 0
+    alive = {f"127.0.0.1:{env.api.port}" for env in list(_live) if env.state != "dead"}
     me = os.getpid()
     for child in children:
         try:
             if child.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if "AWS_LAMBDA_RUNTIME_API" not in child.environ():
+            api = child.environ().get("AWS_LAMBDA_RUNTIME_API")
+            if api is None or api in alive:
                 continue
             parent = child.ppid()
             child.kill()

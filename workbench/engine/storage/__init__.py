@@ -5,6 +5,8 @@ saved test events. Above ``model`` only.
 from __future__ import annotations
 
 from .async_queue import AsyncEvent, dispatcher_running
+from .database import Database
+from .db_file import StateDatabaseError, check_database
 from .queues import (
     MAX_MESSAGE_BYTES,
     Message,
@@ -20,6 +22,9 @@ from .store import RecordStore
 
 __all__ = [
     "AsyncEvent",
+    "Database",
+    "StateDatabaseError",
+    "check_database",
     "MAX_MESSAGE_BYTES",
     "Message",
     "NAME_RULE",

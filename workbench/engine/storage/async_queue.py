@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from .db import connect, migrate
+from .database import Database, shared
 
 LOCK_FILE = "async-dispatcher.lock"
 LEASE_S = 30.0  # a claim's lease; the dispatcher renews its leases well before they end
@@ -148,21 +148,18 @@ class DispatcherLock:
 class AsyncQueue:
     """The ``async_events`` table, through one connection used on the engine's loop."""
 
-    def __init__(self, path: Path, owner: str) -> None:
-        self.path = Path(path)
+    def __init__(self, db: Path | Database, owner: str) -> None:
+        self._db, self._owns_db = shared(db)
+        self.path = self._db.home
         self.owner = owner  # "pid:token": whose leases are ours
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.path)
-        try:
-            migrate(self._conn, self.path)
-        except BaseException:
-            self._conn.close()
-            raise
+        self._conn = self._db.connect()
         self.on_enqueue: Callable[[], None] | None = None  # the dispatcher's wake-up
         self._ended_since_prune = 0
 
     def close(self) -> None:
         self._conn.close()
+        if self._owns_db:
+            self._db.close()
 
     # --- accepting ----------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .db_file import StateDatabaseError, move_aside_hint
+
 SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 5000
 
@@ -185,14 +187,19 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     """Switch to WAL and apply the migrations the database lacks, each in one transaction."""
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if str(mode).lower() != "wal":
-        raise RuntimeError(f"{path}: could not enable WAL journal mode (got {mode!r})")
+        raise StateDatabaseError(
+            path,
+            f"{path}: could not enable WAL journal mode (got {mode!r}): is the file on a network "
+            "file system? Put the state dir (--state-dir) on a local disk",
+        )
     conn.execute("BEGIN IMMEDIATE")  # two processes opening a new database: one migrates
     try:
         current = conn.execute("PRAGMA user_version").fetchone()[0]
         if current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{path}: schema version {current} is newer than this workbench "
-                f"supports ({SCHEMA_VERSION})"
+            raise StateDatabaseError(
+                path,
+                f"{path} was written by a newer workbench (schema version {current}; this one "
+                f"reads up to {SCHEMA_VERSION}): upgrade the workbench, or {move_aside_hint(path)}",
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version].split(";"):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .db import connect, migrate
+from .database import Database, shared
 
 QUEUE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 MAX_MESSAGE_BYTES = 1024 * 1024  # SQS's MaximumMessageSize (1 MiB)
@@ -200,17 +200,18 @@ _MESSAGE = (
 class QueueStore:
     """The local queues of one state dir. ``close()`` when done."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.path)
-        migrate(self._conn, self.path)
+    def __init__(self, db: Path | Database) -> None:
+        self._db, self._owns_db = shared(db)
+        self.path = self._db.home
+        self._conn = self._db.connect()
         self._lock = threading.RLock()
         self._listeners: list[Callable[[str], None]] = []
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._owns_db:
+                self._db.close()
 
     # ----------------------------------------------------------------- notifications
 

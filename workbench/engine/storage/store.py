@@ -15,14 +15,21 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from ..model.records import InvocationRecord
-from .db import connect, migrate
+from .database import Database, GuardedConnection, shared
+from .db import connect
+from .db_file import StateDatabaseError, check_file, is_corruption, translate
 
 log = logging.getLogger("workbench.store")
 
 BATCH_MAX = 1000  # rows per transaction at most
+# This run's last committed records, kept in memory to be written again if the database is found
+# damaged and its rescue cannot read them back (see ``database.py``); bounded by both.
+KEPT_RECORDS = 5000
+KEPT_BYTES = 32 * 1024 * 1024
 BATCH_INTERVAL_S = 0.020  # under load, commit at most this often (unless a flush is waiting)
 WRITE_ATTEMPTS = 3  # a batch whose transaction fails operationally (busy, I/O) is retried
 
@@ -132,6 +139,17 @@ def _from_row(row: tuple) -> InvocationRecord:
     return InvocationRecord(**values)
 
 
+def _size(r: InvocationRecord) -> int:
+    """Roughly what a record holds in memory (its large fields)."""
+    return (
+        len(r.request)
+        + len(r.response)
+        + len(r.payload or b"")
+        + sum(len(line) for line in r.log_lines)
+        + 200
+    )
+
+
 def _clean_text(value: object) -> object:
     """Replace lone surrogates (unencodable as UTF-8) so the row can still be stored."""
     if isinstance(value, str):
@@ -142,8 +160,8 @@ def _clean_text(value: object) -> object:
 class RecordStore:
     """Invocation records in SQLite. ``add`` never blocks; reads flush first."""
 
-    def __init__(self, path: Path, *, _readonly: bool = False) -> None:
-        self.path = Path(path)
+    def __init__(self, db: Path | Database, *, _readonly: bool = False) -> None:
+        self.path = db.home if isinstance(db, Database) else Path(db)
         self._readonly = _readonly
         self._closed = False
         self._accepting = not _readonly  # add() checks only this one flag (hot path)
@@ -151,22 +169,34 @@ class RecordStore:
         self._read_lock = threading.Lock()
         self._queue: queue.SimpleQueue[InvocationRecord | _Flush] = queue.SimpleQueue()
         self._wake = threading.Event()  # cuts the writer's batching pause short (flush/close)
-        self._writer_conn: sqlite3.Connection | None = None
+        self._writer_conn: GuardedConnection | None = None
         self._thread: threading.Thread | None = None
+        self._db: Database | None = None
+        self._owns_db = False
+        self._kept: deque[tuple[InvocationRecord, int]] = deque()  # (record, its size)
+        self._kept_bytes = 0
+        self._generation = 0  # the database generation the writer last wrote to
+        self._reader: GuardedConnection | sqlite3.Connection
 
         if _readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no invocation store at {self.path}")
-            self._reader = connect(self.path, readonly=True)
+            check_file(self.path)
+            try:
+                self._reader = connect(self.path, readonly=True)
+            except sqlite3.Error as e:
+                raise translate(self.path, e) from None
             return
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_conn = connect(self.path)
+        self._db, self._owns_db = shared(db)
         try:
-            migrate(self._writer_conn, self.path)
-            self._reader = connect(self.path)
+            self._writer_conn = self._db.connect()
+            self._reader = self._db.connect()
         except BaseException:
-            self._writer_conn.close()
+            if self._writer_conn is not None:
+                self._writer_conn.close()
+            if self._owns_db:
+                self._db.close()
             raise
         self._thread = threading.Thread(
             target=self._run, name=f"workbench-store-writer:{self.path.name}", daemon=True
@@ -231,6 +261,8 @@ class RecordStore:
             self._reader.close()
         if self._writer_conn is not None and (self._thread is None or not self._thread.is_alive()):
             self._writer_conn.close()
+        if self._owns_db and self._db is not None:
+            self._db.close()
 
     def _run(self) -> None:
         conn = self._writer_conn
@@ -279,7 +311,7 @@ class RecordStore:
                 conn.close()
                 return
 
-    def _write_stragglers(self, conn: sqlite3.Connection) -> None:
+    def _write_stragglers(self, conn: GuardedConnection) -> None:
         """Records an add() racing with close() queued after the stop marker: store them too."""
         leftovers: list[InvocationRecord] = []
         while True:
@@ -294,7 +326,7 @@ class RecordStore:
         for start in range(0, len(leftovers), BATCH_MAX):
             self._write(conn, leftovers[start : start + BATCH_MAX])
 
-    def _write(self, conn: sqlite3.Connection, batch: list[InvocationRecord]) -> None:
+    def _write(self, conn: GuardedConnection, batch: list[InvocationRecord]) -> None:
         """Insert a batch in one transaction.
 
         A busy/locked database (or another OperationalError) is retried a few times; a data
@@ -303,9 +335,18 @@ class RecordStore:
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
+                self._catch_up(conn)
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(_INSERT, [_to_row(r) for r in batch])
                 conn.execute("COMMIT")
+                self._keep(batch)
+                return
+            except StateDatabaseError:
+                # damaged: the database moved to a rescue file, where the next attempt writes
+                self._rollback(conn)
+                if attempt < WRITE_ATTEMPTS:
+                    continue
+                log.exception("store: %d records could not be stored", len(batch))
                 return
             except sqlite3.OperationalError:
                 self._rollback(conn)
@@ -328,9 +369,45 @@ class RecordStore:
                     log.warning("store: record %s had unencodable text", record.request_id)
             except Exception:
                 log.exception("store: record %s could not be stored", record.request_id)
+            else:
+                self._keep([record])
+
+    def _keep(self, batch: list[InvocationRecord]) -> None:
+        """Remember committed records of this run (bounded), for ``_catch_up``."""
+        kept = self._kept
+        for record in batch:
+            size = _size(record)
+            kept.append((record, size))
+            self._kept_bytes += size
+        while kept and (len(kept) > KEPT_RECORDS or self._kept_bytes > KEPT_BYTES):
+            self._kept_bytes -= kept.popleft()[1]
+
+    def _catch_up(self, conn: GuardedConnection) -> None:
+        """After the database moved to a rescue that could not copy everything, write this
+        run's remembered records there again (those it lacks). In the writer thread only, so
+        every committed record is either remembered already or written to the new place."""
+        db = self._db
+        if db is None or db.generation == self._generation:
+            return
+        self._generation = db.generation
+        if db.last_move_whole:
+            return
+        missing = [
+            record
+            for record, _ in self._kept
+            if not conn.execute(
+                "SELECT 1 FROM invocations WHERE request_id = ? AND started_at = ?",
+                (record.request_id, record.started_at),
+            ).fetchone()
+        ]
+        if missing:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_INSERT, [_to_row(r) for r in missing])
+            conn.execute("COMMIT")
+            log.info("store: %d records of this run written again to %s", len(missing), db.path)
 
     @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
+    def _rollback(conn: GuardedConnection) -> None:
         if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
@@ -343,7 +420,17 @@ class RecordStore:
         with self._read_lock:
             if self._closed:
                 raise RuntimeError("RecordStore is closed")
-            return self._reader.execute(sql, params).fetchall()
+            try:
+                return self._reader.execute(sql, params).fetchall()
+            except StateDatabaseError:
+                if self._readonly:
+                    raise
+                # damaged: the database moved to a rescue file; read this run's data there
+                return self._reader.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as e:  # a damaged file (read-only: no rescue)
+                if is_corruption(e):
+                    raise translate(self.path, e) from None
+                raise
 
     def recent(
         self, function: str | None = None, limit: int = 50, *, status: str | None = None

@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 
 from .async_queue import AsyncQueue, forget_owner, new_owner
+from .database import Database
 from .queues import QueueStore
 from .store import RecordStore
 
 
-def open_stores(db: Path) -> tuple[RecordStore, AsyncQueue, QueueStore]:
+def open_stores(db: Path | Database) -> tuple[RecordStore, AsyncQueue, QueueStore]:
     """The invocation records, the durable async queue (leased under a new owner name) and the
-    local queues, all in ``db``."""
+    local queues, all in ``db`` (one ``Database``, so all follow it if the file moves)."""
     return RecordStore(db), AsyncQueue(db, new_owner(os.urandom(16).hex())), QueueStore(db)
 
 
