@@ -189,3 +189,29 @@ async def test_warm_calls_work_once_descriptors_pass_1024(engine: Engine) -> Non
     finally:
         for fd in filler:
             os.close(fd)
+
+
+def test_descendants_are_found_from_the_process_itself() -> None:
+    """Killing an environment walks its own process tree (/proc/PID/task/*/children), not every
+    process on the machine: the same tree psutil finds by scanning them all."""
+    import subprocess
+    import time
+
+    import psutil
+
+    from workbench.engine.runtime.processes import descendants_of
+
+    tree = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & (sleep 60 & sleep 60 & wait) & wait"], start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 10
+        expected: set[int] = set()
+        while len(expected) < 5 and time.monotonic() < deadline:  # 3 sleeps, 1 subshell, ...
+            expected = {p.pid for p in psutil.Process(tree.pid).children(recursive=True)}
+            time.sleep(0.02)
+        assert len(expected) >= 4
+        assert set(descendants_of(tree.pid)) == expected
+    finally:
+        os.killpg(tree.pid, 9)
+        tree.wait()

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_MAX_CONNECTIONS = 512
+# Every synchronous Invoke holds its connection while the function runs: at Lambda's default
+# account limit (1,000 concurrent) that is 1,000 connections, plus the control plane's.
+DEFAULT_MAX_CONNECTIONS = 2048
 DEFAULT_IDLE_TIMEOUT_S = 75.0  # nginx's keepalive_timeout; SDKs reconnect a dropped idle socket
 DEFAULT_HEADER_TIMEOUT_S = 20.0
 DEFAULT_BODY_TIMEOUT_S = 60.0  # Invoke takes up to 6 MB (64 MB drained): ~1 MB/s at worst
-DEFAULT_BACKLOG = 128
+DEFAULT_BACKLOG = 1024  # a burst of a thousand connects waits here, not dropped (Linux caps it
+# at net.core.somaxconn, 4096 since 5.4)
 
 
 @dataclass(frozen=True, slots=True)

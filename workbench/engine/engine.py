@@ -1,6 +1,5 @@
-"""``Engine``: the one public facade of the headless core. Each concern has one owner, built
-with its collaborators in ``wiring.py`` (catalog, concurrency, pool, invoker, replay, versions,
-control plane, hot reload, event sources); the methods below only delegate."""
+"""``Engine``: the headless core's one public facade over the services ``wiring.py`` builds
+(catalog, concurrency, pool, invoker, replay, versions, control plane, reload, sources)."""
 
 from __future__ import annotations
 
@@ -19,10 +18,9 @@ from .invoke.function_state import FunctionState, snapshot
 from .invoke.results import InvokeResult
 from .model.events import EventBus, FunctionReloaded, Subscription
 from .model.problems import CodeProblem
-from .model.records import InvocationRecord, InvocationType
+from .model.records import InvocationType
 from .registry.control_plane import CodeInfo
 from .registry.versions import Alias, Version
-from .runtime import processes, watchdog
 from .runtime.debug_attach import DebugPorts
 from .runtime.debugger import Debugger
 from .runtime.environment import Environment
@@ -49,13 +47,11 @@ class Engine:
         self.settings = s = settings or EngineSettings()
         self.state_dir = (s.state_dir or self.roots[0] / ".workbench").resolve()
         self.tmp_root = Path(tempfile.gettempdir()) / f"workbench-{os.getuid()}"
-        self.pycache_dir = self.state_dir / "pycache"
         self.source_filter = SourceFilter([self.state_dir])
         self.bus = EventBus()
         self.debugger = Debugger(self.bus)  # pdb sessions of handlers paused at breakpoint()
         self.debug_ports = DebugPorts()  # held by live environments under a debugger
         self.database: Database | None = None  # workbench.db, watched (deleted, replaced, damaged)
-        self.scratch: EngineTmp | None = None  # this engine's folder for its environments' TMPDIRs
         self.store: RecordStore | None = None
         self.async_queue: AsyncQueue | None = None
         self.queues: QueueStore | None = None
@@ -74,9 +70,7 @@ class Engine:
         self.database = Database(self.state_dir / "workbench.db", bus=self.bus)
         self.store, self.async_queue, self.queues = open_stores(self.database)
         self.versioning.open(self.database)
-        self.scratch = EngineTmp(self.tmp_root)  # dead engines' folders are swept meanwhile
-        self.pool.tmp_root = self.scratch.path
-        self.pool.started = True
+        self.pool.open(self.tmp_root)
         loop = asyncio.get_running_loop()
         self._housekeeping = loop.create_task(self._tick())
         if self.settings.watch:
@@ -97,15 +91,8 @@ class Engine:
         for task in list(self._tasks):
             task.cancel()
         await self.pool.shutdown_all()
-        processes.kill_strays()
-        processes.reap_adopted(wait_s=1.0)
-        close_stores(self.store, self.async_queue, self.queues)
         self.versioning.close()
-        if self.database is not None:
-            self.database.close()
-        if self.scratch is not None:
-            self.scratch.close()
-        watchdog.stop_if_idle()
+        close_stores(self.store, self.async_queue, self.queues, self.database)
 
     async def __aenter__(self) -> Engine:
         return await self.start()
@@ -122,11 +109,15 @@ class Engine:
         """Reap idle environments and adopted strays; notice others' publishes and aliases."""
         while True:
             await asyncio.sleep(self.settings.reap_interval_s)
-            processes.reap_adopted()
             if self.database is not None:
                 self.database.check()  # deleted or replaced under us: put back, or say where
             self.versioning.notice_changes()
             self.pool.reap_idle()
+
+    @property
+    def scratch(self) -> EngineTmp | None:
+        """This engine's own folder for its environments' TMPDIRs, while it runs."""
+        return self.pool.scratch
 
     @property
     def functions(self) -> dict[str, FunctionConfig]:
@@ -141,9 +132,6 @@ class Engine:
 
     def reload(self, changed: Iterable[Path | str]) -> list[FunctionReloaded]:
         return self.hot_reload.reload(changed)
-
-    def watch_paths(self) -> list[Path]:
-        return self.hot_reload.watch_paths()
 
     async def wait_watching(self, timeout: float = 5.0) -> None:
         await self.hot_reload.wait_watching(timeout)
@@ -236,9 +224,6 @@ class Engine:
     def async_events(self, function: str | None = None, limit: int = 100) -> list[AsyncEvent]:
         assert self.async_queue is not None
         return self.async_queue.list(function, limit)
-
-    def find_record(self, request_id: str) -> InvocationRecord:
-        return self.replayer.find_record(request_id)
 
     async def replay(self, request_id: str) -> InvokeResult:
         return await self.replayer.replay(request_id)

@@ -21,11 +21,12 @@ from ..config.function import FunctionConfig
 from ..config.settings import EngineSettings
 from ..model.events import ConcurrencyChanged, EventBus, ShutdownReason
 from ..registry.versions import LATEST, Registry, version_number
-from ..runtime import processes
+from ..runtime import processes, watchdog
 from ..runtime.debug_attach import DebugPorts
 from ..runtime.debugger import Debugger
 from ..runtime.environment import Environment, SpawnError
 from ..runtime.launch import LaunchError
+from ..runtime.tmp_dirs import EngineTmp
 from .concurrency import Concurrency
 from .start_gate import StartGate, default_limit
 
@@ -59,8 +60,16 @@ class EnvironmentPool:
         self._busy: dict[str, set[Environment]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.gate = StartGate(settings.start_concurrency or default_limit())
+        self.scratch: EngineTmp | None = None  # this engine's folder for its TMPDIRs
         self.started = False  # environments may be started (the engine runs)
         self.closed = False
+
+    def open(self, tmp_root: Path) -> None:
+        """The engine starts: environments may start, their TMPDIRs in a folder of its own
+        under ``tmp_root`` (dead engines' folders there are swept meanwhile)."""
+        self.scratch = EngineTmp(tmp_root)
+        self.tmp_root = self.scratch.path
+        self.started = True
 
     # ----------------------------------------------------------------- reading
 
@@ -173,7 +182,8 @@ class EnvironmentPool:
         idle[:] = keep
 
     def reap_idle(self) -> None:
-        """Shut down environments idle for longer than the keep-alive."""
+        """Shut down environments idle for longer than the keep-alive; reap killed strays."""
+        processes.reap_adopted()
         deadline = time.time() - self.settings.keep_alive_s
         for name, idle in self._idle.items():
             keep = []
@@ -190,7 +200,8 @@ class EnvironmentPool:
                 self.changed(name)
 
     async def shutdown_all(self, timeout: float = 5.0) -> None:
-        """The engine closes: every environment goes, busy or idle, and is reaped."""
+        """The engine closes: every environment goes, busy or idle, and is reaped, with any
+        process a handler left behind; its TMPDIRs' folder goes too."""
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
@@ -199,9 +210,13 @@ class EnvironmentPool:
             env.shutdown("exit")
         self._idle.clear()
         if envs:
-            await asyncio.wait(
-                [asyncio.ensure_future(e.wait_reaped()) for e in envs], timeout=timeout
-            )
+            reaped = [asyncio.ensure_future(env.wait_reaped()) for env in envs]
+            await asyncio.wait(reaped, timeout=timeout)
+        processes.kill_strays()
+        processes.reap_adopted(wait_s=1.0)
+        if self.scratch is not None:
+            self.scratch.close()
+        watchdog.stop_if_idle()
 
     # ----------------------------------------------------------------- pre-warming
 

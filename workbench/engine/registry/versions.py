@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 from ..config.function import FunctionConfig
 from ..model.errors import (
@@ -58,6 +59,8 @@ VERSIONED_FIELDS = (
     "environment",
 )
 
+
+_T = TypeVar("_T")
 
 MAX_VERSION_NUMBER = 2**63 - 1  # SQLite's INTEGER: no version can have a larger number
 
@@ -271,7 +274,7 @@ class Registry:
         with self._lock:
             return int(self._conn.execute("SELECT value FROM registry_generation").fetchone()[0])
 
-    def _write(self, work: Callable[[], object]) -> object:
+    def _write(self, work: Callable[[], _T]) -> _T:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -335,7 +338,7 @@ class Registry:
             )
             return version, True
 
-        version, created = self._write(work)  # type: ignore[misc]
+        version, created = self._write(work)
         self._versions[(version.function, version.number)] = version
         return version, created
 
@@ -507,7 +510,7 @@ class Registry:
             )
             return new
 
-        return self._write(work)  # type: ignore[return-value]
+        return self._write(work)
 
     def delete_alias(self, function: str, name: str) -> None:
         check_alias_name(name)

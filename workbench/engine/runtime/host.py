@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import resource
 
@@ -29,6 +30,13 @@ def raise_open_files_limit() -> int:
 
 
 def prepare_host() -> None:
-    """Become the child subreaper (no handler's process escapes) and raise the fd limit."""
+    """Become the child subreaper (no handler's process escapes), raise the fd limit, and take
+    what is loaded so far out of the garbage collector's sight.
+
+    ``gc.freeze()``: the modules, classes and constants loaded at start (a few hundred thousand
+    objects) never become garbage, yet every full collection walked them all: measured with a
+    thousand environments starting at once, a 74 ms pause of the loop (every call waited).
+    """
     processes.become_subreaper()
     raise_open_files_limit()
+    gc.freeze()

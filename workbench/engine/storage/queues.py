@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import hashlib
 import json
 import re
@@ -354,7 +355,7 @@ class QueueStore:
             rows = self._conn.execute(f"SELECT {_INFO} FROM queues ORDER BY name").fetchall()
             return self._infos(rows)
 
-    def _infos(self, rows: list[tuple]) -> list[QueueInfo]:
+    def _infos(self, rows: builtins.list[tuple]) -> builtins.list[QueueInfo]:
         now = time.time()
         counts: dict[str, tuple[int, int, int]] = {
             queue: (visible or 0, in_flight or 0, delayed or 0)
@@ -440,7 +441,7 @@ class QueueStore:
         *,
         dead_letter_queue: str | None = None,
         max_receive_count: int | None = None,
-    ) -> list[Message]:
+    ) -> builtins.list[Message]:
         """Up to ``max_messages`` (1..10) visible messages, now in flight for the visibility
         timeout (the queue's unless given). Redrive uses the queue's policy, or the one given
         (a queue trigger's own ``max_receive_count`` and ``dead_letter_queue``)."""
@@ -448,13 +449,13 @@ class QueueStore:
         if visibility_timeout is not None:
             _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
 
-        def work() -> list[Message]:
+        def work() -> builtins.list[Message]:
             _, _, vt, dlq, max_receive = self._require(name)
             if max_receive_count is not None:
                 dlq, max_receive = dead_letter_queue, max_receive_count
             timeout = vt if visibility_timeout is None else visibility_timeout
             now = time.time()
-            received: list[Message] = []
+            received: builtins.list[Message] = []
             while len(received) < max_messages:
                 rows = self._conn.execute(
                     f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE queue = ? AND "
@@ -517,7 +518,7 @@ class QueueStore:
 
         return self._write(work)
 
-    def delete_messages(self, name: str, receipt_handles: list[str]) -> int:
+    def delete_messages(self, name: str, receipt_handles: builtins.list[str]) -> int:
         """``delete_message`` for several handles in one transaction; how many were deleted."""
         for handle in receipt_handles:
             _handle_message_id(handle)

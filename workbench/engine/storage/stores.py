@@ -18,11 +18,14 @@ def open_stores(db: Path | Database) -> tuple[RecordStore, AsyncQueue, QueueStor
 
 
 def close_stores(
-    records: RecordStore | None, async_queue: AsyncQueue | None, queues: QueueStore | None
+    records: RecordStore | None,
+    async_queue: AsyncQueue | None,
+    queues: QueueStore | None,
+    database: Database | None,
 ) -> None:
     if async_queue is not None:
         async_queue.close()
         forget_owner(async_queue.owner)
-    for store in (records, queues):
+    for store in (records, queues, database):  # the database, shared by all, last
         if store is not None:
             store.close()
