@@ -373,3 +373,16 @@ def test_record_screen(snap_compare, app: WorkbenchApp, size: tuple[int, int], u
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=open_record)
+
+
+def test_the_record_shows_a_cold_start_s_wait_for_its_turn() -> None:
+    """A cold start that waited for its turn to start a runtime (many at once) says so on its
+    record, apart from the REPORT line's figures; one that did not wait says nothing."""
+    from workbench.tui.screens.record import header
+
+    waited = made_up(1)
+    waited.start_wait_ms = 1234.5
+    assert "Waited 1234.50 ms for a runtime to start (not in Duration, not billed)" in str(
+        header(waited).plain
+    )
+    assert "Waited" not in header(made_up(2)).plain

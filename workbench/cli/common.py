@@ -65,10 +65,13 @@ def read_payload(args: argparse.Namespace) -> bytes:
 
 
 def show_log(record: InvocationRecord) -> None:
-    """The invocation's log on stderr, and the time it sat at a debugger prompt, if any."""
-    from ..engine.model import paused_text, terminal_text
+    """The invocation's log on stderr, and the time it sat at a debugger prompt or waited for
+    its turn to start a runtime, if any."""
+    from ..engine.model import paused_text, start_wait_text, terminal_text
 
     sys.stderr.write(terminal_text(record.log_lines) + "\n")
+    if record.start_wait_ms:
+        sys.stderr.write(start_wait_text(record.start_wait_ms) + "\n")
     if record.paused_ms:
         sys.stderr.write(paused_text(record.paused_ms) + "\n")
     sys.stderr.flush()

@@ -22,7 +22,14 @@ from .events import (
 )
 from .ids import new_uuid
 from .limits import check_payload_size, payload_limit
-from .records import end_line, paused_text, runtime_version_arn, start_line, terminal_text
+from .records import (
+    end_line,
+    paused_text,
+    runtime_version_arn,
+    start_line,
+    start_wait_text,
+    terminal_text,
+)
 
 __all__ = [
     "AsyncEventChanged",
@@ -39,6 +46,7 @@ __all__ = [
     "end_line",
     "new_uuid",
     "paused_text",
+    "start_wait_text",
     "payload_limit",
     "runtime_version_arn",
     "start_line",

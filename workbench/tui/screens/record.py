@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...engine import Engine, InvocationRecord
-from ...engine.model import AsyncEventChanged, paused_text
+from ...engine.model import AsyncEventChanged, paused_text, start_wait_text
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
 
@@ -79,6 +79,8 @@ def header(r: InvocationRecord, queued: AsyncEvent | None = None) -> Content:
             r.env_id or "—",
         ),
     ]
+    if r.start_wait_ms:
+        lines.append(Content.styled(start_wait_text(r.start_wait_ms), "$warning"))
     if r.paused_ms:
         lines.append(Content.styled(paused_text(r.paused_ms), "$warning"))
     if r.replay_of:

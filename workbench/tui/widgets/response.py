@@ -26,6 +26,8 @@ def metrics_line(result: InvokeResult) -> Text:
     ]
     if r.init_duration_ms is not None:
         parts.append(f"  Init Duration {r.init_duration_ms:.2f} ms")
+    if r.start_wait_ms:
+        parts.append((f"  Waited {r.start_wait_ms / 1000:.2f} s to start", "bold yellow"))
     if r.paused_ms:
         parts.append((f"  Paused {r.paused_ms / 1000:.2f} s (not billed)", "bold yellow"))
     parts.append((f"  {version_label(r.version)}", "dim"))  # v3, or $LATEST
