@@ -103,6 +103,7 @@ class EnvironmentPool:
         waited = await self.gate.enter(fn.name)
         env = self._new(fn, version, self.catalog.revision(fn.name))
         env.on_runtime_started = self.gate.leave  # the next cold start may begin
+        env.spawn_inline = self.gate.starting == 1 and not self.gate.queued  # a lone start
         self._busy.setdefault(fn.name, set()).add(env)
         self.changed(fn.name)
         return env, True, waited

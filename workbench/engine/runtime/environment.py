@@ -160,6 +160,7 @@ class Environment(RuntimeAPIListener):
         # called once the runtime process runs (it connected, or INIT ended): the pool's
         # start gate lets the next cold start in
         self.on_runtime_started: Callable[[], None] | None = None
+        self.spawn_inline = False  # spawned on the loop itself: no other start is under way
         self._t_spawn = 0.0
         self._t_connect = 0.0
         self._usage: ProcUsage | None = None
@@ -260,7 +261,9 @@ class Environment(RuntimeAPIListener):
             env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
         self.created_at = time.time()
         try:
-            spawned = await spawn(how.command, env, self.fn, guard_cpu=self.ide is None)
+            spawned = await spawn(
+                how.command, env, self.fn, guard_cpu=self.ide is None, inline=self.spawn_inline
+            )
         except OSError as e:
             self._cleanup_files()
             self._release_debugger()

@@ -80,13 +80,21 @@ def _spawn(
 
 
 async def spawn(
-    command: Sequence[str], env: dict[str, str], fn: FunctionConfig, *, guard_cpu: bool
+    command: Sequence[str],
+    env: dict[str, str],
+    fn: FunctionConfig,
+    *,
+    guard_cpu: bool,
+    inline: bool = False,
 ) -> Spawned:
     """Start ``command`` in its own session, limited for ``fn``; raises ``OSError``.
 
-    Cancelling the caller does not orphan the process: the spawn finishes, and its process is
-    killed and reaped.
+    ``inline``: on the loop itself, for a lone cold start (the worker thread's hand-off costs
+    ~1 ms of latency, and with nothing else starting there is nothing to stall). Cancelling the
+    caller does not orphan the process: the spawn finishes, and its process is killed and reaped.
     """
+    if inline:
+        return _spawn(command, env, fn, guard_cpu)
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu)
     try:
