@@ -7,7 +7,6 @@ Real runtimes in real processes, as a person would use them; waits poll the app'
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import psutil
@@ -23,7 +22,7 @@ from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
 from workbench.tui.widgets.gauge import ConcurrencyGauge
 
-from ..helpers import make_function
+from ..helpers import make_function, until_sync
 
 HELLO = """
 def handler(event, context):
@@ -290,9 +289,6 @@ async def test_ctrl_q_quits_and_leaves_no_process(app: WorkbenchApp) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0 or app.return_code is None
-    deadline = time.monotonic() + 10
-    while runtimes() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not runtimes()
+    until_sync(lambda: not runtimes(), "the runtimes to exit", step=0.05)
     for p in procs:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
