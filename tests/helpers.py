@@ -69,15 +69,19 @@ async def next_event(
     where: Callable[[E], object] = lambda _: True,
     *,
     timeout: float = WAIT_S,
+    passed: list[Any] | None = None,
 ) -> E:
     """The next engine event of ``kind`` on the subscription ``events`` for which ``where`` is
-    true; the events before it are consumed. Fails after ``timeout`` seconds."""
+    true; the events before it are consumed (and appended to ``passed``, if given, for a test
+    that asserts on what came before). Fails after ``timeout`` seconds."""
 
     async def scan() -> E:
         while True:
             event = await events.get()
             if isinstance(event, kind) and where(event):
                 return event
+            if passed is not None:
+                passed.append(event)
 
     try:
         return await asyncio.wait_for(scan(), timeout)
