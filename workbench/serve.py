@@ -61,6 +61,8 @@ async def serve(
     )
     async with Engine(roots, settings) as engine:
         subscription = engine.subscribe()
+        # the banner below says the functions are served: from then on a save is seen
+        await engine.wait_watching()
         try:
             server = await start_api(engine, host, port)
         except OSError as e:
