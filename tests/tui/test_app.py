@@ -14,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Static
 
-from tests.tui.pilot import wait_until
+from tests.tui.pilot import palette_offers, wait_until
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.screens.help import HelpScreen
@@ -258,7 +258,7 @@ async def test_palette_invokes_the_selected_function(app: WorkbenchApp) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"function: Invoke")
-        await pilot.pause(0.3)
+        await palette_offers(pilot, "function: Invoke")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "Duration" in text_of(app, "#response-status"))
         assert json.loads(text_of(app, "#response-body")) == {"greeting": "hello world"}
