@@ -23,7 +23,7 @@ from pathlib import Path
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EventBus, LogLine
 from . import processes
-from .debug_attach import DebugPorts, DebugTarget, debugger_for
+from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .launch import LaunchError, launch
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
@@ -121,6 +121,7 @@ class Environment(RuntimeAPIListener):
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
         self.ide: DebugTarget | None = None
         self.waiting_for_debugger = False  # listening, and no debugger has attached yet
+        self._listening_line: str | None = None  # the debugger's "listening" line, until seen
         self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
         self.state = "new"  # new → initializing → idle ⇄ busy → dead
@@ -248,9 +249,8 @@ class Environment(RuntimeAPIListener):
         self._pidfd = os.pidfd_open(self.pid)
         loop.add_reader(self._pidfd, self._on_exit)
         self._publish("init_start")
-        if self.ide is not None:
-            self.waiting_for_debugger = True
-            self._publish("debug_wait", port=self.ide.port)
+        if self.ide is not None:  # debug_wait once it listens (_take_output)
+            self._listening_line = LISTENING[self.ide.kind]
         self._waiter = loop.create_future()
         # an IDE attaches (and its user steps through module code) in their own time
         timer = None if self.ide else loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
@@ -464,6 +464,11 @@ class Environment(RuntimeAPIListener):
             return
         text = [c.decode("utf-8", "replace") for c in complete]
         self._lines.extend(text)
+        if self._listening_line is not None and any(self._listening_line in t for t in text):
+            self._listening_line = None
+            if self.ide is not None and not self._t_connect:  # not attached already
+                self.waiting_for_debugger = True
+                self._publish("debug_wait", port=self.ide.port)
         if self.bus.active:
             now = time.time()
             for line in text:
