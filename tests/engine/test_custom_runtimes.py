@@ -165,7 +165,7 @@ async def test_a_bootstrap_posting_an_error_gives_the_function_error_shape(
             "errorMessage": "no good",
             "errorType": "Shell.Failure",
             "stackTrace": ["bootstrap"],
-        }
+        }, result.record.log_lines  # what the bootstrap said, if it died instead
         assert result.record.status == "error"
         assert result.record.error_type == "Shell.Failure"
         assert f"failing {result.record.request_id}" in result.record.log_lines
