@@ -121,10 +121,23 @@ def really_running(pid: int) -> bool:
 
 
 def wait_until_gone(pids: list[int], timeout: float = WAIT_S) -> list[int]:
-    """Pids still present (running or unreaped) once they are all gone or ``timeout`` passed."""
+    """Pids still present (running or unreaped) once they are all gone or ``timeout`` passed.
+
+    A process started after this call is another one that reuses a pid (pids wrap around at
+    32768, and the suite runs in parallel): it does not count, and is never killed.
+    """
+    # now, on the clock psutil's create_time() is read from (clock ticks since boot), to the tick
+    asked = psutil.boot_time() + float(Path("/proc/uptime").read_text().split()[0]) + 0.02
+
+    def present(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).create_time() <= asked
+        except psutil.NoSuchProcess:
+            return False
+
     with contextlib.suppress(AssertionError):
-        until_sync(lambda: not any(running(p) for p in pids), "them to go", timeout=timeout)
-    return [p for p in pids if running(p)]
+        until_sync(lambda: not any(present(p) for p in pids), "them to go", timeout=timeout)
+    return [p for p in pids if present(p)]
 
 
 def describe(pids: list[int]) -> list[str]:
