@@ -1,11 +1,93 @@
-"""Helpers shared by the test suites: build function folders on disk, compare event shapes."""
+"""Helpers shared by the test suites: build function folders on disk, compare event shapes,
+wait on conditions."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+WAIT_S = 20.0  # how long a test waits for something that takes milliseconds on an idle machine
+
+
+async def until(
+    check: Callable[[], T],
+    what: str = "the condition",
+    *,
+    timeout: float = WAIT_S,
+    step: float = 0.02,
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    explain: Callable[[], object] | None = None,
+) -> T:
+    """Poll ``check()`` until it returns something true, and return that; fail after ``timeout``.
+
+    A test waits on the condition that proves the thing happened, never for a fixed time: that is
+    as fast as the machine on an idle one and still right on a loaded one. ``pause`` lets time
+    pass between checks (a Pilot test passes ``pilot.pause`` so the app keeps handling its
+    messages); ``explain()`` adds what was seen instead to the failure.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            detail = f"; {explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}")
+        await pause(step)
+
+
+def until_sync(
+    check: Callable[[], T],
+    what: str = "the condition",
+    *,
+    timeout: float = WAIT_S,
+    step: float = 0.02,
+    explain: Callable[[], object] | None = None,
+) -> T:
+    """``until`` for code with no event loop to yield to (threads, subprocesses)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            detail = f"; {explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}")
+        time.sleep(step)
+
+
+async def next_event(
+    events: Any,
+    kind: type[E],
+    where: Callable[[E], object] = lambda _: True,
+    *,
+    timeout: float = WAIT_S,
+    passed: list[Any] | None = None,
+) -> E:
+    """The next engine event of ``kind`` on the subscription ``events`` for which ``where`` is
+    true; the events before it are consumed (and appended to ``passed``, if given, for a test
+    that asserts on what came before). Fails after ``timeout`` seconds."""
+
+    async def scan() -> E:
+        while True:
+            event = await events.get()
+            if isinstance(event, kind) and where(event):
+                return event
+            if passed is not None:
+                passed.append(event)
+
+    try:
+        return await asyncio.wait_for(scan(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"no {kind.__name__} came in {timeout:g} s") from None
 
 
 def body(result: Any) -> Any:

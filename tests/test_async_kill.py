@@ -13,13 +13,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 
-from tests.helpers import make_function
+from tests.helpers import make_function, until_sync
 from tests.test_cli_serve import start_serve
 
 APPENDER = """
@@ -61,16 +60,6 @@ def succeeded(state: Path) -> set[str]:
     return {row[0] for row in rows}
 
 
-def wait_for(check, what: str, timeout: float = 30.0):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_kill_9_of_serve_loses_no_accepted_event(tmp_path: Path) -> None:
     root, state, out = tmp_path / "functions", tmp_path / "state", tmp_path / "ran.txt"
     make_function(root, "appender", APPENDER, reserved_concurrency=2, environment={"OUT": str(out)})
@@ -78,7 +67,7 @@ def test_kill_9_of_serve_loses_no_accepted_event(tmp_path: Path) -> None:
     handlers: list[psutil.Process] = []
     try:
         accepted = [post_event(url, "appender", {"i": i}) for i in range(30)]
-        wait_for(lambda: len(ran(out)) >= 4, "some events to run")
+        until_sync(lambda: len(ran(out)) >= 4, "some events to run")
         handlers = psutil.Process(proc.pid).children(recursive=True)
         assert handlers, "the environments running the events"
         proc.send_signal(signal.SIGKILL)
@@ -90,7 +79,7 @@ def test_kill_9_of_serve_loses_no_accepted_event(tmp_path: Path) -> None:
     before_restart = ran(out)
     assert len(set(before_restart)) < len(accepted), "killed too late to prove anything"
     # its orphaned runtimes lose their Runtime API and exit on their own
-    wait_for(
+    until_sync(
         lambda: not any(h.is_running() and h.status() != psutil.STATUS_ZOMBIE for h in handlers),
         "the killed serve's handler processes to exit",
         timeout=20,
@@ -98,8 +87,8 @@ def test_kill_9_of_serve_loses_no_accepted_event(tmp_path: Path) -> None:
 
     proc, url, _ = start_serve(root, state, "--time-scale", "0.001")
     try:
-        wait_for(lambda: set(accepted) <= set(ran(out)), "every accepted event to run")
-        wait_for(lambda: set(accepted) <= succeeded(state), "a success record for each")
+        until_sync(lambda: set(accepted) <= set(ran(out)), "every accepted event to run")
+        until_sync(lambda: set(accepted) <= succeeded(state), "a success record for each")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -136,13 +125,13 @@ def test_invoke_async_queues_and_warns_then_serve_runs_it(tmp_path: Path) -> Non
 
     proc, _, _ = start_serve(root, state, "--time-scale", "0.001")
     try:
-        wait_for(lambda: request_id in ran(out), "serve to run the queued event")
+        until_sync(lambda: request_id in ran(out), "serve to run the queued event")
         # with serve running: no warning, and serve notices the CLI's row within moments
         done = run_cli(root, state, "invoke", "appender", "--async", "--payload", '{"i": 2}')
         assert done.returncode == 0, done.stderr
         assert done.stderr == ""
         second = json.loads(done.stdout)["RequestId"]
-        wait_for(lambda: second in ran(out), "serve to run the CLI's second event", timeout=10)
+        until_sync(lambda: second in ran(out), "serve to run the CLI's second event", timeout=10)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)

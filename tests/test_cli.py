@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.helpers import make_function
+from tests.helpers import make_function, until_sync
 
 HELLO = """
 def handler(event, context):
@@ -162,14 +161,11 @@ def test_a_signal_during_an_invoke_leaves_no_process_behind(root: Path, signum: 
         stderr=subprocess.PIPE,
     )
     cli = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 20
-    sleeper = None
-    while time.monotonic() < deadline and sleeper is None:
-        for p in cli.children(recursive=True):
-            if p.name() == "sleep":
-                sleeper = p
-        time.sleep(0.05)
-    assert sleeper is not None, "the handler's child never started"
+    sleeper = until_sync(
+        lambda: next((p for p in cli.children(recursive=True) if p.name() == "sleep"), None),
+        "the handler's child to start",
+        step=0.05,
+    )
     runtime = [p for p in cli.children(recursive=True) if p.pid != sleeper.pid]
     os.kill(proc.pid, signum)
     proc.wait(timeout=20)

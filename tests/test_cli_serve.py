@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import make_function
+from tests.helpers import make_function, until_sync
 
 AWS = Path(sys.executable).parent / "aws"
 
@@ -125,8 +124,10 @@ def test_serve_answers_the_aws_cli_logs_and_stops_cleanly(root: Path, tmp_path: 
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
     assert code == 128 + signal.SIGTERM
-    time.sleep(0.2)
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    until_sync(
+        lambda: not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE],
+        "serve's environments to be gone",
+    )
     with pytest.raises(OSError):
         urllib.request.urlopen(url + "/2015-03-31/functions", timeout=2)
 

@@ -8,12 +8,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_function
+from tests.helpers import make_function, until_sync
 from tests.test_cli_serve import start_serve
 from workbench.engine import Engine, EngineSettings
 
@@ -77,9 +76,7 @@ def test_published_events_wait_for_a_serve_then_run(root: Path, tmp_path: Path) 
     try:
         for name in ("audit", "mailer"):
             out = tmp_path / f"{name}.jsonl"
-            deadline = time.monotonic() + 30
-            while not out.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            until_sync(out.exists, f"{name} to run", timeout=30, step=0.05)
             [event] = [json.loads(x) for x in out.read_text().splitlines()]
             sns = event["Records"][0]["Sns"]
             assert sns["MessageId"] == message_id and sns["Message"] == "from stdin"
@@ -90,9 +87,9 @@ def test_published_events_wait_for_a_serve_then_run(root: Path, tmp_path: Path) 
         again = publish(root, state, "orders", "second")
         assert again.returncode == 0 and again.stderr == b""
         out = tmp_path / "audit.jsonl"
-        deadline = time.monotonic() + 30
-        while len(out.read_text().splitlines()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_sync(
+            lambda: len(out.read_text().splitlines()) >= 2, "the second", timeout=30, step=0.05
+        )
         assert json.loads(out.read_text().splitlines()[1])["Records"][0]["Sns"]["Message"] == (
             "second"
         )

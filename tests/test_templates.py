@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.helpers import until_sync
 from workbench.engine.shapes import TEMPLATES, generate, template_choices
 
 ACCOUNT = "123456789012"
@@ -405,7 +406,8 @@ def test_sequence_numbers_grow_between_calls() -> None:
         return int(generate("kinesis", "get-records")["Records"][0]["kinesis"]["sequenceNumber"])
 
     first = sequence()
-    time.sleep(0.001)
+    after = time.time_ns()
+    until_sync(lambda: time.time_ns() > after, "the clock to move on", step=0)  # a later call
     assert sequence() > first
 
 

@@ -6,7 +6,6 @@ response mapping through a handler that returns what the test asks for.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
@@ -19,7 +18,7 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from tests.helpers import make_function
+from tests.helpers import make_function, until
 from workbench.api import apigw_events
 from workbench.api.http_trigger import HttpTriggerServer, RouteTable, start_http
 from workbench.engine import Engine, EngineSettings
@@ -540,14 +539,13 @@ async def test_a_route_added_by_a_reload_serves_at_once(
             async with client.get(http.url + "/second") as response:
                 assert response.status == 404
             http_function(function_root, "late", ROUTE_NAME, {"path": "/second"})
-            deadline = time.monotonic() + 20
-            while True:
-                async with client.get(http.url + "/second") as response:
-                    if response.status == 200:
-                        assert (await response.json())["route"] == "ANY /second"
-                        break
-                assert time.monotonic() < deadline, "the new route never served"
-                await asyncio.sleep(0.1)
+            await until(
+                lambda: http.routes.lines() == ["ANY /second -> late (payload 2.0)"],
+                "the reload to bring the new route",
+            )
+            async with client.get(http.url + "/second") as response:  # the next request
+                assert response.status == 200
+                assert (await response.json())["route"] == "ANY /second"
             async with client.get(http.url + "/first") as response:
                 assert response.status == 404  # the old route went with the old config
             assert http.routes.lines() == ["ANY /second -> late (payload 2.0)"]

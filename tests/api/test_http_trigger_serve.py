@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -19,12 +18,6 @@ ROUTE = """
 def handler(event, context):
     return {"route": event["routeKey"], "params": event.get("pathParameters")}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def with_route(root: Path, name: str, path: str, method: str = "GET") -> None:
@@ -41,10 +34,12 @@ def lines_until(output: queue.Queue[str], pattern: str) -> str:
 def test_serve_prints_and_serves_the_routes_and_follows_reloads(tmp_path: Path) -> None:
     root = tmp_path / "functions"
     with_route(root, "items", "/items/{id}")
-    port = free_port()
-    proc, _, output = start_serve(root, tmp_path / "state", "--http-port", str(port))
+    proc, _, output = start_serve(root, tmp_path / "state")  # on a free port (0)
     try:
-        assert lines_until(output, "HTTP routes on") == f"HTTP routes on http://127.0.0.1:{port}"
+        routes_on = lines_until(output, "HTTP routes on")
+        bound = re.fullmatch(r"HTTP routes on http://127\.0\.0\.1:(\d+)", routes_on)
+        assert bound, routes_on
+        port = int(bound[1])
         assert output.get(timeout=30) == "  GET /items/{id} -> items (payload 2.0)"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/items/42", timeout=30) as response:
             assert response.status == 200
@@ -54,8 +49,8 @@ def test_serve_prints_and_serves_the_routes_and_follows_reloads(tmp_path: Path) 
                 "params": {"id": "42"},
             }
         lines_until(output, r"^REPORT RequestId:")  # its log, as any invocation's
-        # a new route saved while serve runs is listed and served
-        time.sleep(1)  # let the watcher settle on the folder first
+        # a new route saved while serve runs is listed and served (serve printed its banner
+        # once its watcher followed the folder)
         with_route(root, "orders", "/orders", method="POST")
         lines_until(output, "HTTP routes on .* now")
         listed = [output.get(timeout=30), output.get(timeout=30)]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import make_function
+from tests.helpers import make_function, until_sync
 
 from .live_server import LiveServer
 
@@ -123,13 +122,12 @@ def test_event_is_accepted_with_202_and_runs(live: LiveServer, client) -> None:
     assert response["StatusCode"] == 202
     assert response["Payload"].read() == b""
     request_id = response["ResponseMetadata"]["RequestId"]
-    deadline = time.time() + 20
-    record = None
-    while time.time() < deadline and record is None:
+
+    def stored() -> object:
         live.sync(lambda engine: engine.store.flush())
-        record = live.sync(lambda engine: engine.store.get(request_id))
-        time.sleep(0.05)
-    assert record is not None, "the event never ran"
+        return live.sync(lambda engine: engine.store.get(request_id))
+
+    record = until_sync(stored, "the event to run", step=0.05)
     assert record.invocation_type == "Event"
     assert json.loads(record.response)["event"] == {"e": 1}
 

@@ -11,6 +11,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.helpers import until_sync
+
 from .live_server import LiveServer
 
 
@@ -134,13 +136,19 @@ def test_batches_visibility_and_purge(sqs) -> None:
 
 def test_long_polling_returns_when_a_message_arrives(sqs, live: LiveServer) -> None:
     url = sqs.create_queue(QueueName="lp")["QueueUrl"]
+    listeners = live.sync(lambda e: len(e.queues._listeners))
+    got: dict = {}
     started = time.monotonic()
-    timer = threading.Timer(0.5, lambda: live.sync(lambda e: e.queues.send("lp", "late")))
-    timer.start()
-    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)
-    timer.join()
+    receiver = threading.Thread(
+        target=lambda: got.update(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10))
+    )
+    receiver.start()
+    # the message arrives while the receive waits for one (it listens for sends)
+    until_sync(lambda: live.sync(lambda e: len(e.queues._listeners)) > listeners, "the long poll")
+    live.sync(lambda e: e.queues.send("lp", "late"))
+    receiver.join(30)
     assert got["Messages"][0]["Body"] == "late"
-    assert time.monotonic() - started < 10  # it did not wait out the whole 10 s
+    assert time.monotonic() - started < 10  # it returned then, not at the end of WaitTimeSeconds
     # the loop stays free during a long poll: the Lambda API still answers
     assert live.client().list_functions()["Functions"]
 

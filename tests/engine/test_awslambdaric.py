@@ -11,7 +11,6 @@ object, its error payloads (handler exceptions and init errors), its log lines, 
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import json
 import re
@@ -22,7 +21,7 @@ import pytest
 
 from workbench.engine import Engine
 
-from ..helpers import body, make_function
+from ..helpers import body, make_function, until
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "python-awslambdaric"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -457,11 +456,8 @@ async def test_an_oversized_response_is_reported_and_the_next_invoke_starts_afre
     }
     # awslambdaric raises on the 413 and exits, as it does in Lambda ...
     [env] = engine.environments("huge")
-    for _ in range(500):
-        if env.state == "dead":
-            break
-        await asyncio.sleep(0.01)
-    assert env.state == "dead" and env.exit_description == "exit status 1"
+    await until(lambda: env.state == "dead", "the runtime to exit", step=0.01)
+    assert env.exit_description == "exit status 1"
     # ... and the next invoke runs in a new environment.
     after = await engine.invoke("huge", b'{"size": 3}')
     assert after.payload == b'"xxx"', after.payload

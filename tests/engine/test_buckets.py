@@ -7,7 +7,6 @@ the thing under test.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -17,12 +16,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from tests.helpers import make_function
-from workbench.engine import Engine, EngineSettings
+from tests.helpers import WAIT_S, make_function, next_event, until
+from workbench.engine import Engine, EngineSettings, Subscription
 from workbench.engine.config.writers import open_for_writing
 from workbench.engine.model.events import BucketActivity, FunctionReloaded
 from workbench.engine.shapes.s3 import encode_key
-from workbench.engine.sources.buckets import SETTLE_S, Buckets, is_object_name
+from workbench.engine.sources.buckets import Buckets, is_object_name
 
 RECORDER = """
 import json, os
@@ -53,19 +52,43 @@ def events_in(out: Path) -> list[dict]:
     return [json.loads(line) for line in out.read_text().splitlines() if line]
 
 
-async def wait_events(out: Path, count: int, timeout: float = 20.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+async def wait_events(out: Path, count: int, timeout: float = WAIT_S) -> list[dict]:
+    def enough() -> list[dict] | None:
         found = events_in(out)
-        if len(found) >= count:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{out.name}: {len(events_in(out))} events, expected {count}")
+        return found if len(found) >= count else None
+
+    return await until(
+        enough,
+        f"{count} events in {out.name}",
+        timeout=timeout,
+        step=0.05,
+        explain=lambda: f"{len(events_in(out))} there",
+    )
 
 
-async def quiet(seconds: float = SETTLE_S * 4 + 0.5) -> None:
-    """Long enough for a change to have been reported if it were going to be (negatives)."""
-    await asyncio.sleep(seconds)
+MARKERS = "markers"  # the bucket marker files go to (a function of its own follows it)
+
+
+def marker_sink(root: Path, tmp_path: Path) -> None:
+    """The function that follows the markers bucket (write it before the engine starts)."""
+    recorder(root, "marker-sink", tmp_path / "markers.jsonl", bucket=MARKERS)
+
+
+async def reported_so_far(events: Subscription, root: Path) -> list[BucketActivity]:
+    """The bucket reports on ``events`` up to a marker file dropped now (the marker's last).
+
+    The positive proof a test needs before asserting that something was *not* reported: the
+    watcher hands changes over in order, and a change made before the marker settles no later
+    than the marker does (or is looked at, found still open for writing, and held back); so once
+    the marker is reported, every report the earlier changes were going to cause has come.
+    """
+    name = f"marker-{time.monotonic_ns()}.txt"
+    (root / "buckets" / MARKERS / name).write_text("marker")
+    passed: list[object] = []
+    marker = await next_event(
+        events, BucketActivity, lambda e: e.bucket == MARKERS and e.key == name, passed=passed
+    )
+    return [e for e in passed if isinstance(e, BucketActivity)] + [marker]
 
 
 def record(event: dict) -> dict:
@@ -98,6 +121,7 @@ async def test_put_modify_delete(function_root: Path, tmp_path: Path) -> None:
     with S3's record; a change is another Put with a later sequencer; a delete is a Delete."""
     out = tmp_path / "out.jsonl"
     recorder(function_root, "on-upload", out, bucket="uploads", events=BOTH)
+    marker_sink(function_root, tmp_path)
     async with running(function_root, tmp_path) as engine:
         folder = function_root / "buckets" / "uploads"
         assert folder.is_dir()  # created, so the user sees where to drop files
@@ -141,13 +165,12 @@ async def test_put_modify_delete(function_root: Path, tmp_path: Path) -> None:
         assert r3["s3"]["object"]["key"] == "hello.txt"
         assert set(r3["s3"]["object"]) == {"key", "sequencer"}  # no size or eTag
         assert r3["s3"]["object"]["sequencer"] > obj2["sequencer"]
-        await quiet()
+        *seen, _marker = await reported_so_far(activity, function_root)
         assert len(events_in(out)) == 3  # once each
 
         # the invocation records say where they came from; the bus told of the activity
         records = engine.store.recent("on-upload", limit=10)
         assert {rec.trigger for rec in records} == {"s3:uploads"}
-        seen = [e for e in activity.get_nowait() if isinstance(e, BucketActivity)]
         assert [(e.key, e.event_name, e.size, e.functions) for e in seen] == [
             ("hello.txt", "ObjectCreated:Put", len(content), ("on-upload",)),
             ("hello.txt", "ObjectCreated:Put", len(bigger), ("on-upload",)),
@@ -160,7 +183,9 @@ async def test_keys_subfolders_spaces_renames_and_temporaries(
 ) -> None:
     out = tmp_path / "out.jsonl"
     recorder(function_root, "f", out, bucket="docs", events=BOTH)
-    async with running(function_root, tmp_path):
+    marker_sink(function_root, tmp_path)
+    async with running(function_root, tmp_path) as engine:
+        activity = engine.subscribe()
         folder = function_root / "buckets" / "docs"
         (folder / "sub" / "dir").mkdir(parents=True)
         (folder / "sub" / "dir" / "file.txt").write_text("x")
@@ -175,7 +200,8 @@ async def test_keys_subfolders_spaces_renames_and_temporaries(
         (folder / "movie.mp4.part").write_bytes(b"partial")
         (folder / ".notes.txt.swp").write_bytes(b"swap")
         (folder / "notes.txt~").write_bytes(b"backup")
-        await quiet()
+        [*reports, _marker] = await reported_so_far(activity, function_root)
+        assert [e.key for e in reports] == ["sub/dir/file.txt", "red flower (1).jpg"]
         assert len(events_in(out)) == 2
         os.rename(folder / "movie.mp4.part", folder / "movie.mp4")
         *_, done = await wait_events(out, 3)
@@ -190,7 +216,8 @@ async def test_keys_subfolders_spaces_renames_and_temporaries(
 
         # a folder is not an object; removing one removes the objects in it
         (folder / "empty").mkdir()
-        await quiet()
+        [*reports, _marker] = await reported_so_far(activity, function_root)
+        assert sorted(e.key for e in reports) == ["film.mp4", "movie.mp4", "movie.mp4"]
         assert len(events_in(out)) == 5
         for path in sorted((folder / "sub").rglob("*"), reverse=True):
             path.rmdir() if path.is_dir() else path.unlink()
@@ -207,7 +234,9 @@ async def test_filters(function_root: Path, tmp_path: Path) -> None:
     recorder(function_root, "images", images, bucket="media", prefix="in/", suffix=".jpg")
     recorder(function_root, "deletes", deletes, bucket="media", events=["s3:ObjectRemoved:*"])
     recorder(function_root, "everything", everything, bucket="media")
-    async with running(function_root, tmp_path):
+    marker_sink(function_root, tmp_path)
+    async with running(function_root, tmp_path) as engine:
+        activity = engine.subscribe()
         folder = function_root / "buckets" / "media"
         (folder / "in").mkdir()
         (folder / "in" / "cat.png").write_bytes(b"png")
@@ -228,7 +257,8 @@ async def test_filters(function_root: Path, tmp_path: Path) -> None:
         [deleted] = await wait_events(deletes, 1)
         assert record(deleted)["eventName"] == "ObjectRemoved:Delete"
         await wait_events(everything, 3)
-        await quiet()
+        *reports, _marker = await reported_so_far(activity, function_root)
+        assert [(e.key, e.event_name) for e in reports[3:]] == [("out.jpg", "ObjectRemoved:Delete")]
         assert len(events_in(everything)) == 3  # ObjectCreated only, by default
         assert len(events_in(images)) == 1
 
@@ -238,20 +268,24 @@ async def test_a_half_written_file_is_reported_once_complete(
 ) -> None:
     out = tmp_path / "out.jsonl"
     recorder(function_root, "f", out, bucket="uploads")
-    async with running(function_root, tmp_path):
+    marker_sink(function_root, tmp_path)
+    async with running(function_root, tmp_path) as engine:
+        activity = engine.subscribe()
         path = function_root / "buckets" / "uploads" / "big.bin"
         first, rest = os.urandom(300_000), os.urandom(700_000)
         with open(path, "wb") as f:
             f.write(first)
             f.flush()
-            await quiet()  # much longer than the settle window, still open for writing
+            # settled (quiet for longer than the window), looked at, held back: still open
+            [_marker] = await reported_so_far(activity, function_root)
             assert events_in(out) == []
             f.write(rest)
         [put] = await wait_events(out, 1)
         obj = record(put)["s3"]["object"]
         assert obj["size"] == len(first) + len(rest)
         assert obj["eTag"] == hashlib.md5(first + rest).hexdigest()
-        await quiet()
+        [*reports, _marker] = await reported_so_far(activity, function_root)
+        assert [e.key for e in reports] == ["big.bin"]
         assert len(events_in(out)) == 1
 
 
@@ -263,8 +297,10 @@ async def test_files_there_at_start_are_contents_not_news(
     folder = function_root / "buckets" / "uploads"
     folder.mkdir(parents=True)
     (folder / "README.txt").write_text("drop files here\n")
-    async with running(function_root, tmp_path):
-        await quiet()
+    marker_sink(function_root, tmp_path)
+    async with running(function_root, tmp_path) as engine:
+        activity = engine.subscribe()
+        [_marker] = await reported_so_far(activity, function_root)
         assert events_in(out) == []
         (folder / "README.txt").unlink()  # but it is an object: its delete is reported
         [deleted] = await wait_events(out, 1)
@@ -307,11 +343,9 @@ async def test_bucket_files_are_not_code(function_root: Path, tmp_path: Path) ->
         (function_root / "buckets" / "uploads" / "notes.md").write_text("# notes\n")
         await wait_events(out, 2)
         (folder / "app.py").write_text(RECORDER + "\n# saved\n")
-        deadline = time.monotonic() + 20
-        reloads: list[FunctionReloaded] = []
-        while not reloads and time.monotonic() < deadline:
-            reloads = [e for e in events.get_nowait() if isinstance(e, FunctionReloaded)]
-            await asyncio.sleep(0.05)
+        passed: list[object] = []
+        saved = await next_event(events, FunctionReloaded, passed=passed)
+        reloads = [*(e for e in passed if isinstance(e, FunctionReloaded)), saved]
         assert [(e.function, e.change) for e in reloads] == [("f", "code")]
         assert reloads[0].files == (str(folder / "app.py"),)
         assert engine.source_filter.ignored(function_root / "buckets" / "uploads" / "x.txt")
@@ -383,12 +417,13 @@ async def test_the_on_upload_sample(tmp_path: Path) -> None:
     root = tmp_path / "samples"
     shutil.copytree(samples / "on-upload", root / "on-upload")
     shutil.copytree(samples / "buckets", root / "buckets")
+    marker_sink(root, tmp_path)
     async with running(root, tmp_path) as engine:
+        activity = engine.subscribe()
         (root / "buckets" / "uploads" / "my photo.jpg").write_bytes(b"\xff\xd8" * 50)
-        deadline = time.monotonic() + 20
-        while not engine.store.recent("on-upload") and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await quiet()
+        await until(lambda: engine.store.recent("on-upload"), "the on-upload record")
+        [*reports, _marker] = await reported_so_far(activity, root)
+        assert [e.key for e in reports] == ["my photo.jpg"]  # the README there is not news
         [rec] = engine.store.recent("on-upload")
         assert rec.status == "success"
         assert any("s3://uploads/my photo.jpg: 100 bytes, eTag " in x for x in rec.log_lines)

@@ -8,12 +8,12 @@ handler starts survives the engine (on close, on a timeout, on SIGTERM or SIGINT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from workbench.engine import (
 )
 from workbench.engine.storage.store import RecordStore
 
-from ..helpers import add_function, make_function, until_reaped
+from ..helpers import WAIT_S, add_function, make_function, until_reaped, until_sync
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,14 +120,24 @@ def really_running(pid: int) -> bool:
         return False
 
 
-def wait_until_gone(pids: list[int], timeout: float = 3.0) -> list[int]:
-    """Pids still present (running or unreaped) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = [p for p in pids if running(p)]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.02)
+def wait_until_gone(pids: list[int], timeout: float = WAIT_S) -> list[int]:
+    """Pids still present (running or unreaped) once they are all gone or ``timeout`` passed.
+
+    A process started after this call is another one that reuses a pid (pids wrap around at
+    32768, and the suite runs in parallel): it does not count, and is never killed.
+    """
+    # now, on the clock psutil's create_time() is read from (clock ticks since boot), to the tick
+    asked = psutil.boot_time() + float(Path("/proc/uptime").read_text().split()[0]) + 0.02
+
+    def present(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).create_time() <= asked
+        except psutil.NoSuchProcess:
+            return False
+
+    with contextlib.suppress(AssertionError):
+        until_sync(lambda: not any(present(p) for p in pids), "them to go", timeout=timeout)
+    return [p for p in pids if present(p)]
 
 
 def describe(pids: list[int]) -> list[str]:
@@ -507,9 +517,7 @@ def test_default_state_dir_is_beside_the_root(function_root: Path) -> None:
 
 def test_running_counts_an_unreaped_zombie() -> None:
     child = subprocess.Popen(["true"])
-    deadline = time.monotonic() + 5
-    while really_running(child.pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    until_sync(lambda: not really_running(child.pid), "the child to exit", step=0.01)
     assert running(child.pid) and not really_running(child.pid)  # a zombie until reaped
     child.wait()
     assert not running(child.pid)

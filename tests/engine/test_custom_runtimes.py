@@ -22,7 +22,7 @@ import pytest
 
 from workbench.engine import Engine
 
-from ..helpers import body, toml_value
+from ..helpers import body, toml_value, until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 MB = 1024 * 1024
@@ -87,12 +87,8 @@ def limits(pid: int) -> dict[str, tuple[str, str]]:
     return table
 
 
-async def wait_for(path: Path, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if path.exists():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{path} never appeared")
+async def wait_for(path: Path) -> None:
+    await until(path.exists, f"{path} to appear", step=0.01)
 
 
 # ---------------------------------------------------------------------------- the sample
@@ -169,7 +165,7 @@ async def test_a_bootstrap_posting_an_error_gives_the_function_error_shape(
             "errorMessage": "no good",
             "errorType": "Shell.Failure",
             "stackTrace": ["bootstrap"],
-        }
+        }, result.record.log_lines  # what the bootstrap said, if it died instead
         assert result.record.status == "error"
         assert result.record.error_type == "Shell.Failure"
         assert f"failing {result.record.request_id}" in result.record.log_lines
@@ -345,7 +341,7 @@ async def test_a_timeout_kills_the_runtime_and_its_children(engine: Engine, tmp_
         "errorType": "Sandbox.Timedout",
     }
     assert result.record.status == "timeout"
-    assert 1000 <= result.record.duration_ms < 2500
+    assert result.record.duration_ms >= 1000  # how soon after: benchmarks/limits.py
     for pid in (runtime_pid, child_pid):
         assert not psutil.pid_exists(pid) or (
             psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -406,11 +402,12 @@ async def test_a_large_curl_post_is_not_delayed(engine: Engine, size: int, expec
 
     assert result.function_error is None, result.payload[:200]
     assert result.payload == b'"' + b"0" * size + b'"'
-    assert result.record.duration_ms < 500
-    # curl -v (on stderr, so in the log) shows whether it asked, and that it got the 100.
+    # curl -v (on stderr, so in the log) shows whether it asked, and that it got the 100: it
+    # never waited out its second (how long the invoke takes: benchmarks/limits.py).
     sent = [line.rstrip("\r") for line in result.record.log_lines]
     if expects:
         assert "> Expect: 100-continue" in sent, sent
+    if "> Expect: 100-continue" in sent:
         assert "< HTTP/1.1 100 Continue" in sent, sent
 
 

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import LAYER_USER, add_function, make_function, make_layer, until_reaped
+from tests.helpers import (
+    LAYER_USER,
+    add_function,
+    make_function,
+    make_layer,
+    next_event,
+    until,
+    until_reaped,
+)
 from workbench.engine import (
     Engine,
     EngineSettings,
@@ -179,6 +187,7 @@ async def test_a_broken_config_save_is_reported_and_refuses_invokes(
 async def test_ignored_files_reload_nothing(function_root: Path, tmp_path: Path) -> None:
     """Real watcher: version control, caches, swap files and the state folder are not code."""
     folder = make_function(function_root, "f", code(COUNTER, 1))
+    marker = make_function(function_root, "marker", code(COUNTER, 1))
     for name in (".git", "__pycache__", ".workbench"):
         (folder / name).mkdir()
     async with watching(function_root, tmp_path) as engine:
@@ -188,8 +197,13 @@ async def test_ignored_files_reload_nothing(function_root: Path, tmp_path: Path)
         for name in (".git/index", "__pycache__/app.cpython-311.pyc", ".app.py.swp", "app.py~",
                      ".#app.py", "4913", "sedAb12Cd", ".workbench/x.db"):  # fmt: skip
             (folder / name).write_text("x")
-        await asyncio.sleep(0.3)  # several quiet windows: long enough to have seen them
-        assert not [e for e in events.get_nowait() if isinstance(e, FunctionReloaded)]
+        # A real change written after them: the watcher hands changes over in order, so once
+        # its reload is seen, any reload the others caused would have been seen too.
+        (marker / "app.py").write_text(code(COUNTER, 2))
+        seen: list[object] = []
+        await next_event(events, FunctionReloaded, lambda e: e.function == "marker", passed=seen)
+        seen += events.get_nowait()  # the rest of its batch
+        assert not [e for e in seen if isinstance(e, FunctionReloaded)]
         assert env.state == "idle" and (await payload(engine, "f"))["calls"] == 2
 
         (folder / "app.py").write_text(code(COUNTER, 2))  # the watcher does see real changes
@@ -206,12 +220,10 @@ async def test_prewarm_makes_the_first_call_after_a_save_warm(
         events = engine.subscribe()
         (folder / "app.py").write_text(code(COUNTER, 2))
         await next_reload(events, "f")
-
-        async def warmed() -> None:
-            while not engine.function_state("f").idle:  # type: ignore[union-attr]
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(warmed(), 10)
+        await until(
+            lambda: engine.function_state("f").idle,  # type: ignore[union-attr]
+            "the prewarmed environment",
+        )
         result = await engine.invoke("f")
         assert json.loads(result.payload) == {"version": 2, "calls": 1}
         assert not result.record.cold and result.record.init_duration_ms is None
@@ -233,8 +245,7 @@ async def test_an_in_flight_invocation_finishes_on_the_old_code(engine: Engine) 
     folder = add_function(engine, "f", code(SLOW, 1), timeout=30)
     events = engine.subscribe()
     slow = asyncio.create_task(engine.invoke("f", '{"sleep": 1.0}'))
-    while not any(isinstance(e, InvokeStart) for e in events.get_nowait()):
-        await asyncio.sleep(0.01)
+    await next_event(events, InvokeStart)
     [busy] = engine.environments("f")
 
     (folder / "app.py").write_text(code(SLOW, 2))
@@ -349,8 +360,10 @@ async def test_reload_events_reach_subscribers_with_the_shutdown(engine: Engine)
 async def test_a_reload_mid_flight_keeps_concurrency_accounting_right(engine: Engine) -> None:
     """Reserved concurrency changed while an invocation runs: counts still return to zero."""
     folder = add_function(engine, "f", code(SLOW, 1), timeout=30)
+    events = engine.subscribe()
     slow = asyncio.create_task(engine.invoke("f", '{"sleep": 0.5}'))
-    await asyncio.sleep(0.2)
+    await next_event(events, InvokeStart)
+    assert engine.total_in_flight == 1  # mid-flight
     make_function(engine.roots[0], "f", code(SLOW, 1), timeout=30, reserved_concurrency=5)
     engine.reload([folder / "function.toml"])
     await slow

@@ -29,7 +29,7 @@ from workbench.engine import (
 )
 from workbench.engine.model.records import PRICE_PER_GB_SECOND, PRICE_PER_REQUEST
 
-from ..helpers import add_function, body, report
+from ..helpers import add_function, body, report, until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 MB = 1024 * 1024
@@ -442,7 +442,7 @@ async def test_timeout_kills_the_group_and_the_next_call_is_cold(engine: Engine)
     r = result.record
     assert r.status == "timeout"
     assert r.error_type == "Sandbox.Timedout"
-    assert 1000 <= r.duration_ms < 1500
+    assert r.duration_ms >= 1000  # how soon after: benchmarks/limits.py
     assert report(result).endswith("\tStatus: timeout\t")
     assert any(
         re.fullmatch(rf"{LOG_TS} {rid} Task timed out after 1\.00 seconds", x) for x in r.log_lines
@@ -603,16 +603,18 @@ async def test_remaining_time_counts_down(engine: Engine) -> None:
         import time
 
         def handler(event, context):
+            started = time.monotonic()
             before = context.get_remaining_time_in_millis()
             time.sleep(0.2)
-            return [before, context.get_remaining_time_in_millis()]
+            after = context.get_remaining_time_in_millis()
+            return [before, after, (time.monotonic() - started) * 1000]
         """,
         timeout=2,
     )
-    before, after = body(await engine.invoke("clock"))
-    assert 1500 < before <= 2000
-    assert 0 < after < before
-    assert 150 <= before - after < 1000
+    before, after, elapsed_ms = body(await engine.invoke("clock"))
+    assert 0 < after < before <= 2000
+    # it counts down in step with the handler's own clock (each reading is whole ms)
+    assert 200 - 2 <= before - after <= elapsed_ms + 2
 
 
 async def test_context_attributes(engine: Engine) -> None:
@@ -759,11 +761,7 @@ async def test_tmpdir_is_removed_when_an_idle_environment_is_reaped(
         )
         tmpdir = Path(body(await engine.invoke("tmp")))
         assert tmpdir.is_dir()
-        for _ in range(100):
-            if not engine.environments("tmp"):
-                break
-            await asyncio.sleep(0.05)
-        assert engine.environments("tmp") == []
+        await until(lambda: engine.environments("tmp") == [], "the idle environment to go")
         assert not tmpdir.exists()
 
 
@@ -984,7 +982,10 @@ async def test_sample_function(samples: Engine, name: str) -> None:
         warm = await samples.invoke(name, event)
         assert warm.record.cold is False and warm.record.init_duration_ms is None
         assert "Init Duration" not in report(warm)
-        assert warm.record.duration_ms < 100
+        # the same environment, its module-level code not run again
+        assert warm.record.env_id == result.record.env_id
+        assert any(x.startswith("init done: ") for x in result.record.log_lines)
+        assert not any(x.startswith("init done: ") for x in warm.record.log_lines)
     elif name == "slow":
         assert _error(result) == (
             "Sandbox.Timedout",

@@ -9,7 +9,6 @@ JSON) format, timeouts, memory limits and warm reuse.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
@@ -23,7 +22,7 @@ import pytest
 from workbench.engine import Engine, EngineSettings, InvokeResult
 from workbench.engine.runtime.launch import NODE_CODE_MB
 
-from ..helpers import body, report, toml_value
+from ..helpers import body, report, toml_value, until
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 
@@ -58,12 +57,13 @@ def own_lines(result: InvokeResult) -> list[str]:
     return lines[start + 1 : end]
 
 
-async def until_retired(engine: Engine, name: str, timeout_s: float = 5.0) -> None:
+async def until_retired(engine: Engine, name: str) -> None:
     """Wait until no live environment of ``name`` is left (its runtime exited by itself)."""
-    deadline = time.monotonic() + timeout_s
-    while any(env.state != "dead" for env in engine.environments(name)):
-        assert time.monotonic() < deadline, "the runtime did not exit"
-        await asyncio.sleep(0.01)
+    await until(
+        lambda: all(env.state == "dead" for env in engine.environments(name)),
+        "the runtime to exit",
+        step=0.01,
+    )
 
 
 def invoke_error_record(result: InvokeResult) -> dict[str, Any]:
@@ -167,23 +167,22 @@ async def test_callback_waits_for_the_empty_event_loop_unless_told_not_to(engine
     let fired = 0;
     exports.handler = (event, context, callback) => {
       context.callbackWaitsForEmptyEventLoop = event.wait;
-      setTimeout(() => { fired += 1; }, 400);
+      setTimeout(() => { fired += 1; }, event.delay);
       callback(null, { fired, waits: context.callbackWaitsForEmptyEventLoop });
     };
     """
     node_function(engine, "loop", {"index.js": code}, timeout=5)
     t = time.perf_counter()
-    waited = await engine.invoke("loop", b'{"wait": true}')
+    waited = await engine.invoke("loop", b'{"wait": true, "delay": 400}')
     waited_s = time.perf_counter() - t
     assert body(waited) == {"fired": 0, "waits": True}
     assert waited_s >= 0.4  # the response was held until the timer had run
     assert waited.record.duration_ms >= 400
 
-    t = time.perf_counter()
-    quick = await engine.invoke("loop", b'{"wait": false}')
-    assert time.perf_counter() - t < 0.35
+    # a timer far beyond the 5 s timeout: had the response waited for it, this would time out
+    quick = await engine.invoke("loop", b'{"wait": false, "delay": 60000}')
+    assert quick.record.status == "success", quick.payload
     assert body(quick) == {"fired": 1, "waits": False}  # the first call's timer did fire
-    assert quick.record.duration_ms < 350
 
 
 async def test_async_handler_whose_promise_never_settles(engine: Engine) -> None:
@@ -654,7 +653,7 @@ async def test_timeout(engine: Engine) -> None:
     }
     assert result.record.status == "timeout"
     assert any(x.endswith("\tINFO\tgoing to sleep") for x in result.record.log_lines)
-    assert 1000 <= result.record.duration_ms < 2500
+    assert result.record.duration_ms >= 1000  # how soon after: benchmarks/limits.py
     assert (await engine.invoke("sleepy", b"{}")).record.cold
 
 

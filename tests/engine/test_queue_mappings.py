@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,6 +15,9 @@ import pytest
 
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.config.triggers import QueueTrigger, TriggerError, parse_trigger
+from workbench.engine.sources.queue_pollers import QueueMapping, QueuePollers
+
+from ..helpers import until
 
 # Each invocation's event is appended to a file, so the test sees exactly what arrived.
 RECORDER = """
@@ -73,11 +75,10 @@ def bodies(out: Path) -> list[list[str]]:
     return [[r["body"] for r in e["Records"]] for e in events(out)]
 
 
-async def until(condition: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+def mappings(engine: Engine, queue: str) -> list[QueueMapping]:
+    """The queue mappings (pollers) of ``queue`` the engine runs now."""
+    [pollers] = [p for p in engine.sources.parts if isinstance(p, QueuePollers)]
+    return [m for m in pollers.mappings.values() if m.trigger.queue == queue]
 
 
 @pytest.fixture
@@ -265,6 +266,7 @@ async def test_trigger_changes_start_and_stop_pollers(
 ) -> None:
     write_function(function_root, "worker", RECORDER.replace("{BODY}", "None"), out, {"queue": "a"})
     engine = await started()
+    [old] = mappings(engine, "a")
     write_function(
         function_root,
         "worker",
@@ -274,10 +276,13 @@ async def test_trigger_changes_start_and_stop_pollers(
     )
     engine.load_functions()
     assert engine.queues.exists("b")
+    assert mappings(engine, "a") == [] and len(mappings(engine, "b")) == 1
     engine.queues.send("a", "to a")
     engine.queues.send("b", "to b")
-    await until(lambda: bodies(out) == [["to b"]])
-    await asyncio.sleep(0.5)
+    await until(lambda: bodies(out) == [["to b"]], "the message to b")
+    # a's poller has stopped (a send wakes a live poller at once: it would have taken "to a",
+    # sent first, before b's poller took "to b" and ran the function)
+    await until(lambda: old._task is not None and old._task.done(), "a's poller to stop")
     assert engine.queues.get("a").depth == 1  # no longer polled
 
 
@@ -289,10 +294,15 @@ async def test_zero_reserved_concurrency_does_not_receive(
     toml.write_text("reserved_concurrency = 0\n" + toml.read_text())
     engine = await started()
     engine.queues.ensure("q")
+    assert mappings(engine, "q") == []  # no poller: the function is throttled, nothing receives
     engine.queues.send("q", "x")
-    await asyncio.sleep(0.5)
     assert engine.queues.get("q").depth == 1
     assert engine.queues.get("q").in_flight == 0
+    # once the function may run, the message that waited arrives, received for the first time
+    toml.write_text(toml.read_text().replace("concurrency = 0", "concurrency = 1"))
+    engine.load_functions()
+    await until(lambda: bodies(out) == [["x"]], "the message, once the function may run")
+    assert events(out)[0]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "1"
 
 
 def test_trigger_defaults_and_dlq_default() -> None:

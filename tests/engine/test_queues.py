@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import until_sync
 from workbench.engine.sources.sqs_events import failed_items
 from workbench.engine.storage.queues import (
     MAX_MESSAGE_BYTES,
@@ -27,13 +27,6 @@ def store(tmp_path: Path):
     s = QueueStore(tmp_path / "state" / "workbench.db")
     yield s
     s.close()
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_send_receive_delete(store: QueueStore) -> None:
@@ -69,7 +62,7 @@ def test_visibility_timeout_and_new_receipt_handles(store: QueueStore) -> None:
     store.create("q", visibility_timeout=1)
     store.send("q", "x")
     [first] = store.receive("q")
-    wait_until(lambda: store.get("q").depth == 1)
+    until_sync(lambda: store.get("q").depth == 1, "the message to be visible again")
     [second] = store.receive("q")
     assert second.message_id == first.message_id
     assert second.receipt_handle != first.receipt_handle
@@ -92,7 +85,7 @@ def test_receive_visibility_override(store: QueueStore) -> None:
     store.create("q", visibility_timeout=300)
     store.send("q", "x")
     store.receive("q", visibility_timeout=1)
-    wait_until(lambda: store.get("q").depth == 1)
+    until_sync(lambda: store.get("q").depth == 1, "the message to be visible again")
 
 
 def test_redrive_moves_after_max_receive_count(store: QueueStore) -> None:
@@ -124,7 +117,7 @@ def test_delay_seconds(store: QueueStore) -> None:
     info = store.get("q")
     assert (info.depth, info.delayed, info.in_flight) == (0, 1, 0)
     assert store.receive("q") == []
-    wait_until(lambda: store.get("q").depth == 1)
+    until_sync(lambda: store.get("q").depth == 1, "the delayed message to be visible")
     with pytest.raises(QueueError, match="from 0 to 900"):
         store.send("q", "x", delay_seconds=901)
 

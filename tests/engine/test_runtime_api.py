@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import until
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime.runtime_api import (
     MAX_PAYLOAD,
@@ -181,6 +182,11 @@ def recorder(api: RuntimeAPI) -> Recorder:
     return api.listener
 
 
+async def parked(api: RuntimeAPI) -> None:
+    """Until the server holds a /next with no event to give it (it answers once one comes)."""
+    await until(lambda: api.waiting is not None, "the /next to be held")
+
+
 async def first_event(api: RuntimeAPI, client: RawClient, inv: Invocation) -> Response:
     """Let the runtime finish init (first /next) and hand it ``inv``."""
     api.dispatch(inv)
@@ -197,7 +203,7 @@ async def test_next_blocks_until_dispatch_then_returns_the_event(
 ) -> None:
     await client.send(client.build("GET", NEXT))
     pending = asyncio.ensure_future(client.read_response())
-    await asyncio.sleep(0.2)
+    await parked(api)
     assert not pending.done(), "/next answered before any event existed"
     assert recorder(api).named("ready") == [("ready",)]  # asking /next ends INIT
 
@@ -465,7 +471,7 @@ async def test_pipelined_response_and_next_are_handled_in_order(
         ("response", first.request_id, b'"ONE"', "application/json")
     ]
     pending = asyncio.ensure_future(client.read_response())
-    await asyncio.sleep(0.1)
+    await parked(api)
     assert not pending.done(), "the pipelined /next must block until the next event"
     second = invocation(15, b'"two"')
     api.dispatch(second)
@@ -546,7 +552,7 @@ async def test_a_blocked_next_with_connection_close_closes_after_its_event(
     api: RuntimeAPI, client: RawClient
 ) -> None:
     await client.send(RawClient.build("GET", NEXT, headers={"Connection": "close"}))
-    await asyncio.sleep(0.05)
+    await parked(api)
     api.dispatch(invocation(31))
     resp = await client.read_response()
     assert resp.body == b'{"n": 1}'
@@ -566,7 +572,7 @@ async def test_http_1_0_closes_after_each_answer_as_go_does(
     # A runtime with no HTTP library (bash's /dev/tcp, HTTP/1.0) reads each answer to EOF:
     # like Go's net/http in AWS's emulator, the server hangs up unless it asked for keep-alive.
     await client.send(http10("GET", NEXT))
-    await asyncio.sleep(0.05)  # blocked in /next: it closes once its event has gone out
+    await parked(api)  # blocked in /next: it closes once its event has gone out
     api.dispatch(invocation(32))
     answer = await asyncio.wait_for(client.reader.read(), 5)
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b'\r\n\r\n{"n": 1}')

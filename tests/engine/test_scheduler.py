@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import make_function, toml_value
+from tests.helpers import make_function, toml_value, until
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.model.events import ScheduleFired
 from workbench.engine.sources.scheduler import ScheduleInfo, Scheduler, scheduled_event
@@ -58,22 +58,6 @@ def schedule_function(
 def recorded(out: Path) -> dict[str, Any]:
     """request id → the event the handler received."""
     return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
-
-
-async def until(
-    condition: Callable[[], Any],
-    what: str,
-    timeout: float = 20.0,
-    explain: Callable[[], object] | None = None,
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    detail = f"; {explain()}" if explain is not None else ""
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
 
 
 def history(engine: Engine, function: str) -> str:
@@ -256,6 +240,7 @@ async def test_a_reload_stops_removed_schedules_and_starts_added_ones(
     try:
         await until(lambda: len(fired(events)) >= 2, "two fires")
 
+        tasks = [rule.task for rule in engine.scheduler._rules.values()]
         schedule_function(function_root, "tick", out, [])  # the trigger is gone
         engine.load_functions()
         assert engine.scheduler.upcoming() == []
@@ -265,7 +250,8 @@ async def test_a_reload_stops_removed_schedules_and_starts_added_ones(
             "the fires accepted before it ran",
             explain=lambda: history(engine, "tick"),
         )
-        await asyncio.sleep(INTERVAL * 10)
+        # its task has ended: nothing is left that could fire the removed schedule
+        await until(lambda: all(t is None or t.done() for t in tasks), "the rule's task to end")
         assert {s.request_id for s in fired(events)} == before, "a removed schedule fired"
         assert set(recorded(out)) == before
 
@@ -324,8 +310,9 @@ async def test_upcoming_lists_fire_times_and_an_unchanged_trigger_keeps_its_anch
     engine.load_functions()
     assert engine.functions["daily"].description == "two"
     assert engine.scheduler.upcoming(count=3)[0].next_times == rate.next_times
-    # a changed expression is a new rule: it counts from the reload
-    await asyncio.sleep(0.05)
+    # a changed expression is a new rule: it counts from the reload (a later time than the
+    # first anchor, which was taken before `after`)
+    await until(lambda: time.time() > after, "the clock to pass the first anchor")
     changed = [{**triggers[0], "expression": "rate(2 days)"}, triggers[1]]
     schedule_function(function_root, "daily", out, changed, description="two")
     reloaded = time.time()
@@ -349,13 +336,35 @@ async def test_the_scheduler_is_the_engines_only_while_it_runs(
 
 
 class Clock:
-    """A wall clock set to ``at`` now, running at real speed; ``jump`` moves it."""
+    """A wall clock set to ``at`` now, running at real speed; ``jump`` moves it.
+
+    It counts its ``reads`` and keeps the ``last`` time it told: a test sees that the
+    scheduler looked at the clock (and what it saw) instead of sleeping and hoping it did.
+    """
 
     def __init__(self, at: datetime) -> None:
         self.shift = at.timestamp() - time.time()
+        self.reads = 0
+        self.last = 0.0
+        self.step_back: tuple[float, float] | None = None
 
     def __call__(self) -> float:
-        return time.time() + self.shift
+        self.reads += 1
+        self.last = time.time() + self.shift
+        if self.step_back is not None and self.last >= self.step_back[0]:
+            self.shift -= self.step_back[1]  # from the next read on
+            self.step_back = None
+        return self.last
+
+    def step_back_after(self, at: datetime, seconds: float) -> None:
+        """Right after the first read at or past ``at``, step the clock back ``seconds``."""
+        self.step_back = (at.timestamp(), seconds)
+
+    async def read_again(self, times: int = 3) -> None:
+        """Until the scheduler has looked at the clock ``times`` more times: it has gone round
+        its wait (``max_step_s``) and decided again."""
+        target = self.reads + times
+        await until(lambda: self.reads >= target, f"{times} more reads of the clock")
 
     def jump(self, to: datetime) -> None:
         self.shift = to.timestamp() - time.time()
@@ -413,11 +422,11 @@ async def test_a_late_wake_fires_once_and_does_not_backfill(
     scheduler = Scheduler(engine, clock=clock, max_step_s=0.05)
     await scheduler.start()
     try:
-        await asyncio.sleep(0.2)
+        await clock.read_again()  # it looked at the clock: noon is an hour away
         assert fired(events) == []
         clock.jump(utc(2030, 1, 4, 13, 0))  # the laptop slept through three noons
         shots = await until(lambda: fired(events), "the late fire")
-        await asyncio.sleep(0.5)
+        await clock.read_again()  # back to waiting (for Jan 5), nothing more to fire
     finally:
         await scheduler.close()
         follower.cancel()
@@ -436,12 +445,18 @@ async def test_a_wall_clock_stepped_back_does_not_fire_a_time_twice(
     events: list[Any] = []
     follower = asyncio.get_running_loop().create_task(collect(engine, events))
     clock = Clock(utc(2030, 1, 1, 11, 59, 59, 800000))
+    # NTP steps the clock back 0.1 s the moment it shows 12:00: the scheduler, which saw 12:00
+    # come, next reads 11:59:59.9 (as it works out its next fire time)
+    clock.step_back_after(utc(2030, 1, 1, 12), 0.1)
     scheduler = Scheduler(engine, clock=clock, max_step_s=0.05)
     await scheduler.start()
     try:
         await until(lambda: fired(events), "the 12:00 fire")
-        clock.jump(utc(2030, 1, 1, 11, 59, 59, 900000))  # NTP steps the clock back
-        await asyncio.sleep(0.5)
+        assert clock.step_back is None  # it did step back
+        noon = utc(2030, 1, 1, 12).timestamp()
+        # 12:00 comes round again, and the scheduler looks at the clock past it
+        await until(lambda: clock.last > noon + 0.05, "the clock to pass 12:00 again")
+        await clock.read_again()
     finally:
         await scheduler.close()
         follower.cancel()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_function
+from tests.helpers import WAIT_S, make_function, until
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.shapes import generate
 from workbench.engine.sources.topics import (
@@ -45,13 +43,18 @@ def events_in(out: Path) -> list[dict]:
     return [json.loads(line) for line in out.read_text().splitlines() if line]
 
 
-async def wait_events(out: Path, count: int, timeout: float = 20.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(found := events_in(out)) >= count:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{out.name}: {len(events_in(out))} events, expected {count}")
+async def wait_events(out: Path, count: int, timeout: float = WAIT_S) -> list[dict]:
+    def enough() -> list[dict] | None:
+        found = events_in(out)
+        return found if len(found) >= count else None
+
+    return await until(
+        enough,
+        f"{count} events in {out.name}",
+        timeout=timeout,
+        step=0.05,
+        explain=lambda: f"{len(events_in(out))} there",
+    )
 
 
 @pytest.fixture
@@ -99,12 +102,12 @@ async def test_fan_out_with_the_sns_event(engine: Engine, tmp_path: Path) -> Non
     assert (
         audit["Records"][0]["EventSubscriptionArn"] != mailer["Records"][0]["EventSubscriptionArn"]
     )
-    # the disabled subscription and the other topic's subscriber got nothing
-    await asyncio.sleep(1.0)
-    assert events_in(tmp_path / "paused.jsonl") == []
-    assert events_in(tmp_path / "other.jsonl") == []
+    # the disabled subscription and the other topic's subscriber got nothing: publish put every
+    # subscriber's event in the durable queue before it returned, and there are only these two
     triggers = {e.function: e.trigger for e in engine.async_events()}
     assert triggers == {"audit": "sns:orders", "mailer": "sns:orders"}
+    assert events_in(tmp_path / "paused.jsonl") == []
+    assert events_in(tmp_path / "other.jsonl") == []
 
 
 async def test_no_subject_no_attributes(engine: Engine, tmp_path: Path) -> None:
@@ -164,8 +167,5 @@ async def test_the_on_alert_sample(tmp_path: Path) -> None:
     settings = EngineSettings(state_dir=tmp_path / "state", background=True, time_scale=0.001)
     async with Engine([samples], settings) as engine:
         publish_message(engine, "alerts", "disk full", subject="web-1", attributes={"sev": "hi"})
-        deadline = time.monotonic() + 20
-        while not engine.store.recent("on-alert") and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        [rec] = engine.store.recent("on-alert")
+        [rec] = await until(lambda: engine.store.recent("on-alert"), "the on-alert record")
         assert "[web-1] disk full {'sev': 'hi'}" in rec.log_lines

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import LAYER_USER, add_function, make_function, make_layer
+from tests.helpers import LAYER_USER, add_function, make_function, make_layer, next_event
 from workbench.engine import (
     Engine,
     EngineSettings,
@@ -348,12 +347,7 @@ async def test_another_process_publishing_is_noticed(
         events = engine.subscribe()
         async with Engine([function_root], engine_settings) as other:
             await other.publish("f")
-        for _ in range(50):
-            if any(isinstance(e, RegistryChanged) for e in events.get_nowait()):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the other process's publish went unnoticed")
+        await next_event(events, RegistryChanged)  # the other process's publish was noticed
         assert [v.number for v in engine.versions("f")] == [1]
 
 

@@ -7,7 +7,6 @@ Real runtimes in real processes, as a person would use them; waits poll the app'
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import psutil
@@ -15,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Static
 
-from tests.tui.pilot import wait_until
+from tests.tui.pilot import palette_offers, wait_until
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.screens.help import HelpScreen
@@ -23,7 +22,7 @@ from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
 from workbench.tui.widgets.gauge import ConcurrencyGauge
 
-from ..helpers import make_function
+from ..helpers import make_function, until_sync
 
 HELLO = """
 def handler(event, context):
@@ -259,7 +258,7 @@ async def test_palette_invokes_the_selected_function(app: WorkbenchApp) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"function: Invoke")
-        await pilot.pause(0.3)
+        await palette_offers(pilot, "function: Invoke")
         await pilot.press("enter")
         await wait_until(pilot, lambda: "Duration" in text_of(app, "#response-status"))
         assert json.loads(text_of(app, "#response-body")) == {"greeting": "hello world"}
@@ -290,9 +289,6 @@ async def test_ctrl_q_quits_and_leaves_no_process(app: WorkbenchApp) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0 or app.return_code is None
-    deadline = time.monotonic() + 10
-    while runtimes() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not runtimes()
+    until_sync(lambda: not runtimes(), "the runtimes to exit", step=0.05)
     for p in procs:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE

@@ -259,12 +259,9 @@ async def test_load_keeps_the_window_and_the_newest_on_top(app: WorkbenchApp) ->
         log = log_of(app)
         await settle(pilot)
         most = 0
-        handling: list[float] = []
         for batch in range(100):  # 5,000 records, 50 per batch as the bridge would post them
             records = [made_up(batch * 50 + i) for i in range(50)]
-            t0 = time.perf_counter()
             app.on_engine_events(EngineEvents([InvokeEnd(r) for r in records]))
-            handling.append(time.perf_counter() - t0)
             most = max(most, log.table.row_count)
             assert log.table.row_count <= log.window
             if batch % 5 == 4:
@@ -275,11 +272,7 @@ async def test_load_keeps_the_window_and_the_newest_on_top(app: WorkbenchApp) ->
         assert top[0].request_id == made_up(4999).request_id
         assert [r.started_at for r in top] == sorted((r.started_at for r in top), reverse=True)
         assert log.table.cursor_row == 0  # following the newest
-        # a batch arrives every 0.1 s: handling one must take a fraction of that
-        mean = sum(handling) / len(handling)
-        assert mean < 0.05, (
-            f"{mean * 1000:.0f} ms per batch of 50 (worst {max(handling) * 1000:.0f})"
-        )
+        # (how long a batch takes to handle: benchmarks/log_batches.py)
 
 
 # --------------------------------------------------------------------- the record, snapshotted

@@ -26,6 +26,7 @@ from workbench.tui.themes import (
 )
 
 from ..helpers import make_function
+from .pilot import palette_offers
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO = """
@@ -223,11 +224,11 @@ async def test_the_palette_changes_and_remembers_the_theme(
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Theme")
-        await pilot.pause(0.3)
+        await palette_offers(pilot, "Theme")
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await pilot.pause()
         await pilot.press(*"workbench-light")
-        await pilot.pause(0.3)
+        await palette_offers(pilot, "workbench-light")
         await pilot.press("enter")
         await pilot.pause()
         assert app.theme == "workbench-light"

@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 from textual.widgets.data_table import ColumnKey
 
-from tests.tui.pilot import wait_until
+from tests.tui.pilot import palette_offers, wait_until
 from workbench.engine import Engine, EngineSettings
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.commands import WorkbenchCommands
@@ -494,7 +494,7 @@ async def test_versions_actions_are_keys_footer_entries_and_palette_commands(
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"alias: Edit")
-        await pilot.pause(0.3)
+        await palette_offers(pilot, "alias: Edit")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, AliasDialog))
         assert app.screen.alias is not None and app.screen.alias.name == "live"

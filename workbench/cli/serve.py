@@ -72,6 +72,8 @@ async def serve(
         settings.log_limit = log_limit
     async with Engine(roots, settings) as engine:
         subscription = engine.subscribe()
+        # the banner below says the functions are served: from then on a save is seen
+        await engine.wait_watching()
         try:
             server = await start_api(engine, host, port)
         except OSError as e:

@@ -22,6 +22,11 @@ from ..config.function import DEBUGGERS, FunctionConfig, runtime_family
 
 HOST = "127.0.0.1"  # debuggers listen on loopback only: an attached debugger runs any code
 DEFAULT_PORTS = {"debugpy": 5678, "inspect": 9229}  # debugpy's and Node's own defaults
+# What each says on the log once it listens (ours, once debugpy.listen() returned; Node's own).
+# Only then is an IDE told the port: debugpy's adapter accepts a client before it has finished
+# starting, and fails the attach of one that comes that early (debugpy 1.8: "module
+# 'debugpy.adapter.clients' has no attribute 'listener'").
+LISTENING = {"debugpy": "debugpy listening on ", "inspect": "Debugger listening on ws://"}
 PORT_SPAN = 100  # how far above the base an environment looks for a free port
 RELEASE_GRACE_S = 1.0  # a port just given back may still be held by a dying debug adapter
 INSTALL_HINT = "pip install 'workbench[debug]'"

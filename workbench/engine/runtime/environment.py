@@ -29,7 +29,7 @@ from typing import Literal
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
 from . import processes, watchdog
-from .debug_attach import DebugPorts, DebugTarget, debugger_for
+from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .launch import LaunchError, launch
 from .output import DEFAULT_LOG_LIMIT, CappedLog, RuntimeOutput
@@ -136,6 +136,8 @@ class Environment(RuntimeAPIListener):
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
         self.ide: DebugTarget | None = None
         self.waiting_for_debugger = False  # listening, and no debugger has attached yet
+        self._listening_line: str | None = None  # the debugger's "listening" line, until seen
+        self._listening_tail = b""  # the output's last bytes, while it is looked for
         self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
         self.state: EnvState = "new"  # new → initializing → idle ⇄ busy → dead
@@ -282,9 +284,8 @@ class Environment(RuntimeAPIListener):
         loop.add_reader(self._stdout_fd, self._read_output)
         loop.add_reader(self._pidfd, self._on_exit)
         self._publish("init_start")
-        if self.ide is not None:
-            self.waiting_for_debugger = True
-            self._publish("debug_wait", port=self.ide.port)
+        if self.ide is not None:  # debug_wait once it listens (_take_output)
+            self._listening_line = LISTENING[self.ide.kind]
         self._waiter = loop.create_future()
         # an IDE attaches (and its user steps through module code) in their own time
         timer = None if self.ide else loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
@@ -499,7 +500,7 @@ class Environment(RuntimeAPIListener):
                 self._loop.remove_reader(self._stdout_fd)
             return
         self._output_backlog = len(data) == READ_BYTES
-        self._output.feed(data)
+        self._feed(data)
 
     def drain_output(self) -> None:
         """Read what the runtime wrote before it answered, so it lands in this invocation's log:
@@ -520,7 +521,19 @@ class Environment(RuntimeAPIListener):
             if not data:
                 return
             waiting -= len(data)
-            self._output.feed(data)
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        self._output.feed(data)
+        if self._listening_line is None:
+            return
+        # an IDE is told the port once the debugger says it listens (see debug_attach.py)
+        self._listening_tail = (self._listening_tail + data)[-4096:]
+        if self._listening_line.encode() in self._listening_tail:
+            self._listening_line, self._listening_tail = None, b""
+            if self.ide is not None and not self._t_connect:  # not attached already
+                self.waiting_for_debugger = True
+                self._publish("debug_wait", port=self.ide.port)
 
     def _publish_lines(self, lines: list[str]) -> None:
         """The live stream's share of the output (``RuntimeOutput`` bounds its rate)."""
