@@ -81,11 +81,11 @@ class Engine:
 
     async def close(self) -> None:
         """Shut every environment down, flush the store; no handler process survives this."""
-        if self.pool.closed:
+        if self.hot_reload.closed:
             return
-        self.pool.closed = True
         self.hot_reload.close()
-        await self.sources.close()
+        await self.sources.close()  # their attempts in flight end on an engine still running
+        self.pool.closed = True
         if self._housekeeping is not None:
             self._housekeeping.cancel()
         for task in list(self._tasks):
