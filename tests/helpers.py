@@ -159,21 +159,15 @@ def handler(event, context):
 """
 
 
-async def until_reaped(pid: int, timeout: float = 10.0) -> None:
+async def until_reaped(pid: int, timeout: float = WAIT_S) -> None:
     """Until ``pid`` has left the process table: killed *and* reaped (a zombie still counts).
 
     The engine reaps a killed runtime when its pidfd says it is gone, on the loop but without
     waiting for it, so this is a moment after the shutdown event, not at it.
     """
-    import asyncio
-    import time
-
     import psutil
 
-    deadline = time.monotonic() + timeout
-    while psutil.pid_exists(pid):
-        assert time.monotonic() < deadline, f"pid {pid} was not reaped within {timeout} s"
-        await asyncio.sleep(0.01)
+    await until(lambda: not psutil.pid_exists(pid), f"pid {pid} to be reaped", timeout=timeout)
 
 
 # maps keyed by what the user sent, not by the event's own vocabulary
