@@ -78,7 +78,8 @@ async def test_unchecked_files_are_imported_as_they_are(engine: Engine) -> None:
 async def test_the_checked_copies_go_with_the_engine(engine: Engine) -> None:
     folder = add_function(engine, "f", V1)
     engine.reload([folder / "app.py"])
-    copies = engine.hot_reload.checked.folder
+    copies = engine.catalog.checked.folder
+    assert copies is not None
     [copy] = copies.iterdir()
     assert copy.stat().st_mode & 0o222 == 0  # read-only
     await engine.close()

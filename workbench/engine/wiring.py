@@ -6,7 +6,6 @@ build the same graph. Nothing here runs anything: starting is ``Engine.start``'s
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -84,7 +83,6 @@ def compose(host: Parts) -> Services:
         bus=bus,
         source_filter=host.source_filter,
         pycache_dir=state_dir / "pycache",
-        checked_dir=host.tmp_root / f"checked-{os.getpid()}-{os.urandom(4).hex()}",
         on_change=sources.refresh,
     )
     control = ControlPlane(

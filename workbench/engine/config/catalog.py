@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..model.errors import FunctionNotReady, ResourceNotFound
 from ..model.problems import CodeProblem
+from .checked_sources import CheckedSources
 from .discovery import ConfigProblem, Discovery
 from .function import FunctionConfig
 
@@ -29,9 +30,10 @@ class Catalog:
         self.latest_good: dict[str, FunctionConfig] = {}
         self.revisions: dict[str, int] = {}  # bumped on every change of $LATEST
         self.syntax_errors: dict[str, SyntaxErrors] = {}
-        # per function: source file -> the copy of its bytes as last checked (cold starts of
-        # $LATEST import those; see checked_sources.py)
+        # per function: source file -> the digest of its bytes as last checked (cold starts of
+        # $LATEST import those copies; see checked_sources.py)
         self.checked_sources: dict[str, dict[str, str]] = {}
+        self.checked = CheckedSources()
         self.reserved_total = 0  # concurrency reserved by functions: not for the others
 
     def replace(self, found: Discovery) -> None:

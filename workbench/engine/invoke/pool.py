@@ -69,6 +69,7 @@ class EnvironmentPool:
         under ``tmp_root`` (dead engines' folders there are swept meanwhile)."""
         self.scratch = EngineTmp(tmp_root)
         self.tmp_root = self.scratch.path
+        self.catalog.checked.bind(self.scratch.path / "checked")  # hot reload's checked copies
         self.started = True
 
     # ----------------------------------------------------------------- reading
@@ -121,7 +122,10 @@ class EnvironmentPool:
 
     def _new(self, fn: FunctionConfig, version: str, revision: int) -> Environment:
         # $LATEST imports the sources as hot reload checked them; a version is immutable
-        checked = self.catalog.checked_sources.get(fn.name) if version == LATEST else None
+        checked = None
+        if version == LATEST:
+            digests = self.catalog.checked_sources.get(fn.name, {})
+            checked = {src: str(self.catalog.checked.path(d)) for src, d in digests.items()}
         env = Environment(
             fn,
             version,

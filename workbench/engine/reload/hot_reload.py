@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..config.catalog import Catalog
-from ..config.checked_sources import CheckedSources
 from ..config.discovery import ConfigProblem, Discovery, discover
 from ..config.function import CONFIG_FILENAME, FunctionConfig
 from ..config.python_code import check_source, forget_bytecode, handler_file
@@ -55,7 +54,6 @@ class HotReload:
         bus: EventBus,
         source_filter: SourceFilter,
         pycache_dir: Path,
-        checked_dir: Path,
         on_change: Callable[[], None],
     ) -> None:
         self.roots = roots
@@ -68,8 +66,6 @@ class HotReload:
         self.on_change = on_change
         self._watcher: Watcher | None = None
         self.closed = False
-        # the bytes of each checked Python file, which cold starts import (one folder per engine)
-        self.checked = CheckedSources(checked_dir)
 
     # ----------------------------------------------------------------- watching
 
@@ -98,7 +94,6 @@ class HotReload:
             self._watcher.close()
             self._watcher = None
         self.closed = True
-        self.checked.close()
 
     async def wait_watching(self, timeout: float = 5.0) -> None:
         """Until the watcher follows every root (tests, benchmarks: save only after this)."""
@@ -245,7 +240,7 @@ class HotReload:
             if source is None:
                 pinned.pop(str(path), None)  # gone, or too large to check: imported as it is
             else:
-                pinned[str(path)] = str(self.checked.keep(source))
+                pinned[str(path)] = self.catalog.checked.keep(source)
             if error is None:
                 errors.pop(path, None)
             else:
