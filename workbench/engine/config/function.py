@@ -57,6 +57,7 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "ephemeral_storage",
     "description",
     "reserved_concurrency",
+    "freeze",
     "layers",
     "environment",
     "async",
@@ -145,6 +146,9 @@ class FunctionConfig:
     ephemeral_storage: int = 512
     description: str = ""
     reserved_concurrency: int | None = None
+    # frozen between invocations, as on Lambda (runtime/environment.py); false keeps background
+    # threads and timers running while the environment is idle
+    freeze: bool = True
     layers: tuple[Path, ...] = ()
     # Mappings are read-only proxies and left out of the hash (they are not hashable).
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
@@ -258,6 +262,7 @@ class _Parser:
             "ephemeral_storage": ("ephemeral_storage", self._bounded(512, 10240, " (MB)")),
             "description": ("description", self._description),
             "reserved_concurrency": ("reserved_concurrency", self._reserved),
+            "freeze": ("freeze", self._flag),
             "layers": ("layers", self._layers),
             "environment": ("environment", self._environment),
             "async": ("async_config", self._async),
@@ -362,6 +367,11 @@ class _Parser:
         if value not in DEBUGGERS.values() or not isinstance(value, str):
             accepted = ", ".join(f'"{d}" ({family} runtimes)' for family, d in DEBUGGERS.items())
             raise self.error(path, value, f"must be one of: {accepted}")
+        return value
+
+    def _flag(self, path: KeyPath, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(path, value, "must be true or false")
         return value
 
     def _description(self, path: KeyPath, value: Any) -> str:

@@ -36,6 +36,12 @@ class EngineSettings:
     # part, and a line saying what was left out): runtime/output.py's DEFAULT_LOG_LIMIT, at
     # least its MIN_LOG_LIMIT (--log-limit)
     log_limit: int = 1024 * 1024
+    # "auto": a cgroup per environment where the machine allows it (runtime/isolation.py);
+    # "rlimits": the rlimit sandbox only (--isolation rlimits)
+    isolation: str = "auto"
+    # "proportional": invocations get CPU in proportion to memory, as on Lambda (1,769 MB = one
+    # vCPU); "full": no quota (--cpu full)
+    cpu: str = "proportional"
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         """A function's ARN in this engine's Region and account, qualified if asked."""

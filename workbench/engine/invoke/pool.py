@@ -25,6 +25,7 @@ from ..runtime import processes, watchdog
 from ..runtime.debug_attach import DebugPorts
 from ..runtime.debugger import Debugger
 from ..runtime.environment import Environment, SpawnError
+from ..runtime.isolation import Isolation
 from ..runtime.launch import LaunchError
 from ..runtime.tmp_dirs import EngineTmp
 from .concurrency import Concurrency
@@ -61,6 +62,8 @@ class EnvironmentPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self.gate = StartGate(settings.start_concurrency or default_limit())
         self.scratch: EngineTmp | None = None  # this engine's folder for its TMPDIRs
+        # what limits its environments (cgroups where the machine allows): known once open
+        self.isolation: Isolation | None = None
         self.started = False  # environments may be started (the engine runs)
         self.closed = False
 
@@ -70,6 +73,7 @@ class EnvironmentPool:
         self.scratch = EngineTmp(tmp_root)
         self.tmp_root = self.scratch.path
         self.catalog.checked.bind(self.scratch.path / "checked")  # hot reload's checked copies
+        self.isolation = Isolation.detect(self.settings.isolation, self.settings.cpu)
         self.started = True
 
     # ----------------------------------------------------------------- reading
@@ -141,6 +145,7 @@ class EnvironmentPool:
             debug_port=self.settings.debug_port,
             checked_sources=checked,
             log_limit=self.settings.log_limit,
+            isolation=self.isolation,
         )
         processes.track(env)
         return env
@@ -189,6 +194,8 @@ class EnvironmentPool:
     def reap_idle(self) -> None:
         """Shut down environments idle for longer than the keep-alive; reap killed strays."""
         processes.reap_adopted()
+        if self.isolation is not None:
+            self.isolation.sweep()  # cgroups whose last process has since gone
         deadline = time.time() - self.settings.keep_alive_s
         for name, idle in self._idle.items():
             keep = []
@@ -219,6 +226,8 @@ class EnvironmentPool:
             await asyncio.wait(reaped, timeout=timeout)
         processes.kill_strays()
         processes.reap_adopted(wait_s=1.0)
+        if self.isolation is not None:
+            self.isolation.close()
         if self.scratch is not None:
             self.scratch.close()
         watchdog.stop_if_idle()

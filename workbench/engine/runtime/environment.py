@@ -29,13 +29,15 @@ from typing import Literal
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
 from . import processes, watchdog
+from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
+from .isolation import Isolation
 from .launch import LaunchError, launch
 from .output import DEFAULT_LOG_LIMIT, CappedLog, RuntimeOutput
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
-from .spawning import spawn
+from .spawning import MakeCgroup, spawn
 
 # our Python runtime imports these copies instead of the live files (config/checked_sources.py)
 CHECKED_SOURCES_VAR = "_WORKBENCH_CHECKED_SOURCES"
@@ -118,6 +120,7 @@ class Environment(RuntimeAPIListener):
         debug_port: int | None = None,  # EngineSettings.debug_port: every one under a debugger
         checked_sources: Mapping[str, str] | None = None,  # source file -> its checked copy
         log_limit: int = DEFAULT_LOG_LIMIT,  # EngineSettings.log_limit: what a record keeps
+        isolation: Isolation | None = None,  # the engine's: a cgroup per environment, if any
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -131,6 +134,12 @@ class Environment(RuntimeAPIListener):
         self.pycache_dir = pycache_dir
         self.debugger = debugger
         self.checked_sources = dict(checked_sources or {})
+        self.isolation = isolation
+        self.cgroup: EnvCgroup | None = None
+        # stopped (SIGSTOP of its process group) while it waits for its next event, as Lambda
+        # freezes an environment between invocations; SIGCONT hands it the next one
+        self.frozen = False
+        self.freezes = 0  # how many times it was frozen (for tests and the TUI)
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
@@ -262,9 +271,22 @@ class Environment(RuntimeAPIListener):
         if how.pins_sources and self.checked_sources:
             env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
         self.created_at = time.time()
+        make_cgroup: MakeCgroup | None = None
+        isolation = self.isolation
+        if isolation is not None and isolation.cgroups is not None:
+            env_id, memory = self.id[:16], self.fn.memory_size
+
+            def make_cgroup() -> EnvCgroup | None:
+                return isolation.create(env_id, memory)
+
         try:
             spawned = await spawn(
-                how.command, env, self.fn, guard_cpu=self.ide is None, inline=self.spawn_inline
+                how.command,
+                env,
+                self.fn,
+                guard_cpu=self.ide is None,
+                inline=self.spawn_inline,
+                make_cgroup=make_cgroup,
             )
         except OSError as e:
             self._cleanup_files()
@@ -276,6 +298,7 @@ class Environment(RuntimeAPIListener):
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
         self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd
+        self.cgroup = spawned.cgroup
         if self.state == "dead":  # shut down while it was being spawned
             self._kill()
             self._close_process()
@@ -342,6 +365,10 @@ class Environment(RuntimeAPIListener):
             self._publish("runtime_init", duration_ms=(self._t_connect - self._t_spawn) * 1000)
 
     def on_ready(self) -> None:
+        if self.cgroup is not None and self.isolation is not None:
+            # INIT ran unthrottled (cold starts measure the workbench, not the quota);
+            # invocations get Lambda's share of a CPU for their memory
+            self.cgroup.limit_cpu(self.isolation.vcpus(self.fn.memory_size))
         now = time.perf_counter()
         self.init_duration_ms = (now - self._t_spawn) * 1000
         function_init = (now - (self._t_connect or self._t_spawn)) * 1000
@@ -352,9 +379,32 @@ class Environment(RuntimeAPIListener):
     def on_exiting(self) -> None:
         self._sample_peak()
 
+    def on_waiting(self) -> None:
+        """The runtime asked for its next event and there is none: freeze the environment, so
+        its threads and timers run only inside invocations (as on Lambda). What they print
+        once thawed goes into the next invocation's log."""
+        if not self.fn.freeze or self.ide is not None or self.frozen or self.state == "dead":
+            return
+        try:
+            os.killpg(self.pid, signal.SIGSTOP)
+        except OSError:
+            return  # it is gone: its pidfd reports the exit
+        self.frozen = True
+        self.freezes += 1
+
+    def _thaw(self) -> None:
+        if self.frozen:
+            self.frozen = False
+            try:
+                os.killpg(self.pid, signal.SIGCONT)
+            except OSError:
+                pass
+
     def _sample_peak(self) -> None:
         if self._usage is not None:  # the runtime waits for our answer: it is still alive
             self.peak_kb = max(self.peak_kb, self._usage.read()[0])
+        if self.cgroup is not None:
+            self.peak_kb = max(self.peak_kb, self.cgroup.peak_kb())
 
     def on_init_error(self, body: bytes, error_type: str | None) -> None:
         self._sample_peak()
@@ -382,6 +432,7 @@ class Environment(RuntimeAPIListener):
         # waits in /next; until then only a backstop runs, for a runtime that never asks again.
         if not self.ide:
             self._timer = loop.call_later(timeout_s + DELIVERY_GRACE_S, self._on_timeout)
+        self._thaw()
         self.api.dispatch(inv)
         try:
             outcome = await waiter
@@ -401,6 +452,8 @@ class Environment(RuntimeAPIListener):
                 self.drain_output()
             assert self._usage is not None
             peak_kb, cpu = self._usage.read()
+            if self.cgroup is not None:  # every process of the environment, not only the runtime
+                peak_kb = max(peak_kb, self.cgroup.peak_kb())
             if peak_kb:
                 self.peak_kb = peak_kb
             soft = cpu_guard(cpu, timeout_s)
@@ -475,8 +528,7 @@ class Environment(RuntimeAPIListener):
         self._resolve(Outcome("too_large", size=size))
 
     def _on_timeout(self) -> None:
-        if self._usage is not None:
-            self.peak_kb = max(self.peak_kb, self._usage.read()[0])
+        self._sample_peak()
         self.shutdown_reason = "timeout"
         self._kill()
         self._resolve(Outcome("timeout"))
@@ -557,6 +609,8 @@ class Environment(RuntimeAPIListener):
                 -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
             )
         self._note_exit_usage(usage)
+        if self.cgroup is not None:  # an out-of-memory kill: the peak was the limit
+            self.peak_kb = max(self.peak_kb, self.cgroup.peak_kb())
         self.exit_description = describe_exit(status)
         self.drain_output()
         self._output.flush()
@@ -570,8 +624,17 @@ class Environment(RuntimeAPIListener):
             self.peak_kb = max(self.peak_kb, usage.ru_maxrss)
 
     def _kill(self) -> None:
-        if self.pid:
+        if not self.pid:
+            return
+        if self.cgroup is None:
             processes.kill_environment(self.pid, f"127.0.0.1:{self.api.port}")
+            return
+        # everything in its cgroup, daemons that left its process group and session included
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.cgroup.kill()
 
     def shutdown(self, reason: ShutdownReason) -> None:
         """Retire the environment now (Lambda gives a runtime without extensions 0 ms).
@@ -649,6 +712,9 @@ class Environment(RuntimeAPIListener):
             self._reaped.set_result(None)
         if self._usage is not None:
             self._usage.close()
+        if self.cgroup is not None and self.isolation is not None and self.isolation.cgroups:
+            self.isolation.cgroups.retire(self.cgroup)  # now, or once its last process is gone
+            self.cgroup = None
 
     def _cleanup_files(self) -> None:
         """Remove the TMPDIR: renamed away at once (the path is free), deleted off the loop."""

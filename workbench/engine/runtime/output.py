@@ -244,7 +244,10 @@ class RuntimeOutput:
     ``CappedLog`` and, while someone listens, to ``live`` at a bounded rate.
 
     ``begin`` starts a new log (an invocation's); ``end`` closes it: the line without a break
-    becomes its last event, and the live stream hears how many lines it skipped.
+    becomes its last event, and the live stream hears how many lines it skipped. What comes
+    between two invocations (a thread still printing after its handler returned, before the
+    environment froze; a runtime's stderr between its response and its next /next) opens the
+    next invocation's log, as on Lambda, where it shows once the environment is thawed.
     """
 
     def __init__(
@@ -263,10 +266,15 @@ class RuntimeOutput:
         self._listening = listening
         self._rate = rate or LiveRate()
         self._skipped = 0  # lines the live stream did not show since it last said so
+        self._between: CappedLog | None = None  # what came since the last invocation ended
 
     def begin(self) -> CappedLog:
-        """Start the next invocation's log."""
+        """Start the next invocation's log, with what was written since the last one ended."""
+        self.flush()
+        between, self._between = self._between, None
         self.log = CappedLog(self.limit)
+        if between is not None and between.lines:
+            self.log.extend([line.encode() for line in between.text_lines()])
         self._skipped = 0
         return self.log
 
@@ -279,10 +287,11 @@ class RuntimeOutput:
 
     def end(self) -> CappedLog:
         """The current log, complete (a last line without a break included); what comes after
-        it goes to a log nobody keeps, until ``begin``."""
+        it is kept for the next ``begin``."""
         self.flush()
         self._note_skipped()
         log, self.log = self.log, CappedLog(self.limit)
+        self._between = self.log
         return log
 
     def _take(self, events: list[bytes]) -> None:

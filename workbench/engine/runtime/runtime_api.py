@@ -135,6 +135,7 @@ class RuntimeAPIListener:
     def on_init_error(self, body: bytes, error_type: str | None) -> None: ...
     def on_response_too_large(self, inv: Invocation, size: int) -> None: ...
     def on_exiting(self) -> None: ...  # our runtime is about to kill itself (out of memory)
+    def on_waiting(self) -> None: ...  # the runtime waits in /next with nothing to hand it
 
     def on_debug(self, inv: Invocation, link: DebugChannel) -> DebugSink | str:
         """A breakpoint in ``inv``'s handler: the sink for its pdb session, or why not (409)."""
@@ -294,6 +295,7 @@ class RuntimeAPI:
             proto.write(self.current.wire())  # /next twice without a response: the same event
             return True
         self.waiting = proto
+        self.listener.on_waiting()
         return False
 
     def check_invocation(self, request_id: str, target: str) -> tuple[Invocation | None, bytes]:

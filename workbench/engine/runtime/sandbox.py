@@ -74,21 +74,26 @@ def lambda_environment(
     return env
 
 
-def apply_limits(pid: int, fn: FunctionConfig, *, guard_cpu: bool = True) -> None:
+def apply_limits(
+    pid: int, fn: FunctionConfig, *, guard_cpu: bool = True, memory_rlimit: bool = True
+) -> None:
     """The sandbox's rlimits, set on the runtime process before it runs user code.
 
     ``guard_cpu=False`` (an environment under an IDE's debugger) leaves out the CPU guard: a
-    handler being stepped through must never be killed.
+    handler being stepped through must never be killed. ``memory_rlimit=False``: a memory
+    cgroup limits the whole environment instead (``cgroups.py``), and thread stacks no longer
+    count against a per-process data limit (a 128 MB function may start its threads).
 
     Memory is ``RLIMIT_DATA`` (private writable memory: heap and anonymous mappings), which
     tracks what a program allocates; ``RLIMIT_AS`` would also count shared libraries and
     address space that threads and malloc arenas reserve but never touch.
     """
-    memory = fn.memory_size * MB
-    resource.prlimit(pid, resource.RLIMIT_DATA, (memory, memory))
+    if memory_rlimit:
+        memory = fn.memory_size * MB
+        resource.prlimit(pid, resource.RLIMIT_DATA, (memory, memory))
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
     resource.prlimit(pid, resource.RLIMIT_CORE, (0, 0))
-    if runtime_family(fn.runtime) == "nodejs":
+    if memory_rlimit and runtime_family(fn.runtime) == "nodejs":
         # glibc sizes each thread's stack from RLIMIT_STACK (8 MiB by default) and those
         # mappings count against RLIMIT_DATA: Node's five threads would take 40 MB of a 128 MB
         # function. V8's own stack limit (984 KB) fits well within 2 MiB.

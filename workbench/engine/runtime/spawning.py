@@ -15,11 +15,12 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..config.function import FunctionConfig
+from .cgroups import EnvCgroup
 from .sandbox import ProcUsage, apply_limits
 
 SPAWN_THREADS = 2
@@ -43,29 +44,45 @@ class Spawned:
     usage: ProcUsage
     pidfd: int
     stdout_fd: int  # non-blocking
+    cgroup: EnvCgroup | None  # the environment's, with the runtime in it
+
+
+# the environment's cgroup, made in the spawning thread (None: rlimits only); raises OSError
+MakeCgroup = Callable[[], "EnvCgroup | None"]
 
 
 def _spawn(
-    command: Sequence[str], env: dict[str, str], fn: FunctionConfig, guard_cpu: bool
+    command: Sequence[str],
+    env: dict[str, str],
+    fn: FunctionConfig,
+    guard_cpu: bool,
+    make_cgroup: MakeCgroup | None,
 ) -> Spawned:
+    cgroup = make_cgroup() if make_cgroup is not None else None
     t_spawn = time.perf_counter()
-    proc = subprocess.Popen(
-        list(command),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=fn.folder,
-        env=env,
-        start_new_session=True,
-        close_fds=True,
-    )
+    try:
+        proc = _popen(command, env, fn)
+    except OSError:
+        if cgroup is not None:
+            cgroup.remove()
+        raise
     # The child's ru_maxrss (from wait4) starts at this process's peak RSS at exec time: exec
     # keeps the larger of the old and new address spaces' peaks. Popen has returned, so the
     # exec is done: only a figure above our peak now is the child's own.
     parent_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert proc.stdin is not None and proc.stdout is not None
+    if cgroup is not None:  # before any user code runs: it waits for the go-ahead
+        try:
+            cgroup.add(proc.pid)
+        except OSError as e:  # never run a function outside the limits it was given
+            proc.kill()
+            proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
+            cgroup.remove()
+            raise OSError(e.errno, f"cannot move the runtime into its cgroup: {e.strerror}") from e
     try:
-        apply_limits(proc.pid, fn, guard_cpu=guard_cpu)
+        apply_limits(proc.pid, fn, guard_cpu=guard_cpu, memory_rlimit=cgroup is None)
     except OSError:
         pass  # the process already died: its exit is reported by its pidfd
     try:
@@ -76,7 +93,22 @@ def _spawn(
     stdout_fd = proc.stdout.fileno()
     os.set_blocking(stdout_fd, False)
     usage, pidfd = ProcUsage(proc.pid), os.pidfd_open(proc.pid)
-    return Spawned(proc, t_spawn, parent_peak_kb, usage, pidfd, stdout_fd)
+    return Spawned(proc, t_spawn, parent_peak_kb, usage, pidfd, stdout_fd, cgroup)
+
+
+def _popen(
+    command: Sequence[str], env: dict[str, str], fn: FunctionConfig
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=fn.folder,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
 
 
 async def spawn(
@@ -86,6 +118,7 @@ async def spawn(
     *,
     guard_cpu: bool,
     inline: bool = False,
+    make_cgroup: MakeCgroup | None = None,
 ) -> Spawned:
     """Start ``command`` in its own session, limited for ``fn``; raises ``OSError``.
 
@@ -94,9 +127,9 @@ async def spawn(
     caller does not orphan the process: the spawn finishes, and its process is killed and reaped.
     """
     if inline:
-        return _spawn(command, env, fn, guard_cpu)
+        return _spawn(command, env, fn, guard_cpu, make_cgroup)
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu)
+    future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu, make_cgroup)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -114,7 +147,11 @@ def _kill_and_reap(spawned: Spawned) -> None:
         os.killpg(spawned.proc.pid, signal.SIGKILL)
     except OSError:
         pass
+    if spawned.cgroup is not None:
+        spawned.cgroup.kill()
     spawned.proc.wait()
+    if spawned.cgroup is not None:
+        spawned.cgroup.remove()
     spawned.usage.close()
     os.close(spawned.pidfd)
     if spawned.proc.stdout is not None:
