@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from workbench.engine import Engine, EngineSettings
+
+# The suite checks behaviour, not the speed of a 128 MB function: invocations run unthrottled
+# (the CPU quota in proportion to memory has its own tests, tests/engine/test_isolation.py, which
+# ask for it explicitly). Serve and TUI processes started by tests inherit it.
+os.environ["WORKBENCH_CPU"] = "full"
 
 
 @pytest.fixture

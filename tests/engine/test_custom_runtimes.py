@@ -258,17 +258,23 @@ async def test_the_runtime_process_has_the_sandbox_rlimits(engine: Engine, tmp_p
         cmdline = Path(f"/proc/{env.pid}/cmdline").read_bytes().split(b"\0")
         assert cmdline[:2] == [b"/bin/bash", str(env.fn.folder / "bootstrap").encode()]
         table = limits(env.pid)
+        in_cgroup = env.cgroup is not None
     finally:
         release.touch()
     result = await task
 
-    assert table["Max data size"] == (str(256 * MB), str(256 * MB))
+    # memory is the environment's cgroup's (test_isolation.py), else RLIMIT_DATA
+    assert engine.pool.isolation is not None
+    assert in_cgroup == (engine.pool.isolation.cgroups is not None)
+    data = "unlimited" if in_cgroup else str(256 * MB)
+    assert table["Max data size"] == (data, data)
     assert table["Max open files"] == ("1024", "1024")
     assert table["Max core file size"] == ("0", "0")
     assert table["Max file size"] == (str(600 * MB), str(600 * MB))
     assert table["Max cpu time"][0] != "unlimited"
     # What the bootstrap sees from inside (and so what its children inherit).
-    assert body(result) == {"pid": env.pid, "data_kb": str(256 * 1024), "nofile": 1024}
+    data_kb = "unlimited" if in_cgroup else str(256 * 1024)
+    assert body(result) == {"pid": env.pid, "data_kb": data_kb, "nofile": 1024}
 
 
 async def test_lambda_variables_for_provided_runtimes(engine: Engine) -> None:

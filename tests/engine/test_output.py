@@ -257,14 +257,24 @@ def test_nothing_is_decoded_for_the_live_stream_when_nobody_listens() -> None:
     assert out.end().lines == 10_000
 
 
-def test_output_between_invocations_is_kept_by_no_record() -> None:
+def test_output_between_invocations_opens_the_next_invocations_log() -> None:
+    """As on Lambda, where a thawed environment's leftover output lands in the next
+    invocation's log; bounded like any log."""
     out = RuntimeOutput(MIN_LOG_LIMIT)
     init = out.log
     out.feed(b"module level\n")
     first = out.begin()
     out.feed(b"in the handler\n")
     assert out.end() is first
-    out.feed(b"a background thread, idle\n" * 10_000)  # bounded: a log nobody keeps
+    out.feed(b"a background thread, idle\n" * 10_000)
     assert init.text_lines() == ["module level"]
     assert first.text_lines() == ["in the handler"]
-    assert out.begin().text_lines() == []
+    second = out.begin()
+    out.feed(b"the second handler\n")
+    assert out.end() is second
+    lines = second.text_lines()
+    assert lines[0] == "a background thread, idle"
+    assert lines[-1] == "the second handler"
+    assert any("left out here" in line for line in lines)  # capped: its first and last part
+    assert sum(len(line.encode()) for line in lines) < 2 * MIN_LOG_LIMIT
+    assert out.begin().text_lines() == []  # nothing came between these two

@@ -294,11 +294,12 @@ async def test_a_flood_then_a_crash_keeps_the_last_line_without_its_break(engine
     assert out[-1] == "last words without a break"
 
 
-async def test_an_idle_environments_flood_is_kept_by_no_record_and_held_nowhere(
+async def test_an_unfrozen_idle_environments_flood_is_capped_into_the_next_record(
     engine: Engine,
 ) -> None:
-    """A thread goes on printing after the response: what it prints between invocations is
-    nobody's log (as before), and it costs the engine no memory."""
+    """A thread goes on printing after the response in an environment that is not frozen
+    (freeze = false): what it prints between invocations opens the next invocation's log,
+    capped like any, and it costs the engine no memory."""
     add_function(
         engine,
         "background",
@@ -317,6 +318,7 @@ async def test_an_idle_environments_flood_is_kept_by_no_record_and_held_nowhere(
             return "ok"
         """,
         timeout=10,
+        freeze=False,
     )
     with Sampler() as memory:
         await engine.invoke("background", b"{}")

@@ -5,6 +5,7 @@ share."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 
@@ -79,8 +80,8 @@ def log_limit(text: str) -> int:
 
 
 def engine_options(parser: argparse.ArgumentParser) -> None:
-    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port and
-    --log-limit: what the TUI and `serve` both take."""
+    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port, --log-limit,
+    --isolation and --cpu: what the TUI and `serve` both take."""
     from ..api import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
@@ -135,4 +136,19 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="how much of its function's output an invocation's record keeps: past it, the "
         "first and the last part and a line saying what was left out (default: 1M; e.g. 256K)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("auto", "rlimits"),
+        default="auto",
+        help="auto (default): a cgroup per environment where the machine allows it (memory for "
+        "the whole environment, CPU in proportion to memory, 1,024 processes), on top of the "
+        "rlimits; rlimits: the rlimit sandbox only",
+    )
+    parser.add_argument(
+        "--cpu",
+        choices=("proportional", "full"),
+        default=os.environ.get("WORKBENCH_CPU") or "proportional",
+        help="proportional (default, or $WORKBENCH_CPU): invocations get CPU in proportion to "
+        "memory, as on Lambda (1,769 MB = one vCPU; needs cgroups); full: no CPU quota",
     )

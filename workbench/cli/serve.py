@@ -51,6 +51,8 @@ async def serve(
     time_scale: float = 1.0,
     debug_port: int | None = None,
     log_limit: int | None = None,  # default: EngineSettings'
+    isolation: str = "auto",
+    cpu: str = "proportional",
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
@@ -58,6 +60,7 @@ async def serve(
     from ..api.http_trigger import start_http
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
+    from ..engine.runtime import NOT_STOPPED
     from .serve_text import debug_lines, event_line, log_text, source_lines
 
     settings = EngineSettings(
@@ -67,6 +70,8 @@ async def serve(
         background=True,
         time_scale=time_scale,
         debug_port=debug_port,
+        isolation=isolation,
+        cpu=cpu,
     )
     if log_limit is not None:
         settings.log_limit = log_limit
@@ -107,6 +112,9 @@ async def serve(
             sources = source_lines(engine)
             print("event sources:", file=out)
             print("\n".join(sources or ["  (none)"]), file=out)
+            if engine.pool.isolation is not None:
+                print(f"isolation: {engine.pool.isolation.describe()}", file=out)
+                print(f"  {NOT_STOPPED}", file=out)
             for line in debug_lines(engine):
                 print(line, file=out)
             out.flush()
@@ -150,6 +158,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 time_scale=args.time_scale,
                 debug_port=args.debug_port,
                 log_limit=args.log_limit,
+                isolation=args.isolation,
+                cpu=args.cpu,
             )
         )
     except ServeError as e:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -40,8 +41,8 @@ class EngineSettings:
     # "rlimits": the rlimit sandbox only (--isolation rlimits)
     isolation: str = "auto"
     # "proportional": invocations get CPU in proportion to memory, as on Lambda (1,769 MB = one
-    # vCPU); "full": no quota (--cpu full)
-    cpu: str = "proportional"
+    # vCPU); "full": no quota (--cpu full). $WORKBENCH_CPU sets the default.
+    cpu: str = field(default_factory=lambda: os.environ.get("WORKBENCH_CPU") or "proportional")
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         """A function's ARN in this engine's Region and account, qualified if asked."""

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
+from .isolation import CPU_MODES, ISOLATION_MODES, NOT_STOPPED, Isolation
 from .output import DEFAULT_LOG_LIMIT, MIN_LOG_LIMIT, NOTE_PREFIX, size_text
 
 __all__ = [
+    "CPU_MODES",
+    "ISOLATION_MODES",
+    "NOT_STOPPED",
+    "Isolation",
     "DEFAULT_LOG_LIMIT",
     "HOST",
     "INSTALL_HINT",

@@ -11,8 +11,8 @@ says why.
 
 Every write is a small file write (~0.1 ms each on v1); none happens per invocation. Freezing
 between invocations is done with SIGSTOP/SIGCONT of the process group (see ``environment.py``):
-the v1 freezer's state write measured 0.13 ms p50 each way, more than a warm invoke's budget.
-The freezer still stops an environment's processes while it is killed, so none can fork away.
+the v1 freezer's state write measured 0.13 ms p50 each way (a SIGCONT: 0.004 ms), more than a
+warm invoke's budget of 0.05 ms. The freezer hierarchy is still joined, for a later use.
 """
 
 from __future__ import annotations
@@ -102,13 +102,21 @@ class EnvCgroup:
                 _write(f"{folder}/cpu.max", f"{'max' if quota < 0 else quota} {CFS_PERIOD_US}")
 
     def peak_kb(self) -> int:
-        """The whole environment's peak memory (every process in it), in kB; 0 if unknown."""
+        """The whole environment's peak memory (every process in it), in kB; 0 if unknown.
+
+        The runtime's own start-up pages (before it was moved in) stay charged to the engine's
+        cgroup, so callers take the larger of this and the runtime's peak RSS, capped at the
+        limit (``cap_kb``): RSS also counts shared code pages (Node's ~34 MB) charged elsewhere,
+        and nothing in the environment can hold more than its limit."""
         if self._peak_fd < 0:
             return 0
         try:
             return int(os.pread(self._peak_fd, 64, 0)) // 1024
         except (OSError, ValueError):
             return 0
+
+    def cap_kb(self, peak_kb: int) -> int:
+        return min(peak_kb, self.memory_limit // 1024)
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed here for lack of memory."""
@@ -123,20 +131,15 @@ class EnvCgroup:
                 return int(value)
         return 0
 
-    def kill(self) -> None:
-        """SIGKILL every process in the environment, frozen first so none forks meanwhile."""
-        if self.version == 2:
-            folder = self.dirs["memory"]
-            with contextlib.suppress(OSError):
-                _write(f"{folder}/cgroup.kill", "1")
-                return
-        freezer = self.dirs.get("freezer")
-        procs = f"{freezer or self.dirs['memory']}/cgroup.procs"
-        if freezer is not None:
-            with contextlib.suppress(OSError):
-                _write(f"{freezer}/freezer.state", "FROZEN")
+    def kill(self) -> list[int]:
+        """SIGKILL every process in the environment; the processes killed (those re-parented
+        to the engine are its to reap). A process with a SIGKILL pending cannot fork, so a
+        fork that raced a pass is caught by the next one; no freezing needed (and none of the
+        freezer's latency before they die)."""
+        folder = self.dirs.get("pids") or self.dirs["memory"]
+        procs = f"{folder}/cgroup.procs"
         killed: set[int] = set()
-        for _ in range(4):  # a fork that raced the freeze shows up in the next read
+        for _ in range(8):
             fresh = [p for p in _pids(procs) if p not in killed]
             if not fresh:
                 break
@@ -144,9 +147,7 @@ class EnvCgroup:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
                 killed.add(pid)
-        if freezer is not None:  # a frozen task dies only once thawed
-            with contextlib.suppress(OSError):
-                _write(f"{freezer}/freezer.state", "THAWED")
+        return list(killed)
 
     def remove(self) -> bool:
         """Remove the folders; False while a process is still in (it is still dying)."""

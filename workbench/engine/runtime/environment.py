@@ -139,6 +139,7 @@ class Environment(RuntimeAPIListener):
         # stopped (SIGSTOP of its process group) while it waits for its next event, as Lambda
         # freezes an environment between invocations; SIGCONT hands it the next one
         self.frozen = False
+        self._cpu_unthrottled = False  # the quota is lifted while a debugger session runs
         self.freezes = 0  # how many times it was frozen (for tests and the TUI)
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
@@ -404,7 +405,7 @@ class Environment(RuntimeAPIListener):
         if self._usage is not None:  # the runtime waits for our answer: it is still alive
             self.peak_kb = max(self.peak_kb, self._usage.read()[0])
         if self.cgroup is not None:
-            self.peak_kb = max(self.peak_kb, self.cgroup.peak_kb())
+            self.peak_kb = self.cgroup.cap_kb(max(self.peak_kb, self.cgroup.peak_kb()))
 
     def on_init_error(self, body: bytes, error_type: str | None) -> None:
         self._sample_peak()
@@ -453,7 +454,7 @@ class Environment(RuntimeAPIListener):
             assert self._usage is not None
             peak_kb, cpu = self._usage.read()
             if self.cgroup is not None:  # every process of the environment, not only the runtime
-                peak_kb = max(peak_kb, self.cgroup.peak_kb())
+                peak_kb = self.cgroup.cap_kb(max(peak_kb, self.cgroup.peak_kb()))
             if peak_kb:
                 self.peak_kb = peak_kb
             soft = cpu_guard(cpu, timeout_s)
@@ -468,6 +469,9 @@ class Environment(RuntimeAPIListener):
         self._request_id = None
         self.last_used = time.time()
         outcome.log_lines = log.text_lines()
+        if self._cpu_unthrottled and self.cgroup is not None and self.isolation is not None:
+            self._cpu_unthrottled = False
+            self.cgroup.limit_cpu(self.isolation.vcpus(self.fn.memory_size))
         return outcome
 
     def on_delivered(self, inv: Invocation) -> None:
@@ -490,6 +494,11 @@ class Environment(RuntimeAPIListener):
     def on_debug(self, inv: Invocation, link: DebugChannel) -> DebugSession | str:
         if self.debugger is None:
             return "no debugger is attached"
+        if self.cgroup is not None and not self._cpu_unthrottled:
+            # the debugger's own work (pdb, stepping) is the workbench's, not the function's:
+            # unthrottled until the invocation ends
+            self._cpu_unthrottled = True
+            self.cgroup.limit_cpu(None)
         return self.debugger.open(inv.request_id, self.fn.name, self.id, link, self)
 
     def pause_clock(self) -> None:
@@ -610,7 +619,7 @@ class Environment(RuntimeAPIListener):
             )
         self._note_exit_usage(usage)
         if self.cgroup is not None:  # an out-of-memory kill: the peak was the limit
-            self.peak_kb = max(self.peak_kb, self.cgroup.peak_kb())
+            self.peak_kb = self.cgroup.cap_kb(max(self.peak_kb, self.cgroup.peak_kb()))
         self.exit_description = describe_exit(status)
         self.drain_output()
         self._output.flush()
@@ -629,12 +638,13 @@ class Environment(RuntimeAPIListener):
         if self.cgroup is None:
             processes.kill_environment(self.pid, f"127.0.0.1:{self.api.port}")
             return
-        # everything in its cgroup, daemons that left its process group and session included
+        # everything in its cgroup, daemons that left its process group and session included:
+        # listed before any dies (a dead one leaves the list, and becomes ours to reap)
+        processes.adopt([pid for pid in self.cgroup.kill() if pid != self.pid])
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
             pass
-        self.cgroup.kill()
 
     def shutdown(self, reason: ShutdownReason) -> None:
         """Retire the environment now (Lambda gives a runtime without extensions 0 ms).

@@ -78,6 +78,15 @@ class Isolation:
             parts.append("1,024 processes and threads")
         return ", ".join(parts) + "; rlimits for CPU time, file size and open files"
 
+    def for_function(self, memory_mb: int, freeze: bool) -> str:
+        """What one function's environments get, with whether they freeze between calls."""
+        frozen = (
+            "frozen between invocations"
+            if freeze
+            else "not frozen between invocations (freeze = false)"
+        )
+        return f"{self.describe(memory_mb)}; {frozen}"
+
     def close(self) -> None:
         if self.cgroups is not None:
             self.cgroups.close()

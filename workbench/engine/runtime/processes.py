@@ -113,6 +113,13 @@ def kill_environment(root_pid: int, runtime_api: str) -> None:
         _adopted[victim] = 20
 
 
+def adopt(pids: list[int]) -> None:
+    """Killed processes of an environment (its cgroup's): reaped here if they are our children
+    by then (a double-forked daemon is re-parented to us, the subreaper)."""
+    for pid in pids:
+        _adopted.setdefault(pid, 20)
+
+
 def reap_adopted(wait_s: float = 0.0) -> None:
     """Reap killed descendants once they have been re-parented to us (no zombies pile up).
 

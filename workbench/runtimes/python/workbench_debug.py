@@ -26,7 +26,6 @@ Standard library only, and imported only when a breakpoint is hit (cold start is
 import _thread
 import json
 import os
-import pdb
 import socket
 import sys
 import time
@@ -116,7 +115,7 @@ class _Session:
         self.open = True
         self.paused_since = None  # monotonic time of this stop's first prompt
         self.out = _Output(self)
-        self.pdb = _Pdb(self)
+        self.pdb = _pdb_class()(self)
 
     def send(self, message):
         if not self.open:
@@ -270,46 +269,60 @@ class _Input:
         return False
 
 
-class _Pdb(pdb.Pdb):
-    def __init__(self, session):
-        super().__init__(
-            stdin=_Input(session),
-            stdout=session.out,
-            skip=SKIP,
-            nosigint=True,
-            readrc=False,
-        )
-        self.session = session
+_PDB_CLASS = None
 
-    def interaction(self, frame, traceback):
-        """One stop: prompts and the commands typed there, until one resumes the handler."""
-        try:
-            super().interaction(frame, traceback)
-        finally:
-            self.session.handler_runs()
 
-    def set_continue(self):
-        super().set_continue()
-        if not self.breaks:  # pdb stops tracing: the session is over
+def _pdb_class():
+    """pdb, imported once the session is open: the engine has lifted the environment's CPU
+    quota by then (importing pdb is the debugger's work, not the function's)."""
+    global _PDB_CLASS
+    if _PDB_CLASS is not None:
+        return _PDB_CLASS
+    import pdb
+
+    class _Pdb(pdb.Pdb):
+        def __init__(self, session):
+            super().__init__(
+                stdin=_Input(session),
+                stdout=session.out,
+                skip=SKIP,
+                nosigint=True,
+                readrc=False,
+            )
+            self.session = session
+
+        def interaction(self, frame, traceback):
+            """One stop: prompts and the commands typed there, until one resumes the handler."""
+            try:
+                super().interaction(frame, traceback)
+            finally:
+                self.session.handler_runs()
+
+        def set_continue(self):
+            super().set_continue()
+            if not self.breaks:  # pdb stops tracing: the session is over
+                self.session.end()
+
+        def set_quit(self):
+            super().set_quit()  # BdbQuit is raised in the handler at its next line
             self.session.end()
 
-    def set_quit(self):
-        super().set_quit()  # BdbQuit is raised in the handler at its next line
-        self.session.end()
+        def dispatch_return(self, frame, arg):
+            """Stepping out of the handler into the runtime (``n`` or ``s`` at its return) runs on
+            as ``c`` would: pdb never stops in the runtime's code, nor in what the runtime calls."""
+            result = super().dispatch_return(frame, arg)
+            back = frame.f_back
+            if (
+                back is not None
+                and self.stoplineno != -1
+                and not self.quitting
+                and self.is_skipped_module(back.f_globals.get("__name__"))
+            ):
+                self.set_continue()
+            return result
 
-    def dispatch_return(self, frame, arg):
-        """Stepping out of the handler into the runtime (``n`` or ``s`` at its return) runs on
-        as ``c`` would: pdb never stops in the runtime's code, nor in what the runtime calls."""
-        result = super().dispatch_return(frame, arg)
-        back = frame.f_back
-        if (
-            back is not None
-            and self.stoplineno != -1
-            and not self.quitting
-            and self.is_skipped_module(back.f_globals.get("__name__"))
-        ):
-            self.set_continue()
-        return result
+    _PDB_CLASS = _Pdb
+    return _Pdb
 
 
 # --------------------------------------------------------------------------- connecting

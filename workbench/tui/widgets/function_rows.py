@@ -74,6 +74,7 @@ class FunctionRow:
     rerun: bool = False  # re-run on save is on (the TUI's ``w``)
     children: tuple[VersionRow | AliasRow, ...] = field(default=())
     debug_wait: int | None = None  # an environment waits for an IDE's debugger on this port
+    isolation: str = ""  # what limits its environments, and how (runtime/isolation.py)
 
     @property
     def function(self) -> str:
@@ -129,6 +130,7 @@ def function_rows(
                 rerun=name in rerun,
                 children=_children(engine, view, name),
                 debug_wait=waits.get(name),
+                isolation=_isolation(engine, fn),
             )
         )
     for name, broken in engine.problems.items():
@@ -143,6 +145,11 @@ def function_rows(
             )
         )
     return sorted(rows, key=lambda r: r.name)
+
+
+def _isolation(engine: Engine, fn: FunctionConfig) -> str:
+    isolation = engine.pool.isolation
+    return isolation.for_function(fn.memory_size, fn.freeze) if isolation is not None else ""
 
 
 def _children(
@@ -254,6 +261,8 @@ def _function_detail(row: FunctionRow) -> Text:
     )
     if fn.description:
         text.append(f"\n{fn.description}")
+    if row.isolation:
+        text.append(f"\nisolation: {row.isolation}", style="dim")
     if row.debug_wait is not None:
         text.append("\n" + debug_wait_text(row.debug_wait), style="bold magenta")
     problem = row.code_problem

@@ -1,0 +1,326 @@
+"""Isolation: a cgroup per environment where the machine has cgroups (memory for the whole
+environment, CPU in proportion to memory, Lambda's 1,024 processes, a kill nothing escapes),
+the rlimit fallback (forced here with ``isolation="rlimits"``), and freezing between invocations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import add_function, body, report, until, until_reaped
+from workbench.engine import Engine, EngineSettings
+from workbench.engine.config.function import ConfigError, load_function
+from workbench.engine.runtime.cgroups import CFS_PERIOD_US, FULL_VCPU_MB, LAMBDA_PIDS, Cgroups
+
+MB = 1024 * 1024
+
+
+def _cgroups_here() -> bool:
+    found = Cgroups.detect()
+    if isinstance(found, str):
+        return False
+    found.close()
+    return True
+
+
+needs_cgroups = pytest.mark.skipif(
+    not _cgroups_here(), reason="this machine gives the workbench no usable cgroups"
+)
+
+
+def settings(tmp_path: Path, **extra: object) -> EngineSettings:
+    return EngineSettings(
+        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", **extra
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def full_cpu(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine whose invocations are not throttled (memory tests fill memory fast)."""
+    async with Engine([function_root], settings(tmp_path, cpu="full")) as eng:
+        yield eng
+
+
+@pytest.fixture
+async def proportional(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+    """Lambda's CPU: in proportion to memory during invocations (the suite's default is full)."""
+    async with Engine([function_root], settings(tmp_path, cpu="proportional")) as eng:
+        yield eng
+
+
+@pytest.fixture
+async def rlimits_only(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with Engine([function_root], settings(tmp_path, isolation="rlimits")) as eng:
+        yield eng
+
+
+PROBE = """
+import os, threading, time
+
+def handler(event, context):
+    kind = event["kind"]
+    if kind == "where":
+        return {"pid": os.getpid(), "cgroup": open("/proc/self/cgroup").read()}
+    if kind == "threads":
+        threads = [threading.Thread(target=time.sleep, args=(0.2,)) for _ in range(event["n"])]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"threads": len(threads)}
+    if kind == "fork":
+        children = []
+        for _ in range(event["n"]):
+            pid = os.fork()
+            if pid == 0:
+                block = bytearray(event["mb"] * 1024 * 1024)
+                for i in range(0, len(block), 4096):
+                    block[i] = 1
+                time.sleep(0.5)
+                os._exit(0)
+            children.append(pid)
+        return {"status": [os.waitpid(pid, 0)[1] for pid in children]}
+    if kind == "daemon":
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)
+            os._exit(0)
+        os.wait()
+        return "ok"
+    if kind == "storm":
+        started = 0
+        try:
+            for _ in range(5000):
+                if os.fork() == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                started += 1
+        except OSError as e:
+            return {"started": started, "error": type(e).__name__}
+        return {"started": started, "error": None}
+    return "noop"
+"""
+
+
+def call(kind: str, **extra: object) -> bytes:
+    return json.dumps({"kind": kind, **extra}).encode()
+
+
+def _cgroup_file(env: object, controller: str, name: str) -> str:
+    cgroup = env.cgroup  # type: ignore[attr-defined]
+    assert cgroup is not None
+    return Path(cgroup.dirs[controller], name).read_text().strip()
+
+
+# ---------------------------------------------------------------------------- cgroups
+
+
+@needs_cgroups
+async def test_an_environment_runs_in_its_own_cgroup_with_lambdas_limits(
+    proportional: Engine,
+) -> None:
+    engine = proportional
+    add_function(engine, "probe", PROBE, memory_size=256)
+    result = await engine.invoke("probe", call("where"))
+    [env] = engine.environments("probe")
+    assert body(result)["pid"] == env.pid
+    assert env.cgroup is not None
+    memory_folder = env.cgroup.dirs["memory"]
+    assert memory_folder.split("/")[-1] in body(result)["cgroup"]
+    assert _cgroup_file(env, "memory", "memory.limit_in_bytes") == str(256 * MB)
+    assert _cgroup_file(env, "pids", "pids.max") == str(LAMBDA_PIDS)
+    # INIT ran unthrottled; invocations get 256/1,769 of a CPU
+    assert _cgroup_file(env, "cpu", "cpu.cfs_quota_us") == str(
+        int(CFS_PERIOD_US * 256 / FULL_VCPU_MB)
+    )
+    # memory is the cgroup's: no per-process data limit, so thread stacks do not count
+    assert "unlimited" in Path(f"/proc/{env.pid}/limits").read_text().split("Max data size")[1]
+    isolation = engine.pool.isolation
+    assert isolation is not None and isolation.kind == "cgroup v1"
+    assert "memory for the whole environment" in isolation.for_function(256, True)
+
+
+@needs_cgroups
+async def test_cpu_full_sets_no_quota(full_cpu: Engine) -> None:
+    add_function(full_cpu, "probe", PROBE)
+    await full_cpu.invoke("probe", call("where"))
+    [env] = full_cpu.environments("probe")
+    assert _cgroup_file(env, "cpu", "cpu.cfs_quota_us") == "-1"
+
+
+@needs_cgroups
+async def test_a_small_function_may_start_its_threads(proportional: Engine) -> None:
+    # 64 threads of 8 MiB stacks: under RLIMIT_DATA a 128 MB Python function could not
+    add_function(proportional, "probe", PROBE, memory_size=128, timeout=20)
+    result = await proportional.invoke("probe", call("threads", n=64))
+    assert body(result) == {"threads": 64}
+
+
+@needs_cgroups
+async def test_memory_size_is_for_the_whole_environment_children_included(
+    full_cpu: Engine,
+) -> None:
+    """Six children of 100 MB each in a 128 MB function: the kernel kills the ones past the
+    limit, and Max Memory Used is the environment's, not the runtime process's."""
+    add_function(full_cpu, "probe", PROBE, memory_size=128, timeout=30)
+    result = await full_cpu.invoke("probe", call("fork", n=6, mb=100))
+    statuses = body(result)["status"]
+    killed = [s for s in statuses if os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9]
+    assert len(killed) >= 5, statuses
+    assert result.record.max_memory_mb >= 100, report(result)
+    assert result.record.max_memory_mb <= 128, report(result)
+    # the workbench goes on serving it
+    assert body(await full_cpu.invoke("probe", call("noop"))) == "noop"
+
+
+@needs_cgroups
+async def test_a_fork_storm_stops_at_lambdas_process_limit(full_cpu: Engine) -> None:
+    add_function(full_cpu, "probe", PROBE, memory_size=1024, timeout=60)
+    result = await full_cpu.invoke("probe", call("storm"))
+    storm = body(result)
+    assert storm["error"] == "BlockingIOError", storm  # fork: Resource temporarily unavailable
+    assert storm["started"] < LAMBDA_PIDS
+    [env] = full_cpu.environments("probe")
+    pids = [int(p) for p in _cgroup_file(env, "pids", "cgroup.procs").split()]
+    assert len(pids) > 100
+    env.shutdown("exit")
+    for pid in pids[:50]:
+        await until_reaped(pid)
+
+
+@needs_cgroups
+async def test_a_daemonised_grandchild_dies_with_its_environment(engine: Engine) -> None:
+    add_function(engine, "probe", PROBE)
+    assert body(await engine.invoke("probe", call("daemon"))) == "ok"
+    [env] = engine.environments("probe")
+    inside = [int(p) for p in _cgroup_file(env, "pids", "cgroup.procs").split()]
+    daemons = [p for p in inside if p != env.pid]
+    assert daemons, "the daemon should be in its environment's cgroup"
+    assert all(os.getsid(p) != env.pid for p in daemons)  # it left the session
+    folders = list(env.cgroup.dirs.values())  # type: ignore[union-attr]
+    env.shutdown("exit")
+    for pid in daemons:
+        await until_reaped(pid)
+    await until(lambda: not any(Path(f).exists() for f in folders))
+
+
+@needs_cgroups
+async def test_the_engines_cgroups_are_removed_when_it_closes(
+    function_root: Path, tmp_path: Path
+) -> None:
+    async with Engine([function_root], settings(tmp_path)) as eng:
+        add_function(eng, "probe", PROBE)
+        await eng.invoke("probe", call("daemon"))
+        assert eng.pool.isolation is not None and eng.pool.isolation.cgroups is not None
+        bases = list(eng.pool.isolation.cgroups.bases.values())
+        assert all(Path(b).is_dir() for b in bases)
+    assert not any(Path(b).exists() for b in bases)
+
+
+# ---------------------------------------------------------------------------- the fallback
+
+
+async def test_forced_rlimits_fall_back_and_say_so(rlimits_only: Engine) -> None:
+    add_function(rlimits_only, "probe", PROBE, memory_size=256)
+    result = await rlimits_only.invoke("probe", call("where"))
+    [env] = rlimits_only.environments("probe")
+    assert env.cgroup is None
+    assert "workbench-" not in body(result)["cgroup"]
+    data = Path(f"/proc/{env.pid}/limits").read_text().split("Max data size")[1].split()
+    assert data[:2] == [str(256 * MB), str(256 * MB)]
+    isolation = rlimits_only.pool.isolation
+    assert isolation is not None and isolation.kind == "rlimits"
+    assert "--isolation rlimits" in isolation.describe()
+
+
+def test_an_unknown_isolation_is_refused(tmp_path: Path) -> None:
+    from workbench.engine.runtime import Isolation
+
+    with pytest.raises(ValueError, match="must be one of auto, rlimits"):
+        Isolation.detect("docker")
+    with pytest.raises(ValueError, match="must be one of proportional, full"):
+        Isolation.detect("auto", "half")
+
+
+# ---------------------------------------------------------------------------- freezing
+
+TICKER = """
+import threading, time
+
+ticks = []
+
+def tick():
+    while True:
+        ticks.append(time.monotonic())
+        time.sleep(0.01)
+
+threading.Thread(target=tick, daemon=True).start()
+
+def handler(event, context):
+    if event.get("late"):
+        def late():
+            time.sleep(0.05)
+            print("printed after the handler returned", flush=True)
+        threading.Thread(target=late).start()
+        return "started"
+    time.sleep(event.get("sleep", 0))
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    return {"max_gap": max(gaps) if gaps else 0}
+"""
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
+async def test_an_idle_environment_is_frozen_until_its_next_invocation(engine: Engine) -> None:
+    add_function(engine, "ticker", TICKER, timeout=10)
+    await engine.invoke("ticker", b"{}")
+    [env] = engine.environments("ticker")
+    await until(lambda: env.frozen)
+    assert _state(env.pid) == "T"  # stopped: its background thread does not run
+    await asyncio.sleep(0.5)
+    assert _state(env.pid) == "T"
+    gap = body(await engine.invoke("ticker", b"{}"))["max_gap"]
+    assert gap >= 0.4  # the ticker stood still while the environment was idle
+
+
+async def test_freeze_false_keeps_an_idle_environment_running(engine: Engine) -> None:
+    add_function(engine, "ticker", TICKER, timeout=10, freeze=False)
+    await engine.invoke("ticker", b"{}")
+    [env] = engine.environments("ticker")
+    await asyncio.sleep(0.5)
+    assert not env.frozen and env.freezes == 0
+    gap = body(await engine.invoke("ticker", b"{}"))["max_gap"]
+    assert gap < 0.4
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_output_after_a_response_goes_into_the_next_invocations_log(
+    engine: Engine, freeze: bool
+) -> None:
+    add_function(engine, "ticker", TICKER, timeout=10, freeze=freeze)
+    first = await engine.invoke("ticker", json.dumps({"late": True}).encode())
+    assert body(first) == "started"
+    await asyncio.sleep(0.3)  # unfrozen, it prints now; frozen, once thawed
+    second = await engine.invoke("ticker", json.dumps({"sleep": 0.3}).encode())
+    assert any("printed after the handler returned" in line for line in second.record.log_lines)
+    assert not any("printed after the handler" in line for line in first.record.log_lines)
+
+
+def test_freeze_must_be_a_boolean(tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "function.toml").write_text('runtime = "python3.11"\nfreeze = "yes"\n')
+    with pytest.raises(ConfigError) as e:
+        load_function(folder)
+    assert 'freeze = "yes": must be true or false' in str(e.value)
+    assert ":2" in str(e.value)
