@@ -15,6 +15,11 @@ Baseline and engine samples are taken in alternating rounds, so drift in a share
 speed weighs on both alike. On a 2-vCPU VM most of a round trip is the cross-CPU wake-up:
 ``taskset -c 0 python benchmarks/invoke.py`` shows the same code with both ends on one CPU.
 
+Isolation: the same runs with the rlimit sandbox only (``--isolation rlimits``) and with a
+cgroup per environment plus freezing between invocations (``auto``), engines alternating, so the
+sandbox's own cost shows as the difference (target: at most +3 ms p50 cold, +0.05 ms p50 warm).
+CPU quotas are off in both (``cpu="full"``): they slow the handler, not the workbench.
+
 Targets (issue #2): warm p50 <= 0.25 ms; cold p50 <= 2x the bare interpreter start.
 """
 
@@ -86,14 +91,19 @@ def interpreter_starts(n: int) -> list[float]:
 
 
 async def engine_runs(
-    root: Path, warm_n: int, cold_n: int, rounds: int
+    root: Path, warm_n: int, cold_n: int, rounds: int, isolation: str = "auto"
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """(pipe baseline, warm, interpreter baseline, cold) samples, in alternating rounds."""
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
-    settings = EngineSettings(state_dir=state, keep_alive_s=3600)
-    pipe, warm, bare, cold = [], [], [], []
+    settings = EngineSettings(state_dir=state, keep_alive_s=3600, isolation=isolation, cpu="full")
+    pipe: list[float] = []
+    warm: list[float] = []
+    bare: list[float] = []
+    cold: list[float] = []
     pipe_child = PipeChild()
     async with Engine([root], settings) as engine:
+        assert engine.pool.isolation is not None
+        print(f"  [{isolation}] {engine.pool.isolation.describe()}", file=sys.stderr)
         await engine.invoke("noop", b"{}")  # cold, then warm
         for _ in range(200):
             await engine.invoke("noop", b"{}")
@@ -133,16 +143,38 @@ def main() -> None:
     (root / "noop" / "function.toml").write_text('handler = "app.handler"\n')
     (root / "noop" / "app.py").write_text(NOOP)
 
-    pipe, warm, bare, cold = asyncio.run(engine_runs(root, args.warm, args.cold, args.rounds))
+    runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
+        "rlimits": ([], [], [], []),
+        "auto": ([], [], [], []),
+    }
+    for _ in range(2):  # the two sandboxes in alternating halves
+        for isolation, samples in runs.items():
+            got = asyncio.run(
+                engine_runs(root, args.warm // 2, args.cold // 2, args.rounds, isolation)
+            )
+            for into, new in zip(samples, got, strict=True):
+                into.extend(new)
+    pipe, warm, bare, cold = (a + b for a, b in zip(runs["rlimits"], runs["auto"], strict=True))
+    _, warm_r, _, cold_r = runs["rlimits"]
+    _, warm_c, _, cold_c = runs["auto"]
     pipe50, bare50 = statistics.median(pipe), statistics.median(bare)
     print(f"workbench invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
     print("warm invoke (ratio: against the pipe round trip)")
     print(row("baseline: JSON round trip over a pipe", pipe, pipe50))
-    print(row("engine.invoke, warm, no-op handler", warm, pipe50))
+    print(row("engine.invoke, warm, rlimits only", warm_r, pipe50))
+    print(row("engine.invoke, warm, cgroup + freeze", warm_c, pipe50))
     print("cold start (ratio: against `python -c pass`)")
     print(row("baseline: python -c pass", bare, bare50))
-    print(row("engine.invoke, cold (new environment)", cold, bare50))
-    w50, c50 = statistics.median(warm), statistics.median(cold)
+    print(row("engine.invoke, cold, rlimits only", cold_r, bare50))
+    print(row("engine.invoke, cold, cgroup + freeze", cold_c, bare50))
+    dw = statistics.median(warm_c) - statistics.median(warm_r)
+    dc = statistics.median(cold_c) - statistics.median(cold_r)
+    print(
+        f"sandbox cost (cgroup + freeze minus rlimits, p50): warm {dw:+.3f} ms "
+        f"(<= 0.05: {'met' if dw <= 0.05 else 'MISSED'}), cold {dc:+.3f} ms "
+        f"(<= 3: {'met' if dc <= 3 else 'MISSED'})"
+    )
+    w50, c50 = statistics.median(warm_c), statistics.median(cold_c)
     print(
         f"targets: warm p50 {w50:.3f} ms <= 0.25 ms: {'met' if w50 <= 0.25 else 'MISSED'}; "
         f"cold p50 {c50 / bare50:.2f}x <= 2x python -c pass: "
