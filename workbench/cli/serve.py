@@ -21,6 +21,7 @@ from .options import engine_options
 if TYPE_CHECKING:
     from ..api.http_trigger import HttpTriggerServer
     from ..engine import FunctionReloaded
+    from ..engine.config import AwsCredentials
 
 
 class ServeError(Exception):
@@ -51,6 +52,7 @@ async def serve(
     time_scale: float = 1.0,
     debug_port: int | None = None,
     log_limit: int | None = None,  # default: EngineSettings'
+    aws_credentials: AwsCredentials = "local",
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
@@ -58,7 +60,7 @@ async def serve(
     from ..api.http_trigger import start_http
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
-    from .serve_text import debug_lines, event_line, log_text, source_lines
+    from .serve_text import credentials_line, debug_lines, event_line, log_text, source_lines
 
     settings = EngineSettings(
         state_dir=state_dir,
@@ -67,6 +69,7 @@ async def serve(
         background=True,
         time_scale=time_scale,
         debug_port=debug_port,
+        aws_credentials=aws_credentials,
     )
     if log_limit is not None:
         settings.log_limit = log_limit
@@ -107,6 +110,7 @@ async def serve(
             sources = source_lines(engine)
             print("event sources:", file=out)
             print("\n".join(sources or ["  (none)"]), file=out)
+            print(credentials_line(engine), file=out)
             for line in debug_lines(engine):
                 print(line, file=out)
             out.flush()
@@ -150,6 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 time_scale=args.time_scale,
                 debug_port=args.debug_port,
                 log_limit=args.log_limit,
+                aws_credentials=args.aws_credentials,
             )
         )
     except ServeError as e:

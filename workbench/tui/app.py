@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..engine import DatabaseIncident, Engine, EngineSettings
+from ..engine.config import AwsCredentials
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .pdb_front_end import PdbFrontEnd
@@ -129,6 +130,7 @@ class WorkbenchApp(App[int]):
         time_scale: float = 1.0,
         debug_port: int | None = None,
         log_limit: int | None = None,  # default: EngineSettings'
+        aws_credentials: AwsCredentials = "local",
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
@@ -155,6 +157,7 @@ class WorkbenchApp(App[int]):
             background=True,
             time_scale=time_scale,
             debug_port=debug_port,
+            aws_credentials=aws_credentials,
         )
         if settings is None and log_limit is not None:
             self.settings.log_limit = log_limit

@@ -6,6 +6,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .function import AwsCredentials
+
 
 @dataclass
 class EngineSettings:
@@ -36,6 +38,13 @@ class EngineSettings:
     # part, and a line saying what was left out): runtime/output.py's DEFAULT_LOG_LIMIT, at
     # least its MIN_LOG_LIMIT (--log-limit)
     log_limit: int = 1024 * 1024
+    # which AWS credentials handlers get, unless their function.toml says (--aws-credentials):
+    # "local", the workbench's own (runtime/credentials.py), or "host", this machine's
+    aws_credentials: AwsCredentials = "local"
+    # where the workbench's Lambda and SQS APIs listen (http://127.0.0.1:3001), set by the API
+    # server once it does: local-credential environments started from then on get it as
+    # AWS_ENDPOINT_URL (and _LAMBDA, _SQS), so their SDK calls reach this workbench
+    aws_endpoint_url: str | None = None
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         """A function's ARN in this engine's Region and account, qualified if asked."""

@@ -4,11 +4,15 @@ Runtime API server, the debugger broker.
 
 from __future__ import annotations
 
+from .credentials import CredentialsError, LocalCredentials, local_credentials
 from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
 from .output import DEFAULT_LOG_LIMIT, MIN_LOG_LIMIT, NOTE_PREFIX, size_text
 
 __all__ = [
+    "CredentialsError",
+    "LocalCredentials",
+    "local_credentials",
     "DEFAULT_LOG_LIMIT",
     "HOST",
     "INSTALL_HINT",

@@ -118,6 +118,7 @@ class Environment(RuntimeAPIListener):
         debug_port: int | None = None,  # EngineSettings.debug_port: every one under a debugger
         checked_sources: Mapping[str, str] | None = None,  # source file -> its checked copy
         log_limit: int = DEFAULT_LOG_LIMIT,  # EngineSettings.log_limit: what a record keeps
+        aws: Mapping[str, str] | None = None,  # its AWS credentials and endpoints (credentials.py)
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -131,6 +132,7 @@ class Environment(RuntimeAPIListener):
         self.pycache_dir = pycache_dir
         self.debugger = debugger
         self.checked_sources = dict(checked_sources or {})
+        self.aws = dict(aws or {})
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
@@ -258,6 +260,7 @@ class Environment(RuntimeAPIListener):
             tmpdir=self.tmpdir,
             region=self.region,
             log_stream=log_stream_name(self.version, self.id),
+            aws=self.aws,
         )
         if how.pins_sources and self.checked_sources:
             env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
