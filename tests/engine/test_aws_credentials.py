@@ -340,5 +340,8 @@ def test_damaged_credentials_are_replaced_and_an_unusable_state_dir_is_one_error
     assert local_credentials(state) == made
     blocked = tmp_path / "file"
     blocked.write_text("")
-    with pytest.raises(CredentialsError, match=r"cannot read the workbench's credentials .*/file/credentials.json: "):
+    with pytest.raises(
+        CredentialsError,
+        match=r"cannot read the workbench's credentials .*/file/credentials.json: ",
+    ):
         local_credentials(blocked)
