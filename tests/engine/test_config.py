@@ -19,7 +19,8 @@ from workbench.engine.config.function import (
 )
 
 ACCEPTED = (
-    "name, runtime, handler, runtime_client, debug, memory_size, timeout, ephemeral_storage, "
+    "name, runtime, handler, runtime_client, debug, aws_credentials, memory_size, timeout, "
+    "ephemeral_storage, "
     "description, reserved_concurrency, freeze, layers, environment, async, triggers"
 )
 RUNTIME_LIST = (

@@ -237,7 +237,10 @@ async def test_forced_rlimits_fall_back_and_say_so(rlimits_only: Engine) -> None
     assert data[:2] == [str(256 * MB), str(256 * MB)]
     isolation = rlimits_only.pool.isolation
     assert isolation is not None and isolation.kind == "rlimits"
-    assert "--isolation rlimits" in isolation.describe()
+    assert isolation.describe() == (
+        "rlimits: memory per process, CPU time, file size, open files "
+        "(asked for with --isolation rlimits)"
+    )
 
 
 def test_an_unknown_isolation_is_refused(tmp_path: Path) -> None:

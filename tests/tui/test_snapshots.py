@@ -43,7 +43,7 @@ def app(tmp_path: Path) -> WorkbenchApp:
     make_function(root, "hello", HELLO, timeout=5, description="Returns a greeting")
     make_function(root, "orders", HELLO, memory_size=512, timeout=30, reserved_concurrency=5)
     make_function(root, "reports", HELLO, memory_size=1024, timeout=60)
-    return WorkbenchApp([root], state_dir=tmp_path / "state")
+    return WorkbenchApp([root], state_dir=tmp_path / "state", isolation="rlimits")
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -91,7 +91,7 @@ def published(tmp_path: Path) -> WorkbenchApp:
             engine.create_alias("hello", "dev", "$LATEST")
 
     asyncio.run(prepare())
-    return WorkbenchApp([root], state_dir=tmp_path / "state")
+    return WorkbenchApp([root], state_dir=tmp_path / "state", isolation="rlimits")
 
 
 def test_versions_and_aliases_under_a_function(snap_compare, published: WorkbenchApp) -> None:

@@ -126,6 +126,26 @@ class LambdaAPIServer(Served):
     """A running API server; ``close()`` stops it."""
 
     name = "Lambda API"
+    engine: Engine | None = None  # whose handlers it is the endpoint of, while it listens
+
+    @property
+    def local_url(self) -> str:
+        """Where a process on this machine (a handler) reaches it: a wildcard bind's loopback."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    def be_endpoint(self, engine: Engine) -> None:
+        """Make this server the endpoint of ``engine``'s handlers (AWS_ENDPOINT_URL, and the
+        Lambda and SQS ones: both APIs are served here), for environments started from now."""
+        self.engine = engine
+        engine.settings.aws_endpoint_url = self.local_url
+
+    async def close(self) -> None:
+        engine, self.engine = self.engine, None
+        if engine is not None and engine.settings.aws_endpoint_url == self.local_url:
+            engine.settings.aws_endpoint_url = None  # gone: new environments get no endpoint
+        await super().close()
 
 
 async def start_api(
@@ -134,11 +154,13 @@ async def start_api(
     port: int = DEFAULT_PORT,
     limits: ConnectionLimits | None = None,
 ) -> LambdaAPIServer:
-    """Serve the Lambda API for ``engine`` on ``host:port`` (port 0: any free port).
+    """Serve the Lambda API for ``engine`` on ``host:port`` (port 0: any free port); its
+    handlers' SDKs are pointed at it (``be_endpoint``).
 
     ``limits``: connections and timeouts (``ConnectionLimits()``'s defaults when None).
     Raises ``OSError`` when the port cannot be bound (in use, or not allowed).
     """
     server = LambdaAPIServer(host, limits)
     await server.listen(build_app(engine, host), port)
+    server.be_endpoint(engine)
     return server

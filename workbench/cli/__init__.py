@@ -16,6 +16,7 @@ import sys
 
 from . import (
     alias,
+    credentials,
     functions,
     generate_event,
     invoke,
@@ -48,6 +49,7 @@ VERB_MODULES = (
     schedules,
     replay,
     watch,
+    credentials,
 )
 # in the order the TUI's --help names them
 VERBS = (
@@ -64,6 +66,7 @@ VERBS = (
     "schedules",
     "replay",
     "watch",
+    "credentials",
 )
 _VALUE_OPTIONS = (
     "-r",
@@ -76,6 +79,7 @@ _VALUE_OPTIONS = (
     "--time-scale",
     "--debug-port",
     "--log-limit",
+    "--aws-credentials",
 )
 
 

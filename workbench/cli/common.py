@@ -146,7 +146,10 @@ def with_engine(args: argparse.Namespace, work: Callable[[Engine], Awaitable[int
     roots = roots_of(args)
 
     async def main() -> int:
-        settings = EngineSettings(state_dir=state_dir_of(args, roots))
+        settings = EngineSettings(
+            state_dir=state_dir_of(args, roots),
+            aws_credentials=getattr(args, "aws_credentials", "local"),  # verbs that run code
+        )
         async with Engine(roots, settings) as engine:
             try:
                 return await work(engine)

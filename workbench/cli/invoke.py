@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from .common import EXIT_OK, BadInput, read_payload, run_and_print, warn_if_not_served, with_engine
+from .options import aws_credentials_option
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -76,4 +77,5 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         help="stop at breakpoint() / pdb.set_trace() in the handler: pdb on this terminal "
         "(its output on stdout, commands from stdin; end of input detaches)",
     )
+    aws_credentials_option(p)
     p.set_defaults(func=cmd_invoke)

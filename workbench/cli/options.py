@@ -1,6 +1,6 @@
 """Options more than one parser takes: ``-r``/``--state-dir`` (every verb, before or after it),
-and the engine's (ROOT…, ports, host, time scale, debug port, log limit) that the TUI and ``serve``
-share."""
+the engine's (ROOT…, ports, host, time scale, debug port, log limit) that the TUI and ``serve``
+share, and ``--aws-credentials`` (every verb that runs functions)."""
 
 from __future__ import annotations
 
@@ -79,9 +79,25 @@ def log_limit(text: str) -> int:
     return value
 
 
+def aws_credentials_option(parser: argparse.ArgumentParser) -> None:
+    """``--aws-credentials local|host``: which AWS credentials handlers get."""
+    from ..engine.config import AWS_CREDENTIALS
+
+    parser.add_argument(
+        "--aws-credentials",
+        choices=AWS_CREDENTIALS,
+        default="local",
+        help="the AWS credentials handlers get: local (default), the workbench's own, with "
+        "AWS_ENDPOINT_URL pointing at its Lambda and SQS API, so SDK calls stay on this machine "
+        "(`workbench credentials` prints them); host, this machine's (AWS_ACCESS_KEY_ID, "
+        'AWS_PROFILE, ~/.aws...): SDK calls reach real AWS. A function\'s aws_credentials = "..." '
+        "in function.toml goes over this",
+    )
+
+
 def engine_options(parser: argparse.ArgumentParser) -> None:
     """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port, --log-limit,
-    --isolation and --cpu: what the TUI and `serve` both take."""
+    --isolation, --cpu and --aws-credentials: what the TUI and `serve` both take."""
     from ..api import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
@@ -152,3 +168,4 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         help="proportional (default, or $WORKBENCH_CPU): invocations get CPU in proportion to "
         "memory, as on Lambda (1,769 MB = one vCPU; needs cgroups); full: no CPU quota",
     )
+    aws_credentials_option(parser)

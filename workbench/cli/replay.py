@@ -10,6 +10,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from .common import run_and_print, with_engine
+from .options import aws_credentials_option
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -48,4 +49,5 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         action="store_true",
         help="connect a breakpoint() in the handler to this terminal's pdb (stdin/stdout)",
     )
+    aws_credentials_option(p)
     p.set_defaults(func=cmd_replay)

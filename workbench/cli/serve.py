@@ -21,6 +21,7 @@ from .options import engine_options
 if TYPE_CHECKING:
     from ..api.http_trigger import HttpTriggerServer
     from ..engine import FunctionReloaded
+    from ..engine.config import AwsCredentials
 
 
 class ServeError(Exception):
@@ -53,6 +54,7 @@ async def serve(
     log_limit: int | None = None,  # default: EngineSettings'
     isolation: str = "auto",
     cpu: str = "proportional",
+    aws_credentials: AwsCredentials = "local",
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
@@ -61,7 +63,7 @@ async def serve(
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
     from ..engine.runtime import NOT_STOPPED
-    from .serve_text import debug_lines, event_line, log_text, source_lines
+    from .serve_text import credentials_line, debug_lines, event_line, log_text, source_lines
 
     settings = EngineSettings(
         state_dir=state_dir,
@@ -72,6 +74,7 @@ async def serve(
         debug_port=debug_port,
         isolation=isolation,
         cpu=cpu,
+        aws_credentials=aws_credentials,
     )
     if log_limit is not None:
         settings.log_limit = log_limit
@@ -115,6 +118,7 @@ async def serve(
             if engine.pool.isolation is not None:
                 print(f"isolation: {engine.pool.isolation.describe()}", file=out)
                 print(f"  {NOT_STOPPED}", file=out)
+            print(credentials_line(engine), file=out)
             for line in debug_lines(engine):
                 print(line, file=out)
             out.flush()
@@ -160,6 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 log_limit=args.log_limit,
                 isolation=args.isolation,
                 cpu=args.cpu,
+                aws_credentials=args.aws_credentials,
             )
         )
     except ServeError as e:

@@ -50,6 +50,27 @@ def source_lines(engine: Engine) -> list[str]:
     return [f"  {line}" for line in lines]
 
 
+def credentials_line(engine: Engine) -> str:
+    """Which AWS credentials the functions get (``--aws-credentials``, and the functions whose
+    function.toml says otherwise): the host's reach the real account."""
+    default = engine.settings.aws_credentials
+    others = sorted(
+        name
+        for name, fn in engine.functions.items()
+        if fn.aws_credentials is not None and fn.aws_credentials != default
+    )
+    endpoint = engine.settings.aws_endpoint_url
+    local = "the workbench's own (`workbench credentials` prints them)"
+    if endpoint is not None:
+        local += f", their SDK calls going to {endpoint}"
+    host = "this machine's, their SDK calls reaching real AWS"
+    line = f"AWS credentials: functions get {local if default == 'local' else host}"
+    if others:
+        line += f"; {'this machine' if default == 'local' else 'the workbench'}'s for: "
+        line += ", ".join(others)
+    return line
+
+
 def debug_lines(engine: Engine) -> list[str]:
     """Which functions start under a debugger (IDE attach), and a warning if debugpy is missing."""
     port = engine.settings.debug_port

@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .common import EXIT_OK, BadInput, read_payload, roots_of, run_interruptible, state_dir_of
+from .options import aws_credentials_option
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -67,7 +68,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
         from ..engine.invoke import RerunOnSave
         from .watch_text import Printer
 
-        settings = EngineSettings(state_dir=state_dir_of(args, roots), watch=True)
+        settings = EngineSettings(
+            state_dir=state_dir_of(args, roots), watch=True, aws_credentials=args.aws_credentials
+        )
         async with Engine(roots, settings) as engine:
             _check_name(engine, args.name)
             await engine.wait_watching()
@@ -112,4 +115,5 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument(
         "--no-log", action="store_true", help="do not print each invocation's log on stderr"
     )
+    aws_credentials_option(p)
     p.set_defaults(func=cmd_watch)

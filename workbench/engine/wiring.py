@@ -61,6 +61,7 @@ def compose(host: Parts) -> Services:
         pycache_dir=state_dir / "pycache",
         debugger=host.debugger,
         debug_ports=host.debug_ports,
+        state_dir=state_dir,
     )
     invoker = Invoker(
         catalog=catalog,

@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..engine import DatabaseIncident, Engine, EngineSettings
+from ..engine.config import AwsCredentials
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .pdb_front_end import PdbFrontEnd
@@ -131,6 +132,7 @@ class WorkbenchApp(App[int]):
         log_limit: int | None = None,  # default: EngineSettings'
         isolation: str = "auto",  # --isolation
         cpu: str = "proportional",  # --cpu
+        aws_credentials: AwsCredentials = "local",
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
@@ -159,6 +161,7 @@ class WorkbenchApp(App[int]):
             debug_port=debug_port,
             isolation=isolation,
             cpu=cpu,
+            aws_credentials=aws_credentials,
         )
         if settings is None and log_limit is not None:
             self.settings.log_limit = log_limit

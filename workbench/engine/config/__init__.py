@@ -5,7 +5,7 @@ source-file filter and the file watcher. Above ``model`` only.
 from __future__ import annotations
 
 from .discovery import ConfigProblem, discover
-from .function import runtime_family
+from .function import AWS_CREDENTIALS, AwsCredentials, runtime_family
 from .triggers import (
     HttpTrigger,
     QueueTrigger,
@@ -18,6 +18,8 @@ from .triggers import (
 )
 
 __all__ = [
+    "AWS_CREDENTIALS",
+    "AwsCredentials",
     "ConfigProblem",
     "HttpTrigger",
     "QueueTrigger",

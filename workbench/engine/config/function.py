@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .triggers import TriggerError, parse_trigger
 
@@ -34,6 +34,10 @@ DEFAULT_HANDLERS = {
 }
 # Which Runtime API client runs a Python function: ours, or AWS's own (vendored in the folder).
 RUNTIME_CLIENTS: tuple[str, ...] = ("workbench", "awslambdaric")
+# Which AWS credentials a handler gets (runtime/credentials.py): the workbench's own, which reach
+# only the workbench, or the host's, which reach the real account.
+AwsCredentials = Literal["local", "host"]
+AWS_CREDENTIALS: tuple[AwsCredentials, ...] = get_args(AwsCredentials)
 # Which debugger an IDE attaches to, per runtime family (``debug = ...``; see debug_attach.py).
 DEBUGGERS: dict[str, str] = {"python": "debugpy", "nodejs": "inspect"}
 
@@ -52,6 +56,7 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "handler",
     "runtime_client",
     "debug",
+    "aws_credentials",
     "memory_size",
     "timeout",
     "ephemeral_storage",
@@ -141,6 +146,7 @@ class FunctionConfig:
     handler: str = DEFAULT_HANDLER
     runtime_client: str = "workbench"
     debug: str | None = None  # "debugpy" | "inspect": start under that debugger, wait for an IDE
+    aws_credentials: AwsCredentials | None = None  # None: the engine's (--aws-credentials)
     memory_size: int = 128
     timeout: int = 3
     ephemeral_storage: int = 512
@@ -257,6 +263,7 @@ class _Parser:
             "handler": ("handler", self._handler),
             "runtime_client": ("runtime_client", self._runtime_client),
             "debug": ("debug", self._debug),
+            "aws_credentials": ("aws_credentials", self._aws_credentials),
             "memory_size": ("memory_size", self._bounded(128, 10240, " (MB)")),
             "timeout": ("timeout", self._bounded(1, 900, " (seconds)")),
             "ephemeral_storage": ("ephemeral_storage", self._bounded(512, 10240, " (MB)")),
@@ -373,6 +380,16 @@ class _Parser:
         if not isinstance(value, bool):
             raise self.error(path, value, "must be true or false")
         return value
+
+    def _aws_credentials(self, path: KeyPath, value: Any) -> AwsCredentials:
+        if value not in AWS_CREDENTIALS or not isinstance(value, str):
+            raise self.error(
+                path,
+                value,
+                'must be "local" (the workbench\'s own credentials: SDK calls reach the '
+                'workbench) or "host" (this machine\'s AWS credentials: SDK calls reach real AWS)',
+            )
+        return value  # type: ignore[return-value]  # one of AWS_CREDENTIALS, checked above
 
     def _description(self, path: KeyPath, value: Any) -> str:
         if not isinstance(value, str) or len(value) > 256:

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .function import AwsCredentials
+
 
 @dataclass
 class EngineSettings:
@@ -43,6 +45,13 @@ class EngineSettings:
     # "proportional": invocations get CPU in proportion to memory, as on Lambda (1,769 MB = one
     # vCPU); "full": no quota (--cpu full). $WORKBENCH_CPU sets the default.
     cpu: str = field(default_factory=lambda: os.environ.get("WORKBENCH_CPU") or "proportional")
+    # which AWS credentials handlers get, unless their function.toml says (--aws-credentials):
+    # "local", the workbench's own (runtime/credentials.py), or "host", this machine's
+    aws_credentials: AwsCredentials = "local"
+    # where the workbench's Lambda and SQS APIs listen (http://127.0.0.1:3001), set by the API
+    # server once it does: local-credential environments started from then on get it as
+    # AWS_ENDPOINT_URL (and _LAMBDA, _SQS), so their SDK calls reach this workbench
+    aws_endpoint_url: str | None = None
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         """A function's ARN in this engine's Region and account, qualified if asked."""

@@ -22,6 +22,12 @@ from ..config.settings import EngineSettings
 from ..model.events import ConcurrencyChanged, EventBus, ShutdownReason
 from ..registry.versions import LATEST, Registry, version_number
 from ..runtime import processes, watchdog
+from ..runtime.credentials import (
+    CredentialsError,
+    LocalCredentials,
+    aws_variables,
+    local_credentials,
+)
 from ..runtime.debug_attach import DebugPorts
 from ..runtime.debugger import Debugger
 from ..runtime.environment import Environment, SpawnError
@@ -47,6 +53,7 @@ class EnvironmentPool:
         pycache_dir: Path,
         debugger: Debugger,
         debug_ports: DebugPorts,
+        state_dir: Path,
     ) -> None:
         self.catalog = catalog
         self.concurrency = concurrency
@@ -57,6 +64,8 @@ class EnvironmentPool:
         self.pycache_dir = pycache_dir
         self.debugger = debugger
         self.debug_ports = debug_ports
+        self.state_dir = state_dir  # holds the local AWS credentials (runtime/credentials.py)
+        self._credentials: LocalCredentials | None = None
         self._idle: dict[str, list[Environment]] = {}  # most recently used last
         self._busy: dict[str, set[Environment]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -146,9 +155,26 @@ class EnvironmentPool:
             checked_sources=checked,
             log_limit=self.settings.log_limit,
             isolation=self.isolation,
+            aws=self.aws_variables(fn),
         )
         processes.track(env)
         return env
+
+    def aws_variables(self, fn: FunctionConfig) -> dict[str, str]:
+        """The AWS credentials (and endpoints) an environment of ``fn`` starts with: the host's
+        only if its function.toml or the engine's settings ask for them."""
+        mode = fn.aws_credentials or self.settings.aws_credentials
+        if mode == "local" and self._credentials is None:
+            try:
+                self._credentials = local_credentials(self.state_dir)
+            except CredentialsError as e:  # still not the host's: the SDK finds none
+                log.warning("%s; functions get no AWS credentials", e)
+        return aws_variables(
+            mode,
+            self._credentials,
+            endpoint_url=self.settings.aws_endpoint_url,
+            function_env=fn.environment,
+        )
 
     def _take_idle(self, name: str, version: str) -> Environment | None:
         """The most recently used idle environment of ``version``, if any.

@@ -51,6 +51,7 @@ VERSIONED_FIELDS = (
     "runtime",
     "handler",
     "runtime_client",
+    "aws_credentials",
     "memory_size",
     "timeout",
     "ephemeral_storage",
@@ -100,6 +101,7 @@ def config_to_json(fn: FunctionConfig) -> str:
             "runtime": fn.runtime,
             "handler": fn.handler,
             "runtime_client": fn.runtime_client,
+            "aws_credentials": fn.aws_credentials,
             "memory_size": fn.memory_size,
             "timeout": fn.timeout,
             "ephemeral_storage": fn.ephemeral_storage,
@@ -124,6 +126,7 @@ def config_from_json(text: str) -> FunctionConfig:
         runtime=data["runtime"],
         handler=data["handler"],
         runtime_client=data.get("runtime_client", "workbench"),  # absent before issue 5
+        aws_credentials=data.get("aws_credentials"),  # absent before issue 16
         memory_size=data["memory_size"],
         timeout=data["timeout"],
         ephemeral_storage=data["ephemeral_storage"],

@@ -4,6 +4,7 @@ Runtime API server, the debugger broker.
 
 from __future__ import annotations
 
+from .credentials import CredentialsError, LocalCredentials, local_credentials
 from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
 from .isolation import CPU_MODES, ISOLATION_MODES, NOT_STOPPED, Isolation
@@ -14,6 +15,9 @@ __all__ = [
     "ISOLATION_MODES",
     "NOT_STOPPED",
     "Isolation",
+    "CredentialsError",
+    "LocalCredentials",
+    "local_credentials",
     "DEFAULT_LOG_LIMIT",
     "HOST",
     "INSTALL_HINT",

@@ -121,6 +121,7 @@ class Environment(RuntimeAPIListener):
         checked_sources: Mapping[str, str] | None = None,  # source file -> its checked copy
         log_limit: int = DEFAULT_LOG_LIMIT,  # EngineSettings.log_limit: what a record keeps
         isolation: Isolation | None = None,  # the engine's: a cgroup per environment, if any
+        aws: Mapping[str, str] | None = None,  # its AWS credentials and endpoints (credentials.py)
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -141,6 +142,7 @@ class Environment(RuntimeAPIListener):
         self.frozen = False
         self._cpu_unthrottled = False  # the quota is lifted while a debugger session runs
         self.freezes = 0  # how many times it was frozen (for tests and the TUI)
+        self.aws = dict(aws or {})
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
@@ -268,6 +270,7 @@ class Environment(RuntimeAPIListener):
             tmpdir=self.tmpdir,
             region=self.region,
             log_stream=log_stream_name(self.version, self.id),
+            aws=self.aws,
         )
         if how.pins_sources and self.checked_sources:
             env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)

@@ -38,7 +38,7 @@ class Isolation:
             raise ValueError(f"cpu {cpu!r}: must be one of {', '.join(CPU_MODES)}")
         cpu_mode: CpuMode = "full" if cpu == "full" else "proportional"
         if mode == "rlimits":
-            return cls(None, "rlimits were asked for (--isolation rlimits)", cpu_mode)
+            return cls(None, "asked for with --isolation rlimits", cpu_mode)
         found = Cgroups.detect()
         if isinstance(found, str):
             return cls(None, found, cpu_mode)
@@ -64,7 +64,7 @@ class Isolation:
     def describe(self, memory_mb: int | None = None) -> str:
         """One line: what limits a function's environments, and how."""
         if self.cgroups is None:
-            return f"rlimits (memory per process, CPU time, file size, open files; {self.why_not})"
+            return f"rlimits: memory per process, CPU time, file size, open files ({self.why_not})"
         parts = [self.cgroups.describe() + ": memory for the whole environment"]
         vcpus = None if memory_mb is None else self.vcpus(memory_mb)
         if "cpu" in self.cgroups.bases:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Mapping
 
 from ..config.function import FunctionConfig, runtime_family
 from .launch import Launch
@@ -20,7 +21,6 @@ NOFILE = 1024  # Lambda's file descriptor quota
 NODE_STACK = 2 * MB
 INIT_CPU_SECONDS = 10  # Lambda bounds INIT at 10 s
 
-_PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -38,9 +38,13 @@ def lambda_environment(
     tmpdir: str,
     region: str,
     log_stream: str,
+    aws: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Exactly Lambda's variables (LAMBDA_REFERENCE §5), the runtime's own, then the function's,
-    plus TMPDIR."""
+    """Exactly Lambda's variables (LAMBDA_REFERENCE §5), the runtime's own, the AWS credentials
+    and endpoints (``aws``: see ``credentials.aws_variables``), then the function's, plus TMPDIR.
+
+    Nothing of the engine's own environment is passed on: the host's AWS credentials reach a
+    handler only through ``aws``, when its function asks for them."""
     runtime_dir = launch.runtime_dir
     task_root = str(fn.folder)
     env = {
@@ -67,9 +71,7 @@ def lambda_environment(
     }
     if runtime_family(fn.runtime) != "provided":  # Lambda sets none for provided runtimes
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
-    for name in _PASSED_THROUGH:  # so handlers using boto3 reach AWS as the developer would
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env.update(aws or {})
     env.update(fn.environment)
     return env
 

@@ -28,6 +28,8 @@ STATUS_STYLES = {
 }
 BRANCH, LAST_BRANCH = " ├ ", " └ "
 RERUN_MARK = " ↻"  # after the name of a function re-run on save
+# the local credentials (the default) reach only the workbench; the host's are worth a warning
+HOST_CREDENTIALS_TEXT = "AWS credentials: this machine's (its SDK calls reach real AWS)"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class FunctionRow:
     children: tuple[VersionRow | AliasRow, ...] = field(default=())
     debug_wait: int | None = None  # an environment waits for an IDE's debugger on this port
     isolation: str = ""  # what limits its environments, and how (runtime/isolation.py)
+    # which AWS credentials its handlers get: "host" (this machine's) is shown, it reaches AWS
+    aws_credentials: str = "local"
 
     @property
     def function(self) -> str:
@@ -131,6 +135,7 @@ def function_rows(
                 children=_children(engine, view, name),
                 debug_wait=waits.get(name),
                 isolation=_isolation(engine, fn),
+                aws_credentials=fn.aws_credentials or engine.settings.aws_credentials,
             )
         )
     for name, broken in engine.problems.items():
@@ -265,6 +270,8 @@ def _function_detail(row: FunctionRow) -> Text:
         text.append(f"\nisolation: {row.isolation}", style="dim")
     if row.debug_wait is not None:
         text.append("\n" + debug_wait_text(row.debug_wait), style="bold magenta")
+    if row.aws_credentials == "host":
+        text.append("\n" + HOST_CREDENTIALS_TEXT, style="bold yellow")
     problem = row.code_problem
     if problem is not None and problem.kind == "syntax":
         text.append("\nsyntax error (saved; not run) ", style="bold red")
