@@ -144,7 +144,11 @@ async def test_an_environment_runs_in_its_own_cgroup_with_lambdas_limits(
     assert "unlimited" in Path(f"/proc/{env.pid}/limits").read_text().split("Max data size")[1]
     isolation = engine.pool.isolation
     assert isolation is not None and isolation.kind == "cgroup v1"
-    assert "memory for the whole environment" in isolation.for_function(256, True)
+    assert "memory for the whole environment" in isolation.describe(256)
+    assert isolation.for_function(256, True) == (
+        "cgroup v1 · 256 MB for all its processes · 0.14 vCPU · frozen when idle"
+    )
+    assert isolation.for_function(256, False).endswith("not frozen (freeze = false)")
 
 
 @needs_cgroups

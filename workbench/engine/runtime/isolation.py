@@ -79,13 +79,18 @@ class Isolation:
         return ", ".join(parts) + "; rlimits for CPU time, file size and open files"
 
     def for_function(self, memory_mb: int, freeze: bool) -> str:
-        """What one function's environments get, with whether they freeze between calls."""
-        frozen = (
-            "frozen between invocations"
-            if freeze
-            else "not frozen between invocations (freeze = false)"
-        )
-        return f"{self.describe(memory_mb)}; {frozen}"
+        """One short line for a function (the TUI's): ``cgroup v1 · 128 MB for all its processes
+        · 0.07 vCPU · frozen when idle``."""
+        parts = [self.kind]
+        if self.cgroups is not None:
+            parts.append(f"{memory_mb:,} MB for all its processes")
+            vcpus = self.vcpus(memory_mb)
+            if "cpu" in self.cgroups.bases:
+                parts.append("full CPU" if vcpus is None else f"{vcpus:.2f} vCPU")
+        else:
+            parts.append(f"{memory_mb:,} MB per process")
+        parts.append("frozen when idle" if freeze else "not frozen (freeze = false)")
+        return " · ".join(parts)
 
     def close(self) -> None:
         if self.cgroups is not None:
