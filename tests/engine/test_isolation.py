@@ -283,9 +283,12 @@ def handler(event, context):
 """
 
 
-def _state(pid: int) -> str:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2]
+def _thread_states(pid: int) -> list[str]:
+    states = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        states.append(stat[stat.rindex(")") + 2])
+    return states
 
 
 async def test_an_idle_environment_is_frozen_until_its_next_invocation(engine: Engine) -> None:
@@ -293,9 +296,10 @@ async def test_an_idle_environment_is_frozen_until_its_next_invocation(engine: E
     await engine.invoke("ticker", b"{}")
     [env] = engine.environments("ticker")
     await until(lambda: env.frozen)
-    assert _state(env.pid) == "T"  # stopped: its background thread does not run
+    # stopped, every thread (a stop is delivered asynchronously): its ticker does not run
+    await until(lambda: set(_thread_states(env.pid)) == {"T"}, "every thread to stop")
     await asyncio.sleep(0.5)
-    assert _state(env.pid) == "T"
+    assert set(_thread_states(env.pid)) == {"T"}
     gap = body(await engine.invoke("ticker", b"{}"))["max_gap"]
     assert gap >= 0.4  # the ticker stood still while the environment was idle
 
