@@ -15,8 +15,9 @@ Baseline and engine samples are taken in alternating rounds, so drift in a share
 speed weighs on both alike. On a 2-vCPU VM most of a round trip is the cross-CPU wake-up:
 ``taskset -c 0 python benchmarks/invoke.py`` shows the same code with both ends on one CPU.
 
-Isolation: the same runs with the rlimit sandbox only (``--isolation rlimits``) and with a
-cgroup per environment plus freezing between invocations (``auto``), engines alternating, so the
+Isolation: the same runs with the rlimit sandbox only (``--isolation rlimits``, a function with
+``freeze = false``) and with a cgroup per environment plus freezing between invocations
+(``auto``, the default function), engines alternating, so the
 sandbox's own cost shows as the difference (target: at most +3 ms p50 cold, +0.05 ms p50 warm).
 CPU quotas are off in both (``cpu="full"``): they slow the handler, not the workbench.
 
@@ -91,7 +92,7 @@ def interpreter_starts(n: int) -> list[float]:
 
 
 async def engine_runs(
-    root: Path, warm_n: int, cold_n: int, rounds: int, isolation: str = "auto"
+    root: Path, warm_n: int, cold_n: int, rounds: int, isolation: str = "auto", fn: str = "noop"
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """(pipe baseline, warm, interpreter baseline, cold) samples, in alternating rounds."""
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
@@ -104,22 +105,22 @@ async def engine_runs(
     async with Engine([root], settings) as engine:
         assert engine.pool.isolation is not None
         print(f"  [{isolation}] {engine.pool.isolation.describe()}", file=sys.stderr)
-        await engine.invoke("noop", b"{}")  # cold, then warm
+        await engine.invoke(fn, b"{}")  # cold, then warm
         for _ in range(200):
-            await engine.invoke("noop", b"{}")
+            await engine.invoke(fn, b"{}")
         for _ in range(rounds):
             pipe += pipe_child.round_trips(warm_n // rounds)
             for _ in range(warm_n // rounds):
                 t = time.perf_counter()
-                await engine.invoke("noop", b"{}")
+                await engine.invoke(fn, b"{}")
                 warm.append((time.perf_counter() - t) * 1000)
         for _ in range(rounds):
             bare += interpreter_starts(max(1, cold_n // rounds))
             for _ in range(max(1, cold_n // rounds)):
                 # retire the warm environment: the next call is cold
-                engine.pool.retire_idle("noop", "idle", latest_only=False)
+                engine.pool.retire_idle(fn, "idle", latest_only=False)
                 t = time.perf_counter()
-                result = await engine.invoke("noop", b"{}")
+                result = await engine.invoke(fn, b"{}")
                 cold.append((time.perf_counter() - t) * 1000)
                 assert result.record.cold and result.function_error is None
     pipe_child.close()
@@ -142,15 +143,26 @@ def main() -> None:
     (root / "noop").mkdir()
     (root / "noop" / "function.toml").write_text('handler = "app.handler"\n')
     (root / "noop" / "app.py").write_text(NOOP)
+    (root / "unfrozen").mkdir()  # the bare sandbox's: never frozen
+    (root / "unfrozen" / "function.toml").write_text('handler = "app.handler"\nfreeze = false\n')
+    (root / "unfrozen" / "app.py").write_text(NOOP)
 
     runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
         "rlimits": ([], [], [], []),
         "auto": ([], [], [], []),
     }
+    function = {"rlimits": "unfrozen", "auto": "noop"}
     for _ in range(2):  # the two sandboxes in alternating halves
         for isolation, samples in runs.items():
             got = asyncio.run(
-                engine_runs(root, args.warm // 2, args.cold // 2, args.rounds, isolation)
+                engine_runs(
+                    root,
+                    args.warm // 2,
+                    args.cold // 2,
+                    args.rounds,
+                    isolation,
+                    function[isolation],
+                )
             )
             for into, new in zip(samples, got, strict=True):
                 into.extend(new)
@@ -161,11 +173,11 @@ def main() -> None:
     print(f"workbench invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
     print("warm invoke (ratio: against the pipe round trip)")
     print(row("baseline: JSON round trip over a pipe", pipe, pipe50))
-    print(row("engine.invoke, warm, rlimits only", warm_r, pipe50))
+    print(row("engine.invoke, warm, rlimits, unfrozen", warm_r, pipe50))
     print(row("engine.invoke, warm, cgroup + freeze", warm_c, pipe50))
     print("cold start (ratio: against `python -c pass`)")
     print(row("baseline: python -c pass", bare, bare50))
-    print(row("engine.invoke, cold, rlimits only", cold_r, bare50))
+    print(row("engine.invoke, cold, rlimits, unfrozen", cold_r, bare50))
     print(row("engine.invoke, cold, cgroup + freeze", cold_c, bare50))
     dw = statistics.median(warm_c) - statistics.median(warm_r)
     dc = statistics.median(cold_c) - statistics.median(cold_r)

@@ -45,6 +45,8 @@ INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
 # An event not taken by the runtime within its timeout and this much more times out anyway (a
 # runtime that never asks /next again after its last response).
 DELIVERY_GRACE_S = 10.0
+# An environment waiting for its next event is frozen after this long without one (on_waiting).
+FREEZE_GRACE_S = 0.005
 READ_BYTES = 65536  # a pipe's default capacity: one read per loop turn keeps the loop free
 
 # How Go (and so Lambda's own error text) names the signals a runtime dies of.
@@ -140,6 +142,7 @@ class Environment(RuntimeAPIListener):
         # stopped (SIGSTOP of its process group) while it waits for its next event, as Lambda
         # freezes an environment between invocations; SIGCONT hands it the next one
         self.frozen = False
+        self._freeze_timer: asyncio.TimerHandle | None = None
         self._cpu_unthrottled = False  # the quota is lifted while a debugger session runs
         self.freezes = 0  # how many times it was frozen (for tests and the TUI)
         self.aws = dict(aws or {})
@@ -371,8 +374,10 @@ class Environment(RuntimeAPIListener):
     def on_ready(self) -> None:
         if self.cgroup is not None and self.isolation is not None:
             # INIT ran unthrottled (cold starts measure the workbench, not the quota);
-            # invocations get Lambda's share of a CPU for their memory
-            self.cgroup.limit_cpu(self.isolation.vcpus(self.fn.memory_size))
+            # invocations get Lambda's share of a CPU for their memory (a new cgroup has none)
+            vcpus = self.isolation.vcpus(self.fn.memory_size)
+            if vcpus is not None:
+                self.cgroup.limit_cpu(vcpus)
         now = time.perf_counter()
         self.init_duration_ms = (now - self._t_spawn) * 1000
         function_init = (now - (self._t_connect or self._t_spawn)) * 1000
@@ -384,11 +389,21 @@ class Environment(RuntimeAPIListener):
         self._sample_peak()
 
     def on_waiting(self) -> None:
-        """The runtime asked for its next event and there is none: freeze the environment, so
-        its threads and timers run only inside invocations (as on Lambda). What they print
-        once thawed goes into the next invocation's log."""
+        """The runtime asked for its next event and there is none: freeze the environment once it
+        has stayed so for ``FREEZE_GRACE_S``, so its threads and timers run only inside
+        invocations (as on Lambda). What they print once thawed goes into the next invocation's
+        log. The grace keeps stop/continue off back-to-back calls and off a cold start's first
+        event (measured: freezing at once added 0.055 ms p50 to a warm invoke, 2 ms to a cold
+        start)."""
         if not self.fn.freeze or self.ide is not None or self.frozen or self.state == "dead":
             return
+        if self._freeze_timer is None and self._loop is not None:
+            self._freeze_timer = self._loop.call_later(FREEZE_GRACE_S, self._freeze)
+
+    def _freeze(self) -> None:
+        self._freeze_timer = None
+        if self.state == "dead" or self.api.waiting is None or self.api.pending is not None:
+            return  # it is being handed an event, or gone
         try:
             os.killpg(self.pid, signal.SIGSTOP)
         except OSError:
@@ -397,6 +412,9 @@ class Environment(RuntimeAPIListener):
         self.freezes += 1
 
     def _thaw(self) -> None:
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         if self.frozen:
             self.frozen = False
             try:
@@ -659,6 +677,9 @@ class Environment(RuntimeAPIListener):
             return
         self.state = "dead"
         self.shutdown_reason = self.shutdown_reason or reason
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         self._runtime_started()  # a start that never ran gives its turn back
         self._kill()
         if self.pid:
