@@ -194,3 +194,14 @@ def structure(value: object, key: str | None = None) -> object:
     if isinstance(value, list):
         return [structure(v) for v in value]
     return type(value).__name__
+
+
+def cgroups_here() -> bool:
+    """Does this machine give the workbench usable cgroups (runtime/cgroups.py)?"""
+    from workbench.engine.runtime.cgroups import Cgroups
+
+    found = Cgroups.detect()
+    if isinstance(found, str):
+        return False
+    found.close()
+    return True

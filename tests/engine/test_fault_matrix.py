@@ -14,9 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import add_function, body, until
+from tests.helpers import add_function, body, cgroups_here, until
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.runtime.cgroups import Cgroups
 
 NOOP = "noop"
 
@@ -92,15 +91,7 @@ def handler(event, context):
 """
 
 
-def _cgroups_here() -> bool:
-    found = Cgroups.detect()
-    if isinstance(found, str):
-        return False
-    found.close()
-    return True
-
-
-HAS_CGROUPS = _cgroups_here()
+HAS_CGROUPS = cgroups_here()
 
 
 @pytest.fixture(

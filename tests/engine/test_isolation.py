@@ -13,24 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import add_function, body, report, until, until_reaped
+from tests.helpers import add_function, body, cgroups_here, report, until, until_reaped
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.config.function import ConfigError, load_function
-from workbench.engine.runtime.cgroups import CFS_PERIOD_US, FULL_VCPU_MB, LAMBDA_PIDS, Cgroups
+from workbench.engine.runtime.cgroups import CFS_PERIOD_US, FULL_VCPU_MB, LAMBDA_PIDS
 
 MB = 1024 * 1024
 
 
-def _cgroups_here() -> bool:
-    found = Cgroups.detect()
-    if isinstance(found, str):
-        return False
-    found.close()
-    return True
-
-
 needs_cgroups = pytest.mark.skipif(
-    not _cgroups_here(), reason="this machine gives the workbench no usable cgroups"
+    not cgroups_here(), reason="this machine gives the workbench no usable cgroups"
 )
 
 
