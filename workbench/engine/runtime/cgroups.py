@@ -105,9 +105,9 @@ class EnvCgroup:
         """The whole environment's peak memory (every process in it), in kB; 0 if unknown.
 
         The runtime's own start-up pages (before it was moved in) stay charged to the engine's
-        cgroup, so callers take the larger of this and the runtime's peak RSS, capped at the
-        limit (``cap_kb``): RSS also counts shared code pages (Node's ~34 MB) charged elsewhere,
-        and nothing in the environment can hold more than its limit."""
+        cgroup, so ``whole_peak_kb`` takes the larger of this and the runtime's peak RSS, capped
+        at the limit: RSS also counts shared code pages (Node's ~34 MB) charged elsewhere, and
+        nothing in the environment can hold more than its limit."""
         if self._peak_fd < 0:
             return 0
         try:
@@ -115,8 +115,9 @@ class EnvCgroup:
         except (OSError, ValueError):
             return 0
 
-    def cap_kb(self, peak_kb: int) -> int:
-        return min(peak_kb, self.memory_limit // 1024)
+    def whole_peak_kb(self, rss_kb: int) -> int:
+        """The environment's peak given its runtime's peak RSS (see ``peak_kb``)."""
+        return min(max(rss_kb, self.peak_kb()), self.memory_limit // 1024)
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed here for lack of memory."""

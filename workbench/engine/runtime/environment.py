@@ -32,6 +32,7 @@ from . import processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
+from .freezing import Freezer
 from .isolation import Isolation
 from .launch import LaunchError, launch
 from .output import DEFAULT_LOG_LIMIT, CappedLog, RuntimeOutput
@@ -45,8 +46,6 @@ INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
 # An event not taken by the runtime within its timeout and this much more times out anyway (a
 # runtime that never asks /next again after its last response).
 DELIVERY_GRACE_S = 10.0
-# An environment waiting for its next event is frozen after this long without one (on_waiting).
-FREEZE_GRACE_S = 0.005
 READ_BYTES = 65536  # a pipe's default capacity: one read per loop turn keeps the loop free
 
 # How Go (and so Lambda's own error text) names the signals a runtime dies of.
@@ -139,12 +138,9 @@ class Environment(RuntimeAPIListener):
         self.checked_sources = dict(checked_sources or {})
         self.isolation = isolation
         self.cgroup: EnvCgroup | None = None
-        # stopped (SIGSTOP of its process group) while it waits for its next event, as Lambda
-        # freezes an environment between invocations; SIGCONT hands it the next one
-        self.frozen = False
-        self._freeze_timer: asyncio.TimerHandle | None = None
+        # stopped while it waits for its next event, as Lambda freezes an idle environment
+        self.freezer = Freezer(self._idle_in_next)
         self._cpu_unthrottled = False  # the quota is lifted while a debugger session runs
-        self.freezes = 0  # how many times it was frozen (for tests and the TUI)
         self.aws = dict(aws or {})
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
@@ -306,6 +302,7 @@ class Environment(RuntimeAPIListener):
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
         self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd
         self.cgroup = spawned.cgroup
+        self.freezer.pgid = self.pid
         if self.state == "dead":  # shut down while it was being spawned
             self._kill()
             self._close_process()
@@ -389,44 +386,27 @@ class Environment(RuntimeAPIListener):
         self._sample_peak()
 
     def on_waiting(self) -> None:
-        """The runtime asked for its next event and there is none: freeze the environment once it
-        has stayed so for ``FREEZE_GRACE_S``, so its threads and timers run only inside
-        invocations (as on Lambda). What they print once thawed goes into the next invocation's
-        log. The grace keeps stop/continue off back-to-back calls and off a cold start's first
-        event (measured: freezing at once added 0.055 ms p50 to a warm invoke, 2 ms to a cold
-        start)."""
-        if not self.fn.freeze or self.ide is not None or self.frozen or self.state == "dead":
-            return
-        if self._freeze_timer is None and self._loop is not None:
-            self._freeze_timer = self._loop.call_later(FREEZE_GRACE_S, self._freeze)
+        """The runtime waits for its next event and there is none: freeze it soon (``freezing.py``);
+        what its threads print once thawed goes into the next invocation's log."""
+        if self.fn.freeze and self.ide is None and self.state != "dead" and self._loop:
+            self.freezer.waiting(self._loop)
 
-    def _freeze(self) -> None:
-        self._freeze_timer = None
-        if self.state == "dead" or self.api.waiting is None or self.api.pending is not None:
-            return  # it is being handed an event, or gone
-        try:
-            os.killpg(self.pid, signal.SIGSTOP)
-        except OSError:
-            return  # it is gone: its pidfd reports the exit
-        self.frozen = True
-        self.freezes += 1
+    @property
+    def frozen(self) -> bool:
+        return self.freezer.frozen
 
-    def _thaw(self) -> None:
-        if self._freeze_timer is not None:
-            self._freeze_timer.cancel()
-            self._freeze_timer = None
-        if self.frozen:
-            self.frozen = False
-            try:
-                os.killpg(self.pid, signal.SIGCONT)
-            except OSError:
-                pass
+    @property
+    def freezes(self) -> int:
+        return self.freezer.freezes
+
+    def _idle_in_next(self) -> bool:
+        return self.state != "dead" and self.api.waiting is not None and self.api.pending is None
 
     def _sample_peak(self) -> None:
         if self._usage is not None:  # the runtime waits for our answer: it is still alive
             self.peak_kb = max(self.peak_kb, self._usage.read()[0])
         if self.cgroup is not None:
-            self.peak_kb = self.cgroup.cap_kb(max(self.peak_kb, self.cgroup.peak_kb()))
+            self.peak_kb = self.cgroup.whole_peak_kb(self.peak_kb)
 
     def on_init_error(self, body: bytes, error_type: str | None) -> None:
         self._sample_peak()
@@ -454,7 +434,7 @@ class Environment(RuntimeAPIListener):
         # waits in /next; until then only a backstop runs, for a runtime that never asks again.
         if not self.ide:
             self._timer = loop.call_later(timeout_s + DELIVERY_GRACE_S, self._on_timeout)
-        self._thaw()
+        self.freezer.thaw()
         self.api.dispatch(inv)
         try:
             outcome = await waiter
@@ -475,7 +455,7 @@ class Environment(RuntimeAPIListener):
             assert self._usage is not None
             peak_kb, cpu = self._usage.read()
             if self.cgroup is not None:  # every process of the environment, not only the runtime
-                peak_kb = self.cgroup.cap_kb(max(peak_kb, self.cgroup.peak_kb()))
+                peak_kb = self.cgroup.whole_peak_kb(peak_kb)
             if peak_kb:
                 self.peak_kb = peak_kb
             soft = cpu_guard(cpu, timeout_s)
@@ -640,7 +620,7 @@ class Environment(RuntimeAPIListener):
             )
         self._note_exit_usage(usage)
         if self.cgroup is not None:  # an out-of-memory kill: the peak was the limit
-            self.peak_kb = self.cgroup.cap_kb(max(self.peak_kb, self.cgroup.peak_kb()))
+            self.peak_kb = self.cgroup.whole_peak_kb(self.peak_kb)
         self.exit_description = describe_exit(status)
         self.drain_output()
         self._output.flush()
@@ -677,9 +657,7 @@ class Environment(RuntimeAPIListener):
             return
         self.state = "dead"
         self.shutdown_reason = self.shutdown_reason or reason
-        if self._freeze_timer is not None:
-            self._freeze_timer.cancel()
-            self._freeze_timer = None
+        self.freezer.cancel()
         self._runtime_started()  # a start that never ran gives its turn back
         self._kill()
         if self.pid:
