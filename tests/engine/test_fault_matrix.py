@@ -114,6 +114,8 @@ async def sandboxed(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     )
     async with Engine([root], settings) as eng:
         add_function(eng, "faulty", FAULTS, memory_size=128, timeout=2)
+        # writing 512 MB takes a while on a busy disk
+        add_function(eng, "patient", FAULTS, memory_size=128, timeout=60)
         yield eng
 
 
@@ -131,9 +133,8 @@ def leftovers(name: str) -> list[str]:
     return found
 
 
-async def run(engine: Engine, fault: str) -> object:
-    result = await engine.invoke("faulty", json.dumps({"fault": fault}).encode())
-    return result
+async def run(engine: Engine, fault: str, function: str = "faulty") -> object:
+    return await engine.invoke(function, json.dumps({"fault": fault}).encode())
 
 
 async def still_serves_and_leaves_nothing(engine: Engine) -> None:
@@ -196,7 +197,7 @@ async def test_file_descriptors_stop_at_lambdas_1024(sandboxed: Engine) -> None:
 
 
 async def test_filling_tmp_stops_at_the_ephemeral_storage(sandboxed: Engine) -> None:
-    got = body(await run(sandboxed, "disk"))
+    got = body(await run(sandboxed, "disk", "patient"))
     assert got["errno"] == 27  # EFBIG: RLIMIT_FSIZE at ephemeral_storage (512 MB)
     assert got["mb"] == 512
     await still_serves_and_leaves_nothing(sandboxed)

@@ -278,7 +278,10 @@ def handler(event, context):
 def _thread_states(pid: int) -> list[str]:
     states = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        stat = (task / "stat").read_text()
+        try:
+            stat = (task / "stat").read_text()
+        except FileNotFoundError:  # a thread that has just ended
+            continue
         states.append(stat[stat.rindex(")") + 2])
     return states
 
@@ -287,13 +290,17 @@ async def test_an_idle_environment_is_frozen_until_its_next_invocation(engine: E
     add_function(engine, "ticker", TICKER, timeout=10)
     await engine.invoke("ticker", b"{}")
     [env] = engine.environments("ticker")
-    await until(lambda: env.frozen)
+    await until(lambda: env.frozen, "the environment to freeze", explain=lambda: env.state)
     # stopped, every thread (a stop is delivered asynchronously): its ticker does not run
-    await until(lambda: set(_thread_states(env.pid)) == {"T"}, "every thread to stop")
+    await until(
+        lambda: set(_thread_states(env.pid)) == {"T"},
+        "every thread to stop",
+        explain=lambda: _thread_states(env.pid),
+    )
     await asyncio.sleep(0.5)
-    assert set(_thread_states(env.pid)) == {"T"}
+    assert set(_thread_states(env.pid)) == {"T"}, _thread_states(env.pid)
     gap = body(await engine.invoke("ticker", b"{}"))["max_gap"]
-    assert gap >= 0.4  # the ticker stood still while the environment was idle
+    assert gap >= 0.4, gap  # the ticker stood still while the environment was idle
 
 
 async def test_freeze_false_keeps_an_idle_environment_running(engine: Engine) -> None:
@@ -327,3 +334,59 @@ def test_freeze_must_be_a_boolean(tmp_path: Path) -> None:
         load_function(folder)
     assert 'freeze = "yes": must be true or false' in str(e.value)
     assert ":2" in str(e.value)
+
+
+# ---------------------------------------------------------------------------- the Runtime API
+
+VICTIM = """
+import time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return "genuine"
+"""
+
+ATTACKER = """
+import json, urllib.request
+
+def handler(event, context):
+    base = f"http://{event['target']}/2018-06-01/runtime/invocation"
+    try:
+        with urllib.request.urlopen(f"{base}/next", timeout=5) as answer:
+            stolen = answer.read().decode()
+            request_id = answer.headers["Lambda-Runtime-Aws-Request-Id"]
+        forged = urllib.request.Request(
+            f"{base}/{request_id}/response", data=b'"forged"', method="POST"
+        )
+        urllib.request.urlopen(forged, timeout=5).read()
+        return {"stolen": stolen}
+    except Exception as e:
+        return {"refused": type(e).__name__}
+"""
+
+
+@pytest.mark.parametrize("isolation", ["auto", "rlimits"])
+async def test_another_environment_cannot_use_an_environments_runtime_api(
+    function_root: Path, tmp_path: Path, isolation: str
+) -> None:
+    """The issue's attack: a handler takes another environment's in-flight event (a card
+    number) from its /next and posts a forged response. Refused: the connection is closed."""
+    if isolation == "auto" and not cgroups_here():
+        pytest.skip("no usable cgroups here")
+    async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
+        add_function(engine, "victim", VICTIM, timeout=10)
+        add_function(engine, "attacker", ATTACKER, timeout=10)
+        card = {"card": "4111 1111 1111 1111", "sleep": 1.5}
+        victim = asyncio.create_task(engine.invoke("victim", json.dumps(card).encode()))
+        [env] = await until(lambda: engine.environments("victim"))
+        await until(lambda: env.state == "busy" and env.api.current is not None)
+        target = f"127.0.0.1:{env.api.port}"
+        got = body(await engine.invoke("attacker", json.dumps({"target": target}).encode()))
+        assert "stolen" not in got, got
+        assert got["refused"] in ("RemoteDisconnected", "ConnectionResetError", "URLError")
+        result = await victim
+        assert body(result) == "genuine"
+        assert any(
+            "refused a connection to this environment's Runtime API" in line
+            for line in result.record.log_lines
+        )

@@ -89,6 +89,10 @@ class EnvCgroup:
         with contextlib.suppress(OSError):
             self._peak_fd = os.open(f"{self.dirs['memory']}/{peak}", os.O_RDONLY)
 
+    def members(self) -> list[int]:
+        """The processes in the environment now."""
+        return _pids(f"{self.dirs.get('pids') or self.dirs['memory']}/cgroup.procs")
+
     def limit_cpu(self, vcpus: float | None) -> None:
         """Throttle to ``vcpus`` (CFS quota over a 100 ms period); None: no quota."""
         folder = self.dirs.get("cpu")

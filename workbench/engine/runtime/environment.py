@@ -28,14 +28,14 @@ from typing import Literal
 
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
-from . import processes, watchdog
+from . import peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .freezing import Freezer
 from .isolation import Isolation
 from .launch import LaunchError, launch
-from .output import DEFAULT_LOG_LIMIT, CappedLog, RuntimeOutput
+from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .spawning import MakeCgroup, spawn
@@ -140,6 +140,7 @@ class Environment(RuntimeAPIListener):
         self.cgroup: EnvCgroup | None = None
         # stopped while it waits for its next event, as Lambda freezes an idle environment
         self.freezer = Freezer(self._idle_in_next)
+        self._spawned = asyncio.Event()  # its process (and cgroup) are known, or never will be
         self._cpu_unthrottled = False  # the quota is lifted while a debugger session runs
         self.aws = dict(aws or {})
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
@@ -292,17 +293,22 @@ class Environment(RuntimeAPIListener):
                 make_cgroup=make_cgroup,
             )
         except OSError as e:
+            self._spawned.set()
             self._cleanup_files()
             self._release_debugger()
             self.api.close()
             self.state = "dead"
             self._runtime_started()
             raise SpawnError(f"could not start the runtime ({how.argv[0]}): {e}") from e
+        except BaseException:  # cancelled: the spawn is undone by spawning.py
+            self._spawned.set()
+            raise
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
         self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd
         self.cgroup = spawned.cgroup
         self.freezer.pgid = self.pid
+        self._spawned.set()  # its processes are known: connections can be checked
         if self.state == "dead":  # shut down while it was being spawned
             self._kill()
             self._close_process()
@@ -398,6 +404,27 @@ class Environment(RuntimeAPIListener):
     @property
     def freezes(self) -> int:
         return self.freezer.freezes
+
+    async def admits(self, peer_port: int, api_port: int) -> bool:
+        """Only this environment's own processes may use its Runtime API: another environment's
+        handler could otherwise take its event from /next and answer in its name. (The runtime
+        can connect before the loop has heard that its spawn, in a worker thread, is done.)"""
+        if not self._spawned.is_set():
+            await self._spawned.wait()
+        inode = peers.peer_inode(peer_port, api_port)
+        if inode is None:
+            return False
+        if self.cgroup is not None:
+            members = self.cgroup.members()
+        else:
+            members = [self.pid, *processes.descendants_of(self.pid)] if self.pid else []
+        if peers.holds_socket(members, inode):
+            return True
+        self._output.note(
+            f"{NOTE_PREFIX}refused a connection to this environment's Runtime API from a "
+            "process outside it (only the environment's own processes may use it)"
+        )
+        return False
 
     def _idle_in_next(self) -> bool:
         return self.state != "dead" and self.api.waiting is not None and self.api.pending is None

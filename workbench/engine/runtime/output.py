@@ -281,6 +281,10 @@ class RuntimeOutput:
     def feed(self, data: bytes) -> None:
         self._take(self._splitter.feed(data))
 
+    def note(self, line: str) -> None:
+        """A line of the workbench's own in the current log (and the live stream)."""
+        self._take([line.encode()])
+
     def flush(self) -> None:
         """The line still waiting for its break ends here (the runtime exited)."""
         self._take(self._splitter.flush())

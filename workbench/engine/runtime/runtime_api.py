@@ -137,6 +137,11 @@ class RuntimeAPIListener:
     def on_exiting(self) -> None: ...  # our runtime is about to kill itself (out of memory)
     def on_waiting(self) -> None: ...  # the runtime waits in /next with nothing to hand it
 
+    async def admits(self, peer_port: int, api_port: int) -> bool:
+        """May the process connected from 127.0.0.1:``peer_port`` use this Runtime API? (An
+        environment admits its own processes only: ``peers.py``.)"""
+        return True
+
     def on_debug(self, inv: Invocation, link: DebugChannel) -> DebugSink | str:
         """A breakpoint in ``inv``'s handler: the sink for its pdb session, or why not (409)."""
         return "no debugger is attached"
@@ -240,7 +245,7 @@ class RuntimeAPI:
                 self._room.clear()
                 await self._room.wait()
             try:
-                conn, _ = await loop.sock_accept(sock)
+                conn, peer = await loop.sock_accept(sock)
             except OSError as e:
                 if sock.fileno() < 0:
                     return  # closed
@@ -258,6 +263,9 @@ class RuntimeAPI:
                 delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue
             delay = _BACKOFF_FIRST_S
+            if not await self.listener.admits(peer[1], self.port):
+                conn.close()  # another environment's process (or anyone else's)
+                continue
             try:
                 await loop.connect_accepted_socket(lambda: RuntimeAPIProtocol(self), conn)
             except OSError:
