@@ -23,8 +23,8 @@ ACCEPTED = (
     "description, reserved_concurrency, layers, environment, async, triggers"
 )
 RUNTIME_LIST = (
-    "python3.8, python3.9, python3.10, python3.11, python3.12, python3.13, nodejs18.x, "
-    "nodejs20.x, nodejs22.x, provided, provided.al2, provided.al2023"
+    "python3.8, python3.9, python3.10, python3.11, python3.12, python3.13, python3.14, "
+    "nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, provided, provided.al2, provided.al2023"
 )
 ENV_NAME_RULE = (
     "invalid variable name: must start with a letter, be at least 2 characters "

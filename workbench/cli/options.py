@@ -5,6 +5,7 @@ share."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 
@@ -78,9 +79,21 @@ def log_limit(text: str) -> int:
     return value
 
 
+def interpreter(text: str) -> str:
+    """``--python`` / ``--node``: an executable, as a path or a name on the PATH."""
+    import shutil
+
+    found = shutil.which(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an executable file (give a path, or a name on the PATH)"
+        )
+    return os.path.abspath(found)
+
+
 def engine_options(parser: argparse.ArgumentParser) -> None:
-    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port and
-    --log-limit: what the TUI and `serve` both take."""
+    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port, --log-limit,
+    --python and --node: what the TUI and `serve` both take."""
     from ..api import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
@@ -135,4 +148,21 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="how much of its function's output an invocation's record keeps: past it, the "
         "first and the last part and a line saying what was left out (default: 1M; e.g. 256K)",
+    )
+    parser.add_argument(
+        "--python",
+        type=interpreter,
+        default=None,
+        metavar="EXE",
+        help="run every Python function on this interpreter, whatever version it declares "
+        "(default: each on the python3.X it declares, found on the PATH, in pyenv or uv, or "
+        "else the nearest installed one, which list, serve and the TUI then name)",
+    )
+    parser.add_argument(
+        "--node",
+        type=interpreter,
+        default=None,
+        metavar="EXE",
+        help="run every Node.js function on this node (default: the major it declares, found "
+        "on the PATH, in nvm, fnm or volta, or else the nearest one)",
     )

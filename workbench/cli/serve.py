@@ -51,6 +51,8 @@ async def serve(
     time_scale: float = 1.0,
     debug_port: int | None = None,
     log_limit: int | None = None,  # default: EngineSettings'
+    python: str | None = None,
+    node: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
@@ -58,7 +60,7 @@ async def serve(
     from ..api.http_trigger import start_http
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
-    from .serve_text import debug_lines, event_line, log_text, source_lines
+    from .serve_text import debug_lines, event_line, interpreter_lines, log_text, source_lines
 
     settings = EngineSettings(
         state_dir=state_dir,
@@ -67,6 +69,8 @@ async def serve(
         background=True,
         time_scale=time_scale,
         debug_port=debug_port,
+        python=python,
+        node=node,
     )
     if log_limit is not None:
         settings.log_limit = log_limit
@@ -94,6 +98,8 @@ async def serve(
             print(f"functions: {names}", file=out)
             for name, problem in sorted(engine.problems.items()):
                 print(f"config error in {name}: {problem.error}", file=out)
+            for line in interpreter_lines(engine):
+                print(line, file=out)
             if not is_loopback(split_host(host)):
                 print(
                     f"warning: the Lambda API listens on {host}, reachable from the network, "
@@ -150,6 +156,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 time_scale=args.time_scale,
                 debug_port=args.debug_port,
                 log_limit=args.log_limit,
+                python=args.python,
+                node=args.node,
             )
         )
     except ServeError as e:

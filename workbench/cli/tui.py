@@ -49,6 +49,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
             time_scale=args.time_scale,
             debug_port=args.debug_port,
             log_limit=args.log_limit,
+            python=args.python,
+            node=args.node,
             serve=functools.partial(start_api, host=args.host, port=args.port),
             serve_address=f"{args.host}:{args.port}",
             serve_http=functools.partial(start_http, host=args.host, port=args.http_port),

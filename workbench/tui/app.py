@@ -129,6 +129,8 @@ class WorkbenchApp(App[int]):
         time_scale: float = 1.0,
         debug_port: int | None = None,
         log_limit: int | None = None,  # default: EngineSettings'
+        python: str | None = None,  # --python: every Python function runs on it
+        node: str | None = None,  # --node
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
@@ -155,6 +157,8 @@ class WorkbenchApp(App[int]):
             background=True,
             time_scale=time_scale,
             debug_port=debug_port,
+            python=python,
+            node=node,
         )
         if settings is None and log_limit is not None:
             self.settings.log_limit = log_limit

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from ..config.catalog import Catalog
-from ..config.function import FunctionConfig
+from ..config.function import FunctionConfig, runtime_family
 from ..config.settings import EngineSettings
 from ..model.events import ConcurrencyChanged, EventBus, ShutdownReason
 from ..registry.versions import LATEST, Registry, version_number
@@ -25,6 +26,7 @@ from ..runtime import processes, watchdog
 from ..runtime.debug_attach import DebugPorts
 from ..runtime.debugger import Debugger
 from ..runtime.environment import Environment, SpawnError
+from ..runtime.interpreters import Interpreters
 from ..runtime.launch import LaunchError
 from ..runtime.tmp_dirs import EngineTmp
 from .concurrency import Concurrency
@@ -38,6 +40,7 @@ class EnvironmentPool:
         self,
         *,
         catalog: Catalog,
+        interpreters: Interpreters,
         concurrency: Concurrency,
         settings: EngineSettings,
         bus: EventBus,
@@ -48,6 +51,7 @@ class EnvironmentPool:
         debug_ports: DebugPorts,
     ) -> None:
         self.catalog = catalog
+        self.interpreters = interpreters  # which python / node each declared runtime runs on
         self.concurrency = concurrency
         self.settings = settings
         self.bus = bus
@@ -126,14 +130,17 @@ class EnvironmentPool:
         if version == LATEST:
             digests = self.catalog.checked_sources.get(fn.name, {})
             checked = {src: str(self.catalog.checked.path(d)) for src, d in digests.items()}
+        interpreter = self.interpreters.find(fn.runtime)  # listed once per engine, then cached
+        path = interpreter.path if interpreter is not None else None
+        family = runtime_family(fn.runtime)
         env = Environment(
             fn,
             version,
             bus=self.bus,
             region=self.settings.region,
             tmp_root=self.tmp_root,
-            python=self.settings.python,
-            node=self.settings.node,
+            python=path if family == "python" and path else sys.executable,
+            node=path if family == "nodejs" else None,
             pycache_dir=self.pycache_dir,
             revision=revision,
             debugger=self.debugger,
@@ -142,6 +149,8 @@ class EnvironmentPool:
             checked_sources=checked,
             log_limit=self.settings.log_limit,
         )
+        if interpreter is not None:
+            env.runs_as = interpreter.running  # INIT_START names what really runs
         processes.track(env)
         return env
 
