@@ -98,8 +98,6 @@ async def serve(
             print(f"functions: {names}", file=out)
             for name, problem in sorted(engine.problems.items()):
                 print(f"config error in {name}: {problem.error}", file=out)
-            for line in interpreter_lines(engine):
-                print(line, file=out)
             if not is_loopback(split_host(host)):
                 print(
                     f"warning: the Lambda API listens on {host}, reachable from the network, "
@@ -113,7 +111,7 @@ async def serve(
             sources = source_lines(engine)
             print("event sources:", file=out)
             print("\n".join(sources or ["  (none)"]), file=out)
-            for line in debug_lines(engine):
+            for line in [*interpreter_lines(engine), *debug_lines(engine)]:
                 print(line, file=out)
             out.flush()
             while True:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
+from .interpreters import Interpreter, Interpreters
 from .output import DEFAULT_LOG_LIMIT, MIN_LOG_LIMIT, NOTE_PREFIX, size_text
 
 __all__ = [
     "DEFAULT_LOG_LIMIT",
     "HOST",
     "INSTALL_HINT",
+    "Interpreter",
+    "Interpreters",
     "MIN_LOG_LIMIT",
     "NOTE_PREFIX",
     "OUTPUT_CAP",

@@ -179,7 +179,7 @@ class Interpreters:
         found: dict[int, Interpreter] = {}
 
         def add(path: str, version: Version, source: Source) -> None:
-            if version[:1] != (3,) or version[:2] < MIN_PYTHON:
+            if version[:1] != (3,) or version[:2] < MIN_PYTHON or not _is_executable(path):
                 return
             minor = version[1]
             have = found.get(minor)
@@ -204,12 +204,14 @@ class Interpreters:
         uv_root = self._environ.get("UV_PYTHON_INSTALL_DIR") or self._xdg_data() / "uv" / "python"
         for m, folder in _versions(Path(uv_root), _UV_NAME):
             add(str(folder / "bin" / f"python{m[1]}.{m[2]}"), _numbers(m), "uv")
-        return {minor: found[minor] for minor in found if _is_executable(found[minor].path)}
+        return found
 
     def _list_node(self) -> dict[int, Interpreter]:
         found: dict[int, Interpreter] = {}
 
         def add(path: str, version: Version, source: Source) -> None:
+            if not _is_executable(path):
+                return
             have = found.get(version[0])
             if have is None or (have.source == source and version > have.version):
                 found[version[0]] = Interpreter(f"nodejs{version[0]}.x", path, version, source)
@@ -218,7 +220,7 @@ class Interpreters:
             if folder.name == "shims":
                 continue
             node = folder / "node"
-            if _is_executable(str(node)) and (v := _node_version(node)) is not None:
+            if _is_executable(str(node)) and (v := probe_version(str(node), "nodejs")):
                 add(str(node), v, "PATH")
             for name, path in _executables(folder, _NODE_NAME):
                 m = _NODE_NAME.match(name)
@@ -234,7 +236,7 @@ class Interpreters:
         volta = Path(self._environ.get("VOLTA_HOME") or self._home / ".volta")
         for m, folder in _versions(volta / "tools" / "image" / "node", _RELEASE):
             add(str(folder / "bin" / "node"), _numbers(m), "volta")
-        return {major: found[major] for major in found if _is_executable(found[major].path)}
+        return found
 
     def _path_dirs(self) -> Iterator[Path]:
         seen: set[str] = set()
@@ -285,10 +287,6 @@ def probe_version(path: str, family: Family) -> Version | None:
         m = _RELEASE.match(out)
         _PROBED[key] = _numbers(m) if m else None
     return _PROBED[key]
-
-
-def _node_version(node: Path) -> Version | None:
-    return probe_version(str(node), "nodejs")
 
 
 def python_version(path: str) -> tuple[int, int]:

@@ -74,6 +74,7 @@ class FunctionRow:
     rerun: bool = False  # re-run on save is on (the TUI's ``w``)
     children: tuple[VersionRow | AliasRow, ...] = field(default=())
     debug_wait: int | None = None  # an environment waits for an IDE's debugger on this port
+    runs_on: str | None = None  # the declared runtime is not what runs it: the notice saying so
 
     @property
     def function(self) -> str:
@@ -112,6 +113,7 @@ def function_rows(
     rows = []
     waits = debug_waits(engine)
     for name, fn in engine.functions.items():
+        interpreter = engine.interpreters.find(fn.runtime)
         state = engine.function_state(name)
         problem = engine.problem(name)
         status = state.last_status if state else None
@@ -129,6 +131,7 @@ def function_rows(
                 rerun=name in rerun,
                 children=_children(engine, view, name),
                 debug_wait=waits.get(name),
+                runs_on=interpreter.notice if interpreter is not None else None,
             )
         )
     for name, broken in engine.problems.items():
@@ -252,6 +255,8 @@ def _function_detail(row: FunctionRow) -> Text:
         ),
         (reserved, "dim"),
     )
+    if row.runs_on is not None:
+        text.append(f"\n{row.runs_on}", style="yellow")
     if fn.description:
         text.append(f"\n{fn.description}")
     if row.debug_wait is not None:
