@@ -122,3 +122,30 @@ async def test_an_explicit_python_wins_over_the_declared_one(
                 f"runtime: pinned: python3.12 → running on python "
                 f"{'.'.join(map(str, sys.version_info[:3]))} (--python {sys.executable})"
             ]
+
+
+NEWER_SYNTAX = """
+type Pair = tuple[int, int]
+
+def first[T](items: list[T]) -> T:
+    return items[0]
+
+def handler(event, context):
+    return first([3, 4])
+"""
+
+
+async def test_code_for_a_newer_python_is_not_called_a_syntax_error(tmp_path: Path) -> None:
+    # hot reload compiles each save with the engine's own Python: 3.12 syntax is not its error
+    newer = [minor for minor in INSTALLED if minor >= 12 and minor > sys.version_info.minor]
+    if not newer:
+        pytest.skip("no Python 3.12 or newer (than the engine's) is installed here")
+    root = tmp_path / "functions"
+    make_function(root, "modern", NEWER_SYNTAX, runtime=f"python3.{newer[0]}")
+    make_function(root, "broken", "def handler(event, context)\n", runtime=f"python3.{newer[0]}")
+    settings = EngineSettings(state_dir=tmp_path / "state", watch=True)
+    async with Engine([root], settings) as engine:
+        assert engine.problem("modern") is None
+        assert body(await engine.invoke("modern", b"{}")) == 3
+        failed = await engine.invoke("broken", b"{}")  # its own interpreter still says so
+        assert body(failed)["errorType"] == "Runtime.UserCodeSyntaxError"

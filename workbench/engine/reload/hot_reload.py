@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -227,6 +228,11 @@ class HotReload:
             module = handler_file(fn.folder, fn.handler)
             if module is not None:
                 code = [module, *code]
+        # compile() here is the engine's own Python: code for a newer one may use syntax it
+        # lacks (3.12's `type X = ...`), so its verdict counts only for this version or older (an
+        # older one's own error, for syntax newer than it, is reported at its cold start)
+        interpreter = self.pool.interpreters.find(fn.runtime)
+        judged = interpreter is None or interpreter.version[:2] <= sys.version_info[:2]
         checked = [p for p in dict.fromkeys(code) if p.suffix == ".py"][:MAX_CHECKED_FILES]
         # a file some process still has open for writing is mid-save (an editor that truncates,
         # then writes): checked once it is closed, its last checked bytes running meanwhile
@@ -241,7 +247,7 @@ class HotReload:
                 pinned.pop(str(path), None)  # gone, or too large to check: imported as it is
             else:
                 pinned[str(path)] = self.catalog.checked.keep(source)
-            if error is None:
+            if error is None or not judged:
                 errors.pop(path, None)
             else:
                 errors[path] = error
