@@ -23,7 +23,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -122,6 +123,15 @@ class Interpreters:
         self._home = Path.home() if home is None else home
         self._installed: dict[Family, dict[int, Interpreter]] = {}
         self._chosen: dict[str, Interpreter | None] = {}
+        self._listing = threading.Lock()  # prepare()'s thread and the loop list once between them
+
+    def prepare(self, families: Iterable[Family]) -> None:
+        """List these families' interpreters in a thread now, so no cold start waits for it
+        (finding ``node``'s version means running it: some 30 ms)."""
+        wanted = [f for f in dict.fromkeys(families) if f not in self._installed]
+        if wanted:
+            work = lambda: [self.installed(f) for f in wanted]  # noqa: E731
+            threading.Thread(target=work, name="workbench-interpreters", daemon=True).start()
 
     def find(self, runtime: str) -> Interpreter | None:
         """The interpreter ``runtime`` (``python3.X`` / ``nodejsNN.x``) runs on; None for a
@@ -137,9 +147,12 @@ class Interpreters:
         """Minor (Python 3.X) or major (Node.js) -> the interpreter found for it, listed once."""
         found = self._installed.get(family)
         if found is None:
-            found = self._installed[family] = (
-                self._list_python() if family == "python" else self._list_node()
-            )
+            with self._listing:
+                found = self._installed.get(family)
+                if found is None:
+                    found = self._installed[family] = (
+                        self._list_python() if family == "python" else self._list_node()
+                    )
         return found
 
     # ----------------------------------------------------------------- choosing
