@@ -254,7 +254,7 @@ def test_runtime_valid(runtime: str) -> None:
     assert load(f'runtime = "{runtime}"\n').runtime == runtime
 
 
-@pytest.mark.parametrize("value", ['"python3.7"', '"python3.14"', '"java21"', "3.12"])
+@pytest.mark.parametrize("value", ['"python3.7"', '"python3.15"', '"java21"', "3.12"])
 def test_runtime_invalid(value: str) -> None:
     err = error(f"{PREAMBLE}runtime = {value}\n")
     assert str(err) == f"fn/function.toml:4: runtime = {value}: must be one of: {RUNTIME_LIST}"
