@@ -172,3 +172,27 @@ def test_a_signal_during_an_invoke_leaves_no_process_behind(root: Path, signum: 
     assert proc.returncode == 128 + signum
     for p in [sleeper, *runtime]:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+
+
+def test_list_says_which_interpreter_each_function_runs_on(root: Path) -> None:
+    from workbench.engine.runtime import Interpreters
+
+    make_function(root, "future", HELLO, runtime="python3.14")
+    chosen = Interpreters().find("python3.14")
+    engine_own = Interpreters().find(f"python3.{sys.version_info.minor}")
+    assert chosen is not None and engine_own is not None
+    out = run(root, "list").stdout.decode()
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "RUNTIME", "RUNS", "ON"]
+    hello = next(line for line in lines if line.startswith("hello "))
+    assert hello.split()[1:4] == [
+        f"python3.{sys.version_info.minor}",
+        "python",
+        engine_own.description.split()[1],
+    ]
+    future = next(line for line in lines if line.startswith("future "))
+    if chosen.exact:
+        assert "(nearest)" not in future
+    else:
+        assert f"python3.14  {chosen.description} (nearest)" in future
+        assert lines[-1] == f"future: {chosen.notice}"

@@ -218,3 +218,39 @@ def test_serve_lists_the_event_sources_and_reports_what_they_do(tmp_path: Path) 
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+def test_serve_says_which_python_a_function_runs_on_and_takes_an_explicit_one(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "functions"
+    code = "import sys\ndef handler(event, context):\n    return sys.version\n"
+    make_function(root, "pinned", code, runtime="python3.12")
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    patch = ".".join(map(str, sys.version_info[:3]))
+    proc, url, output = start_serve(root, tmp_path / "state", "--python", sys.executable)
+    try:
+        notice = f"python3.12 → running on python {patch} (--python {sys.executable})"
+        if minor != "3.12":
+            seen = until_line(output, lambda line: line.startswith("runtime: "))
+            assert seen[-1] == f"runtime: pinned: {notice}"
+        with urllib.request.urlopen(
+            urllib.request.Request(url + "/2015-03-31/functions/pinned/invocations", data=b"{}"),
+            timeout=30,
+        ) as answer:
+            assert json.loads(answer.read()).startswith(patch)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def test_a_bad_python_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        serve_command(tmp_path, tmp_path / "state", "--python", str(tmp_path / "python9")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"'{tmp_path / 'python9'}' is not an executable file" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -24,8 +24,8 @@ ACCEPTED = (
     "description, reserved_concurrency, freeze, layers, environment, async, triggers"
 )
 RUNTIME_LIST = (
-    "python3.8, python3.9, python3.10, python3.11, python3.12, python3.13, nodejs18.x, "
-    "nodejs20.x, nodejs22.x, provided, provided.al2, provided.al2023"
+    "python3.8, python3.9, python3.10, python3.11, python3.12, python3.13, python3.14, "
+    "nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, provided, provided.al2, provided.al2023"
 )
 ENV_NAME_RULE = (
     "invalid variable name: must start with a letter, be at least 2 characters "
@@ -255,7 +255,7 @@ def test_runtime_valid(runtime: str) -> None:
     assert load(f'runtime = "{runtime}"\n').runtime == runtime
 
 
-@pytest.mark.parametrize("value", ['"python3.7"', '"python3.14"', '"java21"', "3.12"])
+@pytest.mark.parametrize("value", ['"python3.7"', '"python3.15"', '"java21"', "3.12"])
 def test_runtime_invalid(value: str) -> None:
     err = error(f"{PREAMBLE}runtime = {value}\n")
     assert str(err) == f"fn/function.toml:4: runtime = {value}: must be one of: {RUNTIME_LIST}"

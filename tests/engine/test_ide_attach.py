@@ -306,8 +306,10 @@ async def test_a_debugpy_that_does_not_import_is_the_runtimes_init_error(
     """The runtime side: the folder handed over holds no debugpy (a real, failing import)."""
     empty = tmp_path / "not-debugpy"
     empty.mkdir()
-    monkeypatch.setitem(debug_attach._DEBUGPY_FOLDERS, engine.settings.python, str(empty))
     add_function(engine, "dbg", REPORTS, debug="debugpy")
+    python = engine.interpreters.find(engine.functions["dbg"].runtime)  # the one it runs on
+    assert python is not None
+    monkeypatch.setitem(debug_attach._DEBUGPY_FOLDERS, python.path, str(empty))
     result = await asyncio.wait_for(engine.invoke("dbg", b"{}"), 30)
     error = body(result)
     assert error["errorType"] == "Runtime.DebuggerNotFound"

@@ -95,9 +95,22 @@ def aws_credentials_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def interpreter(text: str) -> str:
+    """``--python`` / ``--node``: an executable, as a path or a name on the PATH."""
+    import shutil
+
+    found = shutil.which(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an executable file (give a path, or a name on the PATH)"
+        )
+    return os.path.abspath(found)
+
+
 def engine_options(parser: argparse.ArgumentParser) -> None:
     """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port, --log-limit,
-    --isolation, --cpu and --aws-credentials: what the TUI and `serve` both take."""
+    --isolation, --cpu, --aws-credentials, --python and --node: what the TUI and `serve` both
+    take."""
     from ..api import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
@@ -169,3 +182,20 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         "memory, as on Lambda (1,769 MB = one vCPU; needs cgroups); full: no CPU quota",
     )
     aws_credentials_option(parser)
+    parser.add_argument(
+        "--python",
+        type=interpreter,
+        default=None,
+        metavar="EXE",
+        help="run every Python function on this interpreter, whatever version it declares "
+        "(default: each on the python3.X it declares, found on the PATH, in pyenv or uv, or "
+        "else the nearest installed one, which list, serve and the TUI then name)",
+    )
+    parser.add_argument(
+        "--node",
+        type=interpreter,
+        default=None,
+        metavar="EXE",
+        help="run every Node.js function on this node (default: the major it declares, found "
+        "on the PATH, in nvm, fnm or volta, or else the nearest one)",
+    )

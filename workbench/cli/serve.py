@@ -55,6 +55,8 @@ async def serve(
     isolation: str = "auto",
     cpu: str = "proportional",
     aws_credentials: AwsCredentials = "local",
+    python: str | None = None,
+    node: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
@@ -63,7 +65,14 @@ async def serve(
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
     from ..engine.runtime import NOT_STOPPED
-    from .serve_text import credentials_line, debug_lines, event_line, log_text, source_lines
+    from .serve_text import (
+        credentials_line,
+        debug_lines,
+        event_line,
+        interpreter_lines,
+        log_text,
+        source_lines,
+    )
 
     settings = EngineSettings(
         state_dir=state_dir,
@@ -75,6 +84,8 @@ async def serve(
         isolation=isolation,
         cpu=cpu,
         aws_credentials=aws_credentials,
+        python=python,
+        node=node,
     )
     if log_limit is not None:
         settings.log_limit = log_limit
@@ -119,7 +130,7 @@ async def serve(
                 print(f"isolation: {engine.pool.isolation.describe()}", file=out)
                 print(f"  {NOT_STOPPED}", file=out)
             print(credentials_line(engine), file=out)
-            for line in debug_lines(engine):
+            for line in [*interpreter_lines(engine), *debug_lines(engine)]:
                 print(line, file=out)
             out.flush()
             while True:
@@ -165,6 +176,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 isolation=args.isolation,
                 cpu=args.cpu,
                 aws_credentials=args.aws_credentials,
+                python=args.python,
+                node=args.node,
             )
         )
     except ServeError as e:

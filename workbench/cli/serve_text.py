@@ -80,21 +80,31 @@ def debug_lines(engine: Engine) -> list[str]:
             f"debugging: every Python (debugpy) and Node.js (inspect) environment waits for a "
             f"debugger on {HOST}:{port} or the next free port up"
         )
-    debugpy_wanted = port is not None
+    pythons: dict[str, None] = {}  # the interpreters that run a Python function under debugpy
     for name, fn in sorted(engine.functions.items()):
         wanted = debugger_for(fn, port)
         if wanted is not None and port is None:
             kind, base = wanted
             lines.append(f"debugging: {name} waits for a debugger ({kind}) on {HOST}:{base} or up")
-        debugpy_wanted = debugpy_wanted or (
-            wanted is not None and runtime_family(fn.runtime) == "python"
-        )
-    python = engine.settings.python
-    if debugpy_wanted and debugpy_folder(python) is None:
-        lines.append(
-            f"warning: debugpy is not installed for {python}: Python functions under a "
-            f"debugger fail to start ({INSTALL_HINT})"
-        )
+        interpreter = engine.interpreters.find(fn.runtime)
+        if wanted is not None and runtime_family(fn.runtime) == "python" and interpreter:
+            pythons[interpreter.path] = None
+    for python in pythons:
+        if debugpy_folder(python) is None:
+            lines.append(
+                f"warning: debugpy is not installed for {python}: Python functions under a "
+                f"debugger fail to start ({INSTALL_HINT})"
+            )
+    return lines
+
+
+def interpreter_lines(engine: Engine) -> list[str]:
+    """A line for each function whose declared runtime is not what runs it."""
+    lines = []
+    for name, fn in sorted(engine.functions.items()):
+        interpreter = engine.interpreters.find(fn.runtime)
+        if interpreter is not None and interpreter.notice is not None:
+            lines.append(f"runtime: {name}: {interpreter.notice}")
     return lines
 
 

@@ -52,6 +52,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
             isolation=args.isolation,
             cpu=args.cpu,
             aws_credentials=args.aws_credentials,
+            python=args.python,
+            node=args.node,
             serve=functools.partial(start_api, host=args.host, port=args.port),
             serve_address=f"{args.host}:{args.port}",
             serve_http=functools.partial(start_http, host=args.host, port=args.http_port),

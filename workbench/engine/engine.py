@@ -60,7 +60,7 @@ class Engine:
         self.versioning, self.pool = services.versioning, services.pool
         self.invoker, self.replayer = services.invoker, services.replayer
         self.sources, self.hot_reload = services.sources, services.hot_reload
-        self.control = services.control
+        self.control, self.interpreters = services.control, services.interpreters  # which runs
         self._housekeeping: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.load_functions()

@@ -20,6 +20,7 @@ from .registry.service import RegistryService
 from .reload.hot_reload import HotReload
 from .runtime.debug_attach import DebugPorts
 from .runtime.debugger import Debugger
+from .runtime.interpreters import Interpreters
 from .sources.host import SourceHost
 from .sources.manager import Sources
 
@@ -43,6 +44,7 @@ class Services(NamedTuple):
     sources: Sources
     hot_reload: HotReload
     control: ControlPlane
+    interpreters: Interpreters
 
 
 def compose(host: Parts) -> Services:
@@ -51,8 +53,10 @@ def compose(host: Parts) -> Services:
     catalog = Catalog(settings.arn)
     concurrency = Concurrency(catalog, settings.account_limit, bus)
     versioning = RegistryService(catalog=catalog, settings=settings, bus=bus, state_dir=state_dir)
+    interpreters = Interpreters(python=settings.python, node=settings.node)
     pool = EnvironmentPool(
         catalog=catalog,
+        interpreters=interpreters,
         concurrency=concurrency,
         settings=settings,
         bus=bus,
@@ -93,5 +97,14 @@ def compose(host: Parts) -> Services:
         apply=hot_reload.reload,
     )
     return Services(
-        catalog, concurrency, versioning, pool, invoker, replayer, sources, hot_reload, control
+        catalog,
+        concurrency,
+        versioning,
+        pool,
+        invoker,
+        replayer,
+        sources,
+        hot_reload,
+        control,
+        interpreters,
     )

@@ -133,6 +133,8 @@ class WorkbenchApp(App[int]):
         isolation: str = "auto",  # --isolation
         cpu: str = "proportional",  # --cpu
         aws_credentials: AwsCredentials = "local",
+        python: str | None = None,  # --python: every Python function runs on it
+        node: str | None = None,  # --node
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
@@ -162,6 +164,8 @@ class WorkbenchApp(App[int]):
             isolation=isolation,
             cpu=cpu,
             aws_credentials=aws_credentials,
+            python=python,
+            node=node,
         )
         if settings is None and log_limit is not None:
             self.settings.log_limit = log_limit

@@ -42,10 +42,11 @@ AWS_CREDENTIALS: tuple[AwsCredentials, ...] = get_args(AwsCredentials)
 DEBUGGERS: dict[str, str] = {"python": "debugpy", "nodejs": "inspect"}
 
 RUNTIMES: tuple[str, ...] = (
-    *(f"python3.{minor}" for minor in range(8, 14)),
+    *(f"python3.{minor}" for minor in range(8, 15)),
     "nodejs18.x",
     "nodejs20.x",
     "nodejs22.x",
+    "nodejs24.x",
     "provided",
     "provided.al2",
     "provided.al2023",

@@ -13,6 +13,7 @@ so a saved file's cached bytecode is dropped with ``forget_bytecode``.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 MAX_CHECKED_BYTES = 4 * 1024 * 1024  # larger files (generated, vendored) are not compiled here
@@ -42,6 +43,40 @@ def syntax_error_in(source: bytes, path: Path) -> tuple[int | None, str] | None:
     except ValueError as e:  # e.g. source with NUL bytes
         return None, f"SyntaxError: {e}"
     return None
+
+
+# syntax_error_in, for another interpreter (python3.8+): source on stdin, file name in argv
+_COMPILE = (
+    "import sys\n"
+    "try:\n"
+    "    compile(sys.stdin.buffer.read(), sys.argv[1], 'exec', dont_inherit=True)\n"
+    "except SyntaxError as e:\n"
+    "    t = (e.text or '').strip()\n"
+    "    print(e.lineno or 0)\n"
+    "    print('%s: %s%s' % (type(e).__name__, e.msg, ' (%s)' % t if t else ''))\n"
+    "except ValueError as e:\n"
+    "    print(0)\n"
+    "    print('SyntaxError: %s' % e)\n"
+)
+
+
+def syntax_error_on(python: str, source: bytes, path: Path) -> tuple[int | None, str] | None:
+    """``syntax_error_in`` as the interpreter ``python`` sees it (a newer Python than the
+    engine's accepts syntax the engine's rejects). If it cannot be asked, the engine's verdict."""
+    try:
+        done = subprocess.run(
+            [python, "-I", "-S", "-c", _COMPILE, str(path)],
+            input=source,
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+        line, _, message = done.stdout.decode("utf-8", "replace").partition("\n")
+    except (OSError, subprocess.SubprocessError):
+        return syntax_error_in(source, path)
+    if not line.strip():
+        return None
+    return (int(line) or None), message.strip()
 
 
 def handler_file(folder: Path, handler: str) -> Path | None:

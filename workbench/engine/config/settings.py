@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +16,10 @@ class EngineSettings:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     state_dir: Path | None = None  # default: <first root>/.workbench
-    python: str = sys.executable  # the interpreter Python runtimes run on
-    node: str | None = None  # the Node.js that nodejs runtimes run on; default: `node` on PATH
+    # The interpreter every Python runtime runs on (--python), whatever version it declares;
+    # None: each runs on the Python it declares, or the nearest installed (runtime/interpreters.py)
+    python: str | None = None
+    node: str | None = None  # the same for nodejs runtimes (--node)
     reap_interval_s: float = 1.0
     watch: bool = False  # hot reload: follow the roots with watchfiles
     prewarm: bool = False  # after a reload, start one environment so the next call is warm

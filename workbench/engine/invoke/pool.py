@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from ..config.catalog import Catalog
-from ..config.function import FunctionConfig
+from ..config.function import FunctionConfig, runtime_family
 from ..config.settings import EngineSettings
 from ..model.events import ConcurrencyChanged, EventBus, ShutdownReason
 from ..registry.versions import LATEST, Registry, version_number
@@ -31,6 +32,7 @@ from ..runtime.credentials import (
 from ..runtime.debug_attach import DebugPorts
 from ..runtime.debugger import Debugger
 from ..runtime.environment import Environment, SpawnError
+from ..runtime.interpreters import Interpreters
 from ..runtime.isolation import Isolation
 from ..runtime.launch import LaunchError
 from ..runtime.tmp_dirs import EngineTmp
@@ -45,6 +47,7 @@ class EnvironmentPool:
         self,
         *,
         catalog: Catalog,
+        interpreters: Interpreters,
         concurrency: Concurrency,
         settings: EngineSettings,
         bus: EventBus,
@@ -56,6 +59,7 @@ class EnvironmentPool:
         state_dir: Path,
     ) -> None:
         self.catalog = catalog
+        self.interpreters = interpreters  # which python / node each declared runtime runs on
         self.concurrency = concurrency
         self.settings = settings
         self.bus = bus
@@ -83,6 +87,8 @@ class EnvironmentPool:
         self.tmp_root = self.scratch.path
         self.catalog.checked.bind(self.scratch.path / "checked")  # hot reload's checked copies
         self.isolation = Isolation.detect(self.settings.isolation, self.settings.cpu)
+        families = {runtime_family(fn.runtime) for fn in self.catalog.functions.values()}
+        self.interpreters.prepare(f for f in ("python", "nodejs") if f in families)
         self.started = True
 
     # ----------------------------------------------------------------- reading
@@ -139,14 +145,17 @@ class EnvironmentPool:
         if version == LATEST:
             digests = self.catalog.checked_sources.get(fn.name, {})
             checked = {src: str(self.catalog.checked.path(d)) for src, d in digests.items()}
+        interpreter = self.interpreters.find(fn.runtime)  # listed once per engine, then cached
+        path = interpreter.path if interpreter is not None else None
+        family = runtime_family(fn.runtime)
         env = Environment(
             fn,
             version,
             bus=self.bus,
             region=self.settings.region,
             tmp_root=self.tmp_root,
-            python=self.settings.python,
-            node=self.settings.node,
+            python=path if family == "python" and path else sys.executable,
+            node=path if family == "nodejs" else None,
             pycache_dir=self.pycache_dir,
             revision=revision,
             debugger=self.debugger,
@@ -157,6 +166,8 @@ class EnvironmentPool:
             isolation=self.isolation,
             aws=self.aws_variables(fn),
         )
+        if interpreter is not None:
+            env.runs_as = interpreter.running  # INIT_START names what really runs
         processes.track(env)
         return env
 

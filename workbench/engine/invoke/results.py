@@ -136,7 +136,7 @@ def build_result(
     record.cost = cost_usd(fn.memory_size, record.billed_ms)
     lines: list[str] = []
     if cold:
-        lines.append(init_start_line(fn.runtime))
+        lines.append(init_start_line(env.runs_as))
         lines.extend(env.init_log.text_lines())
         if in_init and init_ms is not None:
             init_status = "timeout" if kind == "timeout" else "error"

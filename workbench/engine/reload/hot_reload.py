@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 from ..config.catalog import Catalog
 from ..config.discovery import ConfigProblem, Discovery, discover
 from ..config.function import CONFIG_FILENAME, FunctionConfig
-from ..config.python_code import check_source, forget_bytecode, handler_file
+from ..config.python_code import check_source, forget_bytecode, handler_file, syntax_error_on
 from ..config.settings import EngineSettings
 from ..config.source_filter import SourceFilter
 from ..config.watcher import Watcher
@@ -227,6 +228,14 @@ class HotReload:
             module = handler_file(fn.folder, fn.handler)
             if module is not None:
                 code = [module, *code]
+        # compile() here is the engine's own Python: code for a newer one may use syntax it
+        # lacks (3.12's `type X = ...`), so when it fails such code the function's own Python
+        # is asked (a subprocess, only then); an older one's own error, for syntax newer than
+        # it, is reported at its cold start
+        interpreter = self.pool.interpreters.find(fn.runtime)
+        newer = (
+            interpreter if interpreter and interpreter.version[:2] > sys.version_info[:2] else None
+        )
         checked = [p for p in dict.fromkeys(code) if p.suffix == ".py"][:MAX_CHECKED_FILES]
         # a file some process still has open for writing is mid-save (an editor that truncates,
         # then writes): checked once it is closed, its last checked bytes running meanwhile
@@ -241,6 +250,8 @@ class HotReload:
                 pinned.pop(str(path), None)  # gone, or too large to check: imported as it is
             else:
                 pinned[str(path)] = self.catalog.checked.keep(source)
+            if error is not None and source is not None and newer is not None:
+                error = syntax_error_on(newer.path, source, path)
             if error is None:
                 errors.pop(path, None)
             else:

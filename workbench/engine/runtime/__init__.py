@@ -7,6 +7,7 @@ from __future__ import annotations
 from .credentials import CredentialsError, LocalCredentials, local_credentials
 from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
+from .interpreters import Interpreter, Interpreters
 from .isolation import CPU_MODES, ISOLATION_MODES, NOT_STOPPED, Isolation
 from .output import DEFAULT_LOG_LIMIT, MIN_LOG_LIMIT, NOTE_PREFIX, size_text
 
@@ -21,6 +22,8 @@ __all__ = [
     "DEFAULT_LOG_LIMIT",
     "HOST",
     "INSTALL_HINT",
+    "Interpreter",
+    "Interpreters",
     "MIN_LOG_LIMIT",
     "NOTE_PREFIX",
     "OUTPUT_CAP",

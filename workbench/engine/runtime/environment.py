@@ -133,6 +133,7 @@ class Environment(RuntimeAPIListener):
         self.tmp_root = tmp_root
         self.python = python
         self.node = node
+        self.runs_as = fn.runtime  # the runtime that really runs, as INIT_START names it
         self.pycache_dir = pycache_dir
         self.debugger = debugger
         self.checked_sources = dict(checked_sources or {})

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..config.function import FunctionConfig, runtime_family
 from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
+from .interpreters import python_version
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
 PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
@@ -66,9 +67,10 @@ class Launch:
         return [*_GATE, *self.argv] if self.gated else self.argv
 
 
-def python_layer_paths(fn: FunctionConfig) -> list[str]:
-    """Layers' Python folders, later layers first (files extracted later into /opt win)."""
-    minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
+def python_layer_paths(fn: FunctionConfig, python: str = sys.executable) -> list[str]:
+    """Layers' Python folders, later layers first (files extracted later into /opt win);
+    ``lib/pythonX.Y`` is the version of ``python``, the interpreter that runs them."""
+    minor = "python{}.{}".format(*python_version(python))
     paths: list[str] = []
     for layer in reversed(fn.layers):
         paths += [str(layer / "python" / "lib" / minor / "site-packages"), str(layer / "python")]
@@ -122,7 +124,7 @@ def _python(
 ) -> Launch:
     cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
     runtime_dir = str(RUNTIMES_DIR / "python")
-    layers = python_layer_paths(fn)
+    layers = python_layer_paths(fn, python)
     path = {"PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
     if fn.runtime_client == "awslambdaric":
         if not (fn.folder / "awslambdaric").is_dir():
@@ -161,7 +163,8 @@ def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> La
     if node is None:
         raise LaunchError(
             "Runtime.InvalidEntrypoint",
-            f"runtime {fn.runtime} needs Node.js, and there is no `node` on the PATH",
+            f"runtime {fn.runtime} needs Node.js, and none was found (`node` on the PATH, "
+            "nvm, fnm, volta)",
         )
     runtime_dir = str(RUNTIMES_DIR / "node")
     # As Lambda's NODE_PATH: the layers' node_modules, the runtime's, then the task root.

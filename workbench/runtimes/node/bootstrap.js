@@ -71,6 +71,7 @@ class HandlerNotFound extends Error {}
 class MalformedHandlerName extends Error {}
 class UserCodeSyntaxError extends Error {}
 class MalformedStreamingHandler extends Error {}
+class CallbackHandlerDeprecated extends Error {}
 class UnhandledPromiseRejection extends Error {
   constructor(reason, promise) {
     super(reason);
@@ -94,11 +95,28 @@ for (const cls of [
   MalformedHandlerName,
   UserCodeSyntaxError,
   MalformedStreamingHandler,
+  CallbackHandlerDeprecated,
   UnhandledPromiseRejection,
   NodeJsExit,
 ]) {
   cls.prototype.name = `Runtime.${cls.name}`;
 }
+
+// nodejs24.x dropped callback handlers. AWS's client for it (aws-lambda-nodejs-runtime-interface-
+// client 4.x: src/function/callback-deprecation.ts, src/context/constants.ts) refuses, right after
+// loading it, a handler declaring 3 or more parameters (handler.length, even an async one) unless
+// it streams, with this message, as Runtime.CallbackHandlerDeprecated posted to /init/error:
+const CALLBACK_HANDLER_REMOVED =
+  'ERROR: AWS Lambda has removed support for callback-based function handlers starting with ' +
+  'Node.js 24. You need to modify this function to use a supported handler signature to use ' +
+  'Node.js 24 or later. For more information see ' +
+  'https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+// The declared runtime decides, not the node that runs it (a nodejs24.x function may run on an
+// older node here when no Node.js 24 is installed).
+const DECLARED_NODE_MAJOR = Number(
+  (/^AWS_Lambda_nodejs(\d+)\.x$/.exec(env.AWS_EXECUTION_ENV || '') || [])[1] || 0,
+);
+const CALLBACKS_REMOVED = DECLARED_NODE_MAJOR >= 24;
 
 function isErrorLike(obj) {
   return (
@@ -853,9 +871,14 @@ async function main() {
       }
       handlerStreaming = true;
     }
+    if (CALLBACKS_REMOVED && !handlerStreaming && handler.length >= 3) {
+      throw new CallbackHandlerDeprecated(CALLBACK_HANDLER_REMOVED);
+    }
   } catch (error) {
-    // AWS's client lets this reach its uncaughtException listener: logged as such.
-    logError('Uncaught Exception', error);
+    // AWS's 3.x client lets this reach its uncaughtException listener: logged as such; its 4.x
+    // client (nodejs24.x) catches it and logs it as "Init Error" (UNVERIFIED: that the log line
+    // is otherwise shaped as ours).
+    logError(CALLBACKS_REMOVED ? 'Init Error' : 'Uncaught Exception', error);
     afterUserOutput(() =>
       conn.send(errorBytes(INIT_ERROR_PATH, error), () => process.exit(EXIT_INIT_ERROR)),
     );

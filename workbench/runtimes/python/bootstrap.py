@@ -56,7 +56,7 @@ _WS = " \t\n\r"
 def json_loads(data):
     """``json.loads`` for the common case; on any problem ``json`` itself gives the exact error."""
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
         idx = len(text) - len(text.lstrip(_WS))
         obj, end = _scan(text, idx)
         if text[end:].strip(_WS):

@@ -23,6 +23,8 @@ channel counts as a detach: a breakpoint never hangs an invocation.
 Standard library only, and imported only when a breakpoint is hit (cold start is import cost).
 """
 
+from __future__ import annotations  # runs on python3.8+: annotations stay unevaluated
+
 import _thread
 import json
 import os
@@ -398,7 +400,23 @@ def _where(frame):
     root = os.environ.get("LAMBDA_TASK_ROOT")
     if root and path.startswith(root.rstrip("/") + "/"):
         path = path[len(root.rstrip("/")) + 1 :]
-    return f"{path}:{frame.f_lineno}"
+    return f"{path}:{_lineno(frame)}"
+
+
+def _lineno(frame):
+    """The line ``frame`` is at. Before 3.10 a frame pdb traced keeps reporting its last traced
+    line in ``f_lineno`` once tracing stopped (a detached session), so it is read from the
+    instruction it is at."""
+    if sys.version_info >= (3, 10):
+        return frame.f_lineno
+    import dis
+
+    line = frame.f_lineno
+    for offset, start in dis.findlinestarts(frame.f_code):
+        if offset > frame.f_lasti:
+            break
+        line = start
+    return line
 
 
 def _warn(request_id, text):

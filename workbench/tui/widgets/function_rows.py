@@ -79,6 +79,7 @@ class FunctionRow:
     isolation: str = ""  # what limits its environments, and how (runtime/isolation.py)
     # which AWS credentials its handlers get: "host" (this machine's) is shown, it reaches AWS
     aws_credentials: str = "local"
+    runs_on: str | None = None  # the declared runtime is not what runs it: the notice saying so
 
     @property
     def function(self) -> str:
@@ -117,6 +118,7 @@ def function_rows(
     rows = []
     waits = debug_waits(engine)
     for name, fn in engine.functions.items():
+        interpreter = engine.interpreters.find(fn.runtime)
         state = engine.function_state(name)
         problem = engine.problem(name)
         status = state.last_status if state else None
@@ -136,6 +138,7 @@ def function_rows(
                 debug_wait=waits.get(name),
                 isolation=_isolation(engine, fn),
                 aws_credentials=fn.aws_credentials or engine.settings.aws_credentials,
+                runs_on=interpreter.notice if interpreter is not None else None,
             )
         )
     for name, broken in engine.problems.items():
@@ -264,6 +267,8 @@ def _function_detail(row: FunctionRow) -> Text:
         ),
         (reserved, "dim"),
     )
+    if row.runs_on is not None:
+        text.append(f"\n{row.runs_on}", style="yellow")
     if fn.description:
         text.append(f"\n{fn.description}")
     if row.isolation:
