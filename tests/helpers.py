@@ -205,3 +205,13 @@ def cgroups_here() -> bool:
         return False
     found.close()
     return True
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a SIGKILLed process ends once it is next scheduled)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
