@@ -390,3 +390,21 @@ async def test_another_environment_cannot_use_an_environments_runtime_api(
             "refused a connection to this environment's Runtime API" in line
             for line in result.record.log_lines
         )
+
+
+@pytest.mark.skipif(
+    not Path("/sys/fs/cgroup/unified/cgroup.controllers").exists(),
+    reason="no cgroup v2 tree beside v1 here",
+)
+def test_a_v2_tree_without_the_controllers_is_refused_with_the_reason() -> None:
+    """The hybrid layout (v1 controllers, a v2 tree holding none of them): the v2 path says why
+    it cannot be used instead of failing later."""
+    from workbench.engine.runtime.cgroups import _own_cgroups, _v2
+
+    available = Path("/sys/fs/cgroup/unified/cgroup.controllers").read_text().split()
+    if {"memory", "cpu", "pids"} <= set(available):
+        pytest.skip("this v2 tree has the controllers")
+    why = _v2(("/sys/fs/cgroup/unified", "/"), _own_cgroups().get("", "/"))
+    assert isinstance(why, str)
+    assert why.startswith("cgroup v2: /sys/fs/cgroup/unified")
+    assert "controller(s)" in why

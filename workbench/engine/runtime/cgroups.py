@@ -286,6 +286,8 @@ def _v2(mount: tuple[str, str], own: str) -> Cgroups | str:
     mount_point, mount_root = mount
     if own.startswith(mount_root):
         own = own[len(mount_root) :] or "/"
+    if os.path.basename(own) == f"{PREFIX}engine":  # an earlier engine here moved us already
+        own = os.path.dirname(own)
     here = os.path.normpath(f"{mount_point}/{own}")
     try:
         available = _read(f"{here}/cgroup.controllers").split()
