@@ -7,6 +7,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..engine import EngineSettings
 
 
 def common_options(default: object) -> argparse.ArgumentParser:
@@ -105,6 +110,24 @@ def interpreter(text: str) -> str:
             f"{text!r} is not an executable file (give a path, or a name on the PATH)"
         )
     return os.path.abspath(found)
+
+
+def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings:
+    """The engine settings `serve` and the TUI run with, from ``engine_options``' flags."""
+    from ..engine import EngineSettings
+
+    return EngineSettings.served(
+        state_dir=state_dir,
+        prewarm=args.prewarm,
+        time_scale=args.time_scale,
+        debug_port=args.debug_port,
+        log_limit=args.log_limit,
+        isolation=args.isolation,
+        cpu=args.cpu,
+        aws_credentials=args.aws_credentials,
+        python=args.python,
+        node=args.node,
+    )
 
 
 def engine_options(parser: argparse.ArgumentParser) -> None:

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .common import BadInput, roots_of, run_interruptible, state_dir_of
-from .options import engine_options
+from .options import engine_options, served_settings
 
 if TYPE_CHECKING:
     from ..api.http_trigger import HttpTriggerServer
-    from ..engine import FunctionReloaded
-    from ..engine.config import AwsCredentials
+    from ..engine import EngineSettings, FunctionReloaded
 
 
 class ServeError(Exception):
@@ -43,27 +42,18 @@ def _describe(event: FunctionReloaded) -> str:
 
 async def serve(
     roots: list[Path],
+    settings: EngineSettings,  # options.served_settings: hot reload and event sources on
     *,
-    state_dir: Path,
     host: str,
     port: int,
     http_port: int,
-    prewarm: bool = False,
-    time_scale: float = 1.0,
-    debug_port: int | None = None,
-    log_limit: int | None = None,  # default: EngineSettings'
-    isolation: str = "auto",
-    cpu: str = "proportional",
-    aws_credentials: AwsCredentials = "local",
-    python: str | None = None,
-    node: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
     from ..api import start_api
     from ..api.http_trigger import start_http
     from ..api.security import is_loopback, split_host
-    from ..engine import Engine, EngineSettings, FunctionReloaded, InvokeEnd
+    from ..engine import Engine, FunctionReloaded, InvokeEnd
     from ..engine.runtime import NOT_STOPPED
     from .serve_text import (
         credentials_line,
@@ -74,21 +64,6 @@ async def serve(
         source_lines,
     )
 
-    settings = EngineSettings(
-        state_dir=state_dir,
-        watch=True,
-        prewarm=prewarm,
-        background=True,
-        time_scale=time_scale,
-        debug_port=debug_port,
-        isolation=isolation,
-        cpu=cpu,
-        aws_credentials=aws_credentials,
-        python=python,
-        node=node,
-    )
-    if log_limit is not None:
-        settings.log_limit = log_limit
     async with Engine(roots, settings) as engine:
         subscription = engine.subscribe()
         # the banner below says the functions are served: from then on a save is seen
@@ -165,19 +140,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return run_interruptible(
             serve(
                 roots,
-                state_dir=state_dir_of(args, roots),
+                served_settings(args, state_dir_of(args, roots)),
                 host=args.host,
                 port=args.port,
                 http_port=args.http_port,
-                prewarm=args.prewarm,
-                time_scale=args.time_scale,
-                debug_port=args.debug_port,
-                log_limit=args.log_limit,
-                isolation=args.isolation,
-                cpu=args.cpu,
-                aws_credentials=args.aws_credentials,
-                python=args.python,
-                node=args.node,
             )
         )
     except ServeError as e:

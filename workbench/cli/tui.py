@@ -7,7 +7,7 @@ import argparse
 import functools
 
 from .common import BadInput, roots_of, state_dir_of
-from .options import common_options, engine_options
+from .options import common_options, engine_options, served_settings
 
 
 def build_tui_parser(verbs: tuple[str, ...]) -> argparse.ArgumentParser:
@@ -43,17 +43,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     try:
         app = WorkbenchApp(
             roots,
-            state_dir=state_dir_of(args, roots),
+            settings=served_settings(args, state_dir_of(args, roots)),
             theme=args.theme,
-            prewarm=args.prewarm,
-            time_scale=args.time_scale,
-            debug_port=args.debug_port,
-            log_limit=args.log_limit,
-            isolation=args.isolation,
-            cpu=args.cpu,
-            aws_credentials=args.aws_credentials,
-            python=args.python,
-            node=args.node,
             serve=functools.partial(start_api, host=args.host, port=args.port),
             serve_address=f"{args.host}:{args.port}",
             serve_http=functools.partial(start_http, host=args.host, port=args.http_port),

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from textual.app import App
 from textual.binding import Binding
 
 from ..engine import DatabaseIncident, Engine, EngineSettings
-from ..engine.config import AwsCredentials
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .pdb_front_end import PdbFrontEnd
@@ -126,19 +125,11 @@ class WorkbenchApp(App[int]):
         state_dir: Path | None = None,
         settings: EngineSettings | None = None,
         theme: str | None = None,
-        prewarm: bool = False,
-        time_scale: float = 1.0,
-        debug_port: int | None = None,
-        log_limit: int | None = None,  # default: EngineSettings'
-        isolation: str = "auto",  # --isolation
-        cpu: str = "proportional",  # --cpu
-        aws_credentials: AwsCredentials = "local",
-        python: str | None = None,  # --python: every Python function runs on it
-        node: str | None = None,  # --node
         serve: ServeFactory | None = None,
         serve_address: str = "",
         serve_http: ServeFactory | None = None,
         serve_http_address: str = "",
+        **engine_options: Any,  # without ``settings``: EngineSettings.served's (prewarm, ...)
     ) -> None:
         super().__init__()
         # Starts the Lambda API on our loop (the CLI composes it: the TUI does not import the
@@ -154,21 +145,7 @@ class WorkbenchApp(App[int]):
         self._use_themes(theme)  # first: an unknown or broken theme stops us before the engine
         self.roots = roots
         # hot reload on: a save shows in the next invocation
-        self.settings = settings or EngineSettings(
-            state_dir=state_dir,
-            watch=True,
-            prewarm=prewarm,
-            background=True,
-            time_scale=time_scale,
-            debug_port=debug_port,
-            isolation=isolation,
-            cpu=cpu,
-            aws_credentials=aws_credentials,
-            python=python,
-            node=node,
-        )
-        if settings is None and log_limit is not None:
-            self.settings.log_limit = log_limit
+        self.settings = settings or EngineSettings.served(state_dir=state_dir, **engine_options)
         self.engine = Engine(roots, self.settings)
         self.bridge = EngineBridge(self.engine, self)
         self.main = MainScreen(self.engine, account_limit=self.settings.account_limit)

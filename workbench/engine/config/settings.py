@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .function import AwsCredentials
 
@@ -53,6 +54,15 @@ class EngineSettings:
     # server once it does: local-credential environments started from then on get it as
     # AWS_ENDPOINT_URL (and _LAMBDA, _SQS), so their SDK calls reach this workbench
     aws_endpoint_url: str | None = None
+
+    @classmethod
+    def served(cls, *, log_limit: int | None = None, **options: Any) -> EngineSettings:
+        """What `serve` and the TUI run: hot reload and the event sources on, with the engine
+        options the user gave (a log limit only when given: else the default)."""
+        settings = cls(watch=True, background=True, **options)
+        if log_limit is not None:
+            settings.log_limit = log_limit
+        return settings
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         """A function's ARN in this engine's Region and account, qualified if asked."""
