@@ -287,6 +287,14 @@ def test_description() -> None:
         assert err.message == "must be a string of at most 256 characters"
 
 
+def test_freeze_default_and_accepted_values() -> None:
+    assert load("").freeze is True
+    assert load("freeze = false\n").freeze is False
+    err = error(f'{PREAMBLE}freeze = "yes"\n')
+    assert (err.line, err.key) == (4, "freeze")
+    assert str(err) == 'fn/function.toml:4: freeze = "yes": must be true or false'
+
+
 def test_long_value_is_shortened_on_one_line() -> None:
     err = error('description = "' + "d" * 300 + '"\n')
     assert str(err) == (

@@ -15,7 +15,6 @@ import pytest
 
 from tests.helpers import add_function, body, cgroups_here, report, until, until_reaped
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.config.function import ConfigError, load_function
 from workbench.engine.runtime.cgroups import CFS_PERIOD_US, FULL_VCPU_MB, LAMBDA_PIDS
 
 MB = 1024 * 1024
@@ -324,16 +323,6 @@ async def test_output_after_a_response_goes_into_the_next_invocations_log(
     second = await engine.invoke("ticker", json.dumps({"sleep": 0.3}).encode())
     assert any("printed after the handler returned" in line for line in second.record.log_lines)
     assert not any("printed after the handler" in line for line in first.record.log_lines)
-
-
-def test_freeze_must_be_a_boolean(tmp_path: Path) -> None:
-    folder = tmp_path / "f"
-    folder.mkdir()
-    (folder / "function.toml").write_text('runtime = "python3.11"\nfreeze = "yes"\n')
-    with pytest.raises(ConfigError) as e:
-        load_function(folder)
-    assert 'freeze = "yes": must be true or false' in str(e.value)
-    assert ":2" in str(e.value)
 
 
 # ---------------------------------------------------------------------------- the Runtime API
