@@ -100,6 +100,18 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(
     assert done.stdout == b""
 
 
+@pytest.mark.parametrize("verb", [["invoke", "hello"], ["serve", "--port", "0"]])
+def test_a_bad_workbench_cpu_exits_2_with_one_line(
+    root: Path, monkeypatch: pytest.MonkeyPatch, verb: list[str]
+) -> None:
+    monkeypatch.setenv("WORKBENCH_CPU", "half")
+    done = run(root, *verb)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "workbench: WORKBENCH_CPU='half': must be one of proportional, full\n"
+    )
+
+
 def test_unknown_root_exits_2(tmp_path: Path) -> None:
     done = run(tmp_path / "missing", "list")
     assert done.returncode == 2

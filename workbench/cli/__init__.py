@@ -32,7 +32,7 @@ from . import (
 )
 from . import tui as _tui
 from .common import EXIT_BAD_INPUT, BadInput
-from .options import common_options
+from .options import common_options, cpu_from_environment
 
 # in the order ``workbench --help`` lists them
 VERB_MODULES = (
@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     args.template_options = extra  # free-form --key value pairs, for generate-event
     if not getattr(args, "func", None):
         parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        cpu_from_environment()  # every engine's default --cpu: refused here, not as a traceback
+    except ValueError as e:
+        print(f"workbench: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return args.func(args)

@@ -112,6 +112,18 @@ def interpreter(text: str) -> str:
     return os.path.abspath(found)
 
 
+CPU_CHOICES = ("proportional", "full")  # runtime/isolation.py's CPU_MODES, without importing it
+
+
+def cpu_from_environment() -> str | None:
+    """``$WORKBENCH_CPU`` (--cpu's default) if it is set; raises ``ValueError`` if it is not
+    one of ``CPU_CHOICES``."""
+    value = os.environ.get("WORKBENCH_CPU")
+    if value and value not in CPU_CHOICES:
+        raise ValueError(f"WORKBENCH_CPU={value!r}: must be one of {', '.join(CPU_CHOICES)}")
+    return value or None
+
+
 def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings:
     """The engine settings `serve` and the TUI run with, from ``engine_options``' flags."""
     from ..engine import EngineSettings
@@ -123,7 +135,7 @@ def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings
         debug_port=args.debug_port,
         log_limit=args.log_limit,
         isolation=args.isolation,
-        cpu=args.cpu,
+        **({"cpu": args.cpu} if args.cpu else {}),  # else EngineSettings' ($WORKBENCH_CPU)
         aws_credentials=args.aws_credentials,
         python=args.python,
         node=args.node,
@@ -199,8 +211,8 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cpu",
-        choices=("proportional", "full"),
-        default=os.environ.get("WORKBENCH_CPU") or "proportional",
+        choices=CPU_CHOICES,
+        default=None,
         help="proportional (default, or $WORKBENCH_CPU): invocations get CPU in proportion to "
         "memory, as on Lambda (1,769 MB = one vCPU; needs cgroups); full: no CPU quota",
     )
