@@ -1,6 +1,6 @@
 """Bursts of concurrent synchronous invocations, with the engine's responsiveness meanwhile.
 
-    python benchmarks/concurrency.py [--sizes 10,100,500,1000] [--sleep 1.0]
+    python benchmarks/concurrency.py [--sizes 10,100,500,1000] [--sleep 1.0] [--isolation rlimits]
 
 For each burst size N, a fresh ``workbench serve`` process (its own state dir, logs to a file
 that is emptied once it is up) serves a Python handler that sleeps ``--sleep`` seconds. The
@@ -37,6 +37,8 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
+
 ROOT = Path(__file__).resolve().parent.parent
 LIST_EVERY_S = 0.05
 TARGET_LIST_P99_MS = 100.0
@@ -62,12 +64,12 @@ def raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def start_serve(root: Path, state: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_serve(root: Path, state: Path, options: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     log = state / "serve.log"
     state.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
-        + ["--state-dir", str(state)],
+        + ["--state-dir", str(state), *options],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=ROOT,
@@ -146,12 +148,12 @@ async def invoke(session: aiohttp.ClientSession, url: str, body: bytes) -> str:
         return f"client error: {type(e).__name__}"
 
 
-async def burst(n: int, sleep_s: float, tmp: Path) -> None:
+async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
     root = tmp / f"fn-{n}"
     (root / "sleeper").mkdir(parents=True)
     (root / "sleeper" / "function.toml").write_text('handler = "app.handler"\ntimeout = 30\n')
     (root / "sleeper" / "app.py").write_text(HANDLER)
-    proc, url = start_serve(root, tmp / f"state-{n}")
+    proc, url = start_serve(root, tmp / f"state-{n}", options)
     try:
         stop_idle = asyncio.Event()
         idle_task = asyncio.create_task(list_latencies(url, stop_idle))
@@ -200,15 +202,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10,100,500,1000")
     parser.add_argument("--sleep", type=float, default=1.0)
+    parser.add_argument(
+        "--isolation", choices=("auto", "rlimits"), default="auto", help="serve's --isolation"
+    )
     args = parser.parse_args()
     raise_nofile()
     print(
         f"concurrency benchmark — {sys.executable}; {os.cpu_count()} CPUs; "
-        f"handler sleeps {args.sleep} s"
+        f"handler sleeps {args.sleep} s; --isolation {args.isolation}"
     )
     with tempfile.TemporaryDirectory(prefix="wb-concurrency-") as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
-            await burst(n, args.sleep, Path(tmp))
+            await burst(n, args.sleep, Path(tmp), ["--isolation", args.isolation])
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
 from workbench.engine.runtime.tmp_dirs import EngineTmp  # noqa: E402
 from workbench.engine.runtime.watchdog import Watchdog  # noqa: E402
