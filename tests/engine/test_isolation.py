@@ -336,10 +336,26 @@ def handler(event, context):
 """
 
 ATTACKER = """
-import json, urllib.request
+import os, urllib.request
+
+def victims_runtime_api():
+    # as the issue's attacker did: another environment's address, from /proc/PID/environ
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\\0")
+        except OSError:
+            continue
+        if b"AWS_LAMBDA_FUNCTION_NAME=victim" in environ:
+            for item in environ:
+                if item.startswith(b"AWS_LAMBDA_RUNTIME_API="):
+                    return item.split(b"=", 1)[1].decode()
+    return None
 
 def handler(event, context):
-    base = f"http://{event['target']}/2018-06-01/runtime/invocation"
+    target = victims_runtime_api()
+    if target is None:
+        return {"found": None}
+    base = f"http://{target}/2018-06-01/runtime/invocation"
     try:
         with urllib.request.urlopen(f"{base}/next", timeout=5) as answer:
             stolen = answer.read().decode()
@@ -348,9 +364,9 @@ def handler(event, context):
             f"{base}/{request_id}/response", data=b'"forged"', method="POST"
         )
         urllib.request.urlopen(forged, timeout=5).read()
-        return {"stolen": stolen}
+        return {"found": target, "stolen": stolen}
     except Exception as e:
-        return {"refused": type(e).__name__}
+        return {"found": target, "refused": type(e).__name__}
 """
 
 
@@ -358,8 +374,9 @@ def handler(event, context):
 async def test_another_environment_cannot_use_an_environments_runtime_api(
     function_root: Path, tmp_path: Path, isolation: str
 ) -> None:
-    """The issue's attack: a handler takes another environment's in-flight event (a card
-    number) from its /next and posts a forged response. Refused: the connection is closed."""
+    """The issue's attack: a handler finds another environment's Runtime API in /proc, takes
+    its in-flight event (a card number) from /next and posts a forged response. Refused: the
+    connection is closed."""
     if isolation == "auto" and not cgroups_here():
         pytest.skip("no usable cgroups here")
     async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
@@ -369,8 +386,10 @@ async def test_another_environment_cannot_use_an_environments_runtime_api(
         victim = asyncio.create_task(engine.invoke("victim", json.dumps(card).encode()))
         [env] = await until(lambda: engine.environments("victim"))
         await until(lambda: env.state == "busy" and env.api.current is not None)
-        target = f"127.0.0.1:{env.api.port}"
-        got = body(await engine.invoke("attacker", json.dumps({"target": target}).encode()))
+        got = body(await engine.invoke("attacker", b"{}"))
+        # reading another environment's variables is not stopped yet (no PID namespace) ...
+        assert got["found"] == f"127.0.0.1:{env.api.port}", got
+        # ... but its Runtime API answers no one else
         assert "stolen" not in got, got
         assert got["refused"] in ("RemoteDisconnected", "ConnectionResetError", "URLError")
         result = await victim
