@@ -121,7 +121,9 @@ def build_result(
         billed_ms=billed_duration_ms(duration, init_ms),
         init_duration_ms=init_ms,
         memory_size=fn.memory_size,
-        max_memory_mb=(env.peak_kb + 512) // 1024,
+        # never more than the function has, as Lambda reports it (an RSS also counts code
+        # pages outside the limit: a killed 128 MB function read 132 MB)
+        max_memory_mb=min((env.peak_kb + 512) // 1024, fn.memory_size),
         cold=cold,
         status=status,
         error_type=error_type,
