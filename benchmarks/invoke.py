@@ -16,8 +16,8 @@ speed weighs on both alike. On a 2-vCPU VM most of a round trip is the cross-CPU
 ``taskset -c 0 python benchmarks/invoke.py`` shows the same code with both ends on one CPU.
 
 Isolation: the same runs with the rlimit sandbox only (``--isolation rlimits``, a function with
-``freeze = false``) and with a cgroup per environment plus freezing between invocations
-(``auto``, the default function), engines alternating, so the
+``freeze = false``), with a cgroup per environment plus freezing between invocations
+(``cgroups``), and with namespaces on top (``auto``, the default), engines alternating, so the
 sandbox's own cost shows as the difference (target: at most +3 ms p50 cold, +0.05 ms p50 warm).
 CPU quotas are off in both (``cpu="full"``): they slow the handler, not the workbench.
 
@@ -106,7 +106,9 @@ async def engine_runs(
     pipe_child = PipeChild()
     async with Engine([root], settings) as engine:
         assert engine.pool.isolation is not None
-        print(f"  [{isolation}] {engine.pool.isolation.describe()}", file=sys.stderr)
+        isolation_now = engine.pool.isolation
+        print(f"  [{isolation}] {isolation_now.describe()}", file=sys.stderr)
+        print(f"  [{isolation}] {isolation_now.describe_namespaces()}", file=sys.stderr)
         await engine.invoke(fn, b"{}")  # cold, then warm
         for _ in range(200):
             await engine.invoke(fn, b"{}")
@@ -149,12 +151,15 @@ def main() -> None:
     (root / "unfrozen" / "function.toml").write_text('handler = "app.handler"\nfreeze = false\n')
     (root / "unfrozen" / "app.py").write_text(NOOP)
 
-    runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
-        "rlimits": ([], [], [], []),
-        "auto": ([], [], [], []),
+    configs = {  # isolation -> (the function it runs, its name in the table)
+        "rlimits": ("unfrozen", "rlimits, unfrozen"),
+        "cgroups": ("noop", "cgroup + freeze"),
+        "auto": ("noop", "namespaces + cgroup + freeze"),
     }
-    function = {"rlimits": "unfrozen", "auto": "noop"}
-    for _ in range(2):  # the two sandboxes in alternating halves
+    runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
+        isolation: ([], [], [], []) for isolation in configs
+    }
+    for _ in range(2):  # the sandboxes in alternating halves
         for isolation, samples in runs.items():
             got = asyncio.run(
                 engine_runs(
@@ -163,36 +168,38 @@ def main() -> None:
                     args.cold // 2,
                     args.rounds,
                     isolation,
-                    function[isolation],
+                    configs[isolation][0],
                 )
             )
             for into, new in zip(samples, got, strict=True):
                 into.extend(new)
-    pipe, warm, bare, cold = (a + b for a, b in zip(runs["rlimits"], runs["auto"], strict=True))
-    _, warm_r, _, cold_r = runs["rlimits"]
-    _, warm_c, _, cold_c = runs["auto"]
+    pipe = [x for samples in runs.values() for x in samples[0]]
+    bare = [x for samples in runs.values() for x in samples[2]]
     pipe50, bare50 = statistics.median(pipe), statistics.median(bare)
     print(f"workbench invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
     print("warm invoke (ratio: against the pipe round trip)")
     print(row("baseline: JSON round trip over a pipe", pipe, pipe50))
-    print(row("engine.invoke, warm, rlimits, unfrozen", warm_r, pipe50))
-    print(row("engine.invoke, warm, cgroup + freeze", warm_c, pipe50))
+    for isolation, (_, name) in configs.items():
+        print(row(f"warm, {name}", runs[isolation][1], pipe50))
     print("cold start (ratio: against `python -c pass`)")
     print(row("baseline: python -c pass", bare, bare50))
-    print(row("engine.invoke, cold, rlimits, unfrozen", cold_r, bare50))
-    print(row("engine.invoke, cold, cgroup + freeze", cold_c, bare50))
-    dw = statistics.median(warm_c) - statistics.median(warm_r)
-    dc = statistics.median(cold_c) - statistics.median(cold_r)
+    for isolation, (_, name) in configs.items():
+        print(row(f"cold, {name}", runs[isolation][3], bare50))
+    _, warm_r, _, cold_r = runs["rlimits"]
+    for isolation in ("cgroups", "auto"):
+        _, warm_i, _, cold_i = runs[isolation]
+        dw = statistics.median(warm_i) - statistics.median(warm_r)
+        dc = statistics.median(cold_i) - statistics.median(cold_r)
+        print(
+            f"sandbox cost ({configs[isolation][1]} minus rlimits, p50): warm {dw:+.3f} ms "
+            f"(<= 0.05: {'met' if dw <= 0.05 else 'MISSED'}), cold {dc:+.3f} ms "
+            f"(<= 3: {'met' if dc <= 3 else 'MISSED'})"
+        )
+    w50, c50 = statistics.median(runs["auto"][1]), statistics.median(runs["auto"][3])
     print(
-        f"sandbox cost (cgroup + freeze minus rlimits, p50): warm {dw:+.3f} ms "
-        f"(<= 0.05: {'met' if dw <= 0.05 else 'MISSED'}), cold {dc:+.3f} ms "
-        f"(<= 3: {'met' if dc <= 3 else 'MISSED'})"
-    )
-    w50, c50 = statistics.median(warm_c), statistics.median(cold_c)
-    print(
-        f"targets: warm p50 {w50:.3f} ms <= 0.25 ms: {'met' if w50 <= 0.25 else 'MISSED'}; "
-        f"cold p50 {c50 / bare50:.2f}x <= 2x python -c pass: "
-        f"{'met' if c50 <= 2 * bare50 else 'MISSED'}"
+        f"targets (the default, auto): warm p50 {w50:.3f} ms <= 0.25 ms: "
+        f"{'met' if w50 <= 0.25 else 'MISSED'}; cold p50 {c50 / bare50:.2f}x <= 2x python -c "
+        f"pass: {'met' if c50 <= 2 * bare50 else 'MISSED'}"
     )
 
 

@@ -14,6 +14,11 @@ from workbench.engine import Engine, EngineSettings
 # (the CPU quota in proportion to memory has its own tests, tests/engine/test_isolation.py, which
 # ask for it explicitly). Serve and TUI processes started by tests inherit it.
 os.environ["WORKBENCH_CPU"] = "full"
+# Handlers in many tests tell the test what they did by writing a file into its folder, which a
+# handler in its own namespaces cannot reach: the suite runs without them (a cgroup per
+# environment where there are cgroups). tests/engine/test_namespaces.py and the fault matrix
+# ask for them (isolation="auto").
+os.environ.setdefault("WORKBENCH_ISOLATION", "cgroups")
 
 
 @pytest.fixture

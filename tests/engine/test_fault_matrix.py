@@ -1,8 +1,9 @@
 """The fault matrix, under each sandbox: a handler that misbehaves gets Lambda's error, the
 workbench keeps serving the function, and no process of it is left behind.
 
-Every fault runs under a cgroup per environment (``isolation="auto"``, where the machine has
-cgroups) and under the rlimit fallback (``isolation="rlimits"``).
+Every fault runs in namespaces with a cgroup (``isolation="auto"``, where the machine has them),
+under a cgroup per environment without namespaces (``"cgroups"``) and under the rlimit fallback
+(``"rlimits"``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 from tests.helpers import add_function, body, cgroups_here, until
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime.namespaces import probe
 
 NOOP = "noop"
 
@@ -97,7 +99,13 @@ HAS_CGROUPS = cgroups_here()
 @pytest.fixture(
     params=[
         pytest.param(
-            "auto", marks=pytest.mark.skipif(not HAS_CGROUPS, reason="no usable cgroups here")
+            "auto",
+            marks=pytest.mark.skipif(
+                not HAS_CGROUPS or bool(probe()), reason="no usable cgroups or namespaces here"
+            ),
+        ),
+        pytest.param(
+            "cgroups", marks=pytest.mark.skipif(not HAS_CGROUPS, reason="no usable cgroups here")
         ),
         "rlimits",
     ]

@@ -241,7 +241,7 @@ async def test_forced_rlimits_fall_back_and_say_so(rlimits_only: Engine) -> None
 def test_an_unknown_isolation_is_refused(tmp_path: Path) -> None:
     from workbench.engine.runtime import Isolation
 
-    with pytest.raises(ValueError, match="must be one of auto, rlimits"):
+    with pytest.raises(ValueError, match="must be one of auto, cgroups, rlimits"):
         Isolation.detect("docker")
     with pytest.raises(ValueError, match="must be one of proportional, full"):
         Isolation.detect("auto", "half")
@@ -354,7 +354,9 @@ def victims_runtime_api():
 def handler(event, context):
     target = victims_runtime_api()
     if target is None:
-        return {"found": None}
+        if not event.get("guess"):
+            return {"found": None}
+        target = event["guess"]  # in its namespaces it cannot see the victim: told its port
     base = f"http://{target}/2018-06-01/runtime/invocation"
     try:
         with urllib.request.urlopen(f"{base}/next", timeout=5) as answer:
@@ -370,26 +372,34 @@ def handler(event, context):
 """
 
 
-@pytest.mark.parametrize("isolation", ["auto", "rlimits"])
+@pytest.mark.parametrize("isolation", ["auto", "cgroups", "rlimits"])
 async def test_another_environment_cannot_use_an_environments_runtime_api(
     function_root: Path, tmp_path: Path, isolation: str
 ) -> None:
     """The issue's attack: a handler finds another environment's Runtime API in /proc, takes
     its in-flight event (a card number) from /next and posts a forged response. Refused: the
-    connection is closed."""
-    if isolation == "auto" and not cgroups_here():
+    connection is closed. In namespaces (``auto``) it cannot even see the victim; told its
+    address, it is refused all the same (the loopback is still shared)."""
+    if isolation != "rlimits" and not cgroups_here():
         pytest.skip("no usable cgroups here")
     async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
+        namespaced = engine.pool.isolation is not None and engine.pool.isolation.namespaces
         add_function(engine, "victim", VICTIM, timeout=10)
         add_function(engine, "attacker", ATTACKER, timeout=10)
         card = {"card": "4111 1111 1111 1111", "sleep": 1.5}
         victim = asyncio.create_task(engine.invoke("victim", json.dumps(card).encode()))
         [env] = await until(lambda: engine.environments("victim"))
         await until(lambda: env.state == "busy" and env.api.current is not None)
-        got = body(await engine.invoke("attacker", b"{}"))
-        # reading another environment's variables is not stopped yet (no PID namespace) ...
-        assert got["found"] == f"127.0.0.1:{env.api.port}", got
-        # ... but its Runtime API answers no one else
+        address = f"127.0.0.1:{env.api.port}"
+        if namespaced:
+            # another environment's processes are not there to read ...
+            assert body(await engine.invoke("attacker", b"{}")) == {"found": None}
+            got = body(await engine.invoke("attacker", json.dumps({"guess": address}).encode()))
+        else:
+            got = body(await engine.invoke("attacker", b"{}"))
+            # without namespaces, reading another environment's variables is not stopped ...
+        assert got["found"] == address, got
+        # ... and its Runtime API answers no one else
         assert "stolen" not in got, got
         assert got["refused"] in ("RemoteDisconnected", "ConnectionResetError", "URLError")
         result = await victim

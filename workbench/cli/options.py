@@ -115,9 +115,17 @@ def interpreter(text: str) -> str:
 CPU_CHOICES = ("proportional", "full")  # runtime/isolation.py's CPU_MODES, without importing it
 
 
+ISOLATION_CHOICES = ("auto", "cgroups", "rlimits")  # runtime/isolation.py's ISOLATION_MODES
+
+
 def cpu_from_environment() -> str | None:
     """``$WORKBENCH_CPU`` (--cpu's default) if it is set; raises ``ValueError`` if it is not
-    one of ``CPU_CHOICES``."""
+    one of ``CPU_CHOICES``. ``$WORKBENCH_ISOLATION`` (--isolation's) is checked too."""
+    isolation = os.environ.get("WORKBENCH_ISOLATION")
+    if isolation and isolation not in ISOLATION_CHOICES:
+        raise ValueError(
+            f"WORKBENCH_ISOLATION={isolation!r}: must be one of {', '.join(ISOLATION_CHOICES)}"
+        )
     value = os.environ.get("WORKBENCH_CPU")
     if value and value not in CPU_CHOICES:
         raise ValueError(f"WORKBENCH_CPU={value!r}: must be one of {', '.join(CPU_CHOICES)}")
@@ -134,7 +142,7 @@ def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings
         time_scale=args.time_scale,
         debug_port=args.debug_port,
         log_limit=args.log_limit,
-        isolation=args.isolation,
+        **({"isolation": args.isolation} if args.isolation else {}),  # else $WORKBENCH_ISOLATION
         **({"cpu": args.cpu} if args.cpu else {}),  # else EngineSettings' ($WORKBENCH_CPU)
         aws_credentials=args.aws_credentials,
         python=args.python,
@@ -203,11 +211,14 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--isolation",
-        choices=("auto", "rlimits"),
-        default="auto",
-        help="auto (default): a cgroup per environment where the machine allows it (memory for "
-        "the whole environment, CPU in proportion to memory, 1,024 processes), on top of the "
-        "rlimits; rlimits: the rlimit sandbox only",
+        choices=ISOLATION_CHOICES,
+        default=None,
+        help="auto (default, or $WORKBENCH_ISOLATION): where the machine allows it, each "
+        "environment in its own namespaces (its own /var/task, /opt, /tmp and processes; "
+        "nothing else of the host) and "
+        "a cgroup (memory for the whole environment, CPU in proportion to memory, 1,024 "
+        "processes), on top of the rlimits; cgroups: the cgroup and rlimits, no namespaces; "
+        "rlimits: the rlimit sandbox only",
     )
     parser.add_argument(
         "--cpu",

@@ -54,7 +54,6 @@ async def serve(
     from ..api.http_trigger import start_http
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, FunctionReloaded, InvokeEnd
-    from ..engine.runtime import NOT_STOPPED
     from .serve_text import (
         credentials_line,
         debug_lines,
@@ -102,8 +101,10 @@ async def serve(
             print("event sources:", file=out)
             print("\n".join(sources or ["  (none)"]), file=out)
             if engine.pool.isolation is not None:
-                print(f"isolation: {engine.pool.isolation.describe()}", file=out)
-                print(f"  {NOT_STOPPED}", file=out)
+                isolation = engine.pool.isolation
+                print(f"isolation: {isolation.describe()}", file=out)
+                print(f"  {isolation.describe_namespaces()}", file=out)
+                print(f"  {isolation.not_stopped()}", file=out)
             print(credentials_line(engine), file=out)
             for line in [*interpreter_lines(engine), *debug_lines(engine)]:
                 print(line, file=out)

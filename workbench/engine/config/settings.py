@@ -41,9 +41,10 @@ class EngineSettings:
     # part, and a line saying what was left out): runtime/output.py's DEFAULT_LOG_LIMIT, at
     # least its MIN_LOG_LIMIT (--log-limit)
     log_limit: int = 1024 * 1024
-    # "auto": a cgroup per environment where the machine allows it (runtime/isolation.py);
-    # "rlimits": the rlimit sandbox only (--isolation rlimits)
-    isolation: str = "auto"
+    # "auto": namespaces and a cgroup per environment where the machine allows them
+    # (runtime/isolation.py); "cgroups": no namespaces; "rlimits": the rlimit sandbox only
+    # (--isolation). $WORKBENCH_ISOLATION sets the default.
+    isolation: str = field(default_factory=lambda: os.environ.get("WORKBENCH_ISOLATION") or "auto")
     # "proportional": invocations get CPU in proportion to memory, as on Lambda (1,769 MB = one
     # vCPU); "full": no quota (--cpu full). $WORKBENCH_CPU sets the default.
     cpu: str = field(default_factory=lambda: os.environ.get("WORKBENCH_CPU") or "proportional")

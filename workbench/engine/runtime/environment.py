@@ -28,13 +28,13 @@ from typing import Literal
 
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
-from . import peers, processes, watchdog
+from . import namespaces, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
 from .freezing import Freezer
 from .isolation import Isolation
-from .launch import LaunchError, launch
+from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
@@ -139,6 +139,7 @@ class Environment(RuntimeAPIListener):
         self.checked_sources = dict(checked_sources or {})
         self.isolation = isolation
         self.cgroup: EnvCgroup | None = None
+        self.namespaced = False  # its runtime entered its own namespaces (namespaces.py)
         # stopped while it waits for its next event, as Lambda freezes an idle environment
         self.freezer = Freezer(self._idle_in_next)
         self._spawned = asyncio.Event()  # its process (and cgroup) are known, or never will be
@@ -179,6 +180,7 @@ class Environment(RuntimeAPIListener):
         self._t_spawn = 0.0
         self._t_connect = 0.0
         self._usage: ProcUsage | None = None
+        self._runtime_pid = 0
         self._parent_peak_kb = 0
         self._cpu_soft = 0  # the RLIMIT_CPU soft limit last set
         self._output_backlog = False  # the last pipe read filled its buffer: more may wait
@@ -248,12 +250,18 @@ class Environment(RuntimeAPIListener):
         self.state = "initializing"
         try:
             self.ide = await self._take_debugger()
+            isolation = self.isolation
+            # in its own namespaces where the machine allows it (not under an IDE: its paths
+            # are the host's)
+            self.namespaced = bool(isolation and isolation.namespaces and self.ide is None)
+            self.namespaced = self.namespaced and enters_namespaces(self.fn)
             how = launch(
                 self.fn,
                 python=self.python,
                 node=self.node,
                 pycache_dir=self.pycache_dir,
                 debug=self.ide,
+                namespaced=self.namespaced,
             )
         except LaunchError:
             self._release_debugger()
@@ -272,12 +280,24 @@ class Environment(RuntimeAPIListener):
             region=self.region,
             log_stream=log_stream_name(self.version, self.id),
             aws=self.aws,
+            task_root=namespaces.TASK_ROOT if self.namespaced else None,
         )
-        if how.pins_sources and self.checked_sources:
+        if self.namespaced:
+            env["TMPDIR"] = namespaces.TMP
+            try:
+                env[namespaces.SPEC_VAR] = namespaces.spec(
+                    self.fn,
+                    runtime_dir=PYTHON_BOOTSTRAP.parent,
+                    tmpdir=self.tmpdir,
+                    root=namespaces.mount_point(self.tmp_root),
+                    checked_sources=self.checked_sources,
+                )
+            except ValueError as e:  # INIT fails with it (workbench_sandbox.run)
+                env[namespaces.SANDBOX_ERROR_VAR] = f"cannot describe the namespaces: {e}"
+        elif how.pins_sources and self.checked_sources:
             env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
         self.created_at = time.time()
         make_cgroup: MakeCgroup | None = None
-        isolation = self.isolation
         if isolation is not None and isolation.cgroups is not None:
             env_id, memory = self.id[:16], self.fn.memory_size
 
@@ -305,6 +325,7 @@ class Environment(RuntimeAPIListener):
             self._spawned.set()
             raise
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
+        self._runtime_pid = self.pid  # the runtime's own (see _measure)
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
         self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd
         self.cgroup = spawned.cgroup
@@ -419,13 +440,28 @@ class Environment(RuntimeAPIListener):
             members = self.cgroup.members()
         else:
             members = [self.pid, *processes.descendants_of(self.pid)] if self.pid else []
-        if peers.holds_socket(members, inode):
+        holder = peers.holder_of(members, inode)
+        if holder is not None:
+            if self.namespaced and self._runtime_pid == self.pid and holder != self.pid:
+                self._measure(holder)  # the runtime's first connection: it is this process
             return True
         self._output.note(
             f"{NOTE_PREFIX}refused a connection to this environment's Runtime API from a "
             "process outside it (only the environment's own processes may use it)"
         )
         return False
+
+    def _measure(self, runtime_pid: int) -> None:
+        """Measure the runtime (memory, CPU time, its CPU guard) in ``runtime_pid``: in its
+        namespaces, the process the engine started waits outside them for the one that runs
+        the function (see ``runtimes/python/workbench_sandbox.py``)."""
+        try:
+            usage = ProcUsage(runtime_pid)
+        except OSError:
+            return
+        if self._usage is not None:
+            self._usage.close()
+        self._usage, self._runtime_pid = usage, runtime_pid
 
     def _idle_in_next(self) -> bool:
         return self.state != "dead" and self.api.waiting is not None and self.api.pending is None
@@ -490,7 +526,7 @@ class Environment(RuntimeAPIListener):
             if soft != self._cpu_soft and self.ide is None:  # no CPU, no syscall
                 self._cpu_soft = soft
                 try:
-                    arm_cpu_guard(self.pid, soft)
+                    arm_cpu_guard(self._runtime_pid, soft)
                 except OSError:
                     pass
             self.state = "idle"

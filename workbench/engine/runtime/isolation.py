@@ -1,9 +1,10 @@
 """Which isolation an engine's environments get, and saying so.
 
-``auto`` gives every environment a cgroup where the machine allows it (``cgroups.py``: v1, or a
-delegated v2 subtree) on top of the rlimits; ``rlimits`` forces the fallback (and is what a
-machine without usable cgroups gets, with the reason). Nothing here isolates the filesystem, the
-network or other processes yet: ``not_stopped`` says so wherever the isolation is shown.
+``auto`` gives every environment its own namespaces where the machine allows it
+(``namespaces.py``: its own filesystem view and processes) and a cgroup (``cgroups.py``: v1, or
+a delegated v2 subtree) on top of the rlimits; ``cgroups`` leaves out the namespaces; ``rlimits``
+forces the fallback (and is what a machine without either gets, with the reason). What a
+function's environments do not stop is said wherever the isolation is shown (``not_stopped``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from . import namespaces
 from .cgroups import Cgroups, EnvCgroup, cpu_share
 
-IsolationMode = Literal["auto", "rlimits"]
+IsolationMode = Literal["auto", "cgroups", "rlimits"]
 CpuMode = Literal["proportional", "full"]
-ISOLATION_MODES: tuple[IsolationMode, ...] = ("auto", "rlimits")
+ISOLATION_MODES: tuple[IsolationMode, ...] = ("auto", "cgroups", "rlimits")
 CPU_MODES: tuple[CpuMode, ...] = ("proportional", "full")
 
 NOT_STOPPED = (
-    "not isolated: the filesystem, the network and other processes (no namespaces yet: "
+    "not isolated: the filesystem, the network and other processes (no namespaces: "
     "a handler can read and write what the user running the workbench can)"
 )
+NOT_STOPPED_IN_NAMESPACES = (
+    "not isolated: the network (the host's loopback and outbound traffic; the Runtime API "
+    "answers only the environment's own processes)"
+)
+# what runs in namespaces: our Python runtime (others start behind the rlimits and cgroup only)
+NAMESPACED = "Python functions on the workbench's runtime client"
 
 
 @dataclass(slots=True)
@@ -29,6 +37,8 @@ class Isolation:
     cgroups: Cgroups | None
     why_not: str  # why there are no cgroups ("" when there are)
     cpu: CpuMode = "proportional"
+    namespaces: bool = False  # environments that can enter namespaces do
+    why_no_namespaces: str = ""
 
     @classmethod
     def detect(cls, mode: str = "auto", cpu: str = "proportional") -> Isolation:
@@ -38,16 +48,33 @@ class Isolation:
             raise ValueError(f"cpu {cpu!r}: must be one of {', '.join(CPU_MODES)}")
         cpu_mode: CpuMode = "full" if cpu == "full" else "proportional"
         if mode == "rlimits":
-            return cls(None, "asked for with --isolation rlimits", cpu_mode)
+            why = "asked for with --isolation rlimits"
+            return cls(None, why, cpu_mode, why_no_namespaces=why)
         found = Cgroups.detect()
+        if mode == "cgroups":
+            why_ns = "asked for with --isolation cgroups"
+        else:
+            why_ns = namespaces.probe()
         if isinstance(found, str):
-            return cls(None, found, cpu_mode)
-        return cls(found, "", cpu_mode)
+            return cls(None, found, cpu_mode, not why_ns, why_ns)
+        return cls(found, "", cpu_mode, not why_ns, why_ns)
 
     @property
     def kind(self) -> str:
-        """``cgroup v1`` / ``cgroup v2`` / ``rlimits``: what list and the TUI show."""
-        return f"cgroup v{self.cgroups.version}" if self.cgroups else "rlimits"
+        """``namespaces + cgroup v1`` / ``cgroup v2`` / ``rlimits``: what list and the TUI
+        show (the namespaces where the function's runtime enters them: ``kind_for``)."""
+        base = f"cgroup v{self.cgroups.version}" if self.cgroups else "rlimits"
+        return f"namespaces + {base}" if self.namespaces else base
+
+    def kind_for(self, namespaced: bool) -> str:
+        base = f"cgroup v{self.cgroups.version}" if self.cgroups else "rlimits"
+        return f"namespaces + {base}" if self.namespaces and namespaced else base
+
+    def not_stopped(self, namespaced: bool = True) -> str:
+        """What a function's environments are not isolated from."""
+        if self.namespaces and namespaced:
+            return NOT_STOPPED_IN_NAMESPACES
+        return NOT_STOPPED
 
     def create(self, env_id: str, memory_mb: int) -> EnvCgroup | None:
         """The environment's cgroup (None without cgroups); raises ``OSError``."""
@@ -60,6 +87,15 @@ class Isolation:
         if self.cgroups is None or self.cpu == "full" or "cpu" not in self.cgroups.bases:
             return None
         return cpu_share(memory_mb)
+
+    def describe_namespaces(self) -> str:
+        """One line: whether environments get their own namespaces, and which."""
+        if self.namespaces:
+            return (
+                f"namespaces (user, mount, pid, ipc, uts) for {NAMESPACED}: /var/task "
+                "read-only, /opt, a private /tmp, nothing else of the host; others run without"
+            )
+        return f"no namespaces ({self.why_no_namespaces})"
 
     def describe(self, memory_mb: int | None = None) -> str:
         """One line: what limits a function's environments, and how."""
@@ -78,10 +114,10 @@ class Isolation:
             parts.append("1,024 processes and threads")
         return ", ".join(parts) + "; rlimits for CPU time, file size and open files"
 
-    def for_function(self, memory_mb: int, freeze: bool) -> str:
-        """One short line for a function (the TUI's): ``cgroup v1 · 128 MB for all its processes
-        · 0.07 vCPU · frozen when idle``."""
-        parts = [self.kind]
+    def for_function(self, memory_mb: int, freeze: bool, namespaced: bool = False) -> str:
+        """One short line for a function (the TUI's): ``namespaces + cgroup v1 · 128 MB for
+        all its processes · 0.07 vCPU · frozen when idle``."""
+        parts = [self.kind_for(namespaced)]
         if self.cgroups is not None:
             parts.append(f"{memory_mb:,} MB for all its processes")
             vcpus = self.vcpus(memory_mb)

@@ -25,6 +25,17 @@ from .interpreters import python_version
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
 PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
+# Our Python runtime, imported rather than run as a script: a script is compiled at every start
+# (~6 ms for the bootstrap), a module's bytecode is cached. Its folder leaves sys.path again.
+PYTHON_START = (
+    f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); import bootstrap; "
+    "del sys.path[0]; bootstrap.start()"
+)
+# The same in its namespaces: entered first, while the interpreter is small (see there)
+PYTHON_SANDBOXED_START = (
+    f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); "
+    "import workbench_sandbox; workbench_sandbox.run()"
+)
 NODE_BOOTSTRAP = RUNTIMES_DIR / "node" / "bootstrap.js"
 # Reads one line (the engine's go-ahead, sent once the limits are set), then becomes the runtime.
 _GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@"', "workbench-gate")
@@ -67,14 +78,25 @@ class Launch:
         return [*_GATE, *self.argv] if self.gated else self.argv
 
 
-def python_layer_paths(fn: FunctionConfig, python: str = sys.executable) -> list[str]:
+def python_layer_paths(
+    fn: FunctionConfig, python: str = sys.executable, *, merged: bool = False
+) -> list[str]:
     """Layers' Python folders, later layers first (files extracted later into /opt win);
-    ``lib/pythonX.Y`` is the version of ``python``, the interpreter that runs them."""
+    ``lib/pythonX.Y`` is the version of ``python``, the interpreter that runs them.
+    ``merged``: the layers are merged at ``/opt`` (in namespaces), as on Lambda."""
     minor = "python{}.{}".format(*python_version(python))
+    layers = [Path("/opt")] if merged and fn.layers else list(reversed(fn.layers))
     paths: list[str] = []
-    for layer in reversed(fn.layers):
+    for layer in layers:
         paths += [str(layer / "python" / "lib" / minor / "site-packages"), str(layer / "python")]
     return paths
+
+
+def enters_namespaces(fn: FunctionConfig) -> bool:
+    """Does ``fn``'s runtime enter its own namespaces (where the machine allows it)? Our
+    Python runtime client does (``runtimes/python/workbench_sandbox.py``); AWS's client, Node
+    and custom runtimes run with the cgroup and rlimits only."""
+    return runtime_family(fn.runtime) == "python" and fn.runtime_client != "awslambdaric"
 
 
 def launch(
@@ -84,13 +106,18 @@ def launch(
     node: str | None = None,
     pycache_dir: Path | None = None,
     debug: DebugTarget | None = None,
+    namespaced: bool = False,
 ) -> Launch:
     """The command that runs ``fn``'s runtime; raises ``LaunchError`` if it cannot exist.
 
     With ``debug``, the runtime starts under that debugger and waits for an IDE to attach.
+    ``namespaced``: it will enter its namespaces (``enters_namespaces``), where paths are
+    Lambda's (``/var/runtime``, ``/opt``).
     """
     family = runtime_family(fn.runtime)
     if family == "python":
+        if namespaced:
+            return _python_namespaced(fn, python, pycache_dir)
         return _python(fn, python, pycache_dir, debug)
     if family == "nodejs":
         return _node(fn, node, debug)
@@ -152,10 +179,25 @@ def _python(
         "PYTHONPATH": ":".join([*layers, runtime_dir]),
         "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
     }
-    argv = [python, "-I", "-S", *cache, str(PYTHON_BOOTSTRAP)]
+    argv = [python, "-I", "-S", *cache, "-c", PYTHON_START]
     if debug is not None:
         argv[1:1] = _debugpy(python, debug, env)
     return Launch(argv, env, gated=False, runtime_dir=runtime_dir, pins_sources=True)
+
+
+def _python_namespaced(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch:
+    """Our runtime, as it runs in its namespaces: the paths are the environment's. The
+    ``pycache_prefix`` serves the runtime client's own import, before it enters them
+    (``workbench_sandbox.run``); inside, the engine's cache is not there."""
+    cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
+    bin_dir = os.path.dirname(os.path.realpath(python))  # the interpreter's, bound in place
+    env = {
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "PYTHONPATH": ":".join([*python_layer_paths(fn, python, merged=True), "/var/runtime"]),
+        "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
+    }
+    argv = [python, "-I", "-S", *cache, "-c", PYTHON_SANDBOXED_START]
+    return Launch(argv, env, gated=False, runtime_dir="/var/runtime")
 
 
 def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:

@@ -76,6 +76,11 @@ def _from_proc(peer_port: int, local_port: int) -> int | None:
 
 def holds_socket(pids: list[int], inode: int) -> bool:
     """Does one of ``pids`` have the socket ``inode`` open?"""
+    return holder_of(pids, inode) is not None
+
+
+def holder_of(pids: list[int], inode: int) -> int | None:
+    """The first of ``pids`` that has the socket ``inode`` open, if one has."""
     target = f"socket:[{inode}]"
     for pid in pids:
         folder = f"/proc/{pid}/fd"
@@ -86,7 +91,7 @@ def holds_socket(pids: list[int], inode: int) -> bool:
         for fd in fds:
             try:
                 if os.readlink(f"{folder}/{fd}") == target:
-                    return True
+                    return pid
             except OSError:
                 continue
-    return False
+    return None

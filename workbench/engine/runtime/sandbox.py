@@ -39,14 +39,16 @@ def lambda_environment(
     region: str,
     log_stream: str,
     aws: Mapping[str, str] | None = None,
+    task_root: str | None = None,
 ) -> dict[str, str]:
     """Exactly Lambda's variables (LAMBDA_REFERENCE §5), the runtime's own, the AWS credentials
     and endpoints (``aws``: see ``credentials.aws_variables``), then the function's, plus TMPDIR.
 
     Nothing of the engine's own environment is passed on: the host's AWS credentials reach a
-    handler only through ``aws``, when its function asks for them."""
+    handler only through ``aws``, when its function asks for them. ``task_root``: where the
+    function's code is as the runtime sees it (``/var/task`` in its namespaces)."""
     runtime_dir = launch.runtime_dir
-    task_root = str(fn.folder)
+    task_root = task_root or str(fn.folder)
     env = {
         "_HANDLER": fn.handler,
         "AWS_REGION": region,

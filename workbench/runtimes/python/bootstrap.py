@@ -1,8 +1,11 @@
 """Workbench's Python runtime: a Lambda Runtime API (2018-06-01) client, standard library only.
 
-It runs inside the sandbox as ``python -I -S bootstrap.py`` and talks to the environment's own
-Runtime API endpoint (``AWS_LAMBDA_RUNTIME_API``), exactly as AWS's Python runtime does, so the
-handler sees the same event, context, logs and error shapes.
+It runs inside the sandbox as ``python -I -S -c "...import bootstrap; bootstrap.start()"``
+(imported, not run as a script, so its bytecode is cached: compiling it took ~6 ms of every
+cold start; see ``engine/runtime/launch.py``; ``python bootstrap.py`` works too), in its
+namespaces through ``workbench_sandbox.run``, and talks to the environment's own Runtime API
+endpoint (``AWS_LAMBDA_RUNTIME_API``), exactly as AWS's Python runtime does, so the handler sees
+the same event, context, logs and error shapes.
 
 Cold start is import cost, so this module imports only built-in C modules at start-up: the HTTP
 client sits on ``_socket`` and JSON on ``_json`` (``socket`` and ``json`` would pull in ``enum`` and
@@ -728,20 +731,26 @@ def init_error(conn, error):
     sys.exit(1)
 
 
-def main():
+def main(ready=False):
+    """``ready``: the go-ahead was read and the process is in its namespaces already
+    (``workbench_sandbox.run``)."""
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     # The engine applies the sandbox's rlimits to this process, then lets it go on: no user code
     # runs before the limits are in place.
-    try:
-        os.read(0, 1)
-    except OSError:
-        pass
-    _die_with_engine()
+    if not ready:
+        try:
+            os.read(0, 1)
+        except OSError:
+            pass
+        _die_with_engine()
     env = os.environ
+    sandbox_error = env.pop(SANDBOX_ERROR_VAR, None)
     # an IDE attaches before anything of the function runs (runtime init ends after it has)
     debugger_error = _wait_for_debugger() if "_WORKBENCH_DEBUGPY" in env else None
     conn = Connection(env["AWS_LAMBDA_RUNTIME_API"])  # runtime init ends here
+    if sandbox_error is not None:
+        init_error(conn, make_error(sandbox_error, "Runtime.SandboxError", None))
     if debugger_error is not None:
         init_error(conn, make_error(debugger_error, "Runtime.DebuggerNotFound", None))
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
@@ -816,6 +825,11 @@ def _die_with_engine():
         os.killpg(0, 9)
 
 
+# why the environment's namespaces could not be entered (``workbench_sandbox.run``): INIT
+# fails with it, so a function never runs outside the isolation it was given
+SANDBOX_ERROR_VAR = "_WORKBENCH_SANDBOX_ERROR"
+
+
 def _wait_for_debugger():
     """Start under debugpy (``workbench_debugpy.py``, beside this file); None, or why not."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -836,8 +850,15 @@ def _now_iso():
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
-if __name__ == "__main__":
+def start(ready=False):
+    """Run the runtime. Imported (the launch's ``-c``), this module becomes ``__main__``, as
+    when it runs as a script: pdb's skip list and the debugger find it there."""
+    sys.modules["__main__"] = sys.modules[__name__]
     try:
-        main()
+        main(ready)
     except RuntimeAPIError:
         sys.exit(0)
+
+
+if __name__ == "__main__":
+    start()

@@ -33,8 +33,9 @@ import sys
 import time
 
 PATH = "/2018-06-01/runtime/workbench/debug"
-# Runtime frames pdb never stops in: our bootstrap runs as __main__, as does awslambdaric.
-SKIP = ("__main__", "awslambdaric", "awslambdaric.*", "workbench_debug")
+# Runtime frames pdb never stops in: our bootstrap (imported as ``bootstrap``, or run as
+# __main__), awslambdaric (run as __main__).
+SKIP = ("__main__", "bootstrap", "awslambdaric", "awslambdaric.*", "workbench_debug")
 _HOOKS = ("_breakpointhook", "_pdb_set_trace")  # the bootstrap's frames between user and us
 _OUT_CHUNK = 16384
 _CONNECT_TIMEOUT_S = 10.0

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.text import Text
 
 from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
-from ...engine.runtime import HOST
+from ...engine.runtime import HOST, enters_namespaces
 from ..registry_view import RegistryView, configured_split, short_split
 
 STATUS_STYLES = {
@@ -157,7 +157,9 @@ def function_rows(
 
 def _isolation(engine: Engine, fn: FunctionConfig) -> str:
     isolation = engine.pool.isolation
-    return isolation.for_function(fn.memory_size, fn.freeze) if isolation is not None else ""
+    if isolation is None:
+        return ""
+    return isolation.for_function(fn.memory_size, fn.freeze, namespaced=enters_namespaces(fn))
 
 
 def _children(

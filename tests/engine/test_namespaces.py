@@ -1,0 +1,231 @@
+"""Namespaces: each environment of a Python function sees what a Lambda environment sees — its
+code read-only at /var/task, its layers at /opt, a private /tmp, its own processes (PID 1 its
+init), ``sbx_user1051`` — and nothing else of the host: no state dir, no other function, no
+engine to read or signal. ``isolation="cgroups"`` leaves them out (the suite's default, see
+conftest.py), and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import add_function, body, make_layer, until
+from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime.namespaces import probe
+
+pytestmark = pytest.mark.skipif(
+    bool(probe()), reason=f"this machine gives no namespaces: {probe()}"
+)
+
+
+def settings(tmp_path: Path, **extra: object) -> EngineSettings:
+    options: dict[str, object] = {"isolation": "auto", **extra}
+    return EngineSettings(
+        keep_alive_s=5.0,
+        reap_interval_s=0.2,
+        state_dir=tmp_path / "state",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def sandboxed(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with Engine([function_root], settings(tmp_path)) as eng:
+        yield eng
+
+
+LOOK = """
+import json, os, pwd, signal
+
+def handler(event, context):
+    kind = event["kind"]
+    if kind == "where":
+        return {
+            "uid": os.getuid(), "user": pwd.getpwuid(os.getuid()).pw_name, "pid": os.getpid(),
+            "ppid": os.getppid(), "cwd": os.getcwd(), "file": __file__,
+            "task_root": os.environ["LAMBDA_TASK_ROOT"], "tmpdir": os.environ["TMPDIR"],
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "root": sorted(os.listdir("/")),
+        }
+    if kind == "exists":
+        return {path: os.path.exists(path) for path in event["paths"]}
+    if kind == "write":
+        try:
+            with open(event["path"], "w") as f:
+                f.write("written")
+        except OSError as e:
+            return {"errno": e.errno, "error": str(e)}
+        return {"written": event["path"]}
+    if kind == "kill_parent":
+        try:
+            os.kill(os.getppid(), signal.SIGKILL)
+            os.kill(1, signal.SIGKILL)
+        except OSError as e:
+            return {"error": str(e)}
+        return {"ppid": os.getppid()}
+    if kind == "remount":
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        rc = libc.mount(None, b"/var/task", None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND
+        return {"rc": rc, "errno": ctypes.get_errno()}
+"""
+
+
+async def test_the_function_sees_lambdas_filesystem_and_user(
+    sandboxed: Engine, function_root: Path
+) -> None:
+    add_function(sandboxed, "look", LOOK)
+    seen = body(await sandboxed.invoke("look", json.dumps({"kind": "where"})))
+    assert seen["task_root"] == "/var/task" and seen["cwd"] == "/var/task"
+    assert seen["file"] == "/var/task/app.py"  # tracebacks name Lambda's paths
+    assert seen["tmpdir"] == "/tmp"
+    assert (seen["uid"], seen["user"]) == (993, "sbx_user1051")
+    # its own processes only: its init (1) and itself; the engine is nowhere
+    assert seen["pid"] != 1 and seen["ppid"] == 1
+    assert os.getpid() not in seen["pids"] and max(seen["pids"]) < 100
+    assert {"var", "tmp", "opt", "usr", "proc", "dev", "etc"} <= set(seen["root"])
+    assert "work" not in seen["root"] and "functions" not in seen["root"]
+
+
+async def test_nothing_else_of_the_host_is_there(
+    sandboxed: Engine, function_root: Path, tmp_path: Path
+) -> None:
+    add_function(sandboxed, "look", LOOK)
+    add_function(sandboxed, "neighbour", LOOK)
+    state = tmp_path / "state"
+    paths = [
+        str(state),  # the workbench's own database and records
+        str(function_root / "neighbour"),  # another function
+        str(function_root),
+        str(Path.home() / ".aws"),
+        "/etc/shadow",
+        "/var/task/app.py",  # its own code is there
+    ]
+    seen = body(await sandboxed.invoke("look", json.dumps({"kind": "exists", "paths": paths})))
+    assert seen == {**{p: False for p in paths[:-1]}, "/var/task/app.py": True}
+
+
+async def test_var_task_is_read_only_and_tmp_is_private(
+    sandboxed: Engine, function_root: Path
+) -> None:
+    folder = add_function(sandboxed, "look", LOOK)
+    refused = body(
+        await sandboxed.invoke("look", json.dumps({"kind": "write", "path": "/var/task/new.txt"}))
+    )
+    assert refused["errno"] == 30  # EROFS, as on Lambda
+    assert not (folder / "new.txt").exists()
+    marker = "/tmp/workbench-namespace-test-marker"
+    assert not os.path.exists(marker)
+    wrote = body(await sandboxed.invoke("look", json.dumps({"kind": "write", "path": marker})))
+    assert wrote == {"written": marker}
+    assert not os.path.exists(marker)  # the host's /tmp is not the environment's
+    # the environment's /tmp is its private TMPDIR on the host, removed with the environment
+    [env] = [e for e in sandboxed.pool.environments("look")]
+    assert (Path(env.tmpdir) / Path(marker).name).read_text() == "written"
+
+
+async def test_the_runtime_cannot_remount_its_code_writable(sandboxed: Engine) -> None:
+    add_function(sandboxed, "look", LOOK)
+    result = body(await sandboxed.invoke("look", json.dumps({"kind": "remount"})))
+    assert result["rc"] == -1 and result["errno"] == 1  # EPERM: it holds no capability
+
+
+async def test_the_engine_cannot_be_signalled_from_inside(sandboxed: Engine) -> None:
+    add_function(sandboxed, "look", LOOK)
+    result = body(await sandboxed.invoke("look", json.dumps({"kind": "kill_parent"})))
+    assert result == {"ppid": 1}  # its parent is its init, which ignores it; the engine is unseen
+    again = body(await sandboxed.invoke("look", json.dumps({"kind": "where"})))
+    assert again["ppid"] == 1  # the same environment still serves
+
+
+async def test_layers_are_merged_at_opt_later_layers_winning(
+    sandboxed: Engine, function_root: Path
+) -> None:
+    make_layer(function_root, "first", "words", "WORD = 'first'\nONLY_FIRST = True\n")
+    make_layer(function_root, "second", "words", "WORD = 'second'\n")
+    (function_root / "layers" / "first" / "python" / "extra.py").write_text("X = 1\n")
+    add_function(
+        sandboxed,
+        "layered",
+        """
+        import os, words, extra
+        def handler(event, context):
+            return {"word": words.WORD, "file": words.__file__, "extra": extra.__file__,
+                    "opt": sorted(os.listdir("/opt/python"))}
+        """,
+        layers=["../layers/first", "../layers/second"],
+    )
+    seen = body(await sandboxed.invoke("layered", "{}"))
+    assert seen["word"] == "second" and seen["file"] == "/opt/python/words.py"
+    assert seen["extra"] == "/opt/python/extra.py"  # the first layer's own files are there too
+    assert seen["opt"] == ["extra.py", "words.py"]
+
+
+async def test_a_daemon_dies_with_its_environment(sandboxed: Engine) -> None:
+    """A double-forked, setsid daemon is still in the environment's pid namespace: when its
+    init ends, the kernel kills it, with or without a cgroup."""
+    add_function(
+        sandboxed,
+        "daemon",
+        """
+        import os, time
+        def handler(event, context):
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    with open("/tmp/daemon.pid", "w") as f:
+                        f.write(open("/proc/self/stat").read().split()[0])
+                    time.sleep(600)
+                os._exit(0)
+            os.wait()
+            for _ in range(200):
+                if os.path.exists("/tmp/daemon.pid"):
+                    break
+                time.sleep(0.01)
+            return {"started": True}
+        """,
+    )
+    assert body(await sandboxed.invoke("daemon", "{}")) == {"started": True}
+    [env] = sandboxed.pool.environments("daemon")
+    inside = [pid for pid in _namespace_members(env.pid) if pid != env.pid]
+    assert len(inside) >= 3  # init, the runtime, the daemon
+    env.shutdown("exit")
+    await until(lambda: not any(_alive(pid) for pid in inside))
+
+
+async def test_without_namespaces_when_asked(function_root: Path, tmp_path: Path) -> None:
+    async with Engine([function_root], settings(tmp_path, isolation="cgroups")) as eng:
+        add_function(eng, "look", LOOK)
+        seen = body(await eng.invoke("look", json.dumps({"kind": "where"})))
+        assert seen["task_root"] == str(function_root / "look")
+        assert eng.pool.isolation is not None and not eng.pool.isolation.namespaces
+        assert "--isolation cgroups" in eng.pool.isolation.describe_namespaces()
+
+
+async def test_node_runs_without_namespaces_and_says_so(sandboxed: Engine) -> None:
+    isolation = sandboxed.pool.isolation
+    assert isolation is not None and isolation.namespaces
+    assert isolation.for_function(128, True, namespaced=True).startswith("namespaces + ")
+    assert not isolation.for_function(128, True, namespaced=False).startswith("namespaces")
+    assert "the network" in isolation.not_stopped(True)
+    assert "the filesystem" in isolation.not_stopped(False)
+
+
+def _namespace_members(pid: int) -> list[int]:
+    """``pid`` and every process below it (host pids)."""
+    from workbench.engine.runtime.processes import descendants_of
+
+    return [pid, *descendants_of(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False

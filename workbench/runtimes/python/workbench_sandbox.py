@@ -1,0 +1,415 @@
+"""Enter an execution environment's namespaces, as Lambda's sandbox is, before any of the
+function's code — and before our runtime client is even imported — with only the standard
+library (``_ctypes``, not ``ctypes``, which costs ~2 ms to import).
+
+The engine starts the runtime process (P) as ``python -I -S -c "...workbench_sandbox.run()"``
+in the host's namespaces, sets its limits and cgroup, then sends the go-ahead (see
+``engine/runtime/sandbox.py``). P then:
+
+1. unshares user, mount, pid, ipc and uts namespaces and maps one user: ``sbx_user1051``
+   inside is the engine's own user outside (so files the engine can read stay readable, and
+   nothing else of the host is reachable, because it is not mounted);
+2. builds the environment's file system on a small tmpfs: the system directories read-only,
+   the function's code at ``/var/task``, its layers at ``/opt``, this runtime at
+   ``/var/runtime``, a private ``/tmp``; no state dir, no other function, no ``$HOME``;
+3. forks PID 1 of the new pid namespace (an init that reaps every child and exits with the
+   runtime), which mounts ``/proc`` for the namespace, pivots into the new root and forks the
+   runtime (PID 2), which runs our runtime client with no capabilities left.
+
+P stays outside, waits for PID 1 and ends as the runtime ended (the same exit code, or killed by
+the same signal), so the engine sees one process that behaves as the runtime. When PID 1 ends,
+the kernel kills every process left in the namespace: nothing a handler started outlives it.
+All this happens while the interpreter is still small: every page a forked process writes is
+copied first, and the runtime has not yet grown.
+"""
+
+import _ctypes
+import _signal  # type: ignore[import-not-found]  # (signal would import enum)
+import os
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+SIGKILL = 9
+_SYSCALLS = {  # pivot_root, capset
+    "x86_64": (155, 126),
+    "aarch64": (41, 91),
+}
+# statvfs flags -> mount flags that a bind's remount must keep (the kernel refuses to clear
+# flags that a less privileged namespace inherited locked)
+_KEPT = (
+    (1, MS_RDONLY),
+    (2, MS_NOSUID),
+    (4, MS_NODEV),
+    (8, MS_NOEXEC),
+    (1024, MS_NOATIME),
+    (2048, MS_NODIRATIME),
+    (4096, MS_RELATIME),
+)
+# what Lambda's execution environment runs as (``id`` in a Lambda function; UNVERIFIED
+# against a current runtime: 993/990 as AWS's images have them)
+UID, GID, USER = 993, 990, "sbx_user1051"
+
+
+class SandboxError(Exception):
+    """The environment's namespaces could not be set up (the message says which step)."""
+
+
+class _ULong(_ctypes._SimpleCData):
+    _type_ = "L"
+
+
+class _Long(_ctypes._SimpleCData):
+    _type_ = "l"
+
+
+class _Int(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class _Function(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _Int
+
+
+class _LongFunction(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _Long
+
+
+_libc = _ctypes.dlopen(None)  # type: ignore[arg-type]  # (None: the program itself)
+
+
+def _fn(name, cls=_Function):
+    return cls(_ctypes.dlsym(_libc, name))
+
+
+_unshare = _fn("unshare")
+_mount = _fn("mount")
+_umount2 = _fn("umount2")
+_prctl = _fn("prctl")
+_syscall = _fn("syscall", _LongFunction)
+
+
+def _check(result, what):
+    if result < 0 if isinstance(result, int) else result.value < 0:
+        errno = _ctypes.get_errno()
+        raise SandboxError(f"{what}: {os.strerror(errno)} (errno {errno})")
+
+
+def _b(path):
+    return path.encode() if path is not None else None
+
+
+def mount(source, target, fstype, flags, data=None):
+    _check(
+        _mount(_b(source), _b(target), _b(fstype), _ULong(flags), _b(data)),
+        f"mount {source or fstype} on {target}",
+    )
+
+
+def _write(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _bind(source, target, *, read_only=True):
+    """Bind ``source`` (a file or a folder) at ``target`` (inside the new root), read-only
+    unless asked; a missing source is skipped (``/lib32`` exists on some hosts only)."""
+    try:
+        is_dir = os.path.isdir(source)
+        os.lstat(source)
+    except OSError:
+        return
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o644))
+    mount(source, target, None, MS_BIND | MS_REC)
+    if read_only:
+        kept = os.statvfs(target).f_flag
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID
+        for st, ms in _KEPT:
+            if kept & st:
+                flags |= ms
+        mount(None, target, None, flags)
+
+
+def _link_or_bind(name, root):
+    """A top-level system entry: the same symlink where the host has one (``/bin -> usr/bin``),
+    else a read-only bind."""
+    path = "/" + name
+    try:
+        target = os.readlink(path)
+    except OSError:
+        _bind(path, root + path)
+        return
+    os.symlink(target, root + path)
+
+
+SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# /etc entries a runtime needs (names, certificates, time zones, the dynamic linker); not the
+# host's users, shadow files, or anything else of its configuration
+ETC = (
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "ssl",
+    "pki",
+    "crypto-policies",
+    "resolv.conf",
+    "hosts",
+    "host.conf",
+    "nsswitch.conf",
+    "gai.conf",
+    "protocols",
+    "services",
+    "localtime",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "mime.types",
+    "os-release",
+)
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+SPEC_VAR = "_WORKBENCH_SANDBOX"
+SANDBOX_ERROR_VAR = "_WORKBENCH_SANDBOX_ERROR"  # bootstrap.py fails INIT with it
+RECORD, FIELD = "\x1e", "\x1f"  # (no JSON parser is loaded yet; neither occurs in a path)
+
+
+def parse(raw):
+    """The engine's description (``engine/runtime/namespaces.py``): records of fields,
+    ``root PATH`` / ``bind SOURCE TARGET ro|rw`` / ``over SOURCE TARGET`` / ``opt LAYER``."""
+    spec = {"root": None, "binds": [], "over": [], "opt": []}
+    for record in raw.split(RECORD):
+        kind, *fields = record.split(FIELD)
+        if kind == "root" and len(fields) == 1:
+            spec["root"] = fields[0]
+        elif kind == "bind" and len(fields) == 3:
+            spec["binds"].append(fields)
+        elif kind == "over" and len(fields) == 2:
+            spec["over"].append(fields)
+        elif kind == "opt" and len(fields) == 1:
+            spec["opt"].append(fields[0])
+        elif record:
+            raise SandboxError(f"cannot read the engine's description: {record!r}")
+    if not spec["root"]:
+        raise SandboxError("the engine's description names no root")
+    return spec
+
+
+def _build_root(root, spec):
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for name in SYSTEM:
+        _link_or_bind(name, root)
+    for name in ETC:
+        _bind("/etc/" + name, root + "/etc/" + name)
+    os.makedirs(root + "/etc", exist_ok=True)
+    _write(
+        root + "/etc/passwd",
+        f"root:x:0:0:root:/root:/sbin/nologin\n{USER}:x:{UID}:{GID}::/home/{USER}:/sbin/nologin\n",
+    )
+    _write(root + "/etc/group", f"root:x:0:\n{USER}:x:{GID}:\n")
+    for name in DEVICES:
+        _bind("/dev/" + name, root + "/dev/" + name, read_only=False)
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
+        os.symlink(target, f"{root}/dev/{name}")
+    # the interpreter running this, where it lives (a pyenv or uv Python outside /usr)
+    prefix = sys.base_prefix
+    if not prefix.startswith("/usr/"):
+        _bind(prefix, root + prefix)
+    for source, target, mode in spec["binds"]:
+        _bind(source, root + target, read_only=mode != "rw")
+    for source, target in spec.get("over") or []:  # files that exist there (/var/task is ro)
+        if os.path.isfile(root + target):
+            _bind(source, root + target)
+    layers = spec.get("opt") or []
+    os.makedirs(root + "/opt", exist_ok=True)
+    if len(layers) == 1:
+        _bind(layers[0], root + "/opt")
+    elif layers:  # merged in order: a later layer's file wins, as when Lambda extracts them
+        lower = ":".join(reversed(layers))
+        mount("overlay", root + "/opt", "overlay", MS_RDONLY | MS_NOSUID, f"lowerdir={lower}")
+    for name in ("proc", "tmp", "var/task", "var/runtime", "home/" + USER):
+        os.makedirs(f"{root}/{name}", exist_ok=True)
+
+
+def _map_user(uid, gid):
+    """``uid``/``gid``: this process's own, read before the unshare (after it they read as
+    the overflow ids until mapped)."""
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{UID} {uid} 1\n")
+    _write("/proc/self/gid_map", f"{GID} {gid} 1\n")
+
+
+def _drop_capabilities():
+    """The runtime keeps no capability in its namespace: it could otherwise remount
+    ``/var/task`` writable, or mount what it likes."""
+    # (the bounding set can stay: with no_new_privs no exec regains a capability)
+    header = (0x20080522).to_bytes(4, "little") + bytes(4)  # _LINUX_CAPABILITY_VERSION_3, pid 0
+    data = bytes(24)  # two (effective, permitted, inheritable) triples, all empty
+    _check(_syscall(_Long(_SYSCALLS[os.uname().machine][1]), header, data), "capset")
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, _ULong(1), _ULong(0), _ULong(0), _ULong(0)), "no_new_privs")
+
+
+def _pivot(root):
+    os.chdir(root)
+    _check(_syscall(_Long(_SYSCALLS[os.uname().machine][0]), b".", b"."), "pivot_root")
+    _check(_umount2(b".", _Int(MNT_DETACH)), "detach the host's root")
+    os.chdir("/")
+    # the root itself is read-only, as Lambda's is; /tmp is the writable place
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _exit_as(status):
+    """End this process as the runtime ended (the engine reads the signal or the code)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig not in (_signal.SIGKILL, _signal.SIGSTOP):  # (those cannot be handled anyway)
+            try:
+                _signal.signal(sig, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _init(runtime_pid, report):
+    """PID 1: reap every child; when the runtime ends, tell P how, and end (the kernel then
+    kills whatever is left in the namespace)."""
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+        if pid == runtime_pid:
+            os.write(report, status.to_bytes(4, "little"))
+            os._exit(0)
+
+
+entered = False  # this process is the runtime, in its namespaces
+
+
+def _die_with_engine():
+    """P dies with the engine, even on ``kill -9``, as ``bootstrap._die_with_engine`` has the
+    runtime do without namespaces (see there: the signal is one we catch, and the process group
+    dies only if our parent changed). Inside, PID 1's own death takes everything with it."""
+    engine = os.getppid()
+
+    def on_parent_death(signum, frame):
+        if os.getppid() != engine:
+            os.killpg(0, SIGKILL)
+
+    _signal.signal(_signal.SIGURG, on_parent_death)
+    _prctl(PR_SET_PDEATHSIG, _ULong(_signal.SIGURG), _ULong(0), _ULong(0), _ULong(0))
+    if os.getppid() != engine:  # it died before the request took effect
+        os.killpg(0, SIGKILL)
+
+
+def run():
+    """The runtime's start in its namespaces: wait for the go-ahead, enter, then run our
+    runtime client (which fails INIT with the reason if the namespaces could not be entered)."""
+    try:
+        os.read(0, 1)  # the engine's go-ahead: the limits and the cgroup are in place
+    except OSError:
+        pass
+    # imported here, from its bytecode in the engine's cache (the launch's pycache_prefix):
+    # inside, nothing can be written where it would be cached
+    import bootstrap
+
+    del sys.path[0]  # this module's folder, put there by the launch
+    try:
+        _die_with_engine()
+        raw = os.environ.pop(SPEC_VAR, "")
+        if SANDBOX_ERROR_VAR not in os.environ:  # (the engine's own, if it could not describe it)
+            enter(parse(raw))
+    except (SandboxError, OSError, ValueError) as e:
+        os.environ[SANDBOX_ERROR_VAR] = (
+            f"could not enter the environment's namespaces: {e} "
+            "(--isolation cgroups runs functions without them)"
+        )
+    bootstrap.start(ready=True)
+
+
+def _default_signals():
+    """The bootstrap's engine-death handler (SIGURG) means nothing inside: back to default."""
+    _signal.signal(_signal.SIGURG, _signal.SIG_DFL)
+
+
+def enter(spec):
+    """Enter the namespaces ``spec`` describes; returns in the runtime process (PID 2), with
+    its working directory at ``/var/task``. Raises ``SandboxError`` if a step fails."""
+    if os.uname().machine not in _SYSCALLS:
+        raise SandboxError(f"namespaces are not supported on {os.uname().machine}")
+    root = spec["root"]
+    uid, gid = os.geteuid(), os.getegid()
+    # a virtual environment's interpreter is a link to the real one, which is what is there
+    executable = os.path.realpath(sys.executable)
+    _check(
+        _unshare(_Int(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID)),
+        "unshare",
+    )
+    _map_user(uid, gid)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _build_root(root, spec)
+    read, write = os.pipe()
+    init = os.fork()
+    if init:  # P: the engine's child, outside the pid namespace
+        os.close(write)
+        while True:
+            try:
+                pid, status = os.waitpid(init, 0)
+                break
+            except InterruptedError:
+                continue
+        raw = os.read(read, 4)
+        _exit_as(int.from_bytes(raw, "little") if len(raw) == 4 else status)
+    os.close(read)
+    _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
+    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _pivot(root)
+    runtime = os.fork()
+    if runtime:
+        _init(runtime, write)
+    os.close(write)
+    _default_signals()
+    sys.executable = executable  # what a handler runs as a subprocess
+    # the engine's bytecode cache is not there: the interpreter's library has its own, and
+    # /var/task is read-only (as on Lambda, a function's code is compiled unless it ships .pyc)
+    sys.pycache_prefix = None
+    global entered
+    entered = True
+    _drop_capabilities()
+    os.chdir("/var/task")
