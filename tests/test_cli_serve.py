@@ -254,3 +254,49 @@ def test_a_bad_python_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"'{tmp_path / 'python9'}' is not an executable file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_plays_the_region_and_account_it_is_given(root: Path, tmp_path: Path) -> None:
+    proc, url, _ = start_serve(
+        root, tmp_path / "state", "--region", "ap-southeast-2", "--account-id", "444455556666"
+    )
+    try:
+        with urllib.request.urlopen(url + "/2015-03-31/functions/greet/configuration") as answer:
+            arn = json.loads(answer.read())["FunctionArn"]
+        assert arn == "arn:aws:lambda:ap-southeast-2:444455556666:function:greet"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--region", "mars", "invalid region 'mars': a Region name such as us-east-1"),
+        ("--account-id", "12345", "invalid account id '12345': twelve digits"),
+    ],
+)
+def test_a_bad_region_or_account_is_one_line_and_exit_2(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    done = subprocess.run(
+        serve_command(tmp_path, tmp_path / "state", option, value),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_tui_takes_the_region_and_account_too(tmp_path: Path) -> None:
+    from workbench.cli.options import served_settings
+    from workbench.cli.tui import build_tui_parser
+
+    args = build_tui_parser(()).parse_args(
+        ["--region", "eu-west-1", "--account-id", "111122223333"]
+    )
+    settings = served_settings(args, tmp_path)
+    assert settings.arn("f") == "arn:aws:lambda:eu-west-1:111122223333:function:f"
+    defaults = served_settings(build_tui_parser(()).parse_args([]), tmp_path)
+    assert defaults.arn("f") == "arn:aws:lambda:us-east-1:123456789012:function:f"
