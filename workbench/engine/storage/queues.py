@@ -15,7 +15,15 @@ SQS's rules as followed here:
   will still succeed, but the message might not be deleted"); a handle that was never issued is
   ``ReceiptHandleIsInvalid``;
 - a message body is at most 1 MiB (SQS's ``MaximumMessageSize`` limit and default since
-  August 2025, as botocore's model says; it was 256 KiB before).
+  August 2025, as botocore's model says; it was 256 KiB before), or the queue's own
+  ``MaximumMessageSize``; a send without a delay waits the queue's ``DelaySeconds``.
+
+FIFO queues (``fifo``, a name ending in ``.fifo``): every message has a ``MessageGroupId``; a
+group is delivered in the order sent and one batch at a time: while any message of a group is
+in flight, no other message of that group is received, and a receive first takes as many
+messages of one group as it can. A message whose deduplication id (given, or the SHA-256 of its
+body with ``ContentBasedDeduplication``) was sent in the last five minutes is accepted and not
+enqueued again (its first MessageId is returned). A message may not have its own delay.
 """
 
 from __future__ import annotations
@@ -42,6 +50,39 @@ MAX_VISIBILITY_TIMEOUT = 43200  # 12 hours
 MAX_DELAY_SECONDS = 900
 MAX_RECEIVE_BATCH = 10
 DATA_TYPES = ("String", "Number", "Binary")
+DEDUP_WINDOW_S = 300  # SQS FIFO's deduplication interval: five minutes
+# MessageGroupId / MessageDeduplicationId: 1 to 128 alphanumeric and punctuation characters
+FIFO_ID_RE = re.compile(r"[!-~]{1,128}")
+# Queue attributes kept as SQS's strings beside the columns, with the value each has unset,
+# and the range an integer one takes (SQS's).
+ATTRIBUTE_DEFAULTS = {
+    "DelaySeconds": "0",
+    "MaximumMessageSize": str(MAX_MESSAGE_BYTES),
+    "MessageRetentionPeriod": "345600",
+    "ReceiveMessageWaitTimeSeconds": "0",
+    "SqsManagedSseEnabled": "true",
+}
+FIFO_ATTRIBUTE_DEFAULTS = {
+    "ContentBasedDeduplication": "false",
+    "DeduplicationScope": "queue",
+    "FifoThroughputLimit": "perQueue",
+}
+INTEGER_ATTRIBUTES = {
+    "DelaySeconds": (0, MAX_DELAY_SECONDS),
+    "MaximumMessageSize": (1024, MAX_MESSAGE_BYTES),
+    "MessageRetentionPeriod": (60, 1209600),
+    "ReceiveMessageWaitTimeSeconds": (0, 20),
+    "KmsDataKeyReusePeriodSeconds": (60, 86400),
+}
+CHOICE_ATTRIBUTES = {
+    "ContentBasedDeduplication": ("true", "false"),
+    "SqsManagedSseEnabled": ("true", "false"),
+    "DeduplicationScope": ("queue", "messageGroup"),
+    "FifoThroughputLimit": ("perQueue", "perMessageGroupId"),
+}
+FREE_ATTRIBUTES = ("Policy", "KmsMasterKeyId", "RedriveAllowPolicy")
+FIFO_ONLY = tuple(FIFO_ATTRIBUTE_DEFAULTS)
+MAX_TAGS = 50
 
 
 class QueueError(ValueError):
@@ -70,6 +111,37 @@ class MessageNotInflight(QueueError):
     code = "MessageNotInflight"
 
 
+class MissingParameter(QueueError):
+    code = "MissingParameter"
+
+
+class InvalidAttributeName(QueueError):
+    code = "InvalidAttributeName"
+
+
+class InvalidAttributeValue(QueueError):
+    code = "InvalidAttributeValue"
+
+
+def not_for_this_queue_type(value: object, parameter: str) -> QueueError:
+    """SQS's refusal of a parameter the queue's type does not take (a per-message delay on a
+    FIFO queue, a deduplication id on a standard one)."""
+    return QueueError(
+        f"Value {value} for parameter {parameter} is invalid. Reason: The request include "
+        "parameter that is not valid for this queue type."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What SendMessage answers: the ids and checksums (``sequence_number`` on FIFO queues)."""
+
+    message_id: str
+    md5_of_body: str
+    md5_of_attributes: str | None
+    sequence_number: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class QueueInfo:
     name: str
@@ -81,6 +153,18 @@ class QueueInfo:
     in_flight: int = 0  # received, not yet visible again
     delayed: int = 0  # sent with DelaySeconds, not yet visible
     dead_letter_depth: int | None = None  # the dead-letter queue's depth (None: no DLQ)
+    fifo: bool = False
+    attributes: dict[str, str] = field(default_factory=dict)  # those set (ATTRIBUTE_DEFAULTS)
+    tags: dict[str, str] = field(default_factory=dict)
+    modified_at: float | None = None
+
+    def attribute(self, name: str) -> str | None:
+        """An attribute's value: set, or its default (None: not one this queue type has)."""
+        defaults = {**ATTRIBUTE_DEFAULTS, **(FIFO_ATTRIBUTE_DEFAULTS if self.fifo else {})}
+        return self.attributes.get(name, defaults.get(name))
+
+    def number(self, name: str) -> int:
+        return int(self.attribute(name) or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +178,64 @@ class Message:
     receive_count: int
     first_received_at: float
     queue: str = field(default="")
+    group_id: str | None = None  # FIFO queues' MessageGroupId (and MessageDeduplicationId)
+    dedup_id: str | None = None
+    sequence_number: str | None = None
 
     @property
     def md5_of_attributes(self) -> str | None:
         return md5_of_attributes(self.attributes)
+
+
+def check_fifo_name(name: str, fifo: bool) -> None:
+    """A FIFO queue's name ends in ``.fifo``, a standard queue's never does (SQS's words)."""
+    if fifo and not name.endswith(".fifo"):
+        raise QueueError(
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+            "underscores, must end with .fifo suffix and be 1 to 80 in length"
+        )
+    if not fifo and name.endswith(".fifo"):
+        raise QueueError(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+        )
+
+
+def check_attributes(attributes: Mapping[str, object], fifo: bool) -> dict[str, str]:
+    """Queue attributes beyond VisibilityTimeout and RedrivePolicy, as SQS's strings: each
+    known to SQS for this queue type, each value in its range (SQS's codes: an unknown name is
+    ``InvalidAttributeName``, a bad value ``InvalidAttributeValue``)."""
+    out: dict[str, str] = {}
+    for key, value in attributes.items():
+        known = (*INTEGER_ATTRIBUTES, *CHOICE_ATTRIBUTES, *FREE_ATTRIBUTES)
+        if key not in known or (key in FIFO_ONLY and not fifo):
+            raise InvalidAttributeName(f"Unknown Attribute {key}.")
+        text = str(value).lower() if isinstance(value, bool) else value
+        if not isinstance(text, str):
+            raise InvalidAttributeValue(f"Invalid value for the parameter {key}.")
+        if key in INTEGER_ATTRIBUTES:
+            low, high = INTEGER_ATTRIBUTES[key]
+            if not re.fullmatch(r"[0-9]{1,10}", text) or not low <= int(text) <= high:
+                raise InvalidAttributeValue(
+                    f"Invalid value for the parameter {key}. Reason: must be between {low} and "
+                    f"{high}."
+                )
+        elif key in CHOICE_ATTRIBUTES and text not in CHOICE_ATTRIBUTES[key]:
+            raise InvalidAttributeValue(f"Invalid value for the parameter {key}.")
+        out[key] = text
+    return out
+
+
+def check_tags(tags: Mapping[str, object]) -> dict[str, str]:
+    """Queue tags: string keys of 1 to 128 characters, string values of at most 256 (SQS's
+    limits; its wording for a broken one UNVERIFIED)."""
+    out: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            raise QueueError(f"Tag key {key!r} is invalid: 1 to 128 characters")
+        if not isinstance(value, str) or len(value) > 256:
+            raise QueueError(f"Tag value of {key} is invalid: a string of at most 256 characters")
+        out[key] = value
+    return out
 
 
 def check_name(name: object, what: str = "queue name") -> str:
@@ -191,10 +329,13 @@ def _handle_message_id(handle: object) -> str:
         ) from None
 
 
-_INFO = "name, created_at, visibility_timeout, dead_letter_queue, max_receive_count"
+_INFO = (
+    "name, created_at, visibility_timeout, dead_letter_queue, max_receive_count, fifo, "
+    "attributes, tags, modified_at"
+)
 _MESSAGE = (
     "message_id, receipt_handle, body, md5_of_body, attributes, sent_at, receive_count, "
-    "first_received_at"
+    "first_received_at, group_id, dedup_id"
 )
 
 
@@ -261,26 +402,46 @@ class QueueStore:
         visibility_timeout: int = 30,
         dead_letter_queue: str | None = None,
         max_receive_count: int | None = None,
+        *,
+        fifo: bool | None = None,
+        attributes: Mapping[str, object] | None = None,
+        tags: Mapping[str, object] | None = None,
     ) -> QueueInfo:
         """Create a queue; the same call again is a no-op, different settings an error.
 
+        ``fifo``: a FIFO queue (None: as its name says, ``.fifo`` or not); ``attributes``:
+        SQS's others (``check_attributes``), compared with the existing queue's when it exists.
         A dead-letter queue named here is created too (with default settings) if missing.
         """
+        fifo = name.endswith(".fifo") if fifo is None else fifo
         settings = self._check_settings(
             name, visibility_timeout, dead_letter_queue, max_receive_count
         )
+        check_fifo_name(name, fifo)
+        if dead_letter_queue is not None and dead_letter_queue.endswith(".fifo") != fifo:
+            kind = "FIFO" if fifo else "standard"
+            raise QueueError(f"The dead-letter queue of a {kind} queue must also be a {kind} queue")
+        extra = check_attributes(attributes or {}, fifo)
+        tagged = check_tags(tags or {})
 
         def work() -> None:
             row = self._row(name)
             if row is not None:
-                if tuple(row[2:]) != settings:
+                existing = self._infos([row])[0]
+                if tuple(row[2:5]) != settings or existing.fifo != fifo:
                     raise QueueExists(
                         f"queue {name!r} already exists with different settings: "
-                        f"{_describe(tuple(row[2:]))} (asked for {_describe(settings)}); "
-                        "delete it first or use the same settings"
+                        f"{_describe(tuple(row[2:5]), existing.fifo)} (asked for "
+                        f"{_describe(settings, fifo)}); delete it first or use the same settings"
                     )
+                for key, value in extra.items():
+                    if existing.attribute(key) != value:
+                        raise QueueExists(
+                            "A queue already exists with the same name and a different value "
+                            f"for attribute {key}"
+                        )
                 return
-            self._insert(name, *settings)
+            self._insert(name, *settings, fifo=fifo, attributes=extra, tags=tagged)
 
         self._write(work)
         return self.get(name)
@@ -293,14 +454,15 @@ class QueueStore:
         max_receive_count: int | None = None,
     ) -> QueueInfo:
         """The queue, created with these settings if it does not exist (an existing queue keeps
-        its own): what triggers and destinations do for the queues they name."""
+        its own): what triggers and destinations do for the queues they name. A name ending in
+        ``.fifo`` is a FIFO queue's, as in SQS."""
         settings = self._check_settings(
             name, visibility_timeout, dead_letter_queue, max_receive_count
         )
 
         def work() -> None:
             if self._row(name) is None:
-                self._insert(name, *settings)
+                self._insert(name, *settings, fifo=name.endswith(".fifo"))
 
         self._write(work)
         return self.get(name)
@@ -321,14 +483,103 @@ class QueueStore:
             _check_int(max_receive, 1, 1000, "max receive count")
         return (vt, dlq, max_receive)
 
-    def _insert(self, name: str, vt: int, dlq: str | None, max_receive: int | None) -> None:
+    def _insert(
+        self,
+        name: str,
+        vt: int,
+        dlq: str | None,
+        max_receive: int | None,
+        *,
+        fifo: bool = False,
+        attributes: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        now = time.time()
         self._conn.execute(
             "INSERT INTO queues (name, created_at, visibility_timeout, dead_letter_queue, "
-            "max_receive_count) VALUES (?, ?, ?, ?, ?)",
-            (name, time.time(), vt, dlq, max_receive),
+            "max_receive_count, fifo, attributes, tags, modified_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                now,
+                vt,
+                dlq,
+                max_receive,
+                int(fifo),
+                json.dumps(dict(attributes or {})),
+                json.dumps(dict(tags or {})),
+                now,
+            ),
         )
         if dlq is not None and self._row(dlq) is None:
-            self._insert(dlq, 30, None, None)
+            self._insert(dlq, 30, None, None, fifo=dlq.endswith(".fifo"))
+
+    def set_attributes(
+        self,
+        name: str,
+        attributes: Mapping[str, object],
+        *,
+        visibility_timeout: int | None = None,
+        redrive: tuple[str, int] | None | bool = False,
+    ) -> QueueInfo:
+        """SetQueueAttributes: ``attributes`` (``check_attributes``) over those set; the
+        visibility timeout if given; ``redrive`` (dead-letter queue, max receive count), None to
+        remove it, False to leave it."""
+        if visibility_timeout is not None:
+            _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
+
+        def work() -> None:
+            info = self._infos([self._require(name)])[0]
+            extra = {**info.attributes, **check_attributes(attributes, info.fifo)}
+            vt = info.visibility_timeout if visibility_timeout is None else visibility_timeout
+            dlq, count = info.dead_letter_queue, info.max_receive_count
+            if redrive is None:
+                dlq, count = None, None
+            elif redrive is not False:
+                assert isinstance(redrive, tuple)
+                dlq, count = redrive
+                self._check_settings(name, vt, dlq, count)
+                if dlq.endswith(".fifo") != info.fifo:
+                    kind = "FIFO" if info.fifo else "standard"
+                    raise QueueError(
+                        f"The dead-letter queue of a {kind} queue must also be a {kind} queue"
+                    )
+                if self._row(dlq) is None:
+                    self._insert(dlq, 30, None, None, fifo=info.fifo)
+            self._conn.execute(
+                "UPDATE queues SET visibility_timeout = ?, dead_letter_queue = ?, "
+                "max_receive_count = ?, attributes = ?, modified_at = ? WHERE name = ?",
+                (vt, dlq, count, json.dumps(extra), time.time(), name),
+            )
+
+        self._write(work)
+        return self.get(name)
+
+    def tag(self, name: str, tags: Mapping[str, object]) -> None:
+        """TagQueue: add or replace these tags (at most 50 on a queue)."""
+        new = check_tags(tags)
+
+        def work() -> None:
+            merged = {**self._infos([self._require(name)])[0].tags, **new}
+            if len(merged) > MAX_TAGS:
+                raise QueueError(
+                    f"Too many tags: a queue has at most {MAX_TAGS} (it would have {len(merged)})"
+                )
+            self._set_tags(name, merged)
+
+        self._write(work)
+
+    def untag(self, name: str, keys: builtins.list[str]) -> None:
+        """UntagQueue: remove these tag keys (absent ones are no error)."""
+
+        def work() -> None:
+            tags = self._infos([self._require(name)])[0].tags
+            self._set_tags(name, {k: v for k, v in tags.items() if k not in set(keys)})
+
+        self._write(work)
+
+    def _set_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        self._conn.execute("UPDATE queues SET tags = ? WHERE name = ?", (json.dumps(tags), name))
 
     def delete(self, name: str) -> int:
         """Delete the queue and its messages; how many messages went with it."""
@@ -366,11 +617,25 @@ class QueueStore:
             )
         }
         infos = []
-        for name, created, vt, dlq, max_receive in rows:
+        for name, created, vt, dlq, max_receive, fifo, attrs, tags, modified in rows:
             depth, in_flight, delayed = counts.get(name, (0, 0, 0))
             dlq_depth = counts.get(dlq, (0, 0, 0))[0] if dlq is not None else None
             infos.append(
-                QueueInfo(name, created, vt, dlq, max_receive, depth, in_flight, delayed, dlq_depth)
+                QueueInfo(
+                    name,
+                    created,
+                    vt,
+                    dlq,
+                    max_receive,
+                    depth,
+                    in_flight,
+                    delayed,
+                    dlq_depth,
+                    bool(fifo),
+                    json.loads(attrs),
+                    json.loads(tags),
+                    modified,
+                )
             )
         return infos
 
@@ -381,19 +646,40 @@ class QueueStore:
         name: str,
         body: str,
         attributes: Mapping[str, Any] | None = None,
-        delay_seconds: int = 0,
+        delay_seconds: int | None = None,
+        *,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
     ) -> str:
         """Put a message on the queue; its MessageId."""
-        return self.send_message(name, body, attributes, delay_seconds)[0]
+        return self.put(
+            name, body, attributes, delay_seconds, group_id=group_id, dedup_id=dedup_id
+        ).message_id
 
     def send_message(
         self,
         name: str,
         body: str,
         attributes: Mapping[str, Any] | None = None,
-        delay_seconds: int = 0,
+        delay_seconds: int | None = None,
     ) -> tuple[str, str, str | None]:
         """``send``, with the MD5s SQS returns: (MessageId, MD5OfMessageBody, MD5OfAttributes)."""
+        sent = self.put(name, body, attributes, delay_seconds)
+        return sent.message_id, sent.md5_of_body, sent.md5_of_attributes
+
+    def put(
+        self,
+        name: str,
+        body: str,
+        attributes: Mapping[str, Any] | None = None,
+        delay_seconds: int | None = None,
+        *,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
+    ) -> Sent:
+        """Put a message on the queue, as SendMessage does: ``delay_seconds`` None waits the
+        queue's DelaySeconds; a FIFO queue needs ``group_id`` and deduplicates (see the module's
+        docstring)."""
         if not isinstance(body, str):
             raise QueueError("a message body must be a string (text, e.g. JSON)")
         if not body:
@@ -402,27 +688,93 @@ class QueueStore:
         size = len(body.encode()) + sum(
             len(k.encode()) + sum(len(v.encode()) for v in a.values()) for k, a in attrs.items()
         )
-        if size > MAX_MESSAGE_BYTES:
-            raise QueueError(
-                f"message of {size} bytes (body and attributes) is too long: a message must be "
-                f"at most {MAX_MESSAGE_BYTES} bytes (1 MiB)"
-            )
-        _check_int(delay_seconds, 0, MAX_DELAY_SECONDS, "delay (seconds)")
+        if delay_seconds is not None:
+            _check_int(delay_seconds, 0, MAX_DELAY_SECONDS, "delay (seconds)")
+        ids = ((group_id, "MessageGroupId"), (dedup_id, "MessageDeduplicationId"))
+        for value, parameter in ids:
+            if value is not None and not (isinstance(value, str) and FIFO_ID_RE.fullmatch(value)):
+                raise QueueError(
+                    f"Value {value} for parameter {parameter} is invalid. Reason: {parameter} can "
+                    "only include alphanumeric and punctuation characters. 1 to 128 in length."
+                )
         message_id = str(uuid.uuid4())
         md5 = hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's checksum
+        md5_attributes = md5_of_attributes(attrs)
         now = time.time()
 
-        def work() -> None:
-            self._require(name)
-            self._conn.execute(
+        def work() -> Sent:
+            info = self._infos([self._require(name)])[0]
+            limit = info.number("MaximumMessageSize")
+            if size > limit:
+                raise QueueError(
+                    f"message of {size} bytes (body and attributes) is too long: a message on "
+                    f"{name} must be at most {limit} bytes (its MaximumMessageSize)"
+                )
+            delay = delay_seconds
+            key = stored_dedup = None
+            if info.fifo:
+                if delay is not None:
+                    raise not_for_this_queue_type(delay, "DelaySeconds")
+                if group_id is None:
+                    raise MissingParameter("The request must contain the parameter MessageGroupId.")
+                dedup = dedup_id
+                if dedup is None and info.attribute("ContentBasedDeduplication") == "true":
+                    dedup = hashlib.sha256(body.encode()).hexdigest()
+                if dedup is None:
+                    raise QueueError(
+                        "The queue should either have ContentBasedDeduplication enabled or "
+                        "MessageDeduplicationId provided explicitly"
+                    )
+                stored_dedup = dedup
+                scoped = info.attribute("DeduplicationScope") == "messageGroup"
+                key = f"{group_id}\x00{dedup}" if scoped else dedup
+                self._conn.execute(
+                    "DELETE FROM queue_dedup WHERE queue = ? AND sent_at <= ?",
+                    (name, now - DEDUP_WINDOW_S),
+                )
+                seen = self._conn.execute(
+                    "SELECT message_id, sequence FROM queue_dedup WHERE queue = ? AND key = ?",
+                    (name, key),
+                ).fetchone()
+                if seen is not None:
+                    # a duplicate within the window: accepted, not enqueued; SQS answers with
+                    # the first message's id (UNVERIFIED: which id it returns)
+                    return Sent(seen[0], md5, md5_attributes, seen[1])
+            else:
+                if dedup_id is not None:
+                    raise not_for_this_queue_type(dedup_id, "MessageDeduplicationId")
+                # a standard queue takes a MessageGroupId (SQS fair queues, 2025) and keeps
+                # it, without FIFO's ordering
+            if delay is None:
+                delay = info.number("DelaySeconds")
+            cursor = self._conn.execute(
                 "INSERT INTO queue_messages (queue, message_id, body, attributes, md5_of_body, "
-                "sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, message_id, body, json.dumps(attrs), md5, now, now + delay_seconds),
+                "sent_at, visible_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    message_id,
+                    body,
+                    json.dumps(attrs),
+                    md5,
+                    now,
+                    now + delay,
+                    group_id,
+                    stored_dedup,
+                ),
             )
+            sequence = None
+            if info.fifo:
+                sequence = _sequence_number(cursor.lastrowid)
+                self._conn.execute(
+                    "INSERT INTO queue_dedup (queue, key, message_id, sequence, sent_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (name, key, message_id, sequence, now),
+                )
+            return Sent(message_id, md5, md5_attributes, sequence)
 
-        self._write(work)
+        sent = self._write(work)
         self._notify(name)
-        return message_id, md5, md5_of_attributes(attrs)
+        return sent
 
     def has_visible(self, name: str) -> bool:
         """Is a message ready to receive? A cheap indexed read, for pollers."""
@@ -450,21 +802,26 @@ class QueueStore:
             _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
 
         def work() -> builtins.list[Message]:
-            _, _, vt, dlq, max_receive = self._require(name)
+            info = self._infos([self._require(name)])[0]
+            dlq, max_receive = info.dead_letter_queue, info.max_receive_count
             if max_receive_count is not None:
                 dlq, max_receive = dead_letter_queue, max_receive_count
-            timeout = vt if visibility_timeout is None else visibility_timeout
+            timeout = info.visibility_timeout if visibility_timeout is None else visibility_timeout
             now = time.time()
             received: builtins.list[Message] = []
             while len(received) < max_messages:
-                rows = self._conn.execute(
-                    f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE queue = ? AND "
-                    "visible_at <= ? ORDER BY seq LIMIT ?",
-                    (name, now, max_messages - len(received)),
-                ).fetchall()
+                wanted = max_messages - len(received)
+                if info.fifo:
+                    rows = self._fifo_candidates(name, now, wanted)
+                else:
+                    rows = self._conn.execute(
+                        f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE queue = ? AND "
+                        "visible_at <= ? ORDER BY seq LIMIT ?",
+                        (name, now, wanted),
+                    ).fetchall()
                 if not rows:
                     break
-                for seq, message_id, _, body, md5, attrs, sent, count, first in rows:
+                for seq, message_id, _, body, md5, attrs, sent, count, first, group, dedup in rows:
                     if dlq is not None and max_receive is not None and count >= max_receive:
                         self._redrive(seq, dlq, now)
                         continue
@@ -486,17 +843,51 @@ class QueueStore:
                             count + 1,
                             first,
                             name,
+                            group,
+                            dedup,
+                            _sequence_number(seq) if info.fifo else None,
                         )
                     )
+                if info.fifo:
+                    break  # one pass: what a FIFO queue can give now, it gave
             return received
 
         return self._write(work)
+
+    def _fifo_candidates(self, name: str, now: float, wanted: int) -> builtins.list[tuple]:
+        """The messages a FIFO receive may take, in the order it takes them: only groups with
+        no message in flight (or delayed), each from its oldest message on; as many of the
+        first group as there are before the next group's."""
+        blocked = {
+            group
+            for (group,) in self._conn.execute(
+                "SELECT DISTINCT group_id FROM queue_messages WHERE queue = ? AND visible_at > ?",
+                (name, now),
+            )
+        }
+        by_group: dict[str | None, builtins.list[int]] = {}
+        for seq, group in self._conn.execute(
+            "SELECT seq, group_id FROM queue_messages WHERE queue = ? AND visible_at <= ? "
+            "ORDER BY seq",
+            (name, now),
+        ):
+            if group not in blocked:
+                by_group.setdefault(group, []).append(seq)
+        chosen = [seq for seqs in by_group.values() for seq in seqs][:wanted]
+        if not chosen:
+            return []
+        marks = ", ".join("?" * len(chosen))
+        rows = self._conn.execute(
+            f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE seq IN ({marks})", chosen
+        ).fetchall()
+        order = {seq: i for i, seq in enumerate(chosen)}
+        return sorted(rows, key=lambda row: order[row[0]])
 
     def _redrive(self, seq: int, dlq: str, now: float) -> None:
         """Move a message to the dead-letter queue (created if missing), as a fresh message
         there: visible, never received (UNVERIFIED whether SQS keeps the receive count)."""
         if self._row(dlq) is None:
-            self._insert(dlq, 30, None, None)
+            self._insert(dlq, 30, None, None, fifo=dlq.endswith(".fifo"))
         self._conn.execute(
             "UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, "
             "first_received_at = NULL, receipt_handle = NULL WHERE seq = ?",
@@ -575,7 +966,13 @@ class QueueStore:
         return self._write(work)
 
 
-def _describe(settings: tuple[int, str | None, int | None]) -> str:
+def _sequence_number(seq: int | None) -> str:
+    """A FIFO message's SequenceNumber: SQS's are large, increasing, not consecutive numbers
+    as strings; ours are the message's row number, padded as SQS's 20 digits are."""
+    return f"{seq or 0:020d}"
+
+
+def _describe(settings: tuple[int, str | None, int | None], fifo: bool) -> str:
     vt, dlq, max_receive = settings
     redrive = f"dead-letter queue {dlq} after {max_receive} receives" if dlq else "no redrive"
-    return f"visibility timeout {vt} s, {redrive}"
+    return f"{'FIFO, ' if fifo else ''}visibility timeout {vt} s, {redrive}"
