@@ -374,3 +374,28 @@ def test_a_queue_url_of_another_account_is_no_queue_here(sqs, live: LiveServer) 
     code, _ = error_of(sqs.send_message, QueueUrl=f"{live.url}/999999999999/mine", MessageBody="a")
     assert code == "AWS.SimpleQueueService.NonExistentQueue"
     assert sqs.get_queue_attributes(QueueUrl=url)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_a_fifo_queues_own_delay_holds_back_only_what_was_sent_under_it(sqs) -> None:
+    url = fifo_queue(sqs, ContentBasedDeduplication="true")
+    sqs.send_message(QueueUrl=url, MessageBody="a1", MessageGroupId="a")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "900"})
+    sqs.send_message(QueueUrl=url, MessageBody="a2", MessageGroupId="a")
+    sqs.send_message(QueueUrl=url, MessageBody="b1", MessageGroupId="b")
+    [first] = receive(sqs, url)
+    assert first["Body"] == "a1"  # a2, sent later and delayed, neither blocks nor overtakes it
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    assert receive(sqs, url) == []
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attrs == {"ApproximateNumberOfMessagesDelayed": "2"}
+
+
+def test_the_queues_receive_wait_is_the_default_long_poll(sqs) -> None:
+    url = sqs.create_queue(QueueName="patient", Attributes={"ReceiveMessageWaitTimeSeconds": "1"})[
+        "QueueUrl"
+    ]
+    started = time.monotonic()
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    assert time.monotonic() - started >= 1.0  # it waited the queue's second for a message

@@ -390,7 +390,7 @@ async def untag_queue(call: Call) -> dict[str, Any]:
 
 
 async def list_queue_tags(call: Call) -> dict[str, Any]:
-    info = await call.run(call.store.get, call.queue())
+    info = await call.run(call.store.settings, call.queue())
     # no tags: no Tags member, as the query protocol's reply had none (UNVERIFIED for JSON)
     return {"Tags": info.tags} if info.tags else {}
 
@@ -515,7 +515,8 @@ async def receive_message(call: Call) -> dict[str, Any]:
     vt = call.integer("VisibilityTimeout", None, 0, 43200)
     wait = call.integer("WaitTimeSeconds", None, 0, MAX_WAIT_SECONDS)
     if wait is None:  # the queue's ReceiveMessageWaitTimeSeconds
-        wait = (await call.run(call.store.get, name)).number("ReceiveMessageWaitTimeSeconds")
+        queue = await call.run(call.store.settings, name)
+        wait = queue.number("ReceiveMessageWaitTimeSeconds")
     system = _wanted(
         [*(call.params.get("MessageSystemAttributeNames") or []),
          *(call.params.get("AttributeNames") or [])]

@@ -174,7 +174,8 @@ CREATE TABLE IF NOT EXISTS queue_dedup (
     sequence    TEXT NOT NULL,
     sent_at     REAL NOT NULL,
     PRIMARY KEY (queue, key)
-)
+);
+CREATE INDEX IF NOT EXISTS ix_queue_dedup_sent ON queue_dedup (queue, sent_at)
 """
 
 # MIGRATIONS[n] takes a database at user_version n-1 to n.

@@ -529,7 +529,7 @@ class QueueStore:
             _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
 
         def work() -> None:
-            info = self._infos([self._require(name)])[0]
+            info = self._settings(name)
             extra = {**info.attributes, **check_attributes(attributes, info.fifo)}
             vt = info.visibility_timeout if visibility_timeout is None else visibility_timeout
             dlq, count = info.dead_letter_queue, info.max_receive_count
@@ -560,7 +560,7 @@ class QueueStore:
         new = check_tags(tags)
 
         def work() -> None:
-            merged = {**self._infos([self._require(name)])[0].tags, **new}
+            merged = {**self._settings(name).tags, **new}
             if len(merged) > MAX_TAGS:
                 raise QueueError(
                     f"Too many tags: a queue has at most {MAX_TAGS} (it would have {len(merged)})"
@@ -573,7 +573,7 @@ class QueueStore:
         """UntagQueue: remove these tag keys (absent ones are no error)."""
 
         def work() -> None:
-            tags = self._infos([self._require(name)])[0].tags
+            tags = self._settings(name).tags
             self._set_tags(name, {k: v for k, v in tags.items() if k not in set(keys)})
 
         self._write(work)
@@ -606,16 +606,31 @@ class QueueStore:
             rows = self._conn.execute(f"SELECT {_INFO} FROM queues ORDER BY name").fetchall()
             return self._infos(rows)
 
-    def _infos(self, rows: builtins.list[tuple]) -> builtins.list[QueueInfo]:
+    def settings(self, name: str) -> QueueInfo:
+        """``get`` without the message counts: cheap, whatever the queue holds."""
+        with self._lock:
+            return self._settings(name)
+
+    def _settings(self, name: str) -> QueueInfo:
+        """The queue's settings without its message counts (which cost a scan of the
+        messages): what a send or a receive needs. ``QueueNotFound`` if there is none."""
+        return self._infos([self._require(name)], counted=False)[0]
+
+    def _infos(
+        self, rows: builtins.list[tuple], *, counted: bool = True
+    ) -> builtins.list[QueueInfo]:
         now = time.time()
-        counts: dict[str, tuple[int, int, int]] = {
-            queue: (visible or 0, in_flight or 0, delayed or 0)
-            for queue, visible, in_flight, delayed in self._conn.execute(
-                "SELECT queue, SUM(visible_at <= ?), SUM(visible_at > ? AND receive_count > 0), "
-                "SUM(visible_at > ? AND receive_count = 0) FROM queue_messages GROUP BY queue",
-                (now, now, now),
-            )
-        }
+        counts: dict[str, tuple[int, int, int]] = {}
+        if counted:
+            counts = {
+                queue: (visible or 0, in_flight or 0, delayed or 0)
+                for queue, visible, in_flight, delayed in self._conn.execute(
+                    "SELECT queue, SUM(visible_at <= ?), "
+                    "SUM(visible_at > ? AND receive_count > 0), "
+                    "SUM(visible_at > ? AND receive_count = 0) FROM queue_messages GROUP BY queue",
+                    (now, now, now),
+                )
+            }
         infos = []
         for name, created, vt, dlq, max_receive, fifo, attrs, tags, modified in rows:
             depth, in_flight, delayed = counts.get(name, (0, 0, 0))
@@ -703,7 +718,7 @@ class QueueStore:
         now = time.time()
 
         def work() -> Sent:
-            info = self._infos([self._require(name)])[0]
+            info = self._settings(name)
             limit = info.number("MaximumMessageSize")
             if size > limit:
                 raise QueueError(
@@ -802,7 +817,7 @@ class QueueStore:
             _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
 
         def work() -> builtins.list[Message]:
-            info = self._infos([self._require(name)])[0]
+            info = self._settings(name)
             dlq, max_receive = info.dead_letter_queue, info.max_receive_count
             if max_receive_count is not None:
                 dlq, max_receive = dead_letter_queue, max_receive_count
@@ -855,25 +870,35 @@ class QueueStore:
         return self._write(work)
 
     def _fifo_candidates(self, name: str, now: float, wanted: int) -> builtins.list[tuple]:
-        """The messages a FIFO receive may take, in the order it takes them: only groups with
-        no message in flight (or delayed), each from its oldest message on; as many of the
-        first group as there are before the next group's."""
-        blocked = {
+        """The messages a FIFO receive may take, in the order it takes them: no group with a
+        message in flight; from each other group its oldest messages, up to the first still
+        delayed; as many of the group with the oldest message as it has, then the next's."""
+        in_flight = {
             group
             for (group,) in self._conn.execute(
-                "SELECT DISTINCT group_id FROM queue_messages WHERE queue = ? AND visible_at > ?",
+                "SELECT DISTINCT group_id FROM queue_messages WHERE queue = ? AND visible_at > ? "
+                "AND receive_count > 0",
                 (name, now),
             )
         }
-        by_group: dict[str | None, builtins.list[int]] = {}
-        for seq, group in self._conn.execute(
-            "SELECT seq, group_id FROM queue_messages WHERE queue = ? AND visible_at <= ? "
-            "ORDER BY seq",
-            (name, now),
-        ):
-            if group not in blocked:
-                by_group.setdefault(group, []).append(seq)
-        chosen = [seq for seqs in by_group.values() for seq in seqs][:wanted]
+        heads = self._conn.execute(
+            "SELECT group_id, MIN(seq) FROM queue_messages WHERE queue = ? GROUP BY group_id",
+            (name,),
+        ).fetchall()
+        chosen: builtins.list[int] = []
+        for group, _ in sorted(heads, key=lambda head: head[1]):
+            if group in in_flight:
+                continue
+            for seq, visible_at in self._conn.execute(
+                "SELECT seq, visible_at FROM queue_messages WHERE queue = ? AND group_id = ? "
+                "ORDER BY seq LIMIT ?",
+                (name, group, wanted - len(chosen)),
+            ).fetchall():
+                if visible_at > now:
+                    break  # delayed: neither it nor what was sent after it, yet
+                chosen.append(seq)
+            if len(chosen) >= wanted:
+                break
         if not chosen:
             return []
         marks = ", ".join("?" * len(chosen))
