@@ -256,14 +256,59 @@ def test_a_bad_python_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def aws_cli(url: str, region: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    command = [str(AWS), *args, "--endpoint-url", url, "--region", region, "--output", "json"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
 def test_serve_plays_the_region_and_account_it_is_given(root: Path, tmp_path: Path) -> None:
+    """Driven with the AWS CLI, as a user finds these: ARNs, queue URLs, Lambda's refusals."""
     proc, url, _ = start_serve(
         root, tmp_path / "state", "--region", "ap-southeast-2", "--account-id", "444455556666"
     )
+    region = "ap-southeast-2"
     try:
-        with urllib.request.urlopen(url + "/2015-03-31/functions/greet/configuration") as answer:
-            arn = json.loads(answer.read())["FunctionArn"]
+        done = aws_cli(
+            url, region, "lambda", "get-function-configuration", "--function-name", "greet"
+        )
+        assert done.returncode == 0, done.stderr
+        arn = json.loads(done.stdout)["FunctionArn"]
         assert arn == "arn:aws:lambda:ap-southeast-2:444455556666:function:greet"
+        foreign = "arn:aws:lambda:ap-southeast-2:123456789012:function:greet"
+        done = aws_cli(
+            url, region, "lambda", "invoke", "--function-name", foreign, str(tmp_path / "o")
+        )
+        assert done.returncode != 0
+        assert "(AccessDeniedException) when calling the Invoke operation" in done.stderr
+        assert not (tmp_path / "o").exists()
+        done = aws_cli(
+            url, region, "lambda", "update-function-configuration", "--function-name", "greet",
+            "--timeout", "901",
+        )  # fmt: skip
+        assert done.returncode != 0
+        assert (
+            "(ValidationException) when calling the UpdateFunctionConfiguration operation: 1 "
+            "validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+            "Member must have value less than or equal to 900"
+        ) in done.stderr
+        done = aws_cli(
+            url, region, "sqs", "create-queue", "--queue-name", "jobs.fifo",
+            "--attributes", "FifoQueue=true,ContentBasedDeduplication=true",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        queue_url = json.loads(done.stdout)["QueueUrl"]
+        assert queue_url.endswith("/444455556666/jobs.fifo")
+        done = aws_cli(
+            url, region, "sqs", "send-message", "--queue-url", queue_url, "--message-body", "x"
+        )
+        assert "(MissingParameter)" in done.stderr
+        done = aws_cli(
+            url, region, "sqs", "send-message", "--queue-url", queue_url, "--message-body", "x",
+            "--message-group-id", "g",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["SequenceNumber"].isdigit()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
