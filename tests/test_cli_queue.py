@@ -117,3 +117,24 @@ def test_bad_number_is_a_usage_error(tmp_path: Path, state: Path, capsys) -> Non
 def test_list_empty(tmp_path: Path, state: Path, capsys) -> None:
     code, out, err = run(tmp_path, state, "list", capsys=capsys)
     assert code == 0 and out == "" and "no queues yet" in err
+
+
+def test_a_fifo_queue_from_the_cli(tmp_path: Path, state: Path, capsys) -> None:
+    code, out, _ = run(
+        tmp_path, state, "create", "jobs.fifo", "--content-based-deduplication", capsys=capsys
+    )
+    assert code == 0 and out.startswith("FIFO queue jobs.fifo ready")
+    code, _, err = run(tmp_path, state, "send", "jobs.fifo", "a", capsys=capsys)
+    assert code == 2
+    assert err == "workbench: The request must contain the parameter MessageGroupId.\n"
+    code, _, err = run(
+        tmp_path, state, "send", "jobs.fifo", "a", "--group-id", "g", "--delay", "3", capsys=capsys
+    )
+    assert code == 2 and "DelaySeconds is invalid" in err
+    ids = [
+        run(tmp_path, state, "send", "jobs.fifo", body, "--group-id", "g", capsys=capsys)[1]
+        for body in ("a", "b", "a")
+    ]
+    assert ids[0] == ids[2] != ids[1]  # the second "a" is a duplicate within five minutes
+    code, out, _ = run(tmp_path, state, "receive", "jobs.fifo", "-n", "10", capsys=capsys)
+    assert [m["Body"] for m in json.loads(out)] == ["a", "b"]

@@ -254,3 +254,94 @@ def test_a_bad_python_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"'{tmp_path / 'python9'}' is not an executable file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def aws_cli(url: str, region: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    command = [str(AWS), *args, "--endpoint-url", url, "--region", region, "--output", "json"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_serve_plays_the_region_and_account_it_is_given(root: Path, tmp_path: Path) -> None:
+    """Driven with the AWS CLI, as a user finds these: ARNs, queue URLs, Lambda's refusals."""
+    proc, url, _ = start_serve(
+        root, tmp_path / "state", "--region", "ap-southeast-2", "--account-id", "444455556666"
+    )
+    region = "ap-southeast-2"
+    try:
+        done = aws_cli(
+            url, region, "lambda", "get-function-configuration", "--function-name", "greet"
+        )
+        assert done.returncode == 0, done.stderr
+        arn = json.loads(done.stdout)["FunctionArn"]
+        assert arn == "arn:aws:lambda:ap-southeast-2:444455556666:function:greet"
+        foreign = "arn:aws:lambda:ap-southeast-2:123456789012:function:greet"
+        done = aws_cli(
+            url, region, "lambda", "invoke", "--function-name", foreign, str(tmp_path / "o")
+        )
+        assert done.returncode != 0
+        assert "(AccessDeniedException) when calling the Invoke operation" in done.stderr
+        assert not (tmp_path / "o").exists()
+        done = aws_cli(
+            url, region, "lambda", "update-function-configuration", "--function-name", "greet",
+            "--timeout", "901",
+        )  # fmt: skip
+        assert done.returncode != 0
+        assert (
+            "(ValidationException) when calling the UpdateFunctionConfiguration operation: 1 "
+            "validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+            "Member must have value less than or equal to 900"
+        ) in done.stderr
+        done = aws_cli(
+            url, region, "sqs", "create-queue", "--queue-name", "jobs.fifo",
+            "--attributes", "FifoQueue=true,ContentBasedDeduplication=true",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        queue_url = json.loads(done.stdout)["QueueUrl"]
+        assert queue_url.endswith("/444455556666/jobs.fifo")
+        done = aws_cli(
+            url, region, "sqs", "send-message", "--queue-url", queue_url, "--message-body", "x"
+        )
+        assert "(MissingParameter)" in done.stderr
+        done = aws_cli(
+            url, region, "sqs", "send-message", "--queue-url", queue_url, "--message-body", "x",
+            "--message-group-id", "g",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["SequenceNumber"].isdigit()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--region", "mars", "invalid region 'mars': a Region name such as us-east-1"),
+        ("--account-id", "12345", "invalid account id '12345': twelve digits"),
+    ],
+)
+def test_a_bad_region_or_account_is_one_line_and_exit_2(
+    tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    done = subprocess.run(
+        serve_command(tmp_path, tmp_path / "state", option, value),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_tui_takes_the_region_and_account_too(tmp_path: Path) -> None:
+    from workbench.cli.options import served_settings
+    from workbench.cli.tui import build_tui_parser
+
+    args = build_tui_parser(()).parse_args(
+        ["--region", "eu-west-1", "--account-id", "111122223333"]
+    )
+    settings = served_settings(args, tmp_path)
+    assert settings.arn("f") == "arn:aws:lambda:eu-west-1:111122223333:function:f"
+    defaults = served_settings(build_tui_parser(()).parse_args([]), tmp_path)
+    assert defaults.arn("f") == "arn:aws:lambda:us-east-1:123456789012:function:f"

@@ -135,10 +135,13 @@ def test_update_configuration_refuses_bad_values_and_leaves_the_file(
 ) -> None:
     config_file = live.root / "echo" / "function.toml"
     original = config_file.read_text()
-    with pytest.raises(client.exceptions.InvalidParameterValueException) as err:
+    with pytest.raises(ClientError) as err:
         client.update_function_configuration(FunctionName="echo", Timeout=901)
-    message = err.value.response["Error"]["Message"]
-    assert "timeout" in message and "1 to 900" in message
+    assert err.value.response["Error"] == {
+        "Code": "ValidationException",
+        "Message": "1 validation error detected: Value '901' at 'timeout' failed to satisfy "
+        "constraint: Member must have value less than or equal to 900",
+    }
     with pytest.raises(client.exceptions.InvalidParameterValueException) as err:
         client.update_function_configuration(
             FunctionName="echo", VpcConfig={"SubnetIds": ["subnet-1"]}

@@ -179,7 +179,7 @@ def test_unknown_target_and_host_guard(live: LiveServer) -> None:
     request = urllib.request.Request(
         live.url + "/",
         data=b"{}",
-        headers={"X-Amz-Target": "AmazonSQS.TagQueue", "Content-Type": "application/json"},
+        headers={"X-Amz-Target": "AmazonSQS.AddPermission", "Content-Type": "application/json"},
     )
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(request, timeout=10)

@@ -423,6 +423,21 @@ async def test_an_undeliverable_destination_is_logged_not_fatal(
         assert (await ended(engine, second)).status == "succeeded"
 
 
+async def test_a_fifo_queue_is_no_destination_as_on_lambda(
+    root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lambda sends invocation records to standard queues only: to a FIFO queue the delivery
+    fails (and is said), rather than a FIFO queue silently getting group-less messages."""
+    with_async(root, "fails", FAILS, 'maximum_retry_attempts = 0\non_failure = "queue:dead.fifo"\n')
+    async with Engine([root], settings(tmp_path)) as engine:
+        event = await ended(engine, engine.invoke_event("fails", b"{}"))
+        assert event.destination is None
+        assert "dead.fifo is a FIFO queue: Lambda delivers invocation records to standard" in (
+            caplog.text
+        )
+        assert engine.queues is not None and not engine.queues.exists("dead.fifo")
+
+
 async def test_an_event_whose_wake_up_was_lost_still_runs(tmp_path: Path) -> None:
     """A wake-up can be lost (on 3.11 a set() racing wait_for's timeout is dropped); the
     dispatcher's periodic full turn still finds the event, within its maintenance interval."""

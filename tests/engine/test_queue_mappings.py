@@ -311,3 +311,46 @@ def test_trigger_defaults_and_dlq_default() -> None:
     assert (t.batch_size, t.visibility_timeout, t.dead_letter_queue) == (10, 30, "orders-dlq")
     with pytest.raises(TriggerError, match="maximum_batching_window"):
         parse_trigger({"type": "queue", "queue": "q", "batch_size": 20})
+
+
+FAIL_ONCE = """
+import json, os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+    marker = os.environ["OUT"] + ".failed"
+    for r in event["Records"]:
+        if "fail once" in r["body"] and not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("first try fails")
+    return "ok"
+"""
+
+
+async def test_a_fifo_queue_feeds_its_function_in_order_even_through_a_failure(
+    function_root: Path, out: Path, started: Callable
+) -> None:
+    """A failed message of a group is retried before any later message of that group runs: on
+    a standard queue the later ones would overtake it while it is invisible."""
+    write_function(
+        function_root,
+        "worker",
+        FAIL_ONCE,
+        out,
+        {"queue": "orders.fifo", "batch_size": 1, "visibility_timeout": 1},
+    )
+    engine = await started()
+    await warm(engine)
+    queues = engine.queues
+    assert queues.get("orders.fifo").fifo  # the trigger created a FIFO queue, as its name says
+    sent = [
+        queues.put("orders.fifo", body, group_id="customer-7", dedup_id=str(i))
+        for i, body in enumerate(["first", "fail once", "third", "fourth"])
+    ]
+    await until(lambda: [b for [b] in bodies(out)][-1:] == ["fourth"])
+    assert [b for [b] in bodies(out)] == ["first", "fail once", "fail once", "third", "fourth"]
+    record = events(out)[0]["Records"][0]
+    assert record["attributes"]["MessageGroupId"] == "customer-7"
+    assert record["attributes"]["MessageDeduplicationId"] == "0"
+    assert record["attributes"]["SequenceNumber"] == sent[0].sequence_number
+    await until(lambda: queues.get("orders.fifo").depth + queues.get("orders.fifo").in_flight == 0)

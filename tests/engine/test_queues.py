@@ -252,3 +252,36 @@ def test_two_stores_never_receive_the_same_message(tmp_path: Path) -> None:
 )
 def test_batch_item_failures_rules(reply: bytes, expected: set[str] | None) -> None:
     assert failed_items(reply, ["m1", "m2"]) == expected
+
+
+def test_queues_from_before_fifo_upgrade_as_standard_queues(tmp_path: Path) -> None:
+    """A state dir of schema 6 (no FIFO, attributes or tags): its queues and messages stay,
+    standard, and take the new settings."""
+    import sqlite3
+
+    from workbench.engine.storage.db import MIGRATIONS
+
+    db = tmp_path / "workbench.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.executescript(";".join(MIGRATIONS[v] for v in range(1, 7)) + ";PRAGMA user_version=6;")
+    conn.execute(
+        "INSERT INTO queues (name, created_at, visibility_timeout) VALUES ('old', 1.0, 12)"
+    )
+    conn.execute(
+        "INSERT INTO queue_messages (queue, message_id, body, md5_of_body, sent_at, visible_at) "
+        "VALUES ('old', '6f1c4a52-7d4e-4a57-9c3c-2b1f4e1a0c11', 'kept', 'x', 1.0, 1.0)"
+    )
+    conn.close()
+    store = QueueStore(db)
+    try:
+        info = store.get("old")
+        assert (info.fifo, info.visibility_timeout, info.depth, info.tags) == (False, 12, 1, {})
+        assert info.attribute("DelaySeconds") == "0"
+        [message] = store.receive("old")
+        assert (message.body, message.group_id, message.sequence_number) == ("kept", None, None)
+        store.set_attributes("old", {"DelaySeconds": "5"})
+        store.tag("old", {"team": "a"})
+        assert store.get("old").attributes == {"DelaySeconds": "5"}
+        assert store.get("old").tags == {"team": "a"}
+    finally:
+        store.close()

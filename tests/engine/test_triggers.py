@@ -83,6 +83,13 @@ def test_queue_dead_letter_queue_defaults_when_max_receive_count_is_set() -> Non
     assert queue == QueueTrigger("orders", 100, 2, 5, True, 3, "orders-dlq", True)
 
 
+def test_a_fifo_queues_default_dead_letter_queue_is_a_fifo_queue() -> None:
+    fn = load('[[triggers]]\ntype = "queue"\nqueue = "orders.fifo"\nmax_receive_count = 3\n')
+    (queue,) = triggers_of(fn)
+    assert isinstance(queue, QueueTrigger)
+    assert queue.dead_letter_queue == "orders-dlq.fifo"
+
+
 def test_http_methods_are_case_insensitive_and_payload_format_may_be_a_number() -> None:
     trigger = parse_trigger(
         {"type": "http", "path": "/{proxy+}", "method": "post", "payload_format": 1.0}
@@ -149,6 +156,16 @@ def test_disabled_trigger() -> None:
             "maximum_batching_window of at least 1 second (as in Lambda)",
         ),
         (
+            'type = "queue"\nqueue = "orders.fifo"\nbatch_size = 11\nmaximum_batching_window = 1',
+            "fn/function.toml:5: triggers[0].batch_size = 11: must be an integer from 1 to 10",
+        ),
+        (
+            'type = "queue"\nqueue = "jobs.fifo"\nmax_receive_count = 2\n'
+            'dead_letter_queue = "dead"',
+            'fn/function.toml:6: triggers[0].dead_letter_queue = "dead": must be a FIFO queue (a '
+            "name ending in .fifo), as its queue is (SQS)",
+        ),
+        (
             'type = "queue"\nqueue = "orders"\nbatch_size = 0',
             "fn/function.toml:5: triggers[0].batch_size = 0: must be an integer from 1 to 10000",
         ),
@@ -203,6 +220,8 @@ def test_disabled_trigger() -> None:
         "http-unknown-method",
         "http-payload-format",
         "queue-batch-needs-window",
+        "queue-fifo-batch-at-most-10",
+        "queue-fifo-dlq-must-be-fifo",
         "queue-batch-zero",
         "queue-dlq-needs-count",
         "queue-dlq-itself",

@@ -100,7 +100,9 @@ async def list_aliases(request: web.Request) -> web.Response:
     version = request.query.get("FunctionVersion")
     if version is not None:
         validation.check(version, "functionVersion", validation.FUNCTION_VERSION)
-        aliases = [a for a in aliases if a.function_version == version or version in a.routing]
+        # Lambda lists the aliases whose primary version it is, not those that route a share
+        # of their traffic to it
+        aliases = [a for a in aliases if a.function_version == version]
     page, marker = shapes.paginate(
         aliases, lambda a: [a.name], request.query.get("Marker"), request.query.get("MaxItems")
     )

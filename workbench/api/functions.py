@@ -171,6 +171,7 @@ async def update_configuration(request: web.Request) -> web.Response:
     if qualifier:
         raise InvalidParameterValue("Only $LATEST's configuration can be updated")
     body = await json_body(request)
+    validation.configuration_update(body)
     revision = body.get("RevisionId")
     await engine.update_configuration(
         name,

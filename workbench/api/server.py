@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.model import LambdaError, new_uuid
+from ..engine.model import AccessDenied, LambdaError, new_uuid
 from . import aliases, functions, sqs
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
@@ -51,6 +51,27 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 )
 
 
+# The IAM action of each operation, named in an AccessDeniedException's message.
+ACTIONS: dict[Handler, str] = {
+    invoke: "lambda:InvokeFunction",
+    functions.list_functions: "lambda:ListFunctions",
+    functions.get_function: "lambda:GetFunction",
+    functions.get_configuration: "lambda:GetFunctionConfiguration",
+    functions.update_configuration: "lambda:UpdateFunctionConfiguration",
+    functions.publish_version: "lambda:PublishVersion",
+    functions.list_versions: "lambda:ListVersionsByFunction",
+    aliases.create_alias: "lambda:CreateAlias",
+    aliases.list_aliases: "lambda:ListAliases",
+    aliases.get_alias: "lambda:GetAlias",
+    aliases.update_alias: "lambda:UpdateAlias",
+    aliases.delete_alias: "lambda:DeleteAlias",
+    functions.put_concurrency: "lambda:PutFunctionConcurrency",
+    functions.get_concurrency: "lambda:GetFunctionConcurrency",
+    functions.delete_concurrency: "lambda:DeleteFunctionConcurrency",
+    functions.code_zip: "lambda:GetFunction",
+}
+
+
 def error_response(error: LambdaError, request_id: str) -> web.Response:
     headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": request_id}
     if error.status == 429:
@@ -77,6 +98,9 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
             return error_response(error, new_uuid())
         try:
             return await handler(request)
+        except AccessDenied as e:
+            action = ACTIONS.get(request.match_info.route.handler, e.action)
+            return error_response(e.for_action(action), new_uuid())
         except LambdaError as e:
             return error_response(e, new_uuid())
         except web.HTTPNotFound:

@@ -7,7 +7,10 @@ exception (``sqs.exceptions.QueueDoesNotExist``) and the legacy code (``Error.Co
 ``AWS.SimpleQueueService.NonExistentQueue``, as with real SQS).
 
 The queues are the engine's ``QueueStore``: what boto3 sends, the CLI and queue triggers see.
-A queue URL is ``http://<host:port>/<account id>/<name>``.
+A queue URL is ``http://<host:port>/<account id>/<name>``; one naming another account is a
+queue that does not exist here. FIFO queues (``FifoQueue``, ``.fifo`` names) are the store's
+(ordering per group, deduplication, no per-message delay); ``SetQueueAttributes`` and the tag
+operations change the stored queue. Every reply carries ``x-amzn-RequestId``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from ..engine import Engine
+from ..engine.model import new_uuid
 from ..engine.sources import queue_arn
 from ..engine.storage import (
     MAX_MESSAGE_BYTES,
@@ -38,7 +42,6 @@ from .keys import ENGINE
 CONTENT_TYPE = "application/x-amz-json-1.0"
 MAX_WAIT_SECONDS = 20
 POLL_INTERVAL_S = 0.1  # long polling also looks for other processes' sends this often
-RETENTION_SECONDS = 345600  # SQS's default; messages are kept until deleted here
 # The query protocol's codes, which boto3 reports as Error.Code (x-amzn-query-error).
 QUERY_CODES = {
     "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
@@ -51,8 +54,11 @@ QUERY_CODES = {
     "BatchRequestTooLong": "AWS.SimpleQueueService.BatchRequestTooLong",
     "UnsupportedOperation": "AWS.SimpleQueueService.UnsupportedOperation",
 }
-# Attributes CreateQueue accepts; those beyond VisibilityTimeout and RedrivePolicy are taken
-# and not applied (retention is unlimited, the size limit is SQS's default, no FIFO ordering).
+# Attributes CreateQueue and SetQueueAttributes accept (FifoQueue: CreateQueue only). Applied:
+# VisibilityTimeout, RedrivePolicy, DelaySeconds, MaximumMessageSize,
+# ReceiveMessageWaitTimeSeconds, FifoQueue, ContentBasedDeduplication, DeduplicationScope; kept
+# and returned, without effect here: MessageRetentionPeriod (messages are kept until deleted),
+# Policy, the KMS and SSE settings, FifoThroughputLimit, RedriveAllowPolicy.
 CREATE_ATTRIBUTES = (
     "VisibilityTimeout",
     "RedrivePolicy",
@@ -83,12 +89,30 @@ QUEUE_ATTRIBUTES = (
     "MessageRetentionPeriod",
     "DelaySeconds",
     "ReceiveMessageWaitTimeSeconds",
+    "Policy",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "RedriveAllowPolicy",
 )
-SYSTEM_ATTRIBUTES = (
-    "SenderId",
-    "SentTimestamp",
-    "ApproximateReceiveCount",
-    "ApproximateFirstReceiveTimestamp",
+# the queue's own attributes GetQueueAttributes shows (beyond the counts, ARN and times)
+_SHOWN = (
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+    "SqsManagedSseEnabled",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "Policy",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "RedriveAllowPolicy",
 )
 # JSON-escaped bodies can be larger than the 1 MiB they carry; past this, refuse unread
 MAX_REQUEST_BYTES = 4 * MAX_MESSAGE_BYTES
@@ -108,7 +132,11 @@ def error_response(code: str, message: str, status: int = 400) -> web.Response:
     return web.Response(
         body=json.dumps({"__type": f"com.amazonaws.sqs#{code}", "message": message}).encode(),
         status=status,
-        headers={"x-amzn-query-error": f"{query};Sender", "Content-Type": CONTENT_TYPE},
+        headers={
+            "x-amzn-query-error": f"{query};Sender",
+            "Content-Type": CONTENT_TYPE,
+            "x-amzn-RequestId": new_uuid(),
+        },
     )
 
 
@@ -148,10 +176,20 @@ class Call:
         url = self.required("QueueUrl")
         if not isinstance(url, str):
             raise SqsError("InvalidAddress", "QueueUrl must be a string")
-        name = url.rstrip("/").rsplit("/", 1)[-1]
+        parts = url.rstrip("/").rsplit("/", 2)
+        name = parts[-1]
+        account = parts[-2] if len(parts) == 3 else None
+        if account is not None and account.isdigit() and account != self.account:
+            # another account's queue: none of those is here (SQS's answer for a queue the
+            # caller may not see is this one too, UNVERIFIED)
+            raise QueueNotFound("The specified queue does not exist.")
         if not self.store.exists(name):
             raise QueueNotFound("The specified queue does not exist.")
         return name
+
+    @property
+    def account(self) -> str:
+        return self.engine.settings.account_id
 
     def integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
         value = self.params.get(key, default)
@@ -187,22 +225,63 @@ def _redrive(call: Call, text: object) -> tuple[str, int]:
     return target.rsplit(":", 1)[-1], count
 
 
+def _fifo(attributes: dict[str, Any]) -> bool:
+    value = attributes.get("FifoQueue", "false")
+    text = str(value).lower() if isinstance(value, bool) else value
+    if text not in ("true", "false"):
+        raise SqsError("InvalidAttributeValue", "Invalid value for the parameter FifoQueue.")
+    return text == "true"
+
+
+def _visibility(attributes: dict[str, Any]) -> int | None:
+    if "VisibilityTimeout" not in attributes:
+        return None
+    value = attributes["VisibilityTimeout"]
+    if isinstance(value, str) and INTEGER_RE.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 43200:
+        raise SqsError(
+            "InvalidAttributeValue", "Invalid value for the parameter VisibilityTimeout."
+        )
+    return value
+
+
+def _others(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes beyond the store's columns (the store checks them)."""
+    skip = ("VisibilityTimeout", "RedrivePolicy", "FifoQueue")
+    return {k: v for k, v in attributes.items() if k not in skip}
+
+
+def _attribute_map(call: Call) -> dict[str, Any]:
+    attributes = call.params.get("Attributes") or {}
+    if not isinstance(attributes, dict):
+        raise SqsError("InvalidParameterValue", "Attributes must be a map of name to value")
+    return attributes
+
+
 async def create_queue(call: Call) -> dict[str, Any]:
     name = call.required("QueueName")
-    attributes = call.params.get("Attributes") or {}
+    attributes = _attribute_map(call)
     for key in attributes:
         if key not in CREATE_ATTRIBUTES:
             raise SqsError("InvalidAttributeName", f"Unknown Attribute {key}.")
-    try:
-        vt = int(attributes.get("VisibilityTimeout", 30))
-    except (TypeError, ValueError):
-        raise SqsError(
-            "InvalidAttributeValue", "Invalid value for the parameter VisibilityTimeout."
-        ) from None
+    vt = _visibility(attributes)
     dlq, count = (None, None)
-    if "RedrivePolicy" in attributes:
+    if attributes.get("RedrivePolicy"):
         dlq, count = _redrive(call, attributes["RedrivePolicy"])
-    await call.run(call.store.create, name, vt, dlq, count)
+    tags = call.params.get("tags") or {}
+    if not isinstance(tags, dict):
+        raise SqsError("InvalidParameterValue", "tags must be a map of key to value")
+    await call.run(
+        call.store.create,
+        name,
+        30 if vt is None else vt,
+        dlq,
+        count,
+        fifo=_fifo(attributes),
+        attributes=_others(attributes),
+        tags=tags,
+    )
     return {"QueueUrl": call.url(name)}
 
 
@@ -242,12 +321,14 @@ def _attributes(call: Call, info: QueueInfo) -> dict[str, str]:
         "VisibilityTimeout": str(info.visibility_timeout),
         "QueueArn": call.arn(info.name),
         "CreatedTimestamp": str(int(info.created_at)),
-        "LastModifiedTimestamp": str(int(info.created_at)),
-        "MaximumMessageSize": str(MAX_MESSAGE_BYTES),
-        "MessageRetentionPeriod": str(RETENTION_SECONDS),
-        "DelaySeconds": "0",
-        "ReceiveMessageWaitTimeSeconds": "0",
+        "LastModifiedTimestamp": str(int(info.modified_at or info.created_at)),
     }
+    for key in _SHOWN:
+        value = info.attribute(key)
+        if value is not None:
+            values[key] = value
+    if info.fifo:
+        values["FifoQueue"] = "true"
     if info.dead_letter_queue is not None:
         policy = {
             "deadLetterTargetArn": call.arn(info.dead_letter_queue),
@@ -269,6 +350,51 @@ async def get_queue_attributes(call: Call) -> dict[str, Any]:
     return {"Attributes": values} if values else {}
 
 
+async def set_queue_attributes(call: Call) -> dict[str, Any]:
+    name = call.queue()
+    attributes = _attribute_map(call)
+    for key in attributes:
+        if key not in CREATE_ATTRIBUTES or key == "FifoQueue":
+            # a queue's type is fixed when it is created (SQS's answer UNVERIFIED)
+            raise SqsError("InvalidAttributeName", f"Unknown Attribute {key}.")
+    redrive: tuple[str, int] | None | bool = False
+    if "RedrivePolicy" in attributes:
+        text = attributes["RedrivePolicy"]
+        redrive = _redrive(call, text) if text else None  # "": remove the redrive policy
+    await call.run(
+        call.store.set_attributes,
+        name,
+        _others(attributes),
+        visibility_timeout=_visibility(attributes),
+        redrive=redrive,
+    )
+    return {}
+
+
+async def tag_queue(call: Call) -> dict[str, Any]:
+    name = call.queue()
+    tags = call.required("Tags")
+    if not isinstance(tags, dict):
+        raise SqsError("InvalidParameterValue", "Tags must be a map of key to value")
+    await call.run(call.store.tag, name, tags)
+    return {}
+
+
+async def untag_queue(call: Call) -> dict[str, Any]:
+    name = call.queue()
+    keys = call.required("TagKeys")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise SqsError("InvalidParameterValue", "TagKeys must be a list of tag keys")
+    await call.run(call.store.untag, name, keys)
+    return {}
+
+
+async def list_queue_tags(call: Call) -> dict[str, Any]:
+    info = await call.run(call.store.settings, call.queue())
+    # no tags: no Tags member, as the query protocol's reply had none (UNVERIFIED for JSON)
+    return {"Tags": info.tags} if info.tags else {}
+
+
 # ----------------------------------------------------------------------------- messages
 
 
@@ -276,13 +402,23 @@ async def _send(call: Call, name: str, entry: dict[str, Any]) -> dict[str, Any]:
     body = entry.get("MessageBody")
     if body is None or body == "":
         raise SqsError("MissingParameter", "The request must contain the parameter MessageBody.")
-    delay = entry.get("DelaySeconds") or 0
-    message_id, md5, md5_attributes = await call.run(
-        call.store.send_message, name, body, entry.get("MessageAttributes"), delay
+    delay = entry.get("DelaySeconds")  # absent: the queue's DelaySeconds
+    if isinstance(delay, str) and INTEGER_RE.fullmatch(delay):
+        delay = int(delay)
+    sent = await call.run(
+        call.store.put,
+        name,
+        body,
+        entry.get("MessageAttributes"),
+        delay,
+        group_id=entry.get("MessageGroupId"),
+        dedup_id=entry.get("MessageDeduplicationId"),
     )
-    out = {"MessageId": message_id, "MD5OfMessageBody": md5}
-    if md5_attributes is not None:
-        out["MD5OfMessageAttributes"] = md5_attributes
+    out = {"MessageId": sent.message_id, "MD5OfMessageBody": sent.md5_of_body}
+    if sent.md5_of_attributes is not None:
+        out["MD5OfMessageAttributes"] = sent.md5_of_attributes
+    if sent.sequence_number is not None:
+        out["SequenceNumber"] = sent.sequence_number
     return out
 
 
@@ -357,6 +493,12 @@ def _message(call: Call, m: Message, system: Callable[[str], bool], user: Callab
         "ApproximateReceiveCount": str(m.receive_count),
         "ApproximateFirstReceiveTimestamp": str(int(m.first_received_at * 1000)),
     }
+    fifo = {
+        "SequenceNumber": m.sequence_number,
+        "MessageGroupId": m.group_id,
+        "MessageDeduplicationId": m.dedup_id,
+    }
+    values.update({k: v for k, v in fifo.items() if v is not None})
     attributes = {k: v for k, v in values.items() if system(k)}
     if attributes:
         out["Attributes"] = attributes
@@ -371,7 +513,10 @@ async def receive_message(call: Call) -> dict[str, Any]:
     name = call.queue()
     count = call.integer("MaxNumberOfMessages", 1, 1, 10)
     vt = call.integer("VisibilityTimeout", None, 0, 43200)
-    wait = call.integer("WaitTimeSeconds", 0, 0, MAX_WAIT_SECONDS)
+    wait = call.integer("WaitTimeSeconds", None, 0, MAX_WAIT_SECONDS)
+    if wait is None:  # the queue's ReceiveMessageWaitTimeSeconds
+        queue = await call.run(call.store.settings, name)
+        wait = queue.number("ReceiveMessageWaitTimeSeconds")
     system = _wanted(
         [*(call.params.get("MessageSystemAttributeNames") or []),
          *(call.params.get("AttributeNames") or [])]
@@ -455,6 +600,10 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteMessageBatch": delete_message_batch,
     "ChangeMessageVisibility": change_message_visibility,
     "PurgeQueue": purge_queue,
+    "SetQueueAttributes": set_queue_attributes,
+    "TagQueue": tag_queue,
+    "UntagQueue": untag_queue,
+    "ListQueueTags": list_queue_tags,
 }
 
 
@@ -509,4 +658,7 @@ async def handle(request: web.Request) -> web.Response:
         return error_response(e.code, e.message)
     except SqsError as e:
         return error_response(e.code, e.message)
-    return web.Response(body=json.dumps(result).encode(), headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(
+        body=json.dumps(result).encode(),
+        headers={"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": new_uuid()},
+    )

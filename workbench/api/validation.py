@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..engine import Engine, ResourceNotFound, ValidationError
+from ..engine.config import RESERVED_ENV_NAMES
+from ..engine.model import InvalidParameterValue, violation
 
 # Versions are numbered from 1 and stored as SQLite INTEGERs (signed 64-bit); Lambda's own
 # version numbers are Java longs (UNVERIFIED). No number above this can name a version.
@@ -58,6 +60,24 @@ NAMESPACED_FUNCTION_NAME = Constraint(
 QUALIFIER = Constraint(r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+", 128)
 FUNCTION_VERSION = Constraint(r"(\$LATEST(\.PUBLISHED)?|[0-9]+)", 1024)
 ADDITIONAL_VERSION = Constraint(r"[0-9]+", 1024)
+# A plain function name (no ARN, no qualifier) is at most 64 characters; the model's length
+# bounds (140, 256) are the full ARN's (LAMBDA_REFERENCE §3).
+MAX_NAME_LENGTH = 64
+ENV_NAME = r"[a-zA-Z]([a-zA-Z0-9_])+"  # the model's EnvironmentVariableName
+HANDLER = Constraint(r"[^\s]+", 128, min_length=0)
+DESCRIPTION_MAX = 256
+# UpdateFunctionConfiguration's numbers: (JSON field, the field's name in messages, low, high).
+# The model's own maxima are those of Lambda Managed Instances (Timeout 5400, MemorySize and
+# EphemeralStorage 32768); for a function without a capacity provider Lambda answers with the
+# limits below, in the words below (seen in public error reports: "Value '3000' at 'timeout'
+# failed to satisfy constraint: Member must have value less than or equal to 900"; "Value
+# '3000000' at 'ephemeralStorage.size' ... less than or equal to 10240"). That these stay
+# ValidationException now that the model allows more is UNVERIFIED.
+RANGES = (
+    ("Timeout", "timeout", 1, 900),
+    ("MemorySize", "memorySize", 128, 10240),
+)
+EPHEMERAL_STORAGE = ("ephemeralStorage.size", 512, 10240)
 ALIAS_NAME = Constraint(
     r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)", 128, hint="letters, digits, - and _, and not all digits"
 )
@@ -89,8 +109,86 @@ def function_name(value: str, *, namespaced: bool) -> str:
 
     ``namespaced``: the operation takes a ``NamespacedFunctionName`` (Invoke, GetFunction,
     GetFunctionConfiguration, ListVersionsByFunction), which also allows ``.`` in the name.
+    A plain name longer than 64 characters is refused as Lambda does ("Value '...' at
+    'functionName' failed to satisfy constraint: Member must have length less than or equal to
+    64", from a public CloudFormation error report).
     """
-    return check(value, "functionName", NAMESPACED_FUNCTION_NAME if namespaced else FUNCTION_NAME)
+    check(value, "functionName", NAMESPACED_FUNCTION_NAME if namespaced else FUNCTION_NAME)
+    if ":" not in value and len(value) > MAX_NAME_LENGTH:
+        raise ValidationError.constraint(
+            _echo(value),
+            "functionName",
+            f"Member must have length less than or equal to {MAX_NAME_LENGTH}",
+        )
+    return value
+
+
+def _range(value: object, field: str, low: int, high: int) -> str | None:
+    """The violation of an integer outside ``low..high`` (None: inside, or not an integer,
+    which the caller refuses by type)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if value > high:
+        return violation(value, field, f"Member must have value less than or equal to {high}")
+    if value < low:
+        return violation(value, field, f"Member must have value greater than or equal to {low}")
+    return None
+
+
+def configuration_update(body: Mapping[str, object]) -> None:
+    """UpdateFunctionConfiguration's values against Lambda's constraints: every violation in one
+    ``ValidationException``, as Lambda reports them; reserved environment variable names are
+    Lambda's ``InvalidParameterValueException`` (its wording, from public error reports)."""
+    found = [
+        v
+        for key, field, low, high in RANGES
+        if (v := _range(body.get(key), field, low, high)) is not None
+    ]
+    storage = body.get("EphemeralStorage")
+    if isinstance(storage, Mapping):
+        field, low, high = EPHEMERAL_STORAGE
+        if (v := _range(storage.get("Size"), field, low, high)) is not None:
+            found.append(v)
+    description = body.get("Description")
+    if isinstance(description, str) and len(description) > DESCRIPTION_MAX:
+        found.append(
+            violation(
+                _echo(description),
+                "description",
+                f"Member must have length less than or equal to {DESCRIPTION_MAX}",
+            )
+        )
+    handler = body.get("Handler")
+    if isinstance(handler, str):
+        found += [violation(_echo(handler), "handler", c) for c in HANDLER.violations(handler)]
+    variables = _variables(body.get("Environment"))
+    if any(not isinstance(k, str) or re.fullmatch(ENV_NAME, k) is None for k in variables):
+        # a map's violation names no value (its values are secret)
+        found.append(
+            violation(
+                None,
+                "environment.variables",
+                "Map keys must satisfy constraint: [Member must satisfy regular expression "
+                f"pattern: {ENV_NAME}]",
+            )
+        )
+    if found:
+        raise ValidationError.of(found)
+    reserved = [k for k in variables if k in RESERVED_ENV_NAMES]
+    if reserved:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not "
+            f"supported for modification. Reserved keys used in this request: {', '.join(reserved)}"
+        )
+
+
+def _variables(environment: object) -> Mapping[object, object]:
+    if isinstance(environment, Mapping):
+        variables = environment.get("Variables")
+        if isinstance(variables, Mapping):
+            return variables
+    return {}
 
 
 def qualifier(value: str | None) -> str | None:

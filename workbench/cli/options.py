@@ -84,6 +84,27 @@ def log_limit(text: str) -> int:
     return value
 
 
+_REGION = re.compile(r"(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d")
+
+
+def region(text: str) -> str:
+    """``--region``: a Region name as Lambda's ARNs spell it (botocore's pattern)."""
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid region {text!r}: a Region name such as us-east-1 or eu-west-2"
+        )
+    return text
+
+
+def account_id(text: str) -> str:
+    """``--account-id``: twelve digits, as in every ARN."""
+    if not re.fullmatch(r"\d{12}", text):
+        raise argparse.ArgumentTypeError(
+            f"invalid account id {text!r}: twelve digits, such as 123456789012"
+        )
+    return text
+
+
 def aws_credentials_option(parser: argparse.ArgumentParser) -> None:
     """``--aws-credentials local|host``: which AWS credentials handlers get."""
     from ..engine.config import AWS_CREDENTIALS
@@ -147,6 +168,8 @@ def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings
         aws_credentials=args.aws_credentials,
         python=args.python,
         node=args.node,
+        region=args.region,
+        account_id=args.account_id,
     )
 
 
@@ -228,6 +251,22 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         "memory, as on Lambda (1,769 MB = one vCPU; needs cgroups); full: no CPU quota",
     )
     aws_credentials_option(parser)
+    parser.add_argument(
+        "--region",
+        type=region,
+        default="us-east-1",
+        help="the Region the workbench plays (default: us-east-1): in every ARN, in AWS_REGION "
+        "and the events; an ARN of another Region is not found here, as on Lambda",
+    )
+    parser.add_argument(
+        "--account-id",
+        type=account_id,
+        default="123456789012",
+        metavar="ID",
+        help="the account id the workbench plays (default: 123456789012): in every ARN and "
+        "queue URL; an ARN of another account is refused (AccessDeniedException), never run as "
+        "the local function of the same name",
+    )
     parser.add_argument(
         "--python",
         type=interpreter,

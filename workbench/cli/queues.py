@@ -86,12 +86,26 @@ def _run(args: argparse.Namespace, store: QueueStore) -> int:
             rows.append((*row, f"{q.visibility_timeout} s", dlq))
         print_table(rows)
     elif action == "create":
+        extra = {"ContentBasedDeduplication": "true"} if args.content_based_deduplication else {}
         info = store.create(
-            args.name, args.visibility_timeout, args.dead_letter_queue, args.max_receive_count
+            args.name,
+            args.visibility_timeout,
+            args.dead_letter_queue,
+            args.max_receive_count,
+            attributes=extra,
         )
-        print(f"queue {info.name} ready (visibility timeout {info.visibility_timeout} s)")
+        kind = "FIFO queue" if info.fifo else "queue"
+        print(f"{kind} {info.name} ready (visibility timeout {info.visibility_timeout} s)")
     elif action == "send":
-        print(store.send(args.name, _body(args), _attributes(args.attribute), args.delay))
+        sent = store.put(
+            args.name,
+            _body(args),
+            _attributes(args.attribute),
+            args.delay,
+            group_id=args.group_id,
+            dedup_id=args.deduplication_id,
+        )
+        print(sent.message_id)
     elif action == "receive":
         messages = store.receive(args.name, args.max, args.visibility_timeout)
         out = []
@@ -162,6 +176,11 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         metavar="N",
         help="receives before a message moves to the dead-letter queue",
     )
+    a.add_argument(
+        "--content-based-deduplication",
+        action="store_true",
+        help="a FIFO queue (a NAME ending in .fifo) deduplicates by the body's SHA-256",
+    )
 
     a = verbs.add_parser("send", parents=[common], help="send a message; prints its MessageId")
     a.add_argument("name", metavar="NAME")
@@ -174,7 +193,24 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         metavar="NAME=VALUE",
         help="a String message attribute (repeatable)",
     )
-    a.add_argument("--delay", type=_seconds, default=0, metavar="S", help="DelaySeconds, 0 to 900")
+    a.add_argument(
+        "--delay",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="DelaySeconds, 0 to 900 (default: the queue's; not on a FIFO queue)",
+    )
+    a.add_argument(
+        "--group-id",
+        metavar="ID",
+        help="MessageGroupId: needed on a FIFO queue, whose groups are delivered in order",
+    )
+    a.add_argument(
+        "--deduplication-id",
+        metavar="ID",
+        help="MessageDeduplicationId on a FIFO queue: a second send of it within 5 minutes is "
+        "not enqueued again",
+    )
 
     a = verbs.add_parser("receive", parents=[common], help="receive messages; prints them as JSON")
     a.add_argument("name", metavar="NAME")

@@ -5,7 +5,7 @@ source-file filter and the file watcher. Above ``model`` only.
 from __future__ import annotations
 
 from .discovery import ConfigProblem, discover
-from .function import AWS_CREDENTIALS, AwsCredentials, runtime_family
+from .function import AWS_CREDENTIALS, RESERVED_ENV_NAMES, AwsCredentials, runtime_family
 from .triggers import (
     HttpTrigger,
     QueueTrigger,
@@ -20,6 +20,7 @@ from .triggers import (
 __all__ = [
     "AWS_CREDENTIALS",
     "AwsCredentials",
+    "RESERVED_ENV_NAMES",
     "ConfigProblem",
     "HttpTrigger",
     "QueueTrigger",

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from ..config.catalog import Catalog
 from ..config.function import FunctionConfig
 from ..config.settings import EngineSettings
+from ..model.arns import FunctionRef, parse_function_ref
 from ..model.errors import (
+    AccessDenied,
     FunctionNotReady,
     InvalidParameterValue,
     InvalidRequestContent,
@@ -99,24 +101,26 @@ class Invoker:
     # ----------------------------------------------------------------- resolving
 
     def resolve(self, function: str, qualifier: str | None = None) -> tuple[str, str | None]:
-        """Name, ``name:qualifier``, a full or partial ARN → (name, qualifier)."""
-        name, q = function, None
-        if function.startswith("arn:"):
-            parts = function.split(":")
-            if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
-                raise ResourceNotFound(f"Function not found: {function}")
-            region = self.settings.region
-            if parts[3] and parts[3] != region:
-                raise ResourceNotFound(
-                    f"Functions from '{parts[3]}' are not reachable in this region ('{region}')"
-                )
-            name, q = parts[6], (parts[7] if len(parts) > 7 else None)
-        elif ":function:" in function:
-            _, _, rest = function.partition(":function:")
-            name, _, q = rest.partition(":")
-        elif ":" in function:
-            name, _, q = function.partition(":")
-        q = q or None
+        """Name, ``name:qualifier``, a full or partial ARN → (name, qualifier).
+
+        An ARN of another Region is Lambda's 404; one of another account is refused
+        (``AccessDenied``): it names a function this workbench does not have, and must never
+        run the local function of the same name.
+        """
+        # not a reference at all (the API refuses those first): a name no function has
+        ref = parse_function_ref(function) or FunctionRef(function)
+        region = self.settings.region
+        if ref.region is not None and ref.region != region:
+            raise ResourceNotFound(
+                f"Functions from '{ref.region}' are not reachable in this region ('{region}')"
+            )
+        account = self.settings.account_id
+        if ref.account is not None and ref.account != account:
+            resource = f"arn:aws:lambda:{ref.region or region}:{ref.account}:function:{ref.name}"
+            if ref.qualifier:
+                resource += f":{ref.qualifier}"
+            raise AccessDenied(resource, f"arn:aws:iam::{account}:root")
+        name, q = ref.name, ref.qualifier
         if qualifier and q and qualifier != q:
             raise InvalidParameterValue(
                 "The derived qualifier from the function name does not match the specified "

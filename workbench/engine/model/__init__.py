@@ -7,11 +7,13 @@ The bottom layer: it imports no other part of the engine.
 from __future__ import annotations
 
 from .errors import (
+    AccessDenied,
     InvalidParameterValue,
     InvalidRequestContent,
     LambdaError,
     PreconditionFailed,
     ValidationError,
+    violation,
 )
 from .events import (
     AsyncEventChanged,
@@ -32,6 +34,7 @@ from .records import (
 )
 
 __all__ = [
+    "AccessDenied",
     "AsyncEventChanged",
     "BucketActivity",
     "DatabaseIncident",
@@ -51,4 +54,5 @@ __all__ = [
     "runtime_version_arn",
     "start_line",
     "terminal_text",
+    "violation",
 ]

@@ -34,6 +34,32 @@ class ResourceNotFound(LambdaError):
         return {"Message": self.message, "Type": "User"}
 
 
+class AccessDenied(LambdaError):
+    """A resource of another account (or a foreign ARN) the caller has no permission on: Lambda
+    checks authorization before it looks the resource up, so there is nothing to find here.
+
+    The wording is IAM's (``User: <principal> is not authorized to perform: lambda:<Action> on
+    resource: <arn> because no resource-based policy allows the lambda:<Action> action``, from
+    public error reports); the principal, locally the account's root as there is no IAM, and
+    that Lambda answers this rather than a 404 for a function that does not exist in that
+    account, are UNVERIFIED.
+    """
+
+    code = "AccessDeniedException"
+    status = 403
+
+    def __init__(self, resource: str, principal: str, action: str = "lambda:InvokeFunction"):
+        self.resource, self.principal, self.action = resource, principal, action
+        super().__init__(
+            f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
+            f"because no resource-based policy allows the {action} action"
+        )
+
+    def for_action(self, action: str) -> AccessDenied:
+        """The same refusal, named for the operation that was called."""
+        return AccessDenied(self.resource, self.principal, action)
+
+
 class TooManyRequests(LambdaError):
     code = "TooManyRequestsException"
     status = 429
@@ -92,10 +118,22 @@ class ValidationError(LambdaError):
 
     @classmethod
     def constraint(cls, value: object, field: str, constraint: str) -> ValidationError:
-        return cls(
-            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-            f"constraint: {constraint}"
-        )
+        return cls.of([violation(value, field, constraint)])
+
+    @classmethod
+    def of(cls, violations: list[str]) -> ValidationError:
+        """All of a request's violations (``violation``) in one error, as Lambda reports them:
+        ``2 validation errors detected: <one>; <other>``."""
+        count = len(violations)
+        plural = "error" if count == 1 else "errors"
+        return cls(f"{count} validation {plural} detected: " + "; ".join(violations))
+
+
+def violation(value: object, field: str, constraint: str) -> str:
+    """One broken constraint, in the model's words. A map's (``value`` None) names no value:
+    ``Value at 'environment.variables' failed to satisfy constraint: Map keys must ...``."""
+    shown = "Value" if value is None else f"Value '{value}'"
+    return f"{shown} at '{field}' failed to satisfy constraint: {constraint}"
 
 
 class PreconditionFailed(LambdaError):

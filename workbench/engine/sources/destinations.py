@@ -86,6 +86,13 @@ def deliver(engine: SourceHost, target: str, record: dict[str, object], source: 
             queues = getattr(engine, "queues", None)
             if queues is None:
                 raise LambdaError("local queues are not available in this workbench")
+            if name.endswith(".fifo"):
+                # Lambda sends records to standard queues only; to a FIFO queue the delivery
+                # fails (DestinationDeliveryFailures; DG: invocation-async-retain-records)
+                raise LambdaError(
+                    f"{name} is a FIFO queue: Lambda delivers invocation records to standard "
+                    "queues only, so nothing was sent; name a standard queue"
+                )
             queues.ensure(name)
             queues.send(name, data)
             return True

@@ -19,7 +19,7 @@ def _ms(epoch_s: float) -> int:
 
 
 def sqs_record(message: Message, queue: str, region: str, account_id: str) -> dict[str, object]:
-    return _shape(
+    record = _shape(
         message_id=message.message_id,
         receipt_handle=message.receipt_handle,
         body=message.body,
@@ -32,6 +32,18 @@ def sqs_record(message: Message, queue: str, region: str, account_id: str) -> di
         queue_arn=queue_arn(region, account_id, queue),
         region=region,
     )
+    if message.sequence_number is not None:
+        # a FIFO queue's record carries the message's order and group, as Lambda's does
+        # (DG: with-sqs, the FIFO example event)
+        fifo = {
+            "SequenceNumber": message.sequence_number,
+            "MessageGroupId": message.group_id,
+            "MessageDeduplicationId": message.dedup_id,
+        }
+        attributes = record["attributes"]
+        assert isinstance(attributes, dict)
+        attributes.update({k: v for k, v in fifo.items() if v is not None})
+    return record
 
 
 def sqs_event(messages: Sequence[Message], queue: str, region: str, account_id: str) -> bytes:

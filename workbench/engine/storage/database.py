@@ -63,6 +63,7 @@ _SALVAGE: tuple[tuple[str, str], ...] = (
     ("aliases", ""),
     ("queues", ""),
     ("queue_messages", ""),
+    ("queue_dedup", ""),
     ("async_events", "WHERE status IN ('queued', 'running') OR enqueued_at >= ?"),
 )
 

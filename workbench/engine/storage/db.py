@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .db_file import StateDatabaseError, move_aside_hint
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -155,6 +155,29 @@ _SCHEMA_V6 = """
 ALTER TABLE invocations ADD COLUMN start_wait_ms REAL NOT NULL DEFAULT 0
 """
 
+# SQS fidelity: FIFO queues (``fifo``; a message's ``group_id`` and ``dedup_id``, and the
+# deduplication window in ``queue_dedup``, kept after the message is deleted, as SQS keeps it
+# for five minutes), the queue attributes beyond the columns (``attributes``: SQS's names and
+# string values, only those set), the queue's tags, and when its attributes last changed.
+_SCHEMA_V7 = """
+ALTER TABLE queues ADD COLUMN fifo INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queues ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE queues ADD COLUMN tags TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE queues ADD COLUMN modified_at REAL;
+ALTER TABLE queue_messages ADD COLUMN group_id TEXT;
+ALTER TABLE queue_messages ADD COLUMN dedup_id TEXT;
+CREATE INDEX IF NOT EXISTS ix_queue_messages_group ON queue_messages (queue, group_id, seq);
+CREATE TABLE IF NOT EXISTS queue_dedup (
+    queue       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    sequence    TEXT NOT NULL,
+    sent_at     REAL NOT NULL,
+    PRIMARY KEY (queue, key)
+);
+CREATE INDEX IF NOT EXISTS ix_queue_dedup_sent ON queue_dedup (queue, sent_at)
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1,
@@ -163,6 +186,7 @@ MIGRATIONS: dict[int, str] = {
     4: _SCHEMA_V4,
     5: _SCHEMA_V5,
     6: _SCHEMA_V6,
+    7: _SCHEMA_V7,
 }
 
 

@@ -15,186 +15,68 @@ SQS's rules as followed here:
   will still succeed, but the message might not be deleted"); a handle that was never issued is
   ``ReceiptHandleIsInvalid``;
 - a message body is at most 1 MiB (SQS's ``MaximumMessageSize`` limit and default since
-  August 2025, as botocore's model says; it was 256 KiB before).
+  August 2025, as botocore's model says; it was 256 KiB before), or the queue's own
+  ``MaximumMessageSize``; a send without a delay waits the queue's ``DelaySeconds``.
+
+FIFO queues (``fifo``, a name ending in ``.fifo``): every message has a ``MessageGroupId``; a
+group is delivered in the order sent and one batch at a time: while any message of a group is
+in flight, no other message of that group is received, and a receive first takes as many
+messages of one group as it can. A message whose deduplication id (given, or the SHA-256 of its
+body with ``ContentBasedDeduplication``) was sent in the last five minutes is accepted and not
+enqueued again (its first MessageId is returned). A message may not have its own delay.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
 import hashlib
 import json
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .database import Database, shared
+from .queue_rules import (  # noqa: F401 - re-exported: the queues' vocabulary
+    DEDUP_WINDOW_S,
+    FIFO_ID_RE,
+    MAX_DELAY_SECONDS,
+    MAX_MESSAGE_BYTES,
+    MAX_RECEIVE_BATCH,
+    MAX_TAGS,
+    MAX_VISIBILITY_TIMEOUT,
+    InvalidAttributeName,
+    InvalidAttributeValue,
+    Message,
+    MessageNotInflight,
+    MissingParameter,
+    QueueError,
+    QueueExists,
+    QueueInfo,
+    QueueNotFound,
+    ReceiptHandleInvalid,
+    Sent,
+    check_attributes,
+    check_fifo_name,
+    check_int,
+    check_name,
+    check_tags,
+    handle_message_id,
+    md5_of_attributes,
+    new_handle,
+    normalize_attributes,
+    not_for_this_queue_type,
+)
 
-QUEUE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
-MAX_MESSAGE_BYTES = 1024 * 1024  # SQS's MaximumMessageSize (1 MiB)
-MAX_VISIBILITY_TIMEOUT = 43200  # 12 hours
-MAX_DELAY_SECONDS = 900
-MAX_RECEIVE_BATCH = 10
-DATA_TYPES = ("String", "Number", "Binary")
-
-
-class QueueError(ValueError):
-    """A refused queue operation; ``code`` is SQS's error shape name (the API's ``__type``)."""
-
-    code = "InvalidParameterValue"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class QueueNotFound(QueueError):
-    code = "QueueDoesNotExist"
-
-
-class QueueExists(QueueError):
-    code = "QueueNameExists"
-
-
-class ReceiptHandleInvalid(QueueError):
-    code = "ReceiptHandleIsInvalid"
-
-
-class MessageNotInflight(QueueError):
-    code = "MessageNotInflight"
-
-
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
-    name: str
-    created_at: float
-    visibility_timeout: int
-    dead_letter_queue: str | None
-    max_receive_count: int | None
-    depth: int = 0  # visible now
-    in_flight: int = 0  # received, not yet visible again
-    delayed: int = 0  # sent with DelaySeconds, not yet visible
-    dead_letter_depth: int | None = None  # the dead-letter queue's depth (None: no DLQ)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    message_id: str
-    receipt_handle: str
-    body: str
-    md5_of_body: str
-    attributes: dict[str, dict[str, str]]  # SQS's MessageAttributes: name → {DataType, ...Value}
-    sent_at: float
-    receive_count: int
-    first_received_at: float
-    queue: str = field(default="")
-
-    @property
-    def md5_of_attributes(self) -> str | None:
-        return md5_of_attributes(self.attributes)
-
-
-def check_name(name: object, what: str = "queue name") -> str:
-    if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
-        raise QueueError(
-            f"invalid {what} {name!r}: 1 to 80 of letters, digits, '-' and '_', "
-            "optionally ending in .fifo"
-        )
-    return name
-
-
-def _check_int(value: object, low: int, high: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise QueueError(f"invalid {what} {value!r}: an integer from {low} to {high}")
-    return value
-
-
-def normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
-    """Message attributes in SQS's form: a plain string value becomes a ``String`` attribute."""
-    out: dict[str, dict[str, str]] = {}
-    for name, value in (attributes or {}).items():
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,256}", name):
-            raise QueueError(
-                f"invalid message attribute name {name!r}: 1 to 256 of letters, digits, "
-                "'-', '_' and '.'"
-            )
-        if isinstance(value, str):
-            out[name] = {"DataType": "String", "StringValue": value}
-            continue
-        if not isinstance(value, Mapping) or not isinstance(value.get("DataType"), str):
-            raise QueueError(
-                f"message attribute {name}: a string, or {{DataType, StringValue|BinaryValue}}"
-            )
-        data_type = value["DataType"]
-        if data_type.split(".")[0] not in DATA_TYPES:
-            raise QueueError(
-                f"message attribute {name}: DataType {data_type!r} is not one of "
-                f"{', '.join(DATA_TYPES)} (optionally with a .custom suffix)"
-            )
-        if data_type.startswith("Binary"):
-            binary = value.get("BinaryValue")
-            if isinstance(binary, bytes | bytearray):
-                binary = base64.b64encode(binary).decode()
-            if not isinstance(binary, str):
-                raise QueueError(f"message attribute {name}: a Binary attribute needs BinaryValue")
-            out[name] = {"DataType": data_type, "BinaryValue": binary}
-        else:
-            text = value.get("StringValue")
-            if not isinstance(text, str):
-                raise QueueError(f"message attribute {name}: {data_type} needs a StringValue")
-            out[name] = {"DataType": data_type, "StringValue": text}
-    return out
-
-
-def md5_of_attributes(attributes: Mapping[str, Mapping[str, str]]) -> str | None:
-    """SQS's MD5OfMessageAttributes: each attribute, sorted by name, length-prefixed."""
-    if not attributes:
-        return None
-    digest = hashlib.md5()  # noqa: S324 - SQS's checksum, not security
-    for name in sorted(attributes):
-        value = attributes[name]
-        for part in (name, value["DataType"]):
-            data = part.encode()
-            digest.update(len(data).to_bytes(4, "big") + data)
-        if "BinaryValue" in value:
-            data = base64.b64decode(value["BinaryValue"])
-            digest.update(b"\x02" + len(data).to_bytes(4, "big") + data)
-        else:
-            data = value["StringValue"].encode()
-            digest.update(b"\x01" + len(data).to_bytes(4, "big") + data)
-    return digest.hexdigest()
-
-
-def _new_handle(message_id: str) -> str:
-    token = f"{message_id}:{uuid.uuid4().hex}".encode()
-    return base64.urlsafe_b64encode(token).decode()
-
-
-def _handle_message_id(handle: object) -> str:
-    """The message a receipt handle names; ``ReceiptHandleIsInvalid`` if it was never issued."""
-    try:
-        assert isinstance(handle, str) and handle
-        text = base64.urlsafe_b64decode(handle.encode()).decode()
-        message_id, _, token = text.partition(":")
-        uuid.UUID(message_id)
-        assert len(token) == 32
-        return message_id
-    except (AssertionError, ValueError, binascii.Error, UnicodeDecodeError):
-        raise ReceiptHandleInvalid(
-            f"The input receipt handle {handle!r} is not a valid receipt handle."
-        ) from None
-
-
-_INFO = "name, created_at, visibility_timeout, dead_letter_queue, max_receive_count"
+_INFO = (
+    "name, created_at, visibility_timeout, dead_letter_queue, max_receive_count, fifo, "
+    "attributes, tags, modified_at"
+)
 _MESSAGE = (
     "message_id, receipt_handle, body, md5_of_body, attributes, sent_at, receive_count, "
-    "first_received_at"
+    "first_received_at, group_id, dedup_id"
 )
 
 
@@ -261,26 +143,46 @@ class QueueStore:
         visibility_timeout: int = 30,
         dead_letter_queue: str | None = None,
         max_receive_count: int | None = None,
+        *,
+        fifo: bool | None = None,
+        attributes: Mapping[str, object] | None = None,
+        tags: Mapping[str, object] | None = None,
     ) -> QueueInfo:
         """Create a queue; the same call again is a no-op, different settings an error.
 
+        ``fifo``: a FIFO queue (None: as its name says, ``.fifo`` or not); ``attributes``:
+        SQS's others (``check_attributes``), compared with the existing queue's when it exists.
         A dead-letter queue named here is created too (with default settings) if missing.
         """
+        fifo = name.endswith(".fifo") if fifo is None else fifo
         settings = self._check_settings(
             name, visibility_timeout, dead_letter_queue, max_receive_count
         )
+        check_fifo_name(name, fifo)
+        if dead_letter_queue is not None and dead_letter_queue.endswith(".fifo") != fifo:
+            kind = "FIFO" if fifo else "standard"
+            raise QueueError(f"The dead-letter queue of a {kind} queue must also be a {kind} queue")
+        extra = check_attributes(attributes or {}, fifo)
+        tagged = check_tags(tags or {})
 
         def work() -> None:
             row = self._row(name)
             if row is not None:
-                if tuple(row[2:]) != settings:
+                existing = self._infos([row])[0]
+                if tuple(row[2:5]) != settings or existing.fifo != fifo:
                     raise QueueExists(
                         f"queue {name!r} already exists with different settings: "
-                        f"{_describe(tuple(row[2:]))} (asked for {_describe(settings)}); "
-                        "delete it first or use the same settings"
+                        f"{_describe(tuple(row[2:5]), existing.fifo)} (asked for "
+                        f"{_describe(settings, fifo)}); delete it first or use the same settings"
                     )
+                for key, value in extra.items():
+                    if existing.attribute(key) != value:
+                        raise QueueExists(
+                            "A queue already exists with the same name and a different value "
+                            f"for attribute {key}"
+                        )
                 return
-            self._insert(name, *settings)
+            self._insert(name, *settings, fifo=fifo, attributes=extra, tags=tagged)
 
         self._write(work)
         return self.get(name)
@@ -293,14 +195,15 @@ class QueueStore:
         max_receive_count: int | None = None,
     ) -> QueueInfo:
         """The queue, created with these settings if it does not exist (an existing queue keeps
-        its own): what triggers and destinations do for the queues they name."""
+        its own): what triggers and destinations do for the queues they name. A name ending in
+        ``.fifo`` is a FIFO queue's, as in SQS."""
         settings = self._check_settings(
             name, visibility_timeout, dead_letter_queue, max_receive_count
         )
 
         def work() -> None:
             if self._row(name) is None:
-                self._insert(name, *settings)
+                self._insert(name, *settings, fifo=name.endswith(".fifo"))
 
         self._write(work)
         return self.get(name)
@@ -309,7 +212,7 @@ class QueueStore:
         self, name: str, vt: int, dlq: str | None, max_receive: int | None
     ) -> tuple[int, str | None, int | None]:
         check_name(name)
-        _check_int(vt, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout (seconds)")
+        check_int(vt, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout (seconds)")
         if (dlq is None) != (max_receive is None):
             raise QueueError(
                 "a redrive policy needs both a dead-letter queue and a max receive count"
@@ -318,17 +221,106 @@ class QueueStore:
             check_name(dlq, "dead-letter queue name")
             if dlq == name:
                 raise QueueError(f"queue {name!r} cannot be its own dead-letter queue")
-            _check_int(max_receive, 1, 1000, "max receive count")
+            check_int(max_receive, 1, 1000, "max receive count")
         return (vt, dlq, max_receive)
 
-    def _insert(self, name: str, vt: int, dlq: str | None, max_receive: int | None) -> None:
+    def _insert(
+        self,
+        name: str,
+        vt: int,
+        dlq: str | None,
+        max_receive: int | None,
+        *,
+        fifo: bool = False,
+        attributes: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        now = time.time()
         self._conn.execute(
             "INSERT INTO queues (name, created_at, visibility_timeout, dead_letter_queue, "
-            "max_receive_count) VALUES (?, ?, ?, ?, ?)",
-            (name, time.time(), vt, dlq, max_receive),
+            "max_receive_count, fifo, attributes, tags, modified_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                now,
+                vt,
+                dlq,
+                max_receive,
+                int(fifo),
+                json.dumps(dict(attributes or {})),
+                json.dumps(dict(tags or {})),
+                now,
+            ),
         )
         if dlq is not None and self._row(dlq) is None:
-            self._insert(dlq, 30, None, None)
+            self._insert(dlq, 30, None, None, fifo=dlq.endswith(".fifo"))
+
+    def set_attributes(
+        self,
+        name: str,
+        attributes: Mapping[str, object],
+        *,
+        visibility_timeout: int | None = None,
+        redrive: tuple[str, int] | None | bool = False,
+    ) -> QueueInfo:
+        """SetQueueAttributes: ``attributes`` (``check_attributes``) over those set; the
+        visibility timeout if given; ``redrive`` (dead-letter queue, max receive count), None to
+        remove it, False to leave it."""
+        if visibility_timeout is not None:
+            check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
+
+        def work() -> None:
+            info = self._settings(name)
+            extra = {**info.attributes, **check_attributes(attributes, info.fifo)}
+            vt = info.visibility_timeout if visibility_timeout is None else visibility_timeout
+            dlq, count = info.dead_letter_queue, info.max_receive_count
+            if redrive is None:
+                dlq, count = None, None
+            elif redrive is not False:
+                assert isinstance(redrive, tuple)
+                dlq, count = redrive
+                self._check_settings(name, vt, dlq, count)
+                if dlq.endswith(".fifo") != info.fifo:
+                    kind = "FIFO" if info.fifo else "standard"
+                    raise QueueError(
+                        f"The dead-letter queue of a {kind} queue must also be a {kind} queue"
+                    )
+                if self._row(dlq) is None:
+                    self._insert(dlq, 30, None, None, fifo=info.fifo)
+            self._conn.execute(
+                "UPDATE queues SET visibility_timeout = ?, dead_letter_queue = ?, "
+                "max_receive_count = ?, attributes = ?, modified_at = ? WHERE name = ?",
+                (vt, dlq, count, json.dumps(extra), time.time(), name),
+            )
+
+        self._write(work)
+        return self.get(name)
+
+    def tag(self, name: str, tags: Mapping[str, object]) -> None:
+        """TagQueue: add or replace these tags (at most 50 on a queue)."""
+        new = check_tags(tags)
+
+        def work() -> None:
+            merged = {**self._settings(name).tags, **new}
+            if len(merged) > MAX_TAGS:
+                raise QueueError(
+                    f"Too many tags: a queue has at most {MAX_TAGS} (it would have {len(merged)})"
+                )
+            self._set_tags(name, merged)
+
+        self._write(work)
+
+    def untag(self, name: str, keys: builtins.list[str]) -> None:
+        """UntagQueue: remove these tag keys (absent ones are no error)."""
+
+        def work() -> None:
+            tags = self._settings(name).tags
+            self._set_tags(name, {k: v for k, v in tags.items() if k not in set(keys)})
+
+        self._write(work)
+
+    def _set_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        self._conn.execute("UPDATE queues SET tags = ? WHERE name = ?", (json.dumps(tags), name))
 
     def delete(self, name: str) -> int:
         """Delete the queue and its messages; how many messages went with it."""
@@ -355,22 +347,51 @@ class QueueStore:
             rows = self._conn.execute(f"SELECT {_INFO} FROM queues ORDER BY name").fetchall()
             return self._infos(rows)
 
-    def _infos(self, rows: builtins.list[tuple]) -> builtins.list[QueueInfo]:
+    def settings(self, name: str) -> QueueInfo:
+        """``get`` without the message counts: cheap, whatever the queue holds."""
+        with self._lock:
+            return self._settings(name)
+
+    def _settings(self, name: str) -> QueueInfo:
+        """The queue's settings without its message counts (which cost a scan of the
+        messages): what a send or a receive needs. ``QueueNotFound`` if there is none."""
+        return self._infos([self._require(name)], counted=False)[0]
+
+    def _infos(
+        self, rows: builtins.list[tuple], *, counted: bool = True
+    ) -> builtins.list[QueueInfo]:
         now = time.time()
-        counts: dict[str, tuple[int, int, int]] = {
-            queue: (visible or 0, in_flight or 0, delayed or 0)
-            for queue, visible, in_flight, delayed in self._conn.execute(
-                "SELECT queue, SUM(visible_at <= ?), SUM(visible_at > ? AND receive_count > 0), "
-                "SUM(visible_at > ? AND receive_count = 0) FROM queue_messages GROUP BY queue",
-                (now, now, now),
-            )
-        }
+        counts: dict[str, tuple[int, int, int]] = {}
+        if counted:
+            counts = {
+                queue: (visible or 0, in_flight or 0, delayed or 0)
+                for queue, visible, in_flight, delayed in self._conn.execute(
+                    "SELECT queue, SUM(visible_at <= ?), "
+                    "SUM(visible_at > ? AND receive_count > 0), "
+                    "SUM(visible_at > ? AND receive_count = 0) FROM queue_messages GROUP BY queue",
+                    (now, now, now),
+                )
+            }
         infos = []
-        for name, created, vt, dlq, max_receive in rows:
+        for name, created, vt, dlq, max_receive, fifo, attrs, tags, modified in rows:
             depth, in_flight, delayed = counts.get(name, (0, 0, 0))
             dlq_depth = counts.get(dlq, (0, 0, 0))[0] if dlq is not None else None
             infos.append(
-                QueueInfo(name, created, vt, dlq, max_receive, depth, in_flight, delayed, dlq_depth)
+                QueueInfo(
+                    name,
+                    created,
+                    vt,
+                    dlq,
+                    max_receive,
+                    depth,
+                    in_flight,
+                    delayed,
+                    dlq_depth,
+                    bool(fifo),
+                    json.loads(attrs),
+                    json.loads(tags),
+                    modified,
+                )
             )
         return infos
 
@@ -381,19 +402,40 @@ class QueueStore:
         name: str,
         body: str,
         attributes: Mapping[str, Any] | None = None,
-        delay_seconds: int = 0,
+        delay_seconds: int | None = None,
+        *,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
     ) -> str:
         """Put a message on the queue; its MessageId."""
-        return self.send_message(name, body, attributes, delay_seconds)[0]
+        return self.put(
+            name, body, attributes, delay_seconds, group_id=group_id, dedup_id=dedup_id
+        ).message_id
 
     def send_message(
         self,
         name: str,
         body: str,
         attributes: Mapping[str, Any] | None = None,
-        delay_seconds: int = 0,
+        delay_seconds: int | None = None,
     ) -> tuple[str, str, str | None]:
         """``send``, with the MD5s SQS returns: (MessageId, MD5OfMessageBody, MD5OfAttributes)."""
+        sent = self.put(name, body, attributes, delay_seconds)
+        return sent.message_id, sent.md5_of_body, sent.md5_of_attributes
+
+    def put(
+        self,
+        name: str,
+        body: str,
+        attributes: Mapping[str, Any] | None = None,
+        delay_seconds: int | None = None,
+        *,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
+    ) -> Sent:
+        """Put a message on the queue, as SendMessage does: ``delay_seconds`` None waits the
+        queue's DelaySeconds; a FIFO queue needs ``group_id`` and deduplicates (see the module's
+        docstring)."""
         if not isinstance(body, str):
             raise QueueError("a message body must be a string (text, e.g. JSON)")
         if not body:
@@ -402,27 +444,93 @@ class QueueStore:
         size = len(body.encode()) + sum(
             len(k.encode()) + sum(len(v.encode()) for v in a.values()) for k, a in attrs.items()
         )
-        if size > MAX_MESSAGE_BYTES:
-            raise QueueError(
-                f"message of {size} bytes (body and attributes) is too long: a message must be "
-                f"at most {MAX_MESSAGE_BYTES} bytes (1 MiB)"
-            )
-        _check_int(delay_seconds, 0, MAX_DELAY_SECONDS, "delay (seconds)")
+        if delay_seconds is not None:
+            check_int(delay_seconds, 0, MAX_DELAY_SECONDS, "delay (seconds)")
+        ids = ((group_id, "MessageGroupId"), (dedup_id, "MessageDeduplicationId"))
+        for value, parameter in ids:
+            if value is not None and not (isinstance(value, str) and FIFO_ID_RE.fullmatch(value)):
+                raise QueueError(
+                    f"Value {value} for parameter {parameter} is invalid. Reason: {parameter} can "
+                    "only include alphanumeric and punctuation characters. 1 to 128 in length."
+                )
         message_id = str(uuid.uuid4())
         md5 = hashlib.md5(body.encode()).hexdigest()  # noqa: S324 - SQS's checksum
+        md5_attributes = md5_of_attributes(attrs)
         now = time.time()
 
-        def work() -> None:
-            self._require(name)
-            self._conn.execute(
+        def work() -> Sent:
+            info = self._settings(name)
+            limit = info.number("MaximumMessageSize")
+            if size > limit:
+                raise QueueError(
+                    f"message of {size} bytes (body and attributes) is too long: a message on "
+                    f"{name} must be at most {limit} bytes (its MaximumMessageSize)"
+                )
+            delay = delay_seconds
+            key = stored_dedup = None
+            if info.fifo:
+                if delay is not None:
+                    raise not_for_this_queue_type(delay, "DelaySeconds")
+                if group_id is None:
+                    raise MissingParameter("The request must contain the parameter MessageGroupId.")
+                dedup = dedup_id
+                if dedup is None and info.attribute("ContentBasedDeduplication") == "true":
+                    dedup = hashlib.sha256(body.encode()).hexdigest()
+                if dedup is None:
+                    raise QueueError(
+                        "The queue should either have ContentBasedDeduplication enabled or "
+                        "MessageDeduplicationId provided explicitly"
+                    )
+                stored_dedup = dedup
+                scoped = info.attribute("DeduplicationScope") == "messageGroup"
+                key = f"{group_id}\x00{dedup}" if scoped else dedup
+                self._conn.execute(
+                    "DELETE FROM queue_dedup WHERE queue = ? AND sent_at <= ?",
+                    (name, now - DEDUP_WINDOW_S),
+                )
+                seen = self._conn.execute(
+                    "SELECT message_id, sequence FROM queue_dedup WHERE queue = ? AND key = ?",
+                    (name, key),
+                ).fetchone()
+                if seen is not None:
+                    # a duplicate within the window: accepted, not enqueued; SQS answers with
+                    # the first message's id (UNVERIFIED: which id it returns)
+                    return Sent(seen[0], md5, md5_attributes, seen[1])
+            else:
+                if dedup_id is not None:
+                    raise not_for_this_queue_type(dedup_id, "MessageDeduplicationId")
+                # a standard queue takes a MessageGroupId (SQS fair queues, 2025) and keeps
+                # it, without FIFO's ordering
+            if delay is None:
+                delay = info.number("DelaySeconds")
+            cursor = self._conn.execute(
                 "INSERT INTO queue_messages (queue, message_id, body, attributes, md5_of_body, "
-                "sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, message_id, body, json.dumps(attrs), md5, now, now + delay_seconds),
+                "sent_at, visible_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    message_id,
+                    body,
+                    json.dumps(attrs),
+                    md5,
+                    now,
+                    now + delay,
+                    group_id,
+                    stored_dedup,
+                ),
             )
+            sequence = None
+            if info.fifo:
+                sequence = _sequence_number(cursor.lastrowid)
+                self._conn.execute(
+                    "INSERT INTO queue_dedup (queue, key, message_id, sequence, sent_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (name, key, message_id, sequence, now),
+                )
+            return Sent(message_id, md5, md5_attributes, sequence)
 
-        self._write(work)
+        sent = self._write(work)
         self._notify(name)
-        return message_id, md5, md5_of_attributes(attrs)
+        return sent
 
     def has_visible(self, name: str) -> bool:
         """Is a message ready to receive? A cheap indexed read, for pollers."""
@@ -445,30 +553,35 @@ class QueueStore:
         """Up to ``max_messages`` (1..10) visible messages, now in flight for the visibility
         timeout (the queue's unless given). Redrive uses the queue's policy, or the one given
         (a queue trigger's own ``max_receive_count`` and ``dead_letter_queue``)."""
-        _check_int(max_messages, 1, MAX_RECEIVE_BATCH, "number of messages to receive")
+        check_int(max_messages, 1, MAX_RECEIVE_BATCH, "number of messages to receive")
         if visibility_timeout is not None:
-            _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
+            check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
 
         def work() -> builtins.list[Message]:
-            _, _, vt, dlq, max_receive = self._require(name)
+            info = self._settings(name)
+            dlq, max_receive = info.dead_letter_queue, info.max_receive_count
             if max_receive_count is not None:
                 dlq, max_receive = dead_letter_queue, max_receive_count
-            timeout = vt if visibility_timeout is None else visibility_timeout
+            timeout = info.visibility_timeout if visibility_timeout is None else visibility_timeout
             now = time.time()
             received: builtins.list[Message] = []
             while len(received) < max_messages:
-                rows = self._conn.execute(
-                    f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE queue = ? AND "
-                    "visible_at <= ? ORDER BY seq LIMIT ?",
-                    (name, now, max_messages - len(received)),
-                ).fetchall()
+                wanted = max_messages - len(received)
+                if info.fifo:
+                    rows = self._fifo_candidates(name, now, wanted)
+                else:
+                    rows = self._conn.execute(
+                        f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE queue = ? AND "
+                        "visible_at <= ? ORDER BY seq LIMIT ?",
+                        (name, now, wanted),
+                    ).fetchall()
                 if not rows:
                     break
-                for seq, message_id, _, body, md5, attrs, sent, count, first in rows:
+                for seq, message_id, _, body, md5, attrs, sent, count, first, group, dedup in rows:
                     if dlq is not None and max_receive is not None and count >= max_receive:
                         self._redrive(seq, dlq, now)
                         continue
-                    handle = _new_handle(message_id)
+                    handle = new_handle(message_id)
                     first = first if first is not None else now
                     self._conn.execute(
                         "UPDATE queue_messages SET receipt_handle = ?, receive_count = ?, "
@@ -486,17 +599,61 @@ class QueueStore:
                             count + 1,
                             first,
                             name,
+                            group,
+                            dedup,
+                            _sequence_number(seq) if info.fifo else None,
                         )
                     )
+                if info.fifo:
+                    break  # one pass: what a FIFO queue can give now, it gave
             return received
 
         return self._write(work)
+
+    def _fifo_candidates(self, name: str, now: float, wanted: int) -> builtins.list[tuple]:
+        """The messages a FIFO receive may take, in the order it takes them: no group with a
+        message in flight; from each other group its oldest messages, up to the first still
+        delayed; as many of the group with the oldest message as it has, then the next's."""
+        in_flight = {
+            group
+            for (group,) in self._conn.execute(
+                "SELECT DISTINCT group_id FROM queue_messages WHERE queue = ? AND visible_at > ? "
+                "AND receive_count > 0",
+                (name, now),
+            )
+        }
+        heads = self._conn.execute(
+            "SELECT group_id, MIN(seq) FROM queue_messages WHERE queue = ? GROUP BY group_id",
+            (name,),
+        ).fetchall()
+        chosen: builtins.list[int] = []
+        for group, _ in sorted(heads, key=lambda head: head[1]):
+            if group in in_flight:
+                continue
+            for seq, visible_at in self._conn.execute(
+                "SELECT seq, visible_at FROM queue_messages WHERE queue = ? AND group_id = ? "
+                "ORDER BY seq LIMIT ?",
+                (name, group, wanted - len(chosen)),
+            ).fetchall():
+                if visible_at > now:
+                    break  # delayed: neither it nor what was sent after it, yet
+                chosen.append(seq)
+            if len(chosen) >= wanted:
+                break
+        if not chosen:
+            return []
+        marks = ", ".join("?" * len(chosen))
+        rows = self._conn.execute(
+            f"SELECT seq, {_MESSAGE} FROM queue_messages WHERE seq IN ({marks})", chosen
+        ).fetchall()
+        order = {seq: i for i, seq in enumerate(chosen)}
+        return sorted(rows, key=lambda row: order[row[0]])
 
     def _redrive(self, seq: int, dlq: str, now: float) -> None:
         """Move a message to the dead-letter queue (created if missing), as a fresh message
         there: visible, never received (UNVERIFIED whether SQS keeps the receive count)."""
         if self._row(dlq) is None:
-            self._insert(dlq, 30, None, None)
+            self._insert(dlq, 30, None, None, fifo=dlq.endswith(".fifo"))
         self._conn.execute(
             "UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, "
             "first_received_at = NULL, receipt_handle = NULL WHERE seq = ?",
@@ -506,7 +663,7 @@ class QueueStore:
     def delete_message(self, name: str, receipt_handle: str) -> bool:
         """Delete the message received with this handle; False if the handle is stale (the
         message was received again since) or the message is already gone: SQS succeeds then."""
-        _handle_message_id(receipt_handle)
+        handle_message_id(receipt_handle)
 
         def work() -> bool:
             self._require(name)
@@ -521,7 +678,7 @@ class QueueStore:
     def delete_messages(self, name: str, receipt_handles: builtins.list[str]) -> int:
         """``delete_message`` for several handles in one transaction; how many were deleted."""
         for handle in receipt_handles:
-            _handle_message_id(handle)
+            handle_message_id(handle)
 
         def work() -> int:
             self._require(name)
@@ -538,8 +695,8 @@ class QueueStore:
     def change_visibility(self, name: str, receipt_handle: str, visibility_timeout: int) -> None:
         """Make an in-flight message visible again after ``visibility_timeout`` seconds from now
         (0: at once)."""
-        message_id = _handle_message_id(receipt_handle)
-        _check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
+        message_id = handle_message_id(receipt_handle)
+        check_int(visibility_timeout, 0, MAX_VISIBILITY_TIMEOUT, "visibility timeout")
 
         def work() -> None:
             self._require(name)
@@ -575,7 +732,13 @@ class QueueStore:
         return self._write(work)
 
 
-def _describe(settings: tuple[int, str | None, int | None]) -> str:
+def _sequence_number(seq: int | None) -> str:
+    """A FIFO message's SequenceNumber: SQS's are large, increasing, not consecutive numbers
+    as strings; ours are the message's row number, padded as SQS's 20 digits are."""
+    return f"{seq or 0:020d}"
+
+
+def _describe(settings: tuple[int, str | None, int | None], fifo: bool) -> str:
     vt, dlq, max_receive = settings
     redrive = f"dead-letter queue {dlq} after {max_receive} receives" if dlq else "no redrive"
-    return f"visibility timeout {vt} s, {redrive}"
+    return f"{'FIFO, ' if fifo else ''}visibility timeout {vt} s, {redrive}"

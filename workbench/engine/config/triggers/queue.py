@@ -24,14 +24,16 @@ class QueueTrigger:
     visibility_timeout: int = 30  # seconds (SQS's default)
     report_batch_item_failures: bool = False
     max_receive_count: int | None = None
-    dead_letter_queue: str | None = None  # default "<queue>-dlq" when max_receive_count is set
+    # default "<queue>-dlq" ("<name>-dlq.fifo" for a FIFO queue) when max_receive_count is set
+    dead_letter_queue: str | None = None
     enabled: bool = True
     type: str = "queue"
 
 
 def _parse(raw: Mapping[str, Any], enabled: bool) -> QueueTrigger:
     queue = queue_name(raw, "queue")
-    batch_size = int_value(raw, "batch_size", 10, 1, 10000)
+    fifo = queue.endswith(".fifo")
+    batch_size = int_value(raw, "batch_size", 10, 1, 10 if fifo else 10000)
     window = int_value(raw, "maximum_batching_window", 0, 0, 300, " (seconds)")
     if batch_size > 10 and window < 1:
         raise TriggerError(
@@ -52,8 +54,12 @@ def _parse(raw: Mapping[str, Any], enabled: bool) -> QueueTrigger:
             )
         if dlq == queue:
             raise TriggerError("dead_letter_queue", "must not be the queue itself")
+        if dlq.endswith(".fifo") != fifo:
+            kind = "a FIFO queue (a name ending in .fifo)" if fifo else "a standard queue"
+            raise TriggerError("dead_letter_queue", f"must be {kind}, as its queue is (SQS)")
     elif max_receive is not None:
-        dlq = f"{queue}-dlq"
+        # a FIFO queue's dead-letter queue is a FIFO queue too: orders.fifo → orders-dlq.fifo
+        dlq = f"{queue.removesuffix('.fifo')}-dlq.fifo" if fifo else f"{queue}-dlq"
     return QueueTrigger(queue, batch_size, window, visibility, report, max_receive, dlq, enabled)
 
 
