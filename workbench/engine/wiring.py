@@ -89,6 +89,7 @@ def compose(host: Parts) -> Services:
         source_filter=host.source_filter,
         pycache_dir=state_dir / "pycache",
         on_change=sources.refresh,
+        template_code_dir=state_dir / "template-code",
     )
     control = ControlPlane(
         catalog=catalog,

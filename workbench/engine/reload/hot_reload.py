@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from ..config.catalog import Catalog
@@ -56,6 +57,7 @@ class HotReload:
         source_filter: SourceFilter,
         pycache_dir: Path,
         on_change: Callable[[], None],
+        template_code_dir: Path | None = None,
     ) -> None:
         self.roots = roots
         self.settings = settings
@@ -65,19 +67,35 @@ class HotReload:
         self.source_filter = source_filter
         self.pycache_dir = pycache_dir
         self.on_change = on_change
+        self.template_code_dir = template_code_dir  # where template zips are extracted
         self._watcher: Watcher | None = None
         self.closed = False
 
     # ----------------------------------------------------------------- watching
 
     def watch_paths(self) -> list[Path]:
-        """The roots, plus layer folders outside them."""
+        """The roots, plus layer folders outside them, and templates (given with --template)
+        and their functions' code folders outside them."""
         paths = list(self.roots)
+        extra: list[Path] = [p.resolve().parent for p in self.settings.templates.files]
         for fn in self.catalog.functions.values():
-            for layer in fn.layers:
-                if not any(_under(layer, p) for p in paths):
-                    paths.append(layer)
+            extra.extend(fn.layers)
+            if fn.resource is not None:
+                extra.extend((fn.folder, fn.config_file.parent))
+        for path in extra:
+            if not self.source_filter.ignored(path) and not any(_under(path, p) for p in paths):
+                paths.append(path)
         return paths
+
+    def discover(self) -> Discovery:
+        """The functions under the roots and in the templates, as this engine reads them."""
+        options = replace(
+            self.settings.templates,
+            code_dir=self.settings.templates.code_dir or self.template_code_dir,
+            region=self.settings.region,
+            account_id=self.settings.account_id,
+        )
+        return discover(self.roots, account_limit=self.settings.account_limit, templates=options)
 
     def start_watching(self, loop: asyncio.AbstractEventLoop) -> None:
         self._watcher = Watcher(
@@ -114,7 +132,7 @@ class HotReload:
         if not paths:
             return []
         try:
-            found = discover(self.roots, account_limit=self.settings.account_limit)
+            found = self.discover()
         except ValueError as e:  # a root vanished: keep what is loaded
             log.warning("hot reload: %s", e)
             return []
@@ -126,7 +144,7 @@ class HotReload:
         A changed ``function.toml`` retires the function's idle environments. Code changes are
         only seen by the watcher (``reload``), which knows which files changed.
         """
-        found = discover(self.roots, account_limit=self.settings.account_limit)
+        found = self.discover()
         self.apply(found, set())
 
     def apply(self, found: Discovery, changed: set[Path]) -> list[FunctionReloaded]:
