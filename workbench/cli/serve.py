@@ -62,6 +62,7 @@ async def serve(
         interpreter_lines,
         log_text,
         source_lines,
+        template_lines,
     )
 
     async with Engine(roots, settings) as engine:
@@ -86,6 +87,8 @@ async def serve(
         try:
             names = ", ".join(sorted(engine.functions)) or "none"
             print(f"functions: {names}", file=out)
+            for line in template_lines(engine):
+                print(line, file=out)
             for name, problem in sorted(engine.problems.items()):
                 print(f"config error in {name}: {problem.error}", file=out)
             if not is_loopback(split_host(host)):

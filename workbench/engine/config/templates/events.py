@@ -43,7 +43,8 @@ def event_trigger(
             raise TemplateError(props_path, "missing Path (e.g. /items/{id})")
         method = "ANY" if method in (None, "*", "any", "x-amazon-apigateway-any-method") else method
         fmt = "1.0" if kind == "Api" else str(props.get("PayloadFormatVersion", "2.0"))
-        trigger = {"type": "http", "path": path_value, "method": str(method), "payload_format": fmt}
+        trigger = {"type": "http", "path": path_value, "method": str(method).upper()}
+        trigger["payload_format"] = fmt
         for key in ("Auth", "RequestParameters", "RequestModel"):
             if key in props:
                 notes.append(f"event {name}: {key} not applied here")
@@ -65,6 +66,7 @@ def event_trigger(
         if "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []):
             trigger["report_batch_item_failures"] = True
         _copy(props, trigger, "Enabled", "enabled")
+        trigger.update(_queue_settings(stack, props.get("Queue")))
         for key in ("FilterCriteria", "ScalingConfig"):
             if key in props:
                 notes.append(f"event {name}: {key} not applied here")
@@ -88,6 +90,36 @@ def event_trigger(
         if "State" in props:
             trigger["enabled"] = str(props["State"]).upper() == "ENABLED"
     return trigger, notes
+
+
+def _queue_settings(stack: Stack, queue: Any) -> dict[str, Any]:
+    """A template queue's own settings (visibility timeout, redrive to a dead-letter queue), as
+    the queue trigger takes them: the local queue is created with them."""
+    logical_id = next(
+        (
+            lid
+            for lid in stack.resources
+            if stack.resource_type(lid) == "AWS::SQS::Queue"
+            and queue in (stack.arn(lid), stack.ref(lid, ()))
+        ),
+        None,
+    )
+    if logical_id is None:
+        return {}
+    path: KeyPath = ("Resources", logical_id, "Properties")
+    props = stack.resolve(stack.resources[logical_id].get("Properties") or {}, path)
+    settings: dict[str, Any] = {}
+    _copy(props, settings, "VisibilityTimeout", "visibility_timeout")
+    redrive = props.get("RedrivePolicy")
+    if isinstance(redrive, str):
+        try:
+            redrive = json.loads(redrive)
+        except json.JSONDecodeError:
+            raise TemplateError((*path, "RedrivePolicy"), "must be a mapping or JSON") from None
+    if isinstance(redrive, Mapping) and "deadLetterTargetArn" in redrive:
+        settings["dead_letter_queue"] = queue_name(redrive["deadLetterTargetArn"])
+        _copy(redrive, settings, "maxReceiveCount", "max_receive_count")
+    return settings
 
 
 def queue_name(value: Any) -> Any:

@@ -67,9 +67,11 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
     result.line = node.start_mark.line + 1
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str):
-            key = str(key)  # CloudFormation keys are strings: `200: ...` in a mapping
+        if isinstance(key_node, yaml.ScalarNode):
+            # CloudFormation's keys are strings: `On:` or `200:` as written, not True or 200
+            key = str(key_node.value)
+        else:
+            key = str(loader.construct_object(key_node, deep=True))
         result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = key_node.start_mark.line + 1
     return result
