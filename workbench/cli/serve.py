@@ -87,8 +87,6 @@ async def serve(
         try:
             names = ", ".join(sorted(engine.functions)) or "none"
             print(f"functions: {names}", file=out)
-            for line in template_lines(engine):
-                print(line, file=out)
             for name, problem in sorted(engine.problems.items()):
                 print(f"config error in {name}: {problem.error}", file=out)
             if not is_loopback(split_host(host)):
@@ -104,6 +102,9 @@ async def serve(
             sources = source_lines(engine)
             print("event sources:", file=out)
             print("\n".join(sources or ["  (none)"]), file=out)
+            if templated := template_lines(engine):
+                print("from templates:", file=out)
+                print("\n".join(templated), file=out)
             if engine.pool.isolation is not None:
                 print(f"isolation: {engine.pool.isolation.describe()}", file=out)
                 print(f"  {NOT_STOPPED}", file=out)

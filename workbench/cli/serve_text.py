@@ -55,8 +55,8 @@ def template_lines(engine: Engine) -> list[str]:
     lines: list[str] = []
     for name, fn in sorted(engine.functions.items()):
         if fn.resource is not None:
-            lines.append(f"{name}: from {fn.config_file} (resource {fn.resource})")
-            lines.extend(f"  {note}" for note in fn.notes)
+            lines.append(f"  {name}: {fn.config_file} (resource {fn.resource})")
+            lines.extend(f"    {note}" for note in fn.notes)
     return lines
 
 
