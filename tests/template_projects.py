@@ -77,6 +77,12 @@ Resources:
     Properties:
       QueueName: !Sub "${AWS::StackName}-jobs-dlq"
 
+  Outbox:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${Stage}-outbox"
+      VisibilityTimeout: 45
+
   Alerts:
     Type: AWS::SNS::Topic
     Properties:

@@ -412,6 +412,21 @@ async def _until_body(engine: Engine, name: str, check: Callable[[dict], bool]) 
         await asyncio.sleep(0.05)
 
 
+async def test_the_templates_queues_exist_locally_even_with_no_consumer(tmp_path: Path) -> None:
+    root = sam(tmp_path)
+    settings = EngineSettings(state_dir=tmp_path / "state", background=True)
+    async with Engine([root], settings) as engine:
+        assert engine.queues is not None
+        outbox = engine.queues.get("dev-outbox")  # AWS::SQS::Queue that no function consumes
+        assert outbox.visibility_timeout == 45
+        jobs = engine.queues.get("Jobs")  # the one the SQS event consumes, with its redrive
+        assert (jobs.visibility_timeout, jobs.dead_letter_queue, jobs.max_receive_count) == (
+            60,
+            "app-jobs-dlq",
+            3,
+        )
+
+
 async def test_update_function_configuration_refuses_a_template_function(tmp_path: Path) -> None:
     root = sam(tmp_path)
     before = (root / "template.yaml").read_text()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .function import CONFIG_FILENAME, ConfigError, FunctionConfig, load_function
 from .source_filter import BUCKETS_DIR
-from .templates import TemplateOptions, load_all
+from .templates import QueueResource, TemplateOptions, load_all
 
 # Never functions, and often huge: walking them would make start-up slow.
 IGNORED_DIRS = frozenset({"__pycache__", "node_modules"})
@@ -36,6 +36,8 @@ class Discovery:
 
     functions: dict[str, FunctionConfig]
     problems: dict[str, ConfigProblem]
+    # the templates' AWS::SQS::Queue resources, by name: created locally when missing
+    queues: dict[str, QueueResource] = field(default_factory=dict)
 
 
 def discover(
@@ -84,7 +86,7 @@ def discover(
         defined_in[fn.name] = fn.config_file
     for problem in loaded.problems:
         _add_problem(problems, ConfigProblem(problem.name, problem.where, problem.error))
-    return Discovery(dict(sorted(functions.items())), dict(sorted(problems.items())))
+    return Discovery(dict(sorted(functions.items())), dict(sorted(problems.items())), loaded.queues)
 
 
 def find_function_folders(roots: Sequence[Path]) -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .load import (
     BUILT_TEMPLATE,
     TEMPLATE_NAMES,
+    QueueResource,
     TemplateOptions,
     TemplateProblem,
     find_templates,
@@ -21,6 +22,7 @@ from .load import (
 __all__ = [
     "BUILT_TEMPLATE",
     "TEMPLATE_NAMES",
+    "QueueResource",
     "TemplateOptions",
     "TemplateProblem",
     "find_templates",

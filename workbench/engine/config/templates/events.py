@@ -104,8 +104,12 @@ def _queue_settings(stack: Stack, queue: Any) -> dict[str, Any]:
         ),
         None,
     )
-    if logical_id is None:
-        return {}
+    return {} if logical_id is None else queue_settings(stack, logical_id)
+
+
+def queue_settings(stack: Stack, logical_id: str) -> dict[str, Any]:
+    """``visibility_timeout``, ``dead_letter_queue`` and ``max_receive_count`` of an
+    ``AWS::SQS::Queue`` resource, where it sets them."""
     path: KeyPath = ("Resources", logical_id, "Properties")
     props = stack.resolve(stack.resources[logical_id].get("Properties") or {}, path)
     settings: dict[str, Any] = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..function import ConfigError, FunctionConfig
+from .events import queue_settings
 from .intrinsics import Stack, TemplateError
 from .parse import load_template
 from .resources import FUNCTION_TYPES, TemplateContext, build, function_name, reraise
@@ -53,10 +54,22 @@ class TemplateProblem:
     error: ConfigError
 
 
+@dataclass(frozen=True)
+class QueueResource:
+    """An ``AWS::SQS::Queue`` of a template: the engine creates it locally (if missing), so a
+    handler can send to it before anything consumes it."""
+
+    name: str
+    visibility_timeout: int = 30
+    dead_letter_queue: str | None = None
+    max_receive_count: int | None = None
+
+
 @dataclass
 class Loaded:
     functions: list[FunctionConfig] = field(default_factory=list)
     problems: list[TemplateProblem] = field(default_factory=list)
+    queues: dict[str, QueueResource] = field(default_factory=dict)
 
 
 def find_templates(roots: Sequence[Path], given: Sequence[Path]) -> list[TemplateFile]:
@@ -166,6 +179,8 @@ def _load_one(
     except TemplateError as e:
         raise reraise(ctx, e) from None
     for logical_id, resource in resources.items():
+        if isinstance(resource, Mapping) and resource.get("Type") == "AWS::SQS::Queue":
+            _queue(ctx, logical_id, resource, loaded)
         if not isinstance(resource, Mapping) or resource.get("Type") not in FUNCTION_TYPES:
             continue
         try:
@@ -180,6 +195,22 @@ def _load_one(
             loaded.problems.append(TemplateProblem(_name(ctx, logical_id), ctx.file, error))
         except ConfigError as e:
             loaded.problems.append(TemplateProblem(_name(ctx, logical_id), ctx.file, e))
+
+
+def _queue(
+    ctx: TemplateContext, logical_id: str, resource: Mapping[str, Any], loaded: Loaded
+) -> None:
+    try:
+        condition = resource.get("Condition")
+        path = ("Resources", logical_id, "Condition")
+        if condition is not None and not ctx.stack.condition(condition, path):
+            return
+        name = ctx.stack.local_name(logical_id)
+        settings = queue_settings(ctx.stack, logical_id)
+        queue = QueueResource(name, **settings)
+    except (TemplateError, TypeError):
+        return  # a queue a function uses reports its problem there; this one is only created
+    loaded.queues.setdefault(name, queue)
 
 
 def _name(ctx: TemplateContext, logical_id: str) -> str:
