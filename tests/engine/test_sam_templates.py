@@ -209,6 +209,56 @@ def test_cdk_out_stacks_yield_functions_from_their_assets(tmp_path: Path) -> Non
     assert sorted(given.functions) == ["Handler886CB40B"]
 
 
+def test_a_cdk_templates_error_has_its_json_line(tmp_path: Path) -> None:
+    root = tmp_path / "cdk-app"
+    out = make_cdk_out(root)
+    stack = out / "AppStack.template.json"
+    data = json.loads(stack.read_text())
+    data["Resources"]["Handler886CB40B"]["Properties"]["Runtime"] = "java21"
+    stack.write_text(json.dumps(data, indent=1))
+    error = discover([root]).problems["Handler886CB40B"].error
+    line = next(i for i, text in enumerate(stack.read_text().splitlines(), 1) if "java21" in text)
+    assert (error.file, error.line) == (stack.resolve(), line)
+    assert error.key == "Resources.Handler886CB40B.Properties.Runtime"
+
+
+def test_event_invoke_config_dead_letters_and_foreign_layers(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    props = (
+        "      Layers:\n"
+        "        - arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:78\n"
+        "      DeadLetterQueue:\n        Type: SNS\n        TargetArn: !Ref Topic\n"
+        "      EventInvokeConfig:\n"
+        "        MaximumRetryAttempts: 1\n"
+        "        MaximumEventAgeInSeconds: 600\n"
+        "        DestinationConfig:\n"
+        "          OnSuccess: {Type: Lambda, Destination: !GetAtt Audit.Arn}\n"
+        "          OnFailure: {Type: SQS, Destination: !GetAtt Failed.Arn}\n"
+    )
+    extra = (
+        "  Topic:\n    Type: AWS::SNS::Topic\n"
+        "  Failed:\n    Type: AWS::SQS::Queue\n"
+        "  Audit:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties: {{CodeUri: src, Handler: app.handler, Runtime: {RUNTIME}}}\n"
+    )
+    write_template(root, one_function(props, extra))
+    found = discover([root])
+    assert found.problems == {}
+    fn = found.functions["Fn"]
+    assert dict(fn.async_config) == {
+        "maximum_retry_attempts": 1,
+        "maximum_event_age": 600,
+        "on_success": "function:Audit",
+        "on_failure": "queue:Failed",
+    }
+    assert fn.layers == ()
+    assert fn.notes == (
+        "layer arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV2:78: not in "
+        "this template, not run here (the function runs without it)",
+        "DeadLetterQueue arn:aws:sns:us-east-1:123456789012:Topic: only an SQS queue is run here",
+    )
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -410,6 +460,29 @@ async def _until_body(engine: Engine, name: str, check: Callable[[dict], bool]) 
             return
         assert time.monotonic() < deadline, f"{name} never served the saved change"
         await asyncio.sleep(0.05)
+
+
+async def test_a_template_given_from_outside_the_roots_reloads_on_save(tmp_path: Path) -> None:
+    project = tmp_path / "elsewhere"
+    template = write_template(
+        project,
+        one_function("      Environment:\n        Variables:\n          WHO: first\n"),
+        name="stack.yaml",
+    )
+    (project / "src" / "app.py").write_text(
+        "import os, json\n"
+        "def handler(event, context):\n"
+        "    return {'body': json.dumps({'who': os.environ['WHO']})}\n"
+    )
+    (tmp_path / "root").mkdir()
+    settings = EngineSettings(
+        state_dir=tmp_path / "state", watch=True, templates=TemplateOptions(files=(template,))
+    )
+    async with Engine([tmp_path / "root"], settings) as engine:
+        await _until_body(engine, "Fn", lambda seen: seen["who"] == "first")
+        await engine.wait_watching()
+        template.write_text(template.read_text().replace("WHO: first", "WHO: second"))
+        await _until_body(engine, "Fn", lambda seen: seen["who"] == "second")
 
 
 async def test_the_templates_queues_exist_locally_even_with_no_consumer(tmp_path: Path) -> None:
