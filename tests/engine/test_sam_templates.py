@@ -376,6 +376,19 @@ def test_a_broken_template_never_stops_folder_functions_or_other_templates(
     assert found.problems["template.yaml"].error.line == 2  # the unclosed flow sequence
 
 
+def test_another_tools_template_yaml_in_a_root_is_left_alone(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    write_template(root, "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n")
+    make_function(root / "functions", "folder_fn", "def handler(e, c):\n    return 1\n")
+    found = discover([root])
+    assert (list(found.functions), found.problems) == (["folder_fn"], {})
+    # given by name, it is meant as a template: said so
+    given = discover([root], templates=TemplateOptions(files=(root / "template.yaml",)))
+    error = given.problems["template.yaml"].error
+    assert (error.line, error.key) == (1, "Resources")
+    assert error.message == "a template needs a Resources mapping"
+
+
 def test_a_template_function_named_like_a_folder_function_is_a_duplicate(tmp_path: Path) -> None:
     root = tmp_path / "app"
     write_template(root, one_function(""))

@@ -43,6 +43,11 @@ class TemplateFile:
     path: Path  # absolute
     stack_name: str
     built: bool = False
+    given: bool = True  # named by --template or a cdk.out manifest, not found by its name
+
+
+# what makes a mapping a CloudFormation template (a root's template.yaml may be another tool's)
+CLOUDFORMATION_KEYS = ("Resources", "AWSTemplateFormatVersion", "Transform")
 
 
 @dataclass
@@ -82,7 +87,7 @@ def find_templates(roots: Sequence[Path], given: Sequence[Path]) -> list[Templat
                 if built.is_file():
                     found.append(TemplateFile(built, root.name, built=True))
                 else:
-                    found.append(TemplateFile(root / name, root.name))
+                    found.append(TemplateFile(root / name, root.name, given=False))
                 break
         found.extend(_cdk_templates(root / CDK_OUT))
     for path in given:
@@ -92,8 +97,10 @@ def find_templates(roots: Sequence[Path], given: Sequence[Path]) -> list[Templat
         else:
             found.append(TemplateFile(path, path.parent.name))
     unique: dict[Path, TemplateFile] = {}
-    for template in found:
-        unique.setdefault(template.path, template)
+    for template in found:  # once each; named with --template, it is meant as a template
+        known = unique.get(template.path)
+        if known is None or (template.given and not known.given):
+            unique[template.path] = template
     return list(unique.values())
 
 
@@ -165,6 +172,8 @@ def _load_one(
     loaded: Loaded,
 ) -> None:
     raw = load_template(template.path)
+    if not template.given and not any(key in raw for key in CLOUDFORMATION_KEYS):
+        return  # another tool's template.yaml (no Resources, no format version): not ours
     stack = Stack(
         raw, options.parameter_overrides, options.region, options.account_id, template.stack_name
     )

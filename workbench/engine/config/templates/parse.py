@@ -58,7 +58,12 @@ def line_of(data: object, path: KeyPath) -> int | None:
     return line
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it: several times faster on a large template
+# (every save under a root reads the templates again)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
     """SafeLoader with CloudFormation's tags, string dates and located containers."""
 
 
