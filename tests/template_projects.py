@@ -102,6 +102,8 @@ Resources:
       Layers:
         - !Ref Common
       AutoPublishAlias: live
+      ProvisionedConcurrencyConfig:
+        ProvisionedConcurrentExecutions: 2
       Environment:
         Variables:
           TABLE: !If [IsProd, prod-table, !Sub "${Stage}-table"]

@@ -162,8 +162,7 @@ def test_serve_routes_a_sam_projects_http_events_and_reloads_a_saved_template(
             f"  ItemsFunction: {template} (resource ItemsFunction)",
             "    event Stream (Kinesis): not run here "
             "(runs: Api, HttpApi, S3, SQS, SNS, Schedule, ScheduleV2)",
-            "    AutoPublishAlias: not run here (publish and alias with `workbench publish` / "
-            "`workbench alias`)",
+            "    ProvisionedConcurrencyConfig: not run here (environments start on demand here)",
         ]
         with urllib.request.urlopen(f"{http}/items/42", timeout=30) as response:
             got = json.loads(response.read())

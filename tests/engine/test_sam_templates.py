@@ -111,9 +111,9 @@ def test_events_become_the_triggers_and_the_rest_is_listed_as_not_run_here(
     assert items.notes == (
         "event Stream (Kinesis): not run here "
         "(runs: Api, HttpApi, S3, SQS, SNS, Schedule, ScheduleV2)",
-        "AutoPublishAlias: not run here (publish and alias with `workbench publish` / "
-        "`workbench alias`)",
+        "ProvisionedConcurrencyConfig: not run here (environments start on demand here)",
     )
+    assert (items.auto_publish_alias, items.deployment) == ("live", None)  # run: see below
 
 
 def test_inline_and_zipped_code_land_content_addressed_in_the_state_dir(tmp_path: Path) -> None:
@@ -310,6 +310,19 @@ def test_event_invoke_config_dead_letters_and_foreign_layers(tmp_path: Path) -> 
             "Resources.Fn.Properties.CodeUri",
             "s3://bucket/code.zip: code in S3 is not run here; accepted: a local folder or .zip "
             "(relative to the template), or inline code",
+        ),
+        (
+            "      AutoPublishAlias: live\n      DeploymentPreference:\n        Type: Canary10\n",
+            10,
+            "Resources.Fn.Properties.DeploymentPreference.Type",
+            "must be AllAtOnce, Canary<N>Percent<M>Minutes or Linear<N>PercentEvery<M>Minutes "
+            "(e.g. Canary10Percent5Minutes, Linear10PercentEvery1Minute)",
+        ),
+        (
+            "      AutoPublishAlias: '123'\n",
+            8,
+            "Resources.Fn.Properties.AutoPublishAlias",
+            "an alias name is 1 to 128 letters, digits, - and _, and not all digits",
         ),
         (
             "      PackageType: Image\n",
@@ -522,3 +535,60 @@ async def test_update_function_configuration_refuses_a_template_function(tmp_pat
     assert refused.value.code == "ResourceConflictException"
     assert "defined by the resource ItemsFunction in" in refused.value.message
     assert (root / "template.yaml").read_text() == before  # never rewritten as TOML
+
+
+def with_deployment(root: Path, kind: str) -> None:
+    template = root / "template.yaml"
+    template.write_text(
+        template.read_text().replace(
+            "      AutoPublishAlias: live\n",
+            f"      AutoPublishAlias: live\n      DeploymentPreference:\n        Type: {kind}\n",
+        )
+    )
+
+
+def save_new_code(root: Path) -> None:
+    app = root / "src" / "items" / "app.py"
+    app.write_text(app.read_text().replace('"layer": shared.VALUE', '"layer": "v2"'))
+
+
+async def test_auto_publish_alias_publishes_each_change_and_canaries_it(tmp_path: Path) -> None:
+    root = sam(tmp_path)
+    with_deployment(root, "Canary10Percent5Minutes")
+    settings = EngineSettings(state_dir=tmp_path / "state", watch=True)
+    async with Engine([root], settings) as engine:
+        auto = engine.hot_reload.auto_publish
+        assert auto is not None
+        await auto.settle()
+        live = engine.alias("ItemsFunction", "live")  # the first version, at once
+        assert (live.function_version, dict(live.routing)) == ("1", {})
+        assert engine.versions("ZippedFunction") == []  # no AutoPublishAlias: not published
+        await engine.wait_watching()
+        save_new_code(root)
+        await until(lambda: engine.alias("ItemsFunction", "live").routing, "the canary")
+        live = engine.alias("ItemsFunction", "live")
+        # 10 % to the new version for 5 minutes (time_scale 1: it is still shifting here)
+        assert (live.function_version, dict(live.routing)) == ("1", {"2": 0.1})
+        assert [v.number for v in engine.versions("ItemsFunction")] == [1, 2]
+        new = await engine.invoke("ItemsFunction:2", b"{}")
+        assert json.loads(json.loads(new.payload)["body"])["layer"] == "v2"
+
+
+async def test_a_linear_deployment_ends_on_the_new_version(tmp_path: Path) -> None:
+    root = sam(tmp_path)
+    with_deployment(root, "Linear10PercentEvery1Minute")
+    settings = EngineSettings(state_dir=tmp_path / "state", watch=True, time_scale=0.0001)
+    async with Engine([root], settings) as engine:
+        assert engine.hot_reload.auto_publish is not None
+        await engine.hot_reload.auto_publish.settle()
+        await engine.wait_watching()
+        seen: set[tuple[str, tuple[tuple[str, float], ...]]] = set()
+
+        def done() -> bool:
+            live = engine.alias("ItemsFunction", "live")
+            seen.add((live.function_version, tuple(live.routing.items())))
+            return live.function_version == "2" and not live.routing
+
+        save_new_code(root)
+        await until(done, "the alias to reach version 2")
+        assert ("2", ()) in seen and all(v in ("1", "2") for v, _ in seen)

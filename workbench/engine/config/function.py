@@ -167,6 +167,10 @@ class FunctionConfig:
     # its logical id, and what the template asks for that is not run here (config/templates/)
     resource: str | None = None
     notes: tuple[str, ...] = ()
+    # SAM's AutoPublishAlias (each change published, the alias moved to it) and its
+    # DeploymentPreference type (how the alias shifts: reload/auto_publish.py)
+    auto_publish_alias: str | None = None
+    deployment: str | None = None
 
     @property
     def origin(self) -> str:
@@ -203,13 +207,21 @@ def build_function(
     locate: Locate,
     resource: str,
     notes: tuple[str, ...] = (),
+    auto_publish_alias: str | None = None,
+    deployment: str | None = None,
     account_limit: int = 1000,
 ) -> FunctionConfig:
     """Validate ``data`` (function.toml's keys, from a template resource) with the same checks
     as a ``function.toml``; ``locate`` turns a key into the template's line and property."""
     parser = _Parser("", Path(folder), Path(config_file), account_limit, locate=locate)
     fn = parser.build(dict(data))
-    return replace(fn, resource=resource, notes=notes)
+    return replace(
+        fn,
+        resource=resource,
+        notes=notes,
+        auto_publish_alias=auto_publish_alias,
+        deployment=deployment,
+    )
 
 
 def runtime_family(runtime: str) -> str:

@@ -30,6 +30,7 @@ from ..config.watcher import Watcher
 from ..config.writers import open_for_writing
 from ..invoke.pool import EnvironmentPool
 from ..model.events import EventBus, FunctionReloaded, ReloadChange
+from .auto_publish import AutoPublish
 
 log = logging.getLogger("workbench.reload")
 
@@ -58,6 +59,7 @@ class HotReload:
         pycache_dir: Path,
         on_change: Callable[[], None],
         template_code_dir: Path | None = None,
+        auto_publish: AutoPublish | None = None,
     ) -> None:
         self.roots = roots
         self.settings = settings
@@ -68,6 +70,7 @@ class HotReload:
         self.pycache_dir = pycache_dir
         self.on_change = on_change
         self.template_code_dir = template_code_dir  # where template zips are extracted
+        self.auto_publish = auto_publish  # template functions' AutoPublishAlias
         self._watcher: Watcher | None = None
         self.closed = False
 
@@ -107,8 +110,12 @@ class HotReload:
             on_error=lambda message: log.warning("hot reload: %s", message),
         )
         self._watcher.start()
+        if self.auto_publish is not None:
+            self.auto_publish.changed(self.catalog.functions)  # what changed while we were away
 
     def close(self) -> None:
+        if self.auto_publish is not None:
+            self.auto_publish.close()
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None
@@ -171,6 +178,8 @@ class HotReload:
             self._watcher.watch(self.watch_paths())
         if events:
             self.on_change()
+            if self.auto_publish is not None and self._watcher is not None:
+                self.auto_publish.changed(e.function for e in events if e.change != "removed")
         if self.bus.active:
             for event in events:
                 self.bus.publish(event)

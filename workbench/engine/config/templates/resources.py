@@ -10,6 +10,7 @@ function ("not run here"), never dropped without a word.
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,11 @@ Where = dict[str, KeyPath]  # property -> its path in the template
 Data = dict[str, Any]  # function.toml's keys
 Origin = dict[KeyPath, KeyPath]  # function.toml key path -> template path
 Value = Callable[[str], Any]  # a property, resolved
+ALIAS_NAME_RE = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]+")
+# SAM's deployment types; the shifting itself is reload/auto_publish.py's
+DEPLOYMENT_RE = re.compile(
+    r"AllAtOnce|Canary(\d{1,2})Percent(\d{1,3})Minutes?|Linear(\d{1,2})PercentEvery(\d{1,3})Minutes?"
+)
 _INTEGERS = ("memory_size", "timeout", "reserved_concurrency", "ephemeral_storage")
 # read elsewhere in this module (code, events, async, name)
 _HANDLED = {
@@ -54,10 +60,10 @@ _HANDLED = {
     "DeadLetterConfig",
     "EventInvokeConfig",
     "Architectures",
+    "AutoPublishAlias",
+    "DeploymentPreference",
 }
 _WHY = {
-    "AutoPublishAlias": "publish and alias with `workbench publish` / `workbench alias`",
-    "DeploymentPreference": "set the alias's routing weights with `workbench alias`",
     "ProvisionedConcurrencyConfig": "environments start on demand here",
     "FunctionUrlConfig": "route it with an HttpApi event instead",
     "LoggingConfig": "logs are Lambda's text format here",
@@ -142,6 +148,7 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
         if prop not in _HANDLED:
             why = _WHY.get(prop)
             notes.append(f"{prop}: not run here" + (f" ({why})" if why else ""))
+    alias, deployment = _auto_publish(ctx, props, where, notes, value)
     if ctx.built:
         notes.insert(0, f"from the built template {ctx.file} (run `sam build` again to update)")
 
@@ -161,8 +168,49 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
         locate=locate,
         resource=logical_id,
         notes=tuple(notes),
+        auto_publish_alias=alias,
+        deployment=deployment,
         account_limit=ctx.account_limit,
     )
+
+
+def _auto_publish(
+    ctx: TemplateContext, props: Props, where: Where, notes: list[str], value: Value
+) -> tuple[str | None, str | None]:
+    """``AutoPublishAlias`` (checked as Lambda checks an alias name) and the
+    ``DeploymentPreference`` type that shifts it (AllAtOnce, CanaryXPercentYMinutes,
+    LinearXPercentEveryYMinutes; hooks and alarms are not run here)."""
+    alias = value("AutoPublishAlias") if "AutoPublishAlias" in props else None
+    if alias is not None and not (
+        isinstance(alias, str) and len(alias) <= 128 and ALIAS_NAME_RE.fullmatch(alias)
+    ):
+        raise ctx.error(
+            where["AutoPublishAlias"],
+            "an alias name is 1 to 128 letters, digits, - and _, and not all digits",
+            alias,
+        )
+    if "DeploymentPreference" not in props:
+        return alias, None
+    preference = value("DeploymentPreference")
+    at = where["DeploymentPreference"]
+    if not isinstance(preference, Mapping):
+        raise ctx.error(at, "must be a mapping with Type")
+    if alias is None:
+        raise ctx.error(at, "needs AutoPublishAlias (the alias it shifts)")
+    for key in ("Hooks", "Alarms", "TriggerConfigurations", "Role", "PassthroughCondition"):
+        if key in preference:
+            notes.append(f"DeploymentPreference {key}: not run here")
+    if preference.get("Enabled") in (False, "false", "False"):
+        return alias, None
+    kind = preference.get("Type")
+    if not isinstance(kind, str) or not DEPLOYMENT_RE.fullmatch(kind):
+        raise ctx.error(
+            (*at, "Type"),
+            "must be AllAtOnce, Canary<N>Percent<M>Minutes or Linear<N>PercentEvery<M>Minutes "
+            "(e.g. Canary10Percent5Minutes, Linear10PercentEvery1Minute)",
+            kind,
+        )
+    return alias, None if kind == "AllAtOnce" else kind
 
 
 def _merged_properties(
