@@ -40,9 +40,27 @@ def local_code(location: str, base: Path, code_dir: Path) -> Path:
     return extract_zip(path, code_dir)
 
 
+# (path, size, mtime_ns) -> sha256: every save under a root reads the templates again, and a
+# zip that did not change need not be hashed again
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _digest(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        if len(_DIGESTS) > 256:
+            _DIGESTS.clear()
+        sha = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                sha.update(chunk)
+        _DIGESTS[key] = sha.hexdigest()
+    return _DIGESTS[key]
+
+
 def extract_zip(path: Path, code_dir: Path) -> Path:
-    data = path.read_bytes()
-    target = code_dir / hashlib.sha256(data).hexdigest()
+    target = code_dir / _digest(path)
     if target.is_dir():
         return target
     code_dir.mkdir(parents=True, exist_ok=True)
