@@ -26,6 +26,7 @@ from workbench.engine.config import (
     discover,
     triggers_of,
 )
+from workbench.engine.sources import TopicError, publish_message
 
 
 def sam(tmp_path: Path) -> Path:
@@ -524,6 +525,24 @@ async def test_the_templates_queues_exist_locally_even_with_no_consumer(tmp_path
             "app-jobs-dlq",
             3,
         )
+
+
+async def test_the_templates_topics_and_buckets_exist_without_subscribers(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    extra = (
+        "  Quiet:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: quiet-topic}\n"
+        "  Archive:\n    Type: AWS::S3::Bucket\n"
+    )
+    write_template(root, one_function("", extra))
+    settings = EngineSettings(state_dir=tmp_path / "state", background=True)
+    async with Engine([root], settings) as engine:
+        # SNS accepts a publish to a topic nothing subscribes to
+        assert publish_message(engine, "quiet-topic", "hello")
+        with pytest.raises(TopicError):
+            publish_message(engine, "no-such-topic", "hello")
+        # the bucket's folder, where its objects go (named as CloudFormation would not: the
+        # logical id lower-cased, as a bucket name must be)
+        await until(lambda: (root / "buckets" / "archive").is_dir(), "the bucket folder")
 
 
 async def test_update_function_configuration_refuses_a_template_function(tmp_path: Path) -> None:

@@ -36,11 +36,14 @@ class Catalog:
         self.checked_sources: dict[str, dict[str, str]] = {}
         self.checked = CheckedSources()
         self.reserved_total = 0  # concurrency reserved by functions: not for the others
-        self.queues: dict[str, QueueResource] = {}  # the templates' queues (created if missing)
+        # the templates' queues, topics and buckets: they exist locally (created if missing)
+        self.queues: dict[str, QueueResource] = {}
+        self.topics: frozenset[str] = frozenset()
+        self.buckets: frozenset[str] = frozenset()
 
     def replace(self, found: Discovery) -> None:
         self.functions, self.problems = found.functions, found.problems
-        self.queues = found.queues
+        self.queues, self.topics, self.buckets = found.queues, found.topics, found.buckets
         self.latest_good.update(found.functions)
         self.reserved_total = sum(fn.reserved_concurrency or 0 for fn in self.functions.values())
 

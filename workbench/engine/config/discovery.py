@@ -38,6 +38,8 @@ class Discovery:
     problems: dict[str, ConfigProblem]
     # the templates' AWS::SQS::Queue resources, by name: created locally when missing
     queues: dict[str, QueueResource] = field(default_factory=dict)
+    topics: frozenset[str] = frozenset()  # ... their AWS::SNS::Topic names
+    buckets: frozenset[str] = frozenset()  # ... their AWS::S3::Bucket names
 
 
 def discover(
@@ -86,7 +88,13 @@ def discover(
         defined_in[fn.name] = fn.config_file
     for problem in loaded.problems:
         _add_problem(problems, ConfigProblem(problem.name, problem.where, problem.error))
-    return Discovery(dict(sorted(functions.items())), dict(sorted(problems.items())), loaded.queues)
+    return Discovery(
+        dict(sorted(functions.items())),
+        dict(sorted(problems.items())),
+        loaded.queues,
+        frozenset(loaded.topics),
+        frozenset(loaded.buckets),
+    )
 
 
 def find_function_folders(roots: Sequence[Path]) -> list[Path]:

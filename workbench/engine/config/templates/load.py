@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..function import ConfigError, FunctionConfig
+from ..triggers.s3 import BUCKET_RE
+from ..triggers.sns import TOPIC_NAME_RE
 from .events import queue_settings
 from .intrinsics import Stack, TemplateError
 from .parse import load_template
@@ -75,6 +77,8 @@ class Loaded:
     functions: list[FunctionConfig] = field(default_factory=list)
     problems: list[TemplateProblem] = field(default_factory=list)
     queues: dict[str, QueueResource] = field(default_factory=dict)
+    topics: set[str] = field(default_factory=set)  # AWS::SNS::Topic names
+    buckets: set[str] = field(default_factory=set)  # AWS::S3::Bucket names
 
 
 def find_templates(roots: Sequence[Path], given: Sequence[Path]) -> list[TemplateFile]:
@@ -188,8 +192,8 @@ def _load_one(
     except TemplateError as e:
         raise reraise(ctx, e) from None
     for logical_id, resource in resources.items():
-        if isinstance(resource, Mapping) and resource.get("Type") == "AWS::SQS::Queue":
-            _queue(ctx, logical_id, resource, loaded)
+        if isinstance(resource, Mapping) and resource.get("Type") in _LOCAL_RESOURCES:
+            _local_resource(ctx, logical_id, resource, loaded)
         if not isinstance(resource, Mapping) or resource.get("Type") not in FUNCTION_TYPES:
             continue
         try:
@@ -206,20 +210,30 @@ def _load_one(
             loaded.problems.append(TemplateProblem(_name(ctx, logical_id), ctx.file, e))
 
 
-def _queue(
+_LOCAL_RESOURCES = ("AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket")
+
+
+def _local_resource(
     ctx: TemplateContext, logical_id: str, resource: Mapping[str, Any], loaded: Loaded
 ) -> None:
+    """A queue, topic or bucket of the template, to create locally as a deployed stack has it
+    (one a function's event names reports its problems there; this one is only created)."""
     try:
         condition = resource.get("Condition")
         path = ("Resources", logical_id, "Condition")
         if condition is not None and not ctx.stack.condition(condition, path):
             return
         name = ctx.stack.local_name(logical_id)
-        settings = queue_settings(ctx.stack, logical_id)
-        queue = QueueResource(name, **settings)
+        kind = resource.get("Type")
+        if kind == "AWS::SQS::Queue":
+            queue = QueueResource(name, **queue_settings(ctx.stack, logical_id))
+            loaded.queues.setdefault(name, queue)
+        elif kind == "AWS::SNS::Topic" and TOPIC_NAME_RE.fullmatch(name):
+            loaded.topics.add(name)
+        elif kind == "AWS::S3::Bucket" and BUCKET_RE.fullmatch(name):
+            loaded.buckets.add(name)
     except (TemplateError, TypeError):
-        return  # a queue a function uses reports its problem there; this one is only created
-    loaded.queues.setdefault(name, queue)
+        return
 
 
 def _name(ctx: TemplateContext, logical_id: str) -> str:
