@@ -150,8 +150,9 @@ def test_parameter_overrides_flip_conditions_mappings_and_names(tmp_path: Path) 
     bad = discover(
         [tmp_path / "app"], templates=TemplateOptions(parameter_overrides={"Stage": "x"})
     )
-    assert bad.functions == {}  # a parameter every function depends on: the template's error
-    error = bad.problems["template.yaml"].error
+    assert bad.functions == {}  # every function depends on it: each says so
+    assert sorted(bad.problems) == ["InlineFunction", "ItemsFunction", "ZippedFunction"]
+    error = bad.problems["ItemsFunction"].error
     assert error.line == SAM_TEMPLATE.splitlines().index("  Stage:") + 1
     assert error.key == "Parameters.Stage"
     assert error.message == "value 'x' is not one of AllowedValues: dev, prod"
@@ -208,6 +209,23 @@ def test_cdk_out_stacks_yield_functions_from_their_assets(tmp_path: Path) -> Non
     (tmp_path / "empty").mkdir()
     given = discover([tmp_path / "empty"], templates=TemplateOptions(files=(out,)))
     assert sorted(given.functions) == ["Handler886CB40B"]
+
+
+def test_a_broken_event_source_mapping_is_its_own_problem(tmp_path: Path) -> None:
+    root = tmp_path / "cdk-app"
+    out = make_cdk_out(root)
+    stack = out / "AppStack.template.json"
+    data = json.loads(stack.read_text())
+    data["Resources"]["Other"] = {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {"FunctionName": {"Fn::ImportValue": "SharedFunction"}},
+    }
+    stack.write_text(json.dumps(data, indent=1))
+    found = discover([root])
+    assert list(found.functions) == ["Handler886CB40B"]
+    error = found.problems["Other"].error
+    assert error.key == "Resources.Other.Properties.FunctionName.Fn::ImportValue"
+    assert error.message.startswith("Fn::ImportValue 'SharedFunction': another stack's export")
 
 
 def test_a_cdk_templates_error_has_its_json_line(tmp_path: Path) -> None:

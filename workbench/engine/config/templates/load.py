@@ -187,10 +187,7 @@ def _load_one(
     resources = raw.get("Resources")
     if not isinstance(resources, Mapping) or not resources:
         raise ctx.error(("Resources",), "a template needs a Resources mapping")
-    try:
-        _cross_resources(ctx)
-    except TemplateError as e:
-        raise reraise(ctx, e) from None
+    _cross_resources(ctx, loaded)
     for logical_id, resource in resources.items():
         if isinstance(resource, Mapping) and resource.get("Type") in _LOCAL_RESOURCES:
             _local_resource(ctx, logical_id, resource, loaded)
@@ -243,12 +240,12 @@ def _name(ctx: TemplateContext, logical_id: str) -> str:
         return logical_id
 
 
-def _cross_resources(ctx: TemplateContext) -> None:
+def _cross_resources(ctx: TemplateContext, loaded: Loaded) -> None:
     """Resources that configure a function from outside it (CDK writes these): event source
-    mappings onto SQS queues, and event-invoke configs."""
+    mappings onto SQS queues, and event-invoke configs. A broken one is a problem of its own."""
     stack = ctx.stack
     functions = {
-        function_name(ctx, logical_id): logical_id
+        _name(ctx, logical_id): logical_id
         for logical_id in stack.resources
         if stack.resource_type(logical_id) in FUNCTION_TYPES
     }
@@ -257,7 +254,13 @@ def _cross_resources(ctx: TemplateContext) -> None:
         if kind not in ("AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig"):
             continue
         path = ("Resources", logical_id, "Properties")
-        props = stack.resolve(resource.get("Properties") or {}, path)
+        try:
+            props = stack.resolve(resource.get("Properties") or {}, path)
+        except TemplateError as e:
+            loaded.problems.append(TemplateProblem(logical_id, ctx.file, reraise(ctx, e)))
+            continue
+        if not isinstance(props, dict):
+            continue
         target = str(props.get("FunctionName", ""))
         target = target.split(":function:", 1)[-1].split(":", 1)[0]
         function = functions.get(target)
