@@ -344,6 +344,13 @@ def test_event_invoke_config_dead_letters_and_foreign_layers(tmp_path: Path) -> 
             "an alias name is 1 to 128 letters, digits, - and _, and not all digits",
         ),
         (
+            "      Environment:\n        Variables:\n"
+            "          OK_VAR: x\n          AWS_REGION: y\n",
+            11,
+            "Resources.Fn.Properties.Environment.Variables.AWS_REGION",
+            "AWS_REGION is reserved by Lambda and cannot be set",
+        ),
+        (
             "      PackageType: Image\n",
             8,
             "Resources.Fn.Properties.PackageType",

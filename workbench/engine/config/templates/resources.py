@@ -155,8 +155,9 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
     def locate(path: KeyPath) -> tuple[int | None, str]:
         for end in range(len(path), 0, -1):
             if path[:end] in origin:
-                at = origin[path[:end]]
-                rest = path[end:]
+                at, rest = origin[path[:end]], path[end:]
+                while rest and _has(ctx.raw, (*at, rest[0])):  # Variables.NAME is in the template
+                    at, rest = (*at, rest[0]), rest[1:]
                 key = dotted(at) + (f" ({dotted_key(rest)})" if rest else "")
                 return line_of(ctx.raw, at), key
         return line_of(ctx.raw, base), dotted(base)
@@ -172,6 +173,15 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
         deployment=deployment,
         account_limit=ctx.account_limit,
     )
+
+
+def _has(raw: Any, path: KeyPath) -> bool:
+    node = raw
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _auto_publish(
