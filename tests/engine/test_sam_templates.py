@@ -117,6 +117,26 @@ def test_events_become_the_triggers_and_the_rest_is_listed_as_not_run_here(
     assert (items.auto_publish_alias, items.deployment) == ("live", None)  # run: see below
 
 
+def test_a_default_http_route_and_a_schedules_time_zone(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    props = (
+        "      Events:\n"
+        "        Everything:\n          Type: HttpApi\n          Properties: {Path: $default}\n"
+        "        Morning:\n          Type: ScheduleV2\n          Properties:\n"
+        "            ScheduleExpression: cron(0 8 * * ? *)\n"
+        "            ScheduleExpressionTimezone: Europe/Paris\n"
+    )
+    write_template(root, one_function(props))
+    fn = discover([root]).functions["Fn"]
+    (route,) = triggers_of(fn, HttpTrigger)
+    assert (route.route_key, route.payload_format) == ("ANY /{proxy+}", "2.0")
+    (schedule,) = triggers_of(fn, ScheduleTrigger)
+    assert schedule.expression == "cron(0 8 * * ? *)"
+    assert fn.notes == (
+        "event Morning: ScheduleExpressionTimezone not applied here (schedules run in UTC)",
+    )
+
+
 def test_inline_and_zipped_code_land_content_addressed_in_the_state_dir(tmp_path: Path) -> None:
     root = sam(tmp_path)
     state = tmp_path / "state"

@@ -36,6 +36,8 @@ def event_trigger(
     if kind in ("Api", "HttpApi"):
         path_value = props.get("Path")
         method = props.get("Method")
+        if kind == "HttpApi" and path_value == "$default":
+            path_value, method = None, None
         if kind == "HttpApi" and path_value is None and method is None:
             # the $default route; /{proxy+} is the nearest route key (it does not match "/")
             path_value, method = "/{proxy+}", "ANY"
@@ -89,6 +91,9 @@ def event_trigger(
             trigger["enabled"] = props["Enabled"]
         if "State" in props:
             trigger["enabled"] = str(props["State"]).upper() == "ENABLED"
+        for key in ("ScheduleExpressionTimezone", "FlexibleTimeWindow", "StartDate", "EndDate"):
+            if key in props:
+                notes.append(f"event {name}: {key} not applied here (schedules run in UTC)")
     return trigger, notes
 
 
