@@ -2,8 +2,9 @@
 
 ``parse`` reads a template with CloudFormation's tags and line numbers, ``intrinsics`` resolves
 ``!Ref``/``!Sub``/``!GetAtt``/... against a local stack, ``events`` maps ``Events`` onto the
-triggers, ``code`` finds (or extracts) the code, ``resources`` builds each function through
-function.toml's own validation, and ``load`` finds the templates under the roots.
+triggers, ``code`` finds (or extracts) the code, ``properties`` maps the other properties,
+``resources`` builds each function through function.toml's own validation (``context`` is what
+they share), and ``load`` finds the templates under the roots.
 """
 
 from __future__ import annotations
