@@ -656,3 +656,19 @@ async def test_a_linear_deployment_ends_on_the_new_version(tmp_path: Path) -> No
         save_new_code(root)
         await until(done, "the alias to reach version 2")
         assert ("2", ()) in seen and all(v in ("1", "2") for v, _ in seen)
+
+
+async def test_a_sam_build_is_picked_up_as_a_save(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    write_template(root, one_function(""))
+    build = root / ".aws-sam" / "build"
+    (build / "Fn").mkdir(parents=True)
+    built_code = build / "Fn" / "app.py"
+    built_code.write_text("def handler(e, c):\n    return {'body': '{\"build\": 1}'}\n")
+    (build / "template.yaml").write_text(one_function("").replace("CodeUri: src", "CodeUri: Fn"))
+    settings = EngineSettings(state_dir=tmp_path / "state", watch=True)
+    async with Engine([root], settings) as engine:
+        await _until_body(engine, "Fn", lambda seen: seen["build"] == 1)
+        await engine.wait_watching()
+        built_code.write_text("def handler(e, c):\n    return {'body': '{\"build\": 2}'}\n")
+        await _until_body(engine, "Fn", lambda seen: seen["build"] == 2)
