@@ -100,15 +100,7 @@ def event_trigger(
 def _queue_settings(stack: Stack, queue: Any) -> dict[str, Any]:
     """A template queue's own settings (visibility timeout, redrive to a dead-letter queue), as
     the queue trigger takes them: the local queue is created with them."""
-    logical_id = next(
-        (
-            lid
-            for lid in stack.resources
-            if stack.resource_type(lid) == "AWS::SQS::Queue"
-            and queue in (stack.arn(lid), stack.ref(lid, ()))
-        ),
-        None,
-    )
+    logical_id = stack.referenced("AWS::SQS::Queue").get(str(queue))
     return {} if logical_id is None else queue_settings(stack, logical_id)
 
 

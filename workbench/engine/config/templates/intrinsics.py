@@ -63,6 +63,10 @@ class Stack:
     _params: dict[str, Any] = field(default_factory=dict)
     _conditions: dict[str, bool] = field(default_factory=dict)
     _evaluating: set[str] = field(default_factory=set)
+    # memos: each function's events and layers look resources up (one pass, not one per use)
+    _types: dict[str, str] | None = None
+    _names: dict[str, str] = field(default_factory=dict)
+    _by_reference: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ sections
 
@@ -77,14 +81,32 @@ class Stack:
         return self.section("Resources")
 
     def resource_type(self, logical_id: str) -> str | None:
-        resource = self.resources.get(logical_id)
-        if isinstance(resource, Mapping) and isinstance(resource.get("Type"), str):
-            return str(resource["Type"])
-        return None
+        if self._types is None:
+            self._types = {
+                lid: str(resource["Type"])
+                for lid, resource in self.resources.items()
+                if isinstance(resource, Mapping) and isinstance(resource.get("Type"), str)
+            }
+        return self._types.get(logical_id)
+
+    def referenced(self, *kinds: str) -> dict[str, str]:
+        """Logical ids of the resources of ``kinds``, by their ARN and by their ``Ref`` value
+        (what an event's ``Queue: !GetAtt Q.Arn`` or ``Layers: [!Ref L]`` hold)."""
+        key = "|".join(kinds)
+        if key not in self._by_reference:
+            found: dict[str, str] = {}
+            for lid in self.resources:
+                if self.resource_type(lid) in kinds:
+                    found.setdefault(self.arn(lid), lid)
+                    found.setdefault(str(self.ref(lid, ())), lid)
+            self._by_reference[key] = found
+        return self._by_reference[key]
 
     def local_name(self, logical_id: str) -> str:
         """The name a resource has here: its name property if literal, else its logical id
         (lower-cased for a bucket, as bucket names are)."""
+        if logical_id in self._names:
+            return self._names[logical_id]
         kind = self.resource_type(logical_id) or ""
         resource = self.resources.get(logical_id) or {}
         props = resource.get("Properties") or {} if isinstance(resource, Mapping) else {}
@@ -92,8 +114,11 @@ class Stack:
         if prop and isinstance(props, Mapping) and prop in props:
             value = self.resolve(props[prop], ("Resources", logical_id, "Properties", prop))
             if isinstance(value, str) and value:
+                self._names[logical_id] = value
                 return value
-        return logical_id.lower() if kind == "AWS::S3::Bucket" else logical_id
+        name = logical_id.lower() if kind == "AWS::S3::Bucket" else logical_id
+        self._names[logical_id] = name
+        return name
 
     def arn(self, logical_id: str) -> str:
         kind = self.resource_type(logical_id) or ""

@@ -120,12 +120,28 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 _Loader.add_multi_constructor("!", _tag)
 
 
-def load_template(path: Path) -> LocatedDict:
-    """The template at ``path`` as located dicts; ``ConfigError`` (with its line) if unreadable.
+# (path, size, mtime_ns) -> the parsed template: every save under a root reads the templates
+# again, and one that did not change need not be parsed again (nothing mutates what it holds)
+_PARSED: dict[tuple[str, int, int], LocatedDict] = {}
 
-    JSON goes through the YAML loader too (JSON is YAML's flow style) for its lines; where the
-    YAML loader refuses valid JSON (tabs), ``json`` reads it without lines.
-    """
+
+def load_template(path: Path) -> LocatedDict:
+    """The template at ``path`` as located dicts; ``ConfigError`` (with its line) if unreadable."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _load(path)  # reported there
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _PARSED:
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[key] = _load(path)
+    return _PARSED[key]
+
+
+def _load(path: Path) -> LocatedDict:
+    """JSON goes through the YAML loader too (JSON is YAML's flow style) for its lines; where the
+    YAML loader refuses valid JSON (tabs), ``json`` reads it without lines."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:

@@ -190,11 +190,7 @@ def layers(
     layers = value("Layers")
     if not isinstance(layers, list):
         raise ctx.error(where["Layers"], "must be a list of layer ARNs (e.g. !Ref MyLayer)")
-    local = {
-        ctx.stack.arn(logical_id): logical_id
-        for logical_id in ctx.stack.resources
-        if ctx.stack.resource_type(logical_id) in LAYER_TYPES
-    }
+    local = ctx.stack.referenced(*LAYER_TYPES)
     folders = []
     for arn in layers:
         logical_id = local.get(str(arn))
