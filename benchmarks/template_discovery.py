@@ -7,8 +7,8 @@ Every debounced save under a root runs ``discover()`` again (hot reload), so thi
 template adds to each reload: "template" for a save elsewhere (the parsed template is reused),
 "saved" for a save of the template itself (parsed again). Each function has a layer, four
 events, Globals, and !Sub / !GetAtt / !If in its environment, as the realistic SAM project of
-the tests. Rounds alternate baseline and template, so a shared machine's drift weighs on both alike; medians and p99 are printed, and
-the template's as a ratio of the baseline's.
+the tests. Rounds alternate baseline and template, so a shared machine's drift weighs on both
+alike; medians and p99 are printed, and the template's as a ratio of the baseline's.
 """
 
 from __future__ import annotations
