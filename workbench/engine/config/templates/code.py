@@ -40,14 +40,14 @@ def local_code(location: str, base: Path, code_dir: Path) -> Path:
     return extract_zip(path, code_dir)
 
 
-# (path, size, mtime_ns) -> sha256: every save under a root reads the templates again, and a
-# zip that did not change need not be hashed again
-_DIGESTS: dict[tuple[str, int, int], str] = {}
+# (path, inode, size, mtime, ctime) -> sha256: every save under a root reads the templates
+# again, and a zip that did not change need not be hashed again
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def _digest(path: Path) -> str:
     stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _DIGESTS:
         if len(_DIGESTS) > 256:
             _DIGESTS.clear()

@@ -120,9 +120,9 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 _Loader.add_multi_constructor("!", _tag)
 
 
-# (path, size, mtime_ns) -> the parsed template: every save under a root reads the templates
-# again, and one that did not change need not be parsed again (nothing mutates what it holds)
-_PARSED: dict[tuple[str, int, int], LocatedDict] = {}
+# (path, inode, size, mtime, ctime) -> the parsed template: every save under a root reads the
+# templates again, and one that did not change need not be parsed again (nothing mutates it)
+_PARSED: dict[tuple[str, int, int, int, int], LocatedDict] = {}
 
 
 def load_template(path: Path) -> LocatedDict:
@@ -131,7 +131,7 @@ def load_template(path: Path) -> LocatedDict:
         stat = path.stat()
     except OSError:
         return _load(path)  # reported there
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in _PARSED:
         if len(_PARSED) > 64:
             _PARSED.clear()
