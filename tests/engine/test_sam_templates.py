@@ -474,6 +474,14 @@ def test_a_resource_whose_condition_is_false_is_not_created(tmp_path: Path) -> N
     assert list(on.functions) == ["Fn"]
 
 
+def test_a_property_if_no_value_is_as_if_not_given(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    props = "      Timeout: !If [Never, 30, !Ref AWS::NoValue]\n"
+    conditions = "Conditions:\n  Never: !Equals [a, b]\n"
+    write_template(root, conditions + one_function(props))
+    assert discover([root]).functions["Fn"].timeout == 3  # the default, as CloudFormation's
+
+
 def test_sub_in_both_forms_with_literals_and_attributes(tmp_path: Path) -> None:
     root = tmp_path / "app"
     props = (

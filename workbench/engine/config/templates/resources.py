@@ -15,7 +15,7 @@ from typing import Any
 
 from ..function import NAME_RE, FunctionConfig, KeyPath, build_function, dotted_key
 from .context import FUNCTION_TYPES, TemplateContext, number, reraise
-from .intrinsics import dotted
+from .intrinsics import NO_VALUE, dotted
 from .parse import line_of
 from .properties import (
     async_config,
@@ -93,6 +93,10 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
     def value(prop: str) -> Any:
         return stack.resolve(props[prop], where[prop])
 
+    for prop in [p for p in props if p in _HANDLED and _is_if(props[p])]:
+        if value(prop) is NO_VALUE:  # !If [Cond, X, !Ref AWS::NoValue]: as if not given
+            del props[prop]
+
     name = function_name(ctx, logical_id)
     if not NAME_RE.fullmatch(name):
         at = where.get("FunctionName", ("Resources", logical_id))
@@ -154,6 +158,10 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
         deployment=deployment,
         account_limit=ctx.account_limit,
     )
+
+
+def _is_if(raw: Any) -> bool:
+    return isinstance(raw, Mapping) and len(raw) == 1 and "Fn::If" in raw
 
 
 def _has(raw: Any, path: KeyPath) -> bool:
