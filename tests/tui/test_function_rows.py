@@ -24,3 +24,24 @@ def test_the_detail_says_when_a_function_runs_on_another_python(tmp_path: Path) 
     assert rows["future"].runs_on == notice
     assert detail(rows["future"]).plain.splitlines()[2] == notice
     assert rows["own"].runs_on is None and "running on" not in detail(rows["own"]).plain
+
+
+def test_a_template_function_says_where_it_came_from_and_what_is_not_run_here(
+    tmp_path: Path,
+) -> None:
+    from workbench.tui.widgets.function_rows import cells
+
+    from ..template_projects import make_sam_project
+
+    root = make_sam_project(tmp_path / "app")
+    make_function(root / "functions", "plain", HELLO)
+    engine = Engine([root], EngineSettings(state_dir=tmp_path / "state"))
+    rows = {row.name: row for row in function_rows(engine)}
+    name_cell = cells(rows["ItemsFunction"])[0]
+    assert str(name_cell) == "ItemsFunction ·template.yaml"
+    text = detail(rows["ItemsFunction"]).plain
+    assert "from template.yaml: ItemsFunction" in text
+    assert "  event Stream (Kinesis): not run here" in text
+    # a folder's function: no origin line, no marker
+    assert cells(rows["plain"])[0] == "plain"
+    assert "from " not in detail(rows["plain"]).plain

@@ -80,6 +80,10 @@ _VALUE_OPTIONS = (
     "--debug-port",
     "--log-limit",
     "--aws-credentials",
+    "-t",
+    "--template",
+    "--parameter-overrides",
+    "--env-vars",
 )
 
 

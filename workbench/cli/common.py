@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..engine import Engine, InvocationRecord, InvokeResult
+    from ..engine.config import Discovery
 
 EXIT_OK, EXIT_FUNCTION_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -39,6 +40,16 @@ def roots_of(args: argparse.Namespace) -> list[Path]:
 def state_dir_of(args: argparse.Namespace, roots: list[Path]) -> Path:
     """``--state-dir``, else ``.workbench`` in the first root: where history lives."""
     return Path(args.state_dir) if args.state_dir else roots[0].resolve() / ".workbench"
+
+
+def discover_of(args: argparse.Namespace) -> Discovery:
+    """The functions under the roots and in the templates, read from disk without an engine."""
+    from ..engine.config import discover
+    from .options import template_options_of
+
+    roots = roots_of(args)
+    templates = template_options_of(args, state_dir_of(args, roots))
+    return discover(roots, templates=templates)
 
 
 def print_table(rows: Sequence[Sequence[str]]) -> None:
@@ -146,9 +157,13 @@ def with_engine(args: argparse.Namespace, work: Callable[[Engine], Awaitable[int
     roots = roots_of(args)
 
     async def main() -> int:
+        from .options import template_options_of
+
+        state_dir = state_dir_of(args, roots)
         settings = EngineSettings(
-            state_dir=state_dir_of(args, roots),
+            state_dir=state_dir,
             aws_credentials=getattr(args, "aws_credentials", "local"),  # verbs that run code
+            templates=template_options_of(args, state_dir),
         )
         async with Engine(roots, settings) as engine:
             try:

@@ -1,22 +1,33 @@
-"""``workbench list``: the functions under the roots, their configuration and triggers, the
-interpreter each runs on, and the folders whose ``function.toml`` is broken (with the error), read
-from disk without an engine."""
+"""``workbench list``: the functions under the roots and in their templates, where each came
+from, their configuration and triggers, the interpreter each runs on, what a template asks for
+that is not run here, and the folders or templates that are broken (with the error), read from
+disk without an engine."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .common import EXIT_OK, print_table, roots_of
+from .common import EXIT_OK, discover_of, print_table
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..engine.config import discover, label, triggers_of
+    from ..engine.config import label, triggers_of
     from ..engine.runtime import Interpreters
 
-    found = discover(roots_of(args))
+    found = discover_of(args)
     interpreters = Interpreters()  # as `serve` and the TUI choose them without --python/--node
-    header = ("NAME", "RUNTIME", "RUNS ON", "HANDLER", "MEMORY", "TIMEOUT", "TRIGGERS", "STATUS")
+    header = (
+        "NAME",
+        "RUNTIME",
+        "RUNS ON",
+        "HANDLER",
+        "FROM",
+        "MEMORY",
+        "TIMEOUT",
+        "TRIGGERS",
+        "STATUS",
+    )
     rows = [header]
     notices = []
     for name, fn in found.functions.items():
@@ -27,11 +38,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         if interpreter is not None and interpreter.notice is not None:
             runs_on += " (nearest)"
             notices.append(f"{name}: {interpreter.notice}")
-        rows.append((name, fn.runtime, runs_on, fn.handler, memory, timeout, triggers, "ok"))
+        origin = fn.origin
+        rows.append(
+            (name, fn.runtime, runs_on, fn.handler, origin, memory, timeout, triggers, "ok")
+        )
+        notices.extend(f"{name}: {note}" for note in fn.notes)
     for name, problem in found.problems.items():
-        rows.append((name, "-", "-", "-", "-", "-", "-", f"config error: {problem.error}"))
+        rows.append((name, "-", "-", "-", "-", "-", "-", "-", f"config error: {problem.error}"))
     if len(rows) == 1:
-        print("no functions found (a function is a folder with a function.toml)", file=sys.stderr)
+        print(
+            "no functions found (a function is a folder with a function.toml, or a function "
+            "resource of a template.yaml, cdk.out/ or --template)",
+            file=sys.stderr,
+        )
         return EXIT_OK
     print_table(rows)
     for notice in notices:

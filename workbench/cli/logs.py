@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import EXIT_OK, BadInput, roots_of, state_dir_of
+from .common import EXIT_OK, BadInput, discover_of, roots_of, state_dir_of
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -21,9 +21,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     store = RecordStore.open_readonly(path)
     try:
         if args.name:
-            from ..engine.config import discover
-
-            found = discover(roots)
+            found = discover_of(args)
             if args.name not in found.functions and not store.count(args.name):
                 raise BadInput(f"function not found: {args.name}")
         # enough invocations to fill --tail lines; each has at least three (START, END, REPORT)

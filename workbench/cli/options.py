@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..engine import EngineSettings
+    from ..engine.config import TemplateOptions
 
 
 def common_options(default: object) -> argparse.ArgumentParser:
@@ -30,6 +31,30 @@ def common_options(default: object) -> argparse.ArgumentParser:
         metavar="DIR",
         default=default,
         help="where history lives (default: <first root>/.workbench)",
+    )
+    common.add_argument(
+        "-t",
+        "--template",
+        action="append",
+        metavar="FILE",
+        default=default,
+        help="a SAM / CloudFormation template (or a cdk.out folder) whose functions to load "
+        "besides the roots' own template.yaml / cdk.out (repeatable)",
+    )
+    common.add_argument(
+        "--parameter-overrides",
+        action="append",
+        metavar="'K=V ...'",
+        default=default,
+        help="template parameters, as SAM takes them: 'Stage=prod Size=2' or "
+        "'ParameterKey=Stage,ParameterValue=prod' (repeatable)",
+    )
+    common.add_argument(
+        "--env-vars",
+        metavar="FILE",
+        default=default,
+        help='environment overrides for template functions, in SAM\'s JSON format: {"Parameters": '
+        '{"VAR": "value"}, "FunctionLogicalId": {"VAR": "value"}}',
     )
     return common
 
@@ -153,6 +178,57 @@ def cpu_from_environment() -> str | None:
     return value or None
 
 
+_OVERRIDE_RE = re.compile(r"ParameterKey=([^,\s]+),ParameterValue=(\S*)|([A-Za-z0-9]+)=(\S*)")
+
+
+def parameter_overrides(given: list[str] | None) -> dict[str, str]:
+    """``--parameter-overrides``' pairs, in SAM's two spellings; ``BadInput`` for another."""
+    from .common import BadInput
+
+    pairs: dict[str, str] = {}
+    for text in given or []:
+        for word in text.split():
+            m = _OVERRIDE_RE.fullmatch(word)
+            if m is None:
+                raise BadInput(
+                    f"--parameter-overrides: {word!r} is not KEY=VALUE "
+                    "(or ParameterKey=KEY,ParameterValue=VALUE)"
+                )
+            key, value = (m[1], m[2]) if m[1] else (m[3], m[4])
+            pairs[key] = value
+    return pairs
+
+
+def template_options_of(args: argparse.Namespace, state_dir: Path) -> TemplateOptions:
+    """``--template``, ``--parameter-overrides`` and ``--env-vars``, checked: a missing file
+    or a broken env-vars file is one line and exit 2."""
+    from ..engine.config import TemplateOptions, read_env_vars
+    from .common import BadInput
+
+    files = []
+    for name in getattr(args, "template", None) or []:
+        path = Path(name)
+        if not path.exists():
+            raise BadInput(f"template not found: {name}")
+        files.append(path.resolve())
+    env_vars = getattr(args, "env_vars", None)
+    if env_vars is not None:
+        try:
+            read_env_vars(Path(env_vars))
+        except Exception as e:  # ConfigError: file, line and what is accepted
+            raise BadInput(f"--env-vars: {e}") from None
+    return TemplateOptions(
+        files=tuple(files),
+        parameter_overrides=parameter_overrides(getattr(args, "parameter_overrides", None)),
+        env_vars=Path(env_vars).resolve() if env_vars is not None else None,
+        code_dir=state_dir / "template-code",
+        # --region / --account-id where the verb takes them (serve, the TUI): ARNs, pseudo
+        # parameters
+        **({"region": args.region} if getattr(args, "region", None) else {}),
+        **({"account_id": args.account_id} if getattr(args, "account_id", None) else {}),
+    )
+
+
 def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings:
     """The engine settings `serve` and the TUI run with, from ``engine_options``' flags."""
     from ..engine import EngineSettings
@@ -170,6 +246,7 @@ def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings
         node=args.node,
         region=args.region,
         account_id=args.account_id,
+        templates=template_options_of(args, state_dir),
     )
 
 

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, BadInput, print_table, roots_of
+from .common import EXIT_OK, BadInput, discover_of, print_table
 
 if TYPE_CHECKING:
     from ..engine.config import ScheduleTrigger
@@ -49,10 +49,9 @@ def _next(trigger: ScheduleTrigger, count: int, now: datetime) -> str:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
-    from ..engine.config import discover
     from ..engine.sources import schedule_triggers
 
-    found = discover(roots_of(args))
+    found = discover_of(args)
     name = args.name
     if name is not None and name not in found.functions:
         if name in found.problems:

@@ -61,6 +61,7 @@ async def serve(
         interpreter_lines,
         log_text,
         source_lines,
+        template_lines,
     )
 
     async with Engine(roots, settings) as engine:
@@ -100,6 +101,9 @@ async def serve(
             sources = source_lines(engine)
             print("event sources:", file=out)
             print("\n".join(sources or ["  (none)"]), file=out)
+            if templated := template_lines(engine):
+                print("from templates:", file=out)
+                print("\n".join(templated), file=out)
             if engine.pool.isolation is not None:
                 isolation = engine.pool.isolation
                 print(f"isolation: {isolation.describe()}", file=out)

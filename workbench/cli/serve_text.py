@@ -50,6 +50,16 @@ def source_lines(engine: Engine) -> list[str]:
     return [f"  {line}" for line in lines]
 
 
+def template_lines(engine: Engine) -> list[str]:
+    """Each function a template defines, where, and what of it is not run here."""
+    lines: list[str] = []
+    for name, fn in sorted(engine.functions.items()):
+        if fn.resource is not None:
+            lines.append(f"  {name}: {fn.config_file} (resource {fn.resource})")
+            lines.extend(f"    {note}" for note in fn.notes)
+    return lines
+
+
 def credentials_line(engine: Engine) -> str:
     """Which AWS credentials the functions get (``--aws-credentials``, and the functions whose
     function.toml says otherwise): the host's reach the real account."""

@@ -66,10 +66,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         from ..engine.invoke import RerunOnSave
+        from .options import template_options_of
         from .watch_text import Printer
 
+        state_dir = state_dir_of(args, roots)
         settings = EngineSettings(
-            state_dir=state_dir_of(args, roots), watch=True, aws_credentials=args.aws_credentials
+            state_dir=state_dir,
+            watch=True,
+            aws_credentials=args.aws_credentials,
+            templates=template_options_of(args, state_dir),
         )
         async with Engine(roots, settings) as engine:
             _check_name(engine, args.name)

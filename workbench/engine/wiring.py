@@ -17,6 +17,7 @@ from .invoke.pool import EnvironmentPool
 from .invoke.replay import Replay
 from .registry.control_plane import ControlPlane
 from .registry.service import RegistryService
+from .reload.auto_publish import AutoPublish
 from .reload.hot_reload import HotReload
 from .runtime.debug_attach import DebugPorts
 from .runtime.debugger import Debugger
@@ -89,6 +90,8 @@ def compose(host: Parts) -> Services:
         source_filter=host.source_filter,
         pycache_dir=state_dir / "pycache",
         on_change=sources.refresh,
+        template_code_dir=state_dir / "template-code",
+        auto_publish=AutoPublish(catalog=catalog, versioning=versioning, settings=settings),
     )
     control = ControlPlane(
         catalog=catalog,

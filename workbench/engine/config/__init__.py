@@ -4,8 +4,9 @@ source-file filter and the file watcher. Above ``model`` only.
 
 from __future__ import annotations
 
-from .discovery import ConfigProblem, discover
+from .discovery import ConfigProblem, Discovery, discover
 from .function import AWS_CREDENTIALS, RESERVED_ENV_NAMES, AwsCredentials, runtime_family
+from .templates import TemplateOptions, read_env_vars
 from .triggers import (
     HttpTrigger,
     QueueTrigger,
@@ -22,14 +23,17 @@ __all__ = [
     "AwsCredentials",
     "RESERVED_ENV_NAMES",
     "ConfigProblem",
+    "Discovery",
     "HttpTrigger",
     "QueueTrigger",
     "S3Trigger",
     "ScheduleTrigger",
     "SnsTrigger",
+    "TemplateOptions",
     "describe",
     "discover",
     "label",
+    "read_env_vars",
     "runtime_family",
     "triggers_of",
 ]

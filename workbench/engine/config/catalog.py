@@ -16,6 +16,7 @@ from ..model.problems import CodeProblem
 from .checked_sources import CheckedSources
 from .discovery import ConfigProblem, Discovery
 from .function import FunctionConfig
+from .templates import QueueResource
 
 # Python files of a function's latest save that do not compile: path -> (line, message)
 SyntaxErrors = dict[Path, tuple[int | None, str]]
@@ -35,9 +36,14 @@ class Catalog:
         self.checked_sources: dict[str, dict[str, str]] = {}
         self.checked = CheckedSources()
         self.reserved_total = 0  # concurrency reserved by functions: not for the others
+        # the templates' queues, topics and buckets: they exist locally (created if missing)
+        self.queues: dict[str, QueueResource] = {}
+        self.topics: frozenset[str] = frozenset()
+        self.buckets: frozenset[str] = frozenset()
 
     def replace(self, found: Discovery) -> None:
         self.functions, self.problems = found.functions, found.problems
+        self.queues, self.topics, self.buckets = found.queues, found.topics, found.buckets
         self.latest_good.update(found.functions)
         self.reserved_total = sum(fn.reserved_concurrency or 0 for fn in self.functions.values())
 

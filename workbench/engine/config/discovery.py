@@ -1,4 +1,5 @@
-"""Find the functions under the workbench's roots: every folder holding a ``function.toml``.
+"""Find the functions under the workbench's roots: every folder holding a ``function.toml``,
+and the function resources of the templates there (``templates/``).
 
 A broken config becomes a ``ConfigProblem`` beside the good functions instead of an exception,
 so one bad file never hides the rest.
@@ -9,11 +10,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .function import CONFIG_FILENAME, ConfigError, FunctionConfig, load_function
 from .source_filter import BUCKETS_DIR
+from .templates import QueueResource, TemplateOptions, load_all
 
 # Never functions, and often huge: walking them would make start-up slow.
 IGNORED_DIRS = frozenset({"__pycache__", "node_modules"})
@@ -34,10 +36,20 @@ class Discovery:
 
     functions: dict[str, FunctionConfig]
     problems: dict[str, ConfigProblem]
+    # the templates' AWS::SQS::Queue resources, by name: created locally when missing
+    queues: dict[str, QueueResource] = field(default_factory=dict)
+    topics: frozenset[str] = frozenset()  # ... their AWS::SNS::Topic names
+    buckets: frozenset[str] = frozenset()  # ... their AWS::S3::Bucket names
 
 
-def discover(roots: Sequence[Path], *, account_limit: int = 1000) -> Discovery:
-    """Load every function under ``roots``; raise ValueError only for a missing root."""
+def discover(
+    roots: Sequence[Path],
+    *,
+    account_limit: int = 1000,
+    templates: TemplateOptions | None = None,
+) -> Discovery:
+    """Load every function under ``roots`` and in their templates (and ``templates.files``);
+    raise ValueError only for a missing root."""
     paths = [Path(root) for root in roots]
     for root in paths:
         if not root.exists():
@@ -65,7 +77,24 @@ def discover(roots: Sequence[Path], *, account_limit: int = 1000) -> Discovery:
             continue
         functions[config.name] = config
         defined_in[config.name] = config_file
-    return Discovery(dict(sorted(functions.items())), dict(sorted(problems.items())))
+    loaded = load_all(paths or [Path.cwd()], templates or TemplateOptions(), account_limit)
+    for fn in loaded.functions:
+        if fn.name in functions:
+            message = f"duplicate function name {fn.name!r} (also defined in {defined_in[fn.name]})"
+            duplicate = ConfigError(fn.config_file, None, fn.resource, None, message)
+            _add_problem(problems, ConfigProblem(fn.name, fn.config_file, duplicate))
+            continue
+        functions[fn.name] = fn
+        defined_in[fn.name] = fn.config_file
+    for problem in loaded.problems:
+        _add_problem(problems, ConfigProblem(problem.name, problem.where, problem.error))
+    return Discovery(
+        dict(sorted(functions.items())),
+        dict(sorted(problems.items())),
+        loaded.queues,
+        frozenset(loaded.topics),
+        frozenset(loaded.buckets),
+    )
 
 
 def find_function_folders(roots: Sequence[Path]) -> list[Path]:

@@ -15,7 +15,7 @@ import sys
 import tomllib
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
@@ -163,6 +163,26 @@ class FunctionConfig:
         default_factory=lambda: MappingProxyType({}), hash=False
     )
     triggers: tuple[Mapping[str, object], ...] = field(default=(), hash=False)
+    # set for a function from a SAM / CloudFormation template (config_file is the template):
+    # its logical id, and what the template asks for that is not run here (config/templates/)
+    resource: str | None = None
+    notes: tuple[str, ...] = ()
+    # SAM's AutoPublishAlias (each change published, the alias moved to it) and its
+    # DeploymentPreference type (how the alias shifts: reload/auto_publish.py)
+    auto_publish_alias: str | None = None
+    deployment: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """Where the function came from, for lists: ``folder`` or ``template.yaml: HelloFn``."""
+        if self.resource is None:
+            return "folder"
+        return f"{self.config_file.name}: {self.resource}"
+
+
+# Where a template function's error is shown: (the function.toml key path) -> (line, the
+# template's dotted property path); see config/templates/.
+Locate = Callable[["KeyPath"], tuple[int | None, str]]
 
 
 def load_function(folder: Path, *, account_limit: int = 1000) -> FunctionConfig:
@@ -177,6 +197,31 @@ def parse_function(
 ) -> FunctionConfig:
     """Validate TOML ``text`` as the config of ``folder`` (split out so reload can test a save)."""
     return _Parser(text, Path(folder), Path(config_file), account_limit).parse()
+
+
+def build_function(
+    data: Mapping[str, Any],
+    folder: Path,
+    config_file: Path,
+    *,
+    locate: Locate,
+    resource: str,
+    notes: tuple[str, ...] = (),
+    auto_publish_alias: str | None = None,
+    deployment: str | None = None,
+    account_limit: int = 1000,
+) -> FunctionConfig:
+    """Validate ``data`` (function.toml's keys, from a template resource) with the same checks
+    as a ``function.toml``; ``locate`` turns a key into the template's line and property."""
+    parser = _Parser("", Path(folder), Path(config_file), account_limit, locate=locate)
+    fn = parser.build(dict(data))
+    return replace(
+        fn,
+        resource=resource,
+        notes=notes,
+        auto_publish_alias=auto_publish_alias,
+        deployment=deployment,
+    )
 
 
 def runtime_family(runtime: str) -> str:
@@ -252,8 +297,16 @@ def _suggest(key: str, accepted: tuple[str, ...]) -> str:
 class _Parser:
     """One validation pass; holds what every check needs to build a located error."""
 
-    def __init__(self, text: str, folder: Path, config_file: Path, account_limit: int) -> None:
+    def __init__(
+        self,
+        text: str,
+        folder: Path,
+        config_file: Path,
+        account_limit: int,
+        locate: Locate | None = None,
+    ) -> None:
         self.text = text
+        self.locate = locate
         self.folder = folder.resolve()
         self.config_file = config_file
         self.account_limit = account_limit
@@ -278,6 +331,9 @@ class _Parser:
         }
 
     def error(self, path: KeyPath, value: object, message: str) -> ConfigError:
+        if self.locate is not None:
+            line, key = self.locate(path)
+            return ConfigError(self.config_file, line, key, value, message)
         if self._locator is None:  # only pay for the scan when something is wrong
             self._locator = _Locator(self.text)
         line = self._locator.line(path)
@@ -288,6 +344,9 @@ class _Parser:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise self._syntax_error(exc) from None
+        return self.build(data)
+
+    def build(self, data: dict[str, Any]) -> FunctionConfig:
         fields: dict[str, Any] = {}
         for key, value in data.items():  # document order, so the first problem is reported
             if key not in self.checks:

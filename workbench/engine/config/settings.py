@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .function import AwsCredentials
+from .templates import TemplateOptions
 
 
 @dataclass
@@ -55,6 +56,9 @@ class EngineSettings:
     # server once it does: local-credential environments started from then on get it as
     # AWS_ENDPOINT_URL (and _LAMBDA, _SQS), so their SDK calls reach this workbench
     aws_endpoint_url: str | None = None
+    # SAM / CloudFormation templates besides the roots' own (--template), their parameters
+    # (--parameter-overrides) and SAM's --env-vars file (config/templates/)
+    templates: TemplateOptions = field(default_factory=TemplateOptions)
 
     @classmethod
     def served(cls, *, log_limit: int | None = None, **options: Any) -> EngineSettings:

@@ -67,13 +67,22 @@ class SourceFilter:
         parts = text.split(os.sep)
         if IGNORED_FILES.search(parts[-1]):
             return True
-        if any(part in IGNORED_DIRS for part in parts[:-1]) or parts[-1] in IGNORED_DIRS:
+        if parts[-1] in IGNORED_DIRS or any(
+            part in IGNORED_DIRS and not _sam_build(parts, index)
+            for index, part in enumerate(parts[:-1])
+        ):
             return True
         return BUCKETS_DIR in parts and _in_bucket_folder(parts)
 
     def ignored_name(self, name: str, is_dir: bool) -> bool:
         """For a walk inside a function folder: skip this entry?"""
         return name in IGNORED_DIRS if is_dir else bool(IGNORED_FILES.search(name))
+
+
+def _sam_build(parts: list[str], index: int) -> bool:
+    """``.aws-sam/build/``: the template and code ``sam build`` made, which the workbench runs
+    when it is there (config/templates/); the rest of ``.aws-sam`` (its caches) is never code."""
+    return parts[index] == ".aws-sam" and index + 1 < len(parts) - 1 and parts[index + 1] == "build"
 
 
 def _in_bucket_folder(parts: list[str]) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..config.catalog import Catalog
 from ..config.config_writer import rewrite_config
 from ..config.function import UNRESERVED_CONCURRENCY, FunctionConfig
-from ..model.errors import InvalidParameterValue, PreconditionFailed
+from ..model.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 from .service import RegistryService
 from .snapshots import code_files, write_zip
 from .versions import Version, config_to_json
@@ -103,6 +103,13 @@ class ControlPlane:
     ) -> FunctionConfig:
         """Write ``changes`` (function.toml keys) into the function's file, and apply them now."""
         fn = self.latest(name)
+        if fn.resource is not None:
+            # its settings are the template's: writing function.toml keys into it would break it
+            # UNVERIFIED: Lambda has no such case; a 409 as for a function not ready to change
+            raise ResourceConflict(
+                f"The function {name} is defined by the resource {fn.resource} in "
+                f"{fn.config_file}: change its configuration there (it reloads on save)"
+            )
         await self.check_revision(name, revision_id)
         rewrite_config(fn.config_file, changes, account_limit=self.account_limit)
         self._apply([fn.config_file])

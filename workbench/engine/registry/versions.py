@@ -111,6 +111,8 @@ def config_to_json(fn: FunctionConfig) -> str:
             "environment": dict(fn.environment),
             "async_config": dict(fn.async_config),
             "triggers": [dict(t) for t in fn.triggers],
+            "resource": fn.resource,
+            "notes": list(fn.notes),
         },
         sort_keys=True,
         default=str,  # TOML dates and times in triggers
@@ -136,6 +138,8 @@ def config_from_json(text: str) -> FunctionConfig:
         environment=MappingProxyType(data["environment"]),
         async_config=MappingProxyType(data["async_config"]),
         triggers=tuple(MappingProxyType(t) for t in data["triggers"]),
+        resource=data.get("resource"),  # absent before issue 18: a folder's function
+        notes=tuple(data.get("notes", ())),
     )
 
 

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from ..config.catalog import Catalog
@@ -29,6 +30,7 @@ from ..config.watcher import Watcher
 from ..config.writers import open_for_writing
 from ..invoke.pool import EnvironmentPool
 from ..model.events import EventBus, FunctionReloaded, ReloadChange
+from .auto_publish import AutoPublish
 
 log = logging.getLogger("workbench.reload")
 
@@ -56,6 +58,8 @@ class HotReload:
         source_filter: SourceFilter,
         pycache_dir: Path,
         on_change: Callable[[], None],
+        template_code_dir: Path | None = None,
+        auto_publish: AutoPublish | None = None,
     ) -> None:
         self.roots = roots
         self.settings = settings
@@ -65,19 +69,36 @@ class HotReload:
         self.source_filter = source_filter
         self.pycache_dir = pycache_dir
         self.on_change = on_change
+        self.template_code_dir = template_code_dir  # where template zips are extracted
+        self.auto_publish = auto_publish  # template functions' AutoPublishAlias
         self._watcher: Watcher | None = None
         self.closed = False
 
     # ----------------------------------------------------------------- watching
 
     def watch_paths(self) -> list[Path]:
-        """The roots, plus layer folders outside them."""
+        """The roots, plus layer folders outside them, and templates (given with --template)
+        and their functions' code folders outside them."""
         paths = list(self.roots)
+        extra: list[Path] = [p.resolve().parent for p in self.settings.templates.files]
         for fn in self.catalog.functions.values():
-            for layer in fn.layers:
-                if not any(_under(layer, p) for p in paths):
-                    paths.append(layer)
+            extra.extend(fn.layers)
+            if fn.resource is not None:
+                extra.extend((fn.folder, fn.config_file.parent))
+        for path in extra:
+            if not self.source_filter.ignored(path) and not any(_under(path, p) for p in paths):
+                paths.append(path)
         return paths
+
+    def discover(self) -> Discovery:
+        """The functions under the roots and in the templates, as this engine reads them."""
+        options = replace(
+            self.settings.templates,
+            code_dir=self.settings.templates.code_dir or self.template_code_dir,
+            region=self.settings.region,
+            account_id=self.settings.account_id,
+        )
+        return discover(self.roots, account_limit=self.settings.account_limit, templates=options)
 
     def start_watching(self, loop: asyncio.AbstractEventLoop) -> None:
         self._watcher = Watcher(
@@ -89,8 +110,12 @@ class HotReload:
             on_error=lambda message: log.warning("hot reload: %s", message),
         )
         self._watcher.start()
+        if self.auto_publish is not None:
+            self.auto_publish.changed(self.catalog.functions)  # what changed while we were away
 
     def close(self) -> None:
+        if self.auto_publish is not None:
+            self.auto_publish.close()
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None
@@ -114,7 +139,7 @@ class HotReload:
         if not paths:
             return []
         try:
-            found = discover(self.roots, account_limit=self.settings.account_limit)
+            found = self.discover()
         except ValueError as e:  # a root vanished: keep what is loaded
             log.warning("hot reload: %s", e)
             return []
@@ -126,7 +151,7 @@ class HotReload:
         A changed ``function.toml`` retires the function's idle environments. Code changes are
         only seen by the watcher (``reload``), which knows which files changed.
         """
-        found = discover(self.roots, account_limit=self.settings.account_limit)
+        found = self.discover()
         self.apply(found, set())
 
     def apply(self, found: Discovery, changed: set[Path]) -> list[FunctionReloaded]:
@@ -153,6 +178,8 @@ class HotReload:
             self._watcher.watch(self.watch_paths())
         if events:
             self.on_change()
+            if self.auto_publish is not None and self._watcher is not None:
+                self.auto_publish.changed(e.function for e in events if e.change != "removed")
         if self.bus.active:
             for event in events:
                 self.bus.publish(event)

@@ -89,7 +89,8 @@ class _State:
 
 
 def bucket_folders(engine: SourceHost) -> dict[Path, str]:
-    """``<root>/buckets/<bucket>`` → bucket, for every bucket an enabled s3 trigger names."""
+    """``<root>/buckets/<bucket>`` → bucket, for every bucket an enabled s3 trigger names and
+    every template's bucket."""
     buckets = sorted(
         {
             t.bucket
@@ -97,6 +98,7 @@ def bucket_folders(engine: SourceHost) -> dict[Path, str]:
             for t in triggers_of(fn, S3Trigger)
             if t.enabled
         }
+        | engine.catalog.buckets  # a template's AWS::S3::Bucket, with or without a trigger
     )
     return {root / BUCKETS_DIR / b: b for root in engine.roots for b in buckets}
 

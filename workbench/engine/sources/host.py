@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from ..config.catalog import Catalog
 from ..config.function import FunctionConfig
 from ..config.settings import EngineSettings
 from ..invoke.concurrency import Concurrency
@@ -27,6 +28,7 @@ class SourceHost(Protocol):
     bus: EventBus
     invoker: Invoker
     concurrency: Concurrency
+    catalog: Catalog
 
     @property
     def functions(self) -> Mapping[str, FunctionConfig]: ...

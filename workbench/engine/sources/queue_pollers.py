@@ -225,6 +225,7 @@ class QueuePollers:
         return wanted
 
     def refresh(self) -> None:
+        self._create_template_queues()
         wanted = self._wanted()
         for key in [k for k in self.mappings if k not in wanted]:
             mapping = self.mappings.pop(key)
@@ -241,6 +242,23 @@ class QueuePollers:
                     log.exception("starting the poller of queue %s failed", key[1].queue)
                     continue
                 self.mappings[key] = mapping
+
+    def _create_template_queues(self) -> None:
+        """The templates' ``AWS::SQS::Queue`` resources exist locally, as a deployed stack's
+        would, even with no function consuming them (a handler may send to one)."""
+        store = self.engine.queues
+        if store is None:
+            return
+        for queue in self.engine.catalog.queues.values():
+            try:
+                store.ensure(
+                    queue.name,
+                    queue.visibility_timeout,
+                    queue.dead_letter_queue,
+                    queue.max_receive_count,
+                )
+            except Exception as e:  # noqa: BLE001 - a bad name or setting: the others still
+                log.warning("cannot create the template's queue %s: %s", queue.name, e)
 
     async def close(self) -> None:
         mappings = [*self.mappings.values(), *self._retired]

@@ -39,11 +39,13 @@ class TopicError(ValueError):
 
 
 def topic_subscribers(engine: SourceHost) -> dict[str, dict[str, bool]]:
-    """topic → {function: enabled}, from the sns triggers of the loaded functions.
+    """topic → {function: enabled}, from the sns triggers of the loaded functions (and the
+    templates' topics).
 
     A function subscribed twice is one subscription (SNS returns the existing one).
     """
-    found: dict[str, dict[str, bool]] = {}
+    # a template's AWS::SNS::Topic exists with no subscriber yet (SNS accepts a publish to it)
+    found: dict[str, dict[str, bool]] = {topic: {} for topic in engine.catalog.topics}
     for name, fn in engine.functions.items():
         for trigger in triggers_of(fn, SnsTrigger):
             subscribers = found.setdefault(trigger.topic, {})

@@ -218,7 +218,10 @@ def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
     warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
     if row.debug_wait is not None:
         last = Text(f"debugger :{row.debug_wait}", style="bold magenta")
-    return (Text.assemble(row.name, mark) if row.rerun else row.name, fn.runtime, warm, last)
+    name: Text | str = Text.assemble(row.name, mark) if row.rerun else row.name
+    if fn.resource is not None:  # where it came from: a template (the detail says which)
+        name = Text.assemble(name, (f" ·{fn.config_file.name}", "dim cyan"))
+    return (name, fn.runtime, warm, last)
 
 
 # --------------------------------------------------------------------------- detail
@@ -273,6 +276,10 @@ def _function_detail(row: FunctionRow) -> Text:
         text.append(f"\n{row.runs_on}", style="yellow")
     if fn.description:
         text.append(f"\n{fn.description}")
+    if fn.resource is not None:  # from a SAM / CloudFormation template
+        text.append(f"\nfrom {fn.origin}", style="cyan")
+        for note in fn.notes:
+            text.append(f"\n  {note}", style="dim")
     if row.isolation:
         text.append(f"\nisolation: {row.isolation}", style="dim")
     if row.debug_wait is not None:
