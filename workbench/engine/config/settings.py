@@ -49,6 +49,11 @@ class EngineSettings:
     # "proportional": invocations get CPU in proportion to memory, as on Lambda (1,769 MB = one
     # vCPU); "full": no quota (--cpu full). $WORKBENCH_CPU sets the default.
     cpu: str = field(default_factory=lambda: os.environ.get("WORKBENCH_CPU") or "proportional")
+    # Python environments forked from a started interpreter (runtime/forkserver.py) instead of
+    # exec'd; $WORKBENCH_FORK_SERVER=0 turns it off (benchmarks compare the two)
+    fork_server: bool = field(
+        default_factory=lambda: os.environ.get("WORKBENCH_FORK_SERVER", "1") != "0"
+    )
     # which AWS credentials handlers get, unless their function.toml says (--aws-credentials):
     # "local", the workbench's own (runtime/credentials.py), or "host", this machine's
     aws_credentials: AwsCredentials = "local"

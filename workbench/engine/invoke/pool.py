@@ -32,6 +32,7 @@ from ..runtime.credentials import (
 from ..runtime.debug_attach import DebugPorts
 from ..runtime.debugger import Debugger
 from ..runtime.environment import Environment, SpawnError
+from ..runtime.forkserver import ForkServers
 from ..runtime.interpreters import Interpreters
 from ..runtime.isolation import Isolation
 from ..runtime.launch import LaunchError
@@ -77,6 +78,8 @@ class EnvironmentPool:
         self.scratch: EngineTmp | None = None  # this engine's folder for its TMPDIRs
         # what limits its environments (cgroups where the machine allows): known once open
         self.isolation: Isolation | None = None
+        # Python environments forked from a started interpreter, where they may be
+        self.fork_servers = ForkServers(pycache_dir) if settings.fork_server else None
         self.started = False  # environments may be started (the engine runs)
         self.closed = False
 
@@ -164,6 +167,7 @@ class EnvironmentPool:
             checked_sources=checked,
             log_limit=self.settings.log_limit,
             isolation=self.isolation,
+            fork_servers=self.fork_servers,
             aws=self.aws_variables(fn),
         )
         if interpreter is not None:
@@ -265,6 +269,8 @@ class EnvironmentPool:
         processes.reap_adopted(wait_s=1.0)
         if self.isolation is not None:
             self.isolation.close()
+        if self.fork_servers is not None:
+            self.fork_servers.close()
         if self.scratch is not None:
             self.scratch.close()
         watchdog.stop_if_idle()

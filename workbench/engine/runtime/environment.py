@@ -32,6 +32,7 @@ from . import namespaces, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
+from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
 from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
@@ -122,6 +123,7 @@ class Environment(RuntimeAPIListener):
         checked_sources: Mapping[str, str] | None = None,  # source file -> its checked copy
         log_limit: int = DEFAULT_LOG_LIMIT,  # EngineSettings.log_limit: what a record keeps
         isolation: Isolation | None = None,  # the engine's: a cgroup per environment, if any
+        fork_servers: ForkServers | None = None,  # Python environments forked, where they may be
         aws: Mapping[str, str] | None = None,  # its AWS credentials and endpoints (credentials.py)
     ) -> None:
         self.id = os.urandom(16).hex()
@@ -138,6 +140,8 @@ class Environment(RuntimeAPIListener):
         self.debugger = debugger
         self.checked_sources = dict(checked_sources or {})
         self.isolation = isolation
+        self.fork_servers = fork_servers
+        self.forked = False  # its process came from a fork server
         self.cgroup: EnvCgroup | None = None
         self.namespaced = False  # its runtime entered its own namespaces (namespaces.py)
         # stopped while it waits for its next event, as Lambda freezes an idle environment
@@ -155,7 +159,7 @@ class Environment(RuntimeAPIListener):
         self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
         self.state: EnvState = "new"  # new → initializing → idle ⇄ busy → dead
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.pid = 0
         self.tmpdir = ""
         self.created_at = 0.0
@@ -304,6 +308,9 @@ class Environment(RuntimeAPIListener):
             def make_cgroup() -> EnvCgroup | None:
                 return isolation.create(env_id, memory)
 
+        fork = None
+        if self.fork_servers is not None and how.forkable:
+            fork = self.fork_servers.get(self.python, self.namespaced)
         try:
             spawned = await spawn(
                 how.command,
@@ -312,6 +319,7 @@ class Environment(RuntimeAPIListener):
                 guard_cpu=self.ide is None,
                 inline=self.spawn_inline,
                 make_cgroup=make_cgroup,
+                fork=fork,
             )
         except OSError as e:
             self._spawned.set()
@@ -325,6 +333,7 @@ class Environment(RuntimeAPIListener):
             self._spawned.set()
             raise
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
+        self.forked = isinstance(spawned.proc, ForkedProcess)
         self._runtime_pid = self.pid  # the runtime's own (see _measure)
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
         self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd

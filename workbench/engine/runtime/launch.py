@@ -71,6 +71,8 @@ class Launch:
     # our Python runtime: it imports hot reload's checked copies of source files (see
     # config/checked_sources.py), named in _WORKBENCH_CHECKED_SOURCES
     pins_sources: bool = False
+    # our Python runtime, which a fork server can start instead (forkserver.py)
+    forkable: bool = False
 
     @property
     def command(self) -> list[str]:
@@ -182,7 +184,12 @@ def _python(
     argv = [python, "-I", "-S", *cache, "-c", PYTHON_START]
     if debug is not None:
         argv[1:1] = _debugpy(python, debug, env)
-    return Launch(argv, env, gated=False, runtime_dir=runtime_dir, pins_sources=True)
+    # a fork server's interpreter read LD_LIBRARY_PATH at its start: a function (or layer)
+    # shipping native libraries in lib/ needs its own
+    forkable = debug is None and not any((d / "lib").is_dir() for d in (fn.folder, *fn.layers))
+    return Launch(
+        argv, env, gated=False, runtime_dir=runtime_dir, pins_sources=True, forkable=forkable
+    )
 
 
 def _python_namespaced(fn: FunctionConfig, python: str, pycache_dir: Path | None) -> Launch:
@@ -197,7 +204,7 @@ def _python_namespaced(fn: FunctionConfig, python: str, pycache_dir: Path | None
         "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
     }
     argv = [python, "-I", "-S", *cache, "-c", PYTHON_SANDBOXED_START]
-    return Launch(argv, env, gated=False, runtime_dir="/var/runtime")
+    return Launch(argv, env, gated=False, runtime_dir="/var/runtime", forkable=True)
 
 
 def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:

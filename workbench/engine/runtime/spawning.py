@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..config.function import FunctionConfig
 from .cgroups import EnvCgroup
+from .forkserver import ForkedProcess, ForkServer
 from .sandbox import ProcUsage, apply_limits
 
 SPAWN_THREADS = 2
@@ -38,7 +39,7 @@ def _pool() -> ThreadPoolExecutor:
 
 @dataclass(slots=True)
 class Spawned:
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | ForkedProcess
     t_spawn: float  # perf_counter just before fork/exec: INIT is measured from here
     parent_peak_kb: int  # the engine's own peak RSS right after the exec (see ``Environment``)
     usage: ProcUsage
@@ -57,19 +58,29 @@ def _spawn(
     fn: FunctionConfig,
     guard_cpu: bool,
     make_cgroup: MakeCgroup | None,
+    fork: ForkServer | None = None,
 ) -> Spawned:
     cgroup = make_cgroup() if make_cgroup is not None else None
     t_spawn = time.perf_counter()
+    proc: subprocess.Popen[bytes] | ForkedProcess | None = None
+    if fork is not None:
+        try:
+            proc = fork.spawn(env, str(fn.folder))
+        except OSError:
+            proc = None  # exec'd instead
     try:
-        proc = _popen(command, env, fn)
+        if proc is None:
+            proc = _popen(command, env, fn)
     except OSError:
         if cgroup is not None:
             cgroup.remove()
         raise
     # The child's ru_maxrss (from wait4) starts at this process's peak RSS at exec time: exec
     # keeps the larger of the old and new address spaces' peaks. Popen has returned, so the
-    # exec is done: only a figure above our peak now is the child's own.
-    parent_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # exec is done: only a figure above our peak now is the child's own. (A fork of the fork
+    # server starts from the server's, a few MB.)
+    forked = isinstance(proc, ForkedProcess)
+    parent_peak_kb = 0 if forked else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert proc.stdin is not None and proc.stdout is not None
     if cgroup is not None:  # before any user code runs: it waits for the go-ahead
         try:
@@ -119,6 +130,7 @@ async def spawn(
     guard_cpu: bool,
     inline: bool = False,
     make_cgroup: MakeCgroup | None = None,
+    fork: ForkServer | None = None,
 ) -> Spawned:
     """Start ``command`` in its own session, limited for ``fn``; raises ``OSError``.
 
@@ -127,9 +139,9 @@ async def spawn(
     caller does not orphan the process: the spawn finishes, and its process is killed and reaped.
     """
     if inline:
-        return _spawn(command, env, fn, guard_cpu, make_cgroup)
+        return _spawn(command, env, fn, guard_cpu, make_cgroup, fork)
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu, make_cgroup)
+    future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu, make_cgroup, fork)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

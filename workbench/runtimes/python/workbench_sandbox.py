@@ -341,15 +341,20 @@ def _die_with_engine():
 def run():
     """The runtime's start in its namespaces: wait for the go-ahead, enter, then run our
     runtime client (which fails INIT with the reason if the namespaces could not be entered)."""
-    try:
-        os.read(0, 1)  # the engine's go-ahead: the limits and the cgroup are in place
-    except OSError:
-        pass
     # imported here, from its bytecode in the engine's cache (the launch's pycache_prefix):
     # inside, nothing can be written where it would be cached
     import bootstrap
 
     del sys.path[0]  # this module's folder, put there by the launch
+    go(bootstrap)
+
+
+def go(bootstrap):
+    """``run`` with our runtime client imported (a fork server's environment has it)."""
+    try:
+        os.read(0, 1)  # the engine's go-ahead: the limits and the cgroup are in place
+    except OSError:
+        pass
     try:
         _die_with_engine()
         raw = os.environ.pop(SPEC_VAR, "")

@@ -1,0 +1,180 @@
+"""Python environments forked from a started interpreter instead of exec'd: the engine's side
+of the fork server (``runtimes/python/workbench_zygote.py``).
+
+One server per interpreter and way of running (in namespaces or not), started on first use and
+kept for the engine's life. A spawn sends the environment's variables and folder with its stdin
+and stdout pipes over a ``SOCK_SEQPACKET`` pair and gets back its pid; the environment is then
+the engine's child (re-parented to it, the child subreaper), so everything after — the cgroup,
+the rlimits, the go-ahead, waiting, killing — is what it is for an exec'd runtime. If the server
+cannot be used (it died, or answered an error), the spawn says so with ``OSError`` and the
+caller starts the runtime the usual way.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .launch import PYTHON_BOOTSTRAP
+
+ANSWER_TIMEOUT_S = 10.0  # its first answer waits for its start (~30 ms); later ones ~1 ms
+# What every environment from a server shares, fixed at the interpreter's start: the dynamic
+# linker reads LD_LIBRARY_PATH only then (Lambda's own value, whose paths are the same for
+# every function in namespaces), and the locale and time zone Python read at start.
+BASE_ENV = {
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+    "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": (
+        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+    ),
+}
+_START = (
+    "import sys; sys.path.insert(0, {folder!r}); import workbench_zygote; del sys.path[0]; "
+    "workbench_zygote.serve({fd})"
+)
+
+
+class ForkedProcess:
+    """An environment's process from a fork server: the part of ``subprocess.Popen`` the
+    engine uses (it is the engine's child, so it can be waited for)."""
+
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin: IO[bytes] | None = stdin
+        self.stdout: IO[bytes] | None = stdout
+        self.returncode: int | None = None
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                self.returncode = -9  # reaped elsewhere
+        return self.returncode
+
+
+@dataclass
+class _Server:
+    proc: subprocess.Popen[bytes]
+    sock: socket.socket
+
+
+class ForkServer:
+    """The fork server of one interpreter (``python``), for environments in namespaces or
+    not (``namespaced``)."""
+
+    def __init__(self, python: str, *, namespaced: bool, pycache_dir: Path | None) -> None:
+        self.python = python
+        self.namespaced = namespaced
+        self.pycache_dir = pycache_dir
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self.spawns = 0
+
+    def _start(self) -> _Server:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cache = ["-X", f"pycache_prefix={self.pycache_dir}"] if self.pycache_dir else []
+        code = _START.format(folder=str(PYTHON_BOOTSTRAP.parent), fd=theirs.fileno())
+        try:
+            proc = subprocess.Popen(
+                [self.python, "-I", "-S", *cache, "-c", code],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=BASE_ENV,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(ANSWER_TIMEOUT_S)
+        return _Server(proc, ours)
+
+    def spawn(self, env: dict[str, str], cwd: str) -> ForkedProcess:
+        """A new environment's process, waiting for its go-ahead; raises ``OSError``."""
+        request = json.dumps({"env": env, "cwd": cwd, "namespaced": self.namespaced}).encode()
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        try:
+            with self._lock:
+                if self._server is None or self._server.proc.poll() is not None:
+                    self._stop()
+                    self._server = self._start()
+                server = self._server
+                try:
+                    fds = array.array("i", [stdin_r, stdout_w])
+                    server.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+                    answer = server.sock.recv(256)
+                except OSError:
+                    self._stop()  # a late answer would be read as the next spawn's
+                    raise
+            if not answer or answer.startswith(b"error"):
+                raise OSError(f"the fork server could not start it: {answer.decode()!r}")
+            pid = int(answer)
+        except BaseException:
+            os.close(stdin_w)
+            os.close(stdout_r)
+            raise
+        finally:
+            os.close(stdin_r)
+            os.close(stdout_w)
+        self.spawns += 1
+        return ForkedProcess(pid, os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb"))
+
+    def _stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.sock.close()  # it exits on EOF
+        try:
+            server.proc.kill()
+        except OSError:
+            pass
+        server.proc.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+class ForkServers:
+    """The engine's fork servers, one per interpreter and way of running, started on use."""
+
+    def __init__(self, pycache_dir: Path | None) -> None:
+        self.pycache_dir = pycache_dir
+        self._servers: dict[tuple[str, bool], ForkServer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, python: str, namespaced: bool) -> ForkServer:
+        with self._lock:
+            key = (python, namespaced)
+            if key not in self._servers:
+                self._servers[key] = ForkServer(
+                    python, namespaced=namespaced, pycache_dir=self.pycache_dir
+                )
+            return self._servers[key]
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.close()

@@ -1,0 +1,138 @@
+"""The fork server: one started interpreter, with our runtime client imported, that every new
+Python environment is forked from (``engine/runtime/forkserver.py`` is the engine's side).
+
+A cold start through ``python -I -S ...`` spends ~15 ms on the interpreter's own start before
+any of the function's code runs; a fork of this small, ready process takes well under one.
+
+Each request on the control socket (a ``SOCK_SEQPACKET`` pair: one message per request) carries
+the environment's variables and folder as JSON, and two file descriptors: the read end of its
+go-ahead pipe (its stdin) and the write end of its output pipe (its stdout and stderr). The
+server forks a short-lived middle process that forks the environment and exits at once, so the
+environment is re-parented to the engine (a child subreaper): the engine waits for it, reads its
+exit status and usage, and kills its process group, exactly as for a runtime it exec'd. The
+answer is the environment's pid.
+
+The environment then starts as an exec'd runtime would: it waits for the go-ahead (the engine
+moves it into its cgroup and sets its limits first), enters its namespaces if asked, and runs
+the bootstrap. What a fork shares that must not be shared is redone in it: the variables (and
+the time zone read from them), the random module's seed, the working folder; the Runtime API
+connection is only ever made by the environment itself.
+"""
+
+import json
+import os
+import sys
+import time
+
+import bootstrap
+import workbench_sandbox
+
+MAX_REQUEST = 1 << 20  # the variables of one environment: Lambda allows 4 KB of the function's
+
+
+def _recv(sock):
+    import socket
+
+    msg, ancdata, _flags, _addr = sock.recvmsg(MAX_REQUEST, socket.CMSG_SPACE(2 * 4))
+    fds = []
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += [int.from_bytes(data[i : i + 4], sys.byteorder) for i in range(0, len(data), 4)]
+    return msg, fds
+
+
+def serve(control_fd):
+    """Answer requests until the engine closes its end (or dies: the socket closes with it)."""
+    import socket
+
+    sock = socket.socket(fileno=control_fd)
+    while True:
+        try:
+            msg, fds = _recv(sock)
+        except OSError:
+            return
+        if not msg:
+            return
+        try:
+            pid = _spawn(json.loads(msg), fds, control_fd)
+            answer = str(pid).encode()
+        except Exception as e:  # noqa: BLE001 - the engine is told, and starts it another way
+            answer = f"error {type(e).__name__}: {e}".encode()
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            sock.send(answer)
+        except OSError:
+            return
+
+
+def _spawn(request, fds, control_fd):
+    if len(fds) != 2:
+        raise ValueError(f"expected 2 file descriptors, got {len(fds)}")
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        code = 0
+        try:
+            os.close(read)
+            pid = os.fork()
+            if pid == 0:
+                os.close(write)
+                _environment(request, fds, control_fd)  # never returns
+            os.write(write, str(pid).encode())
+        except BaseException:  # noqa: BLE001 - the zygote reads no pid, and says so
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    try:
+        os.waitpid(middle, 0)  # the environment is the engine's now
+        answer = os.read(read, 32)
+    finally:
+        os.close(read)
+    if not answer:
+        raise OSError("the environment could not be forked")
+    return int(answer)
+
+
+def _environment(request, fds, control_fd):
+    """In the environment's process: become what an exec'd runtime is, then run it."""
+    code = 1
+    try:
+        os.setsid()  # its own process group: the engine freezes and kills it by it
+        stdin, stdout = fds
+        os.dup2(stdin, 0)
+        os.dup2(stdout, 1)
+        os.dup2(stdout, 2)
+        os.closerange(3, 1 << 16)  # the control socket, the zygote's own
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        time.tzset()  # TZ is the function's now
+        if "random" in sys.modules:  # (not imported here today: a handler's import seeds it)
+            sys.modules["random"].seed()
+        if request.get("namespaced"):
+            workbench_sandbox.go(bootstrap)
+        else:
+            bootstrap.start()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:  # noqa: BLE001 - as an interpreter would end on it
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            import atexit
+
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
