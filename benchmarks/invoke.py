@@ -21,7 +21,11 @@ Isolation: the same runs with the rlimit sandbox only (``--isolation rlimits``, 
 sandbox's own cost shows as the difference (target: at most +3 ms p50 cold, +0.05 ms p50 warm).
 CPU quotas are off in both (``cpu="full"``): they slow the handler, not the workbench.
 
-Targets (issue #2): warm p50 <= 0.25 ms; cold p50 <= 2x the bare interpreter start.
+Fork server: the same cold starts forked from a started interpreter (``fork_server=True``,
+the default), beside exec'd ones.
+
+Targets: warm p50 <= 0.25 ms (issue #2); cold p50 <= 5 ms and <= 0.5x the bare interpreter
+start through the fork server (issue #17).
 """
 
 from __future__ import annotations
@@ -94,11 +98,23 @@ def interpreter_starts(n: int) -> list[float]:
 
 
 async def engine_runs(
-    root: Path, warm_n: int, cold_n: int, rounds: int, isolation: str = "auto", fn: str = "noop"
+    root: Path,
+    warm_n: int,
+    cold_n: int,
+    rounds: int,
+    isolation: str = "auto",
+    fn: str = "noop",
+    fork_server: bool = False,
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """(pipe baseline, warm, interpreter baseline, cold) samples, in alternating rounds."""
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
-    settings = EngineSettings(state_dir=state, keep_alive_s=3600, isolation=isolation, cpu="full")
+    settings = EngineSettings(
+        state_dir=state,
+        keep_alive_s=3600,
+        isolation=isolation,
+        cpu="full",
+        fork_server=fork_server,
+    )
     pipe: list[float] = []
     warm: list[float] = []
     bare: list[float] = []
@@ -134,7 +150,7 @@ async def engine_runs(
 def row(name: str, xs: list[float], base: float | None = None) -> str:
     p50, p99 = statistics.median(xs), pct(xs, 99)
     ratio = f"{p50 / base:6.2f}x" if base else "       "
-    return f"  {name:<42} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {ratio}   (n={len(xs)})"
+    return f"  {name:<52} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {ratio}   (n={len(xs)})"
 
 
 def main() -> None:
@@ -151,16 +167,21 @@ def main() -> None:
     (root / "unfrozen" / "function.toml").write_text('handler = "app.handler"\nfreeze = false\n')
     (root / "unfrozen" / "app.py").write_text(NOOP)
 
-    configs = {  # isolation -> (the function it runs, its name in the table)
-        "rlimits": ("unfrozen", "rlimits, unfrozen"),
-        "cgroups": ("noop", "cgroup + freeze"),
-        "auto": ("noop", "namespaces + cgroup + freeze"),
+    # name -> (isolation, the function it runs, fork server, its name in the table); the
+    # sandboxes are compared exec'd (each started as ``python``), the fork server on its own
+    configs = {
+        "rlimits": ("rlimits", "unfrozen", False, "rlimits, unfrozen, exec"),
+        "cgroups": ("cgroups", "noop", False, "cgroup + freeze, exec"),
+        "auto": ("auto", "noop", False, "namespaces + cgroup + freeze, exec"),
+        "fork": ("auto", "noop", True, "namespaces + cgroup + freeze, fork server"),
+        "fork-cgroups": ("cgroups", "noop", True, "cgroup + freeze, fork server"),
     }
     runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
-        isolation: ([], [], [], []) for isolation in configs
+        name: ([], [], [], []) for name in configs
     }
     for _ in range(2):  # the sandboxes in alternating halves
-        for isolation, samples in runs.items():
+        for name, samples in runs.items():
+            isolation, function, fork, _ = configs[name]
             got = asyncio.run(
                 engine_runs(
                     root,
@@ -168,7 +189,8 @@ def main() -> None:
                     args.cold // 2,
                     args.rounds,
                     isolation,
-                    configs[isolation][0],
+                    function,
+                    fork,
                 )
             )
             for into, new in zip(samples, got, strict=True):
@@ -179,27 +201,28 @@ def main() -> None:
     print(f"workbench invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
     print("warm invoke (ratio: against the pipe round trip)")
     print(row("baseline: JSON round trip over a pipe", pipe, pipe50))
-    for isolation, (_, name) in configs.items():
-        print(row(f"warm, {name}", runs[isolation][1], pipe50))
+    for key, (*_, name) in configs.items():
+        print(row(f"warm, {name}", runs[key][1], pipe50))
     print("cold start (ratio: against `python -c pass`)")
     print(row("baseline: python -c pass", bare, bare50))
-    for isolation, (_, name) in configs.items():
-        print(row(f"cold, {name}", runs[isolation][3], bare50))
+    for key, (*_, name) in configs.items():
+        print(row(f"cold, {name}", runs[key][3], bare50))
     _, warm_r, _, cold_r = runs["rlimits"]
     for isolation in ("cgroups", "auto"):
         _, warm_i, _, cold_i = runs[isolation]
         dw = statistics.median(warm_i) - statistics.median(warm_r)
         dc = statistics.median(cold_i) - statistics.median(cold_r)
         print(
-            f"sandbox cost ({configs[isolation][1]} minus rlimits, p50): warm {dw:+.3f} ms "
+            f"sandbox cost ({configs[isolation][3]} minus rlimits, p50): warm {dw:+.3f} ms "
             f"(<= 0.05: {'met' if dw <= 0.05 else 'MISSED'}), cold {dc:+.3f} ms "
             f"(<= 3: {'met' if dc <= 3 else 'MISSED'})"
         )
-    w50, c50 = statistics.median(runs["auto"][1]), statistics.median(runs["auto"][3])
+    w50, c50 = statistics.median(runs["fork"][1]), statistics.median(runs["fork"][3])
     print(
-        f"targets (the default, auto): warm p50 {w50:.3f} ms <= 0.25 ms: "
-        f"{'met' if w50 <= 0.25 else 'MISSED'}; cold p50 {c50 / bare50:.2f}x <= 2x python -c "
-        f"pass: {'met' if c50 <= 2 * bare50 else 'MISSED'}"
+        f"targets (the default: namespaces, fork server): warm p50 {w50:.3f} ms <= 0.25 ms: "
+        f"{'met' if w50 <= 0.25 else 'MISSED'}; cold p50 {c50:.2f} ms <= 5 ms: "
+        f"{'met' if c50 <= 5 else 'MISSED'}, {c50 / bare50:.2f}x <= 0.5x python -c pass: "
+        f"{'met' if c50 <= 0.5 * bare50 else 'MISSED'}"
     )
 
 

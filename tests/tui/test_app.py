@@ -58,11 +58,14 @@ def text_of(app: WorkbenchApp, selector: str) -> str:
 
 
 def runtimes() -> list[psutil.Process]:
-    """The runtime processes this test process started, still alive."""
+    """The runtime processes this test process started, still alive (not the fork server's
+    own process, which stays for the engine's life)."""
     alive = []
     for p in psutil.Process().children(recursive=True):
         try:
-            if p.status() != psutil.STATUS_ZOMBIE:
+            if p.status() != psutil.STATUS_ZOMBIE and "workbench_zygote" not in " ".join(
+                p.cmdline()
+            ):
                 alive.append(p)
         except psutil.NoSuchProcess:
             pass

@@ -36,6 +36,9 @@ BASE_ENV = {
     "LD_LIBRARY_PATH": (
         "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
     ),
+    # room in the block /proc/PID/environ shows, which each environment overwrites with its
+    # own variables (workbench_zygote._publish_environ)
+    "_WORKBENCH_ENVIRON_SPACE": "-" * 65536,
 }
 _START = (
     "import sys; sys.path.insert(0, {folder!r}); import workbench_zygote; del sys.path[0]; "

@@ -19,7 +19,7 @@ the time zone read from them), the random module's seed, the working folder; the
 connection is only ever made by the environment itself.
 """
 
-import json
+import _socket
 import os
 import sys
 import time
@@ -27,25 +27,23 @@ import time
 import bootstrap
 import workbench_sandbox
 
+# (``_socket`` and the bootstrap's own JSON reader: an environment forked from here has loaded
+# no more modules than an exec'd one)
 MAX_REQUEST = 1 << 20  # the variables of one environment: Lambda allows 4 KB of the function's
 
 
 def _recv(sock):
-    import socket
-
-    msg, ancdata, _flags, _addr = sock.recvmsg(MAX_REQUEST, socket.CMSG_SPACE(2 * 4))
+    msg, ancdata, _flags, _addr = sock.recvmsg(MAX_REQUEST, _socket.CMSG_SPACE(2 * 4))
     fds = []
     for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds += [int.from_bytes(data[i : i + 4], sys.byteorder) for i in range(0, len(data), 4)]
     return msg, fds
 
 
 def serve(control_fd):
     """Answer requests until the engine closes its end (or dies: the socket closes with it)."""
-    import socket
-
-    sock = socket.socket(fileno=control_fd)
+    sock = _socket.socket(fileno=control_fd)
     while True:
         try:
             msg, fds = _recv(sock)
@@ -54,7 +52,7 @@ def serve(control_fd):
         if not msg:
             return
         try:
-            pid = _spawn(json.loads(msg), fds, control_fd)
+            pid = _spawn(bootstrap.json_loads(msg), fds, control_fd)
             answer = str(pid).encode()
         except Exception as e:  # noqa: BLE001 - the engine is told, and starts it another way
             answer = f"error {type(e).__name__}: {e}".encode()
@@ -96,6 +94,26 @@ def _spawn(request, fds, control_fd):
     return int(answer)
 
 
+def _publish_environ(env):
+    """Write the environment's variables where ``/proc/PID/environ`` reads them (the block
+    the kernel recorded at the server's exec, which the engine padded for this): tools, and
+    the engine's search for a daemon re-parented to it, know the process by them, as they know
+    an exec'd runtime. Past the block's size, the rest is left out there (not in os.environ)."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[-3]), int(fields[-2])  # env_start, env_end
+        block = b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())
+        block = block[: end - start].ljust(end - start, b"\0")
+        fd = os.open("/proc/self/mem", os.O_RDWR)
+        try:
+            os.pwrite(fd, block, start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        pass  # (the variables are the process's all the same)
+
+
 def _environment(request, fds, control_fd):
     """In the environment's process: become what an exec'd runtime is, then run it."""
     code = 1
@@ -108,6 +126,7 @@ def _environment(request, fds, control_fd):
         os.closerange(3, 1 << 16)  # the control socket, the zygote's own
         os.environ.clear()
         os.environ.update(request["env"])
+        _publish_environ(request["env"])
         os.chdir(request["cwd"])
         time.tzset()  # TZ is the function's now
         if "random" in sys.modules:  # (not imported here today: a handler's import seeds it)

@@ -1,0 +1,125 @@
+"""The fork server: Python environments forked from a started interpreter behave as exec'd ones
+— their own variables, random state, module state, exit status and process group; the engine's
+children — in namespaces and without; and the workbench starts them the usual way when it
+cannot fork them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import add_function, body
+from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime.namespaces import probe
+
+STATE = """
+import os, random, time
+
+COUNT = 0
+
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    if event.get("exit"):
+        os._exit(event["exit"])
+    return {
+        "count": COUNT, "pid": os.getpid(), "ppid": os.getppid(), "pgid": os.getpgid(0),
+        "random": random.getrandbits(64), "colour": os.environ.get("COLOUR"),
+        "tz_offset": time.localtime().tm_gmtoff, "cwd": os.getcwd(),
+    }
+"""
+
+
+def settings(tmp_path: Path, **extra: object) -> EngineSettings:
+    return EngineSettings(
+        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", **extra
+    )  # type: ignore[arg-type]
+
+
+async def two_environments(engine: Engine, name: str) -> tuple[dict, dict]:
+    first = body(await engine.invoke(name, b"{}"))
+    engine.pool.retire_idle(name, "idle", latest_only=False)
+    second = body(await engine.invoke(name, b"{}"))
+    return first, second
+
+
+async def test_forked_environments_are_separate_processes_of_the_engine(
+    function_root: Path, tmp_path: Path
+) -> None:
+    async with Engine([function_root], settings(tmp_path, isolation="cgroups")) as engine:
+        folder = add_function(engine, "state", STATE, environment={"COLOUR": "teal"})
+        first, second = await two_environments(engine, "state")
+        [env] = engine.pool.environments("state")
+        assert env.forked
+        # each a process of its own, in its own group, the engine's child (it waits for it)
+        assert first["pid"] != second["pid"] and second["pid"] == env.pid
+        assert second["ppid"] == os.getpid() and second["pgid"] == second["pid"]
+        # nothing of one environment is another's: module state, random state
+        assert first["count"] == second["count"] == 1
+        assert first["random"] != second["random"]
+        # the function's variables and folder, Lambda's time zone
+        assert second["colour"] == "teal" and second["cwd"] == str(folder)
+        assert second["tz_offset"] == 0
+
+
+async def test_a_forked_runtime_ends_as_an_execd_one(function_root: Path, tmp_path: Path) -> None:
+    async with Engine([function_root], settings(tmp_path, isolation="cgroups")) as engine:
+        add_function(engine, "state", STATE)
+        result = await engine.invoke("state", json.dumps({"exit": 3}).encode())
+        assert body(result)["errorType"] == "Runtime.ExitError"
+        assert "Runtime exited with error: exit status 3" in body(result)["errorMessage"]
+        assert body(await engine.invoke("state", b"{}"))["count"] == 1  # a new environment
+
+
+async def test_the_server_is_started_again_when_it_died(
+    function_root: Path, tmp_path: Path
+) -> None:
+    async with Engine([function_root], settings(tmp_path, isolation="cgroups")) as engine:
+        add_function(engine, "state", STATE)
+        await engine.invoke("state", b"{}")
+        assert engine.pool.fork_servers is not None
+        [server] = engine.pool.fork_servers._servers.values()
+        assert server._server is not None
+        os.kill(server._server.proc.pid, signal.SIGKILL)
+        server._server.proc.wait()
+        engine.pool.retire_idle("state", "idle", latest_only=False)
+        assert body(await engine.invoke("state", b"{}"))["count"] == 1
+        [env] = engine.pool.environments("state")
+        assert env.forked and server.spawns == 2
+
+
+async def test_without_the_fork_server_and_where_it_cannot_serve(
+    function_root: Path, tmp_path: Path
+) -> None:
+    async with Engine(
+        [function_root], settings(tmp_path, isolation="cgroups", fork_server=False)
+    ) as engine:
+        add_function(engine, "state", STATE)
+        await engine.invoke("state", b"{}")
+        [env] = engine.pool.environments("state")
+        assert not env.forked
+    async with Engine([function_root], settings(tmp_path, isolation="cgroups")) as engine:
+        # native libraries in lib/: LD_LIBRARY_PATH must be read at its own start
+        folder = add_function(engine, "native", STATE)
+        (folder / "lib").mkdir()
+        await engine.invoke("native", b"{}")
+        [env] = engine.pool.environments("native")
+        assert not env.forked
+
+
+@pytest.mark.skipif(bool(probe()), reason="no namespaces here")
+async def test_a_forked_environment_enters_its_namespaces(
+    function_root: Path, tmp_path: Path
+) -> None:
+    async with Engine([function_root], settings(tmp_path, isolation="auto")) as engine:
+        add_function(engine, "state", STATE)
+        first, second = await two_environments(engine, "state")
+        [env] = engine.pool.environments("state")
+        assert env.forked and env.namespaced
+        assert (second["pid"], second["ppid"], second["cwd"]) == (2, 1, "/var/task")
+        assert first["random"] != second["random"]
