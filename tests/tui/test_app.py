@@ -292,3 +292,10 @@ async def test_ctrl_q_quits_and_leaves_no_process(app: WorkbenchApp) -> None:
     until_sync(lambda: not runtimes(), "the runtimes to exit", step=0.05)
     for p in procs:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+
+
+async def test_the_header_shows_the_workbench_icon(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        drawn = str(app.screen.query_one("HeaderIcon").render())  # what the corner shows
+        assert "λ" in drawn and "⭘" not in drawn  # not Textual's default

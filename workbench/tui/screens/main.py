@@ -51,6 +51,10 @@ from ..widgets.sources import SourcesPane
 from ..widgets.timeline import LifecycleTimeline
 from .record import RecordScreen, Replay
 
+# The header's mark: Lambda's own letter, not Textual's default ⭘ (any screen of ours that has a
+# header shows it; a click on it opens the command palette, as Textual's does)
+ICON = "λ"
+
 
 def replay_label(request_id: str, record: InvocationRecord | None) -> str:
     """What the response pane calls a replay: ``echo:live replay of 1a2b3c4d``."""
@@ -91,7 +95,7 @@ class MainScreen(Screen[None]):
         self._invocations: dict[Worker[None], str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon=ICON)
         with Horizontal(id="top"):
             yield FunctionsPane(self.engine, self.registry_view, id="functions")
             yield EventEditor(self.saved_events, id="editor")
