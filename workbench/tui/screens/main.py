@@ -40,7 +40,7 @@ from ...engine.invoke import (
 )
 from ...engine.storage import SavedEvents
 from ..registry_view import RegistryView
-from ..reruns import Reruns
+from ..reruns import FIRST_RUN_TRIGGER, Reruns
 from ..widgets.editor import EventEditor
 from ..widgets.function_rows import debug_waits
 from ..widgets.functions import FunctionsPane
@@ -277,7 +277,7 @@ class MainScreen(Screen[None]):
         elif report.kind == FINISHED:
             assert report.result is not None
             previous, now = self.reruns.compare(name, report.result)
-            if previous is None:
+            if previous is None or report.trigger == FIRST_RUN_TRIGGER:  # w's run: no save yet
                 pane.show_result(name, report.result)
             else:
                 note = "↻ re-run on save" + (f" after {saved}" if saved else "")

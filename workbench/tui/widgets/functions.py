@@ -98,8 +98,8 @@ class FunctionsPane(Vertical):
             "toggle_rerun",
             "Re-run on save",
             id="rerun-on-save",
-            tooltip="Toggle re-run on save: after each save, invoke the selected function's last "
-            "event again and show the new response beside the previous one",
+            tooltip="Toggle re-run on save: invoke the selected function's last event now and "
+            "again after each save, showing the new response beside the previous one",
         ),
     ]
 
