@@ -108,6 +108,13 @@ def build_result(
         )
     duration = outcome.duration_ms
     init_ms = env.init_duration_ms if cold else None
+    max_memory_mb = (env.peak_kb + 512) // 1024
+    if kind == "exit":
+        # A runtime that died past its memory size was killed for it (the kernel, or the
+        # allocation the rlimit refused). Its last peak RSS can pass the size by a few MB (pages
+        # outside RLIMIT_DATA: 132/128 under the rlimits); Lambda's cgroup never lets it, and
+        # its REPORT never says more than Memory Size.
+        max_memory_mb = min(max_memory_mb, fn.memory_size)
     if in_init:
         duration = 0.0
     version = env.version
@@ -121,7 +128,7 @@ def build_result(
         billed_ms=billed_duration_ms(duration, init_ms),
         init_duration_ms=init_ms,
         memory_size=fn.memory_size,
-        max_memory_mb=(env.peak_kb + 512) // 1024,
+        max_memory_mb=max_memory_mb,
         cold=cold,
         status=status,
         error_type=error_type,
