@@ -24,7 +24,7 @@ from ..model.errors import (
     LambdaError,
     ResourceNotFound,
 )
-from ..model.events import EventBus, InvokeEnd, InvokeStart
+from ..model.events import EnvironmentEvent, EventBus, InvokeEnd, InvokeStart
 from ..model.ids import new_trace_id, new_uuid
 from ..model.limits import check_payload_size
 from ..model.records import InvocationType
@@ -199,6 +199,21 @@ class Invoker:
             else:
                 self.pool.changed(call.function)
 
+    def _publish_failed_init(self, env: Environment, error_type: str) -> None:
+        """The runtime could not even start (no process): say INIT failed and the environment
+        ended, as a runtime that fails its INIT says it, so the lifecycle shows ``✕ INIT
+        failed``, not a warm environment."""
+        if not self.bus.active:
+            return
+        fn, now = env.fn.name, time.time()
+        duration = env.init_duration_ms
+        self.bus.publish(
+            EnvironmentEvent(
+                "init_error", env.id, fn, env.version, now, None, duration, None, error_type
+            )
+        )
+        self.bus.publish(EnvironmentEvent("shutdown", env.id, fn, env.version, now, reason="error"))
+
     async def _run(
         self, env: Environment, cold: bool, call: PreparedCall, start_wait_s: float
     ) -> InvokeResult:
@@ -216,6 +231,7 @@ class Invoker:
                 body = {"errorMessage": f"RequestId: {request_id} Error: {e.message}"}
                 body["errorType"] = e.error_type
                 init_outcome = Outcome("init_error", json.dumps(body).encode(), e.error_type)
+                self._publish_failed_init(env, e.error_type)
         if self.bus.active:
             # after INIT: the timeline shows INIT, then this INVOKE
             self.bus.publish(

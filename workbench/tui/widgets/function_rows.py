@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.text import Text
 
 from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
-from ...engine.runtime import HOST
+from ...engine.runtime import HOST, cannot_start
 from ..registry_view import RegistryView, configured_split, short_split
 
 STATUS_STYLES = {
@@ -27,6 +27,7 @@ STATUS_STYLES = {
     "syntax error": "bold red",
 }
 BRANCH, LAST_BRANCH = " ├ ", " └ "
+CANNOT_START_CELL = "✕ setup"  # the Last cell of a function whose runtime cannot start yet
 RERUN_MARK = " ↻"  # after the name of a function re-run on save
 # the local credentials (the default) reach only the workbench; the host's are worth a warning
 HOST_CREDENTIALS_TEXT = "AWS credentials: this machine's (its SDK calls reach real AWS)"
@@ -80,6 +81,7 @@ class FunctionRow:
     # which AWS credentials its handlers get: "host" (this machine's) is shown, it reaches AWS
     aws_credentials: str = "local"
     runs_on: str | None = None  # the declared runtime is not what runs it: the notice saying so
+    cannot_start: str | None = None  # its runtime cannot start as it is (e.g. a client to vendor)
 
     @property
     def function(self) -> str:
@@ -139,6 +141,7 @@ def function_rows(
                 isolation=_isolation(engine, fn),
                 aws_credentials=fn.aws_credentials or engine.settings.aws_credentials,
                 runs_on=interpreter.notice if interpreter is not None else None,
+                cannot_start=_cannot_start(fn),
             )
         )
     for name, broken in engine.problems.items():
@@ -153,6 +156,12 @@ def function_rows(
             )
         )
     return sorted(rows, key=lambda r: r.name)
+
+
+def _cannot_start(fn: FunctionConfig) -> str | None:
+    """Said before any invoke: what its first cold start would fail with (a stat or two)."""
+    problem = cannot_start(fn)
+    return str(problem) if problem is not None else None
 
 
 def _isolation(engine: Engine, fn: FunctionConfig) -> str:
@@ -216,6 +225,8 @@ def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
     warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
     if row.debug_wait is not None:
         last = Text(f"debugger :{row.debug_wait}", style="bold magenta")
+    elif row.cannot_start is not None and row.last_status is None:
+        last = Text(CANNOT_START_CELL, style="bold red")
     return (Text.assemble(row.name, mark) if row.rerun else row.name, fn.runtime, warm, last)
 
 
@@ -269,6 +280,8 @@ def _function_detail(row: FunctionRow) -> Text:
     )
     if row.runs_on is not None:
         text.append(f"\n{row.runs_on}", style="yellow")
+    if row.cannot_start is not None:
+        text.append(f"\ncannot start: {row.cannot_start}", style="bold red")
     if fn.description:
         text.append(f"\n{fn.description}")
     if row.isolation:
