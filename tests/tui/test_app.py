@@ -21,6 +21,7 @@ from workbench.tui.screens.help import HelpScreen
 from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
 from workbench.tui.widgets.gauge import ConcurrencyGauge
+from workbench.tui.widgets.invocation_log import InvocationLog
 
 from ..helpers import make_function, until_sync
 
@@ -140,6 +141,21 @@ async def test_escape_cancels_a_long_invocation_and_leaves_no_process(app: Workb
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.workers)
         assert "Cancelled" in text_of(app, "#response-body")
+        # it was invoked: the pane, the record and the log row say cancelled, with its duration
+        status = text_of(app, "#response-status")
+        assert "sleeper cancelled" in status and "not invoked" not in status
+        assert app.engine.store is not None
+        app.engine.store.flush()
+        [record] = app.engine.store.recent("sleeper", 1)
+        assert (record.status, record.env_id, record.trigger) == ("cancelled", env.id, "tui")
+        assert record.duration_ms > 0 and record.billed_ms >= record.duration_ms
+        assert f"Duration {record.duration_ms:.2f} ms" in status
+        assert record.log_lines[-1].startswith(f"REPORT RequestId: {record.request_id}\t")
+        assert record.request_id in text_of(app, "#response-body")
+        log = app.query_one(InvocationLog)
+        await wait_until(pilot, lambda: record.request_id in log._slot_of)
+        row = [str(c) for c in log.table.get_row(log._slot_of[record.request_id])]
+        assert "cancelled" in row and f"{record.duration_ms:.2f} ms" in row
         assert env.state == "dead"
         await wait_until(pilot, lambda: not runtimes())
         for p in procs:

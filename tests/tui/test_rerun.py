@@ -129,10 +129,19 @@ async def test_escape_cancels_a_running_rerun(root: Path, tmp_path: Path) -> Non
         slow = "import time\ndef handler(event, context):\n    time.sleep(30)\n"
         (root / "greet" / "app.py").write_text(slow)
         await wait_until(pilot, lambda: app.engine.function_state("greet").busy)
+        [env] = app.engine.function_state("greet").busy
+        await wait_until(pilot, lambda: env.state == "busy")  # the handler is sleeping
         assert "invoking greet" in text_of(app, "#response-status")
         await pilot.press("escape")
         await wait_until(pilot, lambda: "Cancelled" in text_of(app, "#response-body"))
-        assert "not invoked" in text_of(app, "#response-status")
+        # it was invoked: said cancelled, with how long it ran, and recorded
+        assert "cancelled" in text_of(app, "#response-status")
+        assert "not invoked" not in text_of(app, "#response-status")
+        await wait_until(pilot, lambda: app.engine.store.count("greet") == 2)
+        [stopped] = app.engine.store.recent("greet", 1)
+        assert stopped.status == "cancelled" and stopped.trigger == "rerun"
+        assert stopped.duration_ms > 0
+        assert f"Duration {stopped.duration_ms:.2f} ms" in text_of(app, "#response-status")
         await wait_until(pilot, lambda: not app.engine.environments("greet"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from ..config.function import FunctionConfig
 from ..model.records import (
     EXCERPT_BYTES,
+    STATUS_CANCELLED,
     STATUS_CRASH,
     STATUS_ERROR,
     STATUS_SUCCESS,
@@ -44,6 +46,39 @@ class InvokeResult:
     def log_tail(self) -> str:
         """X-Amz-Log-Result: base64 of the last 4 KB of the log."""
         return base64.b64encode(self.log.encode()[-4096:]).decode()
+
+
+class InvocationCancelled(asyncio.CancelledError):
+    """An invocation stopped by its caller (the TUI's escape), raised in place of the
+    ``CancelledError`` (the task is still cancelled), with what was recorded of it."""
+
+    def __init__(self, result: InvokeResult) -> None:
+        super().__init__(f"invocation {result.record.request_id} cancelled")
+        self.result = result
+
+
+def cancelled_result(
+    env: Environment,
+    fn: FunctionConfig,
+    request_id: str,
+    started_at: float,
+    cold: bool,
+    duration_ms: float,
+    data: bytes,
+    trigger: str | None,
+    qualifier: str | None,
+) -> InvokeResult:
+    """The record of an invocation its caller stopped: status ``cancelled`` (Lambda has no such
+    end: its callers cannot stop a running invocation), ``duration_ms`` the time its handler ran
+    (0 if stopped in INIT), the environment's peak memory. Its output so far is not kept: the
+    environment is shut down with it."""
+    outcome = Outcome("response", duration_ms=duration_ms, log_lines=[])
+    result = build_result(env, fn, request_id, started_at, cold, outcome, data, trigger, qualifier)
+    record = result.record
+    record.status = STATUS_CANCELLED
+    record.response = ""
+    record.log_lines[-1] = report_line(record)
+    return InvokeResult(b"", None, result.executed_version, record)
 
 
 def _compact(obj: dict[str, object]) -> bytes:

@@ -10,6 +10,7 @@ the engine and forwards its global keys (ctrl+r, escape, ...) here; nothing here
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from textual.worker import Worker
 from ...engine import (
     Engine,
     FunctionReloaded,
+    InvocationCancelled,
     InvocationRecord,
     InvokeEnd,
     InvokeResult,
@@ -70,6 +72,13 @@ class MainScreen(Screen[None]):
 
     @dataclass
     class InvocationFinished(Message):
+        name: str
+        result: InvokeResult
+
+    @dataclass
+    class InvocationStopped(Message):
+        """Cancelled (escape) while it ran: what the engine recorded of it."""
+
         name: str
         result: InvokeResult
 
@@ -201,11 +210,20 @@ class MainScreen(Screen[None]):
         except LambdaError as e:
             self.post_message(self.InvocationRefused(name, f"{e.code}: {e.message}"))
             return
+        except InvocationCancelled as e:  # escape: it ran, and is recorded cancelled
+            self.post_message(self.InvocationStopped(name, e.result))
+            raise
+        except asyncio.CancelledError:  # before the engine had it
+            self.post_message(self.InvocationRefused(name, "Cancelled before it started."))
+            raise
         self.post_message(self.InvocationFinished(name, result))
 
     def on_main_screen_invocation_finished(self, message: InvocationFinished) -> None:
         self.query_one(ResponsePane).show_result(message.name, message.result)
         self.reruns.saw(message.result)
+
+    def on_main_screen_invocation_stopped(self, message: InvocationStopped) -> None:
+        self.query_one(ResponsePane).show_cancelled(message.name, message.result)
 
     def on_main_screen_invocation_refused(self, message: InvocationRefused) -> None:
         self.query_one(ResponsePane).show_refusal(message.name, message.message)
@@ -221,10 +239,7 @@ class MainScreen(Screen[None]):
             raise SkipAction()
         self.reruns.cancel()
         for worker in running:
-            worker.cancel()
-            self.query_one(ResponsePane).show_refusal(
-                self._invocations[worker], "Cancelled: the invocation was stopped."
-            )
+            worker.cancel()  # the pane shows what the engine recorded of it (InvocationStopped)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.is_finished:
@@ -276,6 +291,9 @@ class MainScreen(Screen[None]):
             pane.running(name)
         elif report.kind == FINISHED:
             assert report.result is not None
+            if report.result.record.status == "cancelled":  # escape stopped it
+                pane.show_cancelled(name, report.result)
+                return
             previous, now = self.reruns.compare(name, report.result)
             if previous is None or report.trigger == FIRST_RUN_TRIGGER:  # w's run: no save yet
                 pane.show_result(name, report.result)

@@ -23,6 +23,7 @@ STATUS_STYLES = {
     "error": "red",
     "timeout": "yellow",
     "crash": "bold red",
+    "cancelled": "magenta",
     "config error": "bold red",
     "syntax error": "bold red",
 }

@@ -28,9 +28,16 @@ SEARCH_DEPTH = 50_000  # how far back a text filter looks in the store
 TEXT_DEBOUNCE_S = 0.25
 MERGE_INTERVAL_S = 0.3  # under a flood, new rows are merged at most this often
 ALL = "all"
-STATUSES = ("success", "error", "timeout", "crash")
-STATUS_STYLES = {"success": "green", "error": "red", "timeout": "yellow", "crash": "bold red"}
-ROW_STYLES = {"error": "red", "timeout": "yellow", "crash": "red"}  # failed rows: all cells
+STATUSES = ("success", "error", "timeout", "crash", "cancelled")
+STATUS_STYLES = {
+    "success": "green",
+    "error": "red",
+    "timeout": "yellow",
+    "crash": "bold red",
+    "cancelled": "magenta",
+}
+# failed rows: all cells
+ROW_STYLES = {"error": "red", "timeout": "yellow", "crash": "red", "cancelled": "magenta"}
 TRIGGER_WIDTH = 14
 # Fixed widths, which fit a 160-column terminal beside the gauge: measuring every cell of a
 # column each batch would cost more than the rows.
@@ -39,7 +46,7 @@ COLUMNS = (
     ("Function", "function", 18),
     ("Trigger", "trigger", TRIGGER_WIDTH),
     ("Request", "request", 8),
-    ("Status", "status", 7),
+    ("Status", "status", 9),  # cancelled
     ("Duration", "duration", 11),
     ("Billed", "billed", 8),
     ("Max mem", "memory", 7),
