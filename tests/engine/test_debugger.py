@@ -250,6 +250,31 @@ async def test_without_a_debugger_attached_breakpoint_is_skipped(engine: Engine)
     assert result.record.paused_ms == 0
 
 
+@pytest.mark.parametrize("trigger", ["api", "http:GET /hello"])
+async def test_an_api_callers_breakpoint_is_skipped_unless_its_function_is_debugged(
+    engine: Engine, front: Front, trigger: str
+) -> None:
+    """A front end is attached, but an HTTP caller waits on this invocation: skipped, with the
+    warning, unless ``debug_api`` names the function; other triggers stop as before."""
+    add_function(engine, "breaker", BREAKER)
+    result = await asyncio.wait_for(
+        engine.invoke("breaker", '{"name": "Bo"}', trigger=trigger), WAIT_S
+    )
+    assert body(result) == {"greeting": "hello Bo"}
+    [warning] = [line for line in result.record.log_lines if "breakpoint()" in line]
+    assert "skipped: an API caller waits for this invocation" in warning
+    assert "debugging API calls is off for breaker" in warning
+    assert not engine.debugger.sessions()
+
+    engine.debugger.debug_api.add("breaker")
+    front.task = asyncio.ensure_future(
+        engine.invoke("breaker", '{"name": "Al"}', trigger=trigger, request_id=front.request_id)
+    )
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "c")
+    assert body(await asyncio.wait_for(front.task, WAIT_S)) == {"greeting": "hello Al"}
+
+
 async def test_pdb_set_trace_is_routed_too(engine: Engine, front: Front) -> None:
     add_function(
         engine,

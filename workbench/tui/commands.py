@@ -34,6 +34,10 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
         "function: Toggle re-run on save",
         "After each save, invoke the selected function's last event again and compare",
     ),
+    "toggle_debug_api": (
+        "debug: Toggle debugging API calls",
+        "Let a breakpoint() reached by a Lambda API or HTTP route call stop, or skip it",
+    ),
     "cancel": ("function: Cancel invocation", "Stop the running invocations"),
     "save_event": ("event: Save…", "Save the editor's event under a name for this function"),
     "load_event": ("event: Load…", "Load one of this function's saved events"),

@@ -283,7 +283,13 @@ class Invoker:
                 else None,
             )
             handed_at.append(time.time())
-            outcome = await env.invoke(inv, fn.timeout)
+            debugger = self.pool.debugger
+            noted = debugger.invoking(request_id, call.trigger)  # an API caller's breakpoints
+            try:
+                outcome = await env.invoke(inv, fn.timeout)
+            finally:
+                if noted:
+                    debugger.invoked(request_id)
             if outcome.kind == "timeout":
                 env.shutdown("timeout")
         else:

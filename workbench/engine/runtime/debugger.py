@@ -8,7 +8,9 @@ output* → paused → resumed → (output* → paused → resumed)* → ended.
 
 Front ends that can answer a prompt (the TUI, ``workbench invoke --debug``) ``attach()``. With
 none attached a breakpoint is refused (409) and the runtime skips it with a warning on the log,
-so serve and the Lambda API never hang on one.
+so serve and the Lambda API never hang on one. With one attached, a breakpoint of an invocation
+an HTTP caller waits for (the Lambda API, an HTTP route) is refused too, unless the function's
+API calls are to be debugged (``debug_api``: the TUI's per-function toggle).
 
 Time at the debugger is paused time: from pdb's first prompt at a stop until the runtime says the
 handler's own code runs again (``{"running": true}``: a step or a continue), commands typed at
@@ -32,6 +34,12 @@ OUTPUT_CAP = 256 * 1024  # a session keeps the last 256 KB of what pdb printed
 # running: the handler's code runs under pdb (the clock runs); paused: pdb waits for a command;
 # command: pdb runs the command it was sent (the clock stays stopped); ended.
 SessionState = Literal["running", "paused", "command", "ended"]
+
+
+def is_api_caller(trigger: str | None) -> bool:
+    """An HTTP client waits on it: the Lambda API's Invoke (``api``), an HTTP route's request
+    (``http:GET /items``)."""
+    return trigger is not None and (trigger == "api" or trigger.startswith("http:"))
 
 
 class DebugClock(Protocol):
@@ -174,6 +182,12 @@ class Debugger:
         self.bus = bus
         self._attached = 0
         self._sessions: dict[str, DebugSession] = {}
+        # An HTTP caller (the Lambda API, an HTTP route) waits on its invocation: a breakpoint
+        # there stops only for the functions whose front end asked for it (the TUI's "debug API
+        # calls"), else it is skipped as with no debugger attached. The invocations running now
+        # from such a caller, while a front end is attached:
+        self._from_api: set[str] = set()
+        self.debug_api: set[str] = set()  # functions whose API callers' breakpoints stop
 
     # ----------------------------------------------------------------- front ends
 
@@ -219,6 +233,16 @@ class Debugger:
 
     # ----------------------------------------------------------------- the engine's side
 
+    def invoking(self, request_id: str, trigger: str | None) -> bool:
+        """An invocation starts (the invoker says so): whether to call ``invoked`` after it."""
+        if not self._attached or not is_api_caller(trigger):
+            return False
+        self._from_api.add(request_id)
+        return True
+
+    def invoked(self, request_id: str) -> None:
+        self._from_api.discard(request_id)
+
     def open(
         self, request_id: str, function: str, env_id: str, link: DebugChannel, clock: DebugClock
     ) -> DebugSession | str:
@@ -227,6 +251,11 @@ class Debugger:
             return (
                 "no debugger is attached (invoke with the TUI, or "
                 f"`workbench invoke {function} --debug`)"
+            )
+        if request_id in self._from_api and function not in self.debug_api:
+            return (
+                "an API caller waits for this invocation, and debugging API calls is off for "
+                f"{function} (b on it in the TUI's functions pane turns it on)"
             )
         if request_id in self._sessions:
             return "another breakpoint of this invocation is being debugged"

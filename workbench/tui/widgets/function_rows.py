@@ -83,6 +83,7 @@ class FunctionRow:
     aws_credentials: str = "local"
     runs_on: str | None = None  # the declared runtime is not what runs it: the notice saying so
     cannot_start: str | None = None  # its runtime cannot start as it is (e.g. a client to vendor)
+    debug_api: bool = False  # a breakpoint() reached by an API call stops (the TUI's ``b``)
 
     @property
     def function(self) -> str:
@@ -143,6 +144,7 @@ def function_rows(
                 aws_credentials=fn.aws_credentials or engine.settings.aws_credentials,
                 runs_on=interpreter.notice if interpreter is not None else None,
                 cannot_start=_cannot_start(fn),
+                debug_api=name in engine.debugger.debug_api,
             )
         )
     for name, broken in engine.problems.items():
@@ -254,6 +256,9 @@ def detail(row: Row) -> Text:
     if row.rerun:
         text.append(f"\n{RERUN_MARK.strip()} re-run on save: on", style="bold magenta")
         text.append(" (w turns it off)", style="dim")
+    if row.debug_api:
+        text.append("\ndebug API calls: on", style="bold magenta")
+        text.append(" (b turns it off)", style="dim")
     return text
 
 
