@@ -47,8 +47,8 @@ COLUMNS = (
     ("Trigger", "trigger", TRIGGER_WIDTH),
     ("Request", "request", 8),
     ("Status", "status", 9),  # cancelled
-    ("Duration", "duration", 11),
-    ("Billed", "billed", 8),
+    ("Duration", "duration", 10),  # 9999.99 ms, then seconds (time_text)
+    ("Billed", "billed", 7),
     ("Max mem", "memory", 7),
     ("Start", "start", 5),
     ("Cost", "cost", 12),
@@ -126,6 +126,17 @@ def trigger_text(r: InvocationRecord, width: int = TRIGGER_WIDTH) -> str:
     return source + retry
 
 
+def time_text(ms: float, *, whole: bool = False) -> str:
+    """A duration for its narrow column: ``137.42 ms`` (``1061 ms`` ``whole``); from 10 s on in
+    seconds (``12.35 s``; ``12.3 s`` ``whole``; ``900.0 s``), which the record screen shows to
+    the ms."""
+    shown = round(ms) if whole else round(ms, 2)
+    if shown < 10_000:
+        return f"{shown:.0f} ms" if whole else f"{shown:.2f} ms"
+    seconds = ms / 1000
+    return f"{seconds:.1f} s" if whole or shown >= 100_000 else f"{seconds:.2f} s"
+
+
 def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
     row = ROW_STYLES.get(r.status, "")
 
@@ -138,8 +149,8 @@ def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
         cell(trigger_text(r), row or ("dim" if r.trigger is None else "")),
         cell(r.request_id[:8]),
         cell(r.status, "bold " + STATUS_STYLES.get(r.status, "")),
-        cell(f"{r.duration_ms:.2f} ms"),
-        cell(f"{r.billed_ms} ms"),
+        cell(time_text(r.duration_ms)),
+        cell(time_text(r.billed_ms, whole=True)),
         cell(f"{r.max_memory_mb} MB"),
         cell("cold", row or "cyan") if r.cold else cell("warm"),
         cell(f"${r.cost:.9f}"),
