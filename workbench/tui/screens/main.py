@@ -178,6 +178,10 @@ class MainScreen(Screen[None]):
 
     # ----------------------------------------------------------------- invoke
 
+    def on_functions_pane_selected(self, message: FunctionsPane.Selected) -> None:
+        """Another function selected (its versions and aliases share its event): its event."""
+        self.query_one(EventEditor).hold(message.name)
+
     def on_event_editor_invoke_requested(self, _: EventEditor.InvokeRequested) -> None:
         self.action_invoke()
 
