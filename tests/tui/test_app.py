@@ -315,3 +315,59 @@ async def test_the_header_shows_the_workbench_icon(app: WorkbenchApp) -> None:
         await pilot.pause()
         drawn = str(app.screen.query_one("HeaderIcon").render())  # what the corner shows
         assert "λ" in drawn and "⭘" not in drawn  # not Textual's default
+
+
+async def test_help_groups_every_panes_keys_and_the_palette_has_every_action(
+    app: WorkbenchApp,
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        titles = [s.title for s in app.screen.sections]
+        for pane in ("Event editor", "Invocations log", "Sources tab"):
+            assert f"{pane} (when it has the focus)" in titles
+        assert "FunctionsPane #functions" in titles  # focused: listed once, where it acts
+        assert not any(t.startswith("Functions pane") for t in titles)
+        [sources] = [s for s in app.screen.sections if s.title.startswith("Sources tab")]
+        assert all(k.description != "Scroll Up" for k in sources.keys)  # its own keys only
+        listing = app.screen.text()
+        for key, what in (
+            ("^l", "Clear event"),
+            ("f7", "Select all"),
+            ("r", "Replay"),
+            ("/", "Find"),
+            ("o", "Open record"),
+            ("x", "Purge queue"),
+            ("b", "Debug API calls"),
+        ):
+            assert f"  {key}".ljust(16) + what in listing, (key, what)
+        await pilot.press("escape")
+        await pilot.pause()
+
+        names = {c.name: c for c in WorkbenchCommands(app.screen).commands()}
+        for expected in (
+            "log: Replay the selected invocation",
+            "log: Open the selected record",
+            "log: Find…",
+            "event: Clear",
+            "event: Select all",
+            "debug: Toggle debugging API calls",
+            "function: Toggle re-run on save",
+            "queue: Purge…",
+        ):
+            assert expected in names, expected
+        await names["log: Find…"].run()  # type: ignore[misc]  # App.run_action, as the palette does
+        await pilot.pause()
+        assert app.focused is app.query_one("#log-text")
+        app.query_one(EventEditor).set_text('{"a": 1}')
+        await names["event: Clear"].run()  # type: ignore[misc]  # App.run_action, as the palette does
+        await pilot.pause()
+        assert app.query_one(EventEditor).text == ""
+        # the log's record: opened from the palette as enter opens it
+        await pilot.press("ctrl+r")
+        log = app.query_one(InvocationLog)
+        await wait_until(pilot, lambda: log.table.row_count == 1)
+        await names["log: Open the selected record"].run()  # type: ignore[misc]  # App.run_action, as the palette does
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "RecordScreen")

@@ -55,7 +55,7 @@ class EventEditor(Vertical):
         ),
         Binding(
             "f7",
-            "select_all",
+            "select_event",
             "Select all",
             id="select-all-event",
             tooltip="Select the whole event (to replace it by typing or pasting)",
@@ -141,7 +141,7 @@ class EventEditor(Vertical):
         self.set_text("")
         self.query_one("#event-text", TextArea).focus()
 
-    def action_select_all(self) -> None:
+    def action_select_event(self) -> None:
         area = self.query_one("#event-text", TextArea)
         area.focus()
         area.select_all()

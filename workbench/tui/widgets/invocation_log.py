@@ -197,6 +197,15 @@ class InvocationLog(Vertical):
     BINDINGS = [
         Binding("slash", "focus_text", "Find", id="log-find", tooltip="Filter the log by text"),
         Binding(
+            "o",
+            "open_record",
+            "Open record",
+            id="log-open-record",
+            show=False,
+            tooltip="Open the selected invocation's record: event, response, log, lifecycle "
+            "(enter on a row too)",
+        ),
+        Binding(
             "r",
             "replay",
             "Replay",
@@ -524,6 +533,14 @@ class InvocationLog(Vertical):
             self.notify("No invocation to replay: the log is empty.", severity="warning")
             return
         self.post_message(self.ReplayRequested(request_id, self.records.get(request_id)))
+
+    def action_open_record(self) -> None:
+        """The selected row's full record (as enter or a click on it opens it)."""
+        request_id = self._cursor_request_id() if self.table.row_count else None
+        if request_id is None:
+            self.notify("No invocation to open: the log is empty.", severity="warning")
+            return
+        self.post_message(self.RecordSelected(request_id, self.records.get(request_id)))
 
     @on(DataTable.RowSelected, "#log-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
