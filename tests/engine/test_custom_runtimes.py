@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine import Engine
+from workbench.engine import Engine, EnvironmentEvent
+from workbench.engine.runtime import cannot_start
 
 from ..helpers import body, running, toml_value, until
 
@@ -190,6 +191,33 @@ async def test_a_bootstrap_that_exits_mid_invoke_is_a_runtime_exit_error(engine:
     # The next invoke gets a fresh environment (which fails the same way).
     again = await engine.invoke("quits", b"{}")
     assert again.record.cold and again.record.env_id != result.record.env_id
+
+
+async def test_a_runtime_that_cannot_start_is_said_before_and_streamed_as_a_failed_init(
+    engine: Engine,
+) -> None:
+    """No bootstrap: ``cannot_start`` says so before any invoke; the invoke's events say INIT
+    failed and the environment ended, as a runtime that fails its INIT says (no warm one)."""
+    folder = make_provided(engine, "empty", None)
+    problem = cannot_start(engine.functions["empty"])
+    assert problem is not None and problem.error_type == "Runtime.InvalidEntrypoint"
+    assert str(problem) == (
+        f"Runtime.InvalidEntrypoint: Couldn't find valid bootstrap(s): [{folder / 'bootstrap'}]"
+    )
+    events = engine.subscribe()
+    result = await engine.invoke("empty", b"{}")
+    phases = [
+        (e.phase, e.error_type, e.reason)
+        for e in events.get_nowait()
+        if isinstance(e, EnvironmentEvent) and e.env_id == result.record.env_id
+    ]
+    assert phases == [
+        ("init_error", "Runtime.InvalidEntrypoint", None),
+        ("shutdown", None, "error"),
+    ]
+    assert not engine.environments("empty")
+    make_provided(engine, "empty", "echo hi")
+    assert cannot_start(engine.functions["empty"]) is None
 
 
 async def test_a_missing_bootstrap_is_an_invalid_entrypoint(engine: Engine) -> None:

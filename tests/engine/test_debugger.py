@@ -13,7 +13,9 @@ import time
 import pytest
 
 from workbench.engine import DebugEvent, Engine, InvokeResult
+from workbench.engine.model.events import EventBus
 from workbench.engine.model.ids import new_uuid
+from workbench.engine.runtime.debugger import Debugger
 
 from ..helpers import add_function, body, until
 from . import test_awslambdaric as ric
@@ -110,6 +112,79 @@ async def test_p_event_then_continue_returns_the_response(engine: Engine, front:
     assert engine.debugger.sessions() == []
     assert result.record.paused_ms > 0
     assert result.record.paused_ms == pytest.approx(session.paused_ms, abs=50)
+
+
+async def test_pdb_start_up_is_the_debuggers_time_not_the_handlers(
+    engine: Engine, front: Front
+) -> None:
+    """From the handler's breakpoint() to pdb's first prompt (importing the hook and pdb,
+    connecting) the invocation's clock is stopped: the runtime says when breakpoint() was
+    called, and the session takes the time from there."""
+    add_function(engine, "breaker", BREAKER)
+    front.invoke("breaker")
+    await front.until("paused")
+    session = engine.debugger.session(front.request_id)
+    assert session is not None and session.startup_ms is not None
+    assert 0 < session.startup_ms < 60_000
+    engine.debugger.send(front.request_id, "c")
+    result = await front.result()
+    assert body(result) == {"greeting": "hello world"}
+    assert result.record.paused_ms > 0
+
+
+class RecordingClock:
+    """An environment's timeout clock, as the session drives it: what it was told, in order."""
+
+    def __init__(self, credit: bool) -> None:
+        self.calls: list[tuple[str, float]] = []
+        if credit:
+            self.credit_pause = lambda seconds: self.calls.append(("credit", seconds))
+
+    def pause_clock(self) -> None:
+        self.calls.append(("pause", 0.0))
+
+    def resume_clock(self) -> None:
+        self.calls.append(("resume", 0.0))
+
+
+class Link:
+    def send(self, message: dict[str, object]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("credit", [True, False], ids=["clock-takes-credit", "plain-clock"])
+def test_a_session_holds_the_clock_from_its_opening(credit: bool) -> None:
+    debugger = Debugger(EventBus())
+    debugger.attach()
+    clock = RecordingClock(credit)
+    called = time.monotonic() - 0.25  # breakpoint() a quarter second before the session
+    session = debugger.open("r1", "f", "e1", Link(), clock)  # type: ignore[arg-type]
+    assert not isinstance(session, str)
+    assert (session.state, clock.calls) == ("starting", [("pause", 0.0)])  # stopped at once
+    session.on_message({"breakpoint_at": called})
+    assert session.startup_ms is not None and 250 <= session.startup_ms < 1000
+    session.on_message({"breakpoint_at": called})  # once only
+    session.on_message({"out": "> app.py(4)handler()\n"})
+    session.on_message({"prompt": "(Pdb) ", "file": "app.py", "line": 4})
+    assert session.state == "paused"
+    session.send("c")
+    session.on_message({"running": True})
+    kinds = [kind for kind, _ in clock.calls]
+    assert kinds == (["pause", "credit", "resume"] if credit else ["pause", "resume"])
+    if credit:
+        assert clock.calls[1][1] * 1000 == pytest.approx(session.startup_ms)
+        assert session.paused_ms >= 250  # the start-up is paused time, as the record's
+    else:
+        assert session.paused_ms < 250  # the record's clock did not take it: neither does it
+    # a runtime whose clock is not ours (a time namespace) is not believed
+    other = debugger.open("r2", "f", "e1", Link(), RecordingClock(credit))  # type: ignore[arg-type]
+    assert not isinstance(other, str)
+    other.on_message({"breakpoint_at": called + 3600.0})
+    other.on_message({"breakpoint_at": "soon"})
+    assert other.startup_ms is None
 
 
 async def test_send_refuses_unknown_and_running_sessions(engine: Engine, front: Front) -> None:
@@ -248,6 +323,31 @@ async def test_without_a_debugger_attached_breakpoint_is_skipped(engine: Engine)
     assert "breakpoint() at app.py:3 skipped: no debugger is attached" in warning
     assert "`workbench invoke breaker --debug`" in warning
     assert result.record.paused_ms == 0
+
+
+@pytest.mark.parametrize("trigger", ["api", "http:GET /hello"])
+async def test_an_api_callers_breakpoint_is_skipped_unless_its_function_is_debugged(
+    engine: Engine, front: Front, trigger: str
+) -> None:
+    """A front end is attached, but an HTTP caller waits on this invocation: skipped, with the
+    warning, unless ``debug_api`` names the function; other triggers stop as before."""
+    add_function(engine, "breaker", BREAKER)
+    result = await asyncio.wait_for(
+        engine.invoke("breaker", '{"name": "Bo"}', trigger=trigger), WAIT_S
+    )
+    assert body(result) == {"greeting": "hello Bo"}
+    [warning] = [line for line in result.record.log_lines if "breakpoint()" in line]
+    assert "skipped: an API caller waits for this invocation" in warning
+    assert "debugging API calls is off for breaker" in warning
+    assert not engine.debugger.sessions()
+
+    engine.debugger.debug_api.add("breaker")
+    front.task = asyncio.ensure_future(
+        engine.invoke("breaker", '{"name": "Al"}', trigger=trigger, request_id=front.request_id)
+    )
+    await front.until("paused")
+    engine.debugger.send(front.request_id, "c")
+    assert body(await asyncio.wait_for(front.task, WAIT_S)) == {"greeting": "hello Al"}
 
 
 async def test_pdb_set_trace_is_routed_too(engine: Engine, front: Front) -> None:

@@ -51,6 +51,12 @@ def handler(event, context):
         while True:
             hoard.append(bytearray(8 * 1024 * 1024))
             hoard[-1][::4096] = b"x" * (len(hoard[-1]) // 4096)
+    if fault == "creep":  # as sample_functions/memory-hog: 1 MB at a time, each page written
+        chunks = []
+        while True:
+            chunk = bytearray(1024 * 1024)
+            chunk[::4096] = b"x" * 256
+            chunks.append(chunk)
     if fault == "threads":
         started = 0
         try:
@@ -187,6 +193,21 @@ async def test_a_fault_gets_lambdas_error_and_the_workbench_goes_on(
 async def test_a_memory_bomb_is_stopped_at_the_memory_size(sandboxed: Engine) -> None:
     result = await run(sandboxed, "memory")
     assert 64 <= result.record.max_memory_mb <= 128, result.record.max_memory_mb
+    await still_serves_and_leaves_nothing(sandboxed)
+
+
+async def test_an_out_of_memory_kill_reports_no_more_than_the_memory_size(
+    sandboxed: Engine,
+) -> None:
+    """Lambda never reports a Max Memory Used above Memory Size on an OOM kill; the runtime's
+    last peak RSS can pass it by a few MB (pages outside RLIMIT_DATA), as 132/128 did."""
+    result = await run(sandboxed, "creep")
+    assert body(result)["errorType"] == "Runtime.ExitError", body(result)
+    assert 64 <= result.record.max_memory_mb <= 128, result.record.max_memory_mb
+    report = result.record.log_lines[-1]
+    assert "\tMemory Size: 128 MB\tMax Memory Used: " in report
+    used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert used == result.record.max_memory_mb
     await still_serves_and_leaves_nothing(sandboxed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from tests.helpers import add_function, until_reaped
 from workbench.engine import Engine, EnvironmentEvent, FunctionNotReady
@@ -27,6 +28,24 @@ async def test_changed_config_retires_idle_environments(engine: Engine) -> None:
     assert result.record.cold
     assert second["memory"] == "256" and second["pid"] != first["pid"]
     assert folder.exists()
+
+
+async def test_a_deleted_function_s_environments_shut_down_as_removed(engine: Engine) -> None:
+    """Not ``reload``: nothing replaced its code; it is gone (its published versions' too)."""
+    folder = add_function(engine, "f", PID)
+    first = json.loads((await engine.invoke("f")).payload)
+    await engine.publish("f", "one")
+    await engine.invoke("f", qualifier="1")
+    events = engine.subscribe()
+    shutil.rmtree(folder)
+    engine.load_functions()
+    shutdowns = [e for e in events.get_nowait() if isinstance(e, EnvironmentEvent)]
+    assert [(e.phase, e.reason, e.version) for e in shutdowns] == [
+        ("shutdown", "removed", "$LATEST"),
+        ("shutdown", "removed", "1"),
+    ]
+    await until_reaped(first["pid"])
+    assert not engine.environments("f")
 
 
 async def test_unchanged_config_keeps_the_warm_environment(engine: Engine) -> None:

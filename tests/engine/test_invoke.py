@@ -23,6 +23,8 @@ from workbench.engine import (
     EngineSettings,
     FunctionNotReady,
     InvalidRequestContent,
+    InvocationCancelled,
+    InvokeEnd,
     InvokeResult,
     RequestTooLarge,
     ResourceNotFound,
@@ -459,6 +461,51 @@ async def test_timeout_kills_the_group_and_the_next_call_is_cold(engine: Engine)
     assert after.payload == b'"awake"'
     assert after.record.cold is True
     assert after.record.env_id != r.env_id
+
+
+async def test_a_cancelled_invocation_is_recorded_cancelled_with_its_duration(
+    engine: Engine,
+) -> None:
+    """Its caller stops it (the TUI's escape cancels the task): it was invoked, so it is stored
+    and streamed with status cancelled and the time the handler ran; the caller's task is
+    cancelled, with that record at hand; the environment is shut down."""
+    add_function(
+        engine,
+        "sleepy",
+        """
+        import time
+
+        def handler(event, context):
+            print("going to sleep", flush=True)
+            time.sleep(30)
+        """,
+        timeout=60,
+    )
+    events = engine.subscribe()
+    task = asyncio.get_running_loop().create_task(engine.invoke("sleepy", b'{"n": 1}'))
+    await until(lambda: engine.environments("sleepy"), "the environment")
+    [env] = engine.environments("sleepy")
+    await until(lambda: env.state == "busy", "the handler to run")
+    task.cancel()
+    with pytest.raises(InvocationCancelled) as stopped:
+        await task
+    assert task.cancelled()
+    record = stopped.value.result.record
+    assert (record.status, record.env_id, record.request) == ("cancelled", env.id, '{"n": 1}')
+    assert record.error_type is None and record.duration_ms > 0
+    assert record.billed_ms >= record.duration_ms  # with its INIT: it was a cold start
+    assert record.log_lines[-1] == report(stopped.value.result)
+    assert record.log_lines[-1].startswith(f"REPORT RequestId: {record.request_id}\tDuration: ")
+    assert "Status:" not in record.log_lines[-1]
+    assert engine.store is not None
+    engine.store.flush()
+    [stored] = engine.store.recent("sleepy", 1)
+    assert (stored.request_id, stored.status) == (record.request_id, "cancelled")
+    assert stored.duration_ms == record.duration_ms
+    ends = [e for e in events.get_nowait() if isinstance(e, InvokeEnd)]
+    assert [e.record.status for e in ends] == ["cancelled"]
+    await until(lambda: env.state == "dead", "its environment to be shut down")
+    assert engine.function_state("sleepy").last_status == "cancelled"  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------------------- crashes

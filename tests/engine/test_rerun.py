@@ -278,8 +278,14 @@ async def test_cancel_run_stops_the_running_rerun_and_the_next_save_still_runs(
             engine.reload([app])
             await handler_running(events, "f")
             assert rerun.invoking and rerun.cancel_run()
-            cancelled = await reports.next(REFUSED)
-            assert cancelled.message == "Cancelled: the invocation was stopped."
+            # it was invoked: reported with its record, cancelled, with how long it ran
+            cancelled = await reports.next(FINISHED)
+            assert cancelled.result is not None
+            stopped = cancelled.result.record
+            assert stopped.status == "cancelled" and stopped.duration_ms > 0
+            assert engine.store is not None
+            engine.store.flush()
+            assert engine.store.recent("f", 1)[0].request_id == stopped.request_id
             assert not rerun.invoking and not engine.environments("f")  # shut down
 
             rerun.event = b'{"name": "after"}'

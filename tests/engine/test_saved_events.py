@@ -159,3 +159,17 @@ def test_a_failed_write_leaves_the_old_event_and_no_temp_file(
     monkeypatch.undo()
     assert store.load("hello", "a") == EVENT
     assert os.listdir(tmp_path / "state" / "events" / "hello") == ["a.json"]
+
+
+def test_the_current_event_is_kept_apart_from_the_saved_ones(store: SavedEvents) -> None:
+    """The editor's current event of a function: any text (half typed too), never listed,
+    loaded or renamed as a saved event, even beside one named like it."""
+    assert store.current("hello") is None
+    store.keep_current("hello", '{"half": ')
+    store.save("hello", ".current", "{}")  # a saved event may be named so: another file
+    assert store.current("hello") == '{"half": '
+    assert store.list("hello") == [".current"]
+    store.keep_current("hello", "{}\n")
+    assert store.current("hello") == "{}\n" and store.current("other") is None
+    with pytest.raises(ValueError):
+        store.keep_current("../escape", "{}")

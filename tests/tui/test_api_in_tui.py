@@ -58,3 +58,9 @@ async def test_a_taken_port_is_a_warning_and_the_tui_runs_on(root: Path, tmp_pat
             assert any(f"cannot listen on 127.0.0.1:{port}" in n for n in notes)
             assert app.api_server is None
             assert app.engine.functions  # the workbench itself works
+            # the header says so for the whole run, after the toast is gone
+            taken_note = f"✕ Lambda API: 127.0.0.1:{port} in use"
+            assert app.sub_title == taken_note
+            app.clear_notifications()
+            await pilot.pause()
+            assert taken_note in str(app.screen.query_one("HeaderTitle").render())

@@ -21,6 +21,7 @@ from workbench.tui.screens.help import HelpScreen
 from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
 from workbench.tui.widgets.gauge import ConcurrencyGauge
+from workbench.tui.widgets.invocation_log import InvocationLog
 
 from ..helpers import make_function, until_sync
 
@@ -143,6 +144,21 @@ async def test_escape_cancels_a_long_invocation_and_leaves_no_process(app: Workb
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.workers)
         assert "Cancelled" in text_of(app, "#response-body")
+        # it was invoked: the pane, the record and the log row say cancelled, with its duration
+        status = text_of(app, "#response-status")
+        assert "sleeper cancelled" in status and "not invoked" not in status
+        assert app.engine.store is not None
+        app.engine.store.flush()
+        [record] = app.engine.store.recent("sleeper", 1)
+        assert (record.status, record.env_id, record.trigger) == ("cancelled", env.id, "tui")
+        assert record.duration_ms > 0 and record.billed_ms >= record.duration_ms
+        assert f"Duration {record.duration_ms:.2f} ms" in status
+        assert record.log_lines[-1].startswith(f"REPORT RequestId: {record.request_id}\t")
+        assert record.request_id in text_of(app, "#response-body")
+        log = app.query_one(InvocationLog)
+        await wait_until(pilot, lambda: record.request_id in log._slot_of)
+        row = [str(c) for c in log.table.get_row(log._slot_of[record.request_id])]
+        assert "cancelled" in row and f"{record.duration_ms:.2f} ms" in row
         assert env.state == "dead"
         await wait_until(pilot, lambda: not runtimes())
         for p in procs:
@@ -295,3 +311,66 @@ async def test_ctrl_q_quits_and_leaves_no_process(app: WorkbenchApp) -> None:
     until_sync(lambda: not runtimes(), "the runtimes to exit", step=0.05)
     for p in procs:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+
+
+async def test_the_header_shows_the_workbench_icon(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        drawn = str(app.screen.query_one("HeaderIcon").render())  # what the corner shows
+        assert "λ" in drawn and "⭘" not in drawn  # not Textual's default
+
+
+async def test_help_groups_every_panes_keys_and_the_palette_has_every_action(
+    app: WorkbenchApp,
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        titles = [s.title for s in app.screen.sections]
+        for pane in ("Event editor", "Invocations log", "Sources tab"):
+            assert f"{pane} (when it has the focus)" in titles
+        assert "FunctionsPane #functions" in titles  # focused: listed once, where it acts
+        assert not any(t.startswith("Functions pane") for t in titles)
+        [sources] = [s for s in app.screen.sections if s.title.startswith("Sources tab")]
+        assert all(k.description != "Scroll Up" for k in sources.keys)  # its own keys only
+        listing = app.screen.text()
+        for key, what in (
+            ("^l", "Clear event"),
+            ("f7", "Select all"),
+            ("r", "Replay"),
+            ("/", "Find"),
+            ("o", "Open record"),
+            ("x", "Purge queue"),
+            ("b", "Debug API calls"),
+        ):
+            assert f"  {key}".ljust(16) + what in listing, (key, what)
+        await pilot.press("escape")
+        await pilot.pause()
+
+        names = {c.name: c for c in WorkbenchCommands(app.screen).commands()}
+        for expected in (
+            "log: Replay the selected invocation",
+            "log: Open the selected record",
+            "log: Find…",
+            "event: Clear",
+            "event: Select all",
+            "debug: Toggle debugging API calls",
+            "function: Toggle re-run on save",
+            "queue: Purge…",
+        ):
+            assert expected in names, expected
+        await names["log: Find…"].run()  # type: ignore[misc]  # App.run_action, as the palette does
+        await pilot.pause()
+        assert app.focused is app.query_one("#log-text")
+        app.query_one(EventEditor).set_text('{"a": 1}')
+        await names["event: Clear"].run()  # type: ignore[misc]  # App.run_action, as the palette does
+        await pilot.pause()
+        assert app.query_one(EventEditor).text == ""
+        # the log's record: opened from the palette as enter opens it
+        await pilot.press("ctrl+r")
+        log = app.query_one(InvocationLog)
+        await wait_until(pilot, lambda: log.table.row_count == 1)
+        await names["log: Open the selected record"].run()  # type: ignore[misc]  # App.run_action, as the palette does
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "RecordScreen")

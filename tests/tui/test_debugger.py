@@ -9,15 +9,18 @@ without an app.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 
+import aiohttp
 import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Log, Static
 
 from tests.tui.pilot import wait_until
+from workbench.api import start_api
 from workbench.engine import DebugEvent
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.debug_view import CommandHistory, PdbSessions, source_window
@@ -253,13 +256,16 @@ async def test_f6_goes_back_to_the_workbench_and_returns(app: WorkbenchApp) -> N
 
 
 async def test_a_breakpoint_in_an_invocation_the_tui_did_not_start(app: WorkbenchApp) -> None:
-    """An invocation from elsewhere (the Lambda API, a queue) stops at a breakpoint before the
-    TUI ever invoked: the pane opens and the response pane, showing no invocation, stays as it
-    is (it used to take Textual's own running flag for an invocation and crash the app)."""
+    """An invocation from elsewhere (a queue; the Lambda API's with "debug API calls" on) stops
+    at a breakpoint before the TUI ever invoked: the pane opens and the response pane, showing no
+    invocation, stays as it is (it used to take Textual's own running flag for an invocation and
+    crash the app)."""
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         before = main_text(app, "#response-status")
-        elsewhere = asyncio.ensure_future(app.engine.invoke("breaker", b"{}", trigger="api"))
+        elsewhere = asyncio.ensure_future(
+            app.engine.invoke("breaker", b"{}", trigger="queue:orders")
+        )
         screen = await wait_paused(pilot)
         assert screen.session.function == "breaker"
         assert main_text(app, "#response-status") == before
@@ -376,3 +382,48 @@ class PaneApp(App[None]):
 
 def test_debugger_pane_snapshot(snap_compare, root: Path) -> None:
     assert snap_compare(PaneApp(root / "breaker" / "app.py"), terminal_size=(120, 40))
+
+
+async def test_an_api_callers_breakpoint_stops_only_when_asked_for(
+    root: Path, tmp_path: Path
+) -> None:
+    """A breakpoint() reached by a Lambda API call would block its HTTP caller and open the
+    pane over whatever the user does: skipped with the warning, as under serve, unless the
+    function's "debug API calls" is on (b)."""
+    serve = functools.partial(start_api, host="127.0.0.1", port=0)
+    app = WorkbenchApp([root], state_dir=tmp_path / "state", serve=serve, serve_address="x")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(pilot, lambda: app.api_server is not None)
+        url = f"{app.api_server.url}/2015-03-31/functions/breaker/invocations"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=b'{"name": "api"}') as response:
+                assert response.status == 200
+                assert await response.json() == {"greeting": "hello api"}
+            assert not isinstance(app.screen, DebuggerScreen)
+            assert app.engine.store is not None
+            app.engine.store.flush()
+            [record] = app.engine.store.recent("breaker", 1)
+            assert record.trigger == "api"
+            [warning] = [line for line in record.log_lines if "skipped" in line]
+            assert "breakpoint() at app.py:3 skipped: an API caller waits" in warning
+            assert "debugging API calls is off for breaker" in warning
+
+            app.query_one(FunctionsPane).select("breaker")
+            app.query_one("#functions-table").focus()
+            await pilot.press("b")
+            await pilot.pause()
+            assert app.engine.debugger.debug_api == {"breaker"}
+            assert "debug API calls: on" in main_text(app, "#function-detail")
+            calling = asyncio.ensure_future(http.post(url, data=b'{"name": "api"}'))
+            screen = await wait_paused(pilot)
+            assert screen.session.function == "breaker" and not calling.done()
+            await pilot.press("f5")  # continue: the caller gets its answer
+            async with await calling as response:
+                assert await response.json() == {"greeting": "hello api"}
+            await wait_until(pilot, lambda: not isinstance(app.screen, DebuggerScreen))
+
+            app.query_one("#functions-table").focus()
+            await pilot.press("b")  # off again
+            await pilot.pause()
+            assert not app.engine.debugger.debug_api
+            assert "debug API calls" not in main_text(app, "#function-detail")

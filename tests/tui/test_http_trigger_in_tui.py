@@ -80,4 +80,10 @@ async def test_a_taken_http_port_is_a_warning_and_the_tui_runs_on(
             assert any("--http-port" in n for n in notes)
             assert app.http_server is None
             assert app.api_server is not None  # the Lambda API still serves
-            assert app.sub_title == f"Lambda API {app.api_server.url}"
+            # the header says so for the whole run, after the toast is gone
+            taken_note = f"✕ HTTP routes: 127.0.0.1:{port} in use"
+            # first: a narrow header cuts the end
+            assert app.sub_title == f"{taken_note} · Lambda API {app.api_server.url}"
+            app.clear_notifications()
+            await pilot.pause()
+            assert taken_note in str(app.screen.query_one("HeaderTitle").render())

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 
 from tests.tui.pilot import wait_until
 from workbench.engine import EnvironmentEvent, InvocationRecord, InvokeEnd, InvokeStart, LogLine
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.lifecycle import Lifecycle, from_records
+from workbench.tui.widgets.functions import FunctionsPane
+from workbench.tui.widgets.gauge import ConcurrencyGauge
 from workbench.tui.widgets.timeline import LifecycleTimeline, phase_list, strip, summary
 
 from ..helpers import make_function
@@ -291,3 +295,93 @@ def test_the_model_does_not_import_textual() -> None:
     """The lifecycle model is pure: a headless front end could reuse it."""
     code = "import sys, workbench.tui.lifecycle; assert 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_runtime_that_cannot_start_is_said_before_and_drawn_as_a_failed_init(
+    tmp_path: Path,
+) -> None:
+    """AWS's client not vendored (the python-awslambdaric sample before its pip install): the
+    function list says so before any invoke, and the invoke's INIT reads failed, as a handler
+    that fails its import does, never a warm environment."""
+    root = tmp_path / "functions"
+    make_function(root, "ric", HELLO, runtime_client="awslambdaric")
+    make_function(root, "unready", HELLO, runtime="provided.al2023")  # no bootstrap
+    make_function(root, "vendored", HELLO, runtime_client="awslambdaric")
+    (root / "vendored" / "awslambdaric").mkdir()
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=(160, 45)) as pilot:
+        pane = app.query_one(FunctionsPane)
+        table = app.query_one("#functions-table", DataTable)
+        await wait_until(pilot, lambda: pane.selected == "ric")
+        assert str(table.get_cell("ric", "last")) == "✕ setup"
+        assert str(table.get_cell("unready", "last")) == "✕ setup"
+        assert str(table.get_cell("vendored", "last")) == ""
+        said = str(app.query_one("#function-detail", Static).content)
+        assert "cannot start: Runtime.InvalidEntrypoint" in said
+        assert f"pip install --target {root / 'ric'} awslambdaric" in said
+        pane.select("unready")
+        await pilot.pause()
+        said = str(app.query_one("#function-detail", Static).content)
+        assert "cannot start: Runtime.InvalidEntrypoint: Couldn't find valid bootstrap" in said
+
+        pane.select("ric")
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: app.engine.function_state("ric").invocations == 1)
+        timeline = app.query_one(LifecycleTimeline)
+        await wait_until(pilot, lambda: len(timeline.model) == 1)
+        [env] = timeline.model.newest()
+        await wait_until(pilot, lambda: env.invoke_count == 1)
+        assert env.init_error == "Runtime.InvalidEntrypoint"
+        assert (env.state, env.shutdown_reason) == ("dead", "error")
+        app.query_one(TabbedContent).active = "tab-lifecycle"
+        rows = timeline.query_one("#lifecycle-rows", Static)
+        await wait_until(pilot, lambda: "INIT failed" in str(rows.content))
+        assert summary(env).plain == "INIT failed: Runtime.InvalidEntrypoint · ✕ error"
+        drawn = str(rows.content)
+        assert "✕" in drawn and "warm" not in drawn
+        # the row's last status is the failure now; the detail still says why
+        assert str(table.get_cell("ric", "last")) == "error"
+        assert "cannot start:" in str(app.query_one("#function-detail", Static).content)
+
+
+async def test_a_deleted_function_leaves_the_gauge_and_its_environments_say_removed(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "hello", HELLO)
+    sleeper = "import time\ndef handler(e, c):\n    time.sleep(e['s'])\n"
+    make_function(root, "sleeper", sleeper, timeout=60)
+    make_function(root, "stays", HELLO)
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.engine.wait_watching()
+        gauge = app.query_one(ConcurrencyGauge)
+        timeline = app.query_one(LifecycleTimeline)
+        for name in ("hello", "stays"):
+            app.query_one(FunctionsPane).select(name)
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda n=name: app.engine.function_state(n).invocations == 1)
+        [idle] = app.engine.environments("hello")
+        sleeping = asyncio.ensure_future(app.engine.invoke("sleeper", b'{"s": 5}'))
+        await wait_until(pilot, lambda: app.engine.function_state("sleeper").busy)
+        [busy] = app.engine.function_state("sleeper").busy
+        await wait_until(pilot, lambda: {"hello", "sleeper", "stays"} <= set(gauge.functions))
+        assert "hello  0 in flight" in gauge.summary()
+
+        shutil.rmtree(root / "hello")
+        shutil.rmtree(root / "sleeper")  # while it runs: it finishes, then goes
+        await wait_until(pilot, lambda: "hello" not in gauge.functions)
+        assert "hello" not in gauge.summary() and "stays" in gauge.functions
+        await wait_until(pilot, lambda: (e := timeline.model.environment(idle.id)) and not e.alive)
+        life = timeline.model.environment(idle.id)
+        assert life is not None and life.shutdown_reason == "removed"
+        assert summary(life).plain.endswith("✕ removed")
+        if not sleeping.done():  # (5 s is long for a reload; a loaded machine may take it)
+            assert "sleeper" in gauge.functions  # still running: it stays until it is done
+        result = await sleeping
+        assert result.record.status == "success"
+        await wait_until(pilot, lambda: "sleeper" not in gauge.functions)
+        await wait_until(pilot, lambda: (e := timeline.model.environment(busy.id)) and not e.alive)
+        assert timeline.model.environment(busy.id).shutdown_reason == "removed"  # type: ignore[union-attr]
+        assert "stays" in gauge.functions

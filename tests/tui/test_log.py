@@ -23,7 +23,7 @@ from workbench.tui.lifecycle import Lifecycle
 from workbench.tui.screens.record import RecordScreen
 from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
-from workbench.tui.widgets.invocation_log import InvocationLog, LogFilter
+from workbench.tui.widgets.invocation_log import COLUMNS, InvocationLog, LogFilter, time_text
 
 from ..helpers import make_function
 
@@ -379,3 +379,14 @@ def test_the_record_shows_a_cold_start_s_wait_for_its_turn() -> None:
         header(waited).plain
     )
     assert "Waited" not in header(made_up(2)).plain
+
+
+def test_durations_fit_their_columns_in_seconds_from_10_s() -> None:
+    assert time_text(137.421) == "137.42 ms" and time_text(9999.99) == "9999.99 ms"
+    assert time_text(12_345.6) == "12.35 s" and time_text(900_000) == "900.0 s"
+    assert time_text(1061, whole=True) == "1061 ms" and time_text(12_346, whole=True) == "12.3 s"
+    widths = {column: width for _, column, width in COLUMNS}
+    for ms in (0.5, 9999.99, 9999.996, 10_000, 99_995, 99_999.99, 900_000):
+        assert len(time_text(ms)) <= widths["duration"]
+        assert len(time_text(ms, whole=True)) <= widths["billed"]
+    assert len("cancelled") <= widths["status"]

@@ -68,8 +68,15 @@ async def test_w_reruns_the_last_event_on_save_and_shows_both_responses(
         await wait_until(pilot, lambda: "↻" in name_cell(app, "greet"))
         assert "↻" not in name_cell(app, "other")
         assert "re-run on save: on" in text_of(app, "#function-detail")
+        # it runs once at once, as `workbench watch` does, with the event last sent
+        assert app.engine.store is not None
+        await wait_until(pilot, lambda: app.engine.store.count("greet") == 2)
+        [first] = app.engine.store.recent("greet", 1)
+        assert first.trigger == "tui" and first.request == '{"name": "ada"}'
+        await wait_until(pilot, lambda: "Duration" in text_of(app, "#response-status"))
+        assert '"version": 1' in text_of(app, "#response-body")
         view = app.query_one(ResponseDiffView)
-        assert not view.display
+        assert not view.display  # nothing saved yet: its response alone
 
         app_py.write_text(greet(2))
         await wait_until(pilot, lambda: view.display and view.diff is not None)
@@ -82,7 +89,6 @@ async def test_w_reruns_the_last_event_on_save_and_shows_both_responses(
         assert "↻ re-run on save after app.py" in summary and "1 line differ" in summary
         assert not app.query_one("#response-scroll").display  # the compare view instead
         assert "success" in text_of(app, "#response-status")
-        assert app.engine.store is not None
         [record] = app.engine.store.recent("greet", 1)
         assert record.trigger == "rerun" and record.request == '{"name": "ada"}'
         assert json.loads(record.response)["version"] == 2
@@ -91,10 +97,10 @@ async def test_w_reruns_the_last_event_on_save_and_shows_both_responses(
         app_py.write_text("def handler(event, context)\n    return 1\n")
         await wait_until(pilot, lambda: "Not re-run" in text_of(app, "#response-body"))
         assert "expected ':'" in text_of(app, "#response-body")
-        assert app.engine.store.count("greet") == 2
+        assert app.engine.store.count("greet") == 3
         # the next good save is compared with the last good response
         app_py.write_text(greet(3))
-        await wait_until(pilot, lambda: view.display and app.engine.store.count("greet") == 3)
+        await wait_until(pilot, lambda: view.display and app.engine.store.count("greet") == 4)
         await wait_until(pilot, lambda: view.diff is not diff)
         assert [(r.left, r.right) for r in view.diff.rows if r.mark != "same"] == [
             ('  "version": 2', '  "version": 3')
@@ -102,7 +108,7 @@ async def test_w_reruns_the_last_event_on_save_and_shows_both_responses(
 
         # an ordinary invocation goes back to the normal view
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: app.engine.store.count("greet") == 4)
+        await wait_until(pilot, lambda: app.engine.store.count("greet") == 5)
         await wait_until(pilot, lambda: app.query_one("#response-scroll").display)
         assert not view.display
 
@@ -119,13 +125,23 @@ async def test_escape_cancels_a_running_rerun(root: Path, tmp_path: Path) -> Non
         app.query_one("#functions-table").focus()
         await pilot.press("w")
         await wait_until(pilot, lambda: app.main.reruns.names() == {"greet"})
+        await wait_until(pilot, lambda: app.engine.store.count("greet") == 1)  # w's own run
         slow = "import time\ndef handler(event, context):\n    time.sleep(30)\n"
         (root / "greet" / "app.py").write_text(slow)
         await wait_until(pilot, lambda: app.engine.function_state("greet").busy)
+        [env] = app.engine.function_state("greet").busy
+        await wait_until(pilot, lambda: env.state == "busy")  # the handler is sleeping
         assert "invoking greet" in text_of(app, "#response-status")
         await pilot.press("escape")
         await wait_until(pilot, lambda: "Cancelled" in text_of(app, "#response-body"))
-        assert "not invoked" in text_of(app, "#response-status")
+        # it was invoked: said cancelled, with how long it ran, and recorded
+        assert "cancelled" in text_of(app, "#response-status")
+        assert "not invoked" not in text_of(app, "#response-status")
+        await wait_until(pilot, lambda: app.engine.store.count("greet") == 2)
+        [stopped] = app.engine.store.recent("greet", 1)
+        assert stopped.status == "cancelled" and stopped.trigger == "rerun"
+        assert stopped.duration_ms > 0
+        assert f"Duration {stopped.duration_ms:.2f} ms" in text_of(app, "#response-status")
         await wait_until(pilot, lambda: not app.engine.environments("greet"))
 
 

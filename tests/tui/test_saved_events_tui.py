@@ -10,10 +10,12 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from tests.tui.pilot import wait_until
 from workbench.engine.storage.saved_events import SavedEvents
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.dialogs.saved_events import ConfirmDelete, EventNamePrompt, SavedEventsScreen
 from workbench.tui.widgets.editor import EventEditor
+from workbench.tui.widgets.functions import FunctionsPane
 
 from ..helpers import make_function
 
@@ -293,3 +295,72 @@ async def test_every_saved_events_binding_has_an_id_and_tooltip() -> None:
     for screen in (EventNamePrompt, ConfirmDelete, SavedEventsScreen):
         for binding in screen.BINDINGS:
             assert binding.id and binding.tooltip, binding
+
+
+# --------------------------------------------------------------------------- one event each
+
+
+async def select(pilot: Pilot, key: str) -> None:
+    pilot.app.query_one("#functions").select(key)
+    await pilot.pause()
+
+
+async def test_each_function_keeps_its_own_event_across_switches_and_restarts(
+    tmp_path: Path, store: SavedEvents
+) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "hello", HELLO)
+    make_function(root, "other", HELLO)
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.engine.publish("hello", "v1")
+        await pilot.pause()
+        assert editor(app).function == "hello"
+        assert json.loads(editor(app).text) == {"name": "world"}  # never edited: the default
+        editor(app).set_text('{"for": "hello"}')
+        await select(pilot, "other")
+        assert json.loads(editor(app).text) == {"name": "world"}
+        editor(app).set_text('{"for": "other", ')  # half typed: kept as it is
+        await select(pilot, "hello")
+        assert json.loads(editor(app).text) == {"for": "hello"}
+        rows = app.query_one(FunctionsPane)
+        await wait_until(pilot, lambda: "hello:1" in [r.key for r in rows.all_rows()])
+        await select(pilot, "hello:1")  # its versions and aliases share its event
+        assert json.loads(editor(app).text) == {"for": "hello"}
+        await pilot.press("ctrl+r")
+        status = app.query_one("#response-status", Static)
+        await wait_until(pilot, lambda: "Duration" in str(status.content))
+        body = str(app.query_one("#response-body", Static).content)
+        assert json.loads(body) == {"greeting": "hello None"}  # {"for": "hello"} was sent
+        await select(pilot, "other")
+        assert editor(app).text == '{"for": "other", '
+    # kept in the state dir, as the editor last held each (the one shown at exit included)
+    assert store.current("hello") == '{"for": "hello"}'
+    assert store.current("other") == '{"for": "other", '
+    assert store.list("hello") == [] and store.list("other") == []  # not saved events
+
+    again = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert json.loads(editor(again).text) == {"for": "hello"}
+        await select(pilot, "other")
+        assert editor(again).text == '{"for": "other", '
+        assert "invalid JSON" in str(again.query_one("#event-status", Static).content)
+
+
+async def test_clear_and_select_all_keys(app: WorkbenchApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        area = app.query_one("#event-text")
+        area.focus()
+        await pilot.press("f7")
+        assert area.selected_text == editor(app).text  # type: ignore[attr-defined]
+        await pilot.press(*'{"typed": 1}')  # typing replaces the selection
+        assert json.loads(editor(app).text) == {"typed": 1}
+        await pilot.press("ctrl+l")
+        assert editor(app).text == ""
+        assert "valid JSON" in str(app.query_one("#event-status", Static).content)  # {} is sent
+        app.query_one("#functions-table").focus()
+        await pilot.press("ctrl+l")  # from the functions pane: not the editor's key
+        await pilot.press(*"x")
+        assert editor(app).text == ""

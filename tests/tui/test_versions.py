@@ -191,7 +191,7 @@ async def test_create_an_alias_with_a_weight_from_the_keyboard(
         assert app.focused is dialog.query_one("#alias-name", Input)
         await pilot.press(*"live", "tab", "tab")  # name, then past the version to "also route to"
         assert app.focused is dialog.query_one("#alias-extra", Select)
-        await pilot.press("enter", "down", "down", "enter")  # blank, 2, 1: version 1
+        await pilot.press("enter", "down", "enter")  # blank, 1 (2 is its own): version 1
         await pilot.pause()
         assert dialog.query_one("#alias-extra", Select).value == "1"
         await pilot.press("tab", *"0.1")
@@ -221,7 +221,6 @@ async def test_create_an_alias_with_a_weight_from_the_keyboard(
         ("live", "2", "1", "1.5", ["ValidationException", "less than or equal to 1.0"]),
         ("live", "2", "1", "-0.2", ["ValidationException", "greater than or equal to 0.0"]),
         ("live", "$LATEST", "1", "0.1", ["InvalidParameterValueException", "$LATEST"]),
-        ("live", "2", "2", "0.1", ["InvalidParameterValueException", "own version"]),
         ("live", "2", "1", "lots", ["not a number"]),
         ("live", "2", "1", "", ["Give version 1 a weight"]),
         ("", "2", None, "", ["ValidationException", "length between 1 and 128"]),
@@ -231,7 +230,6 @@ async def test_create_an_alias_with_a_weight_from_the_keyboard(
         "weight-above-1",
         "weight-below-0",
         "latest-with-routing",
-        "routing-to-itself",
         "weight-not-a-number",
         "weight-missing",
         "empty-name",
@@ -268,6 +266,53 @@ async def test_bad_alias_input_is_explained_in_the_dialog_and_creates_nothing(
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.screen_stack[0]
+
+
+async def test_the_alias_s_own_version_is_never_offered_as_the_other_one(
+    app: WorkbenchApp, root: Path
+) -> None:
+    async with app.run_test(size=(160, 45)) as pilot:
+        await publish_two(pilot, root)
+        await select(pilot, "hello:2")
+        dialog = await open_alias_dialog(pilot, "a")
+        version = dialog.query_one("#alias-version", Select)
+        extra = dialog.query_one("#alias-extra", Select)
+
+        def offered() -> list[str]:
+            return [str(value) for _, value in extra._options if value is not Select.NULL]
+
+        assert version.value == "2" and offered() == ["1"]
+        await type_into(pilot, dialog, "#alias-name", "live")
+        extra.value = "1"
+        await type_into(pilot, dialog, "#alias-weight", "0.1")
+        assert "90% of invocations run version 2, 10% version 1" in hint(dialog)
+        # the alias now points at 1: 1 is no longer offered, nor still picked, nor its weight
+        version.value = "1"
+        await pilot.pause()
+        assert offered() == ["2"]
+        assert extra.value is Select.NULL
+        assert dialog.query_one("#alias-weight", Input).value == ""
+        assert "Every invocation of the alias runs version 1." in hint(dialog)
+        assert "version 1, 10% version 1" not in hint(dialog)
+        # another pick the alias's version leaves alone
+        extra.value = "2"
+        version.value = "$LATEST"
+        await pilot.pause()
+        assert offered() == ["2", "1"] and extra.value == "2"
+        # and the form refuses the same version twice before the engine is asked
+        version.value = "2"
+        await pilot.pause()
+        with dialog.prevent(Select.Changed):  # as if the picker had offered it
+            extra.set_options([("2", "2")])
+            extra.value = "2"
+        await type_into(pilot, dialog, "#alias-weight", "0.1")
+        dialog.query_one("#alias-ok").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog
+        assert "Version 2 is the alias's own version" in hint(dialog)
+        assert dialog.query_one("#alias-hint").has_class("error")
+        assert app.engine.aliases("hello") == []
 
 
 async def test_an_unknown_version_is_the_engines_error(app: WorkbenchApp) -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .config.settings import EngineSettings
     from .engine import Engine
     from .invoke.function_state import FunctionState
-    from .invoke.results import InvokeResult
+    from .invoke.results import InvocationCancelled, InvokeResult
     from .model.errors import (
         FunctionNotReady,
         InvalidParameterValue,
@@ -73,6 +73,7 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "InvalidRuntime": "model.errors",
     "InvocationRecord": "model.records",
     "InvokeEnd": "model.events",
+    "InvocationCancelled": "invoke.results",
     "InvokeResult": "invoke.results",
     "InvokeStart": "model.events",
     "LATEST": "registry.versions",
@@ -131,6 +132,7 @@ __all__ = [
     "InvalidRuntime",
     "InvocationRecord",
     "InvokeEnd",
+    "InvocationCancelled",
     "InvokeResult",
     "InvokeStart",
     "LambdaError",

@@ -6,6 +6,7 @@ The workbench itself is the main screen (``screens/main.py``), its panes in ``wi
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,13 @@ class Served(Protocol):
 
 
 ServeFactory = Callable[[Engine], Awaitable[Served]]
+
+
+def not_served(what: str, address: str, error: OSError) -> str:
+    """The header's note of a server that could not listen: ``✕ Lambda API: 127.0.0.1:3001 in
+    use``."""
+    reason = "in use" if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
+    return f"✕ {what}: {address} {reason}"
 
 
 class WorkbenchApp(App[int]):
@@ -141,6 +149,9 @@ class WorkbenchApp(App[int]):
         self._serve_http = serve_http
         self._serve_http_address = serve_http_address
         self.http_server: Served | None = None
+        # what the header says of each: its URL, or that it could not listen (the toast fades,
+        # the header stays for the run: nothing retries)
+        self._served: list[str] = []
         self.preferences = Preferences()
         self._use_themes(theme)  # first: an unknown or broken theme stops us before the engine
         self.roots = roots
@@ -176,8 +187,10 @@ class WorkbenchApp(App[int]):
                 severity="warning",
                 timeout=10,
             )
-            return
-        self.sub_title = f"Lambda API {self.api_server.url}"
+            self._served.append(not_served("Lambda API", self._serve_address, e))
+        else:
+            self._served.append(f"Lambda API {self.api_server.url}")
+        self._show_served()
 
     async def _start_http(self) -> None:
         """Serve the http triggers beside the TUI; a taken port is a warning, not a failure."""
@@ -193,9 +206,14 @@ class WorkbenchApp(App[int]):
                 severity="warning",
                 timeout=10,
             )
-            return
-        routes = f"HTTP routes {self.http_server.url}"
-        self.sub_title = f"{self.sub_title} · {routes}" if self.api_server else routes
+            self._served.append(not_served("HTTP routes", self._serve_http_address, e))
+        else:
+            self._served.append(f"HTTP routes {self.http_server.url}")
+        self._show_served()
+
+    def _show_served(self) -> None:
+        """The header's subtitle: what could not listen first (a narrow header cuts the end)."""
+        self.sub_title = " · ".join(sorted(self._served, key=lambda s: not s.startswith("✕")))
 
     async def on_unmount(self) -> None:
         self.pdb.detach()

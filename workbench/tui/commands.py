@@ -34,7 +34,25 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
         "function: Toggle re-run on save",
         "After each save, invoke the selected function's last event again and compare",
     ),
+    "toggle_debug_api": (
+        "debug: Toggle debugging API calls",
+        "Let a breakpoint() reached by a Lambda API or HTTP route call stop, or skip it",
+    ),
     "cancel": ("function: Cancel invocation", "Stop the running invocations"),
+    "replay": (
+        "log: Replay the selected invocation",
+        "Run it again: same event, qualifier, client context",
+    ),
+    "open_record": (
+        "log: Open the selected record",
+        "Its event, response, log and lifecycle",
+    ),
+    "focus_text": (
+        "log: Find…",
+        "Filter the log by text: request id, function, trigger, error type, log text",
+    ),
+    "clear_event": ("event: Clear", "Empty the editor's event (an empty event is sent as {})"),
+    "select_event": ("event: Select all", "Select the whole event, to replace it"),
     "save_event": ("event: Save…", "Save the editor's event under a name for this function"),
     "load_event": ("event: Load…", "Load one of this function's saved events"),
     "queue_send": ("queue: Send a message…", "Put a message on a local queue"),

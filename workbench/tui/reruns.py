@@ -15,6 +15,9 @@ from collections.abc import Callable
 from ..engine import Engine, InvokeResult
 from ..engine.invoke import RerunOnSave, RerunReport, Response
 
+# the trigger of the run ``w`` starts at once (the runs after saves are the engine's ``rerun``)
+FIRST_RUN_TRIGGER = "tui"
+
 
 class Reruns:
     """The re-runs on save that are on, the last event and response of each function."""
@@ -69,9 +72,10 @@ class Reruns:
             newest = self.engine.store.recent(name, 1)
             if newest:  # compare the first re-run with what it did last
                 self.previous[name] = Response.of_record(newest[0])
-        self.running[name] = rerun.start()
+        # it runs once now, as ``workbench watch`` does: what a save will be compared with
+        self.running[name] = rerun.start(now=FIRST_RUN_TRIGGER)
         what = "the event you last invoked it with" if event is not None else "its last event"
         return (
-            f"On for {name}: after each save of its code it runs {what} again and shows the "
-            "new response beside the previous one. w turns it off."
+            f"On for {name}: it runs {what} now, and again after each save of its code, showing "
+            "the new response beside the previous one. w turns it off."
         )

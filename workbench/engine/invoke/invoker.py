@@ -9,7 +9,9 @@ TUI, the async dispatcher, the event sources, replay — goes through these two 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from ..model.errors import (
     LambdaError,
     ResourceNotFound,
 )
-from ..model.events import EventBus, InvokeEnd, InvokeStart
+from ..model.events import EnvironmentEvent, EventBus, InvokeEnd, InvokeStart
 from ..model.ids import new_trace_id, new_uuid
 from ..model.limits import check_payload_size
 from ..model.records import InvocationType
@@ -37,7 +39,9 @@ from ..runtime.runtime_api import Invocation
 from ..storage.store import RecordStore
 from .concurrency import Concurrency
 from .pool import EnvironmentPool
-from .results import InvokeResult, build_result
+from .results import InvocationCancelled, InvokeResult, build_result, cancelled_result
+
+log = logging.getLogger("workbench.invoke")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +207,54 @@ class Invoker:
             else:
                 self.pool.changed(call.function)
 
+    def _publish_failed_init(self, env: Environment, error_type: str) -> None:
+        """The runtime could not even start (no process): say INIT failed and the environment
+        ended, as a runtime that fails its INIT says it, so the lifecycle shows ``✕ INIT
+        failed``, not a warm environment."""
+        if not self.bus.active:
+            return
+        fn, now = env.fn.name, time.time()
+        duration = env.init_duration_ms
+        self.bus.publish(
+            EnvironmentEvent(
+                "init_error", env.id, fn, env.version, now, None, duration, None, error_type
+            )
+        )
+        self.bus.publish(EnvironmentEvent("shutdown", env.id, fn, env.version, now, reason="error"))
+
     async def _run(
         self, env: Environment, cold: bool, call: PreparedCall, start_wait_s: float
     ) -> InvokeResult:
+        started_at = time.time()
+        handed_at: list[float] = []  # when the event went to the runtime (after INIT)
+        try:
+            result = await self._attempt(env, cold, call, started_at, handed_at)
+        except asyncio.CancelledError:
+            # Stopped by its caller (the TUI's escape, a closing engine): it was invoked, so it
+            # is recorded, cancelled, with the time its handler ran; the caller is told with it.
+            ran_ms = (time.time() - handed_at[0]) * 1000 if handed_at else 0.0
+            result = cancelled_result(
+                env, env.fn, call.request_id, started_at, cold, ran_ms, call.data,
+                call.trigger, call.qualifier,
+            )  # fmt: skip
+            try:
+                self._record(call, result, started_at, start_wait_s)
+            except Exception:  # noqa: BLE001 - a closing engine's store may be gone: still cancel
+                log.debug("cancelled %s not recorded", call.request_id, exc_info=True)
+            raise InvocationCancelled(result) from None
+        self._record(call, result, started_at, start_wait_s)
+        return result
+
+    async def _attempt(
+        self,
+        env: Environment,
+        cold: bool,
+        call: PreparedCall,
+        started_at: float,
+        handed_at: list[float],
+    ) -> InvokeResult:
         request_id = call.request_id
         fn = env.fn
-        started_at = time.time()
         init_outcome = None
         if cold:
             try:
@@ -220,6 +266,7 @@ class Invoker:
                 body = {"errorMessage": f"RequestId: {request_id} Error: {e.message}"}
                 body["errorType"] = e.error_type
                 init_outcome = Outcome("init_error", json.dumps(body).encode(), e.error_type)
+                self._publish_failed_init(env, e.error_type)
         if self.bus.active:
             # after INIT: the timeline shows INIT, then this INVOKE
             self.bus.publish(
@@ -239,15 +286,28 @@ class Invoker:
                 if client_context
                 else None,
             )
-            outcome = await env.invoke(inv, fn.timeout)
+            handed_at.append(time.time())
+            debugger = self.pool.debugger
+            noted = debugger.invoking(request_id, call.trigger)  # an API caller's breakpoints
+            try:
+                outcome = await env.invoke(inv, fn.timeout)
+            finally:
+                if noted:
+                    debugger.invoked(request_id)
             if outcome.kind == "timeout":
                 env.shutdown("timeout")
         else:
             outcome = init_outcome
             outcome.log_lines = []
-        result = build_result(
+        return build_result(
             env, fn, request_id, started_at, cold, outcome, call.data, call.trigger, call.qualifier
         )
+
+    def _record(
+        self, call: PreparedCall, result: InvokeResult, started_at: float, start_wait_s: float
+    ) -> None:
+        """Count, store and stream the invocation's record."""
+        fn = call.fn
         record = result.record
         record.invocation_type = call.invocation_type
         record.client_context = call.client_context
@@ -263,4 +323,3 @@ class Invoker:
         store.add(record)
         if self.bus.active:
             self.bus.publish(InvokeEnd(record))
-        return result

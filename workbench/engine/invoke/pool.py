@@ -139,7 +139,8 @@ class EnvironmentPool:
         if env.state == "idle" and current and not self.closed:
             self._idle.setdefault(name, []).append(env)
         elif env.state != "dead":
-            env.shutdown("exit" if current else "reload")
+            gone = not self.catalog.knows(name)  # deleted while it ran
+            env.shutdown("exit" if current else ("removed" if gone else "reload"))
         self.changed(name)
 
     def _new(self, fn: FunctionConfig, version: str, revision: int) -> Environment:

@@ -28,7 +28,7 @@ from ..model.problems import CodeProblem
 from ..model.records import InvocationRecord
 from ..storage.store import RecordStore
 from .function_state import FunctionState
-from .results import InvokeResult
+from .results import InvocationCancelled, InvokeResult
 
 log = logging.getLogger("workbench.rerun")
 
@@ -63,7 +63,8 @@ STARTED, FINISHED, BROKEN, REFUSED = "started", "finished", "broken", "refused"
 class RerunReport:
     """What a save led to.
 
-    kind: ``started`` (the re-run invocation began), ``finished`` (with its ``result``),
+    kind: ``started`` (the re-run invocation began), ``finished`` (with its ``result``; one
+    ``cancel_run`` stopped has a record with status ``cancelled``),
     ``broken`` (the save left the function with ``problem``: not invoked), ``refused`` (the
     engine would not run it: ``message``, e.g. the function was removed, or throttled).
     ``files``: the saved files it answers (several when saves were coalesced; none for the
@@ -181,7 +182,8 @@ class RerunOnSave:
 
     def cancel_run(self) -> bool:
         """Stop the re-run invocation running now (its environment is shut down, as for any
-        cancelled invocation); whether one was running. Reported ``refused``."""
+        cancelled invocation); whether one was running. Reported ``finished``, its record
+        ``cancelled`` (``refused`` if it had not reached the engine yet)."""
         if not self.invoking:
             return False
         assert self._current is not None
@@ -261,9 +263,7 @@ class RerunOnSave:
         self.runs += 1
         self._report(STARTED, files, trigger=trigger)
         # its own task, so ``cancel_run`` can stop it and this loop go on
-        current = asyncio.get_running_loop().create_task(
-            self.engine.invoke(self.function, payload, trigger=trigger)
-        )
+        current = asyncio.get_running_loop().create_task(self._invocation(payload, trigger))
         self._current = current
         self._track(current)
         try:
@@ -272,8 +272,8 @@ class RerunOnSave:
             self._current = None
             if not current.done():  # we were closed: stop it too
                 current.cancel()
-        if current.cancelled():
-            message = "Cancelled: the invocation was stopped."
+        if current.cancelled():  # before the engine had it
+            message = "Cancelled before it started."
             self._report(REFUSED, files, message=message, trigger=trigger)
             return
         try:
@@ -285,6 +285,17 @@ class RerunOnSave:
             log.debug("re-run of %s stopped: %s", self.function, e)
             return
         self._report(FINISHED, files, result=result, trigger=trigger)
+
+    async def _invocation(self, payload: bytes, trigger: str) -> InvokeResult:
+        """The re-run's invocation; one ``cancel_run`` stopped is reported finished with its
+        record (status ``cancelled``, how long it ran), as the engine recorded it."""
+        try:
+            return await self.engine.invoke(self.function, payload, trigger=trigger)
+        except InvocationCancelled as e:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # handled: this task ends with the record, not cancelled
+            return e.result
 
     def _report(self, kind: str, files: tuple[str, ...], **fields: object) -> None:
         report = RerunReport(self.function, kind, tuple(files), time.time(), **fields)  # type: ignore[arg-type]

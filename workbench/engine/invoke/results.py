@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from ..config.function import FunctionConfig
 from ..model.records import (
     EXCERPT_BYTES,
+    STATUS_CANCELLED,
     STATUS_CRASH,
     STATUS_ERROR,
     STATUS_SUCCESS,
@@ -44,6 +46,39 @@ class InvokeResult:
     def log_tail(self) -> str:
         """X-Amz-Log-Result: base64 of the last 4 KB of the log."""
         return base64.b64encode(self.log.encode()[-4096:]).decode()
+
+
+class InvocationCancelled(asyncio.CancelledError):
+    """An invocation stopped by its caller (the TUI's escape), raised in place of the
+    ``CancelledError`` (the task is still cancelled), with what was recorded of it."""
+
+    def __init__(self, result: InvokeResult) -> None:
+        super().__init__(f"invocation {result.record.request_id} cancelled")
+        self.result = result
+
+
+def cancelled_result(
+    env: Environment,
+    fn: FunctionConfig,
+    request_id: str,
+    started_at: float,
+    cold: bool,
+    duration_ms: float,
+    data: bytes,
+    trigger: str | None,
+    qualifier: str | None,
+) -> InvokeResult:
+    """The record of an invocation its caller stopped: status ``cancelled`` (Lambda has no such
+    end: its callers cannot stop a running invocation), ``duration_ms`` the time its handler ran
+    (0 if stopped in INIT), the environment's peak memory. Its output so far is not kept: the
+    environment is shut down with it."""
+    outcome = Outcome("response", duration_ms=duration_ms, log_lines=[])
+    result = build_result(env, fn, request_id, started_at, cold, outcome, data, trigger, qualifier)
+    record = result.record
+    record.status = STATUS_CANCELLED
+    record.response = ""
+    record.log_lines[-1] = report_line(record)
+    return InvokeResult(b"", None, result.executed_version, record)
 
 
 def _compact(obj: dict[str, object]) -> bytes:
@@ -108,6 +143,10 @@ def build_result(
         )
     duration = outcome.duration_ms
     init_ms = env.init_duration_ms if cold else None
+    # Never more than Memory Size, as Lambda reports it (its cgroup never lets a function past
+    # it): a peak RSS also counts pages outside RLIMIT_DATA (132/128 for a runtime killed
+    # under the rlimits).
+    max_memory_mb = min((env.peak_kb + 512) // 1024, fn.memory_size)
     if in_init:
         duration = 0.0
     version = env.version
@@ -121,9 +160,7 @@ def build_result(
         billed_ms=billed_duration_ms(duration, init_ms),
         init_duration_ms=init_ms,
         memory_size=fn.memory_size,
-        # never more than the function has, as Lambda reports it (an RSS also counts code
-        # pages outside the limit: a killed 128 MB function read 132 MB)
-        max_memory_mb=min((env.peak_kb + 512) // 1024, fn.memory_size),
+        max_memory_mb=max_memory_mb,
         cold=cold,
         status=status,
         error_type=error_type,

@@ -26,7 +26,8 @@ EnvironmentPhase = Literal[
     "debug_wait",
 ]
 # Why an environment was shut down.
-ShutdownReason = Literal["idle", "reload", "timeout", "crash", "exit", "error"]
+# ("removed": its function was deleted; "reload": its code or configuration was replaced)
+ShutdownReason = Literal["idle", "reload", "removed", "timeout", "crash", "exit", "error"]
 DebugEventKind = Literal["output", "paused", "resumed", "ended"]
 ReloadChange = Literal["added", "removed", "code", "config"]
 # An Event invocation's state in the durable queue.
@@ -41,9 +42,9 @@ class EnvironmentEvent:
     API; ``duration_ms`` = runtime init), ``function_init`` (the handler is loaded: the runtime
     asked for work; ``duration_ms`` = function init), ``init_done`` (``duration_ms`` = Init
     Duration), ``init_error`` (with ``error_type``), ``shutdown`` (with ``reason``: idle,
-    reload, timeout, crash, exit, error), ``debug_wait`` (started under an IDE debugger that
-    listens on ``port`` of 127.0.0.1 and waits for it to attach; ``runtime_init`` follows once it
-    has).
+    reload, removed, timeout, crash, exit, error), ``debug_wait`` (started under an IDE debugger
+    that listens on ``port`` of 127.0.0.1 and waits for it to attach; ``runtime_init`` follows
+    once it has).
     """
 
     phase: EnvironmentPhase

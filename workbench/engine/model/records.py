@@ -15,7 +15,7 @@ PRICE_PER_REQUEST = 0.0000002
 PRICE_PER_GB_SECOND = 0.0000166667
 
 # How an invocation ended (the record's status).
-Status = Literal["success", "error", "timeout", "crash"]
+Status = Literal["success", "error", "timeout", "crash", "cancelled"]
 # Lambda's invocation types, as the record keeps them.
 InvocationType = Literal["RequestResponse", "Event", "DryRun"]
 STATUS_SUCCESS: Status = "success"
@@ -24,6 +24,8 @@ STATUS_ERROR: Status = (
 )
 STATUS_TIMEOUT: Status = "timeout"
 STATUS_CRASH: Status = "crash"  # the runtime process died: Runtime.ExitError
+# stopped by its caller (the TUI's escape); the workbench's own: Lambda's cannot be stopped
+STATUS_CANCELLED: Status = "cancelled"
 
 
 @dataclass(slots=True)

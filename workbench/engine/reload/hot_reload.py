@@ -227,7 +227,8 @@ class HotReload:
         revision = 0
         if known:
             revision = catalog.bump(name)
-            self.pool.retire_idle(name, "reload", latest_only=change != "removed")
+            removed = change == "removed"
+            self.pool.retire_idle(name, "removed" if removed else "reload", latest_only=not removed)
             if after is not None:
                 # at start and on appearing, the handler's module too (when watching: the CLI's
                 # one-off invoke need not compile every function's code first)

@@ -9,7 +9,7 @@ from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
 from .interpreters import Interpreter, Interpreters
 from .isolation import CPU_MODES, ISOLATION_MODES, NOT_STOPPED, Isolation
-from .launch import enters_namespaces
+from .launch import LaunchError, cannot_start, enters_namespaces
 from .output import DEFAULT_LOG_LIMIT, MIN_LOG_LIMIT, NOTE_PREFIX, size_text
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "INSTALL_HINT",
     "Interpreter",
     "Interpreters",
+    "LaunchError",
+    "cannot_start",
     "MIN_LOG_LIMIT",
     "NOTE_PREFIX",
     "OUTPUT_CAP",

@@ -8,9 +8,12 @@ output* → paused → resumed → (output* → paused → resumed)* → ended.
 
 Front ends that can answer a prompt (the TUI, ``workbench invoke --debug``) ``attach()``. With
 none attached a breakpoint is refused (409) and the runtime skips it with a warning on the log,
-so serve and the Lambda API never hang on one.
+so serve and the Lambda API never hang on one. With one attached, a breakpoint of an invocation
+an HTTP caller waits for (the Lambda API, an HTTP route) is refused too, unless the function's
+API calls are to be debugged (``debug_api``: the TUI's per-function toggle).
 
-Time at the debugger is paused time: from pdb's first prompt at a stop until the runtime says the
+Time at the debugger is paused time: from the session's opening (pdb's start-up is the
+debugger's, not the handler's) or pdb's prompt at a later stop until the runtime says the
 handler's own code runs again (``{"running": true}``: a step or a continue), commands typed at
 the prompt included (``p slow()``, ``import time; time.sleep(5)``), the environment's timeout
 clock is stopped (``DebugClock``), and the time goes to the record's ``paused_ms``. Only stepping
@@ -28,10 +31,20 @@ from ..model.events import DebugEvent, DebugEventKind, EventBus
 from .runtime_api import DebugChannel
 
 OUTPUT_CAP = 256 * 1024  # a session keeps the last 256 KB of what pdb printed
+# the most time between breakpoint() and its session taken as the debugger's (a sanity bound)
+CREDIT_LIMIT_S = 60.0
 
 # running: the handler's code runs under pdb (the clock runs); paused: pdb waits for a command;
 # command: pdb runs the command it was sent (the clock stays stopped); ended.
-SessionState = Literal["running", "paused", "command", "ended"]
+# starting: opened, pdb not yet at its first prompt (its start-up is not the handler's time:
+# the clock is stopped from here).
+SessionState = Literal["starting", "running", "paused", "command", "ended"]
+
+
+def is_api_caller(trigger: str | None) -> bool:
+    """An HTTP client waits on it: the Lambda API's Invoke (``api``), an HTTP route's request
+    (``http:GET /items``)."""
+    return trigger is not None and (trigger == "api" or trigger.startswith("http:"))
 
 
 class DebugClock(Protocol):
@@ -45,7 +58,8 @@ class DebugClock(Protocol):
 class DebugSession:
     """One pdb session: one ``breakpoint()`` of one invocation, until it continues or ends.
 
-    state: ``running`` (the handler runs under pdb), ``paused`` (pdb waits for a command at
+    state: ``starting`` (pdb starts: the clock is stopped already), ``running`` (the handler runs
+    under pdb), ``paused`` (pdb waits for a command at
     ``file``:``line`` in ``code``), ``command`` (pdb runs the command sent: a step ends it with
     ``running``, anything else with the next prompt), ``ended``. ``output`` is everything pdb
     printed (the last 256 KB); ``paused_ms`` the time spent at the debugger so far (prompts and
@@ -62,10 +76,12 @@ class DebugSession:
     prompt: str = "(Pdb) "
     output: str = ""
     paused_ms: float = 0.0
+    startup_ms: float | None = None  # from breakpoint() to this session: paused time too
     _link: DebugChannel | None = field(default=None, repr=False)
     _clock: DebugClock | None = field(default=None, repr=False)
     _debugger: Debugger | None = field(default=None, repr=False)
     _paused_at: float = field(default=0.0, repr=False)
+    _opened_at: float = field(default_factory=time.monotonic, repr=False)
 
     # ----------------------------------------------------------------- from the runtime
 
@@ -85,14 +101,15 @@ class DebugSession:
             self.file = str(file) if file else None
             self.line = line if isinstance(line, int) else None
             self.code = str(code) if code else None
-            if self.state == "running":  # after a command the clock is stopped already
-                self._paused_at = time.perf_counter()
-                if self._clock is not None:
-                    self._clock.pause_clock()
+            if self.state == "running":  # starting, or after a command: stopped already
+                self._hold()
             self.state = "paused"
             self._publish("paused")
+        elif "breakpoint_at" in message:  # when the handler called breakpoint()
+            self._credit(message["breakpoint_at"])
         elif message.get("running"):
-            if self.state == "command":  # the command stepped into the handler's own code
+            # the command stepped into the handler's own code (or pdb let it run at once)
+            if self.state in ("command", "starting"):
                 self._resume()
         elif message.get("end"):
             self.end()
@@ -126,7 +143,7 @@ class DebugSession:
         if self.state == "paused":
             self._resume()
             self._publish("resumed")
-        elif self.state == "command":  # "resumed" went out when the command was sent
+        elif self.state in ("command", "starting"):  # "resumed" went out with the command
             self._resume()
         self.state = "ended"
         link, self._link = self._link, None
@@ -137,6 +154,32 @@ class DebugSession:
             self._debugger._forget(self)
 
     # ----------------------------------------------------------------- internals
+
+    def _hold(self) -> None:
+        """Stop the invocation's clock: the time from here is the debugger's, not the handler's."""
+        self._paused_at = time.perf_counter()
+        if self._clock is not None:
+            self._clock.pause_clock()
+
+    def _credit(self, at: object) -> None:
+        """The handler called ``breakpoint()`` at ``at`` (the runtime's ``time.monotonic()``:
+        the host's CLOCK_MONOTONIC, as ours) and reached this session later (importing the hook,
+        connecting): the debugger's time, so paused time, not Duration."""
+        if self.state != "starting" or self.startup_ms is not None:
+            return  # said once, before pdb's first prompt
+        if not isinstance(at, (int, float)):
+            return
+        seconds = self._opened_at - float(at)
+        if not 0.0 < seconds < CREDIT_LIMIT_S:  # another clock (a time namespace): ignored
+            return
+        self.startup_ms = seconds * 1000
+        # Paused time from the call on: the environment's clock takes it out of the Duration
+        # where it can (``credit_pause``, not yet in DebugClock: Environment is to have it, see
+        # issue 19's report); the session's paused_ms moves with the record's, never alone.
+        credit = getattr(self._clock, "credit_pause", None)
+        if credit is not None:
+            credit(seconds)
+            self._paused_at -= seconds
 
     def _resume(self) -> None:
         self.paused_ms += (time.perf_counter() - self._paused_at) * 1000
@@ -174,6 +217,12 @@ class Debugger:
         self.bus = bus
         self._attached = 0
         self._sessions: dict[str, DebugSession] = {}
+        # An HTTP caller (the Lambda API, an HTTP route) waits on its invocation: a breakpoint
+        # there stops only for the functions whose front end asked for it (the TUI's "debug API
+        # calls"), else it is skipped as with no debugger attached. The invocations running now
+        # from such a caller, while a front end is attached:
+        self._from_api: set[str] = set()
+        self.debug_api: set[str] = set()  # functions whose API callers' breakpoints stop
 
     # ----------------------------------------------------------------- front ends
 
@@ -219,6 +268,16 @@ class Debugger:
 
     # ----------------------------------------------------------------- the engine's side
 
+    def invoking(self, request_id: str, trigger: str | None) -> bool:
+        """An invocation starts (the invoker says so): whether to call ``invoked`` after it."""
+        if not self._attached or not is_api_caller(trigger):
+            return False
+        self._from_api.add(request_id)
+        return True
+
+    def invoked(self, request_id: str) -> None:
+        self._from_api.discard(request_id)
+
     def open(
         self, request_id: str, function: str, env_id: str, link: DebugChannel, clock: DebugClock
     ) -> DebugSession | str:
@@ -228,11 +287,18 @@ class Debugger:
                 "no debugger is attached (invoke with the TUI, or "
                 f"`workbench invoke {function} --debug`)"
             )
+        if request_id in self._from_api and function not in self.debug_api:
+            return (
+                "an API caller waits for this invocation, and debugging API calls is off for "
+                f"{function} (b on it in the TUI's functions pane turns it on)"
+            )
         if request_id in self._sessions:
             return "another breakpoint of this invocation is being debugged"
         session = DebugSession(
             request_id, function, env_id, _link=link, _clock=clock, _debugger=self
         )
+        session.state = "starting"
+        session._hold()  # pdb's start-up (its import, the first prompt) is the debugger's time
         self._sessions[request_id] = session
         return session
 

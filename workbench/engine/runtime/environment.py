@@ -587,6 +587,15 @@ class Environment(RuntimeAPIListener):
             self._timer = None
             self._remaining = max(self._deadline - self._loop.time(), 0.0)
 
+    def credit_pause(self, seconds: float) -> None:
+        """The handler reached its debugger session ``seconds`` after calling ``breakpoint()``
+        (the runtime measured it): the debugger's time, paused like the rest, not Duration."""
+        if not self._pauses:
+            return
+        self._paused_since -= seconds
+        if self._remaining is not None:
+            self._remaining += seconds
+
     def resume_clock(self) -> None:
         """The session resumed (or ended): count the pause, re-arm with the time that was left."""
         if not self._pauses:

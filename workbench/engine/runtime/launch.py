@@ -148,6 +148,29 @@ def _debugpy(python: str, debug: DebugTarget, env: dict[str, str]) -> list[str]:
     return ["-X", "frozen_modules=off"]
 
 
+def cannot_start(fn: FunctionConfig) -> LaunchError | None:
+    """What ``launch`` would refuse in the function's own folder, found without starting
+    anything, so a front end can say it before the first invoke fails: AWS's client not vendored,
+    no executable ``bootstrap``. (A missing interpreter is the interpreters' notice.)"""
+    family = runtime_family(fn.runtime)
+    if family == "python":
+        return _missing_client(fn) if fn.runtime_client == "awslambdaric" else None
+    if family == "nodejs":
+        return None
+    found = _bootstrap(fn)
+    return found if isinstance(found, LaunchError) else None
+
+
+def _missing_client(fn: FunctionConfig) -> LaunchError | None:
+    if (fn.folder / "awslambdaric").is_dir():
+        return None
+    return LaunchError(
+        "Runtime.InvalidEntrypoint",
+        f'runtime_client = "awslambdaric" needs AWS\'s client vendored in the function '
+        f"folder, as in a Lambda zip: pip install --target {fn.folder} awslambdaric",
+    )
+
+
 def _python(
     fn: FunctionConfig, python: str, pycache_dir: Path | None, debug: DebugTarget | None
 ) -> Launch:
@@ -156,12 +179,9 @@ def _python(
     layers = python_layer_paths(fn, python)
     path = {"PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
     if fn.runtime_client == "awslambdaric":
-        if not (fn.folder / "awslambdaric").is_dir():
-            raise LaunchError(
-                "Runtime.InvalidEntrypoint",
-                f'runtime_client = "awslambdaric" needs AWS\'s client vendored in the function '
-                f"folder, as in a Lambda zip: pip install --target {fn.folder} awslambdaric",
-            )
+        missing = _missing_client(fn)
+        if missing is not None:
+            raise missing
         # No -I: the client and its dependencies are found through PYTHONPATH (the task root
         # first), and -S keeps the host's site-packages out, as in Lambda.
         env = {
@@ -230,14 +250,21 @@ def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> La
 
 
 def _provided(fn: FunctionConfig) -> Launch:
+    bootstrap = _bootstrap(fn)
+    if isinstance(bootstrap, LaunchError):
+        raise bootstrap
+    env = {"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
+    return Launch([str(bootstrap)], env, gated=True, runtime_dir=str(fn.folder))
+
+
+def _bootstrap(fn: FunctionConfig) -> Path | LaunchError:
     candidates = [fn.folder / "bootstrap", *(layer / "bootstrap" for layer in fn.layers)]
     for bootstrap in candidates:  # Lambda looks in /var/task, then /opt
         if bootstrap.is_file() and os.access(bootstrap, os.X_OK):
-            env = {"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
-            return Launch([str(bootstrap)], env, gated=True, runtime_dir=str(fn.folder))
+            return bootstrap
     found = [str(c) for c in candidates if c.is_file()]
     hint = f" ({', '.join(found)} is not executable: chmod +x it)" if found else ""
-    raise LaunchError(
+    return LaunchError(
         "Runtime.InvalidEntrypoint",
         f"Couldn't find valid bootstrap(s): [{' '.join(str(c) for c in candidates)}]{hint}",
     )

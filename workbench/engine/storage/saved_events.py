@@ -16,6 +16,7 @@ from pathlib import Path
 NAME_RULE = "1 to 25 characters: letters, digits, '-', '_' or '.'"
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,25}")
 _SUFFIX = ".json"
+_CURRENT = ".current"  # the editor's current event: not a saved event (those end in .json)
 
 
 class InvalidEventName(ValueError):
@@ -114,6 +115,20 @@ class SavedEvents:
             self._existing(function, name).unlink()
         except FileNotFoundError:
             raise self._unknown(function, name) from None
+
+    # The editor's current event of each function (its draft, kept across restarts): any text,
+    # valid JSON or not, in a file no saved event's name can take (``.current``, no ``.json``).
+
+    def current(self, function: str) -> str | None:
+        """The function's current event as the editor last held it; None if it never did."""
+        try:
+            return (self.folder(function) / _CURRENT).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def keep_current(self, function: str, text: str) -> None:
+        """Keep ``text`` as the function's current event (replacing the one kept)."""
+        _write_atomic(self.folder(function) / _CURRENT, text)
 
     def _existing(self, function: str, name: str) -> Path:
         path = self.path(function, name)

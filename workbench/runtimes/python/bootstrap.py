@@ -32,6 +32,9 @@ LAMBDA_WARNING = (
 )
 
 _request_id = None  # the invocation being served, for log records
+_breakpoint_at = (
+    None  # time.monotonic() when breakpoint() was last called (workbench_debug reads it)
+)
 
 
 # --------------------------------------------------------------------------- JSON, via _json
@@ -458,6 +461,8 @@ def _breakpointhook(*args, **kws):
     """``sys.breakpointhook`` as CPython's own, reading ``PYTHONBREAKPOINT`` (``-I`` hides it
     from CPython's): unset or empty is pdb, ``0`` disables, else ``module.callable``. The engine
     points it at ``workbench_debug.set_trace``; a function's own ``[environment]`` wins."""
+    global _breakpoint_at
+    _breakpoint_at = time.monotonic()  # importing the hook is the debugger's time too
     hookname = os.environ.get("PYTHONBREAKPOINT")
     if not hookname:
         hookname = "pdb.set_trace"
@@ -481,6 +486,8 @@ def _breakpointhook(*args, **kws):
 
 def _pdb_set_trace(*, header=None, **kws):
     """``pdb.set_trace()``: the sandbox has no terminal, so it is the workbench's pdb too."""
+    global _breakpoint_at
+    _breakpoint_at = time.monotonic()
     import workbench_debug
 
     workbench_debug.set_trace(header=header)

@@ -48,6 +48,7 @@ _paused_s: dict[str, float] = {}
 
 def set_trace(*args, header=None, **kwargs):
     """``breakpoint()``'s hook: open a pdb session on the caller's frame, or skip with a warning."""
+    entered = time.monotonic()
     frame = _caller(sys._getframe(1))
     session = _session
     if session is not None and session.open:
@@ -75,8 +76,18 @@ def set_trace(*args, header=None, **kwargs):
     if status != 200:
         _warn(request_id, f"breakpoint() at {where} skipped: {message}")
         return
+    # From breakpoint() to the open session (importing this module, connecting) is the
+    # debugger's time, not the handler's: the engine keeps it out of the Duration, with pdb's
+    # start-up after it. When it was called, on CLOCK_MONOTONIC, which the engine shares.
+    hooked = getattr(sys.modules.get("__main__"), "_breakpoint_at", None)
+    since = hooked if isinstance(hooked, float) and hooked <= entered else entered
     session = _Session(sock, rest, request_id)
+    session.paused_since = since  # the handler's own clock leaves it out too
     globals()["_session"] = session
+    try:
+        session.send({"breakpoint_at": since})
+    except OSError:
+        pass  # the session's first read says it is gone
     if header is not None:
         session.pdb.message(header)
     session.pdb.set_trace(frame)

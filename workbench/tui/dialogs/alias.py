@@ -95,7 +95,7 @@ class AliasDialog(ModalScreen[str | None]):
             if alias
             else (f"New alias of {self.function}")
         )
-        published = [(self._label(v), str(v.number)) for v in reversed(self.versions)]
+        published = self._published()
         main = [(LATEST, LATEST), *published]
         extra, weight = next(iter(alias.routing.items()), (None, None)) if alias else (None, None)
         with Vertical(classes="saved-events-dialog"):
@@ -116,10 +116,11 @@ class AliasDialog(ModalScreen[str | None]):
                 yield Select(main, allow_blank=False, value=initial, id="alias-version")
             with Horizontal(classes="field"):
                 yield Label("Also route to")
+                others = self._published(but=initial)
                 yield Select(
-                    published,
+                    others,
                     prompt="no other version",
-                    value=extra if extra in {v for _, v in published} else Select.NULL,
+                    value=extra if extra in {v for _, v in others} else Select.NULL,
                     id="alias-extra",
                 )
             with Horizontal(classes="field"):
@@ -136,6 +137,13 @@ class AliasDialog(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save" if editing else "Create", variant="primary", id="alias-ok")
                 yield Button("Cancel", id="alias-cancel")
+
+    def _published(self, but: str | None = None) -> list[tuple[str, str]]:
+        """The published versions to pick from, newest first; ``but``: the alias's own version,
+        which is never offered as the one it also routes to."""
+        return [
+            (self._label(v), str(v.number)) for v in reversed(self.versions) if str(v.number) != but
+        ]
 
     @staticmethod
     def _label(version: Version) -> str:
@@ -173,6 +181,8 @@ class AliasDialog(ModalScreen[str | None]):
             return f"Give version {extra} a weight from 0 to 1 (its share of the traffic)."
         if extra is None and weight is not None:
             return "Pick the additional version the weight is for, or clear the weight."
+        if extra is not None and extra == version:
+            return f"Version {extra} is the alias's own version: route to another one, or to none."
         return AliasRequest(
             self.function, name, version, extra, weight, description, self.alias is not None
         )
@@ -204,9 +214,23 @@ class AliasDialog(ModalScreen[str | None]):
         self._preview()
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "alias-version":
+            self._offer_others(str(event.value))
         if event.select.id == "alias-extra" and event.value is Select.NULL:
             self.query_one("#alias-weight", Input).value = ""  # no other version: no weight
         self._preview()
+
+    def _offer_others(self, version: str) -> None:
+        """The alias's version changed: the other versions are every published one but it (the
+        one picked stays picked, unless it is now the alias's own version)."""
+        extra = self.query_one("#alias-extra", Select)
+        picked = extra.value
+        with self.prevent(Select.Changed):
+            extra.set_options(self._published(but=version))
+            if picked is not Select.NULL and str(picked) != version:
+                extra.value = picked
+        if extra.value is Select.NULL and picked is not Select.NULL:
+            self.query_one("#alias-weight", Input).value = ""  # its weight went with it
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -1,4 +1,5 @@
-"""The help screen: every key the app and the focused pane answer to, read from their bindings.
+"""The help screen: every key the app, the focused pane and the workbench's other panes answer
+to, grouped, read from their bindings.
 
 It is built from the live ``Binding`` objects, so a binding added anywhere shows up here with no
 list to keep in step.
@@ -82,6 +83,49 @@ def help_sections(screen: Screen[object]) -> list[HelpSection]:
     return sections
 
 
+# The workbench's panes, as the help names them (any other pane of ours: its class name).
+PANE_TITLES = {
+    "FunctionsPane": "Functions pane",
+    "EventEditor": "Event editor",
+    "InvocationLog": "Invocations log",
+    "SourcesPane": "Sources tab",
+}
+
+
+def pane_sections(screen: Screen[object], shown: list[HelpSection]) -> list[HelpSection]:
+    """Every other pane's keys, grouped by pane (they work once it has the focus): the
+    workbench's own widgets that declare keys, those already listed left out."""
+    app = screen.app
+    listed = {s.title for s in shown}
+    sections = []
+    for node in screen.walk_children():
+        if "BINDINGS" not in type(node).__dict__ or not type(node).__module__.startswith(
+            "workbench."
+        ):
+            continue
+        title = PANE_TITLES.get(type(node).__name__, _title(node))
+        if title in listed or _title(node) in listed:
+            continue
+        keys = [  # its own keys (not the scrolling a container it is built on answers to)
+            KeyHelp(app.get_key_display(b), _description(b), b.tooltip)
+            for b in _own_bindings(type(node))
+            if not b.system
+        ]
+        if keys:
+            listed.add(title)
+            sections.append(HelpSection(f"{title} (when it has the focus)", keys))
+    return sections
+
+
+def _own_bindings(cls: type) -> list[Binding]:
+    """The bindings the workbench's classes in ``cls``'s ancestry declare, nearest first."""
+    found: list[Binding] = []
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("workbench."):
+            found += [b for b in klass.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+    return found
+
+
 def _description(binding: Binding) -> str:
     if binding.description:
         return binding.description
@@ -132,6 +176,8 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, under: Screen[object]) -> None:
         super().__init__()
         self.sections = help_sections(under)
+        if under is under.app.screen_stack[0]:  # the workbench: its other panes' keys too
+            self.sections += pane_sections(under, self.sections)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help") as box:

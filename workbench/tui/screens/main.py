@@ -10,6 +10,7 @@ the engine and forwards its global keys (ctrl+r, escape, ...) here; nothing here
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from textual.worker import Worker
 from ...engine import (
     Engine,
     FunctionReloaded,
+    InvocationCancelled,
     InvocationRecord,
     InvokeEnd,
     InvokeResult,
@@ -40,7 +42,7 @@ from ...engine.invoke import (
 )
 from ...engine.storage import SavedEvents
 from ..registry_view import RegistryView
-from ..reruns import Reruns
+from ..reruns import FIRST_RUN_TRIGGER, Reruns
 from ..widgets.editor import EventEditor
 from ..widgets.function_rows import debug_waits
 from ..widgets.functions import FunctionsPane
@@ -50,6 +52,10 @@ from ..widgets.response import ResponsePane
 from ..widgets.sources import SourcesPane
 from ..widgets.timeline import LifecycleTimeline
 from .record import RecordScreen, Replay
+
+# The header's mark: Lambda's own letter, not Textual's default ⭘ (any screen of ours that has a
+# header shows it; a click on it opens the command palette, as Textual's does)
+ICON = "λ"
 
 
 def replay_label(request_id: str, record: InvocationRecord | None) -> str:
@@ -66,6 +72,13 @@ class MainScreen(Screen[None]):
 
     @dataclass
     class InvocationFinished(Message):
+        name: str
+        result: InvokeResult
+
+    @dataclass
+    class InvocationStopped(Message):
+        """Cancelled (escape) while it ran: what the engine recorded of it."""
+
         name: str
         result: InvokeResult
 
@@ -91,7 +104,7 @@ class MainScreen(Screen[None]):
         self._invocations: dict[Worker[None], str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon=ICON)
         with Horizontal(id="top"):
             yield FunctionsPane(self.engine, self.registry_view, id="functions")
             yield EventEditor(self.saved_events, id="editor")
@@ -165,6 +178,10 @@ class MainScreen(Screen[None]):
 
     # ----------------------------------------------------------------- invoke
 
+    def on_functions_pane_selected(self, message: FunctionsPane.Selected) -> None:
+        """Another function selected (its versions and aliases share its event): its event."""
+        self.query_one(EventEditor).hold(message.name)
+
     def on_event_editor_invoke_requested(self, _: EventEditor.InvokeRequested) -> None:
         self.action_invoke()
 
@@ -197,11 +214,20 @@ class MainScreen(Screen[None]):
         except LambdaError as e:
             self.post_message(self.InvocationRefused(name, f"{e.code}: {e.message}"))
             return
+        except InvocationCancelled as e:  # escape: it ran, and is recorded cancelled
+            self.post_message(self.InvocationStopped(name, e.result))
+            raise
+        except asyncio.CancelledError:  # before the engine had it
+            self.post_message(self.InvocationRefused(name, "Cancelled before it started."))
+            raise
         self.post_message(self.InvocationFinished(name, result))
 
     def on_main_screen_invocation_finished(self, message: InvocationFinished) -> None:
         self.query_one(ResponsePane).show_result(message.name, message.result)
         self.reruns.saw(message.result)
+
+    def on_main_screen_invocation_stopped(self, message: InvocationStopped) -> None:
+        self.query_one(ResponsePane).show_cancelled(message.name, message.result)
 
     def on_main_screen_invocation_refused(self, message: InvocationRefused) -> None:
         self.query_one(ResponsePane).show_refusal(message.name, message.message)
@@ -217,10 +243,7 @@ class MainScreen(Screen[None]):
             raise SkipAction()
         self.reruns.cancel()
         for worker in running:
-            worker.cancel()
-            self.query_one(ResponsePane).show_refusal(
-                self._invocations[worker], "Cancelled: the invocation was stopped."
-            )
+            worker.cancel()  # the pane shows what the engine recorded of it (InvocationStopped)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.is_finished:
@@ -272,8 +295,11 @@ class MainScreen(Screen[None]):
             pane.running(name)
         elif report.kind == FINISHED:
             assert report.result is not None
+            if report.result.record.status == "cancelled":  # escape stopped it
+                pane.show_cancelled(name, report.result)
+                return
             previous, now = self.reruns.compare(name, report.result)
-            if previous is None:
+            if previous is None or report.trigger == FIRST_RUN_TRIGGER:  # w's run: no save yet
                 pane.show_result(name, report.result)
             else:
                 note = "↻ re-run on save" + (f" after {saved}" if saved else "")

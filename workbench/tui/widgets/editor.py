@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.theme import Theme
@@ -37,7 +38,29 @@ def check_json(text: str) -> str | None:
 
 
 class EventEditor(Vertical):
-    """Edits the event to send; says at once whether it is valid JSON and where it is not."""
+    """Edits the event to send; says at once whether it is valid JSON and where it is not.
+
+    It holds one current event per function: selecting another function puts its event in the
+    editor (the one it had, else ``{"name": "world"}``), and each is kept in the state dir,
+    so it is there again after a restart.
+    """
+
+    BINDINGS = [
+        Binding(
+            "ctrl+l",
+            "clear_event",
+            "Clear event",
+            id="clear-event",
+            tooltip="Empty the editor's event (an empty event is sent as {})",
+        ),
+        Binding(
+            "f7",
+            "select_event",
+            "Select all",
+            id="select-all-event",
+            tooltip="Select the whole event (to replace it by typing or pasting)",
+        ),
+    ]
 
     @dataclass
     class InvokeRequested(Message):
@@ -47,6 +70,9 @@ class EventEditor(Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.saved_events = saved_events
         self.event_names: dict[str, str] = {}  # function -> the saved event in the editor
+        self.function: str | None = None  # whose current event the editor holds
+        self._drafts: dict[str, str] = {}  # function -> its current event, as last held
+        self._kept: dict[str, str] = {}  # function -> its current event as the state dir has it
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="event-toolbar"):
@@ -64,6 +90,61 @@ class EventEditor(Vertical):
         self._validate()
         self._follow_theme(self.app.current_theme)
         self.app.theme_changed_signal.subscribe(self, self._follow_theme)
+
+    def on_unmount(self) -> None:
+        self._keep()
+
+    # ----------------------------------------------------------------- one event per function
+
+    def hold(self, function: str) -> None:
+        """Show ``function``'s current event (the one it had when it was last selected, kept
+        across restarts; else the default), keeping the one it replaces for its own function."""
+        if function == self.function:
+            return
+        if self.function is None and self.text != DEFAULT_EVENT:
+            # typed in before any function was selected (the first selection comes once the
+            # engine runs): it is this function's event now, not replaced by its kept one
+            self.function = function
+            self._drafts[function] = self.text
+            return
+        self._keep()
+        self.function = function
+        text = self._drafts.get(function)
+        if text is None:
+            try:
+                text = self.saved_events.current(function)
+            except (ValueError, OSError):
+                text = None  # an unreadable one: start from the default, said nowhere else
+            if text is not None:
+                self._kept[function] = text
+        text = DEFAULT_EVENT if text is None else text
+        if text != self.text:  # else left as it is (its cursor, its undo)
+            self.set_text(text)
+
+    def _keep(self) -> None:
+        """The held function's event, written when it changed (also at unmount, when the text
+        area is gone already: the draft is taken at each change)."""
+        function = self.function
+        if function is None:
+            return
+        text = self._drafts.get(function)
+        if text is None or self._kept.get(function, DEFAULT_EVENT) == text:
+            return
+        try:
+            self.saved_events.keep_current(function, text)
+        except (ValueError, OSError) as e:
+            self.notify(f"{function}'s event is not kept for next time: {e}", severity="warning")
+            return
+        self._kept[function] = text
+
+    def action_clear_event(self) -> None:
+        self.set_text("")
+        self.query_one("#event-text", TextArea).focus()
+
+    def action_select_event(self) -> None:
+        area = self.query_one("#event-text", TextArea)
+        area.focus()
+        area.select_all()
 
     def _follow_theme(self, theme: Theme) -> None:
         """Syntax colours are the TextArea's own theme, not CSS: match them to the app's."""
@@ -93,6 +174,8 @@ class EventEditor(Vertical):
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()
         self._validate()
+        if self.function is not None:
+            self._drafts[self.function] = event.text_area.text
 
     def apply_template(self, key: str) -> None:
         service, _, name = key.partition(" ")

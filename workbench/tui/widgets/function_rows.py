@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.text import Text
 
 from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
-from ...engine.runtime import HOST, enters_namespaces
+from ...engine.runtime import HOST, cannot_start, enters_namespaces
 from ..registry_view import RegistryView, configured_split, short_split
 
 STATUS_STYLES = {
@@ -23,10 +23,12 @@ STATUS_STYLES = {
     "error": "red",
     "timeout": "yellow",
     "crash": "bold red",
+    "cancelled": "magenta",
     "config error": "bold red",
     "syntax error": "bold red",
 }
 BRANCH, LAST_BRANCH = " ├ ", " └ "
+CANNOT_START_CELL = "✕ setup"  # the Last cell of a function whose runtime cannot start yet
 RERUN_MARK = " ↻"  # after the name of a function re-run on save
 # the local credentials (the default) reach only the workbench; the host's are worth a warning
 HOST_CREDENTIALS_TEXT = "AWS credentials: this machine's (its SDK calls reach real AWS)"
@@ -80,6 +82,8 @@ class FunctionRow:
     # which AWS credentials its handlers get: "host" (this machine's) is shown, it reaches AWS
     aws_credentials: str = "local"
     runs_on: str | None = None  # the declared runtime is not what runs it: the notice saying so
+    cannot_start: str | None = None  # its runtime cannot start as it is (e.g. a client to vendor)
+    debug_api: bool = False  # a breakpoint() reached by an API call stops (the TUI's ``b``)
 
     @property
     def function(self) -> str:
@@ -139,6 +143,8 @@ def function_rows(
                 isolation=_isolation(engine, fn),
                 aws_credentials=fn.aws_credentials or engine.settings.aws_credentials,
                 runs_on=interpreter.notice if interpreter is not None else None,
+                cannot_start=_cannot_start(fn),
+                debug_api=name in engine.debugger.debug_api,
             )
         )
     for name, broken in engine.problems.items():
@@ -153,6 +159,12 @@ def function_rows(
             )
         )
     return sorted(rows, key=lambda r: r.name)
+
+
+def _cannot_start(fn: FunctionConfig) -> str | None:
+    """Said before any invoke: what its first cold start would fail with (a stat or two)."""
+    problem = cannot_start(fn)
+    return str(problem) if problem is not None else None
 
 
 def _isolation(engine: Engine, fn: FunctionConfig) -> str:
@@ -218,6 +230,8 @@ def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
     warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
     if row.debug_wait is not None:
         last = Text(f"debugger :{row.debug_wait}", style="bold magenta")
+    elif row.cannot_start is not None and row.last_status is None:
+        last = Text(CANNOT_START_CELL, style="bold red")
     name: Text | str = Text.assemble(row.name, mark) if row.rerun else row.name
     if fn.resource is not None:  # where it came from: a template (the detail says which)
         name = Text.assemble(name, (f" ·{fn.config_file.name}", "dim cyan"))
@@ -247,6 +261,9 @@ def detail(row: Row) -> Text:
     if row.rerun:
         text.append(f"\n{RERUN_MARK.strip()} re-run on save: on", style="bold magenta")
         text.append(" (w turns it off)", style="dim")
+    if row.debug_api:
+        text.append("\ndebug API calls: on", style="bold magenta")
+        text.append(" (b turns it off)", style="dim")
     return text
 
 
@@ -274,6 +291,8 @@ def _function_detail(row: FunctionRow) -> Text:
     )
     if row.runs_on is not None:
         text.append(f"\n{row.runs_on}", style="yellow")
+    if row.cannot_start is not None:
+        text.append(f"\ncannot start: {row.cannot_start}", style="bold red")
     if fn.description:
         text.append(f"\n{fn.description}")
     if fn.resource is not None:  # from a SAM / CloudFormation template

@@ -98,8 +98,17 @@ class FunctionsPane(Vertical):
             "toggle_rerun",
             "Re-run on save",
             id="rerun-on-save",
-            tooltip="Toggle re-run on save: after each save, invoke the selected function's last "
-            "event again and show the new response beside the previous one",
+            tooltip="Toggle re-run on save: invoke the selected function's last event now and "
+            "again after each save, showing the new response beside the previous one",
+        ),
+        Binding(
+            "b",
+            "toggle_debug_api",
+            "Debug API calls",
+            id="debug-api-calls",
+            tooltip="Toggle whether a breakpoint() reached by a Lambda API or HTTP route call "
+            "stops in the debugger (its caller waits meanwhile); off, it is skipped with a "
+            "warning on the log, as under serve",
         ),
     ]
 
@@ -253,6 +262,24 @@ class FunctionsPane(Vertical):
         name = self._selected_function()
         if name is not None:
             self.post_message(self.RerunToggled(name))
+
+    def action_toggle_debug_api(self) -> None:
+        """Let a breakpoint of the selected function's API calls stop in the debugger, or not."""
+        name = self._selected_function()
+        if name is None:
+            return
+        chosen = self.engine.debugger.debug_api
+        if name in chosen:
+            chosen.discard(name)
+            said = f"Off for {name}: a breakpoint() reached by an API call is skipped."
+        else:
+            chosen.add(name)
+            said = (
+                f"On for {name}: a breakpoint() reached by a Lambda API or HTTP route call stops "
+                "in the debugger, and its caller waits until you go on. b turns it off."
+            )
+        self.notify(said, title="Debug API calls")
+        self.refresh_rows()
 
     def action_publish(self) -> None:
         """Publish the selected function's ``$LATEST`` as a new version (asks a description)."""

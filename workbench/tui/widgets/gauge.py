@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Digits, ProgressBar, Sparkline, Static
 
-from ...engine import ConcurrencyChanged, Throttled
+from ...engine import ConcurrencyChanged, FunctionReloaded, Throttled
 
 SAMPLE_INTERVAL_S = 0.25
 HISTORY = 120  # samples: 30 s of history
@@ -132,6 +132,7 @@ class ConcurrencyGauge(Vertical):
         self.throttles = 0
         self.last_throttle: Throttled | None = None
         self.functions: dict[str, FunctionGauge] = {}
+        self.removed: set[str] = set()  # deleted functions: gone from the gauge once idle
         self._drawn: dict[str, object] = {}  # what each part shows now
 
     def compose(self) -> ComposeResult:
@@ -164,13 +165,20 @@ class ConcurrencyGauge(Vertical):
             if isinstance(event, ConcurrencyChanged):
                 g = self.functions.get(event.function)
                 if g is None:
-                    g = self.functions[event.function] = FunctionGauge()
+                    if event.function in self.removed:  # its last environments going away
+                        g = FunctionGauge()
+                    else:
+                        g = self.functions[event.function] = FunctionGauge()
                 g.in_flight, g.busy, g.idle = event.in_flight, event.busy, event.idle
                 g.reserved = event.reserved
+                if event.function in self.removed and not (g.in_flight or g.busy or g.idle):
+                    self.functions.pop(event.function, None)
                 self.total = event.total_in_flight
                 self.peak = max(self.peak, self.total)
                 if event.account_limit != self.account_limit:
                     self.account_limit = event.account_limit
+            elif isinstance(event, FunctionReloaded):
+                self._reloaded(event)
             elif isinstance(event, Throttled):
                 g = self.functions.get(event.function)
                 if g is None:
@@ -180,6 +188,17 @@ class ConcurrencyGauge(Vertical):
                 self.throttles += 1
                 self.last_throttle = event
         self._draw()
+
+    def _reloaded(self, event: FunctionReloaded) -> None:
+        """A deleted function leaves the gauge once nothing of it runs (a busy environment
+        finishes its invocation first); one that comes back is shown again."""
+        if event.change == "removed":
+            self.removed.add(event.function)
+            g = self.functions.get(event.function)
+            if g is not None and not (g.in_flight or g.busy or g.idle):
+                del self.functions[event.function]
+        else:
+            self.removed.discard(event.function)
 
     def sample(self) -> None:
         """Push this period's peak onto the history (a fresh list: the Sparkline redraws)."""

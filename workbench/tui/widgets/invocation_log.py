@@ -28,9 +28,16 @@ SEARCH_DEPTH = 50_000  # how far back a text filter looks in the store
 TEXT_DEBOUNCE_S = 0.25
 MERGE_INTERVAL_S = 0.3  # under a flood, new rows are merged at most this often
 ALL = "all"
-STATUSES = ("success", "error", "timeout", "crash")
-STATUS_STYLES = {"success": "green", "error": "red", "timeout": "yellow", "crash": "bold red"}
-ROW_STYLES = {"error": "red", "timeout": "yellow", "crash": "red"}  # failed rows: all cells
+STATUSES = ("success", "error", "timeout", "crash", "cancelled")
+STATUS_STYLES = {
+    "success": "green",
+    "error": "red",
+    "timeout": "yellow",
+    "crash": "bold red",
+    "cancelled": "magenta",
+}
+# failed rows: all cells
+ROW_STYLES = {"error": "red", "timeout": "yellow", "crash": "red", "cancelled": "magenta"}
 TRIGGER_WIDTH = 14
 # Fixed widths, which fit a 160-column terminal beside the gauge: measuring every cell of a
 # column each batch would cost more than the rows.
@@ -39,9 +46,9 @@ COLUMNS = (
     ("Function", "function", 18),
     ("Trigger", "trigger", TRIGGER_WIDTH),
     ("Request", "request", 8),
-    ("Status", "status", 7),
-    ("Duration", "duration", 11),
-    ("Billed", "billed", 8),
+    ("Status", "status", 9),  # cancelled
+    ("Duration", "duration", 10),  # 9999.99 ms, then seconds (time_text)
+    ("Billed", "billed", 7),
     ("Max mem", "memory", 7),
     ("Start", "start", 5),
     ("Cost", "cost", 12),
@@ -119,6 +126,17 @@ def trigger_text(r: InvocationRecord, width: int = TRIGGER_WIDTH) -> str:
     return source + retry
 
 
+def time_text(ms: float, *, whole: bool = False) -> str:
+    """A duration for its narrow column: ``137.42 ms`` (``1061 ms`` ``whole``); from 10 s on in
+    seconds (``12.35 s``; ``12.3 s`` ``whole``; ``900.0 s``), which the record screen shows to
+    the ms."""
+    shown = round(ms) if whole else round(ms, 2)
+    if shown < 10_000:
+        return f"{shown:.0f} ms" if whole else f"{shown:.2f} ms"
+    seconds = ms / 1000
+    return f"{seconds:.1f} s" if whole or shown >= 100_000 else f"{seconds:.2f} s"
+
+
 def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
     row = ROW_STYLES.get(r.status, "")
 
@@ -131,8 +149,8 @@ def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
         cell(trigger_text(r), row or ("dim" if r.trigger is None else "")),
         cell(r.request_id[:8]),
         cell(r.status, "bold " + STATUS_STYLES.get(r.status, "")),
-        cell(f"{r.duration_ms:.2f} ms"),
-        cell(f"{r.billed_ms} ms"),
+        cell(time_text(r.duration_ms)),
+        cell(time_text(r.billed_ms, whole=True)),
         cell(f"{r.max_memory_mb} MB"),
         cell("cold", row or "cyan") if r.cold else cell("warm"),
         cell(f"${r.cost:.9f}"),
@@ -178,6 +196,15 @@ class InvocationLog(Vertical):
 
     BINDINGS = [
         Binding("slash", "focus_text", "Find", id="log-find", tooltip="Filter the log by text"),
+        Binding(
+            "o",
+            "open_record",
+            "Open record",
+            id="log-open-record",
+            show=False,
+            tooltip="Open the selected invocation's record: event, response, log, lifecycle "
+            "(enter on a row too)",
+        ),
         Binding(
             "r",
             "replay",
@@ -506,6 +533,14 @@ class InvocationLog(Vertical):
             self.notify("No invocation to replay: the log is empty.", severity="warning")
             return
         self.post_message(self.ReplayRequested(request_id, self.records.get(request_id)))
+
+    def action_open_record(self) -> None:
+        """The selected row's full record (as enter or a click on it opens it)."""
+        request_id = self._cursor_request_id() if self.table.row_count else None
+        if request_id is None:
+            self.notify("No invocation to open: the log is empty.", severity="warning")
+            return
+        self.post_message(self.RecordSelected(request_id, self.records.get(request_id)))
 
     @on(DataTable.RowSelected, "#log-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

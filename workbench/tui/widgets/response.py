@@ -142,6 +142,22 @@ class ResponsePane(Vertical):
         self._comparing(True)
         self.query_one(ResponseDiffView).show(diff, note)
 
+    def show_cancelled(self, name: str, result: InvokeResult) -> None:
+        """The user stopped the invocation (escape): it ran, for so long, and is recorded."""
+        self._stop_running()
+        self.set_class(True, "failed")
+        r = result.record
+        head = Text.assemble((f"{name} ", "bold"), ("cancelled", "bold magenta"), "  ")
+        head.append_text(metrics_line(result))
+        self.query_one("#response-status", Static).update(head)
+        ran = f"after {r.duration_ms / 1000:.2f} s" if r.duration_ms else "during its INIT"
+        self.query_one("#response-body", Static).update(
+            Text(
+                f"Cancelled {ran}: the invocation was stopped and its environment shut down. "
+                f"The log keeps it as request {r.request_id}."
+            )
+        )
+
     def show_refusal(self, name: str, message: str) -> None:
         """The invocation never ran: bad input, unknown function, throttled, cancelled."""
         self._stop_running()

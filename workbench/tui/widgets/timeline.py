@@ -213,7 +213,8 @@ LEGEND_ITEMS = (
     Content.assemble(
         ("SHUTDOWN ", "bold"),
         ("✕", SHUTDOWN_STYLE),
-        " + reason: idle (keep-alive over), reload (code changed), timeout, crash",
+        " + reason: idle (keep-alive over), reload (code changed), removed (function deleted), "
+        "timeout, crash",
     ),
 )
 
