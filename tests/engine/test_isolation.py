@@ -338,21 +338,21 @@ def handler(event, context):
 ATTACKER = """
 import os, urllib.request
 
-def victims_runtime_api():
+def victims_runtime_api(name):
     # as the issue's attacker did: another environment's address, from /proc/PID/environ
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\\0")
         except OSError:
             continue
-        if b"AWS_LAMBDA_FUNCTION_NAME=victim" in environ:
+        if f"AWS_LAMBDA_FUNCTION_NAME={name}".encode() in environ:
             for item in environ:
                 if item.startswith(b"AWS_LAMBDA_RUNTIME_API="):
                     return item.split(b"=", 1)[1].decode()
     return None
 
 def handler(event, context):
-    target = victims_runtime_api()
+    target = victims_runtime_api(event["victim"])
     if target is None:
         if not event.get("guess"):
             return {"found": None}
@@ -384,19 +384,24 @@ async def test_another_environment_cannot_use_an_environments_runtime_api(
         pytest.skip("no usable cgroups here")
     async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
         namespaced = engine.pool.isolation is not None and engine.pool.isolation.namespaces
-        add_function(engine, "victim", VICTIM, timeout=10)
+        name = f"victim-{isolation}"  # (not another test's victim, running beside this one)
+        add_function(engine, name, VICTIM, timeout=10)
         add_function(engine, "attacker", ATTACKER, timeout=10)
         card = {"card": "4111 1111 1111 1111", "sleep": 1.5}
-        victim = asyncio.create_task(engine.invoke("victim", json.dumps(card).encode()))
-        [env] = await until(lambda: engine.environments("victim"))
+        victim = asyncio.create_task(engine.invoke(name, json.dumps(card).encode()))
+        [env] = await until(lambda: engine.environments(name))
         await until(lambda: env.state == "busy" and env.api.current is not None)
         address = f"127.0.0.1:{env.api.port}"
+        look = {"victim": name}
         if namespaced:
             # another environment's processes are not there to read ...
-            assert body(await engine.invoke("attacker", b"{}")) == {"found": None}
-            got = body(await engine.invoke("attacker", json.dumps({"guess": address}).encode()))
+            assert body(await engine.invoke("attacker", json.dumps(look).encode())) == {
+                "found": None
+            }
+            look["guess"] = address
+            got = body(await engine.invoke("attacker", json.dumps(look).encode()))
         else:
-            got = body(await engine.invoke("attacker", b"{}"))
+            got = body(await engine.invoke("attacker", json.dumps(look).encode()))
             # without namespaces, reading another environment's variables is not stopped ...
         assert got["found"] == address, got
         # ... and its Runtime API answers no one else

@@ -349,8 +349,9 @@ def run():
     go(bootstrap)
 
 
-def go(bootstrap):
-    """``run`` with our runtime client imported (a fork server's environment has it)."""
+def go(bootstrap, prepared=None):
+    """``run`` with our runtime client imported (a fork server's environment has it, and
+    the root it ``prepared``, if any)."""
     try:
         os.read(0, 1)  # the engine's go-ahead: the limits and the cgroup are in place
     except OSError:
@@ -358,14 +359,23 @@ def go(bootstrap):
     try:
         _die_with_engine()
         raw = os.environ.pop(SPEC_VAR, "")
-        if SANDBOX_ERROR_VAR not in os.environ:  # (the engine's own, if it could not describe it)
+        if SANDBOX_ERROR_VAR in os.environ:  # (the engine's own, if it could not describe it)
+            pass
+        elif prepared is not None:
+            finish(prepared)
+        else:
             enter(parse(raw))
     except (SandboxError, OSError, ValueError) as e:
-        os.environ[SANDBOX_ERROR_VAR] = (
-            f"could not enter the environment's namespaces: {e} "
-            "(--isolation cgroups runs functions without them)"
-        )
+        failed(os.environ, e)
     bootstrap.start(ready=True)
+
+
+def failed(env, error):
+    """Have INIT fail with why the namespaces could not be entered (bootstrap.py reads it)."""
+    env[SANDBOX_ERROR_VAR] = (
+        f"could not enter the environment's namespaces: {error} "
+        "(--isolation cgroups runs functions without them)"
+    )
 
 
 def _default_signals():
@@ -376,19 +386,30 @@ def _default_signals():
 def enter(spec):
     """Enter the namespaces ``spec`` describes; returns in the runtime process (PID 2), with
     its working directory at ``/var/task``. Raises ``SandboxError`` if a step fails."""
+    finish(prepare(spec))
+
+
+def prepare(spec):
+    """The first half, which forks nothing (so it may run before the process is in its
+    cgroup: a fork server's middle process does it while the engine sets the cgroup up): the
+    user, mount, ipc and uts namespaces and the new root, not yet entered. Returns the root."""
     if os.uname().machine not in _SYSCALLS:
         raise SandboxError(f"namespaces are not supported on {os.uname().machine}")
     root = spec["root"]
     uid, gid = os.geteuid(), os.getegid()
-    # a virtual environment's interpreter is a link to the real one, which is what is there
-    executable = os.path.realpath(sys.executable)
-    _check(
-        _unshare(_Int(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID)),
-        "unshare",
-    )
+    _check(_unshare(_Int(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
     _map_user(uid, gid)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _build_root(root, spec)
+    return root
+
+
+def finish(root):
+    """The second half, once the process is in its cgroup: the pid namespace, its init, the
+    new root entered, the runtime forked (it returns from here)."""
+    # a virtual environment's interpreter is a link to the real one, which is what is there
+    executable = os.path.realpath(sys.executable)
+    _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
     read, write = os.pipe()
     init = os.fork()
     if init:  # P: the engine's child, outside the pid namespace

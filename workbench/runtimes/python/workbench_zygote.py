@@ -74,10 +74,11 @@ def _spawn(request, fds, control_fd):
         code = 0
         try:
             os.close(read)
+            prepared = _prepare(request) if request.get("namespaced") else None
             pid = os.fork()
             if pid == 0:
                 os.close(write)
-                _environment(request, fds, control_fd)  # never returns
+                _environment(request, fds, control_fd, prepared)  # never returns
             os.write(write, str(pid).encode())
         except BaseException:  # noqa: BLE001 - the zygote reads no pid, and says so
             code = 1
@@ -114,7 +115,22 @@ def _publish_environ(env):
         pass  # (the variables are the process's all the same)
 
 
-def _environment(request, fds, control_fd):
+def _prepare(request):
+    """In the middle process: the namespaces' first half (``workbench_sandbox.prepare``),
+    done while the engine moves the environment into its cgroup, off the cold start's path;
+    None if it failed (the environment's INIT then says why)."""
+    env = request["env"]
+    try:
+        raw = env.pop(workbench_sandbox.SPEC_VAR, "")
+        if workbench_sandbox.SANDBOX_ERROR_VAR in env:
+            return None
+        return workbench_sandbox.prepare(workbench_sandbox.parse(raw))
+    except (workbench_sandbox.SandboxError, OSError, ValueError) as e:
+        workbench_sandbox.failed(env, e)
+        return None
+
+
+def _environment(request, fds, control_fd, prepared=None):
     """In the environment's process: become what an exec'd runtime is, then run it."""
     code = 1
     try:
@@ -132,7 +148,7 @@ def _environment(request, fds, control_fd):
         if "random" in sys.modules:  # (not imported here today: a handler's import seeds it)
             sys.modules["random"].seed()
         if request.get("namespaced"):
-            workbench_sandbox.go(bootstrap)
+            workbench_sandbox.go(bootstrap, prepared)
         else:
             bootstrap.start()
         code = 0
