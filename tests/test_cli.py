@@ -208,3 +208,24 @@ def test_list_says_which_interpreter_each_function_runs_on(root: Path) -> None:
     else:
         assert f"python3.14  {chosen.description} (nearest)" in future
         assert lines[-1] == f"future: {chosen.notice}"
+
+
+def test_list_says_which_functions_get_their_own_namespaces(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.engine.runtime.namespaces import probe
+
+    if probe():
+        pytest.skip(f"no namespaces here: {probe()}")
+    folder = make_function(root, "noder", "", runtime="nodejs20.x", handler="index.handler")
+    (folder / "index.mjs").write_text("export const handler = async () => 1;\n")
+    monkeypatch.setenv("WORKBENCH_ISOLATION", "auto")
+    lines = run(root, "list").stdout.decode().splitlines()
+    column = lines[0].split().index("NAMESPACES")  # ("RUNS ON", "python 3.x.y": two words)
+    cells = {line.split()[0]: line.split()[column] for line in lines[1:3]}
+    assert cells == {"hello": "yes", "noder": "no"}
+    assert any(line.startswith("namespaces: Python functions") for line in lines)
+    monkeypatch.setenv("WORKBENCH_ISOLATION", "cgroups")
+    lines = run(root, "list").stdout.decode().splitlines()
+    assert next(line for line in lines if line.startswith("hello ")).split()[column] == "no"
+    assert "namespaces: none (asked for with isolation cgroups)" in lines

@@ -105,6 +105,7 @@ def test_list_shows_where_each_function_came_from_and_what_is_not_run_here(
         "RUNTIME",
         "RUNS",
         "ON",
+        "NAMESPACES",
         "HANDLER",
         "FROM",
         "MEMORY",

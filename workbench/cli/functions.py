@@ -13,14 +13,16 @@ from .common import EXIT_OK, discover_of, print_table
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ..engine.config import label, triggers_of
-    from ..engine.runtime import Interpreters
+    from ..engine.runtime import Interpreters, enters_namespaces, namespaces_here
 
     found = discover_of(args)
     interpreters = Interpreters()  # as `serve` and the TUI choose them without --python/--node
+    why_not = namespaces_here()  # as `serve` and the TUI would run them ($WORKBENCH_ISOLATION)
     header = (
         "NAME",
         "RUNTIME",
         "RUNS ON",
+        "NAMESPACES",
         "HANDLER",
         "FROM",
         "MEMORY",
@@ -39,12 +41,26 @@ def cmd_list(args: argparse.Namespace) -> int:
             runs_on += " (nearest)"
             notices.append(f"{name}: {interpreter.notice}")
         origin = fn.origin
+        isolated = "yes" if not why_not and enters_namespaces(fn) else "no"
         rows.append(
-            (name, fn.runtime, runs_on, fn.handler, origin, memory, timeout, triggers, "ok")
+            (
+                name,
+                fn.runtime,
+                runs_on,
+                isolated,
+                fn.handler,
+                origin,
+                memory,
+                timeout,
+                triggers,
+                "ok",
+            )
         )
         notices.extend(f"{name}: {note}" for note in fn.notes)
     for name, problem in found.problems.items():
-        rows.append((name, "-", "-", "-", "-", "-", "-", "-", f"config error: {problem.error}"))
+        rows.append(
+            (name, "-", "-", "-", "-", "-", "-", "-", "-", f"config error: {problem.error}")
+        )
     if len(rows) == 1:
         print(
             "no functions found (a function is a folder with a function.toml, or a function "
@@ -53,6 +69,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     print_table(rows)
+    print(
+        "namespaces: Python functions on the workbench's runtime client get their own "
+        "(/var/task read-only, a private /tmp, nothing else of the host); others do not"
+        if not why_not
+        else f"namespaces: none ({why_not})"
+    )
+    print("cgroups and what each sandbox does not stop: `workbench serve` prints them at start")
     for notice in notices:
         print(notice)
     return EXIT_OK

@@ -9,6 +9,7 @@ function's environments do not stop is said wherever the isolation is shown (``n
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,15 @@ NOT_STOPPED_IN_NAMESPACES = (
 )
 # what runs in namespaces: our Python runtime (others start behind the rlimits and cgroup only)
 NAMESPACED = "Python functions on the workbench's runtime client"
+
+
+def namespaces_here() -> str:
+    """'' if the engine would give environments namespaces (``$WORKBENCH_ISOLATION`` as the
+    engine reads it, and this machine), else why not; without starting an engine."""
+    mode = os.environ.get("WORKBENCH_ISOLATION") or "auto"
+    if mode != "auto":
+        return f"asked for with isolation {mode}"
+    return namespaces.probe()
 
 
 @dataclass(slots=True)
