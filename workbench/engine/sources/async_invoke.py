@@ -43,7 +43,8 @@ DEFAULT_RETRIES = 2
 DEFAULT_MAX_AGE_S = 21600
 RETRY_DELAYS_S = (60, 120)  # before the 2nd and the 3rd attempt
 MAX_BACKOFF_S = 300
-POLL_S = 0.1  # idle: how often another process's enqueues are looked for
+POLL_S = 0.1  # how often another process's enqueues are looked for ...
+IDLE_POLL_MAX_S = 0.8  # ... doubling up to this while none come (an idle serve is idle)
 MAINTAIN_S = 2.0  # how often leases are renewed and dead engines' rows taken back
 CLOSE_GRACE_S = 2.0  # close waits this long for attempts in flight, then puts them back
 EXPIRE_BATCH = 100  # rows expired per turn while their function has no capacity
@@ -141,6 +142,7 @@ class AsyncDispatcher:
         last_maintain = 0.0
         next_due: float | None = 0.0
         dirty = True
+        idle = POLL_S
         while not self._closing:
             now = time.time()
             if now - last_maintain >= MAINTAIN_S:
@@ -161,9 +163,9 @@ class AsyncDispatcher:
                     log.exception("async dispatcher: claiming failed; retrying")
                     next_due = now + POLL_S
             self._wake.clear()
-            timeout = POLL_S
+            timeout = idle
             if next_due is not None and next_due > now:
-                timeout = min(POLL_S, next_due - time.time())
+                timeout = min(idle, next_due - time.time())
             try:
                 await asyncio.wait_for(self._wake.wait(), max(timeout, 0.0))
                 dirty = True
@@ -175,6 +177,9 @@ class AsyncDispatcher:
                     seen_version, dirty = version, True
                 elif next_due is not None and next_due <= time.time():
                     dirty = True
+            # nothing came: look less often, up to IDLE_POLL_MAX_S; anything: often again
+            busy = dirty or self._ready or self._outcomes
+            idle = POLL_S if busy else min(idle * 2, IDLE_POLL_MAX_S)
 
     async def _flush(self) -> None:
         """Wait (off the loop) until the records of the ended attempts are committed: a row

@@ -118,6 +118,7 @@ class Buckets:
         self.state = _State()
         self._watcher: Watcher | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._work = asyncio.Event()  # a path is pending: the ticker has work
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -239,6 +240,7 @@ class Buckets:
                 self._touch(path, now)
 
     def _touch(self, path: Path, now: float) -> None:
+        self._work.set()
         entry = self.state.pending.get(path)
         if entry is None:
             self.state.pending[path] = _Pending(_stat(path), now)
@@ -247,6 +249,9 @@ class Buckets:
 
     async def _tick(self) -> None:
         while not self._closed:
+            if not self.state.pending:  # nothing to settle: sleep until a change (idle is idle)
+                self._work.clear()
+                await self._work.wait()
             await asyncio.sleep(TICK_S)
             try:
                 await self._settle()

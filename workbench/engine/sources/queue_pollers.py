@@ -15,7 +15,8 @@ synchronously with the SQS event, as Lambda's ESM does. Then:
 Up to ``DEFAULT_POLLERS`` batches run at once per mapping (Lambda starts with five), fewer if
 the function's reserved concurrency is lower (reserved concurrency 0: no polling). Sends from
 this process wake the poller at once; another process's (``workbench queue send`` while a
-serve runs) are seen by a cheap indexed read every ``POLL_INTERVAL_S``.
+serve runs) are seen by a cheap indexed read every ``POLL_INTERVAL_S``, backing off to
+``IDLE_POLL_MAX_S`` while none come.
 
 The trigger's queue settings are Lambda's queue settings: the queue is created with them if
 missing; an existing queue with other settings keeps them for other consumers (the CLI, the
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("workbench.queues")
 
 DEFAULT_POLLERS = 5  # concurrent batches per mapping (Lambda's initial poller count)
-POLL_INTERVAL_S = 0.1  # how often an idle poller looks for another process's messages
+POLL_INTERVAL_S = 0.1  # how often a poller looks for another process's messages ...
+IDLE_POLL_MAX_S = 1.0  # ... doubling up to this while it finds none (an idle serve is idle)
 RECEIVE_MAX = 10  # messages per ReceiveMessage
 THROTTLE_BACKOFF_S = (0.1, 2.0)  # first and longest wait before re-invoking a throttled batch
 
@@ -138,9 +140,11 @@ class QueueMapping:
         t = self.trigger
         batch: list[Message] = []
         deadline = 0.0
+        idle = POLL_INTERVAL_S
         while True:
             self._wake.clear()
             if await asyncio.to_thread(self.store.has_visible, t.queue):
+                idle = POLL_INTERVAL_S
                 got = await asyncio.to_thread(
                     self.store.receive,
                     t.queue,
@@ -158,11 +162,12 @@ class QueueMapping:
             now = time.monotonic()
             if batch and (len(batch) >= t.batch_size or now >= deadline):
                 return batch
-            wait = POLL_INTERVAL_S if not batch else min(POLL_INTERVAL_S, deadline - now)
+            wait = idle if not batch else min(POLL_INTERVAL_S, deadline - now)
             try:
                 await asyncio.wait_for(self._wake.wait(), wait)
+                idle = POLL_INTERVAL_S  # a send from this process
             except TimeoutError:
-                pass
+                idle = min(idle * 2, IDLE_POLL_MAX_S)
 
     async def _run(self, batch: list[Message]) -> None:
         t = self.trigger
