@@ -176,7 +176,7 @@ class StreamStore:
 
         def work() -> None:
             if self._conn.execute("SELECT 1 FROM streams WHERE name = ?", (name,)).fetchone():
-                raise StreamExists(f"Stream {name} under account already exists.")
+                raise StreamExists(f"Stream {name} already exists.")
             self._conn.execute(
                 "INSERT INTO streams (name, created_at, shard_count) VALUES (?, ?, ?)",
                 (name, time.time(), shard_count),
@@ -197,7 +197,7 @@ class StreamStore:
         if not rows:
             known = ", ".join(i.name for i in self.list()) or "none yet"
             raise StreamNotFound(
-                f"Stream {name} under account not found (streams: {known}; create one with "
+                f"Stream {name} not found (streams: {known}; create one with "
                 f"`workbench stream create {name}`, or name it in a kinesis trigger)"
             )
         count = self._read("SELECT COUNT(*) FROM stream_records WHERE stream = ?", (name,))[0][0]
@@ -212,7 +212,7 @@ class StreamStore:
     def delete(self, name: str) -> None:
         def work() -> None:
             if not self._conn.execute("SELECT 1 FROM streams WHERE name = ?", (name,)).fetchone():
-                raise StreamNotFound(f"Stream {name} under account not found.")
+                raise StreamNotFound(f"Stream {name} not found.")
             for table, column in (
                 ("streams", "name"),
                 ("stream_records", "stream"),
