@@ -31,6 +31,7 @@ from .async_invoke import AsyncDispatcher
 from .host import SourceHost
 from .registry import Source, background_parts
 from .scheduler import Scheduler
+from .stream_pollers import ShardStatus, StreamPollers
 
 log = logging.getLogger("workbench.sources")
 
@@ -96,6 +97,12 @@ class Sources:
         if not self.started:
             return None
         return next((p for p in self.parts if isinstance(p, Scheduler)), None)
+
+    def stream_statuses(self) -> list[ShardStatus]:
+        """Each kinesis mapping's pollers (empty unless this engine runs the mappings)."""
+        if not self.started:
+            return []
+        return [s for p in self.parts if isinstance(p, StreamPollers) for s in p.statuses()]
 
     async def start(self) -> None:
         self.parts = _shared_parts(self.engine)

@@ -36,12 +36,12 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..config.triggers import KinesisTrigger, triggers_of
 from ..invoke.results import InvokeResult
 from ..model.errors import LambdaError, TooManyRequests
-from ..storage.streams import StreamRecord, StreamStore
+from ..storage.streams import StreamRecord, StreamStore, sequence_number
 from .destinations import deliver
 from .kinesis_events import (
     RECORD_AGE_EXCEEDED,
@@ -62,6 +62,9 @@ MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 RECORD_OVERHEAD = 700  # the JSON around one record's data in the event, generously
 
 
+PollerState = Literal["Starting", "Polling", "Invoking", "Retrying"]
+
+
 @dataclass
 class LaneState:
     """What the Sources view shows of one poller: how far behind it is, and what it does."""
@@ -69,12 +72,36 @@ class LaneState:
     shard: str
     lane: int
     checkpoint: int = 0
-    iterator_age_ms: int = 0  # now minus the arrival of the oldest record not yet done
-    state: str = "Starting"  # Starting | Polling | Invoking | Retrying
+    oldest_pending: float | None = None  # arrival of the oldest record read and not yet done
+    state: PollerState = "Starting"
     retries: int = 0
     discarded: int = 0  # records given up on (retries or age), sent to on_failure if set
     last_error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)  # set after each checkpoint
+
+    @property
+    def iterator_age_ms(self) -> int:
+        """Lambda's IteratorAge: how old the oldest record not yet processed is (0 when caught
+        up)."""
+        if self.oldest_pending is None:
+            return 0
+        return max(0, int((time.time() - self.oldest_pending) * 1000))
+
+
+@dataclass(frozen=True)
+class ShardStatus:
+    """One poller of one mapping, as the Sources tab lists it."""
+
+    function: str
+    stream: str
+    shard: str
+    lane: int
+    state: PollerState
+    iterator_age_ms: int
+    checkpoint: str  # the sequence number of the last record done ("" before any)
+    retries: int
+    discarded: int
+    last_error: str | None
 
 
 class ShardPoller:
@@ -163,9 +190,7 @@ class ShardPoller:
                     deadline = time.monotonic() + t.maximum_batching_window
                 batch.append(record)
                 size += cost
-            self.status.iterator_age_ms = (
-                int((time.time() - batch[0].arrived_at) * 1000) if batch else 0
-            )
+            self.status.oldest_pending = batch[0].arrived_at if batch else None
             now = time.monotonic()
             if batch and (full or len(batch) >= t.batch_size or now >= deadline):
                 return batch
@@ -390,6 +415,27 @@ class StreamPollers:
                     log.exception("starting the pollers of stream %s failed", key[1].stream)
                     continue
                 self.mappings[key] = mapping
+
+    def statuses(self) -> list[ShardStatus]:
+        out = []
+        for (function, trigger), mapping in sorted(self.mappings.items(), key=lambda kv: kv[0][0]):
+            for p in mapping.pollers:
+                st = p.status
+                out.append(
+                    ShardStatus(
+                        function,
+                        trigger.stream,
+                        st.shard,
+                        st.lane,
+                        st.state,
+                        st.iterator_age_ms,
+                        sequence_number(st.checkpoint) if st.checkpoint else "",
+                        st.retries,
+                        st.discarded,
+                        st.last_error,
+                    )
+                )
+        return out
 
     async def close(self) -> None:
         mappings = list(self.mappings.values())
