@@ -136,6 +136,10 @@ class ShardPoller:
     def _start_position(self) -> int:
         m, t = self.mapping, self.mapping.trigger
         saved = self.store.checkpoint(m.consumer, t.stream, self.shard, self.lane)
+        if saved is None:
+            saved = self.store.lowest_checkpoint(m.consumer, t.stream, self.shard)
+            if saved is not None:  # the parallelization factor changed: a new lane
+                self._save(saved)
         if saved is not None:
             self.status.checkpoint = saved
             return saved
@@ -212,7 +216,10 @@ class ShardPoller:
             records = await self._drop_expired(records, retries, last)
             if not records:
                 continue
-            result = await self._invoke(records, retries)
+            result = await self._invoke(records)
+            if result is None:  # expired before the function could take them
+                pending.appendleft((records, retries, last))
+                continue
             failed_at: int | None
             if result.function_error:
                 failed_at = 0
@@ -263,12 +270,18 @@ class ShardPoller:
         expired = [r for r in records if r.arrived_at < cutoff]
         if not expired:
             return records
-        count = retries + 1 if last is not None else 0
+        count = max(retries, 1) if last is not None else 0  # the invokes that included them
         await self._discard(expired, RECORD_AGE_EXCEEDED, count, last)
         await self._checkpoint(expired[-1].id)
         return records[len(expired) :]
 
-    async def _invoke(self, records: list[StreamRecord], retries: int) -> InvokeResult:
+    def _expired(self, records: list[StreamRecord]) -> bool:
+        age = self.mapping.trigger.maximum_record_age
+        return age >= 0 and records[0].arrived_at < time.time() - age
+
+    async def _invoke(self, records: list[StreamRecord]) -> InvokeResult | None:
+        """The function's result; None when the records expired while it could not be invoked
+        (throttled, removed, broken), for the caller to discard."""
         m = self.mapping
         s = m.engine.settings
         event = kinesis_event(records, s.region, s.account_id)
@@ -286,6 +299,8 @@ class ShardPoller:
             self.status.state = "Retrying"
             await asyncio.sleep(backoff * s.time_scale)
             backoff = min(backoff * 2, BACKOFF_S[1])
+            if self._expired(records):
+                return None
 
     async def _backoff(self, retries: int) -> None:
         wait = min(BACKOFF_S[0] * 2**retries, BACKOFF_S[1])

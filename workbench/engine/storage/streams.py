@@ -322,6 +322,17 @@ class StreamStore:
         )
         return int(rows[0][0]) if rows else None
 
+    def lowest_checkpoint(self, consumer: str, name: str, shard: int) -> int | None:
+        """The checkpoint of the shard's slowest lane: where a new lane starts when a mapping's
+        parallelization factor changed (its keys were some other lane's, done up to at least
+        there; a few may run again, at least once as in Lambda)."""
+        row = self._read(
+            "SELECT MIN(done_id) FROM stream_checkpoints WHERE consumer = ? AND stream = ? AND "
+            "shard = ?",
+            (consumer, name, shard),
+        )[0]
+        return None if row[0] is None else int(row[0])
+
     def set_checkpoint(self, consumer: str, name: str, shard: int, lane: int, done: int) -> None:
         def work() -> None:
             self._conn.execute(
