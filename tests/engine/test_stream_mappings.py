@@ -425,3 +425,27 @@ def test_trigger_defaults_are_lambdas() -> None:
     assert (t.maximum_retry_attempts, t.maximum_record_age) == (-1, -1)
     assert t.starting_position_timestamp == 1700000000.0
     assert not t.bisect_batch_on_function_error and not t.report_batch_item_failures
+
+
+async def test_a_larger_parallelization_factor_goes_on_from_the_checkpoint(
+    function_root: Path, out: Path, started: Callable
+) -> None:
+    trigger = {"stream": "grow", "starting_position": "TRIM_HORIZON"}
+    write_function(function_root, SUCCEED, out, trigger)
+    engine = await started()
+    await ready(engine)
+    put(engine, "grow", "first", key="a")
+    put(engine, "grow", "second", key="b")
+    await until(lambda: sum(len(b) for b in batches(out)) == 2)
+    await engine.close()
+    write_function(function_root, SUCCEED, out, {**trigger, "parallelization_factor": 3})
+    engine = await started()
+    await ready(engine)
+    [mapping] = pollers(engine).mappings.values()
+    assert len(mapping.pollers) == 3
+    put(engine, "grow", *[f"later {i}" for i in range(6)], key="c")
+    await until(lambda: sum(len(b) for b in batches(out)) == 8)
+    seen = [d for b in batches(out) for d in b]
+    # the new lanes started at the old checkpoint: nothing ran twice, nothing was skipped
+    assert sorted(seen) == sorted(["first", "second", *[f"later {i}" for i in range(6)]])
+    assert [d for d in seen if d.startswith("later")] == [f"later {i}" for i in range(6)]
