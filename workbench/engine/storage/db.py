@@ -199,6 +199,7 @@ CREATE TABLE IF NOT EXISTS stream_records (
     arrived_at     REAL    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_stream_records_shard ON stream_records (stream, shard, id);
+CREATE INDEX IF NOT EXISTS ix_stream_records_arrival ON stream_records (stream, arrived_at);
 CREATE TABLE IF NOT EXISTS stream_checkpoints (
     consumer  TEXT    NOT NULL,
     stream    TEXT    NOT NULL,

@@ -7,8 +7,9 @@ each has a sequence number that grows with it: here a decimal string made from t
 id (56 digits, as long as Kinesis's, so they sort as numbers and as strings alike).
 
 Records are kept for the stream's retention period (24 hours by default, as in Kinesis) and
-trimmed on the next put after that. A ``StreamStore`` has its own connection and a lock, so the
-engine's pollers, the API and the CLI (another process) can all use one database at once.
+deleted by a later put (at most once a minute per stream, by an index on arrival). A
+``StreamStore`` has its own connection and a lock, so the engine's pollers, the API and the CLI
+(another process) can all use one database at once.
 
 Stream mappings keep a checkpoint per shard (and lane, see ``sources/stream_pollers.py``) here:
 the id of the last record they are done with.
@@ -34,6 +35,7 @@ MAX_SHARDS = 64  # a local limit (Kinesis's default shard quota per account is 2
 MAX_RECORD_BYTES = 1024 * 1024  # data + partition key (Kinesis's default MaxRecordSizeInKiB)
 MAX_PARTITION_KEY = 256
 NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
+TRIM_EVERY_S = 60.0  # expired records are deleted by a put at most this often per stream
 
 
 class StreamError(Exception):
@@ -139,6 +141,7 @@ class StreamStore:
         self._conn = self._db.connect()
         self._lock = threading.RLock()
         self._listeners: list[Callable[[str], None]] = []
+        self._trimmed: dict[str, float] = {}  # stream → when a put last deleted expired records
 
     def close(self) -> None:
         with self._lock:
@@ -254,11 +257,15 @@ class StreamStore:
             checked.append((data, key, shard, key_hash(key) % 2**31))
         now = time.time()
 
+        trim = now - self._trimmed.get(name, 0.0) >= TRIM_EVERY_S
+
         def work() -> builtins.list[StreamRecord]:
-            cutoff = now - info.retention_hours * 3600
-            self._conn.execute(
-                "DELETE FROM stream_records WHERE stream = ? AND arrived_at < ?", (name, cutoff)
-            )
+            if trim:
+                cutoff = now - info.retention_hours * 3600
+                self._conn.execute(
+                    "DELETE FROM stream_records WHERE stream = ? AND arrived_at < ?",
+                    (name, cutoff),
+                )
             out = []
             for data, key, shard, lane_hash in checked:
                 cur = self._conn.execute(
@@ -271,6 +278,8 @@ class StreamStore:
             return out
 
         records: list[StreamRecord] = self._write(work)
+        if trim:
+            self._trimmed[name] = now
         for callback in list(self._listeners):
             callback(name)
         return records
