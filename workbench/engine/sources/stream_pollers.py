@@ -56,7 +56,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("workbench.streams")
 
-POLL_INTERVAL_S = 0.1  # how often an idle poller looks for another process's records
+# How often a poller looks for another process's records (this process's puts wake it at once):
+# soon after records came, then backing off to once a second, Lambda's base rate per shard, so
+# many idle shards and lanes cost little.
+POLL_INTERVAL_S = (0.1, 1.0)
 BACKOFF_S = (0.1, 2.0)  # first and longest wait before a batch is invoked again
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 RECORD_OVERHEAD = 700  # the JSON around one record's data in the event, generously
@@ -172,6 +175,7 @@ class ShardPoller:
         size = 0
         deadline = 0.0
         full = False
+        idle = POLL_INTERVAL_S[0]
         self.status.state = "Polling"
         while True:
             self.wake.clear()
@@ -198,7 +202,10 @@ class ShardPoller:
             now = time.monotonic()
             if batch and (full or len(batch) >= t.batch_size or now >= deadline):
                 return batch
-            wait = POLL_INTERVAL_S if not batch else min(POLL_INTERVAL_S, deadline - now)
+            if got:
+                idle = POLL_INTERVAL_S[0]
+            wait = idle if not batch else min(POLL_INTERVAL_S[0], deadline - now)
+            idle = min(idle * 2, POLL_INTERVAL_S[1])
             try:
                 await asyncio.wait_for(self.wake.wait(), max(wait, 0.0))
             except TimeoutError:
