@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..shapes.sqs import queue_arn
 from .buckets import bucket_folders
 from .scheduler import schedule_triggers
-from .stream_pollers import ShardStatus
+from .stream_status import ShardStatus
 from .topics import TopicError, parse_attribute, publish_message, topic_subscribers
 
 __all__ = [

@@ -33,7 +33,8 @@ from .async_invoke import AsyncDispatcher
 from .host import SourceHost
 from .registry import Source, background_parts
 from .scheduler import Scheduler
-from .stream_pollers import ShardStatus, StreamPollers
+from .stream_pollers import StreamPollers
+from .stream_status import ShardStatus
 
 log = logging.getLogger("workbench.sources")
 

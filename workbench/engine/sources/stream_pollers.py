@@ -35,8 +35,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ..config.triggers import KinesisTrigger, triggers_of
 from ..invoke.results import InvokeResult
@@ -50,6 +49,7 @@ from .kinesis_events import (
     first_failure,
     kinesis_event,
 )
+from .stream_status import LaneState, ShardStatus
 
 if TYPE_CHECKING:
     from .host import SourceHost
@@ -63,48 +63,6 @@ POLL_INTERVAL_S = (0.1, 1.0)
 BACKOFF_S = (0.1, 2.0)  # first and longest wait before a batch is invoked again
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 RECORD_OVERHEAD = 700  # the JSON around one record's data in the event, generously
-
-
-PollerState = Literal["Starting", "Polling", "Invoking", "Retrying"]
-
-
-@dataclass
-class LaneState:
-    """What the Sources view shows of one poller: how far behind it is, and what it does."""
-
-    shard: str
-    lane: int
-    checkpoint: int = 0
-    oldest_pending: float | None = None  # arrival of the oldest record read and not yet done
-    state: PollerState = "Starting"
-    retries: int = 0
-    discarded: int = 0  # records given up on (retries or age), sent to on_failure if set
-    last_error: str | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)  # set after each checkpoint
-
-    @property
-    def iterator_age_ms(self) -> int:
-        """Lambda's IteratorAge: how old the oldest record not yet processed is (0 when caught
-        up)."""
-        if self.oldest_pending is None:
-            return 0
-        return max(0, int((time.time() - self.oldest_pending) * 1000))
-
-
-@dataclass(frozen=True)
-class ShardStatus:
-    """One poller of one mapping, as the Sources tab lists it."""
-
-    function: str
-    stream: str
-    shard: str
-    lane: int
-    state: PollerState
-    iterator_age_ms: int
-    checkpoint: str  # the sequence number of the last record done ("" before any)
-    retries: int
-    discarded: int
-    last_error: str | None
 
 
 class ShardPoller:
