@@ -31,7 +31,7 @@ ENV_NAME_RULE = (
     "invalid variable name: must start with a letter, be at least 2 characters "
     "and hold only letters, digits and underscores"
 )
-TRIGGER_LIST = "s3, http, queue, schedule, sns"
+TRIGGER_LIST = "s3, http, queue, schedule, sns, kinesis"
 PREAMBLE = '# a function\nname = "fn"\n\n'  # so the key under test sits on line 4
 
 

@@ -32,8 +32,9 @@ from workbench.engine.sources.buckets import Buckets
 from workbench.engine.sources.queue_pollers import QueuePollers
 from workbench.engine.sources.registry import SOURCES, EventSource, register_source
 from workbench.engine.sources.scheduler import Scheduler
+from workbench.engine.sources.stream_pollers import StreamPollers
 
-TYPES = ("s3", "http", "queue", "schedule", "sns")
+TYPES = ("s3", "http", "queue", "schedule", "sns", "kinesis")
 
 
 def test_every_type_is_registered_once_in_the_order_errors_list_them() -> None:
@@ -56,6 +57,7 @@ def test_every_type_has_its_event_source() -> None:
         "queue": (QueuePollers, False),
         "schedule": (Scheduler, True),
         "s3": (Buckets, True),
+        "kinesis": (StreamPollers, True),
     }
 
 
@@ -64,7 +66,7 @@ async def test_a_background_engine_runs_the_registered_sources(tmp_path: Path) -
     async with Engine([tmp_path], settings) as engine:
         parts = [type(p) for p in engine.sources.parts]
     # the dispatcher and the shared sources, then the exclusive ones (this engine has the lock)
-    assert parts == [AsyncDispatcher, QueuePollers, Scheduler, Buckets]
+    assert parts == [AsyncDispatcher, QueuePollers, Scheduler, Buckets, StreamPollers]
 
 
 @pytest.mark.parametrize(
@@ -146,19 +148,19 @@ def load_error(tmp_path: Path, table: str) -> str:
     ("table", "message"),
     [
         (
-            'type = "kinesis"\nstream = "s"',
-            'function.toml:3: triggers[0].type = "kinesis": must be one of: '
-            "s3, http, queue, schedule, sns",
+            'type = "kafka"\ntopic = "s"',
+            'function.toml:3: triggers[0].type = "kafka": must be one of: '
+            "s3, http, queue, schedule, sns, kinesis",
         ),
         (
             'type = ["s3"]\nbucket = "uploads"',
             'function.toml:3: triggers[0].type = ["s3"]: must be one of: '
-            "s3, http, queue, schedule, sns",
+            "s3, http, queue, schedule, sns, kinesis",
         ),
         (
             'bucket = "uploads"',
             "function.toml:2: triggers[0]: missing type; must be one of: "
-            "s3, http, queue, schedule, sns",
+            "s3, http, queue, schedule, sns, kinesis",
         ),
         (
             'type = "sns"\ntopic = "t"\nqueue = "q"',

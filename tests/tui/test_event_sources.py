@@ -349,3 +349,35 @@ async def test_the_palette_runs_the_queue_and_topic_actions(app: WorkbenchApp) -
         )
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.screen_stack[0])
+
+
+async def test_sources_tab_shows_each_shards_state_iterator_age_and_discards(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "functions"
+    failing = "def handler(event, context):\n    raise RuntimeError('down')\n"
+    trigger = {
+        "type": "kinesis",
+        "stream": "clicks",
+        "starting_position": "TRIM_HORIZON",
+        "maximum_retry_attempts": 5,
+    }
+    make_function(root, "reader", failing, triggers=[trigger])
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=SIZE) as pilot:
+        await show_sources(pilot)
+        shard = "shardId-000000000000"
+        await wait_until(pilot, lambda: any(r[3] == "Polling" for r in rows_of(app, "streams")))
+        assert rows_of(app, "streams") == [["reader", "clicks", shard, "Polling", "0 ms", "—", "0"]]
+        assert app.engine.streams is not None
+        [put] = app.engine.streams.put("clicks", [(b"x", "k", None)])
+        # while the batch fails and is retried, the shard falls behind: its iterator age grows
+        await wait_until(
+            pilot,
+            lambda: any(
+                r[3] in ("Invoking", "Retrying") and r[4] != "0 ms" for r in rows_of(app, "streams")
+            ),
+        )
+        # retries exhausted: the record is discarded, the checkpoint moves past it
+        done = ["reader", "clicks", shard, "Polling", "0 ms", f"…{put.sequence_number[-8:]}", "1"]
+        await wait_until(pilot, lambda: rows_of(app, "streams") == [done])

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
-from . import aliases, functions, sqs
+from . import aliases, functions, kinesis, sqs
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -27,6 +27,14 @@ CONTROL_BODY_LIMIT = 1024 * 1024  # control-plane JSON bodies (Invoke streams it
 log = logging.getLogger("workbench.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def aws_json(request: web.Request) -> web.StreamResponse:
+    """``POST /``: a JSON-protocol service named by ``X-Amz-Target`` (Kinesis or SQS)."""
+    if request.headers.get("X-Amz-Target", "").startswith(kinesis.TARGET_PREFIX):
+        return await kinesis.handle(request)
+    return await sqs.handle(request)
+
 
 _F = "/2015-03-31/functions/{function}"
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
@@ -47,7 +55,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
     ("GET", "/2016-08-19/account-settings", functions.account_settings),
     ("GET", "/workbench/code/{function}", functions.code_zip),
-    ("POST", "/", sqs.handle),  # SQS's JSON protocol: the operation is in X-Amz-Target
+    ("POST", "/", aws_json),  # SQS's and Kinesis's JSON protocols: X-Amz-Target names both
 )
 
 

@@ -30,9 +30,7 @@ from .sources.async_invoke import accept
 from .sources.scheduler import Scheduler
 from .storage.async_queue import AsyncEvent, AsyncQueue
 from .storage.database import Database
-from .storage.queues import QueueStore
-from .storage.store import RecordStore
-from .storage.stores import close_stores, open_stores
+from .storage.stores import QueueStore, RecordStore, StreamStore, close_stores, open_stores
 from .wiring import compose
 
 
@@ -55,6 +53,7 @@ class Engine:
         self.store: RecordStore | None = None
         self.async_queue: AsyncQueue | None = None
         self.queues: QueueStore | None = None
+        self.streams: StreamStore | None = None
         services = compose(self)
         self.catalog, self.concurrency = services.catalog, services.concurrency
         self.versioning, self.pool = services.versioning, services.pool
@@ -68,7 +67,7 @@ class Engine:
     async def start(self) -> Engine:
         prepare_host()
         self.database = Database(self.state_dir / "workbench.db", bus=self.bus)
-        self.store, self.async_queue, self.queues = open_stores(self.database)
+        self.store, self.async_queue, self.queues, self.streams = open_stores(self.database)
         self.versioning.open(self.database)
         self.pool.open(self.tmp_root)
         loop = asyncio.get_running_loop()
@@ -92,7 +91,7 @@ class Engine:
             task.cancel()
         await self.pool.shutdown_all()
         self.versioning.close()
-        close_stores(self.store, self.async_queue, self.queues, self.database)
+        close_stores(self.store, self.async_queue, self.queues, self.streams, self.database)
 
     async def __aenter__(self) -> Engine:
         return await self.start()

@@ -16,6 +16,7 @@ def kinesis_record(
     region: str,
     account: str,
     shard_id: str = "shardId-000000000000",
+    arrived_at: float | None = None,
 ) -> dict:
     return {
         "kinesis": {
@@ -23,7 +24,9 @@ def kinesis_record(
             "kinesisSchemaVersion": "1.0",
             "data": b64(data),
             "sequenceNumber": sequence_number,
-            "approximateArrivalTimestamp": round(time.time(), 3),
+            "approximateArrivalTimestamp": round(
+                time.time() if arrived_at is None else arrived_at, 3
+            ),
         },
         "eventSource": "aws:kinesis",
         "eventID": f"{shard_id}:{sequence_number}",
@@ -33,3 +36,7 @@ def kinesis_record(
         "eventSourceARN": stream_arn,
         "awsRegion": region,
     }
+
+
+def stream_arn(region: str, account: str, stream: str) -> str:
+    return f"arn:aws:kinesis:{region}:{account}:stream/{stream}"

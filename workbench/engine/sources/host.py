@@ -19,6 +19,7 @@ from ..model.records import InvocationType
 from ..storage.async_queue import AsyncQueue
 from ..storage.queues import QueueStore
 from ..storage.store import RecordStore
+from ..storage.streams import StreamStore
 
 
 class SourceHost(Protocol):
@@ -38,6 +39,9 @@ class SourceHost(Protocol):
 
     @property
     def queues(self) -> QueueStore | None: ...
+
+    @property
+    def streams(self) -> StreamStore | None: ...
 
     @property
     def async_queue(self) -> AsyncQueue | None: ...

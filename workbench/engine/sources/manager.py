@@ -7,13 +7,15 @@ the loop after every reload) and ``async close()``:
 - the background source of each trigger type that has one (``registry.py``): queue mappings
   (``queue_pollers.py``: local queues → batches of SQS records), schedules (``scheduler.py``:
   ``rate(...)`` / ``cron(...)`` → Scheduled Events), bucket folders (``buckets.py``: files
-  under ``buckets/NAME/`` → S3 events).
+  under ``buckets/NAME/`` → S3 events), stream mappings (``stream_pollers.py``: local streams
+  → batches of Kinesis records, per shard).
 
 Two workbenches may run on one state dir (serve beside the TUI). The dispatcher and the queue
 mappings share the work safely (their claims and receives are atomic), but two schedulers would
-fire every schedule twice and two bucket watchers report every file twice, so those run in one
-engine only: the one holding ``sources.lock`` in the state dir. Another engine tries for the
-lock every ``LOCK_RETRY_S`` and takes them over when the first stops.
+fire every schedule twice, two bucket watchers report every file twice and two stream pollers
+run every record twice, so those run in one engine only: the one holding ``sources.lock`` in the
+state dir. Another engine tries for the lock every ``LOCK_RETRY_S`` and takes them over when the
+first stops.
 
 An engine without ``background`` (the one-shot CLI verbs) still accepts Event invocations
 into the durable queue; a running serve or TUI on the same state dir processes them.
@@ -31,6 +33,8 @@ from .async_invoke import AsyncDispatcher
 from .host import SourceHost
 from .registry import Source, background_parts
 from .scheduler import Scheduler
+from .stream_pollers import StreamPollers
+from .stream_status import ShardStatus
 
 log = logging.getLogger("workbench.sources")
 
@@ -86,7 +90,7 @@ class Sources:
         self.engine = engine
         self.parts: list[Source] = []
         self.started = False
-        self.exclusive = False  # does this engine run the schedules and bucket folders?
+        self.exclusive = False  # the schedules, bucket folders, streams?
         self._lock: SourcesLock | None = None
         self._waiting: asyncio.Task[None] | None = None
 
@@ -96,6 +100,12 @@ class Sources:
         if not self.started:
             return None
         return next((p for p in self.parts if isinstance(p, Scheduler)), None)
+
+    def stream_statuses(self) -> list[ShardStatus]:
+        """Each kinesis mapping's pollers (empty unless this engine runs the mappings)."""
+        if not self.started:
+            return []
+        return [s for p in self.parts if isinstance(p, StreamPollers) for s in p.statuses()]
 
     async def start(self) -> None:
         self.parts = _shared_parts(self.engine)
@@ -107,7 +117,8 @@ class Sources:
             await self._start_exclusive()
         else:
             log.warning(
-                "another workbench (pid %s) runs the schedules and bucket folders of %s; this "
+                "another workbench (pid %s) runs the schedules, bucket folders and stream mappings "
+                "of %s; this "
                 "one takes them over when it stops",
                 self._lock.holder(),
                 self.engine.state_dir,
@@ -124,7 +135,7 @@ class Sources:
         assert self._lock is not None
         while not self._lock.acquire():
             await asyncio.sleep(LOCK_RETRY_S)
-        log.warning("this workbench now runs the schedules and bucket folders")
+        log.warning("this workbench now runs the schedules, bucket folders and stream mappings")
         await self._start_exclusive()
 
     def refresh(self) -> None:

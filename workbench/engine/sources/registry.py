@@ -18,6 +18,7 @@ from .buckets import Buckets
 from .host import SourceHost
 from .queue_pollers import QueuePollers
 from .scheduler import Scheduler
+from .stream_pollers import StreamPollers
 
 
 class Source(Protocol):
@@ -64,6 +65,12 @@ for _source in (  # registration order is start order
     EventSource("schedule", "the scheduler: Scheduled Events", Scheduler, exclusive=True),
     EventSource("s3", "bucket folders: files under <root>/buckets/NAME/", Buckets, exclusive=True),
     EventSource("sns", "topics: each publish fans out to the subscribers (publish_message)"),
+    EventSource(
+        "kinesis",
+        "stream pollers: batches of Kinesis records, in order per shard",
+        StreamPollers,
+        exclusive=True,  # one reader per checkpoint, or each record would run twice
+    ),
     EventSource("http", "the HTTP trigger server of serve and the TUI (workbench.api)"),
 ):
     register_source(_source)

@@ -1,5 +1,5 @@
 """The state dir's SQLite stores: invocation records, the durable async queue, local queues and
-saved test events. Above ``model`` only.
+saved test events, local streams. Above ``model`` only.
 """
 
 from __future__ import annotations
@@ -19,6 +19,18 @@ from .queues import (
 )
 from .saved_events import NAME_RULE, SavedEvents, check_event_json, check_event_name
 from .store import RecordStore
+from .streams import (
+    StreamError,
+    StreamInfo,
+    StreamNotFound,
+    StreamRecord,
+    StreamStore,
+    record_id,
+    sequence_number,
+    shard_id,
+    shard_index,
+)
+from .streams import check_name as stream_check_name
 
 __all__ = [
     "AsyncEvent",
@@ -34,9 +46,19 @@ __all__ = [
     "QueueStore",
     "RecordStore",
     "SavedEvents",
+    "StreamError",
+    "StreamInfo",
+    "StreamNotFound",
+    "StreamRecord",
+    "StreamStore",
     "check_event_json",
     "check_event_name",
     "check_name",
     "dispatcher_running",
     "md5_of_attributes",
+    "record_id",
+    "sequence_number",
+    "shard_id",
+    "shard_index",
+    "stream_check_name",
 ]

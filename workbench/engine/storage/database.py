@@ -64,6 +64,9 @@ _SALVAGE: tuple[tuple[str, str], ...] = (
     ("queues", ""),
     ("queue_messages", ""),
     ("queue_dedup", ""),
+    ("streams", ""),
+    ("stream_records", ""),
+    ("stream_checkpoints", ""),
     ("async_events", "WHERE status IN ('queued', 'running') OR enqueued_at >= ?"),
 )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .db_file import StateDatabaseError, move_aside_hint
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -178,6 +178,38 @@ CREATE TABLE IF NOT EXISTS queue_dedup (
 CREATE INDEX IF NOT EXISTS ix_queue_dedup_sent ON queue_dedup (queue, sent_at)
 """
 
+# Local streams (``streams.py``), Kinesis-like: a stream's shards, its records (``id`` orders
+# them and makes their sequence numbers; ``key_hash`` spreads a shard's partition keys over the
+# lanes of a mapping with a parallelization factor), and each stream mapping's checkpoint per
+# shard and lane: the last record it is done with.
+_SCHEMA_V8 = """
+CREATE TABLE IF NOT EXISTS streams (
+    name             TEXT    PRIMARY KEY,
+    created_at       REAL    NOT NULL,
+    shard_count      INTEGER NOT NULL,
+    retention_hours  INTEGER NOT NULL DEFAULT 24
+);
+CREATE TABLE IF NOT EXISTS stream_records (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream         TEXT    NOT NULL,
+    shard          INTEGER NOT NULL,
+    partition_key  TEXT    NOT NULL,
+    key_hash       INTEGER NOT NULL,
+    data           BLOB    NOT NULL,
+    arrived_at     REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_stream_records_shard ON stream_records (stream, shard, id);
+CREATE INDEX IF NOT EXISTS ix_stream_records_arrival ON stream_records (stream, arrived_at);
+CREATE TABLE IF NOT EXISTS stream_checkpoints (
+    consumer  TEXT    NOT NULL,
+    stream    TEXT    NOT NULL,
+    shard     INTEGER NOT NULL,
+    lane      INTEGER NOT NULL,
+    done_id   INTEGER NOT NULL,
+    PRIMARY KEY (consumer, stream, shard, lane)
+)
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1,
@@ -187,6 +219,7 @@ MIGRATIONS: dict[int, str] = {
     5: _SCHEMA_V5,
     6: _SCHEMA_V6,
     7: _SCHEMA_V7,
+    8: _SCHEMA_V8,
 }
 
 

@@ -1,4 +1,5 @@
-"""What the Sources tab shows, as rows: queues, schedules, bucket activity, routes and topics.
+"""What the Sources tab shows, as rows: queues, stream mappings, schedules, bucket activity,
+routes and topics.
 
 Pure functions of the engine's state (no Textual), so the pane only decides when to redraw.
 """
@@ -13,7 +14,7 @@ from rich.text import Text
 from ...engine import Engine
 from ...engine.config import HttpTrigger, triggers_of
 from ...engine.model import BucketActivity
-from ...engine.sources import topic_subscribers
+from ...engine.sources import ShardStatus, topic_subscribers
 
 NEXT_TIMES = 2  # fire times shown per schedule
 
@@ -58,6 +59,29 @@ def queue_rows(infos: Iterable[object]) -> list[Row]:
                 if dlq_depth is not None
                 else "—",
             )
+        )
+    return rows
+
+
+def age_text(ms: int) -> str:
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms // 60_000} min"
+
+
+def stream_rows(statuses: Iterable[ShardStatus]) -> list[Row]:
+    """One row per shard poller of each kinesis mapping: its state, its iterator age (how far
+    behind it is), its checkpoint and what it gave up on."""
+    rows: list[Row] = []
+    for s in statuses:
+        shard = s.shard if s.lane == 0 else f"{s.shard}/{s.lane}"
+        state = Text(s.state, style="bold red" if s.state == "Retrying" else "")
+        gave_up = Text(str(s.discarded), style="bold red" if s.discarded else "")
+        checkpoint = f"…{s.checkpoint[-8:]}" if s.checkpoint else "—"
+        rows.append(
+            (s.function, s.stream, shard, state, age_text(s.iterator_age_ms), checkpoint, gave_up)
         )
     return rows
 
@@ -126,6 +150,15 @@ TABLES: dict[str, tuple[tuple[str, int | None], ...]] = {
         ("Dead-letter queue", 24),
         ("DLQ depth", 9),
     ),
+    "streams": (
+        ("Function", 20),
+        ("Stream", 20),
+        ("Shard", 22),
+        ("State", 9),
+        ("Iterator age", 12),
+        ("Checkpoint", 11),
+        ("Discarded", 9),
+    ),
     "activity": (
         ("Time", 8),
         ("Bucket", 16),
@@ -145,12 +178,14 @@ TABLES: dict[str, tuple[tuple[str, int | None], ...]] = {
 }
 TITLES = {
     "queues": "Queues",
+    "streams": "Stream mappings (Enabled)",
     "schedules": "Schedules",
     "activity": "Bucket activity",
     "routes": "HTTP routes and topics",
 }
 EMPTY = {
     "queues": "no queues yet: ctrl+n sends to one; a queue trigger creates its queue",
+    "streams": "no kinesis triggers (or another workbench on this state dir runs them)",
     "schedules": "no schedule triggers",
     "activity": "no bucket activity yet: write a file under <root>/buckets/<name>/",
     "routes": "no http or sns triggers",

@@ -1,6 +1,7 @@
 """The Sources tab: what can invoke a function besides a person — queues (depth, in flight, the
-dead-letter queue's depth), schedules (next fire times), bucket activity, HTTP routes, topics —
-and the actions on them: send a message to a queue, purge one, publish to a topic.
+dead-letter queue's depth), stream mappings (each shard's state and iterator age), schedules
+(next fire times), bucket activity, HTTP routes, topics — and the actions on them: send a
+message to a queue, purge one, publish to a topic.
 
 Queue counts live in SQLite and change without an engine event (another process may send), so
 they are read on a timer, in a thread, and only while the tab is shown. Bucket activity comes in
@@ -37,6 +38,7 @@ from .source_rows import (
     queue_rows,
     route_rows,
     schedule_rows,
+    stream_rows,
 )
 
 REFRESH_S = 1.0
@@ -79,7 +81,7 @@ class SourcesPane(VerticalScroll):
         self._reading = False
 
     def compose(self) -> ComposeResult:
-        for key in ("queues", "activity", "schedules", "routes"):
+        for key in ("queues", "streams", "activity", "schedules", "routes"):
             yield from self._section(key)
 
     def _section(self, key: str) -> ComposeResult:
@@ -117,6 +119,7 @@ class SourcesPane(VerticalScroll):
             self._dirty = False
             self._show("activity", activity_rows(self.activity))
         scheduler = self.engine.scheduler
+        self._show("streams", stream_rows(self.engine.sources.stream_statuses()))
         self._show("schedules", schedule_rows(scheduler.upcoming(NEXT_TIMES)) if scheduler else [])
         if self.engine.functions is not self._functions:  # replaced on every reload
             self._functions = self.engine.functions

@@ -13,6 +13,7 @@ type in ``engine/sources/registry.py``. Every type also takes ``enabled`` (true)
 from __future__ import annotations
 
 from .http import HTTP, HttpTrigger
+from .kinesis import KINESIS, KinesisTrigger
 from .queue import QUEUE, QueueTrigger
 from .registry import (
     TRIGGERS,
@@ -30,12 +31,13 @@ from .s3 import S3, S3Trigger
 from .schedule import SCHEDULE, ScheduleTrigger
 from .sns import SNS, SnsTrigger
 
-for _kind in (S3, HTTP, QUEUE, SCHEDULE, SNS):  # in the order errors list them
+for _kind in (S3, HTTP, QUEUE, SCHEDULE, SNS, KINESIS):  # in the order errors list them
     TRIGGERS.register(_kind)
 
 __all__ = [
     "TRIGGERS",
     "HttpTrigger",
+    "KinesisTrigger",
     "QueueTrigger",
     "S3Trigger",
     "ScheduleTrigger",
