@@ -18,7 +18,7 @@ from ..engine.model import (
     ValidationError,
 )
 from ..engine.registry import LATEST, MAX_UNZIPPED_BYTES, is_version_number
-from . import shapes, validation
+from . import deploy, shapes, validation
 from .keys import ENGINE
 
 # UpdateFunctionConfiguration fields the workbench can write, and their function.toml keys.
@@ -68,6 +68,9 @@ def _name(request: web.Request, *, namespaced: bool = False) -> tuple[str, str |
     function = validation.function_name(request.match_info["function"], namespaced=namespaced)
     qualifier = validation.qualifier(request.query.get("Qualifier") or None)
     return _engine(request).resolve(function, qualifier)
+
+
+function_and_qualifier = _name  # for the deploy API's handlers
 
 
 def _published(engine: Engine, name: str, qualifier: str | None) -> Version | None:
@@ -141,7 +144,7 @@ async def get_configuration(request: web.Request) -> web.Response:
     return json_response(await configuration(_engine(request), name, qualifier))
 
 
-def _config_changes(body: Mapping[str, object]) -> dict[str, object | None]:
+def config_changes(body: Mapping[str, object]) -> dict[str, object | None]:
     changes: dict[str, object | None] = {}
     for field, value in body.items():
         if field == "RevisionId":
@@ -175,7 +178,7 @@ async def update_configuration(request: web.Request) -> web.Response:
     revision = body.get("RevisionId")
     await engine.update_configuration(
         name,
-        _config_changes(body),
+        config_changes(body),
         revision_id=revision if isinstance(revision, str) else None,
     )
     return json_response(await configuration(engine, name, None))
@@ -281,6 +284,9 @@ async def code_zip(request: web.Request) -> web.StreamResponse:
     version = _published(engine, name, qualifier)
     if version is not None:
         return web.FileResponse(engine.code_zip_path(version))
+    uploaded = deploy.stored_zip(engine, name)
+    if uploaded is not None:  # created through the deploy API: the very bytes uploaded
+        return web.FileResponse(uploaded, headers={"Content-Type": "application/zip"})
     fn: FunctionConfig = engine.latest(name)
     data = await engine.latest_zip(fn)
     return web.Response(body=data, content_type="application/zip")

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
-from . import aliases, functions, sqs
+from . import aliases, deploy, functions, sqs
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -32,6 +32,9 @@ _F = "/2015-03-31/functions/{function}"
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_F}/invocations", invoke),
     ("GET", "/2015-03-31/functions", functions.list_functions),
+    ("POST", "/2015-03-31/functions", deploy.create_function),
+    ("PUT", f"{_F}/code", deploy.update_function_code),
+    ("DELETE", _F, deploy.delete_function),
     ("GET", _F, functions.get_function),
     ("GET", f"{_F}/configuration", functions.get_configuration),
     ("PUT", f"{_F}/configuration", functions.update_configuration),
@@ -56,6 +59,9 @@ ACTIONS: dict[Handler, str] = {
     invoke: "lambda:InvokeFunction",
     functions.list_functions: "lambda:ListFunctions",
     functions.get_function: "lambda:GetFunction",
+    deploy.create_function: "lambda:CreateFunction",
+    deploy.update_function_code: "lambda:UpdateFunctionCode",
+    deploy.delete_function: "lambda:DeleteFunction",
     functions.get_configuration: "lambda:GetFunctionConfiguration",
     functions.update_configuration: "lambda:UpdateFunctionConfiguration",
     functions.publish_version: "lambda:PublishVersion",

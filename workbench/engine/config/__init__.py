@@ -4,6 +4,7 @@ source-file filter and the file watcher. Above ``model`` only.
 
 from __future__ import annotations
 
+from .api_functions import API_DIR, ApiFunctions
 from .discovery import ConfigProblem, Discovery, discover
 from .function import AWS_CREDENTIALS, RESERVED_ENV_NAMES, AwsCredentials, runtime_family
 from .templates import TemplateOptions, read_env_vars
@@ -19,6 +20,8 @@ from .triggers import (
 )
 
 __all__ = [
+    "API_DIR",
+    "ApiFunctions",
     "AWS_CREDENTIALS",
     "AwsCredentials",
     "RESERVED_ENV_NAMES",
