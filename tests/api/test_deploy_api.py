@@ -357,3 +357,32 @@ def test_a_package_past_250_mb_unzipped_is_refused(client) -> None:
         400,
         "Unzipped size must be smaller than 262144000 bytes",
     )
+
+
+def test_configuration_and_concurrency_of_an_api_function_are_kept(client) -> None:
+    create(client)
+    client.update_function_configuration(
+        FunctionName="deployed", Timeout=30, Environment={"Variables": {"AB": "1"}}
+    )
+    client.put_function_concurrency(FunctionName="deployed", ReservedConcurrentExecutions=2)
+    client.update_function_code(FunctionName="deployed", ZipFile=code("v2"))
+    config = client.get_function(FunctionName="deployed")
+    assert config["Configuration"]["Timeout"] == 30
+    assert config["Configuration"]["Environment"] == {"Variables": {"AB": "1"}}
+    assert config["Concurrency"] == {"ReservedConcurrentExecutions": 2}
+    assert invoke(client, "deployed") == "v2"
+
+
+def test_concurrent_creates_of_one_name_make_one_function(client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(n: int) -> str:
+        try:
+            create(client, zip_bytes=code(f"n{n}"))
+            return "created"
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(attempt, range(4)))
+    assert outcomes == ["ResourceConflictException"] * 3 + ["created"]

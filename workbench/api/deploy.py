@@ -158,6 +158,8 @@ async def create_function(request: web.Request) -> web.Response:
     store = _store(engine)
     data = _zip_bytes(engine, code, "Code.")
     digest = await asyncio.to_thread(store.store_zip, data)
+    if engine.catalog.knows(name):  # created by another request while this one unzipped
+        raise ResourceConflict(f"Function already exist: {name}")
     store.check(name, settings, digest, engine.settings.account_limit)
     engine.versioning.delete_function(name)  # a function of that name deleted earlier
     store.write(name, settings, digest)
