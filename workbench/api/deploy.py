@@ -26,7 +26,7 @@ from ..engine.model import (
     ResourceNotFound,
 )
 from ..engine.registry import LATEST, is_version_number
-from . import functions, validation
+from . import functions, layers, validation
 from .keys import ENGINE
 
 # Lambda takes a request of up to this size for CreateFunction / UpdateFunctionCode (a 50 MiB
@@ -62,13 +62,13 @@ def _engine(request: web.Request) -> Engine:
     return request.app[ENGINE]
 
 
-def _store(engine: Engine) -> ApiFunctions:
+def store_of(engine: Engine) -> ApiFunctions:
     store = engine.hot_reload.api
     assert store is not None  # wiring always gives the engine one
     return store
 
 
-async def _body(request: web.Request, operation: str) -> dict[str, object]:
+async def read_body(request: web.Request, operation: str) -> dict[str, object]:
     big = request.clone(client_max_size=DEPLOY_BODY_LIMIT)
     try:
         return await functions.json_body(big)
@@ -78,7 +78,7 @@ async def _body(request: web.Request, operation: str) -> dict[str, object]:
         ) from None
 
 
-def _zip_bytes(engine: Engine, body: Mapping[str, object], where: str) -> bytes:
+def zip_bytes(engine: Engine, body: Mapping[str, object], where: str) -> bytes:
     """The deployment package ``body`` names: ``ZipFile`` (base64 in the JSON), or
     ``S3Bucket``/``S3Key``: the file ``<root>/buckets/<bucket>/<key>`` of a root."""
     if "ImageUri" in body:
@@ -113,7 +113,7 @@ def _zip_bytes(engine: Engine, body: Mapping[str, object], where: str) -> bytes:
     )
 
 
-def _settings(body: Mapping[str, object]) -> dict[str, object]:
+def _settings(engine: Engine, body: Mapping[str, object]) -> dict[str, object]:
     """The function.toml keys of a CreateFunction body; anything else is refused by name."""
     unknown = [k for k in body if k not in _SETTINGS and k not in _IGNORED]
     if unknown:
@@ -121,13 +121,9 @@ def _settings(body: Mapping[str, object]) -> dict[str, object]:
             f"The workbench cannot set {', '.join(sorted(unknown))} on a local function; it "
             f"takes: {', '.join(_SETTINGS + _IGNORED)}"
         )
-    layers = body.get("Layers")
-    if layers:
-        raise InvalidParameterValue(
-            "Layers by ARN are not published here yet: give a function layers in its "
-            "function.toml (layers = [folders]) or a template"
-        )
     changes = functions.config_changes({k: v for k, v in body.items() if k in _SETTINGS})
+    if body.get("Layers"):
+        changes["layers"] = layers.layer_folders(engine, body["Layers"])
     return {k: v for k, v in changes.items() if v is not None}
 
 
@@ -137,7 +133,7 @@ async def _configuration(engine: Engine, name: str) -> dict[str, object]:
 
 async def create_function(request: web.Request) -> web.Response:
     engine = _engine(request)
-    body = await _body(request, "CreateFunction")
+    body = await read_body(request, "CreateFunction")
     name = body.get("FunctionName")
     if not isinstance(name, str):
         raise InvalidParameterValue("FunctionName is required (a name or an ARN)")
@@ -149,14 +145,14 @@ async def create_function(request: web.Request) -> web.Response:
             "deployment packages."
         )
     validation.configuration_update(body)
-    settings = _settings(body)
+    settings = _settings(engine, body)
     code = body.get("Code")
     if not isinstance(code, Mapping):
         raise InvalidParameterValue("Code is required: {ZipFile} or {S3Bucket, S3Key}")
     if engine.catalog.knows(name):
         raise ResourceConflict(f"Function already exist: {name}")
-    store = _store(engine)
-    data = _zip_bytes(engine, code, "Code.")
+    store = store_of(engine)
+    data = zip_bytes(engine, code, "Code.")
     digest = await asyncio.to_thread(store.store_zip, data)
     if engine.catalog.knows(name):  # created by another request while this one unzipped
         raise ResourceConflict(f"Function already exist: {name}")
@@ -172,10 +168,10 @@ async def update_function_code(request: web.Request) -> web.Response:
     name, qualifier = functions.function_and_qualifier(request)
     if qualifier:
         raise InvalidParameterValue("Only $LATEST's code can be updated")
-    body = await _body(request, "UpdateFunctionCode")
+    body = await read_body(request, "UpdateFunctionCode")
     store = _require_api(engine, name, "have its code updated")
     await engine.check_revision(name, body.get("RevisionId"))
-    data = _zip_bytes(engine, body, "")
+    data = zip_bytes(engine, body, "")
     if body.get("DryRun") is True:
         await asyncio.to_thread(store.store_zip, data)  # checked, kept unused
         return functions.json_response(await _configuration(engine, name))
@@ -211,7 +207,7 @@ async def delete_function(request: web.Request) -> web.Response:
 
 
 def _require_api(engine: Engine, name: str, doing: str) -> ApiFunctions:
-    store = _store(engine)
+    store = store_of(engine)
     if not store.exists(name):
         engine.require_function(name)
         fn = engine.functions.get(name)
@@ -242,5 +238,5 @@ async def _answer(engine: Engine, name: str, publish: bool, *, status: int) -> w
 
 def stored_zip(engine: Engine, name: str) -> Path | None:
     """The zip an API function's ``$LATEST`` was uploaded as (GetFunction's Code.Location)."""
-    store = _store(engine)
+    store = store_of(engine)
     return store.zip_path(name) if store.exists(name) else None

@@ -18,7 +18,7 @@ from ..engine.model import (
     ValidationError,
 )
 from ..engine.registry import LATEST, MAX_UNZIPPED_BYTES, is_version_number
-from . import deploy, shapes, validation
+from . import deploy, layers, shapes, validation
 from .keys import ENGINE
 
 # UpdateFunctionConfiguration fields the workbench can write, and their function.toml keys.
@@ -176,9 +176,12 @@ async def update_configuration(request: web.Request) -> web.Response:
     body = await json_body(request)
     validation.configuration_update(body)
     revision = body.get("RevisionId")
+    changes = config_changes({k: v for k, v in body.items() if k != "Layers"})
+    if "Layers" in body:  # version ARNs of layers published here ([] removes them)
+        changes["layers"] = layers.layer_folders(engine, body["Layers"]) or None
     await engine.update_configuration(
         name,
-        config_changes(body),
+        changes,
         revision_id=revision if isinstance(revision, str) else None,
     )
     return json_response(await configuration(engine, name, None))

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
-from . import aliases, deploy, functions, sqs
+from . import aliases, deploy, functions, layers, sqs
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -50,6 +50,12 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
     ("GET", "/2016-08-19/account-settings", functions.account_settings),
     ("GET", "/workbench/code/{function}", functions.code_zip),
+    ("POST", "/2018-10-31/layers/{layer}/versions", layers.publish_layer_version),
+    ("GET", "/2018-10-31/layers/{layer}/versions", layers.list_layer_versions),
+    ("GET", "/2018-10-31/layers/{layer}/versions/{version}", layers.get_layer_version),
+    ("DELETE", "/2018-10-31/layers/{layer}/versions/{version}", layers.delete_layer_version),
+    ("GET", "/2018-10-31/layers", layers.list_layers),  # and GetLayerVersionByArn (?find=)
+    ("GET", "/workbench/layer-code/{layer}/{version}", layers.layer_code),
     ("POST", "/", sqs.handle),  # SQS's JSON protocol: the operation is in X-Amz-Target
 )
 
@@ -75,6 +81,12 @@ ACTIONS: dict[Handler, str] = {
     functions.get_concurrency: "lambda:GetFunctionConcurrency",
     functions.delete_concurrency: "lambda:DeleteFunctionConcurrency",
     functions.code_zip: "lambda:GetFunction",
+    layers.publish_layer_version: "lambda:PublishLayerVersion",
+    layers.list_layer_versions: "lambda:ListLayerVersions",
+    layers.get_layer_version: "lambda:GetLayerVersion",
+    layers.delete_layer_version: "lambda:DeleteLayerVersion",
+    layers.list_layers: "lambda:ListLayers",
+    layers.layer_code: "lambda:GetLayerVersion",
 }
 
 
