@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
-from . import aliases, deploy, functions, layers, sqs
+from . import aliases, deploy, functions, invoke_config, layers, sqs
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -29,6 +29,7 @@ log = logging.getLogger("workbench.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _F = "/2015-03-31/functions/{function}"
+_EIC = "/2019-09-25/functions/{function}/event-invoke-config"
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_F}/invocations", invoke),
     ("GET", "/2015-03-31/functions", functions.list_functions),
@@ -50,6 +51,11 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
     ("GET", "/2016-08-19/account-settings", functions.account_settings),
     ("GET", "/workbench/code/{function}", functions.code_zip),
+    ("PUT", f"{_EIC}", invoke_config.put_config),
+    ("POST", f"{_EIC}", invoke_config.update_config),
+    ("GET", f"{_EIC}", invoke_config.get_config),
+    ("DELETE", f"{_EIC}", invoke_config.delete_config),
+    ("GET", f"{_EIC}/list", invoke_config.list_configs),
     ("POST", "/2018-10-31/layers/{layer}/versions", layers.publish_layer_version),
     ("GET", "/2018-10-31/layers/{layer}/versions", layers.list_layer_versions),
     ("GET", "/2018-10-31/layers/{layer}/versions/{version}", layers.get_layer_version),
@@ -81,6 +87,11 @@ ACTIONS: dict[Handler, str] = {
     functions.get_concurrency: "lambda:GetFunctionConcurrency",
     functions.delete_concurrency: "lambda:DeleteFunctionConcurrency",
     functions.code_zip: "lambda:GetFunction",
+    invoke_config.put_config: "lambda:PutFunctionEventInvokeConfig",
+    invoke_config.update_config: "lambda:UpdateFunctionEventInvokeConfig",
+    invoke_config.get_config: "lambda:GetFunctionEventInvokeConfig",
+    invoke_config.delete_config: "lambda:DeleteFunctionEventInvokeConfig",
+    invoke_config.list_configs: "lambda:ListFunctionEventInvokeConfigs",
     layers.publish_layer_version: "lambda:PublishLayerVersion",
     layers.list_layer_versions: "lambda:ListLayerVersions",
     layers.get_layer_version: "lambda:GetLayerVersion",
