@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
-from . import aliases, deploy, functions, invoke_config, layers, sqs
+from . import aliases, deploy, functions, invoke_config, layers, mappings, sqs
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -51,6 +51,11 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
     ("GET", "/2016-08-19/account-settings", functions.account_settings),
     ("GET", "/workbench/code/{function}", functions.code_zip),
+    ("POST", "/2015-03-31/event-source-mappings", mappings.create_mapping),
+    ("GET", "/2015-03-31/event-source-mappings", mappings.list_mappings),
+    ("GET", "/2015-03-31/event-source-mappings/{uuid}", mappings.get_mapping),
+    ("PUT", "/2015-03-31/event-source-mappings/{uuid}", mappings.update_mapping),
+    ("DELETE", "/2015-03-31/event-source-mappings/{uuid}", mappings.delete_mapping),
     ("PUT", f"{_EIC}", invoke_config.put_config),
     ("POST", f"{_EIC}", invoke_config.update_config),
     ("GET", f"{_EIC}", invoke_config.get_config),
@@ -87,6 +92,11 @@ ACTIONS: dict[Handler, str] = {
     functions.get_concurrency: "lambda:GetFunctionConcurrency",
     functions.delete_concurrency: "lambda:DeleteFunctionConcurrency",
     functions.code_zip: "lambda:GetFunction",
+    mappings.create_mapping: "lambda:CreateEventSourceMapping",
+    mappings.list_mappings: "lambda:ListEventSourceMappings",
+    mappings.get_mapping: "lambda:GetEventSourceMapping",
+    mappings.update_mapping: "lambda:UpdateEventSourceMapping",
+    mappings.delete_mapping: "lambda:DeleteEventSourceMapping",
     invoke_config.put_config: "lambda:PutFunctionEventInvokeConfig",
     invoke_config.update_config: "lambda:UpdateFunctionEventInvokeConfig",
     invoke_config.get_config: "lambda:GetFunctionEventInvokeConfig",
