@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.config import ApiFunctions
+from ..engine.config import ApiFunctions, FunctionMeta
 from ..engine.model import (
     InvalidParameterValue,
     InvalidRequestContent,
@@ -203,6 +203,7 @@ async def delete_function(request: web.Request) -> web.Response:
     store.delete(name)
     await _apply(engine, store, name)
     engine.versioning.delete_function(name)
+    FunctionMeta(store.home).drop(name)  # its tags, policy, provisioned concurrency
     return web.Response(status=204)
 
 

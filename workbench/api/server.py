@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
-from . import aliases, deploy, functions, invoke_config, layers, mappings, sqs
+from . import aliases, deploy, functions, invoke_config, layers, mappings, resources, sqs
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -51,6 +51,19 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
     ("GET", "/2016-08-19/account-settings", functions.account_settings),
     ("GET", "/workbench/code/{function}", functions.code_zip),
+    ("POST", "/2017-03-31/tags/{resource}", resources.tag_resource),
+    ("DELETE", "/2017-03-31/tags/{resource}", resources.untag_resource),
+    ("GET", "/2017-03-31/tags/{resource}", resources.list_tags),
+    ("POST", f"{_F}/policy", resources.add_permission),
+    ("GET", f"{_F}/policy", resources.get_policy),
+    ("DELETE", f"{_F}/policy/{{sid}}", resources.remove_permission),
+    ("PUT", "/2019-09-30/functions/{function}/provisioned-concurrency", resources.put_provisioned),
+    ("GET", "/2019-09-30/functions/{function}/provisioned-concurrency", resources.get_provisioned),
+    (
+        "DELETE",
+        "/2019-09-30/functions/{function}/provisioned-concurrency",
+        resources.delete_provisioned,
+    ),
     ("POST", "/2015-03-31/event-source-mappings", mappings.create_mapping),
     ("GET", "/2015-03-31/event-source-mappings", mappings.list_mappings),
     ("GET", "/2015-03-31/event-source-mappings/{uuid}", mappings.get_mapping),
@@ -92,6 +105,15 @@ ACTIONS: dict[Handler, str] = {
     functions.get_concurrency: "lambda:GetFunctionConcurrency",
     functions.delete_concurrency: "lambda:DeleteFunctionConcurrency",
     functions.code_zip: "lambda:GetFunction",
+    resources.tag_resource: "lambda:TagResource",
+    resources.untag_resource: "lambda:UntagResource",
+    resources.list_tags: "lambda:ListTags",
+    resources.add_permission: "lambda:AddPermission",
+    resources.get_policy: "lambda:GetPolicy",
+    resources.remove_permission: "lambda:RemovePermission",
+    resources.put_provisioned: "lambda:PutProvisionedConcurrencyConfig",
+    resources.get_provisioned: "lambda:GetProvisionedConcurrencyConfig",
+    resources.delete_provisioned: "lambda:DeleteProvisionedConcurrencyConfig",
     mappings.create_mapping: "lambda:CreateEventSourceMapping",
     mappings.list_mappings: "lambda:ListEventSourceMappings",
     mappings.get_mapping: "lambda:GetEventSourceMapping",
