@@ -168,7 +168,9 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
             message = (
                 f"The workbench does not implement {request.method} {request.path}; it serves "
                 "Invoke and the control-plane operations boto3 and the AWS CLI use for "
-                "functions, versions, aliases, concurrency and account settings"
+                "functions (create, update code, delete), versions, aliases, concurrency, "
+                "layers, event-invoke configs, event source mappings, tags, permissions and "
+                "account settings"
             )
             return error_response(
                 _service_error(message, "UnknownOperationException", 404), new_uuid()
