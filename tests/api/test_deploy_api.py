@@ -386,3 +386,19 @@ def test_concurrent_creates_of_one_name_make_one_function(client) -> None:
     with ThreadPoolExecutor(4) as pool:
         outcomes = sorted(pool.map(attempt, range(4)))
     assert outcomes == ["ResourceConflictException"] * 3 + ["created"]
+
+
+def test_code_sha256_is_the_uploaded_zips(client) -> None:
+    import base64
+    import hashlib
+
+    uploaded = code("hashed")
+    expected = base64.b64encode(hashlib.sha256(uploaded).digest()).decode()
+    created = create(client, zip_bytes=uploaded)
+    assert (created["CodeSha256"], created["CodeSize"]) == (expected, len(uploaded))
+    assert client.get_function(FunctionName="deployed")["Configuration"]["CodeSha256"] == expected
+    published = client.publish_version(FunctionName="deployed", CodeSha256=expected)
+    assert published["Version"] == "1"
+    with pytest.raises(ClientError) as excinfo:
+        client.publish_version(FunctionName="deployed", CodeSha256="x" + expected[1:])
+    assert error_of(excinfo)[:2] == ("InvalidParameterValueException", 400)

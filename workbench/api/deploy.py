@@ -23,7 +23,6 @@ from ..engine.model import (
     InvalidRequestContent,
     RequestTooLarge,
     ResourceConflict,
-    ResourceNotFound,
 )
 from ..engine.registry import LATEST, is_version_number
 from . import functions, layers, validation
@@ -223,8 +222,6 @@ def _require_api(engine: Engine, name: str, doing: str) -> ApiFunctions:
 async def _apply(engine: Engine, store: ApiFunctions, name: str) -> None:
     """Rediscover, as a save of the function's function.toml would."""
     engine.reload([store.config_file(name), store.folder(name)])
-    if not engine.catalog.knows(name) and store.exists(name):
-        raise ResourceNotFound(f"Function not found: {engine.arn(name)}")  # pragma: no cover
 
 
 async def _answer(engine: Engine, name: str, publish: bool, *, status: int) -> web.Response:
@@ -241,3 +238,16 @@ def stored_zip(engine: Engine, name: str) -> Path | None:
     """The zip an API function's ``$LATEST`` was uploaded as (GetFunction's Code.Location)."""
     store = store_of(engine)
     return store.zip_path(name) if store.exists(name) else None
+
+
+def uploaded_code(engine: Engine, name: str) -> tuple[str, int] | None:
+    """(CodeSha256, CodeSize) of the zip an API function's ``$LATEST`` was uploaded as: what
+    Lambda reports, and what deployment tools compare with the zip they built."""
+    path = stored_zip(engine, name)
+    if path is None:
+        return None
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    return base64.b64encode(bytes.fromhex(path.stem)).decode(), size

@@ -96,7 +96,11 @@ async def configuration(engine: Engine, name: str, qualifier: str | None) -> dic
     if problem is not None:
         return shapes.failed_configuration(engine, name, problem)
     fn = engine.functions[name]
-    return shapes.function_configuration(engine, fn, code=await engine.latest_code(name))
+    config = shapes.function_configuration(engine, fn, code=await engine.latest_code(name))
+    uploaded = deploy.uploaded_code(engine, name) if fn.from_api else None
+    if uploaded is not None:  # the zip's own digest, as Lambda reports it
+        config["CodeSha256"], config["CodeSize"] = uploaded
+    return config
 
 
 async def list_functions(request: web.Request) -> web.Response:
@@ -193,10 +197,12 @@ async def publish_version(request: web.Request) -> web.Response:
     body = await json_body(request)
     latest = await engine.latest_code(name)
     expected_sha = body.get("CodeSha256")
-    if expected_sha is not None and expected_sha != latest.code_sha256:
+    uploaded = deploy.uploaded_code(engine, name)
+    shown = uploaded[0] if uploaded is not None else latest.code_sha256
+    if expected_sha is not None and expected_sha not in (latest.code_sha256, shown):
         raise InvalidParameterValue(
             f"CodeSha256 ({expected_sha}) is different from current CodeSha256 in $LATEST "
-            f"({latest.code_sha256}). Please try again."
+            f"({shown}). Please try again."
         )
     await engine.check_revision(name, body.get("RevisionId"))
     description = body.get("Description")
