@@ -170,10 +170,10 @@ def test_host_policy_when_bound_elsewhere() -> None:
 
 
 def test_unknown_operation_is_a_clear_404(live: LiveServer) -> None:
-    status, headers, body = request(live, "GET", "/2015-03-31/event-source-mappings")
+    status, headers, body = request(live, "GET", "/2020-04-22/code-signing-configs")
     assert status == 404
     assert headers["x-amzn-ErrorType"] == "UnknownOperationException"
-    assert "does not implement GET /2015-03-31/event-source-mappings" in json.loads(body)["message"]
+    assert "does not implement GET /2020-04-22/code-signing-configs" in json.loads(body)["message"]
 
 
 def test_an_oversized_control_plane_body_is_a_lambda_413(live: LiveServer) -> None:

@@ -18,7 +18,7 @@ from ..engine.model import (
     ValidationError,
 )
 from ..engine.registry import LATEST, MAX_UNZIPPED_BYTES, is_version_number
-from . import shapes, validation
+from . import deploy, layers, shapes, validation
 from .keys import ENGINE
 
 # UpdateFunctionConfiguration fields the workbench can write, and their function.toml keys.
@@ -70,6 +70,9 @@ def _name(request: web.Request, *, namespaced: bool = False) -> tuple[str, str |
     return _engine(request).resolve(function, qualifier)
 
 
+function_and_qualifier = _name  # for the deploy API's handlers
+
+
 def _published(engine: Engine, name: str, qualifier: str | None) -> Version | None:
     """The published version ``qualifier`` names (a number, or an alias's primary version);
     None for ``$LATEST``. Unknown functions, versions and aliases are Lambda's 404."""
@@ -93,7 +96,11 @@ async def configuration(engine: Engine, name: str, qualifier: str | None) -> dic
     if problem is not None:
         return shapes.failed_configuration(engine, name, problem)
     fn = engine.functions[name]
-    return shapes.function_configuration(engine, fn, code=await engine.latest_code(name))
+    config = shapes.function_configuration(engine, fn, code=await engine.latest_code(name))
+    uploaded = deploy.uploaded_code(engine, name) if fn.from_api else None
+    if uploaded is not None:  # the zip's own digest, as Lambda reports it
+        config["CodeSha256"], config["CodeSize"] = uploaded
+    return config
 
 
 async def list_functions(request: web.Request) -> web.Response:
@@ -141,7 +148,7 @@ async def get_configuration(request: web.Request) -> web.Response:
     return json_response(await configuration(_engine(request), name, qualifier))
 
 
-def _config_changes(body: Mapping[str, object]) -> dict[str, object | None]:
+def config_changes(body: Mapping[str, object]) -> dict[str, object | None]:
     changes: dict[str, object | None] = {}
     for field, value in body.items():
         if field == "RevisionId":
@@ -173,9 +180,12 @@ async def update_configuration(request: web.Request) -> web.Response:
     body = await json_body(request)
     validation.configuration_update(body)
     revision = body.get("RevisionId")
+    changes = config_changes({k: v for k, v in body.items() if k != "Layers"})
+    if "Layers" in body:  # version ARNs of layers published here ([] removes them)
+        changes["layers"] = layers.layer_folders(engine, body["Layers"]) or None
     await engine.update_configuration(
         name,
-        _config_changes(body),
+        changes,
         revision_id=revision if isinstance(revision, str) else None,
     )
     return json_response(await configuration(engine, name, None))
@@ -187,10 +197,12 @@ async def publish_version(request: web.Request) -> web.Response:
     body = await json_body(request)
     latest = await engine.latest_code(name)
     expected_sha = body.get("CodeSha256")
-    if expected_sha is not None and expected_sha != latest.code_sha256:
+    uploaded = deploy.uploaded_code(engine, name)
+    shown = uploaded[0] if uploaded is not None else latest.code_sha256
+    if expected_sha is not None and expected_sha not in (latest.code_sha256, shown):
         raise InvalidParameterValue(
             f"CodeSha256 ({expected_sha}) is different from current CodeSha256 in $LATEST "
-            f"({latest.code_sha256}). Please try again."
+            f"({shown}). Please try again."
         )
     await engine.check_revision(name, body.get("RevisionId"))
     description = body.get("Description")
@@ -281,6 +293,9 @@ async def code_zip(request: web.Request) -> web.StreamResponse:
     version = _published(engine, name, qualifier)
     if version is not None:
         return web.FileResponse(engine.code_zip_path(version))
+    uploaded = deploy.stored_zip(engine, name)
+    if uploaded is not None:  # created through the deploy API: the very bytes uploaded
+        return web.FileResponse(uploaded, headers={"Content-Type": "application/zip"})
     fn: FunctionConfig = engine.latest(name)
     data = await engine.latest_zip(fn)
     return web.Response(body=data, content_type="application/zip")

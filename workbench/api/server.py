@@ -13,7 +13,17 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
-from . import aliases, functions, kinesis, sqs
+from . import (
+    aliases,
+    deploy,
+    functions,
+    invoke_config,
+    kinesis,
+    layers,
+    mappings,
+    resources,
+    sqs,
+)
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -37,9 +47,13 @@ async def aws_json(request: web.Request) -> web.StreamResponse:
 
 
 _F = "/2015-03-31/functions/{function}"
+_EIC = "/2019-09-25/functions/{function}/event-invoke-config"
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_F}/invocations", invoke),
     ("GET", "/2015-03-31/functions", functions.list_functions),
+    ("POST", "/2015-03-31/functions", deploy.create_function),
+    ("PUT", f"{_F}/code", deploy.update_function_code),
+    ("DELETE", _F, deploy.delete_function),
     ("GET", _F, functions.get_function),
     ("GET", f"{_F}/configuration", functions.get_configuration),
     ("PUT", f"{_F}/configuration", functions.update_configuration),
@@ -55,6 +69,35 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2017-10-31/functions/{function}/concurrency", functions.delete_concurrency),
     ("GET", "/2016-08-19/account-settings", functions.account_settings),
     ("GET", "/workbench/code/{function}", functions.code_zip),
+    ("POST", "/2017-03-31/tags/{resource}", resources.tag_resource),
+    ("DELETE", "/2017-03-31/tags/{resource}", resources.untag_resource),
+    ("GET", "/2017-03-31/tags/{resource}", resources.list_tags),
+    ("POST", f"{_F}/policy", resources.add_permission),
+    ("GET", f"{_F}/policy", resources.get_policy),
+    ("DELETE", f"{_F}/policy/{{sid}}", resources.remove_permission),
+    ("PUT", "/2019-09-30/functions/{function}/provisioned-concurrency", resources.put_provisioned),
+    ("GET", "/2019-09-30/functions/{function}/provisioned-concurrency", resources.get_provisioned),
+    (
+        "DELETE",
+        "/2019-09-30/functions/{function}/provisioned-concurrency",
+        resources.delete_provisioned,
+    ),
+    ("POST", "/2015-03-31/event-source-mappings", mappings.create_mapping),
+    ("GET", "/2015-03-31/event-source-mappings", mappings.list_mappings),
+    ("GET", "/2015-03-31/event-source-mappings/{uuid}", mappings.get_mapping),
+    ("PUT", "/2015-03-31/event-source-mappings/{uuid}", mappings.update_mapping),
+    ("DELETE", "/2015-03-31/event-source-mappings/{uuid}", mappings.delete_mapping),
+    ("PUT", f"{_EIC}", invoke_config.put_config),
+    ("POST", f"{_EIC}", invoke_config.update_config),
+    ("GET", f"{_EIC}", invoke_config.get_config),
+    ("DELETE", f"{_EIC}", invoke_config.delete_config),
+    ("GET", f"{_EIC}/list", invoke_config.list_configs),
+    ("POST", "/2018-10-31/layers/{layer}/versions", layers.publish_layer_version),
+    ("GET", "/2018-10-31/layers/{layer}/versions", layers.list_layer_versions),
+    ("GET", "/2018-10-31/layers/{layer}/versions/{version}", layers.get_layer_version),
+    ("DELETE", "/2018-10-31/layers/{layer}/versions/{version}", layers.delete_layer_version),
+    ("GET", "/2018-10-31/layers", layers.list_layers),  # and GetLayerVersionByArn (?find=)
+    ("GET", "/workbench/layer-code/{layer}/{version}", layers.layer_code),
     ("POST", "/", aws_json),  # SQS's and Kinesis's JSON protocols: X-Amz-Target names both
 )
 
@@ -64,6 +107,9 @@ ACTIONS: dict[Handler, str] = {
     invoke: "lambda:InvokeFunction",
     functions.list_functions: "lambda:ListFunctions",
     functions.get_function: "lambda:GetFunction",
+    deploy.create_function: "lambda:CreateFunction",
+    deploy.update_function_code: "lambda:UpdateFunctionCode",
+    deploy.delete_function: "lambda:DeleteFunction",
     functions.get_configuration: "lambda:GetFunctionConfiguration",
     functions.update_configuration: "lambda:UpdateFunctionConfiguration",
     functions.publish_version: "lambda:PublishVersion",
@@ -77,6 +123,31 @@ ACTIONS: dict[Handler, str] = {
     functions.get_concurrency: "lambda:GetFunctionConcurrency",
     functions.delete_concurrency: "lambda:DeleteFunctionConcurrency",
     functions.code_zip: "lambda:GetFunction",
+    resources.tag_resource: "lambda:TagResource",
+    resources.untag_resource: "lambda:UntagResource",
+    resources.list_tags: "lambda:ListTags",
+    resources.add_permission: "lambda:AddPermission",
+    resources.get_policy: "lambda:GetPolicy",
+    resources.remove_permission: "lambda:RemovePermission",
+    resources.put_provisioned: "lambda:PutProvisionedConcurrencyConfig",
+    resources.get_provisioned: "lambda:GetProvisionedConcurrencyConfig",
+    resources.delete_provisioned: "lambda:DeleteProvisionedConcurrencyConfig",
+    mappings.create_mapping: "lambda:CreateEventSourceMapping",
+    mappings.list_mappings: "lambda:ListEventSourceMappings",
+    mappings.get_mapping: "lambda:GetEventSourceMapping",
+    mappings.update_mapping: "lambda:UpdateEventSourceMapping",
+    mappings.delete_mapping: "lambda:DeleteEventSourceMapping",
+    invoke_config.put_config: "lambda:PutFunctionEventInvokeConfig",
+    invoke_config.update_config: "lambda:UpdateFunctionEventInvokeConfig",
+    invoke_config.get_config: "lambda:GetFunctionEventInvokeConfig",
+    invoke_config.delete_config: "lambda:DeleteFunctionEventInvokeConfig",
+    invoke_config.list_configs: "lambda:ListFunctionEventInvokeConfigs",
+    layers.publish_layer_version: "lambda:PublishLayerVersion",
+    layers.list_layer_versions: "lambda:ListLayerVersions",
+    layers.get_layer_version: "lambda:GetLayerVersion",
+    layers.delete_layer_version: "lambda:DeleteLayerVersion",
+    layers.list_layers: "lambda:ListLayers",
+    layers.layer_code: "lambda:GetLayerVersion",
 }
 
 
@@ -115,7 +186,9 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
             message = (
                 f"The workbench does not implement {request.method} {request.path}; it serves "
                 "Invoke and the control-plane operations boto3 and the AWS CLI use for "
-                "functions, versions, aliases, concurrency and account settings"
+                "functions (create, update code, delete), versions, aliases, concurrency, "
+                "layers, event-invoke configs, event source mappings, tags, permissions and "
+                "account settings"
             )
             return error_response(
                 _service_error(message, "UnknownOperationException", 404), new_uuid()

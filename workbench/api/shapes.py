@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..engine import Alias, Engine, FunctionConfig, Version
-from ..engine.config import ConfigProblem, runtime_family
+from ..engine.config import ApiLayers, ConfigProblem, runtime_family
 from ..engine.model import InvalidParameterValue, ValidationError, runtime_version_arn
 from ..engine.registry import LATEST, CodeInfo, lambda_timestamp
 
@@ -33,9 +33,19 @@ def role_arn(engine: Engine, name: str) -> str:
 
 
 def layer_arn(engine: Engine, layer: Path) -> str:
-    """A layer is a folder: its ARN is named after the folder."""
+    """A layer published through the API has its version's ARN; a layer folder of the roots
+    is named after the folder."""
     s = engine.settings
+    if engine.hot_reload.api is not None:
+        found = ApiLayers(engine.hot_reload.api).of_folder(layer)
+        if found is not None:
+            return f"arn:aws:lambda:{s.region}:{s.account_id}:layer:{found[0]}:{found[1]}"
     return f"arn:aws:lambda:{s.region}:{s.account_id}:layer:{layer.name}:1"
+
+
+def base64_sha(hex_digest: str) -> str:
+    """A sha256 as Lambda shows it (CodeSha256): base64 of the digest's bytes."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
 def function_configuration(

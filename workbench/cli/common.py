@@ -43,13 +43,15 @@ def state_dir_of(args: argparse.Namespace, roots: list[Path]) -> Path:
 
 
 def discover_of(args: argparse.Namespace) -> Discovery:
-    """The functions under the roots and in the templates, read from disk without an engine."""
-    from ..engine.config import discover
+    """The functions under the roots, in the templates and created through the deploy API,
+    read from disk without an engine."""
+    from ..engine.config import API_DIR, ApiFunctions, discover
     from .options import template_options_of
 
     roots = roots_of(args)
-    templates = template_options_of(args, state_dir_of(args, roots))
-    return discover(roots, templates=templates)
+    state_dir = state_dir_of(args, roots)
+    templates = template_options_of(args, state_dir)
+    return discover(roots, templates=templates, api=ApiFunctions(state_dir / API_DIR))
 
 
 def print_table(rows: Sequence[Sequence[str]]) -> None:

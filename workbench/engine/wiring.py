@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from .config.api_functions import API_DIR, ApiFunctions
 from .config.catalog import Catalog
 from .config.source_filter import SourceFilter
 from .invoke.concurrency import Concurrency
@@ -92,6 +93,7 @@ def compose(host: Parts) -> Services:
         on_change=sources.refresh,
         template_code_dir=state_dir / "template-code",
         auto_publish=AutoPublish(catalog=catalog, versioning=versioning, settings=settings),
+        api=ApiFunctions(state_dir / API_DIR),
     )
     control = ControlPlane(
         catalog=catalog,

@@ -4,6 +4,9 @@ source-file filter and the file watcher. Above ``model`` only.
 
 from __future__ import annotations
 
+from .api_functions import API_DIR, ApiFunctions
+from .api_layers import LAYER_ARN_RE, ApiLayers, LayerVersion
+from .api_meta import FunctionMeta
 from .discovery import ConfigProblem, Discovery, discover
 from .function import AWS_CREDENTIALS, RESERVED_ENV_NAMES, AwsCredentials, runtime_family
 from .templates import TemplateOptions, read_env_vars
@@ -19,6 +22,12 @@ from .triggers import (
 )
 
 __all__ = [
+    "API_DIR",
+    "ApiFunctions",
+    "ApiLayers",
+    "FunctionMeta",
+    "LAYER_ARN_RE",
+    "LayerVersion",
     "AWS_CREDENTIALS",
     "AwsCredentials",
     "RESERVED_ENV_NAMES",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .api_functions import ApiFunctions
 from .function import CONFIG_FILENAME, ConfigError, FunctionConfig, load_function
 from .source_filter import BUCKETS_DIR
 from .templates import QueueResource, TemplateOptions, load_all
@@ -47,9 +48,11 @@ def discover(
     *,
     account_limit: int = 1000,
     templates: TemplateOptions | None = None,
+    api: ApiFunctions | None = None,
 ) -> Discovery:
-    """Load every function under ``roots`` and in their templates (and ``templates.files``);
-    raise ValueError only for a missing root."""
+    """Load every function under ``roots`` and in their templates (and ``templates.files``),
+    and those created through the deploy API (``api``); raise ValueError only for a missing
+    root."""
     paths = [Path(root) for root in roots]
     for root in paths:
         if not root.exists():
@@ -88,6 +91,21 @@ def discover(
         defined_in[fn.name] = fn.config_file
     for problem in loaded.problems:
         _add_problem(problems, ConfigProblem(problem.name, problem.where, problem.error))
+    if api is not None:
+        api_functions, api_problems = api.load(account_limit)
+        for fn in api_functions:
+            if fn.name in functions:
+                message = (
+                    f"duplicate function name {fn.name!r} (also defined in {defined_in[fn.name]})"
+                )
+                duplicate = ConfigError(fn.config_file, None, None, None, message)
+                _add_problem(problems, ConfigProblem(fn.name, fn.config_file, duplicate))
+                continue
+            functions[fn.name] = fn
+            defined_in[fn.name] = fn.config_file
+        for broken in api_problems:
+            name = broken.file.parent.name
+            _add_problem(problems, ConfigProblem(name, broken.file.parent, broken))
     return Discovery(
         dict(sorted(functions.items())),
         dict(sorted(problems.items())),

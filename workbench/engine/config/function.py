@@ -171,10 +171,14 @@ class FunctionConfig:
     # DeploymentPreference type (how the alias shifts: reload/auto_publish.py)
     auto_publish_alias: str | None = None
     deployment: str | None = None
+    from_api: bool = False  # created through the deploy API (config/api_functions.py)
 
     @property
     def origin(self) -> str:
-        """Where the function came from, for lists: ``folder`` or ``template.yaml: HelloFn``."""
+        """Where the function came from, for lists: ``folder``, ``API`` or
+        ``template.yaml: HelloFn``."""
+        if self.from_api:
+            return "API"
         if self.resource is None:
             return "folder"
         return f"{self.config_file.name}: {self.resource}"

@@ -140,3 +140,13 @@ class RegistryService:
         self.catalog.require(name)
         self.require().delete_alias(name, alias)
         self._changed(name, "alias")
+
+    def delete_version(self, name: str, number: int) -> None:
+        self.catalog.require(name)
+        self.require().delete_version(name, number)
+        self._changed(name, "version")
+
+    def delete_function(self, name: str) -> None:
+        """Its versions and aliases (the caller removes the function itself)."""
+        self.require().delete_function(name)
+        self._changed(name, "version")

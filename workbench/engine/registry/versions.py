@@ -113,6 +113,7 @@ def config_to_json(fn: FunctionConfig) -> str:
             "triggers": [dict(t) for t in fn.triggers],
             "resource": fn.resource,
             "notes": list(fn.notes),
+            "from_api": fn.from_api,
         },
         sort_keys=True,
         default=str,  # TOML dates and times in triggers
@@ -140,6 +141,7 @@ def config_from_json(text: str) -> FunctionConfig:
         triggers=tuple(MappingProxyType(t) for t in data["triggers"]),
         resource=data.get("resource"),  # absent before issue 18: a folder's function
         notes=tuple(data.get("notes", ())),
+        from_api=data.get("from_api", False),  # absent before the deploy API
     )
 
 
@@ -530,6 +532,40 @@ class Registry:
                 raise ResourceNotFound(f"Alias not found: {self.arn(function, name)}")
 
         self._write(work)
+
+    def delete_version(self, function: str, number: int) -> None:
+        """Delete one published version; one an alias routes to cannot be (Lambda's 409)."""
+
+        def work() -> None:
+            using = [
+                a.name
+                for a in self.aliases(function)
+                if a.function_version == str(number) or str(number) in a.routing
+            ]
+            if using:
+                # UNVERIFIED: Lambda's wording for a version an alias still references
+                raise ResourceConflict(
+                    f"Unable to delete version because the following aliases reference it: {using}"
+                )
+            cursor = self._conn.execute(
+                "DELETE FROM versions WHERE function = ? AND version = ?", (function, number)
+            )
+            if cursor.rowcount == 0:
+                raise ResourceNotFound(f"Function not found: {self.arn(function, str(number))}")
+
+        self._write(work)
+        self._versions.pop((function, number), None)
+
+    def delete_function(self, function: str) -> None:
+        """Forget every version and alias of ``function`` (DeleteFunction without qualifier)."""
+
+        def work() -> None:
+            self._conn.execute("DELETE FROM aliases WHERE function = ?", (function,))
+            self._conn.execute("DELETE FROM versions WHERE function = ?", (function,))
+
+        self._write(work)
+        for key in [k for k in self._versions if k[0] == function]:
+            del self._versions[key]
 
 
 _VERSION_SELECT = (

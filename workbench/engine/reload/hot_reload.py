@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from ..config.api_functions import ApiFunctions
 from ..config.catalog import Catalog
 from ..config.discovery import ConfigProblem, Discovery, discover
 from ..config.function import CONFIG_FILENAME, FunctionConfig
@@ -60,6 +61,7 @@ class HotReload:
         on_change: Callable[[], None],
         template_code_dir: Path | None = None,
         auto_publish: AutoPublish | None = None,
+        api: ApiFunctions | None = None,
     ) -> None:
         self.roots = roots
         self.settings = settings
@@ -71,6 +73,7 @@ class HotReload:
         self.on_change = on_change
         self.template_code_dir = template_code_dir  # where template zips are extracted
         self.auto_publish = auto_publish  # template functions' AutoPublishAlias
+        self.api = api  # the functions the deploy API created (config/api_functions.py)
         self._watcher: Watcher | None = None
         self.closed = False
 
@@ -98,7 +101,12 @@ class HotReload:
             region=self.settings.region,
             account_id=self.settings.account_id,
         )
-        return discover(self.roots, account_limit=self.settings.account_limit, templates=options)
+        return discover(
+            self.roots,
+            account_limit=self.settings.account_limit,
+            templates=options,
+            api=self.api,
+        )
 
     def start_watching(self, loop: asyncio.AbstractEventLoop) -> None:
         self._watcher = Watcher(
@@ -135,7 +143,14 @@ class HotReload:
         """Apply one batch of changed paths (absolute); returns what it changed."""
         if self.closed:
             return []
-        paths = {Path(p) for p in changed if not self.source_filter.ignored(p)}
+        # the deploy API's store is in the (ignored) state dir, and changed only by the API
+        api_home = self.api.home if self.api is not None else None
+        paths = {
+            Path(p)
+            for p in changed
+            if not self.source_filter.ignored(p)
+            or (api_home is not None and _under(Path(p), api_home))
+        }
         if not paths:
             return []
         try:

@@ -235,6 +235,8 @@ def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
     name: Text | str = Text.assemble(row.name, mark) if row.rerun else row.name
     if fn.resource is not None:  # where it came from: a template (the detail says which)
         name = Text.assemble(name, (f" ·{fn.config_file.name}", "dim cyan"))
+    elif fn.from_api:  # created through the deploy API (CreateFunction)
+        name = Text.assemble(name, (" ·API", "dim cyan"))
     return (name, fn.runtime, warm, last)
 
 
@@ -295,6 +297,8 @@ def _function_detail(row: FunctionRow) -> Text:
         text.append(f"\ncannot start: {row.cannot_start}", style="bold red")
     if fn.description:
         text.append(f"\n{fn.description}")
+    if fn.from_api:
+        text.append("\nfrom the deploy API (CreateFunction; kept in the state dir)", style="cyan")
     if fn.resource is not None:  # from a SAM / CloudFormation template
         text.append(f"\nfrom {fn.origin}", style="cyan")
         for note in fn.notes:

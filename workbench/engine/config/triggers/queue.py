@@ -2,11 +2,12 @@
 
 Keys: queue, batch_size (10), maximum_batching_window (0), visibility_timeout (30),
 report_batch_item_failures (false), max_receive_count, dead_letter_queue ("<queue>-dlq" when
-max_receive_count is set).
+max_receive_count is set), uuid (the mapping's id in the Lambda API, when made through it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,11 @@ def _parse(raw: Mapping[str, Any], enabled: bool) -> QueueTrigger:
             "batch_size",
             "above 10 needs maximum_batching_window of at least 1 second (as in Lambda)",
         )
+    mapping_id = raw.get("uuid")
+    if mapping_id is not None and not (
+        isinstance(mapping_id, str) and re.fullmatch(r"[0-9a-f-]{36}", mapping_id)
+    ):
+        raise TriggerError("uuid", "must be a UUID (the event source mapping's id)")
     visibility = int_value(raw, "visibility_timeout", 30, 0, 43200, " (seconds)")
     report = bool_value(raw, "report_batch_item_failures", False)
     max_receive = raw.get("max_receive_count")
@@ -81,6 +87,7 @@ QUEUE = TriggerType(
         "report_batch_item_failures",
         "max_receive_count",
         "dead_letter_queue",
+        "uuid",
     ),
     required="queue",
     parse=_parse,
