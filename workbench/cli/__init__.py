@@ -21,6 +21,7 @@ from . import (
     generate_event,
     invoke,
     logs,
+    package,
     publish,
     queues,
     replay,
@@ -52,6 +53,7 @@ VERB_MODULES = (
     replay,
     watch,
     credentials,
+    package,
 )
 # in the order the TUI's --help names them
 VERBS = (
@@ -70,6 +72,7 @@ VERBS = (
     "replay",
     "watch",
     "credentials",
+    "package",
 )
 _VALUE_OPTIONS = (
     "-r",

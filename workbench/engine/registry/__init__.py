@@ -4,7 +4,7 @@ describes and reconfigures functions.
 
 from __future__ import annotations
 
-from .control_plane import CodeInfo
+from .control_plane import CodeInfo, zip_code
 from .snapshots import MAX_UNZIPPED_BYTES
 from .versions import LATEST, is_alias_qualifier, is_version_number, lambda_timestamp
 
@@ -15,4 +15,5 @@ __all__ = [
     "is_alias_qualifier",
     "is_version_number",
     "lambda_timestamp",
+    "zip_code",
 ]
