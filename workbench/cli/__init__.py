@@ -17,6 +17,7 @@ import sys
 from . import (
     alias,
     credentials,
+    deploy,
     functions,
     generate_event,
     invoke,
@@ -54,6 +55,7 @@ VERB_MODULES = (
     watch,
     credentials,
     package,
+    deploy,
 )
 # in the order the TUI's --help names them
 VERBS = (
@@ -73,6 +75,7 @@ VERBS = (
     "watch",
     "credentials",
     "package",
+    "deploy",
 )
 _VALUE_OPTIONS = (
     "-r",

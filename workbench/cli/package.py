@@ -14,16 +14,17 @@ import base64
 import hashlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import EXIT_OK, BadInput, discover_of, roots_of, state_dir_of
 
+if TYPE_CHECKING:
+    from ..engine import FunctionConfig
 
-def cmd_package(args: argparse.Namespace) -> int:
-    from ..engine.config import API_DIR, ApiFunctions
-    from ..engine.registry import zip_code
 
+def function_of(args: argparse.Namespace, name: str) -> FunctionConfig:
+    """The function ``name`` as discovery finds it; ``BadInput`` if there is none."""
     found = discover_of(args)
-    name = args.name
     fn = found.functions.get(name)
     if fn is None:
         problem = found.problems.get(name)
@@ -31,19 +32,39 @@ def cmd_package(args: argparse.Namespace) -> int:
             raise BadInput(f"function {name!r} cannot be packaged: {problem.error}")
         known = ", ".join(sorted(found.functions)) or "none"
         raise BadInput(f"no function named {name!r} (functions: {known})")
+    return fn
+
+
+def package_bytes(args: argparse.Namespace, fn: FunctionConfig) -> bytes:
+    """``fn``'s deployment zip (see the module docstring)."""
+    from ..engine.config import API_DIR, ApiFunctions
+    from ..engine.registry import zip_code
+
+    if fn.from_api:
+        return (
+            ApiFunctions(state_dir_of(args, roots_of(args)) / API_DIR)
+            .zip_path(fn.name)
+            .read_bytes()
+        )
+    return zip_code(fn)
+
+
+def code_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    name = args.name
+    fn = function_of(args, name)
     out = Path(args.output) if args.output else Path.cwd() / f"{name}.zip"
     if not out.parent.is_dir():
         raise BadInput(f"--output {out}: folder {out.parent} does not exist")
-    if fn.from_api:
-        stored = ApiFunctions(state_dir_of(args, roots_of(args)) / API_DIR).zip_path(name)
-        data = stored.read_bytes()
-    else:
-        data = zip_code(fn)
+    data = package_bytes(args, fn)
     try:
         out.write_bytes(data)
     except OSError as e:
         raise BadInput(f"--output {out}: {e.strerror}") from None
-    sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    sha = code_sha256(data)
     print(f"{out}\nCodeSize: {len(data)}\nCodeSha256: {sha}", file=sys.stdout)
     return EXIT_OK
 
