@@ -1,5 +1,5 @@
 """``workbench deploy NAME[:ALIAS]``: a function created, then kept up to date, on another
-endpoint that speaks Lambda's API — a second workbench here, as AWS Lambda would be."""
+endpoint that speaks Lambda's API — a second ``workbench serve`` here, as AWS Lambda would be."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import make_function
+import boto3
+from botocore.config import Config
 
-from .live_server import LiveServer
+from tests.helpers import make_function
+from tests.test_cli_serve import start_serve
 
 ROLE = "arn:aws:iam::123456789012:role/deployer"
 
@@ -46,25 +48,32 @@ def test_deploy_creates_then_updates_code_configuration_and_alias(tmp_path: Path
     make_function(source, "shipped", code.replace("{WORD!r}", "'one'"), memory_size=128)
     target_root = tmp_path / "target"
     target_root.mkdir()
-    target = LiveServer(target_root, tmp_path / "target-state").start()
+    serve, url, _ = start_serve(target_root, tmp_path / "target-state")
     try:
-        client = target.client()
+        client = boto3.client(
+            "lambda",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 0}),
+        )
         # not there: creating it needs a role
-        refused = deploy(source, "shipped:live", target.url)
+        refused = deploy(source, "shipped:live", url)
         assert refused.returncode == 2 and "--role" in refused.stderr
-        made = deploy(source, "shipped:live", target.url, "--role", ROLE)
+        made = deploy(source, "shipped:live", url, "--role", ROLE)
         assert made.returncode == 0, made.stderr
         lines = made.stdout.splitlines()
         assert lines[0].startswith("created shipped (CodeSha256 ")
         assert lines[1] == "alias live created -> version 1"
         assert answer(client, "shipped") == "one" and answer(client, "shipped", "live") == "one"
         # nothing changed: nothing done
-        same = deploy(source, "shipped:live", target.url)
+        same = deploy(source, "shipped:live", url)
         assert same.returncode == 0, same.stderr
         assert same.stdout.splitlines()[0] == "shipped: no changes"
         # new code and more memory: both updated, a version published, the alias moved
         make_function(source, "shipped", code.replace("{WORD!r}", "'two'"), memory_size=256)
-        changed = deploy(source, "shipped:live", target.url)
+        changed = deploy(source, "shipped:live", url)
         assert changed.returncode == 0, changed.stderr
         said = changed.stdout.splitlines()
         assert said[0].startswith("code: ") and "configuration: MemorySize 128 -> 256" in said
@@ -74,7 +83,8 @@ def test_deploy_creates_then_updates_code_configuration_and_alias(tmp_path: Path
         config = client.get_function_configuration(FunctionName="shipped")
         assert config["MemorySize"] == 256
     finally:
-        target.stop()
+        serve.terminate()
+        serve.wait(30)
 
 
 def test_an_unreachable_endpoint_is_one_line_and_exit_2(tmp_path: Path) -> None:
