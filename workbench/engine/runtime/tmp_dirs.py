@@ -84,7 +84,11 @@ def sweep(root: Path, keep: Path | None = None) -> list[Path]:
             if _remove_if_unlocked(path):
                 removed.append(path)
         elif entry.name.startswith(PENDING):
-            if time.time() - entry.stat(follow_symlinks=False).st_mtime > PENDING_STALE_S:
+            try:
+                age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:
+                continue  # another engine finished setting it up (renamed it) meanwhile
+            if age > PENDING_STALE_S:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
         elif _LEGACY.fullmatch(entry.name):
