@@ -25,6 +25,14 @@ class BadInput(Exception):
     """A user error: printed as one line, exit 2."""
 
 
+def whole_number(text: str) -> int:
+    """An argparse type: an integer, or argparse's error naming the text."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
 def roots_of(args: argparse.Namespace) -> list[Path]:
     """The roots given as ROOT… (the TUI, serve) and with -r, in that order; default: here."""
     given = [*(getattr(args, "roots", None) or []), *(args.root or [])]

@@ -31,14 +31,14 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .database import Database, shared
+from .database import Database
+from .locked_store import LockedStore
 from .queue_rules import (  # noqa: F401 - re-exported: the queues' vocabulary
     DEDUP_WINDOW_S,
     FIFO_ID_RE,
@@ -80,46 +80,13 @@ _MESSAGE = (
 )
 
 
-class QueueStore:
-    """The local queues of one state dir. ``close()`` when done."""
+class QueueStore(LockedStore):
+    """The local queues of one state dir. ``close()`` when done; ``add_listener`` hears of each
+    send through this store (other processes' sends are seen by polling)."""
 
     def __init__(self, db: Path | Database) -> None:
-        self._db, self._owns_db = shared(db)
+        super().__init__(db)
         self.path = self._db.home
-        self._conn = self._db.connect()
-        self._lock = threading.RLock()
-        self._listeners: list[Callable[[str], None]] = []
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-            if self._owns_db:
-                self._db.close()
-
-    # ----------------------------------------------------------------- notifications
-
-    def add_listener(self, callback: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``callback(queue)`` (on the sender's thread) after each send through this store;
-        returns the function that removes it. Other processes' sends are seen by polling."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
-
-    def _notify(self, name: str) -> None:
-        for callback in list(self._listeners):
-            callback(name)
-
-    # ----------------------------------------------------------------- transactions
-
-    def _write(self, work: Callable[[], Any]) -> Any:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work()
-                self._conn.execute("COMMIT")
-                return result
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
 
     def _row(self, name: str) -> tuple | None:
         return self._conn.execute(f"SELECT {_INFO} FROM queues WHERE name = ?", (name,)).fetchone()

@@ -20,14 +20,14 @@ from __future__ import annotations
 import builtins
 import hashlib
 import re
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .database import Database, shared
+from .database import Database
+from .locked_store import LockedStore
 
 HASH_SPACE = 2**128
 SEQUENCE_BASE = 49 * 10**54  # 56-digit sequence numbers, like Kinesis's ("4959...")
@@ -133,38 +133,13 @@ _INFO = "name, created_at, shard_count, retention_hours"
 _RECORD = "id, stream, shard, partition_key, data, arrived_at"
 
 
-class StreamStore:
-    """The local streams of one state dir. ``close()`` when done."""
+class StreamStore(LockedStore):
+    """The local streams of one state dir. ``close()`` when done; ``add_listener`` hears of
+    each put through this store (other processes' puts are seen by polling)."""
 
     def __init__(self, db: Path | Database) -> None:
-        self._db, self._owns_db = shared(db)
-        self._conn = self._db.connect()
-        self._lock = threading.RLock()
-        self._listeners: list[Callable[[str], None]] = []
+        super().__init__(db)
         self._trimmed: dict[str, float] = {}  # stream → when a put last deleted expired records
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-            if self._owns_db:
-                self._db.close()
-
-    def add_listener(self, callback: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``callback(stream)`` after each put through this store; returns the remover.
-        Other processes' puts are seen by polling."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
-
-    def _write(self, work: Callable[[], Any]) -> Any:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work()
-                self._conn.execute("COMMIT")
-                return result
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> builtins.list[Any]:
         with self._lock:
@@ -280,8 +255,7 @@ class StreamStore:
         records: list[StreamRecord] = self._write(work)
         if trim:
             self._trimmed[name] = now
-        for callback in list(self._listeners):
-            callback(name)
+        self._notify(name)
         return records
 
     def read(
