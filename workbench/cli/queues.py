@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, BadInput, print_table, roots_of, state_dir_of
+from .common import EXIT_OK, BadInput, print_table, roots_of, state_dir_of, whole_number
 
 if TYPE_CHECKING:
     from ..engine.storage import QueueStore
@@ -140,13 +140,6 @@ def _seconds(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
 
 
-def _count(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Declare ``queue`` and its actions on the ``workbench`` parser."""
     p = sub.add_parser(
@@ -172,7 +165,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     a.add_argument("--dead-letter-queue", metavar="QUEUE", help="where poison messages go")
     a.add_argument(
         "--max-receive-count",
-        type=_count,
+        type=whole_number,
         metavar="N",
         help="receives before a message moves to the dead-letter queue",
     )
@@ -214,7 +207,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
     a = verbs.add_parser("receive", parents=[common], help="receive messages; prints them as JSON")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("--max", "-n", type=_count, default=1, metavar="N", help="1 to 10 (default 1)")
+    a.add_argument(
+        "--max", "-n", type=whole_number, default=1, metavar="N", help="1 to 10 (default 1)"
+    )
     a.add_argument(
         "--visibility-timeout", type=_seconds, metavar="S", help="instead of the queue's"
     )

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, BadInput, print_table, roots_of, state_dir_of
+from .common import EXIT_OK, BadInput, print_table, roots_of, state_dir_of, whole_number
 
 if TYPE_CHECKING:
     from ..engine.storage import StreamStore
@@ -97,13 +97,6 @@ def _run(args: argparse.Namespace, store: StreamStore) -> int:
     return EXIT_OK
 
 
-def _count(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-
-
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Declare ``stream`` and its actions on the ``workbench`` parser."""
     p = sub.add_parser(
@@ -120,7 +113,11 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     a = verbs.add_parser("create", parents=[common], help="create a stream")
     a.add_argument("name", metavar="NAME")
     a.add_argument(
-        "--shards", type=_count, default=1, metavar="N", help="shard count, 1 to 64 (default 1)"
+        "--shards",
+        type=whole_number,
+        default=1,
+        metavar="N",
+        help="shard count, 1 to 64 (default 1)",
     )
 
     a = verbs.add_parser(
@@ -145,7 +142,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
     a.add_argument("name", metavar="NAME")
     a.add_argument("--shard", default="shardId-000000000000", metavar="SHARD_ID")
-    a.add_argument("--max", "-n", type=_count, default=100, metavar="N", help="default 100")
+    a.add_argument("--max", "-n", type=whole_number, default=100, metavar="N", help="default 100")
 
     a = verbs.add_parser("delete", parents=[common], help="delete a stream and its records")
     a.add_argument("name", metavar="NAME")
