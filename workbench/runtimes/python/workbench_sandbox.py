@@ -322,22 +322,6 @@ def _init(runtime_pid, report):
 entered = False  # this process is the runtime, in its namespaces
 
 
-def _die_with_engine():
-    """P dies with the engine, even on ``kill -9``, as ``bootstrap._die_with_engine`` has the
-    runtime do without namespaces (see there: the signal is one we catch, and the process group
-    dies only if our parent changed). Inside, PID 1's own death takes everything with it."""
-    engine = os.getppid()
-
-    def on_parent_death(signum, frame):
-        if os.getppid() != engine:
-            os.killpg(0, SIGKILL)
-
-    _signal.signal(_signal.SIGURG, on_parent_death)
-    _prctl(PR_SET_PDEATHSIG, _ULong(_signal.SIGURG), _ULong(0), _ULong(0), _ULong(0))
-    if os.getppid() != engine:  # it died before the request took effect
-        os.killpg(0, SIGKILL)
-
-
 def run():
     """The runtime's start in its namespaces: wait for the go-ahead, enter, then run our
     runtime client (which fails INIT with the reason if the namespaces could not be entered)."""
@@ -357,7 +341,7 @@ def go(bootstrap, prepared=None):
     except OSError:
         pass
     try:
-        _die_with_engine()
+        bootstrap._die_with_engine()  # P, the engine's child (inside, PID 1's death does it)
         raw = os.environ.pop(SPEC_VAR, "")
         if SANDBOX_ERROR_VAR in os.environ:  # (the engine's own, if it could not describe it)
             pass
