@@ -69,6 +69,9 @@ def compose(host: Parts) -> Services:
         debug_ports=host.debug_ports,
         state_dir=state_dir,
     )
+    versioning.on_published.append(
+        lambda version: pool.snapshots.prepare(version.config, str(version.number))
+    )
     invoker = Invoker(
         catalog=catalog,
         concurrency=concurrency,
