@@ -5,18 +5,21 @@ kept stopped, restored from for every new environment of the version
 
 A snapshot is an environment of the version started as any other (so in the function's cgroup
 and rlimits), which never serves an event: it is kept here, never in the pool's idle list, and
-goes when its function does or the engine closes. One whose INIT failed is not kept: the
-version's environments then start on demand, and show that INIT error themselves.
+goes when its function does or the engine closes. One whose INIT (or a before-snapshot hook)
+failed is not kept: the version's invocations fail with ``SnapStartException`` saying why, and
+the next one tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING
 
 from ..config.function import FunctionConfig, runtime_family
 from ..config.warm_start import snap_start_supported
+from ..model.errors import LambdaError
 from ..registry.versions import LATEST
 from ..runtime.environment import Environment, SpawnError
 from ..runtime.launch import LaunchError
@@ -26,6 +29,13 @@ if TYPE_CHECKING:
     from .pool import EnvironmentPool
 
 log = logging.getLogger("workbench.snapstart")
+
+
+class SnapStartFailed(LambdaError):
+    """The version's snapshot could not be taken (Lambda's ``SnapStartException``)."""
+
+    code = "SnapStartException"
+    status = 400
 
 
 def uses_snap_start(fn: FunctionConfig, version: str) -> bool:
@@ -46,6 +56,7 @@ class Snapshots:
         self.pool = pool
         self._taking: dict[tuple[str, str], asyncio.Task[SnapshotForker | None]] = {}
         self._envs: dict[tuple[str, str], Environment] = {}
+        self._failures: dict[tuple[str, str], str] = {}  # why the last attempt failed
         self.taken = 0  # snapshots taken (tests, benchmarks)
 
     def environment(self, name: str, version: str) -> Environment | None:
@@ -57,10 +68,16 @@ class Snapshots:
         if uses_snap_start(fn, version) and self.pool.started and not self.pool.closed:
             self._task(fn, version)
 
-    async def forker(self, fn: FunctionConfig, version: str) -> SnapshotForker | None:
-        """What new environments of the version restore from (taken now if need be); None if
-        the snapshot could not be taken."""
-        return await asyncio.shield(self._task(fn, version))
+    async def forker(self, fn: FunctionConfig, version: str) -> SnapshotForker:
+        """What new environments of the version restore from (taken now if need be); raises
+        ``SnapStartFailed`` if the snapshot could not be taken."""
+        forker = await asyncio.shield(self._task(fn, version))
+        if forker is None:
+            why = self._failures.get((fn.name, version), "its INIT failed")
+            raise SnapStartFailed(
+                f"SnapStart could not take the snapshot of {fn.name} version {version}: {why}"
+            )
+        return forker
 
     def _task(self, fn: FunctionConfig, version: str) -> asyncio.Task[SnapshotForker | None]:
         key = (fn.name, version)
@@ -90,18 +107,17 @@ class Snapshots:
         try:
             failed = await env.start()
         except (SpawnError, LaunchError) as e:
+            self._failures[key] = str(e)
             log.warning("SnapStart snapshot of %s:%s failed: %s", fn.name, version, e)
             return None
         except asyncio.CancelledError:
             env.shutdown("exit")
             raise
         if failed is not None or env.state != "idle":
-            log.warning(
-                "SnapStart snapshot of %s:%s failed in INIT (%s): its environments start on demand",
-                fn.name,
-                version,
-                failed.error_type if failed else env.state,
-            )
+            why = _describe(failed.body, failed.error_type) if failed else env.exit_description
+            self._failures[key] = why
+            log.warning("SnapStart snapshot of %s:%s failed: %s", fn.name, version, why)
+            env.shutdown("error")
             return None
         env.freezer.cancel()  # stopped below, and continued only to fork
         forker = SnapshotForker(env.snapshot_socket, env.pid)
@@ -128,3 +144,12 @@ class Snapshots:
             env.shutdown("exit")  # (SIGKILL ends a stopped process too)
         self._envs.clear()
         self._taking.clear()
+
+
+def _describe(body: bytes, error_type: str | None) -> str:
+    """``Runtime.BeforeSnapshotError: no db`` from a runtime's init error post."""
+    try:
+        error = json.loads(body)
+        return f"{error.get('errorType') or error_type}: {error.get('errorMessage', '')}"
+    except (ValueError, AttributeError):
+        return error_type or "INIT failed"
