@@ -263,10 +263,9 @@ class EnvironmentPool:
         idle = self._idle.get(name)
         if not idle:
             return
-        if not latest_only:  # the function is gone: its snapshots and provisioned ones too
+        if reason == "removed":  # the function is gone: its snapshots and provisioned ones too
             self.snapshots.drop(name)
-            if reason == "removed":
-                self.provisioned.dropped(name)
+            self.provisioned.dropped(name)
         keep = []
         for env in idle:
             if latest_only and env.version != LATEST:
