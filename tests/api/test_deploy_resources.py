@@ -4,6 +4,7 @@ for real (IN_PROGRESS, then READY or FAILED)."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -161,3 +162,40 @@ def test_provisioned_concurrency_within_reserved(client) -> None:
         FunctionName="deployed", Qualifier="1", ProvisionedConcurrentExecutions=2
     )
     assert put["RequestedProvisionedConcurrentExecutions"] == 2
+
+
+def test_snap_start(client) -> None:
+    """SnapStart through the API: on for published versions of python3.12+, refused before."""
+    hooks = (
+        "from snapshot_restore_py import register_after_restore\n"
+        "import os\n"
+        "RESTORED = []\n"
+        "register_after_restore(RESTORED.append, 1)\n"
+        "def handler(event, context):\n"
+        "    return [os.environ['AWS_LAMBDA_INITIALIZATION_TYPE'], len(RESTORED)]\n"
+    )
+    created = create(
+        client,
+        zip_bytes=package({"app.py": hooks}),
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )
+    assert created["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+    version = client.publish_version(FunctionName="deployed")
+    assert version["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    answer = client.invoke(FunctionName="deployed", Qualifier="1", LogType="Tail")
+    assert json.loads(answer["Payload"].read()) == ["snap-start", 1]
+    assert "Restore Duration" in base64.b64decode(answer["LogResult"]).decode()
+    assert json.loads(client.invoke(FunctionName="deployed")["Payload"].read()) == [
+        "on-demand",
+        0,
+    ]
+    with pytest.raises(ClientError) as excinfo:
+        client.put_provisioned_concurrency_config(
+            FunctionName="deployed", Qualifier="1", ProvisionedConcurrentExecutions=1
+        )
+    assert error_of(excinfo)[:2] == ("InvalidParameterValueException", 400)
+    with pytest.raises(ClientError) as excinfo:
+        client.update_function_configuration(FunctionName="deployed", Runtime="python3.11")
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert "python3.11 is not supported for SnapStart enabled functions." in message
