@@ -160,3 +160,23 @@ async def test_refused_in_function_toml(engine: Engine, config: dict, message: s
     problem = str(engine.problems["bad"].error)
     assert message in problem
     assert "function.toml" in problem
+
+
+async def test_an_api_config_outlives_the_engine(
+    tmp_path: Path, function_root: Path, engine_settings: EngineSettings
+) -> None:
+    """PutProvisionedConcurrencyConfig is kept: the next engine initialises them at its start."""
+    make_function(function_root, "kept", SLOW)
+    async with Engine([function_root], engine_settings) as engine:
+        await engine.publish("kept")
+        state = engine.pool.provisioned.put("kept", "1", 2)
+        assert (state.status, state.allocated) == ("IN_PROGRESS", 0)
+        await until(lambda: len(provisioned_envs(engine, "kept")) == 2, "2 provisioned")
+        assert engine.pool.provisioned.state("kept", "1").status == "READY"
+    async with Engine([function_root], engine_settings) as engine:
+        await until(lambda: len(provisioned_envs(engine, "kept")) == 2, "2 provisioned again")
+        answer = await engine.invoke("kept", b"{}", qualifier="1")
+        assert body(answer)["type"] == "provisioned-concurrency" and not answer.record.cold
+        engine.pool.provisioned.delete("kept", "1")
+        await until(lambda: not provisioned_envs(engine, "kept"), "them to be retired")
+        assert engine.pool.provisioned.state("kept", "1") is None

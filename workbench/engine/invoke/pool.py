@@ -236,7 +236,7 @@ class EnvironmentPool:
         idle = self._idle.get(name)
         if not idle:
             return None
-        if version != LATEST:  # a provisioned environment of the version first, if one idles
+        if version != LATEST and name in self.provisioned.functions:  # a provisioned one first
             for index in range(len(idle) - 1, -1, -1):
                 env = idle[index]
                 if env.provisioned and env.version == version and not env.exited():
@@ -368,7 +368,9 @@ class EnvironmentPool:
         if not self.bus.active:
             return
         concurrency = self.concurrency
-        provisioned, provisioned_busy = self.provisioned.count(name)
+        provisioned = provisioned_busy = 0
+        if name in self.provisioned.functions:
+            provisioned, provisioned_busy = self.provisioned.count(name)
         self.bus.publish(
             ConcurrencyChanged(
                 name,

@@ -57,9 +57,13 @@ class Provisioned:
         self.pool = pool
         self.meta = FunctionMeta(meta_home)  # the API's configs, beside tags and policies
         self._api: dict[str, dict[str, Any]] = {}  # function -> qualifier -> stored entry
+        self._api_loaded = False  # every function's stored configs read (once, at the start)
         self._toml_modified: dict[tuple[str, str, int], float] = {}
         self._envs: dict[Key, list[Environment]] = {}
         self._failed: dict[Key, str] = {}
+        # functions that have (or are starting) provisioned environments: the pool looks for
+        # one among the idle only for these (a set lookup on every other invocation)
+        self.functions: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------------- configs
@@ -184,6 +188,10 @@ class Provisioned:
     # ----------------------------------------------------------------- keeping them started
 
     def _names(self) -> list[str]:
+        if not self._api_loaded:  # configs put through the API before this engine started
+            self._api_loaded = True
+            for path in sorted(self.meta.home.glob("*.json")):
+                self._api_configs(path.stem)
         catalog = self.pool.catalog
         names = {n for n, fn in catalog.latest_good.items() if fn.provisioned_concurrency}
         names.update(n for n, entries in self._api.items() if entries)
@@ -248,6 +256,7 @@ class Provisioned:
                     self._start(fn, key)
             if not envs and not want:
                 del self._envs[key]
+        self.functions = {name for (name, _), envs in self._envs.items() if envs}
 
     def _retire(self, env: Environment) -> None:
         env.provisioned = False
@@ -259,6 +268,7 @@ class Provisioned:
         env = self.pool.new_environment(fn, key[1], "provisioned-concurrency")
         env.provisioned = True
         self._envs[key].append(env)
+        self.functions.add(key[0])
         task = asyncio.get_running_loop().create_task(self._init(env, key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
