@@ -199,3 +199,14 @@ def test_snap_start(client) -> None:
     code, status, message = error_of(excinfo)
     assert (code, status) == ("InvalidParameterValueException", 400)
     assert "python3.11 is not supported for SnapStart enabled functions." in message
+
+
+def test_provisioned_concurrency_goes_with_its_version(client) -> None:
+    create(client, Publish=True)
+    client.put_provisioned_concurrency_config(
+        FunctionName="deployed", Qualifier="1", ProvisionedConcurrentExecutions=1
+    )
+    _until_status(client, "READY", qualifier="1")
+    client.delete_function(FunctionName="deployed", Qualifier="1")
+    listed = client.list_provisioned_concurrency_configs(FunctionName="deployed")
+    assert listed["ProvisionedConcurrencyConfigs"] == []

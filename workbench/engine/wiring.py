@@ -72,6 +72,7 @@ def compose(host: Parts) -> Services:
     versioning.on_published.append(
         lambda version: pool.snapshots.prepare(version.config, str(version.number))
     )
+    versioning.on_version_deleted.append(pool.version_deleted)
     invoker = Invoker(
         catalog=catalog,
         concurrency=concurrency,

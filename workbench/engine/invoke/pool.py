@@ -176,6 +176,11 @@ class EnvironmentPool:
             idle.remove(env)
             self.changed(env.fn.name)
 
+    def version_deleted(self, name: str, number: int) -> None:
+        """A published version was deleted: its snapshot and provisioned concurrency go too."""
+        self.snapshots.drop(name, str(number))
+        self.provisioned.version_deleted(name, str(number))
+
     def _new(self, fn: FunctionConfig, version: str, revision: int) -> Environment:
         # $LATEST imports the sources as hot reload checked them; a version is immutable
         checked = None

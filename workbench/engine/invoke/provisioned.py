@@ -130,6 +130,13 @@ class Provisioned:
         self.reconcile()
         return had
 
+    def version_deleted(self, name: str, version: str) -> None:
+        """Lambda deletes a version's provisioned concurrency config with the version."""
+        if version in self._api_configs(name):
+            self.delete(name, version)
+        else:
+            self.reconcile()
+
     def dropped(self, name: str) -> None:
         """The function was deleted: its configs went with its ``FunctionMeta``."""
         self._api.pop(name, None)

@@ -126,9 +126,9 @@ class Snapshots:
         self.taken += 1
         return forker
 
-    def drop(self, name: str) -> None:
-        """The function is gone: so are its snapshots."""
-        for key in [k for k in self._envs if k[0] == name]:
+    def drop(self, name: str, version: str | None = None) -> None:
+        """The function (or that version of it) is gone: so are its snapshots."""
+        for key in [k for k in self._envs if k[0] == name and version in (None, k[1])]:
             self._envs.pop(key).shutdown("removed")
             self._taking.pop(key, None)
 

@@ -33,6 +33,7 @@ class RegistryService:
         self._generation = 0
         # told of each new version (the pool takes a SnapStart version's snapshot at once)
         self.on_published: list[Callable[[Version], None]] = []
+        self.on_version_deleted: list[Callable[[str, int], None]] = []
 
     def open(self, db: Path | Database | None = None) -> None:
         """``db``: the engine's ``Database`` (shared with its other stores), or a path."""
@@ -149,6 +150,8 @@ class RegistryService:
         self.catalog.require(name)
         self.require().delete_version(name, number)
         self._changed(name, "version")
+        for listener in self.on_version_deleted:
+            listener(name, number)
 
     def delete_function(self, name: str) -> None:
         """Its versions and aliases (the caller removes the function itself)."""
