@@ -13,7 +13,7 @@ import pytest
 
 from workbench.engine import Engine, EngineSettings, LambdaError
 
-from ..helpers import add_function, body, cgroups_here, make_function, report, until
+from ..helpers import add_function, body, make_function, report, until
 
 HOOKS = """
 import os, random
@@ -102,7 +102,9 @@ async def test_hooks_once_per_snapshot_and_once_per_restore(engine: Engine, tmp_
         assert result.record.log_lines[1].startswith("RESTORE_REPORT Restore Duration: ")
     # the random module is re-seeded in each restore (it would repeat the snapshot's draws)
     assert len({body(r)["random"] for r in results}) == 3
-    if cgroups_here():  # each restore in a cgroup of its own, not the snapshot's
+    isolation = engine.pool.isolation
+    if isolation is not None and isolation.cgroups is not None:  # a cgroup per environment:
+        # each restore in one of its own, not the snapshot's
         cgroups = {body(r)["cgroup"] for r in results}
         assert len(cgroups) == 3
         assert snapshot.cgroup is not None
