@@ -20,8 +20,18 @@ from .triggers import (
     label,
     triggers_of,
 )
+from .warm_start import (
+    LATEST_REFUSAL,
+    SNAP_START_VALUES,
+    snap_start_refusal,
+    snap_start_supported,
+)
 
 __all__ = [
+    "LATEST_REFUSAL",
+    "SNAP_START_VALUES",
+    "snap_start_refusal",
+    "snap_start_supported",
     "API_DIR",
     "ApiFunctions",
     "ApiLayers",

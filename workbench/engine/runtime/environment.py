@@ -39,7 +39,8 @@ from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
-from .spawning import MakeCgroup, spawn
+from .snapshot_fork import SNAPSHOT_VAR, InitType, RestoredProcess
+from .spawning import Forker, MakeCgroup, spawn
 
 # our Python runtime imports these copies instead of the live files (config/checked_sources.py)
 CHECKED_SOURCES_VAR = "_WORKBENCH_CHECKED_SOURCES"
@@ -142,6 +143,15 @@ class Environment(RuntimeAPIListener):
         self.isolation = isolation
         self.fork_servers = fork_servers
         self.forked = False  # its process came from a fork server
+        # how Lambda would have started it (AWS_LAMBDA_INITIALIZATION_TYPE); a provisioned one
+        # is kept initialised ahead of calls, a SnapStart one is forked from its version's
+        # snapshot (``restore_from``) and ``restored`` once it was; ``snapshot_socket`` makes
+        # this environment that snapshot (invoke/snapshots.py)
+        self.init_type: InitType = "on-demand"
+        self.provisioned = False
+        self.restore_from: Forker | None = None
+        self.restored = False
+        self.snapshot_socket: str | None = None
         self.cgroup: EnvCgroup | None = None
         self.namespaced = False  # its runtime entered its own namespaces (namespaces.py)
         # stopped while it waits for its next event, as Lambda freezes an idle environment
@@ -166,6 +176,7 @@ class Environment(RuntimeAPIListener):
         self.last_used = 0.0
         self.invocations = 0
         self.init_duration_ms: float | None = None
+        self.function_init_ms = 0.0  # of INIT, the part after the runtime connected
         self.peak_kb = 0
         self.shutdown_reason: ShutdownReason | None = None
         self.exit_description = ""
@@ -259,6 +270,8 @@ class Environment(RuntimeAPIListener):
             # are the host's)
             self.namespaced = bool(isolation and isolation.namespaces and self.ide is None)
             self.namespaced = self.namespaced and enters_namespaces(self.fn)
+            # a snapshot and its restores share a process image: no namespaces (UNVERIFIED gap)
+            self.namespaced = self.namespaced and self.init_type != "snap-start"
             how = launch(
                 self.fn,
                 python=self.python,
@@ -286,6 +299,12 @@ class Environment(RuntimeAPIListener):
             aws=self.aws,
             task_root=namespaces.TASK_ROOT if self.namespaced else None,
         )
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = self.init_type
+        if self.init_type == "snap-start":  # Lambda sets neither for SnapStart functions
+            env.pop("AWS_LAMBDA_LOG_GROUP_NAME", None)
+            env.pop("AWS_LAMBDA_LOG_STREAM_NAME", None)
+        if self.snapshot_socket is not None:
+            env[SNAPSHOT_VAR] = self.snapshot_socket
         if self.namespaced:
             env["TMPDIR"] = namespaces.TMP
             try:
@@ -308,8 +327,8 @@ class Environment(RuntimeAPIListener):
             def make_cgroup() -> EnvCgroup | None:
                 return isolation.create(env_id, memory)
 
-        fork = None
-        if self.fork_servers is not None and how.forkable:
+        fork: Forker | None = self.restore_from
+        if fork is None and self.fork_servers is not None and how.forkable:
             fork = self.fork_servers.get(self.python, self.namespaced)
         try:
             spawned = await spawn(
@@ -334,6 +353,7 @@ class Environment(RuntimeAPIListener):
             raise
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
         self.forked = isinstance(spawned.proc, ForkedProcess)
+        self.restored = isinstance(spawned.proc, RestoredProcess)
         self._runtime_pid = self.pid  # the runtime's own (see _measure)
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
         self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd
@@ -415,6 +435,7 @@ class Environment(RuntimeAPIListener):
         now = time.perf_counter()
         self.init_duration_ms = (now - self._t_spawn) * 1000
         function_init = (now - (self._t_connect or self._t_spawn)) * 1000
+        self.function_init_ms = function_init
         self._publish("function_init", duration_ms=function_init)
         self._publish("init_done", duration_ms=self.init_duration_ms)
         self._resolve(Outcome("ready"))

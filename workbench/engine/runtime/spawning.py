@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..config.function import FunctionConfig
 from .cgroups import EnvCgroup
-from .forkserver import ForkedProcess, ForkServer
+from .forkserver import ForkedProcess
 from .sandbox import ProcUsage, apply_limits
 
 SPAWN_THREADS = 2
@@ -48,6 +49,13 @@ class Spawned:
     cgroup: EnvCgroup | None  # the environment's, with the runtime in it
 
 
+class Forker(Protocol):
+    """Where a process can be forked from instead of exec'd: a fork server
+    (``forkserver.py``) or a SnapStart snapshot (``snapshot_fork.py``)."""
+
+    def spawn(self, env: dict[str, str], cwd: str) -> ForkedProcess: ...
+
+
 # the environment's cgroup, made in the spawning thread (None: rlimits only); raises OSError
 MakeCgroup = Callable[[], "EnvCgroup | None"]
 
@@ -58,7 +66,7 @@ def _spawn(
     fn: FunctionConfig,
     guard_cpu: bool,
     make_cgroup: MakeCgroup | None,
-    fork: ForkServer | None = None,
+    fork: Forker | None = None,
 ) -> Spawned:
     cgroup = make_cgroup() if make_cgroup is not None else None
     t_spawn = time.perf_counter()
@@ -130,7 +138,7 @@ async def spawn(
     guard_cpu: bool,
     inline: bool = False,
     make_cgroup: MakeCgroup | None = None,
-    fork: ForkServer | None = None,
+    fork: Forker | None = None,
 ) -> Spawned:
     """Start ``command`` in its own session, limited for ``fn``; raises ``OSError``.
 
