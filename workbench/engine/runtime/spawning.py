@@ -65,7 +65,8 @@ def _spawn(
     proc: subprocess.Popen[bytes] | ForkedProcess | None = None
     if fork is not None:
         try:
-            proc = fork.spawn(env, str(fn.folder))
+            join = cgroup.join_files() if cgroup is not None else None
+            proc = fork.spawn(env, str(fn.folder), join=join)
         except OSError:
             proc = None  # exec'd instead
     try:
@@ -82,7 +83,9 @@ def _spawn(
     forked = isinstance(proc, ForkedProcess)
     parent_peak_kb = 0 if forked else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert proc.stdin is not None and proc.stdout is not None
-    if cgroup is not None:  # before any user code runs: it waits for the go-ahead
+    if cgroup is not None and forked and proc.joined:  # it moved itself in, before forking
+        cgroup.joined()
+    elif cgroup is not None:  # before any user code runs: it waits for the go-ahead
         try:
             cgroup.add(proc.pid)
         except OSError as e:  # never run a function outside the limits it was given
