@@ -77,11 +77,10 @@ def _spawn(request, fds, control_fd):
         try:
             os.close(read)
             _join(request.get("join") or ())
-            prepared = _prepare(request) if request.get("namespaced") else None
             pid = os.fork()
             if pid == 0:
                 os.close(write)
-                _environment(request, fds, control_fd, prepared)  # never returns
+                _environment(request, fds, control_fd)  # never returns
             os.write(write, str(pid).encode())
         except BaseException:  # noqa: BLE001 - the zygote reads no pid, and says so
             code = 1
@@ -132,8 +131,9 @@ def _publish_environ(env):
 
 
 def _prepare(request):
-    """In the middle process: the namespaces' first half (``workbench_sandbox.prepare``),
-    done while the engine moves the environment into its cgroup, off the cold start's path;
+    """The namespaces' first half (``workbench_sandbox.prepare``), in the environment's process
+    while the engine sets its limits (not in the server's middle process: the server forks
+    one environment at a time, and a burst of cold starts would wait behind each one's);
     None if it failed (the environment's INIT then says why)."""
     env = request["env"]
     try:
@@ -146,10 +146,11 @@ def _prepare(request):
         return None
 
 
-def _environment(request, fds, control_fd, prepared=None):
+def _environment(request, fds, control_fd):
     """In the environment's process: become what an exec'd runtime is, then run it."""
     code = 1
     try:
+        prepared = _prepare(request) if request.get("namespaced") else None
         os.setsid()  # its own process group: the engine freezes and kills it by it
         stdin, stdout = fds
         os.dup2(stdin, 0)
