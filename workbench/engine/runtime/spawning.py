@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ..config.function import FunctionConfig
 from .cgroups import EnvCgroup
 from .forkserver import ForkedProcess, ForkServer
+from .launch import JOIN_VAR, Launch
 from .sandbox import ProcUsage, apply_limits
 
 SPAWN_THREADS = 2
@@ -61,16 +62,20 @@ def _spawn(
     fork: ForkServer | None = None,
 ) -> Spawned:
     cgroup = make_cgroup() if make_cgroup is not None else None
+    join = cgroup.join_files() if cgroup is not None else None
+    joins = False  # the runtime moves itself into its cgroup (it is a fork, or gated)
     t_spawn = time.perf_counter()
     proc: subprocess.Popen[bytes] | ForkedProcess | None = None
     if fork is not None:
         try:
-            join = cgroup.join_files() if cgroup is not None else None
             proc = fork.spawn(env, str(fn.folder), join=join)
+            joins = proc.joined
         except OSError:
             proc = None  # exec'd instead
     try:
         if proc is None:
+            if join and Launch.is_gated(command) and not any(" " in f for f in join):
+                env, joins = {**env, JOIN_VAR: " ".join(join)}, True
             proc = _popen(command, env, fn)
     except OSError:
         if cgroup is not None:
@@ -83,7 +88,7 @@ def _spawn(
     forked = isinstance(proc, ForkedProcess)
     parent_peak_kb = 0 if forked else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert proc.stdin is not None and proc.stdout is not None
-    if cgroup is not None and forked and proc.joined:  # it moved itself in, before forking
+    if cgroup is not None and joins:  # it is in (a fork), or will be before it execs (gated)
         cgroup.joined()
     elif cgroup is not None:  # before any user code runs: it waits for the go-ahead
         try:
