@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +87,7 @@ class Launch:
     forkable: bool = False
 
     @staticmethod
-    def is_gated(command: list[str] | tuple[str, ...]) -> bool:
+    def is_gated(command: Sequence[str]) -> bool:
         """Is ``command`` (a ``Launch.command``) started behind the gate?"""
         return tuple(command[: len(_GATE)]) == _GATE
 

@@ -60,7 +60,10 @@ def _spawn(
     guard_cpu: bool,
     make_cgroup: MakeCgroup | None,
     fork: ForkServer | None = None,
+    before: Callable[[], None] | None = None,
 ) -> Spawned:
+    if before is not None:  # (its TMPDIR mounted: tmp_images.py)
+        before()
     cgroup = make_cgroup() if make_cgroup is not None else None
     join = cgroup.join_files() if cgroup is not None else None
     joins = False  # the runtime moves itself into its cgroup (it is a fork, or gated)
@@ -139,17 +142,21 @@ async def spawn(
     inline: bool = False,
     make_cgroup: MakeCgroup | None = None,
     fork: ForkServer | None = None,
+    before: Callable[[], None] | None = None,
 ) -> Spawned:
     """Start ``command`` in its own session, limited for ``fn``; raises ``OSError``.
 
+    ``before``: called first, in the same thread (what the runtime needs in place).
     ``inline``: on the loop itself, for a lone cold start (the worker thread's hand-off costs
     ~1 ms of latency, and with nothing else starting there is nothing to stall). Cancelling the
     caller does not orphan the process: the spawn finishes, and its process is killed and reaped.
     """
     if inline:
-        return _spawn(command, env, fn, guard_cpu, make_cgroup, fork)
+        return _spawn(command, env, fn, guard_cpu, make_cgroup, fork, before)
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu, make_cgroup, fork)
+    future = loop.run_in_executor(
+        _pool(), _spawn, command, env, fn, guard_cpu, make_cgroup, fork, before
+    )
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
