@@ -26,10 +26,13 @@ import fcntl
 import logging
 import os
 import shutil
+import stat
 import struct
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 log = logging.getLogger("workbench.tmp")
@@ -37,12 +40,14 @@ log = logging.getLogger("workbench.tmp")
 MB = 1024 * 1024
 SWITCH_VAR = "WORKBENCH_TMP_CAP"  # "0": no images (the per-file cap)
 SPARES = 2  # mounted images kept ready per size in use
+LOOP_MAJOR = 7
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A  # Linux 5.8+
 LO_FLAGS_AUTOCLEAR = 4  # the loop device goes with the last unmount
 _LO_FLAGS_AT = 52  # in struct loop_info64
 _LOOP_INFO64_SIZE = 232
 _LOOP_ATTEMPTS = 20  # free devices taken by someone else between asking and configuring
+_loop_lock = threading.Lock()
 MS_NOSUID, MS_NODEV = 2, 4
 MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -62,23 +67,27 @@ def loop_mount(image: str, target: str) -> None:
     backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
     try:
         for attempt in range(_LOOP_ATTEMPTS):
-            ctl = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
-            try:
-                number = fcntl.ioctl(ctl, LOOP_CTL_GET_FREE)
-            finally:
-                os.close(ctl)
-            device = f"/dev/loop{number}"
-            loop = os.open(device, os.O_RDWR | os.O_CLOEXEC)
-            try:
+            with _loop_lock:  # (this engine's threads take turns; others may still race)
+                ctl = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+                try:
+                    number = fcntl.ioctl(ctl, LOOP_CTL_GET_FREE)
+                finally:
+                    os.close(ctl)
+                device = f"/dev/loop{number}"
+                if not os.path.exists(device):  # (a /dev without devtmpfs: a container's)
+                    os.mknod(device, stat.S_IFBLK | 0o660, os.makedev(LOOP_MAJOR, number))
+                loop = os.open(device, os.O_RDWR | os.O_CLOEXEC)
                 info = bytearray(_LOOP_INFO64_SIZE)
                 struct.pack_into("=I", info, _LO_FLAGS_AT, LO_FLAGS_AUTOCLEAR)
                 config = struct.pack("=II", backing, 0) + bytes(info) + bytes(64)
                 try:
                     fcntl.ioctl(loop, LOOP_CONFIGURE, config)
-                except OSError as e:  # taken meanwhile (another thread, another engine)
+                except OSError as e:  # taken meanwhile (by another engine)
+                    os.close(loop)
                     if e.errno == errno.EBUSY and attempt < _LOOP_ATTEMPTS - 1:
                         continue
                     raise
+            try:
                 flags = MS_NOSUID | MS_NODEV
                 if _libc.mount(device.encode(), target.encode(), b"ext4", flags, None):
                     code = ctypes.get_errno()
@@ -144,7 +153,6 @@ class TmpImages:
         self._templates: dict[int, str] = {}
         self._ready: dict[int, list[str]] = {}
         self._mounted: set[str] = set()  # every mounted target, spare or in use
-        self._serial = 0
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
         self._released: list[str] = []
@@ -201,8 +209,8 @@ class TmpImages:
         with self._lock:
             targets = list(self._mounted)
             self._mounted.clear()
-        for target in targets:
-            self._discard(target)
+        with ThreadPoolExecutor(4, thread_name_prefix="workbench-tmp-close") as pool:
+            list(pool.map(self._discard, targets))  # (unmounts partly overlap in the kernel)
         for template in self._templates.values():
             with contextlib.suppress(OSError):
                 os.unlink(template)
@@ -210,10 +218,7 @@ class TmpImages:
     # ------------------------------------------------------------------ the work
 
     def _new_target(self) -> str:
-        self._serial += 1
-        target = str(self.folder / f"tmp-{self._serial}")
-        os.mkdir(target, 0o700)
-        return target
+        return tempfile.mkdtemp(prefix="tmp-", dir=self.folder)  # (0700, a name of its own)
 
     def _make(self, size_mb: int) -> str:
         with self._lock:
