@@ -25,8 +25,9 @@ def _images_here(tmp_path: Path) -> str:
     found = TmpImages.open(tmp_path / "probe")
     if isinstance(found, str):
         return found
+    why = found.wait_probed()
     found.close()
-    return ""
+    return why
 
 
 @pytest.fixture(scope="module")

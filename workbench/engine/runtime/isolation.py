@@ -119,12 +119,13 @@ class Isolation:
 
     def describe_tmp(self) -> str:
         """One line: how much an environment may write to its /tmp (TMPDIR)."""
-        if self.tmp is not None:
+        why = self.tmp.wait_probed() if self.tmp is not None else self.why_no_tmp_cap
+        if not why:
             return (
                 "/tmp: a filesystem of its own per environment (an ext4 image on disk, not in "
                 "memory), ephemeral_storage in total (ENOSPC past it)"
             )
-        return f"/tmp: ephemeral_storage per file only, not in total ({self.why_no_tmp_cap})"
+        return f"/tmp: ephemeral_storage per file only, not in total ({why})"
 
     def describe(self, memory_mb: int | None = None) -> str:
         """One line: what limits a function's environments, and how."""

@@ -40,6 +40,7 @@ log = logging.getLogger("workbench.tmp")
 MB = 1024 * 1024
 SWITCH_VAR = "WORKBENCH_TMP_CAP"  # "0": no images (the per-file cap)
 SPARES = 2  # mounted images kept ready per size in use
+DEFAULT_MB = 512
 LOOP_MAJOR = 7
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A  # Linux 5.8+
@@ -159,26 +160,39 @@ class TmpImages:
         self._failed: set[int] = set()  # sizes no spare could be made of
         self._template_lock = threading.Lock()  # one template made at a time
         self._closed = False
+        self.probed = threading.Event()
+        self.why_not = ""
+        self._ready[DEFAULT_MB] = []  # (Lambda's default size: spares made at once)
         self._thread = threading.Thread(target=self._run, name="workbench-tmp-images", daemon=True)
         self._thread.start()
 
     @classmethod
     def open(cls, folder: Path) -> TmpImages | str:
-        """The engine's images, after one real mount; or why environments cannot have them."""
+        """The engine's images, or why environments cannot have them. The one real mount
+        that shows they work is made by the thread (``why_not`` once ``probed`` is set), so
+        an engine's start does not wait for ``mke2fs``."""
         if os.environ.get(SWITCH_VAR, "1") == "0":
             return f"asked for with {SWITCH_VAR}=0"
         if _mke2fs() is None:
             return "mke2fs is not installed"
         if not os.path.exists("/dev/loop-control"):
             return "no loop devices (/dev/loop-control)"
-        images = cls(folder)
+        return cls(folder)
+
+    def wait_probed(self, timeout: float = 30.0) -> str:
+        """'' once images are known to work here, else why not."""
+        if not self.probed.wait(timeout):
+            return "setting up loop devices took too long"
+        return self.why_not
+
+    def _probe(self) -> None:
         try:
-            target = images._make(1)
+            target = self._make(1)
         except (OSError, subprocess.SubprocessError) as e:
-            images.close()
-            return f"cannot mount a loop device here ({e})"
-        images.release(target)
-        return images
+            self.why_not = f"cannot mount a loop device here ({e})"
+        else:
+            self._discard(target)
+        self.probed.set()
 
     # ------------------------------------------------------------------ for environments
 
@@ -192,7 +206,13 @@ class TmpImages:
             if target is not None:
                 return target, None
             target = self._new_target()
-        return target, lambda: self._mount_at(size_mb, target)
+        return target, lambda: self._mount_if_possible(size_mb, target)
+
+    def _mount_if_possible(self, size_mb: int, target: str) -> None:
+        """(In the spawning thread.) Where images turned out not to work, the TMPDIR stays a
+        private folder, as ``describe_tmp`` then says."""
+        if not self.wait_probed():
+            self._mount_at(size_mb, target)
 
     def release(self, target: str) -> None:
         """The environment is gone: unmount its TMPDIR and remove its image, in the thread."""
@@ -290,10 +310,10 @@ class TmpImages:
             log.warning("could not unmount %s: %s", target, e)
         with contextlib.suppress(OSError):
             os.unlink(target + ".img")
-        with contextlib.suppress(OSError):
-            os.rmdir(target)
+        shutil.rmtree(target, ignore_errors=True)  # (a plain folder's files, where unmounted)
 
     def _run(self) -> None:
+        self._probe()
         while True:
             with self._lock:
                 while not self._closed and not self._released and not self._short():
@@ -323,6 +343,8 @@ class TmpImages:
 
     def _short(self) -> int | None:
         """A size whose spares are fewer than wanted (under the lock)."""
+        if self.why_not:
+            return None
         for size_mb, ready in self._ready.items():
             if len(ready) < self.spares and size_mb not in self._failed:
                 return size_mb
