@@ -96,7 +96,9 @@ class EnvironmentPool:
         self.scratch = EngineTmp(tmp_root)
         self.tmp_root = self.scratch.path
         self.catalog.checked.bind(self.scratch.path / "checked")  # hot reload's checked copies
-        self.isolation = Isolation.detect(self.settings.isolation, self.settings.cpu)
+        self.isolation = Isolation.detect(
+            self.settings.isolation, self.settings.cpu, self.scratch.path
+        )
         families = {runtime_family(fn.runtime) for fn in self.catalog.functions.values()}
         self.interpreters.prepare(f for f in ("python", "nodejs") if f in families)
         self.started = True

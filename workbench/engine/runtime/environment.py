@@ -41,6 +41,7 @@ from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListene
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .snapshot_fork import SNAPSHOT_VAR, InitType, RestoredProcess
 from .spawning import Forker, MakeCgroup, spawn
+from .tmp_images import TmpImages
 
 # our Python runtime imports these copies instead of the live files (config/checked_sources.py)
 CHECKED_SOURCES_VAR = "_WORKBENCH_CHECKED_SOURCES"
@@ -172,6 +173,7 @@ class Environment(RuntimeAPIListener):
         self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.pid = 0
         self.tmpdir = ""
+        self._tmp_images: TmpImages | None = None  # where its TMPDIR is mounted from, if any
         self.created_at = 0.0
         self.last_used = 0.0
         self.invocations = 0
@@ -286,8 +288,7 @@ class Environment(RuntimeAPIListener):
             self._runtime_started()
             raise
         address = await self.api.start()
-        self.tmp_root.mkdir(parents=True, exist_ok=True)
-        self.tmpdir = tempfile.mkdtemp(prefix=f"{self.fn.name}-{self.short_id}-", dir=self.tmp_root)
+        mount_tmp = self._make_tmpdir(isolation)
         env = lambda_environment(
             self.fn,
             how,
@@ -339,6 +340,7 @@ class Environment(RuntimeAPIListener):
                 inline=self.spawn_inline,
                 make_cgroup=make_cgroup,
                 fork=fork,
+                before=mount_tmp,
             )
         except OSError as e:
             self._spawned.set()
@@ -831,9 +833,25 @@ class Environment(RuntimeAPIListener):
             self.isolation.cgroups.retire(self.cgroup)  # now, or once its last process is gone
             self.cgroup = None
 
+    def _make_tmpdir(self, isolation: Isolation | None) -> Callable[[], None] | None:
+        """Its TMPDIR: a filesystem of its own, capped in total at its ephemeral storage, where
+        the machine allows (``tmp_images.py``; the returned call mounts it, off the loop, if no
+        mounted one was ready), else a private folder."""
+        if isolation is not None and isolation.tmp is not None:
+            self._tmp_images = isolation.tmp
+            self.tmpdir, mount = isolation.tmp.take(self.fn.ephemeral_storage)
+            return mount
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{self.fn.name}-{self.short_id}-", dir=self.tmp_root)
+        return None
+
     def _cleanup_files(self) -> None:
         """Remove the TMPDIR: renamed away at once (the path is free), deleted off the loop."""
         if not self.tmpdir:
+            return
+        if self._tmp_images is not None:  # unmounted and removed by its thread
+            self._tmp_images.release(self.tmpdir)
+            self.tmpdir, self._tmp_images = "", None
             return
         doomed = f"{self.tmpdir}.removing"
         try:

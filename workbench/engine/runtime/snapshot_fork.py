@@ -51,9 +51,12 @@ class SnapshotForker:
         except OSError:
             pass
 
-    def spawn(self, env: dict[str, str], cwd: str) -> ForkedProcess:
-        """A restored environment's process, waiting for its go-ahead; raises ``OSError``."""
-        request = json.dumps({"env": env, "cwd": cwd}).encode()
+    def spawn(
+        self, env: dict[str, str], cwd: str, *, join: list[str] | None = None
+    ) -> ForkedProcess:
+        """A restored environment's process, waiting for its go-ahead; raises ``OSError``.
+        ``join``: as for a fork server (``ForkServer.spawn``)."""
+        request = json.dumps({"env": env, "cwd": cwd, "join": join or []}).encode()
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         try:
@@ -81,7 +84,7 @@ class SnapshotForker:
             os.close(stdout_w)
         self.restores += 1
         return RestoredProcess(
-            pid, os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb")
+            pid, os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb"), joined=bool(join)
         )
 
     def _connected(self) -> socket.socket:

@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+from workbench_zygote import join_cgroup
+
 SNAPSHOT_VAR = "_WORKBENCH_SNAPSHOT"
 MAX_REQUEST = 1 << 20
 # awslambdaric's error types and exit codes for failing hooks
@@ -125,6 +127,7 @@ def _fork(request, fds, control, conn):
     if middle == 0:
         try:
             os.close(read)
+            join_cgroup(request.get("join") or ())  # (the restore is forked into its cgroup)
             child = os.fork()
             if child == 0:
                 os.setsid()  # out of the snapshot's process group before the engine stops it
