@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .invoke.function_state import FunctionState
     from .invoke.results import InvocationCancelled, InvokeResult
+    from .invoke.streaming import StreamingInvocation, invoke_stream
+    from .runtime.response_stream import STREAM_LIMIT, StreamEnd
     from .model.errors import (
         FunctionNotReady,
         InvalidParameterValue,
@@ -76,6 +78,10 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "InvocationCancelled": "invoke.results",
     "InvokeResult": "invoke.results",
     "InvokeStart": "model.events",
+    "STREAM_LIMIT": "runtime.response_stream",
+    "StreamEnd": "runtime.response_stream",
+    "StreamingInvocation": "invoke.streaming",
+    "invoke_stream": "invoke.streaming",
     "LATEST": "registry.versions",
     "LambdaError": "model.errors",
     "LogLine": "model.events",
@@ -105,6 +111,10 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "LATEST",
+    "STREAM_LIMIT",
+    "StreamEnd",
+    "StreamingInvocation",
+    "invoke_stream",
     "Alias",
     "AsyncEventChanged",
     "BucketActivity",

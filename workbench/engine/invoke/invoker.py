@@ -35,6 +35,7 @@ from ..model.records import InvocationType
 from ..registry.versions import LATEST, Registry, is_alias_qualifier, version_number
 from ..runtime.environment import Environment, Outcome, SpawnError
 from ..runtime.launch import LaunchError
+from ..runtime.response_stream import ResponseStream
 from ..runtime.runtime_api import Invocation
 from ..storage.store import RecordStore
 from .concurrency import Concurrency
@@ -60,6 +61,7 @@ class PreparedCall:
     attempt: int = 1  # Event invocations: which attempt this is
     enqueued_at: float | None = None  # Event invocations: when it was accepted
     replay_of: str | None = None  # a replay: the request id it runs again
+    stream: ResponseStream | None = None  # InvokeWithResponseStream: chunks go there
 
 
 def check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
@@ -285,6 +287,7 @@ class Invoker:
                 client_context=client_context.replace("\r", " ").replace("\n", " ")
                 if client_context
                 else None,
+                stream=call.stream,
             )
             handed_at.append(time.time())
             debugger = self.pool.debugger
