@@ -26,11 +26,11 @@ from . import (
 )
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
-from .streaming_invoke import invoke_with_response_stream
 from .keys import ENGINE
 from .limits import ConnectionLimits
 from .listen import Served
 from .security import HostPolicy
+from .streaming_invoke import invoke_with_response_stream
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001  # as `sam local start-lambda`

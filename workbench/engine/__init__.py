@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from .invoke.function_state import FunctionState
     from .invoke.results import InvocationCancelled, InvokeResult
     from .invoke.streaming import StreamingInvocation, invoke_stream
-    from .runtime.response_stream import STREAM_LIMIT, StreamEnd
     from .model.errors import (
         FunctionNotReady,
         InvalidParameterValue,
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
     from .model.problems import CodeProblem
     from .model.records import InvocationRecord
     from .registry.versions import LATEST, Alias, Version
+    from .runtime.response_stream import STREAM_LIMIT, StreamEnd
 
 _WHERE = {  # public name -> the module under workbench.engine that defines it
     "Alias": "registry.versions",

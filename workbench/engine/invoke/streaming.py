@@ -16,15 +16,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..model.errors import LambdaError
-from ..runtime.response_stream import STREAM_LIMIT, ResponseStream, StreamEnd
+from ..runtime import response_stream
+from ..runtime.response_stream import ResponseStream, StreamEnd
 from .invoker import Invoker
 from .results import InvokeResult
 
-if TYPE_CHECKING:
-    from ..engine import Engine
+
+class _Running(Protocol):
+    """What runs invocations: the ``Engine`` (its ``invoker``)."""
+
+    @property
+    def invoker(self) -> Invoker: ...
+
 
 log = logging.getLogger("workbench.invoke")
 
@@ -97,18 +103,19 @@ def _finish(stream: ResponseStream, task: asyncio.Task[InvokeResult]) -> None:
 
 
 async def invoke_stream(
-    engine: Engine | Invoker,
+    engine: _Running | Invoker,
     function: str,
     payload: bytes | str | None = None,
     *,
     qualifier: str | None = None,
     client_context: str | None = None,
     trigger: str | None = None,
-    limit: int = STREAM_LIMIT,
+    limit: int | None = None,
 ) -> StreamingInvocation:
-    """Start a streamed invocation; returns once its first chunk is in (or it ended)."""
+    """Start a streamed invocation; returns once its first chunk is in (or it ended).
+    ``limit``: bytes it may stream (default Lambda's 200 MB)."""
     invoker = engine if isinstance(engine, Invoker) else engine.invoker
-    stream = ResponseStream(limit=limit)
+    stream = ResponseStream(limit=response_stream.STREAM_LIMIT if limit is None else limit)
     call = invoker.prepare(
         function, payload, qualifier=qualifier, client_context=client_context, trigger=trigger
     )
