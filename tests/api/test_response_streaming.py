@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import make_function
+from tests.helpers import make_function, until_sync
 from workbench.engine.runtime import response_stream
 
 from .live_server import LiveServer
@@ -47,6 +47,14 @@ PY_FAILS_MIDWAY = """
 def handler(event, context):
     yield "partial"
     raise RuntimeError("broke mid-stream")
+"""
+
+PY_STALLS = """
+import time
+def handler(event, context):
+    yield "before the timeout"
+    time.sleep(30)
+    yield "never"
 """
 
 PY_LARGE = """
@@ -119,6 +127,7 @@ def root(tmp_path: Path) -> Path:
     make_function(root, "py-gated", PY_GATED)
     make_function(root, "py-fails", PY_FAILS_MIDWAY)
     make_function(root, "py-large", PY_LARGE, timeout=60)
+    make_function(root, "py-stalls", PY_STALLS, timeout=1)
     make_function(root, "py-plain", "def handler(event, context):\n    return {'plain': 1}\n")
     for name, code in (
         ("node-gated", NODE_GATED),
@@ -266,6 +275,11 @@ def test_record_keeps_the_streamed_body(live: LiveServer, tmp_path: Path) -> Non
     record = live.sync(lambda engine: engine.store.recent("py-gated", 1)[0])  # type: ignore[union-attr]
     assert record.status == "success"
     assert record.response == "first second third"
+    assert record.stream_chunks is not None and record.stream_chunks >= 3
+    buffered = live.client().invoke(FunctionName="py-plain", Payload=b"{}")
+    assert buffered["StatusCode"] == 200
+    record = live.sync(lambda engine: engine.store.recent("py-plain", 1)[0])  # type: ignore[union-attr]
+    assert record.stream_chunks is None
 
 
 def test_streams_from_a_namespaced_sandbox(root: Path, tmp_path: Path) -> None:
@@ -279,3 +293,31 @@ def test_streams_from_a_namespaced_sandbox(root: Path, tmp_path: Path) -> None:
         assert events[-1] == {"InvokeComplete": {}}
     finally:
         server.stop()
+
+
+def test_timeout_mid_stream_ends_the_stream_with_the_timeout(live: LiveServer) -> None:
+    events = list(stream_events(live, "py-stalls", {}))
+    assert events[0] == {"PayloadChunk": {"Payload": b"before the timeout"}}
+    complete = events[-1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+
+
+def test_a_reader_gone_mid_stream_leaves_the_function_usable(
+    live: LiveServer, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate-gone"
+    stream = live.client().invoke_with_response_stream(
+        FunctionName="py-gated", Payload=json.dumps({"gate": str(gate)}).encode()
+    )["EventStream"]
+    assert next(iter(stream)) == {"PayloadChunk": {"Payload": b"first "}}
+    stream.close()  # the connection goes with it
+    gate.touch()
+
+    def finished(engine: Any) -> bool:
+        records = engine.store.recent("py-gated", 1)
+        return bool(records) and records[0].status == "success"
+
+    until_sync(lambda: live.sync(finished))
+    first, rest, _ = read_gated(live, "py-gated", tmp_path / "gate-again")
+    assert first + rest == b"first second third"

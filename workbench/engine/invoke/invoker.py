@@ -258,6 +258,7 @@ class Invoker:
         request_id = call.request_id
         fn = env.fn
         init_outcome = None
+        inv: Invocation | None = None
         if cold:
             try:
                 init_outcome = await env.start()
@@ -302,9 +303,12 @@ class Invoker:
         else:
             outcome = init_outcome
             outcome.log_lines = []
-        return build_result(
+        result = build_result(
             env, fn, request_id, started_at, cold, outcome, call.data, call.trigger, call.qualifier
         )
+        if inv is not None and inv.stream is not None and inv.stream.streamed:
+            result.record.stream_chunks = inv.stream.chunks  # the body: cut as any response
+        return result
 
     def _record(
         self, call: PreparedCall, result: InvokeResult, started_at: float, start_wait_s: float
