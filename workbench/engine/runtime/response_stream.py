@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..model.events import CHUNK_EXCERPT, EventBus, ResponseChunk
+
 STREAM_LIMIT = 200 * 1024 * 1024  # bytes per streamed response
 UNCAPPED_BYTES = 6 * 1024 * 1024  # then the bandwidth cap applies
 CAPPED_RATE = 2 * 1024 * 1024  # bytes per second past UNCAPPED_BYTES
@@ -70,6 +72,7 @@ class ResponseStream:
         self.pause: Callable[[], None] | None = None  # stop reading the runtime's socket
         self.resume: Callable[[], None] | None = None
         self._paused = False
+        self.on_chunk: Callable[[bytes], None] | None = None  # each chunk, as it arrives
         self.started = asyncio.Event()  # a first chunk, or the end: the reader may begin
 
     # ----------------------------------------------------------------- the runtime's side
@@ -86,6 +89,8 @@ class ResponseStream:
         room = KEEP_BYTES - len(self.kept)
         if room > 0:
             self.kept += data[:room]
+        if self.on_chunk is not None:
+            self.on_chunk(data)
         if self.size > self.limit:
             self.over_limit = True  # nothing more goes to the reader
             return
@@ -157,3 +162,27 @@ class ResponseStream:
         due = self._capped_since + over / self.rate
         if due > now:
             await asyncio.sleep(due - now)
+
+
+def announce_chunks(
+    stream: ResponseStream, bus: EventBus, function: str, env_id: str, request_id: str
+) -> None:
+    """Publish each chunk of ``stream`` as a ``ResponseChunk`` while anyone follows the bus."""
+    if not bus.active:
+        return
+
+    def chunk(data: bytes) -> None:
+        if bus.active:
+            bus.publish(
+                ResponseChunk(
+                    function,
+                    env_id,
+                    request_id,
+                    stream.chunks,
+                    len(data),
+                    bytes(data[:CHUNK_EXCERPT]),
+                    time.time(),
+                )
+            )
+
+    stream.on_chunk = chunk

@@ -143,6 +143,7 @@ class RuntimeAPIListener:
     def on_response_too_large(self, inv: Invocation, size: int) -> None: ...
     def on_exiting(self) -> None: ...  # our runtime is about to kill itself (out of memory)
     def on_waiting(self) -> None: ...  # the runtime waits in /next with nothing to hand it
+    def on_stream(self, inv: Invocation, stream: ResponseStream) -> None: ...  # streaming starts
 
     async def admits(self, peer_port: int, api_port: int) -> bool:
         """May the process connected from 127.0.0.1:``peer_port`` use this Runtime API? (An
@@ -350,6 +351,7 @@ class RuntimeAPI:
             inv.stream = ResponseStream(reader=False)  # plain Invoke: buffered whole
         inv.stream.streamed = True
         inv.stream.content_type = content_type
+        self.listener.on_stream(inv, inv.stream)
         return inv.stream
 
     def end_stream(self, stream: ResponseStream, trailers: bytes) -> bytes:
