@@ -6,7 +6,7 @@ The Runtime API feeds each chunk of the runtime's chunked ``/response`` body in 
 then completes it with how the invocation ended (``complete``). A reader iterates the chunks
 (``async for chunk in stream``) while the handler still runs; iteration ends once it is complete.
 
-Lambda's limits (LAMBDA_REFERENCE; DG configuration-response-streaming): at most 200 MB per
+Lambda's limits (DG configuration-response-streaming, "Bandwidth limits"): at most 200 MB per
 streamed response, the first 6 MB at full speed and the rest at up to 2 MB/s (paced here, on
 the reader's side, so a slow reader holds the runtime back through TCP). Read through plain
 Invoke (no reader), the response is buffered whole under the ordinary 6 MB limit.
