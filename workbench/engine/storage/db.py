@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .db_file import StateDatabaseError, move_aside_hint
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -210,6 +210,11 @@ CREATE TABLE IF NOT EXISTS stream_checkpoints (
 )
 """
 
+# Response streaming: how many chunks a streamed response came in (NULL: not streamed).
+_SCHEMA_V9 = """
+ALTER TABLE invocations ADD COLUMN stream_chunks INTEGER
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1,
@@ -220,6 +225,7 @@ MIGRATIONS: dict[int, str] = {
     6: _SCHEMA_V6,
     7: _SCHEMA_V7,
     8: _SCHEMA_V8,
+    9: _SCHEMA_V9,
 }
 
 
