@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from workbench.engine import Engine, EngineSettings, InvokeResult
+from workbench.engine.config import discover
 from workbench.engine.config.function import ConfigError, parse_function
 
 from ..helpers import add_function, body, make_function, toml_value
@@ -503,3 +504,83 @@ async def test_node_json_logs_have_aws_shape_and_filter_by_level(engine: Engine)
         "platform.start",
         "platform.report",
     ]
+
+
+# ---------------------------------------------------------------------------- templates
+
+
+def _template(tmp_path: Path, logging_yaml: str, globals_yaml: str = "") -> Path:
+    root = tmp_path / "app"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (root / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n" + globals_yaml + "Resources:\n"
+        "  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      CodeUri: src\n"
+        "      Handler: app.handler\n"
+        "      Runtime: python3.12\n" + logging_yaml
+    )
+    return root
+
+
+def test_a_templates_logging_config_becomes_the_functions(tmp_path: Path) -> None:
+    root = _template(
+        tmp_path,
+        "      LoggingConfig:\n"
+        "        LogFormat: JSON\n"
+        "        ApplicationLogLevel: ERROR\n"
+        "        LogGroup: /custom/group\n",
+    )
+    found = discover([root])
+    fn = found.functions["Fn"]
+    assert (fn.logging.format, fn.logging.application_level) == ("JSON", "ERROR")
+    assert "LoggingConfig.LogGroup: not run here (logs stay in the workbench)" in fn.notes
+    assert not any(note.startswith("LoggingConfig: not run here") for note in fn.notes)
+
+
+def test_a_logging_config_in_globals_applies(tmp_path: Path) -> None:
+    root = _template(
+        tmp_path, "", "Globals:\n  Function:\n    LoggingConfig:\n      LogFormat: JSON\n"
+    )
+    assert discover([root]).functions["Fn"].logging.format == "JSON"
+
+
+@pytest.mark.parametrize(
+    ("yaml", "line", "key", "message"),
+    [
+        (
+            "      LoggingConfig:\n        LogFormat: Json\n",
+            10,
+            "Resources.Fn.Properties.LoggingConfig.LogFormat",
+            'must be "JSON" or "Text"',
+        ),
+        (
+            "      LoggingConfig:\n        SystemLogLevel: WARN\n",
+            10,
+            "Resources.Fn.Properties.LoggingConfig.SystemLogLevel",
+            'levels apply only to the JSON log format: set logging_format = "JSON"',
+        ),
+        (
+            "      LoggingConfig:\n        LogFormat: JSON\n        Level: INFO\n",
+            11,
+            "Resources.Fn.Properties.LoggingConfig.Level",
+            "unknown property; accepted: LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup",
+        ),
+        (
+            "      LoggingConfig: JSON\n",
+            9,
+            "Resources.Fn.Properties.LoggingConfig",
+            "must be a mapping (LogFormat, ApplicationLogLevel, SystemLogLevel)",
+        ),
+    ],
+)
+def test_a_bad_logging_config_in_a_template_is_located(
+    tmp_path: Path, yaml: str, line: int, key: str, message: str
+) -> None:
+    root = _template(tmp_path, yaml)
+    found = discover([root])
+    assert found.functions == {}
+    error = found.problems["Fn"].error
+    assert (error.line, error.key, error.message) == (line, key, message)
