@@ -584,3 +584,28 @@ def test_a_bad_logging_config_in_a_template_is_located(
     assert found.functions == {}
     error = found.problems["Fn"].error
     assert (error.line, error.key, error.message) == (line, key, message)
+
+
+# ---------------------------------------------------------------------------- versions, reload
+
+
+async def test_a_version_freezes_its_logging_config_across_restarts(
+    function_root: Path, engine_settings: EngineSettings
+) -> None:
+    code = "import logging\ndef handler(e, c):\n    logging.warning('w')\n    return 1\n"
+    make_function(function_root, "v", code, logging_format="JSON")
+    async with Engine([function_root], engine_settings) as engine:
+        version, created = await engine.publish("v")
+        assert created
+        # back to text: a change of logging config alone makes a new version
+        make_function(function_root, "v", code, logging_format="Text")
+        engine.load_functions()
+        latest = await engine.invoke("v", b"{}")
+        assert any(x.startswith("[WARNING]\t") for x in latest.record.log_lines)
+        second, created = await engine.publish("v")
+        assert created and second.number == version.number + 1
+    async with Engine([function_root], engine_settings) as engine:  # read back from SQLite
+        frozen = await engine.invoke("v", b"{}", qualifier=str(version.number))
+    records = [json.loads(x) for x in frozen.record.log_lines if x.startswith('{"timestamp"')]
+    assert [r["level"] for r in records] == ["WARNING"]
+    assert [r["type"] for r in platform_records(frozen)][-1] == "platform.report"
