@@ -137,3 +137,51 @@ def test_a_level_under_text_is_refused(live: LiveServer, client) -> None:
     assert client.get_function_configuration(FunctionName="echo")["LoggingConfig"]["LogFormat"] == (
         "Text"
     )
+
+
+def test_workbench_deploy_carries_the_logging_config(tmp_path: Path) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from tests.helpers import make_function
+    from tests.test_cli_serve import start_serve
+
+    from .test_deploy_cli import ROLE, deploy
+
+    source = tmp_path / "source"
+    code = "def handler(event, context):\n    return 1\n"
+    make_function(source, "shipped", code, logging_format="JSON", system_log_level="WARN")
+    target = tmp_path / "target"
+    target.mkdir()
+    serve, url, _ = start_serve(target, tmp_path / "target-state")
+    try:
+        client = boto3.client(
+            "lambda",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 0}),
+        )
+        made = deploy(source, "shipped", url, "--role", ROLE)
+        assert made.returncode == 0, made.stderr
+        remote = client.get_function_configuration(FunctionName="shipped")["LoggingConfig"]
+        assert remote == {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "WARN",
+            "LogGroup": "/aws/lambda/shipped",
+        }
+        same = deploy(source, "shipped", url)
+        assert same.stdout.splitlines()[0] == "shipped: no changes", same.stdout
+        make_function(source, "shipped", code, logging_format="Text")
+        changed = deploy(source, "shipped", url)
+        assert changed.returncode == 0, changed.stderr
+        assert any(
+            x.startswith("configuration: LoggingConfig ") for x in changed.stdout.splitlines()
+        )
+        remote = client.get_function_configuration(FunctionName="shipped")["LoggingConfig"]
+        assert remote == {"LogFormat": "Text", "LogGroup": "/aws/lambda/shipped"}
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
