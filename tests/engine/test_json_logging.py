@@ -609,3 +609,50 @@ async def test_a_version_freezes_its_logging_config_across_restarts(
     records = [json.loads(x) for x in frozen.record.log_lines if x.startswith('{"timestamp"')]
     assert [r["level"] for r in records] == ["WARNING"]
     assert [r["type"] for r in platform_records(frozen)][-1] == "platform.report"
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        ("TRACE", ["DEBUG", "INFO", "WARNING", "ERROR"]),  # awslambdaric maps TRACE to DEBUG
+        ("FATAL", []),  # CRITICAL only: logging.exception's ERROR is dropped
+    ],
+)
+async def test_python_trace_and_fatal_levels(
+    engine: Engine, level: str, expected: list[str]
+) -> None:
+    add_function(engine, "lv", LOGGING_HANDLER, logging_format="JSON", application_log_level=level)
+    result = await engine.invoke("lv", b"{}")
+    levels = [json.loads(x)["level"] for x in own_lines(result) if x != "plain print"]
+    assert levels == expected
+
+
+NODE_THROWS = """
+exports.handler = async () => {
+  throw new TypeError('bad type');
+};
+"""
+
+
+@needs_node
+async def test_node_unhandled_error_is_one_json_error_record(engine: Engine) -> None:
+    folder = engine.roots[0] / "nodethrow"
+    folder.mkdir()
+    (folder / "function.toml").write_text(
+        'runtime = "nodejs20.x"\nhandler = "index.handler"\nlogging_format = "JSON"\n'
+    )
+    (folder / "index.js").write_text(NODE_THROWS)
+    engine.load_functions()
+    result = await engine.invoke("nodethrow", b"{}")
+    assert body(result)["errorType"] == "TypeError"
+    # LogPatch.js: structuredConsole.logError under JSON is console.error(intoError(err)): one
+    # record whose message is the error, serialised by jsonErrorReplacer
+    [line] = own_lines(result)
+    record = json.loads(line)
+    assert list(record) == ["timestamp", "level", "requestId", "message"]
+    assert record["level"] == "ERROR" and record["requestId"] == result.record.request_id
+    message = record["message"]
+    assert (message["errorType"], message["errorMessage"]) == ("TypeError", "bad type")
+    assert message["stackTrace"][0] == "TypeError: bad type"
+    last = platform_records(result)[-1]
+    assert last["type"] == "platform.report" and last["record"]["status"] == "error"
