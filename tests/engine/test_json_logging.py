@@ -315,6 +315,10 @@ async def test_python_default_json_level_is_info(engine: Engine) -> None:
     result = await engine.invoke("info", b"{}")
     levels = [json.loads(x)["level"] for x in own_lines(result) if x != "plain print"]
     assert levels == ["INFO", "WARNING", "ERROR"]
+    # forked from the fork server's interpreter, which imported the bootstrap before this
+    # environment's variables existed: the format is read when the runtime starts
+    [env] = engine.pool.environments("info")
+    assert env.forked
 
 
 async def test_python_init_failure_under_json(engine: Engine) -> None:
