@@ -660,3 +660,27 @@ async def test_node_unhandled_error_is_one_json_error_record(engine: Engine) -> 
     assert message["stackTrace"][0] == "TypeError: bad type"
     last = platform_records(result)[-1]
     assert last["type"] == "platform.report" and last["record"]["status"] == "error"
+
+
+async def test_a_snapstart_restore_under_json(engine: Engine) -> None:
+    code = "import logging\ndef handler(e, c):\n    logging.warning('restored')\n    return 1\n"
+    add_function(
+        engine, "snapjson", code, runtime="python3.12", snap_start="PublishedVersions",
+        logging_format="JSON",
+    )  # fmt: skip
+    await engine.publish("snapjson")
+    result = await engine.invoke("snapjson", b"{}", qualifier="1")
+    assert body(result) == 1
+    types = [r["type"] for r in platform_records(result)]
+    assert types == [
+        "platform.restoreStart",
+        "platform.restoreReport",
+        "platform.start",
+        "platform.report",
+    ]
+    metrics = platform_records(result)[-1]["record"]["metrics"]
+    assert "initDurationMs" not in metrics
+    assert metrics["restoreDurationMs"] > 0 and metrics["billedRestoreDurationMs"] >= 0
+    # the snapshot's interpreter was started before the restore: JSON all the same
+    [record] = [json.loads(x) for x in result.record.log_lines if x.startswith('{"timestamp"')]
+    assert record["message"] == "restored" and record["requestId"] == result.record.request_id

@@ -126,7 +126,10 @@ class PlatformLog:
     def restore_report(self, restore_ms: float, at: float) -> str | None:
         if not self.config.json:
             return restore_report_line(restore_ms)
-        record = {"status": "success", "metrics": {"durationMs": round(restore_ms, 2)}}
+        record: dict[str, object] = {
+            "status": "success",
+            "metrics": {"durationMs": round(restore_ms, 2)},
+        }
         return self._json("platform.restoreReport", at, record)
 
     def start(self, request_id: str, at: float) -> str | None:
