@@ -9,6 +9,12 @@ from .api_layers import LAYER_ARN_RE, ApiLayers, LayerVersion
 from .api_meta import FunctionMeta
 from .discovery import ConfigProblem, Discovery, discover
 from .function import AWS_CREDENTIALS, RESERVED_ENV_NAMES, AwsCredentials, runtime_family
+from .logging_config import (
+    APPLICATION_LOG_LEVELS,
+    LOG_FORMATS,
+    SYSTEM_LOG_LEVELS,
+    LoggingConfig,
+)
 from .templates import TemplateOptions, read_env_vars
 from .triggers import (
     HttpTrigger,
@@ -32,6 +38,10 @@ __all__ = [
     "SNAP_START_VALUES",
     "snap_start_refusal",
     "snap_start_supported",
+    "APPLICATION_LOG_LEVELS",
+    "LOG_FORMATS",
+    "LoggingConfig",
+    "SYSTEM_LOG_LEVELS",
     "API_DIR",
     "ApiFunctions",
     "ApiLayers",

@@ -33,6 +33,9 @@ LAMBDA_WARNING = (
 )
 
 _request_id = None  # the invocation being served, for log records
+# AWS_LAMBDA_LOG_FORMAT=JSON: application logs as JSON lines (workbench_json_log.py); read in
+# main(), not at import: a forked environment's zygote imported this module before its variables
+_LOG_JSON = False
 _breakpoint_at = (
     None  # time.monotonic() when breakpoint() was last called (workbench_debug reads it)
 )
@@ -323,7 +326,13 @@ def fault_from_exception(exc, request_id=None):
 
 
 def log_error(error):
-    """Print an error as AWS's runtime does: one log record, lines joined by CR."""
+    """Print an error as AWS's runtime does: one log record, lines joined by CR (under JSON:
+    the error object after ``timestamp`` and ``level``, as awslambdaric 4.2.2 does)."""
+    if _LOG_JSON:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sys.stdout.write(json_dumps({"timestamp": stamp, "level": "ERROR", **error}) + "\n")
+        sys.stdout.flush()
+        return
     description = "[ERROR]"
     if error.get("errorType"):
         description += " " + error["errorType"]
@@ -366,12 +375,17 @@ def _configure_logging(logging):
             return True
 
     handler = LambdaLoggerHandler()
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if _LOG_JSON:
+        import workbench_json_log
+
+        handler.setFormatter(workbench_json_log.JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(LambdaLoggerFilter())
     root = logging.getLogger()
     level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
@@ -767,7 +781,9 @@ def main(ready=False):
         except OSError:
             pass
         _die_with_engine()
+    global _LOG_JSON
     env = os.environ
+    _LOG_JSON = (env.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
     sandbox_error = env.pop(SANDBOX_ERROR_VAR, None)
     # an IDE attaches before anything of the function runs (runtime init ends after it has)
     debugger_error = _wait_for_debugger() if "_WORKBENCH_DEBUGPY" in env else None
@@ -786,10 +802,10 @@ def main(ready=False):
     try:
         handler = load_handler(env.get("_HANDLER", ""))
     except FaultException as e:
-        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
+        _init_warning()
         init_error(conn, make_error(e.message, e.error_type, e.trace))
     except Exception as e:
-        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
+        _init_warning()
         init_error(conn, fault_from_exception(e))
     sys.stdout.flush()
     sys.stderr.flush()
@@ -879,6 +895,17 @@ def _snapshot(conn):
     finally:
         sys.path.remove(here)
     return workbench_snapstart.snapshot(conn, sys.modules[__name__])
+
+
+def _init_warning():
+    """AWS's runtime logs LAMBDA_WARNING through the root logger (``logging.warning``); the text
+    line is written directly (importing logging costs a failed cold start ~5 ms)."""
+    if _LOG_JSON:
+        import logging
+
+        logging.warning(LAMBDA_WARNING)
+    else:
+        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
 
 
 def _now_iso():

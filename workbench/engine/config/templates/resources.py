@@ -53,6 +53,7 @@ _HANDLED = {
     "Events",
     "Environment",
     "EphemeralStorage",
+    "LoggingConfig",
     "Layers",
     "DeadLetterQueue",
     "DeadLetterConfig",
@@ -67,7 +68,6 @@ _HANDLED = {
 
 _WHY = {
     "FunctionUrlConfig": "route it with an HttpApi event instead",
-    "LoggingConfig": "logs are Lambda's text format here",
     "Role": "IAM is not enforced locally",
     "Policies": "IAM is not enforced locally",
     "PermissionsBoundary": "IAM is not enforced locally",
@@ -118,6 +118,8 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
         size = storage.get("Size") if isinstance(storage, Mapping) else storage
         data["ephemeral_storage"] = number(size)
         origin[("ephemeral_storage",)] = where["EphemeralStorage"]
+    if "LoggingConfig" in props:
+        _logging(ctx, value("LoggingConfig"), where["LoggingConfig"], data, origin, notes)
     environment(ctx, logical_id, name, props, where, data, origin, value)
     folder = code_folder(ctx, logical_id, resource, props, where, data, value)
     layers(ctx, props, where, data, origin, notes, value)
@@ -193,6 +195,37 @@ def _warm_start(
         return
     data["provisioned_concurrency"] = {alias: number(count)}
     origin[("provisioned_concurrency",)] = at
+
+
+# LoggingConfig's properties -> function.toml keys (checked there, errors located here)
+_LOGGING = {
+    "LogFormat": "logging_format",
+    "ApplicationLogLevel": "application_log_level",
+    "SystemLogLevel": "system_log_level",
+}
+
+
+def _logging(
+    ctx: TemplateContext,
+    config: Any,
+    at: KeyPath,
+    data: dict[str, Any],
+    origin: dict[KeyPath, KeyPath],
+    notes: list[str],
+) -> None:
+    """``LoggingConfig`` onto function.toml's logging keys; ``LogGroup`` is only a note."""
+    if not isinstance(config, Mapping):
+        raise ctx.error(at, "must be a mapping (LogFormat, ApplicationLogLevel, SystemLogLevel)")
+    for prop, item in config.items():
+        key = _LOGGING.get(prop)
+        if key is not None:
+            data[key] = item
+            origin[(key,)] = (*at, prop)
+        elif prop == "LogGroup":
+            notes.append("LoggingConfig.LogGroup: not run here (logs stay in the workbench)")
+        else:
+            accepted = ", ".join([*_LOGGING, "LogGroup"])
+            raise ctx.error((*at, prop), f"unknown property; accepted: {accepted}")
 
 
 def _is_if(raw: Any) -> bool:
