@@ -9,6 +9,19 @@ from .api_layers import LAYER_ARN_RE, ApiLayers, LayerVersion
 from .api_meta import FunctionMeta
 from .discovery import ConfigProblem, Discovery, discover
 from .function import AWS_CREDENTIALS, RESERVED_ENV_NAMES, AwsCredentials, runtime_family
+from .function_url import (
+    AUTH_TYPES,
+    INVOKE_MODES,
+    RECURSIVE_LOOPS,
+    Cors,
+    RecursiveLoop,
+    UrlConfig,
+    UrlConfigError,
+    recursive_loop,
+    url_from_api,
+    url_to_data,
+)
+from .function_urls import HOST_MARK, PATH_PREFIX, FunctionUrls, UrlEntry
 from .templates import TemplateOptions, read_env_vars
 from .triggers import (
     HttpTrigger,
@@ -22,6 +35,20 @@ from .triggers import (
 )
 
 __all__ = [
+    "AUTH_TYPES",
+    "INVOKE_MODES",
+    "RECURSIVE_LOOPS",
+    "Cors",
+    "RecursiveLoop",
+    "UrlConfig",
+    "UrlConfigError",
+    "recursive_loop",
+    "url_from_api",
+    "url_to_data",
+    "HOST_MARK",
+    "PATH_PREFIX",
+    "FunctionUrls",
+    "UrlEntry",
     "API_DIR",
     "ApiFunctions",
     "ApiLayers",
