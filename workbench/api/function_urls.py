@@ -98,8 +98,8 @@ def _not_found(engine: Engine, name: str, qualifier: str | None) -> ResourceNotF
 
 def _filed(entry: UrlEntry) -> InvalidParameterValue:
     return InvalidParameterValue(
-        f"The function URL of {entry.function} is set in its {entry.origin} ([url]); "
-        "change or remove it there"
+        f"The function URL of {entry.function} is set in {entry.origin} ([url] or "
+        "FunctionUrlConfig); change or remove it there"
     )
 
 

@@ -37,7 +37,7 @@ class UrlEntry:
     url_id: str
     created: float
     modified: float
-    origin: str  # "function.toml", "template.yaml: Fn" or "API"
+    origin: str  # "API", or the file that sets it: a function.toml, "template.yaml: Fn"
 
     def host(self, region: str) -> str:
         return f"{self.url_id}.lambda-url.{region}.localhost"
@@ -79,9 +79,9 @@ class FunctionUrls:
             modified = fn.config_file.stat().st_mtime
         except OSError:
             modified = time.time()
-        return UrlEntry(
-            fn.name, None, fn.url, self._id(fn.name, None), modified, modified, fn.origin
-        )
+        origin = fn.origin if fn.resource or fn.from_api else str(fn.config_file)
+        entry_id = self._id(fn.name, None)
+        return UrlEntry(fn.name, None, fn.url, entry_id, modified, modified, origin)
 
     def of(self, name: str) -> list[UrlEntry]:
         """The function's URLs: the unqualified one first, then by alias."""
