@@ -154,6 +154,17 @@ class HttpTriggerServer(Served):
                 log.warning("%s", conflict)
         return self._table
 
+    def url_lines(self) -> list[str]:
+        """``URL echo -> http://<id>.lambda-url.us-east-1.localhost:3000/ (NONE, BUFFERED; or
+        http://127.0.0.1:3000/lambda-url/echo/)``, one per function URL."""
+        settings = self.engine.settings
+        return [
+            f"URL {e.function}{':' + e.qualifier if e.qualifier else ''} -> "
+            f"{e.url(settings.region, self.port)} ({e.config.auth_type}, {e.config.invoke_mode};"
+            f" or {e.path_url(self.port)})"
+            for e in urls.urls_of(self.engine).all()
+        ]
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         found = urls.match(self.engine, request)
         if found is not None:  # a function URL's (function_url_server.py)
