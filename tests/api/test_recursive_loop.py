@@ -132,3 +132,54 @@ def test_allow_lets_the_loop_run_on(tmp_path: Path, sdk_layer: Path) -> None:
         assert server.call(lambda e: _depth(e, "loop-dlq")) == 0
     finally:
         server.stop()
+
+
+# the SDKs' way, with the standard library: the trace header from _X_AMZN_TRACE_ID, quoted as
+# botocore's add_recursion_detection_header quotes it
+STDLIB_LOOP = """
+import json, os, urllib.parse, urllib.request
+
+def handler(event, context):
+    endpoint = os.environ["AWS_ENDPOINT_URL_SQS"]
+    trace = os.environ["_X_AMZN_TRACE_ID"]
+    for record in event["Records"]:
+        n = json.loads(record["body"])["n"]
+        body = {"QueueUrl": endpoint + "/123456789012/loopns",
+                "MessageBody": json.dumps({"n": n + 1})}
+        request = urllib.request.Request(endpoint + "/", data=json.dumps(body).encode(), headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "AmazonSQS.SendMessage",
+            "X-Amzn-Trace-Id": urllib.parse.quote(trace, safe="-=;:+&[]{}\\"',"),
+        })
+        urllib.request.urlopen(request, timeout=30).read()
+"""
+
+
+def test_the_chain_is_carried_in_namespaces(tmp_path: Path) -> None:
+    from workbench.engine.runtime.namespaces import probe
+
+    if probe():
+        pytest.skip(f"this machine gives no namespaces: {probe()}")
+    root = tmp_path / "functions"
+    make_function(
+        root,
+        "loopns",
+        STDLIB_LOOP,
+        timeout=30,
+        triggers=[{"type": "queue", "queue": "loopns", "max_receive_count": 3, "batch_size": 1}],
+    )
+    server = LiveServer(root, tmp_path / "state", isolation="auto").start()
+    try:
+        namespaced = server.sync(
+            lambda e: e.pool.isolation is not None and e.pool.isolation.namespaces
+        )
+        assert namespaced
+        server.sync(lambda e: e.queues.send("loopns", json.dumps({"n": 1})))  # type: ignore[union-attr]
+        until_sync(
+            lambda: server.call(lambda e: _depth(e, "loopns-dlq")) == 1,
+            "the 17th message in the dead-letter queue",
+            timeout=120,
+        )
+        assert server.sync(lambda e: e.invoker.invocations.get("loopns")) == 16
+    finally:
+        server.stop()
