@@ -212,8 +212,11 @@ CREATE TABLE IF NOT EXISTS stream_checkpoints (
 
 # Recursive loop detection: a message's X-Ray trace header as it was sent (SQS's
 # ``AWSTraceHeader`` system attribute), which carries the chain's lineage to the next invocation.
+# ``chain`` is the same for an Event invocation (an SNS publish's subscriber): the trace header
+# of the chain it continues ("" a new one, NULL none: a direct Invoke).
 _SCHEMA_V9 = """
-ALTER TABLE queue_messages ADD COLUMN trace_header TEXT
+ALTER TABLE queue_messages ADD COLUMN trace_header TEXT;
+ALTER TABLE async_events ADD COLUMN chain TEXT
 """
 
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
