@@ -170,8 +170,9 @@ def _iam(engine: Engine, incoming: HttpRequest, raw_path: str) -> dict[str, obje
 
 async def answer(
     engine: Engine, request: web.Request, found: UrlRequest, body: bytes | None, request_id: str
-) -> HttpResponse:
-    """What the URL answers (``body`` None: over the limit)."""
+) -> HttpResponse | web.StreamResponse:
+    """What the URL answers (``body`` None: over the limit); a ``RESPONSE_STREAM`` URL's
+    invocation is sent by ``stream_response`` itself."""
     entry = found.entry
     if entry is None:
         return _plain(404, NOT_FOUND)
@@ -214,16 +215,35 @@ async def answer(
         account_id=engine.settings.account_id,
         iam=iam,
     )
-    response = await invoke_buffered(engine, entry, json.dumps(event).encode())
+    data = json.dumps(event).encode()
+    if config.invoke_mode == "RESPONSE_STREAM":
+        return await stream_response(engine, entry, data, request, request_id, cors, origin)
+    response = await invoke_buffered(engine, entry, data)
     return with_cors(response, cors, origin) if cors else response
 
 
-async def invoke_buffered(engine: Engine, entry: UrlEntry, event: bytes) -> HttpResponse:
-    """Invoke the URL's function and map its whole result.
+async def stream_response(
+    engine: Engine,
+    entry: UrlEntry,
+    event: bytes,
+    request: web.Request,
+    request_id: str,
+    cors: Cors | None,
+    origin: str | None,
+) -> web.StreamResponse:
+    """A ``RESPONSE_STREAM`` URL's answer: THE PLUG-IN POINT for response streaming.
 
-    ``RESPONSE_STREAM`` URLs are served here too, buffered, until the streaming invoke lands:
-    this is the one call to replace with the streaming one for ``entry.config.invoke_mode ==
-    "RESPONSE_STREAM"`` (its response sent chunk by chunk as the function writes it)."""
+    For now it invokes buffered and sends the whole response. With InvokeWithResponseStream in
+    the engine, this becomes: invoke streaming, send the status and headers (the function's
+    prelude from ``HttpResponseStream.from`` / the Python helper, then ``with_cors``) with
+    ``web.StreamResponse.prepare(request)``, and ``write`` each chunk as it comes."""
+    del request  # used once the response streams
+    response = await invoke_buffered(engine, entry, event)
+    return send(with_cors(response, cors, origin) if cors else response, request_id)
+
+
+async def invoke_buffered(engine: Engine, entry: UrlEntry, event: bytes) -> HttpResponse:
+    """Invoke the URL's function and map its whole result (``BUFFERED`` URLs)."""
     trigger = "url:" + entry.function + (f":{entry.qualifier}" if entry.qualifier else "")
     try:
         result = await engine.invoke(

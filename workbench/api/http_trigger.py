@@ -199,6 +199,8 @@ class HttpTriggerServer(Served):
         except Exception:  # noqa: BLE001 - a bug here must not take the server down
             log.exception("function URL error on %s %s", request.method, request.path)
             response = apigw.error_response(500, urls.INTERNAL)
+        if isinstance(response, web.StreamResponse):
+            return response  # a RESPONSE_STREAM URL's, sent as it streamed
         return urls.send(response, request_id)
 
     async def _answer(self, request: web.Request, request_id: str) -> HttpResponse:
