@@ -1,6 +1,7 @@
 """Bursts of concurrent synchronous invocations, with the engine's responsiveness meanwhile.
 
-    python benchmarks/concurrency.py [--sizes 10,100,500,1000] [--sleep 1.0] [--isolation rlimits]
+    python benchmarks/concurrency.py [--sizes 10,100,500,1000] [--sleep 1.0]
+        [--isolation auto|cgroups|rlimits]
 
 For each burst size N, a fresh ``workbench serve`` process (its own state dir, logs to a file
 that is emptied once it is up) serves a Python handler that sleeps ``--sleep`` seconds. The
@@ -203,7 +204,10 @@ async def main() -> None:
     parser.add_argument("--sizes", default="10,100,500,1000")
     parser.add_argument("--sleep", type=float, default=1.0)
     parser.add_argument(
-        "--isolation", choices=("auto", "rlimits"), default="auto", help="serve's --isolation"
+        "--isolation",
+        choices=("auto", "cgroups", "rlimits"),
+        default="auto",
+        help="serve's --isolation",
     )
     args = parser.parse_args()
     raise_nofile()

@@ -24,6 +24,12 @@ CPU quotas are off in both (``cpu="full"``): they slow the handler, not the work
 Fork server: the same cold starts forked from a started interpreter (``fork_server=True``,
 the default), beside exec'd ones.
 
+SnapStart: cold starts of a published ``python3.12`` version with ``snap_start =
+"PublishedVersions"``, each restored (forked) from the version's stopped snapshot, beside the
+rest (``snap``, a no-op handler like the others; ``snap-imports``, a handler that imports
+``json``, ``email``, ``http.client`` and ``decimal`` at INIT, beside the same handler through
+the fork server, where every cold start pays those imports).
+
 Targets: warm p50 <= 0.25 ms (issue #2); cold p50 <= 5 ms and <= 0.5x the bare interpreter
 start through the fork server (issue #17).
 """
@@ -48,6 +54,7 @@ os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 1
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
+IMPORTS = "import json, email.parser, http.client, decimal\n" + NOOP
 ECHO_CHILD = (
     "import sys, json\n"
     "r, w = sys.stdin.buffer, sys.stdout.buffer\n"
@@ -105,6 +112,7 @@ async def engine_runs(
     isolation: str = "auto",
     fn: str = "noop",
     fork_server: bool = False,
+    qualifier: str | None = None,
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """(pipe baseline, warm, interpreter baseline, cold) samples, in alternating rounds."""
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
@@ -125,14 +133,16 @@ async def engine_runs(
         isolation_now = engine.pool.isolation
         print(f"  [{isolation}] {isolation_now.describe()}", file=sys.stderr)
         print(f"  [{isolation}] {isolation_now.describe_namespaces()}", file=sys.stderr)
-        await engine.invoke(fn, b"{}")  # cold, then warm
+        if qualifier is not None:  # a published version (SnapStart: its snapshot is taken)
+            await engine.publish(fn)
+        await engine.invoke(fn, b"{}", qualifier=qualifier)  # cold, then warm
         for _ in range(200):
-            await engine.invoke(fn, b"{}")
+            await engine.invoke(fn, b"{}", qualifier=qualifier)
         for _ in range(rounds):
             pipe += pipe_child.round_trips(warm_n // rounds)
             for _ in range(warm_n // rounds):
                 t = time.perf_counter()
-                await engine.invoke(fn, b"{}")
+                await engine.invoke(fn, b"{}", qualifier=qualifier)
                 warm.append((time.perf_counter() - t) * 1000)
         for _ in range(rounds):
             bare += interpreter_starts(max(1, cold_n // rounds))
@@ -140,9 +150,11 @@ async def engine_runs(
                 # retire the warm environment: the next call is cold
                 engine.pool.retire_idle(fn, "idle", latest_only=False)
                 t = time.perf_counter()
-                result = await engine.invoke(fn, b"{}")
+                result = await engine.invoke(fn, b"{}", qualifier=qualifier)
                 cold.append((time.perf_counter() - t) * 1000)
                 assert result.record.cold and result.function_error is None
+                if qualifier is not None:
+                    assert "Restore Duration" in result.record.log_lines[-1]
     pipe_child.close()
     return pipe, warm, bare, cold
 
@@ -166,6 +178,12 @@ def main() -> None:
     (root / "unfrozen").mkdir()  # the bare sandbox's: never frozen
     (root / "unfrozen" / "function.toml").write_text('handler = "app.handler"\nfreeze = false\n')
     (root / "unfrozen" / "app.py").write_text(NOOP)
+    snap = 'handler = "app.handler"\nruntime = "python3.12"\nsnap_start = "PublishedVersions"\n'
+    for name, code in (("snap", NOOP), ("snap-imports", IMPORTS), ("imports", IMPORTS)):
+        (root / name).mkdir()
+        toml = snap if name.startswith("snap") else 'handler = "app.handler"\n'
+        (root / name / "function.toml").write_text(toml)
+        (root / name / "app.py").write_text(code)
 
     # name -> (isolation, the function it runs, fork server, its name in the table); the
     # sandboxes are compared exec'd (each started as ``python``), the fork server on its own
@@ -175,6 +193,9 @@ def main() -> None:
         "auto": ("auto", "noop", False, "namespaces + cgroup + freeze, exec"),
         "fork": ("auto", "noop", True, "namespaces + cgroup + freeze, fork server"),
         "fork-cgroups": ("cgroups", "noop", True, "cgroup + freeze, fork server"),
+        "snap": ("auto", "snap", True, "SnapStart restore (cgroup + freeze)"),
+        "imports": ("auto", "imports", True, "imports at INIT, fork server"),
+        "snap-imports": ("auto", "snap-imports", True, "imports at INIT, SnapStart restore"),
     }
     runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
         name: ([], [], [], []) for name in configs
@@ -182,6 +203,7 @@ def main() -> None:
     for _ in range(2):  # the sandboxes in alternating halves
         for name, samples in runs.items():
             isolation, function, fork, _ = configs[name]
+            qualifier = "1" if function.startswith("snap") else None
             got = asyncio.run(
                 engine_runs(
                     root,
@@ -191,6 +213,7 @@ def main() -> None:
                     isolation,
                     function,
                     fork,
+                    qualifier,
                 )
             )
             for into, new in zip(samples, got, strict=True):
@@ -217,6 +240,14 @@ def main() -> None:
             f"(<= 0.05: {'met' if dw <= 0.05 else 'MISSED'}), cold {dc:+.3f} ms "
             f"(<= 3: {'met' if dc <= 3 else 'MISSED'})"
         )
+    snap50 = statistics.median(runs["snap"][3])
+    imports50 = statistics.median(runs["imports"][3])
+    snap_imports50 = statistics.median(runs["snap-imports"][3])
+    print(
+        f"SnapStart (p50): a no-op restore {snap50:.2f} ms ({snap50 / bare50:.2f}x python -c "
+        f"pass); with imports at INIT {snap_imports50:.2f} ms restored vs {imports50:.2f} ms "
+        f"through the fork server ({snap_imports50 / imports50:.2f}x)"
+    )
     w50, c50 = statistics.median(runs["fork"][1]), statistics.median(runs["fork"][3])
     print(
         f"targets (the default: namespaces, fork server): warm p50 {w50:.3f} ms <= 0.25 ms: "

@@ -270,7 +270,8 @@ async def test_the_runtime_process_has_the_sandbox_rlimits(engine: Engine, tmp_p
         f"""
         touch {inside}
         while [ ! -e {release} ]; do sleep 0.01; done
-        echo "{{\\"pid\\": $$, \\"data_kb\\": \\"$(ulimit -d)\\", \\"nofile\\": $(ulimit -n)}}"
+        printf '{{"pid": %s, "data_kb": "%s", "nofile": %s, "join": "%s"}}' \\
+          $$ "$(ulimit -d)" "$(ulimit -n)" "${{_WORKBENCH_JOIN-unset}}"
         """,
         memory_size=256,
         ephemeral_storage=600,
@@ -286,6 +287,8 @@ async def test_the_runtime_process_has_the_sandbox_rlimits(engine: Engine, tmp_p
         assert cmdline[:2] == [b"/bin/bash", str(env.fn.folder / "bootstrap").encode()]
         table = limits(env.pid)
         in_cgroup = env.cgroup is not None
+        cgroups = Path(f"/proc/{env.pid}/cgroup").read_text().splitlines()
+        folders = env.cgroup.dirs if env.cgroup is not None else {}
     finally:
         release.touch()
     result = await task
@@ -299,9 +302,13 @@ async def test_the_runtime_process_has_the_sandbox_rlimits(engine: Engine, tmp_p
     assert table["Max core file size"] == ("0", "0")
     assert table["Max file size"] == (str(600 * MB), str(600 * MB))
     assert table["Max cpu time"][0] != "unlimited"
+    # its first instruction ran in its cgroup, in every hierarchy (the gate moved itself in)
+    for controller, folder in folders.items():
+        [line] = [x for x in cgroups if controller in x.split(":")[1].split(",")]
+        assert line.endswith("/" + folder.rsplit("/", 1)[1]), (controller, line)
     # What the bootstrap sees from inside (and so what its children inherit).
     data_kb = "unlimited" if in_cgroup else str(256 * 1024)
-    assert body(result) == {"pid": env.pid, "data_kb": data_kb, "nofile": 1024}
+    assert body(result) == {"pid": env.pid, "data_kb": data_kb, "nofile": 1024, "join": "unset"}
 
 
 async def test_lambda_variables_for_provided_runtimes(engine: Engine) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import add_function, body
+from tests.helpers import add_function, body, cgroups_here
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime.namespaces import probe
 
@@ -123,3 +123,38 @@ async def test_a_forked_environment_enters_its_namespaces(
         assert env.forked and env.namespaced
         assert (second["pid"], second["ppid"], second["cwd"]) == (2, 1, "/var/task")
         assert first["random"] != second["random"]
+
+
+WHERE = """
+import os
+
+def handler(event, context):
+    return {"cgroups": open("/proc/self/cgroup").read(), "pid": os.getpid()}
+"""
+
+
+@pytest.mark.skipif(not cgroups_here(), reason="no usable cgroups here")
+@pytest.mark.parametrize("isolation", ["cgroups", "auto"])
+async def test_a_forked_environment_starts_in_its_cgroup_in_every_hierarchy(
+    function_root: Path, tmp_path: Path, isolation: str
+) -> None:
+    """On cgroup v1 it is forked into its cgroup (the process forking it moved itself in):
+    every hierarchy's folder is the environment's, and its limit holds for its children."""
+    if isolation == "auto" and probe():
+        pytest.skip(f"no namespaces here: {probe()}")
+    async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
+        add_function(engine, "where", WHERE, memory_size=128)
+        result = body(await engine.invoke("where", b"{}"))
+        [env] = engine.pool.environments("where")
+        assert env.forked and env.cgroup is not None
+        # v1: it joined on its own (no move by the engine, whose kernel lock costs ~10 ms)
+        assert getattr(env.proc, "joined", None) is (env.cgroup.version == 1)
+        lines = result["cgroups"].splitlines()
+        for controller, folder in env.cgroup.dirs.items():
+            leaf = folder.rsplit("/", 1)[1]
+            [line] = [x for x in lines if controller in x.split(":")[1].split(",")]
+            assert line.endswith("/" + leaf), (controller, line)
+        # the engine reads the whole environment's peak from the cgroup it joined
+        assert env.cgroup.whole_peak_kb(0) > 0
+        members = env.cgroup.members()
+        assert env.pid in members

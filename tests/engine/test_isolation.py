@@ -287,7 +287,9 @@ def _thread_states(pid: int) -> list[str]:
 
 async def test_an_idle_environment_is_frozen_until_its_next_invocation(engine: Engine) -> None:
     add_function(engine, "ticker", TICKER, timeout=10)
-    await engine.invoke("ticker", b"{}")
+    # (each call sleeps a little: on a loaded machine the ticker thread must get to tick at
+    # all before the freeze, and again after the thaw, for the gap to be measured)
+    await engine.invoke("ticker", b'{"sleep": 0.05}')
     [env] = engine.environments("ticker")
     await until(lambda: env.frozen, "the environment to freeze", explain=lambda: env.state)
     # stopped, every thread (a stop is delivered asynchronously): its ticker does not run
@@ -298,7 +300,7 @@ async def test_an_idle_environment_is_frozen_until_its_next_invocation(engine: E
     )
     await asyncio.sleep(0.5)
     assert set(_thread_states(env.pid)) == {"T"}, _thread_states(env.pid)
-    gap = body(await engine.invoke("ticker", b"{}"))["max_gap"]
+    gap = body(await engine.invoke("ticker", b'{"sleep": 0.05}'))["max_gap"]
     assert gap >= 0.4, gap  # the ticker stood still while the environment was idle
 
 

@@ -112,9 +112,10 @@ def test_events_become_the_triggers_and_the_rest_is_listed_as_not_run_here(
     assert items.notes == (
         "event Stream (Kinesis): not run here "
         "(runs: Api, HttpApi, S3, SQS, SNS, Schedule, ScheduleV2)",
-        "ProvisionedConcurrencyConfig: not run here (environments start on demand here)",
     )
     assert (items.auto_publish_alias, items.deployment) == ("live", None)  # run: see below
+    # SAM applies ProvisionedConcurrencyConfig to the AutoPublishAlias: so does the workbench
+    assert dict(items.provisioned_concurrency) == {"live": 2}
 
 
 def test_a_default_http_route_and_a_schedules_time_zone(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ _SETTINGS = (
     "Runtime",
     "Environment",
     "EphemeralStorage",
+    "SnapStart",
 )
 # fields with no local meaning that every deployment tool sends: accepted, not kept
 _IGNORED = (

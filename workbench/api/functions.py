@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from ..engine import Engine, FunctionConfig, Version
+from ..engine.config import SNAP_START_VALUES
 from ..engine.model import (
     InvalidParameterValue,
     InvalidRequestContent,
@@ -31,6 +32,7 @@ _SETTABLE = {
     "Runtime": "runtime",
     "Environment": "environment",
     "EphemeralStorage": "ephemeral_storage",
+    "SnapStart": "snap_start",
 }
 
 
@@ -168,6 +170,12 @@ def config_changes(body: Mapping[str, object]) -> dict[str, object | None]:
             value = value.get("Size") if isinstance(value, dict) else None
             if value is None:
                 raise InvalidParameterValue('EphemeralStorage must be {"Size": MB}')
+        elif field == "SnapStart":
+            value = value.get("ApplyOn", "None") if isinstance(value, dict) else None
+            if value not in SNAP_START_VALUES:
+                raise InvalidParameterValue(
+                    'SnapStart must be {"ApplyOn": "PublishedVersions"} or {"ApplyOn": "None"}'
+                )
         changes[key] = value
     return changes
 

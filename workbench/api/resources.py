@@ -1,21 +1,22 @@
 """Tags, resource policies and provisioned concurrency: TagResource / UntagResource / ListTags,
 AddPermission / RemovePermission / GetPolicy, Put/Get/DeleteProvisionedConcurrencyConfig.
 
-Stored (``FunctionMeta``) and returned as Lambda returns them; not enforced: the workbench has
-no IAM, and it keeps no environments ready ahead of calls (``Status`` is READY at once).
+Tags and policies are stored (``FunctionMeta``) and returned as Lambda returns them, not enforced:
+the workbench has no IAM. Provisioned concurrency is real: the engine keeps that many environments
+initialised (``engine/invoke/provisioned.py``), IN_PROGRESS until they are, then READY.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 from aiohttp import web
 
 from ..engine import Engine
-from ..engine.config import FunctionMeta
+from ..engine.config import LATEST_REFUSAL, FunctionMeta
+from ..engine.invoke import ProvisionedState
 from ..engine.model import (
     InvalidParameterValue,
     LambdaError,
@@ -200,10 +201,7 @@ def _provisioned_qualifier(request: web.Request) -> tuple[str, str]:
     name, qualifier = functions.function_and_qualifier(request)
     engine.require_function(name)
     if not qualifier or qualifier == LATEST:
-        # UNVERIFIED: Lambda's wording for $LATEST
-        raise InvalidParameterValue(
-            "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
-        )
+        raise InvalidParameterValue(LATEST_REFUSAL)
     if is_version_number(qualifier):
         validation.version_exists_or_404(engine, name, qualifier)
     else:
@@ -217,36 +215,58 @@ async def put_provisioned(request: web.Request) -> web.Response:
     value = (await functions.json_body(request)).get("ProvisionedConcurrentExecutions")
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidParameterValue("ProvisionedConcurrentExecutions must be an integer >= 1")
-    data = meta_of(engine).read(name)
-    data["provisioned"][qualifier] = {"requested": value, "modified": time.time()}
-    meta_of(engine).write(name, data)
-    return functions.json_response(_provisioned_shape(data["provisioned"][qualifier]), status=202)
+    state = engine.pool.provisioned.put(name, qualifier, value)
+    return functions.json_response(_provisioned_shape(state), status=202)
 
 
-def _provisioned_shape(entry: dict[str, Any]) -> dict[str, object]:
-    requested = entry["requested"]
-    return {
-        "RequestedProvisionedConcurrentExecutions": requested,
-        "AvailableProvisionedConcurrentExecutions": requested,
-        "AllocatedProvisionedConcurrentExecutions": requested,
-        "Status": "READY",
-        "LastModified": lambda_timestamp(entry["modified"]),
+def _provisioned_shape(state: ProvisionedState) -> dict[str, object]:
+    shape: dict[str, object] = {
+        "RequestedProvisionedConcurrentExecutions": state.requested,
+        "AvailableProvisionedConcurrentExecutions": state.available,
+        "AllocatedProvisionedConcurrentExecutions": state.allocated,
+        "Status": state.status,
+        "LastModified": lambda_timestamp(state.modified),
     }
+    if state.reason is not None:
+        shape["StatusReason"] = state.reason
+    return shape
 
 
 async def get_provisioned(request: web.Request) -> web.Response:
+    """GetProvisionedConcurrencyConfig, or ListProvisionedConcurrencyConfigs (``?List=ALL``:
+    the same path)."""
     engine = _engine(request)
+    if "List" in request.query:
+        return _list_provisioned(request)
     name, qualifier = _provisioned_qualifier(request)
-    entry = meta_of(engine).read(name)["provisioned"].get(qualifier)
-    if entry is None:
+    state = engine.pool.provisioned.state(name, qualifier)
+    if state is None:
         raise ProvisionedConfigNotFound("No Provisioned Concurrency Config found for this function")
-    return functions.json_response(_provisioned_shape(entry))
+    return functions.json_response(_provisioned_shape(state))
+
+
+def _list_provisioned(request: web.Request) -> web.Response:
+    engine = _engine(request)
+    name, _ = functions.function_and_qualifier(request)
+    engine.require_function(name)
+    configs = []
+    for state in engine.pool.provisioned.states(name):
+        shape = _provisioned_shape(state)
+        configs.append({"FunctionArn": engine.arn(name, state.qualifier), **shape})
+    marker = request.query.get("Marker")
+    start = int(marker) if marker and marker.isdigit() else 0
+    try:
+        size = max(1, min(int(request.query.get("MaxItems", "50")), 50))
+    except ValueError:
+        raise InvalidParameterValue("MaxItems must be an integer from 1 to 50") from None
+    page: dict[str, object] = {"ProvisionedConcurrencyConfigs": configs[start : start + size]}
+    if start + size < len(configs):
+        page["NextMarker"] = str(start + size)
+    return functions.json_response(page)
 
 
 async def delete_provisioned(request: web.Request) -> web.Response:
     engine = _engine(request)
     name, qualifier = _provisioned_qualifier(request)
-    data = meta_of(engine).read(name)
-    data["provisioned"].pop(qualifier, None)
-    meta_of(engine).write(name, data)
+    engine.pool.provisioned.delete(name, qualifier)
     return web.Response(status=204)

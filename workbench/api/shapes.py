@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..engine import Alias, Engine, FunctionConfig, Version
-from ..engine.config import ApiLayers, ConfigProblem, runtime_family
+from ..engine.config import ApiLayers, ConfigProblem, runtime_family, snap_start_supported
 from ..engine.model import InvalidParameterValue, ValidationError, runtime_version_arn
 from ..engine.registry import LATEST, CodeInfo, lambda_timestamp
 
@@ -95,7 +95,15 @@ def function_configuration(
             "PackageType": "Zip",
             "Architectures": ["x86_64"],
             "EphemeralStorage": {"Size": fn.ephemeral_storage},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            # On for a published version restored from its snapshot; $LATEST is never
+            "SnapStart": {
+                "ApplyOn": fn.snap_start,
+                "OptimizationStatus": "On"
+                if version is not None
+                and snap_start_supported(fn.runtime)
+                and fn.snap_start == "PublishedVersions"
+                else "Off",
+            },
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn.name}"},
         }
     )

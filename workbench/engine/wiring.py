@@ -69,6 +69,10 @@ def compose(host: Parts) -> Services:
         debug_ports=host.debug_ports,
         state_dir=state_dir,
     )
+    versioning.on_published.append(
+        lambda version: pool.snapshots.prepare(version.config, str(version.number))
+    )
+    versioning.on_version_deleted.append(pool.version_deleted)
     invoker = Invoker(
         catalog=catalog,
         concurrency=concurrency,

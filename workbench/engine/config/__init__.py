@@ -33,6 +33,12 @@ from .triggers import (
     label,
     triggers_of,
 )
+from .warm_start import (
+    LATEST_REFUSAL,
+    SNAP_START_VALUES,
+    snap_start_refusal,
+    snap_start_supported,
+)
 
 __all__ = [
     "AUTH_TYPES",
@@ -49,6 +55,10 @@ __all__ = [
     "PATH_PREFIX",
     "FunctionUrls",
     "UrlEntry",
+    "LATEST_REFUSAL",
+    "SNAP_START_VALUES",
+    "snap_start_refusal",
+    "snap_start_supported",
     "API_DIR",
     "ApiFunctions",
     "ApiLayers",

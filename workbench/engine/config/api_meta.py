@@ -1,7 +1,8 @@
 """What the Lambda API keeps about a function beside its configuration: tags, the resource
 policy's statements, provisioned concurrency per qualifier (TagResource, AddPermission,
-PutProvisionedConcurrencyConfig). Stored and returned, not enforced: locally there is no IAM,
-and no environments are kept ready ahead of calls.
+PutProvisionedConcurrencyConfig). Tags and statements are stored and returned, not enforced
+(locally there is no IAM); provisioned concurrency is kept initialised by
+``invoke/provisioned.py``.
 
 One JSON file per function, ``<state>/api-functions/meta/<name>.json``, written atomically.
 """

@@ -28,6 +28,7 @@ from .function_url import (
     url_from_toml,
 )
 from .triggers import TriggerError, parse_trigger
+from .warm_start import SnapStart, check_fits, check_provisioned, check_snap_start
 
 CONFIG_FILENAME = "function.toml"
 DEFAULT_RUNTIME = f"python3.{sys.version_info.minor}"
@@ -70,6 +71,8 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "ephemeral_storage",
     "description",
     "reserved_concurrency",
+    "provisioned_concurrency",
+    "snap_start",
     "freeze",
     "layers",
     "environment",
@@ -162,6 +165,12 @@ class FunctionConfig:
     ephemeral_storage: int = 512
     description: str = ""
     reserved_concurrency: int | None = None
+    # environments kept initialised per alias or version (config/warm_start.py), and whether
+    # published versions start from a snapshot (SnapStart)
+    provisioned_concurrency: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    snap_start: SnapStart = "None"
     # frozen between invocations, as on Lambda (runtime/environment.py); false keeps background
     # threads and timers running while the environment is idle
     freeze: bool = True
@@ -338,6 +347,14 @@ class _Parser:
             "ephemeral_storage": ("ephemeral_storage", self._bounded(512, 10240, " (MB)")),
             "description": ("description", self._description),
             "reserved_concurrency": ("reserved_concurrency", self._reserved),
+            "provisioned_concurrency": (
+                "provisioned_concurrency",
+                lambda path, value: check_provisioned(path, value, self.error),
+            ),
+            "snap_start": (
+                "snap_start",
+                lambda path, value: check_snap_start(path, value, self.error),
+            ),
             "freeze": ("freeze", self._flag),
             "layers": ("layers", self._layers),
             "environment": ("environment", self._environment),
@@ -380,6 +397,13 @@ class _Parser:
                 fields["runtime_client"],
                 "applies only to python runtimes (nodejs and provided have their own client)",
             )
+        check_fits(
+            fields.get("runtime", DEFAULT_RUNTIME),
+            fields.get("snap_start", "None"),
+            fields.get("provisioned_concurrency", {}),
+            fields.get("reserved_concurrency"),
+            self.error,
+        )
         if "debug" in fields:
             self._debug_fits(family, fields.get("runtime", DEFAULT_RUNTIME), fields["debug"])
         return FunctionConfig(folder=self.folder, config_file=self.config_file.resolve(), **fields)

@@ -4,6 +4,7 @@ re-run on save.
 
 from __future__ import annotations
 
+from .provisioned import ProvisionedState
 from .rerun import (
     BROKEN,
     FINISHED,
@@ -28,6 +29,7 @@ from .response_diff import (
 )
 
 __all__ = [
+    "ProvisionedState",
     "BROKEN",
     "FINISHED",
     "MARKS",

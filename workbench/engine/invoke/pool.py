@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from ..config.api_functions import API_DIR
 from ..config.catalog import Catalog
 from ..config.function import FunctionConfig, runtime_family
 from ..config.settings import EngineSettings
@@ -36,8 +37,11 @@ from ..runtime.forkserver import ForkServers
 from ..runtime.interpreters import Interpreters
 from ..runtime.isolation import Isolation
 from ..runtime.launch import LaunchError
+from ..runtime.snapshot_fork import InitType
 from ..runtime.tmp_dirs import EngineTmp
 from .concurrency import Concurrency
+from .provisioned import Provisioned
+from .snapshots import Snapshots, uses_snap_start
 from .start_gate import StartGate, default_limit
 
 log = logging.getLogger("workbench.pool")
@@ -80,6 +84,9 @@ class EnvironmentPool:
         self.isolation: Isolation | None = None
         # Python environments forked from a started interpreter, where they may be
         self.fork_servers = ForkServers(pycache_dir) if settings.fork_server else None
+        # environments kept initialised ahead of calls, and SnapStart's snapshots
+        self.provisioned = Provisioned(self, state_dir / API_DIR)
+        self.snapshots = Snapshots(self)
         self.started = False  # environments may be started (the engine runs)
         self.closed = False
 
@@ -89,10 +96,13 @@ class EnvironmentPool:
         self.scratch = EngineTmp(tmp_root)
         self.tmp_root = self.scratch.path
         self.catalog.checked.bind(self.scratch.path / "checked")  # hot reload's checked copies
-        self.isolation = Isolation.detect(self.settings.isolation, self.settings.cpu)
+        self.isolation = Isolation.detect(
+            self.settings.isolation, self.settings.cpu, self.scratch.path
+        )
         families = {runtime_family(fn.runtime) for fn in self.catalog.functions.values()}
         self.interpreters.prepare(f for f in ("python", "nodejs") if f in families)
         self.started = True
+        self.provisioned.reconcile()  # function.toml's and the API's, from the start
 
     # ----------------------------------------------------------------- reading
 
@@ -123,8 +133,13 @@ class EnvironmentPool:
             return env, False, 0.0
         if version != LATEST:
             self._registry().ensure_files(fn.name, version_number(version))
+        forker = None
+        if uses_snap_start(fn, version):  # restored from the version's snapshot
+            forker = await self.snapshots.forker(fn, version)
         waited = await self.gate.enter(fn.name)
         env = self._new(fn, version, self.catalog.revision(fn.name))
+        if forker is not None:
+            env.init_type, env.restore_from = "snap-start", forker
         env.on_runtime_started = self.gate.leave  # the next cold start may begin
         env.spawn_inline = self.gate.starting == 1 and not self.gate.queued  # a lone start
         self._busy.setdefault(fn.name, set()).add(env)
@@ -142,6 +157,31 @@ class EnvironmentPool:
             gone = not self.catalog.knows(name)  # deleted while it ran
             env.shutdown("exit" if current else ("removed" if gone else "reload"))
         self.changed(name)
+
+    def registry(self) -> Registry:
+        return self._registry()
+
+    def new_environment(self, fn: FunctionConfig, version: str, init_type: InitType) -> Environment:
+        """An environment not started yet, for the pool's helpers (provisioned, snapshots)."""
+        env = self._new(fn, version, self.catalog.revision(fn.name))
+        env.init_type = init_type
+        return env
+
+    def park(self, env: Environment) -> None:
+        """A started environment waits idle for its first invocation."""
+        self._idle.setdefault(env.fn.name, []).append(env)
+        self.changed(env.fn.name)
+
+    def forget_idle(self, env: Environment) -> None:
+        idle = self._idle.get(env.fn.name)
+        if idle and env in idle:
+            idle.remove(env)
+            self.changed(env.fn.name)
+
+    def version_deleted(self, name: str, number: int) -> None:
+        """A published version was deleted: its snapshot and provisioned concurrency go too."""
+        self.snapshots.drop(name, str(number))
+        self.provisioned.version_deleted(name, str(number))
 
     def _new(self, fn: FunctionConfig, version: str, revision: int) -> Environment:
         # $LATEST imports the sources as hot reload checked them; a version is immutable
@@ -203,6 +243,11 @@ class EnvironmentPool:
         idle = self._idle.get(name)
         if not idle:
             return None
+        if version != LATEST and name in self.provisioned.functions:  # a provisioned one first
+            for index in range(len(idle) - 1, -1, -1):
+                env = idle[index]
+                if env.provisioned and env.version == version and not env.exited():
+                    return idle.pop(index)
         last = idle[-1]
         if last.version == version and not last.exited():
             return idle.pop()  # the common case: one version in use
@@ -225,6 +270,9 @@ class EnvironmentPool:
         idle = self._idle.get(name)
         if not idle:
             return
+        if reason == "removed":  # the function is gone: its snapshots and provisioned ones too
+            self.snapshots.drop(name)
+            self.provisioned.dropped(name)
         keep = []
         for env in idle:
             if latest_only and env.version != LATEST:
@@ -244,6 +292,9 @@ class EnvironmentPool:
             for env in idle:
                 if env.state != "idle":
                     continue
+                if env.provisioned:  # kept initialised for as long as its config asks
+                    keep.append(env)
+                    continue
                 # an IDE's debugger stays attached for as long as its user wants
                 if env.last_used < deadline and env.ide is None:
                     env.shutdown("idle")
@@ -252,6 +303,7 @@ class EnvironmentPool:
             if len(keep) != len(idle):
                 idle[:] = keep
                 self.changed(name)
+        self.provisioned.reconcile()  # a config changed, an alias moved, one died
 
     async def shutdown_all(self, timeout: float = 5.0) -> None:
         """The engine closes: every environment goes, busy or idle, and is reaped, with any
@@ -259,6 +311,8 @@ class EnvironmentPool:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
+        self.provisioned.close()
+        self.snapshots.close()
         envs = self.environments()
         for env in envs:
             env.shutdown("exit")
@@ -321,6 +375,9 @@ class EnvironmentPool:
         if not self.bus.active:
             return
         concurrency = self.concurrency
+        provisioned = provisioned_busy = 0
+        if name in self.provisioned.functions:
+            provisioned, provisioned_busy = self.provisioned.count(name)
         self.bus.publish(
             ConcurrencyChanged(
                 name,
@@ -330,5 +387,7 @@ class EnvironmentPool:
                 len(self._idle.get(name, ())),
                 concurrency.account_limit,
                 concurrency.reserved(name),
+                provisioned,
+                provisioned_busy,
             )
         )

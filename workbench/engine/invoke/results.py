@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from ..model.records import (
     init_report_line,
     init_start_line,
     report_line,
+    restore_report_line,
+    restore_start_line,
     start_line,
     timeout_line,
 )
@@ -77,8 +80,16 @@ def cancelled_result(
     record = result.record
     record.status = STATUS_CANCELLED
     record.response = ""
-    record.log_lines[-1] = report_line(record)
+    record.log_lines[-1] = report_line(record, restore_of(env, cold))
     return InvokeResult(b"", None, result.executed_version, record)
+
+
+def restore_of(env: Environment, cold: bool) -> tuple[float, int] | None:
+    """(Restore Duration, Billed Restore Duration) of a restored environment's first call: the
+    whole restore, and the runtime's part of it (after-restore hooks, up to its first /next)."""
+    if not (cold and env.restored and env.init_duration_ms is not None):
+        return None
+    return env.init_duration_ms, math.ceil(env.function_init_ms)
 
 
 def _compact(obj: dict[str, object]) -> bytes:
@@ -142,7 +153,8 @@ def build_result(
             }
         )
     duration = outcome.duration_ms
-    init_ms = env.init_duration_ms if cold else None
+    restore = restore_of(env, cold)
+    init_ms = env.init_duration_ms if cold and restore is None else None
     # Never more than Memory Size, as Lambda reports it (its cgroup never lets a function past
     # it): a peak RSS also counts pages outside RLIMIT_DATA (132/128 for a runtime killed
     # under the rlimits).
@@ -174,7 +186,11 @@ def build_result(
     )
     record.cost = cost_usd(fn.memory_size, record.billed_ms)
     lines: list[str] = []
-    if cold:
+    if restore is not None:
+        lines.append(restore_start_line(env.runs_as))
+        lines.extend(env.init_log.text_lines())
+        lines.append(restore_report_line(restore[0]))
+    elif cold:
         lines.append(init_start_line(env.runs_as))
         lines.extend(env.init_log.text_lines())
         if in_init and init_ms is not None:
@@ -186,5 +202,5 @@ def build_result(
         lines.append(timeout_line(request_id, fn.timeout, time.time()))
     lines.append(end_line(request_id))
     record.log_lines = lines
-    lines.append(report_line(record))
+    lines.append(report_line(record, restore))
     return InvokeResult(payload, function_error, version, record)

@@ -115,6 +115,8 @@ class ConcurrencyChanged:
     idle: int  # this function's warm environments waiting
     account_limit: int
     reserved: int | None
+    provisioned: int = 0  # of its environments, those kept initialised (provisioned.py)
+    provisioned_busy: int = 0  # of those, serving an invocation (the rest of busy: on-demand)
 
 
 @dataclass(slots=True, frozen=True)

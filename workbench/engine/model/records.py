@@ -156,7 +156,7 @@ def is_platform_error(error_type: str | None) -> bool:
     return error_type is not None and error_type.startswith(PLATFORM_ERROR_PREFIXES)
 
 
-def report_line(record: InvocationRecord) -> str:
+def report_line(record: InvocationRecord, restore: tuple[float, int] | None = None) -> str:
     """The REPORT line, every field followed by a TAB (as AWS prints it).
 
     Init Duration (cold start only) comes after Max Memory Used. A timeout adds
@@ -172,6 +172,9 @@ def report_line(record: InvocationRecord) -> str:
     ]
     if record.init_duration_ms is not None:
         parts.append(f"Init Duration: {_ms(record.init_duration_ms)} ms")
+    if restore is not None:  # a SnapStart environment's first: restored, not initialised
+        parts.append(f"Restore Duration: {_ms(restore[0])} ms")
+        parts.append(f"Billed Restore Duration: {restore[1]} ms")
     if record.status == STATUS_TIMEOUT:
         parts.append("Status: timeout")
     elif record.status == STATUS_CRASH or is_platform_error(record.error_type):
@@ -186,6 +189,17 @@ def init_start_line(runtime: str) -> str:
         f"INIT_START Runtime Version: {runtime_version(runtime)}"
         f"\tRuntime Version ARN: {runtime_version_arn(runtime)}"
     )
+
+
+def restore_start_line(runtime: str) -> str:
+    """``RESTORE_START Runtime Version: ...``: a SnapStart environment's INIT_START.
+    UNVERIFIED: the fields after the runtime version are assumed to be INIT_START's."""
+    return "RESTORE_" + init_start_line(runtime).removeprefix("INIT_")
+
+
+def restore_report_line(restore_ms: float) -> str:
+    """``RESTORE_REPORT Restore Duration: 123.45 ms``."""
+    return f"RESTORE_REPORT Restore Duration: {_ms(restore_ms)} ms"
 
 
 def init_report_line(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +31,9 @@ class RegistryService:
         self.state_dir = state_dir
         self.registry: Registry | None = None  # open while the engine runs
         self._generation = 0
+        # told of each new version (the pool takes a SnapStart version's snapshot at once)
+        self.on_published: list[Callable[[Version], None]] = []
+        self.on_version_deleted: list[Callable[[str, int], None]] = []
 
     def open(self, db: Path | Database | None = None) -> None:
         """``db``: the engine's ``Database`` (shared with its other stores), or a path."""
@@ -78,6 +81,8 @@ class RegistryService:
         version, created = await asyncio.to_thread(self.require().publish, fn, description)
         if created:
             self._changed(name, "version")
+            for listener in self.on_published:
+                listener(version)
         return version, created
 
     def versions(self, name: str) -> list[Version]:
@@ -145,6 +150,8 @@ class RegistryService:
         self.catalog.require(name)
         self.require().delete_version(name, number)
         self._changed(name, "version")
+        for listener in self.on_version_deleted:
+            listener(name, number)
 
     def delete_function(self, name: str) -> None:
         """Its versions and aliases (the caller removes the function itself)."""

@@ -58,6 +58,7 @@ VERSIONED_FIELDS = (
     "description",
     "layers",
     "environment",
+    "snap_start",
 )
 
 
@@ -114,6 +115,7 @@ def config_to_json(fn: FunctionConfig) -> str:
             "resource": fn.resource,
             "notes": list(fn.notes),
             "from_api": fn.from_api,
+            "snap_start": fn.snap_start,
         },
         sort_keys=True,
         default=str,  # TOML dates and times in triggers
@@ -142,6 +144,7 @@ def config_from_json(text: str) -> FunctionConfig:
         resource=data.get("resource"),  # absent before issue 18: a folder's function
         notes=tuple(data.get("notes", ())),
         from_api=data.get("from_api", False),  # absent before the deploy API
+        snap_start=data.get("snap_start", "None"),  # absent before SnapStart
     )
 
 

@@ -39,7 +39,9 @@ from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
-from .spawning import MakeCgroup, spawn
+from .snapshot_fork import SNAPSHOT_VAR, InitType, RestoredProcess
+from .spawning import Forker, MakeCgroup, spawn
+from .tmp_images import TmpImages
 
 # our Python runtime imports these copies instead of the live files (config/checked_sources.py)
 CHECKED_SOURCES_VAR = "_WORKBENCH_CHECKED_SOURCES"
@@ -142,6 +144,15 @@ class Environment(RuntimeAPIListener):
         self.isolation = isolation
         self.fork_servers = fork_servers
         self.forked = False  # its process came from a fork server
+        # how Lambda would have started it (AWS_LAMBDA_INITIALIZATION_TYPE); a provisioned one
+        # is kept initialised ahead of calls, a SnapStart one is forked from its version's
+        # snapshot (``restore_from``) and ``restored`` once it was; ``snapshot_socket`` makes
+        # this environment that snapshot (invoke/snapshots.py)
+        self.init_type: InitType = "on-demand"
+        self.provisioned = False
+        self.restore_from: Forker | None = None
+        self.restored = False
+        self.snapshot_socket: str | None = None
         self.cgroup: EnvCgroup | None = None
         self.namespaced = False  # its runtime entered its own namespaces (namespaces.py)
         # stopped while it waits for its next event, as Lambda freezes an idle environment
@@ -162,10 +173,12 @@ class Environment(RuntimeAPIListener):
         self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.pid = 0
         self.tmpdir = ""
+        self._tmp_images: TmpImages | None = None  # where its TMPDIR is mounted from, if any
         self.created_at = 0.0
         self.last_used = 0.0
         self.invocations = 0
         self.init_duration_ms: float | None = None
+        self.function_init_ms = 0.0  # of INIT, the part after the runtime connected
         self.peak_kb = 0
         self.shutdown_reason: ShutdownReason | None = None
         self.exit_description = ""
@@ -259,6 +272,8 @@ class Environment(RuntimeAPIListener):
             # are the host's)
             self.namespaced = bool(isolation and isolation.namespaces and self.ide is None)
             self.namespaced = self.namespaced and enters_namespaces(self.fn)
+            # a snapshot and its restores share a process image: no namespaces (UNVERIFIED gap)
+            self.namespaced = self.namespaced and self.init_type != "snap-start"
             how = launch(
                 self.fn,
                 python=self.python,
@@ -273,8 +288,7 @@ class Environment(RuntimeAPIListener):
             self._runtime_started()
             raise
         address = await self.api.start()
-        self.tmp_root.mkdir(parents=True, exist_ok=True)
-        self.tmpdir = tempfile.mkdtemp(prefix=f"{self.fn.name}-{self.short_id}-", dir=self.tmp_root)
+        mount_tmp = self._make_tmpdir(isolation)
         env = lambda_environment(
             self.fn,
             how,
@@ -286,6 +300,12 @@ class Environment(RuntimeAPIListener):
             aws=self.aws,
             task_root=namespaces.TASK_ROOT if self.namespaced else None,
         )
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = self.init_type
+        if self.init_type == "snap-start":  # Lambda sets neither for SnapStart functions
+            env.pop("AWS_LAMBDA_LOG_GROUP_NAME", None)
+            env.pop("AWS_LAMBDA_LOG_STREAM_NAME", None)
+        if self.snapshot_socket is not None:
+            env[SNAPSHOT_VAR] = self.snapshot_socket
         if self.namespaced:
             env["TMPDIR"] = namespaces.TMP
             try:
@@ -308,8 +328,8 @@ class Environment(RuntimeAPIListener):
             def make_cgroup() -> EnvCgroup | None:
                 return isolation.create(env_id, memory)
 
-        fork = None
-        if self.fork_servers is not None and how.forkable:
+        fork: Forker | None = self.restore_from
+        if fork is None and self.fork_servers is not None and how.forkable:
             fork = self.fork_servers.get(self.python, self.namespaced)
         try:
             spawned = await spawn(
@@ -320,6 +340,7 @@ class Environment(RuntimeAPIListener):
                 inline=self.spawn_inline,
                 make_cgroup=make_cgroup,
                 fork=fork,
+                before=mount_tmp,
             )
         except OSError as e:
             self._spawned.set()
@@ -334,6 +355,7 @@ class Environment(RuntimeAPIListener):
             raise
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
         self.forked = isinstance(spawned.proc, ForkedProcess)
+        self.restored = isinstance(spawned.proc, RestoredProcess)
         self._runtime_pid = self.pid  # the runtime's own (see _measure)
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
         self._pidfd, self._stdout_fd = spawned.pidfd, spawned.stdout_fd
@@ -415,6 +437,7 @@ class Environment(RuntimeAPIListener):
         now = time.perf_counter()
         self.init_duration_ms = (now - self._t_spawn) * 1000
         function_init = (now - (self._t_connect or self._t_spawn)) * 1000
+        self.function_init_ms = function_init
         self._publish("function_init", duration_ms=function_init)
         self._publish("init_done", duration_ms=self.init_duration_ms)
         self._resolve(Outcome("ready"))
@@ -810,9 +833,25 @@ class Environment(RuntimeAPIListener):
             self.isolation.cgroups.retire(self.cgroup)  # now, or once its last process is gone
             self.cgroup = None
 
+    def _make_tmpdir(self, isolation: Isolation | None) -> Callable[[], None] | None:
+        """Its TMPDIR: a filesystem of its own, capped in total at its ephemeral storage, where
+        the machine allows (``tmp_images.py``; the returned call mounts it, off the loop, if no
+        mounted one was ready), else a private folder."""
+        if isolation is not None and isolation.tmp is not None:
+            self._tmp_images = isolation.tmp
+            self.tmpdir, mount = isolation.tmp.take(self.fn.ephemeral_storage)
+            return mount
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{self.fn.name}-{self.short_id}-", dir=self.tmp_root)
+        return None
+
     def _cleanup_files(self) -> None:
         """Remove the TMPDIR: renamed away at once (the path is free), deleted off the loop."""
         if not self.tmpdir:
+            return
+        if self._tmp_images is not None:  # unmounted and removed by its thread
+            self._tmp_images.release(self.tmpdir)
+            self.tmpdir, self._tmp_images = "", None
             return
         doomed = f"{self.tmpdir}.removing"
         try:

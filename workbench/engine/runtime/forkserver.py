@@ -50,8 +50,11 @@ class ForkedProcess:
     """An environment's process from a fork server: the part of ``subprocess.Popen`` the
     engine uses (it is the engine's child, so it can be waited for)."""
 
-    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    def __init__(
+        self, pid: int, stdin: IO[bytes], stdout: IO[bytes], *, joined: bool = False
+    ) -> None:
         self.pid = pid
+        self.joined = joined  # it is in its cgroup already (it moved itself in)
         self.stdin: IO[bytes] | None = stdin
         self.stdout: IO[bytes] | None = stdout
         self.returncode: int | None = None
@@ -112,9 +115,15 @@ class ForkServer:
         ours.settimeout(ANSWER_TIMEOUT_S)
         return _Server(proc, ours)
 
-    def spawn(self, env: dict[str, str], cwd: str) -> ForkedProcess:
-        """A new environment's process, waiting for its go-ahead; raises ``OSError``."""
-        request = json.dumps({"env": env, "cwd": cwd, "namespaced": self.namespaced}).encode()
+    def spawn(
+        self, env: dict[str, str], cwd: str, *, join: list[str] | None = None
+    ) -> ForkedProcess:
+        """A new environment's process, waiting for its go-ahead; raises ``OSError``.
+
+        ``join``: its cgroup's ``tasks`` files (``EnvCgroup.join_files``), which the process
+        that forks it writes itself into first, so it starts in its cgroup."""
+        request = {"env": env, "cwd": cwd, "namespaced": self.namespaced, "join": join or []}
+        payload = json.dumps(request).encode()
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         try:
@@ -125,7 +134,7 @@ class ForkServer:
                 server = self._server
                 try:
                     fds = array.array("i", [stdin_r, stdout_w])
-                    server.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+                    server.sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
                     answer = server.sock.recv(256)
                 except OSError:
                     self._stop()  # a late answer would be read as the next spawn's
@@ -141,7 +150,8 @@ class ForkServer:
             os.close(stdin_r)
             os.close(stdout_w)
         self.spawns += 1
-        return ForkedProcess(pid, os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb"))
+        stdin, stdout = os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb")
+        return ForkedProcess(pid, stdin, stdout, joined=bool(join))
 
     def _stop(self) -> None:
         server, self._server = self._server, None

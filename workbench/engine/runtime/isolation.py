@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from . import namespaces
 from .cgroups import Cgroups, EnvCgroup, cpu_share
+from .tmp_images import TmpImages
 
 IsolationMode = Literal["auto", "cgroups", "rlimits"]
 CpuMode = Literal["proportional", "full"]
@@ -49,9 +51,15 @@ class Isolation:
     cpu: CpuMode = "proportional"
     namespaces: bool = False  # environments that can enter namespaces do
     why_no_namespaces: str = ""
+    # each environment's TMPDIR a filesystem of its own, capped at its ephemeral storage
+    tmp: TmpImages | None = None
+    why_no_tmp_cap: str = "not set up"
 
     @classmethod
-    def detect(cls, mode: str = "auto", cpu: str = "proportional") -> Isolation:
+    def detect(
+        cls, mode: str = "auto", cpu: str = "proportional", scratch: Path | None = None
+    ) -> Isolation:
+        """``scratch``: the engine's own folder, where TMPDIR images live (None: none)."""
         if mode not in ISOLATION_MODES:
             raise ValueError(f"isolation {mode!r}: must be one of {', '.join(ISOLATION_MODES)}")
         if cpu not in CPU_MODES:
@@ -59,15 +67,17 @@ class Isolation:
         cpu_mode: CpuMode = "full" if cpu == "full" else "proportional"
         if mode == "rlimits":
             why = "asked for with --isolation rlimits"
-            return cls(None, why, cpu_mode, why_no_namespaces=why)
+            return cls(None, why, cpu_mode, why_no_namespaces=why, why_no_tmp_cap=why)
         found = Cgroups.detect()
         if mode == "cgroups":
             why_ns = "asked for with --isolation cgroups"
         else:
             why_ns = namespaces.probe()
+        tmp = TmpImages.open(scratch) if scratch is not None else "no engine folder"
+        images, why_tmp = (None, tmp) if isinstance(tmp, str) else (tmp, "")
         if isinstance(found, str):
-            return cls(None, found, cpu_mode, not why_ns, why_ns)
-        return cls(found, "", cpu_mode, not why_ns, why_ns)
+            return cls(None, found, cpu_mode, not why_ns, why_ns, images, why_tmp)
+        return cls(found, "", cpu_mode, not why_ns, why_ns, images, why_tmp)
 
     @property
     def kind(self) -> str:
@@ -107,6 +117,16 @@ class Isolation:
             )
         return f"no namespaces ({self.why_no_namespaces})"
 
+    def describe_tmp(self) -> str:
+        """One line: how much an environment may write to its /tmp (TMPDIR)."""
+        why = self.tmp.wait_probed() if self.tmp is not None else self.why_no_tmp_cap
+        if not why:
+            return (
+                "/tmp: a filesystem of its own per environment (an ext4 image on disk, not in "
+                "memory), ephemeral_storage in total (ENOSPC past it)"
+            )
+        return f"/tmp: ephemeral_storage per file only, not in total ({why})"
+
     def describe(self, memory_mb: int | None = None) -> str:
         """One line: what limits a function's environments, and how."""
         if self.cgroups is None:
@@ -141,6 +161,8 @@ class Isolation:
     def close(self) -> None:
         if self.cgroups is not None:
             self.cgroups.close()
+        if self.tmp is not None:
+            self.tmp.close()
 
     def sweep(self) -> None:
         if self.cgroups is not None:

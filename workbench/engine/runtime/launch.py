@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,19 @@ PYTHON_SANDBOXED_START = (
     "import workbench_sandbox; workbench_sandbox.run()"
 )
 NODE_BOOTSTRAP = RUNTIMES_DIR / "node" / "bootstrap.js"
-# Reads one line (the engine's go-ahead, sent once the limits are set), then becomes the runtime.
-_GATE = ("/bin/sh", "-c", 'read -r _ && exec "$@"', "workbench-gate")
+# Reads one line (the engine's go-ahead, sent once the limits are set), moves itself into the
+# cgroup's hierarchies named in JOIN_VAR (v1: ``EnvCgroup.join_files``; a shell is one thread, so
+# it moves itself without the kernel lock that moving it from outside takes), then becomes the
+# runtime: its first instruction runs inside its cgroup, or never.
+JOIN_VAR = "_WORKBENCH_JOIN"
+_GATE = (
+    "/bin/sh",
+    "-c",
+    f'read -r _ || exit 1; for f in ${JOIN_VAR}; do echo 0 2>/dev/null > "$f" || '
+    '{ echo "workbench: cannot move the runtime into its cgroup ($f)" >&2; exit 125; }; done; '
+    f'unset {JOIN_VAR}; exec "$@"',
+    "workbench-gate",
+)
 # V8's old generation is capped below the memory size, as AWS's Node.js bootstrap does, so the
 # heap collects garbage before the process reaches its RLIMIT_DATA (derived, not quoted).
 NODE_OLD_SPACE_SHARE = 0.9
@@ -73,6 +85,11 @@ class Launch:
     pins_sources: bool = False
     # our Python runtime, which a fork server can start instead (forkserver.py)
     forkable: bool = False
+
+    @staticmethod
+    def is_gated(command: Sequence[str]) -> bool:
+        """Is ``command`` (a ``Launch.command``) started behind the gate?"""
+        return tuple(command[: len(_GATE)]) == _GATE
 
     @property
     def command(self) -> list[str]:

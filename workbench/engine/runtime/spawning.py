@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..config.function import FunctionConfig
 from .cgroups import EnvCgroup
-from .forkserver import ForkedProcess, ForkServer
+from .forkserver import ForkedProcess
+from .launch import JOIN_VAR, Launch
 from .sandbox import ProcUsage, apply_limits
 
 SPAWN_THREADS = 2
@@ -48,6 +50,15 @@ class Spawned:
     cgroup: EnvCgroup | None  # the environment's, with the runtime in it
 
 
+class Forker(Protocol):
+    """Where a process can be forked from instead of exec'd: a fork server
+    (``forkserver.py``) or a SnapStart snapshot (``snapshot_fork.py``)."""
+
+    def spawn(
+        self, env: dict[str, str], cwd: str, *, join: list[str] | None = None
+    ) -> ForkedProcess: ...
+
+
 # the environment's cgroup, made in the spawning thread (None: rlimits only); raises OSError
 MakeCgroup = Callable[[], "EnvCgroup | None"]
 
@@ -58,18 +69,26 @@ def _spawn(
     fn: FunctionConfig,
     guard_cpu: bool,
     make_cgroup: MakeCgroup | None,
-    fork: ForkServer | None = None,
+    fork: Forker | None = None,
+    before: Callable[[], None] | None = None,
 ) -> Spawned:
+    if before is not None:  # (its TMPDIR mounted: tmp_images.py)
+        before()
     cgroup = make_cgroup() if make_cgroup is not None else None
+    join = cgroup.join_files() if cgroup is not None else None
+    joins = False  # the runtime moves itself into its cgroup (it is a fork, or gated)
     t_spawn = time.perf_counter()
     proc: subprocess.Popen[bytes] | ForkedProcess | None = None
     if fork is not None:
         try:
-            proc = fork.spawn(env, str(fn.folder))
+            proc = fork.spawn(env, str(fn.folder), join=join)
+            joins = proc.joined
         except OSError:
             proc = None  # exec'd instead
     try:
         if proc is None:
+            if join and Launch.is_gated(command) and not any(" " in f for f in join):
+                env, joins = {**env, JOIN_VAR: " ".join(join)}, True
             proc = _popen(command, env, fn)
     except OSError:
         if cgroup is not None:
@@ -82,7 +101,9 @@ def _spawn(
     forked = isinstance(proc, ForkedProcess)
     parent_peak_kb = 0 if forked else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert proc.stdin is not None and proc.stdout is not None
-    if cgroup is not None:  # before any user code runs: it waits for the go-ahead
+    if cgroup is not None and joins:  # it is in (a fork), or will be before it execs (gated)
+        cgroup.joined()
+    elif cgroup is not None:  # before any user code runs: it waits for the go-ahead
         try:
             cgroup.add(proc.pid)
         except OSError as e:  # never run a function outside the limits it was given
@@ -130,18 +151,22 @@ async def spawn(
     guard_cpu: bool,
     inline: bool = False,
     make_cgroup: MakeCgroup | None = None,
-    fork: ForkServer | None = None,
+    fork: Forker | None = None,
+    before: Callable[[], None] | None = None,
 ) -> Spawned:
     """Start ``command`` in its own session, limited for ``fn``; raises ``OSError``.
 
+    ``before``: called first, in the same thread (what the runtime needs in place).
     ``inline``: on the loop itself, for a lone cold start (the worker thread's hand-off costs
     ~1 ms of latency, and with nothing else starting there is nothing to stall). Cancelling the
     caller does not orphan the process: the spawn finishes, and its process is killed and reaped.
     """
     if inline:
-        return _spawn(command, env, fn, guard_cpu, make_cgroup, fork)
+        return _spawn(command, env, fn, guard_cpu, make_cgroup, fork, before)
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_pool(), _spawn, command, env, fn, guard_cpu, make_cgroup, fork)
+    future = loop.run_in_executor(
+        _pool(), _spawn, command, env, fn, guard_cpu, make_cgroup, fork, before
+    )
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psutil
 
+from .tmp_images import unmount_under
+
 log = logging.getLogger("workbench.tmp")
 
 PREFIX = "engine-"
@@ -63,7 +65,7 @@ class EngineTmp:
         """Remove the folder (and whatever environments left in it), then let go of the lock."""
         if self._fd < 0:
             return
-        shutil.rmtree(self.path, ignore_errors=True)
+        _remove(self.path)
         os.close(self._fd)
         self._fd = -1
 
@@ -120,10 +122,17 @@ def _remove_if_unlocked(folder: Path) -> bool:
             return False  # a live engine's
         raise
     try:
-        shutil.rmtree(folder, ignore_errors=True)  # held meanwhile: two sweeps do not race
+        _remove(folder)  # held meanwhile: two sweeps do not race
     finally:
         os.close(fd)
     return True
+
+
+def _remove(folder: Path) -> None:
+    """Remove an engine's folder, unmounting its environments' TMPDIR images first (a killed
+    engine leaves them mounted: ``tmp_images.py``)."""
+    unmount_under(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _tmpdirs_in_use() -> set[str]:

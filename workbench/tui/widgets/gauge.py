@@ -30,6 +30,8 @@ class FunctionGauge:
     in_flight: int = 0
     busy: int = 0
     idle: int = 0
+    provisioned: int = 0  # of its environments, those kept initialised ahead of calls
+    provisioned_busy: int = 0
     reserved: int | None = None
     throttles: int = 0
     last_reason: str | None = None
@@ -65,9 +67,14 @@ def function_lines(name: str, g: FunctionGauge) -> Content:
     else:
         head = Content.assemble((name, "bold"), f"  {g.in_flight} in flight")
     if g.busy or g.idle:
-        envs = Content.assemble(
-            "  ", blocks(g.busy, g.idle), (f" {g.busy} busy · {g.idle} idle", "dim")
-        )
+        detail = f" {g.busy} busy · {g.idle} idle"
+        if g.provisioned:  # busy split: provisioned vs on-demand (spill-over)
+            on_demand = g.busy - g.provisioned_busy
+            detail = (
+                f" {g.busy} busy ({g.provisioned_busy} provisioned, {on_demand} on-demand)"
+                f" · {g.idle} idle · {g.provisioned} provisioned"
+            )
+        envs = Content.assemble("  ", blocks(g.busy, g.idle), (detail, "dim"))
     else:
         envs = Content.styled("  no warm environment", "dim")
     parts = [head, envs]
@@ -170,6 +177,7 @@ class ConcurrencyGauge(Vertical):
                     else:
                         g = self.functions[event.function] = FunctionGauge()
                 g.in_flight, g.busy, g.idle = event.in_flight, event.busy, event.idle
+                g.provisioned, g.provisioned_busy = event.provisioned, event.provisioned_busy
                 g.reserved = event.reserved
                 if event.function in self.removed and not (g.in_flight or g.busy or g.idle):
                     self.functions.pop(event.function, None)

@@ -62,11 +62,12 @@ _HANDLED = {
     "AutoPublishAlias",
     "DeploymentPreference",
     "FunctionUrlConfig",
+    "ProvisionedConcurrencyConfig",
+    "SnapStart",
 }
 
 
 _WHY = {
-    "ProvisionedConcurrencyConfig": "environments start on demand here",
     "LoggingConfig": "logs are Lambda's text format here",
     "Role": "IAM is not enforced locally",
     "Policies": "IAM is not enforced locally",
@@ -151,6 +152,7 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
             why = _WHY.get(prop)
             notes.append(f"{prop}: not run here" + (f" ({why})" if why else ""))
     alias, deployment = auto_publish(ctx, props, where, notes, value)
+    _warm_start(ctx, props, where, data, origin, notes, value, alias)
     if ctx.built:
         notes.insert(0, f"from the built template {ctx.file} (run `sam build` again to update)")
 
@@ -175,6 +177,39 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
         deployment=deployment,
         account_limit=ctx.account_limit,
     )
+
+
+def _warm_start(
+    ctx: TemplateContext,
+    props: Mapping[str, Any],
+    where: Mapping[str, KeyPath],
+    data: dict[str, Any],
+    origin: dict[KeyPath, KeyPath],
+    notes: list[str],
+    value: Any,
+    alias: str | None,
+) -> None:
+    """``SnapStart`` -> ``snap_start``; SAM's ``ProvisionedConcurrencyConfig``, which applies to
+    the ``AutoPublishAlias``, -> ``provisioned_concurrency = { alias = N }``."""
+    if "SnapStart" in props:
+        snap = value("SnapStart")
+        data["snap_start"] = snap.get("ApplyOn", "None") if isinstance(snap, Mapping) else snap
+        origin[("snap_start",)] = where["SnapStart"]
+    if "ProvisionedConcurrencyConfig" not in props:
+        return
+    at = where["ProvisionedConcurrencyConfig"]
+    config = value("ProvisionedConcurrencyConfig")
+    count = config.get("ProvisionedConcurrentExecutions") if isinstance(config, Mapping) else None
+    if count is None:
+        raise ctx.error(at, "must be a mapping with ProvisionedConcurrentExecutions")
+    if alias is None:
+        notes.append(
+            "ProvisionedConcurrencyConfig: not run here (SAM applies it to the "
+            "AutoPublishAlias, and there is none)"
+        )
+        return
+    data["provisioned_concurrency"] = {alias: number(count)}
+    origin[("provisioned_concurrency",)] = at
 
 
 def _is_if(raw: Any) -> bool:

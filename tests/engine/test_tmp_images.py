@@ -1,0 +1,169 @@
+"""Each environment's /tmp is a filesystem of its own where the machine allows it: capped in
+total at ``ephemeral_storage`` (``ENOSPC`` past it, as on Lambda), on disk (a 128 MB function
+writes more than 128 MB there), gone with its environment; and the per-file fallback, forced by
+``WORKBENCH_TMP_CAP=0``, says that it is one. Real loop devices and mounts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import add_function, body, until
+from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime.namespaces import probe
+from workbench.engine.runtime.tmp_images import SWITCH_VAR, TmpImages, unmount_under
+
+MB = 1024 * 1024
+
+
+def _images_here(tmp_path: Path) -> str:
+    found = TmpImages.open(tmp_path / "probe")
+    if isinstance(found, str):
+        return found
+    why = found.wait_probed()
+    found.close()
+    return why
+
+
+@pytest.fixture(scope="module")
+def images_here(tmp_path_factory: pytest.TempPathFactory) -> None:
+    why = _images_here(tmp_path_factory.mktemp("images"))
+    if why:
+        pytest.skip(f"no TMPDIR images here: {why}")
+
+
+WRITER = """
+import errno, json, os
+
+def handler(event, context):
+    tmp = os.environ["TMPDIR"]
+    if event.get("where"):
+        st = os.statvfs(tmp)
+        return {"tmp": tmp, "size_mb": st.f_blocks * st.f_frsize / 2**20,
+                "free_mb": st.f_bavail * st.f_frsize / 2**20, "files": os.listdir(tmp)}
+    written = 0  # MB, in files of 100 MB: the cap is on the total, not on one file
+    for i in range(event["files"]):
+        try:
+            with open(os.path.join(tmp, f"part-{i}"), "wb") as f:
+                for _ in range(100):
+                    f.write(b"x" * 2**20)
+                    written += 1
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            return {"written_mb": written, "errno": e.errno}
+    return {"written_mb": written, "errno": None}
+"""
+
+
+def settings(tmp_path: Path, isolation: str) -> EngineSettings:
+    return EngineSettings(
+        keep_alive_s=30.0,
+        reap_interval_s=0.2,
+        state_dir=tmp_path / "state",
+        isolation=isolation,  # type: ignore[arg-type]
+        cpu="full",
+    )
+
+
+@pytest.fixture
+async def engine(function_root: Path, tmp_path: Path, images_here: None) -> AsyncIterator[Engine]:
+    async with Engine([function_root], settings(tmp_path, "cgroups")) as eng:
+        add_function(eng, "writer", WRITER, memory_size=128, ephemeral_storage=512, timeout=120)
+        yield eng
+
+
+def mounted(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+async def test_tmp_is_capped_in_total_at_the_ephemeral_storage_and_not_in_memory(
+    engine: Engine,
+) -> None:
+    result = await engine.invoke("writer", json.dumps({"files": 7}).encode())
+    got = body(result)
+    # 700 MB asked for in seven files: the sixth fails with "No space left on device" once the
+    # total reaches 512 MB (no single file came near the per-file limit)
+    assert got["errno"] == 28, got  # ENOSPC
+    assert 500 <= got["written_mb"] <= 513, got
+    # the function (128 MB) wrote four times its memory: /tmp is disk, not charged as memory
+    assert result.function_error is None and result.record.status == "success"
+    assert result.record.max_memory_mb <= 128
+
+
+async def test_each_environment_has_its_own_empty_tmp_which_goes_with_it(engine: Engine) -> None:
+    first = body(await engine.invoke("writer", b'{"where": true}'))
+    [env] = engine.environments("writer")
+    assert env.tmpdir == first["tmp"] and mounted(first["tmp"])
+    assert first["files"] == []  # (no lost+found)
+    assert 512 <= first["size_mb"] < 540 and first["free_mb"] >= 512
+    await engine.invoke("writer", json.dumps({"files": 1}).encode())
+    # its environment goes, and its /tmp with it; the next one gets another, empty
+    env.shutdown("idle")
+    await until(lambda: not mounted(first["tmp"]), "the first environment's /tmp to go")
+    await until(lambda: not os.path.exists(first["tmp"] + ".img"), "its image to be removed")
+    second = body(await engine.invoke("writer", b'{"where": true}'))
+    assert second["tmp"] != first["tmp"] and second["files"] == []
+    isolation = engine.pool.isolation
+    assert isolation is not None and isolation.tmp is not None
+    assert "ephemeral_storage in total" in isolation.describe_tmp()
+
+
+async def test_closing_the_engine_leaves_no_mount(
+    function_root: Path, tmp_path: Path, images_here: None
+) -> None:
+    async with Engine([function_root], settings(tmp_path, "cgroups")) as engine:
+        add_function(engine, "writer", WRITER)
+        where = body(await engine.invoke("writer", b'{"where": true}'))["tmp"]
+        assert engine.scratch is not None
+        folder = str(engine.scratch.path)
+        assert mounted(where)
+    with open("/proc/self/mountinfo") as f:
+        assert not [line for line in f if folder in line]
+    assert not os.path.exists(folder)
+
+
+@pytest.mark.skipif(bool(probe()), reason="no namespaces here")
+async def test_in_namespaces_tmp_is_the_environments_own_filesystem(
+    function_root: Path, tmp_path: Path, images_here: None
+) -> None:
+    async with Engine([function_root], settings(tmp_path, "auto")) as engine:
+        add_function(engine, "writer", WRITER, ephemeral_storage=1024)
+        got = body(await engine.invoke("writer", b'{"where": true}'))
+        assert got["tmp"] == "/tmp" and got["files"] == []
+        assert 1024 <= got["size_mb"] < 1070
+
+
+async def test_a_killed_engines_mounts_are_undone(tmp_path: Path, images_here: None) -> None:
+    """What an engine killed with ``kill -9`` leaves mounted, the next one's sweep unmounts
+    (``tmp_dirs.py`` calls this before removing the folder)."""
+    images = TmpImages.open(tmp_path / "engine-dead")
+    assert isinstance(images, TmpImages)
+    target, mount = images.take(512)
+    if mount is not None:
+        mount()
+    assert mounted(target)
+    assert unmount_under(tmp_path / "engine-dead") >= 1
+    assert not mounted(target)
+    images.close()
+
+
+async def test_the_per_file_fallback_is_forced_and_said(
+    function_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SWITCH_VAR, "0")
+    async with Engine([function_root], settings(tmp_path, "cgroups")) as engine:
+        add_function(engine, "writer", WRITER)
+        got = body(await engine.invoke("writer", b'{"where": true}'))
+        assert not mounted(got["tmp"])
+        isolation = engine.pool.isolation
+        assert isolation is not None and isolation.tmp is None
+        assert isolation.describe_tmp() == (
+            f"/tmp: ephemeral_storage per file only, not in total (asked for with {SWITCH_VAR}=0)"
+        )

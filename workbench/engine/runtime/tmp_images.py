@@ -1,0 +1,351 @@
+"""Each environment's ``/tmp`` as a filesystem of its own, capped in total at its
+``ephemeral_storage``, on disk, not in memory.
+
+Lambda's ``/tmp`` is disk: a function of 128 MB may write 500 MB there, and no more than its
+ephemeral storage in all. A tmpfs would count against the environment's memory cgroup (and
+OOM-kill that function); a folder on the host's disk with an rlimit caps each file, not the
+total. So, where the machine allows (the engine may set up loop devices and mount: root, with
+``/dev/loop-control`` and ``mke2fs``), each environment gets a sparse ext4 image of its size,
+loop-mounted at its TMPDIR: a write past the cap fails with ``ENOSPC`` ("No space left on
+device"), as on Lambda; the image takes on disk only what is written.
+
+Cost: a template per size is made once per engine (``mke2fs``, ~12 ms); an environment's image is
+a sparse copy of it (~0.2 ms) mounted through a loop device (~2 ms). A few mounted images per size
+are kept ready by a thread, so a cold start takes one at once; when none is ready (a burst), the
+spawning thread mounts one before it forks. Unmounting (lazily) and removing go to the same
+thread. ``WORKBENCH_TMP_CAP=0`` turns this off (each file is capped by ``RLIMIT_FSIZE`` then, as
+where images are not possible).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+log = logging.getLogger("workbench.tmp")
+
+MB = 1024 * 1024
+SWITCH_VAR = "WORKBENCH_TMP_CAP"  # "0": no images (the per-file cap)
+SPARES = 2  # mounted images kept ready per size in use
+DEFAULT_MB = 512
+LOOP_MAJOR = 7
+LOOP_CTL_GET_FREE = 0x4C82
+LOOP_CONFIGURE = 0x4C0A  # Linux 5.8+
+LO_FLAGS_AUTOCLEAR = 4  # the loop device goes with the last unmount
+_LO_FLAGS_AT = 52  # in struct loop_info64
+_LOOP_INFO64_SIZE = 232
+_LOOP_ATTEMPTS = 20  # free devices taken by someone else between asking and configuring
+_loop_lock = threading.Lock()
+MS_NOSUID, MS_NODEV = 2, 4
+MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
+_libc.mount.argtypes += [ctypes.c_void_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+
+def _mke2fs() -> str | None:
+    return shutil.which("mke2fs") or next(
+        (p for p in ("/sbin/mke2fs", "/usr/sbin/mke2fs") if os.access(p, os.X_OK)), None
+    )
+
+
+def loop_mount(image: str, target: str) -> None:
+    """Mount the ext4 ``image`` at ``target`` through a free loop device; raises ``OSError``."""
+    backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        for attempt in range(_LOOP_ATTEMPTS):
+            with _loop_lock:  # (this engine's threads take turns; others may still race)
+                ctl = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+                try:
+                    number = fcntl.ioctl(ctl, LOOP_CTL_GET_FREE)
+                finally:
+                    os.close(ctl)
+                device = f"/dev/loop{number}"
+                if not os.path.exists(device):  # (a /dev without devtmpfs: a container's)
+                    os.mknod(device, stat.S_IFBLK | 0o660, os.makedev(LOOP_MAJOR, number))
+                loop = os.open(device, os.O_RDWR | os.O_CLOEXEC)
+                info = bytearray(_LOOP_INFO64_SIZE)
+                struct.pack_into("=I", info, _LO_FLAGS_AT, LO_FLAGS_AUTOCLEAR)
+                config = struct.pack("=II", backing, 0) + bytes(info) + bytes(64)
+                try:
+                    fcntl.ioctl(loop, LOOP_CONFIGURE, config)
+                except OSError as e:  # taken meanwhile (by another engine)
+                    os.close(loop)
+                    if e.errno == errno.EBUSY and attempt < _LOOP_ATTEMPTS - 1:
+                        continue
+                    raise
+            try:
+                flags = MS_NOSUID | MS_NODEV
+                if _libc.mount(device.encode(), target.encode(), b"ext4", flags, None):
+                    code = ctypes.get_errno()
+                    raise OSError(code, f"mount {device} on {target}: {os.strerror(code)}")
+                return
+            finally:
+                os.close(loop)  # (autoclear: the device is freed once unmounted)
+    finally:
+        os.close(backing)
+
+
+def unmount(target: str) -> None:
+    if _libc.umount2(target.encode(), MNT_DETACH):
+        e = ctypes.get_errno()
+        if e not in (errno.EINVAL, errno.ENOENT):  # (not a mount point: already gone)
+            raise OSError(e, f"unmount {target}: {os.strerror(e)}")
+
+
+def unmount_under(folder: Path) -> int:
+    """Unmount every mount below ``folder`` (a dead engine's images); how many."""
+    prefix = str(folder).rstrip("/") + "/"
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+    except OSError:
+        return 0
+    found = [p for p in points if p.startswith(prefix)]
+    for point in sorted(found, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            unmount(point.replace("\\040", " "))
+    return len(found)
+
+
+def _sparse_copy(source: str, target: str) -> None:
+    """Copy ``source``'s data extents only: an image of 10 GB holds ~200 KB."""
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        size = os.fstat(src.fileno()).st_size
+        dst.truncate(size)
+        offset = 0
+        while offset < size:
+            try:
+                start = os.lseek(src.fileno(), offset, os.SEEK_DATA)
+            except OSError as e:
+                if e.errno == errno.ENXIO:  # no more data
+                    break
+                raise
+            end = os.lseek(src.fileno(), start, os.SEEK_HOLE)
+            while start < end:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), end - start, start, start)
+                if n <= 0:
+                    raise OSError(errno.EIO, f"could not copy {source}")
+                start += n
+            offset = end
+
+
+class TmpImages:
+    """The engine's images: templates per size, mounted spares, and the ones in use."""
+
+    def __init__(self, folder: Path, spares: int = SPARES) -> None:
+        self.folder = folder  # (the engine's own: TMPDIRs there as ``tmp-N``, images beside)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.spares = spares
+        self._templates: dict[int, str] = {}
+        self._ready: dict[int, list[str]] = {}
+        self._mounted: set[str] = set()  # every mounted target, spare or in use
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._released: list[str] = []
+        self._failed: set[int] = set()  # sizes no spare could be made of
+        self._template_lock = threading.Lock()  # one template made at a time
+        self._closed = False
+        self.probed = threading.Event()
+        self.why_not = ""
+        self._ready[DEFAULT_MB] = []  # (Lambda's default size: spares made at once)
+        self._thread = threading.Thread(target=self._run, name="workbench-tmp-images", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def open(cls, folder: Path) -> TmpImages | str:
+        """The engine's images, or why environments cannot have them. The one real mount
+        that shows they work is made by the thread (``why_not`` once ``probed`` is set), so
+        an engine's start does not wait for ``mke2fs``."""
+        if os.environ.get(SWITCH_VAR, "1") == "0":
+            return f"asked for with {SWITCH_VAR}=0"
+        if _mke2fs() is None:
+            return "mke2fs is not installed"
+        if not os.path.exists("/dev/loop-control"):
+            return "no loop devices (/dev/loop-control)"
+        return cls(folder)
+
+    def wait_probed(self, timeout: float = 30.0) -> str:
+        """'' once images are known to work here, else why not."""
+        if not self.probed.wait(timeout):
+            return "setting up loop devices took too long"
+        return self.why_not
+
+    def _probe(self) -> None:
+        try:
+            target = self._make(1)
+        except (OSError, subprocess.SubprocessError) as e:
+            self.why_not = f"cannot mount a loop device here ({e})"
+        else:
+            self._discard(target)
+        self.probed.set()
+
+    # ------------------------------------------------------------------ for environments
+
+    def take(self, size_mb: int) -> tuple[str, Callable[[], None] | None]:
+        """A TMPDIR for an environment of ``size_mb`` ephemeral storage, and what mounts it if
+        no mounted spare was ready (to call off the event loop, before the runtime starts)."""
+        with self._lock:
+            ready = self._ready.setdefault(size_mb, [])
+            target = ready.pop() if ready else None
+            self._work.notify()  # (refill)
+            if target is not None:
+                return target, None
+            target = self._new_target()
+        return target, lambda: self._mount_if_possible(size_mb, target)
+
+    def _mount_if_possible(self, size_mb: int, target: str) -> None:
+        """(In the spawning thread.) Where images turned out not to work, the TMPDIR stays a
+        private folder, as ``describe_tmp`` then says."""
+        if not self.wait_probed():
+            self._mount_at(size_mb, target)
+
+    def release(self, target: str) -> None:
+        """The environment is gone: unmount its TMPDIR and remove its image, in the thread."""
+        with self._lock:
+            self._released.append(target)
+            self._work.notify()
+
+    def close(self) -> None:
+        """Unmount and remove everything (the engine ends)."""
+        with self._lock:
+            self._closed = True
+            self._work.notify()
+        self._thread.join(timeout=5)
+        with self._lock:
+            targets = list(self._mounted)
+            self._mounted.clear()
+        with ThreadPoolExecutor(4, thread_name_prefix="workbench-tmp-close") as pool:
+            list(pool.map(self._discard, targets))  # (unmounts partly overlap in the kernel)
+        for template in self._templates.values():
+            with contextlib.suppress(OSError):
+                os.unlink(template)
+
+    # ------------------------------------------------------------------ the work
+
+    def _new_target(self) -> str:
+        return tempfile.mkdtemp(prefix="tmp-", dir=self.folder)  # (0700, a name of its own)
+
+    def _make(self, size_mb: int) -> str:
+        with self._lock:
+            target = self._new_target()
+        self._mount_at(size_mb, target)
+        return target
+
+    def _mount_at(self, size_mb: int, target: str) -> None:
+        image = target + ".img"
+        _sparse_copy(self._template(size_mb), image)
+        try:
+            loop_mount(image, target)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(image)
+            raise
+        with self._lock:
+            self._mounted.add(target)
+
+    def _template(self, size_mb: int) -> str:
+        with self._template_lock:
+            return self._templates.get(size_mb) or self._make_template(size_mb)
+
+    def _make_template(self, size_mb: int) -> str:
+        path = str(self.folder / f".template-{size_mb}.img")
+        size = size_mb * MB + max(4 * MB, size_mb * MB // 50)  # room for ext4's own tables
+        for _ in range(3):  # grown until ``size_mb`` is free in it
+            free = self._format(path, size)
+            if free >= size_mb * MB:
+                break
+            size += size_mb * MB - free + MB
+        self._templates[size_mb] = path
+        return path
+
+    def _format(self, path: str, size: int) -> int:
+        """Make an empty ext4 in ``path`` (no journal: a TMPDIR outlives no crash; no
+        lost+found; owned by the engine's user, private); its free bytes."""
+        with open(path, "wb") as f:
+            f.truncate(size)
+        mke2fs = _mke2fs() or "mke2fs"
+        owner = f"root_owner={os.getuid()}:{os.getgid()}"
+        subprocess.run(
+            [mke2fs, "-q", "-F", "-t", "ext4", "-m", "0", "-O", "^has_journal,^resize_inode"]
+            + ["-E", f"lazy_itable_init=1,nodiscard,{owner}", path],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=30,
+        )
+        probe = path + ".mnt"
+        os.mkdir(probe, 0o700)
+        try:
+            loop_mount(path, probe)
+            try:
+                os.rmdir(probe + "/lost+found")
+                os.chmod(probe, 0o700)
+                st = os.statvfs(probe)
+                return st.f_bavail * st.f_frsize
+            finally:
+                unmount(probe)
+        finally:
+            os.rmdir(probe)
+
+    def _discard(self, target: str) -> None:
+        try:
+            unmount(target)
+        except OSError as e:
+            log.warning("could not unmount %s: %s", target, e)
+        with contextlib.suppress(OSError):
+            os.unlink(target + ".img")
+        shutil.rmtree(target, ignore_errors=True)  # (a plain folder's files, where unmounted)
+
+    def _run(self) -> None:
+        self._probe()
+        while True:
+            with self._lock:
+                while not self._closed and not self._released and not self._short():
+                    self._work.wait()
+                if self._closed:
+                    return
+                released, self._released = self._released, []
+                for target in released:
+                    self._mounted.discard(target)
+                short = self._short()
+            for target in released:
+                self._discard(target)
+            if short is not None:
+                try:
+                    target = self._make(short)
+                except (OSError, subprocess.SubprocessError) as e:
+                    # no more spares of this size: each environment mounts its own (and its
+                    # start fails with the reason if that fails too)
+                    log.warning("could not make a TMPDIR image of %d MB: %s", short, e)
+                    with self._lock:
+                        self._failed.add(short)
+                    continue
+                with self._lock:
+                    if self._closed:
+                        continue
+                    self._ready.setdefault(short, []).append(target)
+
+    def _short(self) -> int | None:
+        """A size whose spares are fewer than wanted (under the lock)."""
+        if self.why_not:
+            return None
+        for size_mb, ready in self._ready.items():
+            if len(ready) < self.spares and size_mb not in self._failed:
+                return size_mb
+        return None
