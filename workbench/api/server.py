@@ -31,6 +31,7 @@ from .keys import ENGINE
 from .limits import ConnectionLimits
 from .listen import Served
 from .security import HostPolicy
+from .streaming_invoke import invoke_with_response_stream
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001  # as `sam local start-lambda`
@@ -51,6 +52,11 @@ _F = "/2015-03-31/functions/{function}"
 _EIC = "/2019-09-25/functions/{function}/event-invoke-config"
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_F}/invocations", invoke),
+    (
+        "POST",
+        "/2021-11-15/functions/{function}/response-streaming-invocations",
+        invoke_with_response_stream,
+    ),
     ("GET", "/2015-03-31/functions", functions.list_functions),
     ("POST", "/2015-03-31/functions", deploy.create_function),
     ("PUT", f"{_F}/code", deploy.update_function_code),
@@ -113,6 +119,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 # The IAM action of each operation, named in an AccessDeniedException's message.
 ACTIONS: dict[Handler, str] = {
     invoke: "lambda:InvokeFunction",
+    invoke_with_response_stream: "lambda:InvokeFunction",
     functions.list_functions: "lambda:ListFunctions",
     functions.get_function: "lambda:GetFunction",
     deploy.create_function: "lambda:CreateFunction",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .invoke.function_state import FunctionState
     from .invoke.results import InvocationCancelled, InvokeResult
+    from .invoke.streaming import StreamingInvocation, invoke_stream
     from .model.errors import (
         FunctionNotReady,
         InvalidParameterValue,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         LogLine,
         RecursionStopped,
         RegistryChanged,
+        ResponseChunk,
         ScheduleFired,
         Subscription,
         Throttled,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from .model.problems import CodeProblem
     from .model.records import InvocationRecord
     from .registry.versions import LATEST, Alias, Version
+    from .runtime.response_stream import STREAM_LIMIT, StreamEnd
 
 _WHERE = {  # public name -> the module under workbench.engine that defines it
     "Alias": "registry.versions",
@@ -77,6 +80,10 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "InvocationCancelled": "invoke.results",
     "InvokeResult": "invoke.results",
     "InvokeStart": "model.events",
+    "STREAM_LIMIT": "runtime.response_stream",
+    "StreamEnd": "runtime.response_stream",
+    "StreamingInvocation": "invoke.streaming",
+    "invoke_stream": "invoke.streaming",
     "LATEST": "registry.versions",
     "LambdaError": "model.errors",
     "LogLine": "model.events",
@@ -86,6 +93,7 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "ResourceConflict": "model.errors",
     "ResourceNotFound": "model.errors",
     "RecursionStopped": "model.events",
+    "ResponseChunk": "model.events",
     "ScheduleFired": "model.events",
     "Subscription": "model.events",
     "Throttled": "model.events",
@@ -107,6 +115,10 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "LATEST",
+    "STREAM_LIMIT",
+    "StreamEnd",
+    "StreamingInvocation",
+    "invoke_stream",
     "Alias",
     "AsyncEventChanged",
     "BucketActivity",
@@ -143,6 +155,7 @@ __all__ = [
     "PreconditionFailed",
     "RequestTooLarge",
     "ResourceNotFound",
+    "ResponseChunk",
     "Subscription",
     "Throttled",
     "TooManyRequests",

@@ -36,6 +36,7 @@ from ..model.trace import continue_chain, current_chain
 from ..registry.versions import LATEST, Registry, is_alias_qualifier, version_number
 from ..runtime.environment import Environment, Outcome, SpawnError
 from ..runtime.launch import LaunchError
+from ..runtime.response_stream import ResponseStream
 from ..runtime.runtime_api import Invocation
 from ..storage.store import RecordStore
 from .concurrency import Concurrency
@@ -62,6 +63,7 @@ class PreparedCall:
     enqueued_at: float | None = None  # Event invocations: when it was accepted
     replay_of: str | None = None  # a replay: the request id it runs again
     chain: str | None = None  # the trace header of the chain it continues (model/trace.py)
+    stream: ResponseStream | None = None  # InvokeWithResponseStream: chunks go there
 
 
 def check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
@@ -259,6 +261,7 @@ class Invoker:
         request_id = call.request_id
         fn = env.fn
         init_outcome = None
+        inv: Invocation | None = None
         if cold:
             try:
                 init_outcome = await env.start()
@@ -290,6 +293,7 @@ class Invoker:
                 client_context=client_context.replace("\r", " ").replace("\n", " ")
                 if client_context
                 else None,
+                stream=call.stream,
             )
             handed_at.append(time.time())
             debugger = self.pool.debugger
@@ -304,9 +308,12 @@ class Invoker:
         else:
             outcome = init_outcome
             outcome.log_lines = []
-        return build_result(
+        result = build_result(
             env, fn, request_id, started_at, cold, outcome, call.data, call.trigger, call.qualifier
         )
+        if inv is not None and inv.stream is not None and inv.stream.streamed:
+            result.record.stream_chunks = inv.stream.chunks  # the body: cut as any response
+        return result
 
     def _record(
         self, call: PreparedCall, result: InvokeResult, started_at: float, start_wait_s: float

@@ -107,6 +107,22 @@ class LogLine:
 
 
 @dataclass(slots=True, frozen=True)
+class ResponseChunk:
+    """A chunk of a streamed response, as the runtime sent it (the TUI shows them live)."""
+
+    function: str
+    env_id: str
+    request_id: str
+    index: int  # 1 for the first chunk
+    size: int  # its bytes
+    excerpt: bytes  # its first bytes (CHUNK_EXCERPT)
+    at: float  # epoch seconds
+
+
+CHUNK_EXCERPT = 256
+
+
+@dataclass(slots=True, frozen=True)
 class ConcurrencyChanged:
     function: str
     in_flight: int  # this function's invocations running now
@@ -244,6 +260,7 @@ Event = (
     | InvokeStart
     | InvokeEnd
     | LogLine
+    | ResponseChunk
     | ConcurrencyChanged
     | Throttled
     | FunctionReloaded

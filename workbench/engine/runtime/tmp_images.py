@@ -9,10 +9,12 @@ total. So, where the machine allows (the engine may set up loop devices and moun
 loop-mounted at its TMPDIR: a write past the cap fails with ``ENOSPC`` ("No space left on
 device"), as on Lambda; the image takes on disk only what is written.
 
-Cost: a template per size is made once per engine (``mke2fs``, ~12 ms); an environment's image is
-a sparse copy of it (~0.2 ms) mounted through a loop device (~2 ms). A few mounted images per size
-are kept ready by a thread, so a cold start takes one at once; when none is ready (a burst), the
-spawning thread mounts one before it forks. Unmounting (lazily) and removing go to the same
+Cost: a template per size is made once per engine (``mke2fs``, ~12 ms; Lambda's default 512 MB
+one by a thread at the engine's start, which also shows that mounting works here); an
+environment's image is a sparse copy of it (~0.2 ms) mounted through a loop device (~2 ms). Once a
+size is in use, a few mounted images of it are kept ready by the thread, so a cold start takes
+one at once; when none is ready (the first, a burst), the spawning thread mounts one before it
+forks. Unmounting (lazily) and removing go to the same
 thread. ``WORKBENCH_TMP_CAP=0`` turns this off (each file is capped by ``RLIMIT_FSIZE`` then, as
 where images are not possible).
 """
@@ -49,6 +51,7 @@ _LO_FLAGS_AT = 52  # in struct loop_info64
 _LOOP_INFO64_SIZE = 232
 _LOOP_ATTEMPTS = 20  # free devices taken by someone else between asking and configuring
 _loop_lock = threading.Lock()
+_TRANSIENT = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN})
 MS_NOSUID, MS_NODEV = 2, 4
 MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -162,7 +165,6 @@ class TmpImages:
         self._closed = False
         self.probed = threading.Event()
         self.why_not = ""
-        self._ready[DEFAULT_MB] = []  # (Lambda's default size: spares made at once)
         self._thread = threading.Thread(target=self._run, name="workbench-tmp-images", daemon=True)
         self._thread.start()
 
@@ -186,12 +188,11 @@ class TmpImages:
         return self.why_not
 
     def _probe(self) -> None:
+        """Lambda's default size's template, whose making mounts it once."""
         try:
-            target = self._make(1)
+            self._template(DEFAULT_MB)
         except (OSError, subprocess.SubprocessError) as e:
             self.why_not = f"cannot mount a loop device here ({e})"
-        else:
-            self._discard(target)
         self.probed.set()
 
     # ------------------------------------------------------------------ for environments
@@ -330,11 +331,14 @@ class TmpImages:
                 try:
                     target = self._make(short)
                 except (OSError, subprocess.SubprocessError) as e:
+                    with self._lock:
+                        if isinstance(e, OSError) and e.errno in _TRANSIENT:
+                            self._work.wait(timeout=1.0)  # (out of descriptors: try later)
+                            continue
+                        self._failed.add(short)
                     # no more spares of this size: each environment mounts its own (and its
                     # start fails with the reason if that fails too)
                     log.warning("could not make a TMPDIR image of %d MB: %s", short, e)
-                    with self._lock:
-                        self._failed.add(short)
                     continue
                 with self._lock:
                     if self._closed:

@@ -22,6 +22,7 @@ import sys
 import time
 
 _CRLF2 = b"\r\n\r\n"
+_GENERATOR = type((lambda: (yield))())  # a handler returning one streams (workbench_streaming)
 SPIN_S = 0.0002
 _perf_counter = time.perf_counter
 _API_PREFIX = "/2018-06-01/runtime"
@@ -669,7 +670,13 @@ def handle(conn, handler, headers, body):
         else:
             event = body
         result = handler(event, context)
-        if isinstance(result, bytes):
+        if type(result) is _GENERATOR:
+            import workbench_streaming
+
+            path = f"{_API_PREFIX}/invocation/{request_id}/response"
+            workbench_streaming.send(conn, path, result, _stream_fault)
+            payload, content_type = None, ""
+        elif isinstance(result, bytes):
             payload, content_type = result, "application/unknown"
         else:
             try:
@@ -709,12 +716,21 @@ def handle(conn, handler, headers, body):
                 (b"Lambda-Runtime-Function-Error-Type", error["errorType"]),
             ),
         )
+    if payload is None:
+        return b""  # streamed: the response is sent already
     return conn.request(
         b"POST",
         f"{_API_PREFIX}/invocation/{request_id}/response",
         payload,
         ((b"Content-Type", content_type),),
     )
+
+
+def _stream_fault(exc):
+    """A streaming handler failed mid-way: logged as any error, told in the trailers."""
+    error = fault_from_exception(exc, _request_id)
+    log_error(error)
+    return error["errorType"], json_dumps(error).encode()
 
 
 def init_error(conn, error):

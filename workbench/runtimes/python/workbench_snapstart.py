@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from workbench_zygote import join_cgroup
+from workbench_zygote import join_cgroup  # type: ignore[import-not-found]  # beside this file
 
 SNAPSHOT_VAR = "_WORKBENCH_SNAPSHOT"
 MAX_REQUEST = 1 << 20

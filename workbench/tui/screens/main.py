@@ -157,6 +157,7 @@ class MainScreen(Screen[None]):
             self.app.screen.take(events)  # an Event record's queue row: retried, sent on
         self.refresh_functions()
         self.query_one(ResponsePane).debugger_waits(debug_waits(self.engine))
+        self.query_one(ResponsePane).take_chunks(events)
         self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))
 
     def pdb_paused(self, functions: set[str]) -> None:
