@@ -23,7 +23,7 @@ ACCEPTED = (
     "ephemeral_storage, "
     "description, reserved_concurrency, provisioned_concurrency, snap_start, freeze, "
     "logging_format, application_log_level, system_log_level, layers, environment, async, "
-    "triggers"
+    "triggers, url, recursive_loop"
 )
 RUNTIME_LIST = (
     "python3.8, python3.9, python3.10, python3.11, python3.12, python3.13, python3.14, "

@@ -16,6 +16,7 @@ from ..engine.model import AccessDenied, LambdaError, new_uuid
 from . import (
     aliases,
     deploy,
+    function_urls,
     functions,
     invoke_config,
     kinesis,
@@ -104,6 +105,13 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2018-10-31/layers/{layer}/versions/{version}", layers.delete_layer_version),
     ("GET", "/2018-10-31/layers", layers.list_layers),  # and GetLayerVersionByArn (?find=)
     ("GET", "/workbench/layer-code/{layer}/{version}", layers.layer_code),
+    ("POST", "/2021-10-31/functions/{function}/url", function_urls.create_url),
+    ("GET", "/2021-10-31/functions/{function}/url", function_urls.get_url),
+    ("PUT", "/2021-10-31/functions/{function}/url", function_urls.update_url),
+    ("DELETE", "/2021-10-31/functions/{function}/url", function_urls.delete_url),
+    ("GET", "/2021-10-31/functions/{function}/urls", function_urls.list_urls),
+    ("PUT", "/2024-08-31/functions/{function}/recursion-config", function_urls.put_recursion),
+    ("GET", "/2024-08-31/functions/{function}/recursion-config", function_urls.get_recursion),
     ("POST", "/", aws_json),  # SQS's and Kinesis's JSON protocols: X-Amz-Target names both
 )
 
@@ -155,6 +163,13 @@ ACTIONS: dict[Handler, str] = {
     layers.delete_layer_version: "lambda:DeleteLayerVersion",
     layers.list_layers: "lambda:ListLayers",
     layers.layer_code: "lambda:GetLayerVersion",
+    function_urls.create_url: "lambda:CreateFunctionUrlConfig",
+    function_urls.get_url: "lambda:GetFunctionUrlConfig",
+    function_urls.update_url: "lambda:UpdateFunctionUrlConfig",
+    function_urls.delete_url: "lambda:DeleteFunctionUrlConfig",
+    function_urls.list_urls: "lambda:ListFunctionUrlConfigs",
+    function_urls.put_recursion: "lambda:PutFunctionRecursionConfig",
+    function_urls.get_recursion: "lambda:GetFunctionRecursionConfig",
 }
 
 
@@ -194,8 +209,8 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
                 f"The workbench does not implement {request.method} {request.path}; it serves "
                 "Invoke and the control-plane operations boto3 and the AWS CLI use for "
                 "functions (create, update code, delete), versions, aliases, concurrency, "
-                "layers, event-invoke configs, event source mappings, tags, permissions and "
-                "account settings"
+                "layers, event-invoke configs, event source mappings, tags, permissions, "
+                "function URL and recursion configs and account settings"
             )
             return error_response(
                 _service_error(message, "UnknownOperationException", 404), new_uuid()

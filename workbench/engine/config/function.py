@@ -20,6 +20,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from .function_url import (
+    RecursiveLoop,
+    UrlConfig,
+    UrlConfigError,
+    recursive_loop,
+    url_from_toml,
+)
 from .logging_config import (
     LEVELS_NEED_JSON,
     LoggingConfig,
@@ -83,6 +90,8 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "environment",
     "async",
     "triggers",
+    "url",
+    "recursive_loop",
 )
 ASYNC_KEYS: tuple[str, ...] = (
     "maximum_retry_attempts",
@@ -194,6 +203,8 @@ class FunctionConfig:
     auto_publish_alias: str | None = None
     deployment: str | None = None
     from_api: bool = False  # created through the deploy API (config/api_functions.py)
+    url: UrlConfig | None = None  # [url]: the function URL of $LATEST (config/function_url.py)
+    recursive_loop: RecursiveLoop = "Terminate"  # as PutFunctionRecursionConfig's RecursiveLoop
 
     @property
     def origin(self) -> str:
@@ -368,6 +379,8 @@ class _Parser:
             "environment": ("environment", self._environment),
             "async": ("async_config", self._async),
             "triggers": ("triggers", self._triggers),
+            "url": ("url", self._url),
+            "recursive_loop": ("recursive_loop", self._recursive_loop),
         }
 
     def error(self, path: KeyPath, value: object, message: str) -> ConfigError:
@@ -597,6 +610,22 @@ class _Parser:
             else:
                 raise self.error(item_path, item, _suggest(key, ASYNC_KEYS))
         return MappingProxyType(dict(value))
+
+    def _url(self, path: KeyPath, value: Any) -> UrlConfig:
+        try:
+            return url_from_toml(value)
+        except UrlConfigError as e:
+            keys = () if e.key == "url" else tuple(e.key.split("."))
+            item = value
+            for key in keys:
+                item = item.get(key) if isinstance(item, dict) else None
+            raise self.error((*path, *keys), item, e.message) from None
+
+    def _recursive_loop(self, path: KeyPath, value: Any) -> RecursiveLoop:
+        try:
+            return recursive_loop(value)
+        except UrlConfigError as e:
+            raise self.error(path, value, e.message) from None
 
     def _triggers(self, path: KeyPath, value: Any) -> tuple[Mapping[str, object], ...]:
         if not isinstance(value, list):

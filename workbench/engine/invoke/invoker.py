@@ -32,6 +32,7 @@ from ..model.events import EnvironmentEvent, EventBus, InvokeEnd, InvokeStart
 from ..model.ids import new_trace_id, new_uuid
 from ..model.limits import check_payload_size
 from ..model.records import InvocationType
+from ..model.trace import continue_chain, current_chain
 from ..registry.versions import LATEST, Registry, is_alias_qualifier, version_number
 from ..runtime.environment import Environment, Outcome, SpawnError
 from ..runtime.launch import LaunchError
@@ -61,6 +62,7 @@ class PreparedCall:
     attempt: int = 1  # Event invocations: which attempt this is
     enqueued_at: float | None = None  # Event invocations: when it was accepted
     replay_of: str | None = None  # a replay: the request id it runs again
+    chain: str | None = None  # the trace header of the chain it continues (model/trace.py)
     stream: ResponseStream | None = None  # InvokeWithResponseStream: chunks go there
 
 
@@ -191,6 +193,7 @@ class Invoker:
             attempt=attempt,
             enqueued_at=enqueued_at,
             replay_of=replay_of,
+            chain=current_chain(),
         )
 
     # ----------------------------------------------------------------- running
@@ -282,7 +285,9 @@ class Invoker:
                 payload=call.data,
                 deadline_ms=int((time.time() + fn.timeout) * 1000),
                 function_arn=self.settings.arn(fn.name, call.qualifier),
-                trace_id=new_trace_id(),
+                trace_id=new_trace_id()
+                if call.chain is None
+                else continue_chain(call.chain, self.settings.arn(fn.name)),
                 # passed through as Lambda does (a bad one is the runtime's to report); JSON's
                 # insignificant line breaks cannot travel in an HTTP header
                 client_context=client_context.replace("\r", " ").replace("\n", " ")

@@ -194,6 +194,20 @@ class BucketActivity:
 
 
 @dataclass(slots=True, frozen=True)
+class RecursionStopped:
+    """Lambda's recursive loop detection stopped an event: ``function`` already ran
+    ``count`` times in the chain the event's trace header carries; ``source`` the event's
+    (``queue:orders``), ``disposition`` what became of it (``moved to dead-letter queue
+    orders-dlq``, ``dropped``)."""
+
+    function: str
+    source: str
+    count: int
+    disposition: str
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
 class ScheduleFired:
     """A schedule trigger sent its event: ``scheduled_time`` is the time it was due (the
     Scheduled Event's ``time``), ``next_time`` the one after (None: its cron years ran out);
@@ -254,6 +268,7 @@ Event = (
     | AsyncEventChanged
     | BucketActivity
     | ScheduleFired
+    | RecursionStopped
     | DebugEvent
     | DatabaseIncident
 )

@@ -10,6 +10,7 @@ function ("not run here"), never dropped without a word.
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,13 +62,13 @@ _HANDLED = {
     "Architectures",
     "AutoPublishAlias",
     "DeploymentPreference",
+    "FunctionUrlConfig",
     "ProvisionedConcurrencyConfig",
     "SnapStart",
 }
 
 
 _WHY = {
-    "FunctionUrlConfig": "route it with an HttpApi event instead",
     "Role": "IAM is not enforced locally",
     "Policies": "IAM is not enforced locally",
     "PermissionsBoundary": "IAM is not enforced locally",
@@ -75,6 +76,19 @@ _WHY = {
     "Tracing": "no X-Ray here",
     "TracingConfig": "no X-Ray here",
 }
+
+
+def function_url(config: Any) -> Any:
+    """SAM's ``FunctionUrlConfig`` (Lambda's key names) as function.toml's ``[url]``; a value
+    that is not a mapping is left for ``[url]``'s own check to report."""
+    if not isinstance(config, Mapping):
+        return config
+    snake = {"AuthType": "auth_type", "InvokeMode": "invoke_mode", "Cors": "cors"}
+    out = {snake.get(k, k): v for k, v in config.items()}
+    cors = out.get("cors")
+    if isinstance(cors, Mapping):
+        out["cors"] = {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower(): v for k, v in cors.items()}
+    return out
 
 
 def function_name(ctx: TemplateContext, logical_id: str) -> str:
@@ -125,6 +139,9 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
     layers(ctx, props, where, data, origin, notes, value)
     async_config(ctx, logical_id, props, where, data, origin, notes, value)
     events(ctx, logical_id, props, where, data, origin, notes)
+    if "FunctionUrlConfig" in props:
+        data["url"] = function_url(value("FunctionUrlConfig"))
+        origin[("url",)] = where["FunctionUrlConfig"]
     if "Architectures" in props:
         arch = value("Architectures")
         here = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
