@@ -51,6 +51,7 @@ from ..widgets.invocation_log import InvocationLog
 from ..widgets.response import ResponsePane
 from ..widgets.sources import SourcesPane
 from ..widgets.timeline import LifecycleTimeline
+from ..zoom import ZOOM_BINDING, toggle_zoom
 from .record import RecordScreen, Replay
 
 # The header's mark: Lambda's own letter, not Textual's default ⭘ (any screen of ours that has a
@@ -69,6 +70,12 @@ def replay_label(request_id: str, record: InvocationRecord | None) -> str:
 
 class MainScreen(Screen[None]):
     """Functions (with their versions and aliases), event, response, log, gauge."""
+
+    BINDINGS = [ZOOM_BINDING]
+    # The layout answers the terminal's size (app.tcss: Screen.-narrow, .-short, .-wide): at 80
+    # columns the functions pane narrows and the gauge gives the log its width.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (180, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     @dataclass
     class InvocationFinished(Message):
@@ -120,6 +127,11 @@ class MainScreen(Screen[None]):
             with Vertical(id="gauge-box"):
                 yield ConcurrencyGauge(self.account_limit, id="gauge")
         yield Footer()
+
+    def action_zoom(self) -> None:
+        """ctrl+g: the focused pane full screen, or the layout back."""
+        if toggle_zoom(self) is None and self.maximized is None and self.focused is None:
+            self.notify("Focus a pane to zoom it.", severity="warning")
 
     def show_history(self) -> None:
         """The engine runs: the log, the traffic through each alias and the rows, from the store."""
