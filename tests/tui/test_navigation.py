@@ -100,3 +100,20 @@ async def test_a_pane_key_unzooms_another_pane(app: WorkbenchApp) -> None:
         await pilot.pause()
         assert app.screen.maximized is None
         assert pane_of(app.focused).id == "bottom-tabs"
+
+
+async def test_tab_leaves_the_editor_and_ctrl_t_indents(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("2")
+        await pilot.pause()
+        area = app.query_one("#event-text", TextArea)
+        area.text = "{}"
+        area.move_cursor((0, 1))
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert area.text == "{   }"  # to the next stop of the code editor's indent width (4)
+        await pilot.press("tab")
+        await pilot.pause()
+        assert area.text == "{   }"  # not indented: the focus left
+        assert app.focused is not area and pane_of(app.focused).id != "editor"
