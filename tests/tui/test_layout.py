@@ -51,6 +51,7 @@ async def test_every_pane_is_usable_at_each_size(app: WorkbenchApp, size: tuple[
         # the event text has room for a line of JSON, the functions table for its rows
         assert region(app, "#event-text").width >= 18
         assert region(app, "#functions-table").height >= 5
+        assert region(app, "#template").width >= 14  # "Template…  ▼" reads, at any width
         gauge = app.query_one("#gauge-box", Widget)
         if width < 100:  # the log takes the whole width; the gauge's numbers are in its rows
             assert not gauge.display
