@@ -32,7 +32,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from ..engine import Engine
+from ..engine import Engine, StreamingInvocation, invoke_stream
 from ..engine.config import HOST_MARK, PATH_PREFIX, Cors, UrlEntry
 from ..engine.model import LambdaError
 from ..engine.runtime import CredentialsError, local_credentials
@@ -230,32 +230,111 @@ async def stream_response(
     request_id: str,
     cors: Cors | None,
     origin: str | None,
-) -> web.StreamResponse:
-    """A ``RESPONSE_STREAM`` URL's answer: THE PLUG-IN POINT for response streaming.
+) -> HttpResponse | web.StreamResponse:
+    """A ``RESPONSE_STREAM`` URL's answer, sent as the function streams it (``invoke_stream``).
 
-    For now it invokes buffered and sends the whole response. With InvokeWithResponseStream in
-    the engine, this becomes: invoke streaming, send the status and headers (the function's
-    prelude from ``HttpResponseStream.from`` / the Python helper, then ``with_cors``) with
-    ``web.StreamResponse.prepare(request)``, and ``write`` each chunk as it comes."""
-    del request  # used once the response streams
-    response = await invoke_buffered(engine, entry, event)
-    return send(with_cors(response, cors, origin) if cors else response, request_id)
+    A response made with ``awslambda.HttpResponseStream.from`` (content type
+    ``application/vnd.awslambda.http-integration-response``) starts with a JSON prelude
+    (``statusCode``, ``headers``, ``cookies``) and eight NUL bytes: the prelude becomes the
+    status and headers, the rest the body. Any other is sent as it comes, 200, with the
+    function's content type. An error after the first byte ends the body where it is (the
+    status is sent already); before it, it is the URL's 502."""
+    trigger = _trigger(entry)
+    try:
+        call = await invoke_stream(
+            engine, entry.function, event, qualifier=entry.qualifier, trigger=trigger
+        )
+    except LambdaError as e:
+        refused = _refused(trigger, e)
+        return with_cors(refused, cors, origin) if cors else refused
+    try:
+        head, first = await _stream_head(call)
+        if head is None:
+            return with_cors(_plain(502, INTERNAL), cors, origin) if cors else _plain(502, INTERNAL)
+        if cors:
+            head = with_cors(head, cors, origin)
+        out = web.StreamResponse(status=head.status)
+        for name, value in head.headers:
+            out.headers.add(name, value)
+        out.headers["x-amzn-RequestId"] = request_id
+        await out.prepare(request)
+        if first:
+            await out.write(first)
+        async for chunk in call:
+            await out.write(chunk)
+        await out.write_eof()
+        return out
+    finally:
+        call.close()
+
+
+HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
+_PRELUDE_END = b"\0" * 8
+_PRELUDE_MAX = 64 * 1024  # (a prelude is a status and headers)
+
+
+async def _stream_head(call: StreamingInvocation) -> tuple[HttpResponse | None, bytes]:
+    """The response's status and headers, and the body's first bytes; None: a 502 (the
+    function failed before its first byte, or its prelude is not one)."""
+    if call.content_type != HTTP_INTEGRATION:
+        first = b""
+        async for chunk in call:
+            first = chunk
+            break
+        end = call.end
+        if not first and end is not None and end.error_code:
+            return None, b""
+        # UNVERIFIED: Lambda's content type for a streamed body without a prelude
+        kind = call.content_type or "application/octet-stream"
+        return HttpResponse(200, (("Content-Type", kind),), b""), first
+    seen = b""
+    async for chunk in call:
+        seen += chunk
+        if _PRELUDE_END in seen or len(seen) > _PRELUDE_MAX:
+            break
+    prelude, found, first = seen.partition(_PRELUDE_END)
+    try:
+        meta = json.loads(prelude) if found else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        log.warning("%s: the streamed response's prelude is not one", call.request_id)
+        return None, b""
+    status = meta.get("statusCode", 200)
+    raw_headers = meta.get("headers") or {}
+    cookies = meta.get("cookies") or []
+    if not isinstance(status, int) or not isinstance(raw_headers, dict):
+        return None, b""
+    headers = [(str(k), str(v)) for k, v in raw_headers.items()]
+    headers += [("Set-Cookie", str(c)) for c in cookies if isinstance(c, str)]
+    if not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", "application/octet-stream"))  # UNVERIFIED
+    return HttpResponse(status, tuple(headers), b""), first
+
+
+def _trigger(entry: UrlEntry) -> str:
+    return "url:" + entry.function + (f":{entry.qualifier}" if entry.qualifier else "")
+
+
+def _refused(trigger: str, e: LambdaError) -> HttpResponse:
+    """A URL's answer when Lambda refuses the invocation before it runs."""
+    log.warning("%s: Lambda refused the invocation: %s: %s", trigger, e.code, e)
+    if e.status == 429:
+        return _plain(429, THROTTLED)
+    if e.status == 413:
+        return _plain(413, TOO_LARGE)
+    return _plain(502, INTERNAL)
 
 
 async def invoke_buffered(engine: Engine, entry: UrlEntry, event: bytes) -> HttpResponse:
     """Invoke the URL's function and map its whole result (``BUFFERED`` URLs)."""
-    trigger = "url:" + entry.function + (f":{entry.qualifier}" if entry.qualifier else "")
+    trigger = _trigger(entry)
     try:
         result = await engine.invoke(
             entry.function, event, qualifier=entry.qualifier, trigger=trigger
         )
     except LambdaError as e:
-        log.warning("%s: Lambda refused the invocation: %s: %s", trigger, e.code, e)
-        if e.status == 429:
-            return _plain(429, THROTTLED)
-        if e.status == 413:
-            return _plain(413, TOO_LARGE)
-        return _plain(502, INTERNAL)
+        return _refused(trigger, e)
     if result.function_error is not None:
         return _plain(502, INTERNAL)
     try:
