@@ -28,7 +28,12 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .extensions import EXTENSION_PREFIX
+
+if TYPE_CHECKING:
+    from .extensions import Extensions
 
 MAX_PAYLOAD = 6 * 1024 * 1024 + 100  # 6,291,556 bytes: AWS's emulator's MaxPayloadSize
 MAX_HEAD = 64 * 1024
@@ -203,6 +208,7 @@ class RuntimeAPI:
         self._room = asyncio.Event()  # set when a connection closes
         self._accepting: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.extensions: Extensions | None = None  # the Extensions API's side (extensions.py)
 
     async def start(self) -> str:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -432,6 +438,8 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.api._room.set()
         if self.api.waiting is self:
             self.api.waiting = None
+        if self.api.extensions is not None:
+            self.api.extensions.forget(self)
         self.transport = None
         debug, self.debug = self.debug, None
         if debug is not None:
@@ -615,6 +623,14 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
     def dispatch(self, req: _Request) -> None:
         api = self.api
         path = req.path.split("?", 1)[0]
+        if path.startswith(EXTENSION_PREFIX) and api.extensions is not None:
+            rest, body = path[len(EXTENSION_PREFIX) :], bytes(req.body)
+            answer = api.extensions.handle(self, req.method, rest, req.headers, body)
+            if answer is None:
+                self.blocked = True  # event/next: answered when an event comes
+            else:
+                self.write(answer)
+            return
         if not path.startswith(PREFIX):
             self.write(_not_found())
             return
