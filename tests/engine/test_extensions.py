@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from workbench.engine import Engine
+from workbench.engine import Engine, EngineSettings
 
 from ..helpers import add_function, until
 
@@ -122,3 +122,41 @@ async def test_an_extension_that_exits_during_init_fails_it_with_extension_crash
     assert result.record.error_type == "Extension.Crash"
     assert "exited with status 3" in result.payload.decode()
     assert os.path.exists(folder)
+
+
+async def test_extensions_run_under_the_default_isolation_too(
+    function_root: Path, tmp_path: Path
+) -> None:
+    # ``auto``: a function with extensions runs its runtime beside them, outside namespaces
+    # (extensions.py: they see the host's paths, not /opt/extensions)
+    log = tmp_path / "ext.log"
+    _executable(function_root / "layers" / "obs" / "extensions" / "py-ext", PY_EXTENSION)
+    settings = EngineSettings(
+        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation="auto"
+    )
+    async with Engine([function_root], settings) as engine:
+        add_function(
+            engine, "autoext", HANDLER, layers=["../layers/obs"], environment={"EXT_LOG": str(log)}
+        )
+        result = await engine.invoke("autoext", b"{}")
+        assert json.loads(result.payload) == {"ok": True}
+        invokes = [e for e in _events(log) if e.get("eventType") == "INVOKE"]
+        assert [e["requestId"] for e in invokes] == [result.record.request_id]
+
+
+async def test_an_extension_reporting_an_init_error_fails_init_with_its_type(
+    function_root: Path, engine: Engine
+) -> None:
+    folder = add_function(engine, "initerr", HANDLER)
+    script = r"""#!/bin/bash
+API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" -H "Lambda-Extension-Name: bad" \
+  -d '{"events":["INVOKE"]}' | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
+curl -sS -X POST "$API/init/error" -H "Lambda-Extension-Identifier: $ID" \
+  -H "Lambda-Extension-Function-Error-Type: Extension.ConfigInvalid" -d '{}'
+sleep 30
+"""
+    _executable(folder / "extensions" / "bad", script)
+    engine.load_functions()
+    result = await engine.invoke("initerr", b"{}")
+    assert result.record.error_type == "Extension.ConfigInvalid"
