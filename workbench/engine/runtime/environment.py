@@ -277,10 +277,8 @@ class Environment(RuntimeAPIListener):
             self.namespaced = self.namespaced and enters_namespaces(self.fn)
             # a snapshot and its restores share a process image: no namespaces (UNVERIFIED gap)
             self.namespaced = self.namespaced and self.init_type != "snap-start"
+            # with extensions, not namespaced (enters_namespaces): they see the host's paths
             ext_paths = find_extensions(self.fn)
-            # extensions run with the host's view of their folders: so does their runtime
-            # (UNVERIFIED gap: Lambda merges them at /opt/extensions in the sandbox)
-            self.namespaced = self.namespaced and not ext_paths
             how = launch(
                 self.fn,
                 python=self.python,
