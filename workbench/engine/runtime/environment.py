@@ -182,6 +182,7 @@ class Environment(RuntimeAPIListener):
         self.invocations = 0
         self.init_duration_ms: float | None = None
         self.function_init_ms = 0.0  # of INIT, the part after the runtime connected
+        self.extension_init_ms = 0.0  # of INIT, the extensions' part before the runtime's
         self.peak_kb = 0
         self.shutdown_reason: ShutdownReason | None = None
         self.exit_description = ""
@@ -415,7 +416,8 @@ class Environment(RuntimeAPIListener):
         self.extensions.launch(env, str(self.fn.folder))
         failed = await self.extensions.registered(INIT_TIMEOUT_S)
         if failed is None:
-            self._publish("extension_init", duration_ms=(time.perf_counter() - t0) * 1000)
+            self.extension_init_ms = (time.perf_counter() - t0) * 1000
+            self._publish("extension_init", duration_ms=self.extension_init_ms)
             return None
         self.extensions.kill()
         self._spawned.set()
@@ -485,7 +487,8 @@ class Environment(RuntimeAPIListener):
             if vcpus is not None:
                 self.cgroup.limit_cpu(vcpus)
         now = time.perf_counter()
-        self.init_duration_ms = (now - self._t_spawn) * 1000
+        # Lambda's Init Duration counts Extension INIT too
+        self.init_duration_ms = (now - self._t_spawn) * 1000 + self.extension_init_ms
         function_init = (now - (self._t_connect or self._t_spawn)) * 1000
         self.function_init_ms = function_init
         self._publish("function_init", duration_ms=function_init)
