@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workbench.engine import Engine, EngineSettings
 
-from ..helpers import add_function, until
+from ..helpers import add_function, running, until
 
 HANDLER = """
 def handler(event, context):
@@ -160,3 +160,49 @@ sleep 30
     engine.load_functions()
     result = await engine.invoke("initerr", b"{}")
     assert result.record.error_type == "Extension.ConfigInvalid"
+
+
+async def test_an_invocation_timeout_sends_shutdown_with_reason_timeout(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    log = tmp_path / "ext.log"
+    _executable(function_root / "layers" / "obs" / "extensions" / "py-ext", PY_EXTENSION)
+    add_function(
+        engine,
+        "sleepy",
+        "import time\ndef handler(event, context):\n    time.sleep(30)\n",
+        layers=["../layers/obs"],
+        timeout=1,
+        environment={"EXT_LOG": str(log)},
+    )
+    result = await engine.invoke("sleepy", b"{}")
+    assert result.record.status == "timeout"
+    await until(lambda: any(e.get("eventType") == "SHUTDOWN" for e in _events(log)))
+    [shutdown] = [e for e in _events(log) if e.get("eventType") == "SHUTDOWN"]
+    assert shutdown["shutdownReason"] == "timeout"
+    assert isinstance(shutdown["deadlineMs"], int)
+
+
+async def test_an_extension_that_ignores_shutdown_is_killed_after_its_budget(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "ext.pid"
+    script = r"""#!/bin/bash
+echo $$ > "$EXT_PID"
+API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" -H "Lambda-Extension-Name: stubborn" \
+  -d '{"events":["SHUTDOWN"]}' | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
+curl -sS "$API/event/next" -H "Lambda-Extension-Identifier: $ID" > /dev/null
+trap '' TERM
+while true; do sleep 1; done
+"""
+    folder = add_function(engine, "stubborn", HANDLER, environment={"EXT_PID": str(pid_file)})
+    _executable(folder / "extensions" / "stubborn", script)
+    engine.load_functions()
+    result = await engine.invoke("stubborn", b"{}")
+    assert json.loads(result.payload) == {"ok": True}
+    pid = int(pid_file.read_text())
+    assert running(pid)
+    engine.pool.retire_idle("stubborn", "idle", latest_only=False)  # SHUTDOWN, reason spindown
+    assert running(pid)  # it has its 2 s
+    await until(lambda: not running(pid), "the extension killed after SHUTDOWN's 2 s")

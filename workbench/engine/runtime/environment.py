@@ -172,6 +172,7 @@ class Environment(RuntimeAPIListener):
         self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
         self.extensions: Extensions | None = None  # its external extensions, if any
+        self._extensions_done: asyncio.Task[None] | None = None  # their SHUTDOWN, under way
         self.state: EnvState = "new"  # new → initializing → idle ⇄ busy → dead
         self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.pid = 0
@@ -867,10 +868,13 @@ class Environment(RuntimeAPIListener):
             return False
 
         async def finish() -> None:
-            await ext.shut_down()
-            self.api.close()
+            try:
+                await ext.shut_down()
+            finally:
+                ext.kill()
+                self.api.close()
 
-        self._loop.create_task(finish())
+        self._extensions_done = self._loop.create_task(finish())
         return True
 
     def _close_process(self) -> None:
@@ -896,7 +900,10 @@ class Environment(RuntimeAPIListener):
             self._release_process()
 
     async def wait_reaped(self) -> None:
-        """Until a shut-down environment's process has been reaped."""
+        """Until a shut-down environment's process has been reaped (and its extensions have
+        had their SHUTDOWN)."""
+        if self._extensions_done is not None:
+            await asyncio.shield(self._extensions_done)
         if self._reaped is not None:
             await asyncio.shield(self._reaped)
 
