@@ -206,3 +206,16 @@ while true; do sleep 1; done
     engine.pool.retire_idle("stubborn", "idle", latest_only=False)  # SHUTDOWN, reason spindown
     assert running(pid)  # it has its 2 s
     await until(lambda: not running(pid), "the extension killed after SHUTDOWN's 2 s")
+
+
+async def test_the_with_extension_sample_logs_its_lifecycle(tmp_path: Path) -> None:
+    samples = Path(__file__).resolve().parents[2] / "sample_functions"
+    settings = EngineSettings(keep_alive_s=5.0, state_dir=tmp_path / "state")
+    async with Engine([samples], settings) as engine:
+        result = await engine.invoke("with-extension", b"{}")
+        rid = result.record.request_id
+        assert json.loads(result.payload) == {"handled": rid}
+        log = "\n".join(result.record.log_lines)
+        assert "[lifecycle-logger] EXTENSION INIT: registered for with-extension $LATEST" in log
+        assert f"[lifecycle-logger] INVOKE {rid}: post-invocation work, 150 ms" in log
+        assert result.record.duration_ms >= 150  # its post-invocation work is in Duration

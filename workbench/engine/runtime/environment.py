@@ -385,7 +385,9 @@ class Environment(RuntimeAPIListener):
             self._listening_line = LISTENING[self.ide.kind]
         self._waiter = loop.create_future()
         # an IDE attaches (and its user steps through module code) in their own time
-        timer = None if self.ide else loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
+        # Extension INIT, Runtime INIT and Function INIT share Lambda's 10 s
+        init_left = INIT_TIMEOUT_S - self.extension_init_ms / 1000
+        timer = None if self.ide else loop.call_later(init_left, self._on_init_timeout)
         try:
             outcome = await self._waiter
         finally:
