@@ -447,6 +447,7 @@ class Environment(RuntimeAPIListener):
         assert self.extensions is not None
         failed = await self.extensions.all_waiting(INIT_TIMEOUT_S)
         if failed is None:
+            self.extensions.phase = "ready"  # from here an extension's exit resets it
             self._resolve(Outcome("ready"))
         else:
             self._resolve(Outcome("init_error", error_body(*failed), failed[0]))
