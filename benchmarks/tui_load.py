@@ -19,6 +19,9 @@ Textual's frame pacing (a refresh waits for the next 1/60 s tick). Writing the f
 terminal is not included (the headless driver discards it). Samples are spaced 20-40 ms apart
 (random) so they do not queue behind each other.
 
+The same run then measures focus changes: the pane keys ``4`` and ``1`` alternately (the
+functions table to the log's and back), until a frame is composed with the focus moved.
+
 Printed per rate: the invocation rate achieved while sampling, p50 / p99 latency, and the ratio
 to the 0/s baseline. Target (issue #3): at 500 invocations/s, p99 <= 100 ms.
 """
@@ -165,6 +168,30 @@ async def measure(
     return latencies
 
 
+async def measure_focus(app: WorkbenchApp, probe: FrameProbe, samples: int) -> list[float]:
+    """Latency (ms) of ``samples`` focus changes by pane key: ``4`` (the log's table) and ``1``
+    (the functions table) alternately, until a frame is composed with the focus moved."""
+    driver = app._driver
+    assert driver is not None
+    functions = app.query_one("#functions-table", DataTable)
+    log = app.query_one("#log DataTable", DataTable)
+    latencies = []
+    for i in range(samples):
+        await asyncio.sleep(random.uniform(0.02, 0.04))
+        key, target = ("4", log) if app.focused is functions else ("1", functions)
+        event = events.Key(key, key)
+        event.set_sender(app)
+        t0 = time.perf_counter()
+        driver.send_message(event)
+        try:
+            t1 = await probe.wait_for(lambda target=target: app.focused is target)
+        except TimeoutError:
+            print(f"  focus sample {i}: no frame within {SAMPLE_TIMEOUT_S} s", file=sys.stderr)
+            continue
+        latencies.append((t1 - t0) * 1000)
+    return latencies
+
+
 async def run_rate(
     rate: float, samples: int, concurrency: int, warmup_s: float, root: Path, state: Path
 ) -> dict[str, float]:
@@ -181,6 +208,7 @@ async def run_rate(
         await asyncio.sleep(warmup_s)  # environments warm, the log and gauge busy
         done0, t0 = load.done, time.perf_counter()
         latencies = await measure(app, probe, table, samples)
+        focus = await measure_focus(app, probe, samples)
         achieved = (load.done - done0) / (time.perf_counter() - t0)
         await load.stop()
         in_flight_peak = max(app.query_one("#gauge").history)
@@ -193,6 +221,9 @@ async def run_rate(
         "p99": pct(latencies, 99),
         "max": max(latencies),
         "peak": in_flight_peak,
+        "focus_p50": statistics.median(focus),
+        "focus_p99": pct(focus, 99),
+        "focus_max": max(focus),
     }
 
 
@@ -231,6 +262,14 @@ async def main() -> int:
             f"{r['rate']:>7.0f} {r['achieved']:>10.1f} {r['refused']:>7} {r['peak']:>14} "
             f"{r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f} "
             f"{r['p50'] / base['p50']:>6.2f} {r['p99'] / base['p99']:>6.2f}"
+        )
+    print("pane key (1 / 4, between the functions and the log tables) -> first frame, focus moved")
+    print(f"{'rate/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'p50 x':>6} {'p99 x':>6}")
+    for r in results:
+        print(
+            f"{r['rate']:>7.0f} {r['focus_p50']:>7.1f} {r['focus_p99']:>7.1f} "
+            f"{r['focus_max']:>7.1f} {r['focus_p50'] / base['focus_p50']:>6.2f} "
+            f"{r['focus_p99'] / base['focus_p99']:>6.2f}"
         )
     ok = True
     for r in results:

@@ -210,3 +210,21 @@ def test_a_bad_log_limit_is_refused_before_anything_starts(
         "with K or M (powers of 1024), e.g. 512K or 4M"
     )
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_lambdas_json_records_are_always_printed_too() -> None:
+    """Under ``logging_format = "JSON"`` Lambda's lines are its ``platform.*`` records."""
+
+    def rec(kind: str, body: str) -> str:
+        return f'{{"time":"2024-01-02T03:04:05.678Z","type":"platform.{kind}","record":{body}}}'
+
+    init = rec("initStart", '{"initializationType":"on-demand","phase":"init"}')
+    start = rec("start", f'{{"requestId":"{RID}","version":"$LATEST"}}')
+    done = rec("runtimeDone", f'{{"requestId":"{RID}","status":"success"}}')
+    report = rec("report", f'{{"requestId":"{RID}","status":"success"}}')
+    own = [f"line {i:05d} " + "." * 89 for i in range(5_000)]
+    # INIT's own flood puts platform.start in the middle of the log, past the first part
+    lines = [init, *own, start, *own, done, report]
+    printed = log_text(record(lines, cold=True)).split("\n")
+    assert printed[0] == init and start in printed and printed[-2:] == [done, report]
+    assert any(SKIPPED.fullmatch(x) for x in printed)

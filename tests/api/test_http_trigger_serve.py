@@ -84,3 +84,27 @@ def test_a_taken_http_port_is_one_clear_line(tmp_path: Path) -> None:
     [line] = done.stderr.strip().splitlines()
     assert f"cannot listen on 127.0.0.1:{port}" in line
     assert "--http-port" in line
+
+
+def test_serve_prints_each_function_url(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    folder = make_function(root, "hook", ROUTE)
+    with (folder / "function.toml").open("a") as f:
+        f.write('\n[url]\nauth_type = "NONE"\n')
+    proc, _, output = start_serve(root, tmp_path / "state")
+    try:
+        line = lines_until(output, r"^  URL hook -> ")
+        found = re.fullmatch(
+            r"  URL hook -> (http://[a-z2-7]{32}\.lambda-url\.us-east-1\.localhost:(\d+)/) "
+            r"\(NONE, BUFFERED; or (http://127\.0\.0\.1:\d+/lambda-url/hook/)\)",
+            line,
+        )
+        assert found, line
+        for url in (found[1], found[3]):  # both ways in reach the function
+            done = subprocess.run(
+                ["curl", "-sS", "--max-time", "30", url + "x"], capture_output=True, check=True
+            )
+            assert json.loads(done.stdout)["route"] == "$default"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)

@@ -21,8 +21,9 @@ from workbench.engine.config.function import (
 ACCEPTED = (
     "name, runtime, handler, runtime_client, debug, aws_credentials, memory_size, timeout, "
     "ephemeral_storage, "
-    "description, reserved_concurrency, provisioned_concurrency, snap_start, freeze, layers, "
-    "environment, async, triggers"
+    "description, reserved_concurrency, provisioned_concurrency, snap_start, freeze, "
+    "logging_format, application_log_level, system_log_level, layers, environment, async, "
+    "triggers, url, recursive_loop"
 )
 RUNTIME_LIST = (
     "python3.8, python3.9, python3.10, python3.11, python3.12, python3.13, python3.14, "

@@ -681,3 +681,32 @@ async def test_a_sam_build_is_picked_up_as_a_save(tmp_path: Path) -> None:
         await engine.wait_watching()
         built_code.write_text("def handler(e, c):\n    return {'body': '{\"build\": 2}'}\n")
         await _until_body(engine, "Fn", lambda seen: seen["build"] == 2)
+
+
+def test_function_url_config_becomes_the_functions_url(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    write_template(
+        root,
+        one_function(
+            "      FunctionUrlConfig:\n"
+            "        AuthType: AWS_IAM\n"
+            "        InvokeMode: RESPONSE_STREAM\n"
+            "        Cors:\n"
+            "          AllowOrigins: ['https://a.example']\n"
+            "          MaxAge: 60\n"
+        ),
+    )
+    fn = discover([root]).functions["Fn"]
+    assert fn.url is not None
+    assert (fn.url.auth_type, fn.url.invoke_mode) == ("AWS_IAM", "RESPONSE_STREAM")
+    assert fn.url.cors is not None and fn.url.cors.allow_origins == ("https://a.example",)
+    assert fn.url.cors.max_age == 60
+    assert not any("FunctionUrlConfig" in note for note in fn.notes)
+    # a bad one is reported at its property, with what is accepted
+    path = write_template(
+        root, one_function("      FunctionUrlConfig:\n        AuthType: PUBLIC\n")
+    )
+    error = discover([root]).problems["Fn"].error
+    assert (error.file, error.line) == (path, 8)
+    assert error.key == "Resources.Fn.Properties.FunctionUrlConfig (auth_type)"
+    assert error.message == "must be one of 'NONE', 'AWS_IAM'"

@@ -23,7 +23,9 @@ from workbench.engine.model.events import ScheduleFired
 from workbench.engine.sources.scheduler import ScheduleInfo, Scheduler, scheduled_event
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-SCALE = 0.001  # rate(1 minute) fires every 60 ms
+# rate(1 minute) fires every 120 ms: a wake more than one interval late skips a fire (as
+# EventBridge does not backfill), and a loaded 2-core CI machine stalls a loop for ~60 ms
+SCALE = 0.002
 INTERVAL = 60 * SCALE
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

@@ -381,3 +381,27 @@ async def test_sources_tab_shows_each_shards_state_iterator_age_and_discards(
         # retries exhausted: the record is discarded, the checkpoint moves past it
         done = ["reader", "clicks", shard, "Polling", "0 ms", f"…{put.sequence_number[-8:]}", "1"]
         await wait_until(pilot, lambda: rows_of(app, "streams") == [done])
+
+
+async def test_sources_tab_lists_each_function_url(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "hook", ECHO, url={"auth_type": "AWS_IAM"})
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=SIZE) as pilot:
+        await show_sources(pilot)
+        await wait_until(pilot, lambda: any(r[0] == "url" for r in rows_of(app, "routes")))
+        [row] = [r for r in rows_of(app, "routes") if r[0] == "url"]
+        assert row[2] == "hook (AWS_IAM)"
+        assert row[1].startswith("http://") and ".lambda-url.us-east-1.localhost:" in row[1]
+
+
+async def test_a_stopped_recursive_loop_is_shown(app: WorkbenchApp) -> None:
+    from workbench.engine import RecursionStopped
+
+    async with app.run_test(size=SIZE) as pilot:
+        stop = RecursionStopped("ingest", "queue:loop", 16, "moved to dead-letter queue dlq", 0.0)
+        app.engine.bus.publish(stop)
+        await wait_until(pilot, lambda: bool(app._notifications))
+        [note] = [n for n in app._notifications if n.title == "recursive loop detected"]
+        assert "queue:loop → ingest" in note.message and "16 invocations" in note.message
+        assert "moved to dead-letter queue dlq" in note.message

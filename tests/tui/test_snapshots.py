@@ -24,7 +24,7 @@ from workbench.tui.widgets.functions import FunctionsPane
 
 from ..helpers import make_function
 
-SIZES = [(120, 40), (160, 45)]
+SIZES = [(80, 24), (120, 40), (160, 45), (200, 50)]
 
 HELLO = """
 def handler(event, context):
@@ -59,6 +59,17 @@ def test_help_screen(snap_compare, app: WorkbenchApp, size: tuple[int, int]) -> 
         assert isinstance(pilot.app.screen, HelpScreen)
 
     assert snap_compare(app, terminal_size=size, run_before=open_help)
+
+
+def test_zoomed_editor(snap_compare, app: WorkbenchApp) -> None:
+    """ctrl+g at 80x24: the editor, toolbar and all, fills the screen above the footer."""
+
+    async def zoom_editor(pilot: Pilot) -> None:
+        pilot.app.query_one("#event-text").focus()
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=zoom_editor)
 
 
 def test_invalid_json_refused(snap_compare, app: WorkbenchApp) -> None:

@@ -81,14 +81,14 @@ def _forwarded(request: HttpRequest, port: int) -> list[tuple[str, str]]:
     return kept + added
 
 
-def _handed_on(request: HttpRequest, port: int) -> HttpRequest:
+def handed_on(request: HttpRequest, port: int) -> HttpRequest:
     return replace(request, headers=tuple(_forwarded(request, port)))
 
 
 def event_v2(request: HttpRequest, route: Route, *, account_id: str, port: int) -> dict:
     """Payload format 2.0 (``shapes.http_api_event``)."""
     return http_api_event(
-        _handed_on(request, port),
+        handed_on(request, port),
         route_key=route.trigger.route_key,
         path_parameters=route.params,
         account_id=account_id,
@@ -98,7 +98,7 @@ def event_v2(request: HttpRequest, route: Route, *, account_id: str, port: int) 
 def event_v1(request: HttpRequest, route: Route, *, account_id: str, port: int) -> dict:
     """Payload format 1.0 as HTTP API sends it (``shapes.http_api_event_v1``)."""
     return http_api_event_v1(
-        _handed_on(request, port),
+        handed_on(request, port),
         route_key=route.trigger.route_key,
         resource=route.trigger.path,
         path_parameters=route.params,

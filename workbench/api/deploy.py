@@ -43,6 +43,7 @@ _SETTINGS = (
     "Environment",
     "EphemeralStorage",
     "SnapStart",
+    "LoggingConfig",
 )
 # fields with no local meaning that every deployment tool sends: accepted, not kept
 _IGNORED = (

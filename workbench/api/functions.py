@@ -19,7 +19,7 @@ from ..engine.model import (
     ValidationError,
 )
 from ..engine.registry import LATEST, MAX_UNZIPPED_BYTES, is_version_number
-from . import deploy, layers, shapes, validation
+from . import deploy, layers, logging_shape, shapes, validation
 from .keys import ENGINE
 
 # UpdateFunctionConfiguration fields the workbench can write, and their function.toml keys.
@@ -33,6 +33,7 @@ _SETTABLE = {
     "Environment": "environment",
     "EphemeralStorage": "ephemeral_storage",
     "SnapStart": "snap_start",
+    "LoggingConfig": "logging_format",  # and the levels: logging_shape.changes
 }
 
 
@@ -176,6 +177,9 @@ def config_changes(body: Mapping[str, object]) -> dict[str, object | None]:
                 raise InvalidParameterValue(
                     'SnapStart must be {"ApplyOn": "PublishedVersions"} or {"ApplyOn": "None"}'
                 )
+        elif field == "LoggingConfig":
+            changes.update(logging_shape.changes(value))
+            continue
         changes[key] = value
     return changes
 

@@ -27,8 +27,9 @@ from aiohttp import web
 
 from ..engine import Engine, FunctionConfig
 from ..engine.config import HttpTrigger, triggers_of
-from ..engine.model import LambdaError
+from ..engine.model import LambdaError, new_uuid
 from . import apigw_events as apigw
+from . import function_url_server as urls
 from .apigw_events import HttpRequest, HttpResponse, Route
 from .guard import client_gone, guard_middleware
 from .limits import ConnectionLimits
@@ -153,7 +154,21 @@ class HttpTriggerServer(Served):
                 log.warning("%s", conflict)
         return self._table
 
+    def url_lines(self) -> list[str]:
+        """``URL echo -> http://<id>.lambda-url.us-east-1.localhost:3000/ (NONE, BUFFERED; or
+        http://127.0.0.1:3000/lambda-url/echo/)``, one per function URL."""
+        settings = self.engine.settings
+        return [
+            f"URL {e.function}{':' + e.qualifier if e.qualifier else ''} -> "
+            f"{e.url(settings.region, self.port)} ({e.config.auth_type}, {e.config.invoke_mode};"
+            f" or {e.path_url(self.port)})"
+            for e in urls.urls_of(self.engine).all()
+        ]
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        found = urls.match(self.engine, request)
+        if found is not None:  # a function URL's (function_url_server.py)
+            return await self._serve_url(request, found)
         request_id = apigw.new_request_id()
         try:
             response = await self._answer(request, request_id)
@@ -168,6 +183,25 @@ class HttpTriggerServer(Served):
             log.exception("HTTP trigger error on %s %s", request.method, request.path)
             response = apigw.error_response(500, apigw.INTERNAL_ERROR)
         return _send(response, request_id)
+
+    async def _serve_url(self, request: web.Request, found: urls.UrlRequest) -> web.StreamResponse:
+        request_id = new_uuid()
+        try:
+            body = await _read_body(request)
+            response = await urls.answer(self.engine, request, found, body, request_id)
+        except web.RequestPayloadError:
+            raise
+        except ConnectionError:
+            if client_gone(request):
+                raise
+            log.exception("function URL error on %s %s", request.method, request.path)
+            response = apigw.error_response(500, urls.INTERNAL)
+        except Exception:  # noqa: BLE001 - a bug here must not take the server down
+            log.exception("function URL error on %s %s", request.method, request.path)
+            response = apigw.error_response(500, urls.INTERNAL)
+        if isinstance(response, web.StreamResponse):
+            return response  # a RESPONSE_STREAM URL's, sent as it streamed
+        return urls.send(response, request_id)
 
     async def _answer(self, request: web.Request, request_id: str) -> HttpResponse:
         raw_path = request.rel_url.raw_path
@@ -251,4 +285,5 @@ async def start_http(
     app = web.Application(middlewares=[guard_middleware], client_max_size=apigw.MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", server.handle)
     await server.listen(app, port)
+    engine.settings.http_port = server.port  # function URLs are served here
     return server

@@ -16,6 +16,7 @@ from ..engine.model import AccessDenied, LambdaError, new_uuid
 from . import (
     aliases,
     deploy,
+    function_urls,
     functions,
     invoke_config,
     kinesis,
@@ -30,6 +31,7 @@ from .keys import ENGINE
 from .limits import ConnectionLimits
 from .listen import Served
 from .security import HostPolicy
+from .streaming_invoke import invoke_with_response_stream
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3001  # as `sam local start-lambda`
@@ -50,6 +52,11 @@ _F = "/2015-03-31/functions/{function}"
 _EIC = "/2019-09-25/functions/{function}/event-invoke-config"
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_F}/invocations", invoke),
+    (
+        "POST",
+        "/2021-11-15/functions/{function}/response-streaming-invocations",
+        invoke_with_response_stream,
+    ),
     ("GET", "/2015-03-31/functions", functions.list_functions),
     ("POST", "/2015-03-31/functions", deploy.create_function),
     ("PUT", f"{_F}/code", deploy.update_function_code),
@@ -98,6 +105,13 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("DELETE", "/2018-10-31/layers/{layer}/versions/{version}", layers.delete_layer_version),
     ("GET", "/2018-10-31/layers", layers.list_layers),  # and GetLayerVersionByArn (?find=)
     ("GET", "/workbench/layer-code/{layer}/{version}", layers.layer_code),
+    ("POST", "/2021-10-31/functions/{function}/url", function_urls.create_url),
+    ("GET", "/2021-10-31/functions/{function}/url", function_urls.get_url),
+    ("PUT", "/2021-10-31/functions/{function}/url", function_urls.update_url),
+    ("DELETE", "/2021-10-31/functions/{function}/url", function_urls.delete_url),
+    ("GET", "/2021-10-31/functions/{function}/urls", function_urls.list_urls),
+    ("PUT", "/2024-08-31/functions/{function}/recursion-config", function_urls.put_recursion),
+    ("GET", "/2024-08-31/functions/{function}/recursion-config", function_urls.get_recursion),
     ("POST", "/", aws_json),  # SQS's and Kinesis's JSON protocols: X-Amz-Target names both
 )
 
@@ -105,6 +119,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 # The IAM action of each operation, named in an AccessDeniedException's message.
 ACTIONS: dict[Handler, str] = {
     invoke: "lambda:InvokeFunction",
+    invoke_with_response_stream: "lambda:InvokeFunction",
     functions.list_functions: "lambda:ListFunctions",
     functions.get_function: "lambda:GetFunction",
     deploy.create_function: "lambda:CreateFunction",
@@ -148,6 +163,13 @@ ACTIONS: dict[Handler, str] = {
     layers.delete_layer_version: "lambda:DeleteLayerVersion",
     layers.list_layers: "lambda:ListLayers",
     layers.layer_code: "lambda:GetLayerVersion",
+    function_urls.create_url: "lambda:CreateFunctionUrlConfig",
+    function_urls.get_url: "lambda:GetFunctionUrlConfig",
+    function_urls.update_url: "lambda:UpdateFunctionUrlConfig",
+    function_urls.delete_url: "lambda:DeleteFunctionUrlConfig",
+    function_urls.list_urls: "lambda:ListFunctionUrlConfigs",
+    function_urls.put_recursion: "lambda:PutFunctionRecursionConfig",
+    function_urls.get_recursion: "lambda:GetFunctionRecursionConfig",
 }
 
 
@@ -187,8 +209,8 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
                 f"The workbench does not implement {request.method} {request.path}; it serves "
                 "Invoke and the control-plane operations boto3 and the AWS CLI use for "
                 "functions (create, update code, delete), versions, aliases, concurrency, "
-                "layers, event-invoke configs, event source mappings, tags, permissions and "
-                "account settings"
+                "layers, event-invoke configs, event source mappings, tags, permissions, "
+                "function URL and recursion configs and account settings"
             )
             return error_response(
                 _service_error(message, "UnknownOperationException", 404), new_uuid()

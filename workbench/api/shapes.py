@@ -104,7 +104,7 @@ def function_configuration(
                 and fn.snap_start == "PublishedVersions"
                 else "Off",
             },
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn.name}"},
+            "LoggingConfig": fn.logging.to_api(fn.name),
         }
     )
     if runtime_family(fn.runtime) != "provided":

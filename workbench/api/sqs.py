@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -398,6 +399,19 @@ async def list_queue_tags(call: Call) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- messages
 
 
+def _trace_header(call: Call, entry: dict[str, Any]) -> str | None:
+    """SQS's ``AWSTraceHeader``: the entry's ``MessageSystemAttributes`` one, else the request's
+    ``X-Amzn-Trace-Id`` (which the SDKs send from a handler's ``_X_AMZN_TRACE_ID``, percent-
+    encoded: botocore's ``add_recursion_detection_header``)."""
+    system = entry.get("MessageSystemAttributes")
+    if isinstance(system, dict):
+        given = system.get("AWSTraceHeader")
+        if isinstance(given, dict) and isinstance(given.get("StringValue"), str):
+            return str(given["StringValue"])
+    header = call.request.headers.get("X-Amzn-Trace-Id")
+    return unquote(header) if header else None
+
+
 async def _send(call: Call, name: str, entry: dict[str, Any]) -> dict[str, Any]:
     body = entry.get("MessageBody")
     if body is None or body == "":
@@ -413,6 +427,7 @@ async def _send(call: Call, name: str, entry: dict[str, Any]) -> dict[str, Any]:
         delay,
         group_id=entry.get("MessageGroupId"),
         dedup_id=entry.get("MessageDeduplicationId"),
+        trace_header=_trace_header(call, entry),
     )
     out = {"MessageId": sent.message_id, "MD5OfMessageBody": sent.md5_of_body}
     if sent.md5_of_attributes is not None:
@@ -499,6 +514,8 @@ def _message(call: Call, m: Message, system: Callable[[str], bool], user: Callab
         "MessageDeduplicationId": m.dedup_id,
     }
     values.update({k: v for k, v in fifo.items() if v is not None})
+    if m.trace_header is not None:
+        values["AWSTraceHeader"] = m.trace_header
     attributes = {k: v for k, v in values.items() if system(k)}
     if attributes:
         out["Attributes"] = attributes

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ..engine import Engine, ResourceNotFound, ValidationError
 from ..engine.config import RESERVED_ENV_NAMES
 from ..engine.model import InvalidParameterValue, violation
+from . import logging_shape
 
 # Versions are numbered from 1 and stored as SQLite INTEGERs (signed 64-bit); Lambda's own
 # version numbers are Java longs (UNVERIFIED). No number above this can name a version.
@@ -149,6 +150,7 @@ def configuration_update(body: Mapping[str, object]) -> None:
         field, low, high = EPHEMERAL_STORAGE
         if (v := _range(storage.get("Size"), field, low, high)) is not None:
             found.append(v)
+    found += logging_shape.violations(body)
     description = body.get("Description")
     if isinstance(description, str) and len(description) > DESCRIPTION_MAX:
         found.append(

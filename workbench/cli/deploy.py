@@ -32,6 +32,8 @@ def _configuration(fn: FunctionConfig) -> dict[str, Any]:
         "EphemeralStorage": {"Size": fn.ephemeral_storage},
         "Environment": {"Variables": dict(fn.environment)},
         "Description": fn.description or "",
+        # without LogGroup: Lambda names its own (/aws/lambda/NAME) unless told otherwise
+        "LoggingConfig": {k: v for k, v in fn.logging.to_api(fn.name).items() if k != "LogGroup"},
     }
 
 
@@ -41,6 +43,8 @@ def _changed(remote: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
         have = remote.get(key)
         if key == "Environment":
             have = {"Variables": (have or {}).get("Variables", {})}
+        elif key == "LoggingConfig":  # compared on what we set: the log group stays theirs
+            have = {k: v for k, v in (have or {}).items() if k != "LogGroup"}
         if have != value:
             changed[key] = value
     return changed

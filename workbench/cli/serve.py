@@ -28,7 +28,7 @@ class ServeError(Exception):
 
 
 def _routes(http: HttpTriggerServer) -> list[str]:
-    lines = http.routes.lines()
+    lines = http.routes.lines() + http.url_lines()
     return [f"  {line}" for line in lines] or ['  (none yet: add [[triggers]] type = "http")']
 
 

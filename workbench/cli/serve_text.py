@@ -172,22 +172,38 @@ def _platform(record: InvocationRecord) -> set[int]:
     """The indexes of Lambda's lines in the record's log and of the record's notes: found by
     where build_result puts them, so a handler printing look-alikes cannot pass the bound."""
     lines = record.log_lines
+    rid = record.request_id
     pinned: set[int] = set()
     if len(lines) >= 3:
         pinned.update((len(lines) - 1, len(lines) - 2))  # REPORT, END
-        if lines[-2] != end_line(record.request_id):
+        if lines[-2] != end_line(rid) and not _json(lines[-2], "runtimeDone", rid):
             pinned.discard(len(lines) - 2)
-    start = start_line(record.request_id, record.version)
-    at = next((i for i, line in enumerate(lines) if line == start), None)
+    start = start_line(rid, record.version)
+    at = next(
+        (i for i, line in enumerate(lines) if line == start or _json(line, "start", rid)), None
+    )
     if at is not None:
         pinned.add(at)
-        if at and lines[at - 1].startswith("INIT_REPORT "):
+        before = lines[at - 1] if at else ""
+        if before.startswith("INIT_REPORT ") or _json(before, "initReport"):
             pinned.add(at - 1)
-    if record.cold and lines and lines[0].startswith("INIT_START "):
+    if (
+        record.cold
+        and lines
+        and (lines[0].startswith("INIT_START ") or _json(lines[0], "initStart"))
+    ):
         pinned.add(0)
     notes = [i for i, line in enumerate(lines) if line.startswith(NOTE_PREFIX)]
     pinned.update(notes[:2])  # the INIT phase's gap line and the invocation's
     return pinned
+
+
+def _json(line: str, kind: str, request_id: str | None = None) -> bool:
+    """Whether ``line`` is Lambda's JSON ``platform.<kind>`` record (``logging_format =
+    "JSON"``), of ``request_id`` when given."""
+    if not line.startswith('{"time":') or f'"type":"platform.{kind}"' not in line:
+        return False
+    return request_id is None or f'"requestId":"{request_id}"' in line
 
 
 def _clip(line: str, nbytes: int, *, end: bool) -> str:

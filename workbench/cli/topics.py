@@ -7,6 +7,7 @@ serve`` or TUI on that state dir runs them (a warning says so when none is runni
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,12 @@ def cmd_publish_message(args: argparse.Namespace) -> int:
     async def work(engine: Engine) -> int:
         try:
             message_id = publish_message(
-                engine, args.topic, message, subject=args.subject, attributes=attributes
+                engine,
+                args.topic,
+                message,
+                subject=args.subject,
+                attributes=attributes,
+                trace_header=args.trace_header or None,
             )
         except TopicError as e:
             raise BadInput(str(e)) from None
@@ -69,5 +75,13 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         action="append",
         metavar="NAME=VALUE",
         help="a String message attribute (repeatable)",
+    )
+    p.add_argument(
+        "--trace-header",
+        metavar="H",
+        default=os.environ.get("_X_AMZN_TRACE_ID"),
+        help="the X-Amzn-Trace-Id the subscribers' invocations continue (default: "
+        "$_X_AMZN_TRACE_ID, as a handler's SDK forwards it): recursive loop detection counts "
+        "the chain it carries",
     )
     p.set_defaults(func=cmd_publish_message)

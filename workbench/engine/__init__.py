@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .invoke.function_state import FunctionState
     from .invoke.results import InvocationCancelled, InvokeResult
+    from .invoke.streaming import StreamingInvocation, invoke_stream
     from .model.errors import (
         FunctionNotReady,
         InvalidParameterValue,
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
         InvokeEnd,
         InvokeStart,
         LogLine,
+        RecursionStopped,
         RegistryChanged,
+        ResponseChunk,
         ScheduleFired,
         Subscription,
         Throttled,
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from .model.problems import CodeProblem
     from .model.records import InvocationRecord
     from .registry.versions import LATEST, Alias, Version
+    from .runtime.response_stream import STREAM_LIMIT, StreamEnd
 
 _WHERE = {  # public name -> the module under workbench.engine that defines it
     "Alias": "registry.versions",
@@ -76,6 +80,10 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "InvocationCancelled": "invoke.results",
     "InvokeResult": "invoke.results",
     "InvokeStart": "model.events",
+    "STREAM_LIMIT": "runtime.response_stream",
+    "StreamEnd": "runtime.response_stream",
+    "StreamingInvocation": "invoke.streaming",
+    "invoke_stream": "invoke.streaming",
     "LATEST": "registry.versions",
     "LambdaError": "model.errors",
     "LogLine": "model.events",
@@ -84,6 +92,8 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "RequestTooLarge": "model.errors",
     "ResourceConflict": "model.errors",
     "ResourceNotFound": "model.errors",
+    "RecursionStopped": "model.events",
+    "ResponseChunk": "model.events",
     "ScheduleFired": "model.events",
     "Subscription": "model.events",
     "Throttled": "model.events",
@@ -105,9 +115,14 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "LATEST",
+    "STREAM_LIMIT",
+    "StreamEnd",
+    "StreamingInvocation",
+    "invoke_stream",
     "Alias",
     "AsyncEventChanged",
     "BucketActivity",
+    "RecursionStopped",
     "ScheduleFired",
     "CodeProblem",
     "FunctionReloaded",
@@ -140,6 +155,7 @@ __all__ = [
     "PreconditionFailed",
     "RequestTooLarge",
     "ResourceNotFound",
+    "ResponseChunk",
     "Subscription",
     "Throttled",
     "TooManyRequests",

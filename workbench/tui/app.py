@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from textual.app import App
 from textual.binding import Binding
 
-from ..engine import DatabaseIncident, Engine, EngineSettings
+from ..engine import DatabaseIncident, Engine, EngineSettings, RecursionStopped
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .pdb_front_end import PdbFrontEnd
@@ -231,6 +231,14 @@ class WorkbenchApp(App[int]):
         if self.pdb.take(events):  # a handler paused at a breakpoint, or went on
             self.main.pdb_paused(self.pdb.paused_functions())
         self.main.take(events)
+        for stop in (e for e in events if isinstance(e, RecursionStopped)):
+            self.notify(
+                f"{stop.source} → {stop.function}: stopped after {stop.count} invocations in "
+                f"one chain; the event was {stop.disposition}",
+                title="recursive loop detected",
+                severity="warning",
+                timeout=30,
+            )
         for incident in (e for e in events if isinstance(e, DatabaseIncident)):
             self.notify(
                 incident.message,

@@ -9,6 +9,25 @@ from .api_layers import LAYER_ARN_RE, ApiLayers, LayerVersion
 from .api_meta import FunctionMeta
 from .discovery import ConfigProblem, Discovery, discover
 from .function import AWS_CREDENTIALS, RESERVED_ENV_NAMES, AwsCredentials, runtime_family
+from .function_url import (
+    AUTH_TYPES,
+    INVOKE_MODES,
+    RECURSIVE_LOOPS,
+    Cors,
+    RecursiveLoop,
+    UrlConfig,
+    UrlConfigError,
+    recursive_loop,
+    url_from_api,
+    url_to_data,
+)
+from .function_urls import HOST_MARK, PATH_PREFIX, FunctionUrls, UrlEntry
+from .logging_config import (
+    APPLICATION_LOG_LEVELS,
+    LOG_FORMATS,
+    SYSTEM_LOG_LEVELS,
+    LoggingConfig,
+)
 from .templates import TemplateOptions, read_env_vars
 from .triggers import (
     HttpTrigger,
@@ -28,10 +47,28 @@ from .warm_start import (
 )
 
 __all__ = [
+    "AUTH_TYPES",
+    "INVOKE_MODES",
+    "RECURSIVE_LOOPS",
+    "Cors",
+    "RecursiveLoop",
+    "UrlConfig",
+    "UrlConfigError",
+    "recursive_loop",
+    "url_from_api",
+    "url_to_data",
+    "HOST_MARK",
+    "PATH_PREFIX",
+    "FunctionUrls",
+    "UrlEntry",
     "LATEST_REFUSAL",
     "SNAP_START_VALUES",
     "snap_start_refusal",
     "snap_start_supported",
+    "APPLICATION_LOG_LEVELS",
+    "LOG_FORMATS",
+    "LoggingConfig",
+    "SYSTEM_LOG_LEVELS",
     "API_DIR",
     "ApiFunctions",
     "ApiLayers",

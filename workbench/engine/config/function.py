@@ -20,6 +20,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from .function_url import (
+    RecursiveLoop,
+    UrlConfig,
+    UrlConfigError,
+    recursive_loop,
+    url_from_toml,
+)
+from .logging_config import (
+    LEVELS_NEED_JSON,
+    LoggingConfig,
+    LoggingConfigError,
+    build_logging,
+    check_application_level,
+    check_format,
+    check_system_level,
+)
 from .triggers import TriggerError, parse_trigger
 from .warm_start import SnapStart, check_fits, check_provisioned, check_snap_start
 
@@ -67,10 +83,15 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "provisioned_concurrency",
     "snap_start",
     "freeze",
+    "logging_format",
+    "application_log_level",
+    "system_log_level",
     "layers",
     "environment",
     "async",
     "triggers",
+    "url",
+    "recursive_loop",
 )
 ASYNC_KEYS: tuple[str, ...] = (
     "maximum_retry_attempts",
@@ -166,6 +187,7 @@ class FunctionConfig:
     # threads and timers running while the environment is idle
     freeze: bool = True
     layers: tuple[Path, ...] = ()
+    logging: LoggingConfig = LoggingConfig()  # Lambda's LoggingConfig (config/logging_config.py)
     # Mappings are read-only proxies and left out of the hash (they are not hashable).
     environment: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     async_config: Mapping[str, object] = field(
@@ -181,6 +203,8 @@ class FunctionConfig:
     auto_publish_alias: str | None = None
     deployment: str | None = None
     from_api: bool = False  # created through the deploy API (config/api_functions.py)
+    url: UrlConfig | None = None  # [url]: the function URL of $LATEST (config/function_url.py)
+    recursive_loop: RecursiveLoop = "Terminate"  # as PutFunctionRecursionConfig's RecursiveLoop
 
     @property
     def origin(self) -> str:
@@ -345,10 +369,18 @@ class _Parser:
                 lambda path, value: check_snap_start(path, value, self.error),
             ),
             "freeze": ("freeze", self._flag),
+            "logging_format": ("logging_format", self._logging(check_format)),
+            "application_log_level": (
+                "application_log_level",
+                self._logging(check_application_level),
+            ),
+            "system_log_level": ("system_log_level", self._logging(check_system_level)),
             "layers": ("layers", self._layers),
             "environment": ("environment", self._environment),
             "async": ("async_config", self._async),
             "triggers": ("triggers", self._triggers),
+            "url": ("url", self._url),
+            "recursive_loop": ("recursive_loop", self._recursive_loop),
         }
 
     def error(self, path: KeyPath, value: object, message: str) -> ConfigError:
@@ -376,6 +408,7 @@ class _Parser:
             fields[field_name] = check((key,), value)
         if "name" not in fields:
             fields["name"] = self._folder_name()
+        self._combine_logging(fields)
         family = runtime_family(fields.get("runtime", DEFAULT_RUNTIME))
         fields.setdefault("handler", DEFAULT_HANDLERS[family])
         if fields.get("runtime_client", "workbench") != "workbench" and family != "python":
@@ -394,6 +427,26 @@ class _Parser:
         if "debug" in fields:
             self._debug_fits(family, fields.get("runtime", DEFAULT_RUNTIME), fields["debug"])
         return FunctionConfig(folder=self.folder, config_file=self.config_file.resolve(), **fields)
+
+    def _combine_logging(self, fields: dict[str, Any]) -> None:
+        settings = [fields.pop(key, None) for key in _LOGGING_KEYS]
+        try:
+            fields["logging"] = build_logging(*settings)
+        except LoggingConfigError as e:
+            key = next(k for k, which in _LOGGING_KEYS.items() if which == e.key)
+            message = e.message
+            if message == LEVELS_NEED_JSON:
+                message = 'levels apply only to the JSON log format: set logging_format = "JSON"'
+            raise self.error((key,), e.value, message) from None
+
+    def _logging(self, check: Callable[[object], Any]) -> Callable[[KeyPath, Any], Any]:
+        def run(path: KeyPath, value: Any) -> Any:
+            try:
+                return check(value)
+            except LoggingConfigError as e:
+                raise self.error(path, value, e.message) from None
+
+        return run
 
     def _debug_fits(self, family: str, runtime: str, debugger: str) -> None:
         expected = DEBUGGERS.get(family)
@@ -558,6 +611,22 @@ class _Parser:
                 raise self.error(item_path, item, _suggest(key, ASYNC_KEYS))
         return MappingProxyType(dict(value))
 
+    def _url(self, path: KeyPath, value: Any) -> UrlConfig:
+        try:
+            return url_from_toml(value)
+        except UrlConfigError as e:
+            keys = () if e.key == "url" else tuple(e.key.split("."))
+            item = value
+            for key in keys:
+                item = item.get(key) if isinstance(item, dict) else None
+            raise self.error((*path, *keys), item, e.message) from None
+
+    def _recursive_loop(self, path: KeyPath, value: Any) -> RecursiveLoop:
+        try:
+            return recursive_loop(value)
+        except UrlConfigError as e:
+            raise self.error(path, value, e.message) from None
+
     def _triggers(self, path: KeyPath, value: Any) -> tuple[Mapping[str, object], ...]:
         if not isinstance(value, list):
             raise self.error(path, value, "must be an array of tables ([[triggers]])")
@@ -574,6 +643,14 @@ class _Parser:
                 raise self.error((*item_path, e.key), item.get(e.key), e.message) from None
             triggers.append(MappingProxyType(dict(item)))
         return tuple(triggers)
+
+
+# function.toml's logging keys -> which setting (LoggingConfigError.key), in build order
+_LOGGING_KEYS = {
+    "logging_format": "format",
+    "application_log_level": "application",
+    "system_log_level": "system",
+}
 
 
 def _digits(value: str) -> str:

@@ -61,6 +61,9 @@ class EngineSettings:
     # server once it does: local-credential environments started from then on get it as
     # AWS_ENDPOINT_URL (and _LAMBDA, _SQS), so their SDK calls reach this workbench
     aws_endpoint_url: str | None = None
+    # the HTTP trigger server's port once it listens (it serves the function URLs; None: not
+    # listening, URLs are shown with its default port)
+    http_port: int | None = None
     # SAM / CloudFormation templates besides the roots' own (--template), their parameters
     # (--parameter-overrides) and SAM's --env-vars file (config/templates/)
     templates: TemplateOptions = field(default_factory=TemplateOptions)

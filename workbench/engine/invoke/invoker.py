@@ -32,9 +32,11 @@ from ..model.events import EnvironmentEvent, EventBus, InvokeEnd, InvokeStart
 from ..model.ids import new_trace_id, new_uuid
 from ..model.limits import check_payload_size
 from ..model.records import InvocationType
+from ..model.trace import continue_chain, current_chain
 from ..registry.versions import LATEST, Registry, is_alias_qualifier, version_number
 from ..runtime.environment import Environment, Outcome, SpawnError
 from ..runtime.launch import LaunchError
+from ..runtime.response_stream import ResponseStream
 from ..runtime.runtime_api import Invocation
 from ..storage.store import RecordStore
 from .concurrency import Concurrency
@@ -60,6 +62,8 @@ class PreparedCall:
     attempt: int = 1  # Event invocations: which attempt this is
     enqueued_at: float | None = None  # Event invocations: when it was accepted
     replay_of: str | None = None  # a replay: the request id it runs again
+    chain: str | None = None  # the trace header of the chain it continues (model/trace.py)
+    stream: ResponseStream | None = None  # InvokeWithResponseStream: chunks go there
 
 
 def check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
@@ -189,6 +193,7 @@ class Invoker:
             attempt=attempt,
             enqueued_at=enqueued_at,
             replay_of=replay_of,
+            chain=current_chain(),
         )
 
     # ----------------------------------------------------------------- running
@@ -256,6 +261,7 @@ class Invoker:
         request_id = call.request_id
         fn = env.fn
         init_outcome = None
+        inv: Invocation | None = None
         if cold:
             try:
                 init_outcome = await env.start()
@@ -279,12 +285,15 @@ class Invoker:
                 payload=call.data,
                 deadline_ms=int((time.time() + fn.timeout) * 1000),
                 function_arn=self.settings.arn(fn.name, call.qualifier),
-                trace_id=new_trace_id(),
+                trace_id=new_trace_id()
+                if call.chain is None
+                else continue_chain(call.chain, self.settings.arn(fn.name)),
                 # passed through as Lambda does (a bad one is the runtime's to report); JSON's
                 # insignificant line breaks cannot travel in an HTTP header
                 client_context=client_context.replace("\r", " ").replace("\n", " ")
                 if client_context
                 else None,
+                stream=call.stream,
             )
             handed_at.append(time.time())
             debugger = self.pool.debugger
@@ -299,9 +308,12 @@ class Invoker:
         else:
             outcome = init_outcome
             outcome.log_lines = []
-        return build_result(
+        result = build_result(
             env, fn, request_id, started_at, cold, outcome, call.data, call.trigger, call.qualifier
         )
+        if inv is not None and inv.stream is not None and inv.stream.streamed:
+            result.record.stream_chunks = inv.stream.chunks  # the body: cut as any response
+        return result
 
     def _record(
         self, call: PreparedCall, result: InvokeResult, started_at: float, start_wait_s: float

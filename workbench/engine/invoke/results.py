@@ -20,17 +20,11 @@ from ..model.records import (
     InvocationRecord,
     billed_duration_ms,
     cost_usd,
-    end_line,
-    init_report_line,
-    init_start_line,
-    report_line,
-    restore_report_line,
-    restore_start_line,
-    start_line,
     timeout_line,
 )
 from ..runtime.environment import Environment, Outcome
 from ..runtime.runtime_api import MAX_PAYLOAD
+from .platform_log import PlatformLog
 
 
 @dataclass
@@ -80,7 +74,9 @@ def cancelled_result(
     record = result.record
     record.status = STATUS_CANCELLED
     record.response = ""
-    record.log_lines[-1] = report_line(record, restore_of(env, cold))
+    report = PlatformLog(fn, record.version).report(record, time.time(), restore_of(env, cold))
+    if report is not None:  # else filtered out by the system log level, as it was
+        record.log_lines[-1] = report
     return InvokeResult(b"", None, result.executed_version, record)
 
 
@@ -185,22 +181,27 @@ def build_result(
         paused_ms=outcome.paused_ms,  # at a debugger prompt: not in the duration, not billed
     )
     record.cost = cost_usd(fn.memory_size, record.billed_ms)
-    lines: list[str] = []
+    # Lambda's own lines in the function's log format (platform_log.py); None: filtered out.
+    # Their times: the invocation's start, INIT's (or the restore's) end, its end.
+    platform = PlatformLog(fn, version)
+    invoked_at = started_at + (init_ms or (restore[0] if restore else 0.0)) / 1000
+    ended_at = invoked_at + duration / 1000
+    lines: list[str | None] = []
     if restore is not None:
-        lines.append(restore_start_line(env.runs_as))
+        lines.append(platform.restore_start(env.runs_as, started_at))
         lines.extend(env.init_log.text_lines())
-        lines.append(restore_report_line(restore[0]))
+        lines.append(platform.restore_report(restore[0], invoked_at))
     elif cold:
-        lines.append(init_start_line(env.runs_as))
+        lines.append(platform.init_start(env.runs_as, started_at))
         lines.extend(env.init_log.text_lines())
         if in_init and init_ms is not None:
             init_status = "timeout" if kind == "timeout" else "error"
-            lines.append(init_report_line(init_ms, "init", init_status, error_type))
-    lines.append(start_line(request_id, version))
+            lines.append(platform.init_report(init_ms, init_status, error_type, invoked_at))
+    lines.append(platform.start(request_id, invoked_at))
     lines.extend(outcome.log_lines or ())
     if kind == "timeout":
         lines.append(timeout_line(request_id, fn.timeout, time.time()))
-    lines.append(end_line(request_id))
-    record.log_lines = lines
-    lines.append(report_line(record, restore))
+    lines.append(platform.end(record, ended_at))
+    lines.append(platform.report(record, ended_at, restore))
+    record.log_lines = [line for line in lines if line is not None]
     return InvokeResult(payload, function_error, version, record)

@@ -23,6 +23,7 @@ from .events import (
     BucketActivity,
     DatabaseIncident,
     EnvironmentEvent,
+    RecursionStopped,
     ScheduleFired,
 )
 from .ids import new_uuid
@@ -49,6 +50,7 @@ __all__ = [
     "RequestTooLarge",
     "ResourceConflict",
     "ResourceNotFound",
+    "RecursionStopped",
     "ScheduleFired",
     "ValidationError",
     "check_payload_size",

@@ -108,6 +108,22 @@ class LogLine:
 
 
 @dataclass(slots=True, frozen=True)
+class ResponseChunk:
+    """A chunk of a streamed response, as the runtime sent it (the TUI shows them live)."""
+
+    function: str
+    env_id: str
+    request_id: str
+    index: int  # 1 for the first chunk
+    size: int  # its bytes
+    excerpt: bytes  # its first bytes (CHUNK_EXCERPT)
+    at: float  # epoch seconds
+
+
+CHUNK_EXCERPT = 256
+
+
+@dataclass(slots=True, frozen=True)
 class ConcurrencyChanged:
     function: str
     in_flight: int  # this function's invocations running now
@@ -179,6 +195,20 @@ class BucketActivity:
 
 
 @dataclass(slots=True, frozen=True)
+class RecursionStopped:
+    """Lambda's recursive loop detection stopped an event: ``function`` already ran
+    ``count`` times in the chain the event's trace header carries; ``source`` the event's
+    (``queue:orders``), ``disposition`` what became of it (``moved to dead-letter queue
+    orders-dlq``, ``dropped``)."""
+
+    function: str
+    source: str
+    count: int
+    disposition: str
+    at: float
+
+
+@dataclass(slots=True, frozen=True)
 class ScheduleFired:
     """A schedule trigger sent its event: ``scheduled_time`` is the time it was due (the
     Scheduled Event's ``time``), ``next_time`` the one after (None: its cron years ran out);
@@ -231,6 +261,7 @@ Event = (
     | InvokeStart
     | InvokeEnd
     | LogLine
+    | ResponseChunk
     | ConcurrencyChanged
     | Throttled
     | FunctionReloaded
@@ -238,6 +269,7 @@ Event = (
     | AsyncEventChanged
     | BucketActivity
     | ScheduleFired
+    | RecursionStopped
     | DebugEvent
     | DatabaseIncident
 )

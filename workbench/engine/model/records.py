@@ -62,6 +62,8 @@ class InvocationRecord:
     payload: bytes | None = None  # the whole event, when ``request`` is a cut excerpt of it
     # a cold start's wait for its turn to start a runtime (many at once): not billed, not timed
     start_wait_ms: float = 0.0
+    # a streamed response (Runtime API streaming mode): how many chunks it came in; None: buffered
+    stream_chunks: int | None = None
 
     def event(self) -> bytes | None:
         """The whole event this invocation was given; None if only a cut excerpt survives (a

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from ..config.function import FunctionConfig
+from ..config.logging_config import LoggingConfig
 from ..model.errors import (
     InvalidParameterValue,
     LambdaError,
@@ -59,6 +60,7 @@ VERSIONED_FIELDS = (
     "layers",
     "environment",
     "snap_start",
+    "logging",
 )
 
 
@@ -110,6 +112,7 @@ def config_to_json(fn: FunctionConfig) -> str:
             "reserved_concurrency": fn.reserved_concurrency,
             "layers": [str(layer) for layer in fn.layers],
             "environment": dict(fn.environment),
+            "logging": _logging_to_json(fn.logging),
             "async_config": dict(fn.async_config),
             "triggers": [dict(t) for t in fn.triggers],
             "resource": fn.resource,
@@ -139,12 +142,29 @@ def config_from_json(text: str) -> FunctionConfig:
         reserved_concurrency=data["reserved_concurrency"],
         layers=tuple(Path(p) for p in data["layers"]),
         environment=MappingProxyType(data["environment"]),
+        logging=_logging_from_json(data.get("logging")),  # absent before issue 20: Text
         async_config=MappingProxyType(data["async_config"]),
         triggers=tuple(MappingProxyType(t) for t in data["triggers"]),
         resource=data.get("resource"),  # absent before issue 18: a folder's function
         notes=tuple(data.get("notes", ())),
         from_api=data.get("from_api", False),  # absent before the deploy API
         snap_start=data.get("snap_start", "None"),  # absent before SnapStart
+    )
+
+
+def _logging_to_json(config: LoggingConfig) -> dict[str, str | None]:
+    return {
+        "format": config.format,
+        "application_level": config.application_level,
+        "system_level": config.system_level,
+    }
+
+
+def _logging_from_json(data: object) -> LoggingConfig:
+    if not isinstance(data, dict):
+        return LoggingConfig()
+    return LoggingConfig(
+        data.get("format", "Text"), data.get("application_level"), data.get("system_level")
     )
 
 

@@ -38,6 +38,7 @@ from .freezing import Freezer
 from .isolation import Isolation
 from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
+from .response_stream import ResponseStream, announce_chunks
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener, error_body
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .snapshot_fork import SNAPSHOT_VAR, InitType, RestoredProcess
@@ -712,6 +713,9 @@ class Environment(RuntimeAPIListener):
         if remaining is not None and self._waiter is not None and not self._waiter.done() and loop:
             self._deadline = loop.time() + remaining
             self._timer = loop.call_later(remaining, self._on_timeout)
+
+    def on_stream(self, inv: Invocation, stream: ResponseStream) -> None:
+        announce_chunks(stream, self.bus, self.fn.name, self.id, inv.request_id)
 
     def on_response(self, inv: Invocation, body: bytes, content_type: str) -> None:
         self._resolve(Outcome("response", body, content_type=content_type))

@@ -21,6 +21,8 @@ not reconnect.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import errno
 import json
 import logging
@@ -35,9 +37,12 @@ from .extensions import EXTENSION_PREFIX
 if TYPE_CHECKING:
     from .extensions import Extensions
 
+from .response_stream import ResponseStream
+
 MAX_PAYLOAD = 6 * 1024 * 1024 + 100  # 6,291,556 bytes: AWS's emulator's MaxPayloadSize
 MAX_HEAD = 64 * 1024
 PREFIX = "/2018-06-01"
+_MODE = "lambda-runtime-function-response-mode"
 MAX_CONNECTIONS = 16
 BACKLOG = 16
 # Generous: a runtime sends a request at once, but on a machine running a thousand environments
@@ -109,6 +114,8 @@ class Invocation:
     cognito_identity: str | None = None
     content_type: str = "application/json"
     responded: bool = False
+    # where a streamed response goes (InvokeWithResponseStream); None: made when one arrives
+    stream: ResponseStream | None = None
     _wire: bytes = field(default=b"", repr=False)
 
     def wire(self) -> bytes:
@@ -141,6 +148,7 @@ class RuntimeAPIListener:
     def on_response_too_large(self, inv: Invocation, size: int) -> None: ...
     def on_exiting(self) -> None: ...  # our runtime is about to kill itself (out of memory)
     def on_waiting(self) -> None: ...  # the runtime waits in /next with nothing to hand it
+    def on_stream(self, inv: Invocation, stream: ResponseStream) -> None: ...  # streaming starts
 
     async def admits(self, peer_port: int, api_port: int) -> bool:
         """May the process connected from 127.0.0.1:``peer_port`` use this Runtime API? (An
@@ -338,6 +346,46 @@ class RuntimeAPI:
         self.listener.on_response(inv, body, content_type)
         return _json_response(202, ACCEPTED)
 
+    def begin_stream(self, request_id: str, content_type: str) -> ResponseStream | None:
+        """A ``/response`` in streaming mode starts: its chunks go to the invocation's stream
+        as they arrive. None if it is refused (answered as a buffered one is, once read)."""
+        inv, _ = self.check_invocation(request_id, "InvocationResponse")
+        if inv is None:
+            return None
+        inv.responded = True
+        if inv.stream is None:
+            inv.stream = ResponseStream(reader=False)  # plain Invoke: buffered whole
+        inv.stream.streamed = True
+        inv.stream.content_type = content_type
+        self.listener.on_stream(inv, inv.stream)
+        return inv.stream
+
+    def end_stream(self, stream: ResponseStream, trailers: bytes) -> bytes:
+        """The streamed body is over: tell the environment how it ended (trailers: an error)."""
+        inv = self.current
+        error_type, error = _trailer_error(trailers)
+        stream.finish_body(error_type, error)
+        if inv is None or inv.stream is not stream:
+            return _json_response(202, ACCEPTED)  # its invocation already ended (timed out)
+        if error_type is not None:
+            self.listener.on_error(inv, error, error_type)
+        elif stream.over_limit:
+            # UNVERIFIED: the error type and wording Lambda gives a stream past its 200 MB
+            self.listener.on_error(
+                inv,
+                error_body(
+                    "Function.ResponseSizeTooLarge",
+                    f"Response payload size exceeded maximum allowed payload size "
+                    f"({stream.limit} bytes).",
+                ),
+                "Function.ResponseSizeTooLarge",
+            )
+        elif not stream.reader and stream.size > MAX_PAYLOAD:
+            self.listener.on_response_too_large(inv, stream.size)
+        else:
+            self.listener.on_response(inv, bytes(stream.kept), stream.content_type)
+        return _json_response(202, ACCEPTED)
+
     def handle_error(self, request_id: str, body: bytes, error_type: str | None) -> bytes:
         inv, refusal = self.check_invocation(request_id, "InvocationErrorResponse")
         if inv is None:
@@ -378,6 +426,27 @@ class RuntimeAPI:
         self.init_failed = True
         self.listener.on_init_error(body, error_type)
         return _json_response(202, ACCEPTED)
+
+
+def _trailer_error(trailers: bytes) -> tuple[str | None, bytes]:
+    """``Lambda-Runtime-Function-Error-Type`` / ``-Body`` (base64) from a streamed body's
+    trailers: (None, b"") when the stream ended well."""
+    if not trailers:
+        return None, b""
+    fields: dict[str, str] = {}
+    for line in trailers.decode("latin-1").split("\r\n"):
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip().lower()] = value.strip()
+    error_type = fields.get("lambda-runtime-function-error-type")
+    if not error_type:
+        return None, b""
+    raw = fields.get("lambda-runtime-function-error-body", "")
+    try:
+        body = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        body = raw.encode()
+    return error_type, body or error_body(error_type, "")
 
 
 def _conflict(message: str, request_id: str | None) -> bytes:
@@ -526,6 +595,8 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         connection idle, blocked in /next or carrying a debug session is never timed)."""
         if self.transport is None or self.debug is not None or self.blocked:
             self._stop_clocks()
+        elif self.req is not None and self.req.stream is not None:
+            self._stop_clocks()  # a streamed body lasts as long as its handler (its timeout)
         elif self.req is not None:
             if self._head_timer is not None:
                 self._head_timer.cancel()
@@ -601,6 +672,8 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
                     self._fail(400, "InvalidRequest", "malformed HTTP request")
                     return
                 self.req = req
+                if req.method == "POST" and req.headers.get(_MODE) == "streaming":
+                    self._begin_stream(req)
                 if req.expect_continue and not buf:
                     self.write(http_response(100))
             try:
@@ -620,8 +693,24 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
                     self._close_after_flush()
                 return
 
+    def _begin_stream(self, req: _Request) -> None:
+        path = req.path.split("?", 1)[0]
+        request_id, _, action = path.removeprefix(PREFIX + "/runtime/invocation/").rpartition("/")
+        if action != "response" or not path.startswith(PREFIX + "/runtime/invocation/"):
+            return
+        stream = self.api.begin_stream(
+            request_id, req.headers.get("content-type", "application/octet-stream")
+        )
+        transport = self.transport
+        if stream is not None and transport is not None:
+            stream.pause, stream.resume = transport.pause_reading, transport.resume_reading
+        req.stream = stream
+
     def dispatch(self, req: _Request) -> None:
         api = self.api
+        if req.stream is not None:
+            self.write(api.end_stream(req.stream, req.trailers))
+            return
         path = req.path.split("?", 1)[0]
         if path.startswith(EXTENSION_PREFIX) and api.extensions is not None:
             rest, body = path[len(EXTENSION_PREFIX) :], bytes(req.body)
@@ -728,6 +817,8 @@ class _Request:
         "size",
         "expect_continue",
         "close",
+        "stream",
+        "trailers",
     )
 
     def __init__(
@@ -747,6 +838,8 @@ class _Request:
         self.body = bytearray()
         self.size = 0
         self.expect_continue = headers.get("expect", "").lower() == "100-continue"
+        self.stream: ResponseStream | None = None  # a streamed response: chunks go there
+        self.trailers = b""
 
     @classmethod
     def parse(cls, head: bytes) -> _Request | None:
@@ -767,7 +860,9 @@ class _Request:
 
     def _keep(self, data: bytes | bytearray) -> None:
         self.size += len(data)
-        if self.size <= MAX_PAYLOAD:
+        if self.stream is not None:
+            self.stream.feed(bytes(data))
+        elif self.size <= MAX_PAYLOAD:
             self.body += data
 
     def feed(self, buf: bytearray) -> bool:
@@ -804,6 +899,7 @@ class _Request:
                 trailers_end = buf.find(b"\r\n\r\n", end + 2)
                 if trailers_end < 0:
                     return False
+                self.trailers = bytes(buf[end + 2 : trailers_end])
                 del buf[: trailers_end + 4]
                 return True
             del buf[: end + 2]

@@ -73,6 +73,7 @@ def lambda_environment(
     }
     if runtime_family(fn.runtime) != "provided":  # Lambda sets none for provided runtimes
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
+    env.update(fn.logging.runtime_env())  # AWS_LAMBDA_LOG_FORMAT / _LEVEL, as Lambda sets them
     env.update(aws or {})
     env.update(fn.environment)
     return env

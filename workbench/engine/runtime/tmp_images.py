@@ -314,6 +314,10 @@ class TmpImages:
         shutil.rmtree(target, ignore_errors=True)  # (a plain folder's files, where unmounted)
 
     def _run(self) -> None:
+        # below the engine's loop (mke2fs, forked from here, inherits it): making images must
+        # not delay an invocation or a schedule's fire on a busy machine
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         self._probe()
         while True:
             with self._lock:

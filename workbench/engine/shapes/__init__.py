@@ -19,12 +19,14 @@ from .apigateway import (
     rest_api_event,
 )
 from .catalog import TEMPLATES, Template, generate, template_choices
+from .function_url import function_url_event
 
 __all__ = [
     "API_ID",
     "TEMPLATES",
     "HttpRequest",
     "Template",
+    "function_url_event",
     "generate",
     "header",
     "http_api_event",

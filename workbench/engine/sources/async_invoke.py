@@ -23,6 +23,7 @@ moment a slot frees; outcomes and claims are written together, one transaction p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -33,8 +34,9 @@ from ..invoke.invoker import PreparedCall
 from ..invoke.results import InvokeResult
 from ..model.errors import LambdaError, ResourceNotFound, TooManyRequests
 from ..model.events import AsyncEventChanged, AsyncStatus, EventBus
+from ..model.trace import in_chain
 from ..storage.async_queue import AsyncQueue, Claimed, DispatcherLock, Outcome
-from . import destinations
+from . import destinations, recursion
 from .host import SourceHost
 
 log = logging.getLogger("workbench.async")
@@ -56,7 +58,7 @@ def accept(queue: AsyncQueue, bus: EventBus, call: PreparedCall) -> str:
     """Commit a validated Event invocation to the queue; its request id."""
     now = time.time()
     name = call.function
-    queue.enqueue(call.request_id, name, call.qualifier, call.data, call.trigger, now)
+    queue.enqueue(call.request_id, name, call.qualifier, call.data, call.trigger, now, call.chain)
     if bus.active:
         bus.publish(AsyncEventChanged(call.request_id, name, "queued", 0, now, None, None, now))
     return call.request_id
@@ -323,16 +325,17 @@ class AsyncDispatcher:
         engine = self.engine
         now = time.time()
         try:
-            call = engine.invoker.prepare(
-                row.function,
-                row.payload,
-                qualifier=row.qualifier,
-                invocation_type="Event",
-                request_id=row.request_id,
-                trigger=row.trigger,
-                attempt=row.attempts,
-                enqueued_at=row.enqueued_at,
-            )
+            with in_chain(row.chain) if row.chain is not None else contextlib.nullcontext():
+                call = engine.invoker.prepare(
+                    row.function,
+                    row.payload,
+                    qualifier=row.qualifier,
+                    invocation_type="Event",
+                    request_id=row.request_id,
+                    trigger=row.trigger,
+                    attempt=row.attempts,
+                    enqueued_at=row.enqueued_at,
+                )
         except ResourceNotFound as e:
             log.warning(
                 "async event %s discarded: %s (it was accepted for %s)",
@@ -348,6 +351,12 @@ class AsyncDispatcher:
         max_age *= engine.settings.time_scale
         if now - row.enqueued_at > max_age:
             return self._finish(row, call, "expired", destinations.EVENT_AGE_EXCEEDED, None)
+        count = recursion.stops(engine, call.function, row.chain) if row.chain else None
+        if count is not None:  # to the on-failure destination, as Lambda does
+            outcome = self._finish(row, call, "failed", destinations.RECURSIVE_LOOP, None)
+            where = f"sent to {outcome.destination}" if outcome.destination else "dropped"
+            recursion.report(engine, call.function, row.trigger or "event", count, where)
+            return outcome
         if engine.concurrency.reserved(call.function, call.fn) == 0:
             return self._finish(row, call, "failed", destinations.ZERO_RESERVED_CONCURRENCY, None)
         self._publish(row, "running", now)

@@ -23,6 +23,8 @@ log = logging.getLogger("workbench.async")
 SUCCESS = "Success"
 RETRIES_EXHAUSTED = "RetriesExhausted"
 EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+# UNVERIFIED: the condition Lambda writes when recursive loop detection stopped the event
+RECURSIVE_LOOP = "RecursiveInvocationException"
 ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"  # LocalStack's; Lambda's own is a DLQ
 
 

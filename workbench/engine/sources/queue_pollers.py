@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING
 
 from ..config.triggers import QueueTrigger, triggers_of
 from ..model.errors import LambdaError, TooManyRequests
+from ..model.trace import in_chain
 from ..storage.queues import Message, QueueStore
+from . import recursion
 from .sqs_events import failed_items, sqs_event
 
 if TYPE_CHECKING:
@@ -169,16 +171,42 @@ class QueueMapping:
             except TimeoutError:
                 idle = min(idle * 2, IDLE_POLL_MAX_S)
 
+    async def _stop_loops(self, batch: list[Message]) -> list[Message]:
+        """The batch without the messages recursive loop detection stops (each moved to the
+        dead-letter queue, or dropped without one: ``sources/recursion.py``)."""
+        t = self.trigger
+        kept = []
+        for m in batch:
+            count = recursion.stops(self.engine, self.function, m.trace_header)
+            if count is None:
+                kept.append(m)
+                continue
+            target = await asyncio.to_thread(
+                self.store.dead_letter, t.queue, m.receipt_handle, t.dead_letter_queue
+            )
+            disposition = f"moved to dead-letter queue {target}" if target else "dropped"
+            recursion.report(self.engine, self.function, f"queue:{t.queue}", count, disposition)
+        return kept
+
     async def _run(self, batch: list[Message]) -> None:
         t = self.trigger
         settings = self.engine.settings
+        batch = await self._stop_loops(batch)
+        if not batch:
+            return
+        # the chain the invocation continues: the first traced message's (Lambda's batches
+        # mix chains; UNVERIFIED which one it counts)
+        chain = next((m.trace_header for m in batch if m.trace_header), None)
         event = sqs_event(batch, t.queue, settings.region, settings.account_id)
         ids = [m.message_id for m in batch]
         invisible_until = time.time() + t.visibility_timeout
         backoff = THROTTLE_BACKOFF_S[0]
         while True:
             try:
-                result = await self.engine.invoke(self.function, event, trigger=f"queue:{t.queue}")
+                with in_chain(chain):
+                    result = await self.engine.invoke(
+                        self.function, event, trigger=f"queue:{t.queue}"
+                    )
                 break
             except TooManyRequests:
                 wait = backoff * settings.time_scale

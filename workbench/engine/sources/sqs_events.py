@@ -32,6 +32,11 @@ def sqs_record(message: Message, queue: str, region: str, account_id: str) -> di
         queue_arn=queue_arn(region, account_id, queue),
         region=region,
     )
+    if message.trace_header is not None:
+        # the sender's trace header, as Lambda's SQS event carries it (and its chain's lineage)
+        attributes = record["attributes"]
+        assert isinstance(attributes, dict)
+        attributes["AWSTraceHeader"] = message.trace_header
     if message.sequence_number is not None:
         # a FIFO queue's record carries the message's order and group, as Lambda's does
         # (DG: with-sqs, the FIFO example event)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..config.triggers import SnsTrigger, triggers_of
+from ..model.trace import in_chain
 from ..shapes.sns import sns_event
 
 if TYPE_CHECKING:
@@ -124,12 +125,15 @@ def publish_message(
     *,
     subject: str | None = None,
     attributes: Mapping[str, str] | None = None,
+    trace_header: str | None = None,
 ) -> str:
     """Publish to ``topic``: one Event invocation per enabled subscriber; the MessageId.
 
     Raises ``TopicError`` before anything is accepted (unknown topic, empty or oversized
     message, bad subject or attribute); once it returns, every subscriber's event is in the
-    durable queue.
+    durable queue. ``trace_header``: the publisher's ``X-Amzn-Trace-Id`` (a handler's
+    ``_X_AMZN_TRACE_ID``): the subscribers' invocations continue its chain, and recursive loop
+    detection counts it (none: each starts a new chain).
     """
     shaped = check_message(message, subject, attributes or {})
     known = topic_subscribers(engine)
@@ -154,7 +158,8 @@ def publish_message(
             attributes=shaped,
             at=at,
         )
-        engine.invoke_event(
-            function, json.dumps(event, separators=(",", ":")), trigger=f"sns:{topic}"
-        )
+        with in_chain(trace_header):
+            engine.invoke_event(
+                function, json.dumps(event, separators=(",", ":")), trigger=f"sns:{topic}"
+            )
     return message_id

@@ -38,7 +38,7 @@ _EVENT_COLUMNS = (
 )
 _CLAIM_COLUMNS = (
     "id, request_id, function, qualifier, payload, trigger, enqueued_at, attempts, throttles, "
-    "last_response, last_version"
+    "last_response, last_version, chain"
 )
 
 
@@ -75,6 +75,7 @@ class Claimed:
     throttles: int
     last_response: bytes | None
     last_version: str | None
+    chain: str | None = None  # the trace header of the chain it continues (model/trace.py)
 
 
 @dataclass(slots=True)
@@ -171,12 +172,13 @@ class AsyncQueue:
         payload: bytes,
         trigger: str | None,
         now: float,
+        chain: str | None = None,
     ) -> None:
         """Insert and commit (autocommit: one statement, one transaction) the new event."""
         self._conn.execute(
             "INSERT INTO async_events (request_id, function, qualifier, payload, trigger, "
-            "enqueued_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (request_id, function, qualifier, payload, trigger, now, now),
+            "enqueued_at, due_at, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (request_id, function, qualifier, payload, trigger, now, now, chain),
         )
         if self.on_enqueue is not None:
             self.on_enqueue()

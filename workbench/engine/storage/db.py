@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .db_file import StateDatabaseError, move_aside_hint
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 10
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -210,6 +210,20 @@ CREATE TABLE IF NOT EXISTS stream_checkpoints (
 )
 """
 
+# Response streaming: how many chunks a streamed response came in (NULL: not streamed).
+_SCHEMA_V9 = """
+ALTER TABLE invocations ADD COLUMN stream_chunks INTEGER
+"""
+
+# Recursive loop detection: a message's X-Ray trace header as it was sent (SQS's
+# ``AWSTraceHeader`` system attribute), which carries the chain's lineage to the next invocation.
+# ``chain`` is the same for an Event invocation (an SNS publish's subscriber): the trace header
+# of the chain it continues ("" a new one, NULL none: a direct Invoke).
+_SCHEMA_V10 = """
+ALTER TABLE queue_messages ADD COLUMN trace_header TEXT;
+ALTER TABLE async_events ADD COLUMN chain TEXT
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1,
@@ -220,6 +234,8 @@ MIGRATIONS: dict[int, str] = {
     6: _SCHEMA_V6,
     7: _SCHEMA_V7,
     8: _SCHEMA_V8,
+    9: _SCHEMA_V9,
+    10: _SCHEMA_V10,
 }
 
 

@@ -151,6 +151,7 @@ class Message:
     group_id: str | None = None  # FIFO queues' MessageGroupId (and MessageDeduplicationId)
     dedup_id: str | None = None
     sequence_number: str | None = None
+    trace_header: str | None = None  # SQS's AWSTraceHeader: the sender's X-Amzn-Trace-Id
 
     @property
     def md5_of_attributes(self) -> str | None:

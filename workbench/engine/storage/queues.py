@@ -76,7 +76,7 @@ _INFO = (
 )
 _MESSAGE = (
     "message_id, receipt_handle, body, md5_of_body, attributes, sent_at, receive_count, "
-    "first_received_at, group_id, dedup_id"
+    "first_received_at, group_id, dedup_id, trace_header"
 )
 
 
@@ -399,6 +399,7 @@ class QueueStore(LockedStore):
         *,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        trace_header: str | None = None,
     ) -> Sent:
         """Put a message on the queue, as SendMessage does: ``delay_seconds`` None waits the
         queue's DelaySeconds; a FIFO queue needs ``group_id`` and deduplicates (see the module's
@@ -472,7 +473,8 @@ class QueueStore(LockedStore):
                 delay = info.number("DelaySeconds")
             cursor = self._conn.execute(
                 "INSERT INTO queue_messages (queue, message_id, body, attributes, md5_of_body, "
-                "sent_at, visible_at, group_id, dedup_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "sent_at, visible_at, group_id, dedup_id, trace_header) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     message_id,
@@ -483,6 +485,7 @@ class QueueStore(LockedStore):
                     now + delay,
                     group_id,
                     stored_dedup,
+                    trace_header,
                 ),
             )
             sequence = None
@@ -544,7 +547,9 @@ class QueueStore(LockedStore):
                     ).fetchall()
                 if not rows:
                     break
-                for seq, message_id, _, body, md5, attrs, sent, count, first, group, dedup in rows:
+                for row in rows:
+                    seq, message_id, _, body, md5, attrs, sent, count, first = row[:9]
+                    group, dedup, trace = row[9:]
                     if dlq is not None and max_receive is not None and count >= max_receive:
                         self._redrive(seq, dlq, now)
                         continue
@@ -569,6 +574,7 @@ class QueueStore(LockedStore):
                             group,
                             dedup,
                             _sequence_number(seq) if info.fifo else None,
+                            trace,
                         )
                     )
                 if info.fifo:
@@ -626,6 +632,28 @@ class QueueStore(LockedStore):
             "first_received_at = NULL, receipt_handle = NULL WHERE seq = ?",
             (dlq, now, seq),
         )
+
+    def dead_letter(self, name: str, receipt_handle: str, dlq: str | None) -> str | None:
+        """Take a received message off the queue for good: to ``dlq`` (redrive's way) when there
+        is one (None: the queue's own redrive policy's), else deleted. The dead-letter queue it
+        went to (None: deleted, or the handle was stale: received again since, or gone)."""
+        handle_message_id(receipt_handle)
+
+        def work() -> str | None:
+            target = dlq or self._settings(name).dead_letter_queue
+            row = self._conn.execute(
+                "SELECT seq FROM queue_messages WHERE queue = ? AND receipt_handle = ?",
+                (name, receipt_handle),
+            ).fetchone()
+            if row is None:
+                return None
+            if target is None:
+                self._conn.execute("DELETE FROM queue_messages WHERE seq = ?", (row[0],))
+            else:
+                self._redrive(row[0], target, time.time())
+            return target
+
+        return self._write(work)
 
     def delete_message(self, name: str, receipt_handle: str) -> bool:
         """Delete the message received with this handle; False if the handle is stale (the

@@ -62,6 +62,7 @@ COLUMNS: tuple[str, ...] = (
     "client_context",
     "payload",
     "start_wait_ms",
+    "stream_chunks",
 )
 
 _INSERT = (
@@ -129,6 +130,7 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.client_context,
         r.payload,
         r.start_wait_ms,
+        r.stream_chunks,
     )
 
 

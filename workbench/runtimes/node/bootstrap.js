@@ -30,8 +30,9 @@
  *   `Error: Unable to stringify response body`; `undefined` is `null`. An uncaught exception or
  *   unhandled rejection fails the current invocation (`Runtime.UnhandledPromiseRejection` for
  *   the latter) and the runtime exits, 129 or 128, as AWS's does.
- * - `awslambda.streamifyResponse` handlers are accepted; their stream is buffered into one
- *   response, as a synchronous Invoke of a streaming function returns it.
+ * - `awslambda.streamifyResponse` handlers stream: each write goes to the Runtime API at once as
+ *   a chunk of a streamed `/response` (`Lambda-Runtime-Function-Response-Mode: streaming`), an
+ *   error after the first write ends it with the error trailers, as AWS's client does.
  *
  * The Runtime API is spoken over one keep-alive connection (see `Connection`): a result's POST
  * and the next GET /next go out in one write, which halves the warm path against Node's http
@@ -58,6 +59,7 @@ const env = process.env;
 const API_PREFIX = '/2018-06-01/runtime';
 const NEXT_PATH = `${API_PREFIX}/invocation/next`;
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
+const ERROR_BODY_HEADER = 'Lambda-Runtime-Function-Error-Body';
 const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
 const TENANT_ID = Symbol.for('aws.lambda.runtime.tenantId');
 const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
@@ -588,8 +590,8 @@ async function loadHandler(appRoot, fullHandlerString) {
 // --------------------------------------------------------------------------- response streaming
 
 /**
- * `awslambda.streamifyResponse`, buffered: the engine's Invoke is request/response, so what a
- * streaming handler writes is collected and posted as one response when the stream ends.
+ * `awslambda.streamifyResponse`: what a streaming handler writes goes out as it is written, a
+ * chunk each (the engine buffers it whole for a plain Invoke, as Lambda does).
  */
 function installGlobalAwsLambda() {
   if (
@@ -620,20 +622,51 @@ function installGlobalAwsLambda() {
   };
 }
 
-function bufferedResponseStream() {
+/** The handler's `responseStream`: the request head on the first write, then one chunk a write. */
+function streamingResponse(id) {
   const { Writable } = require('stream');
-  const chunks = [];
+  const socket = conn.socket;
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    socket.write(
+      `POST ${invocationPath(id, 'response')} HTTP/1.1\r\n${HOST_HEADER}` +
+        `Content-Type: ${safeHeaderValue(stream.contentType)}\r\n` +
+        'Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n' +
+        `Trailer: ${ERROR_TYPE_HEADER}, ${ERROR_BODY_HEADER}\r\n\r\n`,
+    );
+  };
   const stream = new Writable({
+    highWaterMark: handler[Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark')],
     write(chunk, _encoding, cb) {
-      chunks.push(chunk);
-      cb();
+      start();
+      if (chunk.length === 0) return cb();
+      socket.cork();
+      socket.write(`${chunk.length.toString(16)}\r\n`);
+      socket.write(chunk);
+      const room = socket.write('\r\n');
+      socket.uncork();
+      if (room) cb();
+      else socket.once('drain', () => cb());
     },
   });
   stream.contentType = 'application/octet-stream';
   stream.setContentType = (type) => {
     stream.contentType = type;
   };
-  stream.body = () => Buffer.concat(chunks);
+  stream.started = () => started;
+  /** The end of the body (with the error trailers if `error`), then the next /next. */
+  stream.finishParts = (error) => {
+    start();
+    if (error === undefined) return ['0\r\n\r\n'];
+    const response = toRapidResponse(error);
+    const body = Buffer.from(JSON.stringify(response)).toString('base64');
+    return [
+      `0\r\n${ERROR_TYPE_HEADER}: ${safeHeaderValue(response.errorType)}\r\n` +
+        `${ERROR_BODY_HEADER}: ${body}\r\n\r\n`,
+    ];
+  };
   return stream;
 }
 
@@ -810,13 +843,14 @@ function invoke(headers, body) {
   }
 }
 
-/** A `streamifyResponse` handler, its stream buffered into one response. */
+/** A `streamifyResponse` handler: its stream goes to the Runtime API as it is written. */
 async function invokeStreaming(id, headers, body) {
-  const stream = bufferedResponseStream();
+  const stream = streamingResponse(id);
   const fail = (err) => {
     if (isAllocationFailure(err)) outOfMemory();
     logError('Invoke Error', err);
-    respondError(id, err);
+    if (stream.started()) finish(stream.finishParts(err)); // mid-stream: in the trailers
+    else respondError(id, err);
   };
   try {
     setErrorCallbacks(id);
@@ -831,7 +865,7 @@ async function invokeStreaming(id, headers, body) {
     beforeExitListener = noop;
     if (!stream.writableEnded) return fail(new Error('Response stream is not finished.'));
     if (!stream.writableFinished) await new Promise((resolve) => stream.once('finish', resolve));
-    respond(id, stream.body(), stream.contentType);
+    finish(stream.finishParts());
   } catch (err) {
     beforeExitListener = noop;
     fail(err);

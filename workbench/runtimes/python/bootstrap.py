@@ -22,6 +22,7 @@ import sys
 import time
 
 _CRLF2 = b"\r\n\r\n"
+_GENERATOR = type((lambda: (yield))())  # a handler returning one streams (workbench_streaming)
 SPIN_S = 0.0002
 _perf_counter = time.perf_counter
 _API_PREFIX = "/2018-06-01/runtime"
@@ -32,6 +33,9 @@ LAMBDA_WARNING = (
 )
 
 _request_id = None  # the invocation being served, for log records
+# AWS_LAMBDA_LOG_FORMAT=JSON: application logs as JSON lines (workbench_json_log.py); read in
+# main(), not at import: a forked environment's zygote imported this module before its variables
+_LOG_JSON = False
 _breakpoint_at = (
     None  # time.monotonic() when breakpoint() was last called (workbench_debug reads it)
 )
@@ -322,7 +326,13 @@ def fault_from_exception(exc, request_id=None):
 
 
 def log_error(error):
-    """Print an error as AWS's runtime does: one log record, lines joined by CR."""
+    """Print an error as AWS's runtime does: one log record, lines joined by CR (under JSON:
+    the error object after ``timestamp`` and ``level``, as awslambdaric 4.2.2 does)."""
+    if _LOG_JSON:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sys.stdout.write(json_dumps({"timestamp": stamp, "level": "ERROR", **error}) + "\n")
+        sys.stdout.flush()
+        return
     description = "[ERROR]"
     if error.get("errorType"):
         description += " " + error["errorType"]
@@ -365,12 +375,17 @@ def _configure_logging(logging):
             return True
 
     handler = LambdaLoggerHandler()
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if _LOG_JSON:
+        import workbench_json_log
+
+        handler.setFormatter(workbench_json_log.JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(LambdaLoggerFilter())
     root = logging.getLogger()
     level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
@@ -669,7 +684,13 @@ def handle(conn, handler, headers, body):
         else:
             event = body
         result = handler(event, context)
-        if isinstance(result, bytes):
+        if type(result) is _GENERATOR:
+            import workbench_streaming
+
+            path = f"{_API_PREFIX}/invocation/{request_id}/response"
+            workbench_streaming.send(conn, path, result, _stream_fault)
+            payload, content_type = None, ""
+        elif isinstance(result, bytes):
             payload, content_type = result, "application/unknown"
         else:
             try:
@@ -709,12 +730,21 @@ def handle(conn, handler, headers, body):
                 (b"Lambda-Runtime-Function-Error-Type", error["errorType"]),
             ),
         )
+    if payload is None:
+        return b""  # streamed: the response is sent already
     return conn.request(
         b"POST",
         f"{_API_PREFIX}/invocation/{request_id}/response",
         payload,
         ((b"Content-Type", content_type),),
     )
+
+
+def _stream_fault(exc):
+    """A streaming handler failed mid-way: logged as any error, told in the trailers."""
+    error = fault_from_exception(exc, _request_id)
+    log_error(error)
+    return error["errorType"], json_dumps(error).encode()
 
 
 def init_error(conn, error):
@@ -751,7 +781,9 @@ def main(ready=False):
         except OSError:
             pass
         _die_with_engine()
+    global _LOG_JSON
     env = os.environ
+    _LOG_JSON = (env.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
     sandbox_error = env.pop(SANDBOX_ERROR_VAR, None)
     # an IDE attaches before anything of the function runs (runtime init ends after it has)
     debugger_error = _wait_for_debugger() if "_WORKBENCH_DEBUGPY" in env else None
@@ -770,10 +802,10 @@ def main(ready=False):
     try:
         handler = load_handler(env.get("_HANDLER", ""))
     except FaultException as e:
-        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
+        _init_warning()
         init_error(conn, make_error(e.message, e.error_type, e.trace))
     except Exception as e:
-        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
+        _init_warning()
         init_error(conn, fault_from_exception(e))
     sys.stdout.flush()
     sys.stderr.flush()
@@ -863,6 +895,17 @@ def _snapshot(conn):
     finally:
         sys.path.remove(here)
     return workbench_snapstart.snapshot(conn, sys.modules[__name__])
+
+
+def _init_warning():
+    """AWS's runtime logs LAMBDA_WARNING through the root logger (``logging.warning``); the text
+    line is written directly (importing logging costs a failed cold start ~5 ms)."""
+    if _LOG_JSON:
+        import logging
+
+        logging.warning(LAMBDA_WARNING)
+    else:
+        sys.stdout.write(f"[WARNING]\t{_now_iso()}\t\t{LAMBDA_WARNING}\n")
 
 
 def _now_iso():

@@ -41,6 +41,7 @@ from ...engine.invoke import (
     relative_files,
 )
 from ...engine.storage import SavedEvents
+from ..navigation import NAVIGATION_BINDINGS, focus_pane, move_table_cursor
 from ..registry_view import RegistryView
 from ..reruns import FIRST_RUN_TRIGGER, Reruns
 from ..widgets.editor import EventEditor
@@ -51,6 +52,7 @@ from ..widgets.invocation_log import InvocationLog
 from ..widgets.response import ResponsePane
 from ..widgets.sources import SourcesPane
 from ..widgets.timeline import LifecycleTimeline
+from ..zoom import ZOOM_BINDING, toggle_zoom
 from .record import RecordScreen, Replay
 
 # The header's mark: Lambda's own letter, not Textual's default ⭘ (any screen of ours that has a
@@ -69,6 +71,12 @@ def replay_label(request_id: str, record: InvocationRecord | None) -> str:
 
 class MainScreen(Screen[None]):
     """Functions (with their versions and aliases), event, response, log, gauge."""
+
+    BINDINGS = [ZOOM_BINDING, *NAVIGATION_BINDINGS]
+    # The layout answers the terminal's size (app.tcss: Screen.-narrow, .-short, .-wide): at 80
+    # columns the functions pane narrows and the gauge gives the log its width.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (180, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     @dataclass
     class InvocationFinished(Message):
@@ -121,6 +129,18 @@ class MainScreen(Screen[None]):
                 yield ConcurrencyGauge(self.account_limit, id="gauge")
         yield Footer()
 
+    def action_zoom(self) -> None:
+        """ctrl+g: the focused pane full screen, or the layout back."""
+        if toggle_zoom(self) is None and self.maximized is None and self.focused is None:
+            self.notify("Focus a pane to zoom it.", severity="warning")
+
+    def action_focus_pane(self, key: str) -> None:
+        """1-5: the focus to a pane (navigation.PANE_KEYS)."""
+        focus_pane(self, key)
+
+    def action_table_cursor(self, step: int) -> None:
+        move_table_cursor(self, step)
+
     def show_history(self) -> None:
         """The engine runs: the log, the traffic through each alias and the rows, from the store."""
         self.query_one(InvocationLog).requery()
@@ -157,6 +177,7 @@ class MainScreen(Screen[None]):
             self.app.screen.take(events)  # an Event record's queue row: retried, sent on
         self.refresh_functions()
         self.query_one(ResponsePane).debugger_waits(debug_waits(self.engine))
+        self.query_one(ResponsePane).take_chunks(events)
         self._report_reloads(e for e in events if isinstance(e, FunctionReloaded))
 
     def pdb_paused(self, functions: set[str]) -> None:

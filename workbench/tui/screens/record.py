@@ -27,14 +27,15 @@ from textual.widgets import Footer, Static
 
 from ...engine import Engine, InvocationRecord
 from ...engine.model import AsyncEventChanged, paused_text, start_wait_text
+from .. import log_lines
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
+from ..log_lines import FILTER_STEPS, Level
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
 
 if TYPE_CHECKING:
     from ...engine.storage import AsyncEvent
 
 ENV_HISTORY = 5_000  # stored records of the function searched for the environment's others
-PLATFORM_PREFIXES = ("START ", "END ", "REPORT ", "INIT_START ", "INIT_REPORT ")
 
 
 def clock(t: float) -> str:
@@ -177,16 +178,18 @@ def response_view(r: InvocationRecord) -> Content:
     return pretty_json(r.response, "response")
 
 
-def log_view(lines: list[str]) -> Content:
-    """The log lines exactly as stored; a carriage return starts a new screen line."""
+def log_view(lines: list[str], at_least: Level | None = None) -> Content:
+    """The log lines: text as stored (a carriage return starts a new screen line), JSON
+    readably (log_lines.py); ``at_least``: only lines of that level and above."""
     if not lines:
         return Content.styled("(no log lines)", "dim")
     out: list[Content] = []
     for stored in lines:
-        platform = stored.startswith(PLATFORM_PREFIXES)
-        for part in stored.split("\r"):
-            text = Content(part.expandtabs(4))
-            out.append(text.stylize("bold $accent") if platform else text)
+        line = log_lines.parse(stored)
+        if log_lines.shown(line, at_least):
+            out.extend(log_lines.render(line))
+    if not out:
+        return Content.styled(f"(no log lines at {at_least} or above)", "dim")
     return Content("\n").join(out)
 
 
@@ -230,6 +233,14 @@ class RecordScreen(Screen[Replay | None]):
             tooltip="Run this invocation again (same event, qualifier, client context)",
         ),
         Binding(
+            "l",
+            "log_level",
+            "Log level",
+            id="record-log-level",
+            tooltip="Show only log lines at this level or above (cycles: all, DEBUG … ERROR)",
+            show=False,  # named in the log box's subtitle when the log holds JSON lines
+        ),
+        Binding(
             "o",
             "open_original",
             "Open original",
@@ -253,6 +264,7 @@ class RecordScreen(Screen[Replay | None]):
         self.lifecycle = lifecycle
         self.environment: EnvironmentLife | None = None
         self.queued: AsyncEvent | None = None  # its row in the async queue (Event invocations)
+        self.log_level: Level | None = None  # the log's level filter (None: every line)
 
     def compose(self) -> ComposeResult:
         header_box = Static("Loading the record…", id="record-header")
@@ -331,7 +343,23 @@ class RecordScreen(Screen[Replay | None]):
         self.query_one("#record-header", Static).update(header(r, self.queued))
         self.query_one("#record-event", Static).update(pretty_json(r.request, "event"))
         self.query_one("#record-response", Static).update(response_view(r))
-        self.query_one("#record-log", Static).update(log_view(r.log_lines))
+        self.show_log()
+
+    def show_log(self) -> None:
+        lines = self.record.log_lines if self.record is not None else []
+        self.query_one("#record-log", Static).update(log_view(lines, self.log_level))
+        box = self.query_one("#record-log-box", VerticalScroll)
+        if self.log_level is not None:
+            box.border_subtitle = f"l: level ≥ {self.log_level}"
+        elif log_lines.has_json([log_lines.parse(x) for x in lines]):
+            box.border_subtitle = "l: filter by level"
+        else:
+            box.border_subtitle = ""
+
+    def action_log_level(self) -> None:
+        steps = FILTER_STEPS
+        self.log_level = steps[(steps.index(self.log_level) + 1) % len(steps)]
+        self.show_log()
 
     def show_lifecycle(self, env: EnvironmentLife | None) -> None:
         self.environment = env

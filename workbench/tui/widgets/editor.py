@@ -54,6 +54,13 @@ class EventEditor(Vertical):
             tooltip="Empty the editor's event (an empty event is sent as {})",
         ),
         Binding(
+            "ctrl+t",
+            "indent",
+            "Indent",
+            id="indent-event",
+            tooltip="Indent to the next tab stop (tab moves to the next pane)",
+        ),
+        Binding(
             "f7",
             "select_event",
             "Select all",
@@ -83,7 +90,10 @@ class EventEditor(Vertical):
                 allow_blank=True,
             )
             yield Button("Invoke ^r", id="invoke", variant="primary")
-        yield TextArea.code_editor(DEFAULT_EVENT, language="json", id="event-text")
+        # tab leaves the editor, as from every other pane; ctrl+t indents (as TUI editors do)
+        yield TextArea.code_editor(
+            DEFAULT_EVENT, language="json", id="event-text", tab_behavior="focus"
+        )
         yield Static(id="event-status")
 
     def on_mount(self) -> None:
@@ -140,6 +150,11 @@ class EventEditor(Vertical):
     def action_clear_event(self) -> None:
         self.set_text("")
         self.query_one("#event-text", TextArea).focus()
+
+    def action_indent(self) -> None:
+        area = self.query_one("#event-text", TextArea)
+        column = area.cursor_location[1]
+        area.insert(" " * (area.indent_width - column % area.indent_width))
 
     def action_select_event(self) -> None:
         area = self.query_one("#event-text", TextArea)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ...engine import InvokeResult
+from ...engine import InvokeResult, ResponseChunk
 from ..registry_view import version_label
 from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
@@ -60,6 +61,7 @@ class ResponsePane(Vertical):
         self._ticker: Timer | None = None
         self._debug_waits: dict[str, int] = {}  # function -> port its environment waits on
         self._pdb_paused: set[str] = set()
+        self._chunks = Text()  # a streamed response's chunks so far, while it runs
 
     def compose(self) -> ComposeResult:
         yield Static("Invoke a function with ctrl+r.", id="response-status")
@@ -83,7 +85,25 @@ class ResponsePane(Vertical):
         if self._ticker is None:
             self._ticker = self.set_interval(0.2, self._show_running)
         self._show_running()
+        self._chunks = Text()
         self.query_one("#response-body", Static).update("")
+
+    def take_chunks(self, events: Sequence[object]) -> None:
+        """A streamed response of the running invocation: each chunk as it arrives, stamped
+        with the time since the invocation started (the result replaces them at its end)."""
+        if self._invoking is None:
+            return
+        name, started = self._invoking
+        function, since = name.partition(":")[0], time.time() - (time.monotonic() - started)
+        chunks = [e for e in events if isinstance(e, ResponseChunk) and e.function == function]
+        for chunk in chunks:
+            if chunk.at < since:
+                continue
+            self._chunks.append(f"+{chunk.at - since:7.3f} s  #{chunk.index}  ", style="dim")
+            text = chunk.excerpt.decode("utf-8", "replace")
+            self._chunks.append(text + (" …" if chunk.size > len(chunk.excerpt) else "") + "\n")
+        if chunks:
+            self.query_one("#response-body", Static).update(self._chunks)
 
     def pdb_paused(self, functions: set[str]) -> None:
         """Which functions have an invocation paused at a pdb prompt (the debugger pane's)."""

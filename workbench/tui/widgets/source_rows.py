@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from rich.text import Text
 
 from ...engine import Engine
-from ...engine.config import HttpTrigger, triggers_of
+from ...engine.config import FunctionMeta, FunctionUrls, HttpTrigger, triggers_of
 from ...engine.model import BucketActivity
 from ...engine.sources import ShardStatus, topic_subscribers
 
@@ -128,13 +128,28 @@ def activity_rows(events: Sequence[BucketActivity]) -> list[Row]:
     return rows
 
 
+def function_urls(engine: Engine) -> FunctionUrls:
+    """The function URLs (function.toml's and the API's) as the HTTP trigger port serves them."""
+    assert engine.hot_reload.api is not None  # wiring always gives the engine one
+    return FunctionUrls(
+        engine.functions,
+        FunctionMeta(engine.hot_reload.api.home),
+        account_id=engine.settings.account_id,
+        region=engine.settings.region,
+    )
+
+
 def route_rows(engine: Engine) -> list[Row]:
-    """HTTP routes and topic subscriptions, from the functions' triggers."""
+    """HTTP routes, function URLs and topic subscriptions."""
     rows: list[Row] = []
     for name, fn in sorted(engine.functions.items()):
         for t in triggers_of(fn, HttpTrigger):
             if t.enabled:
                 rows.append(("route", t.route_key, name))
+    for entry in function_urls(engine).all():
+        target = entry.function + (f":{entry.qualifier}" if entry.qualifier else "")
+        url = entry.url(engine.settings.region, engine.settings.http_port)
+        rows.append(("url", url, f"{target} ({entry.config.auth_type})"))
     for topic, subscribers in sorted(topic_subscribers(engine).items()):
         names = [f if on else f"{f} (disabled)" for f, on in sorted(subscribers.items())]
         rows.append(("topic", topic, ", ".join(names)))
@@ -174,19 +189,19 @@ TABLES: dict[str, tuple[tuple[str, int | None], ...]] = {
         ("Next", 26),
         ("Last fired", 10),
     ),
-    "routes": (("Kind", 5), ("Route / topic", 36), ("Function(s)", 40)),
+    "routes": (("Kind", 5), ("Route / URL / topic", 60), ("Function(s)", 40)),
 }
 TITLES = {
     "queues": "Queues",
     "streams": "Stream mappings (Enabled)",
     "schedules": "Schedules",
     "activity": "Bucket activity",
-    "routes": "HTTP routes and topics",
+    "routes": "HTTP routes, function URLs and topics",
 }
 EMPTY = {
     "queues": "no queues yet: ctrl+n sends to one; a queue trigger creates its queue",
     "streams": "no kinesis triggers (or another workbench on this state dir runs them)",
     "schedules": "no schedule triggers",
     "activity": "no bucket activity yet: write a file under <root>/buckets/<name>/",
-    "routes": "no http or sns triggers",
+    "routes": "no http or sns triggers, no function URLs",
 }

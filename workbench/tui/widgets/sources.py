@@ -121,7 +121,8 @@ class SourcesPane(VerticalScroll):
         scheduler = self.engine.scheduler
         self._show("streams", stream_rows(self.engine.sources.stream_statuses()))
         self._show("schedules", schedule_rows(scheduler.upcoming(NEXT_TIMES)) if scheduler else [])
-        if self.engine.functions is not self._functions:  # replaced on every reload
+        # replaced on every reload; forced: a URL made through the API shows too
+        if force or self.engine.functions is not self._functions:
             self._functions = self.engine.functions
             self._show("routes", route_rows(self.engine))
         if self.engine.queues is not None and not self._reading:

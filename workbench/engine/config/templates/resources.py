@@ -10,6 +10,7 @@ function ("not run here"), never dropped without a word.
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,6 +54,7 @@ _HANDLED = {
     "Events",
     "Environment",
     "EphemeralStorage",
+    "LoggingConfig",
     "Layers",
     "DeadLetterQueue",
     "DeadLetterConfig",
@@ -60,14 +62,13 @@ _HANDLED = {
     "Architectures",
     "AutoPublishAlias",
     "DeploymentPreference",
+    "FunctionUrlConfig",
     "ProvisionedConcurrencyConfig",
     "SnapStart",
 }
 
 
 _WHY = {
-    "FunctionUrlConfig": "route it with an HttpApi event instead",
-    "LoggingConfig": "logs are Lambda's text format here",
     "Role": "IAM is not enforced locally",
     "Policies": "IAM is not enforced locally",
     "PermissionsBoundary": "IAM is not enforced locally",
@@ -75,6 +76,19 @@ _WHY = {
     "Tracing": "no X-Ray here",
     "TracingConfig": "no X-Ray here",
 }
+
+
+def function_url(config: Any) -> Any:
+    """SAM's ``FunctionUrlConfig`` (Lambda's key names) as function.toml's ``[url]``; a value
+    that is not a mapping is left for ``[url]``'s own check to report."""
+    if not isinstance(config, Mapping):
+        return config
+    snake = {"AuthType": "auth_type", "InvokeMode": "invoke_mode", "Cors": "cors"}
+    out = {snake.get(k, k): v for k, v in config.items()}
+    cors = out.get("cors")
+    if isinstance(cors, Mapping):
+        out["cors"] = {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower(): v for k, v in cors.items()}
+    return out
 
 
 def function_name(ctx: TemplateContext, logical_id: str) -> str:
@@ -118,11 +132,16 @@ def build(ctx: TemplateContext, logical_id: str) -> FunctionConfig:
         size = storage.get("Size") if isinstance(storage, Mapping) else storage
         data["ephemeral_storage"] = number(size)
         origin[("ephemeral_storage",)] = where["EphemeralStorage"]
+    if "LoggingConfig" in props:
+        _logging(ctx, value("LoggingConfig"), where["LoggingConfig"], data, origin, notes)
     environment(ctx, logical_id, name, props, where, data, origin, value)
     folder = code_folder(ctx, logical_id, resource, props, where, data, value)
     layers(ctx, props, where, data, origin, notes, value)
     async_config(ctx, logical_id, props, where, data, origin, notes, value)
     events(ctx, logical_id, props, where, data, origin, notes)
+    if "FunctionUrlConfig" in props:
+        data["url"] = function_url(value("FunctionUrlConfig"))
+        origin[("url",)] = where["FunctionUrlConfig"]
     if "Architectures" in props:
         arch = value("Architectures")
         here = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
@@ -193,6 +212,37 @@ def _warm_start(
         return
     data["provisioned_concurrency"] = {alias: number(count)}
     origin[("provisioned_concurrency",)] = at
+
+
+# LoggingConfig's properties -> function.toml keys (checked there, errors located here)
+_LOGGING = {
+    "LogFormat": "logging_format",
+    "ApplicationLogLevel": "application_log_level",
+    "SystemLogLevel": "system_log_level",
+}
+
+
+def _logging(
+    ctx: TemplateContext,
+    config: Any,
+    at: KeyPath,
+    data: dict[str, Any],
+    origin: dict[KeyPath, KeyPath],
+    notes: list[str],
+) -> None:
+    """``LoggingConfig`` onto function.toml's logging keys; ``LogGroup`` is only a note."""
+    if not isinstance(config, Mapping):
+        raise ctx.error(at, "must be a mapping (LogFormat, ApplicationLogLevel, SystemLogLevel)")
+    for prop, item in config.items():
+        key = _LOGGING.get(prop)
+        if key is not None:
+            data[key] = item
+            origin[(key,)] = (*at, prop)
+        elif prop == "LogGroup":
+            notes.append("LoggingConfig.LogGroup: not run here (logs stay in the workbench)")
+        else:
+            accepted = ", ".join([*_LOGGING, "LogGroup"])
+            raise ctx.error((*at, prop), f"unknown property; accepted: {accepted}")
 
 
 def _is_if(raw: Any) -> bool:
