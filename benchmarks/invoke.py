@@ -30,6 +30,9 @@ rest (``snap``, a no-op handler like the others; ``snap-imports``, a handler tha
 ``json``, ``email``, ``http.client`` and ``decimal`` at INIT, beside the same handler through
 the fork server, where every cold start pays those imports).
 
+Extensions: cold starts and warm invokes of a no-op function with one external Python
+extension registered for INVOKE (``ext``), beside ``fork-cgroups`` (the same without it).
+
 Targets: warm p50 <= 0.25 ms (issue #2); cold p50 <= 5 ms and <= 0.5x the bare interpreter
 start through the fork server (issue #17).
 """
@@ -55,6 +58,20 @@ from workbench.engine import Engine, EngineSettings  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
 IMPORTS = "import json, email.parser, http.client, decimal\n" + NOOP
+# one external extension (extensions/ of the function): registers for INVOKE, loops on next
+EXTENSION = """#!/usr/bin/env python3
+import http.client, json, os
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+conn = http.client.HTTPConnection(host, int(port))
+conn.request("POST", "/2020-01-01/extension/register", json.dumps({"events": ["INVOKE"]}),
+             {"Lambda-Extension-Name": "bench-ext"})
+r = conn.getresponse(); r.read()
+ident = r.getheader("Lambda-Extension-Identifier")
+while True:
+    conn.request("GET", "/2020-01-01/extension/event/next", headers={
+        "Lambda-Extension-Identifier": ident})
+    conn.getresponse().read()
+"""
 ECHO_CHILD = (
     "import sys, json\n"
     "r, w = sys.stdin.buffer, sys.stdout.buffer\n"
@@ -185,6 +202,12 @@ def main() -> None:
         (root / name / "function.toml").write_text(toml)
         (root / name / "app.py").write_text(code)
 
+    (root / "withext" / "extensions").mkdir(parents=True)
+    (root / "withext" / "function.toml").write_text('handler = "app.handler"\n')
+    (root / "withext" / "app.py").write_text(NOOP)
+    (root / "withext" / "extensions" / "bench-ext").write_text(EXTENSION)
+    (root / "withext" / "extensions" / "bench-ext").chmod(0o755)
+
     # name -> (isolation, the function it runs, fork server, its name in the table); the
     # sandboxes are compared exec'd (each started as ``python``), the fork server on its own
     configs = {
@@ -196,6 +219,7 @@ def main() -> None:
         "snap": ("auto", "snap", True, "SnapStart restore (cgroup + freeze)"),
         "imports": ("auto", "imports", True, "imports at INIT, fork server"),
         "snap-imports": ("auto", "snap-imports", True, "imports at INIT, SnapStart restore"),
+        "ext": ("cgroups", "withext", True, "one extension (Python), cgroup + fork server"),
     }
     runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
         name: ([], [], [], []) for name in configs

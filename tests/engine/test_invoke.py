@@ -994,6 +994,7 @@ async def test_samples_are_all_loadable(samples: Engine) -> None:
         "items-api",
         "on-upload",
         "on-alert",
+        "with-extension",
     }
     for name in samples.functions:
         text = (SAMPLES / name / "function.toml").read_text()

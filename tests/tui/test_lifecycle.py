@@ -385,3 +385,27 @@ async def test_a_deleted_function_leaves_the_gauge_and_its_environments_say_remo
         await wait_until(pilot, lambda: (e := timeline.model.environment(busy.id)) and not e.alive)
         assert timeline.model.environment(busy.id).shutdown_reason == "removed"  # type: ignore[union-attr]
         assert "stays" in gauge.functions
+
+
+def test_extension_init_comes_first_of_init_and_counts_in_it() -> None:
+    # as the engine publishes them: Extension INIT (50 ms) ends before the runtime is spawned;
+    # Init Duration (170 ms) counts it, as Lambda's does
+    model = Lifecycle()
+    model.take(
+        [
+            phase("extension_init", 0.050, duration_ms=50.0),
+            phase("init_start", 0.051),
+            phase("runtime_init", 0.070, duration_ms=20.0),
+            phase("function_init", 0.170, duration_ms=100.0),
+            phase("init_done", 0.170, duration_ms=170.0),
+        ]
+    )
+    env = model.environment(ENV)
+    assert env is not None and env.extension_init_ms == 50.0
+    segments = env.segments(now=T0 + 1)
+    assert kinds(segments)[:3] == ["extension_init", "runtime_init", "function_init"]
+    assert segments[0].start == pytest.approx(T0)
+    assert segments[1].start == pytest.approx(T0 + 0.050)
+    assert segments[2].end == pytest.approx(T0 + 0.170)
+    assert strip(env, T0, T0 + 0.2, 200, now=T0 + 1).plain.startswith("░")
+    assert "extension init 50.00 ms" in phase_list(env, now=T0 + 1).plain

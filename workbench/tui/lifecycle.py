@@ -36,8 +36,9 @@ class Invoke:
 class Segment:
     """A stretch of an environment's life, in the order it happened.
 
-    kind: ``runtime_init`` | ``function_init`` | ``init`` (Init Duration without its phases) |
-    ``init_error`` | ``invoke`` | ``idle`` | ``shutdown`` (an instant: ``start == end``).
+    kind: ``extension_init`` | ``runtime_init`` | ``function_init`` | ``init`` (Init Duration
+    without its phases) | ``init_error`` | ``invoke`` | ``idle`` | ``shutdown`` (an instant:
+    ``start == end``).
     """
 
     kind: str
@@ -61,6 +62,7 @@ class EnvironmentLife:
     max_invokes: int = MAX_INVOKES
     pid: int | None = None
     init_start: float | None = None
+    extension_init_ms: float | None = None  # external extensions' INIT, before the runtime's
     runtime_init_ms: float | None = None
     function_init_ms: float | None = None
     init_duration_ms: float | None = None
@@ -115,7 +117,11 @@ class EnvironmentLife:
             return self.invokes[0].start
         if self.init_duration_ms is not None:
             return start + self.init_duration_ms / 1000
-        known = (self.runtime_init_ms or 0.0) + (self.function_init_ms or 0.0)
+        known = (
+            (self.extension_init_ms or 0.0)
+            + (self.runtime_init_ms or 0.0)
+            + (self.function_init_ms or 0.0)
+        )
         return start + known / 1000
 
     def end(self, now: float) -> float:
@@ -133,6 +139,8 @@ class EnvironmentLife:
         phase = event.phase
         if phase == "init_start":
             self.init_start = event.at
+        elif phase == "extension_init":
+            self.extension_init_ms = event.duration_ms
         elif phase == "runtime_init":
             self.runtime_init_ms = event.duration_ms
             self._started_before(event)
@@ -192,6 +200,13 @@ class EnvironmentLife:
 
     # ----------------------------------------------------------------- story
 
+    def _extension_segment(self, out: list[Segment], t: float) -> float:
+        """Extension INIT, first of INIT's phases (if the environment has extensions)."""
+        if self.extension_init_ms is None:
+            return t
+        out.append(Segment("extension_init", t, t + self.extension_init_ms / 1000))
+        return t + self.extension_init_ms / 1000
+
     def segments(self, now: float) -> list[Segment]:
         """INIT phases, INVOKEs, the idle gaps between them and SHUTDOWN, oldest first."""
         out: list[Segment] = []
@@ -199,7 +214,7 @@ class EnvironmentLife:
         start = self.start
         init_end = self.init_end()
         if self.state == "initializing" and start is not None:
-            t = start
+            t = self._extension_segment(out, start)
             if self.runtime_init_ms is not None:
                 out.append(Segment("runtime_init", t, t + self.runtime_init_ms / 1000))
                 t += self.runtime_init_ms / 1000
@@ -207,7 +222,7 @@ class EnvironmentLife:
             out.append(Segment(kind, t, max(t, now), label="running"))
             return out
         if start is not None and init_end is not None:
-            t = start
+            t = self._extension_segment(out, start)
             if self.runtime_init_ms is not None:
                 out.append(Segment("runtime_init", t, t + self.runtime_init_ms / 1000))
                 t += self.runtime_init_ms / 1000

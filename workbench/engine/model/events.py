@@ -18,6 +18,7 @@ from .records import InvocationRecord
 # An environment's lifecycle, as EnvironmentEvent.phase names it (see its docstring).
 EnvironmentPhase = Literal[
     "init_start",
+    "extension_init",
     "runtime_init",
     "function_init",
     "init_done",

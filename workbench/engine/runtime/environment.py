@@ -32,13 +32,14 @@ from . import namespaces, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
+from .extensions import Extensions, ShutdownReasonWire, find_extensions
 from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
 from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .response_stream import ResponseStream, announce_chunks
-from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener
+from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener, error_body
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .snapshot_fork import SNAPSHOT_VAR, InitType, RestoredProcess
 from .spawning import Forker, MakeCgroup, spawn
@@ -95,6 +96,7 @@ class Outcome:
     duration_ms: float = 0.0  # without paused_ms
     log_lines: list[str] | None = None
     paused_ms: float = 0.0  # at a debugger prompt (the timeout clock was stopped)
+    extensions_ms: float = 0.0  # extensions' time after the runtime answered (in duration_ms)
 
 
 OutcomeKind = Literal["ready", "response", "error", "init_error", "too_large", "timeout", "exit"]
@@ -170,6 +172,8 @@ class Environment(RuntimeAPIListener):
         self._listening_tail = b""  # the output's last bytes, while it is looked for
         self._held_port: int | None = None  # the debug port, until given back
         self.api = RuntimeAPI(self)
+        self.extensions: Extensions | None = None  # its external extensions, if any
+        self._extensions_done: asyncio.Task[None] | None = None  # their SHUTDOWN, under way
         self.state: EnvState = "new"  # new → initializing → idle ⇄ busy → dead
         self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.pid = 0
@@ -180,6 +184,7 @@ class Environment(RuntimeAPIListener):
         self.invocations = 0
         self.init_duration_ms: float | None = None
         self.function_init_ms = 0.0  # of INIT, the part after the runtime connected
+        self.extension_init_ms = 0.0  # of INIT, the extensions' part before the runtime's
         self.peak_kb = 0
         self.shutdown_reason: ShutdownReason | None = None
         self.exit_description = ""
@@ -275,6 +280,8 @@ class Environment(RuntimeAPIListener):
             self.namespaced = self.namespaced and enters_namespaces(self.fn)
             # a snapshot and its restores share a process image: no namespaces (UNVERIFIED gap)
             self.namespaced = self.namespaced and self.init_type != "snap-start"
+            # with extensions, not namespaced (enters_namespaces): they see the host's paths
+            ext_paths = find_extensions(self.fn)
             how = launch(
                 self.fn,
                 python=self.python,
@@ -329,6 +336,10 @@ class Environment(RuntimeAPIListener):
             def make_cgroup() -> EnvCgroup | None:
                 return isolation.create(env_id, memory)
 
+        if ext_paths:  # Extension INIT, before the runtime starts
+            failed = await self._start_extensions(ext_paths, env)
+            if failed is not None:
+                return failed
         fork: Forker | None = self.restore_from
         if fork is None and self.fork_servers is not None and how.forkable:
             fork = self.fork_servers.get(self.python, self.namespaced)
@@ -375,7 +386,9 @@ class Environment(RuntimeAPIListener):
             self._listening_line = LISTENING[self.ide.kind]
         self._waiter = loop.create_future()
         # an IDE attaches (and its user steps through module code) in their own time
-        timer = None if self.ide else loop.call_later(INIT_TIMEOUT_S, self._on_init_timeout)
+        # Extension INIT, Runtime INIT and Function INIT share Lambda's 10 s
+        init_left = INIT_TIMEOUT_S - self.extension_init_ms / 1000
+        timer = None if self.ide else loop.call_later(init_left, self._on_init_timeout)
         try:
             outcome = await self._waiter
         finally:
@@ -396,6 +409,49 @@ class Environment(RuntimeAPIListener):
         if self.state != "dead":
             self.shutdown("error")
         return outcome
+
+    async def _start_extensions(self, paths: list[Path], env: dict[str, str]) -> Outcome | None:
+        """Start the extensions and wait for each to register; the INIT failure if one did not."""
+        self.extensions = Extensions(
+            self.fn, self.version, paths, on_output=self._feed, on_crash=self._extension_crashed
+        )
+        self.api.extensions = self.extensions
+        t0 = time.perf_counter()
+        self.extensions.launch(env, str(self.fn.folder))
+        failed = await self.extensions.registered(INIT_TIMEOUT_S)
+        if failed is None:
+            self.extension_init_ms = (time.perf_counter() - t0) * 1000
+            self._publish("extension_init", duration_ms=self.extension_init_ms)
+            return None
+        self.extensions.kill()
+        self._spawned.set()
+        self._cleanup_files()
+        self._release_debugger()
+        self.api.close()
+        self.state = "dead"
+        self._runtime_started()
+        self.init_duration_ms = (time.perf_counter() - t0) * 1000
+        self.drain_output()
+        self._publish("init_error", duration_ms=self.init_duration_ms, error_type=failed[0])
+        self.shutdown_reason = "error"
+        self._publish("shutdown", reason="error")
+        return Outcome("init_error", error_body(*failed), failed[0])
+
+    def _extension_crashed(self, ext: object) -> None:
+        """An extension died after INIT: Lambda resets the environment."""
+        if self.state != "dead":
+            self._output.note(f"{NOTE_PREFIX}an extension exited: the environment is reset")
+            self.shutdown("crash")
+
+    async def _ready_after_extensions(self) -> None:
+        """INIT ends once every extension, too, waits for its next event."""
+        assert self.extensions is not None
+        failed = await self.extensions.all_waiting(INIT_TIMEOUT_S)
+        if failed is None:
+            self.extensions.phase = "ready"  # from here an extension's exit resets it
+            self._resolve(Outcome("ready"))
+        else:
+            self._resolve(Outcome("init_error", error_body(*failed), failed[0]))
 
     def _runtime_started(self) -> None:
         callback, self.on_runtime_started = self.on_runtime_started, None
@@ -436,11 +492,15 @@ class Environment(RuntimeAPIListener):
             if vcpus is not None:
                 self.cgroup.limit_cpu(vcpus)
         now = time.perf_counter()
-        self.init_duration_ms = (now - self._t_spawn) * 1000
+        # Lambda's Init Duration counts Extension INIT too
+        self.init_duration_ms = (now - self._t_spawn) * 1000 + self.extension_init_ms
         function_init = (now - (self._t_connect or self._t_spawn)) * 1000
         self.function_init_ms = function_init
         self._publish("function_init", duration_ms=function_init)
         self._publish("init_done", duration_ms=self.init_duration_ms)
+        if self.extensions is not None and self._loop is not None:
+            self._loop.create_task(self._ready_after_extensions())
+            return
         self._resolve(Outcome("ready"))
 
     def on_exiting(self) -> None:
@@ -464,9 +524,11 @@ class Environment(RuntimeAPIListener):
         """Only this environment's own processes may use its Runtime API: another environment's
         handler could otherwise take its event from /next and answer in its name. (The runtime
         can connect before the loop has heard that its spawn, in a worker thread, is done.)"""
+        inode = peers.peer_inode(peer_port, api_port)
+        if inode is not None and self.extensions is not None and self.extensions.holds(inode):
+            return True  # an extension (they connect before the runtime is spawned)
         if not self._spawned.is_set():
             await self._spawned.wait()
-        inode = peers.peer_inode(peer_port, api_port)
         if inode is None:
             return False
         if self.cgroup is not None:
@@ -533,8 +595,12 @@ class Environment(RuntimeAPIListener):
             self._timer = loop.call_later(timeout_s + DELIVERY_GRACE_S, self._on_timeout)
         self.freezer.thaw()
         self.api.dispatch(inv)
+        if self.extensions is not None:
+            self.extensions.invoke(inv, timeout_s)
         try:
             outcome = await waiter
+            if self.extensions is not None and outcome.kind in ("response", "error", "too_large"):
+                outcome = await self._extensions_settled(outcome, timeout_s)
         finally:
             self._waiter = None
             if self.debugger is not None:  # a session still open ends with its invocation
@@ -570,6 +636,20 @@ class Environment(RuntimeAPIListener):
         if self._cpu_unthrottled and self.cgroup is not None and self.isolation is not None:
             self._cpu_unthrottled = False
             self.cgroup.limit_cpu(self.isolation.vcpus(self.fn.memory_size))
+        return outcome
+
+    async def _extensions_settled(self, outcome: Outcome, timeout_s: float) -> Outcome:
+        """The invocation ends once every extension asked for its next event: Duration counts
+        that post-runtime time, as Lambda bills it (UNVERIFIED: the caller here gets its
+        response then too; Lambda sends it as soon as the runtime posts it)."""
+        assert self.extensions is not None
+        self.extensions.runtime_answered()
+        left = max(0.0, self._deadline - (self._loop or asyncio.get_running_loop()).time())
+        failed = await self.extensions.settled(left if self._timer is not None else timeout_s)
+        outcome.extensions_ms = self.extensions.post_runtime_ms
+        if failed is not None and self.state != "dead":
+            self._output.note(f"{NOTE_PREFIX}{failed[0]}: {failed[1]}")
+            self.shutdown("timeout" if failed[0] == "Extension.TimeoutError" else "crash")
         return outcome
 
     def on_delivered(self, inv: Invocation) -> None:
@@ -771,12 +851,38 @@ class Environment(RuntimeAPIListener):
         self._kill()
         if self.pid:
             watchdog.forget(self.pid)
-        self.api.close()
+        if not self._shut_down_extensions():
+            self.api.close()
         self._close_process()
         self._cleanup_files()
         self._release_debugger()
         self._publish("shutdown", reason=self.shutdown_reason)
         self._resolve(Outcome("exit", exit_description=self.exit_description or "signal: killed"))
+
+    def _shut_down_extensions(self) -> bool:
+        """SHUTDOWN to the extensions (up to 2 s, the API open meanwhile); whether it was sent."""
+        ext = self.extensions
+        if ext is None:
+            return False
+        reason = self.shutdown_reason
+        wire: ShutdownReasonWire = "spindown"  # idle, reload, removed, exit
+        if reason == "timeout":
+            wire = "timeout"
+        elif reason in ("crash", "error"):
+            wire = "failure"
+        if ext.phase == "shutdown" or self._loop is None or not ext.shutdown(wire):
+            ext.kill()
+            return False
+
+        async def finish() -> None:
+            try:
+                await ext.shut_down()
+            finally:
+                ext.kill()
+                self.api.close()
+
+        self._extensions_done = self._loop.create_task(finish())
+        return True
 
     def _close_process(self) -> None:
         """Stop reading the runtime; reap it now if it is gone, else once its pidfd says so."""
@@ -801,7 +907,10 @@ class Environment(RuntimeAPIListener):
             self._release_process()
 
     async def wait_reaped(self) -> None:
-        """Until a shut-down environment's process has been reaped."""
+        """Until a shut-down environment's process has been reaped (and its extensions have
+        had their SHUTDOWN)."""
+        if self._extensions_done is not None:
+            await asyncio.shield(self._extensions_done)
         if self._reaped is not None:
             await asyncio.shield(self._reaped)
 

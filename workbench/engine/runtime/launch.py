@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..config.function import FunctionConfig, runtime_family
 from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
+from .extensions import find_extensions
 from .interpreters import python_version
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
@@ -114,8 +115,11 @@ def python_layer_paths(
 def enters_namespaces(fn: FunctionConfig) -> bool:
     """Does ``fn``'s runtime enter its own namespaces (where the machine allows it)? Our
     Python runtime client does (``runtimes/python/workbench_sandbox.py``); AWS's client, Node
-    and custom runtimes run with the cgroup and rlimits only."""
-    return runtime_family(fn.runtime) == "python" and fn.runtime_client != "awslambdaric"
+    and custom runtimes run with the cgroup and rlimits only. Nor does a function with external
+    extensions: they run with the host's paths, and its runtime beside them (extensions.py)."""
+    if runtime_family(fn.runtime) != "python" or fn.runtime_client == "awslambdaric":
+        return False
+    return not find_extensions(fn)
 
 
 def launch(

@@ -30,7 +30,12 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .extensions import EXTENSION_PREFIX
+
+if TYPE_CHECKING:
+    from .extensions import Extensions
 
 from .response_stream import ResponseStream
 
@@ -211,6 +216,7 @@ class RuntimeAPI:
         self._room = asyncio.Event()  # set when a connection closes
         self._accepting: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.extensions: Extensions | None = None  # the Extensions API's side (extensions.py)
 
     async def start(self) -> str:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -501,6 +507,8 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.api._room.set()
         if self.api.waiting is self:
             self.api.waiting = None
+        if self.api.extensions is not None:
+            self.api.extensions.forget(self)
         self.transport = None
         debug, self.debug = self.debug, None
         if debug is not None:
@@ -704,6 +712,14 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
             self.write(api.end_stream(req.stream, req.trailers))
             return
         path = req.path.split("?", 1)[0]
+        if path.startswith(EXTENSION_PREFIX) and api.extensions is not None:
+            rest, body = path[len(EXTENSION_PREFIX) :], bytes(req.body)
+            answer = api.extensions.handle(self, req.method, rest, req.headers, body)
+            if answer is None:
+                self.blocked = True  # event/next: answered when an event comes
+            else:
+                self.write(answer)
+            return
         if not path.startswith(PREFIX):
             self.write(_not_found())
             return

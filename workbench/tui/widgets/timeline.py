@@ -33,6 +33,7 @@ INVOKE_STYLES = {
 }
 SEVERITY = {None: 1, "success": 2, "timeout": 3, "error": 4, "crash": 5}
 INIT_GLYPHS = {
+    "extension_init": ("░", "$secondary"),
     "runtime_init": ("▒", "$secondary"),
     "function_init": ("▓", "$secondary"),
     "init": ("▓", "$secondary"),
@@ -341,7 +342,11 @@ def phase_list(env: EnvironmentLife, now: float, highlight: str | None = None) -
         lines.append(Content.styled("(INIT not seen: the environment was already warm)", "dim"))
     for s in segments:
         when = clock(s.start)
-        if s.kind == "runtime_init":
+        if s.kind == "extension_init":
+            took = exact_ms(s.duration_ms)
+            text = f"{when}  INIT  extension init {took}  (extensions start → all registered)"
+            lines.append(Content.styled(text, "$secondary"))
+        elif s.kind == "runtime_init":
             took = exact_ms(s.duration_ms)
             text = f"{when}  INIT  runtime init   {took}  (process start → Runtime API)"
             lines.append(Content.styled(text, "$secondary"))

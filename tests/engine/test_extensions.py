@@ -1,0 +1,221 @@
+"""External extensions (Extensions API 2020-01-01) as real processes beside the runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from workbench.engine import Engine, EngineSettings
+
+from ..helpers import add_function, running, until
+
+HANDLER = """
+def handler(event, context):
+    return {"ok": True}
+"""
+
+# AWS's example extension, in Python: register, then loop on next, logging each event.
+PY_EXTENSION = r"""#!/usr/bin/env python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+name = os.path.basename(__file__)
+req = urllib.request.Request(api + "/register", method="POST",
+    data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+    headers={"Lambda-Extension-Name": name})
+with urllib.request.urlopen(req) as r:
+    ident = r.headers["Lambda-Extension-Identifier"]
+    info = json.loads(r.read())
+log = open(os.environ["EXT_LOG"], "a", buffering=1)
+log.write(json.dumps({"registered": info}) + "\n")
+while True:
+    req = urllib.request.Request(api + "/event/next",
+        headers={"Lambda-Extension-Identifier": ident})
+    with urllib.request.urlopen(req) as r:
+        event = json.loads(r.read())
+    log.write(json.dumps(event) + "\n")
+    if event["eventType"] == "SHUTDOWN":
+        break
+"""
+
+# The same in shell (bash + curl), taking its time after each INVOKE (post-invocation work).
+SH_EXTENSION = r"""#!/bin/bash
+set -e
+API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" \
+  -H "Lambda-Extension-Name: $(basename "$0")" -d '{"events":["INVOKE"]}' \
+  | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
+while true; do
+  EVENT=$(curl -sS "$API/event/next" -H "Lambda-Extension-Identifier: $ID")
+  echo "$EVENT" >> "$EXT_LOG"
+  sleep 0.4
+done
+"""
+
+
+def _executable(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _events(log: Path) -> list[dict[str, object]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+async def test_a_python_extension_in_a_layer_registers_gets_invoke_and_shutdown(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    log = tmp_path / "ext.log"
+    _executable(function_root / "layers" / "obs" / "extensions" / "py-ext", PY_EXTENSION)
+    add_function(
+        engine, "withext", HANDLER, layers=["../layers/obs"], environment={"EXT_LOG": str(log)}
+    )
+    first = await engine.invoke("withext", b"{}")
+    second = await engine.invoke("withext", b"{}")
+    assert json.loads(first.payload) == {"ok": True}
+    assert second.record.init_duration_ms is None  # the same environment, reused warm
+    events = _events(log)
+    assert events[0] == {
+        "registered": {
+            "functionName": "withext",
+            "functionVersion": "$LATEST",
+            "handler": "app.handler",
+        }
+    }
+    invokes = [e for e in events if e.get("eventType") == "INVOKE"]
+    assert [e["requestId"] for e in invokes] == [first.record.request_id, second.record.request_id]
+    assert str(invokes[0]["invokedFunctionArn"]).endswith(":function:withext")
+    assert invokes[0]["tracing"]["type"] == "X-Amzn-Trace-Id"  # type: ignore[index]
+    assert isinstance(invokes[0]["deadlineMs"], int)
+    await engine.close()
+    await until(lambda: any(e.get("eventType") == "SHUTDOWN" for e in _events(log)))
+    [shutdown] = [e for e in _events(log) if e.get("eventType") == "SHUTDOWN"]
+    assert shutdown["shutdownReason"] == "spindown"
+
+
+async def test_a_slow_shell_extension_counts_in_the_duration(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    log = tmp_path / "ext.log"
+    folder = add_function(engine, "slowext", HANDLER, environment={"EXT_LOG": str(log)})
+    _executable(folder / "extensions" / "sh-ext", SH_EXTENSION)
+    engine.load_functions()
+    result = await engine.invoke("slowext", b"{}")
+    assert json.loads(result.payload) == {"ok": True}
+    [event] = _events(log)
+    assert event["eventType"] == "INVOKE" and event["requestId"] == result.record.request_id
+    # the invocation ended once the extension asked for its next event, 0.4 s later
+    assert result.record.duration_ms >= 400
+
+
+async def test_an_extension_that_exits_during_init_fails_it_with_extension_crash(
+    function_root: Path, engine: Engine
+) -> None:
+    folder = add_function(engine, "crashext", HANDLER)
+    _executable(folder / "extensions" / "dies", "#!/bin/sh\necho going down\nexit 3\n")
+    engine.load_functions()
+    result = await engine.invoke("crashext", b"{}")
+    assert result.record.error_type == "Extension.Crash"
+    assert "exited with status 3" in result.payload.decode()
+    assert os.path.exists(folder)
+
+
+async def test_extensions_run_under_the_default_isolation_too(
+    function_root: Path, tmp_path: Path
+) -> None:
+    # ``auto``: a function with extensions runs its runtime beside them, outside namespaces
+    # (extensions.py: they see the host's paths, not /opt/extensions)
+    log = tmp_path / "ext.log"
+    _executable(function_root / "layers" / "obs" / "extensions" / "py-ext", PY_EXTENSION)
+    settings = EngineSettings(
+        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation="auto"
+    )
+    async with Engine([function_root], settings) as engine:
+        add_function(
+            engine, "autoext", HANDLER, layers=["../layers/obs"], environment={"EXT_LOG": str(log)}
+        )
+        result = await engine.invoke("autoext", b"{}")
+        assert json.loads(result.payload) == {"ok": True}
+        invokes = [e for e in _events(log) if e.get("eventType") == "INVOKE"]
+        assert [e["requestId"] for e in invokes] == [result.record.request_id]
+
+
+async def test_an_extension_reporting_an_init_error_fails_init_with_its_type(
+    function_root: Path, engine: Engine
+) -> None:
+    folder = add_function(engine, "initerr", HANDLER)
+    script = r"""#!/bin/bash
+API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" -H "Lambda-Extension-Name: bad" \
+  -d '{"events":["INVOKE"]}' | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
+curl -sS -X POST "$API/init/error" -H "Lambda-Extension-Identifier: $ID" \
+  -H "Lambda-Extension-Function-Error-Type: Extension.ConfigInvalid" -d '{}'
+sleep 30
+"""
+    _executable(folder / "extensions" / "bad", script)
+    engine.load_functions()
+    result = await engine.invoke("initerr", b"{}")
+    assert result.record.error_type == "Extension.ConfigInvalid"
+
+
+async def test_an_invocation_timeout_sends_shutdown_with_reason_timeout(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    log = tmp_path / "ext.log"
+    _executable(function_root / "layers" / "obs" / "extensions" / "py-ext", PY_EXTENSION)
+    add_function(
+        engine,
+        "sleepy",
+        "import time\ndef handler(event, context):\n    time.sleep(30)\n",
+        layers=["../layers/obs"],
+        timeout=1,
+        environment={"EXT_LOG": str(log)},
+    )
+    result = await engine.invoke("sleepy", b"{}")
+    assert result.record.status == "timeout"
+    await until(lambda: any(e.get("eventType") == "SHUTDOWN" for e in _events(log)))
+    [shutdown] = [e for e in _events(log) if e.get("eventType") == "SHUTDOWN"]
+    assert shutdown["shutdownReason"] == "timeout"
+    assert isinstance(shutdown["deadlineMs"], int)
+
+
+async def test_an_extension_that_ignores_shutdown_is_killed_after_its_budget(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "ext.pid"
+    script = r"""#!/bin/bash
+echo $$ > "$EXT_PID"
+API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" -H "Lambda-Extension-Name: stubborn" \
+  -d '{"events":["SHUTDOWN"]}' | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
+curl -sS "$API/event/next" -H "Lambda-Extension-Identifier: $ID" > /dev/null
+trap '' TERM
+while true; do sleep 1; done
+"""
+    folder = add_function(engine, "stubborn", HANDLER, environment={"EXT_PID": str(pid_file)})
+    _executable(folder / "extensions" / "stubborn", script)
+    engine.load_functions()
+    result = await engine.invoke("stubborn", b"{}")
+    assert json.loads(result.payload) == {"ok": True}
+    pid = int(pid_file.read_text())
+    assert running(pid)
+    engine.pool.retire_idle("stubborn", "idle", latest_only=False)  # SHUTDOWN, reason spindown
+    assert running(pid)  # it has its 2 s
+    await until(lambda: not running(pid), "the extension killed after SHUTDOWN's 2 s")
+
+
+async def test_the_with_extension_sample_logs_its_lifecycle(tmp_path: Path) -> None:
+    samples = Path(__file__).resolve().parents[2] / "sample_functions"
+    settings = EngineSettings(keep_alive_s=5.0, state_dir=tmp_path / "state")
+    async with Engine([samples], settings) as engine:
+        result = await engine.invoke("with-extension", b"{}")
+        rid = result.record.request_id
+        assert json.loads(result.payload) == {"handled": rid}
+        log = "\n".join(result.record.log_lines)
+        assert "[lifecycle-logger] EXTENSION INIT: registered for with-extension $LATEST" in log
+        assert f"[lifecycle-logger] INVOKE {rid}: post-invocation work, 150 ms" in log
+        assert result.record.duration_ms >= 150  # its post-invocation work is in Duration

@@ -1,0 +1,383 @@
+"""External extensions and the Extensions API (2020-01-01) of one execution environment.
+
+Lambda runs the executables in ``/opt/extensions/`` (the layers' ``extensions/`` folders merged)
+as processes beside the runtime. Each registers (``POST /2020-01-01/extension/register``), then
+loops on ``GET /extension/event/next``: INVOKE events (if it asked for them) and one SHUTDOWN.
+The phases follow Lambda's: Extension INIT (every extension registers) → Runtime INIT → Function
+INIT, INIT ending once the runtime and every extension wait in ``next``; an invocation ends once
+the runtime has answered and every extension asked ``next`` again (its post-invocation time);
+SHUTDOWN gives extensions up to 2 s before they are killed.
+
+Here the layers' and the function's own ``extensions/`` folders are read in place (later layers
+win on a name, the function's own folder last, as files extracted later into /opt would).
+Each extension runs in its own session, killed with the environment (``kill``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ..config.function import FunctionConfig
+from . import peers, processes, watchdog
+
+if TYPE_CHECKING:
+    from .runtime_api import Invocation, RuntimeAPIProtocol
+
+EXTENSION_PREFIX = "/2020-01-01/extension"
+SHUTDOWN_BUDGET_S = 2.0  # external extensions' share of SHUTDOWN (Lambda: 2,000 ms)
+EVENTS = ("INVOKE", "SHUTDOWN")
+ShutdownReasonWire = Literal["spindown", "timeout", "failure"]
+IDENTIFIER = "lambda-extension-identifier"
+ERROR_TYPE = "lambda-extension-function-error-type"
+
+
+def find_extensions(fn: FunctionConfig) -> list[Path]:
+    """The extension executables this function's environment runs, in the order Lambda lists
+    ``/opt/extensions`` (by name); a later layer's file (then the function's own) wins a name."""
+    chosen: dict[str, Path] = {}
+    for root in (*fn.layers, fn.folder):
+        folder = root / "extensions"
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.is_file() and os.access(entry, os.X_OK):
+                chosen[entry.name] = entry
+    return [chosen[name] for name in sorted(chosen)]
+
+
+def _json(status: int, body: object, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
+    from .runtime_api import http_response
+
+    data = (json.dumps(body, separators=(",", ":")) + "\n").encode()
+    return http_response(status, data, (("Content-Type", "application/json"), *headers))
+
+
+def _error(status: int, error_type: str, message: str) -> bytes:
+    return _json(status, {"errorMessage": message, "errorType": error_type})
+
+
+@dataclass(eq=False)
+class Extension:
+    """One extension process and its place in the lifecycle."""
+
+    path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    pidfd: int = -1
+    name: str = ""
+    ident: str = ""
+    events: frozenset[str] = frozenset()
+    waiting: RuntimeAPIProtocol | None = None  # its connection blocked in event/next
+    queue: deque[bytes] = field(default_factory=deque)
+    busy: bool = False  # handed an event, has not asked next since
+    exited: int | None = None  # its exit status, once reaped
+    error_type: str | None = None  # from init/error or exit/error
+
+
+class Extensions:
+    """The extensions of one environment: their processes and their side of the API."""
+
+    def __init__(
+        self,
+        fn: FunctionConfig,
+        version: str,
+        paths: list[Path],
+        *,
+        on_output: Callable[[bytes], None],
+        on_crash: Callable[[Extension], None],
+    ) -> None:
+        self.fn = fn
+        self.version = version
+        self.members = [Extension(p) for p in paths]
+        self.on_output = on_output
+        self.on_crash = on_crash  # after INIT: an extension died (the environment is reset)
+        self.phase: Literal["init", "ready", "shutdown"] = "init"
+        self._changed = asyncio.Event()  # an extension registered, asked next, or exited
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._read_fd = -1
+        self.post_runtime_ms = 0.0  # the last invocation's extension time after the response
+        self._t_response = 0.0
+
+    # ----------------------------------------------------------------- processes
+
+    def launch(self, env: Mapping[str, str], cwd: str) -> None:
+        """Start every extension (Extension INIT); their output joins the function's log."""
+        loop = self._loop = asyncio.get_running_loop()
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(read_fd, False)
+        self._read_fd = read_fd
+        loop.add_reader(read_fd, self._read)
+        try:
+            for ext in self.members:
+                try:
+                    ext.proc = subprocess.Popen(
+                        [str(ext.path)],
+                        env=dict(env),
+                        cwd=cwd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=write_fd,
+                        stderr=write_fd,
+                        start_new_session=True,  # its own group: killed as one (``kill``)
+                    )
+                except OSError as e:
+                    self.on_output(f"Extension {ext.path.name} could not start: {e}\n".encode())
+                    ext.exited = 127
+                    continue
+                watchdog.watch(ext.proc.pid, f"ext-{ext.proc.pid}")
+                ext.pidfd = os.pidfd_open(ext.proc.pid)
+                loop.add_reader(ext.pidfd, self._reap, ext)
+        finally:
+            os.close(write_fd)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._read_fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if self._loop is not None:
+                self._loop.remove_reader(self._read_fd)
+            os.close(self._read_fd)
+            self._read_fd = -1
+            return
+        self.on_output(data)
+
+    def _reap(self, ext: Extension) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(ext.pidfd)
+        os.close(ext.pidfd)
+        ext.pidfd = -1
+        assert ext.proc is not None
+        ext.exited = ext.proc.wait()
+        watchdog.forget(ext.proc.pid)
+        if ext.waiting is not None and ext.waiting.transport is not None:
+            ext.waiting.transport.abort()
+        ext.waiting = None
+        self._changed.set()
+        if self.phase == "ready":
+            self.on_crash(ext)
+
+    def kill(self) -> None:
+        """SIGKILL every extension's process group (reaped through its pidfd)."""
+        for ext in self.members:
+            if ext.proc is not None and ext.exited is None:
+                try:
+                    os.killpg(ext.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def holds(self, inode: int) -> bool:
+        """Is the socket ``inode`` one of the extensions' (or their children's)?"""
+        pids: list[int] = []
+        for ext in self.members:
+            if ext.proc is not None and ext.exited is None:
+                pids += [ext.proc.pid, *processes.descendants_of(ext.proc.pid)]
+        return bool(pids) and peers.holder_of(pids, inode) is not None
+
+    def crashed(self) -> Extension | None:
+        return next((e for e in self.members if e.exited is not None), None)
+
+    # ----------------------------------------------------------------- phases
+
+    async def registered(self, timeout_s: float) -> tuple[str, str] | None:
+        """Extension INIT: until every extension registered. None, or (errorType, message)."""
+        return await self._until(lambda: all(e.ident for e in self.members), timeout_s)
+
+    async def all_waiting(self, timeout_s: float) -> tuple[str, str] | None:
+        """Until every extension asks for its next event (INIT's or an invocation's end)."""
+        return await self._until(
+            lambda: all(e.waiting is not None and not e.busy for e in self.members), timeout_s
+        )
+
+    async def _until(self, done: Callable[[], bool], timeout_s: float) -> tuple[str, str] | None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            failed = self._failure()
+            if failed is not None:
+                return failed
+            if done():
+                return None
+            self._changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return ("Extension.TimeoutError", "an extension did not answer in time")
+            try:
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
+            except TimeoutError:
+                pass
+
+    def _failure(self) -> tuple[str, str] | None:
+        for ext in self.members:
+            if ext.error_type is not None:
+                return (ext.error_type, f"Extension {ext.name or ext.path.name} reported an error")
+            if ext.exited is not None:
+                return (
+                    "Extension.Crash",
+                    f"Extension {ext.name or ext.path.name} exited with status {ext.exited}",
+                )
+        return None
+
+    def invoke(self, inv: Invocation, timeout_s: float) -> None:
+        """Hand INVOKE to every extension that registered for it."""
+        self.phase = "ready"
+        event = {
+            "eventType": "INVOKE",
+            "deadlineMs": int((time.time() + timeout_s) * 1000),
+            "requestId": inv.request_id,
+            "invokedFunctionArn": inv.function_arn,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": inv.trace_id},
+        }
+        for ext in self.members:
+            if "INVOKE" in ext.events and ext.exited is None:
+                self._send(ext, event)
+
+    def runtime_answered(self) -> None:
+        self._t_response = time.perf_counter()
+
+    async def settled(self, timeout_s: float) -> tuple[str, str] | None:
+        """Until every extension is back in next after an invocation; its post-runtime time
+        (from the runtime's answer) is ``post_runtime_ms``."""
+        failed = await self.all_waiting(timeout_s)
+        t0 = self._t_response or time.perf_counter()
+        self.post_runtime_ms = max(0.0, (time.perf_counter() - t0) * 1000)
+        self._t_response = 0.0
+        return failed
+
+    def shutdown(self, reason: ShutdownReasonWire) -> bool:
+        """Send SHUTDOWN to the extensions that asked for it; whether any did."""
+        self.phase = "shutdown"
+        event = {
+            "eventType": "SHUTDOWN",
+            "shutdownReason": reason,
+            "deadlineMs": int((time.time() + SHUTDOWN_BUDGET_S) * 1000),
+        }
+        sent = False
+        for ext in self.members:
+            if "SHUTDOWN" in ext.events and ext.exited is None:
+                self._send(ext, event)
+                sent = True
+        return sent
+
+    async def shut_down(self) -> None:
+        """SHUTDOWN's end: every extension exited or asked next again, or 2 s passed."""
+        await self._until(
+            lambda: all(
+                e.exited is not None or (e.waiting is not None and not e.busy) or not e.ident
+                for e in self.members
+            ),
+            SHUTDOWN_BUDGET_S,
+        )
+        self.kill()
+
+    def _send(self, ext: Extension, event: Mapping[str, object]) -> None:
+        wire = _json(200, event, (("Lambda-Extension-Event-Identifier", str(uuid.uuid4())),))
+        ext.busy = True
+        waiting, ext.waiting = ext.waiting, None
+        if waiting is not None and waiting.transport is not None:
+            waiting.write(wire)
+            waiting.flush()
+            waiting.resume()
+        else:
+            ext.queue.append(wire)
+
+    # ----------------------------------------------------------------- the API
+
+    def _by_ident(self, headers: Mapping[str, str]) -> Extension | bytes:
+        ident = headers.get(IDENTIFIER, "")
+        if not ident:
+            return _error(
+                403, "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier"
+            )
+        for ext in self.members:
+            if ext.ident == ident:
+                return ext
+        return _error(403, "Extension.UnknownExtensionIdentifier", "Unknown extension " + ident)
+
+    def handle(
+        self,
+        proto: RuntimeAPIProtocol,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> bytes | None:
+        """One Extensions API request; None when it blocks (event/next with nothing to hand)."""
+        if path == "/register" and method == "POST":
+            return self._register(headers, body)
+        if path == "/event/next" and method == "GET":
+            found = self._by_ident(headers)
+            if isinstance(found, bytes):
+                return found
+            return self._next(found, proto)
+        if path in ("/init/error", "/exit/error") and method == "POST":
+            found = self._by_ident(headers)
+            if isinstance(found, bytes):
+                return found
+            found.error_type = headers.get(ERROR_TYPE) or "Extension.Unknown"
+            self.on_output(
+                f"Extension {found.name} {path[1:]}: {found.error_type} "
+                f"{body.decode('utf-8', 'replace')}\n".encode()
+            )
+            self._changed.set()
+            return _json(202, {"status": "OK"})
+        from .runtime_api import _not_found
+
+        return _not_found()
+
+    def _register(self, headers: Mapping[str, str], body: bytes) -> bytes:
+        name = headers.get("lambda-extension-name", "")
+        if not name:
+            return _error(403, "Extension.InvalidExtensionName", "Missing Lambda-Extension-Name")
+        if self.phase != "init":
+            return _error(403, "Extension.InvalidState", "Register is only allowed during INIT")
+        try:
+            events = json.loads(body or b"{}").get("events", [])
+        except (ValueError, AttributeError):
+            return _error(400, "InvalidRequestFormat", "the body is not a JSON object")
+        if not isinstance(events, list) or any(e not in EVENTS for e in events):
+            return _error(
+                400, "Extension.InvalidEventType", f"events must be among {', '.join(EVENTS)}"
+            )
+        # an external extension registers under its file's name (UNVERIFIED: Lambda's refusal
+        # of another name); the first unregistered process of that name takes it
+        ext = next((e for e in self.members if not e.ident and e.path.name == name), None)
+        if ext is None:
+            ext = next((e for e in self.members if not e.ident), None)
+        if ext is None:
+            return _error(403, "Extension.AlreadyRegistered", f"{name} is already registered")
+        ext.name, ext.ident, ext.events = name, str(uuid.uuid4()), frozenset(events)
+        self._changed.set()
+        body_out = {
+            "functionName": self.fn.name,
+            "functionVersion": self.version,
+            "handler": self.fn.handler,
+        }
+        return _json(200, body_out, (("Lambda-Extension-Identifier", ext.ident),))
+
+    def _next(self, ext: Extension, proto: RuntimeAPIProtocol) -> bytes | None:
+        ext.busy = False
+        self._changed.set()
+        if ext.queue:
+            ext.busy = True
+            return ext.queue.popleft()
+        ext.waiting = proto
+        return None
+
+    def forget(self, proto: RuntimeAPIProtocol) -> None:
+        """A connection closed: it no longer waits in next."""
+        for ext in self.members:
+            if ext.waiting is proto:
+                ext.waiting = None
