@@ -19,10 +19,9 @@ import os
 import sys
 import time
 
-from workbench_zygote import join_cgroup  # type: ignore[import-not-found]  # beside this file
+from workbench_zygote import join_cgroup, recv_request  # type: ignore[import-not-found]  # beside this file
 
 SNAPSHOT_VAR = "_WORKBENCH_SNAPSHOT"
-MAX_REQUEST = 1 << 20
 # awslambdaric's error types and exit codes for failing hooks
 BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"
 AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
@@ -49,15 +48,6 @@ def run_after_restore():
         return
     for func, args, kwargs in hooks.get_after_restore():
         func(*args, **kwargs)
-
-
-def _recv(sock):
-    msg, ancdata, _flags, _addr = sock.recvmsg(MAX_REQUEST, _socket.CMSG_SPACE(2 * 4))
-    fds = []
-    for level, kind, data in ancdata:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            fds += [int.from_bytes(data[i : i + 4], sys.byteorder) for i in range(0, len(data), 4)]
-    return msg, fds
 
 
 def _peer_pid(sock):
@@ -95,7 +85,7 @@ def snapshot(conn, bootstrap):
         pass
     while True:
         try:
-            msg, fds = _recv(control)
+            msg, fds = recv_request(control)
         except OSError:
             os._exit(0)
         if not msg:

@@ -34,7 +34,8 @@ import workbench_sandbox
 MAX_REQUEST = 1 << 20  # the variables of one environment: Lambda allows 4 KB of the function's
 
 
-def _recv(sock):
+def recv_request(sock):
+    """One request and the file descriptors passed with it (the snapshot's too)."""
     msg, ancdata, _flags, _addr = sock.recvmsg(MAX_REQUEST, _socket.CMSG_SPACE(2 * 4))
     fds = []
     for level, kind, data in ancdata:
@@ -48,7 +49,7 @@ def serve(control_fd):
     sock = _socket.socket(fileno=control_fd)
     while True:
         try:
-            msg, fds = _recv(sock)
+            msg, fds = recv_request(sock)
         except OSError:
             return
         if not msg:
