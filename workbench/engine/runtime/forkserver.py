@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -75,6 +76,33 @@ class ForkedProcess:
         return self.returncode
 
 
+def ask(sock: socket.socket, payload: bytes, fds: list[int]) -> bytes:
+    """Send one request with ``fds`` over a ``SOCK_SEQPACKET`` socket; the answer."""
+    sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+    return sock.recv(256)
+
+
+def hand_over(send: Callable[[list[int]], bytes], what: str) -> tuple[int, IO[bytes], IO[bytes]]:
+    """A new process from whatever forks it (a fork server, a snapshot): its stdin's read end
+    and its stdout's write end go to ``send``, whose answer is its pid (or ``error …``);
+    returns the pid and this side's ends. Raises ``OSError`` (``what``, and the answer)."""
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    try:
+        answer = send([stdin_r, stdout_w])
+        if not answer or answer.startswith(b"error"):
+            raise OSError(f"{what}: {answer.decode()!r}")
+        pid = int(answer)
+    except BaseException:
+        os.close(stdin_w)
+        os.close(stdout_r)
+        raise
+    finally:
+        os.close(stdin_r)
+        os.close(stdout_w)
+    return pid, os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb")
+
+
 @dataclass
 class _Server:
     proc: subprocess.Popen[bytes]
@@ -124,33 +152,20 @@ class ForkServer:
         that forks it writes itself into first, so it starts in its cgroup."""
         request = {"env": env, "cwd": cwd, "namespaced": self.namespaced, "join": join or []}
         payload = json.dumps(request).encode()
-        stdin_r, stdin_w = os.pipe()
-        stdout_r, stdout_w = os.pipe()
-        try:
+
+        def send(fds: list[int]) -> bytes:
             with self._lock:
                 if self._server is None or self._server.proc.poll() is not None:
                     self._stop()
                     self._server = self._start()
-                server = self._server
                 try:
-                    fds = array.array("i", [stdin_r, stdout_w])
-                    server.sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
-                    answer = server.sock.recv(256)
+                    return ask(self._server.sock, payload, fds)
                 except OSError:
                     self._stop()  # a late answer would be read as the next spawn's
                     raise
-            if not answer or answer.startswith(b"error"):
-                raise OSError(f"the fork server could not start it: {answer.decode()!r}")
-            pid = int(answer)
-        except BaseException:
-            os.close(stdin_w)
-            os.close(stdout_r)
-            raise
-        finally:
-            os.close(stdin_r)
-            os.close(stdout_w)
+
+        pid, stdin, stdout = hand_over(send, "the fork server could not start it")
         self.spawns += 1
-        stdin, stdout = os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb")
         return ForkedProcess(pid, stdin, stdout, joined=bool(join))
 
     def _stop(self) -> None:

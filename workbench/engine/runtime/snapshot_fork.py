@@ -14,7 +14,6 @@ Runtime API.
 
 from __future__ import annotations
 
-import array
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ import socket
 import threading
 from typing import Literal
 
-from .forkserver import ForkedProcess
+from .forkserver import ForkedProcess, ask, hand_over
 
 SNAPSHOT_VAR = "_WORKBENCH_SNAPSHOT"  # the socket a snapshot listens on (set: be one)
 ANSWER_TIMEOUT_S = 10.0
@@ -57,35 +56,21 @@ class SnapshotForker:
         """A restored environment's process, waiting for its go-ahead; raises ``OSError``.
         ``join``: as for a fork server (``ForkServer.spawn``)."""
         request = json.dumps({"env": env, "cwd": cwd, "join": join or []}).encode()
-        stdin_r, stdin_w = os.pipe()
-        stdout_r, stdout_w = os.pipe()
-        try:
+
+        def send(fds: list[int]) -> bytes:
             with self._lock:
                 os.killpg(self.pid, signal.SIGCONT)
                 try:
-                    sock = self._connected()
-                    fds = array.array("i", [stdin_r, stdout_w])
-                    sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
-                    answer = sock.recv(256)
+                    return ask(self._connected(), request, fds)
                 except OSError:
                     self._close()  # a late answer would be read as the next restore's
                     raise
                 finally:
                     self.stop()
-            if not answer or answer.startswith(b"error"):
-                raise OSError(f"the snapshot could not be restored: {answer.decode()!r}")
-            pid = int(answer)
-        except BaseException:
-            os.close(stdin_w)
-            os.close(stdout_r)
-            raise
-        finally:
-            os.close(stdin_r)
-            os.close(stdout_w)
+
+        pid, stdin, stdout = hand_over(send, "the snapshot could not be restored")
         self.restores += 1
-        return RestoredProcess(
-            pid, os.fdopen(stdin_w, "wb", buffering=0), os.fdopen(stdout_r, "rb"), joined=bool(join)
-        )
+        return RestoredProcess(pid, stdin, stdout, joined=bool(join))
 
     def _connected(self) -> socket.socket:
         if self._sock is None:
