@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -78,25 +79,43 @@ def _choice(value: str, accepted: tuple[str, ...], field: str) -> str:
     return value
 
 
-async def invoke(request: web.Request) -> web.Response:
-    engine: Engine = request.app[ENGINE]
+@dataclass(frozen=True, slots=True)
+class InvokeRequest:
+    """An Invoke's (or InvokeWithResponseStream's) parameters, checked, and its payload."""
+
+    function: str
+    qualifier: str | None
+    kind: str  # X-Amz-Invocation-Type
+    log_type: str  # X-Amz-Log-Type
+    context: str | None  # X-Amz-Client-Context, decoded
+    body: bytes
+
+
+async def read_invoke(request: web.Request, kinds: tuple[str, ...]) -> InvokeRequest:
+    """The request's parameters as Lambda checks them (``kinds``: the invocation types this
+    operation takes), and its payload (an ``Event``'s within the async limit)."""
     headers = request.headers
     function = validation.function_name(request.match_info["function"], namespaced=True)
     qualifier = validation.qualifier(request.query.get("Qualifier") or None)
-    kind = _choice(
-        headers.get("X-Amz-Invocation-Type", "RequestResponse"), INVOCATION_TYPES, "invocationType"
-    )
+    kind = _choice(headers.get("X-Amz-Invocation-Type", "RequestResponse"), kinds, "invocationType")
     log_type = _choice(headers.get("X-Amz-Log-Type", "None"), LOG_TYPES, "logType")
     context = client_context(headers.get("X-Amz-Client-Context"))
     body = await read_body(request, kind == "Event")
-    if kind == "DryRun":
+    return InvokeRequest(function, qualifier, kind, log_type, context, body)
+
+
+async def invoke(request: web.Request) -> web.Response:
+    engine: Engine = request.app[ENGINE]
+    asked = await read_invoke(request, INVOCATION_TYPES)
+    function, qualifier = asked.function, asked.qualifier
+    if asked.kind == "DryRun":
         engine.dry_run(function, qualifier)
         return web.Response(status=204)
-    if kind == "Event":
-        request_id = engine.invoke_event(function, body, qualifier=qualifier, trigger="api")
+    if asked.kind == "Event":
+        request_id = engine.invoke_event(function, asked.body, qualifier=qualifier, trigger="api")
         return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
     result = await engine.invoke(
-        function, body, qualifier=qualifier, client_context=context, trigger="api"
+        function, asked.body, qualifier=qualifier, client_context=asked.context, trigger="api"
     )
     out = {
         "Content-Type": "application/json",
@@ -105,6 +124,6 @@ async def invoke(request: web.Request) -> web.Response:
     }
     if result.function_error:
         out["X-Amz-Function-Error"] = result.function_error
-    if log_type == "Tail":
+    if asked.log_type == "Tail":
         out["X-Amz-Log-Result"] = result.log_tail()
     return web.Response(body=result.payload, headers=out)

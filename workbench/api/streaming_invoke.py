@@ -13,30 +13,27 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..engine import Engine, invoke_stream
-from . import eventstream, validation
-from .invoke import _choice, client_context, read_body
+from . import eventstream
+from .invoke import read_invoke
 from .keys import ENGINE
 
 INVOCATION_TYPES = ("RequestResponse", "DryRun")
-LOG_TYPES = ("None", "Tail")
 
 
 async def invoke_with_response_stream(request: web.Request) -> web.StreamResponse:
     engine: Engine = request.app[ENGINE]
-    headers = request.headers
-    function = validation.function_name(request.match_info["function"], namespaced=True)
-    qualifier = validation.qualifier(request.query.get("Qualifier") or None)
-    kind = _choice(
-        headers.get("X-Amz-Invocation-Type", "RequestResponse"), INVOCATION_TYPES, "invocationType"
-    )
-    log_type = _choice(headers.get("X-Amz-Log-Type", "None"), LOG_TYPES, "logType")
-    context = client_context(headers.get("X-Amz-Client-Context"))
-    body = await read_body(request, False)
-    if kind == "DryRun":
-        engine.dry_run(function, qualifier)
+    asked = await read_invoke(request, INVOCATION_TYPES)
+    log_type = asked.log_type
+    if asked.kind == "DryRun":
+        engine.dry_run(asked.function, asked.qualifier)
         return web.Response(status=204)
     call = await invoke_stream(
-        engine, function, body, qualifier=qualifier, client_context=context, trigger="api"
+        engine,
+        asked.function,
+        asked.body,
+        qualifier=asked.qualifier,
+        client_context=asked.context,
+        trigger="api",
     )
     response = web.StreamResponse(
         status=200,
