@@ -151,7 +151,7 @@ class TmpImages:
     """The engine's images: templates per size, mounted spares, and the ones in use."""
 
     def __init__(self, folder: Path, spares: int = SPARES) -> None:
-        self.folder = folder  # (the engine's own: TMPDIRs there as ``tmp-N``, images beside)
+        self.folder = folder  # (the engine's own: TMPDIRs there as ``tmp-…``, images beside)
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.spares = spares
         self._templates: dict[int, str] = {}
@@ -204,9 +204,9 @@ class TmpImages:
             ready = self._ready.setdefault(size_mb, [])
             target = ready.pop() if ready else None
             self._work.notify()  # (refill)
-            if target is not None:
-                return target, None
-            target = self._new_target()
+        if target is not None:
+            return target, None
+        target = self._new_target()
         return target, lambda: self._mount_if_possible(size_mb, target)
 
     def _mount_if_possible(self, size_mb: int, target: str) -> None:
@@ -242,8 +242,7 @@ class TmpImages:
         return tempfile.mkdtemp(prefix="tmp-", dir=self.folder)  # (0700, a name of its own)
 
     def _make(self, size_mb: int) -> str:
-        with self._lock:
-            target = self._new_target()
+        target = self._new_target()
         self._mount_at(size_mb, target)
         return target
 
