@@ -167,3 +167,38 @@ async def test_the_per_file_fallback_is_forced_and_said(
         assert isolation.describe_tmp() == (
             f"/tmp: ephemeral_storage per file only, not in total (asked for with {SWITCH_VAR}=0)"
         )
+
+
+HOSTILE = """
+import ctypes, errno, os
+
+def handler(event, context):
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/tmp/kept", "w") as f:
+        f.write("x")
+    unmounted = libc.umount2(b"/tmp", 2)  # MNT_DETACH
+    umount_errno = ctypes.get_errno()
+    remounted = libc.mount(None, b"/tmp", None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND
+    mount_errno = ctypes.get_errno()
+    loops = [name for name in os.listdir("/dev") if name.startswith("loop")]
+    return {"unmounted": unmounted, "umount_errno": umount_errno, "remounted": remounted,
+            "mount_errno": mount_errno, "loops": loops, "kept": os.path.exists("/tmp/kept"),
+            "sys": os.path.exists("/sys/fs/cgroup")}
+"""
+
+
+@pytest.mark.skipif(bool(probe()), reason="no namespaces here")
+async def test_a_handler_cannot_undo_or_reach_its_tmp_filesystem(
+    function_root: Path, tmp_path: Path, images_here: None
+) -> None:
+    """A hostile handler in its namespaces: it cannot unmount or remount its /tmp (no
+    capabilities), sees no loop device to mount another, and no cgroup files to move itself."""
+    async with Engine([function_root], settings(tmp_path, "auto")) as engine:
+        add_function(engine, "hostile", HOSTILE)
+        got = body(await engine.invoke("hostile", b"{}"))
+        [env] = engine.environments("hostile")
+        assert got["unmounted"] == -1 and got["umount_errno"] == 1  # EPERM
+        assert got["remounted"] == -1 and got["mount_errno"] == 1
+        assert got["loops"] == [] and not got["sys"]
+        assert got["kept"] and mounted(env.tmpdir)
+        assert (Path(env.tmpdir) / "kept").exists()
