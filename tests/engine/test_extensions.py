@@ -7,9 +7,11 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from workbench.engine import Engine, EngineSettings
 
-from ..helpers import add_function, running, until
+from ..helpers import add_function, cgroups_here, running, until
 
 HANDLER = """
 def handler(event, context):
@@ -219,3 +221,49 @@ async def test_the_with_extension_sample_logs_its_lifecycle(tmp_path: Path) -> N
         assert "[lifecycle-logger] EXTENSION INIT: registered for with-extension $LATEST" in log
         assert f"[lifecycle-logger] INVOKE {rid}: post-invocation work, 150 ms" in log
         assert result.record.duration_ms >= 150  # its post-invocation work is in Duration
+
+
+# Registers, writes its cgroups, then holds 80 MB (touched) while it waits for events.
+HEAVY_EXTENSION = r"""#!/usr/bin/env python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+ballast = bytearray(80 * 1024 * 1024)
+for i in range(0, len(ballast), 4096):
+    ballast[i] = 1
+req = urllib.request.Request(api + "/register", method="POST",
+    data=json.dumps({"events": ["INVOKE"]}).encode(), headers={"Lambda-Extension-Name": "heavy"})
+with urllib.request.urlopen(req) as r:
+    ident = r.headers["Lambda-Extension-Identifier"]
+open(os.environ["EXT_CGROUP"], "w").write(open("/proc/self/cgroup").read())
+while True:
+    headers = {"Lambda-Extension-Identifier": ident}
+    urllib.request.urlopen(urllib.request.Request(api + "/event/next", headers=headers)).read()
+"""
+
+CGROUP_HANDLER = """
+def handler(event, context):
+    return open("/proc/self/cgroup").read()
+"""
+
+
+@pytest.mark.skipif(not cgroups_here(), reason="this machine gives the workbench no cgroups")
+async def test_an_extension_shares_the_runtimes_cgroup_and_memory(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    seen = tmp_path / "ext.cgroup"
+    folder = add_function(
+        engine, "heavyext", CGROUP_HANDLER, memory_size=256, environment={"EXT_CGROUP": str(seen)}
+    )
+    _executable(folder / "extensions" / "heavy", HEAVY_EXTENSION)
+    engine.load_functions()
+    result = await engine.invoke("heavyext", b"{}")
+    runtime_cgroups = json.loads(result.payload)
+
+    def memory(text: str) -> str:
+        return next(ln for ln in text.splitlines() if ":memory:" in ln or ln.startswith("0::"))
+
+    # the same environment cgroup as the runtime's (not the engine's)
+    assert memory(seen.read_text()) == memory(runtime_cgroups)
+    assert memory(runtime_cgroups) != memory(Path("/proc/self/cgroup").read_text())
+    # Max Memory Used is the environment's: the extension's 80 MB are in it, as on Lambda
+    assert result.record.max_memory_mb >= 80

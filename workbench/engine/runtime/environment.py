@@ -336,8 +336,11 @@ class Environment(RuntimeAPIListener):
             def make_cgroup() -> EnvCgroup | None:
                 return isolation.create(env_id, memory)
 
-        if ext_paths:  # Extension INIT, before the runtime starts
-            failed = await self._start_extensions(ext_paths, env)
+        if ext_paths:  # Extension INIT, before the runtime starts, in the cgroup made now
+            cgroup = await asyncio.to_thread(make_cgroup) if make_cgroup is not None else None
+            if cgroup is not None:
+                make_cgroup = lambda: cgroup  # noqa: E731 (the runtime joins the same)
+            failed = await self._start_extensions(ext_paths, env, cgroup)
             if failed is not None:
                 return failed
         fork: Forker | None = self.restore_from
@@ -355,6 +358,8 @@ class Environment(RuntimeAPIListener):
                 before=mount_tmp,
             )
         except OSError as e:
+            if self.extensions is not None:
+                self.extensions.kill()
             self._spawned.set()
             self._cleanup_files()
             self._release_debugger()
@@ -410,20 +415,26 @@ class Environment(RuntimeAPIListener):
             self.shutdown("error")
         return outcome
 
-    async def _start_extensions(self, paths: list[Path], env: dict[str, str]) -> Outcome | None:
-        """Start the extensions and wait for each to register; the INIT failure if one did not."""
+    async def _start_extensions(
+        self, paths: list[Path], env: dict[str, str], cgroup: EnvCgroup | None
+    ) -> Outcome | None:
+        """Start the extensions (in ``cgroup``) and wait for each to register; the INIT
+        failure if one did not."""
         self.extensions = Extensions(
             self.fn, self.version, paths, on_output=self._feed, on_crash=self._extension_crashed
         )
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
-        self.extensions.launch(env, str(self.fn.folder))
+        join = cgroup.self_join_files() if cgroup is not None else None
+        self.extensions.launch(env, str(self.fn.folder), join)
         failed = await self.extensions.registered(INIT_TIMEOUT_S)
         if failed is None:
             self.extension_init_ms = (time.perf_counter() - t0) * 1000
             self._publish("extension_init", duration_ms=self.extension_init_ms)
             return None
         self.extensions.kill()
+        if cgroup is not None and self.isolation is not None and self.isolation.cgroups:
+            self.isolation.cgroups.retire(cgroup)  # once the killed extensions have left it
         self._spawned.set()
         self._cleanup_files()
         self._release_debugger()
@@ -830,7 +841,9 @@ class Environment(RuntimeAPIListener):
             return
         # everything in its cgroup, daemons that left its process group and session included:
         # listed before any dies (a dead one leaves the list, and becomes ours to reap)
-        processes.adopt([pid for pid in self.cgroup.kill() if pid != self.pid])
+        # but the extensions (our children, reaped by extensions.py): they have SHUTDOWN's 2 s
+        spare = self.extensions.pids() if self.extensions is not None else set()
+        processes.adopt([pid for pid in self.cgroup.kill(spare) if pid != self.pid])
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
@@ -874,11 +887,16 @@ class Environment(RuntimeAPIListener):
             ext.kill()
             return False
 
+        cgroup = self.cgroup
+
         async def finish() -> None:
             try:
                 await ext.shut_down()
             finally:
                 ext.kill()
+                if cgroup is not None:  # what the extensions left behind in it
+                    spare = {e.proc.pid for e in ext.members if e.proc is not None}
+                    processes.adopt(cgroup.kill(spare))
                 self.api.close()
 
         self._extensions_done = self._loop.create_task(finish())

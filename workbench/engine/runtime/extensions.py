@@ -56,6 +56,20 @@ def find_extensions(fn: FunctionConfig) -> list[Path]:
     return [chosen[name] for name in sorted(chosen)]
 
 
+# moves the shell into the cgroup (each file given: ``echo 0``), then execs the extension
+_JOIN = (
+    'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || '
+    '{ echo "cannot join the environment\'s cgroup ($1)" >&2; exit 126; }; '
+    'shift; n=$((n - 1)); done; exec "$@"'
+)
+
+
+def _argv(path: Path, join: list[str] | None) -> list[str]:
+    if not join:
+        return [str(path)]
+    return ["/bin/sh", "-c", _JOIN, "sh", str(len(join)), *join, str(path)]
+
+
 def _json(status: int, body: object, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
     from .runtime_api import http_response
 
@@ -110,8 +124,13 @@ class Extensions:
 
     # ----------------------------------------------------------------- processes
 
-    def launch(self, env: Mapping[str, str], cwd: str) -> None:
-        """Start every extension (Extension INIT); their output joins the function's log."""
+    def launch(self, env: Mapping[str, str], cwd: str, join: list[str] | None = None) -> None:
+        """Start every extension (Extension INIT); their output joins the function's log.
+
+        ``join``: the environment's cgroup files (``EnvCgroup.self_join_files``). Each extension
+        moves itself in before it execs, so it shares the function's memory, pids and CPU as on
+        Lambda (and counts in Max Memory Used); it keeps its own session, not the runtime's
+        process group, so that it outlives the runtime's kill by its SHUTDOWN budget."""
         loop = self._loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(read_fd, False)
@@ -121,7 +140,7 @@ class Extensions:
             for ext in self.members:
                 try:
                     ext.proc = subprocess.Popen(
-                        [str(ext.path)],
+                        _argv(ext.path, join),
                         env=dict(env),
                         cwd=cwd,
                         stdin=subprocess.DEVNULL,
@@ -177,6 +196,14 @@ class Extensions:
                     os.killpg(ext.proc.pid, signal.SIGKILL)
                 except OSError:
                     pass
+
+    def pids(self) -> set[int]:
+        """The live extensions' processes and their descendants (spared by the runtime's kill)."""
+        pids: set[int] = set()
+        for ext in self.members:
+            if ext.proc is not None and ext.exited is None:
+                pids.update((ext.proc.pid, *processes.descendants_of(ext.proc.pid)))
+        return pids
 
     def holds(self, inode: int) -> bool:
         """Is the socket ``inode`` one of the extensions' (or their children's)?"""
