@@ -32,7 +32,7 @@ from . import namespaces, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
-from .extensions import Extensions, ShutdownReasonWire, find_extensions
+from .extensions import Extensions, ShutdownReasonWire, extension_environment, find_extensions
 from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
@@ -340,7 +340,8 @@ class Environment(RuntimeAPIListener):
             cgroup = await asyncio.to_thread(make_cgroup) if make_cgroup is not None else None
             if cgroup is not None:
                 make_cgroup = lambda: cgroup  # noqa: E731 (the runtime joins the same)
-            failed = await self._start_extensions(ext_paths, env, cgroup)
+            ext_env = extension_environment(env, self.fn, how.env)
+            failed = await self._start_extensions(ext_paths, ext_env, cgroup)
             if failed is not None:
                 return failed
         fork: Forker | None = self.restore_from

@@ -23,7 +23,7 @@ import subprocess
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -40,6 +40,38 @@ EVENTS = ("INVOKE", "SHUTDOWN")
 ShutdownReasonWire = Literal["spindown", "timeout", "failure"]
 IDENTIFIER = "lambda-extension-identifier"
 ERROR_TYPE = "lambda-extension-function-error-type"
+
+
+# What Lambda keeps from extensions (aws-lambda-runtime-interface-emulator, rapidcore/env:
+# ``AgentExecEnv`` passes the function's variables, the credentials and the platform's, not the
+# runtime's; and nothing whose name starts with ``_``)
+RUNTIME_ONLY = frozenset(
+    {
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "AWS_XRAY_CONTEXT_MISSING",
+        "AWS_XRAY_DAEMON_ADDRESS",
+    }
+)
+
+
+def extension_environment(
+    env: Mapping[str, str], fn: FunctionConfig, runtime_own: Iterable[str]
+) -> dict[str, str]:
+    """An extension's variables: the runtime's ``env`` without Lambda's runtime-only ones, the
+    launcher's own (``runtime_own``: PYTHONPATH and the like, which Lambda's runtimes set in
+    their bootstrap; PATH stays) and every ``_`` name (``_HANDLER``, the workbench's own); the
+    function's variables are theirs too. UNVERIFIED: LANG, LD_LIBRARY_PATH, TMPDIR and
+    AWS_LAMBDA_INITIALIZATION_TYPE kept (the emulator passes none of them; Lambda's image may)."""
+    drop = RUNTIME_ONLY | (set(runtime_own) - {"PATH"})
+    out = {k: v for k, v in env.items() if k not in drop and not k.startswith("_")}
+    for key, value in fn.environment.items():
+        if not key.startswith("_") and key not in RUNTIME_ONLY:
+            out[key] = value
+    return out
 
 
 def find_extensions(fn: FunctionConfig) -> list[Path]:
@@ -323,10 +355,20 @@ class Extensions:
     # ----------------------------------------------------------------- the API
 
     def _by_ident(self, headers: Mapping[str, str]) -> Extension | bytes:
+        # Lambda's checks and words (aws-lambda-runtime-interface-emulator: rapi/middleware.go,
+        # handler/agentnext.go)
         ident = headers.get(IDENTIFIER, "")
         if not ident:
             return _error(
-                403, "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier"
+                403,
+                "Extension.MissingExtensionIdentifier",
+                "Missing Lambda-Extension-Identifier header",
+            )
+        try:
+            uuid.UUID(ident)
+        except ValueError:
+            return _error(
+                403, "Extension.InvalidExtensionIdentifier", "Invalid Lambda-Extension-Identifier"
             )
         for ext in self.members:
             if ext.ident == ident:
@@ -353,7 +395,11 @@ class Extensions:
             found = self._by_ident(headers)
             if isinstance(found, bytes):
                 return found
-            found.error_type = headers.get(ERROR_TYPE) or "Extension.Unknown"
+            if not headers.get(ERROR_TYPE):
+                return _error(
+                    403, "Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found"
+                )
+            found.error_type = headers[ERROR_TYPE]
             self.on_output(
                 f"Extension {found.name} {path[1:]}: {found.error_type} "
                 f"{body.decode('utf-8', 'replace')}\n".encode()
@@ -365,18 +411,31 @@ class Extensions:
         return _not_found()
 
     def _register(self, headers: Mapping[str, str], body: bytes) -> bytes:
+        # Lambda's checks, statuses and words (the emulator's handler/agentregister.go)
         name = headers.get("lambda-extension-name", "")
         if not name:
-            return _error(403, "Extension.InvalidExtensionName", "Missing Lambda-Extension-Name")
-        if self.phase != "init":
-            return _error(403, "Extension.InvalidState", "Register is only allowed during INIT")
+            return _error(403, "Extension.InvalidExtensionName", "Empty extension name")
         try:
-            events = json.loads(body or b"{}").get("events", [])
-        except (ValueError, AttributeError):
-            return _error(400, "InvalidRequestFormat", "the body is not a JSON object")
-        if not isinstance(events, list) or any(e not in EVENTS for e in events):
+            request = json.loads(body or b"{}")
+            if not isinstance(request, dict):
+                raise ValueError("the body is not a JSON object")
+        except ValueError as e:
+            return _error(403, "InvalidRequestFormat", str(e))
+        if request.get("configurationKeys"):
             return _error(
-                400, "Extension.InvalidEventType", f"events must be among {', '.join(EVENTS)}"
+                403,
+                "InvalidRequestFormat",
+                "configurationKeys are deprecated; use environment variables instead",
+            )
+        events = request.get("events") or []
+        if not isinstance(events, list):
+            return _error(403, "InvalidRequestFormat", "events must be a list")
+        for event in events:
+            if event not in EVENTS:
+                return _error(403, "Extension.InvalidEventType", f"{event}: unknown event type")
+        if self.phase != "init":
+            return _error(
+                403, "Extension.RegistrationClosed", "Extension registration closed already"
             )
         # an external extension registers under its file's name (UNVERIFIED: Lambda's refusal
         # of another name); the first unregistered process of that name takes it
@@ -384,7 +443,9 @@ class Extensions:
         if ext is None:
             ext = next((e for e in self.members if not e.ident), None)
         if ext is None:
-            return _error(403, "Extension.AlreadyRegistered", f"{name} is already registered")
+            return _error(
+                403, "Extension.InvalidExtensionState", f"Extension {name} already registered"
+            )
         ext.name, ext.ident, ext.events = name, str(uuid.uuid4()), frozenset(events)
         self._changed.set()
         body_out = {
