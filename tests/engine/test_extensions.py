@@ -324,7 +324,8 @@ call("register_no_name", "/register", "POST", b'{"events": []}')
 call("register_bad_event", "/register", "POST", b'{"events": ["BOGUS"]}', **name)
 call("register_config_keys", "/register", "POST", b'{"configurationKeys": ["a"]}', **name)
 call("register_not_json", "/register", "POST", b'[', **name)
-call("register", "/register", "POST", b'{"events": ["INVOKE"]}', **name)
+accept = {"Lambda-Extension-Accept-Feature": "accountId"}
+call("register", "/register", "POST", b'{"events": ["INVOKE"]}', **name, **accept)
 call("register_again", "/register", "POST", b'{"events": ["INVOKE"]}', **name)
 ident = {"Lambda-Extension-Identifier": seen["register"][2]}
 call("init_error_no_type", "/init/error", "POST", b"{}", **ident)
@@ -357,6 +358,14 @@ async def test_the_extensions_api_refuses_bad_requests_as_lambda_does(
     assert refusal("register_bad_event") == (403, "Extension.InvalidEventType")
     assert refusal("register_config_keys") == (403, "InvalidRequestFormat")
     assert refusal("register_not_json") == (403, "InvalidRequestFormat")
-    assert seen["register"][0] == 200
+    assert seen["register"][:2] == [  # the account id, as it was asked for
+        200,
+        {
+            "functionName": "probe",
+            "functionVersion": "$LATEST",
+            "handler": "app.handler",
+            "accountId": engine.settings.account_id,
+        },
+    ]
     assert refusal("register_again") == (403, "Extension.InvalidExtensionState")
     assert refusal("init_error_no_type") == (403, "Extension.MissingHeader")

@@ -130,6 +130,7 @@ class Environment(RuntimeAPIListener):
         isolation: Isolation | None = None,  # the engine's: a cgroup per environment, if any
         fork_servers: ForkServers | None = None,  # Python environments forked, where they may be
         aws: Mapping[str, str] | None = None,  # its AWS credentials and endpoints (credentials.py)
+        account_id: str = "123456789012",  # told to an extension that asks (extensions.py)
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -163,6 +164,7 @@ class Environment(RuntimeAPIListener):
         self._spawned = asyncio.Event()  # its process (and cgroup) are known, or never will be
         self._cpu_unthrottled = False  # the quota is lifted while a debugger session runs
         self.aws = dict(aws or {})
+        self.account_id = account_id
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
@@ -422,7 +424,12 @@ class Environment(RuntimeAPIListener):
         """Start the extensions (in ``cgroup``) and wait for each to register; the INIT
         failure if one did not."""
         self.extensions = Extensions(
-            self.fn, self.version, paths, on_output=self._feed, on_crash=self._extension_crashed
+            self.fn,
+            self.version,
+            paths,
+            on_output=self._feed,
+            on_crash=self._extension_crashed,
+            account_id=self.account_id,
         )
         self.api.extensions = self.extensions
         t0 = time.perf_counter()

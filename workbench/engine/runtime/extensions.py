@@ -141,8 +141,10 @@ class Extensions:
         *,
         on_output: Callable[[bytes], None],
         on_crash: Callable[[Extension], None],
+        account_id: str = "123456789012",
     ) -> None:
         self.fn = fn
+        self.account_id = account_id
         self.version = version
         self.members = [Extension(p) for p in paths]
         self.on_output = on_output
@@ -453,6 +455,10 @@ class Extensions:
             "functionVersion": self.version,
             "handler": self.fn.handler,
         }
+        # opted into with ``Lambda-Extension-Accept-Feature: accountId`` (Lambda's docs)
+        features = headers.get("lambda-extension-accept-feature", "")
+        if "accountId" in (f.strip() for f in features.split(",")):
+            body_out["accountId"] = self.account_id
         return _json(200, body_out, (("Lambda-Extension-Identifier", ext.ident),))
 
     def _next(self, ext: Extension, proto: RuntimeAPIProtocol) -> bytes | None:
