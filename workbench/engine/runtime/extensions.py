@@ -10,7 +10,10 @@ SHUTDOWN gives extensions up to 2 s before they are killed.
 
 Here the layers' and the function's own ``extensions/`` folders are read in place (later layers
 win on a name, the function's own folder last, as files extracted later into /opt would).
-Each extension runs in its own session, killed with the environment (``kill``).
+Each extension runs in the environment's cgroup (it joins before it execs: memory, pids and CPU
+shared with the runtime, as on Lambda) but in its own session, so that the runtime's kill spares
+it for SHUTDOWN; it is killed with the environment after that (``kill``). Its variables are
+Lambda's for extensions (``extension_environment``), not the runtime's.
 """
 
 from __future__ import annotations
