@@ -7,9 +7,11 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from workbench.engine import Engine, EngineSettings
 
-from ..helpers import add_function, running, until
+from ..helpers import add_function, cgroups_here, running, until
 
 HANDLER = """
 def handler(event, context):
@@ -219,3 +221,151 @@ async def test_the_with_extension_sample_logs_its_lifecycle(tmp_path: Path) -> N
         assert "[lifecycle-logger] EXTENSION INIT: registered for with-extension $LATEST" in log
         assert f"[lifecycle-logger] INVOKE {rid}: post-invocation work, 150 ms" in log
         assert result.record.duration_ms >= 150  # its post-invocation work is in Duration
+
+
+# Registers, writes its cgroups, then holds 80 MB (touched) while it waits for events.
+HEAVY_EXTENSION = r"""#!/usr/bin/env python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+ballast = bytearray(80 * 1024 * 1024)
+for i in range(0, len(ballast), 4096):
+    ballast[i] = 1
+req = urllib.request.Request(api + "/register", method="POST",
+    data=json.dumps({"events": ["INVOKE"]}).encode(), headers={"Lambda-Extension-Name": "heavy"})
+with urllib.request.urlopen(req) as r:
+    ident = r.headers["Lambda-Extension-Identifier"]
+open(os.environ["EXT_CGROUP"], "w").write(open("/proc/self/cgroup").read())
+while True:
+    headers = {"Lambda-Extension-Identifier": ident}
+    urllib.request.urlopen(urllib.request.Request(api + "/event/next", headers=headers)).read()
+"""
+
+CGROUP_HANDLER = """
+def handler(event, context):
+    return open("/proc/self/cgroup").read()
+"""
+
+
+@pytest.mark.skipif(not cgroups_here(), reason="this machine gives the workbench no cgroups")
+async def test_an_extension_shares_the_runtimes_cgroup_and_memory(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    seen = tmp_path / "ext.cgroup"
+    folder = add_function(
+        engine, "heavyext", CGROUP_HANDLER, memory_size=256, environment={"EXT_CGROUP": str(seen)}
+    )
+    _executable(folder / "extensions" / "heavy", HEAVY_EXTENSION)
+    engine.load_functions()
+    result = await engine.invoke("heavyext", b"{}")
+    runtime_cgroups = json.loads(result.payload)
+
+    def memory(text: str) -> str:
+        return next(ln for ln in text.splitlines() if ":memory:" in ln or ln.startswith("0::"))
+
+    # the same environment cgroup as the runtime's (not the engine's)
+    assert memory(seen.read_text()) == memory(runtime_cgroups)
+    assert memory(runtime_cgroups) != memory(Path("/proc/self/cgroup").read_text())
+    # Max Memory Used is the environment's: the extension's 80 MB are in it, as on Lambda
+    assert result.record.max_memory_mb >= 80
+
+
+async def test_an_extension_gets_lambdas_variables_for_extensions_not_the_runtimes(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    seen = tmp_path / "ext.env"
+    script = r"""#!/usr/bin/env python3
+import json, os, urllib.request
+open(os.environ["EXT_ENV"], "w").write(json.dumps(dict(os.environ)))
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+req = urllib.request.Request(api + "/register", method="POST", data=b'{"events": []}',
+    headers={"Lambda-Extension-Name": "envdump"})
+ident = urllib.request.urlopen(req).headers["Lambda-Extension-Identifier"]
+req = urllib.request.Request(api + "/event/next", headers={"Lambda-Extension-Identifier": ident})
+urllib.request.urlopen(req).read()
+"""
+    folder = add_function(
+        engine, "envext", HANDLER, memory_size=256, environment={"EXT_ENV": str(seen)}
+    )
+    _executable(folder / "extensions" / "envdump", script)
+    engine.load_functions()
+    result = await engine.invoke("envext", b"{}")
+    assert json.loads(result.payload) == {"ok": True}
+    env = json.loads(seen.read_text())
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "envext"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert env["AWS_REGION"] and env["TZ"] and env["EXT_ENV"] == str(seen)
+    # the runtime's own are not an extension's, as on Lambda
+    for name in ("_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_EXECUTION_ENV"):
+        assert name not in env, name
+    assert "PYTHONPATH" not in env
+    assert not [k for k in env if k.startswith("_WORKBENCH")]
+
+
+# Every refusal of the Extensions API, as the emulator's handlers word them, then a good run.
+PROBE_EXTENSION = r"""#!/usr/bin/env python3
+import json, os, urllib.error, urllib.request, uuid
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+seen = {}
+def call(label, path, method="GET", body=None, **headers):
+    req = urllib.request.Request(api + path, method=method, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(req) as r:
+            ident = r.headers.get("Lambda-Extension-Identifier")
+            seen[label] = [r.status, json.loads(r.read()), ident]
+    except urllib.error.HTTPError as e:
+        seen[label] = [e.code, json.loads(e.read())]
+name = {"Lambda-Extension-Name": "probe"}
+call("next_no_id", "/event/next")
+call("next_bad_id", "/event/next", **{"Lambda-Extension-Identifier": "not-a-uuid"})
+call("next_unknown_id", "/event/next", **{"Lambda-Extension-Identifier": str(uuid.uuid4())})
+call("register_no_name", "/register", "POST", b'{"events": []}')
+call("register_bad_event", "/register", "POST", b'{"events": ["BOGUS"]}', **name)
+call("register_config_keys", "/register", "POST", b'{"configurationKeys": ["a"]}', **name)
+call("register_not_json", "/register", "POST", b'[', **name)
+accept = {"Lambda-Extension-Accept-Feature": "accountId"}
+call("register", "/register", "POST", b'{"events": ["INVOKE"]}', **name, **accept)
+call("register_again", "/register", "POST", b'{"events": ["INVOKE"]}', **name)
+ident = {"Lambda-Extension-Identifier": seen["register"][2]}
+call("init_error_no_type", "/init/error", "POST", b"{}", **ident)
+open(os.environ["EXT_LOG"], "w").write(json.dumps(seen))
+while True:
+    urllib.request.urlopen(urllib.request.Request(api + "/event/next", headers=ident)).read()
+"""
+
+
+async def test_the_extensions_api_refuses_bad_requests_as_lambda_does(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    log = tmp_path / "probe.json"
+    folder = add_function(engine, "probe", HANDLER, environment={"EXT_LOG": str(log)})
+    _executable(folder / "extensions" / "probe", PROBE_EXTENSION)
+    engine.load_functions()
+    result = await engine.invoke("probe", b"{}")
+    assert json.loads(result.payload) == {"ok": True}  # a refused call fails nothing
+    seen = json.loads(log.read_text())
+
+    def refusal(label: str) -> tuple[int, str]:
+        status, body = seen[label]
+        assert set(body) == {"errorMessage", "errorType"}, body
+        return status, body["errorType"]
+
+    assert refusal("next_no_id") == (403, "Extension.MissingExtensionIdentifier")
+    assert refusal("next_bad_id") == (403, "Extension.InvalidExtensionIdentifier")
+    assert refusal("next_unknown_id") == (403, "Extension.UnknownExtensionIdentifier")
+    assert refusal("register_no_name") == (403, "Extension.InvalidExtensionName")
+    assert refusal("register_bad_event") == (403, "Extension.InvalidEventType")
+    assert refusal("register_config_keys") == (403, "InvalidRequestFormat")
+    assert refusal("register_not_json") == (403, "InvalidRequestFormat")
+    assert seen["register"][:2] == [  # the account id, as it was asked for
+        200,
+        {
+            "functionName": "probe",
+            "functionVersion": "$LATEST",
+            "handler": "app.handler",
+            "accountId": engine.settings.account_id,
+        },
+    ]
+    assert refusal("register_again") == (403, "Extension.InvalidExtensionState")
+    assert refusal("init_error_no_type") == (403, "Extension.MissingHeader")

@@ -210,6 +210,7 @@ class EnvironmentPool:
             isolation=self.isolation,
             fork_servers=self.fork_servers,
             aws=self.aws_variables(fn),
+            account_id=self.settings.account_id,
         )
         if interpreter is not None:
             env.runs_as = interpreter.running  # INIT_START names what really runs

@@ -22,6 +22,7 @@ import itertools
 import os
 import signal
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +101,15 @@ class EnvCgroup:
             return None
         return [f"{folder}/tasks" for folder in dict.fromkeys(self.dirs.values())]
 
+    def self_join_files(self) -> list[str]:
+        """Where a process moves itself in by writing ``0``: ``join_files`` on v1, else each
+        folder's ``cgroup.procs`` (on v2, pid 0 is the writer). An extension joins so before
+        it execs (``extensions.py``): none of its code, nor a child of it, runs outside."""
+        join = self.join_files()
+        if join is not None:
+            return join
+        return [f"{folder}/cgroup.procs" for folder in dict.fromkeys(self.dirs.values())]
+
     def joined(self) -> None:
         """The runtime is in (``add``, or it joined through ``join_files``)."""
         peak = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
@@ -153,16 +163,16 @@ class EnvCgroup:
                 return int(value)
         return 0
 
-    def kill(self) -> list[int]:
-        """SIGKILL every process in the environment; the processes killed (those re-parented
-        to the engine are its to reap). A process with a SIGKILL pending cannot fork, so a
-        fork that raced a pass is caught by the next one; no freezing needed (and none of the
-        freezer's latency before they die)."""
+    def kill(self, spare: Collection[int] = ()) -> list[int]:
+        """SIGKILL every process in the environment but ``spare`` (extensions keep theirs for
+        SHUTDOWN); the processes killed (those re-parented to the engine are its to reap). A
+        process with a SIGKILL pending cannot fork, so a fork that raced a pass is caught by
+        the next one; no freezing needed (and none of the freezer's latency before they die)."""
         folder = self.dirs.get("pids") or self.dirs["memory"]
         procs = f"{folder}/cgroup.procs"
         killed: set[int] = set()
         for _ in range(8):
-            fresh = [p for p in _pids(procs) if p not in killed]
+            fresh = [p for p in _pids(procs) if p not in killed and p not in spare]
             if not fresh:
                 break
             for pid in fresh:

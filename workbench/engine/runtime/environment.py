@@ -32,7 +32,7 @@ from . import namespaces, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
-from .extensions import Extensions, ShutdownReasonWire, find_extensions
+from .extensions import Extensions, ShutdownReasonWire, extension_environment, find_extensions
 from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
@@ -130,6 +130,7 @@ class Environment(RuntimeAPIListener):
         isolation: Isolation | None = None,  # the engine's: a cgroup per environment, if any
         fork_servers: ForkServers | None = None,  # Python environments forked, where they may be
         aws: Mapping[str, str] | None = None,  # its AWS credentials and endpoints (credentials.py)
+        account_id: str = "123456789012",  # told to an extension that asks (extensions.py)
     ) -> None:
         self.id = os.urandom(16).hex()
         self.fn = fn
@@ -163,6 +164,7 @@ class Environment(RuntimeAPIListener):
         self._spawned = asyncio.Event()  # its process (and cgroup) are known, or never will be
         self._cpu_unthrottled = False  # the quota is lifted while a debugger session runs
         self.aws = dict(aws or {})
+        self.account_id = account_id
         self._debug_ports = debug_ports if debug_ports is not None else DebugPorts()
         self._debug_port_base = debug_port
         # Started under an IDE's debugger (see debug_attach.py): no timeout, no CPU guard.
@@ -336,8 +338,12 @@ class Environment(RuntimeAPIListener):
             def make_cgroup() -> EnvCgroup | None:
                 return isolation.create(env_id, memory)
 
-        if ext_paths:  # Extension INIT, before the runtime starts
-            failed = await self._start_extensions(ext_paths, env)
+        if ext_paths:  # Extension INIT, before the runtime starts, in the cgroup made now
+            cgroup = await asyncio.to_thread(make_cgroup) if make_cgroup is not None else None
+            if cgroup is not None:
+                make_cgroup = lambda: cgroup  # noqa: E731 (the runtime joins the same)
+            ext_env = extension_environment(env, self.fn, how.env)
+            failed = await self._start_extensions(ext_paths, ext_env, cgroup)
             if failed is not None:
                 return failed
         fork: Forker | None = self.restore_from
@@ -355,6 +361,8 @@ class Environment(RuntimeAPIListener):
                 before=mount_tmp,
             )
         except OSError as e:
+            if self.extensions is not None:
+                self.extensions.kill()
             self._spawned.set()
             self._cleanup_files()
             self._release_debugger()
@@ -410,20 +418,31 @@ class Environment(RuntimeAPIListener):
             self.shutdown("error")
         return outcome
 
-    async def _start_extensions(self, paths: list[Path], env: dict[str, str]) -> Outcome | None:
-        """Start the extensions and wait for each to register; the INIT failure if one did not."""
+    async def _start_extensions(
+        self, paths: list[Path], env: dict[str, str], cgroup: EnvCgroup | None
+    ) -> Outcome | None:
+        """Start the extensions (in ``cgroup``) and wait for each to register; the INIT
+        failure if one did not."""
         self.extensions = Extensions(
-            self.fn, self.version, paths, on_output=self._feed, on_crash=self._extension_crashed
+            self.fn,
+            self.version,
+            paths,
+            on_output=self._feed,
+            on_crash=self._extension_crashed,
+            account_id=self.account_id,
         )
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
-        self.extensions.launch(env, str(self.fn.folder))
+        join = cgroup.self_join_files() if cgroup is not None else None
+        self.extensions.launch(env, str(self.fn.folder), join)
         failed = await self.extensions.registered(INIT_TIMEOUT_S)
         if failed is None:
             self.extension_init_ms = (time.perf_counter() - t0) * 1000
             self._publish("extension_init", duration_ms=self.extension_init_ms)
             return None
         self.extensions.kill()
+        if cgroup is not None and self.isolation is not None and self.isolation.cgroups:
+            self.isolation.cgroups.retire(cgroup)  # once the killed extensions have left it
         self._spawned.set()
         self._cleanup_files()
         self._release_debugger()
@@ -830,7 +849,9 @@ class Environment(RuntimeAPIListener):
             return
         # everything in its cgroup, daemons that left its process group and session included:
         # listed before any dies (a dead one leaves the list, and becomes ours to reap)
-        processes.adopt([pid for pid in self.cgroup.kill() if pid != self.pid])
+        # but the extensions (our children, reaped by extensions.py): they have SHUTDOWN's 2 s
+        spare = self.extensions.pids() if self.extensions is not None else set()
+        processes.adopt([pid for pid in self.cgroup.kill(spare) if pid != self.pid])
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
@@ -874,11 +895,16 @@ class Environment(RuntimeAPIListener):
             ext.kill()
             return False
 
+        cgroup = self.cgroup
+
         async def finish() -> None:
             try:
                 await ext.shut_down()
             finally:
                 ext.kill()
+                if cgroup is not None:  # what the extensions left behind in it
+                    spare = {e.proc.pid for e in ext.members if e.proc is not None}
+                    processes.adopt(cgroup.kill(spare))
                 self.api.close()
 
         self._extensions_done = self._loop.create_task(finish())

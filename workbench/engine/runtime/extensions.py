@@ -10,7 +10,10 @@ SHUTDOWN gives extensions up to 2 s before they are killed.
 
 Here the layers' and the function's own ``extensions/`` folders are read in place (later layers
 win on a name, the function's own folder last, as files extracted later into /opt would).
-Each extension runs in its own session, killed with the environment (``kill``).
+Each extension runs in the environment's cgroup (it joins before it execs: memory, pids and CPU
+shared with the runtime, as on Lambda) but in its own session, so that the runtime's kill spares
+it for SHUTDOWN; it is killed with the environment after that (``kill``). Its variables are
+Lambda's for extensions (``extension_environment``), not the runtime's.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import subprocess
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -42,6 +45,38 @@ IDENTIFIER = "lambda-extension-identifier"
 ERROR_TYPE = "lambda-extension-function-error-type"
 
 
+# What Lambda keeps from extensions (aws-lambda-runtime-interface-emulator, rapidcore/env:
+# ``AgentExecEnv`` passes the function's variables, the credentials and the platform's, not the
+# runtime's; and nothing whose name starts with ``_``)
+RUNTIME_ONLY = frozenset(
+    {
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "AWS_XRAY_CONTEXT_MISSING",
+        "AWS_XRAY_DAEMON_ADDRESS",
+    }
+)
+
+
+def extension_environment(
+    env: Mapping[str, str], fn: FunctionConfig, runtime_own: Iterable[str]
+) -> dict[str, str]:
+    """An extension's variables: the runtime's ``env`` without Lambda's runtime-only ones, the
+    launcher's own (``runtime_own``: PYTHONPATH and the like, which Lambda's runtimes set in
+    their bootstrap; PATH stays) and every ``_`` name (``_HANDLER``, the workbench's own); the
+    function's variables are theirs too. UNVERIFIED: LANG, LD_LIBRARY_PATH, TMPDIR and
+    AWS_LAMBDA_INITIALIZATION_TYPE kept (the emulator passes none of them; Lambda's image may)."""
+    drop = RUNTIME_ONLY | (set(runtime_own) - {"PATH"})
+    out = {k: v for k, v in env.items() if k not in drop and not k.startswith("_")}
+    for key, value in fn.environment.items():
+        if not key.startswith("_") and key not in RUNTIME_ONLY:
+            out[key] = value
+    return out
+
+
 def find_extensions(fn: FunctionConfig) -> list[Path]:
     """The extension executables this function's environment runs, in the order Lambda lists
     ``/opt/extensions`` (by name); a later layer's file (then the function's own) wins a name."""
@@ -54,6 +89,20 @@ def find_extensions(fn: FunctionConfig) -> list[Path]:
             if entry.is_file() and os.access(entry, os.X_OK):
                 chosen[entry.name] = entry
     return [chosen[name] for name in sorted(chosen)]
+
+
+# moves the shell into the cgroup (each file given: ``echo 0``), then execs the extension
+_JOIN = (
+    'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || '
+    '{ echo "cannot join the environment\'s cgroup ($1)" >&2; exit 126; }; '
+    'shift; n=$((n - 1)); done; exec "$@"'
+)
+
+
+def _argv(path: Path, join: list[str] | None) -> list[str]:
+    if not join:
+        return [str(path)]
+    return ["/bin/sh", "-c", _JOIN, "sh", str(len(join)), *join, str(path)]
 
 
 def _json(status: int, body: object, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
@@ -95,8 +144,10 @@ class Extensions:
         *,
         on_output: Callable[[bytes], None],
         on_crash: Callable[[Extension], None],
+        account_id: str = "123456789012",
     ) -> None:
         self.fn = fn
+        self.account_id = account_id
         self.version = version
         self.members = [Extension(p) for p in paths]
         self.on_output = on_output
@@ -110,8 +161,13 @@ class Extensions:
 
     # ----------------------------------------------------------------- processes
 
-    def launch(self, env: Mapping[str, str], cwd: str) -> None:
-        """Start every extension (Extension INIT); their output joins the function's log."""
+    def launch(self, env: Mapping[str, str], cwd: str, join: list[str] | None = None) -> None:
+        """Start every extension (Extension INIT); their output joins the function's log.
+
+        ``join``: the environment's cgroup files (``EnvCgroup.self_join_files``). Each extension
+        moves itself in before it execs, so it shares the function's memory, pids and CPU as on
+        Lambda (and counts in Max Memory Used); it keeps its own session, not the runtime's
+        process group, so that it outlives the runtime's kill by its SHUTDOWN budget."""
         loop = self._loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(read_fd, False)
@@ -121,7 +177,7 @@ class Extensions:
             for ext in self.members:
                 try:
                     ext.proc = subprocess.Popen(
-                        [str(ext.path)],
+                        _argv(ext.path, join),
                         env=dict(env),
                         cwd=cwd,
                         stdin=subprocess.DEVNULL,
@@ -177,6 +233,14 @@ class Extensions:
                     os.killpg(ext.proc.pid, signal.SIGKILL)
                 except OSError:
                     pass
+
+    def pids(self) -> set[int]:
+        """The live extensions' processes and their descendants (spared by the runtime's kill)."""
+        pids: set[int] = set()
+        for ext in self.members:
+            if ext.proc is not None and ext.exited is None:
+                pids.update((ext.proc.pid, *processes.descendants_of(ext.proc.pid)))
+        return pids
 
     def holds(self, inode: int) -> bool:
         """Is the socket ``inode`` one of the extensions' (or their children's)?"""
@@ -296,10 +360,20 @@ class Extensions:
     # ----------------------------------------------------------------- the API
 
     def _by_ident(self, headers: Mapping[str, str]) -> Extension | bytes:
+        # Lambda's checks and words (aws-lambda-runtime-interface-emulator: rapi/middleware.go,
+        # handler/agentnext.go)
         ident = headers.get(IDENTIFIER, "")
         if not ident:
             return _error(
-                403, "Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier"
+                403,
+                "Extension.MissingExtensionIdentifier",
+                "Missing Lambda-Extension-Identifier header",
+            )
+        try:
+            uuid.UUID(ident)
+        except ValueError:
+            return _error(
+                403, "Extension.InvalidExtensionIdentifier", "Invalid Lambda-Extension-Identifier"
             )
         for ext in self.members:
             if ext.ident == ident:
@@ -326,7 +400,11 @@ class Extensions:
             found = self._by_ident(headers)
             if isinstance(found, bytes):
                 return found
-            found.error_type = headers.get(ERROR_TYPE) or "Extension.Unknown"
+            if not headers.get(ERROR_TYPE):
+                return _error(
+                    403, "Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found"
+                )
+            found.error_type = headers[ERROR_TYPE]
             self.on_output(
                 f"Extension {found.name} {path[1:]}: {found.error_type} "
                 f"{body.decode('utf-8', 'replace')}\n".encode()
@@ -338,18 +416,31 @@ class Extensions:
         return _not_found()
 
     def _register(self, headers: Mapping[str, str], body: bytes) -> bytes:
+        # Lambda's checks, statuses and words (the emulator's handler/agentregister.go)
         name = headers.get("lambda-extension-name", "")
         if not name:
-            return _error(403, "Extension.InvalidExtensionName", "Missing Lambda-Extension-Name")
-        if self.phase != "init":
-            return _error(403, "Extension.InvalidState", "Register is only allowed during INIT")
+            return _error(403, "Extension.InvalidExtensionName", "Empty extension name")
         try:
-            events = json.loads(body or b"{}").get("events", [])
-        except (ValueError, AttributeError):
-            return _error(400, "InvalidRequestFormat", "the body is not a JSON object")
-        if not isinstance(events, list) or any(e not in EVENTS for e in events):
+            request = json.loads(body or b"{}")
+            if not isinstance(request, dict):
+                raise ValueError("the body is not a JSON object")
+        except ValueError as e:
+            return _error(403, "InvalidRequestFormat", str(e))
+        if request.get("configurationKeys"):
             return _error(
-                400, "Extension.InvalidEventType", f"events must be among {', '.join(EVENTS)}"
+                403,
+                "InvalidRequestFormat",
+                "configurationKeys are deprecated; use environment variables instead",
+            )
+        events = request.get("events") or []
+        if not isinstance(events, list):
+            return _error(403, "InvalidRequestFormat", "events must be a list")
+        for event in events:
+            if event not in EVENTS:
+                return _error(403, "Extension.InvalidEventType", f"{event}: unknown event type")
+        if self.phase != "init":
+            return _error(
+                403, "Extension.RegistrationClosed", "Extension registration closed already"
             )
         # an external extension registers under its file's name (UNVERIFIED: Lambda's refusal
         # of another name); the first unregistered process of that name takes it
@@ -357,7 +448,9 @@ class Extensions:
         if ext is None:
             ext = next((e for e in self.members if not e.ident), None)
         if ext is None:
-            return _error(403, "Extension.AlreadyRegistered", f"{name} is already registered")
+            return _error(
+                403, "Extension.InvalidExtensionState", f"Extension {name} already registered"
+            )
         ext.name, ext.ident, ext.events = name, str(uuid.uuid4()), frozenset(events)
         self._changed.set()
         body_out = {
@@ -365,6 +458,10 @@ class Extensions:
             "functionVersion": self.version,
             "handler": self.fn.handler,
         }
+        # opted into with ``Lambda-Extension-Accept-Feature: accountId`` (Lambda's docs)
+        features = headers.get("lambda-extension-accept-feature", "")
+        if "accountId" in (f.strip() for f in features.split(",")):
+            body_out["accountId"] = self.account_id
         return _json(200, body_out, (("Lambda-Extension-Identifier", ext.ident),))
 
     def _next(self, ext: Extension, proto: RuntimeAPIProtocol) -> bytes | None:
