@@ -5,15 +5,18 @@ Region sizes are asserted with Pilot (the snapshots in test_snapshots.py show ho
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import TextArea
+from textual.widgets import DataTable, Static, TextArea
 
 from tests.tui.pilot import wait_until
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.functions import FunctionsPane
+from workbench.tui.widgets.invocation_log import COLUMNS as LOG_COLUMNS
+from workbench.tui.widgets.invocation_log import InvocationLog
 
 from ..helpers import make_function
 
@@ -104,3 +107,100 @@ async def test_zoomed_pane_keeps_its_keys(app: WorkbenchApp) -> None:
         await pilot.press("ctrl+g", "down")
         await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "orders")
         assert app.screen.maximized is app.query_one("#functions", Widget)
+
+
+def lines_of(app: WorkbenchApp, selector: str) -> list[str]:
+    return str(app.query_one(selector, Static).content).splitlines()
+
+
+FIELDS = ("Duration", "Billed", "Max Memory", "Init Duration")
+
+
+@pytest.mark.parametrize(
+    ("size", "names_only", "log_columns"),
+    [
+        ((80, 24), True, ["time", "function", "trigger", "status", "duration"]),
+        ((120, 40), False, ["time", "function", "trigger", "request", "status", "duration"]),
+        ((200, 50), False, [key for _, key, _ in LOG_COLUMNS]),
+    ],
+    ids=["80x24", "120x40", "200x50"],
+)
+async def test_narrow_columns_give_way_before_the_function_column(
+    app: WorkbenchApp, size: tuple[int, int], names_only: bool, log_columns: list[str]
+) -> None:
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "hello")
+        await pilot.press("ctrl+r")
+        log = app.query_one(InvocationLog)
+        await wait_until(pilot, lambda: log.table.row_count == 1)
+        functions = app.query_one("#functions-table", DataTable)
+        shown = [str(c.key.value) for c in functions.ordered_columns]
+        assert shown == (["name"] if names_only else ["name", "runtime", "warm", "last"])
+        assert [str(c.key.value) for c in log.table.ordered_columns] == log_columns
+        # what is shown fits: no column cut at the table's edge
+        widths = sum(c.get_render_width(log.table) for c in log.table.ordered_columns)
+        assert widths <= log.table.size.width
+        row = [str(cell) for cell in log.table.get_row_at(0)]
+        assert row[1] == "hello:$LATEST" and "success" in row
+
+
+async def test_a_zoomed_pane_shows_the_columns_its_width_has_room_for(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "hello")
+        table = app.query_one("#functions-table", DataTable)
+        table.focus()
+        await pilot.press("down")  # orders: the selection survives the columns changing
+        await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "orders")
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: len(table.ordered_columns) == 4)
+        assert app.query_one(FunctionsPane).selected == "orders"
+        assert str(table.get_cell("orders", "runtime")).startswith("python3")
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: len(table.ordered_columns) == 1)
+        assert app.query_one(FunctionsPane).selected == "orders"
+        assert table.cursor_row == 1
+
+
+async def test_a_zoomed_log_shows_more_of_its_columns(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "hello")
+        log = app.query_one(InvocationLog)
+        before = [str(c.key.value) for c in log.table.ordered_columns]
+        assert "billed" not in before
+        log.table.focus()
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: len(log.table.ordered_columns) > len(before))
+        after = [str(c.key.value) for c in log.table.ordered_columns]
+        assert set(before) < set(after) and {"billed", "memory", "start"} <= set(after)
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: len(log.table.ordered_columns) == len(before))
+
+
+async def test_status_lines_wrap_between_fields_never_inside_one(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "hello")
+        await pilot.press("ctrl+r")
+        await wait_until(
+            pilot, lambda: "Duration" in str(app.query_one("#response-status", Static).content)
+        )
+        status = app.query_one("#response-status", Static)
+        narrow = lines_of(app, "#response-status")
+        assert len(narrow) > 2  # it did wrap, at this width
+        width = status.size.width
+        for line in narrow:
+            assert len(line) <= width, (line, width)
+            assert not line.startswith(("ms", "MB")), narrow  # no unit left from its number
+        for name in FIELDS:  # each field on one line, or its name above its value and unit
+            whole = rf"^{name} [\d./]+ (ms|MB)"
+            parted = rf"^{name}\n[\d./]+ (ms|MB)(  |$)"
+            assert re.search(whole, "\n".join(narrow), re.M) or re.search(
+                parted, "\n".join(narrow), re.M
+            ), (name, narrow)
+        detail = lines_of(app, "#function-detail")
+        assert any("/tmp 512 MB" in line for line in detail), detail
+        # zoomed, the same status takes the width: fewer lines, the fields still whole
+        app.query_one("#response-scroll", Widget).focus()
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: len(lines_of(app, "#response-status")) < len(narrow))
+        wide = " ".join(lines_of(app, "#response-status"))
+        assert all(re.search(rf"{name} [\d./]+ (ms|MB)", wide) for name in FIELDS), wide

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
 from ...engine.runtime import HOST, cannot_start, enters_namespaces
+from ..fields import together
 from ..registry_view import RegistryView, configured_split, short_split
 
 STATUS_STYLES = {
@@ -279,17 +280,17 @@ def _function_detail(row: FunctionRow) -> Text:
         )
     fn = row.config
     assert fn is not None
-    reserved = (
-        f"  reserved {fn.reserved_concurrency}" if fn.reserved_concurrency is not None else ""
-    )
+    reserved = fn.reserved_concurrency
+    reserved_text = "" if reserved is None else "  " + together("reserved", reserved)
     text = Text.assemble(
         (fn.name, "bold"),
         f"  {fn.handler}\n",
         (
-            f"{fn.runtime}  {fn.memory_size} MB  {fn.timeout} s  /tmp {fn.ephemeral_storage} MB",
+            f"{fn.runtime}  {together(fn.memory_size, 'MB')}  {together(fn.timeout, 's')}"
+            f"  {together('/tmp', fn.ephemeral_storage, 'MB')}",
             "dim",
         ),
-        (reserved, "dim"),
+        (reserved_text, "dim"),
     )
     if row.runs_on is not None:
         text.append(f"\n{row.runs_on}", style="yellow")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -24,6 +25,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from ...engine import Engine, LambdaError
 from ..dialogs.alias import AliasDialog, AliasRequest, ConfirmAliasDelete
 from ..dialogs.publish import PublishPrompt
+from ..fields import FieldStatic
 from ..registry_view import RegistryView, configured_split
 from .function_rows import (
     STATUS_STYLES,
@@ -48,6 +50,11 @@ __all__ = [
 
 # memory and timeout are in the detail below: the statuses need the width
 COLUMNS = ("name", "runtime", "warm", "last")
+LABELS = {"name": "Function", "runtime": "Runtime", "warm": "Warm", "last": "Last"}
+# Narrower than this (the pane at 80 columns), the table shows names only: a runtime cut to
+# "python3." reads as nothing, and the detail below the table says the runtime anyway. Zoomed
+# (ctrl+g), the pane is wide again and shows every column.
+NAMES_ONLY_BELOW = 48
 
 
 def refusal(error: LambdaError) -> str:
@@ -132,15 +139,14 @@ class FunctionsPane(Vertical):
         self._flat: list[Row] = []
         self._announced: str | None = None  # the key of the last Selected message
         self._drawn: dict[str, tuple[object, ...]] = {}  # the cells on screen, by row key
+        self.columns: tuple[str, ...] = COLUMNS  # the ones shown (names only when narrow)
 
     def compose(self) -> ComposeResult:
         table: DataTable[object] = DataTable(id="functions-table", cursor_type="row")
-        table.add_column("Function", key="name")
-        table.add_column("Runtime", key="runtime")
-        table.add_column("Warm", key="warm")
-        table.add_column("Last", key="last")
+        for key in self.columns:
+            table.add_column(LABELS[key], key=key)
         yield table
-        yield Static(id="function-detail")
+        yield FieldStatic(id="function-detail")
 
     @property
     def selected_key(self) -> str | None:
@@ -190,11 +196,10 @@ class FunctionsPane(Vertical):
         """
         table = self.query_one(DataTable)
         flat = flatten(rows)
-        last_children = {r.children[-1].key for r in rows if r.children}
         changed_keys = [r.key for r in flat] != [r.key for r in self._flat]
         current = self.selected_key  # before a rebuild moves the cursor
         self.rows, self._flat = rows, flat
-        drawn = {row.key: cells(row, row.key in last_children) for row in flat}
+        drawn = self._cells(rows, flat)
         if changed_keys:
             with table.prevent(DataTable.RowHighlighted):  # no selection jumps while rebuilding
                 table.clear()
@@ -203,7 +208,7 @@ class FunctionsPane(Vertical):
         else:  # redrawn on every batch of engine events: touch only the cells that changed
             for row in flat:
                 before = self._drawn.get(row.key, ())
-                for i, (key, cell) in enumerate(zip(COLUMNS, drawn[row.key], strict=True)):
+                for i, (key, cell) in enumerate(zip(self.columns, drawn[row.key], strict=True)):
                     if i >= len(before) or not _same(before[i], cell):
                         table.update_cell(row.key, key, cell, update_width=True)
         self._drawn = drawn
@@ -241,6 +246,34 @@ class FunctionsPane(Vertical):
     def _show_detail(self) -> None:
         row = self.selected_row
         self.query_one("#function-detail", Static).update("" if row is None else detail(row))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Names only below ``NAMES_ONLY_BELOW`` columns, every column from there (or zoomed)."""
+        columns = COLUMNS[:1] if event.size.width < NAMES_ONLY_BELOW else COLUMNS
+        if columns == self.columns:
+            return
+        self.columns = columns
+        table = self.query_one(DataTable)
+        current = self.selected_key  # before the rows go
+        table.clear(columns=True)
+        for key in columns:
+            table.add_column(LABELS[key], key=key)
+        self._drawn = self._cells(self.rows, self._flat)
+        with table.prevent(DataTable.RowHighlighted):  # the same row stays selected
+            for row in self._flat:
+                table.add_row(*self._drawn[row.key], key=row.key)
+            if current is not None:
+                table.move_cursor(row=table.get_row_index(current))
+
+    def _cells(self, rows: list[FunctionRow], flat: list[Row]) -> dict[str, tuple[object, ...]]:
+        """Each row's cells, by row key, in the columns shown."""
+        last_children = {r.children[-1].key for r in rows if r.children}
+        shown = [COLUMNS.index(c) for c in self.columns]
+        drawn = {}
+        for row in flat:
+            full = cells(row, row.key in last_children)
+            drawn[row.key] = tuple(full[i] for i in shown)
+        return drawn
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

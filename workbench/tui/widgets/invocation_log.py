@@ -53,6 +53,37 @@ COLUMNS = (
     ("Start", "start", 5),
     ("Cost", "cost", 12),
 )
+# When the log is too narrow for every column, these give way first (last in this order goes
+# first): the Function column is the last to go, after the time, before the status.
+KEEP_ORDER = (
+    "time",
+    "function",
+    "status",
+    "duration",
+    "trigger",
+    "request",
+    "billed",
+    "memory",
+    "start",
+    "cost",
+)
+
+
+def fit_columns(width: int, padding: int = 1) -> tuple[str, ...]:
+    """The columns (keys, in table order) that fit ``width`` cells, by ``KEEP_ORDER``.
+
+    A column cut at the edge reads as another word ("Durati"); one left out does not, and
+    the record (enter) has every field. Zoomed (ctrl+g), the log is wide enough for all.
+    """
+    widths = {key: w + 2 * padding for _, key, w in COLUMNS}
+    kept: set[str] = set()
+    used = 0
+    for key in KEEP_ORDER:
+        if used + widths[key] > width and kept:
+            break
+        kept.add(key)
+        used += widths[key]
+    return tuple(key for _, key, _ in COLUMNS if key in kept)
 
 
 @dataclass(frozen=True)
@@ -141,7 +172,8 @@ def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
     row = ROW_STYLES.get(r.status, "")
 
     def cell(value: str, style: str = "") -> Text:
-        return Text(value, style=style or row, end="")
+        # cut at the column's edge with an ellipsis, never mid-word without one
+        return Text(value, style=style or row, end="", no_wrap=True, overflow="ellipsis")
 
     return (
         TimeCell(r.started_at, order, row),
@@ -248,6 +280,8 @@ class InvocationLog(Vertical):
         self._last_merge = 0.0
         self._count_text = ""
         self.searching = False
+        self.columns: tuple[str, ...] = tuple(key for _, key, _ in COLUMNS)  # those shown
+        self._shown = list(range(len(COLUMNS)))  # their indexes in a row of cells()
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="log-filters"):
@@ -274,9 +308,30 @@ class InvocationLog(Vertical):
             )
             yield Static(id="log-count")
         table = LogTable(id="log-table", cursor_type="row")
-        for label, key, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
+        self._add_columns(table)
         yield table
+
+    def _add_columns(self, table: DataTable[object]) -> None:
+        for label, key, width in COLUMNS:
+            if key in self.columns:
+                table.add_column(label, key=key, width=width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Show the columns that fit (``fit_columns``); the rows are drawn again if that changed."""
+        scrollbar = self.table.styles.scrollbar_size_vertical
+        columns = fit_columns(event.size.width - scrollbar, self.table.cell_padding)
+        if columns == self.columns:
+            return
+        self.columns = columns
+        self._shown = [i for i, (_, key, _) in enumerate(COLUMNS) if key in columns]
+        kept = self._cursor_request_id()
+        shown = sorted(((o, rid) for o, rid in self._order), reverse=True)
+        records = [self.records[rid] for _, rid in shown]
+        self.table.clear(columns=True)
+        self._add_columns(self.table)
+        self._replace(records)
+        if kept is not None and kept in self._slot_of:
+            self.table.move_cursor(row=self.table.get_row_index(self._slot_of[kept]))
 
     def on_mount(self) -> None:
         self._sync_functions()
@@ -350,10 +405,11 @@ class InvocationLog(Vertical):
             r = incoming.get(rid)
             if r is None:
                 continue
-            row = cells(r, order)
+            full = cells(r, order)
+            row = tuple(full[i] for i in self._shown)
             if free:
                 slot = free.pop()
-                for (_, column, _), value in zip(COLUMNS, row, strict=True):
+                for column, value in zip(self.columns, row, strict=True):
                     # under load many cells repeat (function, status, memory, warm): an
                     # update_cell is most of a merge's cost, so skip the ones that match
                     if column == "time" or not same(table.get_cell(slot, column), value):

@@ -13,24 +13,29 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from ...engine import InvokeResult, ResponseChunk
+from ..fields import FieldStatic, together
 from ..registry_view import version_label
 from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
 
 
 def metrics_line(result: InvokeResult) -> Text:
+    """Lambda's REPORT line, as fields (``FieldStatic`` wraps it between them)."""
     r = result.record
     parts: list[str | tuple[str, str]] = [
         ("cold" if r.cold else "warm", "bold cyan" if r.cold else "bold green"),
-        f"  Duration {r.duration_ms:.2f} ms  Billed {r.billed_ms} ms  ",
-        f"Max Memory {r.max_memory_mb}/{r.memory_size} MB",
+        f"  {together('Duration', f'{r.duration_ms:.2f}', 'ms')}"
+        f"  {together('Billed', r.billed_ms, 'ms')}  ",
+        together("Max", "Memory", f"{r.max_memory_mb}/{r.memory_size}", "MB"),
     ]
     if r.init_duration_ms is not None:
-        parts.append(f"  Init Duration {r.init_duration_ms:.2f} ms")
+        parts.append("  " + together("Init", "Duration", f"{r.init_duration_ms:.2f}", "ms"))
     if r.start_wait_ms:
-        parts.append((f"  Waited {r.start_wait_ms / 1000:.2f} s to start", "bold yellow"))
+        waited = together("Waited", f"{r.start_wait_ms / 1000:.2f}", "s", "to", "start")
+        parts.append((f"  {waited}", "bold yellow"))
     if r.paused_ms:
-        parts.append((f"  Paused {r.paused_ms / 1000:.2f} s (not billed)", "bold yellow"))
+        paused = together("Paused", f"{r.paused_ms / 1000:.2f}", "s", "(not", "billed)")
+        parts.append((f"  {paused}", "bold yellow"))
     parts.append((f"  {version_label(r.version)}", "dim"))  # v3, or $LATEST
     return Text.assemble(*parts)
 
@@ -64,7 +69,7 @@ class ResponsePane(Vertical):
         self._chunks = Text()  # a streamed response's chunks so far, while it runs
 
     def compose(self) -> ComposeResult:
-        yield Static("Invoke a function with ctrl+r.", id="response-status")
+        yield FieldStatic(Text("Invoke a function with ctrl+r."), id="response-status")
         with VerticalScroll(id="response-scroll"):
             yield Static(id="response-body")
         compare = ResponseDiffView(id="response-diff")
