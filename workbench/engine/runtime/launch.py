@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.function import FunctionConfig, runtime_family
+from . import exec_wrapper
 from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
 from .extensions import find_extensions
 from .interpreters import python_version
@@ -38,6 +39,8 @@ PYTHON_SANDBOXED_START = (
     f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); "
     "import workbench_sandbox; workbench_sandbox.run()"
 )
+# the same as a script, for a wrapper script (exec_wrapper.py): its last argument is the script
+PYTHON_START_SCRIPT = RUNTIMES_DIR / "python" / "workbench_start.py"
 NODE_BOOTSTRAP = RUNTIMES_DIR / "node" / "bootstrap.js"
 # Reads one line (the engine's go-ahead, sent once the limits are set), moves itself into the
 # cgroup's hierarchies named in JOIN_VAR (v1: ``EnvCgroup.join_files``; a shell is one thread, so
@@ -116,8 +119,11 @@ def enters_namespaces(fn: FunctionConfig) -> bool:
     """Does ``fn``'s runtime enter its own namespaces (where the machine allows it)? Our
     Python runtime client does (``runtimes/python/workbench_sandbox.py``); AWS's client, Node
     and custom runtimes run with the cgroup and rlimits only. Nor does a function with external
-    extensions: they run with the host's paths, and its runtime beside them (extensions.py)."""
+    extensions: they run with the host's paths, and its runtime beside them (extensions.py); nor
+    one started by a wrapper script, which runs before the runtime could enter them."""
     if runtime_family(fn.runtime) != "python" or fn.runtime_client == "awslambdaric":
+        return False
+    if exec_wrapper.wants_wrapper(fn):
         return False
     return not find_extensions(fn)
 
@@ -141,10 +147,28 @@ def launch(
     if family == "python":
         if namespaced:
             return _python_namespaced(fn, python, pycache_dir)
-        return _python(fn, python, pycache_dir, debug)
-    if family == "nodejs":
-        return _node(fn, node, debug)
-    return _provided(fn)
+        how = _python(fn, python, pycache_dir, debug)
+    elif family == "nodejs":
+        how = _node(fn, node, debug)
+    else:
+        return _provided(fn)
+    if not exec_wrapper.wants_wrapper(fn):
+        return how
+    wrapper = _wrapper(fn)
+    if isinstance(wrapper, LaunchError):
+        raise wrapper
+    script = None
+    if how.argv[-2:] == ["-c", PYTHON_START]:  # the wrapper gets the runtime's script last
+        script = [*how.argv[:-2], str(PYTHON_START_SCRIPT)]
+    return exec_wrapper.wrap(how, wrapper, script)
+
+
+def _wrapper(fn: FunctionConfig) -> Path | LaunchError:
+    found = exec_wrapper.resolve(fn)
+    if isinstance(found, str):
+        # UNVERIFIED: Lambda's bootstrap fails to exec it, and the runtime's exit is the error
+        return LaunchError("Runtime.ExitError", found)
+    return found
 
 
 def _debugpy(python: str, debug: DebugTarget, env: dict[str, str]) -> list[str]:
@@ -172,8 +196,13 @@ def _debugpy(python: str, debug: DebugTarget, env: dict[str, str]) -> list[str]:
 def cannot_start(fn: FunctionConfig) -> LaunchError | None:
     """What ``launch`` would refuse in the function's own folder, found without starting
     anything, so a front end can say it before the first invoke fails: AWS's client not vendored,
-    no executable ``bootstrap``. (A missing interpreter is the interpreters' notice.)"""
+    no executable ``bootstrap``, a wrapper script that is not there. (A missing interpreter is
+    the interpreters' notice.)"""
     family = runtime_family(fn.runtime)
+    if exec_wrapper.wants_wrapper(fn):
+        wrapper = _wrapper(fn)
+        if isinstance(wrapper, LaunchError):
+            return wrapper
     if family == "python":
         return _missing_client(fn) if fn.runtime_client == "awslambdaric" else None
     if family == "nodejs":
