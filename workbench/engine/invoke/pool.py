@@ -111,10 +111,10 @@ class EnvironmentPool:
         fork servers' thread: finding an interpreter may list pyenv's)."""
         namespaces = bool(self.isolation and self.isolation.namespaces)
         for fn in list(self.catalog.functions.values()):
-            if runtime_family(fn.runtime) != "python":
-                continue
-            interpreter = self.interpreters.find(fn.runtime)
-            python = interpreter.path if interpreter is not None else sys.executable
+            python = sys.executable  # (other runtimes' launcher in namespaces)
+            if runtime_family(fn.runtime) == "python":
+                interpreter = self.interpreters.find(fn.runtime)
+                python = interpreter.path if interpreter is not None else python
             namespaced = namespaces and enters_namespaces(fn)
             try:
                 forkable = launch(fn, python=python, namespaced=namespaced).forkable
