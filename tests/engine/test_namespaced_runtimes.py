@@ -79,9 +79,7 @@ export const handler = async (event) => {
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
-async def test_a_node_function_runs_in_its_namespaces(
-    sandboxed: Engine, tmp_path: Path
-) -> None:
+async def test_a_node_function_runs_in_its_namespaces(sandboxed: Engine, tmp_path: Path) -> None:
     folder = _folder(
         sandboxed, "node", {"index.mjs": NODE}, runtime="nodejs20.x", handler="index.handler"
     )
@@ -119,9 +117,7 @@ done
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
-async def test_a_custom_runtime_runs_in_its_namespaces(
-    sandboxed: Engine, tmp_path: Path
-) -> None:
+async def test_a_custom_runtime_runs_in_its_namespaces(sandboxed: Engine, tmp_path: Path) -> None:
     hidden = _host_paths(sandboxed, tmp_path)
     folder = _folder(
         sandboxed,
