@@ -42,6 +42,7 @@ from ...engine.invoke import (
 )
 from ...engine.storage import SavedEvents
 from ..navigation import NAVIGATION_BINDINGS, focus_pane, move_table_cursor
+from ..pane_focus import PaneHighlight
 from ..registry_view import RegistryView
 from ..reruns import FIRST_RUN_TRIGGER, Reruns
 from ..widgets.editor import EventEditor
@@ -111,6 +112,7 @@ class MainScreen(Screen[None]):
         self.reruns = Reruns(engine, self._post_rerun)
         self._reported: dict[str, str] = {}  # function -> the reload problem last toasted
         self._invocations: dict[Worker[None], str] = {}
+        self.pane_highlight = PaneHighlight(self)
 
     def compose(self) -> ComposeResult:
         yield Header(icon=ICON)
@@ -129,6 +131,9 @@ class MainScreen(Screen[None]):
             with Vertical(id="gauge-box"):
                 yield ConcurrencyGauge(self.account_limit, id="gauge")
         yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.pane_highlight.follow()
 
     def action_zoom(self) -> None:
         """ctrl+g: the focused pane full screen, or the layout back."""

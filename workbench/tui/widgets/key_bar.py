@@ -35,7 +35,7 @@ class ShownKey:
 
     @property
     def place(self) -> str:
-        """"lead" (first), "tail" (at the right end) or "" (in between, while they fit)."""
+        """ "lead" (first), "tail" (at the right end) or "" (in between, while they fit)."""
         action = self.action.removeprefix("app.")
         return "lead" if action in LEAD else "tail" if action in TAIL else ""
 
