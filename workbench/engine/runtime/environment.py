@@ -390,8 +390,6 @@ class Environment(RuntimeAPIListener):
         loop.add_reader(self._stdout_fd, self._read_output)
         loop.add_reader(self._pidfd, self._on_exit)
         self._publish("init_start")
-        if self.extensions is not None:  # the Telemetry API's platform.initStart
-            self.extensions.runtime_init_start(self.init_type, self.runs_as)
         if self.ide is not None:  # debug_wait once it listens (_take_output)
             self._listening_line = LISTENING[self.ide.kind]
         self._waiter = loop.create_future()
@@ -417,7 +415,9 @@ class Environment(RuntimeAPIListener):
             "init_error", duration_ms=self.init_duration_ms, error_type=outcome.error_type
         )
         if self.extensions is not None:  # the Telemetry API's initRuntimeDone and initReport
-            self.extensions.init_failed(self.init_type, self.init_duration_ms, outcome.kind)
+            self.extensions.init_failed(
+                self.init_type, self.init_duration_ms, outcome.kind, outcome.error_type
+            )
         if self.state != "dead":
             self.shutdown("error")
         return outcome
@@ -434,6 +434,8 @@ class Environment(RuntimeAPIListener):
             on_output=self._feed,
             on_crash=self._extension_crashed,
             account_id=self.account_id,
+            init_type=self.init_type,
+            runtime=self.runs_as,
         )
         self.api.extensions = self.extensions
         t0 = time.perf_counter()

@@ -134,6 +134,7 @@ class Extension:
     busy: bool = False  # handed an event, has not asked next since
     exited: int | None = None  # its exit status, once reaped
     error_type: str | None = None  # from init/error or exit/error
+    ready: bool = False  # it has asked for its first event (platform.extension sent)
 
 
 class Extensions:
@@ -148,8 +149,11 @@ class Extensions:
         on_output: Callable[[bytes], None],
         on_crash: Callable[[Extension], None],
         account_id: str = "123456789012",
+        init_type: str = "on-demand",  # AWS_LAMBDA_INITIALIZATION_TYPE (telemetry's InitType)
+        runtime: str = "",  # the runtime that runs, as platform.initStart names it
     ) -> None:
         self.fn = fn
+        self.init_type, self.runtime = init_type, runtime or fn.runtime
         self.account_id = account_id
         self.version = version
         self.members = [Extension(p) for p in paths]
@@ -175,6 +179,11 @@ class Extensions:
         Lambda (and counts in Max Memory Used); it keeps its own session, not the runtime's
         process group, so that it outlives the runtime's kill by its SHUTDOWN budget."""
         loop = self._loop = asyncio.get_running_loop()
+        # INIT starts here, with Extension INIT: Lambda's INIT_START comes before its extensions'
+        # TELEMETRY and EXTENSION lines
+        self.telemetry.init_start(
+            self.init_type, runtime_version(self.runtime), runtime_version_arn(self.runtime)
+        )
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(read_fd, False)
         self._read_fd = read_fd
@@ -324,15 +333,15 @@ class Extensions:
         self.telemetry.init_report(init_type, init_ms)
         self.telemetry.close_subscriptions()
 
-    def runtime_init_start(self, init_type: str, runtime: str) -> None:
-        """The runtime was started: ``platform.initStart``."""
-        self.telemetry.init_start(init_type, runtime_version(runtime), runtime_version_arn(runtime))
-
-    def init_failed(self, init_type: str, init_ms: float, kind: str) -> None:
-        """INIT failed (``kind``: ``timeout``, ``exit`` or ``init_error``) before it was done."""
-        error_type = {"timeout": "Sandbox.Timedout", "exit": "Runtime.ExitError"}.get(
-            kind, "Runtime.Unknown"
-        )  # UNVERIFIED: the errorType Lambda's telemetry names for each
+    def init_failed(
+        self, init_type: str, init_ms: float, kind: str, error_type: str | None
+    ) -> None:
+        """INIT failed (``kind``: ``timeout``, ``exit`` or ``init_error`` with the runtime's
+        ``error_type``) before it was done."""
+        if not error_type:  # UNVERIFIED: the errorType Lambda's telemetry names for these
+            error_type = {"timeout": "Sandbox.Timedout", "exit": "Runtime.ExitError"}.get(
+                kind, "Runtime.Unknown"
+            )
         self.telemetry.init_runtime_done(init_type, error_type)
         self.telemetry.init_report(init_type, init_ms, error_type)
 
@@ -517,7 +526,6 @@ class Extensions:
             )
         ext.name, ext.ident, ext.events = name, str(uuid.uuid4()), frozenset(events)
         self._changed.set()
-        self.telemetry.extension(name, events)
         body_out = {
             "functionName": self.fn.name,
             "functionVersion": self.version,
@@ -546,6 +554,9 @@ class Extensions:
         return _json(200, "OK")  # [DG:telemetry-api-reference] HTTP/1.1 200 OK "OK"
 
     def _next(self, ext: Extension, proto: RuntimeAPIProtocol) -> bytes | None:
+        if not ext.ready:  # its first next: Lambda's "EXTENSION Name: x State: Ready Events: [..]"
+            ext.ready = True
+            self.telemetry.extension(ext.name, [e for e in EVENTS if e in ext.events])
         ext.busy = False
         self._changed.set()
         if ext.queue:

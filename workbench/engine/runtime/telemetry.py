@@ -62,6 +62,8 @@ SANDBOX_HOSTS = frozenset({"sandbox.localdomain", "sandbox", "localhost", "127.0
 # observed in extensions' logs; how many it keeps is not documented)
 INIT_BACKLOG = 1_000
 POST_TIMEOUT_S = 5.0  # one POST to a destination, connect to answer (UNVERIFIED: Lambda's)
+# what may wait for a destination, in batches (beyond it, events are dropped)
+QUEUED_BATCHES = 2
 RETRIES = (0.1, 0.3)  # Lambda "retries ... with backoff" [DG]: the delays here are ours
 # [DG:telemetry-schema-reference, platform.logsDropped example]
 DROPPED_REASON = "Consumer seems to have fallen behind as it has not acknowledged receipt of logs."
@@ -187,19 +189,26 @@ class Subscriber:
 
     def add(self, event: bytes) -> None:
         sub = self.sub
-        if len(self.waiting) >= sub.max_items or self.waiting_bytes >= sub.max_bytes:
-            # a full buffer while a batch is on its way: Lambda "might drop records to keep
-            # memory utilization bounded" [DG]; the next batch says how many
+        if (
+            len(self.waiting) >= QUEUED_BATCHES * sub.max_items
+            or self.waiting_bytes >= QUEUED_BATCHES * sub.max_bytes
+        ):
+            # the destination has fallen behind: Lambda "might drop records to keep memory
+            # utilization bounded" [DG]; the next batch says how many (platform.logsDropped)
             self.dropped_records += 1
             self.dropped_bytes += len(event)
             return
         self.waiting.append(event)
         self.waiting_bytes += len(event)
-        if len(self.waiting) >= sub.max_items or self.waiting_bytes >= sub.max_bytes:
+        if self._full():
             self.flush()
         elif self._timer is None and self._sending is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(sub.timeout_ms / 1000, self.flush)
+
+    def _full(self) -> bool:
+        """A batch's worth waits: maxItems events, or maxBytes."""
+        return len(self.waiting) >= self.sub.max_items or self.waiting_bytes >= self.sub.max_bytes
 
     def flush(self) -> None:
         """Send what waits now (or as soon as the batch under way is acknowledged)."""
@@ -211,9 +220,15 @@ class Subscriber:
         if self._sending is not None:
             self._due = True
             return
-        batch = list(self.waiting)
-        self.waiting.clear()
-        self.waiting_bytes = 0
+        # a batch: up to maxItems events, closed by the one that reaches maxBytes (Lambda: "expect
+        # payloads as large as 2 * maxBytes + metadataBytes" [DG])
+        batch: list[bytes] = []
+        size = 0
+        while self.waiting and len(batch) < self.sub.max_items and size < self.sub.max_bytes:
+            event = self.waiting.popleft()
+            batch.append(event)
+            size += len(event)
+        self.waiting_bytes -= size
         if self.dropped_records:
             batch.insert(0, _encode("platform.logsDropped", self._dropped_record()))
             self.dropped_records = self.dropped_bytes = 0
@@ -248,7 +263,7 @@ class Subscriber:
                 self.failing = True
         finally:
             self._sending = None
-        if self._due or len(self.waiting) >= self.sub.max_items:
+        if self._due or self._full():
             self._due = False
             self.flush()
         elif self.waiting and self._timer is None and not self._closed:
