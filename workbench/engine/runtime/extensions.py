@@ -14,6 +14,9 @@ Each extension runs in the environment's cgroup (it joins before it execs: memor
 shared with the runtime, as on Lambda) but in its own session, so that the runtime's kill spares
 it for SHUTDOWN; it is killed with the environment after that (``kill``). Its variables are
 Lambda's for extensions (``extension_environment``), not the runtime's.
+
+The Telemetry API (``PUT /2022-07-01/telemetry``, telemetry.py) is theirs too: only a registered
+extension subscribes, during INIT, and this class tells its ``Telemetry`` each phase.
 """
 
 from __future__ import annotations
