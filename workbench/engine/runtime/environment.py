@@ -36,7 +36,7 @@ from .extensions import Extensions, ShutdownReasonWire, extension_environment, f
 from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
-from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
+from .launch import LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .response_stream import ResponseStream, announce_chunks
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener, error_body
@@ -321,10 +321,11 @@ class Environment(RuntimeAPIListener):
             try:
                 env[namespaces.SPEC_VAR] = namespaces.spec(
                     self.fn,
-                    runtime_dir=PYTHON_BOOTSTRAP.parent,
+                    runtime_dir=how.sandbox_runtime,
                     tmpdir=self.tmpdir,
                     root=namespaces.mount_point(self.tmp_root),
                     checked_sources=self.checked_sources,
+                    in_place=how.sandbox_binds,
                 )
             except ValueError as e:  # INIT fails with it (workbench_sandbox.run)
                 env[namespaces.SANDBOX_ERROR_VAR] = f"cannot describe the namespaces: {e}"

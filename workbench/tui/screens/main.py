@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from ...engine import (
@@ -49,6 +49,7 @@ from ..widgets.function_rows import debug_waits
 from ..widgets.functions import FunctionsPane
 from ..widgets.gauge import ConcurrencyGauge
 from ..widgets.invocation_log import InvocationLog
+from ..widgets.key_bar import KeyBar
 from ..widgets.response import ResponsePane
 from ..widgets.sources import SourcesPane
 from ..widgets.timeline import LifecycleTimeline
@@ -127,7 +128,7 @@ class MainScreen(Screen[None]):
                     yield SourcesPane(self.engine, id="sources")
             with Vertical(id="gauge-box"):
                 yield ConcurrencyGauge(self.account_limit, id="gauge")
-        yield Footer()
+        yield KeyBar()
 
     def action_zoom(self) -> None:
         """ctrl+g: the focused pane full screen, or the layout back."""
