@@ -415,6 +415,10 @@ class Environment(RuntimeAPIListener):
         self._publish(
             "init_error", duration_ms=self.init_duration_ms, error_type=outcome.error_type
         )
+        if self.extensions is not None:  # the Telemetry API's initRuntimeDone and initReport
+            self.extensions.init_failed(
+                self.init_type, self.init_duration_ms, outcome.kind, outcome.error_type
+            )
         if self.state != "dead":
             self.shutdown("error")
         return outcome
@@ -431,6 +435,8 @@ class Environment(RuntimeAPIListener):
             on_output=self._feed,
             on_crash=self._extension_crashed,
             account_id=self.account_id,
+            init_type=self.init_type,
+            runtime=self.runs_as,
         )
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
@@ -468,7 +474,7 @@ class Environment(RuntimeAPIListener):
         assert self.extensions is not None
         failed = await self.extensions.all_waiting(INIT_TIMEOUT_S)
         if failed is None:
-            self.extensions.phase = "ready"  # from here an extension's exit resets it
+            self.extensions.init_done(self.init_type, self.init_duration_ms or 0.0)  # phase "ready"
             self._resolve(Outcome("ready"))
         else:
             self._resolve(Outcome("init_error", error_body(*failed), failed[0]))
@@ -519,6 +525,7 @@ class Environment(RuntimeAPIListener):
         self._publish("function_init", duration_ms=function_init)
         self._publish("init_done", duration_ms=self.init_duration_ms)
         if self.extensions is not None and self._loop is not None:
+            self.extensions.telemetry.init_runtime_done(self.init_type)
             self._loop.create_task(self._ready_after_extensions())
             return
         self._resolve(Outcome("ready"))
@@ -620,7 +627,7 @@ class Environment(RuntimeAPIListener):
         try:
             outcome = await waiter
             if self.extensions is not None and outcome.kind in ("response", "error", "too_large"):
-                outcome = await self._extensions_settled(outcome, timeout_s)
+                outcome = await self._extensions_settled(inv, outcome, timeout_s)
         finally:
             self._waiter = None
             if self.debugger is not None:  # a session still open ends with its invocation
@@ -658,12 +665,17 @@ class Environment(RuntimeAPIListener):
             self.cgroup.limit_cpu(self.isolation.vcpus(self.fn.memory_size))
         return outcome
 
-    async def _extensions_settled(self, outcome: Outcome, timeout_s: float) -> Outcome:
+    async def _extensions_settled(
+        self, inv: Invocation, outcome: Outcome, timeout_s: float
+    ) -> Outcome:
         """The invocation ends once every extension asked for its next event: Duration counts
         that post-runtime time, as Lambda bills it (UNVERIFIED: the caller here gets its
         response then too; Lambda sends it as soon as the runtime posts it)."""
         assert self.extensions is not None
-        self.extensions.runtime_answered()
+        self.extensions.runtime_answered(
+            inv, outcome.kind, outcome.error_type, outcome.size or len(outcome.body),
+            self._t_delivered,
+        )  # fmt: skip
         left = max(0.0, self._deadline - (self._loop or asyncio.get_running_loop()).time())
         failed = await self.extensions.settled(left if self._timer is not None else timeout_s)
         outcome.extensions_ms = self.extensions.post_runtime_ms
@@ -771,7 +783,7 @@ class Environment(RuntimeAPIListener):
                 self._loop.remove_reader(self._stdout_fd)
             return
         self._output_backlog = len(data) == READ_BYTES
-        self._feed(data)
+        self._feed_runtime(data)
 
     def drain_output(self) -> None:
         """Read what the runtime wrote before it answered, so it lands in this invocation's log:
@@ -792,7 +804,14 @@ class Environment(RuntimeAPIListener):
             if not data:
                 return
             waiting -= len(data)
-            self._feed(data)
+            self._feed_runtime(data)
+
+    def _feed_runtime(self, data: bytes) -> None:
+        """The runtime's output (the extensions' comes through ``_feed`` alone): the Telemetry
+        API's ``function`` lines too."""
+        if self.extensions is not None:
+            self.extensions.telemetry.function_output(data)
+        self._feed(data)
 
     def _feed(self, data: bytes) -> None:
         self._output.feed(data)
