@@ -71,6 +71,8 @@ class PreparedCall:
     replay_of: str | None = None  # a replay: the request id it runs again
     chain: str | None = None  # the trace header of the chain it continues (model/trace.py)
     stream: ResponseStream | None = None  # InvokeWithResponseStream: chunks go there
+    # set to the response the moment the runtime answers (answer_first.py), before extensions
+    answered: asyncio.Future[bytes] | None = None
 
 
 def check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
@@ -301,6 +303,7 @@ class Invoker:
                 if client_context
                 else None,
                 stream=call.stream,
+                answered=call.answered,
             )
             handed_at.append(time.time())
             debugger = self.pool.debugger

@@ -117,6 +117,8 @@ class Invocation:
     responded: bool = False
     # where a streamed response goes (InvokeWithResponseStream); None: made when one arrives
     stream: ResponseStream | None = None
+    # told the response once the runtime has answered, before extensions end the invocation
+    answered: asyncio.Future[bytes] | None = None
     _wire: bytes = field(default=b"", repr=False)
 
     def wire(self) -> bytes:
