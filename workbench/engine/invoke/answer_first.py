@@ -2,9 +2,10 @@
 
 With external extensions, an invocation ends only once every extension has asked for its next
 event (their post-invocation work: flushing telemetry, …), and its Duration counts that time;
-but Lambda returns the function's response to the caller when the runtime posts it, without
-waiting for the extensions (AWS docs, "Lambda extensions API": "the function response is
-returned ... extensions can continue running after"; REPORT then comes later).
+the caller does not wait for it: AWS's docs have extensions "continue to run after the function
+invocation is fully processed", and count that time apart (the PostRuntimeExtensionsDuration
+metric, the Telemetry API's ``platform.runtimeDone`` before ``platform.report``). UNVERIFIED:
+the exact moment Lambda's frontend replies (taken here: when the runtime posts its response).
 
 ``await invoke_answer_first(engine, "fn", payload)`` runs the invocation in its own task and
 returns an ``Answer`` with the runtime's response as soon as there is one (``result`` None: the
