@@ -276,3 +276,7 @@ async def test_at_80_columns_the_status_line_drops_whole_fields(app: WorkbenchAp
         assert fields == full[: len(fields)] or fields[:3] == full
         assert len(line) <= app.query_one("#log-count", Static).size.width
         assert "…" not in line
+        # wider (a resize, a zoom): the fields left out come back
+        await pilot.resize_terminal(160, 45)
+        await wait_until(pilot, lambda: "p99" in status(app))
+        assert status(app).startswith("paused, 12 new · f follows · 300 rows (newest 300) · p50")

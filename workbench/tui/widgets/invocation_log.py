@@ -233,6 +233,38 @@ class LogTable(DataTable[object]):
         self.call_next(opened_by_click)
 
 
+class StatusLine(Static):
+    """One line of fields (markup, plain text), most important first: those that fit its
+    width are shown whole, the rest left out (never one cut in two), again on each resize."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._fields: list[tuple[str, str]] = []
+        self._text = ""
+
+    def show(self, fields: list[tuple[str, str]]) -> None:
+        self._fields = fields
+        self._draw()
+
+    def _draw(self) -> None:
+        width = self.size.width or 10_000  # before the first layout: all of them
+        shown: list[str] = []
+        used = 0
+        for markup, plain in self._fields:
+            need = len(plain) + (3 if shown else 0)
+            if shown and used + need > width:
+                break
+            shown.append(markup)
+            used += need
+        text = " · ".join(shown)
+        if text != self._text:  # an unchanged label costs no layout
+            self._text = text
+            self.update(text)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._draw()
+
+
 class InvocationLog(Vertical):
     """Newest invocations first; enter (or a click) on a row opens its record."""
 
@@ -332,7 +364,6 @@ class InvocationLog(Vertical):
         self._incoming: list[InvocationRecord] = []  # matching records not merged yet
         self._merge_timer: Timer | None = None
         self._last_merge = 0.0
-        self._count_text = ""
         self.searching = False
         self.following = True
         self._held: list[InvocationRecord] = []  # matching records that arrived while paused
@@ -375,7 +406,7 @@ class InvocationLog(Vertical):
                 compact=True,
                 id="log-text",
             )
-        yield Static(id="log-count")
+        yield StatusLine(id="log-count")
         table = LogTable(id="log-table", cursor_type="row")
         table.user_moved = self._user_moved
         table.user_scrolled = self._user_scrolled
@@ -389,7 +420,6 @@ class InvocationLog(Vertical):
 
     def on_resize(self, event: events.Resize) -> None:
         """Show the columns that fit (``fit_columns``); the rows are drawn again if that changed."""
-        self._show_count(force=True)
         scrollbar = self.table.styles.scrollbar_size_vertical
         columns = fit_columns(event.size.width - scrollbar, self.table.cell_padding)
         if columns == self.columns:
@@ -832,22 +862,8 @@ class InvocationLog(Vertical):
             fields.append((text, text))
         return fields
 
-    def _show_count(self, *, force: bool = False) -> None:
-        """The status line: the fields that fit its width, whole (never one cut in two)."""
-        status = self.query_one("#log-count", Static)
-        width = status.size.width or 10_000
-        shown: list[str] = []
-        used = 0
-        for markup, plain in self._status_fields():
-            need = len(plain) + (3 if shown else 0)
-            if shown and used + need > width:
-                break
-            shown.append(markup)
-            used += need
-        text = " · ".join(shown)
-        if force or text != self._count_text:  # an unchanged label costs no layout
-            self._count_text = text
-            status.update(text)
+    def _show_count(self) -> None:
+        self.query_one(StatusLine).show(self._status_fields())
 
     # ----------------------------------------------------------------- selection
 
