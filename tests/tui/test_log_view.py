@@ -280,3 +280,33 @@ async def test_at_80_columns_the_status_line_drops_whole_fields(app: WorkbenchAp
         await pilot.resize_terminal(160, 45)
         await wait_until(pilot, lambda: "p99" in status(app))
         assert status(app).startswith("paused, 12 new · f follows · 300 rows (newest 300) · p50")
+
+
+async def test_following_again_while_a_page_is_read_leaves_paging_usable(
+    app: WorkbenchApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``f`` while the store is still reading a page: that page is dropped, and the next time
+    the cursor reaches the last row a page is read again (it is not stuck "loading")."""
+    import threading
+
+    from workbench.tui.widgets import invocation_log
+
+    release = threading.Event()
+    real_older = invocation_log.older
+
+    def slow_older(*args: object) -> list[InvocationRecord]:
+        release.wait(timeout=30)
+        return real_older(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(invocation_log, "older", slow_older)
+    async with app.run_test(size=(160, 45)) as pilot:
+        log = await stored(pilot, [record(i) for i in range(700)])
+        log.table.focus()
+        await pilot.press("G")
+        assert log.loading and "loading older…" in status(app)
+        await pilot.press("f")  # following again before the store answers
+        release.set()
+        await wait_until(pilot, lambda: not log.loading)
+        assert log.following and len(log.records) == 300  # the page was not merged
+        await pilot.press("G")
+        await wait_until(pilot, lambda: len(log.records) == 600 and not log.loading)

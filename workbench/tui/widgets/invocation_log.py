@@ -823,9 +823,12 @@ class InvocationLog(Vertical):
                 self.loading = False
                 self.notify(f"Could not read older history: {e}", severity="error")
             return
-        if generation != self._generation or self.following:
-            return  # a new filter, or following again: these rows would be dropped anyway
+        if generation != self._generation:
+            return  # a new filter was asked for meanwhile
         self.loading = False
+        if self.following:  # following again meanwhile: these rows would be dropped at once
+            self._show_count()
+            return
         self.exhausted = len(found) < want
         fresh = [r for r in found if r.request_id not in self.records]
         if fresh:
