@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -25,13 +25,24 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Select
 
 from ...engine import Engine, InvocationRecord
 from ..log_order import Durations, SortOrder
 from ..log_query import SEARCH_DEPTH, SPANS, LogFilter, Span, older, search, span_start
+from ..log_rows import COLUMNS, TimeCell, cells, fit_columns, same, time_text, trigger_text
+from .log_table import LogTable, StatusLine, header_label
 
-__all__ = ["COLUMNS", "SEARCH_DEPTH", "InvocationLog", "LogFilter", "search", "time_text"]
+__all__ = [
+    "COLUMNS",
+    "SEARCH_DEPTH",
+    "InvocationLog",
+    "LogFilter",
+    "fit_columns",
+    "search",
+    "time_text",
+    "trigger_text",
+]
 
 WINDOW = 300  # rows on screen at most while following; older history stays in the store
 PAGE = 300  # rows paged in from the store when the cursor reaches the last one
@@ -40,229 +51,6 @@ TEXT_DEBOUNCE_S = 0.25
 MERGE_INTERVAL_S = 0.3  # under a flood, new rows are merged at most this often
 ALL = "all"
 STATUSES = ("success", "error", "timeout", "crash", "cancelled")
-STATUS_STYLES = {
-    "success": "green",
-    "error": "red",
-    "timeout": "yellow",
-    "crash": "bold red",
-    "cancelled": "magenta",
-}
-# failed rows: all cells
-ROW_STYLES = {"error": "red", "timeout": "yellow", "crash": "red", "cancelled": "magenta"}
-TRIGGER_WIDTH = 14
-# Fixed widths, which fit a 160-column terminal beside the gauge: measuring every cell of a
-# column each batch would cost more than the rows.
-COLUMNS = (
-    ("Time", "time", 12),
-    ("Function", "function", 18),
-    ("Trigger", "trigger", TRIGGER_WIDTH),
-    ("Request", "request", 8),
-    ("Status", "status", 9),  # cancelled
-    ("Duration", "duration", 10),  # 9999.99 ms, then seconds (time_text)
-    ("Billed", "billed", 7),
-    ("Max mem", "memory", 7),
-    ("Start", "start", 5),
-    ("Cost", "cost", 12),
-)
-# When the log is too narrow for every column, these give way first (last in this order goes
-# first): the Function column is the last to go, after the time, before the status.
-KEEP_ORDER = (
-    "time",
-    "function",
-    "status",
-    "duration",
-    "trigger",
-    "request",
-    "billed",
-    "memory",
-    "start",
-    "cost",
-)
-
-
-def fit_columns(width: int, padding: int = 1) -> tuple[str, ...]:
-    """The columns (keys, in table order) that fit ``width`` cells, by ``KEEP_ORDER``.
-
-    A column cut at the edge reads as another word ("Durati"); one left out does not, and
-    the record (enter) has every field. Zoomed (ctrl+g), the log is wide enough for all.
-    """
-    widths = {key: w + 2 * padding for _, key, w in COLUMNS}
-    kept: set[str] = set()
-    used = 0
-    for key in KEEP_ORDER:
-        if used + widths[key] > width and kept:
-            break
-        kept.add(key)
-        used += widths[key]
-    return tuple(key for _, key, _ in COLUMNS if key in kept)
-
-
-class TimeCell(Text):
-    """The time column's cell; it carries the row's place in the order (newest = largest)
-    and its request id, which any other column's sort looks the record up by."""
-
-    __slots__ = ("order", "request_id")
-
-    def __init__(
-        self, started_at: float, order: tuple[float, int], style: str = "", request_id: str = ""
-    ) -> None:
-        clock = time.strftime("%H:%M:%S", time.localtime(started_at))
-        super().__init__(f"{clock}.{int(started_at * 1000) % 1000:03d}", style=style, end="")
-        self.order = order
-        self.request_id = request_id
-
-
-def trigger_text(r: InvocationRecord, width: int = TRIGGER_WIDTH) -> str:
-    """Who invoked it ("s3:uploads"); an Event invocation's retry adds its attempt ("↻2").
-
-    A long source is cut in the middle of the name, so the attempt stays in view.
-    """
-    source = r.trigger or "—"
-    retry = f" ↻{r.attempt}" if r.invocation_type == "Event" and r.attempt > 1 else ""
-    if len(source) + len(retry) > width:
-        source = source[: max(1, width - len(retry) - 1)] + "…"
-    return source + retry
-
-
-def time_text(ms: float, *, whole: bool = False) -> str:
-    """A duration for its narrow column: ``137.42 ms`` (``1061 ms`` ``whole``); from 10 s on in
-    seconds (``12.35 s``; ``12.3 s`` ``whole``; ``900.0 s``), which the record screen shows to
-    the ms."""
-    shown = round(ms) if whole else round(ms, 2)
-    if shown < 10_000:
-        return f"{shown:.0f} ms" if whole else f"{shown:.2f} ms"
-    seconds = ms / 1000
-    return f"{seconds:.1f} s" if whole or shown >= 100_000 else f"{seconds:.2f} s"
-
-
-def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
-    row = ROW_STYLES.get(r.status, "")
-
-    def cell(value: str, style: str = "") -> Text:
-        # cut at the column's edge with an ellipsis, never mid-word without one
-        return Text(value, style=style or row, end="", no_wrap=True, overflow="ellipsis")
-
-    return (
-        TimeCell(r.started_at, order, row, r.request_id),
-        cell(f"{r.function}:{r.version}"),
-        cell(trigger_text(r), row or ("dim" if r.trigger is None else "")),
-        cell(r.request_id[:8]),
-        cell(r.status, "bold " + STATUS_STYLES.get(r.status, "")),
-        cell(time_text(r.duration_ms)),
-        cell(time_text(r.billed_ms, whole=True)),
-        cell(f"{r.max_memory_mb} MB"),
-        cell("cold", row or "cyan") if r.cold else cell("warm"),
-        cell(f"${r.cost:.9f}"),
-    )
-
-
-def same(a: object, b: object) -> bool:
-    """Two cells that draw the same (Rich's ``Text ==`` ignores the base style)."""
-    if isinstance(a, Text) and isinstance(b, Text):
-        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
-    return a == b
-
-
-# a sorted column's header: its label and the arrow, or a shorter label where both do not fit
-SHORT_LABELS = {"request": "Req", "billed": "Bill", "memory": "Mem", "start": "St"}
-
-
-def header_label(label: str, key: str, width: int, sort: SortOrder) -> str:
-    if key != sort.column:
-        return label
-    if len(label) + 2 > width:
-        label = SHORT_LABELS.get(key, label[: max(1, width - 2)])
-    return f"{label} {sort.arrow}"
-
-
-class LogTable(DataTable[object]):
-    """A DataTable where one click on a row opens it (DataTable's own needs two), and which
-    tells its log when the user (not a merge) moved the cursor: that pauses following."""
-
-    BINDINGS = [
-        Binding("home,g", "scroll_top", "Newest", show=False, tooltip="The top row"),
-        Binding("end,G", "scroll_bottom", "Oldest", show=False, tooltip="The last row"),
-    ]
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.user_moved: Callable[[int, int], None] | None = None  # (row before, row after)
-        self.user_scrolled: Callable[[], None] | None = None
-
-    def _by_user(self, move: Callable[[], None]) -> None:
-        before = self.cursor_row
-        move()
-        if self.user_moved is not None:
-            self.user_moved(before, self.cursor_row)
-
-    def action_cursor_down(self) -> None:
-        self._by_user(super().action_cursor_down)
-
-    def action_cursor_up(self) -> None:
-        self._by_user(super().action_cursor_up)
-
-    def action_page_down(self) -> None:
-        self._by_user(super().action_page_down)
-
-    def action_page_up(self) -> None:
-        self._by_user(super().action_page_up)
-
-    def action_scroll_bottom(self) -> None:
-        self._by_user(super().action_scroll_bottom)
-
-    def action_scroll_top(self) -> None:
-        self._by_user(super().action_scroll_top)
-
-    def on_mouse_scroll_down(self, _event: events.MouseScrollDown) -> None:
-        if self.user_scrolled is not None:
-            self.call_next(self.user_scrolled)
-
-    def on_click(self, event: events.Click) -> None:
-        # runs before DataTable's own click handler moves the cursor: look once it has
-        before = self.cursor_coordinate
-        row = event.style.meta.get("row", -1)
-
-        def opened_by_click() -> None:
-            moved = self.cursor_coordinate != before and self.cursor_row == row
-            if moved and self.user_moved is not None:
-                self.user_moved(before.row, self.cursor_row)
-            if row >= 0 and moved and self.row_count:
-                row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-                self.post_message(DataTable.RowSelected(self, self.cursor_row, row_key))
-
-        self.call_next(opened_by_click)
-
-
-class StatusLine(Static):
-    """One line of fields (markup, plain text), most important first: those that fit its
-    width are shown whole, the rest left out (never one cut in two), again on each resize."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._fields: list[tuple[str, str]] = []
-        self._text = ""
-
-    def show(self, fields: list[tuple[str, str]]) -> None:
-        self._fields = fields
-        self._draw()
-
-    def _draw(self) -> None:
-        width = self.size.width or 10_000  # before the first layout: all of them
-        shown: list[str] = []
-        used = 0
-        for markup, plain in self._fields:
-            need = len(plain) + (3 if shown else 0)
-            if shown and used + need > width:
-                break
-            shown.append(markup)
-            used += need
-        text = " · ".join(shown)
-        if text != self._text:  # an unchanged label costs no layout
-            self._text = text
-            self.update(text)
-
-    def on_resize(self, _event: events.Resize) -> None:
-        self._draw()
 
 
 class InvocationLog(Vertical):
