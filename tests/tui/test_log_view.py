@@ -310,3 +310,19 @@ async def test_following_again_while_a_page_is_read_leaves_paging_usable(
         assert log.following and len(log.records) == 300  # the page was not merged
         await pilot.press("G")
         await wait_until(pilot, lambda: len(log.records) == 600 and not log.loading)
+
+
+async def test_the_wheel_down_over_the_rows_pauses_them(app: WorkbenchApp) -> None:
+    from textual.events import MouseScrollDown
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        log = await started(pilot)
+        live(app, [record(i) for i in range(100)])
+        log.flush()
+        # Pilot has no wheel of its own: its mouse-event poster (what click uses) sends one
+        await pilot._post_mouse_events([MouseScrollDown], "#log-table", offset=(5, 5))
+        await wait_until(pilot, lambda: log.table.scroll_y > 0 and not log.following)
+        top = log.request_ids()
+        live(app, [record(100)])
+        log.flush()
+        assert log.request_ids() == top and "paused, 1 new" in status(app)
