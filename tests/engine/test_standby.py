@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers import body, until
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime import standby as standby_module
 from workbench.engine.runtime.namespaces import probe
 from workbench.engine.runtime.standby import STANDBY_JS, Standbys
 
@@ -217,6 +218,23 @@ async def test_no_standby_before_use_and_close_leaves_no_process(
         if str(STANDBY_JS) in " ".join(p.cmdline())
     ]
     assert leftovers == []
+
+
+async def test_a_standby_no_cold_start_took_is_stopped(
+    function_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """None is kept for a runtime no longer in use (after ``IDLE_S`` without a cold start)."""
+    monkeypatch.setattr(standby_module, "IDLE_S", 0.3)
+    async with Engine([function_root], settings(tmp_path, isolation="cgroups")) as engine:
+        write_probe(engine)
+        await engine.invoke("probe", b"{}")
+        pid = await standby_ready(engine)
+        await until(lambda: standbys(engine).keys() == [], "the unused standby to stop")
+        assert not psutil.pid_exists(pid)  # killed and reaped
+        # the next cold start is exec'd, and brings one back
+        result = body(await cold(engine, "probe"))
+        assert result["pid"] != pid and standbys(engine).taken == 0
+        await standby_ready(engine)
 
 
 async def test_a_standby_that_died_is_not_handed_over(function_root: Path, tmp_path: Path) -> None:

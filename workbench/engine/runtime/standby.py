@@ -127,6 +127,7 @@ class Standby:
     parent_peak_kb: int  # the engine's peak RSS at its exec (see ``spawning.Spawned``)
     started_at: float = field(default_factory=time.time)
     timer: threading.Timer | None = None
+    handed = False  # its process is an environment's now
 
     @property
     def pid(self) -> int:
@@ -143,22 +144,33 @@ class Standby:
         needed: it runs in its cgroup (``make_cgroup``) since its start."""
         assert self.popen.stdin is not None
         line = json.dumps({"env": env, "cwd": cwd}, separators=(",", ":")).encode() + b"\n"
-        if self.popen.poll() is not None:
-            raise OSError(f"the standby runtime exited ({self.popen.returncode})")
-        self.popen.stdin.write(line)  # (its pipe is unbuffered)
+        try:
+            if self.popen.poll() is not None:
+                raise OSError(f"the standby runtime exited ({self.popen.returncode})")
+            self.popen.stdin.write(line)  # (its pipe is unbuffered)
+        except OSError:
+            # exec'd instead, in the same cgroup (``make_cgroup`` gave it already): only
+            # the process goes
+            self.handed = True
+            self._end_process()
+            raise
+        self.handed = True
         return StandbyProcess(self.popen, self.parent_peak_kb)
 
     def kill(self) -> None:
         """Stop an un-assigned standby (and remove its cgroup)."""
+        self._end_process()
+        if self.cgroup is not None:
+            self.cgroup.kill()
+            self.cgroup.remove()
+
+    def _end_process(self) -> None:
         with contextlib.suppress(OSError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
         for pipe in (self.popen.stdin, self.popen.stdout):
             if pipe is not None:
                 pipe.close()
-        if self.cgroup is not None:
-            self.cgroup.kill()
-            self.cgroup.remove()
 
 
 def standby_key(fn: FunctionConfig, how: Launch, isolation: Isolation | None) -> Key:
@@ -173,6 +185,8 @@ class Standbys:
         self._lock = threading.Lock()
         self._ready: dict[Key, Standby] = {}
         self._starting: dict[Key, subprocess.Popen[bytes] | None] = {}
+        # taken, and not yet handed over (a spawn that failed before it: killed on close)
+        self._taken: list[Standby] = []
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="workbench-standby")
         self.closed = False
         self.taken = 0  # hand-overs (a cold start that started no Node)
@@ -195,6 +209,7 @@ class Standbys:
             standby = None
         if standby is not None:
             self.taken += 1
+            self._taken = [s for s in self._taken if not s.handed] + [standby]
         self._replenish(key, how, isolation)
         return standby
 
@@ -255,6 +270,7 @@ class Standbys:
         with self._lock:
             self.closed = True
             ready, self._ready = list(self._ready.values()), {}
+            ready += [s for s in self._taken if not s.handed]
             starting = [p for p in self._starting.values() if p is not None]
         for popen in starting:  # its start then fails, and the thread moves on
             with contextlib.suppress(OSError):
