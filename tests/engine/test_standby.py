@@ -6,16 +6,23 @@ them off, and the engine's close leaves no process behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import platform
+import re
 import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from tests.helpers import body, until
+from tests.helpers import body, until, until_sync
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime import standby as standby_module
 from workbench.engine.runtime.namespaces import probe
@@ -261,3 +268,96 @@ async def test_under_auto_isolation(function_root: Path, tmp_path: Path) -> None
         standby = body(await cold(engine, "probe"))
         assert standby["pid"] == pid
         assert standby["cwd"] == execd["cwd"] and standby["env"]["COLOUR"] == "teal"
+
+
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(platform.machine(), -1)
+BUSY = """
+const fs = require('fs');
+exports.handler = async () => {
+  fs.writeFileSync(`${process.env.PIDS}/${process.pid}`, '');
+  // blocked, not waiting on its event loop
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300000);
+};
+"""
+
+
+@pytest.mark.skipif(READ_SYSCALL < 0, reason="knows read(2)'s number on x86_64 and arm64 only")
+def test_kill_9_of_serve_takes_its_standby_and_standby_started_environments_along(
+    tmp_path: Path,
+) -> None:
+    """No Node of a serve killed outright survives it: its environments (one exec'd, one
+    handed to a standby), their handlers blocked, and the idle standby that replaced the one
+    taken (it ends when its stdin, the engine's pipe, closes)."""
+    root, pids = tmp_path / "functions", tmp_path / "pids"
+    pids.mkdir()
+    folder = root / "busy"
+    folder.mkdir(parents=True)
+    (folder / "index.js").write_text(BUSY)
+    (folder / "function.toml").write_text(
+        f'runtime = "nodejs20.x"\nhandler = "index.handler"\ntimeout = 600\n'
+        f"[environment]\nPIDS = {json.dumps(str(pids))}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        + ["--http-port", "0", "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    victims: list[int] = []
+
+    def standby_pids() -> list[int]:
+        """Serve's ready standbys: Node running standby.js, blocked reading its stdin (the
+        kernel shows the system call a sleeping process is in: ``read`` on fd 0)."""
+        found = []
+        for p in psutil.Process(proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error, OSError):
+                if p.name() != "node" or p.cmdline()[-1:] != [str(STANDBY_JS)]:
+                    continue
+                call = Path(f"/proc/{p.pid}/syscall").read_text().split()
+                if call[:2] == [str(READ_SYSCALL), "0x0"]:
+                    found.append(p.pid)
+        return found
+
+    def invoke(url: str) -> None:
+        with contextlib.suppress(OSError):  # it never answers: serve is killed
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{url}/2015-03-31/functions/busy/invocations", data=b"{}", method="POST"
+                ),
+                timeout=120,
+            )
+
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:
+            if match := re.search(r"Lambda API on (http://\S+)", line):
+                url = match.group(1)
+                break
+        assert url is not None, "serve did not start"
+        threading.Thread(target=invoke, args=(url,), daemon=True).start()
+        until_sync(lambda: len(list(pids.iterdir())) == 1, "the first (exec'd) environment")
+        [standby] = until_sync(standby_pids, "a standby")
+        threading.Thread(target=invoke, args=(url,), daemon=True).start()
+        until_sync(lambda: len(list(pids.iterdir())) == 2, "the second environment")
+        assert standby in {int(p.name) for p in pids.iterdir()}  # it came from the standby
+        [replacement] = until_sync(lambda: [p for p in standby_pids() if p != standby], "one more")
+        victims = [int(p.name) for p in pids.iterdir()] + [replacement]
+        proc.kill()  # SIGKILL
+        proc.wait(30)
+        until_sync(lambda: all(not alive(pid) for pid in victims), "every Node of serve to end")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        for pid in victims:
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
