@@ -38,6 +38,7 @@ from ..runtime.interpreters import Interpreters
 from ..runtime.isolation import Isolation
 from ..runtime.launch import LaunchError, enters_namespaces, launch
 from ..runtime.snapshot_fork import InitType
+from ..runtime.standby import Standbys
 from ..runtime.tmp_dirs import EngineTmp
 from .concurrency import Concurrency
 from .provisioned import Provisioned
@@ -84,6 +85,7 @@ class EnvironmentPool:
         self.isolation: Isolation | None = None
         # Python environments forked from a started interpreter, where they may be
         self.fork_servers = ForkServers(pycache_dir) if settings.fork_server else None
+        self.standbys = Standbys() if settings.standby else None  # Node started ahead
         # environments kept initialised ahead of calls, and SnapStart's snapshots
         self.provisioned = Provisioned(self, state_dir / API_DIR)
         self.snapshots = Snapshots(self)
@@ -228,6 +230,7 @@ class EnvironmentPool:
             log_limit=self.settings.log_limit,
             isolation=self.isolation,
             fork_servers=self.fork_servers,
+            standbys=self.standbys,
             aws=self.aws_variables(fn),
             account_id=self.settings.account_id,
         )
@@ -340,6 +343,8 @@ class EnvironmentPool:
         if envs:
             reaped = [asyncio.ensure_future(env.wait_reaped()) for env in envs]
             await asyncio.wait(reaped, timeout=timeout)
+        if self.standbys is not None:  # (before their cgroups go)
+            self.standbys.close()
         processes.kill_strays()
         processes.reap_adopted(wait_s=1.0)
         if self.isolation is not None:

@@ -43,6 +43,8 @@ from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListene
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .snapshot_fork import SNAPSHOT_VAR, InitType, RestoredProcess
 from .spawning import Forker, MakeCgroup, spawn
+from .standby import StandbyProcess, Standbys
+from .standby import refusal as standby_refusal
 from .tmp_images import TmpImages
 
 # our Python runtime imports these copies instead of the live files (config/checked_sources.py)
@@ -129,6 +131,7 @@ class Environment(RuntimeAPIListener):
         log_limit: int = DEFAULT_LOG_LIMIT,  # EngineSettings.log_limit: what a record keeps
         isolation: Isolation | None = None,  # the engine's: a cgroup per environment, if any
         fork_servers: ForkServers | None = None,  # Python environments forked, where they may be
+        standbys: Standbys | None = None,  # Node environments from a started Node (standby.py)
         aws: Mapping[str, str] | None = None,  # its AWS credentials and endpoints (credentials.py)
         account_id: str = "123456789012",  # told to an extension that asks (extensions.py)
     ) -> None:
@@ -148,6 +151,8 @@ class Environment(RuntimeAPIListener):
         self.isolation = isolation
         self.fork_servers = fork_servers
         self.forked = False  # its process came from a fork server
+        self.standbys = standbys
+        self.from_standby = False  # its process was a standby runtime, started ahead
         # how Lambda would have started it (AWS_LAMBDA_INITIALIZATION_TYPE); a provisioned one
         # is kept initialised ahead of calls, a SnapStart one is forked from its version's
         # snapshot (``restore_from``) and ``restored`` once it was; ``snapshot_socket`` makes
@@ -350,6 +355,11 @@ class Environment(RuntimeAPIListener):
         fork: Forker | None = self.restore_from
         if fork is None and self.fork_servers is not None and how.forkable:
             fork = self.fork_servers.get(self.python, self.namespaced)
+        if fork is None and self.standbys is not None:
+            debug, ext = self.ide is not None, bool(ext_paths)
+            refused = standby_refusal(self.fn, how, debug=debug, extensions=ext) is not None
+            if standby := self.standbys.take(self.fn, how, isolation, refused=refused):
+                fork, make_cgroup = standby, standby.make_cgroup
         try:
             spawned = await spawn(
                 how.command,
@@ -376,6 +386,7 @@ class Environment(RuntimeAPIListener):
             raise
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
         self.forked = isinstance(spawned.proc, ForkedProcess)
+        self.from_standby = isinstance(spawned.proc, StandbyProcess)
         self.restored = isinstance(spawned.proc, RestoredProcess)
         self._runtime_pid = self.pid  # the runtime's own (see _measure)
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage

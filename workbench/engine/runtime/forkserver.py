@@ -56,6 +56,7 @@ class ForkedProcess:
     ) -> None:
         self.pid = pid
         self.joined = joined  # it is in its cgroup already (it moved itself in)
+        self.parent_peak_kb = 0  # its rusage peak starts from the server's (see spawning.py)
         self.stdin: IO[bytes] | None = stdin
         self.stdout: IO[bytes] | None = stdout
         self.returncode: int | None = None
