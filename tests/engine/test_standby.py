@@ -260,11 +260,21 @@ async def test_a_standby_that_died_is_not_handed_over(function_root: Path, tmp_p
 
 @pytest.mark.skipif(bool(probe()), reason="no namespaces here")
 async def test_under_auto_isolation(function_root: Path, tmp_path: Path) -> None:
-    """Node runs with its cgroup and rlimits under ``auto`` too (no namespaces of its own):
-    the standby path is the same there."""
+    """Under ``auto``, Node runs in namespaces of its own where the machine gives them: its
+    launcher is forked from the namespaced fork server and enters them before Node starts, so
+    no standby (started outside any namespace) serves it, nor is one started for it; where
+    there are no namespaces, the standby path is the same as under ``cgroups``."""
     async with Engine([function_root], settings(tmp_path, isolation="auto")) as engine:
         write_probe(engine)
         execd = body(await engine.invoke("probe", b"{}"))
+        standbys = engine.pool.standbys
+        assert standbys is not None
+        if not probe():  # namespaces here
+            assert execd["cwd"] == "/var/task"
+            [env] = engine.environments("probe")
+            assert env.namespaced and env.forked and not env.from_standby
+            assert standbys.keys() == []
+            return
         pid = await standby_ready(engine)
         standby = body(await cold(engine, "probe"))
         assert standby["pid"] == pid
