@@ -68,11 +68,14 @@ export const handler = async (event) => {
   catch (e) { write = e.code; }
   fs.writeFileSync('/tmp/private', 'mine');
   const pids = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).map(Number);
+  let kill;  // its init (PID 1) cannot be killed from inside; the engine is not there
+  try { process.kill(1, 'SIGKILL'); process.kill(process.ppid, 'SIGKILL'); kill = 'sent'; }
+  catch (e) { kill = e.code; }
   return {
     cwd: process.cwd(), taskRoot: process.env.LAMBDA_TASK_ROOT, runtimeDir:
     process.env.LAMBDA_RUNTIME_DIR, tmpdir: process.env.TMPDIR, pid: process.pid, pids, write,
     uid: process.getuid(), user: fs.readFileSync('/etc/passwd', 'utf8').includes('sbx_user1051'),
-    exists: Object.fromEntries(event.paths.map((p) => [p, fs.existsSync(p)])),
+    exists: Object.fromEntries(event.paths.map((p) => [p, fs.existsSync(p)])), kill,
   };
 };
 """
@@ -96,6 +99,8 @@ async def test_a_node_function_runs_in_its_namespaces(sandboxed: Engine, tmp_pat
     assert seen["uid"] == 993 and seen["user"]
     assert seen["pid"] == 2 and max(seen["pids"]) < 100 and os.getpid() not in seen["pids"]
     assert not Path("/tmp/private").exists()  # its /tmp is its own
+    again = await sandboxed.invoke("node", json.dumps({"paths": []}).encode())
+    assert again.function_error is None and not again.record.cold  # it lived through the kills
     [env] = sandboxed.environments("node")
     assert env.namespaced and env.forked == sandboxed.settings.fork_server
     assert (Path(env.tmpdir) / "private").read_text() == "mine"
