@@ -89,6 +89,7 @@ PANE_TITLES = {
     "EventEditor": "Event editor",
     "InvocationLog": "Invocations log",
     "SourcesPane": "Sources tab",
+    "ResponsePane": "Response pane",
 }
 
 

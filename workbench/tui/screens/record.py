@@ -28,6 +28,7 @@ from textual.widgets import Footer, Static
 from ...engine import Engine, InvocationRecord
 from ...engine.model import AsyncEventChanged, paused_text, start_wait_text
 from .. import log_lines
+from ..function_logs import log_view
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..log_lines import FILTER_STEPS, Level
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
@@ -176,21 +177,6 @@ def response_view(r: InvocationRecord) -> Content:
                     parts.append(Content.styled(line, "dim"))
             return Content("\n").join(parts)
     return pretty_json(r.response, "response")
-
-
-def log_view(lines: list[str], at_least: Level | None = None) -> Content:
-    """The log lines: text as stored (a carriage return starts a new screen line), JSON
-    readably (log_lines.py); ``at_least``: only lines of that level and above."""
-    if not lines:
-        return Content.styled("(no log lines)", "dim")
-    out: list[Content] = []
-    for stored in lines:
-        line = log_lines.parse(stored)
-        if log_lines.shown(line, at_least):
-            out.extend(log_lines.render(line))
-    if not out:
-        return Content.styled(f"(no log lines at {at_least} or above)", "dim")
-    return Content("\n").join(out)
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,41 @@
-"""The response pane: the payload, or Lambda's error, and what the invocation cost."""
+"""The response pane: the payload, or Lambda's error, what the invocation cost, and the
+function's own log lines under it, as the Lambda console's test tab shows them ("Function
+Logs": START, what the handler wrote, END, REPORT), with keys to copy each part."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
 from ...engine import InvokeResult, ResponseChunk
 from ..fields import FieldStatic, together
+from ..function_logs import log_text, log_view
 from ..registry_view import version_label
 from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
 
 
-def metrics_line(result: InvokeResult) -> Text:
-    """Lambda's REPORT line, as fields (``FieldStatic`` wraps it between them)."""
+def metrics_line(result: InvokeResult, *, compact: bool = False) -> Text:
+    """Lambda's REPORT line, as fields (``FieldStatic`` wraps it between them); ``compact``:
+    only the duration of them (a short pane: the log's REPORT line under it has the rest)."""
     r = result.record
     parts: list[str | tuple[str, str]] = [
         ("cold" if r.cold else "warm", "bold cyan" if r.cold else "bold green"),
-        f"  {together('Duration', f'{r.duration_ms:.2f}', 'ms')}"
-        f"  {together('Billed', r.billed_ms, 'ms')}  ",
-        together("Max", "Memory", f"{r.max_memory_mb}/{r.memory_size}", "MB"),
+        f"  {together('Duration', f'{r.duration_ms:.2f}', 'ms')}",
     ]
-    if r.init_duration_ms is not None:
+    if not compact:
+        parts.append(f"  {together('Billed', r.billed_ms, 'ms')}  ")
+        parts.append(together("Max", "Memory", f"{r.max_memory_mb}/{r.memory_size}", "MB"))
+    if r.init_duration_ms is not None and not compact:
         parts.append("  " + together("Init", "Duration", f"{r.init_duration_ms:.2f}", "ms"))
     if r.start_wait_ms:
         waited = together("Waited", f"{r.start_wait_ms / 1000:.2f}", "s", "to", "start")
@@ -56,8 +63,53 @@ def payload_text(result: InvokeResult) -> Text:
     return Text(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+CopyWhat = Literal["response", "request_id", "log"]
+
+
 class ResponsePane(Vertical):
-    """Shows the latest result; while an invocation runs, says so and for how long (esc cancels)."""
+    """Shows the latest result and its log; while an invocation runs, says so and for how long
+    (esc cancels). ``c``, ``i`` and ``l`` copy the result's payload, request id and log lines
+    (``App.copy_to_clipboard``: OSC 52, so the terminal's clipboard, over ssh too)."""
+
+    DEFAULT_CSS = """
+    ResponsePane #response-log {
+        display: none;
+        height: 1fr;
+        min-height: 3;
+        padding: 0 1;
+        border-top: hkey $primary 50%;
+        border-title-color: $primary;
+        border-title-align: left;
+    }
+    ResponsePane.-with-log #response-log { display: block; }
+    /* the result first: as tall as it is, up to 60 % of the pane; the log scrolls below it */
+    ResponsePane.-with-log #response-scroll { height: auto; max-height: 60%; }
+    """
+    COMPACT_BELOW = 16  # rows: a pane this short names only the duration above the result
+
+    BINDINGS = [
+        Binding(
+            "c",
+            "copy('response')",
+            "Copy response",
+            id="copy-response",
+            tooltip="Copy the response, as the function returned it, to the clipboard",
+        ),
+        Binding(
+            "i",
+            "copy('request_id')",
+            "Copy request id",
+            id="copy-request-id",
+            tooltip="Copy the invocation's request id to the clipboard",
+        ),
+        Binding(
+            "l",
+            "copy('log')",
+            "Copy log",
+            id="copy-log",
+            tooltip="Copy the function's log lines of this invocation (START to REPORT)",
+        ),
+    ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -67,6 +119,8 @@ class ResponsePane(Vertical):
         self._debug_waits: dict[str, int] = {}  # function -> port its environment waits on
         self._pdb_paused: set[str] = set()
         self._chunks = Text()  # a streamed response's chunks so far, while it runs
+        self.result: InvokeResult | None = None  # the one shown, what the copy keys copy
+        self._head: tuple[str, Text, InvokeResult] | None = None  # the status line's parts
 
     def compose(self) -> ComposeResult:
         yield FieldStatic(Text("Invoke a function with ctrl+r."), id="response-status")
@@ -75,6 +129,57 @@ class ResponsePane(Vertical):
         compare = ResponseDiffView(id="response-diff")
         compare.display = False  # until a re-run on save
         yield compare
+        with VerticalScroll(id="response-log") as logs:
+            logs.border_title = "Function Logs"
+            yield Static(id="response-log-body")
+
+    def _compact(self) -> bool:
+        return 0 < self.size.height < self.COMPACT_BELOW
+
+    def _show_head(self, name: str, outcome: Text, result: InvokeResult) -> None:
+        """``name outcome`` and the metrics, all of them if the pane has the room."""
+        self._head = (name, outcome, result)
+        head = Text.assemble((f"{name} ", "bold"), outcome, "  ")
+        head.append_text(metrics_line(result, compact=self._compact()))
+        self.query_one("#response-status", Static).update(head)
+
+    def on_resize(self) -> None:
+        if self._head is not None:
+            self._show_head(*self._head)
+
+    def _show_log(self, result: InvokeResult | None) -> None:
+        """The result's own log lines under it (none while one runs, or for a refusal)."""
+        self.result = result
+        lines = result.record.log_lines if result is not None else []
+        self.set_class(bool(lines), "-with-log")
+        self.query_one("#response-log-body", Static).update(log_view(lines) if lines else "")
+        self.query_one("#response-log", VerticalScroll).scroll_home(animate=False)
+
+    def action_copy(self, what: CopyWhat) -> None:
+        """Copy a part of the result shown, and say what was copied (or why nothing was)."""
+        result = self.result
+        if result is None:
+            self.notify(
+                "Nothing to copy: no invocation has finished here yet.",
+                title="Not copied",
+                severity="warning",
+            )
+            return
+        r = result.record
+        if what == "request_id":
+            text, said = r.request_id, f"request id {r.request_id}"
+        elif what == "log":
+            text = log_text(r.log_lines)
+            count = len(r.log_lines)
+            said = f"the log of {r.request_id[:8]} ({count} line{'s' * (count != 1)})"
+        else:
+            text = result.payload.decode("utf-8", "replace")
+            said = f"the response of {r.request_id[:8]} ({len(result.payload)} bytes)"
+        if not text:
+            self.notify(f"No {what.replace('_', ' ')} to copy.", title="Not copied")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {said}.", title="Copied")
 
     def _comparing(self, on: bool) -> None:
         """The compare view instead of the response (a re-run on save), or back."""
@@ -87,11 +192,13 @@ class ResponsePane(Vertical):
         self.set_class(False, "failed")
         self._comparing(False)
         self._invoking = (name, time.monotonic())
+        self._head = None
         if self._ticker is None:
             self._ticker = self.set_interval(0.2, self._show_running)
         self._show_running()
         self._chunks = Text()
         self.query_one("#response-body", Static).update("")
+        self._show_log(None)
 
     def take_chunks(self, events: Sequence[object]) -> None:
         """A streamed response of the running invocation: each chunk as it arrives, stamped
@@ -151,14 +258,10 @@ class ResponsePane(Vertical):
         self._stop_running()
         failed = result.function_error is not None
         self.set_class(failed, "failed")
-        head = Text.assemble(
-            (f"{name} ", "bold"),
-            (f"{result.record.status}", "bold red" if failed else "bold green"),
-            "  ",
-        )
-        head.append_text(metrics_line(result))
-        self.query_one("#response-status", Static).update(head)
+        status = Text(result.record.status, style="bold red" if failed else "bold green")
+        self._show_head(name, status, result)
         self.query_one("#response-body", Static).update(payload_text(result))
+        self._show_log(result)
 
     def show_compare(self, name: str, result: InvokeResult, diff: ResponseDiff, note: str) -> None:
         """A re-run on save: ``result`` beside the previous response, the differences marked
@@ -172,9 +275,7 @@ class ResponsePane(Vertical):
         self._stop_running()
         self.set_class(True, "failed")
         r = result.record
-        head = Text.assemble((f"{name} ", "bold"), ("cancelled", "bold magenta"), "  ")
-        head.append_text(metrics_line(result))
-        self.query_one("#response-status", Static).update(head)
+        self._show_head(name, Text("cancelled", style="bold magenta"), result)
         ran = f"after {r.duration_ms / 1000:.2f} s" if r.duration_ms else "during its INIT"
         self.query_one("#response-body", Static).update(
             Text(
@@ -182,12 +283,15 @@ class ResponsePane(Vertical):
                 f"The log keeps it as request {r.request_id}."
             )
         )
+        self._show_log(result)  # what it wrote before it was stopped
 
     def show_refusal(self, name: str, message: str) -> None:
         """The invocation never ran: bad input, unknown function, throttled, cancelled."""
         self._stop_running()
         self.set_class(True, "failed")
+        self._head = None
         self.query_one("#response-status", Static).update(
             Text.assemble((f"{name} ", "bold"), ("not invoked", "bold red"))
         )
         self.query_one("#response-body", Static).update(Text(message))
+        self._show_log(None)

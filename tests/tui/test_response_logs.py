@@ -1,0 +1,181 @@
+"""The response pane shows the invocation's own log lines under its result ("Function Logs", as
+the Lambda console's test tab does), for successes, failures and streamed responses, and c / i /
+l copy the response, the request id and the log; at 80x24 the result stays whole above a log
+that scrolls. Real runtimes; waits poll the app's state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.containers import VerticalScroll
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from tests.tui.pilot import wait_until
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.widgets.editor import EventEditor
+from workbench.tui.widgets.functions import FunctionsPane
+from workbench.tui.widgets.response import ResponsePane
+
+from ..helpers import make_function
+
+TALKER = """
+def handler(event, context):
+    print("talker got " + str(event.get("name")))
+    for i in range(int(event.get("lines", 0))):
+        print(f"line {i} of the talker")
+    return {"said": event.get("name")}
+"""
+
+FAILER = """
+def deeper(name):
+    raise ValueError("no good: " + str(name))
+
+def handler(event, context):
+    print("about to fail")
+    return deeper(event.get("name"))
+"""
+
+STREAMER = """
+def handler(event, context):
+    print("streaming two chunks")
+    yield "chunk one"
+    yield " chunk two"
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> WorkbenchApp:
+    root = tmp_path / "functions"
+    make_function(root, "talker", TALKER, timeout=5)
+    make_function(root, "failer", FAILER, timeout=5)
+    make_function(root, "streamer", STREAMER, timeout=5)
+    return WorkbenchApp([root], state_dir=tmp_path / "state")
+
+
+def text_of(app: WorkbenchApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).content)
+
+
+async def invoke(pilot: Pilot, name: str, event: dict[str, object]) -> ResponsePane:
+    """Select ``name``, invoke it with ``event``, and wait for its result in the pane."""
+    app = pilot.app
+    app.query_one(FunctionsPane).select(name)
+    await pilot.pause()
+    app.query_one(EventEditor).set_text(json.dumps(event))
+    await pilot.pause()
+    pane = app.query_one(ResponsePane)
+    before = pane.result
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: pane.result is not None and pane.result is not before)
+    await pilot.pause()
+    return pane
+
+
+async def test_the_log_lines_of_the_invocation_show_under_its_result(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(160, 45)) as pilot:
+        pane = await invoke(pilot, "talker", {"name": "ada"})
+        assert pane.result is not None
+        rid = pane.result.record.request_id
+        assert json.loads(text_of(app, "#response-body")) == {"said": "ada"}  # the result alone
+        log = text_of(app, "#response-log-body").splitlines()
+        assert app.query_one("#response-log").display
+        starts = [i for i, line in enumerate(log) if line.startswith("START RequestId: ")]
+        assert log[starts[0]].startswith(f"START RequestId: {rid} Version: $LATEST")
+        said = log.index("talker got ada")
+        end = log.index(f"END RequestId: {rid}")
+        report = [i for i, line in enumerate(log) if line.startswith(f"REPORT RequestId: {rid}")]
+        assert starts[0] < said < end < report[0]  # in Lambda's order
+        assert "Duration:" in log[report[0]] and "Max Memory Used:" in log[report[0]]
+
+        # a second invocation shows its own lines only, not the first one's
+        pane = await invoke(pilot, "talker", {"name": "bob"})
+        assert pane.result is not None
+        log_text = text_of(app, "#response-log-body")
+        assert "talker got bob" in log_text and "talker got ada" not in log_text
+        assert rid not in log_text
+
+
+async def test_a_failure_shows_its_error_and_the_traceback_in_its_log(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(160, 45)) as pilot:
+        pane = await invoke(pilot, "failer", {"name": "x"})
+        assert pane.has_class("failed")
+        body = text_of(app, "#response-body")
+        assert body.startswith("ValueError: no good: x")  # the error shape, as the API returns
+        assert "in deeper" in body  # with its stack trace
+        log = text_of(app, "#response-log-body")
+        assert "about to fail" in log
+        assert "[ERROR] ValueError: no good: x" in log
+        assert "Traceback (most recent call last):" in log
+        assert log.index("about to fail") < log.index("[ERROR]") < log.index("END RequestId")
+
+
+async def test_a_streamed_response_shows_its_log_once_it_ends(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(160, 45)) as pilot:
+        pane = await invoke(pilot, "streamer", {})
+        assert "success" in text_of(app, "#response-status")
+        assert "chunk one chunk two" in text_of(app, "#response-body")
+        log = text_of(app, "#response-log-body")
+        assert "streaming two chunks" in log and "REPORT RequestId" in log
+        assert pane.result is not None and pane.result.record.log_lines
+
+
+async def test_copy_keys_copy_the_response_the_request_id_and_the_log(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("3")  # the response pane
+        await pilot.press("c")  # nothing shown yet: says so, copies nothing
+        await wait_until(pilot, lambda: bool(app._notifications))
+        [note] = list(app._notifications)
+        assert note.title == "Not copied" and note.severity == "warning"
+        assert app.clipboard == ""
+        app.clear_notifications()
+
+        pane = await invoke(pilot, "talker", {"name": "ada"})
+        assert pane.result is not None
+        record = pane.result.record
+        await pilot.press("3")
+        assert app.query_one(ResponsePane).has_focus_within
+        await pilot.press("c")
+        assert json.loads(app.clipboard) == {"said": "ada"}
+        assert app.clipboard == pane.result.payload.decode()  # as the function returned it
+        await pilot.press("i")
+        assert app.clipboard == record.request_id
+        await pilot.press("l")
+        assert app.clipboard == "\n".join(record.log_lines) + "\n"
+        assert "talker got ada" in app.clipboard and app.clipboard.count("RequestId") >= 3
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert said[0].startswith(f"Copied the response of {record.request_id[:8]}")
+        assert said[1] == f"Copied request id {record.request_id}."
+        assert said[2].startswith(f"Copied the log of {record.request_id[:8]}")
+
+        # the footer names the keys while the pane has the focus
+        keys = {
+            key: active.binding.description
+            for key, active in app.active_bindings.items()
+            if active.binding.show and active.node is pane
+        }
+        assert keys["c"] == "Copy response" and keys["i"] == "Copy request id"
+        assert keys["l"] == "Copy log"
+
+
+async def test_at_80x24_the_result_stays_whole_above_a_log_that_scrolls(
+    app: WorkbenchApp,
+) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await invoke(pilot, "talker", {"name": "ada", "lines": 40})
+        result = app.query_one("#response-scroll", VerticalScroll)
+        log = app.query_one("#response-log", VerticalScroll)
+        body_lines = text_of(app, "#response-body").count("\n") + 1
+        assert result.size.height >= body_lines and result.max_scroll_y == 0  # all of it
+        assert log.size.height >= 2  # and the log under it, scrolling
+        assert log.max_scroll_y > 0
+        status = text_of(app, "#response-status")
+        assert "Duration" in status and "Billed" not in status  # the log's REPORT has the rest
+        assert pane.region.bottom <= 24
+        await pilot.press("3", "tab")  # the log scrolls by keys too
+        assert app.focused is log
+        await pilot.press("end")
+        await wait_until(pilot, lambda: log.scroll_y == log.max_scroll_y)
