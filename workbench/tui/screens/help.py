@@ -90,6 +90,7 @@ PANE_TITLES = {
     "InvocationLog": "Invocations log",
     "SourcesPane": "Sources tab",
     "ResponsePane": "Response pane",
+    "ArrowTabs": "Log, Lifecycle and Sources tabs",
 }
 
 
