@@ -14,7 +14,10 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tests.tui.pilot import wait_until
+from tests.tui.test_log import fixed_record
+from workbench.engine import InvokeResult
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.function_logs import TAIL_LINES
 from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
 from workbench.tui.widgets.response import ResponsePane
@@ -148,7 +151,7 @@ async def test_copy_keys_copy_the_response_the_request_id_and_the_log(app: Workb
         await pilot.pause()
         said = [n.message for n in app._notifications]
         assert said[0].startswith(f"Copied the response of {record.request_id[:8]}")
-        assert said[1] == f"Copied request id {record.request_id}."
+        assert said[1] == f"Copied request id {record.request_id} to the clipboard."
         assert said[2].startswith(f"Copied the log of {record.request_id[:8]}")
 
         # the footer names the keys while the pane has the focus
@@ -179,3 +182,40 @@ async def test_at_80x24_the_result_stays_whole_above_a_log_that_scrolls(
         assert app.focused is log
         await pilot.press("end")
         await wait_until(pilot, lambda: log.scroll_y == log.max_scroll_y)
+
+
+async def test_a_long_log_shows_its_tail_and_copies_whole(app: WorkbenchApp) -> None:
+    async with app.run_test(size=(160, 45)) as pilot:
+        pane = await invoke(pilot, "talker", {"name": "ada", "lines": 1200})
+        assert pane.result is not None
+        stored = pane.result.record.log_lines
+        assert len(stored) > TAIL_LINES
+        log = text_of(app, "#response-log-body").splitlines()
+        assert log[0].startswith(f"… {len(stored) - TAIL_LINES:,} earlier lines not shown here")
+        assert "line 1199 of the talker" in log and "line 0 of the talker" not in log
+        assert log[-1].startswith("REPORT RequestId")  # the end, with the figures
+        await pilot.press("3", "l")
+        assert app.clipboard == "\n".join(stored) + "\n"  # all of it
+        assert "line 0 of the talker" in app.clipboard
+
+
+def fixed_failure() -> InvokeResult:
+    """A failed invocation, every field fixed (the snapshot must not change between runs)."""
+    record = fixed_record()
+    return InvokeResult(record.response.encode(), "Unhandled", "$LATEST", record)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_failure_and_its_log_snapshot(
+    snap_compare, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "orders", FAILER, timeout=5)
+    app = WorkbenchApp([root], state_dir=tmp_path / "state", isolation="rlimits")
+
+    async def show(pilot: Pilot) -> None:
+        pilot.app.query_one(ResponsePane).show_result("orders", fixed_failure())
+        await pilot.press("3")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=show)

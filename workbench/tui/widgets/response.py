@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from ...engine import InvokeResult, ResponseChunk
 from ..fields import FieldStatic, together
-from ..function_logs import log_text, log_view
+from ..function_logs import log_text, tail_view
 from ..registry_view import version_label
 from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
@@ -82,9 +82,7 @@ class ResponsePane(Vertical):
         border-title-align: left;
     }
     ResponsePane.-with-log #response-log { display: block; }
-    /* the result first: as tall as it is, up to 60 % of the pane; the log scrolls below it */
-    ResponsePane.-with-log #response-scroll { height: auto; max-height: 60%; }
-    """
+    """  # the result's own height beside its log: app.tcss (#response.-with-log)
     COMPACT_BELOW = 16  # rows: a pane this short names only the duration above the result
 
     BINDINGS = [
@@ -152,7 +150,7 @@ class ResponsePane(Vertical):
         self.result = result
         lines = result.record.log_lines if result is not None else []
         self.set_class(bool(lines), "-with-log")
-        self.query_one("#response-log-body", Static).update(log_view(lines) if lines else "")
+        self.query_one("#response-log-body", Static).update(tail_view(lines) if lines else "")
         self.query_one("#response-log", VerticalScroll).scroll_home(animate=False)
 
     def action_copy(self, what: CopyWhat) -> None:
@@ -179,7 +177,7 @@ class ResponsePane(Vertical):
             self.notify(f"No {what.replace('_', ' ')} to copy.", title="Not copied")
             return
         self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {said}.", title="Copied")
+        self.notify(f"Copied {said} to the clipboard.", title="Copied")
 
     def _comparing(self, on: bool) -> None:
         """The compare view instead of the response (a re-run on save), or back."""
