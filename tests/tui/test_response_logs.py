@@ -219,3 +219,36 @@ def test_a_failure_and_its_log_snapshot(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=show)
+
+
+WAITER = """
+import os, time
+def handler(event, context):
+    print("before the gate", flush=True)
+    for _ in range(6000):  # 60 s, then say the pane never showed the line in time
+        if os.path.exists(event["gate"]):
+            break
+        time.sleep(0.01)
+    print("after the gate")
+    return {"done": True}
+"""
+
+
+async def test_what_a_running_invocation_prints_shows_while_it_runs(tmp_path: Path) -> None:
+    root = tmp_path / "functions"
+    make_function(root, "waiter", WAITER, timeout=90)
+    gate = tmp_path / "gate"
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.query_one(EventEditor).set_text(json.dumps({"gate": str(gate)}))
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "before the gate" in text_of(app, "#response-log-body"))
+        assert "invoking" in text_of(app, "#response-status")
+        assert not gate.exists()  # still waiting: the line came while it ran
+        assert app.query_one("#response-log").display
+        gate.touch()
+        await wait_until(pilot, lambda: "success" in text_of(app, "#response-status"))
+        log = text_of(app, "#response-log-body")  # now the record's whole log
+        assert log.index("before the gate") < log.index("after the gate") < log.index("REPORT")
+        assert log.count("before the gate") == 1

@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ...engine import InvokeResult, ResponseChunk
+from ...engine import InvokeResult, InvokeStart, LogLine, ResponseChunk
 from ..fields import FieldStatic, together
 from ..function_logs import log_text, tail_view
 from ..registry_view import version_label
@@ -119,6 +119,9 @@ class ResponsePane(Vertical):
         self._chunks = Text()  # a streamed response's chunks so far, while it runs
         self.result: InvokeResult | None = None  # the one shown, what the copy keys copy
         self._head: tuple[str, Text, InvokeResult] | None = None  # the status line's parts
+        # the running invocation's request (once it started) and what it printed so far
+        self._live_request: str | None = None
+        self._live_lines: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield FieldStatic(Text("Invoke a function with ctrl+r."), id="response-status")
@@ -191,6 +194,7 @@ class ResponsePane(Vertical):
         self._comparing(False)
         self._invoking = (name, time.monotonic())
         self._head = None
+        self._live_request, self._live_lines = None, []
         if self._ticker is None:
             self._ticker = self.set_interval(0.2, self._show_running)
         self._show_running()
@@ -214,6 +218,26 @@ class ResponsePane(Vertical):
             self._chunks.append(text + (" …" if chunk.size > len(chunk.excerpt) else "") + "\n")
         if chunks:
             self.query_one("#response-body", Static).update(self._chunks)
+        self._take_live_lines(events, function, since)
+
+    def _take_live_lines(self, events: Sequence[object], function: str, since: float) -> None:
+        """What the running invocation prints, under it as it prints it (the record's whole log,
+        START to REPORT, replaces it at the end). Its request is the first of ``function`` to
+        start after ours did: the engine does not say which invocation is the pane's (a caller
+        of the API starting the same function in the same instant could be taken for it)."""
+        printed = False
+        for e in events:
+            if self._live_request is None and isinstance(e, InvokeStart):
+                if e.function == function and e.at >= since:
+                    self._live_request = e.request_id
+            elif isinstance(e, LogLine) and self._live_request is not None:
+                if e.request_id == self._live_request:
+                    self._live_lines.append(e.line)
+                    printed = True
+        if printed:
+            self.set_class(True, "-with-log")
+            self.query_one("#response-log-body", Static).update(tail_view(self._live_lines))
+            self.query_one("#response-log", VerticalScroll).scroll_end(animate=False)
 
     def pdb_paused(self, functions: set[str]) -> None:
         """Which functions have an invocation paused at a pdb prompt (the debugger pane's)."""
