@@ -17,6 +17,7 @@ from tests.tui.pilot import wait_until
 from tests.tui.test_log import fixed_record
 from workbench.engine import InvokeResult
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.function_logs import TAIL_LINES
 from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
@@ -162,6 +163,14 @@ async def test_copy_keys_copy_the_response_the_request_id_and_the_log(app: Workb
         }
         assert keys["c"] == "Copy response" and keys["i"] == "Copy request id"
         assert keys["l"] == "Copy log"
+
+        # and the palette has them, for any pane
+        await pilot.press("1")
+        names = {c.name: c for c in WorkbenchCommands(app.screen).commands()}
+        app.copy_to_clipboard("")
+        await names["response: Copy the request id"].run()  # type: ignore[misc]
+        assert app.clipboard == record.request_id
+        assert "response: Copy the response" in names and "response: Copy the log" in names
 
 
 async def test_at_80x24_the_result_stays_whole_above_a_log_that_scrolls(

@@ -88,21 +88,21 @@ class ResponsePane(Vertical):
     BINDINGS = [
         Binding(
             "c",
-            "copy('response')",
+            "copy_response",
             "Copy response",
             id="copy-response",
             tooltip="Copy the response, as the function returned it, to the clipboard",
         ),
         Binding(
             "i",
-            "copy('request_id')",
+            "copy_request_id",
             "Copy request id",
             id="copy-request-id",
             tooltip="Copy the invocation's request id to the clipboard",
         ),
         Binding(
             "l",
-            "copy('log')",
+            "copy_log",
             "Copy log",
             id="copy-log",
             tooltip="Copy the function's log lines of this invocation (START to REPORT)",
@@ -156,7 +156,16 @@ class ResponsePane(Vertical):
         self.query_one("#response-log-body", Static).update(tail_view(lines) if lines else "")
         self.query_one("#response-log", VerticalScroll).scroll_home(animate=False)
 
-    def action_copy(self, what: CopyWhat) -> None:
+    def action_copy_response(self) -> None:
+        self.copy("response")
+
+    def action_copy_request_id(self) -> None:
+        self.copy("request_id")
+
+    def action_copy_log(self) -> None:
+        self.copy("log")
+
+    def copy(self, what: CopyWhat) -> None:
         """Copy a part of the result shown, and say what was copied (or why nothing was)."""
         result = self.result
         if result is None:
