@@ -122,7 +122,9 @@ async def test_a_streamed_response_shows_its_log_once_it_ends(app: WorkbenchApp)
         assert "success" in text_of(app, "#response-status")
         assert "chunk one chunk two" in text_of(app, "#response-body")
         log = text_of(app, "#response-log-body")
-        assert "streaming two chunks" in log and "REPORT RequestId" in log
+        # the print: an engine race (reproduced without the TUI) loses it from a cold streamed
+        # invocation's record now and then under load; the pane shows the record's log as it is
+        assert "streaming two chunks" in log and "REPORT RequestId" in log, log
         assert pane.result is not None and pane.result.record.log_lines
 
 
@@ -173,24 +175,45 @@ async def test_copy_keys_copy_the_response_the_request_id_and_the_log(app: Workb
         assert "response: Copy the response" in names and "response: Copy the log" in names
 
 
-async def test_at_80x24_the_result_stays_whole_above_a_log_that_scrolls(
+async def test_at_80x24_the_result_stays_whole_and_the_log_opens_under_it(
     app: WorkbenchApp,
 ) -> None:
+    """At 80x24 the status line's fields take most of the pane: the result keeps all that is
+    left above the log's title; tab into the log and it takes the room (the result keeps two
+    rows); ctrl+g shows the whole pane."""
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await invoke(pilot, "talker", {"name": "ada", "lines": 40})
         result = app.query_one("#response-scroll", VerticalScroll)
         log = app.query_one("#response-log", VerticalScroll)
-        body_lines = text_of(app, "#response-body").count("\n") + 1
-        assert result.size.height >= body_lines and result.max_scroll_y == 0  # all of it
-        assert log.size.height >= 2  # and the log under it, scrolling
-        assert log.max_scroll_y > 0
         status = text_of(app, "#response-status")
-        assert "Duration" in status and "Billed" not in status  # the log's REPORT has the rest
-        assert pane.region.bottom <= 24
-        await pilot.press("3", "tab")  # the log scrolls by keys too
+        assert "Billed" in status and "Max Memory" in status  # every field still
+        body_lines = text_of(app, "#response-body").count("\n") + 1
+        room = pane.content_region.height - app.query_one("#response-status").outer_size.height
+        assert result.size.height == min(body_lines, room - 1) >= 2  # all the status leaves
+        assert log.region.height == room - result.size.height >= 1  # but the log's title
+        assert log.region.bottom <= pane.content_region.bottom
+        assert log.border_title == "Function Logs"
+
+        await pilot.press("3", "tab")  # into the log: it takes the room, the status's too
         assert app.focused is log
+        await wait_until(pilot, lambda: log.size.height >= 6)
+        assert log.region.bottom <= pane.content_region.bottom
+        assert result.size.height == 2
+        status = app.query_one("#response-status")
+        assert status.size.height == 1 and text_of(app, "#response-status").startswith(
+            "talker success"
+        )
+        assert log.max_scroll_y > 0  # and scrolls
         await pilot.press("end")
         await wait_until(pilot, lambda: log.scroll_y == log.max_scroll_y)
+
+        await pilot.press("ctrl+g")  # the pane full screen: the log has the height
+        await wait_until(pilot, lambda: log.size.height >= 8)
+        await pilot.press("shift+tab")  # back to the result: whole, with room to spare
+        await wait_until(pilot, lambda: result.size.height == body_lines)
+        assert result.max_scroll_y == 0 and log.size.height >= 3
+        await pilot.press("ctrl+g")  # the layout back, the status line whole again
+        await wait_until(pilot, lambda: status.size.height > 4)
 
 
 async def test_a_long_log_shows_its_tail_and_copies_whole(app: WorkbenchApp) -> None:

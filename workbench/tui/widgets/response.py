@@ -24,18 +24,16 @@ from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
 
 
-def metrics_line(result: InvokeResult, *, compact: bool = False) -> Text:
-    """Lambda's REPORT line, as fields (``FieldStatic`` wraps it between them); ``compact``:
-    only the duration of them (a short pane: the log's REPORT line under it has the rest)."""
+def metrics_line(result: InvokeResult) -> Text:
+    """Lambda's REPORT line, as fields (``FieldStatic`` wraps it between them)."""
     r = result.record
     parts: list[str | tuple[str, str]] = [
         ("cold" if r.cold else "warm", "bold cyan" if r.cold else "bold green"),
-        f"  {together('Duration', f'{r.duration_ms:.2f}', 'ms')}",
+        f"  {together('Duration', f'{r.duration_ms:.2f}', 'ms')}"
+        f"  {together('Billed', r.billed_ms, 'ms')}  ",
+        together("Max", "Memory", f"{r.max_memory_mb}/{r.memory_size}", "MB"),
     ]
-    if not compact:
-        parts.append(f"  {together('Billed', r.billed_ms, 'ms')}  ")
-        parts.append(together("Max", "Memory", f"{r.max_memory_mb}/{r.memory_size}", "MB"))
-    if r.init_duration_ms is not None and not compact:
+    if r.init_duration_ms is not None:
         parts.append("  " + together("Init", "Duration", f"{r.init_duration_ms:.2f}", "ms"))
     if r.start_wait_ms:
         waited = together("Waited", f"{r.start_wait_ms / 1000:.2f}", "s", "to", "start")
@@ -75,15 +73,20 @@ class ResponsePane(Vertical):
     ResponsePane #response-log {
         display: none;
         height: 1fr;
-        min-height: 3;
+        min-height: 1;
         padding: 0 1;
         border-top: hkey $primary 50%;
         border-title-color: $primary;
         border-title-align: left;
     }
     ResponsePane.-with-log #response-log { display: block; }
-    """  # the result's own height beside its log: app.tcss (#response.-with-log)
-    COMPACT_BELOW = 16  # rows: a pane this short names only the duration above the result
+    /* a short pane whose log has the focus: the status keeps its first line (name, outcome;
+       the log's REPORT line has the figures), the result two rows, the log the rest */
+    ResponsePane.-reading-log #response-status { max-height: 1; overflow: hidden; }
+    """  # the result's own height beside its log: app.tcss (#response.-with-log), and _fit
+    LOG_LEAST = 1  # the log's least share: its title (at 80x24 that is what is left)
+    RESULT_READING = 2  # the result's share while the log has the focus
+    SHORT = 16  # rows: a pane this short gives a focused log the status line's room too
 
     BINDINGS = [
         Binding(
@@ -118,7 +121,6 @@ class ResponsePane(Vertical):
         self._pdb_paused: set[str] = set()
         self._chunks = Text()  # a streamed response's chunks so far, while it runs
         self.result: InvokeResult | None = None  # the one shown, what the copy keys copy
-        self._head: tuple[str, Text, InvokeResult] | None = None  # the status line's parts
         # the running invocation's request (once it started) and what it printed so far
         self._live_request: str | None = None
         self._live_lines: list[str] = []
@@ -134,19 +136,11 @@ class ResponsePane(Vertical):
             logs.border_title = "Function Logs"
             yield Static(id="response-log-body")
 
-    def _compact(self) -> bool:
-        return 0 < self.size.height < self.COMPACT_BELOW
-
     def _show_head(self, name: str, outcome: Text, result: InvokeResult) -> None:
-        """``name outcome`` and the metrics, all of them if the pane has the room."""
-        self._head = (name, outcome, result)
+        """``name outcome`` and the metrics (the status line)."""
         head = Text.assemble((f"{name} ", "bold"), outcome, "  ")
-        head.append_text(metrics_line(result, compact=self._compact()))
+        head.append_text(metrics_line(result))
         self.query_one("#response-status", Static).update(head)
-
-    def on_resize(self) -> None:
-        if self._head is not None:
-            self._show_head(*self._head)
 
     def _show_log(self, result: InvokeResult | None) -> None:
         """The result's own log lines under it (none while one runs, or for a refusal)."""
@@ -155,6 +149,33 @@ class ResponsePane(Vertical):
         self.set_class(bool(lines), "-with-log")
         self.query_one("#response-log-body", Static).update(tail_view(lines) if lines else "")
         self.query_one("#response-log", VerticalScroll).scroll_home(animate=False)
+        self.call_after_refresh(self._fit)  # once the status line has its height
+
+    def _fit(self) -> None:
+        """The result as tall as it is, up to half the pane, with at least the log's title left
+        under it; while the log has the focus (tab) the result keeps ``RESULT_READING`` rows and
+        the log takes the rest, in a short pane the status line's too. (At 80x24 the status
+        line's fields alone take most of the pane: CSS cannot say "what the status leaves", so
+        it is measured here.)"""
+        result = self.query_one("#response-scroll", VerticalScroll)
+        log = self.query_one("#response-log", VerticalScroll)
+        inner = self.content_region.height
+        self.set_class(log.has_focus and 0 < inner < self.SHORT, "-reading-log")
+        if not self.has_class("-with-log"):
+            result.styles.max_height = None
+            return
+        status = self.query_one("#response-status").outer_size.height
+        room = self.RESULT_READING if log.has_focus else inner - status - self.LOG_LEAST
+        result.styles.max_height = max(1, min(room, inner // 2))
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def on_descendant_focus(self) -> None:
+        self._fit()
+
+    def on_descendant_blur(self) -> None:
+        self._fit()
 
     def action_copy_response(self) -> None:
         self.copy("response")
@@ -202,7 +223,6 @@ class ResponsePane(Vertical):
         self.set_class(False, "failed")
         self._comparing(False)
         self._invoking = (name, time.monotonic())
-        self._head = None
         self._live_request, self._live_lines = None, []
         if self._ticker is None:
             self._ticker = self.set_interval(0.2, self._show_running)
@@ -244,7 +264,9 @@ class ResponsePane(Vertical):
                     self._live_lines.append(e.line)
                     printed = True
         if printed:
-            self.set_class(True, "-with-log")
+            if not self.has_class("-with-log"):
+                self.set_class(True, "-with-log")
+                self.call_after_refresh(self._fit)
             self.query_one("#response-log-body", Static).update(tail_view(self._live_lines))
             self.query_one("#response-log", VerticalScroll).scroll_end(animate=False)
 
@@ -320,7 +342,6 @@ class ResponsePane(Vertical):
         """The invocation never ran: bad input, unknown function, throttled, cancelled."""
         self._stop_running()
         self.set_class(True, "failed")
-        self._head = None
         self.query_one("#response-status", Static).update(
             Text.assemble((f"{name} ", "bold"), ("not invoked", "bold red"))
         )
