@@ -124,6 +124,7 @@ class ResponsePane(Vertical):
         # the running invocation's request (once it started) and what it printed so far
         self._live_request: str | None = None
         self._live_lines: list[str] = []
+        self._result_rows: int | None = None  # the result's max height _fit set (None: CSS's)
 
     def compose(self) -> ComposeResult:
         yield FieldStatic(Text("Invoke a function with ctrl+r."), id="response-status")
@@ -157,16 +158,19 @@ class ResponsePane(Vertical):
         the log takes the rest, in a short pane the status line's too. (At 80x24 the status
         line's fields alone take most of the pane: CSS cannot say "what the status leaves", so
         it is measured here.)"""
-        result = self.query_one("#response-scroll", VerticalScroll)
-        log = self.query_one("#response-log", VerticalScroll)
         inner = self.content_region.height
-        self.set_class(log.has_focus and 0 < inner < self.SHORT, "-reading-log")
-        if not self.has_class("-with-log"):
-            result.styles.max_height = None
+        if inner <= 0:  # not shown (another pane zoomed): nothing to fit
             return
-        status = self.query_one("#response-status").outer_size.height
-        room = self.RESULT_READING if log.has_focus else inner - status - self.LOG_LEAST
-        result.styles.max_height = max(1, min(room, inner // 2))
+        log = self.query_one("#response-log", VerticalScroll)
+        self.set_class(log.has_focus and inner < self.SHORT, "-reading-log")
+        rows: int | None = None  # app.tcss's 50 %
+        if self.has_class("-with-log"):
+            status = self.query_one("#response-status").outer_size.height
+            room = self.RESULT_READING if log.has_focus else inner - status - self.LOG_LEAST
+            rows = max(1, min(room, inner // 2))
+        if rows != self._result_rows:  # a style set (even to its value) lays the pane out again
+            self._result_rows = rows
+            self.query_one("#response-scroll").styles.max_height = rows
 
     def on_resize(self) -> None:
         self._fit()
