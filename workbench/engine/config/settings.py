@@ -54,6 +54,9 @@ class EngineSettings:
     fork_server: bool = field(
         default_factory=lambda: os.environ.get("WORKBENCH_FORK_SERVER", "1") != "0"
     )
+    # Node environments handed to a started standby Node (runtime/standby.py) instead of
+    # exec'd; $WORKBENCH_STANDBY=0 turns it off (benchmarks and tests compare the two)
+    standby: bool = field(default_factory=lambda: os.environ.get("WORKBENCH_STANDBY", "1") != "0")
     # which AWS credentials handlers get, unless their function.toml says (--aws-credentials):
     # "local", the workbench's own (runtime/credentials.py), or "host", this machine's
     aws_credentials: AwsCredentials = "local"

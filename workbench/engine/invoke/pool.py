@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,9 @@ from ..runtime.environment import Environment, SpawnError
 from ..runtime.forkserver import ForkServers
 from ..runtime.interpreters import Interpreters
 from ..runtime.isolation import Isolation
-from ..runtime.launch import LaunchError
+from ..runtime.launch import LaunchError, enters_namespaces, launch
 from ..runtime.snapshot_fork import InitType
+from ..runtime.standby import Standbys
 from ..runtime.tmp_dirs import EngineTmp
 from .concurrency import Concurrency
 from .provisioned import Provisioned
@@ -84,6 +85,7 @@ class EnvironmentPool:
         self.isolation: Isolation | None = None
         # Python environments forked from a started interpreter, where they may be
         self.fork_servers = ForkServers(pycache_dir) if settings.fork_server else None
+        self.standbys = Standbys() if settings.standby else None  # Node started ahead
         # environments kept initialised ahead of calls, and SnapStart's snapshots
         self.provisioned = Provisioned(self, state_dir / API_DIR)
         self.snapshots = Snapshots(self)
@@ -103,6 +105,25 @@ class EnvironmentPool:
         self.interpreters.prepare(f for f in ("python", "nodejs") if f in families)
         self.started = True
         self.provisioned.reconcile()  # function.toml's and the API's, from the start
+        if self.fork_servers is not None:
+            self.fork_servers.prestart(self._fork_server_keys())
+
+    def _fork_server_keys(self) -> Iterator[tuple[str, bool]]:
+        """The fork servers the loaded functions' first cold starts will use (read in the
+        fork servers' thread: finding an interpreter may list pyenv's)."""
+        namespaces = bool(self.isolation and self.isolation.namespaces)
+        for fn in list(self.catalog.functions.values()):
+            python = sys.executable  # (other runtimes' launcher in namespaces)
+            if runtime_family(fn.runtime) == "python":
+                interpreter = self.interpreters.find(fn.runtime)
+                python = interpreter.path if interpreter is not None else python
+            namespaced = namespaces and enters_namespaces(fn)
+            try:
+                forkable = launch(fn, python=python, namespaced=namespaced).forkable
+            except LaunchError:
+                continue
+            if forkable:
+                yield python, namespaced
 
     # ----------------------------------------------------------------- reading
 
@@ -209,6 +230,7 @@ class EnvironmentPool:
             log_limit=self.settings.log_limit,
             isolation=self.isolation,
             fork_servers=self.fork_servers,
+            standbys=self.standbys,
             aws=self.aws_variables(fn),
             account_id=self.settings.account_id,
         )
@@ -321,6 +343,8 @@ class EnvironmentPool:
         if envs:
             reaped = [asyncio.ensure_future(env.wait_reaped()) for env in envs]
             await asyncio.wait(reaped, timeout=timeout)
+        if self.standbys is not None:  # (before their cgroups go)
+            self.standbys.close()
         processes.kill_strays()
         processes.reap_adopted(wait_s=1.0)
         if self.isolation is not None:

@@ -36,13 +36,15 @@ from .extensions import Extensions, ShutdownReasonWire, extension_environment, f
 from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
-from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
+from .launch import LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .response_stream import ResponseStream, announce_chunks
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener, error_body
 from .sandbox import ProcUsage, arm_cpu_guard, cpu_guard, lambda_environment, log_stream_name
 from .snapshot_fork import SNAPSHOT_VAR, InitType, RestoredProcess
 from .spawning import Forker, MakeCgroup, spawn
+from .standby import StandbyProcess, Standbys
+from .standby import refusal as standby_refusal
 from .tmp_images import TmpImages
 
 # our Python runtime imports these copies instead of the live files (config/checked_sources.py)
@@ -129,6 +131,7 @@ class Environment(RuntimeAPIListener):
         log_limit: int = DEFAULT_LOG_LIMIT,  # EngineSettings.log_limit: what a record keeps
         isolation: Isolation | None = None,  # the engine's: a cgroup per environment, if any
         fork_servers: ForkServers | None = None,  # Python environments forked, where they may be
+        standbys: Standbys | None = None,  # Node environments from a started Node (standby.py)
         aws: Mapping[str, str] | None = None,  # its AWS credentials and endpoints (credentials.py)
         account_id: str = "123456789012",  # told to an extension that asks (extensions.py)
     ) -> None:
@@ -148,6 +151,8 @@ class Environment(RuntimeAPIListener):
         self.isolation = isolation
         self.fork_servers = fork_servers
         self.forked = False  # its process came from a fork server
+        self.standbys = standbys
+        self.from_standby = False  # its process was a standby runtime, started ahead
         # how Lambda would have started it (AWS_LAMBDA_INITIALIZATION_TYPE); a provisioned one
         # is kept initialised ahead of calls, a SnapStart one is forked from its version's
         # snapshot (``restore_from``) and ``restored`` once it was; ``snapshot_socket`` makes
@@ -321,10 +326,11 @@ class Environment(RuntimeAPIListener):
             try:
                 env[namespaces.SPEC_VAR] = namespaces.spec(
                     self.fn,
-                    runtime_dir=PYTHON_BOOTSTRAP.parent,
+                    runtime_dir=how.sandbox_runtime,
                     tmpdir=self.tmpdir,
                     root=namespaces.mount_point(self.tmp_root),
                     checked_sources=self.checked_sources,
+                    in_place=how.sandbox_binds,
                 )
             except ValueError as e:  # INIT fails with it (workbench_sandbox.run)
                 env[namespaces.SANDBOX_ERROR_VAR] = f"cannot describe the namespaces: {e}"
@@ -349,6 +355,11 @@ class Environment(RuntimeAPIListener):
         fork: Forker | None = self.restore_from
         if fork is None and self.fork_servers is not None and how.forkable:
             fork = self.fork_servers.get(self.python, self.namespaced)
+        if fork is None and self.standbys is not None:
+            debug, ext = self.ide is not None, bool(ext_paths)
+            refused = standby_refusal(self.fn, how, debug=debug, extensions=ext) is not None
+            if standby := self.standbys.take(self.fn, how, isolation, refused=refused):
+                fork, make_cgroup = standby, standby.make_cgroup
         try:
             spawned = await spawn(
                 how.command,
@@ -375,6 +386,7 @@ class Environment(RuntimeAPIListener):
             raise
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
         self.forked = isinstance(spawned.proc, ForkedProcess)
+        self.from_standby = isinstance(spawned.proc, StandbyProcess)
         self.restored = isinstance(spawned.proc, RestoredProcess)
         self._runtime_pid = self.pid  # the runtime's own (see _measure)
         self._parent_peak_kb, self._usage = spawned.parent_peak_kb, spawned.usage
@@ -414,6 +426,10 @@ class Environment(RuntimeAPIListener):
         self._publish(
             "init_error", duration_ms=self.init_duration_ms, error_type=outcome.error_type
         )
+        if self.extensions is not None:  # the Telemetry API's initRuntimeDone and initReport
+            self.extensions.init_failed(
+                self.init_type, self.init_duration_ms, outcome.kind, outcome.error_type
+            )
         if self.state != "dead":
             self.shutdown("error")
         return outcome
@@ -430,6 +446,8 @@ class Environment(RuntimeAPIListener):
             on_output=self._feed,
             on_crash=self._extension_crashed,
             account_id=self.account_id,
+            init_type=self.init_type,
+            runtime=self.runs_as,
         )
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
@@ -467,7 +485,7 @@ class Environment(RuntimeAPIListener):
         assert self.extensions is not None
         failed = await self.extensions.all_waiting(INIT_TIMEOUT_S)
         if failed is None:
-            self.extensions.phase = "ready"  # from here an extension's exit resets it
+            self.extensions.init_done(self.init_type, self.init_duration_ms or 0.0)  # phase "ready"
             self._resolve(Outcome("ready"))
         else:
             self._resolve(Outcome("init_error", error_body(*failed), failed[0]))
@@ -518,6 +536,7 @@ class Environment(RuntimeAPIListener):
         self._publish("function_init", duration_ms=function_init)
         self._publish("init_done", duration_ms=self.init_duration_ms)
         if self.extensions is not None and self._loop is not None:
+            self.extensions.telemetry.init_runtime_done(self.init_type)
             self._loop.create_task(self._ready_after_extensions())
             return
         self._resolve(Outcome("ready"))
@@ -618,8 +637,11 @@ class Environment(RuntimeAPIListener):
             self.extensions.invoke(inv, timeout_s)
         try:
             outcome = await waiter
+            answered = inv.answered
+            if outcome.kind == "response" and answered is not None and not answered.done():
+                answered.set_result(outcome.body)  # the caller has it now (answer_first.py)
             if self.extensions is not None and outcome.kind in ("response", "error", "too_large"):
-                outcome = await self._extensions_settled(outcome, timeout_s)
+                outcome = await self._extensions_settled(inv, outcome, timeout_s)
         finally:
             self._waiter = None
             if self.debugger is not None:  # a session still open ends with its invocation
@@ -657,12 +679,17 @@ class Environment(RuntimeAPIListener):
             self.cgroup.limit_cpu(self.isolation.vcpus(self.fn.memory_size))
         return outcome
 
-    async def _extensions_settled(self, outcome: Outcome, timeout_s: float) -> Outcome:
+    async def _extensions_settled(
+        self, inv: Invocation, outcome: Outcome, timeout_s: float
+    ) -> Outcome:
         """The invocation ends once every extension asked for its next event: Duration counts
-        that post-runtime time, as Lambda bills it (UNVERIFIED: the caller here gets its
-        response then too; Lambda sends it as soon as the runtime posts it)."""
+        that post-runtime time, as Lambda bills it. The caller of a synchronous Invoke has its
+        response already (``inv.answered``: ``invoke/answer_first.py``)."""
         assert self.extensions is not None
-        self.extensions.runtime_answered()
+        self.extensions.runtime_answered(
+            inv, outcome.kind, outcome.error_type, outcome.size or len(outcome.body),
+            self._t_delivered,
+        )  # fmt: skip
         left = max(0.0, self._deadline - (self._loop or asyncio.get_running_loop()).time())
         failed = await self.extensions.settled(left if self._timer is not None else timeout_s)
         outcome.extensions_ms = self.extensions.post_runtime_ms
@@ -770,7 +797,7 @@ class Environment(RuntimeAPIListener):
                 self._loop.remove_reader(self._stdout_fd)
             return
         self._output_backlog = len(data) == READ_BYTES
-        self._feed(data)
+        self._feed_runtime(data)
 
     def drain_output(self) -> None:
         """Read what the runtime wrote before it answered, so it lands in this invocation's log:
@@ -791,7 +818,14 @@ class Environment(RuntimeAPIListener):
             if not data:
                 return
             waiting -= len(data)
-            self._feed(data)
+            self._feed_runtime(data)
+
+    def _feed_runtime(self, data: bytes) -> None:
+        """The runtime's output (the extensions' comes through ``_feed`` alone): the Telemetry
+        API's ``function`` lines too."""
+        if self.extensions is not None:
+            self.extensions.telemetry.function_output(data)
+        self._feed(data)
 
     def _feed(self, data: bytes) -> None:
         self._output.feed(data)

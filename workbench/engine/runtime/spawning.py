@@ -98,8 +98,10 @@ def _spawn(
     # keeps the larger of the old and new address spaces' peaks. Popen has returned, so the
     # exec is done: only a figure above our peak now is the child's own. (A fork of the fork
     # server starts from the server's, a few MB.)
-    forked = isinstance(proc, ForkedProcess)
-    parent_peak_kb = 0 if forked else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if isinstance(proc, ForkedProcess):  # (a standby runtime: the engine's at its exec)
+        parent_peak_kb = proc.parent_peak_kb
+    else:
+        parent_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert proc.stdin is not None and proc.stdout is not None
     if cgroup is not None and joins:  # it is in (a fork), or will be before it execs (gated)
         cgroup.joined()
