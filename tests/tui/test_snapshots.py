@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from workbench.engine import Engine, EngineSettings
 from workbench.tui.app import WorkbenchApp
@@ -65,7 +66,9 @@ def test_zoomed_editor(snap_compare, app: WorkbenchApp) -> None:
     """ctrl+g at 80x24: the editor, toolbar and all, fills the screen above the footer."""
 
     async def zoom_editor(pilot: Pilot) -> None:
-        pilot.app.query_one("#event-text").focus()
+        text = pilot.app.query_one("#event-text", TextArea)
+        text.cursor_blink = False  # drawn steadily: a blink under load would change the snapshot
+        text.focus()
         await pilot.press("ctrl+g")
         await pilot.pause()
 

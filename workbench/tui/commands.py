@@ -64,6 +64,18 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
         "topic: Publish a message…",
         "Publish to a topic: every subscribed function gets an SNS event",
     ),
+    "copy_response": (
+        "response: Copy the response",
+        "The response shown, as the function returned it, to the clipboard (c in the pane)",
+    ),
+    "copy_request_id": (
+        "response: Copy the request id",
+        "The request id of the invocation shown, to the clipboard (i in the pane)",
+    ),
+    "copy_log": (
+        "response: Copy the log",
+        "The log lines of the invocation shown, START to REPORT, to the clipboard (l)",
+    ),
     "debugger": ("debug: Show the paused invocation", "Open the debugger pane on a breakpoint"),
     "help": ("view: Help", "Every key the workbench answers to"),
     "quit": ("app: Quit", "Quit; every environment is shut down"),

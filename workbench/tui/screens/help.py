@@ -89,6 +89,8 @@ PANE_TITLES = {
     "EventEditor": "Event editor",
     "InvocationLog": "Invocations log",
     "SourcesPane": "Sources tab",
+    "ResponsePane": "Response pane",
+    "ArrowTabs": "Log, Lifecycle and Sources tabs",
 }
 
 

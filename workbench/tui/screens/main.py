@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Header, TabbedContent, TabPane
+from textual.widgets import Header, TabPane
 from textual.worker import Worker
 
 from ...engine import (
@@ -45,6 +45,7 @@ from ..navigation import NAVIGATION_BINDINGS, focus_pane, move_table_cursor
 from ..pane_focus import PaneHighlight
 from ..registry_view import RegistryView
 from ..reruns import FIRST_RUN_TRIGGER, Reruns
+from ..widgets.arrow_tabs import ArrowTabs
 from ..widgets.editor import EventEditor
 from ..widgets.function_rows import debug_waits
 from ..widgets.functions import FunctionsPane
@@ -121,7 +122,7 @@ class MainScreen(Screen[None]):
             yield EventEditor(self.saved_events, id="editor")
             yield ResponsePane(id="response")
         with Horizontal(id="bottom"):
-            with TabbedContent(id="bottom-tabs"):
+            with ArrowTabs(id="bottom-tabs"):  # left/right switch from the content too
                 with TabPane("Invocations", id="tab-log"):
                     yield InvocationLog(self.engine, id="log")
                 with TabPane("Lifecycle", id="tab-lifecycle"):

@@ -23,18 +23,25 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.highlight import highlight
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from ...engine import Engine, InvocationRecord
 from ...engine.model import AsyncEventChanged, paused_text, start_wait_text
 from .. import log_lines
+from ..content_fields import ContentFieldStatic
+from ..fields import FIELD_SPACE, together
+from ..function_logs import log_view
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..log_lines import FILTER_STEPS, Level
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
+from ..zoom import ZOOM_BINDING
 
 if TYPE_CHECKING:
     from ...engine.storage import AsyncEvent
 
+# the parts ctrl+g shows full screen
+ZOOMABLE = ("record-payloads", "record-log-box", "record-life-box")
 ENV_HISTORY = 5_000  # stored records of the function searched for the environment's others
 
 
@@ -43,41 +50,42 @@ def clock(t: float) -> str:
 
 
 def header(r: InvocationRecord, queued: AsyncEvent | None = None) -> Content:
-    """The record's facts, a few per line; an Event invocation's attempt, dwell and queue row."""
+    """The record's facts, a few per line; an Event invocation's attempt, dwell and queue row.
+
+    A fact's words are ``together``: at 80 columns a line wraps between facts
+    (``ContentFieldStatic``), never as "Max Memory 48/512" / "MB".
+    """
     status_style = f"bold {INVOKE_STYLES.get(r.status, '')}"
-    memory = f"{r.max_memory_mb}/{r.memory_size} MB"
     init = exact_ms(r.init_duration_ms) if r.init_duration_ms is not None else "—"
     lines = [
         Content.assemble(
-            (f"{r.function}:{r.version}", "bold"),
+            (together(f"{r.function}:{r.version}"), "bold"),
             "  ",
             (r.status, status_style),
             *(("  ", (r.error_type, "$error")) if r.error_type else ()),
             "  ",
-            ("cold start" if r.cold else "warm", "bold $secondary" if r.cold else "$success"),
+            (
+                together("cold", "start") if r.cold else "warm",
+                "bold $secondary" if r.cold else "$success",
+            ),
         ),
         Content.assemble(("Request id  ", "dim"), r.request_id),
-        Content.assemble(
-            ("Duration ", "dim"),
-            f"{r.duration_ms:.2f} ms   ",
-            ("Billed ", "dim"),
-            f"{r.billed_ms} ms   ",
-            ("Init Duration ", "dim"),
-            f"{init}   ",
-            ("Max Memory ", "dim"),
-            f"{memory}   ",
-            ("Cost ", "dim"),
-            f"${r.cost:.10f}",
+        Content("   ").join(
+            [
+                fact("Duration", f"{r.duration_ms:.2f} ms"),
+                fact("Billed", f"{r.billed_ms} ms"),
+                fact("Init Duration", init),
+                fact("Max Memory", f"{r.max_memory_mb}/{r.memory_size} MB"),
+                fact("Cost", f"${r.cost:.10f}"),
+            ]
         ),
-        Content.assemble(
-            ("Started ", "dim"),
-            f"{clock(r.started_at)}   ",
-            ("Type ", "dim"),
-            f"{r.invocation_type}   ",
-            ("Trigger ", "dim"),
-            f"{r.trigger or '—'}   ",
-            ("Environment ", "dim"),
-            r.env_id or "—",
+        Content("   ").join(
+            [
+                fact("Started", clock(r.started_at)),
+                fact("Type", r.invocation_type),
+                fact("Trigger", r.trigger or "—"),
+                fact("Environment", r.env_id or "—"),
+            ]
         ),
     ]
     if r.start_wait_ms:
@@ -93,6 +101,13 @@ def header(r: InvocationRecord, queued: AsyncEvent | None = None) -> Content:
     return Content("\n").join(lines)
 
 
+def fact(name: str, value: object, style: str = "") -> Content:
+    """One of the header's facts, ``name value``, its words kept together (``together``)."""
+    return Content.assemble(
+        (together(*name.split()), "dim"), FIELD_SPACE, (together(*str(value).split()), style)
+    )
+
+
 def replay_line(original: str) -> Content:
     """A replay names the invocation it ran again; a click (or o) opens that record."""
     return Content.from_markup(
@@ -105,12 +120,11 @@ def attempt_line(r: InvocationRecord) -> Content:
     """Which of Lambda's (up to) three attempts this was, and how long it waited to start."""
     dwell = exact_ms(r.dwell_ms) if r.dwell_ms is not None else "—"
     return Content.assemble(
-        ("Attempt ", "dim"),
-        (str(r.attempt), "bold $warning" if r.attempt > 1 else ""),
+        fact("Attempt", r.attempt, "bold $warning" if r.attempt > 1 else ""),
         "   ",
-        ("Dwell ", "dim"),
-        f"{dwell} ",
-        ("(queued → started)", "dim"),
+        fact("Dwell", dwell),
+        FIELD_SPACE,
+        (together("(queued", "→", "started)"), "dim"),
     )
 
 
@@ -119,24 +133,23 @@ QUEUE_STYLES = {"succeeded": "$success", "failed": "$error", "expired": "$error"
 
 def queue_line(e: AsyncEvent) -> Content:
     """The event as the async queue keeps it: status, attempts, when next due, where it went."""
-    parts: list[str | tuple[str, str] | Content] = [
-        ("Event queue ", "dim"),
-        (e.status, f"bold {QUEUE_STYLES.get(e.status, '$warning')}"),
-        "   ",
-        ("Attempts ", "dim"),
-        str(e.attempts),
+    facts = [
+        fact("Event queue", e.status, f"bold {QUEUE_STYLES.get(e.status, '$warning')}"),
+        fact("Attempts", e.attempts),
     ]
     if e.status == "queued":
-        parts += ["   ", ("Next attempt due ", "dim"), clock(e.due_at)]
+        facts.append(fact("Next attempt due", clock(e.due_at)))
     if e.condition:
-        parts += ["   ", ("Condition ", "dim"), e.condition]
+        facts.append(fact("Condition", e.condition))
     if e.destination:
-        parts += ["   ", ("Destination ", "dim"), (e.destination, "bold")]
+        facts.append(fact("Destination", e.destination, "bold"))
     elif e.finished_at is not None:
-        parts += ["   ", ("Destination ", "dim"), ("none", "dim")]
-    if e.last_error and e.status != "succeeded":
-        parts += ["   ", ("Last error ", "dim"), (e.last_error, "$error")]
-    return Content.assemble(*parts)
+        facts.append(fact("Destination", "none", "dim"))
+    if e.last_error and e.status != "succeeded":  # prose: wraps as words
+        facts.append(
+            Content.assemble((together("Last", "error"), "dim"), " ", (e.last_error, "$error"))
+        )
+    return Content("   ").join(facts)
 
 
 def pretty_json(text: str, what: str) -> Content:
@@ -178,21 +191,6 @@ def response_view(r: InvocationRecord) -> Content:
     return pretty_json(r.response, "response")
 
 
-def log_view(lines: list[str], at_least: Level | None = None) -> Content:
-    """The log lines: text as stored (a carriage return starts a new screen line), JSON
-    readably (log_lines.py); ``at_least``: only lines of that level and above."""
-    if not lines:
-        return Content.styled("(no log lines)", "dim")
-    out: list[Content] = []
-    for stored in lines:
-        line = log_lines.parse(stored)
-        if log_lines.shown(line, at_least):
-            out.extend(log_lines.render(line))
-    if not out:
-        return Content.styled(f"(no log lines at {at_least} or above)", "dim")
-    return Content("\n").join(out)
-
-
 @dataclass(frozen=True)
 class Replay:
     """What ``r`` on a record screen asks for: run this invocation again."""
@@ -219,10 +217,27 @@ class RecordScreen(Screen[Replay | None]):
     RecordScreen #record-life-box { height: 12; }
     RecordScreen .section { text-style: bold; color: $primary; }
     RecordScreen #record-response-title { margin-top: 1; }
+    /* Under 100 columns the event and the log are stacked, each the full width (a log line
+       wraps less), the one with the focus the taller; under 30 rows the header loses its
+       border and the lifecycle shows its strip and first phase until it has the focus. Each
+       part scrolls; ctrl+g shows the focused one full screen. */
+    RecordScreen.-narrow #record-main { layout: vertical; }
+    RecordScreen.-narrow #record-payloads, RecordScreen.-narrow #record-log-box {
+        height: 1fr; min-height: 5;
+    }
+    RecordScreen.-narrow #record-main > VerticalScroll:focus-within { height: 2fr; }
+    RecordScreen.-short #record-header {
+        border: none; max-height: 6; overflow-y: auto; background: $boost;
+    }
+    RecordScreen.-short #record-life-box { height: 4; }
+    RecordScreen.-short #record-life-box:focus-within { height: 1fr; }
     """
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     # the app's own escape (cancel, a priority binding) hides this one from the footer: q shows
     BINDINGS = [
+        ZOOM_BINDING,
         Binding("escape", "close", "Back", id="record-close", tooltip="Back to the workbench"),
         Binding("q", "close", "Back", id="record-back", tooltip="Back to the workbench"),
         Binding(
@@ -267,7 +282,7 @@ class RecordScreen(Screen[Replay | None]):
         self.log_level: Level | None = None  # the log's level filter (None: every line)
 
     def compose(self) -> ComposeResult:
-        header_box = Static("Loading the record…", id="record-header")
+        header_box = ContentFieldStatic("Loading the record…", id="record-header")
         header_box.border_title = f"Invocation {self.request_id}"
         header_box.border_subtitle = "esc / q: back"
         yield header_box
@@ -377,6 +392,19 @@ class RecordScreen(Screen[Replay | None]):
         rid = self.record.request_id if self.record else None
         strip_box.update(strip(env, t0, t1 + pad, width, now, highlight=rid))
         body.update(phase_list(env, now, highlight=rid))
+
+    def action_zoom(self) -> None:
+        """ctrl+g: the focused part (event and response, log, lifecycle) full screen, or back."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        part = self.focused
+        while part is not None and part.id not in ZOOMABLE:
+            part = part.parent if isinstance(part.parent, Widget) else None
+        if part is None:
+            self.notify("Focus a part (tab) to zoom it.", severity="warning")
+            return
+        self.maximized = part  # a container: Screen.maximize() would refuse it
 
     def action_close(self) -> None:
         self.dismiss()

@@ -1,19 +1,24 @@
-"""The response pane: the payload, or Lambda's error, and what the invocation cost."""
+"""The response pane: the payload, or Lambda's error, what the invocation cost, and the
+function's own log lines under it, as the Lambda console's test tab shows them ("Function
+Logs": START, what the handler wrote, END, REPORT), with keys to copy each part."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
-from ...engine import InvokeResult, ResponseChunk
+from ...engine import InvokeResult, InvokeStart, LogLine, ResponseChunk
 from ..fields import FieldStatic, together
+from ..function_logs import log_text, tail_view
 from ..registry_view import version_label
 from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
@@ -56,8 +61,56 @@ def payload_text(result: InvokeResult) -> Text:
     return Text(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+CopyWhat = Literal["response", "request_id", "log"]
+
+
 class ResponsePane(Vertical):
-    """Shows the latest result; while an invocation runs, says so and for how long (esc cancels)."""
+    """Shows the latest result and its log; while an invocation runs, says so and for how long
+    (esc cancels). ``c``, ``i`` and ``l`` copy the result's payload, request id and log lines
+    (``App.copy_to_clipboard``: OSC 52, so the terminal's clipboard, over ssh too)."""
+
+    DEFAULT_CSS = """
+    ResponsePane #response-log {
+        display: none;
+        height: 1fr;
+        min-height: 1;
+        padding: 0 1;
+        border-top: hkey $primary 50%;
+        border-title-color: $primary;
+        border-title-align: left;
+    }
+    ResponsePane.-with-log #response-log { display: block; }
+    /* a short pane whose log has the focus: the status keeps its first line (name, outcome;
+       the log's REPORT line has the figures), the result two rows, the log the rest */
+    ResponsePane.-reading-log #response-status { max-height: 1; overflow: hidden; }
+    """  # the result's own height beside its log: app.tcss (#response.-with-log), and _fit
+    LOG_LEAST = 1  # the log's least share: its title (at 80x24 that is what is left)
+    RESULT_READING = 2  # the result's share while the log has the focus
+    SHORT = 16  # rows: a pane this short gives a focused log the status line's room too
+
+    BINDINGS = [
+        Binding(
+            "c",
+            "copy_response",
+            "Copy response",
+            id="copy-response",
+            tooltip="Copy the response, as the function returned it, to the clipboard",
+        ),
+        Binding(
+            "i",
+            "copy_request_id",
+            "Copy request id",
+            id="copy-request-id",
+            tooltip="Copy the invocation's request id to the clipboard",
+        ),
+        Binding(
+            "l",
+            "copy_log",
+            "Copy log",
+            id="copy-log",
+            tooltip="Copy the function's log lines of this invocation (START to REPORT)",
+        ),
+    ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -67,6 +120,11 @@ class ResponsePane(Vertical):
         self._debug_waits: dict[str, int] = {}  # function -> port its environment waits on
         self._pdb_paused: set[str] = set()
         self._chunks = Text()  # a streamed response's chunks so far, while it runs
+        self.result: InvokeResult | None = None  # the one shown, what the copy keys copy
+        # the running invocation's request (once it started) and what it printed so far
+        self._live_request: str | None = None
+        self._live_lines: list[str] = []
+        self._result_rows: int | None = None  # the result's max height _fit set (None: CSS's)
 
     def compose(self) -> ComposeResult:
         yield FieldStatic(Text("Invoke a function with ctrl+r."), id="response-status")
@@ -75,6 +133,88 @@ class ResponsePane(Vertical):
         compare = ResponseDiffView(id="response-diff")
         compare.display = False  # until a re-run on save
         yield compare
+        with VerticalScroll(id="response-log") as logs:
+            logs.border_title = "Function Logs"
+            yield Static(id="response-log-body")
+
+    def _show_head(self, name: str, outcome: Text, result: InvokeResult) -> None:
+        """``name outcome`` and the metrics (the status line)."""
+        head = Text.assemble((f"{name} ", "bold"), outcome, "  ")
+        head.append_text(metrics_line(result))
+        self.query_one("#response-status", Static).update(head)
+
+    def _show_log(self, result: InvokeResult | None) -> None:
+        """The result's own log lines under it (none while one runs, or for a refusal)."""
+        self.result = result
+        lines = result.record.log_lines if result is not None else []
+        self.set_class(bool(lines), "-with-log")
+        self.query_one("#response-log-body", Static).update(tail_view(lines) if lines else "")
+        self.query_one("#response-log", VerticalScroll).scroll_home(animate=False)
+        self.call_after_refresh(self._fit)  # once the status line has its height
+
+    def _fit(self) -> None:
+        """The result as tall as it is, up to half the pane, with at least the log's title left
+        under it; while the log has the focus (tab) the result keeps ``RESULT_READING`` rows and
+        the log takes the rest, in a short pane the status line's too. (At 80x24 the status
+        line's fields alone take most of the pane: CSS cannot say "what the status leaves", so
+        it is measured here.)"""
+        inner = self.content_region.height
+        if inner <= 0:  # not shown (another pane zoomed): nothing to fit
+            return
+        log = self.query_one("#response-log", VerticalScroll)
+        self.set_class(log.has_focus and inner < self.SHORT, "-reading-log")
+        rows: int | None = None  # app.tcss's 50 %
+        if self.has_class("-with-log"):
+            status = self.query_one("#response-status").outer_size.height
+            room = self.RESULT_READING if log.has_focus else inner - status - self.LOG_LEAST
+            rows = max(1, min(room, inner // 2))
+        if rows != self._result_rows:  # a style set (even to its value) lays the pane out again
+            self._result_rows = rows
+            self.query_one("#response-scroll").styles.max_height = rows
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def on_descendant_focus(self) -> None:
+        self._fit()
+
+    def on_descendant_blur(self) -> None:
+        self._fit()
+
+    def action_copy_response(self) -> None:
+        self.copy("response")
+
+    def action_copy_request_id(self) -> None:
+        self.copy("request_id")
+
+    def action_copy_log(self) -> None:
+        self.copy("log")
+
+    def copy(self, what: CopyWhat) -> None:
+        """Copy a part of the result shown, and say what was copied (or why nothing was)."""
+        result = self.result
+        if result is None:
+            self.notify(
+                "Nothing to copy: no invocation has finished here yet.",
+                title="Not copied",
+                severity="warning",
+            )
+            return
+        r = result.record
+        if what == "request_id":
+            text, said = r.request_id, f"request id {r.request_id}"
+        elif what == "log":
+            text = log_text(r.log_lines)
+            count = len(r.log_lines)
+            said = f"the log of {r.request_id[:8]} ({count} line{'s' * (count != 1)})"
+        else:
+            text = result.payload.decode("utf-8", "replace")
+            said = f"the response of {r.request_id[:8]} ({len(result.payload)} bytes)"
+        if not text:
+            self.notify(f"No {what.replace('_', ' ')} to copy.", title="Not copied")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {said} to the clipboard.", title="Copied")
 
     def _comparing(self, on: bool) -> None:
         """The compare view instead of the response (a re-run on save), or back."""
@@ -87,11 +227,13 @@ class ResponsePane(Vertical):
         self.set_class(False, "failed")
         self._comparing(False)
         self._invoking = (name, time.monotonic())
+        self._live_request, self._live_lines = None, []
         if self._ticker is None:
             self._ticker = self.set_interval(0.2, self._show_running)
         self._show_running()
         self._chunks = Text()
         self.query_one("#response-body", Static).update("")
+        self._show_log(None)
 
     def take_chunks(self, events: Sequence[object]) -> None:
         """A streamed response of the running invocation: each chunk as it arrives, stamped
@@ -109,6 +251,28 @@ class ResponsePane(Vertical):
             self._chunks.append(text + (" …" if chunk.size > len(chunk.excerpt) else "") + "\n")
         if chunks:
             self.query_one("#response-body", Static).update(self._chunks)
+        self._take_live_lines(events, function, since)
+
+    def _take_live_lines(self, events: Sequence[object], function: str, since: float) -> None:
+        """What the running invocation prints, under it as it prints it (the record's whole log,
+        START to REPORT, replaces it at the end). Its request is the first of ``function`` to
+        start after ours did: the engine does not say which invocation is the pane's (a caller
+        of the API starting the same function in the same instant could be taken for it)."""
+        printed = False
+        for e in events:
+            if self._live_request is None and isinstance(e, InvokeStart):
+                if e.function == function and e.at >= since:
+                    self._live_request = e.request_id
+            elif isinstance(e, LogLine) and self._live_request is not None:
+                if e.request_id == self._live_request:
+                    self._live_lines.append(e.line)
+                    printed = True
+        if printed:
+            if not self.has_class("-with-log"):
+                self.set_class(True, "-with-log")
+                self.call_after_refresh(self._fit)
+            self.query_one("#response-log-body", Static).update(tail_view(self._live_lines))
+            self.query_one("#response-log", VerticalScroll).scroll_end(animate=False)
 
     def pdb_paused(self, functions: set[str]) -> None:
         """Which functions have an invocation paused at a pdb prompt (the debugger pane's)."""
@@ -151,14 +315,10 @@ class ResponsePane(Vertical):
         self._stop_running()
         failed = result.function_error is not None
         self.set_class(failed, "failed")
-        head = Text.assemble(
-            (f"{name} ", "bold"),
-            (f"{result.record.status}", "bold red" if failed else "bold green"),
-            "  ",
-        )
-        head.append_text(metrics_line(result))
-        self.query_one("#response-status", Static).update(head)
+        status = Text(result.record.status, style="bold red" if failed else "bold green")
+        self._show_head(name, status, result)
         self.query_one("#response-body", Static).update(payload_text(result))
+        self._show_log(result)
 
     def show_compare(self, name: str, result: InvokeResult, diff: ResponseDiff, note: str) -> None:
         """A re-run on save: ``result`` beside the previous response, the differences marked
@@ -172,9 +332,7 @@ class ResponsePane(Vertical):
         self._stop_running()
         self.set_class(True, "failed")
         r = result.record
-        head = Text.assemble((f"{name} ", "bold"), ("cancelled", "bold magenta"), "  ")
-        head.append_text(metrics_line(result))
-        self.query_one("#response-status", Static).update(head)
+        self._show_head(name, Text("cancelled", style="bold magenta"), result)
         ran = f"after {r.duration_ms / 1000:.2f} s" if r.duration_ms else "during its INIT"
         self.query_one("#response-body", Static).update(
             Text(
@@ -182,6 +340,7 @@ class ResponsePane(Vertical):
                 f"The log keeps it as request {r.request_id}."
             )
         )
+        self._show_log(result)  # what it wrote before it was stopped
 
     def show_refusal(self, name: str, message: str) -> None:
         """The invocation never ran: bad input, unknown function, throttled, cancelled."""
@@ -191,3 +350,4 @@ class ResponsePane(Vertical):
             Text.assemble((f"{name} ", "bold"), ("not invoked", "bold red"))
         )
         self.query_one("#response-body", Static).update(Text(message))
+        self._show_log(None)
