@@ -122,8 +122,7 @@ async def test_a_streamed_response_shows_its_log_once_it_ends(app: WorkbenchApp)
         assert "success" in text_of(app, "#response-status")
         assert "chunk one chunk two" in text_of(app, "#response-body")
         log = text_of(app, "#response-log-body")
-        # the print: an engine race (reproduced without the TUI) loses it from a cold streamed
-        # invocation's record now and then under load; the pane shows the record's log as it is
+        # the print is in the record every time (tests/engine/test_streamed_output.py)
         assert "streaming two chunks" in log and "REPORT RequestId" in log, log
         assert pane.result is not None and pane.result.record.log_lines
 

@@ -652,10 +652,10 @@ class Environment(RuntimeAPIListener):
         outcome.paused_ms = self._paused_s * 1000
         outcome.duration_ms = (time.perf_counter() - self._t_delivered) * 1000 - outcome.paused_ms
         if outcome.kind in ("response", "error", "too_large"):
-            # The runtime wrote its output before its answer, so epoll reported the pipe no
-            # later than the socket and it has been read, unless a read filled the buffer.
-            if self._output_backlog:
-                self.drain_output()
+            # The runtime wrote its output before its answer, but the loop may have handled the
+            # answer first (a streamed one ends in a later read than its first chunk; a read may
+            # have filled the buffer): what the pipe holds now is this invocation's (one ioctl).
+            self.drain_output()
             assert self._usage is not None
             peak_kb, cpu = self._usage.read()
             if self.cgroup is not None:  # every process of the environment, not only the runtime
