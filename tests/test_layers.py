@@ -39,6 +39,20 @@ def test_the_engine_and_the_api_start_without_what_only_some_uses_need() -> None
     assert done.returncode == 0, done.stderr
 
 
+def test_the_tui_starts_without_pygments() -> None:
+    """Pygments (the record screen's and the debugger's highlighting) is imported when they
+    first draw code: ~50 ms of the TUI's first frame otherwise."""
+    code = (
+        "import workbench.tui.app, sys; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'pygments'); "
+        "assert not bad, bad"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def imported_modules(path: Path) -> list[tuple[int, str]]:
     """(line, top-level module) of every absolute import in a file."""
     found: list[tuple[int, str]] = []

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.content import Content
-from textual.highlight import highlight
 
 from ..engine import DebugEvent
 from ..engine.runtime import OUTPUT_CAP  # the TUI keeps as much pdb output as the engine
@@ -145,6 +144,8 @@ def source_window(file: str | None, line: int | None, context: int = CONTEXT_LIN
 
     A file that cannot be read (gone, ``<string>``, not UTF-8) says so instead.
     """
+    from textual.highlight import highlight  # Pygments: ~50 ms, not on the TUI's start
+
     if file is None or line is None:
         return Content.styled("No source: pdb did not say where it stopped.", "dim")
     try:

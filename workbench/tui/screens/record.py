@@ -21,7 +21,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.highlight import highlight
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
@@ -163,6 +162,8 @@ def pretty_json(text: str, what: str) -> Content:
             f"\n(not JSON, or cut at the stored excerpt's {len(text)} chars)", "dim"
         )
         return Content(text) + note
+    from textual.highlight import highlight  # Pygments: ~50 ms, not on the TUI's start
+
     return highlight(json.dumps(value, indent=2, ensure_ascii=False), language="json")
 
 
