@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from ..model.errors import violation
 from .function import RESERVED_ENV_NAMES
@@ -43,7 +44,7 @@ def range_violation(value: object, field: str, low: int, high: int | None) -> st
     return None
 
 
-def env_name_violation(variables: Mapping[object, object]) -> str | None:
+def env_name_violation(variables: Mapping[Any, object]) -> str | None:
     """A name outside the model's pattern; a map's violation names no value (values are
     secret)."""
     if any(not isinstance(k, str) or re.fullmatch(ENV_NAME, k) is None for k in variables):
@@ -56,7 +57,7 @@ def env_name_violation(variables: Mapping[object, object]) -> str | None:
     return None
 
 
-def reserved_env_refusal(variables: Mapping[object, object]) -> str | None:
+def reserved_env_refusal(variables: Mapping[Any, object]) -> str | None:
     """Reserved names are Lambda's ``InvalidParameterValueException`` (its wording, from public
     error reports), checked after the model's constraints."""
     reserved = [str(k) for k in variables if k in RESERVED_ENV_NAMES]
