@@ -49,11 +49,11 @@ LABELS = {
 
 CONFIGURE_CSS = """
 ConfigureDialog .saved-events-dialog { width: 76; max-width: 100%; }
-ConfigureDialog #config-fields { height: auto; max-height: 16; }
+ConfigureDialog #config-fields { height: auto; max-height: 12; }
 ConfigureDialog .config-row { height: auto; }
 ConfigureDialog .config-row Label { width: 14; }
-ConfigureDialog .config-row Input { width: 1fr; }
-ConfigureDialog TextArea { height: 5; width: 1fr; }
+ConfigureDialog .config-row Input { width: 1fr; background: $boost; }
+ConfigureDialog TextArea { height: 4; width: 1fr; background: $boost; }
 ConfigureDialog .field-error { color: $text-error; height: auto; margin-left: 14; }
 ConfigureDialog .field-error.hidden { display: none; }
 """
@@ -179,6 +179,7 @@ class ConfigureDialog(ModalScreen[bool]):
                         id="config-environment",
                         soft_wrap=False,
                         disabled=locked,
+                        compact=True,
                     )
                     area.tab_behavior = "focus"
                     yield area
@@ -195,8 +196,8 @@ class ConfigureDialog(ModalScreen[bool]):
             )
             with Horizontal(classes="dialog-buttons"):
                 if not locked:
-                    yield Button("Save", variant="primary", id="config-ok")
-                yield Button("Close" if locked else "Cancel", id="config-cancel")
+                    yield Button("Save", variant="primary", id="config-ok", compact=True)
+                yield Button("Close" if locked else "Cancel", id="config-cancel", compact=True)
 
     def on_mount(self) -> None:
         if self.read_only is None:
