@@ -67,7 +67,8 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
     ),
     "topic_publish": (
         "topic: Publish a message…",
-        "Publish to a topic: every subscribed function gets an SNS event",
+        "Publish to a topic, with a subject and attributes if wanted: every subscribed "
+        "function gets an SNS event",
     ),
     "debugger": ("debug: Show the paused invocation", "Open the debugger pane on a breakpoint"),
     "help": ("view: Help", "Every key the workbench answers to"),
