@@ -132,7 +132,7 @@ class TopicDialog(MessageDialog):
                 yield Button("+ attribute", compact=True, id="topic-add")
             known = ", ".join(self.known) if self.known else "none yet"
             yield Static(
-                Text(f"Topics: {known}. Enter sends; an attribute with no name is left out."),
+                Text(f"Topics: {known}. Enter sends; an empty attribute row is left out."),
                 classes="dialog-hint",
                 id="message-hint",
             )
