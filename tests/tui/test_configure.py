@@ -205,13 +205,15 @@ async def test_values_the_api_refuses_are_refused_beside_their_field_and_nothing
         assert toml.read_text() == TOML
         assert app.engine.functions["hello"].memory_size == 128
 
-        # and the variables' 4 KB, refused by the engine's validation of the whole file
-        type_into(app, "concurrency", "")
+        # and the variables' 4 KB, refused by the engine's validation of the whole file: the
+        # reserve (written first) goes back, so nothing changed
+        type_into(app, "concurrency", "5")
         type_into(app, "environment", "BIG=" + "x" * 5000)
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: bool(error_of(app, "environment")))
         assert "4 KB" in error_of(app, "environment")
         assert toml.read_text() == TOML
+        assert app.engine.functions["hello"].reserved_concurrency is None
 
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ConfigureDialog))

@@ -52,14 +52,14 @@ async def apply_settings(
     """Write what changed from ``before`` to ``after``; the engine's refusal, or None.
 
     Reserved concurrency first: it is the change the engine may refuse on the account's state
-    (the unreserved minimum), and then nothing has been written.
+    (the unreserved minimum), and then nothing has been written. If the other settings are then
+    refused (the file as a whole is checked before it is written: 4 KB of variables), the
+    reserve goes back to what it was, so a refused save changes nothing.
     """
+    reserve = after.reserved_concurrency != before.reserved_concurrency
     try:
-        if after.reserved_concurrency != before.reserved_concurrency:
-            if after.reserved_concurrency is None:
-                await engine.delete_reserved_concurrency(name)
-            else:
-                await engine.put_reserved_concurrency(name, after.reserved_concurrency)
+        if reserve:
+            await _reserve(engine, name, after.reserved_concurrency)
     except LambdaError as e:
         return _refused(e, "concurrency")
     changes: dict[str, object | None] = {}
@@ -76,5 +76,18 @@ async def apply_settings(
     try:
         await engine.update_configuration(name, changes)
     except LambdaError as e:
+        if reserve:
+            try:
+                await _reserve(engine, name, before.reserved_concurrency)
+            except LambdaError as undo:
+                return Refusal("", f"{_refused(e).message}; and the reserve stays changed: {undo}")
         return _refused(e)
     return None
+
+
+async def _reserve(engine: Engine, name: str, value: int | None) -> None:
+    """PutFunctionConcurrency, or DeleteFunctionConcurrency for None."""
+    if value is None:
+        await engine.delete_reserved_concurrency(name)
+    else:
+        await engine.put_reserved_concurrency(name, value)
