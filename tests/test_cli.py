@@ -219,12 +219,17 @@ def test_list_says_which_functions_get_their_own_namespaces(
         pytest.skip(f"no namespaces here: {probe()}")
     folder = make_function(root, "noder", "", runtime="nodejs20.x", handler="index.handler")
     (folder / "index.mjs").write_text("export const handler = async () => 1;\n")
+    # beside an external extension, a function runs with the host's paths
+    extended = make_function(root, "extended", "")
+    (extended / "extensions").mkdir()
+    (extended / "extensions" / "ext").write_text("#!/bin/sh\n")
+    (extended / "extensions" / "ext").chmod(0o755)
     monkeypatch.setenv("WORKBENCH_ISOLATION", "auto")
     lines = run(root, "list").stdout.decode().splitlines()
     column = lines[0].split().index("NAMESPACES")  # ("RUNS ON", "python 3.x.y": two words)
-    cells = {line.split()[0]: line.split()[column] for line in lines[1:3]}
-    assert cells == {"hello": "yes", "noder": "no"}
-    assert any(line.startswith("namespaces: Python functions") for line in lines)
+    cells = {line.split()[0]: line.split()[column] for line in lines[1:4]}
+    assert cells == {"extended": "no", "hello": "yes", "noder": "yes"}
+    assert any(line.startswith("namespaces: every function gets its own") for line in lines)
     monkeypatch.setenv("WORKBENCH_ISOLATION", "cgroups")
     lines = run(root, "list").stdout.decode().splitlines()
     assert next(line for line in lines if line.startswith("hello ")).split()[column] == "no"

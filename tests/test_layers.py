@@ -25,6 +25,20 @@ def test_importing_the_engine_does_not_import_textual() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_engine_and_the_api_start_without_what_only_some_uses_need() -> None:
+    """PyYAML (templates) and tomlkit (writing function.toml) are imported on first use: they
+    are ~15 ms of every ``serve`` start where no template is read and nothing is written."""
+    code = (
+        "import workbench.engine, workbench.api, sys; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'tomlkit')); "
+        "assert not bad, bad"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def imported_modules(path: Path) -> list[tuple[int, str]]:
     """(line, top-level module) of every absolute import in a file."""
     found: list[tuple[int, str]] = []

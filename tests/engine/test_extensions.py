@@ -221,6 +221,21 @@ async def test_the_with_extension_sample_logs_its_lifecycle(tmp_path: Path) -> N
         assert "[lifecycle-logger] EXTENSION INIT: registered for with-extension $LATEST" in log
         assert f"[lifecycle-logger] INVOKE {rid}: post-invocation work, 150 ms" in log
         assert result.record.duration_ms >= 150  # its post-invocation work is in Duration
+        # it subscribed to telemetry in INIT and waits for platform.runtimeDone before its work
+        assert "[lifecycle-logger] EXTENSION INIT: subscribed to platform and function" in log
+        telemetry = [line for line in result.record.log_lines if "TELEMETRY" in line]
+        assert "[lifecycle-logger] TELEMETRY platform.start" in telemetry
+        assert "[lifecycle-logger] TELEMETRY function line 'handler: request " + rid + "'" in (
+            telemetry
+        )
+        [done] = [line for line in telemetry if "platform.runtimeDone" in line]
+        assert done.startswith("[lifecycle-logger] TELEMETRY platform.runtimeDone success ")
+        second = await engine.invoke("with-extension", b"{}")
+        # the first call's platform.report arrived after it ended: in the second call's log
+        assert any(
+            line.startswith("[lifecycle-logger] TELEMETRY platform.report success")
+            for line in second.record.log_lines
+        )
 
 
 # Registers, writes its cgroups, then holds 80 MB (touched) while it waits for events.

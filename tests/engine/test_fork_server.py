@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import add_function, body, cgroups_here
+from tests.helpers import add_function, body, cgroups_here, make_function, until
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime.namespaces import probe
 
@@ -91,6 +92,32 @@ async def test_the_server_is_started_again_when_it_died(
         assert body(await engine.invoke("state", b"{}"))["count"] == 1
         [env] = engine.pool.environments("state")
         assert env.forked and server.spawns == 2
+
+
+async def test_the_server_is_started_with_the_engine_for_the_loaded_functions(
+    function_root: Path, tmp_path: Path
+) -> None:
+    """Its interpreter's start overlaps the engine's instead of the first cold start's; only
+    for a function that will fork (not one with native libraries, not a Node.js one)."""
+    make_function(function_root, "state", STATE)
+    native = make_function(function_root, "native", STATE, runtime="python3.12")
+    (native / "lib").mkdir()
+    async with Engine([function_root], settings(tmp_path, isolation="cgroups")) as engine:
+        servers = engine.pool.fork_servers
+        assert servers is not None
+        await until(
+            lambda: any(s._server for s in list(servers._servers.values())),
+            "the fork server to start",
+        )
+        [(key, server)] = servers._servers.items()
+        assert key == (sys.executable, False)
+        running = server._server
+        assert running is not None and running.proc.poll() is None  # before any invoke
+        result = await engine.invoke("state", b"{}")
+        assert result.function_error is None
+        [env] = engine.pool.environments("state")
+        assert env.forked and server._server is running and server.spawns == 1
+    assert running.proc.poll() is not None  # gone with the engine
 
 
 async def test_without_the_fork_server_and_where_it_cannot_serve(

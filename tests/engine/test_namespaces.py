@@ -207,7 +207,7 @@ async def test_without_namespaces_when_asked(function_root: Path, tmp_path: Path
         assert "--isolation cgroups" in eng.pool.isolation.describe_namespaces()
 
 
-async def test_node_runs_without_namespaces_and_says_so(sandboxed: Engine) -> None:
+async def test_what_isolation_says_with_and_without_namespaces(sandboxed: Engine) -> None:
     isolation = sandboxed.pool.isolation
     assert isolation is not None and isolation.namespaces
     assert isolation.for_function(128, True, namespaced=True).startswith("namespaces + ")

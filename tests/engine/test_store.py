@@ -221,6 +221,41 @@ def test_recent_filters_by_function_and_status(store):
     assert store.count("nobody") == 0
 
 
+def test_recent_within_a_time_range_bounds_are_inclusive(store):
+    for n in range(10):
+        store.add(rec(n, started_at=1000.0 + n, function="a" if n % 2 else "b"))
+
+    def ns(records):
+        return [int(r.started_at - 1000) for r in records]
+
+    assert ns(store.recent(since=1007.0)) == [9, 8, 7]
+    assert ns(store.recent(until=1002.0)) == [2, 1, 0]
+    assert ns(store.recent(since=1003.0, until=1006.0)) == [6, 5, 4, 3]
+    assert ns(store.recent("a", since=1003.0, until=1006.0)) == [5, 3]
+    assert ns(store.recent(since=1004.0, until=1006.0, limit=2)) == [6, 5]
+    assert store.recent(since=1011.0) == [] and store.recent(until=999.0) == []
+    assert store.recent(since=1006.0, until=1004.0) == []  # an empty range, not an error
+
+
+def test_paging_back_by_until_reaches_every_record_once_across_equal_starts(store):
+    """How the log pages older rows in: ``until`` = the oldest start shown, inclusive, minus
+    the ids it already has; records sharing that start (a burst) are neither lost nor repeated."""
+    starts = [100.0, 101.0, 101.0, 101.0, 102.0, 103.0, 103.0, 104.0]
+    for n, at in enumerate(starts):
+        store.add(rec(n, started_at=at))
+    seen: list[str] = []
+    page = store.recent(limit=3)
+    while page:
+        seen += [r.request_id for r in page]
+        oldest = page[-1].started_at
+        ties = sum(1 for rid in seen if store.get(rid).started_at == oldest)
+        older = store.recent(limit=3 + ties, until=oldest)
+        page = [r for r in older if r.request_id not in seen][:3]
+    assert sorted(seen) == sorted(f"req-{n:06d}" for n in range(len(starts)))
+    assert len(seen) == len(set(seen))
+    assert [store.get(rid).started_at for rid in seen] == sorted(starts, reverse=True)
+
+
 # --- writing ------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.color import Color
 from textual.widget import Widget
 from textual.widgets import DataTable, TabbedContent, TextArea
 
@@ -77,6 +78,22 @@ async def test_pane_keys_are_in_the_footer(app: WorkbenchApp) -> None:
         await started(app, pilot)
         shown = {b.key for (_, b, enabled, _) in app.screen.active_bindings.values() if b.show}
         assert {"1", "2", "3", "4", "5"} <= shown
+
+
+async def test_the_focused_pane_has_the_accent_border_and_the_others_their_own(
+    app: WorkbenchApp,
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        accent = Color.parse(app.theme_variables["accent"])
+        functions = app.screen.query_one("#functions")
+        tabs = app.screen.query_one("#bottom-tabs")
+        assert functions.styles.border_top == ("round", accent)
+        unfocused = tabs.styles.border_top
+        assert unfocused[1] != accent
+        await pilot.press("4")
+        await wait_until(pilot, lambda: tabs.styles.border_top == ("round", accent))
+        assert functions.styles.border_top == unfocused  # back to the stylesheet's
 
 
 async def test_j_and_k_move_the_functions_cursor(app: WorkbenchApp) -> None:

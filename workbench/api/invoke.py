@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..engine import Engine
+from ..engine import Answer, Engine, invoke_answer_first
 from ..engine.model import InvalidRequestContent, ValidationError, check_payload_size, payload_limit
 from . import validation
 from .keys import ENGINE
@@ -114,16 +114,25 @@ async def invoke(request: web.Request) -> web.Response:
     if asked.kind == "Event":
         request_id = engine.invoke_event(function, asked.body, qualifier=qualifier, trigger="api")
         return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
-    result = await engine.invoke(
-        function, asked.body, qualifier=qualifier, client_context=asked.context, trigger="api"
-    )
+    if asked.log_type == "Tail":  # the log's tail ends with REPORT: the whole invocation
+        # (UNVERIFIED: whether Lambda waits for extensions to send LogType Tail's log)
+        whole = await engine.invoke(
+            function, asked.body, qualifier=qualifier, client_context=asked.context, trigger="api"
+        )
+        answer = Answer(whole.record.request_id, whole.executed_version, whole.payload, whole)
+    else:  # answered when the runtime answers, as Lambda does (extensions may run on)
+        answer = await invoke_answer_first(
+            engine, function, asked.body, qualifier=qualifier, client_context=asked.context,
+            trigger="api",
+        )  # fmt: skip
     out = {
         "Content-Type": "application/json",
-        "X-Amz-Executed-Version": result.executed_version,
-        "x-amzn-RequestId": result.record.request_id,
+        "X-Amz-Executed-Version": answer.executed_version,
+        "x-amzn-RequestId": answer.request_id,
     }
-    if result.function_error:
+    result = answer.result
+    if result is not None and result.function_error:
         out["X-Amz-Function-Error"] = result.function_error
-    if asked.log_type == "Tail":
+    if result is not None and asked.log_type == "Tail":
         out["X-Amz-Log-Result"] = result.log_tail()
-    return web.Response(body=result.payload, headers=out)
+    return web.Response(body=answer.payload, headers=out)

@@ -36,6 +36,7 @@ from . import (
 from . import tui as _tui
 from .common import EXIT_BAD_INPUT, BadInput
 from .options import common_options, cpu_from_environment
+from .preload import preload
 
 # in the order ``workbench --help`` lists them
 VERB_MODULES = (
@@ -130,6 +131,8 @@ def _verb(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if _verb(argv) in (None, "serve") and not {"-h", "--help"} & set(argv):
+        preload()  # the TUI and serve run the Lambda API: aiohttp beside the engine's imports
     if _verb(argv) in VERBS or (_verb(argv) is None and {"-h", "--help"} & set(argv)):
         parser = build_parser()
     else:

@@ -70,8 +70,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     print_table(rows)
     print(
-        "namespaces: Python functions on the workbench's runtime client get their own "
-        "(/var/task read-only, a private /tmp, nothing else of the host); others do not"
+        "namespaces: every function gets its own (/var/task read-only, a private /tmp, "
+        "nothing else of the host), except beside external extensions or a wrapper script"
         if not why_not
         else f"namespaces: none ({why_not})"
     )

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .config.function import ConfigError, FunctionConfig
     from .config.settings import EngineSettings
     from .engine import Engine
+    from .invoke.answer_first import Answer, invoke_answer_first
     from .invoke.function_state import FunctionState
     from .invoke.results import InvocationCancelled, InvokeResult
     from .invoke.streaming import StreamingInvocation, invoke_stream
@@ -84,6 +85,8 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "StreamEnd": "runtime.response_stream",
     "StreamingInvocation": "invoke.streaming",
     "invoke_stream": "invoke.streaming",
+    "Answer": "invoke.answer_first",
+    "invoke_answer_first": "invoke.answer_first",
     "LATEST": "registry.versions",
     "LambdaError": "model.errors",
     "LogLine": "model.events",
@@ -119,6 +122,8 @@ __all__ = [
     "StreamEnd",
     "StreamingInvocation",
     "invoke_stream",
+    "Answer",
+    "invoke_answer_first",
     "Alias",
     "AsyncEventChanged",
     "BucketActivity",

@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-import tomlkit
-
 from ..model.errors import InvalidParameterValue
 from .function import CONFIG_FILENAME, ConfigError, FunctionConfig, parse_function
 
@@ -177,6 +175,8 @@ class ApiFunctions:
 
     @staticmethod
     def _toml(name: str, settings: Mapping[str, object]) -> str:
+        import tomlkit  # with the first function created through the API, not every start
+
         doc = tomlkit.document()
         doc["name"] = name
         for key, value in settings.items():

@@ -12,12 +12,13 @@ import os
 import tempfile
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
+from typing import TYPE_CHECKING
 
 from ..model.errors import InvalidParameterValue, LambdaError
 from .function import ConfigError, FunctionConfig, parse_function
+
+if TYPE_CHECKING:
+    import tomlkit
 
 
 def rewrite_config(
@@ -28,6 +29,9 @@ def rewrite_config(
     ``environment`` is a whole table: its variables are replaced, keeping the table's comments.
     Returns the configuration the new file describes.
     """
+    import tomlkit  # with the first write, not with the engine (~5 ms of every start)
+    from tomlkit.exceptions import TOMLKitError
+
     try:
         text = config_file.read_text(encoding="utf-8")
     except OSError as e:

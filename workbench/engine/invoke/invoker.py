@@ -40,8 +40,15 @@ from ..runtime.response_stream import ResponseStream
 from ..runtime.runtime_api import Invocation
 from ..storage.store import RecordStore
 from .concurrency import Concurrency
+from .platform_log import report_record
 from .pool import EnvironmentPool
-from .results import InvocationCancelled, InvokeResult, build_result, cancelled_result
+from .results import (
+    InvocationCancelled,
+    InvokeResult,
+    build_result,
+    cancelled_result,
+    restore_of,
+)
 
 log = logging.getLogger("workbench.invoke")
 
@@ -64,6 +71,8 @@ class PreparedCall:
     replay_of: str | None = None  # a replay: the request id it runs again
     chain: str | None = None  # the trace header of the chain it continues (model/trace.py)
     stream: ResponseStream | None = None  # InvokeWithResponseStream: chunks go there
+    # set to the response the moment the runtime answers (answer_first.py), before extensions
+    answered: asyncio.Future[bytes] | None = None
 
 
 def check_payload(payload: bytes | str | None, event: bool = False) -> bytes:
@@ -294,6 +303,7 @@ class Invoker:
                 if client_context
                 else None,
                 stream=call.stream,
+                answered=call.answered,
             )
             handed_at.append(time.time())
             debugger = self.pool.debugger
@@ -313,6 +323,9 @@ class Invoker:
         )
         if inv is not None and inv.stream is not None and inv.stream.streamed:
             result.record.stream_chunks = inv.stream.chunks  # the body: cut as any response
+        if env.extensions is not None:  # the Telemetry API's platform.report (telemetry.py)
+            report = report_record(result.record, restore_of(env, cold))
+            env.extensions.telemetry.report(report, result.record.duration_ms)
         return result
 
     def _record(

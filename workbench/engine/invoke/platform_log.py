@@ -153,22 +153,30 @@ class PlatformLog:
         (Restore Duration, Billed Restore Duration)."""
         if not self.config.json:
             return report_line(record, restore)
-        metrics: dict[str, object] = {
-            "durationMs": round(record.duration_ms, 2),
-            "billedDurationMs": record.billed_ms,
-            "memorySizeMB": record.memory_size,
-            "maxMemoryUsedMB": record.max_memory_mb,
-        }
-        if record.init_duration_ms is not None:
-            metrics["initDurationMs"] = round(record.init_duration_ms, 2)
-        if restore is not None:  # the telemetry schema's names for them
-            metrics["restoreDurationMs"] = round(restore[0], 2)
-            metrics["billedRestoreDurationMs"] = restore[1]
-        report: dict[str, object] = {
-            "requestId": record.request_id,
-            "metrics": metrics,
-            "status": _status(record),
-        }
-        if record.error_type and record.status != STATUS_SUCCESS:
-            report["errorType"] = record.error_type
-        return self._json("platform.report", at, report)
+        return self._json("platform.report", at, report_record(record, restore))
+
+
+def report_record(
+    record: InvocationRecord, restore: tuple[float, int] | None = None
+) -> dict[str, object]:
+    """``platform.report``'s record [DG:telemetry-schema-reference, ReportMetrics]: what JSON logs
+    show and what the Telemetry API sends (runtime/telemetry.py)."""
+    metrics: dict[str, object] = {
+        "durationMs": round(record.duration_ms, 2),
+        "billedDurationMs": record.billed_ms,
+        "memorySizeMB": record.memory_size,
+        "maxMemoryUsedMB": record.max_memory_mb,
+    }
+    if record.init_duration_ms is not None:
+        metrics["initDurationMs"] = round(record.init_duration_ms, 2)
+    if restore is not None:  # the telemetry schema's names for them
+        metrics["restoreDurationMs"] = round(restore[0], 2)
+        metrics["billedRestoreDurationMs"] = restore[1]
+    report: dict[str, object] = {
+        "requestId": record.request_id,
+        "metrics": metrics,
+        "status": _status(record),
+    }
+    if record.error_type and record.status != STATUS_SUCCESS:
+        report["errorType"] = record.error_type
+    return report

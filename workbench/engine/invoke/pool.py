@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from ..runtime.environment import Environment, SpawnError
 from ..runtime.forkserver import ForkServers
 from ..runtime.interpreters import Interpreters
 from ..runtime.isolation import Isolation
-from ..runtime.launch import LaunchError
+from ..runtime.launch import LaunchError, enters_namespaces, launch
 from ..runtime.snapshot_fork import InitType
 from ..runtime.tmp_dirs import EngineTmp
 from .concurrency import Concurrency
@@ -103,6 +103,25 @@ class EnvironmentPool:
         self.interpreters.prepare(f for f in ("python", "nodejs") if f in families)
         self.started = True
         self.provisioned.reconcile()  # function.toml's and the API's, from the start
+        if self.fork_servers is not None:
+            self.fork_servers.prestart(self._fork_server_keys())
+
+    def _fork_server_keys(self) -> Iterator[tuple[str, bool]]:
+        """The fork servers the loaded functions' first cold starts will use (read in the
+        fork servers' thread: finding an interpreter may list pyenv's)."""
+        namespaces = bool(self.isolation and self.isolation.namespaces)
+        for fn in list(self.catalog.functions.values()):
+            python = sys.executable  # (other runtimes' launcher in namespaces)
+            if runtime_family(fn.runtime) == "python":
+                interpreter = self.interpreters.find(fn.runtime)
+                python = interpreter.path if interpreter is not None else python
+            namespaced = namespaces and enters_namespaces(fn)
+            try:
+                forkable = launch(fn, python=python, namespaced=namespaced).forkable
+            except LaunchError:
+                continue
+            if forkable:
+                yield python, namespaced
 
     # ----------------------------------------------------------------- reading
 

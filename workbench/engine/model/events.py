@@ -303,6 +303,15 @@ class Subscription:
             self._dropped = 0
         return items
 
+    async def wait(self) -> None:
+        """Until something is queued (returns at once if something is)."""
+        while not self._items and not self._dropped:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
     async def get(self) -> Event | Dropped:
         while not self._items:
             if self._dropped:

@@ -36,7 +36,7 @@ from .extensions import Extensions, ShutdownReasonWire, extension_environment, f
 from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
-from .launch import PYTHON_BOOTSTRAP, LaunchError, enters_namespaces, launch
+from .launch import LaunchError, enters_namespaces, launch
 from .output import DEFAULT_LOG_LIMIT, NOTE_PREFIX, CappedLog, RuntimeOutput
 from .response_stream import ResponseStream, announce_chunks
 from .runtime_api import DebugChannel, Invocation, RuntimeAPI, RuntimeAPIListener, error_body
@@ -321,10 +321,11 @@ class Environment(RuntimeAPIListener):
             try:
                 env[namespaces.SPEC_VAR] = namespaces.spec(
                     self.fn,
-                    runtime_dir=PYTHON_BOOTSTRAP.parent,
+                    runtime_dir=how.sandbox_runtime,
                     tmpdir=self.tmpdir,
                     root=namespaces.mount_point(self.tmp_root),
                     checked_sources=self.checked_sources,
+                    in_place=how.sandbox_binds,
                 )
             except ValueError as e:  # INIT fails with it (workbench_sandbox.run)
                 env[namespaces.SANDBOX_ERROR_VAR] = f"cannot describe the namespaces: {e}"
@@ -414,6 +415,10 @@ class Environment(RuntimeAPIListener):
         self._publish(
             "init_error", duration_ms=self.init_duration_ms, error_type=outcome.error_type
         )
+        if self.extensions is not None:  # the Telemetry API's initRuntimeDone and initReport
+            self.extensions.init_failed(
+                self.init_type, self.init_duration_ms, outcome.kind, outcome.error_type
+            )
         if self.state != "dead":
             self.shutdown("error")
         return outcome
@@ -430,6 +435,8 @@ class Environment(RuntimeAPIListener):
             on_output=self._feed,
             on_crash=self._extension_crashed,
             account_id=self.account_id,
+            init_type=self.init_type,
+            runtime=self.runs_as,
         )
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
@@ -467,7 +474,7 @@ class Environment(RuntimeAPIListener):
         assert self.extensions is not None
         failed = await self.extensions.all_waiting(INIT_TIMEOUT_S)
         if failed is None:
-            self.extensions.phase = "ready"  # from here an extension's exit resets it
+            self.extensions.init_done(self.init_type, self.init_duration_ms or 0.0)  # phase "ready"
             self._resolve(Outcome("ready"))
         else:
             self._resolve(Outcome("init_error", error_body(*failed), failed[0]))
@@ -518,6 +525,7 @@ class Environment(RuntimeAPIListener):
         self._publish("function_init", duration_ms=function_init)
         self._publish("init_done", duration_ms=self.init_duration_ms)
         if self.extensions is not None and self._loop is not None:
+            self.extensions.telemetry.init_runtime_done(self.init_type)
             self._loop.create_task(self._ready_after_extensions())
             return
         self._resolve(Outcome("ready"))
@@ -618,8 +626,11 @@ class Environment(RuntimeAPIListener):
             self.extensions.invoke(inv, timeout_s)
         try:
             outcome = await waiter
+            answered = inv.answered
+            if outcome.kind == "response" and answered is not None and not answered.done():
+                answered.set_result(outcome.body)  # the caller has it now (answer_first.py)
             if self.extensions is not None and outcome.kind in ("response", "error", "too_large"):
-                outcome = await self._extensions_settled(outcome, timeout_s)
+                outcome = await self._extensions_settled(inv, outcome, timeout_s)
         finally:
             self._waiter = None
             if self.debugger is not None:  # a session still open ends with its invocation
@@ -657,12 +668,17 @@ class Environment(RuntimeAPIListener):
             self.cgroup.limit_cpu(self.isolation.vcpus(self.fn.memory_size))
         return outcome
 
-    async def _extensions_settled(self, outcome: Outcome, timeout_s: float) -> Outcome:
+    async def _extensions_settled(
+        self, inv: Invocation, outcome: Outcome, timeout_s: float
+    ) -> Outcome:
         """The invocation ends once every extension asked for its next event: Duration counts
-        that post-runtime time, as Lambda bills it (UNVERIFIED: the caller here gets its
-        response then too; Lambda sends it as soon as the runtime posts it)."""
+        that post-runtime time, as Lambda bills it. The caller of a synchronous Invoke has its
+        response already (``inv.answered``: ``invoke/answer_first.py``)."""
         assert self.extensions is not None
-        self.extensions.runtime_answered()
+        self.extensions.runtime_answered(
+            inv, outcome.kind, outcome.error_type, outcome.size or len(outcome.body),
+            self._t_delivered,
+        )  # fmt: skip
         left = max(0.0, self._deadline - (self._loop or asyncio.get_running_loop()).time())
         failed = await self.extensions.settled(left if self._timer is not None else timeout_s)
         outcome.extensions_ms = self.extensions.post_runtime_ms
@@ -770,7 +786,7 @@ class Environment(RuntimeAPIListener):
                 self._loop.remove_reader(self._stdout_fd)
             return
         self._output_backlog = len(data) == READ_BYTES
-        self._feed(data)
+        self._feed_runtime(data)
 
     def drain_output(self) -> None:
         """Read what the runtime wrote before it answered, so it lands in this invocation's log:
@@ -791,7 +807,14 @@ class Environment(RuntimeAPIListener):
             if not data:
                 return
             waiting -= len(data)
-            self._feed(data)
+            self._feed_runtime(data)
+
+    def _feed_runtime(self, data: bytes) -> None:
+        """The runtime's output (the extensions' comes through ``_feed`` alone): the Telemetry
+        API's ``function`` lines too."""
+        if self.extensions is not None:
+            self.extensions.telemetry.function_output(data)
+        self._feed(data)
 
     def _feed(self, data: bytes) -> None:
         self._output.feed(data)

@@ -14,6 +14,9 @@ Each extension runs in the environment's cgroup (it joins before it execs: memor
 shared with the runtime, as on Lambda) but in its own session, so that the runtime's kill spares
 it for SHUTDOWN; it is killed with the environment after that (``kill``). Its variables are
 Lambda's for extensions (``extension_environment``), not the runtime's.
+
+The Telemetry API (``PUT /2022-07-01/telemetry``, telemetry.py) is theirs too: only a registered
+extension subscribes, during INIT, and this class tells its ``Telemetry`` each phase.
 """
 
 from __future__ import annotations
@@ -32,13 +35,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..config.function import FunctionConfig
+from ..model.records import runtime_version, runtime_version_arn
 from . import peers, processes, watchdog
+from .telemetry import Telemetry, parse_subscription
 
 if TYPE_CHECKING:
     from .runtime_api import Invocation, RuntimeAPIProtocol
 
 EXTENSION_PREFIX = "/2020-01-01/extension"
 SHUTDOWN_BUDGET_S = 2.0  # external extensions' share of SHUTDOWN (Lambda: 2,000 ms)
+TELEMETRY_FLUSH_S = 0.5  # of that budget, for the telemetry buffers before SHUTDOWN is sent
 EVENTS = ("INVOKE", "SHUTDOWN")
 ShutdownReasonWire = Literal["spindown", "timeout", "failure"]
 IDENTIFIER = "lambda-extension-identifier"
@@ -131,6 +137,7 @@ class Extension:
     busy: bool = False  # handed an event, has not asked next since
     exited: int | None = None  # its exit status, once reaped
     error_type: str | None = None  # from init/error or exit/error
+    ready: bool = False  # it has asked for its first event (platform.extension sent)
 
 
 class Extensions:
@@ -145,8 +152,11 @@ class Extensions:
         on_output: Callable[[bytes], None],
         on_crash: Callable[[Extension], None],
         account_id: str = "123456789012",
+        init_type: str = "on-demand",  # AWS_LAMBDA_INITIALIZATION_TYPE (telemetry's InitType)
+        runtime: str = "",  # the runtime that runs, as platform.initStart names it
     ) -> None:
         self.fn = fn
+        self.init_type, self.runtime = init_type, runtime or fn.runtime
         self.account_id = account_id
         self.version = version
         self.members = [Extension(p) for p in paths]
@@ -158,6 +168,9 @@ class Extensions:
         self._read_fd = -1
         self.post_runtime_ms = 0.0  # the last invocation's extension time after the response
         self._t_response = 0.0
+        self._shutdown_reason: ShutdownReasonWire = "spindown"
+        # the Telemetry API (telemetry.py): only extensions subscribe, so it lives with them
+        self.telemetry = Telemetry(json_logs=fn.logging.json, on_warning=on_output)
 
     # ----------------------------------------------------------------- processes
 
@@ -169,6 +182,11 @@ class Extensions:
         Lambda (and counts in Max Memory Used); it keeps its own session, not the runtime's
         process group, so that it outlives the runtime's kill by its SHUTDOWN budget."""
         loop = self._loop = asyncio.get_running_loop()
+        # INIT starts here, with Extension INIT: Lambda's INIT_START comes before its extensions'
+        # TELEMETRY and EXTENSION lines
+        self.telemetry.init_start(
+            self.init_type, runtime_version(self.runtime), runtime_version_arn(self.runtime)
+        )
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(read_fd, False)
         self._read_fd = read_fd
@@ -208,6 +226,7 @@ class Extensions:
             os.close(self._read_fd)
             self._read_fd = -1
             return
+        self.telemetry.extension_output(data)
         self.on_output(data)
 
     def _reap(self, ext: Extension) -> None:
@@ -226,7 +245,8 @@ class Extensions:
             self.on_crash(ext)
 
     def kill(self) -> None:
-        """SIGKILL every extension's process group (reaped through its pidfd)."""
+        """SIGKILL every extension's process group (reaped through its pidfd); no more telemetry."""
+        self.telemetry.close()
         for ext in self.members:
             if ext.proc is not None and ext.exited is None:
                 try:
@@ -307,9 +327,54 @@ class Extensions:
         for ext in self.members:
             if "INVOKE" in ext.events and ext.exited is None:
                 self._send(ext, event)
+        self.telemetry.start(inv.request_id, self.version, inv.trace_id)
 
-    def runtime_answered(self) -> None:
-        self._t_response = time.perf_counter()
+    def init_done(self, init_type: str, init_ms: float) -> None:
+        """INIT is over (the runtime and every extension wait in next): from here an extension's
+        exit resets the environment, and no extension may subscribe to telemetry any more."""
+        self.phase = "ready"
+        self.telemetry.init_report(init_type, init_ms)
+        self.telemetry.close_subscriptions()
+
+    def init_failed(
+        self, init_type: str, init_ms: float, kind: str, error_type: str | None
+    ) -> None:
+        """INIT failed (``kind``: ``timeout``, ``exit`` or ``init_error`` with the runtime's
+        ``error_type``) before it was done."""
+        if not error_type:  # UNVERIFIED: the errorType Lambda's telemetry names for these
+            error_type = {"timeout": "Sandbox.Timedout", "exit": "Runtime.ExitError"}.get(
+                kind, "Runtime.Unknown"
+            )
+        self.telemetry.init_runtime_done(init_type, error_type)
+        self.telemetry.init_report(init_type, init_ms, error_type)
+
+    def runtime_answered(
+        self,
+        inv: Invocation,
+        kind: str,
+        error_type: str | None,
+        produced_bytes: int,
+        handed_at: float,
+    ) -> None:
+        """The runtime answered ``inv`` (``kind``: response, error or too_large), ``handed_at``
+        (perf_counter) after it was handed the event: ``platform.runtimeDone``, at once, so an
+        extension waiting for it before it asks next gets it within its buffering timeout."""
+        self._t_response = now = time.perf_counter()
+        duration_ms = (now - handed_at) * 1000
+        if kind == "too_large":
+            error_type = "Function.ResponseSizeTooLarge"
+        elif kind == "error":
+            error_type = error_type or "Unhandled"  # UNVERIFIED: Lambda's word for no type
+        else:
+            error_type = None
+        self.telemetry.runtime_done(
+            inv.request_id,
+            "success" if error_type is None else "error",
+            error_type,
+            duration_ms,
+            produced_bytes,
+            time.time() - duration_ms / 1000,
+        )
 
     async def settled(self, timeout_s: float) -> tuple[str, str] | None:
         """Until every extension is back in next after an invocation; its post-runtime time
@@ -321,28 +386,35 @@ class Extensions:
         return failed
 
     def shutdown(self, reason: ShutdownReasonWire) -> bool:
-        """Send SHUTDOWN to the extensions that asked for it; whether any did."""
+        """SHUTDOWN begins (``shut_down`` sends it): whether any extension asked for it. The
+        telemetry buffers are sent now, while the extensions still listen."""
         self.phase = "shutdown"
+        self._shutdown_reason = reason
+        self.telemetry.flush()
+        return any("SHUTDOWN" in e.events and e.exited is None for e in self.members)
+
+    async def shut_down(self) -> None:
+        """SHUTDOWN to the extensions that asked for it, once the telemetry they subscribed to
+        was delivered (for at most ``TELEMETRY_FLUSH_S``, UNVERIFIED: Lambda's order; it says it
+        flushes when its input streams close); then until every extension exited or asked next
+        again, within the 2 s budget."""
+        t0 = time.monotonic()
+        if self.telemetry.subscribers:
+            await self.telemetry.drained(TELEMETRY_FLUSH_S)
         event = {
             "eventType": "SHUTDOWN",
-            "shutdownReason": reason,
+            "shutdownReason": self._shutdown_reason,
             "deadlineMs": int((time.time() + SHUTDOWN_BUDGET_S) * 1000),
         }
-        sent = False
         for ext in self.members:
             if "SHUTDOWN" in ext.events and ext.exited is None:
                 self._send(ext, event)
-                sent = True
-        return sent
-
-    async def shut_down(self) -> None:
-        """SHUTDOWN's end: every extension exited or asked next again, or 2 s passed."""
         await self._until(
             lambda: all(
                 e.exited is not None or (e.waiting is not None and not e.busy) or not e.ident
                 for e in self.members
             ),
-            SHUTDOWN_BUDGET_S,
+            SHUTDOWN_BUDGET_S - (time.monotonic() - t0),
         )
         self.kill()
 
@@ -387,10 +459,14 @@ class Extensions:
         path: str,
         headers: Mapping[str, str],
         body: bytes,
+        reserved_port: int = 0,
     ) -> bytes | None:
-        """One Extensions API request; None when it blocks (event/next with nothing to hand)."""
+        """One Extensions API request (or a Telemetry API one, ``/telemetry``); None when it
+        blocks (event/next with nothing to hand). ``reserved_port``: the Runtime API's own."""
         if path == "/register" and method == "POST":
             return self._register(headers, body)
+        if path == "/telemetry" and method == "PUT":
+            return self._subscribe(headers, body, reserved_port)
         if path == "/event/next" and method == "GET":
             found = self._by_ident(headers)
             if isinstance(found, bytes):
@@ -464,7 +540,26 @@ class Extensions:
             body_out["accountId"] = self.account_id
         return _json(200, body_out, (("Lambda-Extension-Identifier", ext.ident),))
 
+    def _subscribe(self, headers: Mapping[str, str], body: bytes, reserved_port: int) -> bytes:
+        """``PUT /2022-07-01/telemetry`` (telemetry.py). The refusals' order and words: an
+        unknown extension, then a subscription after INIT (Lambda turns its telemetry service off
+        once INIT ends: the emulator's rapi/handler/runtimelogs.go), then the request's own."""
+        found = self._by_ident(headers)
+        if isinstance(found, bytes):
+            return found
+        if not self.telemetry.open:
+            # UNVERIFIED: the error type's spelling (the emulator's errLogsSubscriptionClosed)
+            return _error(403, "Logs.SubscriptionClosed", "Logs API subscription is closed already")
+        checked = parse_subscription(body, reserved_port)
+        if isinstance(checked, str):
+            return _error(400, "ValidationError", checked)
+        self.telemetry.subscribe(found.ident, found.name, checked)
+        return _json(200, "OK")  # [DG:telemetry-api-reference] HTTP/1.1 200 OK "OK"
+
     def _next(self, ext: Extension, proto: RuntimeAPIProtocol) -> bytes | None:
+        if not ext.ready:  # its first next: Lambda's "EXTENSION Name: x State: Ready Events: [..]"
+            ext.ready = True
+            self.telemetry.extension(ext.name, [e for e in EVENTS if e in ext.events])
         ext.busy = False
         self._changed.set()
         if ext.queue:

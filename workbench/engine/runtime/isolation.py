@@ -31,8 +31,9 @@ NOT_STOPPED_IN_NAMESPACES = (
     "not isolated: the network (the host's loopback and outbound traffic; the Runtime API "
     "answers only the environment's own processes)"
 )
-# what runs in namespaces: our Python runtime (others start behind the rlimits and cgroup only)
-NAMESPACED = "Python functions on the workbench's runtime client"
+# what runs in namespaces: every runtime (our Python client enters them itself; Node.js, custom
+# runtimes and awslambdaric behind a launcher), except beside external extensions or a wrapper
+NAMESPACED = "every function without external extensions or a wrapper script"
 
 
 def namespaces_here() -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.function import FunctionConfig, runtime_family
+from . import exec_wrapper
 from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
 from .extensions import find_extensions
 from .interpreters import python_version
@@ -38,6 +39,8 @@ PYTHON_SANDBOXED_START = (
     f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); "
     "import workbench_sandbox; workbench_sandbox.run()"
 )
+# the same as a script, for a wrapper script (exec_wrapper.py): its last argument is the script
+PYTHON_START_SCRIPT = RUNTIMES_DIR / "python" / "workbench_start.py"
 NODE_BOOTSTRAP = RUNTIMES_DIR / "node" / "bootstrap.js"
 # Reads one line (the engine's go-ahead, sent once the limits are set), moves itself into the
 # cgroup's hierarchies named in JOIN_VAR (v1: ``EnvCgroup.join_files``; a shell is one thread, so
@@ -86,6 +89,10 @@ class Launch:
     pins_sources: bool = False
     # our Python runtime, which a fork server can start instead (forkserver.py)
     forkable: bool = False
+    # in namespaces: the host folder mounted at /var/runtime (None: an empty one), and the
+    # interpreters' install folders bound in place (namespaces.spec)
+    sandbox_runtime: str | None = None
+    sandbox_binds: tuple[str, ...] = ()
 
     @staticmethod
     def is_gated(command: Sequence[str]) -> bool:
@@ -114,10 +121,12 @@ def python_layer_paths(
 
 def enters_namespaces(fn: FunctionConfig) -> bool:
     """Does ``fn``'s runtime enter its own namespaces (where the machine allows it)? Our
-    Python runtime client does (``runtimes/python/workbench_sandbox.py``); AWS's client, Node
-    and custom runtimes run with the cgroup and rlimits only. Nor does a function with external
-    extensions: they run with the host's paths, and its runtime beside them (extensions.py)."""
-    if runtime_family(fn.runtime) != "python" or fn.runtime_client == "awslambdaric":
+    Python runtime client does itself (``runtimes/python/workbench_sandbox.py``); AWS's client,
+    Node and custom runtimes behind a launcher that enters them first (``sandboxed_launch.py``).
+    Not a function with external extensions: they run with the host's paths, and its runtime
+    beside them (extensions.py); nor one started by a wrapper script, which runs before the
+    runtime could enter them."""
+    if exec_wrapper.wants_wrapper(fn):
         return False
     return not find_extensions(fn)
 
@@ -138,13 +147,35 @@ def launch(
     Lambda's (``/var/runtime``, ``/opt``).
     """
     family = runtime_family(fn.runtime)
+    if namespaced and family == "python" and fn.runtime_client != "awslambdaric":
+        return _python_namespaced(fn, python, pycache_dir)
+    if namespaced:
+        from .sandboxed_launch import launch_in_namespaces
+
+        return launch_in_namespaces(fn, python=python, node=node, pycache_dir=pycache_dir)
     if family == "python":
-        if namespaced:
-            return _python_namespaced(fn, python, pycache_dir)
-        return _python(fn, python, pycache_dir, debug)
-    if family == "nodejs":
-        return _node(fn, node, debug)
-    return _provided(fn)
+        how = _python(fn, python, pycache_dir, debug)
+    elif family == "nodejs":
+        how = _node(fn, node, debug)
+    else:
+        return _provided(fn)
+    if not exec_wrapper.wants_wrapper(fn):
+        return how
+    wrapper = _wrapper(fn)
+    if isinstance(wrapper, LaunchError):
+        raise wrapper
+    script = None
+    if how.argv[-2:] == ["-c", PYTHON_START]:  # the wrapper gets the runtime's script last
+        script = [*how.argv[:-2], str(PYTHON_START_SCRIPT)]
+    return exec_wrapper.wrap(how, wrapper, script)
+
+
+def _wrapper(fn: FunctionConfig) -> Path | LaunchError:
+    found = exec_wrapper.resolve(fn)
+    if isinstance(found, str):
+        # UNVERIFIED: Lambda's bootstrap fails to exec it, and the runtime's exit is the error
+        return LaunchError("Runtime.ExitError", found)
+    return found
 
 
 def _debugpy(python: str, debug: DebugTarget, env: dict[str, str]) -> list[str]:
@@ -172,17 +203,22 @@ def _debugpy(python: str, debug: DebugTarget, env: dict[str, str]) -> list[str]:
 def cannot_start(fn: FunctionConfig) -> LaunchError | None:
     """What ``launch`` would refuse in the function's own folder, found without starting
     anything, so a front end can say it before the first invoke fails: AWS's client not vendored,
-    no executable ``bootstrap``. (A missing interpreter is the interpreters' notice.)"""
+    no executable ``bootstrap``, a wrapper script that is not there. (A missing interpreter is
+    the interpreters' notice.)"""
     family = runtime_family(fn.runtime)
+    if exec_wrapper.wants_wrapper(fn):
+        wrapper = _wrapper(fn)
+        if isinstance(wrapper, LaunchError):
+            return wrapper
     if family == "python":
-        return _missing_client(fn) if fn.runtime_client == "awslambdaric" else None
+        return missing_client(fn) if fn.runtime_client == "awslambdaric" else None
     if family == "nodejs":
         return None
-    found = _bootstrap(fn)
+    found = bootstrap_of(fn)
     return found if isinstance(found, LaunchError) else None
 
 
-def _missing_client(fn: FunctionConfig) -> LaunchError | None:
+def missing_client(fn: FunctionConfig) -> LaunchError | None:
     if (fn.folder / "awslambdaric").is_dir():
         return None
     return LaunchError(
@@ -200,7 +236,7 @@ def _python(
     layers = python_layer_paths(fn, python)
     path = {"PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
     if fn.runtime_client == "awslambdaric":
-        missing = _missing_client(fn)
+        missing = missing_client(fn)
         if missing is not None:
             raise missing
         # No -I: the client and its dependencies are found through PYTHONPATH (the task root
@@ -245,7 +281,10 @@ def _python_namespaced(fn: FunctionConfig, python: str, pycache_dir: Path | None
         "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
     }
     argv = [python, "-I", "-S", *cache, "-c", PYTHON_SANDBOXED_START]
-    return Launch(argv, env, gated=False, runtime_dir="/var/runtime", forkable=True)
+    runtime = str(PYTHON_BOOTSTRAP.parent)
+    return Launch(
+        argv, env, gated=False, runtime_dir="/var/runtime", forkable=True, sandbox_runtime=runtime
+    )
 
 
 def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:
@@ -271,14 +310,14 @@ def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> La
 
 
 def _provided(fn: FunctionConfig) -> Launch:
-    bootstrap = _bootstrap(fn)
+    bootstrap = bootstrap_of(fn)
     if isinstance(bootstrap, LaunchError):
         raise bootstrap
     env = {"PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin"}
     return Launch([str(bootstrap)], env, gated=True, runtime_dir=str(fn.folder))
 
 
-def _bootstrap(fn: FunctionConfig) -> Path | LaunchError:
+def bootstrap_of(fn: FunctionConfig) -> Path | LaunchError:
     candidates = [fn.folder / "bootstrap", *(layer / "bootstrap" for layer in fn.layers)]
     for bootstrap in candidates:  # Lambda looks in /var/task, then /opt
         if bootstrap.is_file() and os.access(bootstrap, os.X_OK):

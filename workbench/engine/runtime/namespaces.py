@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..config.function import FunctionConfig
@@ -80,19 +80,22 @@ def mount_point(tmp_root: Path) -> str:
 def spec(
     fn: FunctionConfig,
     *,
-    runtime_dir: Path,
+    runtime_dir: Path | str | None,
     tmpdir: str,
     root: str,
     checked_sources: Mapping[str, str],
+    in_place: Sequence[str] = (),
 ) -> str:
     """The ``SPEC_VAR`` value for an environment of ``fn`` (records of fields, as
-    ``workbench_sandbox.parse`` reads them); raises ``ValueError`` for a path it cannot hold."""
+    ``workbench_sandbox.parse`` reads them); raises ``ValueError`` for a path it cannot hold.
+    ``runtime_dir``: the runtime client's folder, at ``/var/runtime`` (None: left empty);
+    ``in_place``: folders bound read-only at their own path (an interpreter's install)."""
     folder = fn.folder.resolve()
-    binds: list[tuple[str, str, str]] = [
-        (str(folder), TASK_ROOT, "ro"),
-        (str(runtime_dir), RUNTIME_DIR, "ro"),
-        (tmpdir, TMP, "rw"),
-    ]
+    binds: list[tuple[str, str, str]] = [(str(folder), TASK_ROOT, "ro")]
+    if runtime_dir is not None:
+        binds.append((str(runtime_dir), RUNTIME_DIR, "ro"))
+    binds.append((tmpdir, TMP, "rw"))
+    binds += [(path, path, "ro") for path in in_place]
     over: list[tuple[str, str]] = []  # hot reload's checked copies, over their live files
     for source, copy in checked_sources.items():
         try:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .extensions import EXTENSION_PREFIX
+from .telemetry import TELEMETRY_PATH
 
 if TYPE_CHECKING:
     from .extensions import Extensions
@@ -116,6 +117,8 @@ class Invocation:
     responded: bool = False
     # where a streamed response goes (InvokeWithResponseStream); None: made when one arrives
     stream: ResponseStream | None = None
+    # told the response once the runtime has answered, before extensions end the invocation
+    answered: asyncio.Future[bytes] | None = None
     _wire: bytes = field(default=b"", repr=False)
 
     def wire(self) -> bytes:
@@ -712,9 +715,11 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
             self.write(api.end_stream(req.stream, req.trailers))
             return
         path = req.path.split("?", 1)[0]
+        if path.rstrip("/") == TELEMETRY_PATH:  # the Telemetry API: extensions.py's too
+            path = EXTENSION_PREFIX + "/telemetry"
         if path.startswith(EXTENSION_PREFIX) and api.extensions is not None:
             rest, body = path[len(EXTENSION_PREFIX) :], bytes(req.body)
-            answer = api.extensions.handle(self, req.method, rest, req.headers, body)
+            answer = api.extensions.handle(self, req.method, rest, req.headers, body, api.port)
             if answer is None:
                 self.blocked = True  # event/next: answered when an event comes
             else:

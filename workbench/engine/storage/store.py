@@ -435,9 +435,21 @@ class RecordStore:
                 raise
 
     def recent(
-        self, function: str | None = None, limit: int = 50, *, status: str | None = None
+        self,
+        function: str | None = None,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[InvocationRecord]:
-        """The newest ``limit`` records (newest first), optionally of one function / status."""
+        """The newest ``limit`` records (newest first), optionally of one function / status,
+        started within ``since`` .. ``until`` (epoch seconds, both inclusive).
+
+        ``until`` is how a viewer pages back: the oldest start it shows, inclusive, so records
+        that share that start are not skipped (the viewer drops the ones it has). Both bounds
+        are ranges over the ``started_at`` indexes, not scans.
+        """
         self.flush()
         if limit <= 0:
             return []
@@ -449,6 +461,12 @@ class RecordStore:
         if status is not None:
             where.append("status = ?")
             params.append(status)
+        if since is not None:
+            where.append("started_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("started_at <= ?")
+            params.append(until)
         sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)

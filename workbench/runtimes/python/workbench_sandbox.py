@@ -354,12 +354,54 @@ def go(bootstrap, prepared=None):
     bootstrap.start(ready=True)
 
 
+EXEC_VAR = "_WORKBENCH_EXEC"  # the runtime's command, FIELD-separated (sandboxed_launch.py)
+
+
+def exec_runtime(prepared=None):
+    """Another runtime in its namespaces (Node.js, a custom ``bootstrap``, AWS's Python
+    client: ``engine/runtime/sandboxed_launch.py``): wait for the go-ahead, enter them as
+    ``run`` does (a fork server's environment has the root it ``prepared``, if any), then become
+    the command in ``EXEC_VAR``. Where they cannot be entered, the runtime never starts: the
+    reason goes to the log and INIT fails."""
+    try:
+        os.read(0, 1)  # the engine's go-ahead: the limits and the cgroup are in place
+    except OSError:
+        pass
+    argv = os.environ.pop(EXEC_VAR, "").split(FIELD)
+    try:
+        import bootstrap  # (only C modules; its bytecode is in the engine's cache)
+
+        bootstrap._die_with_engine()  # P, the engine's child (inside, PID 1's death does it)
+        raw = os.environ.pop(SPEC_VAR, "")
+        error = os.environ.pop(SANDBOX_ERROR_VAR, None)
+        if error is not None:
+            why = error if error.startswith(_WHY) else _why(error)
+            os.write(2, f"workbench: {why}\n".encode())
+            os._exit(125)
+        if prepared is not None:
+            finish(prepared)
+        else:
+            enter(parse(raw))
+    except (SandboxError, OSError, ValueError) as e:
+        os.write(2, f"workbench: {_why(e)}\n".encode())
+        os._exit(125)
+    try:
+        os.execv(argv[0], argv)
+    except OSError as e:
+        os.write(2, f"workbench: cannot start the runtime {argv[0]}: {e.strerror}\n".encode())
+        os._exit(126)
+
+
+_WHY = "could not enter the environment's namespaces: "
+
+
+def _why(error):
+    return f"{_WHY}{error} (--isolation cgroups runs functions without them)"
+
+
 def failed(env, error):
     """Have INIT fail with why the namespaces could not be entered (bootstrap.py reads it)."""
-    env[SANDBOX_ERROR_VAR] = (
-        f"could not enter the environment's namespaces: {error} "
-        "(--isolation cgroups runs functions without them)"
-    )
+    env[SANDBOX_ERROR_VAR] = _why(error)
 
 
 def _default_signals():

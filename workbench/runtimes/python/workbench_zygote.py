@@ -165,7 +165,9 @@ def _environment(request, fds, control_fd):
         time.tzset()  # TZ is the function's now
         if "random" in sys.modules:  # (not imported here today: a handler's import seeds it)
             sys.modules["random"].seed()
-        if request.get("namespaced"):
+        if request.get("namespaced") and workbench_sandbox.EXEC_VAR in os.environ:
+            workbench_sandbox.exec_runtime(prepared)  # another runtime: it becomes that
+        elif request.get("namespaced"):
             workbench_sandbox.go(bootstrap, prepared)
         else:
             bootstrap.start()

@@ -19,10 +19,11 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Input, Log, Static
 
 from ...engine import DebugEvent
 from ..debug_view import CommandHistory, PdbSession, shown_path, source_window
+from ..widgets.key_bar import KeyBar
 
 LOG_LINES = 5_000
 
@@ -163,7 +164,7 @@ class DebuggerScreen(Screen[str | None]):
         yield output
         yield CommandInput(placeholder="pdb command, e.g. p event", id="debug-input")
         yield Static(id="debug-note")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.show(self.session, self.waiting)

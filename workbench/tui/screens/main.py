@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker
 
 from ...engine import (
@@ -42,6 +42,7 @@ from ...engine.invoke import (
 )
 from ...engine.storage import SavedEvents
 from ..navigation import NAVIGATION_BINDINGS, focus_pane, move_table_cursor
+from ..pane_focus import PaneHighlight
 from ..registry_view import RegistryView
 from ..reruns import FIRST_RUN_TRIGGER, Reruns
 from ..widgets.editor import EventEditor
@@ -49,6 +50,7 @@ from ..widgets.function_rows import debug_waits
 from ..widgets.functions import FunctionsPane
 from ..widgets.gauge import ConcurrencyGauge
 from ..widgets.invocation_log import InvocationLog
+from ..widgets.key_bar import KeyBar
 from ..widgets.response import ResponsePane
 from ..widgets.sources import SourcesPane
 from ..widgets.timeline import LifecycleTimeline
@@ -110,6 +112,7 @@ class MainScreen(Screen[None]):
         self.reruns = Reruns(engine, self._post_rerun)
         self._reported: dict[str, str] = {}  # function -> the reload problem last toasted
         self._invocations: dict[Worker[None], str] = {}
+        self.pane_highlight = PaneHighlight(self)
 
     def compose(self) -> ComposeResult:
         yield Header(icon=ICON)
@@ -127,7 +130,10 @@ class MainScreen(Screen[None]):
                     yield SourcesPane(self.engine, id="sources")
             with Vertical(id="gauge-box"):
                 yield ConcurrencyGauge(self.account_limit, id="gauge")
-        yield Footer()
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.pane_highlight.follow()
 
     def action_zoom(self) -> None:
         """ctrl+g: the focused pane full screen, or the layout back."""

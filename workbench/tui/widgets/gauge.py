@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Digits, ProgressBar, Sparkline, Static
 
 from ...engine import ConcurrencyChanged, FunctionReloaded, Throttled
@@ -135,6 +136,7 @@ class ConcurrencyGauge(Vertical):
         self.account_limit = account_limit
         self.total = 0  # in flight now, across all functions
         self.peak = 0  # the most in flight since the last history sample
+        self._sampler: Timer | None = None  # paused while nothing changes
         self.history: list[int] = [0] * HISTORY
         self.throttles = 0
         self.last_throttle: Throttled | None = None
@@ -161,7 +163,7 @@ class ConcurrencyGauge(Vertical):
         ).tooltip = (
             f"peak in flight every {SAMPLE_INTERVAL_S:g} s, last {HISTORY * SAMPLE_INTERVAL_S:g} s"
         )
-        self.set_interval(SAMPLE_INTERVAL_S, self.sample)
+        self._sampler = self.set_interval(SAMPLE_INTERVAL_S, self.sample)
         self._draw()
 
     # ----------------------------------------------------------------- state
@@ -183,6 +185,8 @@ class ConcurrencyGauge(Vertical):
                     self.functions.pop(event.function, None)
                 self.total = event.total_in_flight
                 self.peak = max(self.peak, self.total)
+                if self._sampler is not None:
+                    self._sampler.resume()
                 if event.account_limit != self.account_limit:
                     self.account_limit = event.account_limit
             elif isinstance(event, FunctionReloaded):
@@ -209,9 +213,16 @@ class ConcurrencyGauge(Vertical):
             self.removed.discard(event.function)
 
     def sample(self) -> None:
-        """Push this period's peak onto the history (a fresh list: the Sparkline redraws)."""
-        self.history = [*self.history[1:], max(self.peak, self.total)]
+        """Push this period's peak onto the history (a fresh list: the Sparkline redraws),
+        unless that changes nothing: then sampling waits for the next change (idle, all zeros:
+        an idle TUI neither redraws nor wakes for it)."""
+        history = [*self.history[1:], max(self.peak, self.total)]
         self.peak = self.total
+        if history == self.history:
+            if self._sampler is not None:
+                self._sampler.pause()
+            return
+        self.history = history
         self.query_one("#gauge-history", Sparkline).data = self.history
 
     # ----------------------------------------------------------------- drawing

@@ -2,14 +2,20 @@
 
 Only a window of rows is ever on screen: live records are merged in per batch (a few rows
 added, the oldest removed, one re-sort), never by rebuilding the table. Changing a filter asks
-the engine's store again, in a thread, so older history comes from the store, not the widget.
+the engine's store again, in a thread, so older history comes from the store, not the widget;
+so does the cursor reaching the last row, a page at a time.
+
+Following: new rows come in on top. Moving the cursor off the top row (or ``f``) pauses, as
+``less +F`` and k9s do: the rows stop moving and the status line counts what arrived; back on
+the top row (or ``f`` again) it follows again. Any column sorts (``s``, ``S``, a header click);
+the status line gives the count and p50/p99 durations of the rows shown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -19,198 +25,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, Select
 
 from ...engine import Engine, InvocationRecord
+from ..log_order import Durations, SortOrder
+from ..log_query import SEARCH_DEPTH, SPANS, LogFilter, Span, older, search, span_start
+from ..log_rows import COLUMNS, TimeCell, cells, fit_columns, same, time_text, trigger_text
+from .log_table import LogTable, StatusLine, header_label
 
-WINDOW = 300  # rows on screen at most; older history stays in the store
-SEARCH_DEPTH = 50_000  # how far back a text filter looks in the store
+__all__ = [
+    "COLUMNS",
+    "SEARCH_DEPTH",
+    "InvocationLog",
+    "LogFilter",
+    "fit_columns",
+    "search",
+    "time_text",
+    "trigger_text",
+]
+
+WINDOW = 300  # rows on screen at most while following; older history stays in the store
+PAGE = 300  # rows paged in from the store when the cursor reaches the last one
+MAX_ROWS = 5000  # paged in at most: a DataTable of more re-sorts slowly; narrow the filters
 TEXT_DEBOUNCE_S = 0.25
 MERGE_INTERVAL_S = 0.3  # under a flood, new rows are merged at most this often
 ALL = "all"
 STATUSES = ("success", "error", "timeout", "crash", "cancelled")
-STATUS_STYLES = {
-    "success": "green",
-    "error": "red",
-    "timeout": "yellow",
-    "crash": "bold red",
-    "cancelled": "magenta",
-}
-# failed rows: all cells
-ROW_STYLES = {"error": "red", "timeout": "yellow", "crash": "red", "cancelled": "magenta"}
-TRIGGER_WIDTH = 14
-# Fixed widths, which fit a 160-column terminal beside the gauge: measuring every cell of a
-# column each batch would cost more than the rows.
-COLUMNS = (
-    ("Time", "time", 12),
-    ("Function", "function", 18),
-    ("Trigger", "trigger", TRIGGER_WIDTH),
-    ("Request", "request", 8),
-    ("Status", "status", 9),  # cancelled
-    ("Duration", "duration", 10),  # 9999.99 ms, then seconds (time_text)
-    ("Billed", "billed", 7),
-    ("Max mem", "memory", 7),
-    ("Start", "start", 5),
-    ("Cost", "cost", 12),
-)
-# When the log is too narrow for every column, these give way first (last in this order goes
-# first): the Function column is the last to go, after the time, before the status.
-KEEP_ORDER = (
-    "time",
-    "function",
-    "status",
-    "duration",
-    "trigger",
-    "request",
-    "billed",
-    "memory",
-    "start",
-    "cost",
-)
-
-
-def fit_columns(width: int, padding: int = 1) -> tuple[str, ...]:
-    """The columns (keys, in table order) that fit ``width`` cells, by ``KEEP_ORDER``.
-
-    A column cut at the edge reads as another word ("Durati"); one left out does not, and
-    the record (enter) has every field. Zoomed (ctrl+g), the log is wide enough for all.
-    """
-    widths = {key: w + 2 * padding for _, key, w in COLUMNS}
-    kept: set[str] = set()
-    used = 0
-    for key in KEEP_ORDER:
-        if used + widths[key] > width and kept:
-            break
-        kept.add(key)
-        used += widths[key]
-    return tuple(key for _, key, _ in COLUMNS if key in kept)
-
-
-@dataclass(frozen=True)
-class LogFilter:
-    """Which records the log shows: one function, one status, and text to find."""
-
-    function: str | None = None
-    status: str | None = None
-    text: str = ""
-
-    def matches(self, r: InvocationRecord) -> bool:
-        if self.function is not None and r.function != self.function:
-            return False
-        if self.status is not None and r.status != self.status:
-            return False
-        if not self.text:
-            return True
-        needle = self.text.lower()
-        return any(needle in hay.lower() for hay in searchable(r))
-
-
-def searchable(r: InvocationRecord) -> Iterator[str]:
-    """What the text filter looks at: request id, function, trigger, error type, the log text."""
-    yield r.request_id
-    yield f"{r.function}:{r.version}"
-    if r.trigger:
-        yield r.trigger
-    if r.error_type:
-        yield r.error_type
-    yield from r.log_lines
-
-
-def search(store: object, flt: LogFilter, want: int, depth: int = SEARCH_DEPTH) -> list:
-    """The newest ``want`` stored records that pass ``flt`` (newest first). Blocking: SQLite.
-
-    The store filters function and status itself; text is matched here, over a window of the
-    newest records that grows until enough match or ``depth`` records were looked at.
-    """
-    recent = store.recent  # type: ignore[attr-defined]
-    if not flt.text:
-        return recent(flt.function, want, status=flt.status)
-    limit = min(max(want * 4, 1000), depth)
-    while True:
-        rows = recent(flt.function, limit, status=flt.status)
-        hits = [r for r in rows if flt.matches(r)]
-        if len(hits) >= want or len(rows) < limit or limit >= depth:
-            return hits[:want]
-        limit = min(limit * 8, depth)
-
-
-class TimeCell(Text):
-    """The time column's cell; it carries the row's place in the order (newest = largest)."""
-
-    __slots__ = ("order",)
-
-    def __init__(self, started_at: float, order: tuple[float, int], style: str = "") -> None:
-        clock = time.strftime("%H:%M:%S", time.localtime(started_at))
-        super().__init__(f"{clock}.{int(started_at * 1000) % 1000:03d}", style=style, end="")
-        self.order = order
-
-
-def trigger_text(r: InvocationRecord, width: int = TRIGGER_WIDTH) -> str:
-    """Who invoked it ("s3:uploads"); an Event invocation's retry adds its attempt ("↻2").
-
-    A long source is cut in the middle of the name, so the attempt stays in view.
-    """
-    source = r.trigger or "—"
-    retry = f" ↻{r.attempt}" if r.invocation_type == "Event" and r.attempt > 1 else ""
-    if len(source) + len(retry) > width:
-        source = source[: max(1, width - len(retry) - 1)] + "…"
-    return source + retry
-
-
-def time_text(ms: float, *, whole: bool = False) -> str:
-    """A duration for its narrow column: ``137.42 ms`` (``1061 ms`` ``whole``); from 10 s on in
-    seconds (``12.35 s``; ``12.3 s`` ``whole``; ``900.0 s``), which the record screen shows to
-    the ms."""
-    shown = round(ms) if whole else round(ms, 2)
-    if shown < 10_000:
-        return f"{shown:.0f} ms" if whole else f"{shown:.2f} ms"
-    seconds = ms / 1000
-    return f"{seconds:.1f} s" if whole or shown >= 100_000 else f"{seconds:.2f} s"
-
-
-def cells(r: InvocationRecord, order: tuple[float, int]) -> tuple[object, ...]:
-    row = ROW_STYLES.get(r.status, "")
-
-    def cell(value: str, style: str = "") -> Text:
-        # cut at the column's edge with an ellipsis, never mid-word without one
-        return Text(value, style=style or row, end="", no_wrap=True, overflow="ellipsis")
-
-    return (
-        TimeCell(r.started_at, order, row),
-        cell(f"{r.function}:{r.version}"),
-        cell(trigger_text(r), row or ("dim" if r.trigger is None else "")),
-        cell(r.request_id[:8]),
-        cell(r.status, "bold " + STATUS_STYLES.get(r.status, "")),
-        cell(time_text(r.duration_ms)),
-        cell(time_text(r.billed_ms, whole=True)),
-        cell(f"{r.max_memory_mb} MB"),
-        cell("cold", row or "cyan") if r.cold else cell("warm"),
-        cell(f"${r.cost:.9f}"),
-    )
-
-
-def same(a: object, b: object) -> bool:
-    """Two cells that draw the same (Rich's ``Text ==`` ignores the base style)."""
-    if isinstance(a, Text) and isinstance(b, Text):
-        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
-    return a == b
-
-
-class LogTable(DataTable[object]):
-    """A DataTable where one click on a row opens it (DataTable's own needs two)."""
-
-    def on_click(self, event: events.Click) -> None:
-        # runs before DataTable's own click handler moves the cursor: look once it has
-        before = self.cursor_coordinate
-        row = event.style.meta.get("row", -1)
-
-        def opened_by_click() -> None:
-            moved = self.cursor_coordinate != before and self.cursor_row == row
-            if row >= 0 and moved and self.row_count:
-                row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-                self.post_message(DataTable.RowSelected(self, self.cursor_row, row_key))
-
-        self.call_next(opened_by_click)
 
 
 class InvocationLog(Vertical):
@@ -218,11 +58,12 @@ class InvocationLog(Vertical):
 
     DEFAULT_CSS = """
     InvocationLog { height: 1fr; }
-    InvocationLog #log-filters { height: 1; margin-bottom: 1; }
+    InvocationLog #log-filters { height: 1; }
     InvocationLog #log-function { width: 26; margin-right: 1; }
     InvocationLog #log-status { width: 16; margin-right: 1; }
-    InvocationLog #log-text { width: 1fr; margin-right: 1; }
-    InvocationLog #log-count { width: auto; color: $text-muted; }
+    InvocationLog #log-range { width: 14; margin-right: 1; }
+    InvocationLog #log-text { width: 1fr; }
+    InvocationLog #log-count { height: 1; width: 1fr; color: $text-muted; }
     InvocationLog #log-table { height: 1fr; }
     """
 
@@ -244,6 +85,36 @@ class InvocationLog(Vertical):
             id="log-replay",
             tooltip="Run the selected invocation again: same event, qualifier, client context",
         ),
+        Binding(
+            "f",
+            "toggle_follow",
+            "Follow/pause",
+            id="log-follow",
+            tooltip="Pause the log (rows stop moving; new ones are counted) or follow the newest",
+        ),
+        Binding(
+            "s",
+            "cycle_sort",
+            "Sort",
+            id="log-sort",
+            tooltip="Sort by the next column (a header click sorts by it; again flips it)",
+        ),
+        Binding(
+            "S",
+            "flip_sort",
+            "Reverse sort",
+            id="log-sort-reverse",
+            show=False,
+            tooltip="Reverse the sort direction",
+        ),
+        Binding(
+            "t",
+            "cycle_span",
+            "Time range",
+            id="log-span",
+            show=False,
+            tooltip="Show the last 5 minutes, the last hour, today, or all",
+        ),
     ]
 
     @dataclass
@@ -263,11 +134,14 @@ class InvocationLog(Vertical):
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.engine = engine
-        self.window = window
+        self.window = window  # rows kept while following
         self.filter = LogFilter()
+        self.span: Span = "all"
+        self.sort = SortOrder()
         self.records: dict[str, InvocationRecord] = {}  # the rows on screen, by request id
         self._order: list[tuple[tuple[float, int], str]] = []  # (order, request id), oldest first
         self._seq = 0
+        self._old_seq = 0  # paged-in rows count down: they go below rows of the same start
         self._slot_of: dict[str, str] = {}  # request id -> the key of the row showing it
         self._in_slot: dict[str, str] = {}  # row key -> request id
         self._slots = 0
@@ -278,8 +152,14 @@ class InvocationLog(Vertical):
         self._incoming: list[InvocationRecord] = []  # matching records not merged yet
         self._merge_timer: Timer | None = None
         self._last_merge = 0.0
-        self._count_text = ""
         self.searching = False
+        self.following = True
+        self._held: list[InvocationRecord] = []  # matching records that arrived while paused
+        self.held_count = 0  # how many (``_held`` keeps the newest only)
+        self._extra = 0  # rows paged in from the store beyond the window
+        self.exhausted = True  # the store has no older record for the filter than those shown
+        self.loading = False  # a page of older rows is being read
+        self.durations = Durations(0, None, None)
         self.columns: tuple[str, ...] = tuple(key for _, key, _ in COLUMNS)  # those shown
         self._shown = list(range(len(COLUMNS)))  # their indexes in a row of cells()
 
@@ -301,20 +181,30 @@ class InvocationLog(Vertical):
                 id="log-status",
                 tooltip="Show one status",
             )
+            yield Select(
+                SPANS,
+                value="all",
+                allow_blank=False,
+                compact=True,
+                id="log-range",
+                tooltip="Show a time range (t)",
+            )
             yield Input(
                 placeholder="/ find: request id, function, trigger, error type, log text",
                 compact=True,
                 id="log-text",
             )
-            yield Static(id="log-count")
+        yield StatusLine(id="log-count")
         table = LogTable(id="log-table", cursor_type="row")
+        table.user_moved = self._user_moved
+        table.user_scrolled = self._user_scrolled
         self._add_columns(table)
         yield table
 
     def _add_columns(self, table: DataTable[object]) -> None:
         for label, key, width in COLUMNS:
             if key in self.columns:
-                table.add_column(label, key=key, width=width)
+                table.add_column(header_label(label, key, width, self.sort), key=key, width=width)
 
     def on_resize(self, event: events.Resize) -> None:
         """Show the columns that fit (``fit_columns``); the rows are drawn again if that changed."""
@@ -324,12 +214,18 @@ class InvocationLog(Vertical):
             return
         self.columns = columns
         self._shown = [i for i, (_, key, _) in enumerate(COLUMNS) if key in columns]
+        if self.sort.column not in columns:  # the sorted column gave way: back to newest first
+            self.sort = SortOrder()
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Draw the columns and rows again, the cursor on the same record."""
         kept = self._cursor_request_id()
         shown = sorted(((o, rid) for o, rid in self._order), reverse=True)
         records = [self.records[rid] for _, rid in shown]
         self.table.clear(columns=True)
         self._add_columns(self.table)
-        self._replace(records)
+        self._replace(records, keep_window=True)
         if kept is not None and kept in self._slot_of:
             self.table.move_cursor(row=self.table.get_row_index(self._slot_of[kept]))
 
@@ -348,7 +244,8 @@ class InvocationLog(Vertical):
 
         The first batch after a quiet spell is shown at once; under a flood, batches are
         merged at most every ``MERGE_INTERVAL_S``: redrawing the table's rows costs the same
-        for 50 new records as for 150, and the event loop also serves the keyboard.
+        for 50 new records as for 150, and the event loop also serves the keyboard. Paused,
+        they are only counted (and the newest kept) until the log follows again.
         """
         self._sync_functions()
         if self._pending is not None:  # the store is being asked: merge them with its answer
@@ -356,6 +253,14 @@ class InvocationLog(Vertical):
             del self._pending[: -self.window * 4]
             return
         flt = self.filter
+        if not self.following:
+            held = [r for r in records if flt.matches(r)]
+            if held:
+                self._held.extend(held)
+                del self._held[: -self.window * 2]
+                self.held_count += len(held)
+                self._show_count()
+            return
         self._incoming.extend(r for r in records if flt.matches(r))
         del self._incoming[: -self.window * 2]  # only the newest can be shown anyway
         if not self._incoming or self._merge_timer is not None:
@@ -378,24 +283,30 @@ class InvocationLog(Vertical):
             self._merge(fresh)
             self._show_count()
 
-    def _next_order(self, r: InvocationRecord) -> tuple[float, int]:
+    def _next_order(self, r: InvocationRecord, *, older: bool = False) -> tuple[float, int]:
+        if older:
+            self._old_seq -= 1
+            return (r.started_at, self._old_seq)
         self._seq += 1
         return (r.started_at, self._seq)
 
-    def _merge(self, records: Iterable[InvocationRecord]) -> None:
-        """Show ``records`` too, keeping the newest ``window`` rows; one re-sort.
+    def _merge(self, records: Iterable[InvocationRecord], *, older: bool = False) -> None:
+        """Show ``records`` too, keeping the newest ``window`` rows (and any paged in); one
+        re-sort. ``older``: a page from the store, newest first, all older than the rows shown.
 
         Rows are slots: a record falling out of the window hands its row to a new one
         (``update_cell``), since ``remove_row`` costs a pass over every row each time.
         """
         table = self.table
-        follow = table.cursor_row <= 0  # at the top: stay on the newest
+        follow = self.following and table.cursor_row <= 0  # stay on the newest
         kept = None if follow or not table.row_count else self._cursor_request_id()
         incoming = {r.request_id: r for r in records}
-        arriving = [(self._next_order(r), rid) for rid, r in incoming.items()]
+        arriving = [(self._next_order(r, older=older), rid) for rid, r in incoming.items()]
         everything = sorted(self._order + arriving)
-        cut = max(0, len(everything) - self.window)
+        cut = max(0, len(everything) - self.window - self._extra)
         dropped, self._order = everything[:cut], everything[cut:]
+        if dropped:
+            self.exhausted = False  # the store has them
         free: list[str] = []
         for _, rid in dropped:
             if incoming.pop(rid, None) is None:  # else: older than the window, never shown
@@ -424,7 +335,15 @@ class InvocationLog(Vertical):
         for slot in free:  # the window shrank
             table.remove_row(slot)
             del self._in_slot[slot]
-        table.sort("time", key=lambda cell: cell.order, reverse=True)
+        self.durations = Durations.of(self.records.values())
+        self._sort(follow, kept)
+
+    def _sort_key(self, cell: TimeCell) -> tuple[object, ...]:
+        return self.sort.key(self.records[cell.request_id], cell.order)
+
+    def _sort(self, follow: bool, kept: str | None) -> None:
+        table = self.table
+        table.sort("time", key=self._sort_key, reverse=self.sort.descending)
         if follow:
             table.move_cursor(row=0, scroll=False)
         elif kept is not None and kept in self._slot_of:
@@ -439,11 +358,12 @@ class InvocationLog(Vertical):
         return self._in_slot.get(str(slot))
 
     def request_ids(self) -> list[str]:
-        """The request ids on screen, top (newest) first."""
+        """The request ids on screen, top first."""
         return [self._in_slot[str(row.key.value)] for row in self.table.ordered_rows]
 
-    def _replace(self, records: list[InvocationRecord]) -> None:
-        """Show exactly ``records`` (newest first): after the store answered a new filter."""
+    def _replace(self, records: list[InvocationRecord], *, keep_window: bool = False) -> None:
+        """Show exactly ``records`` (newest first): after the store answered a new filter
+        (the window back to its size), or to draw the same rows again (``keep_window``)."""
         table = self.table
         table.clear()
         self.records.clear()
@@ -453,10 +373,83 @@ class InvocationLog(Vertical):
         unique: dict[str, InvocationRecord] = {}
         for r in records:
             unique.setdefault(r.request_id, r)
+        if not keep_window:
+            self._extra = 0
         # the store gives newest first: number them oldest first, so ties keep its order
         self._merge(reversed(list(unique.values())))
         table.move_cursor(row=0)
         self._show_count()
+
+    # ----------------------------------------------------------------- follow / pause
+
+    def pause(self) -> None:
+        """Rows stop moving; what arrives is counted until ``follow``."""
+        if self.following:
+            self.following = False
+            self._show_count()
+
+    def follow(self) -> None:
+        """Back to the newest on top: what arrived while paused is merged, paged rows go."""
+        if self.following:
+            return
+        self.following = True
+        held, self._held = self._held, []
+        self.held_count = 0
+        if self._extra:  # rows paged in: show the newest window again, in one redraw
+            newest = [self.records[rid] for _, rid in sorted(self._order, reverse=True)]
+            self._replace([*reversed(held), *newest[: self.window]])
+            self.exhausted = False
+        else:
+            self._incoming.extend(held)
+            self.flush()
+        if self.table.row_count:
+            self.table.move_cursor(row=0)
+        self._show_count()
+
+    def action_toggle_follow(self) -> None:
+        if self.following:
+            self.pause()
+        else:
+            self.follow()
+
+    def _user_moved(self, before: int, after: int) -> None:
+        """The user moved the cursor: off the top pauses, back onto it follows, onto the last
+        row pages older rows in from the store."""
+        if after > 0:
+            self.pause()
+            if after >= self.table.row_count - 1:
+                self.page_older()
+        elif before > 0:
+            self.follow()
+
+    def _user_scrolled(self) -> None:
+        if self.table.scroll_y > 0:  # the wheel moved the rows: keep them where they are
+            self.pause()
+
+    # ----------------------------------------------------------------- sorting
+
+    def set_sort(self, order: SortOrder) -> None:
+        """Sort the rows shown by ``order``; the headers show it."""
+        table = self.table
+        if order.column not in self.columns:
+            return
+        self.sort = order
+        for label, key, width in COLUMNS:
+            if key in table.columns:
+                table.columns[key].label = Text(header_label(label, key, width, order))  # type: ignore[index]
+        follow = self.following and table.cursor_row <= 0
+        self._sort(follow, None if follow else self._cursor_request_id())
+
+    def action_cycle_sort(self) -> None:
+        self.set_sort(self.sort.next_of(self.columns))
+
+    def action_flip_sort(self) -> None:
+        self.set_sort(self.sort.flipped())
+
+    @on(DataTable.HeaderSelected, "#log-table")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.set_sort(self.sort.by(str(event.column_key.value)))
 
     # ----------------------------------------------------------------- filters
 
@@ -479,10 +472,16 @@ class InvocationLog(Vertical):
     def _read_filter(self) -> LogFilter:
         function = self.query_one("#log-function", Select).value
         status = self.query_one("#log-status", Select).value
+        span = self.query_one("#log-range", Select).value
+        span = "all" if span == Select.NULL else span
+        # a span starts when it is picked ("last 5 min" from now); other changes keep it
+        since = self.filter.since if span == self.span else span_start(span)  # type: ignore[arg-type]
+        self.span = span  # type: ignore[assignment]
         return LogFilter(
             function=None if function in (ALL, Select.NULL) else str(function),
             status=None if status in (ALL, Select.NULL) else str(status),
             text=self.query_one("#log-text", Input).value.strip(),
+            since=since,
         )
 
     @on(Select.Changed)
@@ -521,6 +520,11 @@ class InvocationLog(Vertical):
             select = self.query_one(selector, Select)
             with select.prevent(Select.Changed):
                 select.value = value or ALL
+        if flt.since is None:
+            self.span = "all"
+            span = self.query_one("#log-range", Select)
+            with span.prevent(Select.Changed):
+                span.value = "all"
         text = self.query_one("#log-text", Input)
         with text.prevent(Input.Changed):
             text.value = flt.text
@@ -529,15 +533,25 @@ class InvocationLog(Vertical):
     def action_focus_text(self) -> None:
         self.query_one("#log-text", Input).focus()
 
+    def action_cycle_span(self) -> None:
+        """``t``: the next time range (the picker shows it, and the store is asked again)."""
+        values = [value for _, value in SPANS]
+        at = values.index(self.span) if self.span in values else -1
+        self.query_one("#log-range", Select).value = values[(at + 1) % len(values)]
+
     # ----------------------------------------------------------------- the store
 
     def requery(self) -> None:
-        """Fill the window from the store for the current filter (in a thread)."""
+        """Fill the window from the store for the current filter (in a thread), following."""
         if self.engine is None or self.engine.store is None:
             return
         self._generation += 1
         self._pending = []
         self._incoming.clear()  # they are in the store: the query finds them
+        self._held.clear()
+        self.held_count = 0
+        self.following = True
+        self.loading = False
         if self._merge_timer is not None:
             self._merge_timer.stop()
             self._merge_timer = None
@@ -567,19 +581,80 @@ class InvocationLog(Vertical):
         pending = [r for r in self._pending or () if flt.matches(r)]
         self._pending = None
         self.searching = False
+        self.exhausted = len(found) < self.window
         self._replace([*reversed(pending), *found])
 
-    def _show_count(self) -> None:
+    def page_older(self) -> None:
+        """The next ``PAGE`` older rows from the store, below the last one (in a thread)."""
+        store = self.engine.store if self.engine is not None else None
+        if store is None or self.loading or self.searching or self.exhausted:
+            return
+        if len(self.records) >= MAX_ROWS:
+            return
+        self.loading = True
+        self._show_count()
+        shown = list(self.records.values())
+        self.run_worker(
+            self._page(self._generation, self.filter, shown),
+            group="log-page",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _page(self, generation: int, flt: LogFilter, shown: list[InvocationRecord]) -> None:
+        store = self.engine.store if self.engine is not None else None
+        want = min(PAGE, MAX_ROWS - len(shown))
+        try:
+            found = await asyncio.to_thread(older, store, flt, shown, want)
+        except Exception as e:  # noqa: BLE001 - the store closed under us (quitting)
+            if generation == self._generation:
+                self.loading = False
+                self.notify(f"Could not read older history: {e}", severity="error")
+            return
+        if generation != self._generation:
+            return  # a new filter was asked for meanwhile
+        self.loading = False
+        if self.following:  # following again meanwhile: these rows would be dropped at once
+            self._show_count()
+            return
+        self.exhausted = len(found) < want
+        fresh = [r for r in found if r.request_id not in self.records]
+        if fresh:
+            self._extra += len(fresh)
+            self._merge(fresh, older=True)
+        self._show_count()
+
+    # ----------------------------------------------------------------- the status line
+
+    def _status_fields(self) -> list[tuple[str, str]]:
+        """The status line's fields, most important first, as (markup, plain text)."""
+        fields: list[tuple[str, str]] = []
+        if not self.following:
+            new = f", {self.held_count} new" if self.held_count else ""
+            fields.append((f"[b $warning]paused{new}[/]", f"paused{new}"))
+            fields.append(("f follows", "f follows"))
         if self.searching:
-            text = "searching…"
-        else:
-            n = len(self.records)
-            text = f"{n} row{'s' if n != 1 else ''}"
-            if n >= self.window:
-                text += f" (newest {self.window})"
-        if text != self._count_text:  # an unchanged label costs no layout
-            self._count_text = text
-            self.query_one("#log-count", Static).update(text)
+            fields.append(("searching…", "searching…"))
+            return fields
+        n = len(self.records)
+        rows = f"{n} row{'s' if n != 1 else ''}"
+        if not self.exhausted and n:
+            rows += f" (newest {n})"
+        fields.append((rows, rows))
+        d = self.durations
+        if d.p50 is not None and d.p99 is not None:
+            for name, value in (("p50", d.p50), ("p99", d.p99)):
+                text = f"{name} {time_text(value)}"
+                fields.append((text, text))
+        if self.loading:
+            fields.append(("loading older…", "loading older…"))
+        elif not self.exhausted and not self.following and n >= MAX_ROWS:
+            text = f"{MAX_ROWS} rows at most: narrow the filters"
+            fields.append((text, text))
+        return fields
+
+    def _show_count(self) -> None:
+        self.query_one(StatusLine).show(self._status_fields())
 
     # ----------------------------------------------------------------- selection
 

@@ -13,8 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..function import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -58,68 +56,6 @@ def line_of(data: object, path: KeyPath) -> int | None:
     return line
 
 
-# libyaml's parser where PyYAML was built with it: several times faster on a large template
-# (every save under a root reads the templates again)
-_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_Base):  # type: ignore[valid-type,misc]
-    """SafeLoader with CloudFormation's tags, string dates and located containers."""
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
-    result = LocatedDict()
-    result.line = node.start_mark.line + 1
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        if isinstance(key_node, yaml.ScalarNode):
-            # CloudFormation's keys are strings: `On:` or `200:` as written, not True or 200
-            key = str(key_node.value)
-        else:
-            key = str(loader.construct_object(key_node, deep=True))
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
-    result = LocatedList()
-    result.line = node.start_mark.line + 1
-    for index, item in enumerate(node.value):
-        result.append(loader.construct_object(item, deep=True))
-        result.lines[index] = item.start_mark.line + 1
-    return result
-
-
-def _tag(loader: _Loader, suffix: str, node: yaml.Node) -> LocatedDict:
-    """``!Ref X`` → ``{"Ref": X}``; ``!GetAtt A.B`` → ``{"Fn::GetAtt": ["A", "B"]}``; ``!X v``
-    → ``{"Fn::X": v}`` (``!Condition`` → ``{"Condition": v}``)."""
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = _sequence(loader, node)
-    else:
-        value = _mapping(loader, node)  # type: ignore[arg-type]
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = LocatedList(value.split(".", 1))
-    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-    result = LocatedDict({name: value})
-    result.line = node.start_mark.line + 1
-    result.lines[name] = result.line
-    return result
-
-
-def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> str:
-    return str(loader.construct_scalar(node))
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
-_Loader.add_multi_constructor("!", _tag)
-
-
 # (path, inode, size, mtime, ctime) -> the parsed template: every save under a root reads the
 # templates again, and one that did not change need not be parsed again (nothing mutates it)
 _PARSED: dict[tuple[str, int, int, int, int], LocatedDict] = {}
@@ -155,8 +91,11 @@ def _load(path: Path) -> LocatedDict:
             plain = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(path, e.lineno, None, None, f"invalid JSON: {e.msg}") from None
+    # PyYAML is imported with the first template read, not with the engine (~10 ms of a start)
+    from .yaml_loader import load_yaml, yaml
+
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        data = load_yaml(text)
     except yaml.MarkedYAMLError as e:
         if path.suffix == ".json":
             data = _located(plain)
