@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,9 @@ from workbench.engine import Engine, EngineSettings
 from workbench.engine.shapes import generate
 from workbench.engine.sources.topics import (
     MAX_MESSAGE_BYTES,
+    TopicAttribute,
     TopicError,
+    check_message,
     parse_attribute,
     publish_message,
     subscription_arn,
@@ -169,3 +172,63 @@ async def test_the_on_alert_sample(tmp_path: Path) -> None:
         publish_message(engine, "alerts", "disk full", subject="web-1", attributes={"sev": "hi"})
         [rec] = await until(lambda: engine.store.recent("on-alert"), "the on-alert record")
         assert "[web-1] disk full {'sev': 'hi'}" in rec.log_lines
+
+
+async def test_typed_attributes_reach_the_event_as_sns_delivers_them(
+    engine: Engine, tmp_path: Path
+) -> None:
+    attributes = {
+        "price": TopicAttribute("Number", "-12.50"),
+        "colours": TopicAttribute("String.Array", '["red", 2, true, null]'),
+        "blob": TopicAttribute("Binary", "aGVsbG8="),
+        "size": TopicAttribute("Number.int", "1e3"),  # a custom label after the type
+        "kind": "retail",  # a plain string is a String attribute
+    }
+    publish_message(engine, "alerts", "m", attributes=attributes)
+    [event] = await wait_events(tmp_path / "other.jsonl", 1)
+    assert event["Records"][0]["Sns"]["MessageAttributes"] == {
+        "price": {"Type": "Number", "Value": "-12.50"},
+        "colours": {"Type": "String.Array", "Value": '["red", 2, true, null]'},
+        "blob": {"Type": "Binary", "Value": "aGVsbG8="},
+        "size": {"Type": "Number.int", "Value": "1e3"},
+        "kind": {"Type": "String", "Value": "retail"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("attribute", "refusal"),
+    [
+        (
+            TopicAttribute("Text", "x"),
+            "The message attribute 'a' has an invalid message attribute type, the set of "
+            "supported type prefixes is Binary, Number, and String.",
+        ),
+        (
+            TopicAttribute("Number", ""),
+            "The message attribute 'a' must contain non-empty message attribute value for "
+            "message attribute type 'Number'.",
+        ),
+        (TopicAttribute("Number", "12abc"), "must hold a number"),
+        (TopicAttribute("Number", "0x10"), "must hold a number"),
+        (TopicAttribute("Number", "nan"), "must hold a number"),
+        (TopicAttribute("Number", "1000000001"), "outside -10^9 to 10^9"),
+        (TopicAttribute("String.Array", "red, green"), "must hold a JSON array"),
+        (TopicAttribute("String.Array", '{"a": 1}'), "must hold a JSON array"),
+        (TopicAttribute("String.Array", '[["nested"]]'), "must hold a JSON array"),
+        (TopicAttribute("Binary", "not base64!"), "the value must be base64"),
+    ],
+)
+async def test_typed_attributes_are_refused_as_sns_refuses_them(
+    engine: Engine, attribute: TopicAttribute, refusal: str
+) -> None:
+    with pytest.raises(TopicError) as e:
+        publish_message(engine, "alerts", "m", attributes={"a": attribute})
+    assert refusal in e.value.message
+    assert engine.async_events() == []
+
+
+def test_a_binary_attribute_counts_its_bytes_toward_the_limit() -> None:
+    big = base64.b64encode(b"x" * 200_000).decode()  # 266,668 characters, 200,000 bytes
+    assert check_message("m", None, {"b": TopicAttribute("Binary", big)})
+    with pytest.raises(TopicError, match="Message too long"):
+        check_message("m" * 70_000, None, {"b": TopicAttribute("Binary", big)})

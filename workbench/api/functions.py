@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from ..engine import Engine, FunctionConfig, Version
-from ..engine.config import SNAP_START_VALUES
+from ..engine.config import RESERVED_CONCURRENCY, SNAP_START_VALUES, range_violation
 from ..engine.model import (
     InvalidParameterValue,
     InvalidRequestContent,
@@ -248,12 +248,9 @@ async def put_concurrency(request: web.Request) -> web.Response:
     value = body.get("ReservedConcurrentExecutions")
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterValue("ReservedConcurrentExecutions must be an integer")
-    if value < 0:
-        raise ValidationError.constraint(
-            value,
-            "reservedConcurrentExecutions",
-            "Member must have value greater than or equal to 0",
-        )
+    field, low = RESERVED_CONCURRENCY
+    if (found := range_violation(value, field, low, None)) is not None:
+        raise ValidationError.of([found])
     await engine.put_reserved_concurrency(name, value)
     return json_response({"ReservedConcurrentExecutions": value})
 

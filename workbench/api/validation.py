@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..engine import Engine, ResourceNotFound, ValidationError
-from ..engine.config import RESERVED_ENV_NAMES
+from ..engine.config import (
+    EPHEMERAL_STORAGE,
+    RANGES,
+    env_name_violation,
+    range_violation,
+    reserved_env_refusal,
+)
 from ..engine.model import InvalidParameterValue, violation
 from . import logging_shape
 
@@ -64,21 +70,10 @@ ADDITIONAL_VERSION = Constraint(r"[0-9]+", 1024)
 # A plain function name (no ARN, no qualifier) is at most 64 characters; the model's length
 # bounds (140, 256) are the full ARN's (LAMBDA_REFERENCE §3).
 MAX_NAME_LENGTH = 64
-ENV_NAME = r"[a-zA-Z]([a-zA-Z0-9_])+"  # the model's EnvironmentVariableName
 HANDLER = Constraint(r"[^\s]+", 128, min_length=0)
 DESCRIPTION_MAX = 256
-# UpdateFunctionConfiguration's numbers: (JSON field, the field's name in messages, low, high).
-# The model's own maxima are those of Lambda Managed Instances (Timeout 5400, MemorySize and
-# EphemeralStorage 32768); for a function without a capacity provider Lambda answers with the
-# limits below, in the words below (seen in public error reports: "Value '3000' at 'timeout'
-# failed to satisfy constraint: Member must have value less than or equal to 900"; "Value
-# '3000000' at 'ephemeralStorage.size' ... less than or equal to 10240"). That these stay
-# ValidationException now that the model allows more is UNVERIFIED.
-RANGES = (
-    ("Timeout", "timeout", 1, 900),
-    ("MemorySize", "memorySize", 128, 10240),
-)
-EPHEMERAL_STORAGE = ("ephemeralStorage.size", 512, 10240)
+# UpdateFunctionConfiguration's numbers and names: engine/config/update_rules.py (the TUI's
+# configuration dialog words its refusals the same way)
 ALIAS_NAME = Constraint(
     r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)", 128, hint="letters, digits, - and _, and not all digits"
 )
@@ -124,18 +119,6 @@ def function_name(value: str, *, namespaced: bool) -> str:
     return value
 
 
-def _range(value: object, field: str, low: int, high: int) -> str | None:
-    """The violation of an integer outside ``low..high`` (None: inside, or not an integer,
-    which the caller refuses by type)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    if value > high:
-        return violation(value, field, f"Member must have value less than or equal to {high}")
-    if value < low:
-        return violation(value, field, f"Member must have value greater than or equal to {low}")
-    return None
-
-
 def configuration_update(body: Mapping[str, object]) -> None:
     """UpdateFunctionConfiguration's values against Lambda's constraints: every violation in one
     ``ValidationException``, as Lambda reports them; reserved environment variable names are
@@ -143,12 +126,12 @@ def configuration_update(body: Mapping[str, object]) -> None:
     found = [
         v
         for key, field, low, high in RANGES
-        if (v := _range(body.get(key), field, low, high)) is not None
+        if (v := range_violation(body.get(key), field, low, high)) is not None
     ]
     storage = body.get("EphemeralStorage")
     if isinstance(storage, Mapping):
         field, low, high = EPHEMERAL_STORAGE
-        if (v := _range(storage.get("Size"), field, low, high)) is not None:
+        if (v := range_violation(storage.get("Size"), field, low, high)) is not None:
             found.append(v)
     found += logging_shape.violations(body)
     description = body.get("Description")
@@ -164,25 +147,13 @@ def configuration_update(body: Mapping[str, object]) -> None:
     if isinstance(handler, str):
         found += [violation(_echo(handler), "handler", c) for c in HANDLER.violations(handler)]
     variables = _variables(body.get("Environment"))
-    if any(not isinstance(k, str) or re.fullmatch(ENV_NAME, k) is None for k in variables):
-        # a map's violation names no value (its values are secret)
-        found.append(
-            violation(
-                None,
-                "environment.variables",
-                "Map keys must satisfy constraint: [Member must satisfy regular expression "
-                f"pattern: {ENV_NAME}]",
-            )
-        )
+    if (v := env_name_violation(variables)) is not None:
+        found.append(v)
     if found:
         raise ValidationError.of(found)
-    reserved = [k for k in variables if k in RESERVED_ENV_NAMES]
-    if reserved:
-        raise InvalidParameterValue(
-            "Lambda was unable to configure your environment variables because the environment "
-            "variables you have provided contains reserved keys that are currently not "
-            f"supported for modification. Reserved keys used in this request: {', '.join(reserved)}"
-        )
+    refusal = reserved_env_refusal(variables)
+    if refusal is not None:
+        raise InvalidParameterValue(refusal)
 
 
 def _variables(environment: object) -> Mapping[object, object]:

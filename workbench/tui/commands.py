@@ -27,6 +27,11 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
         "Invoke the selected function, version or alias with the editor's event",
     ),
     "publish": ("function: Publish version", "Publish the selected function's $LATEST"),
+    "configure": (
+        "function: Configure…",
+        "Memory, timeout, /tmp, reserved concurrency and environment variables of the "
+        "selected function (written into its function.toml)",
+    ),
     "new_alias": ("alias: Create…", "Create an alias of the selected function"),
     "edit_alias": ("alias: Edit…", "Change the selected alias: version, weight, description"),
     "delete_alias": ("alias: Delete…", "Delete the selected alias (asks first)"),
@@ -62,7 +67,8 @@ KNOWN_ACTIONS: dict[str, tuple[str, str]] = {
     ),
     "topic_publish": (
         "topic: Publish a message…",
-        "Publish to a topic: every subscribed function gets an SNS event",
+        "Publish to a topic, with a subject and attributes if wanted: every subscribed "
+        "function gets an SNS event",
     ),
     "copy_response": (
         "response: Copy the response",

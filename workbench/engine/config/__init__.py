@@ -39,6 +39,14 @@ from .triggers import (
     label,
     triggers_of,
 )
+from .update_rules import (
+    EPHEMERAL_STORAGE,
+    RANGES,
+    RESERVED_CONCURRENCY,
+    env_name_violation,
+    range_violation,
+    reserved_env_refusal,
+)
 from .warm_start import (
     LATEST_REFUSAL,
     SNAP_START_VALUES,
@@ -47,6 +55,12 @@ from .warm_start import (
 )
 
 __all__ = [
+    "EPHEMERAL_STORAGE",
+    "RANGES",
+    "RESERVED_CONCURRENCY",
+    "env_name_violation",
+    "range_violation",
+    "reserved_env_refusal",
     "AUTH_TYPES",
     "INVOKE_MODES",
     "RECURSIVE_LOOPS",

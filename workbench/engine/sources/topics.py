@@ -10,7 +10,6 @@ the same for all of them, the subscription ARN is each subscriber's own (stable 
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -19,24 +18,18 @@ from typing import TYPE_CHECKING
 from ..config.triggers import SnsTrigger, triggers_of
 from ..model.trace import in_chain
 from ..shapes.sns import sns_event
+from .topic_attributes import (
+    TopicAttribute,
+    TopicError,
+    check_attributes,
+    check_subject,
+)
 
 if TYPE_CHECKING:
     from .host import SourceHost
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SNS: message and attributes together, 262,144 bytes
-MAX_SUBJECT = 100
-ATTRIBUTE_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,256}")
-RESERVED_PREFIXES = ("aws.", "amazon.")
 _SUBSCRIPTIONS = uuid.UUID("6f0b1c9e-5a43-4f4e-9d57-1b2f3e8c7a10")  # namespace for their ids
-
-
-class TopicError(ValueError):
-    """SNS's refusal: ``code`` is its error code (NotFound, InvalidParameter)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 def topic_subscribers(engine: SourceHost) -> dict[str, dict[str, bool]]:
@@ -73,42 +66,14 @@ def parse_attribute(text: str) -> tuple[str, str]:
 
 
 def check_message(
-    message: str, subject: str | None, attributes: Mapping[str, str]
+    message: str, subject: str | None, attributes: Mapping[str, TopicAttribute | str]
 ) -> dict[str, dict[str, str]]:
     """SNS's checks of a Publish; the MessageAttributes as the event carries them."""
     if not isinstance(message, str) or not message:
         raise TopicError("InvalidParameter", "Empty message: give a message to publish")
-    if subject is not None:
-        if not subject or len(subject) > MAX_SUBJECT:
-            raise TopicError(
-                "InvalidParameter", f"Subject must be 1 to {MAX_SUBJECT} characters long"
-            )
-        if any(ord(c) < 32 or ord(c) == 127 for c in subject):
-            raise TopicError(
-                "InvalidParameter", "Subject must not contain line breaks or control characters"
-            )
-    shaped: dict[str, dict[str, str]] = {}
-    size = len(message.encode())
-    for name, value in attributes.items():
-        lowered = name.lower()
-        if (
-            not ATTRIBUTE_NAME_RE.fullmatch(name)
-            or name.startswith(".")
-            or name.endswith(".")
-            or ".." in name
-            or lowered.startswith(RESERVED_PREFIXES)
-        ):
-            raise TopicError(
-                "InvalidParameter",
-                f"attribute name {name!r}: 1 to 256 of letters, digits, '_', '-' and '.' (not "
-                "first, last or twice in a row), not starting with AWS. or Amazon.",
-            )
-        if not isinstance(value, str) or not value:
-            raise TopicError(
-                "InvalidParameter", f"attribute {name!r}: the value must be a non-empty string"
-            )
-        shaped[name] = {"Type": "String", "Value": value}
-        size += len(name.encode()) + len(b"String") + len(value.encode())
+    check_subject(subject)
+    shaped, size = check_attributes(attributes)
+    size += len(message.encode())
     if size > MAX_MESSAGE_BYTES:
         raise TopicError(
             "InvalidParameter",
@@ -124,7 +89,7 @@ def publish_message(
     message: str,
     *,
     subject: str | None = None,
-    attributes: Mapping[str, str] | None = None,
+    attributes: Mapping[str, TopicAttribute | str] | None = None,
     trace_header: str | None = None,
 ) -> str:
     """Publish to ``topic``: one Event invocation per enabled subscriber; the MessageId.

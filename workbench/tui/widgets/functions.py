@@ -24,8 +24,10 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from ...engine import Engine, LambdaError
 from ..dialogs.alias import AliasDialog, AliasRequest, ConfirmAliasDelete
+from ..dialogs.configure import ConfigureDialog
 from ..dialogs.publish import PublishPrompt
 from ..fields import FieldStatic
+from ..function_settings import apply_settings, read_only_reason, settings_of
 from ..registry_view import RegistryView, configured_split
 from .function_rows import (
     STATUS_STYLES,
@@ -99,6 +101,14 @@ class FunctionsPane(Vertical):
             "Delete alias",
             id="delete-alias",
             tooltip="Delete the selected alias (asks first)",
+        ),
+        Binding(
+            "c",
+            "configure",
+            "Configure",
+            id="configure",
+            tooltip="Edit the selected function's memory, timeout, /tmp, reserved concurrency "
+            "and environment variables (written into its function.toml)",
         ),
         Binding(
             "w",
@@ -355,6 +365,34 @@ class FunctionsPane(Vertical):
                 markup=False,
             )
         return None
+
+    def action_configure(self) -> None:
+        """Edit the selected function's settings in a dialog (read-only for a template's)."""
+        name = self._selected_function()
+        if name is None:
+            return
+        fn = self.engine.functions.get(name)
+        if fn is None:
+            self.notify(
+                f"{name} cannot be configured here: its function.toml is invalid. Fix it first.",
+                title="Not configurable",
+                severity="error",
+            )
+            return
+        current = settings_of(fn)
+
+        def done(saved: bool | None) -> None:
+            if saved:
+                self.refresh_rows()
+                self.notify(f"Saved {name}'s settings.", title="Configured", markup=False)
+
+        dialog = ConfigureDialog(
+            name,
+            current,
+            partial(apply_settings, self.engine, name, current),
+            read_only=read_only_reason(fn),
+        )
+        self.app.push_screen(dialog, done)
 
     def action_new_alias(self) -> None:
         """Create an alias of the selected function (a selected version is its default)."""

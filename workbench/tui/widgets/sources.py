@@ -1,7 +1,7 @@
 """The Sources tab: what can invoke a function besides a person — queues (depth, in flight, the
 dead-letter queue's depth), stream mappings (each shard's state and iterator age), schedules
 (next fire times), bucket activity, HTTP routes, topics — and the actions on them: send a
-message to a queue, purge one, publish to a topic.
+message to a queue, purge one, publish to a topic (with a subject and attributes).
 
 Queue counts live in SQLite and change without an engine event (another process may send), so
 they are read on a timer, in a thread, and only while the tab is shown. Bucket activity comes in
@@ -26,8 +26,9 @@ from textual.widgets import DataTable, Label
 
 from ...engine import Engine
 from ...engine.model import BucketActivity, ScheduleFired
-from ...engine.sources import TopicError, publish_message
+from ...engine.sources import TopicError, publish_message, topic_subscribers
 from ..dialogs.message import ConfirmPurge, MessageDialog
+from ..dialogs.topic_publish import Publication, TopicDialog
 from .source_rows import (
     EMPTY,
     NEXT_TIMES,
@@ -245,12 +246,14 @@ class SourcesPane(VerticalScroll):
         if not self.screen.is_active:
             return
 
-        async def publish(topic: str, message: str) -> str | None:
+        async def publish(p: Publication) -> str | None:
             # on the loop: it commits each subscriber's event to the async queue, whose
             # connection lives here
             try:
-                publish_message(self.engine, topic, message)
-            except TopicError as e:  # unknown topic, empty or oversized message
+                publish_message(
+                    self.engine, p.topic, p.message, subject=p.subject, attributes=p.attributes
+                )
+            except TopicError as e:  # unknown topic, oversized message and attributes, ...
                 return str(e)
             return None
 
@@ -258,5 +261,6 @@ class SourcesPane(VerticalScroll):
             if topic is not None:
                 self.notify(f"Published to {topic}.", title="Message published")
 
-        dialog = MessageDialog("topic", publish, known=self.topic_names())
+        # the topics now, even if the Sources tab never showed them (read from the triggers)
+        dialog = TopicDialog(publish, known=list(topic_subscribers(self.engine)))
         self.app.push_screen(dialog, published)
