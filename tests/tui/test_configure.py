@@ -229,6 +229,21 @@ def test_the_checks_parse_lines_and_keep_values_as_typed() -> None:
     assert check_number("timeout", "")[1] == "Give a value: timeout takes 1 to 900 s"
 
 
+async def test_a_save_that_changes_nothing_writes_nothing_and_says_so(
+    app: WorkbenchApp, root: Path
+) -> None:
+    toml = root / "hello" / "function.toml"
+    before = toml.read_bytes(), toml.stat().st_mtime_ns
+    async with app.run_test(size=SIZE) as pilot:
+        await open_dialog(pilot, app)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfigureDialog))
+        messages = [n.message for n in app._notifications]
+        assert "No setting changed: nothing was written." in messages
+        assert not any(m.startswith("Saved ") for m in messages)
+    assert (toml.read_bytes(), toml.stat().st_mtime_ns) == before
+
+
 async def test_a_template_function_is_read_only(tmp_path: Path) -> None:
     root = tmp_path / "app"
     (root / "src").mkdir(parents=True)

@@ -260,6 +260,10 @@ class ConfigureDialog(ModalScreen[bool]):
         if settings is None:
             self.show_problems(found)
             return
+        if settings == self.current:  # nothing to write: the file stays as it is
+            self.notify("No setting changed: nothing was written.", title="Configure")
+            self.dismiss(False)
+            return
         self.busy = True
         self.show_problems({}, "Saving…")
         self.query_one("#config-hint", Static).remove_class("error")
