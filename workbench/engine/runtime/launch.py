@@ -287,7 +287,9 @@ def _python_namespaced(fn: FunctionConfig, python: str, pycache_dir: Path | None
     )
 
 
-def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:
+def find_node(fn: FunctionConfig, node: str | None) -> str:
+    """The ``node`` that runs ``fn`` (the one found for its runtime, else the PATH's); raises
+    ``LaunchError`` when there is none."""
     node = node or shutil.which("node")
     if node is None:
         raise LaunchError(
@@ -295,6 +297,16 @@ def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> La
             f"runtime {fn.runtime} needs Node.js, and none was found (`node` on the PATH, "
             "nvm, fnm, volta)",
         )
+    return node
+
+
+def node_heap_flag(fn: FunctionConfig) -> str:
+    """V8's old generation capped below the memory size (``NODE_OLD_SPACE_SHARE``)."""
+    return f"--max-old-space-size={max(int(fn.memory_size * NODE_OLD_SPACE_SHARE), 16)}"
+
+
+def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> Launch:
+    node = find_node(fn, node)
     runtime_dir = str(RUNTIMES_DIR / "node")
     # As Lambda's NODE_PATH: the layers' node_modules, the runtime's, then the task root.
     modules = [str(layer / "nodejs" / "node_modules") for layer in reversed(fn.layers)]
@@ -302,8 +314,7 @@ def _node(fn: FunctionConfig, node: str | None, debug: DebugTarget | None) -> La
         "PATH": f"{os.path.dirname(node)}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
         "NODE_PATH": ":".join([*modules, runtime_dir, str(fn.folder)]),
     }
-    old_space = max(int(fn.memory_size * NODE_OLD_SPACE_SHARE), 16)
-    argv = [node, f"--max-old-space-size={old_space}", str(NODE_BOOTSTRAP)]
+    argv = [node, node_heap_flag(fn), str(NODE_BOOTSTRAP)]
     if debug is not None:  # the inspector waits for a client before the bootstrap runs
         argv[1:1] = [node_inspect_flag(node, debug.address)]
     return Launch(argv, env, gated=True, runtime_dir=runtime_dir)

@@ -13,18 +13,18 @@ in place when it lives outside ``/usr``.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from ..config.function import FunctionConfig, runtime_family
 from .launch import (
-    NODE_OLD_SPACE_SHARE,
     PYTHON_BREAKPOINT,
     RUNTIMES_DIR,
     Launch,
     LaunchError,
     bootstrap_of,
+    find_node,
     missing_client,
+    node_heap_flag,
     python_layer_paths,
 )
 
@@ -58,22 +58,14 @@ def launch_in_namespaces(
     binds: list[str] = []
     runtime_mount: str | None = None
     if family == "nodejs":
-        node = node or shutil.which("node")
-        if node is None:
-            raise LaunchError(
-                "Runtime.InvalidEntrypoint",
-                f"runtime {fn.runtime} needs Node.js, and none was found (`node` on the PATH, "
-                "nvm, fnm, volta)",
-            )
-        node = os.path.realpath(node)
+        node = os.path.realpath(find_node(fn, node))
         runtime_mount = str(RUNTIMES_DIR / "node")
         modules = [f"{OPT}/nodejs/node_modules"] if fn.layers else []
         env = {
             "PATH": f"{os.path.dirname(node)}:{PATH}",
             "NODE_PATH": ":".join([*modules, RUNTIME_DIR, TASK_ROOT]),
         }
-        old_space = max(int(fn.memory_size * NODE_OLD_SPACE_SHARE), 16)
-        argv = [node, f"--max-old-space-size={old_space}", f"{RUNTIME_DIR}/bootstrap.js"]
+        argv = [node, node_heap_flag(fn), f"{RUNTIME_DIR}/bootstrap.js"]
         binds.append(node)
     elif family == "python":  # AWS's client (ours enters them itself: launch._python_namespaced)
         missing = missing_client(fn)
