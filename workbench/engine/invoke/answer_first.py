@@ -18,18 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
-from .invoker import Invoker
+from .invoker import Invoker, Running, invoker_of
 from .results import InvokeResult
-
-
-class _Running(Protocol):
-    """What runs invocations: the ``Engine`` (its ``invoker``)."""
-
-    @property
-    def invoker(self) -> Invoker: ...
-
 
 log = logging.getLogger("workbench.invoke")
 
@@ -43,7 +35,7 @@ class Answer:
 
 
 async def invoke_answer_first(
-    engine: _Running | Invoker,
+    engine: Running | Invoker,
     function: str,
     payload: bytes | str | None = None,
     *,
@@ -53,7 +45,7 @@ async def invoke_answer_first(
 ) -> Answer:
     """Run ``function``; the answer once the runtime has answered (``LambdaError`` for what the
     Invoke API refuses, as ``Engine.invoke``)."""
-    invoker = engine if isinstance(engine, Invoker) else engine.invoker
+    invoker = invoker_of(engine)
     call = invoker.prepare(
         function, payload, qualifier=qualifier, client_context=client_context, trigger=trigger
     )

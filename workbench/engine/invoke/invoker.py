@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..config.catalog import Catalog
 from ..config.function import FunctionConfig
@@ -348,3 +349,16 @@ class Invoker:
         store.add(record)
         if self.bus.active:
             self.bus.publish(InvokeEnd(record))
+
+
+class Running(Protocol):
+    """What runs invocations: the ``Engine`` (its ``invoker``)."""
+
+    @property
+    def invoker(self) -> Invoker: ...
+
+
+def invoker_of(engine: Running | Invoker) -> Invoker:
+    """The invoker of ``engine`` (or ``engine`` itself): for the functions that start an
+    invocation of their own (``streaming.py``, ``answer_first.py``)."""
+    return engine if isinstance(engine, Invoker) else engine.invoker

@@ -16,21 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from typing import Protocol
 
 from ..model.errors import LambdaError
 from ..runtime import response_stream
 from ..runtime.response_stream import ResponseStream, StreamEnd
-from .invoker import Invoker
+from .invoker import Invoker, Running, invoker_of
 from .results import InvokeResult
-
-
-class _Running(Protocol):
-    """What runs invocations: the ``Engine`` (its ``invoker``)."""
-
-    @property
-    def invoker(self) -> Invoker: ...
-
 
 log = logging.getLogger("workbench.invoke")
 
@@ -103,7 +94,7 @@ def _finish(stream: ResponseStream, task: asyncio.Task[InvokeResult]) -> None:
 
 
 async def invoke_stream(
-    engine: _Running | Invoker,
+    engine: Running | Invoker,
     function: str,
     payload: bytes | str | None = None,
     *,
@@ -114,7 +105,7 @@ async def invoke_stream(
 ) -> StreamingInvocation:
     """Start a streamed invocation; returns once its first chunk is in (or it ended).
     ``limit``: bytes it may stream (default Lambda's 200 MB)."""
-    invoker = engine if isinstance(engine, Invoker) else engine.invoker
+    invoker = invoker_of(engine)
     stream = ResponseStream(limit=response_stream.STREAM_LIMIT if limit is None else limit)
     call = invoker.prepare(
         function, payload, qualifier=qualifier, client_context=client_context, trigger=trigger
