@@ -213,7 +213,6 @@ class Environment(RuntimeAPIListener):
         self._runtime_pid = 0
         self._parent_peak_kb = 0
         self._cpu_soft = 0  # the RLIMIT_CPU soft limit last set
-        self._output_backlog = False  # the last pipe read filled its buffer: more may wait
         self._loop: asyncio.AbstractEventLoop | None = None
         # the invocation's timeout clock, stopped while a debugger session is paused
         self._timer: asyncio.TimerHandle | None = None
@@ -796,13 +795,11 @@ class Environment(RuntimeAPIListener):
             if self._loop is not None:
                 self._loop.remove_reader(self._stdout_fd)
             return
-        self._output_backlog = len(data) == READ_BYTES
         self._feed_runtime(data)
 
     def drain_output(self) -> None:
         """Read what the runtime wrote before it answered, so it lands in this invocation's log:
         what the pipe holds now and no more (a writer that goes on is the loop's to read)."""
-        self._output_backlog = False
         fd = self._stdout_fd
         if fd < 0:
             return
