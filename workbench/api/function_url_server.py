@@ -342,12 +342,3 @@ async def invoke_buffered(engine: Engine, entry: UrlEntry, event: bytes) -> Http
     except apigw.MalformedResult as e:
         log.warning("%s: the function's result is not a URL response: %s", trigger, e)
         return _plain(502, INTERNAL)
-
-
-def send(response: HttpResponse, request_id: str) -> web.Response:
-    out = web.Response(status=response.status, body=response.body)
-    out.headers.popall("Content-Type", None)
-    for name, value in response.headers:
-        out.headers.add(name, value)
-    out.headers["x-amzn-RequestId"] = request_id
-    return out

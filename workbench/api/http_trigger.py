@@ -182,7 +182,7 @@ class HttpTriggerServer(Served):
         except Exception:  # noqa: BLE001 - a bug here must not take the server down
             log.exception("HTTP trigger error on %s %s", request.method, request.path)
             response = apigw.error_response(500, apigw.INTERNAL_ERROR)
-        return _send(response, request_id)
+        return _send(response, "apigw-requestid", request_id)  # as HTTP API names it
 
     async def _serve_url(self, request: web.Request, found: urls.UrlRequest) -> web.StreamResponse:
         request_id = new_uuid()
@@ -201,7 +201,7 @@ class HttpTriggerServer(Served):
             response = apigw.error_response(500, urls.INTERNAL)
         if isinstance(response, web.StreamResponse):
             return response  # a RESPONSE_STREAM URL's, sent as it streamed
-        return urls.send(response, request_id)
+        return _send(response, "x-amzn-RequestId", request_id)  # as function URLs name it
 
     async def _answer(self, request: web.Request, request_id: str) -> HttpResponse:
         raw_path = request.rel_url.raw_path
@@ -261,12 +261,14 @@ async def _read_body(request: web.Request) -> bytes | None:
     return None if size > apigw.MAX_BODY else b"".join(chunks)
 
 
-def _send(response: HttpResponse, request_id: str) -> web.Response:
+def _send(response: HttpResponse, id_header: str, request_id: str) -> web.Response:
+    """``response`` as sent: its own headers only (aiohttp's Content-Type default dropped), and
+    the request id under the header the front door names it by."""
     out = web.Response(status=response.status, body=response.body)
     out.headers.popall("Content-Type", None)
     for name, value in response.headers:
         out.headers.add(name, value)
-    out.headers["apigw-requestid"] = request_id
+    out.headers[id_header] = request_id
     return out
 
 
