@@ -373,12 +373,7 @@ class Environment(RuntimeAPIListener):
         except OSError as e:
             if self.extensions is not None:
                 self.extensions.kill()
-            self._spawned.set()
-            self._cleanup_files()
-            self._release_debugger()
-            self.api.close()
-            self.state = "dead"
-            self._runtime_started()
+            self._never_started()
             raise SpawnError(f"could not start the runtime ({how.argv[0]}): {e}") from e
         except BaseException:  # cancelled: the spawn is undone by spawning.py
             self._spawned.set()
@@ -433,6 +428,16 @@ class Environment(RuntimeAPIListener):
             self.shutdown("error")
         return outcome
 
+    def _never_started(self) -> None:
+        """The runtime will not run (its spawn failed, or Extension INIT did): undo what was
+        made for it, and end the environment."""
+        self._spawned.set()
+        self._cleanup_files()
+        self._release_debugger()
+        self.api.close()
+        self.state = "dead"
+        self._runtime_started()
+
     async def _start_extensions(
         self, paths: list[Path], env: dict[str, str], cgroup: EnvCgroup | None
     ) -> Outcome | None:
@@ -460,12 +465,7 @@ class Environment(RuntimeAPIListener):
         self.extensions.kill()
         if cgroup is not None and self.isolation is not None and self.isolation.cgroups:
             self.isolation.cgroups.retire(cgroup)  # once the killed extensions have left it
-        self._spawned.set()
-        self._cleanup_files()
-        self._release_debugger()
-        self.api.close()
-        self.state = "dead"
-        self._runtime_started()
+        self._never_started()
         self.init_duration_ms = (time.perf_counter() - t0) * 1000
         self.drain_output()
         self._publish("init_error", duration_ms=self.init_duration_ms, error_type=failed[0])
