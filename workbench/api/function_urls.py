@@ -126,15 +126,21 @@ async def get_url(request: web.Request) -> web.Response:
     return functions.json_response(shape(engine, entry))
 
 
-async def update_url(request: web.Request) -> web.Response:
-    engine, name, qualifier = _target(request)
-    body = await functions.json_body(request)
-    urls = urls_of(engine)
-    entry = urls.get(name, qualifier)
+def _api_entry(engine: Engine, name: str, qualifier: str | None) -> UrlEntry:
+    """The URL config the API may change: one that exists and was made through the API."""
+    entry = urls_of(engine).get(name, qualifier)
     if entry is None:
         raise _not_found(engine, name, qualifier)
     if entry.origin != "API":
         raise _filed(entry)
+    return entry
+
+
+async def update_url(request: web.Request) -> web.Response:
+    engine, name, qualifier = _target(request)
+    body = await functions.json_body(request)
+    urls = urls_of(engine)
+    entry = _api_entry(engine, name, qualifier)
     config = _config(body, entry)
     entry = urls.put(name, qualifier, config, new=False)  # type: ignore[arg-type]
     return functions.json_response(shape(engine, entry))
@@ -142,13 +148,8 @@ async def update_url(request: web.Request) -> web.Response:
 
 async def delete_url(request: web.Request) -> web.Response:
     engine, name, qualifier = _target(request)
-    urls = urls_of(engine)
-    entry = urls.get(name, qualifier)
-    if entry is None:
-        raise _not_found(engine, name, qualifier)
-    if entry.origin != "API":
-        raise _filed(entry)
-    urls.delete(name, qualifier)
+    _api_entry(engine, name, qualifier)
+    urls_of(engine).delete(name, qualifier)
     return web.Response(status=204)
 
 
