@@ -17,17 +17,11 @@ from rich.text import Text
 from ...engine import Alias, CodeProblem, ConfigProblem, Engine, FunctionConfig, Version
 from ...engine.runtime import HOST, cannot_start, enters_namespaces
 from ..fields import together
+from ..log_rows import STATUS_STYLES as RECORD_STYLES
 from ..registry_view import RegistryView, configured_split, short_split
 
-STATUS_STYLES = {
-    "success": "green",
-    "error": "red",
-    "timeout": "yellow",
-    "crash": "bold red",
-    "cancelled": "magenta",
-    "config error": "bold red",
-    "syntax error": "bold red",
-}
+# an invocation's statuses as the log shows them, and a function's own problems
+STATUS_STYLES = {**RECORD_STYLES, "config error": "bold red", "syntax error": "bold red"}
 BRANCH, LAST_BRANCH = " ├ ", " └ "
 CANNOT_START_CELL = "✕ setup"  # the Last cell of a function whose runtime cannot start yet
 RERUN_MARK = " ↻"  # after the name of a function re-run on save
