@@ -453,20 +453,18 @@ class RecordStore:
         self.flush()
         if limit <= 0:
             return []
-        where: list[str] = []
-        params: list[object] = []
-        if function is not None:
-            where.append("function = ?")
-            params.append(function)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if since is not None:
-            where.append("started_at >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("started_at <= ?")
-            params.append(until)
+        given = [
+            (clause, value)
+            for clause, value in (
+                ("function = ?", function),
+                ("status = ?", status),
+                ("started_at >= ?", since),
+                ("started_at <= ?", until),
+            )
+            if value is not None
+        ]
+        where = [clause for clause, _ in given]
+        params: list[object] = [value for _, value in given]
         sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
