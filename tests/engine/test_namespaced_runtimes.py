@@ -197,3 +197,26 @@ async def test_awslambdaric_runs_in_its_namespaces(sandboxed: Engine, tmp_path: 
     assert (seen["cwd"], seen["root"]) == ("/var/task", "/var/task")
     assert seen["write"] == 30 and seen["pid"] == 2  # EROFS; PID 1 its init
     assert seen["exists"] == {p: False for p in hidden}
+
+
+async def test_a_python_runtime_that_cannot_enter_its_namespaces_fails_init_saying_why(
+    sandboxed: Engine,
+) -> None:
+    """Our Python client enters them itself (forked or exec'd): the same reason, as its INIT
+    error."""
+    (sandboxed.roots[0].parent / "lay\x1eer").mkdir()
+    _folder(
+        sandboxed,
+        "badpython",
+        {"app.py": "def handler(event, context):\n    return 1\n"},
+        handler="app.handler",
+        layers=["../../lay\x1eer"],
+    )
+
+    result = await sandboxed.invoke("badpython", b"{}")
+
+    assert result.function_error == "Unhandled"
+    error = body(result)
+    assert error["errorType"] == "Runtime.SandboxError"
+    assert "cannot describe the namespaces" in error["errorMessage"]
+    assert "control character" in error["errorMessage"]

@@ -336,22 +336,32 @@ def run():
 def go(bootstrap, prepared=None):
     """``run`` with our runtime client imported (a fork server's environment has it, and
     the root it ``prepared``, if any)."""
+    why = _wait_and_enter(bootstrap, prepared)
+    if why is not None:  # INIT fails with it (bootstrap.py reads it)
+        os.environ[SANDBOX_ERROR_VAR] = why
+    bootstrap.start(ready=True)
+
+
+def _wait_and_enter(bootstrap, prepared):
+    """The engine's go-ahead (the limits and the cgroup are in place), then the namespaces:
+    ``prepared``'s root, or the engine's description. None once in (this process is the
+    runtime, PID 2), else why not: the engine's own reason, or the step that failed."""
     try:
-        os.read(0, 1)  # the engine's go-ahead: the limits and the cgroup are in place
+        os.read(0, 1)
     except OSError:
         pass
     try:
         bootstrap._die_with_engine()  # P, the engine's child (inside, PID 1's death does it)
         raw = os.environ.pop(SPEC_VAR, "")
         if SANDBOX_ERROR_VAR in os.environ:  # (the engine's own, if it could not describe it)
-            pass
-        elif prepared is not None:
+            return os.environ[SANDBOX_ERROR_VAR]
+        if prepared is not None:
             finish(prepared)
         else:
             enter(parse(raw))
     except (SandboxError, OSError, ValueError) as e:
-        failed(os.environ, e)
-    bootstrap.start(ready=True)
+        return _why(e)
+    return None
 
 
 EXEC_VAR = "_WORKBENCH_EXEC"  # the runtime's command, FIELD-separated (sandboxed_launch.py)
@@ -363,27 +373,13 @@ def exec_runtime(prepared=None):
     ``run`` does (a fork server's environment has the root it ``prepared``, if any), then become
     the command in ``EXEC_VAR``. Where they cannot be entered, the runtime never starts: the
     reason goes to the log and INIT fails."""
-    try:
-        os.read(0, 1)  # the engine's go-ahead: the limits and the cgroup are in place
-    except OSError:
-        pass
-    argv = os.environ.pop(EXEC_VAR, "").split(FIELD)
-    try:
-        import bootstrap  # (only C modules; its bytecode is in the engine's cache)
+    import bootstrap  # (only C modules; its bytecode is in the engine's cache)
 
-        bootstrap._die_with_engine()  # P, the engine's child (inside, PID 1's death does it)
-        raw = os.environ.pop(SPEC_VAR, "")
-        error = os.environ.pop(SANDBOX_ERROR_VAR, None)
-        if error is not None:
-            why = error if error.startswith(_WHY) else _why(error)
-            os.write(2, f"workbench: {why}\n".encode())
-            os._exit(125)
-        if prepared is not None:
-            finish(prepared)
-        else:
-            enter(parse(raw))
-    except (SandboxError, OSError, ValueError) as e:
-        os.write(2, f"workbench: {_why(e)}\n".encode())
+    why = _wait_and_enter(bootstrap, prepared)
+    argv = os.environ.pop(EXEC_VAR, "").split(FIELD)
+    if why is not None:
+        why = why if why.startswith(_WHY) else _why(why)
+        os.write(2, f"workbench: {why}\n".encode())
         os._exit(125)
     try:
         os.execv(argv[0], argv)
