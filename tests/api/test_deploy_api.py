@@ -400,5 +400,6 @@ def test_code_sha256_is_the_uploaded_zips(client) -> None:
     published = client.publish_version(FunctionName="deployed", CodeSha256=expected)
     assert published["Version"] == "1"
     with pytest.raises(ClientError) as excinfo:
-        client.publish_version(FunctionName="deployed", CodeSha256="x" + expected[1:])
+        other = ("y" if expected[0] == "x" else "x") + expected[1:]  # (the zip's times vary it)
+        client.publish_version(FunctionName="deployed", CodeSha256=other)
     assert error_of(excinfo)[:2] == ("InvalidParameterValueException", 400)
