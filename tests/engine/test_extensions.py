@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine import Engine, EngineSettings
+from workbench.engine import Engine, EngineSettings, EnvironmentEvent
 
 from ..helpers import add_function, cgroups_here, running, until
 
@@ -112,6 +112,32 @@ async def test_a_slow_shell_extension_counts_in_the_duration(
     assert event["eventType"] == "INVOKE" and event["requestId"] == result.record.request_id
     # the invocation ended once the extension asked for its next event, 0.4 s later
     assert result.record.duration_ms >= 400
+
+
+async def test_init_phases_add_up_with_an_extension(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """Extension INIT, then runtime INIT from the runtime's spawn to its first connection (the
+    extensions' connections come before the spawn and are not its), then function INIT: the
+    phases the Lifecycle tab draws add up to Init Duration."""
+    folder = add_function(engine, "phases", HANDLER, environment={"EXT_LOG": str(tmp_path / "l")})
+    _executable(folder / "extensions" / "py-ext", PY_EXTENSION)
+    engine.load_functions()
+    events = engine.bus.subscribe()
+    try:
+        result = await engine.invoke("phases", b"{}")
+        phases = {
+            e.phase: e.duration_ms
+            for e in events.get_nowait()
+            if isinstance(e, EnvironmentEvent) and e.duration_ms is not None
+        }
+    finally:
+        events.close()
+    init = result.record.init_duration_ms
+    assert init is not None and phases["init_done"] == pytest.approx(init, abs=0.01)
+    parts = [phases["extension_init"], phases["runtime_init"], phases["function_init"]]
+    assert all(0 < p < init for p in parts), phases
+    assert sum(parts) == pytest.approx(init, abs=1.0), phases
 
 
 async def test_an_extension_that_exits_during_init_fails_it_with_extension_crash(

@@ -515,6 +515,8 @@ class Environment(RuntimeAPIListener):
 
     def on_connect(self) -> None:
         self.waiting_for_debugger = False  # under a debugger, the runtime gets here once attached
+        if not self._t_spawn:
+            return  # an extension's, in Extension INIT: the runtime is not spawned yet
         self._runtime_started()
         if not self._t_connect:
             self._t_connect = time.perf_counter()
