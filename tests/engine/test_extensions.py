@@ -112,6 +112,13 @@ async def test_a_slow_shell_extension_counts_in_the_duration(
     assert event["eventType"] == "INVOKE" and event["requestId"] == result.record.request_id
     # the invocation ended once the extension asked for its next event, 0.4 s later
     assert result.record.duration_ms >= 400
+    # that post-invocation time is the record's own (the Lifecycle tab draws it), kept as stored
+    extensions_ms = result.record.extensions_ms
+    assert extensions_ms is not None and 400 <= extensions_ms <= result.record.duration_ms
+    stored = await until(lambda: engine.store.get(result.record.request_id), "the record")
+    assert stored.extensions_ms == extensions_ms
+    add_function(engine, "plain", HANDLER)  # no extensions: no post-invocation time at all
+    assert (await engine.invoke("plain", b"{}")).record.extensions_ms is None
 
 
 async def test_init_phases_add_up_with_an_extension(

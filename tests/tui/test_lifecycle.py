@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,14 @@ from workbench.tui.app import WorkbenchApp
 from workbench.tui.lifecycle import Lifecycle, from_records
 from workbench.tui.widgets.functions import FunctionsPane
 from workbench.tui.widgets.gauge import ConcurrencyGauge
-from workbench.tui.widgets.timeline import LifecycleTimeline, phase_list, strip, summary
+from workbench.tui.widgets.timeline import (
+    POST,
+    LifecycleTimeline,
+    legend,
+    phase_list,
+    strip,
+    summary,
+)
 
 from ..helpers import make_function
 
@@ -43,6 +51,7 @@ def end(
     init_ms: float | None = None,
     error_type: str | None = None,
     env: str = ENV,
+    extensions_ms: float | None = None,
 ) -> InvokeEnd:
     return InvokeEnd(
         InvocationRecord(
@@ -55,6 +64,7 @@ def end(
             status=status,
             error_type=error_type,
             env_id=env,
+            extensions_ms=extensions_ms,
         )
     )
 
@@ -409,3 +419,33 @@ def test_extension_init_comes_first_of_init_and_counts_in_it() -> None:
     assert segments[2].end == pytest.approx(T0 + 0.170)
     assert strip(env, T0, T0 + 0.2, 200, now=T0 + 1).plain.startswith("░")
     assert "extension init 50.00 ms" in phase_list(env, now=T0 + 1).plain
+
+
+def test_an_invokes_post_invocation_extension_time_is_drawn_at_its_end() -> None:
+    # a warm invoke of 1 s whose last 400 ms are an extension's (the runtime answered at 600 ms)
+    model = Lifecycle()
+    model.take(
+        [
+            *cold_start(),
+            start("r1", 1.0, cold=False),
+            end("r1", 1.0, 1000.0, extensions_ms=400.0),
+            start("r2", 3.0, cold=False),
+            end("r2", 3.0, 1000.0),  # (a record without extensions)
+        ]
+    )
+    env = model.environment(ENV)
+    assert env is not None
+    [r1, r2] = env.invokes
+    assert (r1.extensions_ms, r2.extensions_ms) == (400.0, None)
+    # 100 cells for 4 s: the invoke spans cells 25..50, its last 400 ms (~10 cells) dotted
+    line = strip(env, T0, T0 + 4, 101, now=T0 + 4).plain
+    drawn = re.fullmatch(f"●(━+)({POST}+)", line[25:51])
+    assert drawn is not None, line
+    assert abs(len(drawn.group(2)) - 11) <= 1  # (a cell either way: where 1.6 s falls)
+    assert POST not in line[75:]  # the invoke without extensions is drawn solid
+    words = phase_list(env, now=T0 + 4).plain
+    assert "r1  success  1000.00 ms  warm  (extensions 400.00 ms after the response)" in words
+    assert "r2  success  1000.00 ms  warm\n" in words + "\n"
+    # the legend names the mark only when it can appear
+    assert POST in legend(200, extensions=True).plain
+    assert POST not in legend(200).plain

@@ -381,6 +381,20 @@ def test_the_record_shows_a_cold_start_s_wait_for_its_turn() -> None:
     assert "Waited" not in header(made_up(2)).plain
 
 
+def test_the_record_shows_its_extensions_post_invocation_time() -> None:
+    """An environment with extensions: their time after the response is part of Duration (as on
+    Lambda), and the record says how much of it; without extensions it says nothing."""
+    from workbench.tui.screens.record import header
+
+    record = made_up(1)
+    record.extensions_ms = 412.25
+    assert (
+        "Extensions ran 412.25 ms after the response (post-invocation: in Duration, billed)"
+        in header(record).plain
+    )
+    assert "Extensions" not in header(made_up(2)).plain
+
+
 def test_durations_fit_their_columns_in_seconds_from_10_s() -> None:
     assert time_text(137.421) == "137.42 ms" and time_text(9999.99) == "9999.99 ms"
     assert time_text(12_345.6) == "12.35 s" and time_text(900_000) == "900.0 s"

@@ -27,6 +27,7 @@ class Invoke:
     duration_ms: float | None = None
     status: str | None = None
     error_type: str | None = None
+    extensions_ms: float | None = None  # extensions' post-invocation time, the end of duration
 
     def end(self, now: float) -> float:
         return now if self.duration_ms is None else self.start + self.duration_ms / 1000
@@ -187,6 +188,7 @@ class EnvironmentLife:
         invoke.duration_ms = record.duration_ms
         invoke.status = record.status
         invoke.error_type = record.error_type
+        invoke.extensions_ms = record.extensions_ms
         if record.cold and record.init_duration_ms is not None and self.init_duration_ms is None:
             self.init_duration_ms = record.init_duration_ms
         if record.status in ("timeout", "crash") and self.shutdown_at is None:

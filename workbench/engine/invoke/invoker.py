@@ -325,6 +325,8 @@ class Invoker:
         if inv is not None and inv.stream is not None and inv.stream.streamed:
             result.record.stream_chunks = inv.stream.chunks  # the body: cut as any response
         if env.extensions is not None:  # the Telemetry API's platform.report (telemetry.py)
+            if inv is not None:  # it ran: the extensions' post-invocation time
+                result.record.extensions_ms = outcome.extensions_ms
             report = report_record(result.record, restore_of(env, cold))
             env.extensions.telemetry.report(report, result.record.duration_ms)
         return result

@@ -30,6 +30,7 @@ from .ids import new_uuid
 from .limits import check_payload_size, payload_limit
 from .records import (
     end_line,
+    extensions_text,
     paused_text,
     runtime_version_arn,
     start_line,
@@ -55,6 +56,7 @@ __all__ = [
     "ValidationError",
     "check_payload_size",
     "end_line",
+    "extensions_text",
     "new_uuid",
     "paused_text",
     "start_wait_text",

@@ -64,6 +64,9 @@ class InvocationRecord:
     start_wait_ms: float = 0.0
     # a streamed response (Runtime API streaming mode): how many chunks it came in; None: buffered
     stream_chunks: int | None = None
+    # external extensions' time after the runtime's response, until each asked for its next
+    # event (Lambda counts it in Duration, and so does ``duration_ms``); None: no extensions
+    extensions_ms: float | None = None
 
     def event(self) -> bytes | None:
         """The whole event this invocation was given; None if only a cut excerpt survives (a
@@ -77,6 +80,15 @@ class InvocationRecord:
 def start_wait_text(start_wait_ms: float) -> str:
     """How long a cold start waited for its turn (the workbench's own displays; not Lambda's)."""
     return f"Waited {start_wait_ms:.2f} ms for a runtime to start (not in Duration, not billed)"
+
+
+def extensions_text(extensions_ms: float) -> str:
+    """An invocation's post-invocation time (the workbench's own displays; Lambda shows it only
+    inside REPORT's Duration, which counts it)."""
+    return (
+        f"Extensions ran {extensions_ms:.2f} ms after the response"
+        " (post-invocation: in Duration, billed)"
+    )
 
 
 def paused_text(paused_ms: float) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .db_file import StateDatabaseError, move_aside_hint
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -224,6 +224,12 @@ ALTER TABLE queue_messages ADD COLUMN trace_header TEXT;
 ALTER TABLE async_events ADD COLUMN chain TEXT
 """
 
+# Extensions: an invocation's post-invocation time, the external extensions' time after the
+# runtime's response (NULL: the environment had none). It is part of ``duration_ms``.
+_SCHEMA_V11 = """
+ALTER TABLE invocations ADD COLUMN extensions_ms REAL
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1,
@@ -236,6 +242,7 @@ MIGRATIONS: dict[int, str] = {
     8: _SCHEMA_V8,
     9: _SCHEMA_V9,
     10: _SCHEMA_V10,
+    11: _SCHEMA_V11,
 }
 
 

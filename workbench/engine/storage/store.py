@@ -63,6 +63,7 @@ COLUMNS: tuple[str, ...] = (
     "payload",
     "start_wait_ms",
     "stream_chunks",
+    "extensions_ms",
 )
 
 _INSERT = (
@@ -131,6 +132,7 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.payload,
         r.start_wait_ms,
         r.stream_chunks,
+        r.extensions_ms,
     )
 
 

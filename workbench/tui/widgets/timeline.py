@@ -41,6 +41,7 @@ INIT_GLYPHS = {
 }
 IDLE = ("─", "dim")
 MARKS = ("◆", "●")  # where an invoke starts: cold, warm
+POST = "┄"  # an invoke's post-invocation time: the runtime answered, extensions still run
 SHUTDOWN_STYLE = "bold $error"
 QUIET_SHUTDOWN_STYLE = "bold $foreground"  # idle, reload, exit: nothing went wrong
 
@@ -112,13 +113,16 @@ def strip(
             if glyphs[a] in MARKS and a + 1 < width and glyphs[a + 1] in (" ", IDLE[0]):
                 a += 1  # two invokes in one cell: show the second beside the first
             b = max(a, col(s.end))
+            post = b + 1  # the first cell of its post-invocation time (none: past the end)
+            if inv.extensions_ms and inv.duration_ms is not None:
+                post = max(a + 1, col(s.end - inv.extensions_ms / 1000))
             style = INVOKE_STYLES.get(inv.status, "$success")
             if inv.request_id == highlight:
                 style += " reverse"
                 rank = 99
             for c in range(a, b + 1):
                 if rank > severity[c] or glyphs[c] in (" ", IDLE[0]):  # ties: the first stays
-                    mark = ("◆" if inv.cold else "●") if c == a else "━"
+                    mark = ("◆" if inv.cold else "●") if c == a else "━" if c < post else POST
                     glyphs[c], styles[c], severity[c] = mark, style, max(rank, severity[c])
             last = max(last, b)
         elif s.kind == "shutdown":
@@ -220,11 +224,22 @@ LEGEND_ITEMS = (
 )
 
 
-def legend(width: int) -> Content:
-    """The legend's items, flowed into as few lines of ``width`` as they fit."""
+EXTENSIONS_ITEM = Content.assemble(
+    ("EXTENSIONS ", "bold"),
+    ("░", "$secondary"),
+    " start before the runtime ",
+    (POST, "$success"),
+    " run after the response (in Duration)",
+)
+
+
+def legend(width: int, extensions: bool = False) -> Content:
+    """The legend's items, flowed into as few lines of ``width`` as they fit; the extensions'
+    marks only when an environment shown has extensions."""
     lines: list[Content] = []
     line = Content("")
-    for item in LEGEND_ITEMS:
+    items = (*LEGEND_ITEMS[:2], EXTENSIONS_ITEM, *LEGEND_ITEMS[2:]) if extensions else LEGEND_ITEMS
+    for item in items:
         if line.cell_length and line.cell_length + 3 + item.cell_length > width:
             lines.append(line)
             line = Content("")
@@ -308,7 +323,10 @@ class LifecycleTimeline(Vertical):
             axis_line.update("")
             return
         inner = self.query_one("#lifecycle-scroll").scrollable_content_region.width - 2
-        self.query_one("#lifecycle-legend", Static).update(legend(max(20, inner)))
+        extensions = any(e.extension_init_ms is not None for e in envs) or any(
+            i.extensions_ms is not None for e in envs for i in e.invokes
+        )
+        self.query_one("#lifecycle-legend", Static).update(legend(max(20, inner), extensions))
         width = max(10, inner - LABEL_WIDTH - SUMMARY_WIDTH - 1)
         t0, t1, live = span(envs, now)
         head = Content.assemble(
@@ -372,6 +390,8 @@ def phase_list(env: EnvironmentLife, now: float, highlight: str | None = None) -
             text = f"{when}  INVOKE {inv.request_id}  {status}  {dur}  {kind}"
             if inv.error_type:
                 text += f"  {inv.error_type}"
+            if inv.extensions_ms is not None:
+                text += f"  (extensions {exact_ms(inv.extensions_ms)} after the response)"
             style = INVOKE_STYLES.get(inv.status, "$success")
             if inv.request_id == highlight:
                 lines.append(Content.assemble((text, f"bold {style}"), ("  ◀ this record", "bold")))
