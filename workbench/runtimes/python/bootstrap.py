@@ -768,6 +768,40 @@ def init_error(conn, error):
     sys.exit(1)
 
 
+def _sitecustomize(paths):
+    """Import ``sitecustomize`` as Python's ``site`` does at an interpreter's start, from the
+    PYTHONPATH the runtime started with (the layers' ``python`` folders, and what a wrapper
+    script or the function's own PYTHONPATH put there): the in-process hook that observability
+    layers rely on (OpenTelemetry's ``otel-instrument`` wrapper adds its ``sitecustomize``
+    folder to PYTHONPATH and execs the runtime). The runtime starts with ``-S`` (no host
+    site-packages), so ``site`` itself never runs; this is its ``execsitecustomize``, with its
+    error handling: a failing one is reported on stderr and INIT goes on.
+
+    UNVERIFIED: that Lambda's interpreter has the layers' folders on its path when ``site``
+    runs (a Lambda ``sys.path`` lists them again after site-packages, which is where a ``.pth``
+    file puts folders); the task root is not, so a ``sitecustomize.py`` in the function's own
+    folder is not imported at the start."""
+    found = False
+    for folder in paths:
+        base = folder + "/sitecustomize"
+        if os.path.isfile(base + ".py") or os.path.isfile(base + "/__init__.py"):
+            found = True
+            break
+    if not found:  # (the usual case: no import system work at all)
+        return
+    try:
+        try:
+            import sitecustomize  # noqa: F401
+        except ImportError as exc:
+            if exc.name != "sitecustomize":
+                raise
+    except Exception as err:
+        sys.stderr.write(
+            "Error in sitecustomize; set PYTHONVERBOSE for traceback:\n"
+            f"{err.__class__.__name__}: {err}\n"
+        )
+
+
 def main(ready=False):
     """``ready``: the go-ahead was read and the process is in its namespaces already
     (``workbench_sandbox.run``)."""
@@ -794,7 +828,9 @@ def main(ready=False):
         init_error(conn, make_error(debugger_error, "Runtime.DebuggerNotFound", None))
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
     extra = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
-    sys.path[0:0] = [task_root, *extra]
+    sys.path[0:0] = extra
+    _sitecustomize(extra)  # as Python's start would, before the task root is on the path
+    sys.path.insert(0, task_root)
     pin_checked_sources(env)
     install_import_hooks()
     if "debugpy" not in sys.modules:  # under an IDE's debugger, breakpoint() stops in the IDE
