@@ -791,7 +791,7 @@ def _sitecustomize(paths):
         return
     try:
         try:
-            import sitecustomize  # noqa: F401
+            import sitecustomize  # type: ignore[import-not-found]  # noqa: F401
         except ImportError as exc:
             if exc.name != "sitecustomize":
                 raise
