@@ -467,6 +467,8 @@ class Extensions:
             return self._register(headers, body)
         if path == "/telemetry" and method == "PUT":
             return self._subscribe(headers, body, reserved_port)
+        if path == "/logs" and method == "PUT":  # the Logs API (logs_api.py)
+            return self._subscribe(headers, body, reserved_port, api="logs")
         if path == "/event/next" and method == "GET":
             found = self._by_ident(headers)
             if isinstance(found, bytes):
@@ -540,19 +542,39 @@ class Extensions:
             body_out["accountId"] = self.account_id
         return _json(200, body_out, (("Lambda-Extension-Identifier", ext.ident),))
 
-    def _subscribe(self, headers: Mapping[str, str], body: bytes, reserved_port: int) -> bytes:
-        """``PUT /2022-07-01/telemetry`` (telemetry.py). The refusals' order and words: an
-        unknown extension, then a subscription after INIT (Lambda turns its telemetry service off
-        once INIT ends: the emulator's rapi/handler/runtimelogs.go), then the request's own."""
+    def _subscribe(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        reserved_port: int,
+        api: Literal["telemetry", "logs"] = "telemetry",
+    ) -> bytes:
+        """``PUT /2022-07-01/telemetry`` (telemetry.py), or the Logs API's ``PUT /2020-08-15/logs``
+        (logs_api.py). The refusals' order and words: an unknown extension, then a subscription
+        after INIT (Lambda turns its telemetry service off once INIT ends: the emulator's
+        rapi/handler/runtimelogs.go), then one through the other API, then the request's own."""
         found = self._by_ident(headers)
         if isinstance(found, bytes):
             return found
         if not self.telemetry.open:
             # UNVERIFIED: the error type's spelling (the emulator's errLogsSubscriptionClosed)
             return _error(403, "Logs.SubscriptionClosed", "Logs API subscription is closed already")
-        checked = parse_subscription(body, reserved_port)
+        # [DG:runtimes-logs-api] the Logs API's refusals are Logs.ValidationError
+        invalid = "Logs.ValidationError" if api == "logs" else "ValidationError"
+        held = self.telemetry.subscribers.get(found.ident)
+        if held is not None and held.sub.api != api:
+            # [DG:runtimes-logs-api] "After subscribing using one of these APIs, any attempt to
+            # subscribe using the other API returns an error" (UNVERIFIED: its status and words)
+            other = "Logs" if held.sub.api == "logs" else "Telemetry"
+            return _error(
+                400,
+                invalid,
+                f"extension {found.name} is subscribed with the {other} API already: an "
+                "extension subscribes through one of the Logs and Telemetry APIs",
+            )
+        checked = parse_subscription(body, reserved_port, api)
         if isinstance(checked, str):
-            return _error(400, "ValidationError", checked)
+            return _error(400, invalid, checked)
         self.telemetry.subscribe(found.ident, found.name, checked)
         return _json(200, "OK")  # [DG:telemetry-api-reference] HTTP/1.1 200 OK "OK"
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .extensions import EXTENSION_PREFIX
+from .logs_api import LOGS_PATH
 from .telemetry import TELEMETRY_PATH
 
 if TYPE_CHECKING:
@@ -717,6 +718,8 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         path = req.path.split("?", 1)[0]
         if path.rstrip("/") == TELEMETRY_PATH:  # the Telemetry API: extensions.py's too
             path = EXTENSION_PREFIX + "/telemetry"
+        elif path.rstrip("/") == LOGS_PATH:  # and the Logs API
+            path = EXTENSION_PREFIX + "/logs"
         if path.startswith(EXTENSION_PREFIX) and api.extensions is not None:
             rest, body = path[len(EXTENSION_PREFIX) :], bytes(req.body)
             answer = api.extensions.handle(self, req.method, rest, req.headers, body, api.port)

@@ -27,6 +27,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from ..model.records import iso_timestamp
+from .logs_api import LOGS_SCHEMAS, translate
 from .output import NOTE_PREFIX, EventSplitter
 
 log = logging.getLogger("workbench.telemetry")
@@ -80,12 +81,20 @@ class Subscription:
     host: str
     port: int
     path: str
+    api: Api = "telemetry"  # the API it came through: its events' shapes (logs_api.py)
+    schema: str = ""
 
 
-def parse_subscription(body: bytes, reserved_port: int) -> Subscription | str:
+Api = Literal["telemetry", "logs"]
+
+
+def parse_subscription(
+    body: bytes, reserved_port: int, api: Api = "telemetry"
+) -> Subscription | str:
     """The request as Lambda accepts it, or what is wrong with it (Lambda's 400 ``ValidationError``
     joins its complaints with ``; ``, as in "URI port is not provided; types should not be empty"
-    [DG:telemetry-api-reference]; UNVERIFIED: the wording of the other complaints)."""
+    [DG:telemetry-api-reference]; UNVERIFIED: the wording of the other complaints). The Logs API
+    (``api="logs"``) takes the same request, its ``schemaVersion`` optional (logs_api.py)."""
     try:
         request = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as e:
@@ -93,11 +102,10 @@ def parse_subscription(body: bytes, reserved_port: int) -> Subscription | str:
     if not isinstance(request, dict):
         return "the request body should be a JSON object"
     problems: list[str] = []
-    schema = request.get("schemaVersion")
-    if schema not in SCHEMA_VERSIONS:
-        problems.append(
-            f"schemaVersion should be one of {', '.join(SCHEMA_VERSIONS)}, not {schema!r}"
-        )
+    schemas = SCHEMA_VERSIONS if api == "telemetry" else LOGS_SCHEMAS
+    schema = request.get("schemaVersion", None if api == "telemetry" else LOGS_SCHEMAS[0])
+    if schema not in schemas:
+        problems.append(f"schemaVersion should be one of {', '.join(schemas)}, not {schema!r}")
     host, port, path = "", 0, "/"
     destination = request.get("destination")
     if not isinstance(destination, dict):
@@ -145,6 +153,8 @@ def parse_subscription(body: bytes, reserved_port: int) -> Subscription | str:
         host,
         port,
         path,
+        api,
+        str(schema),
     )
 
 
@@ -326,6 +336,22 @@ def _status(error_type: str | None) -> dict[str, object]:
     return {"status": "error", "errorType": error_type}
 
 
+def _deliver(
+    subscriber: Subscriber, kind: str, record: object, at: float, encoded: list[bytes] | None
+) -> None:
+    """Hand one event to ``subscriber`` in its API's shape (``encoded``: the Telemetry API's
+    encoding of it, once made)."""
+    if subscriber.sub.api == "logs":
+        for logs_kind, logs_record in translate(kind, record, subscriber.sub.schema):
+            subscriber.add(_encode(logs_kind, logs_record, at))
+        return
+    if encoded is None:
+        encoded = []
+    if not encoded:
+        encoded.append(_encode(kind, record, at))
+    subscriber.add(encoded[0])
+
+
 def _encode(kind: str, record: object, at: float | None = None) -> bytes:
     event = {"time": iso_timestamp(time.time() if at is None else at), "type": kind}
     event["record"] = record  # type: ignore[assignment]
@@ -340,7 +366,8 @@ class Telemetry:
         self.on_warning = on_warning  # a line for the function's log
         self.subscribers: dict[str, Subscriber] = {}
         self.open = True  # subscriptions are taken during INIT only [RIE]
-        self._backlog: deque[tuple[str, bytes]] = deque(maxlen=INIT_BACKLOG)
+        # INIT's events so far (category, type, record, time), for subscribers still to come
+        self._backlog: deque[tuple[str, str, object, float]] = deque(maxlen=INIT_BACKLOG)
         self._function = EventSplitter()
         self._extension = EventSplitter()
         self._invoked: str | None = None  # the request handed over last (platform.start)
@@ -357,9 +384,9 @@ class Telemetry:
             old.close()
         subscriber = Subscriber(name, sub, self._warn)
         self.subscribers[ident] = subscriber
-        for category, event in self._backlog:
+        for category, kind, record, at in self._backlog:
             if category in sub.types:
-                subscriber.add(event)
+                _deliver(subscriber, kind, record, at, None)
         types = [t for t in TYPES if t in sub.types]
         self.platform(
             "platform.telemetrySubscription", {"name": name, "state": "Subscribed", "types": types}
@@ -383,12 +410,13 @@ class Telemetry:
     def emit(self, category: TelemetryType, kind: str, record: object) -> None:
         if not self.active:
             return
-        event = _encode(kind, record)
+        at = time.time()
         if self.open:
-            self._backlog.append((category, event))
+            self._backlog.append((category, kind, record, at))
+        encoded: list[bytes] = []  # the Telemetry API's form, made once for all its subscribers
         for subscriber in self.subscribers.values():
             if category in subscriber.sub.types:
-                subscriber.add(event)
+                _deliver(subscriber, kind, record, at, encoded)
 
     def platform(self, kind: str, record: dict[str, object]) -> None:
         self.emit("platform", kind, record)
