@@ -1,8 +1,8 @@
-"""In-process hooks: ``sitecustomize`` on the runtime's starting PYTHONPATH (a layer's ``python``
-folder, or a folder a wrapper script adds, as OpenTelemetry's ``otel-instrument`` does) is
-imported before the handler, as Python's ``site`` would at the interpreter's start; a failing one
-is reported and INIT goes on; one in the function's own folder is not (the task root is not on
-the interpreter's start path)."""
+"""In-process hooks: ``sitecustomize`` on the runtime's starting PYTHONPATH (the function's own,
+or a folder a wrapper script adds, as OpenTelemetry's ``otel-instrument`` does) is imported
+before the handler, as Python's ``site`` would at the interpreter's start; a failing one is
+reported and INIT goes on. The task root and the layers' folders are put on the path by Lambda's
+bootstrap after the start: a ``sitecustomize.py`` there is not a start hook."""
 
 from __future__ import annotations
 
@@ -31,11 +31,13 @@ def _layer_hook(root: Path, name: str, code: str) -> None:
     hook.write_text(code)
 
 
-async def test_a_layers_sitecustomize_runs_once_before_the_handler(
+async def test_a_layers_sitecustomize_runs_once_when_pythonpath_names_its_folder(
     engine: Engine, function_root: Path
 ) -> None:
     _layer_hook(function_root, "otel", HOOK.format(word="layer"))
-    add_function(engine, "hooked", HANDLER, layers=["../layers/otel"])
+    opt_python = {"PYTHONPATH": "/opt/python"}
+    add_function(engine, "hooked", HANDLER, layers=["../layers/otel"], environment=opt_python)
+    add_function(engine, "plain", HANDLER, layers=["../layers/otel"])
     first = await engine.invoke("hooked", b"{}")
     second = await engine.invoke("hooked", b"{}")
     assert first.function_error is None, body(first)
@@ -43,6 +45,8 @@ async def test_a_layers_sitecustomize_runs_once_before_the_handler(
     assert body(second) == {"hooked": "layer", "loaded": True}  # warm: not run again
     assert "sitecustomize ran" in first.record.log_lines  # INIT's output, in the log
     assert "sitecustomize ran" not in second.record.log_lines
+    # without PYTHONPATH the layer's folder joins the path after the start: no start hook
+    assert body(await engine.invoke("plain", b"{}")) == {"hooked": None, "loaded": False}
 
 
 async def test_a_wrapper_scripts_pythonpath_hook_runs(engine: Engine, function_root: Path) -> None:
@@ -71,7 +75,13 @@ async def test_a_failing_sitecustomize_is_reported_and_init_goes_on(
     engine: Engine, function_root: Path
 ) -> None:
     _layer_hook(function_root, "broken", "raise ValueError('no collector configured')\n")
-    add_function(engine, "survives", HANDLER, layers=["../layers/broken"])
+    add_function(
+        engine,
+        "survives",
+        HANDLER,
+        layers=["../layers/broken"],
+        environment={"PYTHONPATH": "/opt/python"},
+    )
     result = await engine.invoke("survives", b"{}")
     assert result.function_error is None, body(result)
     assert body(result) == {"hooked": None, "loaded": False}
@@ -93,7 +103,13 @@ async def test_in_namespaces_too(function_root: Path, tmp_path: Path) -> None:
     _layer_hook(function_root, "otel", HOOK.format(word="opt"))
     settings = EngineSettings(state_dir=tmp_path / "state", isolation="auto")
     async with Engine([function_root], settings) as engine:
-        add_function(engine, "boxed", HANDLER, layers=["../layers/otel"])
+        add_function(
+            engine,
+            "boxed",
+            HANDLER,
+            layers=["../layers/otel"],
+            environment={"PYTHONPATH": "/opt/python"},
+        )
         result = await engine.invoke("boxed", b"{}")
         assert result.function_error is None, body(result)
         assert body(result) == {"hooked": "opt", "loaded": True}

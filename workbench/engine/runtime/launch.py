@@ -39,6 +39,10 @@ PYTHON_SANDBOXED_START = (
     f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); "
     "import workbench_sandbox; workbench_sandbox.run()"
 )
+# Our Python runtime's module folders for the handler: the layers' (later layers first), then its
+# own. Not PYTHONPATH, which is the function's (or a wrapper script's) to set: Lambda's bootstrap
+# puts the layers' folders on the path only when PYTHONPATH is not set (bootstrap.py, main).
+PYTHON_PATHS_VAR = "_WORKBENCH_PYTHON_PATHS"
 # the same as a script, for a wrapper script (exec_wrapper.py): its last argument is the script
 PYTHON_START_SCRIPT = RUNTIMES_DIR / "python" / "workbench_start.py"
 NODE_BOOTSTRAP = RUNTIMES_DIR / "node" / "bootstrap.js"
@@ -255,7 +259,7 @@ def _python(
     # the bootstrap sets sys.path itself, task root first, as Lambda's does.
     env = {
         **path,
-        "PYTHONPATH": ":".join([*layers, runtime_dir]),
+        PYTHON_PATHS_VAR: ":".join([*layers, runtime_dir]),
         "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
     }
     argv = [python, "-I", "-S", *cache, "-c", PYTHON_START]
@@ -277,7 +281,7 @@ def _python_namespaced(fn: FunctionConfig, python: str, pycache_dir: Path | None
     bin_dir = os.path.dirname(os.path.realpath(python))  # the interpreter's, bound in place
     env = {
         "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-        "PYTHONPATH": ":".join([*python_layer_paths(fn, python, merged=True), "/var/runtime"]),
+        PYTHON_PATHS_VAR: ":".join([*python_layer_paths(fn, python, merged=True), "/var/runtime"]),
         "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
     }
     argv = [python, "-I", "-S", *cache, "-c", PYTHON_SANDBOXED_START]

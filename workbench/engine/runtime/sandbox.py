@@ -48,6 +48,7 @@ def lambda_environment(
     handler only through ``aws``, when its function asks for them. ``task_root``: where the
     function's code is as the runtime sees it (``/var/task`` in its namespaces)."""
     runtime_dir = launch.runtime_dir
+    on_host = task_root is None
     task_root = task_root or str(fn.folder)
     env = {
         "_HANDLER": fn.handler,
@@ -76,7 +77,25 @@ def lambda_environment(
     env.update(fn.logging.runtime_env())  # AWS_LAMBDA_LOG_FORMAT / _LEVEL, as Lambda sets them
     env.update(aws or {})
     env.update(fn.environment)
+    if on_host and fn.environment.get("PYTHONPATH"):  # written with Lambda's paths
+        env["PYTHONPATH"] = host_paths(fn.environment["PYTHONPATH"], fn)
     return env
+
+
+def host_paths(value: str, fn: FunctionConfig) -> str:
+    """A PATH-like list written with Lambda's paths, for a runtime on the host's: ``/var/task``
+    is the function's folder, ``/opt`` each of its layers (later layers first, as files
+    extracted later into /opt win); other entries stay."""
+    out: list[str] = []
+    for entry in value.split(":"):
+        for root, folders in (("/var/task", [fn.folder]), ("/opt", list(reversed(fn.layers)))):
+            if entry == root or entry.startswith(root + "/"):
+                rest = entry[len(root) + 1 :]
+                out += [str(folder / rest) if rest else str(folder) for folder in folders]
+                break
+        else:
+            out.append(entry)
+    return ":".join(out)
 
 
 def apply_limits(

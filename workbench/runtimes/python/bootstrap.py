@@ -770,17 +770,13 @@ def init_error(conn, error):
 
 def _sitecustomize(paths):
     """Import ``sitecustomize`` as Python's ``site`` does at an interpreter's start, from the
-    PYTHONPATH the runtime started with (the layers' ``python`` folders, and what a wrapper
-    script or the function's own PYTHONPATH put there): the in-process hook that observability
-    layers rely on (OpenTelemetry's ``otel-instrument`` wrapper adds its ``sitecustomize``
-    folder to PYTHONPATH and execs the runtime). The runtime starts with ``-S`` (no host
-    site-packages), so ``site`` itself never runs; this is its ``execsitecustomize``, with its
-    error handling: a failing one is reported on stderr and INIT goes on.
-
-    UNVERIFIED: that Lambda's interpreter has the layers' folders on its path when ``site``
-    runs (a Lambda ``sys.path`` lists them again after site-packages, which is where a ``.pth``
-    file puts folders); the task root is not, so a ``sitecustomize.py`` in the function's own
-    folder is not imported at the start."""
+    PYTHONPATH the runtime started with (the function's own, or what a wrapper script put
+    there): the in-process hook that observability layers rely on (OpenTelemetry's
+    ``otel-instrument`` wrapper adds its folders to PYTHONPATH and execs the runtime). The
+    runtime starts with ``-S`` (no host site-packages), so ``site`` itself never runs; this is
+    its ``execsitecustomize``, with its error handling: a failing one is reported on stderr and
+    INIT goes on. Lambda's bootstrap adds the task root and the layers' folders to the path only
+    after the interpreter started: a ``sitecustomize.py`` there is not a start hook."""
     found = False
     for folder in paths:
         base = folder + "/sitecustomize"
@@ -827,9 +823,15 @@ def main(ready=False):
     if debugger_error is not None:
         init_error(conn, make_error(debugger_error, "Runtime.DebuggerNotFound", None))
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    extra = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
-    sys.path[0:0] = extra
-    _sitecustomize(extra)  # as Python's start would, before the task root is on the path
+    # The module path as Lambda's Python runtime makes it: the task root, then the layers'
+    # folders only when PYTHONPATH is not set (its bootstrap's ``set_default_sys_path``; a
+    # wrapper such as OpenTelemetry's ``otel-instrument`` adds /opt/python to PYTHONPATH itself
+    # for that reason), then the runtime's folder (the script's), then PYTHONPATH's entries.
+    ours = [p for p in env.pop(PYTHON_PATHS_VAR, "").split(":") if p]  # layers..., runtime's
+    layers, runtime = ours[:-1], ours[-1:]
+    user = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
+    sys.path[0:0] = [*runtime, *user] if user else [*layers, *runtime]
+    _sitecustomize(user)  # as Python's start would, before the task root is on the path
     sys.path.insert(0, task_root)
     pin_checked_sources(env)
     install_import_hooks()
@@ -905,6 +907,7 @@ def _die_with_engine():
 # why the environment's namespaces could not be entered (``workbench_sandbox.run``): INIT
 # fails with it, so a function never runs outside the isolation it was given
 SANDBOX_ERROR_VAR = "_WORKBENCH_SANDBOX_ERROR"
+PYTHON_PATHS_VAR = "_WORKBENCH_PYTHON_PATHS"  # the layers' folders, then the runtime's
 
 
 def _wait_for_debugger():
