@@ -75,10 +75,14 @@ def test_there_are_runtime_sources_to_check() -> None:
 def test_runtime_code_imports_only_the_standard_library(path: Path) -> None:
     # Code inside the sandbox may not depend on anything installed beside the workbench: it
     # runs with `python -I -S`, without the host's site-packages.
-    # Beside the standard library: the runtime's own modules in the same folder, and debugpy,
-    # which the launch hands over explicitly when an IDE attaches (workbench_debugpy.py).
+    # Beside the standard library: the runtime's own modules in the same folder, debugpy,
+    # which the launch hands over explicitly when an IDE attaches (workbench_debugpy.py), and
+    # the user's own start hook, which the bootstrap imports as Python's site does.
     siblings = {p.stem for p in path.parent.glob("*.py")}
-    handed_over = {"debugpy"} if path.name == "workbench_debugpy.py" else set()
+    handed_over = {
+        "workbench_debugpy.py": {"debugpy"},
+        "bootstrap.py": {"sitecustomize"},
+    }.get(path.name, set())
     outside = [
         f"{path.name}:{line}: {name}"
         for line, name in imported_modules(path)
