@@ -133,13 +133,19 @@ async def test_a_rate_fires_repeatedly_with_the_scheduled_event(
         follower.cancel()
     shots = fired(events)
     scheduled = [s.scheduled_time for s in shots]
-    # every interval from the anchor (the engine's start), none skipped, none twice
-    for a, b in zip(scheduled, scheduled[1:], strict=False):
-        assert b - a == pytest.approx(INTERVAL, abs=1e-4)
+    # every interval from the anchor (the engine's start), none twice, each fire announcing the
+    # next; one is skipped only when the scheduler woke more than an interval late (EventBridge
+    # does not backfill), which a loaded machine's stalled loop can make it
+    for a, b in zip(shots, shots[1:], strict=False):
+        steps = round((b.scheduled_time - a.scheduled_time) / INTERVAL)
+        assert steps >= 1
+        assert b.scheduled_time - a.scheduled_time == pytest.approx(steps * INTERVAL, abs=1e-4)
+        assert a.next_time == pytest.approx(b.scheduled_time, abs=1e-4)
+        if steps > 1:
+            assert a.at > a.scheduled_time + (steps - 1.5) * INTERVAL, "a fire skipped on time"
     assert before < scheduled[0] - INTERVAL + 1e-4 < time.time()
     for shot in shots:
         assert shot.function == "tick" and shot.rule == "tick-schedule"
-        assert shot.next_time == pytest.approx(shot.scheduled_time + INTERVAL, abs=1e-4)
         assert shot.at >= shot.scheduled_time
     seen = recorded(out)
     ids = set()
