@@ -24,7 +24,8 @@ def handler(event, context):
             found[name] = None
     return {"found": found, "env": os.environ.get("PYTHONPATH"),
             "path": [p for p in sys.path if "python3" not in p or "site-packages" in p],
-            "task_root": os.environ["LAMBDA_TASK_ROOT"]}
+            "task_root": os.environ["LAMBDA_TASK_ROOT"],
+            "runtime_dir": os.environ["LAMBDA_RUNTIME_DIR"]}
 """
 
 
@@ -47,7 +48,10 @@ async def test_layers_without_pythonpath_and_pythonpath_without_layers(
         layered = body(await engine.invoke("layered", b"{}"))
         src = body(await engine.invoke("src", b"{}"))
     assert layered["found"] == {"libmod": "layer", "srcmod": None}
-    assert layered["env"] is None  # the runtime's own paths are not the handler's PYTHONPATH
+    # unset, PYTHONPATH becomes the runtime's folder (Lambda's set_default_pythonpath)
+    assert layered["env"] == layered["runtime_dir"]
+    if isolation == "auto":
+        assert layered["env"] == "/var/runtime"
     task = layered["task_root"]
     assert layered["path"][0] == task
     assert layered["path"][1].endswith("/python/lib/python3.11/site-packages")
@@ -57,3 +61,25 @@ async def test_layers_without_pythonpath_and_pythonpath_without_layers(
     assert src["path"][0] == src["task_root"]
     assert src["path"][2] == src["task_root"] + "/src"
     assert src["env"] == src["task_root"] + "/src"
+
+
+PTH_HANDLER = """
+import os
+def handler(event, context):
+    import vendored
+    return {"vendored": vendored.WORD, "ran": os.environ.get("PTH_RAN")}
+"""
+
+
+async def test_pth_files_of_the_task_root_are_read(engine: Engine) -> None:
+    """The task root is a site directory (Lambda's bootstrap: site.addsitedir): a .pth file's
+    folders join the path and its import lines run, before the handler is imported."""
+    folder = add_function(engine, "pth", PTH_HANDLER)
+    (folder / "deps").mkdir()
+    (folder / "deps" / "vendored.py").write_text("WORD = 'from deps'\n")
+    (folder / "extra.pth").write_text(
+        "# a comment\ndeps\nimport os; os.environ['PTH_RAN'] = 'yes'\nno-such-folder\n"
+    )
+    result = await engine.invoke("pth", b"{}")
+    assert result.function_error is None, body(result)
+    assert body(result) == {"vendored": "from deps", "ran": "yes"}

@@ -768,6 +768,21 @@ def init_error(conn, error):
     sys.exit(1)
 
 
+def _read_pth_files(folders):
+    """Lambda's bootstrap makes the task root (and the layers' folders) site directories
+    (``site.addsitedir``): their ``.pth`` files add folders to the path and run their ``import``
+    lines. ``site`` is imported only for a folder that has one."""
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        if any(name.endswith(".pth") for name in names):
+            import site
+
+            site.addsitedir(folder)
+
+
 def _sitecustomize(paths):
     """Import ``sitecustomize`` as Python's ``site`` does at an interpreter's start, from the
     PYTHONPATH the runtime started with (the function's own, or what a wrapper script put
@@ -823,16 +838,24 @@ def main(ready=False):
     if debugger_error is not None:
         init_error(conn, make_error(debugger_error, "Runtime.DebuggerNotFound", None))
     task_root = env.get("LAMBDA_TASK_ROOT") or os.getcwd()
-    # The module path as Lambda's Python runtime makes it: the task root, then the layers'
-    # folders only when PYTHONPATH is not set (its bootstrap's ``set_default_sys_path``; a
-    # wrapper such as OpenTelemetry's ``otel-instrument`` adds /opt/python to PYTHONPATH itself
-    # for that reason), then the runtime's folder (the script's), then PYTHONPATH's entries.
+    # The module path as Lambda's Python bootstrap makes it (``set_default_sys_path``,
+    # ``add_default_site_directories``, ``set_default_pythonpath``): at the interpreter's start
+    # the runtime's folder (the script's) and PYTHONPATH's entries, where ``site`` finds
+    # sitecustomize; then the task root first, and the layers' folders after it only when
+    # PYTHONPATH is not set (a wrapper such as OpenTelemetry's ``otel-instrument`` adds
+    # /opt/python to PYTHONPATH itself for that reason), each a site directory (its .pth files
+    # read); and PYTHONPATH, when not set, becomes the runtime's folder.
     ours = [p for p in env.pop(PYTHON_PATHS_VAR, "").split(":") if p]  # layers..., runtime's
     layers, runtime = ours[:-1], ours[-1:]
+    pythonpath_set = "PYTHONPATH" in env
     user = [p for p in (env.get("PYTHONPATH") or "").split(":") if p]
-    sys.path[0:0] = [*runtime, *user] if user else [*layers, *runtime]
-    _sitecustomize(user)  # as Python's start would, before the task root is on the path
-    sys.path.insert(0, task_root)
+    sys.path[0:0] = [*runtime, *user]
+    _sitecustomize(user)
+    site_dirs = [task_root] if pythonpath_set else [task_root, *layers]
+    sys.path[0:0] = site_dirs
+    _read_pth_files(site_dirs)
+    if not pythonpath_set and runtime:
+        env["PYTHONPATH"] = runtime[0]
     pin_checked_sources(env)
     install_import_hooks()
     if "debugpy" not in sys.modules:  # under an IDE's debugger, breakpoint() stops in the IDE
