@@ -29,6 +29,7 @@ import os
 import sys
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
@@ -263,6 +264,51 @@ def _build_root(root, spec):
         os.makedirs(f"{root}/{name}", exist_ok=True)
 
 
+def _mount_cgroups(root):
+    """The environment's own cgroups at ``/sys/fs/cgroup``, read-only, in a cgroup namespace
+    rooted at them: a runtime that sizes itself from its cgroup (the JVM, Node's
+    ``process.constrainedMemory()``, .NET, Go's GOMAXPROCS libraries) finds the function's memory
+    and CPU there, as in Lambda's environment, instead of the host's RAM; and ``/proc/self/cgroup``
+    names no host path. v1: each hierarchy the process was placed in (memory, cpu, pids, …);
+    v2: the unified one. Best effort: without them the runtime still runs, limited all the same
+    (an older kernel may refuse a cgroup namespace or a v1 mount in a user namespace)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    v1 = []
+    unified = False
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if not controllers:
+            unified = unified or path != "/"
+        elif path != "/" and not controllers.startswith("name=") and controllers != "freezer":
+            v1.append(controllers)
+    if not v1 and not unified:
+        return  # in no cgroup of its own (rlimits only)
+    if _unshare(_Int(CLONE_NEWCGROUP)) != 0:
+        return
+    base = root + "/sys/fs/cgroup"
+    try:
+        os.makedirs(base)
+        mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755")
+        flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if v1:
+            for controllers in v1:
+                target = base + "/" + controllers
+                os.makedirs(target)
+                mount("cgroup", target, "cgroup", flags, controllers)
+                for name in controllers.split(","):  # "cpu,cpuacct" is also cpu and cpuacct
+                    if name != controllers:
+                        os.symlink(controllers, base + "/" + name)
+        else:
+            mount("cgroup2", base, "cgroup2", flags)
+        mount(None, base, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    except (OSError, SandboxError):
+        pass
+
+
 def _map_user(uid, gid):
     """``uid``/``gid``: this process's own, read before the unshare (after it they read as
     the overflow ids until mapped)."""
@@ -446,6 +492,7 @@ def finish(root):
         _exit_as(int.from_bytes(raw, "little") if len(raw) == 4 else status)
     os.close(read)
     _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
+    _mount_cgroups(root)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _pivot(root)
     runtime = os.fork()
