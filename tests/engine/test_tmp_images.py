@@ -181,9 +181,18 @@ def handler(event, context):
     remounted = libc.mount(None, b"/tmp", None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND
     mount_errno = ctypes.get_errno()
     loops = [name for name in os.listdir("/dev") if name.startswith("loop")]
+    moved = None
+    for procs in ("/sys/fs/cgroup/memory/cgroup.procs", "/sys/fs/cgroup/cgroup.procs"):
+        if os.path.exists(procs):
+            try:
+                with open(procs, "w") as f:
+                    f.write(str(os.getpid()))
+                moved = "moved"
+            except OSError as e:
+                moved = e.errno
     return {"unmounted": unmounted, "umount_errno": umount_errno, "remounted": remounted,
             "mount_errno": mount_errno, "loops": loops, "kept": os.path.exists("/tmp/kept"),
-            "sys": os.path.exists("/sys/fs/cgroup")}
+            "moved": moved}
 """
 
 
@@ -192,13 +201,14 @@ async def test_a_handler_cannot_undo_or_reach_its_tmp_filesystem(
     function_root: Path, tmp_path: Path, images_here: None
 ) -> None:
     """A hostile handler in its namespaces: it cannot unmount or remount its /tmp (no
-    capabilities), sees no loop device to mount another, and no cgroup files to move itself."""
+    capabilities), sees no loop device to mount another, and cannot move itself out of its
+    cgroup (its own, read-only, are all it sees of them)."""
     async with Engine([function_root], settings(tmp_path, "auto")) as engine:
         add_function(engine, "hostile", HOSTILE)
         got = body(await engine.invoke("hostile", b"{}"))
         [env] = engine.environments("hostile")
         assert got["unmounted"] == -1 and got["umount_errno"] == 1  # EPERM
         assert got["remounted"] == -1 and got["mount_errno"] == 1
-        assert got["loops"] == [] and not got["sys"]
+        assert got["loops"] == [] and got["moved"] == 30  # EROFS
         assert got["kept"] and mounted(env.tmpdir)
         assert (Path(env.tmpdir) / "kept").exists()
