@@ -31,7 +31,9 @@ rest (``snap``, a no-op handler like the others; ``snap-imports``, a handler tha
 the fork server, where every cold start pays those imports).
 
 Extensions: cold starts and warm invokes of a no-op function with one external Python
-extension registered for INVOKE (``ext``), beside ``fork-cgroups`` (the same without it).
+extension registered for INVOKE (``ext``), beside ``fork-cgroups`` (the same without it);
+``ext-auto``, the same in the environment's namespaces (its extension in them too).
+``--only ext,ext-auto`` runs those rows alone (the summaries of rows not run are left out).
 
 Targets: warm p50 <= 0.25 ms (issue #2); cold p50 <= 5 ms and <= 0.5x the bare interpreter
 start through the fork server (issue #17).
@@ -187,6 +189,7 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=2000)
     ap.add_argument("--cold", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", default="", help="comma-separated rows (default: all)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     (root / "noop").mkdir()
@@ -220,7 +223,14 @@ def main() -> None:
         "imports": ("auto", "imports", True, "imports at INIT, fork server"),
         "snap-imports": ("auto", "snap-imports", True, "imports at INIT, SnapStart restore"),
         "ext": ("cgroups", "withext", True, "one extension (Python), cgroup + fork server"),
+        "ext-auto": ("auto", "withext", True, "one extension (Python), namespaces + fork srv"),
     }
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = [name for name in wanted if name not in configs]
+        if unknown:
+            ap.error(f"--only: no row {', '.join(unknown)} (rows: {', '.join(configs)})")
+        configs = {name: configs[name] for name in wanted}
     runs: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
         name: ([], [], [], []) for name in configs
     }
@@ -254,6 +264,14 @@ def main() -> None:
     print(row("baseline: python -c pass", bare, bare50))
     for key, (*_, name) in configs.items():
         print(row(f"cold, {name}", runs[key][3], bare50))
+    if "ext" in runs and "ext-auto" in runs:
+        before, after = (statistics.median(runs[k][3]) for k in ("ext", "ext-auto"))
+        print(
+            f"extension in namespaces (p50 cold): {after:.2f} ms vs {before:.2f} ms without "
+            f"({after / before:.2f}x)"
+        )
+    if not {"rlimits", "cgroups", "auto", "snap", "imports", "snap-imports", "fork"} <= set(runs):
+        return
     _, warm_r, _, cold_r = runs["rlimits"]
     for isolation in ("cgroups", "auto"):
         _, warm_i, _, cold_i = runs[isolation]

@@ -219,7 +219,7 @@ def test_list_says_which_functions_get_their_own_namespaces(
         pytest.skip(f"no namespaces here: {probe()}")
     folder = make_function(root, "noder", "", runtime="nodejs20.x", handler="index.handler")
     (folder / "index.mjs").write_text("export const handler = async () => 1;\n")
-    # beside an external extension, a function runs with the host's paths
+    # with an external extension, too (it runs in the same namespaces)
     extended = make_function(root, "extended", "")
     (extended / "extensions").mkdir()
     (extended / "extensions" / "ext").write_text("#!/bin/sh\n")
@@ -228,7 +228,7 @@ def test_list_says_which_functions_get_their_own_namespaces(
     lines = run(root, "list").stdout.decode().splitlines()
     column = lines[0].split().index("NAMESPACES")  # ("RUNS ON", "python 3.x.y": two words)
     cells = {line.split()[0]: line.split()[column] for line in lines[1:4]}
-    assert cells == {"extended": "no", "hello": "yes", "noder": "yes"}
+    assert cells == {"extended": "yes", "hello": "yes", "noder": "yes"}
     assert any(line.startswith("namespaces: every function gets its own") for line in lines)
     monkeypatch.setenv("WORKBENCH_ISOLATION", "cgroups")
     lines = run(root, "list").stdout.decode().splitlines()

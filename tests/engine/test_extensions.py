@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from workbench.engine import Engine, EngineSettings, EnvironmentEvent
+from workbench.engine.runtime.namespaces import probe
 
 from ..helpers import add_function, cgroups_here, running, until
 
@@ -159,24 +161,129 @@ async def test_an_extension_that_exits_during_init_fails_it_with_extension_crash
     assert os.path.exists(folder)
 
 
-async def test_extensions_run_under_the_default_isolation_too(
+# What an extension sees, written where its runtime can read it (/tmp), before it registers;
+# on SHUTDOWN it tells the test over TCP (the host's paths are not there to write to).
+PY_SEEING = r"""#!/usr/bin/env python3
+import json, os, pwd, socket, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+name = os.path.basename(__file__)
+try:
+    open("/var/task/new.txt", "w").close()
+    task = "written"
+except OSError as e:
+    task = type(e).__name__
+seen = {
+    "self": __file__, "uid": os.getuid(), "user": pwd.getpwuid(os.getuid()).pw_name,
+    "pid": os.getpid(), "cwd": os.getcwd(), "task_write": task,
+    "init": "workbench_sandbox" in open("/proc/1/cmdline").read(),
+    "host": sorted(p for p in os.environ["HOST_PATHS"].split(":") if os.path.exists(p)),
+}
+with open("/tmp/" + name + ".json", "w") as f:
+    json.dump(seen, f)
+req = urllib.request.Request(api + "/register", method="POST",
+    data=json.dumps({"events": ["SHUTDOWN"]}).encode(), headers={"Lambda-Extension-Name": name})
+with urllib.request.urlopen(req) as r:
+    ident = r.headers["Lambda-Extension-Identifier"]
+req = urllib.request.Request(api + "/event/next", headers={"Lambda-Extension-Identifier": ident})
+with urllib.request.urlopen(req) as r:
+    event = json.loads(r.read())
+with socket.create_connection(("127.0.0.1", int(os.environ["REPORT_PORT"]))) as s:
+    s.sendall(f"{name} {event['eventType']} {event.get('shutdownReason')}".encode())
+"""
+
+SH_SEEING = r"""#!/bin/bash
+set -e
+API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+if touch /var/task/new.txt 2>/dev/null; then TASK=written; else TASK=refused; fi
+if grep -q workbench_sandbox /proc/1/cmdline; then INIT=true; else INIT=false; fi
+HOST=""
+IFS=:
+for p in $HOST_PATHS; do if [ -e "$p" ]; then HOST="$HOST $p"; fi; done
+unset IFS
+printf '{"self": "%s", "uid": %s, "user": "%s", "pid": %s, "cwd": "%s", "task_write": "%s", ' \
+  "$0" "$(id -u)" "$(id -un)" "$$" "$PWD" "$TASK" > /tmp/sh-see.json
+printf '"init": %s, "host": "%s"}' "$INIT" "$HOST" >> /tmp/sh-see.json
+ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" \
+  -H "Lambda-Extension-Name: sh-see" -d '{"events":["INVOKE"]}' \
+  | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
+while true; do curl -sS "$API/event/next" -H "Lambda-Extension-Identifier: $ID" > /dev/null; done
+"""
+
+READS_TMP = """
+import json, os
+def handler(event, context):
+    seen = {n: json.load(open("/tmp/" + n + ".json")) for n in ("py-see", "sh-see")}
+    return {"seen": seen, "pid": os.getpid()}
+"""
+
+
+@pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")
+async def test_extensions_run_in_the_environments_namespaces_under_auto(
     function_root: Path, tmp_path: Path
 ) -> None:
-    # ``auto``: a function with extensions runs its runtime beside them, outside namespaces
-    # (extensions.py: they see the host's paths, not /opt/extensions)
-    log = tmp_path / "ext.log"
-    _executable(function_root / "layers" / "obs" / "extensions" / "py-ext", PY_EXTENSION)
+    """As on Lambda, extensions share the function's sandbox: /var/task read-only, themselves
+    at /opt/extensions (a layer's; the function's own under /var/task/extensions), the /tmp the
+    handler reads, none of the host's paths, sbx_user1051 under the environment's init; and
+    SHUTDOWN still reaches them."""
+    reports: asyncio.Queue[str] = asyncio.Queue()
+
+    async def report(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reports.put((await reader.read()).decode())
+        writer.close()
+
+    server = await asyncio.start_server(report, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _executable(function_root / "layers" / "obs" / "extensions" / "py-see", PY_SEEING)
+    state = tmp_path / "state"
+    host = [str(state), str(function_root.parent), str(Path.home() / ".aws")]
     settings = EngineSettings(
-        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation="auto"
+        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=state, isolation="auto"
     )
+    try:
+        async with Engine([function_root], settings) as engine:
+            folder = add_function(
+                engine,
+                "seeing",
+                READS_TMP,
+                layers=["../layers/obs"],
+                environment={"HOST_PATHS": ":".join(host), "REPORT_PORT": str(port)},
+            )
+            _executable(folder / "extensions" / "sh-see", SH_SEEING)
+            engine.load_functions()
+            assert state.is_dir() and function_root.parent.is_dir()  # there, outside
+            result = await engine.invoke("seeing", b"{}")
+            assert result.record.error_type is None, result.payload
+            out = json.loads(result.payload)
+            py, sh = out["seen"]["py-see"], out["seen"]["sh-see"]
+            assert py["self"] == "/opt/extensions/py-see"
+            assert sh["self"] == "/var/task/extensions/sh-see"
+            for seen in (py, sh):
+                assert seen["user"] == "sbx_user1051" and seen["uid"] == 993, seen
+                assert seen["task_write"] in ("OSError", "refused"), seen  # read-only
+                assert seen["host"] in ([], ""), seen
+                assert seen["init"] is True and seen["pid"] <= 3, seen  # PID 1: the init
+                assert seen["cwd"] == "/var/task", seen
+            assert not (folder / "new.txt").exists()
+            engine.pool.retire_idle("seeing", "idle", latest_only=False)
+            said = await asyncio.wait_for(reports.get(), timeout=30)
+            assert said == "py-see SHUTDOWN spindown"
+    finally:
+        server.close()
+
+
+@pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")
+async def test_a_crashing_extension_in_namespaces_fails_init_with_extension_crash(
+    function_root: Path, tmp_path: Path
+) -> None:
+    settings = EngineSettings(keep_alive_s=5.0, state_dir=tmp_path / "state", isolation="auto")
     async with Engine([function_root], settings) as engine:
-        add_function(
-            engine, "autoext", HANDLER, layers=["../layers/obs"], environment={"EXT_LOG": str(log)}
-        )
-        result = await engine.invoke("autoext", b"{}")
-        assert json.loads(result.payload) == {"ok": True}
-        invokes = [e for e in _events(log) if e.get("eventType") == "INVOKE"]
-        assert [e["requestId"] for e in invokes] == [result.record.request_id]
+        folder = add_function(engine, "crashns", HANDLER)
+        _executable(folder / "extensions" / "dies", "#!/bin/sh\necho going down\nexit 3\n")
+        engine.load_functions()
+        result = await engine.invoke("crashns", b"{}")
+        assert result.record.error_type == "Extension.Crash"
+        assert "exited with status 3" in result.payload.decode()
+        assert "going down" in "\n".join(result.record.log_lines)
 
 
 async def test_an_extension_reporting_an_init_error_fails_init_with_its_type(

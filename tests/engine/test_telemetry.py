@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime.namespaces import probe
 
 from ..helpers import add_function, until
 
@@ -365,16 +366,20 @@ async def test_a_dead_destination_drops_with_a_warning_and_invokes_go_on(
 
 
 async def test_telemetry_under_the_default_isolation(function_root: Path, tmp_path: Path) -> None:
-    # ``auto``: a function with extensions runs outside namespaces (extensions.py), with the
-    # environment's cgroup where there is one; telemetry reaches the extension all the same
-    log = tmp_path / "ext.log"
+    # ``auto``: a function with extensions runs them in its namespaces where the machine gives
+    # them (extension_sandbox.py), with the environment's cgroup where there is one; telemetry
+    # reaches the extension all the same. It logs in its /tmp (the environment's TMPDIR here)
     settings = EngineSettings(
-        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation="auto"
+        keep_alive_s=60.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation="auto"
     )
     async with Engine([function_root], settings) as engine:
-        _add(engine, function_root, "telauto", log)
+        inside = not probe()
+        _add(engine, function_root, "telauto", Path("/tmp/ext.log") if inside else tmp_path / "l")
         result = await engine.invoke("telauto", b"{}")
         rid = result.record.request_id
+        [env] = engine.environments("telauto")
+        assert env.namespaced == inside
+        log = Path(env.tmpdir) / "ext.log" if inside else tmp_path / "l"
         [report] = await until(lambda: _of(_received(log), "platform.report"), "the report")
         assert report["record"]["requestId"] == rid
         assert [e["record"] for e in _of(_received(log), "function")] == ["hello from the handler"]

@@ -71,7 +71,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     print_table(rows)
     print(
         "namespaces: every function gets its own (/var/task read-only, a private /tmp, "
-        "nothing else of the host), except beside external extensions or a wrapper script"
+        "nothing else of the host; its extensions share them), except one with a wrapper script"
         if not why_not
         else f"namespaces: none ({why_not})"
     )

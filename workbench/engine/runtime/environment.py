@@ -28,7 +28,7 @@ from typing import Literal
 
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
-from . import namespaces, peers, processes, watchdog
+from . import extension_sandbox, namespaces, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
@@ -286,7 +286,7 @@ class Environment(RuntimeAPIListener):
             self.namespaced = self.namespaced and enters_namespaces(self.fn)
             # a snapshot and its restores share a process image: no namespaces (UNVERIFIED gap)
             self.namespaced = self.namespaced and self.init_type != "snap-start"
-            # with extensions, not namespaced (enters_namespaces): they see the host's paths
+            # with extensions: they run in the same namespaces, or with the host's paths
             ext_paths = find_extensions(self.fn)
             how = launch(
                 self.fn,
@@ -348,7 +348,15 @@ class Environment(RuntimeAPIListener):
             if cgroup is not None:
                 make_cgroup = lambda: cgroup  # noqa: E731 (the runtime joins the same)
             ext_env = extension_environment(env, self.fn, how.env)
-            failed = await self._start_extensions(ext_paths, ext_env, cgroup)
+            command = None
+            if self.namespaced:  # their /tmp is the runtime's: mounted before they start
+                if mount_tmp is not None:
+                    await asyncio.to_thread(mount_tmp)
+                    mount_tmp = None
+                command = extension_sandbox.commands(
+                    self.fn, env, python=self.python, pycache_dir=self.pycache_dir
+                )
+            failed = await self._start_extensions(ext_paths, ext_env, cgroup, command)
             if failed is not None:
                 return failed
         fork: Forker | None = self.restore_from
@@ -439,7 +447,11 @@ class Environment(RuntimeAPIListener):
         self._runtime_started()
 
     async def _start_extensions(
-        self, paths: list[Path], env: dict[str, str], cgroup: EnvCgroup | None
+        self,
+        paths: list[Path],
+        env: dict[str, str],
+        cgroup: EnvCgroup | None,
+        command: extension_sandbox.Command | None,
     ) -> Outcome | None:
         """Start the extensions (in ``cgroup``) and wait for each to register; the INIT
         failure if one did not."""
@@ -456,7 +468,7 @@ class Environment(RuntimeAPIListener):
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
         join = cgroup.self_join_files() if cgroup is not None else None
-        self.extensions.launch(env, str(self.fn.folder), join)
+        self.extensions.launch(env, str(self.fn.folder), join, command)
         failed = await self.extensions.registered(INIT_TIMEOUT_S)
         if failed is None:
             self.extension_init_ms = (time.perf_counter() - t0) * 1000

@@ -13,7 +13,9 @@ win on a name, the function's own folder last, as files extracted later into /op
 Each extension runs in the environment's cgroup (it joins before it execs: memory, pids and CPU
 shared with the runtime, as on Lambda) but in its own session, so that the runtime's kill spares
 it for SHUTDOWN; it is killed with the environment after that (``kill``). Its variables are
-Lambda's for extensions (``extension_environment``), not the runtime's.
+Lambda's for extensions (``extension_environment``), not the runtime's. Where the environment
+has namespaces, each extension starts in them behind the runtimes' launcher
+(``extension_sandbox.py``): ``/opt/extensions/NAME``, the runtime's ``/tmp``, no host paths.
 
 The Telemetry API (``PUT /2022-07-01/telemetry``, telemetry.py) is theirs too: only a registered
 extension subscribes, during INIT, and this class tells its ``Telemetry`` each phase.
@@ -105,10 +107,10 @@ _JOIN = (
 )
 
 
-def _argv(path: Path, join: list[str] | None) -> list[str]:
+def _argv(command: list[str], join: list[str] | None) -> list[str]:
     if not join:
-        return [str(path)]
-    return ["/bin/sh", "-c", _JOIN, "sh", str(len(join)), *join, str(path)]
+        return command
+    return ["/bin/sh", "-c", _JOIN, "sh", str(len(join)), *join, *command]
 
 
 def _json(status: int, body: object, headers: tuple[tuple[str, str], ...] = ()) -> bytes:
@@ -174,8 +176,17 @@ class Extensions:
 
     # ----------------------------------------------------------------- processes
 
-    def launch(self, env: Mapping[str, str], cwd: str, join: list[str] | None = None) -> None:
+    def launch(
+        self,
+        env: Mapping[str, str],
+        cwd: str,
+        join: list[str] | None = None,
+        command: Callable[[Path], tuple[list[str], dict[str, str]]] | None = None,
+    ) -> None:
         """Start every extension (Extension INIT); their output joins the function's log.
+
+        ``command``: how an extension starts, and the variables to add for that (in the
+        environment's namespaces: ``extension_sandbox.commands``); else its file, as it is.
 
         ``join``: the environment's cgroup files (``EnvCgroup.self_join_files``). Each extension
         moves itself in before it execs, so it shares the function's memory, pids and CPU as on
@@ -194,9 +205,10 @@ class Extensions:
         try:
             for ext in self.members:
                 try:
+                    argv, extra = command(ext.path) if command else ([str(ext.path)], {})
                     ext.proc = subprocess.Popen(
-                        _argv(ext.path, join),
-                        env=dict(env),
+                        _argv(argv, join),
+                        env={**env, **extra},
                         cwd=cwd,
                         stdin=subprocess.DEVNULL,
                         stdout=write_fd,

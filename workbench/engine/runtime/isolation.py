@@ -32,8 +32,9 @@ NOT_STOPPED_IN_NAMESPACES = (
     "answers only the environment's own processes)"
 )
 # what runs in namespaces: every runtime (our Python client enters them itself; Node.js, custom
-# runtimes and awslambdaric behind a launcher), except beside external extensions or a wrapper
-NAMESPACED = "every function without external extensions or a wrapper script"
+# runtimes and awslambdaric behind a launcher; external extensions behind the same launcher:
+# extension_sandbox.py), except one started by a wrapper script
+NAMESPACED = "every function (and its extensions) without a wrapper script"
 
 
 def namespaces_here() -> str:

@@ -23,7 +23,6 @@ from pathlib import Path
 from ..config.function import FunctionConfig, runtime_family
 from . import exec_wrapper
 from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
-from .extensions import find_extensions
 from .interpreters import python_version
 
 RUNTIMES_DIR = Path(__file__).resolve().parents[2] / "runtimes"
@@ -127,12 +126,9 @@ def enters_namespaces(fn: FunctionConfig) -> bool:
     """Does ``fn``'s runtime enter its own namespaces (where the machine allows it)? Our
     Python runtime client does itself (``runtimes/python/workbench_sandbox.py``); AWS's client,
     Node and custom runtimes behind a launcher that enters them first (``sandboxed_launch.py``).
-    Not a function with external extensions: they run with the host's paths, and its runtime
-    beside them (extensions.py); nor one started by a wrapper script, which runs before the
-    runtime could enter them."""
-    if exec_wrapper.wants_wrapper(fn):
-        return False
-    return not find_extensions(fn)
+    Its external extensions enter the same (``extension_sandbox.py``). Not a function started
+    by a wrapper script, which runs before the runtime could enter them."""
+    return not exec_wrapper.wants_wrapper(fn)
 
 
 def launch(

@@ -1,0 +1,55 @@
+"""External extensions inside their environment's namespaces, as on Lambda, where extensions
+share the function's sandbox: ``/var/task`` read-only, the layers at ``/opt`` (so an extension
+is ``/opt/extensions/NAME``), the same private ``/tmp``, no host paths, ``sbx_user1051``.
+
+Each extension starts behind the launcher the Node, custom and AWS-client runtimes use
+(``sandboxed_launch.py``: ``workbench_sandbox.exec_runtime``), with the runtime's own
+description of the environment (``namespaces.spec``, the same ``/tmp`` folder), so what it sees
+is what the runtime sees and a file it writes in ``/tmp`` is there for the handler. The launcher
+is the engine's child (the extension's exit status is its own: a crash still fails INIT with
+``Extension.Crash``); it moves into the environment's cgroup first (``extensions._JOIN``).
+
+Each extension (and the runtime) gets namespaces of its own, built from that one description:
+the same files, but not one pid namespace — an extension is PID 2 under its own init and does
+not see the runtime's processes (on Lambda they share one). UNVERIFIED: the working directory
+of an extension on Lambda; here ``/var/task``, as the runtime's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ..config.function import FunctionConfig
+from . import namespaces
+from .sandboxed_launch import EXEC_START, EXEC_VAR, FIELD, OPT, TASK_ROOT
+
+Command = Callable[[Path], tuple[list[str], dict[str, str]]]
+
+
+def inside_path(fn: FunctionConfig, path: Path) -> str:
+    """Where extension ``path`` is inside: a layer's at ``/opt/extensions/NAME`` (the layers
+    are merged at /opt, the winner of a name as ``find_extensions`` chose it); the function's
+    own ``extensions/`` folder's at ``/var/task/extensions/NAME``."""
+    if path.parent.parent.resolve() == fn.folder.resolve():
+        return f"{TASK_ROOT}/extensions/{path.name}"
+    return f"{OPT}/extensions/{path.name}"
+
+
+def commands(
+    fn: FunctionConfig, env: Mapping[str, str], *, python: str, pycache_dir: Path | None
+) -> Command:
+    """How each extension of ``fn`` starts in the namespaces ``env`` (the runtime's, holding
+    ``namespaces.SPEC_VAR`` or the reason it could not be described) describes: the launcher's
+    command and the variables it reads (it removes them before the extension runs)."""
+    cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
+    argv = [python, "-I", "-S", *cache, "-c", EXEC_START]
+    shared = {k: env[k] for k in (namespaces.SPEC_VAR, namespaces.SANDBOX_ERROR_VAR) if k in env}
+
+    def command(path: Path) -> tuple[list[str], dict[str, str]]:
+        inside = inside_path(fn, path)
+        if FIELD in inside:
+            raise OSError(f"a control character in the extension's name {path.name!r}")
+        return argv, {**shared, EXEC_VAR: inside}
+
+    return command
