@@ -9,8 +9,9 @@ from typing import Any
 
 from workbench.engine import Engine
 
-from ..helpers import add_function, until
+from ..helpers import until
 from .test_telemetry import HANDLER, TELEMETRY_EXTENSION, _entries, _of, _received
+from .test_telemetry import _add as add_beside
 
 TELEMETRY_CALL = 'call(base + "/2022-07-01/telemetry", "PUT", text.encode(), headers)'
 assert TELEMETRY_CALL in TELEMETRY_EXTENSION
@@ -35,12 +36,8 @@ SUBSCRIBE = {  # the documented example [DG:runtimes-logs-api "Example subscript
 
 def _add(engine: Engine, root: Path, name: str, log: Path, code: str = HANDLER,
          subscribe: dict[str, Any] = SUBSCRIBE, **env: str) -> None:  # fmt: skip
-    path = root / "layers" / "logs" / "extensions" / "logs-ext"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(LOGS_EXTENSION)
-    path.chmod(0o755)
-    environment = {"EXT_LOG": str(log), "TEL_SUBSCRIBE": json.dumps(subscribe), **env}
-    add_function(engine, name, code, layers=["../layers/logs"], environment=environment)
+    extension = ("logs-ext", LOGS_EXTENSION, "logs")
+    add_beside(engine, root, name, log, code, subscribe, extension, **env)
 
 
 async def test_an_extension_gets_the_logs_apis_events(

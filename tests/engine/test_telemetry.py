@@ -116,11 +116,11 @@ ALL_TYPES = {
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def _install(root: Path, name: str) -> None:
-    """The extension, in a layer ``layers/tel`` (Lambda's /opt/extensions/<name>)."""
-    path = root / "layers" / "tel" / "extensions" / name
+def _install(root: Path, name: str, script: str = TELEMETRY_EXTENSION, layer: str = "tel") -> None:
+    """The extension, in a layer ``layers/<layer>`` (Lambda's /opt/extensions/<name>)."""
+    path = root / "layers" / layer / "extensions" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(TELEMETRY_EXTENSION)
+    path.write_text(script)
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
@@ -140,10 +140,13 @@ def _of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def _add(engine: Engine, function_root: Path, name: str, log: Path, code: str = HANDLER,
-         subscribe: dict[str, Any] = ALL_TYPES, **env: str) -> None:  # fmt: skip
-    _install(function_root, "tel-ext")
+         subscribe: dict[str, Any] = ALL_TYPES, extension: tuple[str, str, str] | None = None,
+         **env: str) -> None:  # fmt: skip
+    """A function beside the extension (``extension``: its file name, script and layer)."""
+    ext_name, script, layer = extension or ("tel-ext", TELEMETRY_EXTENSION, "tel")
+    _install(function_root, ext_name, script, layer)
     environment = {"EXT_LOG": str(log), "TEL_SUBSCRIBE": json.dumps(subscribe), **env}
-    add_function(engine, name, code, layers=["../layers/tel"], environment=environment)
+    add_function(engine, name, code, layers=[f"../layers/{layer}"], environment=environment)
 
 
 async def test_an_extension_receives_inits_and_an_invocations_events_in_lambdas_shapes(
