@@ -10,7 +10,7 @@ from typing import Any
 from workbench.engine import Engine
 
 from ..helpers import until
-from .test_telemetry import HANDLER, TELEMETRY_EXTENSION, _entries, _of, _received
+from .test_telemetry import HANDLER, TELEMETRY_EXTENSION, _entries, _of, _received, report_metrics
 from .test_telemetry import _add as add_beside
 
 TELEMETRY_CALL = 'call(base + "/2022-07-01/telemetry", "PUT", text.encode(), headers)'
@@ -71,13 +71,7 @@ async def test_an_extension_gets_the_logs_apis_events(
     assert by_type["platform.end"] == {"requestId": rid}
     assert by_type["platform.report"] == {
         "requestId": rid,
-        "metrics": {
-            "durationMs": round(record.duration_ms, 2),
-            "billedDurationMs": record.billed_ms,
-            "memorySizeMB": 128,
-            "maxMemoryUsedMB": record.max_memory_mb,
-            "initDurationMs": round(record.init_duration_ms or 0, 2),
-        },
+        "metrics": report_metrics(record),
     }
     assert [e["record"] for e in _of(events, "function")] == ["hello from the handler"]
     assert kinds.index("platform.start") < kinds.index("function") < kinds.index("platform.end")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from workbench.engine import Engine, EngineSettings
+from workbench.engine import Engine, EngineSettings, InvocationRecord
 from workbench.engine.runtime.namespaces import probe
 
 from ..helpers import add_function, until
@@ -135,6 +135,17 @@ def _received(log: Path) -> list[dict[str, Any]]:
     return [event for entry in _entries(log) if "batch" in entry for event in entry["batch"]]
 
 
+def report_metrics(record: InvocationRecord) -> dict[str, Any]:
+    """platform.report's metrics for a 128 MB cold invocation: REPORT's figures."""
+    return {
+        "durationMs": round(record.duration_ms, 2),
+        "billedDurationMs": record.billed_ms,
+        "memorySizeMB": 128,
+        "maxMemoryUsedMB": record.max_memory_mb,
+        "initDurationMs": round(record.init_duration_ms or 0, 2),
+    }
+
+
 def _of(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == kind]
 
@@ -212,13 +223,7 @@ async def test_an_extension_receives_inits_and_an_invocations_events_in_lambdas_
     assert done["tracing"] == start["tracing"]
     report = by_type["platform.report"]
     assert report["requestId"] == rid and report["status"] == "success"
-    assert report["metrics"] == {
-        "durationMs": round(record.duration_ms, 2),
-        "billedDurationMs": record.billed_ms,
-        "memorySizeMB": 128,
-        "maxMemoryUsedMB": record.max_memory_mb,
-        "initDurationMs": round(record.init_duration_ms or 0, 2),
-    }
+    assert report["metrics"] == report_metrics(record)
     # the function's and the extension's own lines, as their own types, as text
     assert [e["record"] for e in _of(events, "function")] == ["hello from the handler"]
     [ext_line] = [e["record"] for e in _of(events, "extension")]
