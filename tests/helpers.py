@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import textwrap
 import time
 from collections.abc import Awaitable, Callable
@@ -99,6 +100,38 @@ def report(result: Any) -> str:
     """The invocation's one REPORT line."""
     [line] = [x for x in result.record.log_lines if x.startswith("REPORT ")]
     return line
+
+
+def init_retried(result: Any, error_type: str, first_status: str = "error") -> list[str]:
+    """Check that the invocation's INIT failed (Phase: init), ran again in the invocation and
+    failed again (Phase: invoke) as Lambda's log shows it: one INIT_START, INIT_REPORT Phase:
+    init, the retry's output, INIT_REPORT Phase: invoke, then START, END, REPORT whose Duration
+    covers the retry (no Init Duration). Returns the two INITs' outputs, each a list of lines."""
+    r = result.record
+    lines = list(r.log_lines)
+    assert lines[0].startswith("INIT_START "), lines
+    assert sum(x.startswith("INIT_START ") for x in lines) == 1, lines
+    first, retry = [i for i, x in enumerate(lines) if x.startswith("INIT_REPORT ")]
+    ms = r"\d+\.\d{2} ms"
+    typed = f"\tError Type: {re.escape(error_type)}" if first_status == "error" else ""
+    assert re.fullmatch(
+        rf"INIT_REPORT Init Duration: {ms}\tPhase: init\tStatus: {first_status}{typed}",
+        lines[first],
+    ), lines[first]
+    retry_type = error_type if first_status == "error" else "Runtime.Unknown"
+    assert re.fullmatch(
+        rf"INIT_REPORT Init Duration: {ms}\tPhase: invoke\tStatus: error"
+        rf"\tError Type: {re.escape(retry_type)}",
+        lines[retry],
+    ), lines[retry]
+    start = lines.index(f"START RequestId: {r.request_id} Version: {r.version}")
+    assert first < retry < start < lines.index(f"END RequestId: {r.request_id}")
+    line = report(result)
+    assert "Init Duration" not in line, line
+    assert r.init_duration_ms is None and r.cold
+    assert r.init_retry_ms is not None and 0 < r.init_retry_ms <= r.duration_ms
+    assert f"\tDuration: {r.duration_ms:.2f} ms\t" in line, line
+    return [lines[1:first], lines[first + 1 : retry]]
 
 
 def toml_value(value: Any) -> str:

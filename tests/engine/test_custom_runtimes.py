@@ -22,7 +22,7 @@ import pytest
 from workbench.engine import Engine, EnvironmentEvent
 from workbench.engine.runtime import cannot_start
 
-from ..helpers import body, running, toml_value, until
+from ..helpers import body, init_retried, running, toml_value, until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 MB = 1024 * 1024
@@ -235,10 +235,8 @@ async def test_a_missing_bootstrap_is_an_invalid_entrypoint(engine: Engine) -> N
     assert result.record.error_type == "Runtime.InvalidEntrypoint"
     report = result.record.log_lines[-1]
     assert report.startswith("REPORT ") and "Error Type: Runtime.InvalidEntrypoint" in report
-    [init_report] = [line for line in result.record.log_lines if line.startswith("INIT_REPORT")]
-    assert init_report.endswith(
-        "\tPhase: init\tStatus: error\tError Type: Runtime.InvalidEntrypoint"
-    )
+    # as Lambda logs it: INIT_REPORT Phase: init, then the retry's, Phase: invoke
+    assert init_retried(result, "Runtime.InvalidEntrypoint") == [[], []]
 
 
 async def test_a_bootstrap_that_is_not_executable_is_an_invalid_entrypoint(

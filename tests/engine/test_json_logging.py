@@ -326,16 +326,23 @@ async def test_python_init_failure_under_json(engine: Engine) -> None:
     result = await engine.invoke("broken", b"{}")
     assert body(result)["errorType"] == "Runtime.ImportModuleError"
     lines = [json.loads(x) for x in result.record.log_lines if x.startswith('{"timestamp"')]
-    warning, error = lines
-    # AWS's runtime: logging.warning(LAMBDA_WARNING) through the root logger, then log_error
-    assert warning["level"] == "WARNING" and warning["logger"] == "root"
-    assert warning["message"].startswith("LAMBDA_WARNING: Unhandled exception.")
-    assert warning["requestId"] == ""
-    assert error["level"] == "ERROR" and error["errorType"] == "Runtime.ImportModuleError"
-    assert re.fullmatch(PY_TS, error["timestamp"])
-    init = [r for r in platform_records(result) if r["type"] == "platform.initReport"]
-    assert init and init[0]["record"]["status"] == "error"
-    assert init[0]["record"]["errorType"] == "Runtime.ImportModuleError"
+    assert len(lines) == 4  # INIT, then its retry in the invocation: each warns, then errs
+    for warning, error in (lines[:2], lines[2:]):
+        # AWS's runtime: logging.warning(LAMBDA_WARNING) through the root logger, then log_error
+        assert warning["level"] == "WARNING" and warning["logger"] == "root"
+        assert warning["message"].startswith("LAMBDA_WARNING: Unhandled exception.")
+        assert warning["requestId"] == ""
+        assert error["level"] == "ERROR" and error["errorType"] == "Runtime.ImportModuleError"
+        assert re.fullmatch(PY_TS, error["timestamp"])
+    records = platform_records(result)
+    inits = [r["record"] for r in records if r["type"] == "platform.initReport"]
+    assert [(r["phase"], r["status"], r["errorType"]) for r in inits] == [
+        ("init", "error", "Runtime.ImportModuleError"),
+        ("invoke", "error", "Runtime.ImportModuleError"),
+    ]
+    assert [r["type"] for r in records].count("platform.initStart") == 1
+    [report] = [r["record"] for r in records if r["type"] == "platform.report"]
+    assert "initDurationMs" not in report["metrics"] and report["metrics"]["durationMs"] > 0
 
 
 ENV_HANDLER = """

@@ -339,15 +339,20 @@ async def test_a_runtime_that_cannot_start_is_said_before_and_drawn_as_a_failed_
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: app.engine.function_state("ric").invocations == 1)
         timeline = app.query_one(LifecycleTimeline)
-        await wait_until(pilot, lambda: len(timeline.model) == 1)
-        [env] = timeline.model.newest()
+        # INIT failed, then its retry in the invocation (Lambda's Phase: invoke), in another
+        await wait_until(pilot, lambda: len(timeline.model) == 2)
+        env, first = timeline.model.newest()
         await wait_until(pilot, lambda: env.invoke_count == 1)
-        assert env.init_error == "Runtime.InvalidEntrypoint"
-        assert (env.state, env.shutdown_reason) == ("dead", "error")
+        assert (first.init_phase, env.init_phase) == ("init", "invoke")
+        for each in (first, env):
+            assert each.init_error == "Runtime.InvalidEntrypoint"
+            assert (each.state, each.shutdown_reason) == ("dead", "error")
+        assert first.invoke_count == 0
         app.query_one(TabbedContent).active = "tab-lifecycle"
         rows = timeline.query_one("#lifecycle-rows", Static)
-        await wait_until(pilot, lambda: "INIT failed" in str(rows.content))
-        assert summary(env).plain == "INIT failed: Runtime.InvalidEntrypoint · ✕ error"
+        await wait_until(pilot, lambda: "INIT retry failed" in str(rows.content))
+        assert summary(first).plain == "INIT failed: Runtime.InvalidEntrypoint · ✕ error"
+        assert summary(env).plain == "INIT retry failed: Runtime.InvalidEntrypoint · ✕ error"
         drawn = str(rows.content)
         assert "✕" in drawn and "warm" not in drawn
         # the row's last status is the failure now; the detail still says why

@@ -68,6 +68,7 @@ class EnvironmentLife:
     function_init_ms: float | None = None
     init_duration_ms: float | None = None
     init_error: str | None = None  # the error type, when INIT failed
+    init_phase: str = "init"  # "invoke": an invocation's retry of an INIT that failed
     shutdown_at: float | None = None
     shutdown_reason: str | None = None
     invoke_count: int = 0  # every invoke seen, including those no longer kept
@@ -138,6 +139,8 @@ class EnvironmentLife:
     def take_phase(self, event: EnvironmentEvent) -> None:
         self.pid = event.pid or self.pid
         phase = event.phase
+        if phase in ("init_start", "init_done", "init_error"):
+            self.init_phase = event.init_phase
         if phase == "init_start":
             self.init_start = event.at
         elif phase == "extension_init":

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..config.catalog import Catalog
@@ -41,6 +41,7 @@ from ..runtime.response_stream import ResponseStream
 from ..runtime.runtime_api import Invocation
 from ..storage.store import RecordStore
 from .concurrency import Concurrency
+from .init_retry import FailedInit, retries_init
 from .platform_log import report_record
 from .pool import EnvironmentPool
 from .results import (
@@ -230,11 +231,8 @@ class Invoker:
             return
         fn, now = env.fn.name, time.time()
         duration = env.init_duration_ms
-        self.bus.publish(
-            EnvironmentEvent(
-                "init_error", env.id, fn, env.version, now, None, duration, None, error_type
-            )
-        )
+        event = EnvironmentEvent("init_error", env.id, fn, env.version, now, None, duration)
+        self.bus.publish(replace(event, error_type=error_type, init_phase=env.init_phase))
         self.bus.publish(EnvironmentEvent("shutdown", env.id, fn, env.version, now, reason="error"))
 
     async def _run(
@@ -260,6 +258,19 @@ class Invoker:
         self._record(call, result, started_at, start_wait_s)
         return result
 
+    async def _start(self, env: Environment, request_id: str, started_at: float) -> Outcome | None:
+        """Start ``env``: None once INIT is done, else how INIT failed."""
+        try:
+            return await env.start()
+        except SpawnError as e:
+            raise LambdaError(str(e)) from e
+        except LaunchError as e:  # no runtime to start: an init error, as in Lambda
+            env.init_duration_ms = (time.time() - started_at) * 1000  # for its INIT_REPORT
+            body = {"errorMessage": f"RequestId: {request_id} Error: {e.message}"}
+            body["errorType"] = e.error_type
+            self._publish_failed_init(env, e.error_type)
+            return Outcome("init_error", json.dumps(body).encode(), e.error_type)
+
     async def _attempt(
         self,
         env: Environment,
@@ -272,17 +283,18 @@ class Invoker:
         fn = env.fn
         init_outcome = None
         inv: Invocation | None = None
+        first_init: FailedInit | None = None  # the INIT (Phase: init) this invocation retried
+        timeout_s: float = fn.timeout
         if cold:
-            try:
-                init_outcome = await env.start()
-            except SpawnError as e:
-                raise LambdaError(str(e)) from e
-            except LaunchError as e:  # no runtime to start: an init error, as in Lambda
-                env.init_duration_ms = (time.time() - started_at) * 1000  # for its INIT_REPORT
-                body = {"errorMessage": f"RequestId: {request_id} Error: {e.message}"}
-                body["errorType"] = e.error_type
-                init_outcome = Outcome("init_error", json.dumps(body).encode(), e.error_type)
-                self._publish_failed_init(env, e.error_type)
+            init_outcome = await self._start(env, request_id, started_at)
+            if init_outcome is not None and retries_init(env):
+                # Lambda runs INIT again, in the invocation, bounded by its timeout
+                first_init = FailedInit.of(env, init_outcome, started_at)
+                env = await self.pool.replace(env)
+                env.init_phase, env.init_limit_s = "invoke", fn.timeout
+                init_outcome = await self._start(env, request_id, first_init.ended_at)
+                first_init.retry_ms = (time.time() - first_init.ended_at) * 1000
+                timeout_s = max(fn.timeout - first_init.retry_ms / 1000, 0.001)
         if self.bus.active:
             # after INIT: the timeline shows INIT, then this INVOKE
             self.bus.publish(
@@ -310,7 +322,7 @@ class Invoker:
             debugger = self.pool.debugger
             noted = debugger.invoking(request_id, call.trigger)  # an API caller's breakpoints
             try:
-                outcome = await env.invoke(inv, fn.timeout)
+                outcome = await env.invoke(inv, timeout_s)
             finally:
                 if noted:
                     debugger.invoked(request_id)
@@ -319,9 +331,13 @@ class Invoker:
         else:
             outcome = init_outcome
             outcome.log_lines = []
+        if first_init is not None:  # Duration covers the retried INIT
+            retry_ms = first_init.retry_ms
+            outcome.duration_ms = outcome.duration_ms + retry_ms if inv is not None else retry_ms
         result = build_result(
-            env, fn, request_id, started_at, cold, outcome, call.data, call.trigger, call.qualifier
-        )
+            env, fn, request_id, started_at, cold, outcome, call.data, call.trigger,
+            call.qualifier, first_init,
+        )  # fmt: skip
         if inv is not None and inv.stream is not None and inv.stream.streamed:
             result.record.stream_chunks = inv.stream.chunks  # the body: cut as any response
         if env.extensions is not None:  # the Telemetry API's platform.report (telemetry.py)

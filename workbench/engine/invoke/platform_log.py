@@ -93,13 +93,14 @@ class PlatformLog:
         )
 
     def init_report(
-        self, init_ms: float, status: str, error_type: str | None, at: float
+        self, init_ms: float, status: str, error_type: str | None, at: float, phase: str = "init"
     ) -> str | None:
+        """INIT_REPORT; ``phase`` ``invoke``: an INIT retried in an invocation (init_retry.py)."""
         if not self.config.json:
-            return init_report_line(init_ms, "init", status, error_type)
+            return init_report_line(init_ms, phase, status, error_type)
         record: dict[str, object] = {
             "initializationType": "on-demand",
-            "phase": "init",
+            "phase": phase,
             "status": status,
         }
         if error_type:

@@ -167,8 +167,25 @@ class EnvironmentPool:
         self.changed(fn.name)
         return env, True, waited
 
+    async def replace(self, env: Environment) -> Environment:
+        """A new environment, busy in the place of ``env``, whose on-demand INIT failed: the
+        invocation retries INIT in it (``init_retry.py``); ``give_back(env)`` gives it back."""
+        name = env.fn.name
+        await self.gate.enter(name)  # a start like any other (the wait is in its Duration)
+        fresh = self._new(env.fn, env.version, env.revision)
+        fresh.on_runtime_started = self.gate.leave
+        fresh.spawn_inline = self.gate.starting == 1 and not self.gate.queued
+        busy = self._busy.setdefault(name, set())
+        busy.discard(env)
+        busy.add(fresh)
+        env.replaced_by = fresh
+        self.changed(name)
+        return fresh
+
     def give_back(self, env: Environment) -> None:
         """The invocation ended: back to idle if it may serve again, else shut down."""
+        while env.replaced_by is not None:  # its INIT was retried in another
+            env = env.replaced_by
         name = env.fn.name
         self._busy.get(name, set()).discard(env)
         current = self.is_current(env)

@@ -24,6 +24,7 @@ from ..model.records import (
 )
 from ..runtime.environment import Environment, Outcome
 from ..runtime.runtime_api import MAX_PAYLOAD
+from .init_retry import FailedInit, retry_report
 from .platform_log import PlatformLog
 
 
@@ -102,8 +103,10 @@ def build_result(
     data: bytes,
     trigger: str | None,
     qualifier: str | None,
+    first_init: FailedInit | None = None,
 ) -> InvokeResult:
-    """Turn how the invocation ended into Lambda's payload, log and record."""
+    """Turn how the invocation ended into Lambda's payload, log and record; ``first_init``: the
+    failed INIT (Phase: init) that this invocation retried in ``env`` (init_retry.py)."""
     kind = outcome.kind
     status, error_type, function_error = STATUS_SUCCESS, None, None
     payload = outcome.body
@@ -150,12 +153,12 @@ def build_result(
         )
     duration = outcome.duration_ms
     restore = restore_of(env, cold)
-    init_ms = env.init_duration_ms if cold and restore is None else None
+    init_ms = env.init_duration_ms if cold and restore is None and first_init is None else None
     # Never more than Memory Size, as Lambda reports it (its cgroup never lets a function past
     # it): a peak RSS also counts pages outside RLIMIT_DATA (132/128 for a runtime killed
     # under the rlimits).
     max_memory_mb = min((env.peak_kb + 512) // 1024, fn.memory_size)
-    if in_init:
+    if in_init and first_init is None:
         duration = 0.0
     version = env.version
     record = InvocationRecord(
@@ -179,6 +182,7 @@ def build_result(
         # the whole event, when the excerpt cannot hold it (so the record can be replayed)
         payload=bytes(data) if len(data) >= EXCERPT_BYTES else None,
         paused_ms=outcome.paused_ms,  # at a debugger prompt: not in the duration, not billed
+        init_retry_ms=None if first_init is None else first_init.retry_ms,
     )
     record.cost = cost_usd(fn.memory_size, record.billed_ms)
     # Lambda's own lines in the function's log format (platform_log.py); None: filtered out.
@@ -186,11 +190,20 @@ def build_result(
     platform = PlatformLog(fn, version)
     invoked_at = started_at + (init_ms or (restore[0] if restore else 0.0)) / 1000
     ended_at = invoked_at + duration / 1000
+    if first_init is not None:  # the retry started as the first INIT ended
+        invoked_at = first_init.ended_at + first_init.retry_ms / 1000
+        ended_at = first_init.ended_at + duration / 1000
     lines: list[str | None] = []
     if restore is not None:
         lines.append(platform.restore_start(env.runs_as, started_at))
         lines.extend(env.init_log.text_lines())
         lines.append(platform.restore_report(restore[0], invoked_at))
+    elif first_init is not None:
+        lines.extend(first_init.lines(platform))
+        lines.extend(env.init_log.text_lines())  # the retry's
+        if in_init:  # it failed again
+            retry_ms = env.init_duration_ms or first_init.retry_ms
+            lines.append(retry_report(platform, outcome, retry_ms, invoked_at))
     elif cold:
         lines.append(platform.init_start(env.runs_as, started_at))
         lines.extend(env.init_log.text_lines())

@@ -45,7 +45,8 @@ class EnvironmentEvent:
     Duration), ``init_error`` (with ``error_type``), ``shutdown`` (with ``reason``: idle,
     reload, removed, timeout, crash, exit, error), ``debug_wait`` (started under an IDE debugger
     that listens on ``port`` of 127.0.0.1 and waits for it to attach; ``runtime_init`` follows
-    once it has).
+    once it has). ``init_phase``: Lambda's Phase of its INIT, ``invoke`` when an invocation
+    retries in it an on-demand INIT that failed.
     """
 
     phase: EnvironmentPhase
@@ -58,6 +59,7 @@ class EnvironmentEvent:
     reason: ShutdownReason | None = None
     error_type: str | None = None
     port: int | None = None  # debug_wait: the debugger's port
+    init_phase: Literal["init", "invoke"] = "init"
 
 
 @dataclass(slots=True, frozen=True)

@@ -67,6 +67,9 @@ class InvocationRecord:
     # external extensions' time after the runtime's response, until each asked for its next
     # event (Lambda counts it in Duration, and so does ``duration_ms``); None: no extensions
     extensions_ms: float | None = None
+    # its on-demand INIT failed (Phase: init) and this invocation ran it again (Phase: invoke):
+    # how long that took, a part of ``duration_ms`` (invoke/init_retry.py); None: no retry
+    init_retry_ms: float | None = None
 
     def event(self) -> bytes | None:
         """The whole event this invocation was given; None if only a cut excerpt survives (a

@@ -158,6 +158,11 @@ class Environment(RuntimeAPIListener):
         # snapshot (``restore_from``) and ``restored`` once it was; ``snapshot_socket`` makes
         # this environment that snapshot (invoke/snapshots.py)
         self.init_type: InitType = "on-demand"
+        # Phase: invoke when it retries, inside an invocation, an on-demand INIT that failed
+        # (invoke/init_retry.py), bounded then by the function's timeout, not INIT's 10 s
+        self.init_phase: Literal["init", "invoke"] = "init"
+        self.init_limit_s: float | None = None  # None: INIT_TIMEOUT_S
+        self.replaced_by: Environment | None = None  # the one that retried its INIT
         self.provisioned = False
         self.restore_from: Forker | None = None
         self.restored = False
@@ -263,6 +268,7 @@ class Environment(RuntimeAPIListener):
                     reason,
                     error_type,
                     port,
+                    self.init_phase,
                 )
             )
 
@@ -409,7 +415,7 @@ class Environment(RuntimeAPIListener):
         self._waiter = loop.create_future()
         # an IDE attaches (and its user steps through module code) in their own time
         # Extension INIT, Runtime INIT and Function INIT share Lambda's 10 s
-        init_left = INIT_TIMEOUT_S - self.extension_init_ms / 1000
+        init_left = self._init_limit() - self.extension_init_ms / 1000
         timer = None if self.ide else loop.call_later(init_left, self._on_init_timeout)
         try:
             outcome = await self._waiter
@@ -435,6 +441,10 @@ class Environment(RuntimeAPIListener):
         if self.state != "dead":
             self.shutdown("error")
         return outcome
+
+    def _init_limit(self) -> float:
+        """How long INIT may take: Lambda's 10 s, or what is left of the function's timeout."""
+        return INIT_TIMEOUT_S if self.init_limit_s is None else self.init_limit_s
 
     def _never_started(self) -> None:
         """The runtime will not run (its spawn failed, or Extension INIT did): undo what was
@@ -465,11 +475,12 @@ class Environment(RuntimeAPIListener):
             init_type=self.init_type,
             runtime=self.runs_as,
         )
+        self.extensions.telemetry.phase = self.init_phase
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
         join = cgroup.self_join_files() if cgroup is not None else None
         self.extensions.launch(env, str(self.fn.folder), join, command)
-        failed = await self.extensions.registered(INIT_TIMEOUT_S)
+        failed = await self.extensions.registered(self._init_limit())
         if failed is None:
             self.extension_init_ms = (time.perf_counter() - t0) * 1000
             self._publish("extension_init", duration_ms=self.extension_init_ms)
@@ -494,7 +505,7 @@ class Environment(RuntimeAPIListener):
     async def _ready_after_extensions(self) -> None:
         """INIT ends once every extension, too, waits for its next event."""
         assert self.extensions is not None
-        failed = await self.extensions.all_waiting(INIT_TIMEOUT_S)
+        failed = await self.extensions.all_waiting(self._init_limit())
         if failed is None:
             self.extensions.init_done(self.init_type, self.init_duration_ms or 0.0)  # phase "ready"
             self._resolve(Outcome("ready"))

@@ -366,6 +366,9 @@ class Telemetry:
         self.on_warning = on_warning  # a line for the function's log
         self.subscribers: dict[str, Subscriber] = {}
         self.open = True  # subscriptions are taken during INIT only [RIE]
+        # INIT's phase in its events: ``invoke`` when an invocation retries a failed INIT
+        # [RIE: doRuntimeDomainInit(..., LifecyclePhaseInvoke)]
+        self.phase = "init"
         # INIT's events so far (category, type, record, time), for subscribers still to come
         self._backlog: deque[tuple[str, str, object, float]] = deque(maxlen=INIT_BACKLOG)
         self._function = EventSplitter()
@@ -453,7 +456,7 @@ class Telemetry:
             "platform.initStart",
             {
                 "initializationType": init_type,
-                "phase": "init",
+                "phase": self.phase,
                 "runtimeVersion": runtime_version,
                 "runtimeVersionArn": runtime_arn,
             },
@@ -461,7 +464,7 @@ class Telemetry:
 
     def init_runtime_done(self, init_type: str, error_type: str | None = None) -> None:
         """The runtime's part of INIT ended: it asked ``/next`` (or failed with ``error_type``)."""
-        record: dict[str, object] = {"initializationType": init_type, "phase": "init"}
+        record: dict[str, object] = {"initializationType": init_type, "phase": self.phase}
         record.update(_status(error_type))
         self.platform("platform.initRuntimeDone", record)
 
@@ -469,7 +472,7 @@ class Telemetry:
         self, init_type: str, duration_ms: float, error_type: str | None = None
     ) -> None:
         """INIT's end (every extension waits in ``next`` too), with its duration."""
-        record: dict[str, object] = {"initializationType": init_type, "phase": "init"}
+        record: dict[str, object] = {"initializationType": init_type, "phase": self.phase}
         record.update(_status(error_type))
         record["metrics"] = {"durationMs": round(duration_ms, 2)}
         self.platform("platform.initReport", record)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .db_file import StateDatabaseError, move_aside_hint
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA_V1 = """
@@ -230,6 +230,12 @@ _SCHEMA_V11 = """
 ALTER TABLE invocations ADD COLUMN extensions_ms REAL
 """
 
+# INIT retried in the invocation (Lambda's Phase: invoke): how long the retried INIT took, a part
+# of ``duration_ms`` (NULL: the invocation retried none).
+_SCHEMA_V12 = """
+ALTER TABLE invocations ADD COLUMN init_retry_ms REAL
+"""
+
 # MIGRATIONS[n] takes a database at user_version n-1 to n.
 MIGRATIONS: dict[int, str] = {
     1: _SCHEMA_V1,
@@ -243,6 +249,7 @@ MIGRATIONS: dict[int, str] = {
     9: _SCHEMA_V9,
     10: _SCHEMA_V10,
     11: _SCHEMA_V11,
+    12: _SCHEMA_V12,
 }
 
 

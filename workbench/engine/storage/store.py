@@ -64,6 +64,7 @@ COLUMNS: tuple[str, ...] = (
     "start_wait_ms",
     "stream_chunks",
     "extensions_ms",
+    "init_retry_ms",
 )
 
 _INSERT = (
@@ -133,6 +134,7 @@ def _to_row(r: InvocationRecord) -> tuple:
         r.start_wait_ms,
         r.stream_chunks,
         r.extensions_ms,
+        r.init_retry_ms,
     )
 
 

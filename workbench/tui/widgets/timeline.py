@@ -137,12 +137,13 @@ def strip(
 def summary(env: EnvironmentLife) -> Content:
     """What the row shows, in words: INIT, how many invokes, how it is now."""
     parts: list[tuple[str, str] | str] = []
+    init = "INIT retry" if env.init_phase == "invoke" else "INIT"  # Lambda's Phase: invoke
     if env.init_error is not None:
-        parts.append((f"INIT failed: {env.init_error}", "$error"))
+        parts.append((f"{init} failed: {env.init_error}", "$error"))
     elif env.state == "initializing":
-        parts.append(("INIT…", "bold $secondary"))
+        parts.append((f"{init}…", "bold $secondary"))
     elif env.init_duration_ms is not None:
-        parts.append((f"INIT {fmt_ms(env.init_duration_ms)}", "$secondary"))
+        parts.append((f"{init} {fmt_ms(env.init_duration_ms)}", "$secondary"))
     if env.invoke_count and env.init_error is None:
         if parts:
             parts.append(" · ")
