@@ -264,6 +264,27 @@ def test_rebuilt_from_stored_records() -> None:
     assert kinds(env.segments(now=T0 + 5)) == ["init_error", "invoke", "shutdown"]
 
 
+def test_an_init_retried_in_the_invocation_is_drawn_as_its_init() -> None:
+    """A record whose invocation ran a failed INIT again (Phase: invoke): the retry is its
+    environment's INIT, and the invoke is what followed it, though Duration covers both."""
+    retried = end("r1", 0.0, 95.0, cold=True).record
+    retried.init_retry_ms = 80.0
+    env = from_records(ENV, [retried])
+    assert env is not None and env.init_phase == "invoke" and env.init_error is None
+    assert env.init_duration_ms == 80.0
+    [invoke] = env.invokes
+    assert invoke.start == pytest.approx(T0 + 0.080) and invoke.duration_ms == pytest.approx(15)
+    assert kinds(env.segments(now=T0 + 0.095)) == ["init", "invoke"]
+    assert summary(env).plain.startswith("INIT retry 80")
+
+    again = end("r2", 0.0, 80.0, cold=True, status="error", error_type="Runtime.ExitError")
+    again.record.init_retry_ms = 80.0  # and it failed too
+    env = from_records(ENV, [again.record])
+    assert env is not None and env.init_error == "Runtime.ExitError"
+    assert (env.state, env.shutdown_reason) == ("dead", "error")
+    assert summary(env).plain == "INIT retry failed: Runtime.ExitError · ✕ error"
+
+
 # --------------------------------------------------------------------- the tab, live
 
 HELLO = """

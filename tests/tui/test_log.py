@@ -395,6 +395,20 @@ def test_the_record_shows_its_extensions_post_invocation_time() -> None:
     assert "Extensions" not in header(made_up(2)).plain
 
 
+def test_the_record_says_its_init_ran_again_in_the_invocation() -> None:
+    """An invocation that retried a failed INIT (Lambda's Phase: invoke): the record says how
+    long the retry took, part of its Duration; an invocation that retried none says nothing."""
+    from workbench.tui.screens.record import header
+
+    record = made_up(1)
+    record.init_retry_ms = 80.49
+    assert (
+        "INIT failed and ran again in this invocation: 80.49 ms (Phase: invoke: in Duration,"
+        " billed)" in header(record).plain
+    )
+    assert "ran again" not in header(made_up(2)).plain
+
+
 def test_durations_fit_their_columns_in_seconds_from_10_s() -> None:
     assert time_text(137.421) == "137.42 ms" and time_text(9999.99) == "9999.99 ms"
     assert time_text(12_345.6) == "12.35 s" and time_text(900_000) == "900.0 s"

@@ -183,12 +183,14 @@ class EnvironmentLife:
 
     def take_record(self, record: InvocationRecord) -> None:
         invoke = self._by_request.get(record.request_id)
+        # an INIT retried in the invocation (Phase: invoke) is in its Duration: drawn as INIT
+        retry_ms = (record.init_retry_ms or 0.0) if record.cold else 0.0
         if invoke is None:  # its start was not seen (dropped, or rebuilt from the store)
-            start = record.started_at
+            start = record.started_at + retry_ms / 1000
             if record.cold and record.init_duration_ms is not None:
                 start += record.init_duration_ms / 1000
             invoke = self._add(Invoke(record.request_id, start, record.cold))
-        invoke.duration_ms = record.duration_ms
+        invoke.duration_ms = max(record.duration_ms - retry_ms, 0.0)
         invoke.status = record.status
         invoke.error_type = record.error_type
         invoke.extensions_ms = record.extensions_ms
@@ -345,5 +347,13 @@ def from_records(env_id: str, records: Iterable[InvocationRecord]) -> Environmen
                 env.init_error = record.error_type or "Runtime.Unknown"
                 env.shutdown_at = record.started_at + record.init_duration_ms / 1000
                 env.shutdown_reason = "error"  # the engine retires a failed INIT at once
+        elif record.cold and record.init_retry_ms is not None:  # this INIT was the retry
+            # (from the invocation's start: the failed INIT before it is not in the record)
+            env.init_phase, env.init_start = "invoke", record.started_at
+            env.init_duration_ms = record.init_retry_ms
+            if record.duration_ms == record.init_retry_ms and record.status != "success":
+                env.init_error = record.error_type or "Runtime.Unknown"  # it failed too
+                env.shutdown_at = record.started_at + record.init_retry_ms / 1000
+                env.shutdown_reason = "error"
         env.take_record(record)
     return env

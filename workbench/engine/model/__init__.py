@@ -31,6 +31,7 @@ from .limits import check_payload_size, payload_limit
 from .records import (
     end_line,
     extensions_text,
+    init_retry_text,
     paused_text,
     runtime_version_arn,
     start_line,
@@ -57,6 +58,7 @@ __all__ = [
     "check_payload_size",
     "end_line",
     "extensions_text",
+    "init_retry_text",
     "new_uuid",
     "paused_text",
     "start_wait_text",

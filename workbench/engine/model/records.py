@@ -94,6 +94,15 @@ def extensions_text(extensions_ms: float) -> str:
     )
 
 
+def init_retry_text(init_retry_ms: float) -> str:
+    """An invocation that ran a failed INIT again (Lambda's Phase: invoke), for the workbench's
+    own displays (Lambda's log says it with INIT_REPORT lines, REPORT's Duration counts it)."""
+    return (
+        f"INIT failed and ran again in this invocation: {init_retry_ms:.2f} ms"
+        " (Phase: invoke: in Duration, billed)"
+    )
+
+
 def paused_text(paused_ms: float) -> str:
     """How long a handler sat at a debugger prompt, for the workbench's own displays (Lambda's
     REPORT line has no such field: it stays Lambda's)."""

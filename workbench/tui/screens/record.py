@@ -26,7 +26,13 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from ...engine import Engine, InvocationRecord
-from ...engine.model import AsyncEventChanged, extensions_text, paused_text, start_wait_text
+from ...engine.model import (
+    AsyncEventChanged,
+    extensions_text,
+    init_retry_text,
+    paused_text,
+    start_wait_text,
+)
 from .. import log_lines
 from ..content_fields import ContentFieldStatic
 from ..fields import FIELD_SPACE, together
@@ -89,6 +95,8 @@ def header(r: InvocationRecord, queued: AsyncEvent | None = None) -> Content:
     ]
     if r.start_wait_ms:
         lines.append(Content.styled(start_wait_text(r.start_wait_ms), "$warning"))
+    if r.init_retry_ms is not None:
+        lines.append(Content.styled(init_retry_text(r.init_retry_ms), "$warning"))
     if r.extensions_ms is not None:
         lines.append(Content.styled(extensions_text(r.extensions_ms), "$secondary"))
     if r.paused_ms:
