@@ -215,6 +215,70 @@ async def test_a_node_runtime_starts_through_its_wrapper(engine: Engine) -> None
     assert any(a.startswith("--max-old-space-size=") for a in out["execArgv"])
 
 
+NODE_WRAPPED = (
+    "import fs from 'node:fs';\n"
+    "export const handler = async () => ({wrapped: process.env.WRAPPED ?? null,"
+    " seen: process.env.WRAPPER_SAW ?? null, pid: process.pid,"
+    " taskRoot: process.env.LAMBDA_TASK_ROOT,"
+    " hostFolder: fs.existsSync(process.env.HOST_FOLDER)});\n"
+)
+
+
+def _node_wrapped(root: Path, name: str) -> Path:
+    folder = root / name
+    folder.mkdir()
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper", "HOST_FOLDER": str(folder)}
+    (folder / "function.toml").write_text(
+        f'runtime = "nodejs20.x"\nhandler = "index.handler"\nenvironment = {toml_value(env)}\n'
+    )
+    (folder / "index.mjs").write_text(NODE_WRAPPED)
+    wrapper = (
+        '#!/bin/sh\nexport WRAPPED=node-wrapper\nexport WRAPPER_SAW="$(id -u) $0"\nexec "$@"\n'
+    )
+    _executable(folder / "wrapper", wrapper)
+    return folder
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+async def test_every_cold_start_of_a_wrapped_node_function_goes_through_its_wrapper(
+    engine: Engine,
+) -> None:
+    """A started Node kept ready for the next cold start (a standby) would skip the wrapper:
+    a wrapped function never takes one."""
+    _node_wrapped(engine.roots[0], "nodewrap")
+    engine.load_functions()
+    first = body(await engine.invoke("nodewrap", b"{}"))
+    assert first["wrapped"] == "node-wrapper"
+    assert engine.pool.standbys is not None and engine.pool.standbys.keys() == []
+    engine.pool.retire_idle("nodewrap", "idle", latest_only=False)
+    second = body(await engine.invoke("nodewrap", b"{}"))
+    assert second["wrapped"] == "node-wrapper" and second["pid"] != first["pid"]
+    assert not any(e.from_standby for e in engine.pool.environments("nodewrap"))
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+async def test_a_node_wrapper_runs_inside_the_functions_namespaces(
+    function_root: Path, tmp_path: Path
+) -> None:
+    """Under ``auto`` a Node.js wrapper at its Lambda path starts inside the namespaces, as
+    the runtime it execs: it is /var/task/wrapper, run as sbx_user1051, the host's folder gone."""
+    settings = EngineSettings(
+        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation="auto"
+    )
+    async with Engine([function_root], settings) as engine:
+        _node_wrapped(function_root, "nodewrapns")
+        engine.load_functions()
+        result = await engine.invoke("nodewrapns", b"{}")
+
+        assert result.function_error is None, body(result)
+        out = body(result)
+        assert out["wrapped"] == "node-wrapper"
+        assert out["seen"] == "993 /var/task/wrapper"
+        assert out["taskRoot"] == "/var/task" and out["hostFolder"] is False
+        [env] = engine.environments("nodewrapns")
+        assert env.namespaced is True
+
+
 async def test_a_wrapped_python_function_runs_outside_namespaces_and_says_so(
     function_root: Path, tmp_path: Path
 ) -> None:

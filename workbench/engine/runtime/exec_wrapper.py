@@ -10,9 +10,11 @@ started from a script file (``runtimes/python/workbench_start.py``), not with ``
 
 The path is a Lambda path: ``/var/task/…`` is the function's folder, ``/opt/…`` its layers (a
 later layer's file wins, as files extracted later into ``/opt`` would); any other absolute path is
-taken as it is. The wrapper runs on the host's paths with the cgroup and rlimits (it starts
-before our runtime could enter its namespaces), behind the gate: it is limited before its first
-instruction like the runtime it starts.
+taken as it is. A Node.js runtime's wrapper at a Lambda path runs inside the function's
+namespaces (the launcher enters them, then execs the wrapper: ``sandboxed_launch.py``); a Python
+one runs on the host's paths with the cgroup and rlimits (it starts before our runtime could
+enter its namespaces), behind the gate: it is limited before its first instruction like the
+runtime it starts.
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ def wants_wrapper(fn: FunctionConfig) -> bool:
     if family == "python":
         return fn.runtime_client != "awslambdaric"
     return family == "nodejs"
+
+
+def runs_inside(fn: FunctionConfig) -> bool:
+    """Does the wrapper run inside the function's namespaces (where it has them)? A Node.js
+    runtime's, named by its Lambda path: the launcher execs it there, as Lambda's bootstrap
+    would. A Python one starts our runtime, which enters them itself after it."""
+    value = fn.environment.get(WRAPPER_VAR, "")
+    lambda_path = value.startswith((TASK_ROOT + "/", OPT + "/"))
+    return runtime_family(fn.runtime) == "nodejs" and lambda_path
 
 
 def resolve(fn: FunctionConfig) -> Path | str:

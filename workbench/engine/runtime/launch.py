@@ -126,9 +126,10 @@ def enters_namespaces(fn: FunctionConfig) -> bool:
     """Does ``fn``'s runtime enter its own namespaces (where the machine allows it)? Our
     Python runtime client does itself (``runtimes/python/workbench_sandbox.py``); AWS's client,
     Node and custom runtimes behind a launcher that enters them first (``sandboxed_launch.py``).
-    Its external extensions enter the same (``extension_sandbox.py``). Not a function started
-    by a wrapper script, which runs before the runtime could enter them."""
-    return not exec_wrapper.wants_wrapper(fn)
+    Its external extensions enter the same (``extension_sandbox.py``). A Node.js runtime's
+    wrapper script at a Lambda path (``/var/task/…``, ``/opt/…``) runs inside them, behind the
+    launcher; not a Python one, which runs before our runtime could enter them."""
+    return not exec_wrapper.wants_wrapper(fn) or exec_wrapper.runs_inside(fn)
 
 
 def launch(

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from ..config.function import FunctionConfig, runtime_family
+from . import exec_wrapper
 from .launch import (
     PYTHON_BREAKPOINT,
     RUNTIMES_DIR,
@@ -67,6 +68,11 @@ def launch_in_namespaces(
         }
         argv = [node, node_heap_flag(fn), f"{RUNTIME_DIR}/bootstrap.js"]
         binds.append(node)
+        if exec_wrapper.wants_wrapper(fn):  # runs_inside: at its Lambda path, seen as there
+            wrapper = exec_wrapper.resolve(fn)
+            if isinstance(wrapper, str):  # UNVERIFIED, as launch._wrapper: the runtime's exit
+                raise LaunchError("Runtime.ExitError", wrapper)
+            argv = [fn.environment[exec_wrapper.WRAPPER_VAR], *argv]
     elif family == "python":  # AWS's client (ours enters them itself: launch._python_namespaced)
         missing = missing_client(fn)
         if missing is not None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import IO, Literal
 
 from ..config.function import FunctionConfig, runtime_family
+from . import exec_wrapper
 from .cgroups import EnvCgroup
 from .forkserver import ForkedProcess
 from .isolation import Isolation
@@ -73,7 +74,7 @@ ENVIRON_SPACE = 65536  # bytes of /proc/PID/environ the function's variables may
 
 # argv of the runtime (node, its flags, bootstrap.js), the memory size, a cgroup or not
 Key = tuple[tuple[str, ...], int, bool]
-Refusal = Literal["not node", "debugger", "extensions", "own libraries", "variables"]
+Refusal = Literal["not node", "debugger", "extensions", "own libraries", "variables", "wrapper"]
 
 
 def refusal(fn: FunctionConfig, how: Launch, *, debug: bool, extensions: bool) -> Refusal | None:
@@ -83,11 +84,13 @@ def refusal(fn: FunctionConfig, how: Launch, *, debug: bool, extensions: bool) -
     ``NODE_OPTIONS``, say), or native libraries of its own in ``lib/`` or its folder (the dynamic
     linker read ``LD_LIBRARY_PATH``, whose paths name the task root, at the standby's start)
     need a Node started for this function. Extensions are started first, in a cgroup made for
-    them, which the standby's own cannot be."""
+    them, which the standby's own cannot be. A wrapper script starts Node itself."""
     if runtime_family(fn.runtime) != "nodejs" or how.argv[-1] != str(NODE_BOOTSTRAP):
         return "not node"
     if debug:
         return "debugger"
+    if exec_wrapper.wants_wrapper(fn):
+        return "wrapper"
     if extensions:
         return "extensions"
     if READ_AT_START & set(fn.environment):
