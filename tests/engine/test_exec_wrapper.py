@@ -279,27 +279,54 @@ async def test_a_node_wrapper_runs_inside_the_functions_namespaces(
         assert env.namespaced is True
 
 
-async def test_a_wrapped_python_function_runs_outside_namespaces_and_says_so(
+async def test_a_python_wrapper_runs_inside_the_namespaces_and_one_at_a_host_path_outside(
     function_root: Path, tmp_path: Path
 ) -> None:
-    """Where the engine would put a Python runtime in its namespaces, a wrapper runs first on
-    the host's paths: the function runs with its cgroup and rlimits, its task root the folder."""
+    """Under ``auto`` a wrapper at its Lambda path (AWS's Python example: options in before the
+    runtime's script) starts inside the function's namespaces, as does the runtime it execs; a
+    wrapper named by a host path is the host's, and the function runs outside them (with its
+    cgroup and rlimits, its task root the folder)."""
     settings = EngineSettings(
         keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation="auto"
     )
     async with Engine([function_root], settings) as engine:
+        handler = PY_HANDLER.replace(
+            '"task_root"',
+            '"uid": os.getuid(), "argv0": os.environ.get("WRAPPER_ARGV"), "task_root"',
+        )
         folder = add_function(
             engine,
             "wrappedns",
-            PY_HANDLER,
+            handler,
             environment={"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper"},
         )
-        _executable(folder / "wrapper", '#!/bin/sh\nexport WRAPPED_BY=sh\nexec "$@"\n')
+        wrapper = PY_WRAPPER.replace(
+            'printf \'%s\\n\' "$@" > "$WRAPPER_LOG"', 'export WRAPPER_ARGV="$*"'
+        )
+        _executable(folder / "wrapper", wrapper)
 
         result = await engine.invoke("wrappedns", b"{}")
 
         assert result.function_error is None, body(result)
-        assert body(result)["wrapped_by"] == "sh"
-        assert body(result)["task_root"] == str(folder)
+        out = body(result)
+        assert out["wrapped_by"] == "/var/task/wrapper" and out["uid"] == 993
+        assert out["task_root"] == "/var/task"
+        assert out["xoptions"] == {"wrapped_option": "yes"}  # in before the script, as AWS's
+        assert out["argv0"].endswith(" -I -S /var/runtime/workbench_start.py")
         [env] = engine.environments("wrappedns")
+        assert env.namespaced is True
+
+        outside = add_function(engine, "wrappedhost", PY_HANDLER)
+        _executable(outside / "wrapper", '#!/bin/sh\nexport WRAPPED_BY=sh\nexec "$@"\n')
+        add_function(
+            engine,
+            "wrappedhost",
+            PY_HANDLER,
+            environment={"AWS_LAMBDA_EXEC_WRAPPER": str(outside / "wrapper")},
+        )
+        result = await engine.invoke("wrappedhost", b"{}")
+        assert result.function_error is None, body(result)
+        assert body(result)["wrapped_by"] == "sh"
+        assert body(result)["task_root"] == str(outside)
+        [env] = engine.environments("wrappedhost")
         assert env.namespaced is False

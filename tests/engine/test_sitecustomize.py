@@ -49,7 +49,7 @@ async def test_a_layers_sitecustomize_runs_once_when_pythonpath_names_its_folder
     assert body(await engine.invoke("plain", b"{}")) == {"hooked": None, "loaded": False}
 
 
-async def test_a_wrapper_scripts_pythonpath_hook_runs(engine: Engine, function_root: Path) -> None:
+def _instrument_layer(function_root: Path) -> None:
     """OpenTelemetry's shape: the wrapper puts its own folder on PYTHONPATH and execs."""
     layer = function_root / "layers" / "instrument"
     (layer / "hooks").mkdir(parents=True)
@@ -59,6 +59,10 @@ async def test_a_wrapper_scripts_pythonpath_hook_runs(engine: Engine, function_r
         '#!/bin/sh\nexport PYTHONPATH="$(dirname "$0")/hooks:$PYTHONPATH"\nexec "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+
+
+async def test_a_wrapper_scripts_pythonpath_hook_runs(engine: Engine, function_root: Path) -> None:
+    _instrument_layer(function_root)
     add_function(
         engine,
         "wrapped",
@@ -113,3 +117,17 @@ async def test_in_namespaces_too(function_root: Path, tmp_path: Path) -> None:
         result = await engine.invoke("boxed", b"{}")
         assert result.function_error is None, body(result)
         assert body(result) == {"hooked": "opt", "loaded": True}
+        # the wrapper runs inside too: its own folder is /opt, where it puts its hooks
+        _instrument_layer(function_root)
+        add_function(
+            engine,
+            "boxedwrap",
+            HANDLER,
+            layers=["../layers/instrument"],
+            environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/instrument"},
+        )
+        result = await engine.invoke("boxedwrap", b"{}")
+        assert result.function_error is None, body(result)
+        assert body(result) == {"hooked": "wrapper", "loaded": True}
+        [env] = engine.environments("boxedwrap")
+        assert env.namespaced

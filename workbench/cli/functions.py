@@ -71,7 +71,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print_table(rows)
     print(
         "namespaces: every function gets its own (/var/task read-only, a private /tmp, "
-        "nothing else of the host; its extensions share them), except one with a wrapper script"
+        "nothing else of the host; its extensions share them), except one whose wrapper script "
+        "is a host path"
         if not why_not
         else f"namespaces: none ({why_not})"
     )

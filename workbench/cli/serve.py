@@ -110,7 +110,7 @@ async def serve(
                 print(f"  {isolation.describe_namespaces()}", file=out)
                 print(f"  {isolation.not_stopped()}", file=out)
                 print(f"  {isolation.describe_tmp()}", file=out)
-                if isolation.namespaces:  # what functions with a wrapper script get
+                if isolation.namespaces:  # what a function with a host-path wrapper gets
                     print(f"  without namespaces, {isolation.not_stopped(False)}", file=out)
             print(credentials_line(engine), file=out)
             for line in [*interpreter_lines(engine), *debug_lines(engine)]:

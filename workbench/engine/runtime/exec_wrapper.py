@@ -10,11 +10,10 @@ started from a script file (``runtimes/python/workbench_start.py``), not with ``
 
 The path is a Lambda path: ``/var/task/…`` is the function's folder, ``/opt/…`` its layers (a
 later layer's file wins, as files extracted later into ``/opt`` would); any other absolute path is
-taken as it is. A Node.js runtime's wrapper at a Lambda path runs inside the function's
-namespaces (the launcher enters them, then execs the wrapper: ``sandboxed_launch.py``); a Python
-one runs on the host's paths with the cgroup and rlimits (it starts before our runtime could
-enter its namespaces), behind the gate: it is limited before its first instruction like the
-runtime it starts.
+taken as it is. A wrapper at a Lambda path runs inside the function's namespaces (the launcher
+enters them, then execs the wrapper: ``sandboxed_launch.py``); any other runs on the host's
+paths. Either way it has the cgroup and rlimits, and starts only once they are in place, like
+the runtime it starts.
 """
 
 from __future__ import annotations
@@ -47,12 +46,12 @@ def wants_wrapper(fn: FunctionConfig) -> bool:
 
 
 def runs_inside(fn: FunctionConfig) -> bool:
-    """Does the wrapper run inside the function's namespaces (where it has them)? A Node.js
-    runtime's, named by its Lambda path: the launcher execs it there, as Lambda's bootstrap
-    would. A Python one starts our runtime, which enters them itself after it."""
+    """Does the wrapper run inside the function's namespaces (where it has them)? One named by
+    its Lambda path (``/var/task/…``, ``/opt/…``): the launcher enters them, then execs it
+    there with the runtime's command, as Lambda's bootstrap would (``sandboxed_launch.py``).
+    Any other path is the host's, and runs outside them."""
     value = fn.environment.get(WRAPPER_VAR, "")
-    lambda_path = value.startswith((TASK_ROOT + "/", OPT + "/"))
-    return runtime_family(fn.runtime) == "nodejs" and lambda_path
+    return wants_wrapper(fn) and value.startswith((TASK_ROOT + "/", OPT + "/"))
 
 
 def resolve(fn: FunctionConfig) -> Path | str:

@@ -33,8 +33,12 @@ NOT_STOPPED_IN_NAMESPACES = (
 )
 # what runs in namespaces: every runtime (our Python client enters them itself; Node.js, custom
 # runtimes and awslambdaric behind a launcher; external extensions behind the same launcher:
-# extension_sandbox.py), except one started by a wrapper script
-NAMESPACED = "every function (and its extensions) without a wrapper script"
+# extension_sandbox.py; a wrapper script at its Lambda path behind the same launcher), except one
+# whose wrapper script is named by a host path
+NAMESPACED = (
+    "every function (its extensions and wrapper script too), except one whose wrapper is a "
+    "host path"
+)
 
 
 def namespaces_here() -> str:

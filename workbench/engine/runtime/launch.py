@@ -126,9 +126,9 @@ def enters_namespaces(fn: FunctionConfig) -> bool:
     """Does ``fn``'s runtime enter its own namespaces (where the machine allows it)? Our
     Python runtime client does itself (``runtimes/python/workbench_sandbox.py``); AWS's client,
     Node and custom runtimes behind a launcher that enters them first (``sandboxed_launch.py``).
-    Its external extensions enter the same (``extension_sandbox.py``). A Node.js runtime's
-    wrapper script at a Lambda path (``/var/task/…``, ``/opt/…``) runs inside them, behind the
-    launcher; not a Python one, which runs before our runtime could enter them."""
+    Its external extensions enter the same (``extension_sandbox.py``). A wrapper script at a
+    Lambda path (``/var/task/…``, ``/opt/…``) runs inside them, behind the launcher; one at a
+    host path runs outside them, and so does the runtime it starts."""
     return not exec_wrapper.wants_wrapper(fn) or exec_wrapper.runs_inside(fn)
 
 
@@ -148,7 +148,8 @@ def launch(
     Lambda's (``/var/runtime``, ``/opt``).
     """
     family = runtime_family(fn.runtime)
-    if namespaced and family == "python" and fn.runtime_client != "awslambdaric":
+    ours = family == "python" and fn.runtime_client != "awslambdaric"
+    if namespaced and ours and not exec_wrapper.wants_wrapper(fn):
         return _python_namespaced(fn, python, pycache_dir)
     if namespaced:
         from .sandboxed_launch import launch_in_namespaces

@@ -19,6 +19,8 @@ from ..config.function import FunctionConfig, runtime_family
 from . import exec_wrapper
 from .launch import (
     PYTHON_BREAKPOINT,
+    PYTHON_PATHS_VAR,
+    PYTHON_START_SCRIPT,
     RUNTIMES_DIR,
     Launch,
     LaunchError,
@@ -68,12 +70,20 @@ def launch_in_namespaces(
         }
         argv = [node, node_heap_flag(fn), f"{RUNTIME_DIR}/bootstrap.js"]
         binds.append(node)
-        if exec_wrapper.wants_wrapper(fn):  # runs_inside: at its Lambda path, seen as there
-            wrapper = exec_wrapper.resolve(fn)
-            if isinstance(wrapper, str):  # UNVERIFIED, as launch._wrapper: the runtime's exit
-                raise LaunchError("Runtime.ExitError", wrapper)
-            argv = [fn.environment[exec_wrapper.WRAPPER_VAR], *argv]
-    elif family == "python":  # AWS's client (ours enters them itself: launch._python_namespaced)
+    elif family == "python" and fn.runtime_client != "awslambdaric":  # ours, behind a wrapper
+        # (without one, ours enters them itself: launch._python_namespaced); the wrapper gets
+        # the runtime's script last, as in launch.launch
+        runtime_mount = str(RUNTIMES_DIR / "python")
+        layers = python_layer_paths(fn, python, merged=True)
+        env = {
+            "PATH": f"{os.path.dirname(os.path.realpath(python))}:{PATH}",
+            PYTHON_PATHS_VAR: ":".join([*layers, RUNTIME_DIR]),
+            "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
+        }
+        script = f"{RUNTIME_DIR}/{PYTHON_START_SCRIPT.name}"
+        argv = [os.path.realpath(python), "-I", "-S", script]
+        binds.append(python)
+    elif family == "python":  # AWS's client
         missing = missing_client(fn)
         if missing is not None:
             raise missing
@@ -96,6 +106,11 @@ def launch_in_namespaces(
             inside = f"{OPT}/{found.name}"
         env = {"PATH": PATH}
         argv = [inside]
+    if exec_wrapper.wants_wrapper(fn):  # runs_inside: at its Lambda path, seen as there
+        wrapper = exec_wrapper.resolve(fn)
+        if isinstance(wrapper, str):  # UNVERIFIED, as launch._wrapper: the runtime's exit
+            raise LaunchError("Runtime.ExitError", wrapper)
+        argv = [fn.environment[exec_wrapper.WRAPPER_VAR], *argv]
     cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
     prefixes = [p for p in (_install_prefix(b) for b in binds) if p is not None]
     if any(FIELD in arg for arg in argv):
