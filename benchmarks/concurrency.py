@@ -69,7 +69,7 @@ def start_serve(root: Path, state: Path, options: list[str]) -> tuple[subprocess
     log = state / "serve.log"
     state.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0", "--http-port", "0"]
         + ["--state-dir", str(state), *options],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
