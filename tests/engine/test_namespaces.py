@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import add_function, body, make_layer, until
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.runtime.namespaces import probe
+from workbench.engine.runtime.namespaces import ETC, etc_view, probe
 
 pytestmark = pytest.mark.skipif(
     bool(probe()), reason=f"this machine gives no namespaces: {probe()}"
@@ -41,6 +41,12 @@ async def sandboxed(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine
 
 LOOK = """
 import json, os, pwd, signal
+
+def _write(path):
+    try:
+        open(path, "a").close()
+    except OSError as e:
+        return e.errno
 
 def handler(event, context):
     kind = event["kind"]
@@ -68,6 +74,13 @@ def handler(event, context):
         except OSError as e:
             return {"error": str(e)}
         return {"ppid": os.getppid()}
+    if kind == "etc":
+        import socket
+        return {
+            "etc": sorted(os.listdir("/etc")), "write": _write("/etc/hosts"),
+            "sandbox": socket.gethostbyname("sandbox.localdomain"),
+            "certs": os.path.exists("/etc/ssl/certs"),
+        }
     if kind == "remount":
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -108,6 +121,49 @@ async def test_nothing_else_of_the_host_is_there(
     ]
     seen = body(await sandboxed.invoke("look", json.dumps({"kind": "exists", "paths": paths})))
     assert seen == {**{p: False for p in paths[:-1]}, "/var/task/app.py": True}
+
+
+async def test_etc_holds_what_a_runtime_needs_in_one_read_only_view(sandboxed: Engine) -> None:
+    """/etc is the engine's view (one mount): the entries a runtime needs, Lambda's user, the
+    sandbox's own name (an extension's telemetry listener binds sandbox.localdomain), no
+    private keys, nothing else of the host's configuration; read-only."""
+    add_function(sandboxed, "look", LOOK)
+    seen = body(await sandboxed.invoke("look", json.dumps({"kind": "etc"})))
+    assert {"passwd", "group", "hosts", "resolv.conf", "ld.so.cache"} <= set(seen["etc"])
+    assert not {"shadow", "sudoers", "machine-id"} & set(seen["etc"])
+    assert set(seen["etc"]) <= {*ETC, "passwd", "group"}
+    assert seen["sandbox"] == "127.0.0.1"
+    assert seen["write"] == 30  # EROFS
+    assert seen["certs"] is os.path.isdir("/etc/ssl/certs")
+
+
+def test_the_etc_view_is_made_once_and_again_when_an_entry_changes(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    (etc / "ssl" / "private").mkdir(parents=True)
+    (etc / "ssl" / "private" / "key.pem").write_text("secret")
+    (etc / "ssl" / "certs").mkdir()
+    (etc / "ssl" / "certs" / "ca.pem").symlink_to("/usr/share/ca-certificates/ca.crt")
+    (etc / "hosts").write_text("127.0.0.1\tlocalhost\n")
+    (etc / "resolv.conf").write_text("nameserver 10.0.0.1\n")
+    (etc / "shadow").write_text("root:x\n")  # not in ETC: never copied
+    root = tmp_path / "engine"
+
+    view = Path(etc_view(root, str(etc)))
+    assert sorted(p.name for p in view.iterdir()) == [
+        "group", "hosts", "passwd", "resolv.conf", "ssl"
+    ]  # fmt: skip
+    assert (
+        view / "hosts"
+    ).read_text() == "127.0.0.1\tlocalhost\n127.0.0.1\tsandbox.localdomain sandbox\n"
+    assert "sbx_user1051:x:993:990:" in (view / "passwd").read_text()
+    assert not (view / "ssl" / "private").exists()  # no private keys
+    assert os.readlink(view / "ssl" / "certs" / "ca.pem") == "/usr/share/ca-certificates/ca.crt"
+    assert etc_view(root, str(etc)) == str(view)  # unchanged: the same view
+
+    (etc / "resolv.conf").write_text("nameserver 192.168.1.1\n")  # another network
+    again = Path(etc_view(root, str(etc)))
+    assert again != view and (again / "resolv.conf").read_text() == "nameserver 192.168.1.1\n"
+    assert view.exists()  # environments started with it may still use it
 
 
 async def test_var_task_is_read_only_and_tmp_is_private(

@@ -334,6 +334,7 @@ class Environment(RuntimeAPIListener):
                     runtime_dir=how.sandbox_runtime,
                     tmpdir=self.tmpdir,
                     root=namespaces.mount_point(self.tmp_root),
+                    etc=namespaces.etc_view(self.tmp_root),
                     checked_sources=self.checked_sources,
                     in_place=how.sandbox_binds,
                 )

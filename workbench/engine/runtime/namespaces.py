@@ -12,6 +12,7 @@ the runtime removes from the handler's environment.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,89 @@ def mount_point(tmp_root: Path) -> str:
     return str(path)
 
 
+# The host's /etc entries a runtime needs (names, certificates, time zones, the dynamic linker);
+# not the host's users, shadow files, private keys or anything else of its configuration. (The
+# sandbox keeps the same list, for a description that has no view: workbench_sandbox.ETC.)
+ETC = (
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "ssl",
+    "pki",
+    "crypto-policies",
+    "resolv.conf",
+    "hosts",
+    "host.conf",
+    "nsswitch.conf",
+    "gai.conf",
+    "protocols",
+    "services",
+    "localtime",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "mime.types",
+    "os-release",
+)
+UID, GID, USER = 993, 990, "sbx_user1051"  # workbench_sandbox's: the user a handler runs as
+# Lambda's name for the environment itself: an extension's Telemetry API listener binds it
+# ("http://sandbox.localdomain:${PORT}" [DG:telemetry-api])
+SANDBOX_NAMES = "127.0.0.1\tsandbox.localdomain sandbox\n"
+_etc_views: dict[Path, tuple[tuple[object, ...], str]] = {}
+
+
+def etc_view(tmp_root: Path, source: str = "/etc") -> str:
+    """A folder that every environment binds at ``/etc`` in one mount (instead of one per
+    entry): copies of the host's ``ETC`` entries (symlinks inside folders kept: they point
+    into ``/usr``), Lambda's user in ``passwd`` and ``group``, ``sandbox.localdomain`` in
+    ``hosts``. Made again when an entry changed (a new ``resolv.conf`` on another network);
+    an older view stays while environments use it, and goes with ``tmp_root``."""
+    stamp = tuple(_stamp(f"{source}/{name}") for name in ETC)
+    made = _etc_views.get(tmp_root)
+    if made is not None and made[0] == stamp and os.path.isdir(made[1]):
+        return made[1]
+    tmp_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    view = tempfile.mkdtemp(prefix=".etc-", dir=tmp_root)
+    os.chmod(view, 0o755)
+    for name in ETC:
+        entry, target = f"{source}/{name}", os.path.join(view, name)
+        try:
+            if os.path.isdir(entry):
+                # no private keys (/etc/ssl/private): Lambda's environment has none
+                shutil.copytree(entry, target, symlinks=True, ignore=_private)
+            elif os.path.exists(entry):
+                shutil.copyfile(entry, target)
+        except OSError:  # unreadable: left out, as the bind it replaces would show nothing
+            continue
+    with open(os.path.join(view, "hosts"), "a") as hosts:
+        hosts.write(SANDBOX_NAMES)
+    _write(
+        view,
+        "passwd",
+        f"root:x:0:0:root:/root:/sbin/nologin\n{USER}:x:{UID}:{GID}::/home/{USER}:/sbin/nologin\n",
+    )
+    _write(view, "group", f"root:x:0:\n{USER}:x:{GID}:\n")
+    _etc_views[tmp_root] = (stamp, view)
+    return view
+
+
+def _stamp(path: str) -> object:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _private(folder: str, names: list[str]) -> set[str]:
+    return {"private"} & set(names)
+
+
+def _write(folder: str, name: str, text: str) -> None:
+    with open(os.path.join(folder, name), "w") as f:
+        f.write(text)
+
+
 def spec(
     fn: FunctionConfig,
     *,
@@ -85,11 +169,13 @@ def spec(
     root: str,
     checked_sources: Mapping[str, str],
     in_place: Sequence[str] = (),
+    etc: str | None = None,
 ) -> str:
     """The ``SPEC_VAR`` value for an environment of ``fn`` (records of fields, as
     ``workbench_sandbox.parse`` reads them); raises ``ValueError`` for a path it cannot hold.
     ``runtime_dir``: the runtime client's folder, at ``/var/runtime`` (None: left empty);
-    ``in_place``: folders bound read-only at their own path (an interpreter's install)."""
+    ``in_place``: folders bound read-only at their own path (an interpreter's install);
+    ``etc``: the folder bound at ``/etc`` (``etc_view``; None: the sandbox binds each entry)."""
     folder = fn.folder.resolve()
     binds: list[tuple[str, str, str]] = [(str(folder), TASK_ROOT, "ro")]
     if runtime_dir is not None:
@@ -105,6 +191,8 @@ def spec(
         over.append((copy, f"{TASK_ROOT}/{relative}"))
     layers = [str(layer.resolve()) for layer in fn.layers if layer.is_dir()]
     records: list[tuple[str, ...]] = [("root", root)]
+    if etc is not None:
+        records.append(("etc", etc))
     records += [("bind", *bind) for bind in binds]
     records += [("over", *item) for item in over]
     records += [("opt", layer) for layer in layers]

@@ -204,12 +204,15 @@ RECORD, FIELD = "\x1e", "\x1f"  # (no JSON parser is loaded yet; neither occurs 
 
 def parse(raw):
     """The engine's description (``engine/runtime/namespaces.py``): records of fields,
-    ``root PATH`` / ``bind SOURCE TARGET ro|rw`` / ``over SOURCE TARGET`` / ``opt LAYER``."""
-    spec = {"root": None, "binds": [], "over": [], "opt": []}
+    ``root PATH`` / ``etc VIEW`` / ``bind SOURCE TARGET ro|rw`` / ``over SOURCE TARGET`` /
+    ``opt LAYER``."""
+    spec = {"root": None, "etc": None, "binds": [], "over": [], "opt": []}
     for record in raw.split(RECORD):
         kind, *fields = record.split(FIELD)
         if kind == "root" and len(fields) == 1:
             spec["root"] = fields[0]
+        elif kind == "etc" and len(fields) == 1:
+            spec["etc"] = fields[0]
         elif kind == "bind" and len(fields) == 3:
             spec["binds"].append(fields)
         elif kind == "over" and len(fields) == 2:
@@ -227,14 +230,17 @@ def _build_root(root, spec):
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     for name in SYSTEM:
         _link_or_bind(name, root)
-    for name in ETC:
-        _bind("/etc/" + name, root + "/etc/" + name)
-    os.makedirs(root + "/etc", exist_ok=True)
-    _write(
-        root + "/etc/passwd",
-        f"root:x:0:0:root:/root:/sbin/nologin\n{USER}:x:{UID}:{GID}::/home/{USER}:/sbin/nologin\n",
-    )
-    _write(root + "/etc/group", f"root:x:0:\n{USER}:x:{GID}:\n")
+    if spec.get("etc"):  # the engine's view of /etc, users included: one mount (namespaces.py)
+        _bind(spec["etc"], root + "/etc")
+    else:
+        for name in ETC:
+            _bind("/etc/" + name, root + "/etc/" + name)
+        os.makedirs(root + "/etc", exist_ok=True)
+        _write(
+            root + "/etc/passwd",
+            f"root:x:0:0:root:/root:/sbin/nologin\n{USER}:x:{UID}:{GID}::/home/{USER}:/sbin/nologin\n",
+        )
+        _write(root + "/etc/group", f"root:x:0:\n{USER}:x:{GID}:\n")
     for name in DEVICES:
         _bind("/dev/" + name, root + "/dev/" + name, read_only=False)
     for name, target in (
