@@ -37,6 +37,7 @@ from ..runtime.forkserver import ForkServers
 from ..runtime.interpreters import Interpreters
 from ..runtime.isolation import Isolation
 from ..runtime.launch import LaunchError, enters_namespaces, launch
+from ..runtime.namespaces import etc_view
 from ..runtime.snapshot_fork import InitType
 from ..runtime.standby import Standbys
 from ..runtime.tmp_dirs import EngineTmp
@@ -112,6 +113,8 @@ class EnvironmentPool:
         """The fork servers the loaded functions' first cold starts will use (read in the
         fork servers' thread: finding an interpreter may list pyenv's)."""
         namespaces = bool(self.isolation and self.isolation.namespaces)
+        if namespaces:  # their /etc, made here rather than on the loop at the first cold start
+            etc_view(self.tmp_root)
         for fn in list(self.catalog.functions.values()):
             python = sys.executable  # (other runtimes' launcher in namespaces)
             if runtime_family(fn.runtime) == "python":
