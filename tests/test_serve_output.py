@@ -67,6 +67,21 @@ def test_a_flood_prints_its_first_and_last_part_and_what_it_skipped() -> None:
     assert int(m[2].replace(",", "")) == 2_000_000 - SERVE_LOG_BYTES
 
 
+def test_a_retried_init_keeps_both_reports_through_a_flood() -> None:
+    """INIT failed, then its retry in the invocation printed a flood: the first INIT's report
+    (Phase: init) is printed as the retry's is, whatever the output around them."""
+    own = [f"line {i:05d} " + "." * 89 for i in range(20_000)]
+    first = "INIT_REPORT Init Duration: 1.00 ms\tPhase: init\tStatus: error\tError Type: E"
+    retry = "INIT_REPORT Init Duration: 2.00 ms\tPhase: invoke\tStatus: error\tError Type: E"
+    init_start = "INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: arn:x"
+    lines = [init_start, *own[:10_000], first, *own[10_000:], retry, START, END, REPORT]
+    r = record(lines, cold=True)
+    r.init_retry_ms = 2.0
+    printed = log_text(r).split("\n")
+    assert first in printed and retry in printed and init_start in printed
+    assert printed[-4:] == [retry, START, END, REPORT]
+
+
 def test_lines_that_look_like_lambdas_do_not_pass_the_bound() -> None:
     fake = [f"START RequestId: {RID} Version: $LATEST"] * 5000 + ["[workbench] x" * 10] * 5000
     lines = [START, *fake, END, REPORT]

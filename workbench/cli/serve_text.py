@@ -187,6 +187,10 @@ def _platform(record: InvocationRecord) -> set[int]:
         before = lines[at - 1] if at else ""
         if before.startswith("INIT_REPORT ") or _json(before, "initReport"):
             pinned.add(at - 1)
+        if record.init_retry_ms is not None:  # the first INIT's report, before the retry's output
+            first = next((i for i in range(1, at) if _init_report(lines[i])), None)
+            if first is not None:  # (one line: a handler printing look-alikes adds no more)
+                pinned.add(first)
     if (
         record.cold
         and lines
@@ -196,6 +200,12 @@ def _platform(record: InvocationRecord) -> set[int]:
     notes = [i for i, line in enumerate(lines) if line.startswith(NOTE_PREFIX)]
     pinned.update(notes[:2])  # the INIT phase's gap line and the invocation's
     return pinned
+
+
+def _init_report(line: str) -> bool:
+    return (line.startswith("INIT_REPORT ") and "\tPhase: init\t" in line) or (
+        _json(line, "initReport") and '"phase":"init"' in line
+    )
 
 
 def _json(line: str, kind: str, request_id: str | None = None) -> bool:
