@@ -143,7 +143,7 @@ def test_the_etc_view_is_made_once_and_again_when_an_entry_changes(tmp_path: Pat
     (etc / "ssl" / "private" / "key.pem").write_text("secret")
     (etc / "ssl" / "certs").mkdir()
     (etc / "ssl" / "certs" / "ca.pem").symlink_to("/usr/share/ca-certificates/ca.crt")
-    (etc / "hosts").write_text("127.0.0.1\tlocalhost\n")
+    (etc / "hosts").write_text("127.0.0.1\tlocalhost")  # no newline at its end
     (etc / "resolv.conf").write_text("nameserver 10.0.0.1\n")
     (etc / "shadow").write_text("root:x\n")  # not in ETC: never copied
     root = tmp_path / "engine"

@@ -142,8 +142,11 @@ def _make_etc_view(tmp_root: Path, source: str) -> str:
                 shutil.copyfile(entry, target)
         except OSError:  # unreadable: left out, as the bind it replaces would show nothing
             continue
-    with open(os.path.join(view, "hosts"), "a") as hosts:
-        hosts.write(SANDBOX_NAMES)
+    hosts = os.path.join(view, "hosts")
+    with open(hosts, "a+") as f:
+        f.seek(0)
+        ends = f.read().endswith("\n") or f.tell() == 0
+        f.write(SANDBOX_NAMES if ends else "\n" + SANDBOX_NAMES)
     _write(
         view,
         "passwd",
