@@ -403,3 +403,24 @@ def test_code_sha256_is_the_uploaded_zips(client) -> None:
         other = ("y" if expected[0] == "x" else "x") + expected[1:]  # (the zip's times vary it)
         client.publish_version(FunctionName="deployed", CodeSha256=other)
     assert error_of(excinfo)[:2] == ("InvalidParameterValueException", 400)
+
+
+def test_a_deployed_function_runs_in_its_namespaces(api_root: Path, tmp_path: Path) -> None:
+    """Under the default isolation a function made by CreateFunction runs in its namespaces:
+    its code folder is /var/task for the sandbox's user, who does not own it (as on Lambda,
+    where a package's files are readable by all), and so is a published version's."""
+    server = LiveServer(api_root, tmp_path / "state", isolation="auto").start()
+    try:
+        client = server.client()
+        files = {
+            "app.py": "import os\ndef handler(event, context):\n"
+            "    return [os.getcwd(), os.getuid(), open('/var/task/data.txt').read()]\n",
+            "data.txt": "packaged",
+        }
+        create(client, "boxed", package(files))
+        client.get_waiter("function_active_v2").wait(FunctionName="boxed")
+        assert invoke(client, "boxed") == ["/var/task", 993, "packaged"]
+        version = client.publish_version(FunctionName="boxed")["Version"]
+        assert invoke(client, "boxed", qualifier=version) == ["/var/task", 993, "packaged"]
+    finally:
+        server.stop()

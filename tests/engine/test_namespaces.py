@@ -7,16 +7,18 @@ conftest.py), and says so.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.helpers import add_function, body, make_layer, until
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.runtime.namespaces import ETC, etc_view, probe
+from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
 
 pytestmark = pytest.mark.skipif(
     bool(probe()), reason=f"this machine gives no namespaces: {probe()}"
@@ -77,7 +79,7 @@ def handler(event, context):
     if kind == "etc":
         import socket
         return {
-            "etc": sorted(os.listdir("/etc")), "write": _write("/etc/hosts"),
+            "etc": sorted(os.listdir("/etc")), "write": _write("/etc/new.conf"),
             "sandbox": socket.gethostbyname("sandbox.localdomain"),
             "certs": os.path.exists("/etc/ssl/certs"),
         }
@@ -194,9 +196,63 @@ async def test_the_runtime_cannot_remount_its_code_writable(sandboxed: Engine) -
 async def test_the_engine_cannot_be_signalled_from_inside(sandboxed: Engine) -> None:
     add_function(sandboxed, "look", LOOK)
     result = body(await sandboxed.invoke("look", json.dumps({"kind": "kill_parent"})))
-    assert result == {"ppid": 1}  # its parent is its init, which ignores it; the engine is unseen
+    if os.geteuid() == 0:  # its own uid: its init (root's) refuses its signal
+        assert result == {"error": "[Errno 1] Operation not permitted"}
+    else:  # its parent is its init, which ignores it
+        assert result == {"ppid": 1}
     again = body(await sandboxed.invoke("look", json.dumps({"kind": "where"})))
-    assert again["ppid"] == 1  # the same environment still serves
+    assert again["ppid"] == 1  # the same environment still serves; the engine is unseen
+
+
+UIDS = """
+import os, time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    path = "/tmp/mine"
+    with open(path, "w") as f:
+        f.write("x")
+    return {"uid": os.getuid(), "pid": os.getpid(), "tmp": os.stat(path).st_uid}
+"""
+
+
+def outside_uids(engine: Engine, name: str) -> list[set[int]]:
+    """For each environment of ``name``: the uids, outside, of its processes (its init's, the
+    engine's root, included)."""
+    return [
+        {p.uids().real for p in psutil.Process(env.pid).children(recursive=True)}
+        for env in engine.environments(name)
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a uid of its own per environment needs root")
+async def test_each_environment_runs_as_a_uid_of_its_own(sandboxed: Engine) -> None:
+    """A root engine gives each environment its own unprivileged uid outside (sbx_user1051's
+    993 inside): two environments share no uid with each other, nor with the engine."""
+    add_function(sandboxed, "uids", UIDS)
+    slow = json.dumps({"sleep": 0.5}).encode()
+    first, second = await asyncio.gather(
+        sandboxed.invoke("uids", slow), sandboxed.invoke("uids", slow)
+    )
+    for result in (first, second):
+        assert body(result)["uid"] == 993 and body(result)["tmp"] == 993
+    assert first.record.env_id != second.record.env_id
+    [one], [other] = [uids - {0} for uids in outside_uids(sandboxed, "uids")]
+    assert one != other and min(one, other) >= UID_BASE
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the switch matters to a root engine only")
+async def test_the_shared_uid_when_asked(
+    function_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UIDS_VAR=shared: the one user namespace an unprivileged engine makes, its own uid shown
+    as 993 (the fallback, forced): the function runs the same."""
+    monkeypatch.setenv(UIDS_VAR, "shared")
+    async with Engine([function_root], settings(tmp_path)) as engine:
+        add_function(engine, "uids", UIDS)
+        result = await engine.invoke("uids", b"{}")
+        assert body(result)["uid"] == 993 and body(result)["tmp"] == 993
+        assert outside_uids(engine, "uids") == [{0}]
 
 
 async def test_layers_are_merged_at_opt_later_layers_winning(

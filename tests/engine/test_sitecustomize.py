@@ -58,7 +58,9 @@ def _instrument_layer(function_root: Path) -> None:
     wrapper.write_text(
         '#!/bin/sh\nexport PYTHONPATH="$(dirname "$0")/hooks:$PYTHONPATH"\nexec "$@"\n'
     )
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    # executable by all, as Lambda asks of a layer's executables (755): the sandbox's user is
+    # not the file's owner
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
 async def test_a_wrapper_scripts_pythonpath_hook_runs(engine: Engine, function_root: Path) -> None:

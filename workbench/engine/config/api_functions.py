@@ -114,6 +114,7 @@ class ApiFunctions:
                 )
         (self.home / "code").mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=self.home / "code"))
+        tmp.chmod(0o755)  # /var/task, as Lambda's: its sandbox user is not its owner
         try:
             for member in members:
                 self._extract(archive, member, tmp)

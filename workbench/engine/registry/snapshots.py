@@ -146,6 +146,7 @@ class CodeStore:
         if target.is_dir():
             return target
         tmp = Path(tempfile.mkdtemp(prefix=".tree-", dir=self.root))
+        tmp.chmod(0o755)  # /var/task, as Lambda's: its sandbox user is not its owner
         try:
             with zipfile.ZipFile(self.zip_path(digest_hex)) as zf:
                 for info in zf.infolist():

@@ -335,6 +335,7 @@ class Environment(RuntimeAPIListener):
                     tmpdir=self.tmpdir,
                     root=namespaces.mount_point(self.tmp_root),
                     etc=namespaces.etc_view(self.tmp_root),
+                    uid=namespaces.environment_uid(),
                     checked_sources=self.checked_sources,
                     in_place=how.sandbox_binds,
                 )

@@ -16,6 +16,7 @@ from typing import Literal
 
 from . import namespaces
 from .cgroups import Cgroups, EnvCgroup, cpu_share
+from .namespaces import own_uids
 from .tmp_images import TmpImages
 
 IsolationMode = Literal["auto", "cgroups", "rlimits"]
@@ -119,7 +120,9 @@ class Isolation:
         if self.namespaces:
             return (
                 f"namespaces (user, mount, pid, ipc, uts) for {NAMESPACED}: /var/task "
-                "read-only, /opt, a private /tmp, nothing else of the host; others run without"
+                "read-only, /opt, a private /tmp, nothing else of the host"
+                + ("; a uid of its own per environment" if own_uids() else "")
+                + "; others run without"
             )
         return f"no namespaces ({self.why_no_namespaces})"
 

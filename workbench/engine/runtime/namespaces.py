@@ -11,6 +11,7 @@ the runtime removes from the handler's environment.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -69,6 +70,28 @@ def probe(python: str = sys.executable) -> str:
             pass
     _probed[python] = why
     return why
+
+
+# A root engine gives each environment a uid of its own (workbench_sandbox._become): far above
+# any account's and the usual subordinate ranges, a block per engine process, one per
+# environment in it. UIDS_VAR=shared keeps the one shared uid, as an unprivileged engine has.
+UID_BASE, UID_BLOCK = 2_000_000_000, 100_000
+UIDS_VAR = "WORKBENCH_SANDBOX_UIDS"
+_uids = itertools.count()
+
+
+def own_uids() -> bool:
+    """Does each environment get a uid of its own? Where the engine is root (else it cannot
+    give one), unless told not to (``UIDS_VAR=shared``)."""
+    return os.geteuid() == 0 and os.environ.get(UIDS_VAR, "") != "shared"
+
+
+def environment_uid() -> int | None:
+    """The uid (and gid) outside for a new environment's runtime (None: ``own_uids`` says no)."""
+    if not own_uids():
+        return None
+    block = UID_BASE + (os.getpid() % 1000) * UID_BLOCK
+    return block + next(_uids) % UID_BLOCK
 
 
 def mount_point(tmp_root: Path) -> str:
@@ -182,12 +205,14 @@ def spec(
     checked_sources: Mapping[str, str],
     in_place: Sequence[str] = (),
     etc: str | None = None,
+    uid: int | None = None,
 ) -> str:
     """The ``SPEC_VAR`` value for an environment of ``fn`` (records of fields, as
     ``workbench_sandbox.parse`` reads them); raises ``ValueError`` for a path it cannot hold.
     ``runtime_dir``: the runtime client's folder, at ``/var/runtime`` (None: left empty);
     ``in_place``: folders bound read-only at their own path (an interpreter's install);
-    ``etc``: the folder bound at ``/etc`` (``etc_view``; None: the sandbox binds each entry)."""
+    ``etc``: the folder bound at ``/etc`` (``etc_view``; None: the sandbox binds each entry);
+    ``uid``: the environment's own uid outside (``environment_uid``; None: the engine's)."""
     folder = fn.folder.resolve()
     binds: list[tuple[str, str, str]] = [(str(folder), TASK_ROOT, "ro")]
     if runtime_dir is not None:
@@ -205,6 +230,8 @@ def spec(
     records: list[tuple[str, ...]] = [("root", root)]
     if etc is not None:
         records.append(("etc", etc))
+    if uid is not None:
+        records.append(("uid", str(uid)))
     records += [("bind", *bind) for bind in binds]
     records += [("over", *item) for item in over]
     records += [("opt", layer) for layer in layers]

@@ -47,6 +47,7 @@ MS_PRIVATE = 1 << 18
 MS_RELATIME = 1 << 21
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 SIGKILL = 9
 _SYSCALLS = {  # pivot_root, capset
@@ -204,15 +205,17 @@ RECORD, FIELD = "\x1e", "\x1f"  # (no JSON parser is loaded yet; neither occurs 
 
 def parse(raw):
     """The engine's description (``engine/runtime/namespaces.py``): records of fields,
-    ``root PATH`` / ``etc VIEW`` / ``bind SOURCE TARGET ro|rw`` / ``over SOURCE TARGET`` /
-    ``opt LAYER``."""
-    spec = {"root": None, "etc": None, "binds": [], "over": [], "opt": []}
+    ``root PATH`` / ``etc VIEW`` / ``uid UID`` / ``bind SOURCE TARGET ro|rw`` / ``over SOURCE
+    TARGET`` / ``opt LAYER``."""
+    spec = {"root": None, "etc": None, "uid": None, "binds": [], "over": [], "opt": []}
     for record in raw.split(RECORD):
         kind, *fields = record.split(FIELD)
         if kind == "root" and len(fields) == 1:
             spec["root"] = fields[0]
         elif kind == "etc" and len(fields) == 1:
             spec["etc"] = fields[0]
+        elif kind == "uid" and len(fields) == 1 and fields[0].isdigit():
+            spec["uid"] = int(fields[0])
         elif kind == "bind" and len(fields) == 3:
             spec["binds"].append(fields)
         elif kind == "over" and len(fields) == 2:
@@ -321,6 +324,21 @@ def _map_user(uid, gid):
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{UID} {uid} 1\n")
     _write("/proc/self/gid_map", f"{GID} {gid} 1\n")
+
+
+def _become(own):
+    """The runtime process of a root engine's environment: from root to the environment's own
+    uid and gid (``own``, a distinct one per environment: no environment can signal, trace or
+    read another's processes or files, and none is root to a host daemon's peer check), then a
+    user namespace where that uid is sbx_user1051's 993, as on Lambda. Where this kernel
+    refuses an unprivileged user namespace, it stays ``own`` (no name for it inside)."""
+    os.setgroups([])
+    os.setresgid(own, own, own)
+    os.setresuid(own, own, own)
+    # a uid change made it non-dumpable: its /proc files would be root's (not its own to map)
+    _prctl(PR_SET_DUMPABLE, _ULong(1), _ULong(0), _ULong(0), _ULong(0))
+    if _unshare(_Int(CLONE_NEWUSER)) == 0:
+        _map_user(own, own)
 
 
 def _drop_capabilities():
@@ -471,16 +489,25 @@ def prepare(spec):
         raise SandboxError(f"namespaces are not supported on {os.uname().machine}")
     root = spec["root"]
     uid, gid = os.geteuid(), os.getegid()
-    _check(_unshare(_Int(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
-    _map_user(uid, gid)
+    own = spec.get("uid") if uid == 0 else None
+    if own is not None:
+        # a root engine: the mounts are made as root (no user namespace yet), and the runtime
+        # becomes the environment's own unprivileged uid before any of its code runs (_become)
+        _check(_unshare(_Int(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
+    else:  # one user namespace, the engine's own uid shown as sbx_user1051's
+        _check(_unshare(_Int(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
+        _map_user(uid, gid)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _build_root(root, spec)
-    return root
+    if own is not None:  # its /tmp is its own: what it (and its extensions) write there
+        os.chown(root + "/tmp", own, own)
+    return root, own
 
 
-def finish(root):
+def finish(prepared):
     """The second half, once the process is in its cgroup: the pid namespace, its init, the
-    new root entered, the runtime forked (it returns from here)."""
+    new root entered, the runtime forked (it returns from here). ``prepared``: ``prepare``'s."""
+    root, own = prepared
     # a virtual environment's interpreter is a link to the real one, which is what is there
     executable = os.path.realpath(sys.executable)
     _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
@@ -505,6 +532,8 @@ def finish(root):
     if runtime:
         _init(runtime, write)
     os.close(write)
+    if own is not None:
+        _become(own)
     _default_signals()
     sys.executable = executable  # what a handler runs as a subprocess
     # the engine's bytecode cache is not there: the interpreter's library has its own, and

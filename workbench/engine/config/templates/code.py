@@ -65,6 +65,7 @@ def extract_zip(path: Path, code_dir: Path) -> Path:
         return target
     code_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".unzip-", dir=code_dir))
+    scratch.chmod(0o755)  # /var/task, as Lambda's: its sandbox user is not its owner
     try:
         _unzip(path, scratch)
         try:
