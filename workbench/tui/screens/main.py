@@ -43,6 +43,7 @@ from ...engine.invoke import (
 from ...engine.storage import SavedEvents
 from ..navigation import NAVIGATION_BINDINGS, focus_pane, move_table_cursor
 from ..pane_focus import PaneHighlight
+from ..pane_sizes import PaneSizes
 from ..registry_view import RegistryView
 from ..reruns import FIRST_RUN_TRIGGER, Reruns
 from ..widgets.arrow_tabs import ArrowTabs
@@ -114,13 +115,15 @@ class MainScreen(Screen[None]):
         self._reported: dict[str, str] = {}  # function -> the reload problem last toasted
         self._invocations: dict[Worker[None], str] = {}
         self.pane_highlight = PaneHighlight(self)
+        self.pane_sizes = PaneSizes(self)
 
     def compose(self) -> ComposeResult:
         yield Header(icon=ICON)
         with Horizontal(id="top"):
             yield FunctionsPane(self.engine, self.registry_view, id="functions")
-            yield EventEditor(self.saved_events, id="editor")
-            yield ResponsePane(id="response")
+            with Horizontal(id="work"):  # side by side; stacked under 100 columns (app.tcss)
+                yield EventEditor(self.saved_events, id="editor")
+                yield ResponsePane(id="response")
         with Horizontal(id="bottom"):
             with ArrowTabs(id="bottom-tabs"):  # left/right switch from the content too
                 with TabPane("Invocations", id="tab-log"):
@@ -135,6 +138,10 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.pane_highlight.follow()
+        self.pane_sizes.follow()
+
+    def on_resize(self) -> None:
+        self.pane_sizes.update()  # the size classes (breakpoints) may have changed
 
     def action_zoom(self) -> None:
         """ctrl+g: the focused pane full screen, or the layout back."""
