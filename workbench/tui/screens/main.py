@@ -18,7 +18,9 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Header, TabPane
 from textual.worker import Worker
 
@@ -77,6 +79,10 @@ class MainScreen(Screen[None]):
     """Functions (with their versions and aliases), event, response, log, gauge."""
 
     BINDINGS = [ZOOM_BINDING, *NAVIGATION_BINDINGS]
+    # Textual's Screen.focused repaints the whole screen on every focus change (~65 widgets
+    # rendered again, most of a pane key's frame); the widgets whose look changes (the blurred
+    # and the focused one, the pane borders, the key bar) refresh themselves.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     # The layout answers the terminal's size (app.tcss: Screen.-narrow, .-short, .-wide): at 80
     # columns the functions pane narrows and the gauge gives the log its width.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (180, "-wide")]
