@@ -57,13 +57,13 @@ async def test_it_draws_what_a_datatable_draws_through_focus_and_theme_changes()
         async def focused(table: DataTable[object]) -> list[list[tuple[object, ...]]]:
             table.focus()
             await wait_until(pilot, lambda: table.has_focus)
-            await pilot.pause()
+            table.update_node_styles(animate=False)  # now, not at its next idle (as on focus)
             return drawn(table)
 
         async def blurred(table: DataTable[object]) -> list[list[tuple[object, ...]]]:
             other.focus()
-            await wait_until(pilot, lambda: other.has_focus)
-            await pilot.pause()
+            await wait_until(pilot, lambda: other.has_focus and not table.has_focus)
+            table.update_node_styles(animate=False)
             return drawn(table)
 
         for _ in range(2):  # the second round is drawn from what the first one kept
@@ -72,8 +72,11 @@ async def test_it_draws_what_a_datatable_draws_through_focus_and_theme_changes()
         assert len(kept._line_cache) > 0  # kept through the focus changes
 
         focused_before = await focused(kept)
+        styles = (kept.rich_style, plain.rich_style)
         app.theme = "textual-light" if app.theme != "textual-light" else "nord"
-        await pilot.pause()
+        await wait_until(  # the new theme's CSS applied to both
+            pilot, lambda: kept.rich_style != styles[0] and plain.rich_style != styles[1]
+        )
         after = await focused(kept)
         assert after == await focused(plain)
         assert after != focused_before  # the new theme's colours, not the kept rows
