@@ -105,6 +105,16 @@ async def test_at_80x24_the_focused_half_takes_the_height(app: WorkbenchApp) -> 
         assert region(app, "#response").height >= 8
         assert app.focused is app.query_one("#event-text", Widget)
 
+        table.focus()  # the log unfolded (4 would type into the editor), then a larger terminal
+        await wait_until(pilot, lambda: region(app, "#editor").height == 2)
+        await pilot.resize_terminal(160, 45)
+        await wait_until(pilot, lambda: region(app, "#editor").y == region(app, "#response").y)
+        assert region(app, "#editor").height == region(app, "#response").height >= 15
+        assert app.query_one("#editor", Widget).border_title is None  # no titles with room
+        await pilot.resize_terminal(80, 24)  # and small again: folded as the focus asks
+        await wait_until(pilot, lambda: region(app, "#editor").height == 2)
+        assert table.region.height >= 10
+
 
 @pytest.mark.parametrize(
     ("focus", "pane"),
