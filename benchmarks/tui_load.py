@@ -1,11 +1,14 @@
 """Keypress-to-screen-update latency of the TUI while the engine is under load.
 
     python benchmarks/tui_load.py [--rates 0,500] [--samples 300] [--concurrency 16]
+                                  [--size 160x45]
 
-The app runs headless (``App.run_test``, 160x45) over a temporary root holding a no-op
-function and two idle ones. For each rate, a background task in the app's own event loop
-calls ``engine.invoke("noop", b"{}")`` at that many invocations per second (paced on the clock,
-up to ``--concurrency`` in flight), as the TUI's engine would serve ``serve`` or a busy user;
+The app runs headless (``App.run_test``, 160x45 unless ``--size`` says otherwise: at 80x24 a
+pane key also folds one half of the screen and unfolds the other, tui/pane_sizes.py) over a
+temporary root holding a no-op function and two idle ones. For each rate, a background task in
+the app's own event loop calls ``engine.invoke("noop", b"{}")`` at that many invocations per
+second (paced on the clock, up to ``--concurrency`` in flight), as the TUI's engine would serve
+``serve`` or a busy user;
 every invocation flows through the bridge into the functions pane, the invocation log, the
 gauge and the lifecycle timeline exactly as in the real app.
 
@@ -193,10 +196,16 @@ async def measure_focus(app: WorkbenchApp, probe: FrameProbe, samples: int) -> l
 
 
 async def run_rate(
-    rate: float, samples: int, concurrency: int, warmup_s: float, root: Path, state: Path
+    rate: float,
+    samples: int,
+    concurrency: int,
+    warmup_s: float,
+    root: Path,
+    state: Path,
+    size: tuple[int, int] = (160, 45),
 ) -> dict[str, float]:
     app = WorkbenchApp([root], state_dir=state)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         table = app.query_one("#functions-table", DataTable)
         table.focus()
@@ -234,7 +243,9 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="max invocations in flight")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before sampling")
     parser.add_argument("--strict", action="store_true", help="exit 1 if the target is missed")
+    parser.add_argument("--size", default="160x45", help="the terminal, COLUMNSxROWS")
     args = parser.parse_args()
+    width, height = (int(n) for n in args.size.lower().split("x"))
     rates = [float(r) for r in args.rates.split(",")]
     random.seed(3)
     results = []
@@ -244,13 +255,19 @@ async def main() -> int:
         for i, rate in enumerate(rates):
             results.append(
                 await run_rate(
-                    rate, args.samples, args.concurrency, args.warmup, root, Path(tmp) / f"s{i}"
+                    rate,
+                    args.samples,
+                    args.concurrency,
+                    args.warmup,
+                    root,
+                    Path(tmp) / f"s{i}",
+                    (width, height),
                 )
             )
     base = next((r for r in results if r["rate"] == 0), results[0])
     print(
         f"workbench TUI load benchmark — Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, headless 160x45, {args.samples} key presses per rate"
+        f"{os.cpu_count()} CPUs, headless {width}x{height}, {args.samples} key presses per rate"
     )
     print("keypress (driver queue) -> first composed frame showing the moved cursor")
     print(

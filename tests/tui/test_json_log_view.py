@@ -125,11 +125,11 @@ async def test_a_json_functions_record_renders_and_filters_by_level(tmp_path: Pa
         assert "ERROR orders: lookup failed" in text and "errorType=KeyError" in text
         assert "plain print" in text and "platform.report" in text
         assert '{"timestamp"' not in text  # no raw JSON left
-        assert box.border_subtitle == "l: filter by level"
+        assert box.border_subtitle == "L: filter by level"
 
         seen = []
         for _ in log_lines.FILTER_STEPS:
-            await pilot.press("l")
+            await pilot.press("L")
             await wait_until(pilot, lambda: box.border_subtitle != (seen[-1] if seen else ""))
             seen.append(box.border_subtitle)
             if screen.log_level == "WARN":
@@ -138,9 +138,9 @@ async def test_a_json_functions_record_renders_and_filters_by_level(tmp_path: Pa
                 assert "looking up" not in warn and "found" not in warn
                 assert "plain print" not in warn and "platform.start" in warn
         assert seen[:4] == [
-            "l: level ≥ DEBUG",
-            "l: level ≥ INFO",
-            "l: level ≥ WARN",
-            "l: level ≥ ERROR",
+            "L: level ≥ DEBUG",
+            "L: level ≥ INFO",
+            "L: level ≥ WARN",
+            "L: level ≥ ERROR",
         ]
         assert screen.log_level is None and "looking up" in str(log.content)  # round again

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static, TextArea
 
 from tests.tui.pilot import wait_until
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.dialogs.configure import ConfigureDialog
 from workbench.tui.widgets.functions import FunctionsPane
 from workbench.tui.widgets.invocation_log import COLUMNS as LOG_COLUMNS
 from workbench.tui.widgets.invocation_log import InvocationLog
@@ -40,7 +41,7 @@ def region(app: WorkbenchApp, selector: str):  # noqa: ANN201 - textual's Region
     return app.query_one(selector, Widget).region
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [(80, 40), (120, 40), (200, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_every_pane_is_usable_at_each_size(app: WorkbenchApp, size: tuple[int, int]) -> None:
     width, height = size
     async with app.run_test(size=size) as pilot:
@@ -49,8 +50,14 @@ async def test_every_pane_is_usable_at_each_size(app: WorkbenchApp, size: tuple[
             r = region(app, selector)
             assert r.width >= 20 and r.height >= 8, (selector, r)
             assert r.right <= width and r.bottom <= height, (selector, r)
-        # the editor and response share what the functions pane leaves, evenly
-        assert abs(region(app, "#editor").width - region(app, "#response").width) <= 1
+        # the editor and response share what the functions pane leaves, evenly: side by side,
+        # or under 100 columns stacked, each as wide as the functions pane leaves
+        editor, response = region(app, "#editor"), region(app, "#response")
+        if width < 100:
+            assert editor.width == response.width == width - region(app, "#functions").width
+            assert editor.bottom == response.y and abs(editor.height - response.height) <= 1
+        else:
+            assert abs(editor.width - response.width) <= 1
         # the event text has room for a line of JSON, the functions table for its rows
         assert region(app, "#event-text").width >= 18
         assert region(app, "#functions-table").height >= 5
@@ -63,6 +70,50 @@ async def test_every_pane_is_usable_at_each_size(app: WorkbenchApp, size: tuple[
             assert gauge.display and region(app, "#gauge-box").width >= 20
         if width >= 180:
             assert region(app, "#functions").width == 64
+
+
+async def test_at_80x24_the_focused_half_takes_the_height(app: WorkbenchApp) -> None:
+    """lazygit's way at 80x24: the panes above (functions, event, response) or the log's tabs
+    below take the height as they take the focus, the others keep their titles; the event and
+    the response are stacked, each the width the names-only functions pane leaves."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "hello")
+        # the functions pane has the focus at start: the panes above take the height
+        assert region(app, "#functions").height >= 15
+        text, response = region(app, "#event-text"), region(app, "#response")
+        assert text.height >= 4 and text.width >= 48  # 23 columns when side by side
+        assert response.height >= 8 and response.width >= 52
+        assert region(app, "#template").width >= 14
+        tabs = region(app, "#bottom-tabs")
+        assert tabs.height <= 5 and tabs.bottom <= 23  # its tabs' names, above the key bar
+        assert app.query_one("#editor", Widget).border_title == "2 Event"  # its key
+
+        await pilot.press("4")  # the log: it takes the height, the panes above keep a title
+        table = app.query_one("#log DataTable", Widget)
+        await wait_until(pilot, lambda: table.region.height >= 10)  # its header and 9+ rows
+        assert region(app, "#bottom-tabs").bottom <= 23
+        for selector, title in (("#editor", "2 Event"), ("#response", "3 Response")):
+            assert 2 <= region(app, selector).height <= 4
+            assert app.query_one(selector, Widget).border_title == title
+
+        await pilot.press("3")  # the response: the editor folds to its title line
+        await wait_until(pilot, lambda: region(app, "#response").height >= 15)
+        assert region(app, "#editor").height == 2
+
+        await pilot.press("2")  # the editor: it and the response share the height
+        await wait_until(pilot, lambda: region(app, "#event-text").height >= 4)
+        assert region(app, "#response").height >= 8
+        assert app.focused is app.query_one("#event-text", Widget)
+
+        table.focus()  # the log unfolded (4 would type into the editor), then a larger terminal
+        await wait_until(pilot, lambda: region(app, "#editor").height == 2)
+        await pilot.resize_terminal(160, 45)
+        await wait_until(pilot, lambda: region(app, "#editor").y == region(app, "#response").y)
+        assert region(app, "#editor").height == region(app, "#response").height >= 15
+        assert app.query_one("#editor", Widget).border_title is None  # no titles with room
+        await pilot.resize_terminal(80, 24)  # and small again: folded as the focus asks
+        await wait_until(pilot, lambda: region(app, "#editor").height == 2)
+        assert table.region.height >= 10
 
 
 @pytest.mark.parametrize(
@@ -78,9 +129,9 @@ async def test_ctrl_g_zooms_the_focused_pane_and_back(
 ) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "hello")
-        before = {s: region(app, s) for s in PANES}
         app.query_one(focus, Widget).focus()
-        await pilot.pause()
+        await wait_until(pilot, lambda: region(app, pane).height >= 8)  # the focus's size
+        before = {s: region(app, s) for s in PANES}  # as the focus sizes them (pane_sizes.py)
         await pilot.press("ctrl+g")
         await pilot.pause()
         zoomed = app.query_one(pane, Widget)
@@ -191,7 +242,7 @@ async def test_status_lines_wrap_between_fields_never_inside_one(app: WorkbenchA
             assert len(line) <= width, (line, width)
             assert not line.startswith(("ms", "MB")), narrow  # no unit left from its number
         for name in FIELDS:  # each field on one line, or its name above its value and unit
-            whole = rf"^{name} [\d./]+ (ms|MB)"
+            whole = rf"(^|  ){name} [\d./]+ (ms|MB)"
             parted = rf"^{name}\n[\d./]+ (ms|MB)(  |$)"
             assert re.search(whole, "\n".join(narrow), re.M) or re.search(
                 parted, "\n".join(narrow), re.M
@@ -204,3 +255,34 @@ async def test_status_lines_wrap_between_fields_never_inside_one(app: WorkbenchA
         await wait_until(pilot, lambda: len(lines_of(app, "#response-status")) < len(narrow))
         wide = " ".join(lines_of(app, "#response-status"))
         assert all(re.search(rf"{name} [\d./]+ (ms|MB)", wide) for name in FIELDS), wide
+
+
+async def test_columns_fit_their_cells_after_a_resize_right_after_the_configure_dialog(
+    app: WorkbenchApp,
+) -> None:
+    """Reported in tmux: c, escape, then 80 -> 160 within half a second left every column of
+    the functions table at its label's width ("broken-i  python3"). Not reproduced here, in
+    Pilot or tmux; this pins the sequence: the resize arrives while the dialog is dismissed."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(FunctionsPane)
+        await wait_until(pilot, lambda: pane.selected == "hello")
+        table = app.query_one("#functions-table", DataTable)
+        table.focus()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfigureDialog))
+        await pilot.press("escape")
+        await pilot.resize_terminal(160, 45)  # no wait: the dialog is still on its way out
+        await wait_until(pilot, lambda: len(table.ordered_columns) == 4)
+
+        def whole() -> bool:  # every cell as wide as its column's content, none cut
+            for column in table.ordered_columns:
+                cells = [str(c) for c in table.get_column(column.key)]
+                if column.content_width < max(len(c) for c in [*cells, str(column.label)]):
+                    return False
+            return True
+
+        await wait_until(pilot, whole)
+        runtime = table.get_column_index("runtime")
+        assert str(table.get_row_at(0)[runtime]).startswith("python3.")
+        assert table.ordered_columns[runtime].content_width > len("Runtime")
+        assert sum(c.get_render_width(table) for c in table.ordered_columns) <= table.size.width

@@ -11,17 +11,23 @@ and look at the SVGs before committing them.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from workbench.engine import Engine, EngineSettings
+from tests.tui.pilot import wait_until
+from tests.tui.test_log import made_up
+from workbench.engine import Engine, EngineSettings, InvokeEnd
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.bridge import EngineEvents
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.widgets.editor import EventEditor
 from workbench.tui.widgets.functions import FunctionsPane
+from workbench.tui.widgets.invocation_log import InvocationLog
 
 from ..helpers import make_function
 
@@ -116,3 +122,29 @@ def test_versions_and_aliases_under_a_function(snap_compare, published: Workbenc
         assert pilot.app.query_one(FunctionsPane).selected_key == "hello:live"
 
     assert snap_compare(published, terminal_size=(160, 45), run_before=select_live)
+
+
+@pytest.fixture
+def in_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_log_with_the_focus_at_80x24(snap_compare, app: WorkbenchApp, in_utc: None) -> None:
+    """At 80x24 the log with the focus (4) takes the height, a dozen rows; the panes above keep
+    their titles (and keys)."""
+
+    async def fill_and_focus(pilot: Pilot) -> None:
+        log = pilot.app.query_one(InvocationLog)
+        await wait_until(pilot, lambda: not log.searching)  # the (empty) history read
+        records = [made_up(i, "hello" if i % 3 else "orders") for i in range(14)]
+        pilot.app.on_engine_events(EngineEvents([InvokeEnd(r) for r in records]))
+        log.flush()
+        await pilot.press("4")
+        await wait_until(pilot, lambda: log.table.row_count == 14)
+        await wait_until(pilot, lambda: log.table.region.height >= 10)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=fill_and_focus)

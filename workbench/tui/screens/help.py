@@ -33,12 +33,17 @@ class HelpSection:
     keys: list[KeyHelp]
 
 
+# a class that changes how a Textual widget draws, not what it is: named as that widget
+SHOWN_AS = {"KeptTable": "DataTable"}
+
+
 def _title(node: DOMNode) -> str:
     if isinstance(node, App):
         return "Everywhere"
     if isinstance(node, Screen):
         return "This screen"
     name = type(node).__name__
+    name = SHOWN_AS.get(name, name)
     return f"{name} #{node.id}" if node.id else name
 
 

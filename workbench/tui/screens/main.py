@@ -18,7 +18,9 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Header, TabPane
 from textual.worker import Worker
 
@@ -43,6 +45,7 @@ from ...engine.invoke import (
 from ...engine.storage import SavedEvents
 from ..navigation import NAVIGATION_BINDINGS, focus_pane, move_table_cursor
 from ..pane_focus import PaneHighlight
+from ..pane_sizes import PaneSizes
 from ..registry_view import RegistryView
 from ..reruns import FIRST_RUN_TRIGGER, Reruns
 from ..widgets.arrow_tabs import ArrowTabs
@@ -76,6 +79,10 @@ class MainScreen(Screen[None]):
     """Functions (with their versions and aliases), event, response, log, gauge."""
 
     BINDINGS = [ZOOM_BINDING, *NAVIGATION_BINDINGS]
+    # Textual's Screen.focused repaints the whole screen on every focus change (~65 widgets
+    # rendered again, most of a pane key's frame); the widgets whose look changes (the blurred
+    # and the focused one, the pane borders, the key bar) refresh themselves.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     # The layout answers the terminal's size (app.tcss: Screen.-narrow, .-short, .-wide): at 80
     # columns the functions pane narrows and the gauge gives the log its width.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (180, "-wide")]
@@ -114,13 +121,15 @@ class MainScreen(Screen[None]):
         self._reported: dict[str, str] = {}  # function -> the reload problem last toasted
         self._invocations: dict[Worker[None], str] = {}
         self.pane_highlight = PaneHighlight(self)
+        self.pane_sizes = PaneSizes(self)
 
     def compose(self) -> ComposeResult:
         yield Header(icon=ICON)
         with Horizontal(id="top"):
             yield FunctionsPane(self.engine, self.registry_view, id="functions")
-            yield EventEditor(self.saved_events, id="editor")
-            yield ResponsePane(id="response")
+            with Horizontal(id="work"):  # side by side; stacked under 100 columns (app.tcss)
+                yield EventEditor(self.saved_events, id="editor")
+                yield ResponsePane(id="response")
         with Horizontal(id="bottom"):
             with ArrowTabs(id="bottom-tabs"):  # left/right switch from the content too
                 with TabPane("Invocations", id="tab-log"):
@@ -135,6 +144,10 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.pane_highlight.follow()
+        self.pane_sizes.follow()
+
+    def on_resize(self) -> None:
+        self.pane_sizes.update()  # the size classes (breakpoints) may have changed
 
     def action_zoom(self) -> None:
         """ctrl+g: the focused pane full screen, or the layout back."""

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...engine import Engine, InvocationRecord
 from ...engine.model import (
@@ -35,10 +35,12 @@ from ...engine.model import (
 )
 from .. import log_lines
 from ..content_fields import ContentFieldStatic
+from ..copy_keys import COPY_BINDINGS, CopyWhat, copy_part
 from ..fields import FIELD_SPACE, together
 from ..function_logs import log_view
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
 from ..log_lines import FILTER_STEPS, Level
+from ..widgets.key_bar import KeyBar
 from ..widgets.timeline import INVOKE_STYLES, exact_ms, phase_list, strip
 from ..zoom import ZOOM_BINDING
 
@@ -258,8 +260,9 @@ class RecordScreen(Screen[Replay | None]):
             id="record-replay",
             tooltip="Run this invocation again (same event, qualifier, client context)",
         ),
+        *COPY_BINDINGS,  # c, i, l: as in the response pane
         Binding(
-            "l",
+            "L",
             "log_level",
             "Log level",
             id="record-log-level",
@@ -311,7 +314,7 @@ class RecordScreen(Screen[Replay | None]):
             life.border_title = "Lifecycle of its execution environment"
             yield Static(id="record-strip")
             yield Static(id="record-lifecycle")
-        yield Footer()
+        yield KeyBar(lead=())  # its own keys first: ^r invokes on the workbench
 
     def on_mount(self) -> None:
         if self.record is not None:
@@ -376,9 +379,9 @@ class RecordScreen(Screen[Replay | None]):
         self.query_one("#record-log", Static).update(log_view(lines, self.log_level))
         box = self.query_one("#record-log-box", VerticalScroll)
         if self.log_level is not None:
-            box.border_subtitle = f"l: level ≥ {self.log_level}"
+            box.border_subtitle = f"L: level ≥ {self.log_level}"
         elif log_lines.has_json([log_lines.parse(x) for x in lines]):
-            box.border_subtitle = "l: filter by level"
+            box.border_subtitle = "L: filter by level"
         else:
             box.border_subtitle = ""
 
@@ -419,6 +422,20 @@ class RecordScreen(Screen[Replay | None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+    def action_copy_response(self) -> None:
+        self._copy("response")
+
+    def action_copy_request_id(self) -> None:
+        self._copy("request_id")
+
+    def action_copy_log(self) -> None:
+        self._copy("log")
+
+    def _copy(self, what: CopyWhat) -> None:
+        """As the response pane's keys do; the response as the store keeps it (its excerpt)."""
+        nothing = f"the record of {self.request_id} is not loaded (or there is none)"
+        copy_part(self, self.record, what, nothing=nothing)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_original":  # only a replay has an original

@@ -40,6 +40,7 @@ from .function_rows import (
     flatten,
     function_rows,
 )
+from .kept_table import KeptTable
 
 __all__ = [
     "STATUS_STYLES",
@@ -152,7 +153,7 @@ class FunctionsPane(Vertical):
         self.columns: tuple[str, ...] = COLUMNS  # the ones shown (names only when narrow)
 
     def compose(self) -> ComposeResult:
-        table: DataTable[object] = DataTable(id="functions-table", cursor_type="row")
+        table = KeptTable(id="functions-table", cursor_type="row")  # a focus change redraws less
         for key in self.columns:
             table.add_column(LABELS[key], key=key)
         yield table

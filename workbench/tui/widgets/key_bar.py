@@ -106,8 +106,16 @@ class KeyBar(Widget):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+    def __init__(
+        self,
+        *,
+        id: str | None = None,  # noqa: A002 (Textual's name)
+        lead: tuple[str, ...] = LEAD,
+    ) -> None:
+        """``lead``: the actions kept at the left (a screen that is not the workbench's, the
+        record screen, puts its own keys first)."""
         super().__init__(id=id)
+        self._lead = lead
         self._keys: list[ShownKey] = []
         self._pinned: list[ShownKey] = []
         self._placed: list[tuple[ShownKey | None, int, int]] = []
@@ -123,7 +131,8 @@ class KeyBar(Widget):
     def _read(self, screen: Screen[object]) -> None:
         keys = shown_keys(screen)
         pinned = [k for k in keys if k.place == "tail"]
-        rest = [k for k in keys if k.place == "lead"] + [k for k in keys if not k.place]
+        first = [k for k in keys if k.action.removeprefix("app.") in self._lead]
+        rest = first + [k for k in keys if k not in first and k.place != "tail"]
         if (rest, pinned) != (self._keys, self._pinned):
             self._keys, self._pinned = rest, pinned
             self.refresh()

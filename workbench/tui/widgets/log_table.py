@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..log_order import SortOrder
+from .kept_table import KeptTable
 
 # a sorted column's header: its label and the arrow, or a shorter label where both do not fit
 SHORT_LABELS = {"request": "Req", "billed": "Bill", "memory": "Mem", "start": "St"}
@@ -24,7 +25,7 @@ def header_label(label: str, key: str, width: int, sort: SortOrder) -> str:
     return f"{label} {sort.arrow}"
 
 
-class LogTable(DataTable[object]):
+class LogTable(KeptTable):
     """A DataTable where one click on a row opens it (DataTable's own needs two), and which
     tells its log when the user (not a merge) moved the cursor: that pauses following."""
 
@@ -34,7 +35,7 @@ class LogTable(DataTable[object]):
     ]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.user_moved: Callable[[int, int], None] | None = None  # (row before, row after)
         self.user_scrolled: Callable[[], None] | None = None
 

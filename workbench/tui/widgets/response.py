@@ -7,18 +7,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
 from ...engine import InvokeResult, InvokeStart, LogLine, ResponseChunk
+from ..copy_keys import COPY_BINDINGS, CopyWhat, copy_part
 from ..fields import FieldStatic, together
-from ..function_logs import log_text, tail_view
+from ..function_logs import tail_view
 from ..registry_view import version_label
 from .function_rows import debug_wait_text
 from .response_diff import ResponseDiff, ResponseDiffView
@@ -61,9 +60,6 @@ def payload_text(result: InvokeResult) -> Text:
     return Text(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-CopyWhat = Literal["response", "request_id", "log"]
-
-
 class ResponsePane(Vertical):
     """Shows the latest result and its log; while an invocation runs, says so and for how long
     (esc cancels). ``c``, ``i`` and ``l`` copy the result's payload, request id and log lines
@@ -88,29 +84,7 @@ class ResponsePane(Vertical):
     RESULT_READING = 2  # the result's share while the log has the focus
     SHORT = 16  # rows: a pane this short gives a focused log the status line's room too
 
-    BINDINGS = [
-        Binding(
-            "c",
-            "copy_response",
-            "Copy response",
-            id="copy-response",
-            tooltip="Copy the response, as the function returned it, to the clipboard",
-        ),
-        Binding(
-            "i",
-            "copy_request_id",
-            "Copy request id",
-            id="copy-request-id",
-            tooltip="Copy the invocation's request id to the clipboard",
-        ),
-        Binding(
-            "l",
-            "copy_log",
-            "Copy log",
-            id="copy-log",
-            tooltip="Copy the function's log lines of this invocation (START to REPORT)",
-        ),
-    ]
+    BINDINGS = COPY_BINDINGS
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -193,28 +167,7 @@ class ResponsePane(Vertical):
     def copy(self, what: CopyWhat) -> None:
         """Copy a part of the result shown, and say what was copied (or why nothing was)."""
         result = self.result
-        if result is None:
-            self.notify(
-                "Nothing to copy: no invocation has finished here yet.",
-                title="Not copied",
-                severity="warning",
-            )
-            return
-        r = result.record
-        if what == "request_id":
-            text, said = r.request_id, f"request id {r.request_id}"
-        elif what == "log":
-            text = log_text(r.log_lines)
-            count = len(r.log_lines)
-            said = f"the log of {r.request_id[:8]} ({count} line{'s' * (count != 1)})"
-        else:
-            text = result.payload.decode("utf-8", "replace")
-            said = f"the response of {r.request_id[:8]} ({len(result.payload)} bytes)"
-        if not text:
-            self.notify(f"No {what.replace('_', ' ')} to copy.", title="Not copied")
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {said} to the clipboard.", title="Copied")
+        copy_part(self, result.record if result else None, what, result.payload if result else None)
 
     def _comparing(self, on: bool) -> None:
         """The compare view instead of the response (a re-run on save), or back."""
