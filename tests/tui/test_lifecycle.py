@@ -21,6 +21,7 @@ from workbench.tui.widgets.gauge import ConcurrencyGauge
 from workbench.tui.widgets.timeline import (
     POST,
     LifecycleTimeline,
+    axis,
     legend,
     phase_list,
     strip,
@@ -240,6 +241,20 @@ def test_memory_is_bounded() -> None:
     assert [i.request_id for i in env.invokes] == ["r7", "r8", "r9", "r10", "r11"]
     assert env.invoke("r0") is None and env.invoke("r11") is not None
     assert "showing the last 5 of 12 invokes" in phase_list(env, now=T0 + 20).plain
+
+
+@pytest.mark.parametrize("width", [12, 16, 20, 27, 40, 55, 80])
+def test_the_axis_labels_are_whole_or_not_there(width: int) -> None:
+    """A narrow axis drops a label that has no room (its tick stays), never cuts one."""
+    for span in (1.0, 7.5, 15.0, 95.0):
+        for live in (True, False):
+            text = axis(T0, T0 + span, width, live).plain
+            assert len(text) == width
+            assert text.rstrip().endswith("now┬" if live else "┬")
+            labels = re.findall(r"┬(-[^┬ ]*)", text)
+            assert all(re.fullmatch(r"-(\d+\.\d|\d+|\d+m\d\ds)s?", x) for x in labels), text
+            assert all(x.endswith("s") for x in labels), text
+    assert re.findall(r"┬-\S+", axis(T0, T0 + 15.0, 80, True).plain)  # room: they show
 
 
 def test_rebuilt_from_stored_records() -> None:

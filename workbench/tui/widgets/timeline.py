@@ -178,12 +178,15 @@ def axis(t0: float, t1: float, width: int, live: bool) -> Content:
     chars = [" "] * width
     end_label = "now" if live else time.strftime("%H:%M:%S", time.localtime(t1))
     ticks = 4 if width >= 40 else 2
-    for i in range(ticks):
-        c = int(i * (width - 1) / ticks)
+    starts = [int(i * (width - 1) / ticks) for i in range(ticks)]
+    limit = width - len(end_label) - 2  # the end label's room
+    for i, c in enumerate(starts):
         text = "┬-" + fmt_s(t1 - (t0 + (t1 - t0) * i / ticks))
+        room = min(limit, starts[i + 1] - 1 if i + 1 < ticks else limit) - c
+        if len(text) > room:  # a label is whole or not there: its tick alone
+            text = "┬" if room >= 1 else ""
         for j, ch in enumerate(text):
-            if c + j < width - len(end_label) - 2:
-                chars[c + j] = ch
+            chars[c + j] = ch
     tail = end_label + "┬"
     for j, ch in enumerate(tail):
         chars[width - len(tail) + j] = ch
