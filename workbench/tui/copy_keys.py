@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
 from ..engine import InvocationRecord
+from ..engine.model import EXCERPT_BYTES
 from .function_logs import log_text
 
 CopyWhat = Literal["response", "request_id", "log"]
@@ -41,9 +42,9 @@ COPY_BINDINGS: list[BindingType] = [
     ),
 ]
 
-# How much of the response a stored record keeps (the engine's EXCERPT_BYTES, not exported by
-# ``workbench.engine``): a stored response this long may be cut, and the message says so.
-STORED_RESPONSE_BYTES = 4096
+# How much of the response a stored record keeps: a stored response this long may be cut, and
+# the message says so.
+STORED_RESPONSE_BYTES = EXCERPT_BYTES
 
 
 NOTHING_YET = "no invocation has finished here yet"

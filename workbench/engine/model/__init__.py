@@ -29,6 +29,7 @@ from .events import (
 from .ids import new_uuid
 from .limits import check_payload_size, payload_limit
 from .records import (
+    EXCERPT_BYTES,
     end_line,
     extensions_text,
     init_retry_text,
@@ -40,6 +41,7 @@ from .records import (
 )
 
 __all__ = [
+    "EXCERPT_BYTES",
     "AccessDenied",
     "AsyncEventChanged",
     "BucketActivity",
