@@ -191,6 +191,12 @@ async def test_narrow_columns_give_way_before_the_function_column(
         # what is shown fits: no column cut at the table's edge
         widths = sum(c.get_render_width(log.table) for c in log.table.ordered_columns)
         assert widths <= log.table.size.width
+        # the room the shown columns leave goes to the Function column, up to 14 more cells
+        [function] = [c for c in log.table.ordered_columns if c.key.value == "function"]
+        room = log.table.size.width - widths
+        assert function.width == 18 + 14 or (function.width >= 18 and room < 2 + 14)
+        if size == (200, 50):
+            assert function.width == 32  # "nightly-report:$LATEST" whole
         row = [str(cell) for cell in log.table.get_row_at(0)]
         assert row[1] == "hello:$LATEST" and "success" in row
 

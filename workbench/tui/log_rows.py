@@ -50,6 +50,19 @@ KEEP_ORDER = (
 )
 
 
+# Where the columns shown leave room, the Function column takes up to this much more of it
+# ("nightly-report:$LATEST" is 22 of its 18)
+FUNCTION_ROOM = 14
+
+
+def function_width(width: int, columns: tuple[str, ...], padding: int = 1) -> int:
+    """The Function column's width in ``width`` cells with ``columns`` shown: its own, and the
+    room they leave, up to ``FUNCTION_ROOM`` more."""
+    used = sum(w + 2 * padding for _, key, w in COLUMNS if key in columns)
+    own = next(w for _, key, w in COLUMNS if key == "function")
+    return own + max(0, min(width - used, FUNCTION_ROOM))
+
+
 def fit_columns(width: int, padding: int = 1) -> tuple[str, ...]:
     """The columns (keys, in table order) that fit ``width`` cells, by ``KEEP_ORDER``.
 

@@ -30,7 +30,16 @@ from textual.widgets import DataTable, Input, Select
 from ...engine import Engine, InvocationRecord
 from ..log_order import Durations, SortOrder
 from ..log_query import SEARCH_DEPTH, SPANS, LogFilter, Span, older, search, span_start
-from ..log_rows import COLUMNS, TimeCell, cells, fit_columns, same, time_text, trigger_text
+from ..log_rows import (
+    COLUMNS,
+    TimeCell,
+    cells,
+    fit_columns,
+    function_width,
+    same,
+    time_text,
+    trigger_text,
+)
 from .log_table import LogTable, StatusLine, header_label
 
 __all__ = [
@@ -161,6 +170,7 @@ class InvocationLog(Vertical):
         self.loading = False  # a page of older rows is being read
         self.durations = Durations(0, None, None)
         self.columns: tuple[str, ...] = tuple(key for _, key, _ in COLUMNS)  # those shown
+        self.function_width = next(w for _, key, w in COLUMNS if key == "function")
         self._shown = list(range(len(COLUMNS)))  # their indexes in a row of cells()
 
     def compose(self) -> ComposeResult:
@@ -204,15 +214,18 @@ class InvocationLog(Vertical):
     def _add_columns(self, table: DataTable[object]) -> None:
         for label, key, width in COLUMNS:
             if key in self.columns:
+                width = self.function_width if key == "function" else width
                 table.add_column(header_label(label, key, width, self.sort), key=key, width=width)
 
     def on_resize(self, event: events.Resize) -> None:
         """Show the columns that fit (``fit_columns``); the rows are drawn again if that changed."""
         scrollbar = self.table.styles.scrollbar_size_vertical
-        columns = fit_columns(event.size.width - scrollbar, self.table.cell_padding)
-        if columns == self.columns:
+        width, padding = event.size.width - scrollbar, self.table.cell_padding
+        columns = fit_columns(width, padding)
+        wide = function_width(width, columns, padding)  # the room they leave
+        if columns == self.columns and wide == self.function_width:
             return
-        self.columns = columns
+        self.columns, self.function_width = columns, wide
         self._shown = [i for i, (_, key, _) in enumerate(COLUMNS) if key in columns]
         if self.sort.column not in columns:  # the sorted column gave way: back to newest first
             self.sort = SortOrder()
