@@ -326,3 +326,23 @@ async def test_the_wheel_down_over_the_rows_pauses_them(app: WorkbenchApp) -> No
         live(app, [record(100)])
         log.flush()
         assert log.request_ids() == top and "paused, 1 new" in status(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)])
+async def test_the_find_hint_is_whole_words_that_fit(
+    app: WorkbenchApp, size: tuple[int, int]
+) -> None:
+    """The find field's hint is never cut mid-word: the longest of its forms that fits."""
+    from workbench.tui.widgets.invocation_log import FIND_HINTS
+
+    async with app.run_test(size=size) as pilot:
+        find = app.query_one("#log-text")
+
+        def fits() -> bool:
+            hint = find.placeholder
+            return find.size.width > 0 and (len(hint) < find.size.width or hint == FIND_HINTS[-1])
+
+        await wait_until(pilot, fits)
+        assert find.placeholder in FIND_HINTS
+        longer = FIND_HINTS[: FIND_HINTS.index(find.placeholder)]
+        assert all(len(h) >= find.size.width for h in longer)  # the longest that fits

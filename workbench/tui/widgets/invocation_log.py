@@ -62,6 +62,25 @@ ALL = "all"
 STATUSES = ("success", "error", "timeout", "crash", "cancelled")
 
 
+# The find field's hint, the longest that fits its width (whole words: never cut mid-word)
+FIND_HINTS = (
+    "/ find: request id, function, trigger, error type, log text",
+    "/ find: request id, function, log text",
+    "/ find: id, function, log text",
+    "/ find",
+)
+
+
+class FindInput(Input):
+    """The log's find field: its hint shortened to whole words where it is narrow."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        room = event.size.width - 1  # (the cursor's cell)
+        hint = next((h for h in FIND_HINTS if len(h) <= room), FIND_HINTS[-1])
+        if self.placeholder != hint:
+            self.placeholder = hint
+
+
 class InvocationLog(Vertical):
     """Newest invocations first; enter (or a click) on a row opens its record."""
 
@@ -199,11 +218,7 @@ class InvocationLog(Vertical):
                 id="log-range",
                 tooltip="Show a time range (t)",
             )
-            yield Input(
-                placeholder="/ find: request id, function, trigger, error type, log text",
-                compact=True,
-                id="log-text",
-            )
+            yield FindInput(placeholder=FIND_HINTS[0], compact=True, id="log-text")
         yield StatusLine(id="log-count")
         table = LogTable(id="log-table", cursor_type="row")
         table.user_moved = self._user_moved
