@@ -103,8 +103,7 @@ def mount_point(tmp_root: Path) -> str:
 
 
 # The host's /etc entries a runtime needs (names, certificates, time zones, the dynamic linker);
-# not the host's users, shadow files, private keys or anything else of its configuration. (The
-# sandbox keeps the same list, for a description that has no view: workbench_sandbox.ETC.)
+# not the host's users, shadow files, private keys or anything else of its configuration.
 ETC = (
     "alternatives",
     "ca-certificates",

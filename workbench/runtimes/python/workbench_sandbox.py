@@ -172,29 +172,6 @@ def _link_or_bind(name, root):
 
 
 SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
-# /etc entries a runtime needs (names, certificates, time zones, the dynamic linker); not the
-# host's users, shadow files, or anything else of its configuration
-ETC = (
-    "alternatives",
-    "ca-certificates",
-    "ca-certificates.conf",
-    "ssl",
-    "pki",
-    "crypto-policies",
-    "resolv.conf",
-    "hosts",
-    "host.conf",
-    "nsswitch.conf",
-    "gai.conf",
-    "protocols",
-    "services",
-    "localtime",
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "mime.types",
-    "os-release",
-)
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
@@ -235,9 +212,7 @@ def _build_root(root, spec):
         _link_or_bind(name, root)
     if spec.get("etc"):  # the engine's view of /etc, users included: one mount (namespaces.py)
         _bind(spec["etc"], root + "/etc")
-    else:
-        for name in ETC:
-            _bind("/etc/" + name, root + "/etc/" + name)
+    else:  # (the engine always gives one; its capability probe needs none): the users alone
         os.makedirs(root + "/etc", exist_ok=True)
         _write(
             root + "/etc/passwd",
