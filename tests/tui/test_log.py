@@ -7,8 +7,6 @@ the app's own batch handler. Waits poll the app's state instead of sleeping a gu
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -346,15 +344,6 @@ def fixed_lifecycle(record: InvocationRecord) -> Lifecycle:
         ]
     )
     return model
-
-
-@pytest.fixture
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

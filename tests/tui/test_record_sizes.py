@@ -5,7 +5,6 @@ snapshots, every field fixed), and Pilot for the sizes and keys."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,17 +31,6 @@ def app(tmp_path: Path) -> WorkbenchApp:
     return WorkbenchApp([root], state_dir=tmp_path / "state", isolation="rlimits")
 
 
-@pytest.fixture
-def in_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import time
-
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 async def open_record(pilot: Pilot) -> RecordScreen:
     record = fixed_record()
     screen = RecordScreen(RID, record, lifecycle=fixed_lifecycle(record))
@@ -51,7 +39,7 @@ async def open_record(pilot: Pilot) -> RecordScreen:
     return screen
 
 
-def test_record_screen_at_80x24(snap_compare, app: WorkbenchApp, in_utc: None) -> None:
+def test_record_screen_at_80x24(snap_compare, app: WorkbenchApp, utc: None) -> None:
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_record)
 
 

@@ -11,8 +11,6 @@ and look at the SVGs before committing them.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,16 +122,7 @@ def test_versions_and_aliases_under_a_function(snap_compare, published: Workbenc
     assert snap_compare(published, terminal_size=(160, 45), run_before=select_live)
 
 
-@pytest.fixture
-def in_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def test_log_with_the_focus_at_80x24(snap_compare, app: WorkbenchApp, in_utc: None) -> None:
+def test_log_with_the_focus_at_80x24(snap_compare, app: WorkbenchApp, utc: None) -> None:
     """At 80x24 the log with the focus (4) takes the height, a dozen rows; the panes above keep
     their titles (and keys)."""
 
