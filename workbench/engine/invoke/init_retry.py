@@ -27,7 +27,6 @@ initialised ahead, never in an invocation: their failures are not retried here.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 
@@ -52,12 +51,7 @@ def init_failure(outcome: Outcome) -> tuple[str, str | None]:
         return "timeout", None
     if outcome.kind == "exit":
         return "error", "Runtime.ExitError"
-    error_type = outcome.error_type
-    try:
-        error_type = json.loads(outcome.body).get("errorType") or error_type
-    except (ValueError, AttributeError):
-        pass
-    return "error", error_type or "Runtime.Unknown"
+    return "error", outcome.posted_error_type() or "Runtime.Unknown"
 
 
 @dataclass(slots=True)

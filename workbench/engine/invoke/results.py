@@ -113,11 +113,7 @@ def build_result(
     in_init = cold and env.invocations == 0  # it failed before the event was handed over
     if kind == "error" or kind == "init_error":
         status, function_error = STATUS_ERROR, "Unhandled"
-        error_type = outcome.error_type
-        try:
-            error_type = json.loads(payload).get("errorType") or error_type
-        except (ValueError, AttributeError):
-            pass
+        error_type = outcome.posted_error_type()
     elif kind == "too_large":
         status, function_error = STATUS_ERROR, "Unhandled"
         error_type = "Function.ResponseSizeTooLarge"

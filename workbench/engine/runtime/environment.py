@@ -100,6 +100,14 @@ class Outcome:
     paused_ms: float = 0.0  # at a debugger prompt (the timeout clock was stopped)
     extensions_ms: float = 0.0  # extensions' time after the runtime answered (in duration_ms)
 
+    def posted_error_type(self) -> str | None:
+        """The error type of an ``error`` / ``init_error``: the posted body's ``errorType``,
+        else the runtime's header (or the engine's own)."""
+        try:
+            return json.loads(self.body).get("errorType") or self.error_type
+        except (ValueError, AttributeError):
+            return self.error_type
+
 
 OutcomeKind = Literal["ready", "response", "error", "init_error", "too_large", "timeout", "exit"]
 EnvState = Literal["new", "initializing", "idle", "busy", "dead"]
