@@ -276,17 +276,23 @@ def _python_namespaced(fn: FunctionConfig, python: str, pycache_dir: Path | None
     ``pycache_prefix`` serves the runtime client's own import, before it enters them
     (``workbench_sandbox.run``); inside, the engine's cache is not there."""
     cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir is not None else []
-    bin_dir = os.path.dirname(os.path.realpath(python))  # the interpreter's, bound in place
-    env = {
-        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-        PYTHON_PATHS_VAR: ":".join([*python_layer_paths(fn, python, merged=True), "/var/runtime"]),
-        "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
-    }
+    env = python_namespaced_env(fn, python)
     argv = [python, "-I", "-S", *cache, "-c", PYTHON_SANDBOXED_START]
     runtime = str(PYTHON_BOOTSTRAP.parent)
     return Launch(
         argv, env, gated=False, runtime_dir="/var/runtime", forkable=True, sandbox_runtime=runtime
     )
+
+
+def python_namespaced_env(fn: FunctionConfig, python: str) -> dict[str, str]:
+    """Our Python runtime's variables in its namespaces (started by itself, or by a wrapper
+    behind the launcher: sandboxed_launch.py): the paths are the environment's."""
+    bin_dir = os.path.dirname(os.path.realpath(python))  # the interpreter's, bound in place
+    return {
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        PYTHON_PATHS_VAR: ":".join([*python_layer_paths(fn, python, merged=True), "/var/runtime"]),
+        "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
+    }
 
 
 def find_node(fn: FunctionConfig, node: str | None) -> str:

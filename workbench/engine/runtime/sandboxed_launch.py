@@ -19,7 +19,6 @@ from ..config.function import FunctionConfig, runtime_family
 from . import exec_wrapper
 from .launch import (
     PYTHON_BREAKPOINT,
-    PYTHON_PATHS_VAR,
     PYTHON_START_SCRIPT,
     RUNTIMES_DIR,
     Launch,
@@ -29,6 +28,7 @@ from .launch import (
     missing_client,
     node_heap_flag,
     python_layer_paths,
+    python_namespaced_env,
 )
 
 TASK_ROOT, OPT, RUNTIME_DIR = "/var/task", "/opt", "/var/runtime"
@@ -74,12 +74,7 @@ def launch_in_namespaces(
         # (without one, ours enters them itself: launch._python_namespaced); the wrapper gets
         # the runtime's script last, as in launch.launch
         runtime_mount = str(RUNTIMES_DIR / "python")
-        layers = python_layer_paths(fn, python, merged=True)
-        env = {
-            "PATH": f"{os.path.dirname(os.path.realpath(python))}:{PATH}",
-            PYTHON_PATHS_VAR: ":".join([*layers, RUNTIME_DIR]),
-            "PYTHONBREAKPOINT": PYTHON_BREAKPOINT,
-        }
+        env = python_namespaced_env(fn, python)
         script = f"{RUNTIME_DIR}/{PYTHON_START_SCRIPT.name}"
         argv = [os.path.realpath(python), "-I", "-S", script]
         binds.append(python)
