@@ -160,30 +160,32 @@ class EnvironmentPool:
         forker = None
         if uses_snap_start(fn, version):  # restored from the version's snapshot
             forker = await self.snapshots.forker(fn, version)
-        waited = await self.gate.enter(fn.name)
-        env = self._new(fn, version, self.catalog.revision(fn.name))
+        env, waited = await self._starting(fn, version, self.catalog.revision(fn.name))
         if forker is not None:
             env.init_type, env.restore_from = "snap-start", forker
-        env.on_runtime_started = self.gate.leave  # the next cold start may begin
-        env.spawn_inline = self.gate.starting == 1 and not self.gate.queued  # a lone start
-        self._busy.setdefault(fn.name, set()).add(env)
-        self.changed(fn.name)
         return env, True, waited
 
     async def replace(self, env: Environment) -> Environment:
         """A new environment, busy in the place of ``env``, whose on-demand INIT failed: the
-        invocation retries INIT in it (``init_retry.py``); ``give_back(env)`` gives it back."""
-        name = env.fn.name
-        await self.gate.enter(name)  # a start like any other (the wait is in its Duration)
-        fresh = self._new(env.fn, env.version, env.revision)
-        fresh.on_runtime_started = self.gate.leave
-        fresh.spawn_inline = self.gate.starting == 1 and not self.gate.queued
-        busy = self._busy.setdefault(name, set())
-        busy.discard(env)
-        busy.add(fresh)
+        invocation retries INIT in it (``init_retry.py``); ``give_back(env)`` gives it back.
+        A start like any other: its wait for its turn is in the invocation's Duration."""
+        self._busy.get(env.fn.name, set()).discard(env)
+        fresh, _ = await self._starting(env.fn, env.version, env.revision)
         env.replaced_by = fresh
-        self.changed(name)
         return fresh
+
+    async def _starting(
+        self, fn: FunctionConfig, version: str, revision: int
+    ) -> tuple[Environment, float]:
+        """A new environment, marked busy, once it has its turn to start (``start_gate.py``);
+        and how long it waited for it."""
+        waited = await self.gate.enter(fn.name)
+        env = self._new(fn, version, revision)
+        env.on_runtime_started = self.gate.leave  # the next cold start may begin
+        env.spawn_inline = self.gate.starting == 1 and not self.gate.queued  # a lone start
+        self._busy.setdefault(fn.name, set()).add(env)
+        self.changed(fn.name)
+        return env, waited
 
     def give_back(self, env: Environment) -> None:
         """The invocation ended: back to idle if it may serve again, else shut down."""
