@@ -202,15 +202,15 @@ def spec(
     tmpdir: str,
     root: str,
     checked_sources: Mapping[str, str],
+    etc: str,
     in_place: Sequence[str] = (),
-    etc: str | None = None,
     uid: int | None = None,
 ) -> str:
     """The ``SPEC_VAR`` value for an environment of ``fn`` (records of fields, as
     ``workbench_sandbox.parse`` reads them); raises ``ValueError`` for a path it cannot hold.
     ``runtime_dir``: the runtime client's folder, at ``/var/runtime`` (None: left empty);
     ``in_place``: folders bound read-only at their own path (an interpreter's install);
-    ``etc``: the folder bound at ``/etc`` (``etc_view``; None: the sandbox binds each entry);
+    ``etc``: the folder bound at ``/etc`` (``etc_view``);
     ``uid``: the environment's own uid outside (``environment_uid``; None: the engine's)."""
     folder = fn.folder.resolve()
     binds: list[tuple[str, str, str]] = [(str(folder), TASK_ROOT, "ro")]
@@ -226,9 +226,7 @@ def spec(
             continue  # outside the folder: not part of /var/task
         over.append((copy, f"{TASK_ROOT}/{relative}"))
     layers = [str(layer.resolve()) for layer in fn.layers if layer.is_dir()]
-    records: list[tuple[str, ...]] = [("root", root)]
-    if etc is not None:
-        records.append(("etc", etc))
+    records: list[tuple[str, ...]] = [("root", root), ("etc", etc)]
     if uid is not None:
         records.append(("uid", str(uid)))
     records += [("bind", *bind) for bind in binds]

@@ -212,13 +212,8 @@ def _build_root(root, spec):
         _link_or_bind(name, root)
     if spec.get("etc"):  # the engine's view of /etc, users included: one mount (namespaces.py)
         _bind(spec["etc"], root + "/etc")
-    else:  # (the engine always gives one; its capability probe needs none): the users alone
+    else:  # (the engine always gives one; its capability probe needs none)
         os.makedirs(root + "/etc", exist_ok=True)
-        _write(
-            root + "/etc/passwd",
-            f"root:x:0:0:root:/root:/sbin/nologin\n{USER}:x:{UID}:{GID}::/home/{USER}:/sbin/nologin\n",
-        )
-        _write(root + "/etc/group", f"root:x:0:\n{USER}:x:{GID}:\n")
     for name in DEVICES:
         _bind("/dev/" + name, root + "/dev/" + name, read_only=False)
     for name, target in (
