@@ -87,3 +87,20 @@ def copy_part(
         return
     node.app.copy_to_clipboard(text)
     node.notify(f"Copied {said} to the clipboard{after}.", title="Copied")
+
+
+class CopyActions:
+    """The actions of ``COPY_BINDINGS`` (c, i, l), for a widget or screen whose ``copy`` copies
+    that part of what it shows (``copy_part``)."""
+
+    def copy(self, what: CopyWhat) -> None:
+        raise NotImplementedError
+
+    def action_copy_response(self) -> None:
+        self.copy("response")
+
+    def action_copy_request_id(self) -> None:
+        self.copy("request_id")
+
+    def action_copy_log(self) -> None:
+        self.copy("log")

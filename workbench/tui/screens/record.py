@@ -35,7 +35,7 @@ from ...engine.model import (
 )
 from .. import log_lines
 from ..content_fields import ContentFieldStatic
-from ..copy_keys import COPY_BINDINGS, CopyWhat, copy_part
+from ..copy_keys import COPY_BINDINGS, CopyActions, CopyWhat, copy_part
 from ..fields import FIELD_SPACE, together
 from ..function_logs import log_view
 from ..lifecycle import EnvironmentLife, Lifecycle, from_records
@@ -212,7 +212,7 @@ class Replay:
     record: InvocationRecord | None = None
 
 
-class RecordScreen(Screen[Replay | None]):
+class RecordScreen(CopyActions, Screen[Replay | None]):
     """The full record of one invocation; escape goes back."""
 
     DEFAULT_CSS = """
@@ -423,16 +423,7 @@ class RecordScreen(Screen[Replay | None]):
     def action_close(self) -> None:
         self.dismiss()
 
-    def action_copy_response(self) -> None:
-        self._copy("response")
-
-    def action_copy_request_id(self) -> None:
-        self._copy("request_id")
-
-    def action_copy_log(self) -> None:
-        self._copy("log")
-
-    def _copy(self, what: CopyWhat) -> None:
+    def copy(self, what: CopyWhat) -> None:
         """As the response pane's keys do; the response as the store keeps it (its excerpt)."""
         nothing = f"the record of {self.request_id} is not loaded (or there is none)"
         copy_part(self, self.record, what, nothing=nothing)

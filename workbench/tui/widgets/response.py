@@ -15,7 +15,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from ...engine import InvokeResult, InvokeStart, LogLine, ResponseChunk
-from ..copy_keys import COPY_BINDINGS, CopyWhat, copy_part
+from ..copy_keys import COPY_BINDINGS, CopyActions, CopyWhat, copy_part
 from ..fields import FieldStatic, together
 from ..function_logs import tail_view
 from ..registry_view import version_label
@@ -60,7 +60,7 @@ def payload_text(result: InvokeResult) -> Text:
     return Text(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-class ResponsePane(Vertical):
+class ResponsePane(CopyActions, Vertical):
     """Shows the latest result and its log; while an invocation runs, says so and for how long
     (esc cancels). ``c``, ``i`` and ``l`` copy the result's payload, request id and log lines
     (``App.copy_to_clipboard``: OSC 52, so the terminal's clipboard, over ssh too)."""
@@ -154,15 +154,6 @@ class ResponsePane(Vertical):
 
     def on_descendant_blur(self) -> None:
         self._fit()
-
-    def action_copy_response(self) -> None:
-        self.copy("response")
-
-    def action_copy_request_id(self) -> None:
-        self.copy("request_id")
-
-    def action_copy_log(self) -> None:
-        self.copy("log")
 
     def copy(self, what: CopyWhat) -> None:
         """Copy a part of the result shown, and say what was copied (or why nothing was)."""
