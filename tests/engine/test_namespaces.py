@@ -69,6 +69,12 @@ def handler(event, context):
         except OSError as e:
             return {"errno": e.errno, "error": str(e)}
         return {"written": event["path"]}
+    if kind == "read":
+        try:
+            with open(event["path"], "rb") as f:
+                return {"read": len(f.read())}
+        except OSError as e:
+            return {"errno": e.errno}
     if kind == "kill_parent":
         try:
             os.kill(os.getppid(), signal.SIGKILL)
@@ -239,6 +245,21 @@ async def test_each_environment_runs_as_a_uid_of_its_own(sandboxed: Engine) -> N
     assert first.record.env_id != second.record.env_id
     [one], [other] = [uids - {0} for uids in outside_uids(sandboxed, "uids")]
     assert one != other and min(one, other) >= UID_BASE
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="checked where the engine runs as root")
+async def test_a_handler_cannot_read_its_inits_memory_or_environment(sandboxed: Engine) -> None:
+    """Its init (PID 1) is not its own to read: /proc/1's environ and memory map are refused
+    (with a uid of its own and with the shared one alike), while its own process's are there."""
+    add_function(sandboxed, "look", LOOK)
+
+    async def read(path: str) -> object:
+        return body(await sandboxed.invoke("look", json.dumps({"kind": "read", "path": path})))
+
+    assert await read("/proc/1/environ") == {"errno": 13}  # EACCES
+    assert await read("/proc/1/maps") == {"errno": 13}
+    own = await read("/proc/self/environ")
+    assert isinstance(own, dict) and own.get("read", 0) > 0
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the switch matters to a root engine only")

@@ -63,18 +63,23 @@ def _instrument_layer(function_root: Path) -> None:
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-async def test_a_wrapper_scripts_pythonpath_hook_runs(engine: Engine, function_root: Path) -> None:
+async def _invoke_instrumented(engine: Engine, function_root: Path, name: str) -> None:
+    """A function behind the instrument layer's wrapper: its hook ran before the handler."""
     _instrument_layer(function_root)
     add_function(
         engine,
-        "wrapped",
+        name,
         HANDLER,
         layers=["../layers/instrument"],
         environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/instrument"},
     )
-    result = await engine.invoke("wrapped", b"{}")
+    result = await engine.invoke(name, b"{}")
     assert result.function_error is None, body(result)
     assert body(result) == {"hooked": "wrapper", "loaded": True}
+
+
+async def test_a_wrapper_scripts_pythonpath_hook_runs(engine: Engine, function_root: Path) -> None:
+    await _invoke_instrumented(engine, function_root, "wrapped")
 
 
 async def test_a_failing_sitecustomize_is_reported_and_init_goes_on(
@@ -120,16 +125,6 @@ async def test_in_namespaces_too(function_root: Path, tmp_path: Path) -> None:
         assert result.function_error is None, body(result)
         assert body(result) == {"hooked": "opt", "loaded": True}
         # the wrapper runs inside too: its own folder is /opt, where it puts its hooks
-        _instrument_layer(function_root)
-        add_function(
-            engine,
-            "boxedwrap",
-            HANDLER,
-            layers=["../layers/instrument"],
-            environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/instrument"},
-        )
-        result = await engine.invoke("boxedwrap", b"{}")
-        assert result.function_error is None, body(result)
-        assert body(result) == {"hooked": "wrapper", "loaded": True}
+        await _invoke_instrumented(engine, function_root, "boxedwrap")
         [env] = engine.environments("boxedwrap")
         assert env.namespaced
