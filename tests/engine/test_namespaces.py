@@ -18,6 +18,7 @@ import pytest
 
 from tests.helpers import add_function, body, make_layer, until
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime import namespaces
 from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
 
 pytestmark = pytest.mark.skipif(
@@ -145,7 +146,9 @@ async def test_etc_holds_what_a_runtime_needs_in_one_read_only_view(sandboxed: E
     assert seen["certs"] is os.path.isdir("/etc/ssl/certs")
 
 
-def test_the_etc_view_is_made_once_and_again_when_an_entry_changes(tmp_path: Path) -> None:
+def test_the_etc_view_is_made_once_and_again_when_an_entry_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     etc = tmp_path / "etc"
     (etc / "ssl" / "private").mkdir(parents=True)
     (etc / "ssl" / "private" / "key.pem").write_text("secret")
@@ -169,6 +172,8 @@ def test_the_etc_view_is_made_once_and_again_when_an_entry_changes(tmp_path: Pat
     assert etc_view(root, str(etc)) == str(view)  # unchanged: the same view
 
     (etc / "resolv.conf").write_text("nameserver 192.168.1.1\n")  # another network
+    assert etc_view(root, str(etc)) == str(view)  # not looked at again within the second
+    monkeypatch.setattr(namespaces, "ETC_RECHECK_S", 0.0)  # (the second has passed)
     again = Path(etc_view(root, str(etc)))
     assert again != view and (again / "resolv.conf").read_text() == "nameserver 192.168.1.1\n"
     assert view.exists()  # environments started with it may still use it

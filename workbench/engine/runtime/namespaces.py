@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -129,7 +130,8 @@ UID, GID, USER = 993, 990, "sbx_user1051"  # workbench_sandbox's: the user a han
 # Lambda's name for the environment itself: an extension's Telemetry API listener binds it
 # ("http://sandbox.localdomain:${PORT}" [DG:telemetry-api])
 SANDBOX_NAMES = "127.0.0.1\tsandbox.localdomain sandbox\n"
-_etc_views: dict[Path, tuple[tuple[object, ...], str]] = {}
+ETC_RECHECK_S = 1.0  # how often the host's entries are looked at again
+_etc_views: dict[Path, tuple[tuple[object, ...], float, str]] = {}  # stamp, checked at, view
 _etc_lock = threading.Lock()  # made ahead in the fork servers' thread (pool.py), used on the loop
 
 
@@ -139,14 +141,19 @@ def etc_view(tmp_root: Path, source: str = "/etc") -> str:
     into ``/usr``), Lambda's user in ``passwd`` and ``group``, ``sandbox.localdomain`` in
     ``hosts``. Made again when an entry changed (a new ``resolv.conf`` on another network);
     an older view stays while environments use it, and goes with ``tmp_root``. (~20 ms to
-    make here; ~40 µs to find it made.)"""
-    stamp = tuple(_stamp(f"{source}/{name}") for name in ETC)
+    make here; the host's entries are looked at again at most once a second: ~40 µs, which a
+    burst of cold starts need not pay each.)"""
+    now = time.monotonic()
     with _etc_lock:
         made = _etc_views.get(tmp_root)
-        if made is not None and made[0] == stamp and os.path.isdir(made[1]):
-            return made[1]
-        view = _make_etc_view(tmp_root, source)
-        _etc_views[tmp_root] = (stamp, view)
+        if made is not None and now - made[1] < ETC_RECHECK_S:
+            return made[2]
+        stamp = tuple(_stamp(f"{source}/{name}") for name in ETC)
+        if made is None or made[0] != stamp or not os.path.isdir(made[2]):
+            view = _make_etc_view(tmp_root, source)
+        else:
+            view = made[2]
+        _etc_views[tmp_root] = (stamp, now, view)
         return view
 
 
