@@ -162,6 +162,7 @@ CPU_CHOICES = ("proportional", "full")  # runtime/isolation.py's CPU_MODES, with
 
 
 ISOLATION_CHOICES = ("auto", "cgroups", "rlimits")  # runtime/isolation.py's ISOLATION_MODES
+NETWORK_CHOICES = ("auto", "private", "host")  # runtime/netns.py's NETWORK_MODES
 
 
 def cpu_from_environment() -> str | None:
@@ -171,6 +172,11 @@ def cpu_from_environment() -> str | None:
     if isolation and isolation not in ISOLATION_CHOICES:
         raise ValueError(
             f"WORKBENCH_ISOLATION={isolation!r}: must be one of {', '.join(ISOLATION_CHOICES)}"
+        )
+    network = os.environ.get("WORKBENCH_NETWORK")
+    if network and network not in NETWORK_CHOICES:
+        raise ValueError(
+            f"WORKBENCH_NETWORK={network!r}: must be one of {', '.join(NETWORK_CHOICES)}"
         )
     value = os.environ.get("WORKBENCH_CPU")
     if value and value not in CPU_CHOICES:
@@ -241,6 +247,7 @@ def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings
         log_limit=args.log_limit,
         **({"isolation": args.isolation} if args.isolation else {}),  # else $WORKBENCH_ISOLATION
         **({"cpu": args.cpu} if args.cpu else {}),  # else EngineSettings' ($WORKBENCH_CPU)
+        **({"network": args.network} if args.network else {}),  # else $WORKBENCH_NETWORK
         aws_credentials=args.aws_credentials,
         python=args.python,
         node=args.node,
@@ -319,6 +326,17 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         "a cgroup (memory for the whole environment, CPU in proportion to memory, 1,024 "
         "processes), on top of the rlimits; cgroups: the cgroup and rlimits, no namespaces; "
         "rlimits: the rlimit sandbox only",
+    )
+    parser.add_argument(
+        "--network",
+        choices=NETWORK_CHOICES,
+        default=None,
+        help="auto (default, or $WORKBENCH_NETWORK): where environments get namespaces and "
+        "slirp4netns is installed, each in a network of its own (its Runtime API at "
+        "127.0.0.1:9001, the workbench's APIs at their ports, outbound traffic through "
+        "slirp4netns; nothing else of the host's loopback, nothing can connect in); private: "
+        "the same, even without slirp4netns (then with no outbound traffic); host: the host's "
+        "network",
     )
     parser.add_argument(
         "--cpu",

@@ -108,6 +108,7 @@ async def serve(
                 isolation = engine.pool.isolation
                 print(f"isolation: {isolation.describe()}", file=out)
                 print(f"  {isolation.describe_namespaces()}", file=out)
+                print(f"  {isolation.network.describe()}", file=out)
                 print(f"  {isolation.not_stopped()}", file=out)
                 print(f"  {isolation.describe_tmp()}", file=out)
                 if isolation.namespaces:  # what a function with a host-path wrapper gets

@@ -46,6 +46,11 @@ class EngineSettings:
     # (runtime/isolation.py); "cgroups": no namespaces; "rlimits": the rlimit sandbox only
     # (--isolation). $WORKBENCH_ISOLATION sets the default.
     isolation: str = field(default_factory=lambda: os.environ.get("WORKBENCH_ISOLATION") or "auto")
+    # "auto": a network namespace per environment where environments get namespaces, the engine
+    # can make them, and a user-mode stack (slirp4netns) carries their outbound traffic;
+    # "private": a namespace even without one (no outbound traffic); "host": the host's
+    # network (--network; runtime/netns.py). $WORKBENCH_NETWORK sets the default.
+    network: str = field(default_factory=lambda: os.environ.get("WORKBENCH_NETWORK") or "auto")
     # "proportional": invocations get CPU in proportion to memory, as on Lambda (1,769 MB = one
     # vCPU); "full": no quota (--cpu full). $WORKBENCH_CPU sets the default.
     cpu: str = field(default_factory=lambda: os.environ.get("WORKBENCH_CPU") or "proportional")

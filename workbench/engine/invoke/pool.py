@@ -100,7 +100,7 @@ class EnvironmentPool:
         self.tmp_root = self.scratch.path
         self.catalog.checked.bind(self.scratch.path / "checked")  # hot reload's checked copies
         self.isolation = Isolation.detect(
-            self.settings.isolation, self.settings.cpu, self.scratch.path
+            self.settings.isolation, self.settings.cpu, self.scratch.path, self.settings.network
         )
         families = {runtime_family(fn.runtime) for fn in self.catalog.functions.values()}
         self.interpreters.prepare(f for f in ("python", "nodejs") if f in families)

@@ -25,10 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from ..config.function import FunctionConfig
 from ..model.events import EnvironmentEvent, EnvironmentPhase, EventBus, LogLine, ShutdownReason
-from . import extension_sandbox, namespaces, peers, processes, watchdog
+from . import extension_sandbox, namespaces, netns, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
@@ -224,6 +225,7 @@ class Environment(RuntimeAPIListener):
         self._t_connect = 0.0
         self._usage: ProcUsage | None = None
         self._runtime_pid = 0
+        self.netns: netns.NetNamespace | None = None  # its own network, if it has one
         self._parent_peak_kb = 0
         self._cpu_soft = 0  # the RLIMIT_CPU soft limit last set
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -315,7 +317,15 @@ class Environment(RuntimeAPIListener):
             self.state = "dead"
             self._runtime_started()
             raise
-        address = await self.api.start()
+        network = isolation.network if isolation is not None else None
+        if self.namespaced and network is not None and network.private:
+            try:  # its own network: its Runtime API at 127.0.0.1:9001 inside it (netns.py)
+                self.netns = await netns.make(self._relay_ports(), network.slirp)
+                await self.netns.serve_relays()
+            except OSError as e:
+                self._never_started()
+                raise SpawnError(f"could not make its network namespace: {e}") from e
+        address = await self.api.start(self.netns.take_runtime() if self.netns else None)
         mount_tmp = self._make_tmpdir(isolation)
         env = lambda_environment(
             self.fn,
@@ -346,9 +356,13 @@ class Environment(RuntimeAPIListener):
                     uid=namespaces.environment_uid(),
                     checked_sources=self.checked_sources,
                     in_place=how.sandbox_binds,
+                    net=self.netns.path if self.netns is not None else None,
+                    resolv_conf=network.resolv_conf if network is not None else None,
                 )
             except ValueError as e:  # INIT fails with it (workbench_sandbox.run)
                 env[namespaces.SANDBOX_ERROR_VAR] = f"cannot describe the namespaces: {e}"
+                if self.netns is not None:  # where its Runtime API is, to say so
+                    env[namespaces.SPEC_VAR] = namespaces.network_only(self.netns.path)
         elif how.pins_sources and self.checked_sources:
             env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
         self.created_at = time.time()
@@ -359,6 +373,10 @@ class Environment(RuntimeAPIListener):
             def make_cgroup() -> EnvCgroup | None:
                 return isolation.create(env_id, memory)
 
+        if self.netns is not None:  # outbound traffic can go before any of its code runs
+            why = await self.netns.outbound_ready()
+            if why:
+                self._output.note(f"{NOTE_PREFIX}no outbound network in this environment: {why}")
         if ext_paths:  # Extension INIT, before the runtime starts, in the cgroup made now
             cgroup = await asyncio.to_thread(make_cgroup) if make_cgroup is not None else None
             if cgroup is not None:
@@ -463,6 +481,7 @@ class Environment(RuntimeAPIListener):
         self._cleanup_files()
         self._release_debugger()
         self.api.close()
+        self._close_network()
         self.state = "dead"
         self._runtime_started()
 
@@ -486,6 +505,8 @@ class Environment(RuntimeAPIListener):
             runtime=self.runs_as,
         )
         self.extensions.telemetry.phase = self.init_phase
+        if self.netns is not None:  # their listeners are in its network namespace
+            self.extensions.telemetry.connect = self.netns.open_connection
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
         join = cgroup.self_join_files() if cgroup is not None else None
@@ -596,7 +617,7 @@ class Environment(RuntimeAPIListener):
         """Only this environment's own processes may use its Runtime API: another environment's
         handler could otherwise take its event from /next and answer in its name. (The runtime
         can connect before the loop has heard that its spawn, in a worker thread, is done.)"""
-        inode = peers.peer_inode(peer_port, api_port)
+        inode = peers.peer_inode(peer_port, api_port, self.netns.diag if self.netns else None)
         if inode is not None and self.extensions is not None and self.extensions.holds(inode):
             return True  # an extension (they connect before the runtime is spawned)
         if not self._spawned.is_set():
@@ -911,7 +932,10 @@ class Environment(RuntimeAPIListener):
         if not self.pid:
             return
         if self.cgroup is None:
-            processes.kill_environment(self.pid, f"127.0.0.1:{self.api.port}")
+            # (in its own network its address is every such environment's: nothing escapes
+            # its pid namespace anyway)
+            api = None if self.netns is not None else f"127.0.0.1:{self.api.port}"
+            processes.kill_environment(self.pid, api)
             return
         # everything in its cgroup, daemons that left its process group and session included:
         # listed before any dies (a dead one leaves the list, and becomes ours to reap)
@@ -1026,7 +1050,29 @@ class Environment(RuntimeAPIListener):
         self._reap(os.WNOHANG)
         self._release_process()
 
+    def _relay_ports(self) -> list[int]:
+        """The host's loopback ports its endpoints name (the workbench's APIs, or an emulator
+        of the function's own ``AWS_ENDPOINT_URL``): reachable at the same address inside its
+        network namespace."""
+        ports = []
+        for name, value in (*self.aws.items(), *self.fn.environment.items()):
+            if not name.startswith("AWS_ENDPOINT_URL"):
+                continue
+            try:
+                url = urlsplit(value)
+                port = url.port
+            except ValueError:
+                continue
+            if url.hostname in ("127.0.0.1", "localhost") and port and port not in ports:
+                ports.append(port)
+        return ports
+
+    def _close_network(self) -> None:
+        if self.netns is not None:
+            self.netns.close()
+
     def _release_process(self) -> None:
+        self._close_network()
         if self._pidfd >= 0:
             os.close(self._pidfd)
             self._pidfd = -1

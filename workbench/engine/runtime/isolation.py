@@ -10,13 +10,14 @@ function's environments do not stop is said wherever the isolation is shown (``n
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from . import namespaces
 from .cgroups import Cgroups, EnvCgroup, cpu_share
 from .namespaces import own_uids
+from .netns import Network
 from .tmp_images import TmpImages
 
 IsolationMode = Literal["auto", "cgroups", "rlimits"]
@@ -31,6 +32,10 @@ NOT_STOPPED = (
 NOT_STOPPED_IN_NAMESPACES = (
     "not isolated: the network (the host's loopback and outbound traffic; the Runtime API "
     "answers only the environment's own processes)"
+)
+NOT_STOPPED_IN_OWN_NETWORK = (
+    "not isolated: outbound traffic to other hosts (as on Lambda), the host's own addresses "
+    "other than its loopback included"
 )
 # what runs in namespaces: every runtime (our Python client enters them itself; Node.js, custom
 # runtimes and awslambdaric behind a launcher; external extensions behind the same launcher:
@@ -61,12 +66,25 @@ class Isolation:
     # each environment's TMPDIR a filesystem of its own, capped at its ephemeral storage
     tmp: TmpImages | None = None
     why_no_tmp_cap: str = "not set up"
+    # a network namespace per namespaced environment, or the host's network (netns.py)
+    network: Network = field(default_factory=lambda: Network(False, None, "not set up"))
 
     @classmethod
     def detect(
-        cls, mode: str = "auto", cpu: str = "proportional", scratch: Path | None = None
+        cls,
+        mode: str = "auto",
+        cpu: str = "proportional",
+        scratch: Path | None = None,
+        network: str = "auto",
     ) -> Isolation:
-        """``scratch``: the engine's own folder, where TMPDIR images live (None: none)."""
+        """``scratch``: the engine's own folder, where TMPDIR images live (None: none).
+        ``network``: ``netns.NETWORK_MODES``' (--network)."""
+        isolation = cls._detect(mode, cpu, scratch)
+        isolation.network = Network.detect(network, isolation.namespaces, scratch)
+        return isolation
+
+    @classmethod
+    def _detect(cls, mode: str, cpu: str, scratch: Path | None) -> Isolation:
         if mode not in ISOLATION_MODES:
             raise ValueError(f"isolation {mode!r}: must be one of {', '.join(ISOLATION_MODES)}")
         if cpu not in CPU_MODES:
@@ -100,6 +118,8 @@ class Isolation:
     def not_stopped(self, namespaced: bool = True) -> str:
         """What a function's environments are not isolated from."""
         if self.namespaces and namespaced:
+            if self.network.private:
+                return NOT_STOPPED_IN_OWN_NETWORK
             return NOT_STOPPED_IN_NAMESPACES
         return NOT_STOPPED
 
@@ -118,8 +138,9 @@ class Isolation:
     def describe_namespaces(self) -> str:
         """One line: whether environments get their own namespaces, and which."""
         if self.namespaces:
+            net = ", net" if self.network.private else ""
             return (
-                f"namespaces (user, mount, pid, ipc, uts) for {NAMESPACED}: /var/task "
+                f"namespaces (user, mount, pid, ipc, uts{net}) for {NAMESPACED}: /var/task "
                 "read-only, /opt, a private /tmp, nothing else of the host"
                 + ("; a uid of its own per environment" if own_uids() else "")
                 + "; others run without"

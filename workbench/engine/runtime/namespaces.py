@@ -202,6 +202,12 @@ def _write(folder: str, name: str, text: str) -> None:
         f.write(text)
 
 
+def network_only(net: str) -> str:
+    """A ``SPEC_VAR`` naming only the environment's network namespace: what its runtime joins
+    when the rest could not be described (its INIT error goes to the Runtime API there)."""
+    return FIELD.join(("net", net))
+
+
 def spec(
     fn: FunctionConfig,
     *,
@@ -212,13 +218,17 @@ def spec(
     etc: str,
     in_place: Sequence[str] = (),
     uid: int | None = None,
+    net: str | None = None,
+    resolv_conf: str | None = None,
 ) -> str:
     """The ``SPEC_VAR`` value for an environment of ``fn`` (records of fields, as
     ``workbench_sandbox.parse`` reads them); raises ``ValueError`` for a path it cannot hold.
     ``runtime_dir``: the runtime client's folder, at ``/var/runtime`` (None: left empty);
     ``in_place``: folders bound read-only at their own path (an interpreter's install);
     ``etc``: the folder bound at ``/etc`` (``etc_view``);
-    ``uid``: the environment's own uid outside (``environment_uid``; None: the engine's)."""
+    ``uid``: the environment's own uid outside (``environment_uid``; None: the engine's);
+    ``net``: its network namespace's path (``netns.py``; None: the host's network), and
+    ``resolv_conf`` the resolver it has there (bound over ``/etc/resolv.conf``)."""
     folder = fn.folder.resolve()
     binds: list[tuple[str, str, str]] = [(str(folder), TASK_ROOT, "ro")]
     if runtime_dir is not None:
@@ -236,6 +246,10 @@ def spec(
     records: list[tuple[str, ...]] = [("root", root), ("etc", etc)]
     if uid is not None:
         records.append(("uid", str(uid)))
+    if net is not None:
+        records.append(("net", net))
+        if resolv_conf is not None:
+            binds.append((resolv_conf, "/etc/resolv.conf", "ro"))
     records += [("bind", *bind) for bind in binds]
     records += [("over", *item) for item in over]
     records += [("opt", layer) for layer in layers]

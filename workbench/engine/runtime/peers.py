@@ -37,19 +37,25 @@ def _sockid(sport: int, dport: int) -> bytes:
     )
 
 
-def peer_inode(peer_port: int, local_port: int) -> int | None:
+def peer_inode(peer_port: int, local_port: int, netlink: socket.socket | None = None) -> int | None:
     """The inode of the socket at 127.0.0.1:``peer_port`` connected to 127.0.0.1:``local_port``
-    (a connection our listener accepted); None if the kernel does not know it (gone already)."""
+    (a connection our listener accepted); None if the kernel does not know it (gone already).
+    ``netlink``: a sock_diag socket made in the environment's own network namespace
+    (``netns.py``), where its connections are; else the engine's own."""
     global _netlink
     body = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF)
     body += _sockid(peer_port, local_port)
     request = _HEADER.pack(_HEADER.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, 1, 0)
     with _lock:
         try:
-            if _netlink is None:
-                _netlink = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
-            _netlink.send(request + body)
-            answer = _netlink.recv(8192)
+            if netlink is None:
+                if _netlink is None:
+                    _netlink = socket.socket(
+                        socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG
+                    )
+                netlink = _netlink
+            netlink.send(request + body)
+            answer = netlink.recv(8192)
         except OSError:
             return _from_proc(peer_port, local_port)
     if len(answer) < _INODE_AT + 4:

@@ -17,6 +17,8 @@ from typing import Protocol
 
 import psutil
 
+RUNTIME_API = "127.0.0.1:9001"  # netns.RUNTIME_API: an environment's in a network of its own
+
 
 class _Endpoint(Protocol):
     port: int
@@ -32,6 +34,9 @@ class Tracked(Protocol):
 
     @property
     def api(self) -> _Endpoint: ...  # its Runtime API: what its processes' variable names
+
+    @property
+    def netns(self) -> object | None: ...  # its own network namespace, if it has one
 
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -78,7 +83,7 @@ def descendants_of(pid: int) -> list[int]:
     return found
 
 
-def kill_environment(root_pid: int, runtime_api: str) -> None:
+def kill_environment(root_pid: int, runtime_api: str | None) -> None:
     """SIGKILL an environment: its process group, its descendants that left the group, and
     processes that came from it and were already re-parented to us (double-forked daemons).
 
@@ -90,7 +95,9 @@ def kill_environment(root_pid: int, runtime_api: str) -> None:
     victims = descendants_of(root_pid)
     roots = {env.pid for env in list(_live)}
     marker = f"AWS_LAMBDA_RUNTIME_API={runtime_api}".encode()
-    for child in children_of(os.getpid()):
+    # (``runtime_api`` None: its address is not its own, 127.0.0.1:9001 in a network namespace
+    # of its own, and nothing it started can have left its pid namespace)
+    for child in children_of(os.getpid()) if runtime_api is not None else ():
         if child in roots or child in _adopted:
             continue
         try:
@@ -155,7 +162,12 @@ def kill_strays() -> int:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
         return 0
-    alive = {f"127.0.0.1:{env.api.port}" for env in list(_live) if env.state != "dead"}
+    live = [env for env in list(_live) if env.state != "dead"]
+    alive = {f"127.0.0.1:{env.api.port}" for env in live}
+    # (each environment in a network of its own has 127.0.0.1:9001: left alone while one lives;
+    # a dead one's processes died with its pid namespace)
+    if any(env.netns is not None for env in live):
+        alive.add(RUNTIME_API)
     me = os.getpid()
     for child in children:
         try:

@@ -222,16 +222,20 @@ class RuntimeAPI:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.extensions: Extensions | None = None  # the Extensions API's side (extensions.py)
 
-    async def start(self) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(BACKLOG)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+    async def start(self, sock: socket.socket | None = None) -> str:
+        """Listen (on the host's loopback, or on ``sock``: a listening socket in the
+        environment's own network namespace, ``netns.py``); returns the address to give the
+        runtime."""
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", 0))
+                sock.listen(BACKLOG)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
         self.sock = sock
         self.port = sock.getsockname()[1]
         self._loop = asyncio.get_running_loop()

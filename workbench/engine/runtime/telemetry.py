@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -37,6 +37,8 @@ TELEMETRY_PATH = "/2022-07-01/telemetry"
 # Lambda's default functions; the events here are the 2022-12-13 shapes)
 SCHEMA_VERSIONS = ("2022-07-01", "2022-12-13", "2025-01-29")
 TelemetryType = Literal["platform", "function", "extension"]
+# (host, port) -> an open connection, as asyncio.open_connection makes one
+Connect = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 TYPES: tuple[TelemetryType, ...] = ("platform", "function", "extension")
 
 
@@ -187,6 +189,9 @@ class Subscriber:
     name: str
     sub: Subscription
     warn: Callable[[str], None]
+    # how its destination is reached (None: on the host's loopback; an environment in a
+    # network namespace of its own: inside it, ``netns.NetNamespace.open_connection``)
+    connect: Connect | None = None
     waiting: deque[bytes] = field(default_factory=deque)  # encoded events, oldest first
     waiting_bytes: int = 0
     dropped_records: int = 0
@@ -256,7 +261,7 @@ class Subscriber:
         try:
             error = ""
             for delay in (*RETRIES, None):
-                error = await _post(self.sub, body)
+                error = await _post(self.sub, body, self.connect)
                 if not error:
                     self.failing = False
                     break
@@ -300,7 +305,7 @@ class Subscriber:
             self._sending.cancel()
 
 
-async def _post(sub: Subscription, body: bytes) -> str:
+async def _post(sub: Subscription, body: bytes, connect: Connect | None = None) -> str:
     """POST one batch; '' when the destination acknowledged it (2xx), else what went wrong."""
     host = "127.0.0.1" if sub.host != "localhost" else "localhost"
     head = (
@@ -311,7 +316,7 @@ async def _post(sub: Subscription, body: bytes) -> str:
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout(POST_TIMEOUT_S):
-            reader, writer = await asyncio.open_connection(host, sub.port)
+            reader, writer = await (connect or asyncio.open_connection)(host, sub.port)
             writer.write(head + body)
             await writer.drain()
             status_line = await reader.readline()
@@ -365,6 +370,7 @@ class Telemetry:
         self.json_logs = json_logs  # the function's LogFormat is JSON: log lines as objects
         self.on_warning = on_warning  # a line for the function's log
         self.subscribers: dict[str, Subscriber] = {}
+        self.connect: Connect | None = None  # how subscribers are reached (``Subscriber``)
         self.open = True  # subscriptions are taken during INIT only [RIE]
         # INIT's phase in its events: ``invoke`` when an invocation retries a failed INIT
         # [RIE: doRuntimeDomainInit(..., LifecyclePhaseInvoke)]
@@ -385,7 +391,7 @@ class Telemetry:
         old = self.subscribers.pop(ident, None)
         if old is not None:
             old.close()
-        subscriber = Subscriber(name, sub, self._warn)
+        subscriber = Subscriber(name, sub, self._warn, self.connect)
         self.subscribers[ident] = subscriber
         for category, kind, record, at in self._backlog:
             if category in sub.types:

@@ -34,6 +34,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -104,6 +105,7 @@ def _fn(name, cls=_Function):
 
 
 _unshare = _fn("unshare")
+_setns = _fn("setns")
 _mount = _fn("mount")
 _umount2 = _fn("umount2")
 _prctl = _fn("prctl")
@@ -182,9 +184,9 @@ RECORD, FIELD = "\x1e", "\x1f"  # (no JSON parser is loaded yet; neither occurs 
 
 def parse(raw):
     """The engine's description (``engine/runtime/namespaces.py``): records of fields,
-    ``root PATH`` / ``etc VIEW`` / ``uid UID`` / ``bind SOURCE TARGET ro|rw`` / ``over SOURCE
-    TARGET`` / ``opt LAYER``."""
-    spec = {"root": None, "etc": None, "uid": None, "binds": [], "over": [], "opt": []}
+    ``root PATH`` / ``etc VIEW`` / ``uid UID`` / ``net NAMESPACE`` / ``bind SOURCE TARGET
+    ro|rw`` / ``over SOURCE TARGET`` / ``opt LAYER``."""
+    spec = {"root": None, "etc": None, "uid": None, "net": None, "binds": [], "over": [], "opt": []}
     for record in raw.split(RECORD):
         kind, *fields = record.split(FIELD)
         if kind == "root" and len(fields) == 1:
@@ -193,6 +195,8 @@ def parse(raw):
             spec["etc"] = fields[0]
         elif kind == "uid" and len(fields) == 1 and fields[0].isdigit():
             spec["uid"] = int(fields[0])
+        elif kind == "net" and len(fields) == 1:
+            spec["net"] = fields[0]
         elif kind == "bind" and len(fields) == 3:
             spec["binds"].append(fields)
         elif kind == "over" and len(fields) == 2:
@@ -394,6 +398,7 @@ def _wait_and_enter(bootstrap, prepared):
         bootstrap._die_with_engine()  # P, the engine's child (inside, PID 1's death does it)
         raw = os.environ.pop(SPEC_VAR, "")
         if SANDBOX_ERROR_VAR in os.environ:  # (the engine's own, if it could not describe it)
+            join_network_only(raw)
             return os.environ[SANDBOX_ERROR_VAR]
         if prepared is not None:
             finish(prepared)
@@ -458,6 +463,8 @@ def prepare(spec):
     if os.uname().machine not in _SYSCALLS:
         raise SandboxError(f"namespaces are not supported on {os.uname().machine}")
     root = spec["root"]
+    if spec.get("net"):  # first, while it may: the network namespace the engine made for it
+        _join_network(spec["net"])
     uid, gid = os.geteuid(), os.getegid()
     own = spec.get("uid") if uid == 0 else None
     if own is not None:
@@ -472,6 +479,31 @@ def prepare(spec):
     if own is not None:  # its /tmp is its own: what it (and its extensions) write there
         os.chown(root + "/tmp", own, own)
     return root, own
+
+
+def _join_network(path):
+    """Join the environment's network namespace (``engine/runtime/netns.py``): its own
+    loopback, its Runtime API at 127.0.0.1:9001 in it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise SandboxError(f"open its network namespace: {e.strerror}") from None
+    try:
+        _check(_setns(_Int(fd), _Int(CLONE_NEWNET)), "join its network namespace")
+    finally:
+        os.close(fd)
+
+
+def join_network_only(raw):
+    """Only the network namespace ``raw`` names, if any (the rest could not be described):
+    its Runtime API, where INIT's error goes, is in it."""
+    for record in raw.split(RECORD):
+        kind, *fields = record.split(FIELD)
+        if kind == "net" and len(fields) == 1:
+            try:
+                _join_network(fields[0])
+            except SandboxError:
+                pass
 
 
 def finish(prepared):

@@ -140,6 +140,7 @@ def _prepare(request):
     try:
         raw = env.pop(workbench_sandbox.SPEC_VAR, "")
         if workbench_sandbox.SANDBOX_ERROR_VAR in env:
+            workbench_sandbox.join_network_only(raw)
             return None
         return workbench_sandbox.prepare(workbench_sandbox.parse(raw))
     except (workbench_sandbox.SandboxError, OSError, ValueError) as e:

@@ -1,0 +1,294 @@
+"""A network of its own per environment (``netns.py``): its Runtime API at Lambda's
+127.0.0.1:9001, the workbench's APIs at their ports, nothing else of the host's loopback, nothing
+that can connect in; outbound traffic through slirp4netns where it is installed; the host's
+network when asked (``network="host"``) or where it cannot be had, said so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.api.live_server import LiveServer
+from tests.helpers import add_function, body, make_function, until
+from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime import netns
+from workbench.engine.runtime.namespaces import probe
+from workbench.engine.runtime.netns import Network
+
+from .test_telemetry import _add as add_telemetry
+from .test_telemetry import _of, _received
+
+pytestmark = pytest.mark.skipif(
+    bool(probe()) or bool(netns.probe()),
+    reason=f"no network namespaces here: {probe() or netns.probe()}",
+)
+SLIRP = netns.Network.detect("auto", True, None).slirp
+
+NET = """
+import json, os, socket
+
+def handler(event, context):
+    kind = event["kind"]
+    if kind == "where":
+        return {"api": os.environ["AWS_LAMBDA_RUNTIME_API"],
+                "ifaces": sorted(line.split(":")[0].strip()
+                                 for line in open("/proc/net/dev").read().splitlines()[2:])}
+    if kind == "connect":
+        try:
+            socket.create_connection((event["host"], event["port"]), timeout=3).close()
+            return {"connected": True}
+        except OSError as e:
+            return {"errno": e.errno, "error": str(e)}
+    if kind == "listen":
+        global kept
+        kept = socket.socket()
+        kept.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        kept.bind(("0.0.0.0", event["port"]))
+        kept.listen()
+        return {"listening": event["port"]}
+    if kind == "resolve":
+        return {"resolv": open("/etc/resolv.conf").read()}
+"""
+
+
+def settings(tmp_path: Path, network: str) -> EngineSettings:
+    return EngineSettings(
+        keep_alive_s=30.0,
+        reap_interval_s=0.2,
+        state_dir=tmp_path / "state",
+        isolation="auto",
+        network=network,
+    )
+
+
+@pytest.fixture
+async def private(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with Engine([function_root], settings(tmp_path, "private")) as eng:
+        add_function(eng, "net", NET)
+        yield eng
+
+
+@pytest.fixture
+def host_listener() -> Iterator[socket.socket]:
+    """A server on the host's loopback (a database a developer runs, the engine's own ports)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server
+
+
+async def call(engine: Engine, event: dict[str, object], name: str = "net") -> dict:
+    result = await engine.invoke(name, json.dumps(event).encode())
+    assert result.record.error_type is None, result.payload
+    return body(result)
+
+
+async def test_the_runtime_api_is_at_lambdas_address_in_a_network_of_its_own(
+    private: Engine,
+) -> None:
+    seen = await call(private, {"kind": "where"})
+    assert seen["api"] == "127.0.0.1:9001"
+    # (slirp4netns's tap0 where it is installed: private takes it then, and goes without)
+    assert seen["ifaces"] == (["lo", "tap0"] if SLIRP else ["lo"])
+    [env] = private.environments("net")
+    assert env.netns is not None and env.api.port == 9001
+    assert "network: a namespace of its own" in private.pool.isolation.network.describe()
+
+
+async def test_private_without_slirp4netns_has_its_loopback_only(
+    function_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    which = netns.shutil.which
+    monkeypatch.setattr(
+        netns.shutil, "which", lambda name, *a, **k: None if name == "slirp4netns" else which(name)
+    )
+    async with Engine([function_root], settings(tmp_path, "private")) as engine:
+        add_function(engine, "net", NET)
+        assert await call(engine, {"kind": "where"}) == {"api": "127.0.0.1:9001", "ifaces": ["lo"]}
+        assert "no outbound traffic" in engine.pool.isolation.network.describe()
+
+
+async def test_two_environments_each_have_9001_and_both_answer(private: Engine) -> None:
+    import asyncio
+
+    slow = add_function(
+        private, "slow", "import time\ndef handler(e, c):\n    time.sleep(0.5)\n    return 1\n"
+    )
+    assert slow.is_dir()
+    results = await asyncio.gather(*(private.invoke("slow", b"{}") for _ in range(2)))
+    assert [r.record.error_type for r in results] == [None, None]
+    envs = private.environments("slow")
+    assert len(envs) == 2 and {e.api.port for e in envs} == {9001}
+
+
+async def test_nothing_of_the_hosts_loopback_is_reachable(
+    private: Engine, host_listener: socket.socket
+) -> None:
+    port = host_listener.getsockname()[1]
+    seen = await call(private, {"kind": "connect", "host": "127.0.0.1", "port": port})
+    assert seen["errno"] == 111, seen  # ECONNREFUSED: its own loopback has nothing there
+    assert "Connection refused" in seen["error"]
+
+
+async def test_nothing_outside_can_connect_in(private: Engine) -> None:
+    with socket.socket() as probe_port:  # a port free on the host
+        probe_port.bind(("127.0.0.1", 0))
+        port = probe_port.getsockname()[1]
+    assert await call(private, {"kind": "listen", "port": port}) == {"listening": port}
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 3):
+        pass
+    # inside, it is there: the same environment connects to it
+    assert await call(private, {"kind": "connect", "host": "127.0.0.1", "port": port}) == {
+        "connected": True
+    }
+
+
+async def test_an_extension_gets_its_telemetry_inside_the_network(
+    function_root: Path, tmp_path: Path
+) -> None:
+    """The engine reaches the extension's listener (sandbox.localdomain) inside its namespace."""
+    async with Engine([function_root], settings(tmp_path, "private")) as engine:
+        add_telemetry(engine, function_root, "tel", Path("/tmp/ext.log"))
+        result = await engine.invoke("tel", b"{}")
+        assert result.record.error_type is None, result.payload
+        [env] = engine.environments("tel")
+        assert env.netns is not None
+        log = Path(env.tmpdir) / "ext.log"
+        [report] = await until(lambda: _of(_received(log), "platform.report"), "the report")
+        assert report["record"]["requestId"] == result.record.request_id
+
+
+async def test_a_function_that_cannot_be_described_fails_init_through_its_own_runtime_api(
+    private: Engine,
+) -> None:
+    (private.roots[0].parent / "lay\x1eer").mkdir()
+    add_function(private, "bad", "def handler(e, c):\n    return 1\n", layers=["../../lay\x1eer"])
+    result = await private.invoke("bad", b"{}")
+    error = body(result)
+    assert error["errorType"] == "Runtime.SandboxError", error
+    assert "cannot describe the namespaces" in error["errorMessage"]
+
+
+def test_the_workbenchs_api_is_reachable_at_its_own_address_inside(tmp_path: Path) -> None:
+    """AWS_ENDPOINT_URL is the same inside: the engine relays its port from the namespace."""
+    root = tmp_path / "functions"
+    make_function(
+        root,
+        "caller",
+        "import json, os, urllib.request\n"
+        "def handler(event, context):\n"
+        "    url = os.environ['AWS_ENDPOINT_URL_LAMBDA']\n"
+        "    url += '/2015-03-31/functions/echo/invocations'\n"
+        "    req = urllib.request.Request(url, data=b'{\"n\": 7}', method='POST')\n"
+        "    with urllib.request.urlopen(req, timeout=30) as r:\n"
+        "        echo = json.loads(r.read())\n"
+        "    return {'api': os.environ['AWS_LAMBDA_RUNTIME_API'], 'echo': echo}\n",
+    )
+    make_function(root, "echo", "def handler(event, context):\n    return event\n")
+    server = LiveServer(
+        root, tmp_path / "state", isolation="auto", network="private", background=False
+    ).start()
+    try:
+        url = f"{server.url}/2015-03-31/functions/caller/invocations"
+        import urllib.request
+
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"{}"), timeout=60) as r:
+            out = json.loads(r.read())
+        assert out == {"api": "127.0.0.1:9001", "echo": {"n": 7}}
+    finally:
+        server.stop()
+
+
+async def test_the_host_network_when_asked(function_root: Path, tmp_path: Path) -> None:
+    async with Engine([function_root], settings(tmp_path, "host")) as engine:
+        add_function(engine, "net", NET)
+        seen = await call(engine, {"kind": "where"})
+        assert seen["api"] != "127.0.0.1:9001" and seen["api"].startswith("127.0.0.1:")
+        [env] = engine.environments("net")
+        assert env.netns is None
+        network = engine.pool.isolation.network
+        assert not network.private
+        assert network.describe() == "network: the host's (asked for with --network host)"
+        assert "the network" in engine.pool.isolation.not_stopped()
+
+
+def test_auto_without_a_user_mode_stack_keeps_the_hosts_network_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no slirp4netns on it
+    network = Network.detect("auto", True, tmp_path)
+    assert not network.private
+    assert "install slirp4netns" in network.describe()
+    assert Network.detect("private", True, tmp_path).private  # (loopback only)
+    assert "no namespaces" in Network.detect("auto", False, tmp_path).why_host
+    with pytest.raises(ValueError, match="must be one of auto, private, host"):
+        Network.detect("bridge", True, tmp_path)
+
+
+async def test_a_closed_engine_leaves_no_network_behind(
+    function_root: Path, tmp_path: Path
+) -> None:
+    mode = "auto" if SLIRP else "private"
+    async with Engine([function_root], settings(tmp_path, mode)) as engine:
+        add_function(engine, "net", NET)
+        await call(engine, {"kind": "where"})
+        [env] = engine.environments("net")
+        ns = env.netns
+        assert ns is not None
+        fd = ns.fd
+        assert os.readlink(f"/proc/self/fd/{fd}").startswith("net:")
+    assert ns.closed and ns.fd == -1
+    slirps = [p for p in psutil.Process().children(recursive=True) if "slirp4netns" in p.name()]
+    await until(lambda: not any(p.is_running() and p.status() != "zombie" for p in slirps))
+
+
+# ----------------------------------------------------------------- outbound (slirp4netns)
+
+
+def _host_address() -> str | None:
+    """One of this host's own addresses other than loopback, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # (nothing is sent)
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+@pytest.mark.skipif(SLIRP is None, reason="slirp4netns is not installed (apt install slirp4netns)")
+async def test_outbound_traffic_goes_through_slirp4netns_but_not_to_the_hosts_loopback(
+    function_root: Path, tmp_path: Path, host_listener: socket.socket
+) -> None:
+    address = _host_address()
+    if address is None:
+        pytest.skip("this host has no address but its loopback")
+    with socket.socket() as outside:
+        outside.bind((address, 0))  # a server on the host's own address: "another host"
+        outside.listen()
+        async with Engine([function_root], settings(tmp_path, "auto")) as engine:
+            add_function(engine, "net", NET)
+            seen = await call(engine, {"kind": "where"})
+            assert seen["api"] == "127.0.0.1:9001"
+            assert "tap0" in seen["ifaces"]
+            assert "slirp4netns" in engine.pool.isolation.network.describe()
+            port = outside.getsockname()[1]
+            assert await call(engine, {"kind": "connect", "host": address, "port": port}) == {
+                "connected": True
+            }
+            loopback = host_listener.getsockname()[1]
+            refused = await call(engine, {"kind": "connect", "host": "127.0.0.1", "port": loopback})
+            assert refused["errno"] == 111
+            # through slirp4netns's gateway to the host's loopback: refused too
+            # (--disable-host-loopback)
+            gateway = await call(engine, {"kind": "connect", "host": "10.0.2.2", "port": loopback})
+            assert "errno" in gateway, gateway
+            resolv = await call(engine, {"kind": "resolve"})
+            assert resolv["resolv"] == f"nameserver {netns.SLIRP_DNS}\n"

@@ -1,0 +1,421 @@
+"""An execution environment's own network, as Lambda's is: a network namespace per environment.
+
+Inside it the environment has a loopback of its own. Its Runtime API is there at
+``127.0.0.1:9001``, Lambda's own address: the engine makes the namespace, brings its loopback up
+and opens the listening socket inside it (in a thread of its own, which enters the namespace
+and comes back: ``setns`` moves one thread), then serves that socket from the event loop. The
+workbench's Lambda and SQS APIs are there too, at the port they have on the host
+(``AWS_ENDPOINT_URL`` is the same inside and out): the engine relays each connection to the
+host's port. Nothing else of the host's loopback is reachable — not another environment's
+Runtime API, not the engine's other ports, not a database on the host's 127.0.0.1 — and
+nothing outside can connect in: what a handler listens on is in its own namespace.
+
+Outbound traffic goes through a user-mode network stack where one is installed
+(``slirp4netns``, a Debian package: ~0.3 MB of its own memory and ~6 ms to start per
+environment; ``pasta`` was measured at 29 MB each, too much for a thousand environments): the
+host's loopback is not reachable through it (``--disable-host-loopback``), and its DNS
+forwarder is the environment's resolver. It ends with the engine (its exit pipe closes).
+
+The runtime joins the namespace in the sandbox (``runtimes/python/workbench_sandbox.py``) by
+its path, ``/proc/<engine>/fd/<fd>``, before it unshares the others; its extensions join the
+same one. Only a root engine can make network namespaces for its environments here (an
+unprivileged one would have to make them inside each environment's user namespace); others
+keep the host's network, and say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import fcntl
+import functools
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+NETLINK_SOCK_DIAG = 4
+RUNTIME_API_PORT = 9001  # Lambda's: AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001
+RUNTIME_API = f"127.0.0.1:{RUNTIME_API_PORT}"
+BACKLOG = 128
+SLIRP_DNS = "10.0.2.3"  # slirp4netns's DNS forwarder, inside
+OUTBOUND_READY_S = 5.0  # how long a start waits for slirp4netns to configure the namespace
+RELAY_CHUNK = 256 * 1024
+
+NetworkMode = Literal["auto", "private", "host"]
+NETWORK_MODES: tuple[NetworkMode, ...] = ("auto", "private", "host")
+NETWORK_VAR = "WORKBENCH_NETWORK"
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_home: int | None = None  # the engine's own network namespace (its threads come back to it)
+_libc: ctypes.CDLL | None = None
+
+
+class NetnsError(OSError):
+    """A network namespace could not be made or entered."""
+
+
+def _c() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _setns(fd: int) -> None:
+    if _c().setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise NetnsError(err, f"cannot enter a network namespace: {os.strerror(err)}")
+
+
+def _thread() -> ThreadPoolExecutor:
+    """The one thread that enters environments' namespaces (never the loop's, never a thread
+    that resolves names or opens the engine's own sockets)."""
+    global _executor, _home
+    with _lock:
+        if _home is None:
+            _home = os.open("/proc/self/ns/net", os.O_RDONLY)
+        if _executor is None:
+            _executor = ThreadPoolExecutor(1, thread_name_prefix="workbench-netns")
+        return _executor
+
+
+def _back() -> None:
+    """Back to the engine's namespace; a thread that cannot is not used again."""
+    global _executor
+    assert _home is not None
+    try:
+        _setns(_home)
+    except OSError:
+        with _lock:
+            _executor = None  # (it idles, wherever it is)
+        raise
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _listener(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@dataclass(eq=False)
+class NetNamespace:
+    """One environment's network: the namespace (held by ``fd``), its Runtime API's listening
+    socket (the ``RuntimeAPI`` takes it over), a sock_diag socket inside (to tell which of the
+    environment's processes holds a connection: ``peers.py``), the relays' listening sockets,
+    and its user-mode network stack, if any."""
+
+    fd: int
+    runtime_sock: socket.socket | None  # None once the Runtime API took it (``take_runtime``)
+    diag: socket.socket
+    relay_socks: dict[int, socket.socket] = field(default_factory=dict)
+    outbound: subprocess.Popen[bytes] | None = None
+    ready_fd: int = -1  # slirp4netns writes here once the namespace is configured
+    exit_fd: int = -1  # slirp4netns ends when this closes
+    relays: list[asyncio.Server] = field(default_factory=list)
+    closed: bool = False
+
+    def take_runtime(self) -> socket.socket:
+        """The Runtime API's listening socket, which its taker closes from then on."""
+        sock, self.runtime_sock = self.runtime_sock, None
+        if sock is None:
+            raise NetnsError(0, "the Runtime API's socket was taken already")
+        return sock
+
+    @property
+    def path(self) -> str:
+        """Where a process of the environment opens it to join it."""
+        return f"/proc/{os.getpid()}/fd/{self.fd}"
+
+    def socket_inside(self) -> socket.socket:
+        """A TCP socket in this namespace (to reach an extension's listener: the Telemetry
+        and Logs APIs' destinations); run in the namespaces' thread (``in_thread``)."""
+        _setns(self.fd)
+        try:
+            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            _back()
+
+    async def open_connection(
+        self, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """``asyncio.open_connection`` to ``host:port`` as seen inside this namespace."""
+        loop = asyncio.get_running_loop()
+        sock = await loop.run_in_executor(_thread(), self.socket_inside)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, (_numeric(host), port))
+        except BaseException:
+            sock.close()
+            raise
+        return await asyncio.open_connection(sock=sock)
+
+    async def serve_relays(self) -> None:
+        """Relay each connection to one of the workbench's ports, inside, to the same port
+        on the host's loopback."""
+        for port, sock in self.relay_socks.items():
+            server = await asyncio.start_server(functools.partial(_relay, port=port), sock=sock)
+            self.relays.append(server)
+        self.relay_socks = {}
+
+    async def outbound_ready(self) -> str:
+        """'' once outbound traffic can go (at once without a user-mode stack), else why not
+        (the environment then runs with its loopback only, and is told)."""
+        if self.outbound is None or self.ready_fd < 0:
+            return ""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[bytes] = loop.create_future()
+        fd = self.ready_fd
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            try:
+                data = os.read(fd, 1)
+            except OSError:
+                data = b""
+            if not ready.done():
+                ready.set_result(data)
+
+        loop.add_reader(fd, readable)
+        try:
+            async with asyncio.timeout(OUTBOUND_READY_S):
+                data = await ready
+        except TimeoutError:
+            loop.remove_reader(fd)
+            return f"slirp4netns did not configure the network within {OUTBOUND_READY_S:g} s"
+        finally:
+            os.close(fd)
+            self.ready_fd = -1
+        if data:
+            return ""
+        code = self.outbound.poll()
+        return f"slirp4netns ended before the network was up (exit {code})"
+
+    def close(self) -> None:
+        """Everything of it the engine holds (the namespace itself ends with its last
+        process); its relays' connections are closed, its user-mode stack ends."""
+        if self.closed:
+            return
+        self.closed = True
+        for server in self.relays:
+            server.close()
+        for sock in (self.runtime_sock, self.diag, *self.relay_socks.values()):
+            if sock is not None:
+                sock.close()
+        for fd in (self.ready_fd, self.exit_fd, self.fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.ready_fd = self.exit_fd = self.fd = -1
+        if self.outbound is not None:  # it ends on its exit pipe's close; reaped off the loop
+            threading.Thread(target=_reap, args=(self.outbound,), daemon=True).start()
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _numeric(host: str) -> str:
+    # the names an extension's listener is reached by, inside (no resolver on the engine's side)
+    return "127.0.0.1" if host in ("localhost", "sandbox.localdomain", "sandbox") else host
+
+
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+    try:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        writer.close()
+        return
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+    for w in (writer, up_writer):
+        w.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(RELAY_CHUNK):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (OSError, RuntimeError):  # the other side went (RuntimeError: writing after close)
+        writer.close()
+
+
+def _make(relay_ports: Iterable[int], slirp: str | None) -> NetNamespace:
+    """In the namespaces' thread: a new namespace, its loopback up, the listening sockets
+    inside it; then back. ``slirp``: slirp4netns to attach for outbound traffic."""
+    if _c().unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise NetnsError(err, f"cannot make a network namespace: {os.strerror(err)}")
+    fd = -1
+    made: list[socket.socket] = []
+    try:
+        _loopback_up()
+        fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        runtime_sock = _listener(RUNTIME_API_PORT)
+        made.append(runtime_sock)
+        relays = {}
+        for port in relay_ports:
+            if port != RUNTIME_API_PORT:
+                relays[port] = _listener(port)
+                made.append(relays[port])
+        diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
+    except BaseException:
+        for sock in made:
+            sock.close()
+        if fd >= 0:
+            os.close(fd)
+        _back()
+        raise
+    _back()
+    ns = NetNamespace(fd, runtime_sock, diag, relays)
+    if slirp is not None:
+        try:
+            _attach_slirp(ns, slirp)
+        except OSError:
+            ns.close()
+            raise
+    return ns
+
+
+def _attach_slirp(ns: NetNamespace, slirp: str) -> None:
+    ready_r, ready_w = os.pipe()
+    exit_r, exit_w = os.pipe()
+    fd = os.dup(ns.fd)  # inherited: slirp4netns opens it as /proc/self/fd/N
+    try:
+        ns.outbound = subprocess.Popen(
+            [
+                slirp,
+                "--configure",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                f"--ready-fd={ready_w}",
+                f"--exit-fd={exit_r}",
+                "--netns-type=path",
+                f"/proc/self/fd/{fd}",
+                "tap0",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(fd, ready_w, exit_r),
+            start_new_session=True,
+        )
+    except OSError:
+        os.close(ready_r)
+        os.close(exit_w)
+        raise
+    finally:
+        for end in (fd, ready_w, exit_r):
+            os.close(end)
+    ns.ready_fd, ns.exit_fd = ready_r, exit_w
+
+
+async def make(relay_ports: Iterable[int], slirp: str | None) -> NetNamespace:
+    """A new environment's network (``NetNamespace``); raises ``OSError``."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_thread(), _make, tuple(relay_ports), slirp)
+
+
+@dataclass(slots=True)
+class Network:
+    """What network an engine's environments get: ``private`` (a namespace each, outbound
+    through ``slirp`` when it is installed) or the host's (``why_host`` says why)."""
+
+    private: bool
+    slirp: str | None
+    why_host: str = ""
+    resolv_conf: str | None = None  # the environment's resolver, with slirp4netns
+
+    @classmethod
+    def detect(cls, mode: str, namespaces: bool, scratch: Path | None) -> Network:
+        """``namespaces``: whether environments get the others (a network namespace is joined
+        where they are entered)."""
+        if mode not in NETWORK_MODES:
+            raise ValueError(f"network {mode!r}: must be one of {', '.join(NETWORK_MODES)}")
+        if mode == "host":
+            return cls(False, None, "asked for with --network host")
+        if not namespaces:
+            return cls(False, None, "environments get no namespaces here")
+        if os.geteuid() != 0:
+            return cls(False, None, "only a root engine makes network namespaces here")
+        slirp = shutil.which("slirp4netns")
+        if slirp is None and mode == "auto":
+            return cls(
+                False,
+                None,
+                "no user-mode network stack for their outbound traffic: install slirp4netns "
+                "(or --network private: their own network, with no outbound traffic)",
+            )
+        why = probe()
+        if why:
+            return cls(False, None, why)
+        resolv = None
+        if slirp is not None and scratch is not None:
+            scratch.mkdir(parents=True, exist_ok=True)
+            resolv = str(scratch / "resolv.conf")
+            Path(resolv).write_text(f"nameserver {SLIRP_DNS}\n")
+            os.chmod(resolv, 0o644)
+        return cls(True, slirp, resolv_conf=resolv)
+
+    def describe(self) -> str:
+        if not self.private:
+            return f"network: the host's ({self.why_host})"
+        outbound = (
+            "outbound traffic through slirp4netns (not to the host's loopback)"
+            if self.slirp
+            else "no outbound traffic (--network private without slirp4netns)"
+        )
+        return (
+            "network: a namespace of its own per environment (the Runtime API at "
+            f"{RUNTIME_API}, the workbench's APIs at their ports; nothing else of the host's "
+            f"loopback; nothing can connect in); {outbound}"
+        )
+
+
+_probed: str | None = None
+
+
+def probe() -> str:
+    """'' if this process can make network namespaces for its environments, else why not."""
+    global _probed
+    if _probed is None:
+        try:
+            ns = _thread().submit(_make, (), None).result()
+        except OSError as e:
+            _probed = f"cannot make a network namespace ({e.strerror or e})"
+        else:
+            ns.close()
+            _probed = ""
+    return _probed
