@@ -1,7 +1,7 @@
 """Bursts of concurrent synchronous invocations, with the engine's responsiveness meanwhile.
 
     python benchmarks/concurrency.py [--sizes 10,100,500,1000] [--sleep 1.0]
-        [--isolation auto|cgroups|rlimits]
+        [--isolation auto|cgroups|rlimits] [--network auto|none|host]
 
 For each burst size N, a fresh ``workbench serve`` process (its own state dir, logs to a file
 that is emptied once it is up) serves a Python handler that sleeps ``--sleep`` seconds. The
@@ -88,6 +88,14 @@ def start_serve(root: Path, state: Path, options: list[str]) -> tuple[subprocess
     raise SystemExit("serve did not start")
 
 
+def _environment(proc: psutil.Process) -> bool:
+    """An environment's process, not its network's slirp4netns (each its own child of serve)."""
+    try:
+        return proc.name() != "slirp4netns"
+    except psutil.Error:
+        return False
+
+
 class Sampler:
     """The engine's RSS and its environments' RSS, sampled every 100 ms."""
 
@@ -101,7 +109,7 @@ class Sampler:
         while not stop.is_set():
             try:
                 self.engine_peak = max(self.engine_peak, self.proc.memory_info().rss)
-                children = self.proc.children()
+                children = [c for c in self.proc.children() if _environment(c)]
                 if len(children) >= self.most_envs:
                     rss = []
                     for child in children:
@@ -216,15 +224,23 @@ async def main() -> None:
         default="auto",
         help="serve's --isolation",
     )
+    parser.add_argument(
+        "--network",
+        choices=("auto", "none", "host"),
+        default="auto",
+        help="serve's --network",
+    )
     args = parser.parse_args()
     raise_nofile()
     print(
         f"concurrency benchmark — {sys.executable}; {os.cpu_count()} CPUs; "
-        f"handler sleeps {args.sleep} s; --isolation {args.isolation}"
+        f"handler sleeps {args.sleep} s; --isolation {args.isolation} --network {args.network}"
     )
     with tempfile.TemporaryDirectory(prefix="wb-concurrency-") as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
-            await burst(n, args.sleep, Path(tmp), ["--isolation", args.isolation])
+            await burst(
+                n, args.sleep, Path(tmp), ["--isolation", args.isolation, "--network", args.network]
+            )
 
 
 if __name__ == "__main__":

@@ -135,10 +135,12 @@ async def engine_runs(
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """(pipe baseline, warm, interpreter baseline, cold) samples, in alternating rounds."""
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
+    isolation, _, network = isolation.partition("/")  # "auto/private": with --network private
     settings = EngineSettings(
         state_dir=state,
         keep_alive_s=3600,
         isolation=isolation,
+        network=network or "host",
         cpu="full",
         fork_server=fork_server,
     )
@@ -218,6 +220,8 @@ def main() -> None:
         "cgroups": ("cgroups", "noop", False, "cgroup + freeze, exec"),
         "auto": ("auto", "noop", False, "namespaces + cgroup + freeze, exec"),
         "fork": ("auto", "noop", True, "namespaces + cgroup + freeze, fork server"),
+        "fork-net": ("auto/none", "noop", True, "the same + its own network, fork server"),
+        "fork-slirp": ("auto/auto", "noop", True, "the same + slirp4netns, fork server"),
         "fork-cgroups": ("cgroups", "noop", True, "cgroup + freeze, fork server"),
         "snap": ("auto", "snap", True, "SnapStart restore (cgroup + freeze)"),
         "imports": ("auto", "imports", True, "imports at INIT, fork server"),

@@ -348,7 +348,9 @@ async def test_without_namespaces_when_asked(function_root: Path, tmp_path: Path
 async def test_what_isolation_says_with_and_without_namespaces(sandboxed: Engine) -> None:
     isolation = sandboxed.pool.isolation
     assert isolation is not None and isolation.namespaces
-    assert isolation.for_function(128, True, namespaced=True).startswith("namespaces + ")
+    line = isolation.for_function(128, True, namespaced=True)
+    assert line.startswith("namespaces + ")
+    assert ("· own network ·" if isolation.network.private else "· host's network ·") in line
     assert not isolation.for_function(128, True, namespaced=False).startswith("namespaces")
     if isolation.network.private:  # (a network of its own: test_netns.py)
         assert "outbound traffic" in isolation.not_stopped(True)

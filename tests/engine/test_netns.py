@@ -70,7 +70,7 @@ def settings(tmp_path: Path, network: str) -> EngineSettings:
 
 @pytest.fixture
 async def private(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine]:
-    async with Engine([function_root], settings(tmp_path, "private")) as eng:
+    async with Engine([function_root], settings(tmp_path, "none")) as eng:
         add_function(eng, "net", NET)
         yield eng
 
@@ -95,24 +95,24 @@ async def test_the_runtime_api_is_at_lambdas_address_in_a_network_of_its_own(
 ) -> None:
     seen = await call(private, {"kind": "where"})
     assert seen["api"] == "127.0.0.1:9001"
-    # (slirp4netns's tap0 where it is installed: private takes it then, and goes without)
-    assert seen["ifaces"] == (["lo", "tap0"] if SLIRP else ["lo"])
+    assert seen["ifaces"] == ["lo"]  # (--network none: no outbound stack, even if installed)
     [env] = private.environments("net")
     assert env.netns is not None and env.api.port == 9001
     assert "network: a namespace of its own" in private.pool.isolation.network.describe()
 
 
-async def test_private_without_slirp4netns_has_its_loopback_only(
+async def test_auto_where_slirp4netns_is_missing_keeps_the_hosts_network(
     function_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     which = netns.shutil.which
     monkeypatch.setattr(
         netns.shutil, "which", lambda name, *a, **k: None if name == "slirp4netns" else which(name)
     )
-    async with Engine([function_root], settings(tmp_path, "private")) as engine:
+    async with Engine([function_root], settings(tmp_path, "auto")) as engine:
         add_function(engine, "net", NET)
-        assert await call(engine, {"kind": "where"}) == {"api": "127.0.0.1:9001", "ifaces": ["lo"]}
-        assert "no outbound traffic" in engine.pool.isolation.network.describe()
+        seen = await call(engine, {"kind": "where"})
+        assert seen["api"] != "127.0.0.1:9001"
+        assert "install slirp4netns" in engine.pool.isolation.network.describe()
 
 
 async def test_two_environments_each_have_9001_and_both_answer(private: Engine) -> None:
@@ -154,7 +154,7 @@ async def test_an_extension_gets_its_telemetry_inside_the_network(
     function_root: Path, tmp_path: Path
 ) -> None:
     """The engine reaches the extension's listener (sandbox.localdomain) inside its namespace."""
-    async with Engine([function_root], settings(tmp_path, "private")) as engine:
+    async with Engine([function_root], settings(tmp_path, "none")) as engine:
         add_telemetry(engine, function_root, "tel", Path("/tmp/ext.log"))
         result = await engine.invoke("tel", b"{}")
         assert result.record.error_type is None, result.payload
@@ -193,7 +193,7 @@ def test_the_workbenchs_api_is_reachable_at_its_own_address_inside(tmp_path: Pat
     )
     make_function(root, "echo", "def handler(event, context):\n    return event\n")
     server = LiveServer(
-        root, tmp_path / "state", isolation="auto", network="private", background=False
+        root, tmp_path / "state", isolation="auto", network="none", background=False
     ).start()
     try:
         url = f"{server.url}/2015-03-31/functions/caller/invocations"
@@ -226,16 +226,16 @@ def test_auto_without_a_user_mode_stack_keeps_the_hosts_network_and_says_why(
     network = Network.detect("auto", True, tmp_path)
     assert not network.private
     assert "install slirp4netns" in network.describe()
-    assert Network.detect("private", True, tmp_path).private  # (loopback only)
+    assert Network.detect("none", True, tmp_path).private  # (loopback only)
     assert "no namespaces" in Network.detect("auto", False, tmp_path).why_host
-    with pytest.raises(ValueError, match="must be one of auto, private, host"):
+    with pytest.raises(ValueError, match="must be one of auto, none, host"):
         Network.detect("bridge", True, tmp_path)
 
 
 async def test_a_closed_engine_leaves_no_network_behind(
     function_root: Path, tmp_path: Path
 ) -> None:
-    mode = "auto" if SLIRP else "private"
+    mode = "auto" if SLIRP else "none"
     async with Engine([function_root], settings(tmp_path, mode)) as engine:
         add_function(engine, "net", NET)
         await call(engine, {"kind": "where"})

@@ -162,7 +162,7 @@ CPU_CHOICES = ("proportional", "full")  # runtime/isolation.py's CPU_MODES, with
 
 
 ISOLATION_CHOICES = ("auto", "cgroups", "rlimits")  # runtime/isolation.py's ISOLATION_MODES
-NETWORK_CHOICES = ("auto", "private", "host")  # runtime/netns.py's NETWORK_MODES
+NETWORK_CHOICES = ("auto", "none", "host")  # runtime/netns.py's NETWORK_MODES
 
 
 def cpu_from_environment() -> str | None:
@@ -334,9 +334,9 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         help="auto (default, or $WORKBENCH_NETWORK): where environments get namespaces and "
         "slirp4netns is installed, each in a network of its own (its Runtime API at "
         "127.0.0.1:9001, the workbench's APIs at their ports, outbound traffic through "
-        "slirp4netns; nothing else of the host's loopback, nothing can connect in); private: "
-        "the same, even without slirp4netns (then with no outbound traffic); host: the host's "
-        "network",
+        "slirp4netns; nothing else of the host's loopback, nothing can connect in), else the "
+        "host's; none: a network of its own with no outbound traffic (its loopback and the "
+        "workbench's APIs only); host: the host's network",
     )
     parser.add_argument(
         "--cpu",

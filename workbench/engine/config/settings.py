@@ -48,7 +48,7 @@ class EngineSettings:
     isolation: str = field(default_factory=lambda: os.environ.get("WORKBENCH_ISOLATION") or "auto")
     # "auto": a network namespace per environment where environments get namespaces, the engine
     # can make them, and a user-mode stack (slirp4netns) carries their outbound traffic;
-    # "private": a namespace even without one (no outbound traffic); "host": the host's
+    # "none": a namespace with no outbound traffic (loopback only); "host": the host's
     # network (--network; runtime/netns.py). $WORKBENCH_NETWORK sets the default.
     network: str = field(default_factory=lambda: os.environ.get("WORKBENCH_NETWORK") or "auto")
     # "proportional": invocations get CPU in proportion to memory, as on Lambda (1,769 MB = one

@@ -320,7 +320,7 @@ class Environment(RuntimeAPIListener):
         network = isolation.network if isolation is not None else None
         if self.namespaced and network is not None and network.private:
             try:  # its own network: its Runtime API at 127.0.0.1:9001 inside it (netns.py)
-                self.netns = await netns.make(self._relay_ports(), network.slirp)
+                self.netns = await network.take(self._relay_ports())
                 await self.netns.serve_relays()
             except OSError as e:
                 self._never_started()

@@ -175,9 +175,11 @@ class Isolation:
         return ", ".join(parts) + "; rlimits for CPU time, file size and open files"
 
     def for_function(self, memory_mb: int, freeze: bool, namespaced: bool = False) -> str:
-        """One short line for a function (the TUI's): ``namespaces + cgroup v1 · 128 MB for
-        all its processes · 0.07 vCPU · frozen when idle``."""
+        """One short line for a function (the TUI's): ``namespaces + cgroup v1 · own network ·
+        128 MB for all its processes · 0.07 vCPU · frozen when idle``."""
         parts = [self.kind_for(namespaced)]
+        if self.namespaces and namespaced:
+            parts.append("own network" if self.network.private else "host's network")
         if self.cgroups is not None:
             parts.append(f"{memory_mb:,} MB for all its processes")
             vcpus = self.vcpus(memory_mb)
@@ -189,6 +191,7 @@ class Isolation:
         return " · ".join(parts)
 
     def close(self) -> None:
+        self.network.close()
         if self.cgroups is not None:
             self.cgroups.close()
         if self.tmp is not None:

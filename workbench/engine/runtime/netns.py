@@ -51,8 +51,8 @@ SLIRP_DNS = "10.0.2.3"  # slirp4netns's DNS forwarder, inside
 OUTBOUND_READY_S = 5.0  # how long a start waits for slirp4netns to configure the namespace
 RELAY_CHUNK = 256 * 1024
 
-NetworkMode = Literal["auto", "private", "host"]
-NETWORK_MODES: tuple[NetworkMode, ...] = ("auto", "private", "host")
+NetworkMode = Literal["auto", "none", "host"]
+NETWORK_MODES: tuple[NetworkMode, ...] = ("auto", "none", "host")
 NETWORK_VAR = "WORKBENCH_NETWORK"
 
 _lock = threading.Lock()
@@ -342,21 +342,56 @@ def _attach_slirp(ns: NetNamespace, slirp: str) -> None:
     ns.ready_fd, ns.exit_fd = ready_r, exit_w
 
 
-async def make(relay_ports: Iterable[int], slirp: str | None) -> NetNamespace:
-    """A new environment's network (``NetNamespace``); raises ``OSError``."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_thread(), _make, tuple(relay_ports), slirp)
+SPARES = 2  # namespaces kept ready per set of relayed ports (with slirp4netns attached)
 
 
 @dataclass(slots=True)
 class Network:
-    """What network an engine's environments get: ``private`` (a namespace each, outbound
-    through ``slirp`` when it is installed) or the host's (``why_host`` says why)."""
+    """What network an engine's environments get: ``private`` (a namespace each; outbound
+    traffic through ``slirp``, or none: ``--network none``, or slirp4netns not installed) or
+    the host's (``why_host`` says why)."""
 
     private: bool
     slirp: str | None
     why_host: str = ""
     resolv_conf: str | None = None  # the environment's resolver, with slirp4netns
+    spares: int = SPARES
+    # namespaces made ahead (their user-mode stack starting or started), by relayed ports: a
+    # cold start takes one instead of waiting ~5 ms for slirp4netns
+    _ready: dict[tuple[int, ...], list[NetNamespace]] = field(default_factory=dict)
+    _closed: bool = False
+
+    async def take(self, relay_ports: Iterable[int]) -> NetNamespace:
+        """A new environment's network: one made ahead if one is ready, else made now; more
+        are made ahead in the background. Raises ``OSError``."""
+        key = tuple(relay_ports)
+        ready = self._ready.setdefault(key, [])
+        loop = asyncio.get_running_loop()
+        ns = ready.pop() if ready else None
+        if ns is None:
+            ns = await loop.run_in_executor(_thread(), _make, key, self.slirp)
+        if len(ready) < self.spares and not self._closed:
+            loop.run_in_executor(_thread(), self._make_ahead, key)
+        return ns
+
+    def _make_ahead(self, key: tuple[int, ...]) -> None:
+        ready = self._ready.setdefault(key, [])
+        while len(ready) < self.spares and not self._closed:
+            try:
+                ns = _make(key, self.slirp)
+            except OSError:
+                return  # (the next take makes its own, and says why if it cannot)
+            if self._closed:
+                ns.close()
+                return
+            ready.append(ns)
+
+    def close(self) -> None:
+        """The namespaces made ahead go (the environments' own go with them)."""
+        self._closed = True
+        for ready in self._ready.values():
+            while ready:
+                ready.pop().close()
 
     @classmethod
     def detect(cls, mode: str, namespaces: bool, scratch: Path | None) -> Network:
@@ -370,13 +405,13 @@ class Network:
             return cls(False, None, "environments get no namespaces here")
         if os.geteuid() != 0:
             return cls(False, None, "only a root engine makes network namespaces here")
-        slirp = shutil.which("slirp4netns")
+        slirp = shutil.which("slirp4netns") if mode == "auto" else None
         if slirp is None and mode == "auto":
             return cls(
                 False,
                 None,
                 "no user-mode network stack for their outbound traffic: install slirp4netns "
-                "(or --network private: their own network, with no outbound traffic)",
+                "(or --network none: their own network, with no outbound traffic)",
             )
         why = probe()
         if why:
@@ -395,7 +430,7 @@ class Network:
         outbound = (
             "outbound traffic through slirp4netns (not to the host's loopback)"
             if self.slirp
-            else "no outbound traffic (--network private without slirp4netns)"
+            else "no outbound traffic (--network none)"
         )
         return (
             "network: a namespace of its own per environment (the Runtime API at "
