@@ -321,7 +321,7 @@ class Environment(RuntimeAPIListener):
         if self.namespaced and network is not None and network.private:
             try:  # its own network: its Runtime API at 127.0.0.1:9001 inside it (netns.py)
                 self.netns = await network.take(self._relay_ports())
-                await self.netns.serve_relays()
+                self.netns.serve_relays()
             except OSError as e:
                 self._never_started()
                 raise SpawnError(f"could not make its network namespace: {e}") from e

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import fcntl
-import functools
 import os
 import shutil
 import socket
@@ -50,6 +49,9 @@ BACKLOG = 128
 SLIRP_DNS = "10.0.2.3"  # slirp4netns's DNS forwarder, inside
 OUTBOUND_READY_S = 5.0  # how long a start waits for slirp4netns to configure the namespace
 RELAY_CHUNK = 256 * 1024
+# threads that make namespaces (and start slirp4netns: ~2 ms each, mostly the exec, which the
+# thread waits out): a burst of a thousand cold starts is not made one by one
+THREADS = 4
 
 NetworkMode = Literal["auto", "none", "host"]
 NETWORK_MODES: tuple[NetworkMode, ...] = ("auto", "none", "host")
@@ -79,14 +81,14 @@ def _setns(fd: int) -> None:
 
 
 def _thread() -> ThreadPoolExecutor:
-    """The one thread that enters environments' namespaces (never the loop's, never a thread
+    """The threads that enter environments' namespaces (never the loop's, never a thread
     that resolves names or opens the engine's own sockets)."""
     global _executor, _home
     with _lock:
         if _home is None:
             _home = os.open("/proc/self/ns/net", os.O_RDONLY)
         if _executor is None:
-            _executor = ThreadPoolExecutor(1, thread_name_prefix="workbench-netns")
+            _executor = ThreadPoolExecutor(THREADS, thread_name_prefix="workbench-netns")
         return _executor
 
 
@@ -136,7 +138,7 @@ class NetNamespace:
     outbound: subprocess.Popen[bytes] | None = None
     ready_fd: int = -1  # slirp4netns writes here once the namespace is configured
     exit_fd: int = -1  # slirp4netns ends when this closes
-    relays: list[asyncio.Server] = field(default_factory=list)
+    _serving: asyncio.AbstractEventLoop | None = None  # the loop its relays are read on
     closed: bool = False
 
     def take_runtime(self) -> socket.socket:
@@ -153,7 +155,7 @@ class NetNamespace:
 
     def socket_inside(self) -> socket.socket:
         """A TCP socket in this namespace (to reach an extension's listener: the Telemetry
-        and Logs APIs' destinations); run in the namespaces' thread (``in_thread``)."""
+        and Logs APIs' destinations); run in one of the namespaces' threads (``_thread``)."""
         _setns(self.fd)
         try:
             return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -174,13 +176,24 @@ class NetNamespace:
             raise
         return await asyncio.open_connection(sock=sock)
 
-    async def serve_relays(self) -> None:
+    def serve_relays(self) -> None:
         """Relay each connection to one of the workbench's ports, inside, to the same port
-        on the host's loopback."""
+        on the host's loopback. (A reader on each listening socket, not an ``asyncio.Server``:
+        ~0.3 ms of the loop's per environment, in a burst of a thousand.)"""
+        loop = self._serving = asyncio.get_running_loop()
         for port, sock in self.relay_socks.items():
-            server = await asyncio.start_server(functools.partial(_relay, port=port), sock=sock)
-            self.relays.append(server)
-        self.relay_socks = {}
+            loop.add_reader(sock.fileno(), self._accept, sock, port)
+
+    def _accept(self, sock: socket.socket, port: int) -> None:
+        try:
+            conn, _ = sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError:  # out of descriptors: it waits in the backlog
+            return
+        conn.setblocking(False)
+        assert self._serving is not None
+        self._serving.create_task(_relay_socket(conn, port))
 
     async def outbound_ready(self) -> str:
         """'' once outbound traffic can go (at once without a user-mode stack), else why not
@@ -217,15 +230,19 @@ class NetNamespace:
 
     def close(self) -> None:
         """Everything of it the engine holds (the namespace itself ends with its last
-        process); its relays' connections are closed, its user-mode stack ends."""
+        process); its relays stop accepting (a connection under way ends by itself), its
+        user-mode stack ends."""
         if self.closed:
             return
         self.closed = True
-        for server in self.relays:
-            server.close()
-        for sock in (self.runtime_sock, self.diag, *self.relay_socks.values()):
-            if sock is not None:
-                sock.close()
+        loop = self._serving
+        for sock in self.relay_socks.values():
+            if loop is not None and not loop.is_closed():
+                loop.remove_reader(sock.fileno())
+            sock.close()
+        for other in (self.runtime_sock, self.diag):
+            if other is not None:
+                other.close()
         for fd in (self.ready_fd, self.exit_fd, self.fd):
             if fd >= 0:
                 try:
@@ -250,7 +267,12 @@ def _numeric(host: str) -> str:
     return "127.0.0.1" if host in ("localhost", "sandbox.localdomain", "sandbox") else host
 
 
-async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
+async def _relay_socket(conn: socket.socket, port: int) -> None:
+    try:
+        reader, writer = await asyncio.open_connection(sock=conn)
+    except OSError:
+        conn.close()
+        return
     try:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
     except OSError:
@@ -273,7 +295,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 def _make(relay_ports: Iterable[int], slirp: str | None) -> NetNamespace:
-    """In the namespaces' thread: a new namespace, its loopback up, the listening sockets
+    """In one of the namespaces' threads: a new namespace, its loopback up, the listening sockets
     inside it; then back. ``slirp``: slirp4netns to attach for outbound traffic."""
     if _c().unshare(CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
@@ -359,6 +381,7 @@ class Network:
     # namespaces made ahead (their user-mode stack starting or started), by relayed ports: a
     # cold start takes one instead of waiting ~5 ms for slirp4netns
     _ready: dict[tuple[int, ...], list[NetNamespace]] = field(default_factory=dict)
+    _making: set[tuple[int, ...]] = field(default_factory=set)  # being made ahead
     _closed: bool = False
 
     async def take(self, relay_ports: Iterable[int]) -> NetNamespace:
@@ -366,25 +389,28 @@ class Network:
         are made ahead in the background. Raises ``OSError``."""
         key = tuple(relay_ports)
         ready = self._ready.setdefault(key, [])
-        loop = asyncio.get_running_loop()
         ns = ready.pop() if ready else None
         if ns is None:
+            loop = asyncio.get_running_loop()
             ns = await loop.run_in_executor(_thread(), _make, key, self.slirp)
-        if len(ready) < self.spares and not self._closed:
-            loop.run_in_executor(_thread(), self._make_ahead, key)
+        if len(ready) < self.spares and not self._closed and key not in self._making:
+            self._making.add(key)  # (one at a time: a burst does not queue a thousand)
+            _thread().submit(self._make_ahead, key)
         return ns
 
     def _make_ahead(self, key: tuple[int, ...]) -> None:
         ready = self._ready.setdefault(key, [])
-        while len(ready) < self.spares and not self._closed:
-            try:
+        try:
+            while len(ready) < self.spares and not self._closed:
                 ns = _make(key, self.slirp)
-            except OSError:
-                return  # (the next take makes its own, and says why if it cannot)
-            if self._closed:
-                ns.close()
-                return
-            ready.append(ns)
+                if self._closed:
+                    ns.close()
+                    return
+                ready.append(ns)
+        except OSError:
+            return  # (the next take makes its own, and says why if it cannot)
+        finally:
+            self._making.discard(key)
 
     def close(self) -> None:
         """The namespaces made ahead go (the environments' own go with them)."""
