@@ -177,6 +177,12 @@ def test_the_etc_view_is_made_once_and_again_when_an_entry_changes(
     again = Path(etc_view(root, str(etc)))
     assert again != view and (again / "resolv.conf").read_text() == "nameserver 192.168.1.1\n"
     assert view.exists()  # environments started with it may still use it
+    # the next engine on the machine takes the view made before (no copy at its first start)
+    assert etc_view(tmp_path / "engine2", str(etc)) == str(again)
+    # ... unless someone else could have changed it
+    again.chmod(0o777)
+    third = etc_view(tmp_path / "engine3", str(etc))
+    assert third != str(again) and (Path(third) / "resolv.conf").exists()
 
 
 async def test_var_task_is_read_only_and_tmp_is_private(

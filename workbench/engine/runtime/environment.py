@@ -346,13 +346,17 @@ class Environment(RuntimeAPIListener):
             env[SNAPSHOT_VAR] = self.snapshot_socket
         if self.namespaced:
             env["TMPDIR"] = namespaces.TMP
+            # (made ahead as the engine starts; never waited for on the loop)
+            etc_made = namespaces.etc_view_made(self.tmp_root)
+            if etc_made is None:
+                etc_made = await asyncio.to_thread(namespaces.etc_view, self.tmp_root)
             try:
                 env[namespaces.SPEC_VAR] = namespaces.spec(
                     self.fn,
                     runtime_dir=how.sandbox_runtime,
                     tmpdir=self.tmpdir,
                     root=namespaces.mount_point(self.tmp_root),
-                    etc=namespaces.etc_view(self.tmp_root),
+                    etc=etc_made,
                     uid=namespaces.environment_uid(),
                     checked_sources=self.checked_sources,
                     in_place=how.sandbox_binds,

@@ -11,9 +11,11 @@ the runtime removes from the handler's environment.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -135,14 +137,20 @@ _etc_views: dict[Path, tuple[tuple[object, ...], float, str]] = {}  # stamp, che
 _etc_lock = threading.Lock()  # made ahead in the fork servers' thread (pool.py), used on the loop
 
 
+ETC_VIEWS = "etc-views"  # beside the engines' folders: shared by this user's engines
+_VIEW_FORMAT = 1  # (a change to what a view holds makes new ones)
+
+
 def etc_view(tmp_root: Path, source: str = "/etc") -> str:
     """A folder that every environment binds at ``/etc`` in one mount (instead of one per
     entry): copies of the host's ``ETC`` entries (symlinks inside folders kept: they point
     into ``/usr``), Lambda's user in ``passwd`` and ``group``, ``sandbox.localdomain`` in
     ``hosts``. Made again when an entry changed (a new ``resolv.conf`` on another network);
-    an older view stays while environments use it, and goes with ``tmp_root``. (~20 ms to
-    make here; the host's entries are looked at again at most once a second: ~40 µs, which a
-    burst of cold starts need not pay each.)"""
+    an older view stays while environments use it. Views are kept in ``etc-views`` beside
+    ``tmp_root`` (the engines' folders), named for the entries they copied, so the next engine
+    on this machine takes the one made before: copying ~700 entries costs ~40 ms, and more
+    while an engine starts, which a first Invoke waited for. The host's entries are looked at
+    again at most once a second (~40 µs, which a burst of cold starts need not pay each)."""
     now = time.monotonic()
     with _etc_lock:
         made = _etc_views.get(tmp_root)
@@ -150,11 +158,48 @@ def etc_view(tmp_root: Path, source: str = "/etc") -> str:
             return made[2]
         stamp = tuple(_stamp(f"{source}/{name}") for name in ETC)
         if made is None or made[0] != stamp or not os.path.isdir(made[2]):
-            view = _make_etc_view(tmp_root, source)
+            view = _shared_etc_view(tmp_root.parent / ETC_VIEWS, source, stamp)
         else:
             view = made[2]
         _etc_views[tmp_root] = (stamp, now, view)
         return view
+
+
+def etc_view_made(tmp_root: Path) -> str | None:
+    """``etc_view``'s answer if it needs no look at the host's entries now (the loop's fast
+    path: without it, the loop awaits ``etc_view`` in a thread)."""
+    made = _etc_views.get(tmp_root)
+    if made is not None and time.monotonic() - made[1] < ETC_RECHECK_S:
+        return made[2]
+    return None
+
+
+def _shared_etc_view(folder: Path, source: str, stamp: tuple[object, ...]) -> str:
+    """The view of ``source`` as ``stamp`` found it: the one made before, else made now (under
+    a temporary name, then renamed: another engine making the same at once keeps its own)."""
+    key = repr((source, stamp, ETC, USER, UID, GID, SANDBOX_NAMES, _VIEW_FORMAT))
+    path = folder / hashlib.sha256(key.encode()).hexdigest()[:20]
+    if _usable(path):
+        return str(path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = _make_etc_view(folder, source)
+    try:
+        os.rename(made, path)
+    except OSError:  # made by another engine meanwhile (or left unusable: ours is used)
+        if _usable(path):
+            shutil.rmtree(made, ignore_errors=True)
+            return str(path)
+        return made
+    return str(path)
+
+
+def _usable(path: Path) -> bool:
+    """A view of this user's, which no one else can have changed."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def _make_etc_view(tmp_root: Path, source: str) -> str:
