@@ -112,6 +112,29 @@ def test_a_bad_workbench_cpu_exits_2_with_one_line(
     )
 
 
+def test_a_bad_workbench_network_exits_2_with_one_line(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKBENCH_NETWORK", "bridge")
+    done = run(root, "serve", "--port", "0")
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "workbench: WORKBENCH_NETWORK='bridge': must be one of auto, none, host\n"
+    )
+
+
+def test_the_command_line_does_not_import_the_http_server() -> None:
+    """Every command builds the whole parser (serve's options included): the Lambda API's
+    server, with aiohttp, is imported by the commands that serve it, not by `list`."""
+    code = (
+        "import sys; from workbench.cli import build_parser; build_parser(); "
+        "assert 'aiohttp' not in sys.modules and 'workbench.api.server' not in sys.modules, "
+        "sorted(m for m in sys.modules if 'aiohttp' in m or 'workbench.api' in m)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_unknown_root_exits_2(tmp_path: Path) -> None:
     done = run(tmp_path / "missing", "list")
     assert done.returncode == 2

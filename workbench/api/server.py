@@ -25,6 +25,7 @@ from . import (
     resources,
     sqs,
 )
+from .defaults import DEFAULT_HOST, DEFAULT_PORT
 from .guard import client_gone, guard_middleware
 from .invoke import invoke
 from .keys import ENGINE
@@ -33,8 +34,6 @@ from .listen import Served
 from .security import HostPolicy
 from .streaming_invoke import invoke_with_response_stream
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3001  # as `sam local start-lambda`
 CONTROL_BODY_LIMIT = 1024 * 1024  # control-plane JSON bodies (Invoke streams its own, see invoke)
 log = logging.getLogger("workbench.api")
 

@@ -261,7 +261,7 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
     """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port, --log-limit,
     --isolation, --cpu, --aws-credentials, --python and --node: what the TUI and `serve` both
     take."""
-    from ..api import DEFAULT_HOST, DEFAULT_PORT
+    from ..api.defaults import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
     parser.add_argument(
