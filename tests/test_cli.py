@@ -257,3 +257,8 @@ def test_list_says_which_functions_get_their_own_namespaces(
     lines = run(root, "list").stdout.decode().splitlines()
     assert next(line for line in lines if line.startswith("hello ")).split()[column] == "no"
     assert "namespaces: none (asked for with isolation cgroups)" in lines
+    assert "network: the host's (environments get no namespaces here)" in lines
+    monkeypatch.setenv("WORKBENCH_ISOLATION", "auto")
+    monkeypatch.setenv("WORKBENCH_NETWORK", "host")
+    lines = run(root, "list").stdout.decode().splitlines()
+    assert "network: the host's (asked for with --network host)" in lines

@@ -13,7 +13,7 @@ from .common import EXIT_OK, discover_of, print_table
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ..engine.config import label, triggers_of
-    from ..engine.runtime import Interpreters, enters_namespaces, namespaces_here
+    from ..engine.runtime import Interpreters, enters_namespaces, namespaces_here, network_here
 
     found = discover_of(args)
     interpreters = Interpreters()  # as `serve` and the TUI choose them without --python/--node
@@ -76,6 +76,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not why_not
         else f"namespaces: none ({why_not})"
     )
+    print(network_here(not why_not))
     print("cgroups and what each sandbox does not stop: `workbench serve` prints them at start")
     for notice in notices:
         print(notice)

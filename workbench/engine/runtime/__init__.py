@@ -8,7 +8,14 @@ from .credentials import CredentialsError, LocalCredentials, local_credentials
 from .debug_attach import HOST, INSTALL_HINT, debugger_for, debugpy_folder
 from .debugger import OUTPUT_CAP
 from .interpreters import Interpreter, Interpreters
-from .isolation import CPU_MODES, ISOLATION_MODES, NOT_STOPPED, Isolation, namespaces_here
+from .isolation import (
+    CPU_MODES,
+    ISOLATION_MODES,
+    NOT_STOPPED,
+    Isolation,
+    namespaces_here,
+    network_here,
+)
 from .launch import LaunchError, cannot_start, enters_namespaces
 from .output import DEFAULT_LOG_LIMIT, MIN_LOG_LIMIT, NOTE_PREFIX, size_text
 
@@ -19,6 +26,7 @@ __all__ = [
     "Isolation",
     "enters_namespaces",
     "namespaces_here",
+    "network_here",
     "CredentialsError",
     "LocalCredentials",
     "local_credentials",

@@ -56,6 +56,16 @@ def namespaces_here() -> str:
     return namespaces.probe()
 
 
+def network_here(namespaced: bool) -> str:
+    """One line: the network environments would get (``$WORKBENCH_NETWORK`` as the engine
+    reads it, and this machine), without starting an engine."""
+    mode = os.environ.get("WORKBENCH_NETWORK") or "auto"
+    try:
+        return Network.detect(mode, namespaced, None).describe()
+    except ValueError as e:
+        return f"network: {e}"
+
+
 @dataclass(slots=True)
 class Isolation:
     cgroups: Cgroups | None
