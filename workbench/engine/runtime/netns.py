@@ -26,10 +26,12 @@ keep the host's network, and say so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -39,6 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from . import processes
 
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
@@ -250,16 +254,12 @@ class NetNamespace:
                 except OSError:
                     pass
         self.ready_fd = self.exit_fd = self.fd = -1
-        if self.outbound is not None:  # it ends on its exit pipe's close; reaped off the loop
-            threading.Thread(target=_reap, args=(self.outbound,), daemon=True).start()
-
-
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        if self.outbound is not None and self.outbound.returncode is None:
+            # (it would end on its exit pipe's close; it has nothing to keep) reaped by the
+            # engine's reaper, as an environment's killed processes are
+            with contextlib.suppress(OSError):
+                os.kill(self.outbound.pid, signal.SIGKILL)
+            processes.adopt([self.outbound.pid])
 
 
 def _numeric(host: str) -> str:
