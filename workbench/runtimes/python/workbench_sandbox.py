@@ -6,7 +6,9 @@ The engine starts the runtime process (P) as ``python -I -S -c "...workbench_san
 in the host's namespaces, sets its limits and cgroup, then sends the go-ahead (see
 ``engine/runtime/sandbox.py``). P then:
 
-1. unshares user, mount, pid, ipc and uts namespaces and maps one user: ``sbx_user1051``
+1. joins the network namespace the engine made for it, if any (``engine/runtime/netns.py``:
+   its own loopback, its Runtime API at 127.0.0.1:9001 there), then
+   unshares user, mount, pid, ipc and uts namespaces and maps one user: ``sbx_user1051``
    inside is the engine's own user outside (so files the engine can read stay readable, and
    nothing else of the host is reachable, because it is not mounted);
 2. builds the environment's file system on a small tmpfs: the system directories read-only,
