@@ -969,6 +969,8 @@ class Environment(RuntimeAPIListener):
         if not self._shut_down_extensions():
             self.api.close()
         self._close_process()
+        if self.proc is None:  # (its start stopped before a process: nothing will be reaped)
+            self._close_network()
         self._cleanup_files()
         self._release_debugger()
         self._publish("shutdown", reason=self.shutdown_reason)

@@ -143,6 +143,7 @@ class NetNamespace:
     ready_fd: int = -1  # slirp4netns writes here once the namespace is configured
     exit_fd: int = -1  # slirp4netns ends when this closes
     _serving: asyncio.AbstractEventLoop | None = None  # the loop its relays are read on
+    _relaying: set[asyncio.Task[None]] = field(default_factory=set)  # connections under way
     closed: bool = False
 
     def take_runtime(self) -> socket.socket:
@@ -197,7 +198,11 @@ class NetNamespace:
             return
         conn.setblocking(False)
         assert self._serving is not None
-        self._serving.create_task(_relay_socket(conn, port))
+        # held until done: the loop keeps only a weak reference to a task, and a relay
+        # collected mid-way closed its connection before the answer (seen in the suite)
+        task = self._serving.create_task(_relay_socket(conn, port))
+        self._relaying.add(task)
+        task.add_done_callback(self._relaying.discard)
 
     async def outbound_ready(self) -> str:
         """'' once outbound traffic can go (at once without a user-mode stack), else why not
