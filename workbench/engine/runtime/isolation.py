@@ -17,7 +17,7 @@ from typing import Literal
 from . import namespaces
 from .cgroups import Cgroups, EnvCgroup, cpu_share
 from .namespaces import own_uids
-from .netns import Network
+from .netns import NETWORK_VAR, Network
 from .tmp_images import TmpImages
 
 IsolationMode = Literal["auto", "cgroups", "rlimits"]
@@ -59,7 +59,7 @@ def namespaces_here() -> str:
 def network_here(namespaced: bool) -> str:
     """One line: the network environments would get (``$WORKBENCH_NETWORK`` as the engine
     reads it, and this machine), without starting an engine."""
-    mode = os.environ.get("WORKBENCH_NETWORK") or "auto"
+    mode = os.environ.get(NETWORK_VAR) or "auto"
     try:
         return Network.detect(mode, namespaced, None).describe()
     except ValueError as e:

@@ -2,8 +2,8 @@
 
 Inside it the environment has a loopback of its own. Its Runtime API is there at
 ``127.0.0.1:9001``, Lambda's own address: the engine makes the namespace, brings its loopback up
-and opens the listening socket inside it (in a thread of its own, which enters the namespace
-and comes back: ``setns`` moves one thread), then serves that socket from the event loop. The
+and opens the listening socket inside it (in threads of their own, which enter the namespace
+and come back: ``setns`` moves one thread), then serves that socket from the event loop. The
 workbench's Lambda and SQS APIs are there too, at the port they have on the host
 (``AWS_ENDPOINT_URL`` is the same inside and out): the engine relays each connection to the
 host's port. Nothing else of the host's loopback is reachable — not another environment's
