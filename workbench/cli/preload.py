@@ -25,7 +25,10 @@ def _import() -> None:
 
 
 def preload() -> threading.Thread:
-    """Start importing ``MODULES`` in the background; returns the (daemon) thread."""
-    thread = threading.Thread(target=_import, name="workbench-preload", daemon=True)
+    """Start importing ``MODULES`` in the background; returns the thread. Not a daemon: an exit
+    while it imports (a bad option, found while aiohttp loads) waits for it, where a daemon
+    thread still inside a C extension's import crashed the interpreter's finalization
+    (SIGSEGV, seen once the parser stopped importing aiohttp itself)."""
+    thread = threading.Thread(target=_import, name="workbench-preload", daemon=False)
     thread.start()
     return thread
