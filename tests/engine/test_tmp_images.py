@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from tests.helpers import add_function, body, until
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime.namespaces import probe
-from workbench.engine.runtime.tmp_images import SWITCH_VAR, TmpImages, unmount_under
+from workbench.engine.runtime.tmp_images import SWITCH_VAR, TmpImages, loop_mount, unmount_under
 
 MB = 1024 * 1024
 
@@ -152,6 +153,31 @@ async def test_a_killed_engines_mounts_are_undone(tmp_path: Path, images_here: N
     assert unmount_under(tmp_path / "engine-dead") >= 1
     assert not mounted(target)
     images.close()
+
+
+async def test_a_folder_left_without_its_lock_and_still_mounted_is_swept(
+    tmp_path: Path, images_here: None
+) -> None:
+    """An engine's close removes its lock with its folder; an image mounted after its unmount
+    pass (a spare made late) kept the folder, lock-less, mounted for good: the next sweep
+    unmounts it and removes the folder."""
+    from workbench.engine.runtime.tmp_dirs import sweep
+
+    images = TmpImages.open(tmp_path / "elsewhere")  # (only for its image template)
+    assert isinstance(images, TmpImages)
+    folder = tmp_path / "root" / "engine-1-closed"
+    target = folder / "tmp-late"
+    target.mkdir(parents=True)
+    image = tmp_path / "late.img"
+    shutil.copyfile(images._template(16), image)
+    loop_mount(str(image), str(target))
+    try:
+        assert mounted(str(target)) and not (folder / ".lock").exists()
+        assert sweep(tmp_path / "root") == [folder]
+        assert not mounted(str(target)) and not folder.exists()
+    finally:
+        unmount_under(folder)
+        images.close()
 
 
 async def test_the_per_file_fallback_is_forced_and_said(

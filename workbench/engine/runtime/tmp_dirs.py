@@ -111,7 +111,9 @@ def _remove_if_unlocked(folder: Path) -> bool:
         fd = os.open(folder / LOCK, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         # renamed to engine-… only once locked: its lock file was removed, its engine is gone
-        shutil.rmtree(folder, ignore_errors=True)
+        # (or closing) — and what it still had mounted stays mounted until unmounted here: a
+        # plain rmtree left such folders, each with an image mounted, for good
+        _remove(folder)
         return True
     except OSError:
         return False
