@@ -180,6 +180,20 @@ async def test_a_folder_left_without_its_lock_and_still_mounted_is_swept(
         images.close()
 
 
+async def test_an_image_mounted_after_close_is_undone_at_once(
+    tmp_path: Path, images_here: None
+) -> None:
+    """An environment starting while the engine closes (its image mounted in a spawning thread
+    after ``close``): nothing stays mounted (this left the folders the test above sweeps)."""
+    images = TmpImages.open(tmp_path / "engine-closing")
+    assert isinstance(images, TmpImages)
+    late, mount = images.take(16)  # (no spare of this size yet: mounted by the caller)
+    assert mount is not None
+    images.close()
+    mount()
+    assert not mounted(late) and not os.path.exists(late)
+
+
 async def test_the_per_file_fallback_is_forced_and_said(
     function_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

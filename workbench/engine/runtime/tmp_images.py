@@ -216,10 +216,17 @@ class TmpImages:
             self._mount_at(size_mb, target)
 
     def release(self, target: str) -> None:
-        """The environment is gone: unmount its TMPDIR and remove its image, in the thread."""
+        """The environment is gone: unmount its TMPDIR and remove its image, in the thread
+        (here, once closed: the thread is gone)."""
         with self._lock:
-            self._released.append(target)
-            self._work.notify()
+            closed = self._closed
+            if closed:
+                self._mounted.discard(target)
+            else:
+                self._released.append(target)
+                self._work.notify()
+        if closed:
+            self._discard(target)
 
     def close(self) -> None:
         """Unmount and remove everything (the engine ends)."""
@@ -256,7 +263,11 @@ class TmpImages:
                 os.unlink(image)
             raise
         with self._lock:
-            self._mounted.add(target)
+            late = self._closed  # (close() has unmounted what it knew of: this one too)
+            if not late:
+                self._mounted.add(target)
+        if late:
+            self._discard(target)
 
     def _template(self, size_mb: int) -> str:
         with self._template_lock:
