@@ -43,13 +43,14 @@ from pathlib import Path
 from typing import Literal
 
 from . import processes
+from .runtime_api import listener
 
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 NETLINK_SOCK_DIAG = 4
 RUNTIME_API_PORT = 9001  # Lambda's: AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001
 RUNTIME_API = f"127.0.0.1:{RUNTIME_API_PORT}"
-BACKLOG = 128
+RELAY_BACKLOG = 128  # a handler's SDK may open many connections to the workbench's APIs at once
 SLIRP_DNS = "10.0.2.3"  # slirp4netns's DNS forwarder, inside
 OUTBOUND_READY_S = 5.0  # how long a start waits for slirp4netns to configure the namespace
 RELAY_CHUNK = 256 * 1024
@@ -113,19 +114,6 @@ def _loopback_up() -> None:
         ifr = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
-
-
-def _listener(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 @dataclass(eq=False)
@@ -310,12 +298,12 @@ def _make(relay_ports: Iterable[int], slirp: str | None) -> NetNamespace:
     try:
         _loopback_up()
         fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        runtime_sock = _listener(RUNTIME_API_PORT)
+        runtime_sock = listener(RUNTIME_API_PORT)  # (as the Runtime API's on the host)
         made.append(runtime_sock)
         relays = {}
         for port in relay_ports:
             if port != RUNTIME_API_PORT:
-                relays[port] = _listener(port)
+                relays[port] = listener(port, RELAY_BACKLOG)
                 made.append(relays[port])
         diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
     except BaseException:

@@ -17,8 +17,6 @@ from typing import Protocol
 
 import psutil
 
-RUNTIME_API = "127.0.0.1:9001"  # netns.RUNTIME_API: an environment's in a network of its own
-
 
 class _Endpoint(Protocol):
     port: int
@@ -34,9 +32,6 @@ class Tracked(Protocol):
 
     @property
     def api(self) -> _Endpoint: ...  # its Runtime API: what its processes' variable names
-
-    @property
-    def netns(self) -> object | None: ...  # its own network namespace, if it has one
 
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -162,12 +157,9 @@ def kill_strays() -> int:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
         return 0
-    live = [env for env in list(_live) if env.state != "dead"]
-    alive = {f"127.0.0.1:{env.api.port}" for env in live}
-    # (each environment in a network of its own has 127.0.0.1:9001: left alone while one lives;
-    # a dead one's processes died with its pid namespace)
-    if any(env.netns is not None for env in live):
-        alive.add(RUNTIME_API)
+    # (an environment in a network of its own has 127.0.0.1:9001, its port there: its
+    # processes are left alone while one such lives; a dead one's died with its pid namespace)
+    alive = {f"127.0.0.1:{env.api.port}" for env in list(_live) if env.state != "dead"}
     me = os.getpid()
     for child in children:
         try:

@@ -178,6 +178,21 @@ class DebugSink(Protocol):
     def on_close(self) -> None: ...
 
 
+def listener(port: int, backlog: int = BACKLOG) -> socket.socket:
+    """A non-blocking socket listening on 127.0.0.1:``port`` (0: any free port) of the calling
+    thread's network namespace."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _warn_accept(port: int, e: OSError) -> None:
     global _warned_at
     now = time.monotonic()
@@ -227,15 +242,7 @@ class RuntimeAPI:
         environment's own network namespace, ``netns.py``); returns the address to give the
         runtime."""
         if sock is None:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", 0))
-                sock.listen(BACKLOG)
-                sock.setblocking(False)
-            except OSError:
-                sock.close()
-                raise
+            sock = listener(0)
         self.sock = sock
         self.port = sock.getsockname()[1]
         self._loop = asyncio.get_running_loop()
