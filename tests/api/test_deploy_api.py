@@ -23,7 +23,11 @@ def package(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, text in files.items():
-            archive.writestr(name, text)
+            # a fixed time: the same files make the same bytes (the time of day made two builds
+            # differ across a two-second boundary, and a comparison of them fail)
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o600 << 16  # (what writestr gives a name)
+            archive.writestr(info, text)
     return buffer.getvalue()
 
 
