@@ -132,6 +132,48 @@ def test_serve_answers_the_aws_cli_logs_and_stops_cleanly(root: Path, tmp_path: 
         urllib.request.urlopen(url + "/2015-03-31/functions", timeout=2)
 
 
+GC_PROBE = """
+import gc, sys, threading, time
+from workbench.cli import main
+
+def probe():
+    deadline = time.monotonic() + 30
+    while "workbench.api.server" not in sys.modules or not gc.isenabled():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    print(f"gc enabled={gc.isenabled()} frozen={gc.get_freeze_count()}", flush=True)
+
+threading.Thread(target=probe, daemon=True).start()
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_serve_collects_garbage_once_started(root: Path, tmp_path: Path) -> None:
+    """The collector is paused while serve imports (start_gc), and must run again after: the
+    start's objects frozen out of its walks, the rest collected as in any process."""
+    command = serve_command(root, tmp_path / "state")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GC_PROBE, *command[3:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    line = ""
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the probe prints within 30 s; serve's lines come too
+            if line.startswith("gc "):
+                break
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    found = re.fullmatch(r"gc enabled=(\w+) frozen=(\d+)\n", line)
+    assert found, line
+    assert found.group(1) == "True"
+    assert int(found.group(2)) > 10_000  # what the imports made: out of every later walk
+
+
 def test_a_taken_port_is_one_line_and_exit_2(root: Path, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

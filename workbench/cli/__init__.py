@@ -37,6 +37,7 @@ from . import tui as _tui
 from .common import EXIT_BAD_INPUT, BadInput
 from .options import common_options, cpu_from_environment
 from .preload import preload
+from .start_gc import pause as pause_gc
 
 # in the order ``workbench --help`` lists them
 VERB_MODULES = (
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if _verb(argv) in (None, "serve") and not {"-h", "--help"} & set(argv):
         preload()  # the TUI and serve run the Lambda API: aiohttp beside the engine's imports
+        pause_gc()  # until their imports are done (start_gc)
     if _verb(argv) in VERBS or (_verb(argv) is None and {"-h", "--help"} & set(argv)):
         parser = build_parser()
     else:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .common import BadInput, roots_of, run_interruptible, state_dir_of
 from .options import engine_options, served_settings
+from .start_gc import imports_done
 
 if TYPE_CHECKING:
     from ..api.http_trigger import HttpTriggerServer
@@ -64,6 +65,7 @@ async def serve(
         template_lines,
     )
 
+    imports_done()
     async with Engine(roots, settings) as engine:
         subscription = engine.subscribe()
         # the banner below says the functions are served: from then on a save is seen

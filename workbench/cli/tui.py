@@ -8,6 +8,7 @@ import functools
 
 from .common import BadInput, roots_of, state_dir_of
 from .options import common_options, engine_options, served_settings
+from .start_gc import imports_done
 
 
 def build_tui_parser(verbs: tuple[str, ...]) -> argparse.ArgumentParser:
@@ -40,6 +41,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from ..tui.app import WorkbenchApp
     from ..tui.themes import ThemeError
 
+    imports_done()
     try:
         app = WorkbenchApp(
             roots,
