@@ -13,7 +13,11 @@ Printed per N:
   (success, Lambda's 429 throttle, a function error by type, anything else);
 - ListFunctions latency during the burst, p50 and p99, as a ratio against the same call on the
   idle server just before the burst (the baseline, measured in the same run);
-- the engine's peak RSS, and the environments' RSS (per environment, median) at the peak.
+- the engine's peak RSS, and the environments' RSS (per environment, median) at the peak;
+- the environments' PSS summed once the burst is over (all N are there, warm): every process
+  under serve but the engine itself (each environment's processes, the fork servers, any
+  ``slirp4netns``), read from ``/proc/PID/smaps_rollup``; forked environments share their
+  interpreter's pages, which PSS divides among them. Target (issue #17): <= 2 GB at N = 1,000.
 
 Target (issue #14): at N = 1,000 (Lambda's default account limit) every call succeeds, none is a
 false ``Sandbox.Timedout``, and ListFunctions p99 stays <= 100 ms during the burst.
@@ -43,6 +47,7 @@ os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 1
 ROOT = Path(__file__).resolve().parent.parent
 LIST_EVERY_S = 0.05
 TARGET_LIST_P99_MS = 100.0
+TARGET_PSS_SUM = 2 * 2**30
 FAILURES: list[str] = []  # the error messages of failed calls, for --verbose
 
 HANDLER = """\
@@ -126,6 +131,26 @@ class Sampler:
                 pass
 
 
+def pss_under(pid: int) -> tuple[int, int]:
+    """The PSS, in bytes, of every process under ``pid`` (not ``pid`` itself), and how many."""
+    total = count = 0
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return 0, 0
+    for child in children:
+        try:
+            with open(f"/proc/{child.pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        count += 1
+                        break
+        except OSError:
+            pass  # ended meanwhile
+    return total, count
+
+
 async def list_latencies(url: str, stop: asyncio.Event) -> list[float]:
     took: list[float] = []
     async with aiohttp.ClientSession() as session:
@@ -183,6 +208,7 @@ async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
         stop.set()
         during = await listing
         await sampling
+        pss_sum, pss_count = pss_under(proc.pid)
     finally:
         # a graceful stop: the engine shuts its environments down and unmounts their /tmp
         # images; a kill would leave a thousand of them for the next run's start to sweep,
@@ -206,6 +232,12 @@ async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
     print(
         f"  engine peak RSS {sampler.engine_peak / 2**20:7.1f} MB; "
         f"{sampler.most_envs} environments at most, {env_rss / 2**20:.1f} MB RSS each (median)"
+    )
+    print(
+        f"  environments' PSS summed after the burst {pss_sum / 2**20:8.1f} MB "
+        f"({pss_count} processes under serve; {pss_sum / max(n, 1) / 2**20:.2f} MB per call); "
+        f"target <= {TARGET_PSS_SUM / 2**30:.0f} GB: "
+        + ("met" if pss_count and pss_sum <= TARGET_PSS_SUM else "NOT met")
     )
     ok = counts.get("ok", 0) == n and p99 <= TARGET_LIST_P99_MS
     print(
