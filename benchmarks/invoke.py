@@ -30,6 +30,11 @@ rest (``snap``, a no-op handler like the others; ``snap-imports``, a handler tha
 ``json``, ``email``, ``http.client`` and ``decimal`` at INIT, beside the same handler through
 the fork server, where every cold start pays those imports).
 
+Network: ``fork-net`` (a network of its own, no outbound traffic) and ``fork-slirp`` (with
+slirp4netns), the namespaces made by the engine (a root engine's way); ``fork-maker`` and
+``fork-maker-slirp``, the same made by the maker process (``netns_helper.py``, an unprivileged
+engine's way, forced with ``WORKBENCH_NETNS_HELPER=1``).
+
 Extensions: cold starts and warm invokes of a no-op function with one external Python
 extension registered for INVOKE (``ext``), beside ``fork-cgroups`` (the same without it);
 ``ext-auto``, the same in the environment's namespaces (its extension in them too).
@@ -136,6 +141,7 @@ async def engine_runs(
     """(pipe baseline, warm, interpreter baseline, cold) samples, in alternating rounds."""
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
     isolation, _, network = isolation.partition("/")  # "auto/private": with --network private
+    network = network.removesuffix("+maker")  # (the caller set the maker's switch)
     settings = EngineSettings(
         state_dir=state,
         keep_alive_s=3600,
@@ -222,6 +228,8 @@ def main() -> None:
         "fork": ("auto", "noop", True, "namespaces + cgroup + freeze, fork server"),
         "fork-net": ("auto/none", "noop", True, "the same + its own network, fork server"),
         "fork-slirp": ("auto/auto", "noop", True, "the same + slirp4netns, fork server"),
+        "fork-maker": ("auto/none+maker", "noop", True, "own network by the maker, fork server"),
+        "fork-maker-slirp": ("auto/auto+maker", "noop", True, "by the maker + slirp4netns"),
         "fork-cgroups": ("cgroups", "noop", True, "cgroup + freeze, fork server"),
         "snap": ("auto", "snap", True, "SnapStart restore (cgroup + freeze)"),
         "imports": ("auto", "imports", True, "imports at INIT, fork server"),
@@ -242,6 +250,13 @@ def main() -> None:
         for name, samples in runs.items():
             isolation, function, fork, _ = configs[name]
             qualifier = "1" if function.startswith("snap") else None
+            # an unprivileged engine's way (netns_helper.py), forced: its environments' uid shared
+            maker = {"WORKBENCH_NETNS_HELPER": "1", "WORKBENCH_SANDBOX_UIDS": "shared"}
+            for key, value in maker.items():
+                if isolation.endswith("+maker"):
+                    os.environ[key] = value
+                else:
+                    os.environ.pop(key, None)
             got = asyncio.run(
                 engine_runs(
                     root,

@@ -2,6 +2,10 @@
 127.0.0.1:9001, the workbench's APIs at their ports, nothing else of the host's loopback, nothing
 that can connect in; outbound traffic through slirp4netns where it is installed; the host's
 network when asked (``network="host"``) or where it cannot be had, said so.
+
+Every test runs twice: with the namespaces made by the engine (a root engine's way), and by
+its maker process (``netns_helper.py``, an unprivileged engine's way, forced here with
+``HELPER_VAR=1``: the environments join the maker's user namespace, then the network).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import pytest
 from tests.api.live_server import LiveServer
 from tests.helpers import add_function, body, make_function, until
 from workbench.engine import Engine, EngineSettings
-from workbench.engine.runtime import netns
-from workbench.engine.runtime.namespaces import probe
+from workbench.engine.runtime import netns, netns_helper
+from workbench.engine.runtime.namespaces import UIDS_VAR, probe
 from workbench.engine.runtime.netns import Network
 
 from .test_telemetry import _add as add_telemetry
@@ -56,6 +60,26 @@ def handler(event, context):
     if kind == "resolve":
         return {"resolv": open("/etc/resolv.conf").read()}
 """
+
+
+@pytest.fixture(autouse=True, params=["engine", "maker"])
+def made_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Who makes the namespaces: the engine itself, or its maker process."""
+    if request.param == "maker":
+        monkeypatch.setenv(netns_helper.HELPER_VAR, "1")
+        monkeypatch.setenv(UIDS_VAR, "shared")  # (as an unprivileged engine's environments)
+    return str(request.param)
+
+
+def makers() -> list[psutil.Process]:
+    """This process's network namespaces' makers still running."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running()
+        and p.status() != psutil.STATUS_ZOMBIE
+        and any("netns_maker" in part for part in p.cmdline())
+    ]
 
 
 def settings(tmp_path: Path, network: str) -> EngineSettings:
@@ -226,14 +250,18 @@ def test_auto_without_a_user_mode_stack_keeps_the_hosts_network_and_says_why(
     network = Network.detect("auto", True, tmp_path)
     assert not network.private
     assert "install slirp4netns" in network.describe()
-    assert Network.detect("none", True, tmp_path).private  # (loopback only)
+    network = Network.detect("none", True, tmp_path)
+    try:
+        assert network.private  # (loopback only)
+    finally:
+        network.close()
     assert "no namespaces" in Network.detect("auto", False, tmp_path).why_host
     with pytest.raises(ValueError, match="must be one of auto, none, host"):
         Network.detect("bridge", True, tmp_path)
 
 
 async def test_a_closed_engine_leaves_no_network_behind(
-    function_root: Path, tmp_path: Path
+    function_root: Path, tmp_path: Path, made_by: str
 ) -> None:
     mode = "auto" if SLIRP else "none"
     async with Engine([function_root], settings(tmp_path, mode)) as engine:
@@ -244,9 +272,60 @@ async def test_a_closed_engine_leaves_no_network_behind(
         assert ns is not None
         fd = ns.fd
         assert os.readlink(f"/proc/self/fd/{fd}").startswith("net:")
+        assert (ns.helper is not None) == (made_by == "maker")
+        assert bool(makers()) == (made_by == "maker")
     assert ns.closed and ns.fd == -1
     slirps = [p for p in psutil.Process().children(recursive=True) if "slirp4netns" in p.name()]
     await until(lambda: not any(p.is_running() and p.status() != "zombie" for p in slirps))
+    await until(lambda: not makers())
+
+
+async def test_a_makers_environment_is_in_the_makers_user_namespace(
+    private: Engine, made_by: str
+) -> None:
+    """An unprivileged engine's environment: its network is in the maker's user namespace
+    (which the engine's uid owns), its runtime in a user namespace of its own inside that, as
+    sbx_user1051; the engine says who made the namespaces."""
+    add_function(
+        private,
+        "ns",
+        """
+        import os
+        def handler(event, context):
+            return {"uid": os.getuid(), "map": open("/proc/self/uid_map").read().split()}
+        """,
+    )
+    seen = body(await private.invoke("ns", b"{}"))
+    assert seen["uid"] == 993
+    described = private.pool.isolation.network.describe()
+    [env] = private.environments("ns")
+    assert env.netns is not None
+    if made_by == "maker":
+        assert "made in a user namespace of the workbench's own" in described
+        assert env.netns.user_path is not None
+        # its uid 993 is the maker's root (0), which is the engine's uid outside
+        assert seen["map"] == ["993", "0", "1"]
+    else:
+        assert "user namespace" not in described and env.netns.user_path is None
+
+
+def test_an_unprivileged_engine_without_the_tun_device_keeps_the_hosts_network(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, made_by: str
+) -> None:
+    """slirp4netns opens /dev/net/tun as the engine's user: where that user may not (a mode
+    of 0600, as on some hosts), ``auto`` keeps the host's network and says why; ``none``
+    (no outbound traffic) still gives a network of its own."""
+    if made_by != "maker" or SLIRP is None:
+        pytest.skip("the maker's check, where slirp4netns is installed")
+    monkeypatch.setattr(netns, "TUN", str(tmp_path / "no-tun"))  # (root may open any device)
+    network = Network.detect("auto", True, tmp_path)
+    assert not network.private
+    assert "slirp4netns cannot open" in network.why_host and "--network none" in network.why_host
+    network = Network.detect("none", True, tmp_path)
+    try:
+        assert network.private and network.helper is not None
+    finally:
+        network.close()
 
 
 # ----------------------------------------------------------------- outbound (slirp4netns)

@@ -361,12 +361,15 @@ class Environment(RuntimeAPIListener):
                     checked_sources=self.checked_sources,
                     in_place=how.sandbox_binds,
                     net=self.netns.path if self.netns is not None else None,
+                    net_user=self.netns.user_path if self.netns is not None else None,
                     resolv_conf=network.resolv_conf if network is not None else None,
                 )
             except ValueError as e:  # INIT fails with it (workbench_sandbox.run)
                 env[namespaces.SANDBOX_ERROR_VAR] = f"cannot describe the namespaces: {e}"
                 if self.netns is not None:  # where its Runtime API is, to say so
-                    env[namespaces.SPEC_VAR] = namespaces.network_only(self.netns.path)
+                    env[namespaces.SPEC_VAR] = namespaces.network_only(
+                        self.netns.path, self.netns.user_path
+                    )
         elif how.pins_sources and self.checked_sources:
             env[CHECKED_SOURCES_VAR] = json.dumps(self.checked_sources)
         self.created_at = time.time()

@@ -61,9 +61,13 @@ def network_here(namespaced: bool) -> str:
     reads it, and this machine), without starting an engine."""
     mode = os.environ.get(NETWORK_VAR) or "auto"
     try:
-        return Network.detect(mode, namespaced, None).describe()
+        network = Network.detect(mode, namespaced, None)
     except ValueError as e:
         return f"network: {e}"
+    try:
+        return network.describe()
+    finally:
+        network.close()  # (an unprivileged engine's maker, started to find out)
 
 
 @dataclass(slots=True)

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..config.function import FunctionConfig
+from . import netns_helper
 from .launch import RUNTIMES_DIR
 
 SPEC_VAR = "_WORKBENCH_SANDBOX"
@@ -85,8 +86,13 @@ _uids = itertools.count()
 
 def own_uids() -> bool:
     """Does each environment get a uid of its own? Where the engine is root (else it cannot
-    give one), unless told not to (``UIDS_VAR=shared``)."""
-    return os.geteuid() == 0 and os.environ.get(UIDS_VAR, "") != "shared"
+    give one), unless told not to (``UIDS_VAR=shared``, or ``netns_helper.HELPER_VAR=1``: the
+    unprivileged engine's way, tested as root)."""
+    return (
+        os.geteuid() == 0
+        and os.environ.get(UIDS_VAR, "") != "shared"
+        and not netns_helper.forced()  # (its user namespace maps the engine's uid alone)
+    )
 
 
 def environment_uid() -> int | None:
@@ -247,10 +253,10 @@ def _write(folder: str, name: str, text: str) -> None:
         f.write(text)
 
 
-def network_only(net: str) -> str:
+def network_only(net: str, net_user: str | None = None) -> str:
     """A ``SPEC_VAR`` naming only the environment's network namespace: what its runtime joins
     when the rest could not be described (its INIT error goes to the Runtime API there)."""
-    return FIELD.join(("net", net))
+    return FIELD.join(("net", net, net_user) if net_user else ("net", net))
 
 
 def spec(
@@ -264,6 +270,7 @@ def spec(
     in_place: Sequence[str] = (),
     uid: int | None = None,
     net: str | None = None,
+    net_user: str | None = None,
     resolv_conf: str | None = None,
 ) -> str:
     """The ``SPEC_VAR`` value for an environment of ``fn`` (records of fields, as
@@ -272,7 +279,8 @@ def spec(
     ``in_place``: folders bound read-only at their own path (an interpreter's install);
     ``etc``: the folder bound at ``/etc`` (``etc_view``);
     ``uid``: the environment's own uid outside (``environment_uid``; None: the engine's);
-    ``net``: its network namespace's path (``netns.py``; None: the host's network), and
+    ``net``: its network namespace's path (``netns.py``; None: the host's network),
+    ``net_user`` the user namespace to join before it (its maker's: ``netns_helper.py``), and
     ``resolv_conf`` the resolver it has there (bound over ``/etc/resolv.conf``)."""
     folder = fn.folder.resolve()
     binds: list[tuple[str, str, str]] = [(str(folder), TASK_ROOT, "ro")]
@@ -292,7 +300,7 @@ def spec(
     if uid is not None:
         records.append(("uid", str(uid)))
     if net is not None:
-        records.append(("net", net))
+        records.append(("net", net, net_user) if net_user else ("net", net))
         if resolv_conf is not None:
             binds.append((resolv_conf, "/etc/resolv.conf", "ro"))
     records += [("bind", *bind) for bind in binds]

@@ -18,9 +18,9 @@ forwarder is the environment's resolver. It ends with the engine (its exit pipe 
 
 The runtime joins the namespace in the sandbox (``runtimes/python/workbench_sandbox.py``) by
 its path, ``/proc/<engine>/fd/<fd>``, before it unshares the others; its extensions join the
-same one. Only a root engine can make network namespaces for its environments here (an
-unprivileged one would have to make them inside each environment's user namespace); others
-keep the host's network, and say so.
+same one. An engine that is not root has its namespaces made by a process of its own
+(``netns_helper.py``), in whose user namespace they are: an environment joins that user
+namespace first. Where neither can be had, environments keep the host's network, and say so.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from . import processes
+from . import netns_helper, processes
+from .netns_helper import NetnsHelper
 from .runtime_api import listener
 
 CLONE_NEWNET = 0x40000000
@@ -54,6 +55,7 @@ RELAY_BACKLOG = 128  # a handler's SDK may open many connections to the workbenc
 SLIRP_DNS = "10.0.2.3"  # slirp4netns's DNS forwarder, inside
 OUTBOUND_READY_S = 5.0  # how long a start waits for slirp4netns to configure the namespace
 RELAY_CHUNK = 256 * 1024
+TUN = "/dev/net/tun"  # what slirp4netns opens, as the engine's user, inside the namespace
 # threads that make namespaces (and start slirp4netns: ~2 ms each, mostly the exec, which the
 # thread waits out): a burst of a thousand cold starts is not made one by one
 THREADS = 4
@@ -130,6 +132,7 @@ class NetNamespace:
     outbound: subprocess.Popen[bytes] | None = None
     ready_fd: int = -1  # slirp4netns writes here once the namespace is configured
     exit_fd: int = -1  # slirp4netns ends when this closes
+    helper: NetnsHelper | None = None  # its maker, for an unprivileged engine
     _serving: asyncio.AbstractEventLoop | None = None  # the loop its relays are read on
     _relaying: set[asyncio.Task[None]] = field(default_factory=set)  # connections under way
     closed: bool = False
@@ -146,9 +149,16 @@ class NetNamespace:
         """Where a process of the environment opens it to join it."""
         return f"/proc/{os.getpid()}/fd/{self.fd}"
 
+    @property
+    def user_path(self) -> str | None:
+        """The user namespace a process joins first (its maker's), if any."""
+        return self.helper.user_path if self.helper is not None else None
+
     def socket_inside(self) -> socket.socket:
         """A TCP socket in this namespace (to reach an extension's listener: the Telemetry
         and Logs APIs' destinations); run in one of the namespaces' threads (``_thread``)."""
+        if self.helper is not None:
+            return self.helper.socket_in(self.fd)
         _setns(self.fd)
         try:
             return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -287,9 +297,29 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-def _make(relay_ports: Iterable[int], slirp: str | None) -> NetNamespace:
+def _make(
+    relay_ports: Iterable[int], slirp: str | None, helper: NetnsHelper | None = None
+) -> NetNamespace:
     """In one of the namespaces' threads: a new namespace, its loopback up, the listening sockets
-    inside it; then back. ``slirp``: slirp4netns to attach for outbound traffic."""
+    inside it; then back. ``slirp``: slirp4netns to attach for outbound traffic; ``helper``:
+    the maker that makes it (an unprivileged engine's)."""
+    if helper is not None:
+        ns_fd, runtime, diag, socks = helper.make(
+            [port for port in relay_ports if port != RUNTIME_API_PORT]
+        )
+        ns = NetNamespace(ns_fd, runtime, diag, socks, helper=helper)
+    else:
+        ns = _make_here(relay_ports)
+    if slirp is not None:
+        try:
+            _attach_slirp(ns, slirp)
+        except OSError:
+            ns.close()
+            raise
+    return ns
+
+
+def _make_here(relay_ports: Iterable[int]) -> NetNamespace:
     if _c().unshare(CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise NetnsError(err, f"cannot make a network namespace: {os.strerror(err)}")
@@ -314,20 +344,18 @@ def _make(relay_ports: Iterable[int], slirp: str | None) -> NetNamespace:
         _back()
         raise
     _back()
-    ns = NetNamespace(fd, runtime_sock, diag, relays)
-    if slirp is not None:
-        try:
-            _attach_slirp(ns, slirp)
-        except OSError:
-            ns.close()
-            raise
-    return ns
+    return NetNamespace(fd, runtime_sock, diag, relays)
 
 
 def _attach_slirp(ns: NetNamespace, slirp: str) -> None:
     ready_r, ready_w = os.pipe()
     exit_r, exit_w = os.pipe()
     fd = os.dup(ns.fd)  # inherited: slirp4netns opens it as /proc/self/fd/N
+    passed = [fd, ready_w, exit_r]
+    user = []  # an unprivileged engine's namespace is in its maker's user namespace
+    if ns.helper is not None:
+        passed.append(os.dup(ns.helper.user_fd))
+        user = [f"--userns-path=/proc/self/fd/{passed[-1]}"]
     try:
         ns.outbound = subprocess.Popen(
             [
@@ -337,6 +365,7 @@ def _attach_slirp(ns: NetNamespace, slirp: str) -> None:
                 "--disable-host-loopback",
                 f"--ready-fd={ready_w}",
                 f"--exit-fd={exit_r}",
+                *user,
                 "--netns-type=path",
                 f"/proc/self/fd/{fd}",
                 "tap0",
@@ -344,7 +373,7 @@ def _attach_slirp(ns: NetNamespace, slirp: str) -> None:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(fd, ready_w, exit_r),
+            pass_fds=passed,
             start_new_session=True,
         )
     except OSError:
@@ -352,7 +381,7 @@ def _attach_slirp(ns: NetNamespace, slirp: str) -> None:
         os.close(exit_w)
         raise
     finally:
-        for end in (fd, ready_w, exit_r):
+        for end in passed:
             os.close(end)
     ns.ready_fd, ns.exit_fd = ready_r, exit_w
 
@@ -370,6 +399,7 @@ class Network:
     slirp: str | None
     why_host: str = ""
     resolv_conf: str | None = None  # the environment's resolver, with slirp4netns
+    helper: NetnsHelper | None = None  # the maker of an unprivileged engine's namespaces
     spares: int = SPARES
     # namespaces made ahead (their user-mode stack starting or started), by relayed ports: a
     # cold start takes one instead of waiting ~5 ms for slirp4netns
@@ -385,7 +415,7 @@ class Network:
         ns = ready.pop() if ready else None
         if ns is None:
             loop = asyncio.get_running_loop()
-            ns = await loop.run_in_executor(_thread(), _make, key, self.slirp)
+            ns = await loop.run_in_executor(_thread(), _make, key, self.slirp, self.helper)
         if len(ready) < self.spares and not self._closed and key not in self._making:
             self._making.add(key)  # (one at a time: a burst does not queue a thousand)
             _thread().submit(self._make_ahead, key)
@@ -395,7 +425,7 @@ class Network:
         ready = self._ready.setdefault(key, [])
         try:
             while len(ready) < self.spares and not self._closed:
-                ns = _make(key, self.slirp)
+                ns = _make(key, self.slirp, self.helper)
                 if self._closed:
                     ns.close()
                     return
@@ -411,6 +441,8 @@ class Network:
         for ready in self._ready.values():
             while ready:
                 ready.pop().close()
+        if self.helper is not None:
+            self.helper.close()
 
     @classmethod
     def detect(cls, mode: str, namespaces: bool, scratch: Path | None) -> Network:
@@ -422,8 +454,6 @@ class Network:
             return cls(False, None, "asked for with --network host")
         if not namespaces:
             return cls(False, None, "environments get no namespaces here")
-        if os.geteuid() != 0:
-            return cls(False, None, "only a root engine makes network namespaces here")
         slirp = shutil.which("slirp4netns") if mode == "auto" else None
         if slirp is None and mode == "auto":
             return cls(
@@ -432,16 +462,33 @@ class Network:
                 "no user-mode network stack for their outbound traffic: install slirp4netns "
                 "(or --network none: their own network, with no outbound traffic)",
             )
-        why = probe()
-        if why:
-            return cls(False, None, why)
+        helper = None
+        if netns_helper.needed():
+            if slirp is not None and not os.access(TUN, os.R_OK | os.W_OK):
+                return cls(
+                    False,
+                    None,
+                    f"slirp4netns cannot open {TUN} as this user, for their outbound traffic "
+                    "(or --network none: their own network, with no outbound traffic)",
+                )
+            try:
+                helper = NetnsHelper()
+                _make((), None, helper).close()
+            except OSError as e:
+                if helper is not None:
+                    helper.close()
+                return cls(False, None, f"cannot make a network namespace ({e.strerror or e})")
+        else:
+            why = probe()
+            if why:
+                return cls(False, None, why)
         resolv = None
         if slirp is not None and scratch is not None:
             scratch.mkdir(parents=True, exist_ok=True)
             resolv = str(scratch / "resolv.conf")
             Path(resolv).write_text(f"nameserver {SLIRP_DNS}\n")
             os.chmod(resolv, 0o644)
-        return cls(True, slirp, resolv_conf=resolv)
+        return cls(True, slirp, resolv_conf=resolv, helper=helper)
 
     def describe(self) -> str:
         if not self.private:
@@ -451,10 +498,15 @@ class Network:
             if self.slirp
             else "no outbound traffic (--network none)"
         )
+        maker = (
+            "; made in a user namespace of the workbench's own (the engine is not root)"
+            if self.helper is not None
+            else ""
+        )
         return (
             "network: a namespace of its own per environment (the Runtime API at "
             f"{RUNTIME_API}, the workbench's APIs at their ports; nothing else of the host's "
-            f"loopback; nothing can connect in); {outbound}"
+            f"loopback; nothing can connect in); {outbound}{maker}"
         )
 
 

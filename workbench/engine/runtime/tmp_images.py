@@ -316,7 +316,10 @@ class TmpImages:
 
     def _discard(self, target: str) -> None:
         try:
-            unmount(target)
+            # (a plain folder where images did not work here: an unprivileged engine's unmount
+            # of it is refused, EPERM, and was warned of for every environment)
+            if os.path.ismount(target):
+                unmount(target)
         except OSError as e:
             log.warning("could not unmount %s: %s", target, e)
         with contextlib.suppress(OSError):

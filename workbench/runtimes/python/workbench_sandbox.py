@@ -186,7 +186,7 @@ RECORD, FIELD = "\x1e", "\x1f"  # (no JSON parser is loaded yet; neither occurs 
 
 def parse(raw):
     """The engine's description (``engine/runtime/namespaces.py``): records of fields,
-    ``root PATH`` / ``etc VIEW`` / ``uid UID`` / ``net NAMESPACE`` / ``bind SOURCE TARGET
+    ``root PATH`` / ``etc VIEW`` / ``uid UID`` / ``net NAMESPACE [USERNS]`` / ``bind SOURCE TARGET
     ro|rw`` / ``over SOURCE TARGET`` / ``opt LAYER``."""
     spec = {"root": None, "etc": None, "uid": None, "net": None, "binds": [], "over": [], "opt": []}
     for record in raw.split(RECORD):
@@ -197,8 +197,8 @@ def parse(raw):
             spec["etc"] = fields[0]
         elif kind == "uid" and len(fields) == 1 and fields[0].isdigit():
             spec["uid"] = int(fields[0])
-        elif kind == "net" and len(fields) == 1:
-            spec["net"] = fields[0]
+        elif kind == "net" and len(fields) in (1, 2):
+            spec["net"] = fields  # its path, and the user namespace to join first, if any
         elif kind == "bind" and len(fields) == 3:
             spec["binds"].append(fields)
         elif kind == "over" and len(fields) == 2:
@@ -466,7 +466,7 @@ def prepare(spec):
         raise SandboxError(f"namespaces are not supported on {os.uname().machine}")
     root = spec["root"]
     if spec.get("net"):  # first, while it may: the network namespace the engine made for it
-        _join_network(spec["net"])
+        _join_network(*spec["net"])
     uid, gid = os.geteuid(), os.getegid()
     own = spec.get("uid") if uid == 0 else None
     if own is not None:
@@ -483,17 +483,27 @@ def prepare(spec):
     return root, own
 
 
-def _join_network(path):
+def _join_network(path, user=None):
     """Join the environment's network namespace (``engine/runtime/netns.py``): its own
-    loopback, its Runtime API at 127.0.0.1:9001 in it."""
+    loopback, its Runtime API at 127.0.0.1:9001 in it. ``user``: the user namespace it is in
+    (an unprivileged engine's maker's, ``netns_helper.py``), joined first: this process's uid,
+    the engine's, is that namespace's root, and so may enter the network namespace. (Both are
+    opened before either is joined: from inside that user namespace, the engine's descriptors
+    are not this process's to open.)"""
+    fds = []
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as e:
-        raise SandboxError(f"open its network namespace: {e.strerror}") from None
-    try:
-        _check(_setns(_Int(fd), _Int(CLONE_NEWNET)), "join its network namespace")
+        for what, where in (("network namespace", path), ("network's user namespace", user)):
+            if where is not None:
+                try:
+                    fds.append(os.open(where, os.O_RDONLY))
+                except OSError as e:
+                    raise SandboxError(f"open its {what}: {e.strerror}") from None
+        if user is not None:
+            _check(_setns(_Int(fds[1]), _Int(CLONE_NEWUSER)), "join its network's user namespace")
+        _check(_setns(_Int(fds[0]), _Int(CLONE_NEWNET)), "join its network namespace")
     finally:
-        os.close(fd)
+        for fd in fds:
+            os.close(fd)
 
 
 def join_network_only(raw):
@@ -501,9 +511,9 @@ def join_network_only(raw):
     its Runtime API, where INIT's error goes, is in it."""
     for record in raw.split(RECORD):
         kind, *fields = record.split(FIELD)
-        if kind == "net" and len(fields) == 1:
+        if kind == "net" and len(fields) in (1, 2):
             try:
-                _join_network(fields[0])
+                _join_network(*fields)
             except SandboxError:
                 pass
 
