@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from . import processes
 from .launch import PYTHON_BOOTSTRAP
 
 ANSWER_TIMEOUT_S = 10.0  # its first answer waits for its start (~30 ms); later ones ~1 ms
@@ -123,24 +124,12 @@ class ForkServer:
         self.spawns = 0
 
     def _start(self) -> _Server:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         cache = ["-X", f"pycache_prefix={self.pycache_dir}"] if self.pycache_dir else []
-        code = _START.format(folder=str(PYTHON_BOOTSTRAP.parent), fd=theirs.fileno())
-        try:
-            proc = subprocess.Popen(
-                [self.python, "-I", "-S", *cache, "-c", code],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=BASE_ENV,
-                pass_fds=(theirs.fileno(),),
-                start_new_session=True,
-            )
-        except OSError:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
+        folder = str(PYTHON_BOOTSTRAP.parent)
+        proc, ours = processes.start_helper(
+            lambda fd: [self.python, "-I", "-S", *cache, "-c", _START.format(folder=folder, fd=fd)],
+            BASE_ENV,
+        )
         ours.settimeout(ANSWER_TIMEOUT_S)
         return _Server(proc, ours)
 

@@ -42,31 +42,14 @@ class NetnsHelper:
     namespaces' threads ask it concurrently)."""
 
     def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
-        self._sock = ours
         self.user_fd = -1
-        try:
-            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-S",
-                    str(MAKER),
-                    str(theirs.fileno()),
-                    str(os.geteuid()),
-                    str(os.getegid()),
-                ],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
+        uid, gid = str(os.geteuid()), str(os.getegid())
+        proc, ours = processes.start_helper(
+            lambda fd: [sys.executable, "-I", "-S", str(MAKER), str(fd), uid, gid]
+        )
+        self._proc: subprocess.Popen[bytes] | None = proc
+        self._sock = ours
         try:
             ours.settimeout(START_S)
             ready = ours.recv(4096)
@@ -75,7 +58,7 @@ class NetnsHelper:
                 why = ready.decode(errors="replace").removeprefix("error ") or "it ended"
                 raise OSError(f"its network namespaces' maker could not start: {why}")
             # held: the environments join the maker's user namespace by this descriptor's path
-            self.user_fd = os.open(f"/proc/{self._proc.pid}/ns/user", os.O_RDONLY)
+            self.user_fd = os.open(f"/proc/{proc.pid}/ns/user", os.O_RDONLY)
         except BaseException:
             self.close()
             raise
