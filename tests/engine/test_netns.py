@@ -123,6 +123,8 @@ async def test_the_runtime_api_is_at_lambdas_address_in_a_network_of_its_own(
     [env] = private.environments("net")
     assert env.netns is not None and env.api.port == 9001
     assert "network: a namespace of its own" in private.pool.isolation.network.describe()
+    # what serve says it does not stop: nothing of the network, with no outbound traffic
+    assert "nothing of the network" in private.pool.isolation.not_stopped()
 
 
 async def test_auto_where_slirp4netns_is_missing_keeps_the_hosts_network(
@@ -365,6 +367,7 @@ async def test_outbound_traffic_goes_through_slirp4netns_but_not_to_the_hosts_lo
             assert seen["api"] == "127.0.0.1:9001"
             assert "tap0" in seen["ifaces"]
             assert "slirp4netns" in engine.pool.isolation.network.describe()
+            assert "outbound traffic to other hosts" in engine.pool.isolation.not_stopped()
             port = outside.getsockname()[1]
             assert await call(engine, {"kind": "connect", "host": address, "port": port}) == {
                 "connected": True

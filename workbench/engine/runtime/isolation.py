@@ -37,6 +37,10 @@ NOT_STOPPED_IN_OWN_NETWORK = (
     "not isolated: outbound traffic to other hosts (as on Lambda), the host's own addresses "
     "other than its loopback included"
 )
+NOT_STOPPED_WITHOUT_OUTBOUND = (
+    "not isolated: nothing of the network (--network none: no outbound traffic either, "
+    "only its own loopback and the workbench's APIs)"
+)
 # what runs in namespaces: every runtime (our Python client enters them itself; Node.js, custom
 # runtimes and awslambdaric behind a launcher; external extensions behind the same launcher:
 # extension_sandbox.py; a wrapper script at its Lambda path behind the same launcher), except one
@@ -133,7 +137,11 @@ class Isolation:
         """What a function's environments are not isolated from."""
         if self.namespaces and namespaced:
             if self.network.private:
-                return NOT_STOPPED_IN_OWN_NETWORK
+                return (
+                    NOT_STOPPED_IN_OWN_NETWORK
+                    if self.network.slirp
+                    else NOT_STOPPED_WITHOUT_OUTBOUND
+                )
             return NOT_STOPPED_IN_NAMESPACES
         return NOT_STOPPED
 
