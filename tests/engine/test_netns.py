@@ -311,6 +311,23 @@ async def test_a_makers_environment_is_in_the_makers_user_namespace(
         assert "user namespace" not in described and env.netns.user_path is None
 
 
+@pytest.mark.parametrize("made_by", ["maker"], indirect=True)
+async def test_a_killed_maker_is_replaced_and_environments_still_start(private: Engine) -> None:
+    """The maker killed from outside (it is not the handlers' to reach: they cannot see it):
+    the namespaces it made ahead are still joined (its user namespace is held), the next are
+    made by a new maker, and the environment started before keeps answering."""
+    first = await call(private, {"kind": "where"})
+    [before] = makers()
+    before.kill()
+    before.wait(10)
+    for n in range(2, 6):  # past the spares the killed one made ahead
+        add_function(private, f"net{n}", NET)
+        assert (await call(private, {"kind": "where"}, name=f"net{n}"))["api"] == "127.0.0.1:9001"
+    [after] = makers()
+    assert after.pid != before.pid
+    assert await call(private, {"kind": "where"}) == first  # the first one, still there
+
+
 def test_an_unprivileged_engine_without_the_tun_device_keeps_the_hosts_network(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, made_by: str
 ) -> None:

@@ -400,6 +400,8 @@ class Network:
     why_host: str = ""
     resolv_conf: str | None = None  # the environment's resolver, with slirp4netns
     helper: NetnsHelper | None = None  # the maker of an unprivileged engine's namespaces
+    _retired: list[NetnsHelper] = field(default_factory=list)  # makers that ended, replaced
+    _helper_lock: threading.Lock = field(default_factory=threading.Lock)
     spares: int = SPARES
     # namespaces made ahead (their user-mode stack starting or started), by relayed ports: a
     # cold start takes one instead of waiting ~5 ms for slirp4netns
@@ -415,17 +417,33 @@ class Network:
         ns = ready.pop() if ready else None
         if ns is None:
             loop = asyncio.get_running_loop()
-            ns = await loop.run_in_executor(_thread(), _make, key, self.slirp, self.helper)
+            ns = await loop.run_in_executor(_thread(), self._make, key)
         if len(ready) < self.spares and not self._closed and key not in self._making:
             self._making.add(key)  # (one at a time: a burst does not queue a thousand)
             _thread().submit(self._make_ahead, key)
         return ns
 
+    def _make(self, key: tuple[int, ...]) -> NetNamespace:
+        """(In one of the namespaces' threads.) A new namespace; where its maker has ended
+        (killed from outside), by a new one: the environments already made keep theirs."""
+        helper = self.helper
+        try:
+            return _make(key, self.slirp, helper)
+        except OSError:
+            if helper is None or helper.alive() or self._closed:
+                raise
+        with self._helper_lock:
+            if self.helper is helper and not self._closed:  # (not replaced meanwhile)
+                helper.stop()  # (its user namespace stays held: its spares still join it)
+                self._retired.append(helper)
+                self.helper = NetnsHelper()
+        return _make(key, self.slirp, self.helper)
+
     def _make_ahead(self, key: tuple[int, ...]) -> None:
         ready = self._ready.setdefault(key, [])
         try:
             while len(ready) < self.spares and not self._closed:
-                ns = _make(key, self.slirp, self.helper)
+                ns = self._make(key)
                 if self._closed:
                     ns.close()
                     return
@@ -441,8 +459,10 @@ class Network:
         for ready in self._ready.values():
             while ready:
                 ready.pop().close()
-        if self.helper is not None:
-            self.helper.close()
+        with self._helper_lock:
+            for helper in [*self._retired, *([self.helper] if self.helper else [])]:
+                helper.close()
+            self._retired.clear()
 
     @classmethod
     def detect(cls, mode: str, namespaces: bool, scratch: Path | None) -> Network:

@@ -113,14 +113,26 @@ class NetnsHelper:
         [fd] = self._ask(b"socket", [namespace])
         return socket.socket(fileno=fd)
 
-    def close(self) -> None:
-        """The maker ends (its socket closes); the namespaces it made live on while held."""
+    def alive(self) -> bool:
+        """Is the maker still running (it can end only if killed from outside)?"""
+        proc = self._proc
+        return proc is not None and proc.poll() is None
+
+    def stop(self) -> None:
+        """The maker ends (its socket closes); its user namespace stays held (``user_path``),
+        so the namespaces it made can still be joined."""
         with self._lock:
             proc, self._proc = self._proc, None
             self._sock.close()
-            if self.user_fd >= 0:
-                os.close(self.user_fd)
-                self.user_fd = -1
         if proc is not None and proc.returncode is None:
             proc.kill()
             processes.adopt([proc.pid])  # reaped by the engine's reaper, as slirp4netns is
+
+    def close(self) -> None:
+        """The maker ends, and its user namespace is let go (the namespaces it made live on
+        while held)."""
+        self.stop()
+        with self._lock:
+            if self.user_fd >= 0:
+                os.close(self.user_fd)
+                self.user_fd = -1
