@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import psutil
 import pytest
 
 from tests.helpers import add_function, body, make_layer, until
-from workbench.engine import Engine, EngineSettings
+from workbench.engine import Engine, EngineSettings, early_probes
 from workbench.engine.runtime import namespaces
 from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
 
@@ -378,3 +381,32 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_the_probe_started_early_is_the_one_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve and the TUI start the namespaces probe before their imports (early_probes.py);
+    the engine's start then takes that one's answer, the same as a probe run there, and its
+    scratch root goes once it has answered."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # (where the probe makes its root)
+    early_probes.start_namespaces_probe(sys.executable)
+    [root] = tmp_path.iterdir()
+    assert root.name.startswith("workbench-probe-")
+    assert early_probes.namespaces_probe(sys.executable) == probe()  # ('' here, or the reason)
+    assert not root.exists()
+
+
+def test_a_probe_never_asked_for_is_gone_when_the_process_ends(tmp_path: Path) -> None:
+    """A command that ends before its engine starts (a bad option, a refused port) leaves no
+    probe running and no scratch root behind."""
+    code = (
+        "import sys, tempfile; tempfile.tempdir = sys.argv[1]; "
+        "from workbench.engine.early_probes import start_namespaces_probe; "
+        "start_namespaces_probe(); print('started', flush=True)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout == "started\n", done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -12,8 +12,10 @@ it), 2 bad input (unknown function, invalid JSON, invalid config) with a one-lin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from ..engine.early_probes import start_namespaces_probe
 from . import (
     alias,
     credentials,
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"workbench: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if _verb(argv) in (None, "serve") and _isolation(args) == "auto":
+        # the engine's start waits for it: run it on another core while the command imports
+        start_namespaces_probe()
     try:
         return args.func(args)
     except BadInput as e:
@@ -163,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"workbench: {e}", file=sys.stderr)  # the state dir's database is unusable
         return EXIT_BAD_INPUT
+
+
+def _isolation(args: argparse.Namespace) -> str:
+    return getattr(args, "isolation", None) or os.environ.get("WORKBENCH_ISOLATION") or "auto"
 
 
 def _state_error() -> type[Exception]:

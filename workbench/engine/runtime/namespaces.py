@@ -16,7 +16,6 @@ import itertools
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..config.function import FunctionConfig
+from ..early_probes import namespaces_probe
 from . import netns_helper
-from .launch import RUNTIMES_DIR
 
 SPEC_VAR = "_WORKBENCH_SANDBOX"
 SANDBOX_ERROR_VAR = "_WORKBENCH_SANDBOX_ERROR"  # INIT fails with it (bootstrap.py)
@@ -35,45 +34,19 @@ TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 OPT = "/opt"
 TMP = "/tmp"
-PROBE_TIMEOUT_S = 10.0
 _probed: dict[str, str] = {}
 
 
 def probe(python: str = sys.executable) -> str:
     """'' if an environment can enter its namespaces on this machine, else why not (once per
-    interpreter and process: a real attempt, as a runtime makes it, ~30 ms)."""
-    if python in _probed:
-        return _probed[python]
-    if sys.platform != "linux":
-        _probed[python] = "namespaces are Linux's"
-        return _probed[python]
-    root = tempfile.mkdtemp(prefix="workbench-probe-")
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import workbench_sandbox as s; "
-        "s.enter(s.parse('root\\x1f' + sys.argv[2])); import os; os.listdir('/var/task')"
-    )
-    try:
-        done = subprocess.run(
-            [python, "-I", "-S", "-c", code, str(RUNTIMES_DIR / "python"), root],
-            capture_output=True,
-            timeout=PROBE_TIMEOUT_S,
-            check=False,
-        )
-        if done.returncode == 0:
-            why = ""
+    interpreter and process: a real attempt, as a runtime makes it, ~25 ms, which serve and the
+    TUI start before their imports: ``early_probes.py``)."""
+    if python not in _probed:
+        if sys.platform != "linux":
+            _probed[python] = "namespaces are Linux's"
         else:
-            lines = done.stderr.decode(errors="replace").strip().splitlines()
-            why = lines[-1] if lines else f"the probe exited with {done.returncode}"
-            why = why.removeprefix("workbench_sandbox.SandboxError: ")
-    except (OSError, subprocess.TimeoutExpired) as e:
-        why = f"the probe could not run: {e}"
-    finally:
-        try:
-            os.rmdir(root)
-        except OSError:
-            pass
-    _probed[python] = why
-    return why
+            _probed[python] = namespaces_probe(python)
+    return _probed[python]
 
 
 # A root engine gives each environment a uid of its own (workbench_sandbox._become): far above
