@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from tests.helpers import add_function, body, make_layer, until
-from workbench.engine import Engine, EngineSettings, early_probes
+from workbench.engine import Engine, EngineSettings, early_start
 from workbench.engine.runtime import namespaces
 from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
 
@@ -386,14 +386,14 @@ def _alive(pid: int) -> bool:
 def test_the_probe_started_early_is_the_one_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """serve and the TUI start the namespaces probe before their imports (early_probes.py);
+    """serve and the TUI start the namespaces probe before their imports (early_start.py);
     the engine's start then takes that one's answer, the same as a probe run there, and its
     scratch root goes once it has answered."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # (where the probe makes its root)
-    early_probes.start_namespaces_probe(sys.executable)
+    early_start.start_namespaces_probe(sys.executable)
     [root] = tmp_path.iterdir()
     assert root.name.startswith("workbench-probe-")
-    assert early_probes.namespaces_probe(sys.executable) == probe()  # ('' here, or the reason)
+    assert early_start.namespaces_probe(sys.executable) == probe()  # ('' here, or the reason)
     assert not root.exists()
 
 
@@ -402,7 +402,7 @@ def test_a_probe_never_asked_for_is_gone_when_the_process_ends(tmp_path: Path) -
     probe running and no scratch root behind."""
     code = (
         "import sys, tempfile; tempfile.tempdir = sys.argv[1]; "
-        "from workbench.engine.early_probes import start_namespaces_probe; "
+        "from workbench.engine.early_start import start_namespaces_probe; "
         "start_namespaces_probe(); print('started', flush=True)"
     )
     done = subprocess.run(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pytest
 
 from tests.api.live_server import LiveServer
 from tests.helpers import add_function, body, make_function, until
-from workbench.engine import Engine, EngineSettings
+from workbench.engine import Engine, EngineSettings, early_start
 from workbench.engine.runtime import netns, netns_helper
 from workbench.engine.runtime.namespaces import UIDS_VAR, probe
 from workbench.engine.runtime.netns import Network
@@ -326,6 +328,36 @@ async def test_a_killed_maker_is_replaced_and_environments_still_start(private: 
     [after] = makers()
     assert after.pid != before.pid
     assert await call(private, {"kind": "where"}) == first  # the first one, still there
+
+
+@pytest.mark.parametrize("made_by", ["maker"], indirect=True)
+async def test_the_maker_started_early_is_the_one_the_engine_takes(
+    function_root: Path, tmp_path: Path
+) -> None:
+    """serve and the TUI start an unprivileged engine's maker first thing (early_start.py),
+    so its ~30 ms start runs beside their imports: the engine takes that one."""
+    early_start.start_netns_maker()
+    [early] = makers()
+    async with Engine([function_root], settings(tmp_path, "none")) as engine:
+        add_function(engine, "net", NET)
+        assert (await call(engine, {"kind": "where"}))["api"] == "127.0.0.1:9001"
+        assert [p.pid for p in makers()] == [early.pid]
+    await until(lambda: not makers())
+
+
+@pytest.mark.parametrize("made_by", ["maker"], indirect=True)
+def test_a_maker_never_taken_is_gone_when_the_process_ends() -> None:
+    """A command that ends before its engine starts leaves no maker running (killed and
+    reaped at exit; the maker would also die with its parent, PR_SET_PDEATHSIG)."""
+    code = (
+        "import os; os.environ['WORKBENCH_NETNS_HELPER'] = '1'; "
+        "from workbench.engine import early_start; early_start.start_netns_maker(); "
+        "[(proc, _)] = early_start._makers; print(proc.pid, flush=True)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_an_unprivileged_engine_without_the_tun_device_keeps_the_hosts_network(

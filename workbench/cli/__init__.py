@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from ..engine.early_probes import start_namespaces_probe
+from ..engine.early_start import start_namespaces_probe, start_netns_maker
 from . import (
     alias,
     credentials,
@@ -154,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"workbench: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if _verb(argv) in (None, "serve") and _isolation(args) == "auto":
-        # the engine's start waits for it: run it on another core while the command imports
+        # the engine's start waits for these: run them on another core while the command imports
         start_namespaces_probe()
+        if _network(args) != "host":
+            start_netns_maker()  # (only for an engine that is not root)
     try:
         return args.func(args)
     except BadInput as e:
@@ -172,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _isolation(args: argparse.Namespace) -> str:
     return getattr(args, "isolation", None) or os.environ.get("WORKBENCH_ISOLATION") or "auto"
+
+
+def _network(args: argparse.Namespace) -> str:
+    return getattr(args, "network", None) or os.environ.get("WORKBENCH_NETWORK") or "auto"
 
 
 def _state_error() -> type[Exception]:

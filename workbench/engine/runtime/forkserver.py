@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from . import processes
+from ..early_start import start_helper
 from .launch import PYTHON_BOOTSTRAP
 
 ANSWER_TIMEOUT_S = 10.0  # its first answer waits for its start (~30 ms); later ones ~1 ms
@@ -126,7 +126,7 @@ class ForkServer:
     def _start(self) -> _Server:
         cache = ["-X", f"pycache_prefix={self.pycache_dir}"] if self.pycache_dir else []
         folder = str(PYTHON_BOOTSTRAP.parent)
-        proc, ours = processes.start_helper(
+        proc, ours = start_helper(
             lambda fd: [self.python, "-I", "-S", *cache, "-c", _START.format(folder=folder, fd=fd)],
             BASE_ENV,
         )

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import early_probes
+from .. import early_start
 from ..config.function import FunctionConfig, runtime_family
 from . import exec_wrapper
 from .debug_attach import INSTALL_HINT, DebugTarget, debugpy_folder, node_inspect_flag
 from .interpreters import python_version
 
-RUNTIMES_DIR = early_probes.RUNTIMES_DIR  # (the probe's too)
+RUNTIMES_DIR = early_start.RUNTIMES_DIR  # (the probe's too)
 PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
 # Our Python runtime, imported rather than run as a script: a script is compiled at every start
 # (~6 ms for the bootstrap), a module's bytecode is cached. Its folder leaves sys.path again.

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..config.function import FunctionConfig
-from ..early_probes import namespaces_probe
+from ..early_start import namespaces_probe
 from . import netns_helper
 
 SPEC_VAR = "_WORKBENCH_SANDBOX"
@@ -40,7 +40,7 @@ _probed: dict[str, str] = {}
 def probe(python: str = sys.executable) -> str:
     """'' if an environment can enter its namespaces on this machine, else why not (once per
     interpreter and process: a real attempt, as a runtime makes it, ~25 ms, which serve and the
-    TUI start before their imports: ``early_probes.py``)."""
+    TUI start before their imports: ``early_start.py``)."""
     if python not in _probed:
         if sys.platform != "linux":
             _probed[python] = "namespaces are Linux's"

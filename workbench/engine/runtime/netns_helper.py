@@ -15,14 +15,12 @@ import array
 import os
 import socket
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
+from .. import early_start
 from . import processes
 
-HELPER_VAR = "WORKBENCH_NETNS_HELPER"
-MAKER = Path(__file__).with_name("netns_maker.py")
+HELPER_VAR = early_start.NETNS_HELPER_VAR
 START_S = 10.0  # how long the maker may take to say it is ready
 FDS_MAX = 64  # the descriptors one answer may carry (a namespace, 2 sockets, one per relay)
 
@@ -34,7 +32,7 @@ def forced() -> bool:
 
 def needed() -> bool:
     """Do this engine's network namespaces come from the maker?"""
-    return os.geteuid() != 0 or forced()
+    return early_start.maker_needed()
 
 
 class NetnsHelper:
@@ -44,10 +42,7 @@ class NetnsHelper:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.user_fd = -1
-        uid, gid = str(os.geteuid()), str(os.getegid())
-        proc, ours = processes.start_helper(
-            lambda fd: [sys.executable, "-I", "-S", str(MAKER), str(fd), uid, gid]
-        )
+        proc, ours = early_start.netns_maker()  # (started as serve or the TUI began, if so)
         self._proc: subprocess.Popen[bytes] | None = proc
         self._sock = ours
         try:

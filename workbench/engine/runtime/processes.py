@@ -11,11 +11,8 @@ import atexit
 import ctypes
 import os
 import signal
-import socket
-import subprocess
 import time
 import weakref
-from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import psutil
@@ -190,28 +187,3 @@ def _kill_live_environments() -> None:
                 os.killpg(env.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-
-
-def start_helper(
-    argv: Callable[[int], list[str]], env: Mapping[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """One of the engine's own helper processes (a fork server, the network namespaces'
-    maker), in a session of its own, talking over a ``SOCK_SEQPACKET`` pair: ``argv`` is given
-    the number of the helper's end; the engine's end is returned with the process."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        proc = subprocess.Popen(
-            argv(theirs.fileno()),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            pass_fds=(theirs.fileno(),),
-            start_new_session=True,
-        )
-    except OSError:
-        ours.close()
-        raise
-    finally:
-        theirs.close()
-    return proc, ours
