@@ -76,7 +76,13 @@ def test_published_events_wait_for_a_serve_then_run(root: Path, tmp_path: Path) 
     try:
         for name in ("audit", "mailer"):
             out = tmp_path / f"{name}.jsonl"
-            until_sync(out.exists, f"{name} to run", timeout=30, step=0.05)
+            # (the handler's open() makes the file before its line is written: wait for the line)
+            until_sync(
+                lambda out=out: out.exists() and out.read_text().endswith("\n"),
+                f"{name} to run",
+                timeout=30,
+                step=0.05,
+            )
             [event] = [json.loads(x) for x in out.read_text().splitlines()]
             sns = event["Records"][0]["Sns"]
             assert sns["MessageId"] == message_id and sns["Message"] == "from stdin"
