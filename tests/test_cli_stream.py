@@ -123,7 +123,7 @@ def test_serve_lists_the_mapping_and_a_cli_put_reaches_the_handler(tmp_path: Pat
         )
         assert put.returncode == 0, put.stderr
         seq = put.stdout.split()[1]
-        until_sync(lambda: out.exists() and out.read_text().strip())
+        until_sync(lambda: out.exists() and out.read_text().endswith("\n"))  # (its whole line)
         [record] = json.loads(out.read_text())["Records"]
         assert base64.b64decode(record["kinesis"]["data"]) == b"hello"
         assert record["kinesis"]["partitionKey"] == "k1"
