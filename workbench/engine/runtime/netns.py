@@ -28,12 +28,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import fcntl
 import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import threading
 from collections.abc import Iterable
@@ -43,15 +41,11 @@ from pathlib import Path
 from typing import Literal
 
 from . import netns_helper, processes
+from .loopback import RUNTIME_API_PORT, inside
 from .netns_helper import NetnsHelper
-from .runtime_api import listener
 
 CLONE_NEWNET = 0x40000000
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-NETLINK_SOCK_DIAG = 4
-RUNTIME_API_PORT = 9001  # Lambda's: AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001
 RUNTIME_API = f"127.0.0.1:{RUNTIME_API_PORT}"
-RELAY_BACKLOG = 128  # a handler's SDK may open many connections to the workbench's APIs at once
 SLIRP_DNS = "10.0.2.3"  # slirp4netns's DNS forwarder, inside
 OUTBOUND_READY_S = 5.0  # how long a start waits for slirp4netns to configure the namespace
 RELAY_CHUNK = 256 * 1024
@@ -109,13 +103,6 @@ def _back() -> None:
         with _lock:
             _executor = None  # (it idles, wherever it is)
         raise
-
-
-def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifr = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
 @dataclass(eq=False)
@@ -301,15 +288,13 @@ def _make(
     relay_ports: Iterable[int], slirp: str | None, helper: NetnsHelper | None = None
 ) -> NetNamespace:
     """In one of the namespaces' threads: a new namespace, its loopback up, the listening sockets
-    inside it; then back. ``slirp``: slirp4netns to attach for outbound traffic; ``helper``:
-    the maker that makes it (an unprivileged engine's)."""
+    inside it (``loopback.inside``); then back. ``slirp``: slirp4netns to attach for outbound
+    traffic; ``helper``: the maker that makes it (an unprivileged engine's)."""
+    ports = [port for port in relay_ports if port != RUNTIME_API_PORT]
     if helper is not None:
-        ns_fd, runtime, diag, socks = helper.make(
-            [port for port in relay_ports if port != RUNTIME_API_PORT]
-        )
-        ns = NetNamespace(ns_fd, runtime, diag, socks, helper=helper)
+        ns = NetNamespace(*helper.make(ports), helper=helper)
     else:
-        ns = _make_here(relay_ports)
+        ns = NetNamespace(*_make_here(ports))
     if slirp is not None:
         try:
             _attach_slirp(ns, slirp)
@@ -319,32 +304,16 @@ def _make(
     return ns
 
 
-def _make_here(relay_ports: Iterable[int]) -> NetNamespace:
+def _make_here(
+    relay_ports: list[int],
+) -> tuple[int, socket.socket, socket.socket, dict[int, socket.socket]]:
     if _c().unshare(CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise NetnsError(err, f"cannot make a network namespace: {os.strerror(err)}")
-    fd = -1
-    made: list[socket.socket] = []
     try:
-        _loopback_up()
-        fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        runtime_sock = listener(RUNTIME_API_PORT)  # (as the Runtime API's on the host)
-        made.append(runtime_sock)
-        relays = {}
-        for port in relay_ports:
-            if port != RUNTIME_API_PORT:
-                relays[port] = listener(port, RELAY_BACKLOG)
-                made.append(relays[port])
-        diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
-    except BaseException:
-        for sock in made:
-            sock.close()
-        if fd >= 0:
-            os.close(fd)
+        return inside(relay_ports)
+    finally:
         _back()
-        raise
-    _back()
-    return NetNamespace(fd, runtime_sock, diag, relays)
 
 
 def _attach_slirp(ns: NetNamespace, slirp: str) -> None:

@@ -26,20 +26,20 @@ closes its end of the socket, or dies.
 
 import array
 import ctypes
-import fcntl
 import os
 import socket
-import struct
 import sys
+
+# the engine's own loopback.py, by its folder (-I leaves the script's folder off the path)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loopback  # type: ignore[import-not-found]  # noqa: E402
+
+del sys.path[0]
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 SIGKILL = 9
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-NETLINK_SOCK_DIAG = 4
-RUNTIME_API_PORT = 9001  # Lambda's
-BACKLOG, RELAY_BACKLOG = 16, 128  # (as runtime_api.BACKLOG and netns.RELAY_BACKLOG)
 MAX_REQUEST = 4096
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -69,44 +69,15 @@ def enter_own_namespaces(uid, gid):
     return os.open("/proc/self/ns/net", os.O_RDONLY)
 
 
-def _loopback_up():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifr = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
-
-
-def _listener(port, backlog):  # (runtime_api.listener's: this process imports no workbench)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def make(ports, home):
-    """A new namespace and its sockets (see the module's docstring); back home after."""
+    """A new namespace and its sockets (``loopback.inside``), as descriptors in the order the
+    module's docstring gives; back home after."""
     _check(_libc.unshare(CLONE_NEWNET), "make a network namespace")
-    made = []
     try:
-        _loopback_up()
-        made.append(os.open("/proc/self/ns/net", os.O_RDONLY))
-        made.append(_listener(RUNTIME_API_PORT, BACKLOG).detach())
-        made.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG).detach())
-        for port in ports:
-            made.append(_listener(port, RELAY_BACKLOG).detach())
-    except BaseException:
-        for fd in made:
-            os.close(fd)
-        raise
+        fd, runtime, diag, relays = loopback.inside(ports)
     finally:
         _check(_libc.setns(home, CLONE_NEWNET), "return to its own network namespace")
-    return made
+    return [fd, runtime.detach(), diag.detach(), *(relays[port].detach() for port in ports)]
 
 
 def socket_in(namespace, home):

@@ -15,7 +15,8 @@ import socket
 import struct
 import threading
 
-NETLINK_SOCK_DIAG = 4
+from .loopback import NETLINK_SOCK_DIAG
+
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST = 1
 NLMSG_ERROR = 2

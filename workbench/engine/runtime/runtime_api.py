@@ -39,6 +39,7 @@ from .telemetry import TELEMETRY_PATH
 if TYPE_CHECKING:
     from .extensions import Extensions
 
+from .loopback import listener
 from .response_stream import ResponseStream
 
 MAX_PAYLOAD = 6 * 1024 * 1024 + 100  # 6,291,556 bytes: AWS's emulator's MaxPayloadSize
@@ -46,7 +47,6 @@ MAX_HEAD = 64 * 1024
 PREFIX = "/2018-06-01"
 _MODE = "lambda-runtime-function-response-mode"
 MAX_CONNECTIONS = 16
-BACKLOG = 16
 # Generous: a runtime sends a request at once, but on a machine running a thousand environments
 # it can be descheduled for seconds mid-send. These stop a connection from being held forever.
 HEADER_TIMEOUT_S = 30.0
@@ -176,21 +176,6 @@ class DebugSink(Protocol):
 
     def on_message(self, message: dict[str, Any]) -> None: ...
     def on_close(self) -> None: ...
-
-
-def listener(port: int, backlog: int = BACKLOG) -> socket.socket:
-    """A non-blocking socket listening on 127.0.0.1:``port`` (0: any free port) of the calling
-    thread's network namespace."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 def _warn_accept(port: int, e: OSError) -> None:
