@@ -35,7 +35,6 @@ _PROBE = (
 )
 _probes: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
 _makers: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
-_registered = False
 
 
 def start_helper(
@@ -63,13 +62,7 @@ def start_helper(
     return proc, ours
 
 
-def _at_exit() -> None:
-    global _registered
-    if not _registered:
-        _registered = True
-        atexit.register(_discard_unused)
-
-
+@atexit.register
 def _discard_unused() -> None:
     while _probes:
         _, (proc, root) = _probes.popitem()
@@ -104,7 +97,6 @@ def start_namespaces_probe(python: str = sys.executable) -> None:
     except OSError:
         os.rmdir(root)
         raise
-    _at_exit()
     _probes[python] = (proc, root)
 
 
@@ -137,10 +129,15 @@ def namespaces_probe(python: str = sys.executable) -> str:
 # ------------------------------------------------------------------ the network's maker
 
 
+def maker_forced() -> bool:
+    """Does a root engine use the maker, as an unprivileged one does (``NETNS_HELPER_VAR=1``)?"""
+    return os.environ.get(NETNS_HELPER_VAR, "") == "1"
+
+
 def maker_needed() -> bool:
     """Do this engine's network namespaces come from the maker (``runtime/netns_helper.py``):
-    an engine that is not root, or told to (``NETNS_HELPER_VAR=1``)?"""
-    return os.geteuid() != 0 or os.environ.get(NETNS_HELPER_VAR, "") == "1"
+    an engine that is not root, or told to?"""
+    return os.geteuid() != 0 or maker_forced()
 
 
 def new_netns_maker() -> tuple[subprocess.Popen[bytes], socket.socket]:
@@ -155,7 +152,6 @@ def start_netns_maker() -> None:
     """Start the engine's maker now, if one will be needed and none is started (Linux only)."""
     if _makers or sys.platform != "linux" or not maker_needed():
         return
-    _at_exit()
     _makers.append(new_netns_maker())
 
 

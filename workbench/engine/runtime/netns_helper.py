@@ -25,14 +25,8 @@ START_S = 10.0  # how long the maker may take to say it is ready
 FDS_MAX = 64  # the descriptors one answer may carry (a namespace, 2 sockets, one per relay)
 
 
-def forced() -> bool:
-    """Does a root engine use the maker, as an unprivileged one does (``HELPER_VAR=1``)?"""
-    return os.environ.get(HELPER_VAR, "") == "1"
-
-
-def needed() -> bool:
-    """Do this engine's network namespaces come from the maker?"""
-    return early_start.maker_needed()
+forced = early_start.maker_forced  # a root engine told to use the maker (HELPER_VAR=1)
+needed = early_start.maker_needed  # this engine's network namespaces come from the maker
 
 
 class NetnsHelper:
