@@ -226,10 +226,15 @@ def _write(folder: str, name: str, text: str) -> None:
         f.write(text)
 
 
+def _net_record(net: str, net_user: str | None) -> tuple[str, ...]:
+    """The ``net`` record: the namespace's path, and the user namespace to join first, if any."""
+    return ("net", net, net_user) if net_user else ("net", net)
+
+
 def network_only(net: str, net_user: str | None = None) -> str:
     """A ``SPEC_VAR`` naming only the environment's network namespace: what its runtime joins
     when the rest could not be described (its INIT error goes to the Runtime API there)."""
-    return FIELD.join(("net", net, net_user) if net_user else ("net", net))
+    return FIELD.join(_net_record(net, net_user))
 
 
 def spec(
@@ -273,7 +278,7 @@ def spec(
     if uid is not None:
         records.append(("uid", str(uid)))
     if net is not None:
-        records.append(("net", net, net_user) if net_user else ("net", net))
+        records.append(_net_record(net, net_user))
         if resolv_conf is not None:
             binds.append((resolv_conf, "/etc/resolv.conf", "ro"))
     records += [("bind", *bind) for bind in binds]
