@@ -314,6 +314,42 @@ async def test_a_makers_environment_is_in_the_makers_user_namespace(
 
 
 @pytest.mark.parametrize("made_by", ["maker"], indirect=True)
+async def test_a_handler_cannot_find_or_signal_the_maker(private: Engine) -> None:
+    """A hostile handler looks through /proc for the maker and signals every process it can
+    see: the maker is not among them (another pid namespace), and it goes on making."""
+    add_function(
+        private,
+        "hunt",
+        """
+        import os, signal
+        def handler(event, context):
+            seen, makers = [], []
+            for name in os.listdir("/proc"):
+                if name.isdigit() and int(name) != os.getpid():
+                    try:
+                        cmdline = open(f"/proc/{name}/cmdline", "rb").read()
+                    except OSError:
+                        continue
+                    seen.append(int(name))
+                    if b"netns_maker" in cmdline:
+                        makers.append(int(name))
+            for pid in seen:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return {"makers": makers}
+        """,
+    )
+    [maker] = makers()
+    assert body(await private.invoke("hunt", b"{}")) == {"makers": []}
+    assert maker.is_running() and maker.status() != psutil.STATUS_ZOMBIE
+    add_function(private, "net2", NET)  # the next environment's network: made by the same maker
+    assert (await call(private, {"kind": "where"}, name="net2"))["api"] == "127.0.0.1:9001"
+    assert [p.pid for p in makers()] == [maker.pid]
+
+
+@pytest.mark.parametrize("made_by", ["maker"], indirect=True)
 async def test_a_killed_maker_is_replaced_and_environments_still_start(private: Engine) -> None:
     """The maker killed from outside (it is not the handlers' to reach: they cannot see it):
     the namespaces it made ahead are still joined (its user namespace is held), the next are
