@@ -12,7 +12,11 @@ Printed per N:
 - wall time from the first request sent to the last response read, and how the N ended
   (success, Lambda's 429 throttle, a function error by type, anything else);
 - ListFunctions latency during the burst, p50 and p99, as a ratio against the same call on the
-  idle server just before the burst (the baseline, measured in the same run);
+  idle server just before the burst (the baseline, measured in the same run); asked by a process
+  of its own that does nothing else (``--probe``), so the figure is the engine's answer, not the
+  time the burst's client took to get back to the response: measured in the client's loop, which
+  also reads a thousand responses, it showed 130-170 ms stalls that were the client's own
+  (``perf sched timehist``: the engine's loop thread never waited more than 9 ms for a CPU);
 - the engine's peak RSS, and the environments' RSS (per environment, median) at the peak;
 - the environments' PSS summed once the burst is over (all N are there, warm): every process
   under serve but the engine itself (each environment's processes, the fork servers, any
@@ -36,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -102,7 +107,8 @@ def _environment(proc: psutil.Process) -> bool:
 
 
 class Sampler:
-    """The engine's RSS and its environments' RSS, sampled every 100 ms."""
+    """The engine's RSS and its environments' RSS, sampled every 100 ms (on a thread: reading
+    a thousand processes' files must not hold up the client's loop)."""
 
     def __init__(self, pid: int) -> None:
         self.proc = psutil.Process(pid)
@@ -110,7 +116,7 @@ class Sampler:
         self.env_rss_at_peak: list[int] = []
         self.most_envs = 0
 
-    async def run(self, stop: asyncio.Event) -> None:
+    def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self.engine_peak = max(self.engine_peak, self.proc.memory_info().rss)
@@ -125,10 +131,7 @@ class Sampler:
                     self.most_envs, self.env_rss_at_peak = len(children), rss
             except psutil.Error:
                 return
-            try:
-                await asyncio.wait_for(stop.wait(), 0.1)
-            except TimeoutError:
-                pass
+            stop.wait(0.1)
 
 
 def pss_under(pid: int) -> tuple[int, int]:
@@ -151,17 +154,43 @@ def pss_under(pid: int) -> tuple[int, int]:
     return total, count
 
 
-async def list_latencies(url: str, stop: asyncio.Event) -> list[float]:
+def probe(url: str) -> None:
+    """``--probe URL``: ask ListFunctions every ``LIST_EVERY_S`` over one keep-alive connection
+    until stdin closes, then print the latencies (ms) as JSON. A process of its own: nothing
+    else runs in it to delay reading a response."""
+    import http.client
+    import select
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=60)
     took: list[float] = []
-    async with aiohttp.ClientSession() as session:
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            async with session.get(f"{url}/2015-03-31/functions") as response:
-                await response.read()
-                assert response.status == 200, response.status
-            took.append((time.perf_counter() - t0) * 1000)
-            await asyncio.sleep(LIST_EVERY_S)
-    return took
+    while not select.select([sys.stdin], [], [], LIST_EVERY_S)[0]:
+        t0 = time.perf_counter()
+        conn.request("GET", "/2015-03-31/functions")
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+        took.append((time.perf_counter() - t0) * 1000)
+    print(json.dumps(took))
+
+
+class Prober:
+    """The ``--probe`` process, started now; ``stop`` ends it and returns its latencies."""
+
+    def __init__(self, url: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--probe", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+
+    def stop(self) -> list[float]:
+        out, _ = self.proc.communicate(b"\n", timeout=60)
+        if self.proc.returncode:
+            raise SystemExit(f"the ListFunctions probe failed ({self.proc.returncode})")
+        took: list[float] = json.loads(out)
+        return took
 
 
 async def invoke(session: aiohttp.ClientSession, url: str, body: bytes) -> str:
@@ -189,15 +218,14 @@ async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
     (root / "sleeper" / "app.py").write_text(HANDLER)
     proc, url = start_serve(root, tmp / f"state-{n}", options)
     try:
-        stop_idle = asyncio.Event()
-        idle_task = asyncio.create_task(list_latencies(url, stop_idle))
+        idle_probe = Prober(url)
         await asyncio.sleep(1.0)
-        stop_idle.set()
-        idle = await idle_task
+        idle = idle_probe.stop()
         sampler = Sampler(proc.pid)
-        stop = asyncio.Event()
-        sampling = asyncio.create_task(sampler.run(stop))
-        listing = asyncio.create_task(list_latencies(url, stop))
+        stop = threading.Event()
+        sampling = threading.Thread(target=sampler.run, args=(stop,))
+        sampling.start()
+        listing = Prober(url)
         body = json.dumps({"sleep": sleep_s}).encode()
         timeout = aiohttp.ClientTimeout(total=900)
         connector = aiohttp.TCPConnector(limit=0)
@@ -206,8 +234,8 @@ async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
             ends = await asyncio.gather(*(invoke(session, url, body) for _ in range(n)))
             wall = time.perf_counter() - t0
         stop.set()
-        during = await listing
-        await sampling
+        during = listing.stop()
+        sampling.join()
         pss_sum, pss_count = pss_under(proc.pid)
     finally:
         # a graceful stop: the engine shuts its environments down and unmounts their /tmp
@@ -249,6 +277,7 @@ async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10,100,500,1000")
+    parser.add_argument("--probe", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--sleep", type=float, default=1.0)
     parser.add_argument(
         "--isolation",
@@ -263,6 +292,9 @@ async def main() -> None:
         help="serve's --network",
     )
     args = parser.parse_args()
+    if args.probe:
+        probe(args.probe)
+        return
     raise_nofile()
     print(
         f"concurrency benchmark — {sys.executable}; {os.cpu_count()} CPUs; "
