@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from tests.api.live_server import LiveServer
-from tests.helpers import add_function, body, make_function, until
+from tests.helpers import add_function, body, make_function, tmp_of, until
 from workbench.engine import Engine, EngineSettings, early_start
 from workbench.engine.runtime import netns, netns_helper
 from workbench.engine.runtime.namespaces import UIDS_VAR, probe
@@ -75,13 +75,14 @@ def made_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 def makers() -> list[psutil.Process]:
     """This process's network namespaces' makers still running."""
-    return [
-        p
-        for p in psutil.Process().children(recursive=True)
-        if p.is_running()
-        and p.status() != psutil.STATUS_ZOMBIE
-        and any("netns_maker" in part for part in p.cmdline())
-    ]
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        try:  # (another child, an environment of an engine closing, may end meanwhile)
+            if p.status() != psutil.STATUS_ZOMBIE and any("netns_maker" in a for a in p.cmdline()):
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
 
 
 def settings(tmp_path: Path, network: str) -> EngineSettings:
@@ -188,7 +189,7 @@ async def test_an_extension_gets_its_telemetry_inside_the_network(
         assert result.record.error_type is None, result.payload
         [env] = engine.environments("tel")
         assert env.netns is not None
-        log = Path(env.tmpdir) / "ext.log"
+        log = tmp_of(env) / "ext.log"
         [report] = await until(lambda: _of(_received(log), "platform.report"), "the report")
         assert report["record"]["requestId"] == result.record.request_id
 
