@@ -248,3 +248,15 @@ def running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def tmp_of(env: Any) -> Path:
+    """An environment's ``/tmp`` as this (root or same-user) test reads it from outside: its
+    TMPDIR, or, in namespaces, its ``/tmp`` through its init's ``/proc/PID/root`` (the host's
+    mount of a TMPDIR image is detached once the environment has bound it: tmp_images.py)."""
+    import psutil
+
+    if not env.namespaced:
+        return Path(env.tmpdir)
+    init = psutil.Process(env.pid).children()[0]  # PID 1 inside, in the new root
+    return Path(f"/proc/{init.pid}/root/tmp")

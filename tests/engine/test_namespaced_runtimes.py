@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import body, toml_value
+from tests.helpers import body, tmp_of, toml_value
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime.namespaces import probe
 
@@ -103,7 +103,7 @@ async def test_a_node_function_runs_in_its_namespaces(sandboxed: Engine, tmp_pat
     assert again.function_error is None and not again.record.cold  # it lived through the kills
     [env] = sandboxed.environments("node")
     assert env.namespaced and env.forked == sandboxed.settings.fork_server
-    assert (Path(env.tmpdir) / "private").read_text() == "mine"
+    assert (tmp_of(env) / "private").read_text() == "mine"
 
 
 BOOTSTRAP = r"""

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import add_function, body, make_layer, until
+from tests.helpers import add_function, body, make_layer, tmp_of, until
 from workbench.engine import Engine, EngineSettings, early_start
 from workbench.engine.runtime import namespaces
 from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
@@ -204,7 +204,7 @@ async def test_var_task_is_read_only_and_tmp_is_private(
     assert not os.path.exists(marker)  # the host's /tmp is not the environment's
     # the environment's /tmp is its private TMPDIR on the host, removed with the environment
     [env] = [e for e in sandboxed.pool.environments("look")]
-    assert (Path(env.tmpdir) / Path(marker).name).read_text() == "written"
+    assert (tmp_of(env) / Path(marker).name).read_text() == "written"
 
 
 async def test_the_runtime_cannot_remount_its_code_writable(sandboxed: Engine) -> None:

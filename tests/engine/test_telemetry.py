@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import tmp_of
 from workbench.engine import Engine, EngineSettings, InvocationRecord
 from workbench.engine.runtime.namespaces import probe
 
@@ -387,7 +388,7 @@ async def test_telemetry_under_the_default_isolation(function_root: Path, tmp_pa
         rid = result.record.request_id
         [env] = engine.environments("telauto")
         assert env.namespaced == inside
-        log = Path(env.tmpdir) / "ext.log" if inside else tmp_path / "l"
+        log = tmp_of(env) / "ext.log" if inside else tmp_path / "l"
         [report] = await until(lambda: _of(_received(log), "platform.report"), "the report")
         assert report["record"]["requestId"] == rid
         assert [e["record"] for e in _of(_received(log), "function")] == ["hello from the handler"]

@@ -141,6 +141,34 @@ async def test_in_namespaces_tmp_is_the_environments_own_filesystem(
         assert 1024 <= got["size_mb"] < 1070
 
 
+@pytest.mark.skipif(bool(probe()), reason="no namespaces here")
+async def test_in_namespaces_the_hosts_mount_goes_once_bound_and_the_image_with_the_environment(
+    function_root: Path, tmp_path: Path, images_here: None
+) -> None:
+    """Every new environment's mount namespace starts as a copy of the host's: the host keeps
+    no mount of an environment's /tmp once its processes have bound it. It is still the
+    environment's, capped, with what it wrote, until the environment goes, and its image then."""
+    async with Engine([function_root], settings(tmp_path, "auto")) as engine:
+        add_function(engine, "writer", WRITER, ephemeral_storage=512, timeout=120)
+        first = body(await engine.invoke("writer", json.dumps({"files": 1}).encode()))
+        assert first == {"written_mb": 100, "errno": None}
+        [env] = engine.environments("writer")
+        host_path = env.tmpdir
+        await until(lambda: not mounted(host_path), "the host's mount of its /tmp to be detached")
+        assert os.path.exists(host_path + ".img") and os.listdir(host_path) == []
+        # inside, it is the same filesystem: what the first call wrote, and the total cap
+        got = body(await engine.invoke("writer", b'{"where": true}'))
+        assert got["tmp"] == "/tmp" and got["files"] == ["part-0"]
+        assert 400 <= got["free_mb"] <= 413, got
+        # (part-0 is written over: the total again stops at 512 MB)
+        full = body(await engine.invoke("writer", json.dumps({"files": 6}).encode()))
+        assert full["errno"] == 28 and 500 <= full["written_mb"] <= 513, full
+        assert engine.environments("writer") == [env]
+        env.shutdown("idle")
+        await until(lambda: not os.path.exists(host_path + ".img"), "its image to be removed")
+        await until(lambda: not os.path.exists(host_path), "its folder to be removed")
+
+
 async def test_a_killed_engines_mounts_are_undone(tmp_path: Path, images_here: None) -> None:
     """What an engine killed with ``kill -9`` leaves mounted, the next one's sweep unmounts
     (``tmp_dirs.py`` calls this before removing the folder)."""
@@ -230,9 +258,10 @@ def handler(event, context):
                 moved = "moved"
             except OSError as e:
                 moved = e.errno
+    st = os.statvfs("/tmp")
     return {"unmounted": unmounted, "umount_errno": umount_errno, "remounted": remounted,
             "mount_errno": mount_errno, "loops": loops, "kept": os.path.exists("/tmp/kept"),
-            "moved": moved}
+            "moved": moved, "size_mb": st.f_blocks * st.f_frsize >> 20}
 """
 
 
@@ -250,5 +279,7 @@ async def test_a_handler_cannot_undo_or_reach_its_tmp_filesystem(
         assert got["unmounted"] == -1 and got["umount_errno"] == 1  # EPERM
         assert got["remounted"] == -1 and got["mount_errno"] == 1
         assert got["loops"] == [] and got["moved"] == 30  # EROFS
-        assert got["kept"] and mounted(env.tmpdir)
-        assert (Path(env.tmpdir) / "kept").exists()
+        # still its filesystem (the host no longer has a mount of it: the engine detached it
+        # once the runtime had bound it; it lives in the environment's namespace)
+        assert got["kept"] and 512 <= got["size_mb"] < 540, got
+        assert os.path.exists(env.tmpdir + ".img")

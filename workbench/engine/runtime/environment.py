@@ -584,6 +584,11 @@ class Environment(RuntimeAPIListener):
             self._publish("runtime_init", duration_ms=(self._t_connect - self._t_spawn) * 1000)
 
     def on_ready(self) -> None:
+        if self.namespaced and self._tmp_images is not None:
+            # the runtime asks for its first event, so it has its /tmp bound (and its extensions
+            # before it started): the host's mount of it can go (tmp_images.py). (Not at its
+            # connect: an extension's connection made after the runtime's spawn looks the same.)
+            self._tmp_images.entered(self.tmpdir)
         if self.cgroup is not None and self.isolation is not None:
             # INIT ran unthrottled (cold starts measure the workbench, not the quota);
             # invocations get Lambda's share of a CPU for their memory (a new cgroup has none)
