@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from workbench.engine import Engine, EngineSettings, EnvironmentEvent
 from workbench.engine.runtime.namespaces import probe
 
 from ..helpers import add_function, cgroups_here, running, until
+from .test_custom_runtimes import BOOTSTRAP, make_provided
 
 HANDLER = """
 def handler(event, context):
@@ -147,6 +149,35 @@ async def test_init_phases_add_up_with_an_extension(
     parts = [phases["extension_init"], phases["runtime_init"], phases["function_init"]]
     assert all(0 < p < init for p in parts), phases
     assert sum(parts) == pytest.approx(init, abs=1.0), phases
+
+
+async def test_runtime_init_ends_at_the_runtimes_first_connection_not_an_extensions(
+    function_root: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """An extension's connection made after the runtime's spawn (its event/next, 0.2 s after it
+    registered) does not end runtime INIT; the runtime's own first request does (a bootstrap
+    that waits 0.5 s before it)."""
+    if shutil.which("bash") is None or shutil.which("curl") is None:
+        pytest.skip("the runtime here is a bash script that uses curl")
+    script = BOOTSTRAP.replace("set -euo pipefail\n", "set -euo pipefail\nsleep 0.5\n")
+    env = {"EXT_LOG": str(tmp_path / "l")}
+    folder = make_provided(engine, "late", 'echo "{}"', script, environment=env)
+    late_next = PY_EXTENSION.replace("while True:", "time.sleep(0.2)\nwhile True:", 1)
+    _executable(folder / "extensions" / "late-ext", late_next.replace("os,", "os, time,", 1))
+    engine.load_functions()
+    events = engine.bus.subscribe()
+    try:
+        result = await engine.invoke("late", b"{}")
+        phases = {
+            e.phase: e.duration_ms
+            for e in events.get_nowait()
+            if isinstance(e, EnvironmentEvent) and e.duration_ms is not None
+        }
+    finally:
+        events.close()
+    assert result.record.status == "success", result.payload
+    assert phases["runtime_init"] >= 500, phases
+    assert phases["function_init"] < phases["runtime_init"], phases
 
 
 async def test_an_extension_that_exits_during_init_fails_it_with_extension_crash(

@@ -579,8 +579,12 @@ class Environment(RuntimeAPIListener):
         if not self._t_spawn:
             return  # an extension's, in Extension INIT: the runtime is not spawned yet
         self._runtime_started()
-        if not self._t_connect:
-            self._t_connect = time.perf_counter()
+
+    def on_runtime_connected(self, at: float) -> None:
+        """Its first Runtime API request came, on a connection made ``at``: runtime INIT ends
+        there (not at the first connection after the spawn, which may be an extension's)."""
+        if self._t_spawn and not self._t_connect:
+            self._t_connect = max(at, self._t_spawn)
             self._publish("runtime_init", duration_ms=(self._t_connect - self._t_spawn) * 1000)
 
     def on_ready(self) -> None:

@@ -143,7 +143,8 @@ class Invocation:
 class RuntimeAPIListener:
     """What the environment is told by its Runtime API (all called on the event loop)."""
 
-    def on_connect(self) -> None: ...
+    def on_connect(self) -> None: ...  # a connection (the runtime's, or an extension's)
+    def on_runtime_connected(self, at: float) -> None: ...  # its connection's time (perf_counter)
     def on_ready(self) -> None: ...  # the runtime called /next: init is over, it waits for work
     def on_delivered(self, inv: Invocation) -> None: ...  # the runtime takes the event now
     def on_response(self, inv: Invocation, body: bytes, content_type: str) -> None: ...
@@ -221,6 +222,7 @@ class RuntimeAPI:
         self._accepting: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.extensions: Extensions | None = None  # the Extensions API's side (extensions.py)
+        self.runtime_connected = False  # a Runtime API request came (not an extension's)
 
     async def start(self, sock: socket.socket | None = None) -> str:
         """Listen (on the host's loopback, or on ``sock``: a listening socket in the
@@ -487,6 +489,7 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.req: _Request | None = None
         self.debug: DebugSink | None = None  # a debug connection: JSON lines from here on
         self.peer = "an unknown peer"
+        self.connected_at = 0.0  # perf_counter at connection_made
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
 
@@ -499,6 +502,7 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = f"{peer[0]}:{peer[1]}"
         self.api.protocols.add(self)
+        self.connected_at = time.perf_counter()
         self.api.listener.on_connect()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -727,6 +731,9 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         if not path.startswith(PREFIX):
             self.write(_not_found())
             return
+        if not api.runtime_connected:  # the runtime's INIT began when this connection was made
+            api.runtime_connected = True
+            api.listener.on_runtime_connected(self.connected_at)
         path = path[len(PREFIX) :]
         if path == "/runtime/invocation/next":
             if req.method != "GET":
