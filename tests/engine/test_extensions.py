@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from workbench.engine import Engine, EngineSettings, EnvironmentEvent
-from workbench.engine.runtime.namespaces import probe
+from workbench.engine.runtime.namespaces import UIDS_VAR, probe
 
 from ..helpers import add_function, cgroups_here, running, until
 from .test_custom_runtimes import BOOTSTRAP, make_provided
@@ -208,6 +208,7 @@ seen = {
     "pid": os.getpid(), "cwd": os.getcwd(), "task_write": task,
     "init": "workbench_sandbox" in open("/proc/1/cmdline").read(),
     "host": sorted(p for p in os.environ["HOST_PATHS"].split(":") if os.path.exists(p)),
+    "pidns": os.readlink("/proc/self/ns/pid"),
 }
 with open("/tmp/" + name + ".json", "w") as f:
     json.dump(seen, f)
@@ -233,7 +234,8 @@ for p in $HOST_PATHS; do if [ -e "$p" ]; then HOST="$HOST $p"; fi; done
 unset IFS
 printf '{"self": "%s", "uid": %s, "user": "%s", "pid": %s, "cwd": "%s", "task_write": "%s", ' \
   "$0" "$(id -u)" "$(id -un)" "$$" "$PWD" "$TASK" > /tmp/sh-see.json
-printf '"init": %s, "host": "%s"}' "$INIT" "$HOST" >> /tmp/sh-see.json
+printf '"init": %s, "host": "%s", "pidns": "%s"}' "$INIT" "$HOST" "$(readlink /proc/self/ns/pid)" \
+  >> /tmp/sh-see.json
 ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" \
   -H "Lambda-Extension-Name: sh-see" -d '{"events":["INVOKE"]}' \
   | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
@@ -244,18 +246,28 @@ READS_TMP = """
 import json, os
 def handler(event, context):
     seen = {n: json.load(open("/tmp/" + n + ".json")) for n in ("py-see", "sh-see")}
-    return {"seen": seen, "pid": os.getpid()}
+    procs = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            procs.append(open(f"/proc/{pid}/cmdline").read().replace("\\0", " "))
+        except OSError:
+            pass
+    return {"seen": seen, "pid": os.getpid(), "pidns": os.readlink("/proc/self/ns/pid"),
+            "procs": procs}
 """
 
 
 @pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")
+@pytest.mark.parametrize("uids", ["own", "shared"])  # shared: in user namespaces, as unprivileged
 async def test_extensions_run_in_the_environments_namespaces_under_auto(
-    function_root: Path, tmp_path: Path
+    function_root: Path, tmp_path: Path, uids: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As on Lambda, extensions share the function's sandbox: /var/task read-only, themselves
     at /opt/extensions (a layer's; the function's own under /var/task/extensions), the /tmp the
-    handler reads, none of the host's paths, sbx_user1051 under the environment's init; and
-    SHUTDOWN still reaches them."""
+    handler reads, none of the host's paths, sbx_user1051 under the environment's init, one pid
+    namespace with the runtime; and SHUTDOWN still reaches them."""
+    if uids == "shared":
+        monkeypatch.setenv(UIDS_VAR, "shared")
     reports: asyncio.Queue[str] = asyncio.Queue()
 
     async def report(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -285,7 +297,7 @@ async def test_extensions_run_in_the_environments_namespaces_under_auto(
             engine.load_functions()
             assert state.is_dir() and function_root.parent.is_dir()  # there, outside
             result = await engine.invoke("seeing", b"{}")
-            assert result.record.error_type is None, result.payload
+            assert result.record.error_type is None, "\n".join(result.record.log_lines)
             out = json.loads(result.payload)
             py, sh = out["seen"]["py-see"], out["seen"]["sh-see"]
             assert py["self"] == "/opt/extensions/py-see"
@@ -294,8 +306,14 @@ async def test_extensions_run_in_the_environments_namespaces_under_auto(
                 assert seen["user"] == "sbx_user1051" and seen["uid"] == 993, seen
                 assert seen["task_write"] in ("OSError", "refused"), seen  # read-only
                 assert seen["host"] in ([], ""), seen
-                assert seen["init"] is True and seen["pid"] <= 3, seen  # PID 1: the init
+                assert seen["init"] is True and seen["pid"] < 100, seen  # PID 1: the init
                 assert seen["cwd"] == "/var/task", seen
+            # one pid namespace for the runtime and its extensions, as on Lambda: each sees
+            # the others' processes
+            assert py["pidns"] == sh["pidns"] == out["pidns"], (py, sh, out)
+            procs = " | ".join(out["procs"])
+            assert "/opt/extensions/py-see" in procs and "extensions/sh-see" in procs, procs
+            assert out["pid"] < 100, out
             assert not (folder / "new.txt").exists()
             engine.pool.retire_idle("seeing", "idle", latest_only=False)
             said = await asyncio.wait_for(reports.get(), timeout=30)

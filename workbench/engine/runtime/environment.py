@@ -23,6 +23,7 @@ import termios
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -389,7 +390,7 @@ class Environment(RuntimeAPIListener):
             if cgroup is not None:
                 make_cgroup = lambda: cgroup  # noqa: E731 (the runtime joins the same)
             ext_env = extension_environment(env, self.fn, how.env)
-            command = None
+            command = joining = None
             if self.namespaced:  # their /tmp is the runtime's: mounted before they start
                 if mount_tmp is not None:
                     await asyncio.to_thread(mount_tmp)
@@ -397,9 +398,13 @@ class Environment(RuntimeAPIListener):
                 command = extension_sandbox.commands(
                     self.fn, env, python=self.python, pycache_dir=self.pycache_dir
                 )
-            failed = await self._start_extensions(ext_paths, ext_env, cgroup, command)
+                joining = partial(
+                    extension_sandbox.joining, self.fn, env, self.python, self.pycache_dir
+                )
+            failed = await self._start_extensions(ext_paths, ext_env, cgroup, command, joining)
             if failed is not None:
                 return failed
+            self._join_extensions(env)
         fork: Forker | None = self.restore_from
         if fork is None and self.fork_servers is not None and how.forkable:
             fork = self.fork_servers.get(self.python, self.namespaced)
@@ -498,6 +503,7 @@ class Environment(RuntimeAPIListener):
         env: dict[str, str],
         cgroup: EnvCgroup | None,
         command: extension_sandbox.Command | None,
+        joining: Callable[[str], extension_sandbox.Command] | None = None,
     ) -> Outcome | None:
         """Start the extensions (in ``cgroup``) and wait for each to register; the INIT
         failure if one did not."""
@@ -517,7 +523,7 @@ class Environment(RuntimeAPIListener):
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
         join = cgroup.self_join_files() if cgroup is not None else None
-        self.extensions.launch(env, str(self.fn.folder), join, command)
+        await self.extensions.launch(env, str(self.fn.folder), join, command, joining)
         failed = await self.extensions.registered(self._init_limit())
         if failed is None:
             self.extension_init_ms = (time.perf_counter() - t0) * 1000
@@ -533,6 +539,15 @@ class Environment(RuntimeAPIListener):
         self.shutdown_reason = "error"
         self._publish("shutdown", reason="error")
         return Outcome("init_error", error_body(*failed), failed[0])
+
+    def _join_extensions(self, env: dict[str, str]) -> None:
+        """In namespaces, the runtime joins its extensions' (the first one's: its pid
+        namespace, files, network), as on Lambda, where they see each other's processes."""
+        if not self.namespaced or self.extensions is None or namespaces.SANDBOX_ERROR_VAR in env:
+            return
+        folder = self.extensions.namespaces_folder()
+        if folder is not None and namespaces.SPEC_VAR in env:
+            env[namespaces.SPEC_VAR] = namespaces.joining(env[namespaces.SPEC_VAR], folder)
 
     def _extension_crashed(self, ext: object) -> None:
         """An extension died after INIT: Lambda resets the environment."""

@@ -9,10 +9,14 @@ is what the runtime sees and a file it writes in ``/tmp`` is there for the handl
 is the engine's child (the extension's exit status is its own: a crash still fails INIT with
 ``Extension.Crash``); it moves into the environment's cgroup first (``extensions._JOIN``).
 
-Each extension (and the runtime) gets namespaces of its own, built from that one description:
-the same files, but not one pid namespace — an extension is PID 2 under its own init and does
-not see the runtime's processes (on Lambda they share one). UNVERIFIED: the working directory
-of an extension on Lambda; here ``/var/task``, as the runtime's.
+The first extension's launcher makes the namespaces from that description (its init is PID
+1); the other extensions, once that init is there, and then the runtime join them
+(``workbench_sandbox``'s ``join`` record, ``joining`` here, ``namespaces.joining``): one pid
+namespace, mount namespace, network and IPC for all, as on Lambda, where an extension sees the
+runtime's processes and the runtime its extensions'. Where the first one's init cannot be found
+(it ended, or took over ``extensions.FIRST_NAMESPACES_S``), each gets namespaces of its own,
+built from the same description. UNVERIFIED: the working directory of an extension on Lambda;
+here ``/var/task``, as the runtime's.
 """
 
 from __future__ import annotations
@@ -53,3 +57,19 @@ def commands(
         return argv, {**shared, EXEC_VAR: inside}
 
     return command
+
+
+def joining(
+    fn: FunctionConfig,
+    env: Mapping[str, str],
+    python: str,
+    pycache_dir: Path | None,
+    folder: str,
+) -> Command:
+    """``commands``, for the extensions after the first: each joins the namespaces the first
+    one's launcher made (``folder``: its init's ``/proc/PID/ns``), so all of them, and then the
+    runtime, share one pid namespace, as on Lambda."""
+    joined = dict(env)
+    if namespaces.SPEC_VAR in joined and namespaces.SANDBOX_ERROR_VAR not in joined:
+        joined[namespaces.SPEC_VAR] = namespaces.joining(joined[namespaces.SPEC_VAR], folder)
+    return commands(fn, joined, python=python, pycache_dir=pycache_dir)

@@ -48,6 +48,7 @@ EXTENSION_PREFIX = "/2020-01-01/extension"
 SHUTDOWN_BUDGET_S = 2.0  # external extensions' share of SHUTDOWN (Lambda: 2,000 ms)
 TELEMETRY_FLUSH_S = 0.5  # of that budget, for the telemetry buffers before SHUTDOWN is sent
 EVENTS = ("INVOKE", "SHUTDOWN")
+FIRST_NAMESPACES_S = 2.0  # how long the others wait for the first extension's namespaces
 ShutdownReasonWire = Literal["spindown", "timeout", "failure"]
 IDENTIFIER = "lambda-extension-identifier"
 ERROR_TYPE = "lambda-extension-function-error-type"
@@ -176,17 +177,21 @@ class Extensions:
 
     # ----------------------------------------------------------------- processes
 
-    def launch(
+    async def launch(
         self,
         env: Mapping[str, str],
         cwd: str,
         join: list[str] | None = None,
         command: Callable[[Path], tuple[list[str], dict[str, str]]] | None = None,
+        joining: Callable[[str], Callable[[Path], tuple[list[str], dict[str, str]]]] | None = None,
     ) -> None:
         """Start every extension (Extension INIT); their output joins the function's log.
 
         ``command``: how an extension starts, and the variables to add for that (in the
         environment's namespaces: ``extension_sandbox.commands``); else its file, as it is.
+        ``joining``: given the first extension's namespaces (``namespaces_folder``), how the
+        others start in them (one pid namespace for all, as on Lambda); they start once that
+        first one's init is there (a few ms), else in namespaces of their own.
 
         ``join``: the environment's cgroup files (``EnvCgroup.self_join_files``). Each extension
         moves itself in before it execs, so it shares the function's memory, pids and CPU as on
@@ -203,27 +208,56 @@ class Extensions:
         self._read_fd = read_fd
         loop.add_reader(read_fd, self._read)
         try:
-            for ext in self.members:
-                try:
-                    argv, extra = command(ext.path) if command else ([str(ext.path)], {})
-                    ext.proc = subprocess.Popen(
-                        _argv(argv, join),
-                        env={**env, **extra},
-                        cwd=cwd,
-                        stdin=subprocess.DEVNULL,
-                        stdout=write_fd,
-                        stderr=write_fd,
-                        start_new_session=True,  # its own group: killed as one (``kill``)
-                    )
-                except OSError as e:
-                    self.on_output(f"Extension {ext.path.name} could not start: {e}\n".encode())
-                    ext.exited = 127
-                    continue
-                watchdog.watch(ext.proc.pid, f"ext-{ext.proc.pid}")
-                ext.pidfd = os.pidfd_open(ext.proc.pid)
-                loop.add_reader(ext.pidfd, self._reap, ext)
+            first, *rest = self.members  # (there is one at least: no extension, no launch)
+            self._start(first, env, cwd, join, command, write_fd)
+            if rest and joining is not None:
+                folder = await self._first_namespaces()
+                if folder is not None:
+                    command = joining(folder)
+            for ext in rest:
+                self._start(ext, env, cwd, join, command, write_fd)
         finally:
             os.close(write_fd)
+
+    def _start(
+        self,
+        ext: Extension,
+        env: Mapping[str, str],
+        cwd: str,
+        join: list[str] | None,
+        command: Callable[[Path], tuple[list[str], dict[str, str]]] | None,
+        output: int,
+    ) -> None:
+        assert self._loop is not None
+        try:
+            argv, extra = command(ext.path) if command else ([str(ext.path)], {})
+            ext.proc = subprocess.Popen(
+                _argv(argv, join),
+                env={**env, **extra},
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,  # its own group: killed as one (``kill``)
+            )
+        except OSError as e:
+            self.on_output(f"Extension {ext.path.name} could not start: {e}\n".encode())
+            ext.exited = 127
+            return
+        watchdog.watch(ext.proc.pid, f"ext-{ext.proc.pid}")
+        ext.pidfd = os.pidfd_open(ext.proc.pid)
+        self._loop.add_reader(ext.pidfd, self._reap, ext)
+
+    async def _first_namespaces(self, timeout_s: float = FIRST_NAMESPACES_S) -> str | None:
+        """The first extension's namespaces once its init is there (its launcher forks it
+        after making them), or None: it ended, or took longer than ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.members[0].exited is None:
+            folder = self.namespaces_folder()
+            if folder is not None:
+                return folder
+            await asyncio.sleep(0.002)
+        return None
 
     def _read(self) -> None:
         try:
@@ -281,6 +315,27 @@ class Extensions:
             if ext.proc is not None and ext.exited is None:
                 pids += [ext.proc.pid, *processes.descendants_of(ext.proc.pid)]
         return bool(pids) and peers.holder_of(pids, inode) is not None
+
+    def namespaces_folder(self) -> str | None:
+        """``/proc/PID/ns`` of the first extension's init (PID 1 of the namespaces its
+        launcher made: ``extension_sandbox.py``), which the others and the runtime join; None
+        if it is not running (or runs without namespaces)."""
+        ext = self.members[0] if self.members else None
+        if ext is None or ext.proc is None or ext.exited is not None:
+            return None
+        pid = ext.proc.pid
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                children = f.read().split()
+            if not children:
+                return None
+            folder = f"/proc/{children[0]}/ns"
+            # (never the host's: its init is in a pid namespace its launcher is not in)
+            if os.readlink(f"{folder}/pid") == os.readlink(f"/proc/{pid}/ns/pid"):
+                return None
+        except OSError:
+            return None
+        return folder
 
     def crashed(self) -> Extension | None:
         return next((e for e in self.members if e.exited is not None), None)

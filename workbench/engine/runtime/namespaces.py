@@ -237,6 +237,15 @@ def network_only(net: str, net_user: str | None = None) -> str:
     return FIELD.join(_net_record(net, net_user))
 
 
+def joining(described: str, folder: str) -> str:
+    """``described`` (``spec``'s) for a process that joins the namespaces of an environment
+    already made (``folder``: its init's ``/proc/PID/ns``) instead of making its own: the
+    runtime of a function with extensions, in theirs, as on Lambda, where they share one."""
+    if RECORD in folder or FIELD in folder:
+        raise ValueError(f"a control character in {folder!r}")
+    return described + RECORD + FIELD.join(("join", folder))
+
+
 def spec(
     fn: FunctionConfig,
     *,

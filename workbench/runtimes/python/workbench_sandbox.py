@@ -19,7 +19,12 @@ in the host's namespaces, sets its limits and cgroup, then sends the go-ahead (s
    runtime (PID 2), which runs our runtime client with no capabilities left.
 
 P stays outside, waits for PID 1 and ends as the runtime ended (the same exit code, or killed by
-the same signal), so the engine sees one process that behaves as the runtime. When PID 1 ends,
+the same signal), so the engine sees one process that behaves as the runtime.
+
+With a ``join`` record (a function with extensions: the first extension's launcher made the
+environment's namespaces), P builds nothing: it joins that environment's network, user, cgroup,
+ipc, uts, mount and pid namespaces and forks the runtime into them, under the init already
+there (which reaps its orphans), and waits for it as above. When PID 1 ends,
 the kernel kills every process left in the namespace: nothing a handler started outlives it.
 All this happens while the interpreter is still small: every page a forked process writes is
 copied first, and the runtime has not yet grown.
@@ -187,8 +192,9 @@ RECORD, FIELD = "\x1e", "\x1f"  # (no JSON parser is loaded yet; neither occurs 
 def parse(raw):
     """The engine's description (``engine/runtime/namespaces.py``): records of fields,
     ``root PATH`` / ``etc VIEW`` / ``uid UID`` / ``net NAMESPACE [USERNS]`` / ``bind SOURCE TARGET
-    ro|rw`` / ``over SOURCE TARGET`` / ``opt LAYER``."""
+    ro|rw`` / ``over SOURCE TARGET`` / ``opt LAYER`` / ``join NS_FOLDER``."""
     spec = {"root": None, "etc": None, "uid": None, "net": None, "binds": [], "over": [], "opt": []}
+    spec["join"] = None
     for record in raw.split(RECORD):
         kind, *fields = record.split(FIELD)
         if kind == "root" and len(fields) == 1:
@@ -205,6 +211,8 @@ def parse(raw):
             spec["over"].append(fields)
         elif kind == "opt" and len(fields) == 1:
             spec["opt"].append(fields[0])
+        elif kind == "join" and len(fields) == 1:
+            spec["join"] = fields[0]  # /proc/PID/ns of the environment's init: join, not build
         elif record:
             raise SandboxError(f"cannot read the engine's description: {record!r}")
     if not spec["root"]:
@@ -461,9 +469,13 @@ def enter(spec):
 def prepare(spec):
     """The first half, which forks nothing (so it may run before the process is in its
     cgroup: a fork server's middle process does it while the engine sets the cgroup up): the
-    user, mount, ipc and uts namespaces and the new root, not yet entered. Returns the root."""
+    user, mount, ipc and uts namespaces and the new root, not yet entered. Returns the root
+    (or, for ``join``, where the namespaces to join are) and the uid to become."""
     if os.uname().machine not in _SYSCALLS:
         raise SandboxError(f"namespaces are not supported on {os.uname().machine}")
+    if spec.get("join"):  # (opened in ``finish``: a fork server's environment closes its fds)
+        joined = {"join": spec["join"], "net": spec.get("net")}
+        return joined, spec.get("uid") if os.geteuid() == 0 else None
     root = spec["root"]
     if spec.get("net"):  # first, while it may: the network namespace the engine made for it
         _join_network(*spec["net"])
@@ -518,23 +530,74 @@ def join_network_only(raw):
                 pass
 
 
+# an environment's namespaces, as /proc/PID/ns names them, in the order a process joins them
+# (its user namespace first: in it, it may join the others; the network is joined before,
+# as ``_join_network`` does)
+_JOINED = (
+    ("user", CLONE_NEWUSER),
+    ("cgroup", CLONE_NEWCGROUP),
+    ("ipc", CLONE_NEWIPC),
+    ("uts", CLONE_NEWUTS),
+    ("mnt", CLONE_NEWNS),
+    ("pid", CLONE_NEWPID),
+)
+
+
+def _join_made(joined):
+    """Join the namespaces of an environment already made (``joined["join"]``: its init's
+    /proc/PID/ns): its network as the description names it (with the user namespace that
+    holds it, if any), then its user namespace (not where it is this process's own: a root
+    engine's processes each make theirs inside, ``_become``), then the others. Every one is
+    opened before any is joined (from inside a user namespace, another's /proc may not be)."""
+    folder, net = joined["join"], joined.get("net") or ()
+    steps = []
+    try:
+        paths = []
+        if net:
+            if len(net) > 1:
+                paths.append((net[1], CLONE_NEWUSER, "network's user"))
+            paths.append((net[0], CLONE_NEWNET, "network"))
+        own_user = os.stat("/proc/self/ns/user").st_ino
+        for name, kind in _JOINED:
+            path = f"{folder}/{name}"
+            if name == "user" and os.stat(path).st_ino == own_user:
+                continue
+            paths.append((path, kind, name))
+        for path, kind, name in paths:
+            try:
+                steps.append((os.open(path, os.O_RDONLY), kind, name))
+            except OSError as e:
+                raise SandboxError(
+                    f"open the environment's {name} namespace: {e.strerror}"
+                ) from None
+        for fd, kind, name in steps:
+            _check(_setns(_Int(fd), _Int(kind)), f"join the environment's {name} namespace")
+    finally:
+        for fd, _, _ in steps:
+            os.close(fd)
+
+
 def finish(prepared):
     """The second half, once the process is in its cgroup: the pid namespace, its init, the
     new root entered, the runtime forked (it returns from here). ``prepared``: ``prepare``'s."""
     root, own = prepared
     # a virtual environment's interpreter is a link to the real one, which is what is there
     executable = os.path.realpath(sys.executable)
+    if isinstance(root, dict):  # ``join``: the namespaces of the environment's extensions
+        _join_made(root)
+        runtime = os.fork()  # into the pid namespace, under its init (PID 1 reaps orphans)
+        if runtime:  # P: outside, as the runtime's parent
+            _exit_as(_wait(runtime))
+        _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
+        os.chdir("/")
+        _become_runtime(own, executable)
+        return
     _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
     read, write = os.pipe()
     init = os.fork()
     if init:  # P: the engine's child, outside the pid namespace
         os.close(write)
-        while True:
-            try:
-                pid, status = os.waitpid(init, 0)
-                break
-            except InterruptedError:
-                continue
+        status = _wait(init)
         raw = os.read(read, 4)
         _exit_as(int.from_bytes(raw, "little") if len(raw) == 4 else status)
     os.close(read)
@@ -546,6 +609,20 @@ def finish(prepared):
     if runtime:
         _init(runtime, write)
     os.close(write)
+    _become_runtime(own, executable)
+
+
+def _wait(pid):
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
+def _become_runtime(own, executable):
+    """The runtime's process, in its namespaces: its own uid (a root engine's), default
+    signals, no capabilities, in /var/task."""
     if own is not None:
         _become(own)
     _default_signals()
