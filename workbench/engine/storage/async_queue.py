@@ -146,6 +146,19 @@ class DispatcherLock:
             self._fd = -1
 
 
+_DUE_FUNCTIONS = """
+WITH RECURSIVE queued(name) AS (
+    SELECT (SELECT MIN(function) FROM async_events WHERE status = 'queued')
+    UNION ALL
+    SELECT (SELECT MIN(function) FROM async_events WHERE status = 'queued' AND function > name)
+    FROM queued WHERE name IS NOT NULL
+)
+SELECT name FROM queued WHERE name IS NOT NULL AND EXISTS (
+    SELECT 1 FROM async_events WHERE status = 'queued' AND function = name AND due_at <= ?
+)
+"""
+
+
 class AsyncQueue:
     """The ``async_events`` table, through one connection used on the engine's loop."""
 
@@ -190,10 +203,10 @@ class AsyncQueue:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def due_functions(self, now: float) -> list[str]:
-        rows = self._conn.execute(
-            "SELECT DISTINCT function FROM async_events WHERE status = 'queued' AND due_at <= ?",
-            (now,),
-        ).fetchall()
+        """The functions with a queued event due by ``now``: each function with a queued
+        event found by one seek in (status, function, due_at) from the last, then asked for
+        a due one by another (not every due row read, as a DISTINCT over them would)."""
+        rows = self._conn.execute(_DUE_FUNCTIONS, (now,)).fetchall()
         return [row[0] for row in rows]
 
     def next_due(self) -> float | None:
