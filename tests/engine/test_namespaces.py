@@ -339,8 +339,12 @@ async def test_a_daemon_dies_with_its_environment(sandboxed: Engine) -> None:
     )
     assert body(await sandboxed.invoke("daemon", "{}")) == {"started": True}
     [env] = sandboxed.pool.environments("daemon")
-    inside = [pid for pid in _namespace_members(env.pid) if pid != env.pid]
+    own = os.readlink("/proc/self/ns/pid")
+    inside = [p for p in _namespace_members(env.pid) if os.readlink(f"/proc/{p}/ns/pid") != own]
     assert len(inside) >= 3  # init, the runtime, the daemon
+    # (through the fork server, the engine's child is that init itself: no process outside
+    # waits for it)
+    assert env.pid in inside and _ids_inside(env.pid)[-1] == 1
     env.shutdown("exit")
     await until(lambda: not any(_alive(pid) for pid in inside))
 
@@ -373,6 +377,13 @@ def _namespace_members(pid: int) -> list[int]:
     from workbench.engine.runtime.processes import descendants_of
 
     return [pid, *descendants_of(pid)]
+
+
+def _ids_inside(pid: int) -> list[int]:
+    """Its pid in each pid namespace it is in, outermost first (``NSpid``)."""
+    with open(f"/proc/{pid}/status") as f:
+        line = next(line for line in f if line.startswith("NSpid:"))
+    return [int(x) for x in line.split()[1:]]
 
 
 def _alive(pid: int) -> bool:

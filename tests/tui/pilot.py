@@ -11,13 +11,18 @@ from tests.helpers import until
 
 
 async def wait_until(
-    pilot: Pilot, check: Callable[[], object], timeout: float = 15.0, step: float = 0.02
+    pilot: Pilot,
+    check: Callable[[], object],
+    timeout: float = 15.0,
+    step: float = 0.02,
+    explain: Callable[[], object] | None = None,
 ) -> None:
-    """Let the app run until ``check()`` is true; fail after ``timeout`` seconds.
+    """Let the app run until ``check()`` is true; fail after ``timeout`` seconds (saying
+    ``explain()``, if given).
 
     ``until`` pausing with ``pilot.pause``, so the app keeps handling its messages meanwhile.
     """
-    await until(check, "the app", timeout=timeout, step=step, pause=pilot.pause)
+    await until(check, "the app", timeout=timeout, step=step, pause=pilot.pause, explain=explain)
 
 
 async def palette_offers(pilot: Pilot, typed: str) -> None:

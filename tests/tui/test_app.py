@@ -73,6 +73,17 @@ def runtimes() -> list[psutil.Process]:
     return alive
 
 
+def still_running() -> str:
+    """What ``runtimes()`` found, for a failure to say."""
+    found = []
+    for p in runtimes():
+        try:
+            found.append(f"{p.pid} {' '.join(p.cmdline())[:120]!r}")
+        except psutil.Error:
+            pass
+    return "still running: " + "; ".join(found)
+
+
 async def select(pilot: Pilot, name: str) -> None:
     pilot.app.query_one(FunctionsPane).select(name)
     await pilot.pause()
@@ -160,7 +171,7 @@ async def test_escape_cancels_a_long_invocation_and_leaves_no_process(app: Workb
         row = [str(c) for c in log.table.get_row(log._slot_of[record.request_id])]
         assert "cancelled" in row and f"{record.duration_ms:.2f} ms" in row
         assert env.state == "dead"
-        await wait_until(pilot, lambda: not runtimes())
+        await wait_until(pilot, lambda: not runtimes(), explain=still_running)
         for p in procs:
             assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
         # with nothing running, escape declines and the app carries on
@@ -308,7 +319,7 @@ async def test_ctrl_q_quits_and_leaves_no_process(app: WorkbenchApp) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0 or app.return_code is None
-    until_sync(lambda: not runtimes(), "the runtimes to exit", step=0.05)
+    until_sync(lambda: not runtimes(), "the runtimes to exit", step=0.05, explain=still_running)
     for p in procs:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
 

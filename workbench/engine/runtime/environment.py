@@ -940,6 +940,8 @@ class Environment(RuntimeAPIListener):
             _, status, usage = os.wait4(self.pid, 0)
         except ChildProcessError:
             status, usage = 0, None
+        if isinstance(self.proc, ForkedProcess):  # its init's word on how the runtime ended
+            status = self.proc.runtime_status(status)
         if self.proc is not None:
             self.proc.returncode = (
                 -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
@@ -1073,6 +1075,8 @@ class Environment(RuntimeAPIListener):
             return True
         if pid == 0:
             return False
+        if isinstance(self.proc, ForkedProcess):
+            status = self.proc.runtime_status(status)
         self.proc.returncode = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         self._note_exit_usage(usage)  # e.g. after an init error
         return True

@@ -61,6 +61,23 @@ class ForkedProcess:
         self.stdin: IO[bytes] | None = stdin
         self.stdout: IO[bytes] | None = stdout
         self.returncode: int | None = None
+        # where an environment that is its own namespaces' init writes how its runtime ended
+        # (workbench_sandbox.STATUS_FD), or -1: its exit status is the runtime's
+        self.status_fd = -1
+
+    def runtime_status(self, status: int) -> int:
+        """The runtime's wait status, given this process's: the one its init wrote, if any
+        (PID 1 ends with a code, never by the signal that killed the runtime)."""
+        fd, self.status_fd = self.status_fd, -1
+        if fd < 0:
+            return status
+        try:
+            raw = os.read(fd, 4)
+        except OSError:
+            raw = b""
+        finally:
+            os.close(fd)
+        return int.from_bytes(raw, "little") if len(raw) == 4 else status
 
     def kill(self) -> None:
         try:
@@ -72,7 +89,7 @@ class ForkedProcess:
         if self.returncode is None:
             try:
                 _, status = os.waitpid(self.pid, 0)
-                self.returncode = os.waitstatus_to_exitcode(status)
+                self.returncode = os.waitstatus_to_exitcode(self.runtime_status(status))
             except ChildProcessError:
                 self.returncode = -9  # reaped elsewhere
         return self.returncode
@@ -164,9 +181,27 @@ class ForkServer:
                     self._stop()  # a late answer would be read as the next spawn's
                     raise
 
-        pid, stdin, stdout = hand_over(send, "the fork server could not start it")
+        status_r = status_w = -1
+        if self.namespaced:  # its init is its own process: how its runtime ends comes here
+            status_r, status_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            inner = send
+
+            def send(fds: list[int]) -> bytes:
+                return inner([*fds, status_w])
+
+        try:
+            pid, stdin, stdout = hand_over(send, "the fork server could not start it")
+        except BaseException:
+            if status_r >= 0:
+                os.close(status_r)
+            raise
+        finally:
+            if status_w >= 0:
+                os.close(status_w)
         self.spawns += 1
-        return ForkedProcess(pid, stdin, stdout, joined=bool(join))
+        forked = ForkedProcess(pid, stdin, stdout, joined=bool(join))
+        forked.status_fd = status_r
+        return forked
 
     def _stop(self) -> None:
         server, self._server = self._server, None

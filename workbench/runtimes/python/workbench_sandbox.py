@@ -21,6 +21,14 @@ in the host's namespaces, sets its limits and cgroup, then sends the go-ahead (s
 P stays outside, waits for PID 1 and ends as the runtime ended (the same exit code, or killed by
 the same signal), so the engine sees one process that behaves as the runtime.
 
+Through a fork server (``workbench_zygote.py``) there is no P: the server's short-lived middle
+process joins the network, makes the user namespace and a new pid namespace (``pid_first``),
+and forks the environment's process into it as its PID 1, the engine's child once the middle
+ends. That process does steps 2 and 3 itself (without forking an init: it is one), and writes
+how the runtime ended to the engine's status pipe (``STATUS_FD``) before it ends with the
+runtime's exit code (PID 1 cannot be killed by the runtime's signal): two processes per
+environment, not three.
+
 With a ``join`` record (a function with extensions: the first extension's launcher made the
 environment's namespaces), P builds nothing: it joins that environment's network, user, cgroup,
 ipc, uts, mount and pid namespaces and forks the runtime into them, under the init already
@@ -359,8 +367,10 @@ def _exit_as(status):
 
 
 def _init(runtime_pid, report):
-    """PID 1: reap every child; when the runtime ends, tell P how, and end (the kernel then
-    kills whatever is left in the namespace)."""
+    """PID 1: reap every child; when the runtime ends, tell how on ``report`` (P's pipe, or
+    the engine's, ``STATUS_FD``), and end (the kernel then kills whatever is left in the
+    namespace), with the runtime's exit code, or 128 + the signal that killed it (PID 1 cannot
+    be killed by it: the status written is the exact one)."""
     while True:
         try:
             pid, status = os.wait()
@@ -369,8 +379,13 @@ def _init(runtime_pid, report):
         except InterruptedError:
             continue
         if pid == runtime_pid:
-            os.write(report, status.to_bytes(4, "little"))
-            os._exit(0)
+            try:
+                os.write(report, status.to_bytes(4, "little"))
+            except OSError:
+                pass
+            if os.WIFSIGNALED(status):
+                os._exit(128 + os.WTERMSIG(status))
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 
 entered = False  # this process is the runtime, in its namespaces
@@ -477,22 +492,45 @@ def prepare(spec):
         joined = {"join": spec["join"], "net": spec.get("net")}
         return joined, spec.get("uid") if os.geteuid() == 0 else None
     root = spec["root"]
-    if spec.get("net"):  # first, while it may: the network namespace the engine made for it
-        _join_network(*spec["net"])
-    uid, gid = os.geteuid(), os.getegid()
-    own = spec.get("uid") if uid == 0 else None
-    if own is not None:
-        # a root engine: the mounts are made as root (no user namespace yet), and the runtime
-        # becomes the environment's own unprivileged uid before any of its code runs (_become)
-        _check(_unshare(_Int(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
-    else:  # one user namespace, the engine's own uid shown as sbx_user1051's
-        _check(_unshare(_Int(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
-        _map_user(uid, gid)
+    own = spec.get("uid") if os.geteuid() == 0 else None
+    if os.getpid() != 1:  # (PID 1: its fork server's middle process did this: ``pid_first``)
+        _identity(spec, own)
+    _check(_unshare(_Int(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     _build_root(root, spec)
     if own is not None:  # its /tmp is its own: what it (and its extensions) write there
         os.chown(root + "/tmp", own, own)
     return root, own
+
+
+def _identity(spec, own):
+    """The network namespace the engine made for it, if any (first, while it may), and,
+    unless a root engine gives it a uid of its own (``own``: the mounts are made as root and
+    the runtime becomes that uid before any of its code runs, ``_become``), one user namespace
+    where the engine's uid is sbx_user1051's."""
+    if spec.get("net"):
+        _join_network(*spec["net"])
+    if own is None:
+        uid, gid = os.geteuid(), os.getegid()
+        _check(_unshare(_Int(CLONE_NEWUSER)), "unshare the user namespace")
+        _map_user(uid, gid)
+
+
+STATUS_FD = 3  # PID 1 made by ``pid_first``: where it writes how the runtime ended
+
+
+def pid_first(raw):
+    """In a fork server's middle process, before it forks the environment: its network and
+    user namespaces and a new pid namespace, so the environment's process is itself PID 1 of
+    it, its init, the engine's child (when the middle ends), and no process waits outside for
+    it to end (``finish``). False where the description asks for none of that (``join``: the
+    runtime joins its extensions' namespaces). Raises ``SandboxError``."""
+    spec = parse(raw)
+    if spec.get("join") or os.uname().machine not in _SYSCALLS:
+        return False
+    _identity(spec, spec.get("uid") if os.geteuid() == 0 else None)
+    _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
+    return True
 
 
 def _join_network(path, user=None):
@@ -592,23 +630,29 @@ def finish(prepared):
         os.chdir("/")
         _become_runtime(own, executable)
         return
-    _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
-    read, write = os.pipe()
-    init = os.fork()
-    if init:  # P: the engine's child, outside the pid namespace
-        os.close(write)
-        status = _wait(init)
-        raw = os.read(read, 4)
-        _exit_as(int.from_bytes(raw, "little") if len(raw) == 4 else status)
-    os.close(read)
-    _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
+    if os.getpid() == 1:  # (``pid_first``): it is the init; the engine reads STATUS_FD
+        write = STATUS_FD
+    else:
+        _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
+        read, write = os.pipe()
+        init = os.fork()
+        if init:  # P: the engine's child, outside the pid namespace
+            os.close(write)
+            status = _wait(init)
+            raw = os.read(read, 4)
+            _exit_as(int.from_bytes(raw, "little") if len(raw) == 4 else status)
+        os.close(read)
+        _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
     _mount_cgroups(root)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _pivot(root)
     runtime = os.fork()
     if runtime:
         _init(runtime, write)
-    os.close(write)
+    try:
+        os.close(write)
+    except OSError:
+        pass
     _become_runtime(own, executable)
 
 

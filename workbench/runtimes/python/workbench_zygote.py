@@ -36,7 +36,8 @@ MAX_REQUEST = 1 << 20  # the variables of one environment: Lambda allows 4 KB of
 
 def recv_request(sock):
     """One request and the file descriptors passed with it (the snapshot's too)."""
-    msg, ancdata, _flags, _addr = sock.recvmsg(MAX_REQUEST, _socket.CMSG_SPACE(2 * 4))
+    # (up to 3: its stdin, its stdout, and a namespaced environment's status pipe)
+    msg, ancdata, _flags, _addr = sock.recvmsg(MAX_REQUEST, _socket.CMSG_SPACE(3 * 4))
     fds = []
     for level, kind, data in ancdata:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
@@ -69,8 +70,8 @@ def serve(control_fd):
 
 
 def _spawn(request, fds, control_fd):
-    if len(fds) != 2:
-        raise ValueError(f"expected 2 file descriptors, got {len(fds)}")
+    if len(fds) not in (2, 3):
+        raise ValueError(f"expected 2 or 3 file descriptors, got {len(fds)}")
     read, write = os.pipe()
     middle = os.fork()
     if middle == 0:
@@ -78,6 +79,8 @@ def _spawn(request, fds, control_fd):
         try:
             os.close(read)
             join_cgroup(request.get("join") or ())
+            if request.get("namespaced") and len(fds) == 3:
+                _pid_first(request)
             pid = os.fork()
             if pid == 0:
                 os.close(write)
@@ -96,6 +99,21 @@ def _spawn(request, fds, control_fd):
     if not answer:
         raise OSError("the environment could not be forked")
     return int(answer)
+
+
+def _pid_first(request):
+    """(The middle process.) The environment's own pid namespace, made here so that the
+    environment's process is its PID 1 and the engine's child (``workbench_sandbox.pid_first``:
+    one process fewer per environment than a parent outside that waits for an init inside).
+    Where that fails, the environment's INIT says why; where the description asks for none,
+    the environment enters its namespaces as an exec'd runtime does."""
+    env = request["env"]
+    if workbench_sandbox.SANDBOX_ERROR_VAR in env:
+        return
+    try:
+        workbench_sandbox.pid_first(env.get(workbench_sandbox.SPEC_VAR, ""))
+    except (workbench_sandbox.SandboxError, OSError, ValueError) as e:
+        workbench_sandbox.failed(env, e)
 
 
 def join_cgroup(tasks_files):
@@ -133,9 +151,9 @@ def _publish_environ(env):
 
 def _prepare(request):
     """The namespaces' first half (``workbench_sandbox.prepare``), in the environment's process
-    while the engine sets its limits (not in the server's middle process: the server forks
-    one environment at a time, and a burst of cold starts would wait behind each one's);
-    None if it failed (the environment's INIT then says why)."""
+    while the engine sets its limits (not in the server's middle process, which does only the
+    few calls of ``_pid_first``: the server forks one environment at a time, and a burst of cold
+    starts would wait behind each one's mounts); None if it failed (INIT then says why)."""
     env = request["env"]
     try:
         raw = env.pop(workbench_sandbox.SPEC_VAR, "")
@@ -154,11 +172,15 @@ def _environment(request, fds, control_fd):
     try:
         prepared = _prepare(request) if request.get("namespaced") else None
         os.setsid()  # its own process group: the engine freezes and kills it by it
-        stdin, stdout = fds
+        stdin, stdout = fds[:2]
         os.dup2(stdin, 0)
         os.dup2(stdout, 1)
         os.dup2(stdout, 2)
-        os.closerange(3, 1 << 16)  # the control socket, the zygote's own
+        kept = 3
+        if len(fds) == 3 and os.getpid() == 1:  # how its runtime ends goes there (_pid_first)
+            os.dup2(fds[2], workbench_sandbox.STATUS_FD)
+            kept = workbench_sandbox.STATUS_FD + 1
+        os.closerange(kept, 1 << 16)  # the control socket, the zygote's own
         os.environ.clear()
         os.environ.update(request["env"])
         _publish_environ(request["env"])
