@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,6 +126,21 @@ async def test_a_slow_shell_extension_counts_in_the_duration(
     assert (await engine.invoke("plain", b"{}")).record.extensions_ms is None
 
 
+async def _invoke_with_phases(engine: Engine, name: str) -> tuple[Any, dict[str, float]]:
+    """Invoke ``name`` (cold), with the INIT phases' durations the environment published."""
+    events = engine.bus.subscribe()
+    try:
+        result = await engine.invoke(name, b"{}")
+        phases = {
+            e.phase: e.duration_ms
+            for e in events.get_nowait()
+            if isinstance(e, EnvironmentEvent) and e.duration_ms is not None
+        }
+    finally:
+        events.close()
+    return result, phases
+
+
 async def test_init_phases_add_up_with_an_extension(
     function_root: Path, engine: Engine, tmp_path: Path
 ) -> None:
@@ -134,16 +150,7 @@ async def test_init_phases_add_up_with_an_extension(
     folder = add_function(engine, "phases", HANDLER, environment={"EXT_LOG": str(tmp_path / "l")})
     _executable(folder / "extensions" / "py-ext", PY_EXTENSION)
     engine.load_functions()
-    events = engine.bus.subscribe()
-    try:
-        result = await engine.invoke("phases", b"{}")
-        phases = {
-            e.phase: e.duration_ms
-            for e in events.get_nowait()
-            if isinstance(e, EnvironmentEvent) and e.duration_ms is not None
-        }
-    finally:
-        events.close()
+    result, phases = await _invoke_with_phases(engine, "phases")
     init = result.record.init_duration_ms
     assert init is not None and phases["init_done"] == pytest.approx(init, abs=0.01)
     parts = [phases["extension_init"], phases["runtime_init"], phases["function_init"]]
@@ -165,16 +172,7 @@ async def test_runtime_init_ends_at_the_runtimes_first_connection_not_an_extensi
     late_next = PY_EXTENSION.replace("while True:", "time.sleep(0.2)\nwhile True:", 1)
     _executable(folder / "extensions" / "late-ext", late_next.replace("os,", "os, time,", 1))
     engine.load_functions()
-    events = engine.bus.subscribe()
-    try:
-        result = await engine.invoke("late", b"{}")
-        phases = {
-            e.phase: e.duration_ms
-            for e in events.get_nowait()
-            if isinstance(e, EnvironmentEvent) and e.duration_ms is not None
-        }
-    finally:
-        events.close()
+    result, phases = await _invoke_with_phases(engine, "late")
     assert result.record.status == "success", result.payload
     assert phases["runtime_init"] >= 500, phases
     assert phases["function_init"] < phases["runtime_init"], phases
