@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import textwrap
 import time
@@ -258,5 +259,11 @@ def tmp_of(env: Any) -> Path:
 
     if not env.namespaced:
         return Path(env.tmpdir)
-    init = psutil.Process(env.pid).children()[0]  # PID 1 inside, in the new root
-    return Path(f"/proc/{init.pid}/root/tmp")
+    # the first of its processes in the new root: the engine's child itself (its init, or its
+    # runtime in its extensions' namespaces), or, where a parent waits outside, that one's child
+    host = os.stat("/")
+    for proc in [psutil.Process(env.pid), *psutil.Process(env.pid).children(recursive=True)]:
+        root = os.stat(f"/proc/{proc.pid}/root")
+        if (root.st_dev, root.st_ino) != (host.st_dev, host.st_ino):
+            return Path(f"/proc/{proc.pid}/root/tmp")
+    raise AssertionError(f"no process of environment {env.id} is in its own root")

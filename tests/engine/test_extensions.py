@@ -312,6 +312,11 @@ async def test_extensions_run_in_the_environments_namespaces_under_auto(
             procs = " | ".join(out["procs"])
             assert "/opt/extensions/py-see" in procs and "extensions/sh-see" in procs, procs
             assert out["pid"] < 100, out
+            # through the fork server, the engine's child is the runtime itself, in them
+            [env] = engine.environments("seeing")
+            with open(f"/proc/{env.pid}/status") as f:
+                nspid = next(line for line in f if line.startswith("NSpid:")).split()
+            assert env.forked and int(nspid[-1]) == out["pid"], (nspid, out["pid"])
             assert not (folder / "new.txt").exists()
             engine.pool.retire_idle("seeing", "idle", latest_only=False)
             said = await asyncio.wait_for(reports.get(), timeout=30)

@@ -30,9 +30,10 @@ runtime's exit code (PID 1 cannot be killed by the runtime's signal): two proces
 environment, not three.
 
 With a ``join`` record (a function with extensions: the first extension's launcher made the
-environment's namespaces), P builds nothing: it joins that environment's network, user, cgroup,
+environment's namespaces), nothing is built: P joins that environment's network, user, cgroup,
 ipc, uts, mount and pid namespaces and forks the runtime into them, under the init already
-there (which reaps its orphans), and waits for it as above. When PID 1 ends,
+there (which reaps its orphans), and waits for it as above; through a fork server, the middle
+joins them and the environment's process is the runtime itself. When PID 1 ends,
 the kernel kills every process left in the namespace: nothing a handler started outlives it.
 All this happens while the interpreter is still small: every page a forked process writes is
 copied first, and the runtime has not yet grown.
@@ -519,18 +520,27 @@ def _identity(spec, own):
 STATUS_FD = 3  # PID 1 made by ``pid_first``: where it writes how the runtime ended
 
 
+joined_ahead = False  # the namespaces of ``join`` were joined by the fork server's middle
+
+
 def pid_first(raw):
     """In a fork server's middle process, before it forks the environment: its network and
     user namespaces and a new pid namespace, so the environment's process is itself PID 1 of
     it, its init, the engine's child (when the middle ends), and no process waits outside for
-    it to end (``finish``). False where the description asks for none of that (``join``: the
-    runtime joins its extensions' namespaces). Raises ``SandboxError``."""
+    it to end (``finish``). With ``join`` (the runtime of a function with extensions), the
+    namespaces the first extension's launcher made instead: the environment's process is then
+    the runtime itself, in them, the engine's child (the kernel hands an orphan to the nearest
+    subreaper of its parent's), its own orphans the init's there. Raises ``SandboxError``."""
+    global joined_ahead
     spec = parse(raw)
-    if spec.get("join") or os.uname().machine not in _SYSCALLS:
-        return False
+    if os.uname().machine not in _SYSCALLS:
+        return
+    if spec.get("join"):
+        _join_made({"join": spec["join"], "net": spec.get("net")})
+        joined_ahead = True
+        return
     _identity(spec, spec.get("uid") if os.geteuid() == 0 else None)
     _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
-    return True
 
 
 def _join_network(path, user=None):
@@ -622,11 +632,12 @@ def finish(prepared):
     # a virtual environment's interpreter is a link to the real one, which is what is there
     executable = os.path.realpath(sys.executable)
     if isinstance(root, dict):  # ``join``: the namespaces of the environment's extensions
-        _join_made(root)
-        runtime = os.fork()  # into the pid namespace, under its init (PID 1 reaps orphans)
-        if runtime:  # P: outside, as the runtime's parent
-            _exit_as(_wait(runtime))
-        _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
+        if not joined_ahead:  # (else this process is in them already: ``pid_first``)
+            _join_made(root)
+            runtime = os.fork()  # into the pid namespace, under its init (PID 1 reaps orphans)
+            if runtime:  # P: outside, as the runtime's parent
+                _exit_as(_wait(runtime))
+            _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
         os.chdir("/")
         _become_runtime(own, executable)
         return

@@ -104,9 +104,9 @@ def _spawn(request, fds, control_fd):
 def _pid_first(request):
     """(The middle process.) The environment's own pid namespace, made here so that the
     environment's process is its PID 1 and the engine's child (``workbench_sandbox.pid_first``:
-    one process fewer per environment than a parent outside that waits for an init inside).
-    Where that fails, the environment's INIT says why; where the description asks for none,
-    the environment enters its namespaces as an exec'd runtime does."""
+    one process fewer per environment than a parent outside that waits for an init inside), or
+    its extensions', joined here, so that it is the runtime in them. Where that fails, the
+    environment's INIT says why."""
     env = request["env"]
     if workbench_sandbox.SANDBOX_ERROR_VAR in env:
         return
@@ -184,7 +184,8 @@ def _environment(request, fds, control_fd):
         os.environ.clear()
         os.environ.update(request["env"])
         _publish_environ(request["env"])
-        os.chdir(request["cwd"])
+        if not workbench_sandbox.joined_ahead:  # (in its namespaces, the host's path is not)
+            os.chdir(request["cwd"])
         time.tzset()  # TZ is the function's now
         if "random" in sys.modules:  # (not imported here today: a handler's import seeds it)
             sys.modules["random"].seed()
