@@ -543,11 +543,11 @@ class Environment(RuntimeAPIListener):
     def _join_extensions(self, env: dict[str, str]) -> None:
         """In namespaces, the runtime joins its extensions' (the first one's: its pid
         namespace, files, network), as on Lambda, where they see each other's processes."""
-        if not self.namespaced or self.extensions is None or namespaces.SANDBOX_ERROR_VAR in env:
+        if not self.namespaced or self.extensions is None:
             return
         folder = self.extensions.namespaces_folder()
-        if folder is not None and namespaces.SPEC_VAR in env:
-            env[namespaces.SPEC_VAR] = namespaces.joining(env[namespaces.SPEC_VAR], folder)
+        if folder is not None:
+            env.update(namespaces.joined(env, folder))
 
     def _extension_crashed(self, ext: object) -> None:
         """An extension died after INIT: Lambda resets the environment."""
@@ -940,8 +940,7 @@ class Environment(RuntimeAPIListener):
             _, status, usage = os.wait4(self.pid, 0)
         except ChildProcessError:
             status, usage = 0, None
-        if isinstance(self.proc, ForkedProcess):  # its init's word on how the runtime ended
-            status = self.proc.runtime_status(status)
+        status = self._runtime_status(status)
         if self.proc is not None:
             self.proc.returncode = (
                 -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
@@ -1065,6 +1064,13 @@ class Environment(RuntimeAPIListener):
         if self._reaped is not None:
             await asyncio.shield(self._reaped)
 
+    def _runtime_status(self, status: int) -> int:
+        """The runtime's wait status, given its process's (``wait4``): through the fork server
+        that process is its init, which wrote the runtime's (``ForkedProcess.runtime_status``)."""
+        if isinstance(self.proc, ForkedProcess):
+            return self.proc.runtime_status(status)
+        return status
+
     def _reap(self, flags: int) -> bool:
         """wait4 the runtime (it was SIGKILLed); whether it has been reaped."""
         assert self.proc is not None
@@ -1075,8 +1081,7 @@ class Environment(RuntimeAPIListener):
             return True
         if pid == 0:
             return False
-        if isinstance(self.proc, ForkedProcess):
-            status = self.proc.runtime_status(status)
+        status = self._runtime_status(status)
         self.proc.returncode = -9 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         self._note_exit_usage(usage)  # e.g. after an init error
         return True

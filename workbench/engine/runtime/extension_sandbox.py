@@ -11,7 +11,7 @@ is the engine's child (the extension's exit status is its own: a crash still fai
 
 The first extension's launcher makes the namespaces from that description (its init is PID
 1); the other extensions, once that init is there, and then the runtime join them
-(``workbench_sandbox``'s ``join`` record, ``joining`` here, ``namespaces.joining``): one pid
+(``workbench_sandbox``'s ``join`` record, ``joining`` here, ``namespaces.joined``): one pid
 namespace, mount namespace, network and IPC for all, as on Lambda, where an extension sees the
 runtime's processes and the runtime its extensions'. Where the first one's init cannot be found
 (it ended, or took over ``extensions.FIRST_NAMESPACES_S``), each gets namespaces of its own,
@@ -21,14 +21,13 @@ here ``/var/task``, as the runtime's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..config.function import FunctionConfig
 from . import namespaces
+from .extensions import Command
 from .sandboxed_launch import EXEC_START, EXEC_VAR, FIELD, OPT, TASK_ROOT
-
-Command = Callable[[Path], tuple[list[str], dict[str, str]]]
 
 
 def inside_path(fn: FunctionConfig, path: Path) -> str:
@@ -69,7 +68,4 @@ def joining(
     """``commands``, for the extensions after the first: each joins the namespaces the first
     one's launcher made (``folder``: its init's ``/proc/PID/ns``), so all of them, and then the
     runtime, share one pid namespace, as on Lambda."""
-    joined = dict(env)
-    if namespaces.SPEC_VAR in joined and namespaces.SANDBOX_ERROR_VAR not in joined:
-        joined[namespaces.SPEC_VAR] = namespaces.joining(joined[namespaces.SPEC_VAR], folder)
-    return commands(fn, joined, python=python, pycache_dir=pycache_dir)
+    return commands(fn, namespaces.joined(env, folder), python=python, pycache_dir=pycache_dir)

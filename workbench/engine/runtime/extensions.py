@@ -50,6 +50,8 @@ TELEMETRY_FLUSH_S = 0.5  # of that budget, for the telemetry buffers before SHUT
 EVENTS = ("INVOKE", "SHUTDOWN")
 FIRST_NAMESPACES_S = 2.0  # how long the others wait for the first extension's namespaces
 ShutdownReasonWire = Literal["spindown", "timeout", "failure"]
+# how an extension starts: its argv and the variables to add, given its file
+Command = Callable[[Path], tuple[list[str], dict[str, str]]]
 IDENTIFIER = "lambda-extension-identifier"
 ERROR_TYPE = "lambda-extension-function-error-type"
 
@@ -182,8 +184,8 @@ class Extensions:
         env: Mapping[str, str],
         cwd: str,
         join: list[str] | None = None,
-        command: Callable[[Path], tuple[list[str], dict[str, str]]] | None = None,
-        joining: Callable[[str], Callable[[Path], tuple[list[str], dict[str, str]]]] | None = None,
+        command: Command | None = None,
+        joining: Callable[[str], Command] | None = None,
     ) -> None:
         """Start every extension (Extension INIT); their output joins the function's log.
 
@@ -225,7 +227,7 @@ class Extensions:
         env: Mapping[str, str],
         cwd: str,
         join: list[str] | None,
-        command: Callable[[Path], tuple[list[str], dict[str, str]]] | None,
+        command: Command | None,
         output: int,
     ) -> None:
         assert self._loop is not None

@@ -169,6 +169,9 @@ class ForkServer:
         that forks it writes itself into first, so it starts in its cgroup."""
         request = {"env": env, "cwd": cwd, "namespaced": self.namespaced, "join": join or []}
         payload = json.dumps(request).encode()
+        # in namespaces its process is its init: how its runtime ends comes on this pipe
+        status_r, status_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK) if self.namespaced else (-1, -1)
+        extra = [status_w] if status_w >= 0 else []
 
         def send(fds: list[int]) -> bytes:
             with self._lock:
@@ -176,18 +179,10 @@ class ForkServer:
                     self._stop()
                     self._server = self._start()
                 try:
-                    return ask(self._server.sock, payload, fds)
+                    return ask(self._server.sock, payload, [*fds, *extra])
                 except OSError:
                     self._stop()  # a late answer would be read as the next spawn's
                     raise
-
-        status_r = status_w = -1
-        if self.namespaced:  # its init is its own process: how its runtime ends comes here
-            status_r, status_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-            inner = send
-
-            def send(fds: list[int]) -> bytes:
-                return inner([*fds, status_w])
 
         try:
             pid, stdin, stdout = hand_over(send, "the fork server could not start it")

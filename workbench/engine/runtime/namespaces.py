@@ -237,13 +237,17 @@ def network_only(net: str, net_user: str | None = None) -> str:
     return FIELD.join(_net_record(net, net_user))
 
 
-def joining(described: str, folder: str) -> str:
-    """``described`` (``spec``'s) for a process that joins the namespaces of an environment
-    already made (``folder``: its init's ``/proc/PID/ns``) instead of making its own: the
-    runtime of a function with extensions, in theirs, as on Lambda, where they share one."""
-    if RECORD in folder or FIELD in folder:
-        raise ValueError(f"a control character in {folder!r}")
-    return described + RECORD + FIELD.join(("join", folder))
+def joined(env: Mapping[str, str], folder: str) -> dict[str, str]:
+    """``env`` for a process that joins the namespaces of an environment already made
+    (``folder``: its init's ``/proc/PID/ns``) instead of making its own: the runtime of a
+    function with extensions, and every extension after the first, in the first one's, as on
+    Lambda, where they share one. Unchanged where ``env`` describes none (or why not)."""
+    out = dict(env)
+    if SPEC_VAR in out and SANDBOX_ERROR_VAR not in out:
+        if RECORD in folder or FIELD in folder:
+            raise ValueError(f"a control character in {folder!r}")
+        out[SPEC_VAR] += RECORD + FIELD.join(("join", folder))
+    return out
 
 
 def spec(

@@ -415,13 +415,15 @@ def go(bootstrap, prepared=None):
 def _wait_and_enter(bootstrap, prepared):
     """The engine's go-ahead (the limits and the cgroup are in place), then the namespaces:
     ``prepared``'s root, or the engine's description. None once in (this process is the
-    runtime, PID 2), else why not: the engine's own reason, or the step that failed."""
+    runtime), else why not: the engine's own reason, or the step that failed."""
     try:
         os.read(0, 1)
     except OSError:
         pass
     try:
-        bootstrap._die_with_engine()  # P, the engine's child (inside, PID 1's death does it)
+        # the engine's child: P (inside, PID 1's death does it); PID 1 itself or a runtime in
+        # its extensions' namespaces reads getppid() 0 and never acts on it: the watchdog does
+        bootstrap._die_with_engine()
         raw = os.environ.pop(SPEC_VAR, "")
         if SANDBOX_ERROR_VAR in os.environ:  # (the engine's own, if it could not describe it)
             join_network_only(raw)
@@ -484,9 +486,10 @@ def enter(spec):
 
 def prepare(spec):
     """The first half, which forks nothing (so it may run before the process is in its
-    cgroup: a fork server's middle process does it while the engine sets the cgroup up): the
-    user, mount, ipc and uts namespaces and the new root, not yet entered. Returns the root
-    (or, for ``join``, where the namespaces to join are) and the uid to become."""
+    cgroup: a fork server's environment does it while the engine sets its limits up): the
+    user (unless ``pid_first`` made it), mount, ipc and uts namespaces and the new root, not
+    yet entered. Returns the root (or, for ``join``, where the namespaces to join are) and the
+    uid to become."""
     if os.uname().machine not in _SYSCALLS:
         raise SandboxError(f"namespaces are not supported on {os.uname().machine}")
     if spec.get("join"):  # (opened in ``finish``: a fork server's environment closes its fds)
