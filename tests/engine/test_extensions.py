@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from workbench.engine import Engine, EngineSettings, EnvironmentEvent
 from workbench.engine.runtime.namespaces import UIDS_VAR, probe
 
-from ..helpers import add_function, cgroups_here, running, until
+from ..helpers import add_function, cgroups_here, running, tmp_of, until
 from .test_custom_runtimes import BOOTSTRAP, make_provided
 
 HANDLER = """
@@ -323,6 +324,76 @@ async def test_extensions_run_in_the_environments_namespaces_under_auto(
             assert said == "py-see SHUTDOWN spindown"
     finally:
         server.close()
+
+
+HOSTILE_BESIDE_EXTENSION = """
+import os, signal
+
+def handler(event, context):
+    tried = {}
+    for name, target in (("init", 1), ("parent", os.getppid()), ("host", event["host"])):
+        if target == 0:  # (its parent is outside its pid namespace: 0 would be its own group)
+            tried[name] = "outside"
+            continue
+        try:
+            os.kill(target, signal.SIGKILL)
+            tried[name] = "sent"
+        except OSError as e:
+            tried[name] = e.errno
+    seen = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            seen.append(open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode())
+        except OSError:
+            pass
+    pids = sorted(int(pid) for pid in os.listdir("/proc") if pid.isdigit())
+    return {"tried": tried, "seen": seen, "pids": pids}
+"""
+
+
+@pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")
+async def test_a_hostile_handler_beside_an_extension_cannot_end_the_environment_or_reach_out(
+    function_root: Path, tmp_path: Path
+) -> None:
+    """In the namespaces it shares with its extension, a handler SIGKILLs PID 1 (the init the
+    first extension's launcher made), its parent if it sees one, and a host process by its
+    host pid: the environment lives on (the next call is warm and the extension gets its
+    INVOKE), the host process too, and the handler sees only the environment's processes."""
+    settings = EngineSettings(keep_alive_s=5.0, state_dir=tmp_path / "state", isolation="auto")
+    async with Engine([function_root], settings) as engine:
+        await _hostile_beside_extension(engine)
+
+
+async def _hostile_beside_extension(engine: Engine) -> None:
+    folder = add_function(
+        engine, "hostile", HOSTILE_BESIDE_EXTENSION, environment={"EXT_LOG": "/tmp/ext.log"}
+    )
+    _executable(folder / "extensions" / "py-ext", PY_EXTENSION)
+    engine.load_functions()
+    host = subprocess.Popen(["sleep", "600"])
+    try:
+        event = json.dumps({"host": host.pid}).encode()
+        first = await engine.invoke("hostile", event)
+        assert first.record.error_type is None, first.payload
+        got = json.loads(first.payload)
+        # (PID 1 may refuse the signal, EPERM, or take it and ignore it, as a namespace's init)
+        assert got["tried"]["init"] in ("sent", 1) and got["tried"]["host"] == 3, got  # ESRCH
+        assert host.poll() is None
+        # only the environment's: the init, the extension, the handler's process
+        assert got["pids"] == [1, 2, 3], got
+        assert not any("sleep 600" in c for c in got["seen"]), got["seen"]
+        again = await engine.invoke("hostile", event)
+        assert again.record.error_type is None and not again.record.cold, again.payload
+        assert host.poll() is None
+    finally:
+        host.kill()
+        host.wait()
+    [env] = engine.environments("hostile")
+    with open(tmp_of(env) / "ext.log") as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    invokes = [e["requestId"] for e in events if e.get("eventType") == "INVOKE"]
+    assert invokes == [first.record.request_id, again.record.request_id]
+    assert env.namespaced and env.forked  # (the runtime, the engine's child, in their namespaces)
 
 
 @pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")
