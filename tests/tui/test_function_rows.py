@@ -45,3 +45,37 @@ def test_a_template_function_says_where_it_came_from_and_what_is_not_run_here(
     # a folder's function: no origin line, no marker
     assert cells(rows["plain"])[0] == "plain"
     assert "from " not in detail(rows["plain"]).plain
+
+
+def test_a_second_definition_of_a_name_is_a_row_of_its_own(tmp_path: Path) -> None:
+    # the second folder's problem is keyed by the name the first one loaded under: one row each
+    root = tmp_path / "functions"
+    for folder in ("a", "b"):
+        make_function(root, folder, HELLO)
+        (root / folder / "function.toml").write_text('name = "same"\nhandler = "app.handler"\n')
+    rows = function_rows(Engine([root], EngineSettings(state_dir=tmp_path / "state")))
+    keys = [row.key for row in rows]
+    assert len(keys) == len(set(keys)) == 2
+    loaded, duplicate = rows
+    assert (loaded.name, loaded.config is not None) == ("same", True)
+    assert duplicate.name == f"same ({root / 'b' / 'function.toml'})"
+    assert duplicate.last_status == "config error"
+    assert "duplicate function name 'same'" in detail(duplicate).plain
+
+
+async def test_the_tui_opens_on_a_root_with_a_name_defined_twice(tmp_path: Path) -> None:
+    # it crashed at mount (DataTable.DuplicateKey), as on a /tmp full of test folders
+    from textual.widgets import DataTable
+
+    from workbench.tui.app import WorkbenchApp
+
+    root = tmp_path / "functions"
+    for folder in ("a", "b"):
+        make_function(root, folder, HELLO)
+        (root / folder / "function.toml").write_text('name = "same"\nhandler = "app.handler"\n')
+    app = WorkbenchApp([root], state_dir=tmp_path / "state")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#functions-table", DataTable)
+        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert names[0] == "same" and names[1].startswith("same (") and len(names) == 2
