@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,16 @@ os.environ["WORKBENCH_CPU"] = "full"
 # environment where there are cgroups). tests/engine/test_namespaces.py and the fault matrix
 # ask for them (isolation="auto").
 os.environ.setdefault("WORKBENCH_ISOLATION", "cgroups")
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Tests run the engine on the loop the commands run it on (cli/event_loop.py): uvloop,
+    or asyncio's own with ``WORKBENCH_LOOP=asyncio``."""
+    from workbench.cli.event_loop import chosen, loop_factory
+
+    return {chosen(): loop_factory()}
 
 
 @pytest.fixture

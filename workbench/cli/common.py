@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import event_loop
+
 if TYPE_CHECKING:
     from ..engine import Engine, InvocationRecord, InvokeResult
     from ..engine.config import Discovery
@@ -137,6 +139,11 @@ def warn_if_not_served(state_dir: Path) -> None:
 
 def run_interruptible(coro: Coroutine[Any, Any, int]) -> int:
     """Run ``coro``; SIGINT or SIGTERM cancels it, so the engine shuts every environment down."""
+    try:
+        factory = event_loop.loop_factory()
+    except event_loop.LoopChoiceError as e:
+        coro.close()
+        raise BadInput(str(e)) from None
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -157,7 +164,8 @@ def run_interruptible(coro: Coroutine[Any, Any, int]) -> int:
                 return 128 + received[0]
             raise
 
-    return asyncio.run(main())
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main())
 
 
 def with_engine(args: argparse.Namespace, work: Callable[[Engine], Awaitable[int]]) -> int:

@@ -4,8 +4,10 @@ the HTTP routes beside it as ``serve`` does."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 
+from . import event_loop
 from .common import BadInput, roots_of, state_dir_of
 from .options import common_options, engine_options, served_settings
 from .start_gc import imports_done
@@ -32,6 +34,10 @@ def build_tui_parser(verbs: tuple[str, ...]) -> argparse.ArgumentParser:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     roots = roots_of(args)
+    try:
+        factory = event_loop.loop_factory()
+    except event_loop.LoopChoiceError as e:
+        raise BadInput(str(e)) from None
     from ..engine.storage import check_database
 
     # the app starts the engine inside itself, where a refusal would be a traceback
@@ -54,5 +60,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
         )
     except ThemeError as e:  # an unknown --theme, or a broken theme file
         raise BadInput(str(e)) from None
-    app.run()
+    with asyncio.Runner(loop_factory=factory) as runner:  # closes the loop afterwards
+        app.run(loop=runner.get_loop())
     return app.return_code or 0
