@@ -144,9 +144,8 @@ def function_rows(
         )
     for name, broken in engine.problems.items():
         if name in engine.functions:  # a second definition of a loaded function's name
-            rows.append(
-                FunctionRow(f"{name} ({broken.error.file})", None, broken, last_status="config error")
-            )
+            shown = f"{name} ({broken.error.file})"
+            rows.append(FunctionRow(shown, None, broken, last_status="config error"))
             continue
         rows.append(
             FunctionRow(
