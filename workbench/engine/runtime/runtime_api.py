@@ -44,6 +44,7 @@ from .response_stream import ResponseStream
 
 MAX_PAYLOAD = 6 * 1024 * 1024 + 100  # 6,291,556 bytes: AWS's emulator's MaxPayloadSize
 MAX_HEAD = 64 * 1024
+LINGER_S = 1.0  # after an error answer, how long a client's further bytes are read and dropped
 PREFIX = "/2018-06-01"
 _MODE = "lambda-runtime-function-response-mode"
 MAX_CONNECTIONS = 16
@@ -492,6 +493,7 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.connected_at = 0.0  # perf_counter at connection_made
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self.lingering = False  # answered an error; reading to the client's close (``_fail``)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -550,6 +552,8 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         return self._chunk
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.lingering:
+            return  # after an error answer: dropped until the client closes (``_fail``)
         self.buf += self._chunk[:nbytes]
         if self.debug is not None:
             self._debug_lines()
@@ -805,13 +809,25 @@ class RuntimeAPIProtocol(asyncio.BufferedProtocol):
         self.write(_not_found())
 
     def _fail(self, status: int, error_type: str, message: str) -> None:
+        """Answer, then close as HTTP servers do after an error (a lingering close): our side
+        ends after the answer, and what the client still sends is read and dropped for up to
+        ``LINGER_S``. Closed at once, a socket with unread bytes resets the connection, and the
+        reset can discard the answer before the client reads it."""
         self._stop_clocks()
         self.write(_json_response(status, error_body(error_type, message)))
         self.flush()
-        if self.transport is not None:
-            self.transport.close()
         self.buf.clear()
         self.req = None
+        transport = self.transport
+        if transport is None:
+            return
+        self.lingering = True
+        if transport.can_write_eof():
+            transport.write_eof()
+            # on the clocks' slot: cancelled with them when the client closes first
+            self._head_timer = asyncio.get_running_loop().call_later(LINGER_S, transport.close)
+        else:
+            transport.close()
 
 
 class _Request:
