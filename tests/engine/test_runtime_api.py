@@ -7,6 +7,7 @@ recording listener stands in for the execution environment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -717,9 +718,12 @@ async def dribble_until_answered(client: RawClient, data: bytes, every: float = 
     """Send ``data`` a byte per ``every`` s until the server answers; then read to the close."""
     for byte in data:
         try:
-            return await asyncio.wait_for(client.reader.read(), every) + await client.reader.read()
+            # read(n), not read(): a read to EOF cut by the timeout loses what it had read
+            first = await asyncio.wait_for(client.reader.read(65536), every)
         except TimeoutError:
             pass
+        else:
+            return first + await asyncio.wait_for(client.reader.read(-1), 30)
         try:
             await client.send(bytes([byte]))
         except ConnectionError:
@@ -910,3 +914,23 @@ async def test_out_of_descriptors_the_accept_loop_waits_and_recovers(tmp_path: P
     assert len(warnings) == 1, log
     assert warnings[0].startswith("WARNING workbench.runtime_api Runtime API 127.0.0.1:")
     assert not [line for line in log if "Traceback" in line or line.startswith("ERROR")], log
+
+
+async def test_an_error_answer_reaches_a_client_that_is_still_sending() -> None:
+    # a malformed head with 300 KB behind it: closed at once, the unread bytes made the kernel
+    # reset the connection, and the client read ECONNRESET instead of the 400
+    api = await started()
+    try:
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
+            writer.write(b"GARBAGE\r\n\r\n" + b"x" * 300_000)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            await asyncio.sleep(0.05)  # the server has answered and closed its side by now
+            answer = await asyncio.wait_for(reader.read(65536), 5)
+            assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+            assert b'"errorType":"InvalidRequest"' in answer
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # then our side's end
+            writer.close()
+    finally:
+        api.close()
