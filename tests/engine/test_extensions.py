@@ -16,7 +16,7 @@ import pytest
 from workbench.engine import Engine, EngineSettings, EnvironmentEvent
 from workbench.engine.runtime.namespaces import UIDS_VAR, probe
 
-from ..helpers import add_function, cgroups_here, running, tmp_of, until
+from ..helpers import add_function, cgroups_here, running, tmp_of, until, until_sync
 from .test_custom_runtimes import BOOTSTRAP, make_provided
 
 HANDLER = """
@@ -649,3 +649,74 @@ async def test_the_extensions_api_refuses_bad_requests_as_lambda_does(
     ]
     assert refusal("register_again") == (403, "Extension.InvalidExtensionState")
     assert refusal("init_error_no_type") == (403, "Extension.MissingHeader")
+
+
+# Registers for SHUTDOWN and takes half a second over it: the engine closes meanwhile.
+SLOW_TO_SHUT_DOWN = r"""#!/usr/bin/env python3
+import json, os, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+req = urllib.request.Request(api + "/register", method="POST",
+    data=json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+    headers={"Lambda-Extension-Name": "slow"})
+with urllib.request.urlopen(req) as r:
+    ident = r.headers["Lambda-Extension-Identifier"]
+while True:
+    req = urllib.request.Request(api + "/event/next",
+        headers={"Lambda-Extension-Identifier": ident})
+    with urllib.request.urlopen(req) as r:
+        if json.loads(r.read())["eventType"] == "SHUTDOWN":
+            break
+time.sleep(0.5)
+"""
+
+# Registers for INVOKE only: killed when the environment goes.
+SH_INVOKES_ONLY = r"""#!/bin/bash
+API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+ID=$(curl -sS -D - -o /dev/null -X POST "$API/register" -H "Lambda-Extension-Name: sh" \
+  -d '{"events":["INVOKE"]}' | tr -d '\r' | sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier: //p')
+while true; do curl -sS "$API/event/next" -H "Lambda-Extension-Identifier: $ID" > /dev/null; done
+"""
+
+
+def _from_a_pid_namespace_of_ours() -> list[str]:
+    """Our descendants, zombies included, that were in a pid namespace below ours (an
+    environment's processes: nothing else the test process starts is)."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if len(fields.get("NSpid", "").split()) > 1:
+            found.append(f"{proc.pid} {fields['Name'].strip()} {fields['State'].strip()}")
+    return found
+
+
+@pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")
+async def test_an_engine_closed_during_its_extensions_shutdown_leaves_no_process_or_zombie(
+    function_root: Path, tmp_path: Path
+) -> None:
+    # The engine closed without waiting for an environment retired a moment before, whose
+    # extensions were in their SHUTDOWN; their launchers' inits were then left as zombies of
+    # the engine (its subreaper) for good, or alive, waiting for them to be reaped.
+    settings = EngineSettings(
+        keep_alive_s=5.0,
+        reap_interval_s=0.2,
+        state_dir=tmp_path / "state",
+        isolation="auto",
+        network="host",
+    )
+    async with Engine([function_root], settings) as engine:
+        folder = add_function(engine, "exts", HANDLER)
+        _executable(folder / "extensions" / "slow", SLOW_TO_SHUT_DOWN)
+        _executable(folder / "extensions" / "sh", SH_INVOKES_ONLY)
+        engine.load_functions()
+        result = await engine.invoke("exts", b"{}")
+        assert result.record.error_type is None, "\n".join(result.record.log_lines)
+        assert len(_from_a_pid_namespace_of_ours()) >= 4  # inits, extensions, the runtime
+        engine.pool.retire_idle("exts", "idle", latest_only=False)
+    until_sync(lambda: not _from_a_pid_namespace_of_ours(), "no environment's process left",
+               timeout=10, explain=lambda: _from_a_pid_namespace_of_ours())  # fmt: skip

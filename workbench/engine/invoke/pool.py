@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sys
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,9 @@ class EnvironmentPool:
         self._idle: dict[str, list[Environment]] = {}  # most recently used last
         self._busy: dict[str, set[Environment]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # every environment made here, retired ones too: one whose extensions are still in
+        # their SHUTDOWN when the engine closes is waited for (their processes reaped)
+        self._made: weakref.WeakSet[Environment] = weakref.WeakSet()
         self.gate = StartGate(settings.start_concurrency or default_limit())
         self.scratch: EngineTmp | None = None  # this engine's folder for its TMPDIRs
         # what limits its environments (cgroups where the machine allows): known once open
@@ -259,6 +263,7 @@ class EnvironmentPool:
         if interpreter is not None:
             env.runs_as = interpreter.running  # INIT_START names what really runs
         processes.track(env)
+        self._made.add(env)
         return env
 
     def aws_variables(self, fn: FunctionConfig) -> dict[str, str]:
@@ -358,19 +363,19 @@ class EnvironmentPool:
             task.cancel()
         self.provisioned.close()
         self.snapshots.close()
-        envs = self.environments()
-        for env in envs:
+        for env in self.environments():
             env.shutdown("exit")
         self._idle.clear()
+        envs = list(self._made)  # those retired before, whose extensions may be shutting down
         if envs:
             reaped = [asyncio.ensure_future(env.wait_reaped()) for env in envs]
             await asyncio.wait(reaped, timeout=timeout)
         if self.standbys is not None:  # (before their cgroups go)
             self.standbys.close()
         processes.kill_strays()
-        processes.reap_adopted(wait_s=1.0)
-        if self.isolation is not None:
+        if self.isolation is not None:  # (its network namespaces' slirp4netns: adopted)
             self.isolation.close()
+        processes.reap_adopted(wait_s=1.0)
         if self.fork_servers is not None:
             self.fork_servers.close()
         if self.scratch is not None:

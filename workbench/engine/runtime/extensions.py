@@ -293,14 +293,21 @@ class Extensions:
             self.on_crash(ext)
 
     def kill(self) -> None:
-        """SIGKILL every extension's process group (reaped through its pidfd); no more telemetry."""
+        """SIGKILL every extension's process group (reaped through its pidfd); no more telemetry.
+
+        What each had started (its namespaces' init, which its launcher forked) dies with it
+        and is re-parented to the engine, the subreaper: adopted, so it is reaped, not left a
+        zombie (listed before any dies)."""
         self.telemetry.close()
+        started: list[int] = []
         for ext in self.members:
             if ext.proc is not None and ext.exited is None:
+                started += processes.descendants_of(ext.proc.pid)
                 try:
                     os.killpg(ext.proc.pid, signal.SIGKILL)
                 except OSError:
                     pass
+        processes.adopt(started)
 
     def pids(self) -> set[int]:
         """The live extensions' processes and their descendants (spared by the runtime's kill)."""

@@ -130,16 +130,17 @@ def reap_adopted(wait_s: float = 0.0) -> None:
     """
     deadline = time.monotonic() + wait_s
     while True:
+        last = time.monotonic() >= deadline
         for pid, tries in list(_adopted.items()):
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:  # not (yet) our child, or reaped by its own parent
                 done = 0 if psutil.pid_exists(pid) else pid
-            if done or tries <= 1:
+            if done or (last and tries <= 1):
                 del _adopted[pid]
-            else:
+            elif last:  # a try is a call (a reaper tick), not each pass of the wait below
                 _adopted[pid] = tries - 1
-        if not _adopted or time.monotonic() >= deadline:
+        if not _adopted or last:
             return
         time.sleep(0.01)
 
