@@ -10,8 +10,11 @@ appeared) restarts the notifier on the new set.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +26,32 @@ log = logging.getLogger("workbench.watcher")
 STEP_MS = 50  # the quiet window that ends a batch
 DEBOUNCE_MS = 1600  # a burst is cut into batches at most this long
 RETRY_S = 1.0  # after the notifier failed (a root vanished), try again this much later
+
+
+def rust_notify() -> type:
+    """watchfiles' Rust notifier, without the package's ``__init__``.
+
+    ``import watchfiles`` also imports its process runner and with it ``multiprocessing``:
+    ~30 ms of a start that waits for the watcher to be ready, for a class this module never uses.
+    The extension module is loaded from the package's folder on its own (its documented core,
+    ``watchfiles._rust_notify``); if that fails, the package is imported as usual.
+    """
+    name = "watchfiles._rust_notify"
+    module = sys.modules.get(name)
+    if module is None:
+        try:
+            package = importlib.util.find_spec("watchfiles")  # found, not run
+            assert package is not None and package.submodule_search_locations
+            folder = Path(next(iter(package.submodule_search_locations)))
+            path = next(folder.glob("_rust_notify*.so"))
+            spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[name] = module
+        except (ImportError, AssertionError, StopIteration, OSError):
+            module = importlib.import_module(name)
+    return module.RustNotify
 
 
 class Watcher:
@@ -71,7 +100,7 @@ class Watcher:
     # ----------------------------------------------------------------- the thread
 
     def _run(self) -> None:
-        from watchfiles._rust_notify import RustNotify
+        RustNotify = rust_notify()  # noqa: N806 - the class, under its own name
 
         force_polling = "WATCHFILES_FORCE_POLLING" in os.environ
         while not self._closing:
