@@ -859,6 +859,15 @@ class Environment(RuntimeAPIListener):
         self._resolve(Outcome("too_large", size=size))
 
     def _on_timeout(self) -> None:
+        loop = self._loop
+        if self._delivered and loop is not None and self._waiter is not None:
+            # uvloop times timers from its turn's clock, in whole ms: one can fire a little
+            # early, and a timeout must come no sooner than the function's timeout, as Duration
+            # (perf_counter) counts it
+            early = self._timeout_s - (time.perf_counter() - self._t_delivered - self._paused_s)
+            if early > 0:
+                self._timer = loop.call_later(early + 0.001, self._on_timeout)
+                return
         self._sample_peak()
         self.shutdown_reason = "timeout"
         self._kill()
