@@ -7,6 +7,7 @@ the TUI's ``RegistryView``; rendered to table cells and to the detail text below
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -142,9 +143,11 @@ def function_rows(
                 debug_api=name in engine.debugger.debug_api,
             )
         )
+    defined = collections.Counter(list(engine.functions))
     for name, broken in engine.problems.items():
-        if name in engine.functions:  # a second definition of a loaded function's name
-            shown = f"{name} ({broken.error.file})"
+        if name in engine.functions:  # another definition of a loaded function's name
+            defined[name] += 1  # "name (2)": its file is in its detail, with the error
+            shown = f"{name} ({defined[name]})"
             rows.append(FunctionRow(shown, None, broken, last_status="config error"))
             continue
         rows.append(
