@@ -730,8 +730,10 @@ def test_discover_duplicates(tmp_path: Path) -> None:
     write("b/two", 'name = "same"\n')
     found = discover([Path("b"), Path("a")])  # sorted path order decides, not root order
     assert found.functions["same"].folder == tmp_path / "a" / "one"
-    problem = found.problems["same"]
-    assert problem.folder == tmp_path / "b" / "two"
+    # keyed by name and file: the name itself is the loaded function's
+    [(key, problem)] = found.problems.items()
+    assert key == "same (b/two/function.toml)"
+    assert problem.name == "same" and problem.folder == tmp_path / "b" / "two"
     assert str(problem.error) == (
         "b/two/function.toml: duplicate function name 'same' (also defined in a/one/function.toml)"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from workbench.engine import Engine, EngineSettings
 from workbench.tui.widgets.function_rows import detail, function_rows
 
@@ -48,6 +50,8 @@ def test_a_template_function_says_where_it_came_from_and_what_is_not_run_here(
 
 
 def test_a_second_definition_of_a_name_is_a_row_of_its_own(tmp_path: Path) -> None:
+    from workbench.tui.widgets.function_rows import cells
+
     # the second folder's problem is keyed by the name the first one loaded under: one row each
     root = tmp_path / "functions"
     for folder in ("a", "b"):
@@ -58,7 +62,7 @@ def test_a_second_definition_of_a_name_is_a_row_of_its_own(tmp_path: Path) -> No
     assert len(keys) == len(set(keys)) == 2
     loaded, duplicate = rows
     assert (loaded.name, loaded.config is not None) == ("same", True)
-    assert duplicate.name == "same (2)"
+    assert duplicate.label == "same (2)" and str(cells(duplicate)[0]) == "same (2)"
     assert duplicate.last_status == "config error"
     said = detail(duplicate).plain
     assert "duplicate function name 'same'" in said and str(root / "b" / "function.toml") in said
@@ -80,3 +84,19 @@ async def test_the_tui_opens_on_a_root_with_a_name_defined_twice(tmp_path: Path)
         table = app.query_one("#functions-table", DataTable)
         names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert names == ["same", "same (2)"]
+
+
+async def test_invoking_a_second_definition_says_its_configuration_is_invalid(
+    tmp_path: Path,
+) -> None:
+    from workbench.engine import FunctionNotReady
+
+    root = tmp_path / "functions"
+    for folder in ("a", "b"):
+        make_function(root, folder, HELLO)
+        (root / folder / "function.toml").write_text('name = "same"\nhandler = "app.handler"\n')
+    async with Engine([root], EngineSettings(state_dir=tmp_path / "state")) as engine:
+        _, duplicate = function_rows(engine)
+        with pytest.raises(FunctionNotReady, match="duplicate function name 'same'"):
+            await engine.invoke(duplicate.key, b"{}")
+        assert (await engine.invoke("same", b"{}")).payload == b'"hi"'  # the first one runs

@@ -106,6 +106,12 @@ def discover(
         for broken in api_problems:
             name = broken.file.parent.name
             _add_problem(problems, ConfigProblem(name, broken.file.parent, broken))
+    # a second definition of a loaded function's name is keyed by its name and file, as a
+    # second problem of one name is: the name itself stays the loaded function's
+    problems = {
+        (f"{p.name} ({p.error.file})" if key in functions else key): p
+        for key, p in problems.items()
+    }
     return Discovery(
         dict(sorted(functions.items())),
         dict(sorted(problems.items())),

@@ -80,6 +80,7 @@ class FunctionRow:
     runs_on: str | None = None  # the declared runtime is not what runs it: the notice saying so
     cannot_start: str | None = None  # its runtime cannot start as it is (e.g. a client to vendor)
     debug_api: bool = False  # a breakpoint() reached by an API call stops (the TUI's ``b``)
+    label: str | None = None  # what the pane shows, where not the name (a second definition)
 
     @property
     def function(self) -> str:
@@ -145,11 +146,10 @@ def function_rows(
         )
     defined = collections.Counter(list(engine.functions))
     for name, broken in engine.problems.items():
-        if name in engine.functions:  # another definition of a loaded function's name
-            defined[name] += 1  # "name (2)": its file is in its detail, with the error
-            shown = f"{name} ({defined[name]})"
-            rows.append(FunctionRow(shown, None, broken, last_status="config error"))
-            continue
+        defined[broken.name] += 1
+        # another definition of a name (keyed "name (its file)"): shown "name (2)", its file
+        # in its detail with the error
+        label = f"{broken.name} ({defined[broken.name]})" if name != broken.name else None
         rows.append(
             FunctionRow(
                 name,
@@ -158,9 +158,10 @@ def function_rows(
                 last_status="config error",
                 rerun=name in rerun,
                 children=_children(engine, view, name),
+                label=label,
             )
         )
-    return sorted(rows, key=lambda r: r.name)
+    return sorted(rows, key=lambda r: (r.name.partition(" (")[0], r.label or ""))
 
 
 def _cannot_start(fn: FunctionConfig) -> str | None:
@@ -227,7 +228,7 @@ def cells(row: Row, last_child: bool = False) -> tuple[object, ...]:
     last = _status(row.last_status)
     mark = (RERUN_MARK, "bold magenta") if row.rerun else ""
     if row.config is None:
-        return (Text.assemble((row.name, "bold red"), mark), "-", "-", last)
+        return (Text.assemble((row.label or row.name, "bold red"), mark), "-", "-", last)
     fn = row.config
     warm = f"{row.warm}" + (f" ({row.busy} busy)" if row.busy else "")
     if row.debug_wait is not None:
