@@ -161,7 +161,7 @@ def function_rows(
                 label=label,
             )
         )
-    return sorted(rows, key=lambda r: (r.name.partition(" (")[0], r.label or ""))
+    return sorted(rows, key=lambda r: r.name.partition(" (")[0])  # stable: (2), (3) in order
 
 
 def _cannot_start(fn: FunctionConfig) -> str | None:
