@@ -205,7 +205,8 @@ except OSError as e:
 seen = {
     "self": __file__, "uid": os.getuid(), "user": pwd.getpwuid(os.getuid()).pw_name,
     "pid": os.getpid(), "cwd": os.getcwd(), "task_write": task,
-    "init": "workbench_sandbox" in open("/proc/1/cmdline").read(),
+    "init": any(w in open("/proc/1/cmdline").read()
+                for w in ("workbench_sandbox", "workbench_zygote")),
     "host": sorted(p for p in os.environ["HOST_PATHS"].split(":") if os.path.exists(p)),
     "pidns": os.readlink("/proc/self/ns/pid"),
 }
@@ -226,7 +227,7 @@ SH_SEEING = r"""#!/bin/bash
 set -e
 API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
 if touch /var/task/new.txt 2>/dev/null; then TASK=written; else TASK=refused; fi
-if grep -q workbench_sandbox /proc/1/cmdline; then INIT=true; else INIT=false; fi
+if grep -qE 'workbench_(sandbox|zygote)' /proc/1/cmdline; then INIT=true; else INIT=false; fi
 HOST=""
 IFS=:
 for p in $HOST_PATHS; do if [ -e "$p" ]; then HOST="$HOST $p"; fi; done
@@ -691,7 +692,8 @@ def _from_a_pid_namespace_of_ours() -> list[str]:
         except OSError:
             continue
         if len(fields.get("NSpid", "").split()) > 1:
-            found.append(f"{proc.pid} {fields['Name'].strip()} {fields['State'].strip()}")
+            said = " ".join(fields[k].strip() for k in ("Name", "State", "PPid", "NSpid"))
+            found.append(f"{proc.pid} {said}")
     return found
 
 

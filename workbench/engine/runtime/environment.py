@@ -34,8 +34,14 @@ from . import extension_sandbox, namespaces, netns, peers, processes, watchdog
 from .cgroups import EnvCgroup
 from .debug_attach import LISTENING, DebugPorts, DebugTarget, debugger_for
 from .debugger import Debugger, DebugSession
-from .extensions import Extensions, ShutdownReasonWire, extension_environment, find_extensions
-from .forkserver import ForkedProcess, ForkServers
+from .extensions import (
+    Extensions,
+    ShutdownReasonWire,
+    Spawn,
+    extension_environment,
+    find_extensions,
+)
+from .forkserver import ForkedProcess, ForkServer, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
 from .launch import LaunchError, enters_namespaces, launch
@@ -401,7 +407,12 @@ class Environment(RuntimeAPIListener):
                 joining = partial(
                     extension_sandbox.joining, self.fn, env, self.python, self.pycache_dir
                 )
-            failed = await self._start_extensions(ext_paths, ext_env, cgroup, command, joining)
+            ext_spawn = None  # (in namespaces: forked from the namespaced fork server)
+            if command is not None and self.fork_servers is not None:
+                ext_spawn = partial(_spawn_extension, self.fork_servers.get(self.python, True))
+            failed = await self._start_extensions(
+                ext_paths, ext_env, cgroup, command, joining, ext_spawn
+            )
             if failed is not None:
                 return failed
             self._join_extensions(env)
@@ -504,6 +515,7 @@ class Environment(RuntimeAPIListener):
         cgroup: EnvCgroup | None,
         command: extension_sandbox.Command | None,
         joining: Callable[[str], extension_sandbox.Command] | None = None,
+        ext_spawn: Spawn | None = None,
     ) -> Outcome | None:
         """Start the extensions (in ``cgroup``) and wait for each to register; the INIT
         failure if one did not."""
@@ -523,7 +535,7 @@ class Environment(RuntimeAPIListener):
         self.api.extensions = self.extensions
         t0 = time.perf_counter()
         join = cgroup.self_join_files() if cgroup is not None else None
-        await self.extensions.launch(env, str(self.fn.folder), join, command, joining)
+        await self.extensions.launch(env, str(self.fn.folder), join, command, joining, ext_spawn)
         failed = await self.extensions.registered(self._init_limit())
         if failed is None:
             self.extension_init_ms = (time.perf_counter() - t0) * 1000
@@ -1165,3 +1177,10 @@ class Environment(RuntimeAPIListener):
             loop.run_in_executor(None, shutil.rmtree, doomed, True)
         else:
             shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _spawn_extension(
+    server: ForkServer, env: dict[str, str], cwd: str, join: list[str] | None
+) -> ForkedProcess:
+    """An extension forked from the namespaced fork server (``Extensions.launch``)."""
+    return server.spawn(env, cwd, join=join)

@@ -42,6 +42,7 @@ from . import peers, processes, watchdog
 from .telemetry import Telemetry, parse_subscription
 
 if TYPE_CHECKING:
+    from .forkserver import ForkedProcess
     from .runtime_api import Invocation, RuntimeAPIProtocol
 
 EXTENSION_PREFIX = "/2020-01-01/extension"
@@ -52,6 +53,8 @@ FIRST_NAMESPACES_S = 2.0  # how long the others wait for the first extension's n
 ShutdownReasonWire = Literal["spindown", "timeout", "failure"]
 # how an extension starts: its argv and the variables to add, given its file
 Command = Callable[[Path], tuple[list[str], dict[str, str]]]
+# a fork server's ``spawn``: (variables, folder, cgroup files to join) -> the process
+Spawn = Callable[[dict[str, str], str, "list[str] | None"], "ForkedProcess"]
 IDENTIFIER = "lambda-extension-identifier"
 ERROR_TYPE = "lambda-extension-function-error-type"
 
@@ -132,7 +135,8 @@ class Extension:
     """One extension process and its place in the lifecycle."""
 
     path: Path
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | ForkedProcess | None = None
+    forked: bool = False  # through the fork server: its process is its namespaces' init
     pidfd: int = -1
     name: str = ""
     ident: str = ""
@@ -171,6 +175,7 @@ class Extensions:
         self._changed = asyncio.Event()  # an extension registered, asked next, or exited
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_fd = -1
+        self._forked_fds: list[int] = []  # the output pipes of extensions forked (``_fork``)
         self.post_runtime_ms = 0.0  # the last invocation's extension time after the response
         self._t_response = 0.0
         self._shutdown_reason: ShutdownReasonWire = "spindown"
@@ -186,8 +191,14 @@ class Extensions:
         join: list[str] | None = None,
         command: Command | None = None,
         joining: Callable[[str], Command] | None = None,
+        spawn: Spawn | None = None,
     ) -> None:
         """Start every extension (Extension INIT); their output joins the function's log.
+
+        ``spawn``: a fork server's, for extensions in namespaces (``command``): each is then
+        forked from it, enters them (or joins the first one's) and execs itself, where it
+        started behind a launcher's own interpreter (~20 ms, and a process outside waiting
+        for it); if the server cannot, the launcher as before.
 
         ``command``: how an extension starts, and the variables to add for that (in the
         environment's namespaces: ``extension_sandbox.commands``); else its file, as it is.
@@ -211,15 +222,75 @@ class Extensions:
         loop.add_reader(read_fd, self._read)
         try:
             first, *rest = self.members  # (there is one at least: no extension, no launch)
-            self._start(first, env, cwd, join, command, write_fd)
+            await self._start_one(first, env, cwd, join, command, write_fd, spawn)
             if rest and joining is not None:
                 folder = await self._first_namespaces()
                 if folder is not None:
                     command = joining(folder)
             for ext in rest:
-                self._start(ext, env, cwd, join, command, write_fd)
+                await self._start_one(ext, env, cwd, join, command, write_fd, spawn)
         finally:
             os.close(write_fd)
+
+    async def _start_one(
+        self,
+        ext: Extension,
+        env: Mapping[str, str],
+        cwd: str,
+        join: list[str] | None,
+        command: Command | None,
+        output: int,
+        spawn: Spawn | None,
+    ) -> None:
+        if spawn is not None and command is not None:
+            try:
+                _, extra = command(ext.path)
+            except OSError as e:
+                self.on_output(f"Extension {ext.path.name} could not start: {e}\n".encode())
+                ext.exited = 127
+                return
+            try:
+                proc = await asyncio.to_thread(spawn, {**env, **extra}, cwd, join)
+            except OSError:
+                pass  # the launcher, as without a fork server
+            else:
+                self._forked(ext, proc)
+                return
+        self._start(ext, env, cwd, join, command, output)
+
+    def _forked(self, ext: Extension, proc: ForkedProcess) -> None:
+        """``ext`` forked from the fork server: its go-ahead at once (the end of its stdin),
+        its output read from its own pipe into the same log, reaped through its pidfd."""
+        assert self._loop is not None and proc.stdout is not None
+        if proc.stdin is not None:
+            proc.stdin.close()
+            proc.stdin = None
+        fd = proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        self._forked_fds.append(fd)
+        self._loop.add_reader(fd, self._read_forked, proc, fd)
+        ext.proc, ext.forked = proc, True
+        watchdog.watch(proc.pid, f"ext-{proc.pid}")
+        ext.pidfd = os.pidfd_open(proc.pid)
+        self._loop.add_reader(ext.pidfd, self._reap, ext)
+
+    def _read_forked(self, proc: ForkedProcess, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if self._loop is not None:
+                self._loop.remove_reader(fd)
+            if proc.stdout is not None:
+                proc.stdout.close()
+                proc.stdout = None
+            self._forked_fds.remove(fd)
+            return
+        self.telemetry.extension_output(data)
+        self.on_output(data)
 
     def _start(
         self,
@@ -295,14 +366,15 @@ class Extensions:
     def kill(self) -> None:
         """SIGKILL every extension's process group (reaped through its pidfd); no more telemetry.
 
-        What each had started (its namespaces' init, which its launcher forked) dies with it
-        and is re-parented to the engine, the subreaper: adopted, so it is reaped, not left a
+        Each is adopted with what it had started (its namespaces' init, which its launcher
+        forked, re-parented to the engine, the subreaper, once the launcher dies): reaped by
+        the engine's reaper if its pidfd is not read first (an engine closing), not left a
         zombie (listed before any dies)."""
         self.telemetry.close()
         started: list[int] = []
         for ext in self.members:
             if ext.proc is not None and ext.exited is None:
-                started += processes.descendants_of(ext.proc.pid)
+                started += [ext.proc.pid, *processes.descendants_of(ext.proc.pid)]
                 try:
                     os.killpg(ext.proc.pid, signal.SIGKILL)
                 except OSError:
@@ -334,13 +406,15 @@ class Extensions:
             return None
         pid = ext.proc.pid
         try:
+            # its init forks the extension once the namespaces are built and entered
             with open(f"/proc/{pid}/task/{pid}/children") as f:
                 children = f.read().split()
             if not children:
                 return None
-            folder = f"/proc/{children[0]}/ns"
-            # (never the host's: its init is in a pid namespace its launcher is not in)
-            if os.readlink(f"{folder}/pid") == os.readlink(f"/proc/{pid}/ns/pid"):
+            # forked, its process is that init; else its launcher's child is
+            folder = f"/proc/{pid if ext.forked else children[0]}/ns"
+            # (never the host's: its init is in a pid namespace the engine is not in)
+            if os.readlink(f"{folder}/pid") == os.readlink("/proc/self/ns/pid"):
                 return None
         except OSError:
             return None
