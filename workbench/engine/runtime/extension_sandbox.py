@@ -2,12 +2,15 @@
 share the function's sandbox: ``/var/task`` read-only, the layers at ``/opt`` (so an extension
 is ``/opt/extensions/NAME``), the same private ``/tmp``, no host paths, ``sbx_user1051``.
 
-Each extension starts behind the launcher the Node, custom and AWS-client runtimes use
-(``sandboxed_launch.py``: ``workbench_sandbox.exec_runtime``), with the runtime's own
-description of the environment (``namespaces.spec``, the same ``/tmp`` folder), so what it sees
-is what the runtime sees and a file it writes in ``/tmp`` is there for the handler. The launcher
-is the engine's child (the extension's exit status is its own: a crash still fails INIT with
-``Extension.Crash``); it moves into the environment's cgroup first (``extensions._JOIN``).
+Each extension starts as the Node, custom and AWS-client runtimes do in namespaces
+(``workbench_sandbox.exec_runtime``), with the runtime's own description of the environment
+(``namespaces.spec``, the same ``/tmp`` folder), so what it sees is what the runtime sees and a
+file it writes in ``/tmp`` is there for the handler: forked from the namespaced fork server
+where there is one (``Extensions.launch``'s ``spawn``: no interpreter of its own to start, and
+the first one's process is its namespaces' init, the engine's child), else behind the launcher
+(``sandboxed_launch.py``), which is the engine's child and moves into the environment's cgroup
+first (``extensions._JOIN``). Either way the extension's exit status is its own: a crash still
+fails INIT with ``Extension.Crash``.
 
 The first extension's launcher makes the namespaces from that description (its init is PID
 1); the other extensions, once that init is there, and then the runtime join them
