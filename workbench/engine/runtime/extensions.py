@@ -219,20 +219,33 @@ class Extensions:
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(read_fd, False)
         self._read_fd = read_fd
-        loop.add_reader(read_fd, self._read)
+        loop.add_reader(read_fd, self._read, read_fd)
         try:
             first, *rest = self.members  # (there is one at least: no extension, no launch)
-            await self._start_one(first, env, cwd, join, command, write_fd, spawn)
+            await self._start(first, env, cwd, join, command, write_fd, spawn)
             if rest and joining is not None:
                 folder = await self._first_namespaces()
                 if folder is not None:
                     command = joining(folder)
             for ext in rest:
-                await self._start_one(ext, env, cwd, join, command, write_fd, spawn)
+                await self._start(ext, env, cwd, join, command, write_fd, spawn)
         finally:
             os.close(write_fd)
 
-    async def _start_one(
+    def _forked(self, ext: Extension, proc: ForkedProcess) -> None:
+        """``ext`` forked from the fork server: its go-ahead at once (the end of its stdin),
+        its output read from its own pipe into the same log, reaped through its pidfd."""
+        assert self._loop is not None and proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()  # its go-ahead
+        fd = os.dup(proc.stdout.fileno())  # ours to close at its end of file (``_read``)
+        proc.stdout.close()
+        proc.stdin = proc.stdout = None
+        os.set_blocking(fd, False)
+        self._forked_fds.append(fd)
+        self._loop.add_reader(fd, self._read, fd)
+        ext.proc, ext.forked = proc, True
+
+    async def _start(
         self,
         ext: Extension,
         env: Mapping[str, str],
@@ -242,81 +255,31 @@ class Extensions:
         output: int,
         spawn: Spawn | None,
     ) -> None:
-        if spawn is not None and command is not None:
-            try:
-                _, extra = command(ext.path)
-            except OSError as e:
-                self.on_output(f"Extension {ext.path.name} could not start: {e}\n".encode())
-                ext.exited = 127
-                return
-            try:
-                proc = await asyncio.to_thread(spawn, {**env, **extra}, cwd, join)
-            except OSError:
-                pass  # the launcher, as without a fork server
-            else:
-                self._forked(ext, proc)
-                return
-        self._start(ext, env, cwd, join, command, output)
-
-    def _forked(self, ext: Extension, proc: ForkedProcess) -> None:
-        """``ext`` forked from the fork server: its go-ahead at once (the end of its stdin),
-        its output read from its own pipe into the same log, reaped through its pidfd."""
-        assert self._loop is not None and proc.stdout is not None
-        if proc.stdin is not None:
-            proc.stdin.close()
-            proc.stdin = None
-        fd = proc.stdout.fileno()
-        os.set_blocking(fd, False)
-        self._forked_fds.append(fd)
-        self._loop.add_reader(fd, self._read_forked, proc, fd)
-        ext.proc, ext.forked = proc, True
-        watchdog.watch(proc.pid, f"ext-{proc.pid}")
-        ext.pidfd = os.pidfd_open(proc.pid)
-        self._loop.add_reader(ext.pidfd, self._reap, ext)
-
-    def _read_forked(self, proc: ForkedProcess, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            if self._loop is not None:
-                self._loop.remove_reader(fd)
-            if proc.stdout is not None:
-                proc.stdout.close()
-                proc.stdout = None
-            self._forked_fds.remove(fd)
-            return
-        self.telemetry.extension_output(data)
-        self.on_output(data)
-
-    def _start(
-        self,
-        ext: Extension,
-        env: Mapping[str, str],
-        cwd: str,
-        join: list[str] | None,
-        command: Command | None,
-        output: int,
-    ) -> None:
         assert self._loop is not None
         try:
             argv, extra = command(ext.path) if command else ([str(ext.path)], {})
-            ext.proc = subprocess.Popen(
-                _argv(argv, join),
-                env={**env, **extra},
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-                start_new_session=True,  # its own group: killed as one (``kill``)
-            )
+            if spawn is not None and command is not None:
+                try:
+                    forked = await asyncio.to_thread(spawn, {**env, **extra}, cwd, join)
+                except OSError:
+                    pass  # behind the launcher, as without a fork server
+                else:
+                    self._forked(ext, forked)
+            if not ext.forked:
+                ext.proc = subprocess.Popen(
+                    _argv(argv, join),
+                    env={**env, **extra},
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=output,
+                    start_new_session=True,  # its own group: killed as one (``kill``)
+                )
         except OSError as e:
             self.on_output(f"Extension {ext.path.name} could not start: {e}\n".encode())
             ext.exited = 127
             return
+        assert ext.proc is not None
         watchdog.watch(ext.proc.pid, f"ext-{ext.proc.pid}")
         ext.pidfd = os.pidfd_open(ext.proc.pid)
         self._loop.add_reader(ext.pidfd, self._reap, ext)
@@ -332,18 +295,22 @@ class Extensions:
             await asyncio.sleep(0.002)
         return None
 
-    def _read(self) -> None:
+    def _read(self, fd: int) -> None:
+        """Output of the extensions: the pipe the launched ones share, or a forked one's."""
         try:
-            data = os.read(self._read_fd, 65536)
+            data = os.read(fd, 65536)
         except BlockingIOError:
             return
         except OSError:
             data = b""
         if not data:
             if self._loop is not None:
-                self._loop.remove_reader(self._read_fd)
-            os.close(self._read_fd)
-            self._read_fd = -1
+                self._loop.remove_reader(fd)
+            os.close(fd)
+            if fd == self._read_fd:
+                self._read_fd = -1
+            else:
+                self._forked_fds.remove(fd)
             return
         self.telemetry.extension_output(data)
         self.on_output(data)
