@@ -135,7 +135,8 @@ def _verb(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if _verb(argv) in (None, "serve") and not {"-h", "--help"} & set(argv):
-        preload()  # the TUI and serve run the Lambda API: aiohttp beside the engine's imports
+        if _verb(argv) == "serve":  # (the TUI imports it after its first frame: app.py)
+            preload()  # serve runs the Lambda API: aiohttp beside the engine's imports
         pause_gc()  # until their imports are done (start_gc)
     if _verb(argv) in VERBS or (_verb(argv) is None and {"-h", "--help"} & set(argv)):
         parser = build_parser()

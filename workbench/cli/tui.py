@@ -6,11 +6,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+from typing import TYPE_CHECKING
 
 from . import event_loop
 from .common import BadInput, roots_of, state_dir_of
 from .options import common_options, engine_options, served_settings
 from .start_gc import imports_done
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..tui.app import Served
 
 
 def build_tui_parser(verbs: tuple[str, ...]) -> argparse.ArgumentParser:
@@ -42,8 +47,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
     # the app starts the engine inside itself, where a refusal would be a traceback
     check_database(state_dir_of(args, roots) / "workbench.db")
-    from ..api import start_api
-    from ..api.http_trigger import start_http
     from ..tui.app import WorkbenchApp
     from ..tui.themes import ThemeError
 
@@ -53,9 +56,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
             roots,
             settings=served_settings(args, state_dir_of(args, roots)),
             theme=args.theme,
-            serve=functools.partial(start_api, host=args.host, port=args.port),
+            serve=functools.partial(_start_api, host=args.host, port=args.port),
             serve_address=f"{args.host}:{args.port}",
-            serve_http=functools.partial(start_http, host=args.host, port=args.http_port),
+            serve_http=functools.partial(_start_http, host=args.host, port=args.http_port),
             serve_http_address=f"{args.host}:{args.http_port}",
         )
     except ThemeError as e:  # an unknown --theme, or a broken theme file
@@ -63,3 +66,17 @@ def cmd_tui(args: argparse.Namespace) -> int:
     with asyncio.Runner(loop_factory=factory) as runner:  # closes the loop afterwards
         app.run(loop=runner.get_loop())
     return app.return_code or 0
+
+
+# The APIs' servers, imported when the app starts serving (after its first frame): aiohttp's
+# import is not on the way to it.
+async def _start_api(engine: Engine, *, host: str, port: int) -> Served:
+    from ..api import start_api
+
+    return await start_api(engine, host=host, port=port)
+
+
+async def _start_http(engine: Engine, *, host: str, port: int) -> Served:
+    from ..api.http_trigger import start_http
+
+    return await start_http(engine, host=host, port=port)

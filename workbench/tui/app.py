@@ -167,10 +167,18 @@ class WorkbenchApp(App[int]):
     async def on_mount(self) -> None:
         await self.engine.start()
         self.pdb.attach()  # breakpoint() stops, in the debugger pane
-        await self._start_api()
-        await self._start_http()
         self.bridge.start()
         self.main.show_history()
+        # the APIs once the first frame is up: importing their server (aiohttp, ~150 ms of the
+        # start) is not what the first look at the functions should wait for
+        self.call_after_refresh(self._begin_serving)
+
+    def _begin_serving(self) -> None:
+        self.run_worker(self._serve_apis(), name="serve", group="serve")
+
+    async def _serve_apis(self) -> None:
+        await self._start_api()
+        await self._start_http()
 
     async def _start_api(self) -> None:
         """Serve the Lambda API beside the TUI; a taken port is a warning, not a failure."""
