@@ -175,7 +175,7 @@ class Extensions:
         self._changed = asyncio.Event()  # an extension registered, asked next, or exited
         self._loop: asyncio.AbstractEventLoop | None = None
         self._read_fd = -1
-        self._forked_fds: list[int] = []  # the output pipes of extensions forked (``_fork``)
+        self._forked_fds: list[int] = []  # the output pipes of extensions forked (``_forked``)
         self.post_runtime_ms = 0.0  # the last invocation's extension time after the response
         self._t_response = 0.0
         self._shutdown_reason: ShutdownReasonWire = "spindown"
