@@ -243,3 +243,77 @@ def test_lambdas_json_records_are_always_printed_too() -> None:
     printed = log_text(record(lines, cold=True)).split("\n")
     assert printed[0] == init and start in printed and printed[-2:] == [done, report]
     assert any(SKIPPED.fullmatch(x) for x in printed)
+
+
+def test_serve_keeps_answering_while_nobody_reads_its_output(tmp_path: Path) -> None:
+    # a terminal paused with ctrl+s, a pipe nobody drains: serve's log writes block, and they
+    # stopped the engine with them once the pipe's 64 KiB were full (every invocation hung)
+    root = tmp_path / "functions"
+    make_function(root, "hello", "def handler(event, context):\n    return 'hi'\n")
+    silent = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        + ["--http-port", "0", "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert silent.stdout is not None
+        head = b""
+        while b"Lambda API on " not in head:
+            chunk = silent.stdout.read1(65536)  # its banner; then nothing is read for a while
+            assert chunk, head.decode()
+            head += chunk
+        port = re.search(rb"Lambda API on http://127\.0\.0\.1:(\d+)", head)
+        assert port is not None
+        invoke = f"http://127.0.0.1:{int(port[1])}/2015-03-31/functions/hello/invocations"
+        for _ in range(1500):  # ~400 bytes of log each: 600 KB, ten pipes' worth
+            with urllib.request.urlopen(urllib.request.Request(invoke, b"{}"), timeout=10) as r:
+                assert r.read() == b'"hi"'
+        # read again at last: every line that waited is there, nothing was dropped
+        silent.send_signal(signal.SIGINT)
+        rest, _ = silent.communicate(timeout=60)
+        out = head + rest
+        assert out.count(b"START RequestId: ") == 1500, out[-2000:].decode()
+        assert out.count(b"REPORT RequestId: ") == 1500
+        assert b"log lines not printed here" not in out
+    finally:
+        if silent.poll() is None:
+            silent.kill()
+            silent.wait()
+
+
+async def test_lines_past_the_limit_while_the_output_is_stalled_are_counted_then_said() -> None:
+    import asyncio
+    import os
+
+    from workbench.cli.log_writer import LogWriter
+
+    read_fd, write_fd = os.pipe()
+    out = os.fdopen(write_fd, "w")
+    log = LogWriter(out, max_pending=100_000)
+    line = "x" * 99  # 100 bytes with its newline
+    for i in range(3_000):  # 300 KB: the pipe takes 64 KiB, then 100 KB wait, the rest drop
+        log.line(f"{i:04d}{line[4:]}")
+        if i % 100 == 0:
+            await asyncio.sleep(0.01)  # the writer thread fills the pipe meanwhile
+    await asyncio.sleep(0.2)
+    with os.fdopen(read_fd, "rb") as reader:
+        os.set_blocking(read_fd, False)
+        got = b""
+        for _ in range(200):  # read until the writer has said what it dropped
+            try:
+                got += reader.read() or b""
+            except BlockingIOError:
+                pass
+            if b"log lines not printed here" in got:
+                break
+            await asyncio.sleep(0.02)
+        log.close()
+        out.close()
+    text = got.decode()
+    lines = text.splitlines()
+    [note] = [x for x in lines if "log lines not printed here" in x]
+    written = [x for x in lines if x is not note]
+    dropped = int(note.split()[1].replace(",", ""))
+    assert dropped > 0 and len(written) + dropped == 3_000
+    assert [int(x[:4]) for x in written] == list(range(len(written)))  # in order, the first ones

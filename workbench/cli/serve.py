@@ -11,13 +11,12 @@ a reload changes them.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .common import BadInput, roots_of, run_interruptible, state_dir_of
+from .log_writer import LogWriter
 from .options import engine_options, served_settings
 from .start_gc import imports_done
 
@@ -33,45 +32,6 @@ class ServeError(Exception):
 def _routes(http: HttpTriggerServer) -> list[str]:
     lines = http.routes.lines() + http.url_lines()
     return [f"  {line}" for line in lines] or ['  (none yet: add [[triggers]] type = "http")']
-
-
-class LogWriter:
-    """serve's log lines, written together at most every ``FLUSH_S``.
-
-    A line per invocation written on its own was a write(2) per invocation (8 % of the engine's
-    loop at 2,800 invocations/s); a terminal still sees each line within a few milliseconds.
-    """
-
-    FLUSH_S = 0.005
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._pending: list[str] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._failed: OSError | None = None  # raised by the next line, as a print would
-
-    def line(self, text: str) -> None:
-        if self._failed is not None:
-            raise self._failed
-        self._pending.append(text)
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.FLUSH_S, self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        try:
-            self.flush()
-        except OSError as e:  # a closed pipe: serve ends on its next line, as it did on a print
-            self._failed = e
-
-    def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._pending:
-            self._pending.append("")
-            text, self._pending = "\n".join(self._pending), []
-            self._out.write(text)
-            self._out.flush()
 
 
 def _describe(event: FunctionReloaded) -> str:
@@ -180,8 +140,7 @@ async def serve(
                     log.line(text)
         finally:
             if log is not None:
-                with contextlib.suppress(OSError):  # what is left, unless nobody reads it
-                    log.flush()
+                log.close()  # what is left, unless its output does not move
             subscription.close()
             await http.close()
             await server.close()
