@@ -806,3 +806,16 @@ def test_discover_orders_by_name() -> None:
     write("root/b", 'name = "alpha"\n')
     write("root/c", 'name = "mid"\n')
     assert list(discover([Path("root")]).functions) == ["alpha", "mid", "zeta"]
+
+
+def test_a_problem_with_an_invalid_name_is_named_by_its_folder_shown_safely(
+    tmp_path: Path,
+) -> None:
+    # an invalid `name` was the problem's name as written, a terminal's control sequence
+    # included, printed as it was by `workbench list` and serve
+    write("root/titled", 'name = "x\\u001b]0;pwned\\u0007"\nhandler = "app.handler"\n')
+    write("root/be\x1b[2Jll", 'name = "no spaces allowed"\n')
+    found = discover([Path("root")])
+    assert set(found.problems) == {"titled", "be\\x1b[2Jll"}
+    said = str(found.problems["titled"].error)
+    assert "must be 1 to 64 letters" in said and "\x1b" not in said  # the value is escaped

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .api_functions import ApiFunctions
-from .function import CONFIG_FILENAME, ConfigError, FunctionConfig, load_function
+from .function import CONFIG_FILENAME, NAME_RE, ConfigError, FunctionConfig, load_function
 from .source_filter import BUCKETS_DIR
 from .templates import QueueResource, TemplateOptions, load_all
 
@@ -175,13 +175,17 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def _problem_name(folder: Path) -> str:
-    """The name the function would have had: its `name` key if readable, else its folder's."""
+    """The name the function would have had: its `name` key if readable and a valid name, else
+    its folder's, with any character a terminal would act on shown escaped (a name is printed
+    by `list` and serve: a control sequence in a config must not reach the terminal as one)."""
     try:
         data = tomllib.loads((folder / CONFIG_FILENAME).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         data = {}
     name = data.get("name")
-    return name if isinstance(name, str) and name else folder.resolve().name
+    if isinstance(name, str) and NAME_RE.fullmatch(name):
+        return name
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in folder.resolve().name)
 
 
 def _add_problem(problems: dict[str, ConfigProblem], problem: ConfigProblem) -> None:
