@@ -41,7 +41,7 @@ from .extensions import (
     extension_environment,
     find_extensions,
 )
-from .forkserver import ForkedProcess, ForkServer, ForkServers
+from .forkserver import ForkedProcess, ForkServers
 from .freezing import Freezer
 from .isolation import Isolation
 from .launch import LaunchError, enters_namespaces, launch
@@ -409,7 +409,7 @@ class Environment(RuntimeAPIListener):
                 )
             ext_spawn = None  # (in namespaces: forked from the namespaced fork server)
             if command is not None and self.fork_servers is not None:
-                ext_spawn = partial(_spawn_extension, self.fork_servers.get(self.python, True))
+                ext_spawn = self.fork_servers.get(self.python, True).spawn
             failed = await self._start_extensions(
                 ext_paths, ext_env, cgroup, command, joining, ext_spawn
             )
@@ -1177,10 +1177,3 @@ class Environment(RuntimeAPIListener):
             loop.run_in_executor(None, shutil.rmtree, doomed, True)
         else:
             shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _spawn_extension(
-    server: ForkServer, env: dict[str, str], cwd: str, join: list[str] | None
-) -> ForkedProcess:
-    """An extension forked from the namespaced fork server (``Extensions.launch``)."""
-    return server.spawn(env, cwd, join=join)

@@ -12,8 +12,8 @@ the first one's process is its namespaces' init, the engine's child), else behin
 first (``extensions._JOIN``). Either way the extension's exit status is its own: a crash still
 fails INIT with ``Extension.Crash``.
 
-The first extension's launcher makes the namespaces from that description (its init is PID
-1); the other extensions, once that init is there, and then the runtime join them
+The first extension makes the namespaces from that description (their init is PID 1); the
+other extensions, once that init is there, and then the runtime join them
 (``workbench_sandbox``'s ``join`` record, ``joining`` here, ``namespaces.joined``): one pid
 namespace, mount namespace, network and IPC for all, as on Lambda, where an extension sees the
 runtime's processes and the runtime its extensions'. Where the first one's init cannot be found
@@ -69,6 +69,6 @@ def joining(
     folder: str,
 ) -> Command:
     """``commands``, for the extensions after the first: each joins the namespaces the first
-    one's launcher made (``folder``: its init's ``/proc/PID/ns``), so all of them, and then the
+    one made (``folder``: its init's ``/proc/PID/ns``), so all of them, and then the
     runtime, share one pid namespace, as on Lambda."""
     return commands(fn, namespaces.joined(env, folder), python=python, pycache_dir=pycache_dir)

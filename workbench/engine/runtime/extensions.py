@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..config.function import FunctionConfig
 from ..model.records import runtime_version, runtime_version_arn
@@ -53,8 +53,17 @@ FIRST_NAMESPACES_S = 2.0  # how long the others wait for the first extension's n
 ShutdownReasonWire = Literal["spindown", "timeout", "failure"]
 # how an extension starts: its argv and the variables to add, given its file
 Command = Callable[[Path], tuple[list[str], dict[str, str]]]
-# a fork server's ``spawn``: (variables, folder, cgroup files to join) -> the process
-Spawn = Callable[[dict[str, str], str, "list[str] | None"], "ForkedProcess"]
+
+
+class Spawn(Protocol):
+    """A fork server's ``spawn`` (``ForkServer.spawn``): variables, folder, the cgroup files
+    the process joins first -> the process."""
+
+    def __call__(
+        self, env: dict[str, str], cwd: str, *, join: list[str] | None = None
+    ) -> ForkedProcess: ...
+
+
 IDENTIFIER = "lambda-extension-identifier"
 ERROR_TYPE = "lambda-extension-function-error-type"
 
@@ -260,7 +269,7 @@ class Extensions:
             argv, extra = command(ext.path) if command else ([str(ext.path)], {})
             if spawn is not None and command is not None:
                 try:
-                    forked = await asyncio.to_thread(spawn, {**env, **extra}, cwd, join)
+                    forked = await asyncio.to_thread(spawn, {**env, **extra}, cwd, join=join)
                 except OSError:
                     pass  # behind the launcher, as without a fork server
                 else:
@@ -285,7 +294,7 @@ class Extensions:
         self._loop.add_reader(ext.pidfd, self._reap, ext)
 
     async def _first_namespaces(self, timeout_s: float = FIRST_NAMESPACES_S) -> str | None:
-        """The first extension's namespaces once its init is there (its launcher forks it
+        """The first extension's namespaces once they are made (its init forks the extension
         after making them), or None: it ended, or took longer than ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and self.members[0].exited is None:
@@ -338,15 +347,14 @@ class Extensions:
         the engine's reaper if its pidfd is not read first (an engine closing), not left a
         zombie (listed before any dies)."""
         self.telemetry.close()
-        started: list[int] = []
+        started = self.pids()
         for ext in self.members:
             if ext.proc is not None and ext.exited is None:
-                started += [ext.proc.pid, *processes.descendants_of(ext.proc.pid)]
                 try:
                     os.killpg(ext.proc.pid, signal.SIGKILL)
                 except OSError:
                     pass
-        processes.adopt(started)
+        processes.adopt(list(started))
 
     def pids(self) -> set[int]:
         """The live extensions' processes and their descendants (spared by the runtime's kill)."""
@@ -358,16 +366,13 @@ class Extensions:
 
     def holds(self, inode: int) -> bool:
         """Is the socket ``inode`` one of the extensions' (or their children's)?"""
-        pids: list[int] = []
-        for ext in self.members:
-            if ext.proc is not None and ext.exited is None:
-                pids += [ext.proc.pid, *processes.descendants_of(ext.proc.pid)]
+        pids = list(self.pids())
         return bool(pids) and peers.holder_of(pids, inode) is not None
 
     def namespaces_folder(self) -> str | None:
-        """``/proc/PID/ns`` of the first extension's init (PID 1 of the namespaces its
-        launcher made: ``extension_sandbox.py``), which the others and the runtime join; None
-        if it is not running (or runs without namespaces)."""
+        """``/proc/PID/ns`` of the first extension's init (PID 1 of the namespaces it made:
+        ``extension_sandbox.py``), which the others and the runtime join; None if it is not
+        running (or runs without namespaces)."""
         ext = self.members[0] if self.members else None
         if ext is None or ext.proc is None or ext.exited is not None:
             return None

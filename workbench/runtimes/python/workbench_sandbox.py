@@ -29,7 +29,7 @@ how the runtime ended to the engine's status pipe (``STATUS_FD``) before it ends
 runtime's exit code (PID 1 cannot be killed by the runtime's signal): two processes per
 environment, not three.
 
-With a ``join`` record (a function with extensions: the first extension's launcher made the
+With a ``join`` record (a function with extensions: the first extension made the
 environment's namespaces), nothing is built: P joins that environment's network, user, cgroup,
 ipc, uts, mount and pid namespaces and forks the runtime into them, under the init already
 there (which reaps its orphans), and waits for it as above; through a fork server, the middle
@@ -531,7 +531,7 @@ def pid_first(raw):
     user namespaces and a new pid namespace, so the environment's process is itself PID 1 of
     it, its init, the engine's child (when the middle ends), and no process waits outside for
     it to end (``finish``). With ``join`` (the runtime of a function with extensions), the
-    namespaces the first extension's launcher made instead: the environment's process is then
+    namespaces the first extension made instead: the environment's process is then
     the runtime itself, in them, the engine's child (the kernel hands an orphan to the nearest
     subreaper of its parent's), its own orphans the init's there. Raises ``SandboxError``."""
     global joined_ahead
