@@ -62,13 +62,13 @@ def discover(
 
     functions: dict[str, FunctionConfig] = {}
     defined_in: dict[str, Path] = {}
-    problems: dict[str, ConfigProblem] = {}
+    problems: list[ConfigProblem] = []
     for folder in find_function_folders(paths):
         config_file = folder / CONFIG_FILENAME
         try:
             config = load_function(folder, account_limit=account_limit)
         except ConfigError as error:
-            _add_problem(problems, ConfigProblem(_problem_name(folder), folder.resolve(), error))
+            problems.append(ConfigProblem(_problem_name(folder), folder.resolve(), error))
             continue
         if config.name in functions:
             message = (
@@ -76,7 +76,7 @@ def discover(
                 f"(also defined in {defined_in[config.name]})"
             )
             duplicate = ConfigError(config_file, None, None, None, message)
-            _add_problem(problems, ConfigProblem(config.name, config.folder, duplicate))
+            problems.append(ConfigProblem(config.name, config.folder, duplicate))
             continue
         functions[config.name] = config
         defined_in[config.name] = config_file
@@ -85,12 +85,12 @@ def discover(
         if fn.name in functions:
             message = f"duplicate function name {fn.name!r} (also defined in {defined_in[fn.name]})"
             duplicate = ConfigError(fn.config_file, None, fn.resource, None, message)
-            _add_problem(problems, ConfigProblem(fn.name, fn.config_file, duplicate))
+            problems.append(ConfigProblem(fn.name, fn.config_file, duplicate))
             continue
         functions[fn.name] = fn
         defined_in[fn.name] = fn.config_file
     for problem in loaded.problems:
-        _add_problem(problems, ConfigProblem(problem.name, problem.where, problem.error))
+        problems.append(ConfigProblem(problem.name, problem.where, problem.error))
     if api is not None:
         api_functions, api_problems = api.load(account_limit)
         for fn in api_functions:
@@ -99,22 +99,16 @@ def discover(
                     f"duplicate function name {fn.name!r} (also defined in {defined_in[fn.name]})"
                 )
                 duplicate = ConfigError(fn.config_file, None, None, None, message)
-                _add_problem(problems, ConfigProblem(fn.name, fn.config_file, duplicate))
+                problems.append(ConfigProblem(fn.name, fn.config_file, duplicate))
                 continue
             functions[fn.name] = fn
             defined_in[fn.name] = fn.config_file
         for broken in api_problems:
             name = broken.file.parent.name
-            _add_problem(problems, ConfigProblem(name, broken.file.parent, broken))
-    # a second definition of a loaded function's name is keyed by its name and file, as a
-    # second problem of one name is: the name itself stays the loaded function's
-    problems = {
-        (f"{p.name} ({p.error.file})" if key in functions else key): p
-        for key, p in problems.items()
-    }
+            problems.append(ConfigProblem(name, broken.file.parent, broken))
     return Discovery(
         dict(sorted(functions.items())),
-        dict(sorted(problems.items())),
+        dict(sorted(_keyed(problems, functions).items())),
         loaded.queues,
         frozenset(loaded.topics),
         frozenset(loaded.buckets),
@@ -188,9 +182,15 @@ def _problem_name(folder: Path) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in folder.resolve().name)
 
 
-def _add_problem(problems: dict[str, ConfigProblem], problem: ConfigProblem) -> None:
-    """Key by name; a second problem with the same name is keyed by name and config file."""
-    key = problem.name
-    if key in problems:
-        key = f"{problem.name} ({problem.error.file})"
-    problems[key] = problem
+def _keyed(
+    problems: list[ConfigProblem], functions: dict[str, FunctionConfig]
+) -> dict[str, ConfigProblem]:
+    """Each problem by its name; where that name is a loaded function's or an earlier
+    problem's (a second definition), by its name and config file."""
+    keyed: dict[str, ConfigProblem] = {}
+    for problem in problems:
+        key = problem.name
+        if key in functions or key in keyed:
+            key = f"{problem.name} ({problem.error.file})"
+        keyed[key] = problem
+    return keyed

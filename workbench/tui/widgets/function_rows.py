@@ -161,7 +161,8 @@ def function_rows(
                 label=label,
             )
         )
-    return sorted(rows, key=lambda r: r.name.partition(" (")[0])  # stable: (2), (3) in order
+    # by the function's name (a problem's key may add its file): stable, so (2), (3) in order
+    return sorted(rows, key=lambda r: r.problem.name if r.problem is not None else r.name)
 
 
 def _cannot_start(fn: FunctionConfig) -> str | None:
