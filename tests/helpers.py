@@ -267,3 +267,10 @@ def tmp_of(env: Any) -> Path:
         if (root.st_dev, root.st_ino) != (host.st_dev, host.st_ino):
             return Path(f"/proc/{proc.pid}/root/tmp")
     raise AssertionError(f"no process of environment {env.id} is in its own root")
+
+
+def ids_inside(pid: int) -> list[int]:
+    """Its pid in each pid namespace it is in, outermost first (``NSpid``)."""
+    with open(f"/proc/{pid}/status") as f:
+        line = next(line for line in f if line.startswith("NSpid:"))
+    return [int(x) for x in line.split()[1:]]

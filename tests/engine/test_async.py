@@ -504,7 +504,7 @@ def test_the_functions_with_an_event_due_are_found_by_the_queue(tmp_path: Path) 
     """What the dispatcher asks each turn: every function with a queued event due by now, not
     one whose events are all later or already running; found by index (a DISTINCT over every
     due row took ~1 ms a turn with 5,000 queued)."""
-    from workbench.engine.storage.async_queue import AsyncQueue
+    from workbench.engine.storage.async_queue import _DUE_FUNCTIONS, AsyncQueue
 
     queue = AsyncQueue(tmp_path / "workbench.db", "test:1")
     try:
@@ -525,14 +525,8 @@ def test_the_functions_with_an_event_due_are_found_by_the_queue(tmp_path: Path) 
             queue.claim("c-both", 10, now)
         assert queue.due_functions(now) == []
         plan = " ".join(
-            str(row) for row in queue._conn.execute("EXPLAIN QUERY PLAN " + _due_sql(), (now,))
+            str(row) for row in queue._conn.execute("EXPLAIN QUERY PLAN " + _DUE_FUNCTIONS, (now,))
         )
         assert "ix_async_events_status_function_due" in plan and "TEMP B-TREE" not in plan, plan
     finally:
         queue.close()
-
-
-def _due_sql() -> str:
-    from workbench.engine.storage import async_queue
-
-    return async_queue._DUE_FUNCTIONS

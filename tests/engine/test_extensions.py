@@ -16,7 +16,15 @@ import pytest
 from workbench.engine import Engine, EngineSettings, EnvironmentEvent
 from workbench.engine.runtime.namespaces import UIDS_VAR, probe
 
-from ..helpers import add_function, cgroups_here, running, tmp_of, until, until_sync
+from ..helpers import (
+    add_function,
+    cgroups_here,
+    ids_inside,
+    running,
+    tmp_of,
+    until,
+    until_sync,
+)
 from .test_custom_runtimes import BOOTSTRAP, make_provided
 
 HANDLER = """
@@ -316,9 +324,8 @@ async def test_extensions_run_in_the_environments_namespaces_under_auto(
             assert out["pid"] < 100, out
             # through the fork server, the engine's child is the runtime itself, in them
             [env] = engine.environments("seeing")
-            with open(f"/proc/{env.pid}/status") as f:
-                nspid = next(line for line in f if line.startswith("NSpid:")).split()
-            assert env.forked and int(nspid[-1]) == out["pid"], (nspid, out["pid"])
+            nspid = ids_inside(env.pid)
+            assert env.forked and nspid[-1] == out["pid"], (nspid, out["pid"])
             assert not (folder / "new.txt").exists()
             engine.pool.retire_idle("seeing", "idle", latest_only=False)
             said = await asyncio.wait_for(reports.get(), timeout=30)
@@ -357,44 +364,41 @@ async def test_a_hostile_handler_beside_an_extension_cannot_end_the_environment_
     function_root: Path, tmp_path: Path
 ) -> None:
     """In the namespaces it shares with its extension, a handler SIGKILLs PID 1 (the init the
-    first extension's launcher made), its parent if it sees one, and a host process by its
+    first extension made), its parent if it sees one, and a host process by its
     host pid: the environment lives on (the next call is warm and the extension gets its
     INVOKE), the host process too, and the handler sees only the environment's processes."""
     settings = EngineSettings(keep_alive_s=5.0, state_dir=tmp_path / "state", isolation="auto")
     async with Engine([function_root], settings) as engine:
-        await _hostile_beside_extension(engine)
-
-
-async def _hostile_beside_extension(engine: Engine) -> None:
-    folder = add_function(
-        engine, "hostile", HOSTILE_BESIDE_EXTENSION, environment={"EXT_LOG": "/tmp/ext.log"}
-    )
-    _executable(folder / "extensions" / "py-ext", PY_EXTENSION)
-    engine.load_functions()
-    host = subprocess.Popen(["sleep", "600"])
-    try:
-        event = json.dumps({"host": host.pid}).encode()
-        first = await engine.invoke("hostile", event)
-        assert first.record.error_type is None, first.payload
-        got = json.loads(first.payload)
-        # (PID 1 may refuse the signal, EPERM, or take it and ignore it, as a namespace's init)
-        assert got["tried"]["init"] in ("sent", 1) and got["tried"]["host"] == 3, got  # ESRCH
-        assert host.poll() is None
-        # only the environment's: the init, the extension, the handler's process
-        assert got["pids"] == [1, 2, 3], got
-        assert not any("sleep 600" in c for c in got["seen"]), got["seen"]
-        again = await engine.invoke("hostile", event)
-        assert again.record.error_type is None and not again.record.cold, again.payload
-        assert host.poll() is None
-    finally:
-        host.kill()
-        host.wait()
-    [env] = engine.environments("hostile")
-    with open(tmp_of(env) / "ext.log") as f:
-        events = [json.loads(line) for line in f if line.strip()]
-    invokes = [e["requestId"] for e in events if e.get("eventType") == "INVOKE"]
-    assert invokes == [first.record.request_id, again.record.request_id]
-    assert env.namespaced and env.forked  # (the runtime, the engine's child, in their namespaces)
+        folder = add_function(
+            engine, "hostile", HOSTILE_BESIDE_EXTENSION, environment={"EXT_LOG": "/tmp/ext.log"}
+        )
+        _executable(folder / "extensions" / "py-ext", PY_EXTENSION)
+        engine.load_functions()
+        host = subprocess.Popen(["sleep", "600"])
+        try:
+            event = json.dumps({"host": host.pid}).encode()
+            first = await engine.invoke("hostile", event)
+            assert first.record.error_type is None, first.payload
+            got = json.loads(first.payload)
+            # (PID 1 may refuse the signal, EPERM, or take it and ignore it, as a namespace's init)
+            assert got["tried"]["init"] in ("sent", 1) and got["tried"]["host"] == 3, got  # ESRCH
+            assert host.poll() is None
+            # only the environment's: the init, the extension, the handler's process
+            assert got["pids"] == [1, 2, 3], got
+            assert not any("sleep 600" in c for c in got["seen"]), got["seen"]
+            again = await engine.invoke("hostile", event)
+            assert again.record.error_type is None and not again.record.cold, again.payload
+            assert host.poll() is None
+        finally:
+            host.kill()
+            host.wait()
+        [env] = engine.environments("hostile")
+        with open(tmp_of(env) / "ext.log") as f:
+            events = [json.loads(line) for line in f if line.strip()]
+        invokes = [e["requestId"] for e in events if e.get("eventType") == "INVOKE"]
+        assert invokes == [first.record.request_id, again.record.request_id]
+        # (the runtime, the engine's child, in their namespaces)
+        assert env.namespaced and env.forked
 
 
 @pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import add_function, body, make_layer, tmp_of, until
+from tests.helpers import add_function, body, ids_inside, make_layer, tmp_of, until
 from workbench.engine import Engine, EngineSettings, early_start
 from workbench.engine.runtime import namespaces
 from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
@@ -344,7 +344,7 @@ async def test_a_daemon_dies_with_its_environment(sandboxed: Engine) -> None:
     assert len(inside) >= 3  # init, the runtime, the daemon
     # (through the fork server, the engine's child is that init itself: no process outside
     # waits for it)
-    assert env.pid in inside and _ids_inside(env.pid)[-1] == 1
+    assert env.pid in inside and ids_inside(env.pid)[-1] == 1
     env.shutdown("exit")
     await until(lambda: not any(_alive(pid) for pid in inside))
 
@@ -377,13 +377,6 @@ def _namespace_members(pid: int) -> list[int]:
     from workbench.engine.runtime.processes import descendants_of
 
     return [pid, *descendants_of(pid)]
-
-
-def _ids_inside(pid: int) -> list[int]:
-    """Its pid in each pid namespace it is in, outermost first (``NSpid``)."""
-    with open(f"/proc/{pid}/status") as f:
-        line = next(line for line in f if line.startswith("NSpid:"))
-    return [int(x) for x in line.split()[1:]]
 
 
 def _alive(pid: int) -> bool:
