@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -36,11 +38,6 @@ os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 1
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def make(root: Path, name: str, reserved: int) -> None:

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+from figures import pct
 
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
@@ -62,11 +63,6 @@ def handler(event, context):
     time.sleep(event["sleep"])
     return {"ok": True}
 """
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
 def raise_nofile() -> None:

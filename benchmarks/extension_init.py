@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import row
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -45,17 +47,6 @@ while True:
     if json.load(urllib.request.urlopen(req)).get("eventType") == "SHUTDOWN":
         break
 """
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def row(name: str, xs: list[float], base: float | None = None) -> str:
-    p50, p99 = statistics.median(xs), pct(xs, 99)
-    ratio = f"{p50 / base:6.2f}x" if base else "       "
-    return f"  {name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {ratio}   (n={len(xs)})"
 
 
 async def cold_starts(root: Path, state: Path, n: int) -> tuple[list[float], list[float]]:
@@ -122,10 +113,10 @@ def main() -> None:
     extensions_module.Extensions.launch = original  # type: ignore[method-assign]
     b = statistics.median(base)
     print("one Python extension, namespaces (ratio: against `python3 -c pass`)")
-    print(row("baseline: python3 -c pass", base, b))
+    print(row("baseline: python3 -c pass", base, b, width=44))
     for way in ways:
-        print(row(f"Extension INIT, {way}", ext[way], b))
-        print(row(f"cold start (to the first response), {way}", cold[way], b))
+        print(row(f"Extension INIT, {way}", ext[way], b, width=44))
+        print(row(f"cold start (to the first response), {way}", cold[way], b, width=44))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import row
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -40,18 +42,6 @@ from workbench.engine import Engine, EngineSettings  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
 TARGET_P50_MS = 0.5
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def row(name: str, xs: list[float], base: float) -> str:
-    p50, p99 = statistics.median(xs), pct(xs, 99)
-    return (
-        f"  {name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {p50 / base:6.2f}x   (n={len(xs)})"
-    )
 
 
 def start_serve(root: Path, state: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -186,9 +176,9 @@ def main() -> None:
     base = statistics.median(engine_ms)
     print(f"workbench HTTP invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
     print("warm invoke, no-op handler (ratio: against the engine API in this process)")
-    print(row("baseline: await engine.invoke (no HTTP)", engine_ms, base))
-    print(row("raw HTTP, keep-alive, via workbench serve", raw_ms, base))
-    print(row("boto3 client.invoke, via workbench serve", boto_ms, base))
+    print(row("baseline: await engine.invoke (no HTTP)", engine_ms, base, width=44))
+    print(row("raw HTTP, keep-alive, via workbench serve", raw_ms, base, width=44))
+    print(row("boto3 client.invoke, via workbench serve", boto_ms, base, width=44))
     raw50 = statistics.median(raw_ms)
     verdict = "met" if raw50 <= TARGET_P50_MS else "MISSED"
     print(f"target: raw HTTP p50 {raw50:.3f} ms <= {TARGET_P50_MS} ms: {verdict}")

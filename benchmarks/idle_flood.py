@@ -26,15 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 30.0
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def start_serve(

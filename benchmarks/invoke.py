@@ -57,6 +57,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import row
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -85,11 +87,6 @@ ECHO_CHILD = (
     "for line in r:\n"
     "    w.write(json.dumps(json.loads(line)).encode() + b'\\n'); w.flush()\n"
 )
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 class PipeChild:
@@ -186,12 +183,6 @@ async def engine_runs(
     return pipe, warm, bare, cold
 
 
-def row(name: str, xs: list[float], base: float | None = None) -> str:
-    p50, p99 = statistics.median(xs), pct(xs, 99)
-    ratio = f"{p50 / base:6.2f}x" if base else "       "
-    return f"  {name:<52} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {ratio}   (n={len(xs)})"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--warm", type=int, default=2000)
@@ -276,13 +267,13 @@ def main() -> None:
     pipe50, bare50 = statistics.median(pipe), statistics.median(bare)
     print(f"workbench invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
     print("warm invoke (ratio: against the pipe round trip)")
-    print(row("baseline: JSON round trip over a pipe", pipe, pipe50))
+    print(row("baseline: JSON round trip over a pipe", pipe, pipe50, width=52))
     for key, (*_, name) in configs.items():
-        print(row(f"warm, {name}", runs[key][1], pipe50))
+        print(row(f"warm, {name}", runs[key][1], pipe50, width=52))
     print("cold start (ratio: against `python -c pass`)")
-    print(row("baseline: python -c pass", bare, bare50))
+    print(row("baseline: python -c pass", bare, bare50, width=52))
     for key, (*_, name) in configs.items():
-        print(row(f"cold, {name}", runs[key][3], bare50))
+        print(row(f"cold, {name}", runs[key][3], bare50, width=52))
     if "ext" in runs and "ext-auto" in runs:
         before, after = (statistics.median(runs[k][3]) for k in ("ext", "ext-auto"))
         print(

@@ -34,6 +34,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -68,11 +70,6 @@ exports.handler = (event, context, callback) => {
   callback(null, null);
 };
 """
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def function(root: Path, name: str, config: dict[str, object], files: dict[str, str]) -> None:

@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -48,11 +50,6 @@ from workbench.tui.log_order import DESCENDING_FIRST, SortOrder  # noqa: E402
 from workbench.tui.widgets.invocation_log import InvocationLog  # noqa: E402
 
 TARGET_MEAN_MS = 50.0
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def made_up(i: int) -> InvocationRecord:

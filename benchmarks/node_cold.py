@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import row
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -39,17 +41,6 @@ from workbench.engine import Engine, EngineSettings  # noqa: E402
 from workbench.engine.runtime.namespaces import probe  # noqa: E402
 
 NOOP = "exports.handler = async () => null;\n"
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def row(name: str, xs: list[float], base: float | None = None) -> str:
-    p50, p99 = statistics.median(xs), pct(xs, 99)
-    ratio = f"{p50 / base:6.2f}x" if base else "       "
-    return f"  {name:<40} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {ratio}   (n={len(xs)})"
 
 
 def node_starts(node: str, n: int) -> list[float]:
@@ -116,10 +107,10 @@ async def run(args: argparse.Namespace, node: str) -> None:
     base = statistics.median(bare)
     print(f"Node cold start benchmark — {node} ({subprocess.check_output([node, '--version'])!r})")
     print("cold start, new environment to first response (ratio: against `node -e 0`)")
-    print(row("baseline: node -e 0", bare, base))
+    print(row("baseline: node -e 0", bare, base, width=40))
     for (iso, standby), xs in samples.items():
         how = "standby" if standby else "namespaces, forked launcher" if iso == "auto" else "exec"
-        print(row(f"cold, {iso}, {how}", xs, base))
+        print(row(f"cold, {iso}, {how}", xs, base, width=40))
     for iso in ("cgroups", "rlimits"):
         execd, stood = (
             statistics.median(samples[(iso, False)]),

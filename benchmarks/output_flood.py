@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import psutil
+from figures import pct
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,11 +69,6 @@ def handler(event, context):
     sys.stdout.buffer.flush()
     return 0
 """
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 class Ticker:

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import row
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -50,17 +52,6 @@ async def pause() -> None:
     """Between saves: long enough that two never share a batch, and a random part, so saves
     fall at any point of the watchers' 50 ms polling step rather than at one fixed phase."""
     await asyncio.sleep(GAP_S + random.uniform(0, STEP_MS / 1000))
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
-def row(name: str, xs: list[float], base: float | None = None) -> str:
-    p50, p99 = statistics.median(xs), pct(xs, 99)
-    ratio = f"{p50 / base:6.2f}x" if base else "       "
-    return f"  {name:<58} p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   {ratio}   (n={len(xs)})"
 
 
 def function(root: Path, name: str) -> Path:
@@ -189,11 +180,15 @@ def main() -> None:
     base = statistics.median(out["watchfiles"])
     print(f"workbench reload benchmark — {sys.executable} ({sys.version.split()[0]})")
     print(f"from a write of app.py (quiet window {STEP_MS} ms; ratio: against watchfiles alone)")
-    print(row("baseline: watchfiles awatch yields the change", out["watchfiles"], base))
-    print(row("engine: reload applied (FunctionReloaded)", out["reloaded"], base))
-    print(row("engine: first invocation running the new code returns", out["served"], base))
-    print(row("engine, prewarm: warm environment of the new code ready", out["ready"], base))
-    print(row("engine, prewarm: the first invocation after it (its duration)", out["warm"]))
+    for name, key in (
+        ("baseline: watchfiles awatch yields the change", "watchfiles"),
+        ("engine: reload applied (FunctionReloaded)", "reloaded"),
+        ("engine: first invocation running the new code returns", "served"),
+        ("engine, prewarm: warm environment of the new code ready", "ready"),
+        ("engine, prewarm: the first invocation after it (its duration)", "warm"),
+    ):
+        ratio_to = base if key != "warm" else None  # (a duration, not a wait: no ratio)
+        print(row(name, out[key], ratio_to, width=58, digits=2))
     served = statistics.median(out["served"])
     verdict = "met" if served <= 150 else "MISSED"
     print(f"target: write -> new code p50 {served:.1f} ms <= 150 ms: {verdict}")

@@ -32,13 +32,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKBENCH = str(Path(sys.executable).with_name("workbench"))
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
 def bare(code: str) -> float:

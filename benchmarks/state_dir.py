@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -40,11 +42,6 @@ from workbench.engine.runtime.tmp_dirs import EngineTmp  # noqa: E402
 from workbench.engine.runtime.watchdog import Watchdog  # noqa: E402
 from workbench.engine.storage.database import Database  # noqa: E402
 from workbench.engine.storage.db import connect  # noqa: E402
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def timed(run, n: int) -> list[float]:  # type: ignore[no-untyped-def]

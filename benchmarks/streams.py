@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -30,11 +32,6 @@ from workbench.engine import Engine, EngineSettings  # noqa: E402
 from workbench.engine.sources.stream_pollers import StreamPollers  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 async def caught_up(engine: Engine, last_id: int) -> None:

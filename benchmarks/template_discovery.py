@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -64,11 +66,6 @@ FUNCTION = """\
         Work: {{Type: SQS, Properties: {{Queue: !GetAtt Jobs{i}.Arn, BatchSize: 5}}}}
         Nightly: {{Type: Schedule, Properties: {{Schedule: rate(1 day)}}}}
 """
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def folders(root: Path, n: int) -> None:

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 4000
 FLOOR = r"""
@@ -51,11 +53,6 @@ async def main():
     await server.serve_forever()
 asyncio.run(main())
 """
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] if xs else float("nan")
 
 
 async def _connection(port: int, path: str, until: float, lat: list[float]) -> int:

@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import pct
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
@@ -55,11 +57,6 @@ NOOP = "def handler(event, context):\n    return None\n"
 TARGET_RATE = 500
 TARGET_P99_MS = 100.0
 SAMPLE_TIMEOUT_S = 5.0
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def write_functions(root: Path) -> None:
