@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import importlib
 from typing import TYPE_CHECKING
 
 from . import event_loop
@@ -68,15 +69,15 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-# The APIs' servers, imported when the app starts serving (after its first frame): aiohttp's
-# import is not on the way to it.
+# The APIs' servers, imported when the app starts serving (after its first frame), in a thread:
+# aiohttp's import (~150 ms) is neither on the way to that frame nor on the loop after it.
 async def _start_api(engine: Engine, *, host: str, port: int) -> Served:
-    from ..api import start_api
-
-    return await start_api(engine, host=host, port=port)
+    api = await asyncio.to_thread(importlib.import_module, "workbench.api")
+    served: Served = await api.start_api(engine, host=host, port=port)
+    return served
 
 
 async def _start_http(engine: Engine, *, host: str, port: int) -> Served:
-    from ..api.http_trigger import start_http
-
-    return await start_http(engine, host=host, port=port)
+    http = await asyncio.to_thread(importlib.import_module, "workbench.api.http_trigger")
+    served: Served = await http.start_http(engine, host=host, port=port)
+    return served
