@@ -138,25 +138,53 @@ def test_a_watchdog_that_died_is_started_again_and_told_everything(
     until(lambda: gone(first.pid) and gone(second.pid), "both environments")
 
 
-def test_with_no_environment_left_the_watchdog_exits_and_the_next_one_starts_another(
-    dog: Watchdog,
+def test_with_no_environment_left_the_watchdog_exits_after_its_linger_and_another_starts_later(
     spawned: list[subprocess.Popen[str]],
 ) -> None:
-    first = environment_process("1" * 32)
-    spawned.append(first)
-    dog.watch(first.pid, "1" * 32)
-    assert dog.proc is not None
-    watchdog = dog.proc
-    first.kill()  # as the engine kills a retired environment, then forgets it
-    first.wait()
-    dog.forget(first.pid)
-    assert watchdog.wait(timeout=DEADLINE_S) == 0  # nothing lingers while nothing runs
-    second = environment_process("2" * 32)
-    spawned.append(second)
-    dog.watch(second.pid, "2" * 32)
-    assert dog.proc is not None and dog.proc is not watchdog and dog.proc.poll() is None
-    dog.close()
+    dog = Watchdog(linger_s=0.3)
+    try:
+        first = environment_process("1" * 32)
+        spawned.append(first)
+        dog.watch(first.pid, "1" * 32)
+        assert dog.proc is not None
+        watchdog = dog.proc
+        first.kill()  # as the engine kills a retired environment, then forgets it
+        first.wait()
+        dog.forget(first.pid)
+        until(lambda: dog.proc is None, "the watchdog let go of")  # nothing lingers for long
+        assert watchdog.wait(timeout=DEADLINE_S) == 0  # it exits (reaped by the engine)
+        second = environment_process("2" * 32)
+        spawned.append(second)
+        dog.watch(second.pid, "2" * 32)
+        assert dog.proc is not None and dog.proc is not watchdog and dog.proc.poll() is None
+    finally:
+        dog.close()
     until(lambda: gone(second.pid), "the second environment")
+
+
+def test_an_environment_started_while_the_watchdog_lingers_is_watched_by_the_same_one(
+    spawned: list[subprocess.Popen[str]],
+) -> None:
+    dog = Watchdog(linger_s=0.5)
+    try:
+        first = environment_process("1" * 32)
+        spawned.append(first)
+        dog.watch(first.pid, "1" * 32)
+        watchdog = dog.proc
+        assert watchdog is not None
+        first.kill()
+        first.wait()
+        dog.forget(first.pid)
+        second = environment_process("2" * 32)  # before the linger ends: no new interpreter
+        spawned.append(second)
+        dog.watch(second.pid, "2" * 32)
+        assert dog.proc is watchdog
+        time.sleep(1.0)  # past the linger: it still watches the second
+        assert dog.proc is watchdog and watchdog.poll() is None
+    finally:
+        dog.close()  # as the engine's death: the second dies with it
+    until(lambda: gone(second.pid), "the second environment")
+    assert watchdog.poll() == 0
 
 
 # --------------------------------------------------------------------------- the Python runtime

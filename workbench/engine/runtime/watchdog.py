@@ -2,10 +2,10 @@
 
 An engine that exits kills its environments itself; one killed with ``kill -9`` cannot, and its
 busy runtimes (and whatever their handlers started) would run on under PID 1. So an engine
-process runs one small watchdog while it has environments (standard library only, ``python -I
--S``, in its own session so a terminal's Ctrl-C or a kill of the engine's process group does not
-reach it) and tells it, over a pipe, each environment's process group and marker as it starts
-and ends:
+process runs one small watchdog while it has environments, and ``LINGER_S`` after the last
+(standard library only, ``python -I -S``, in its own session so a terminal's Ctrl-C or a kill of
+the engine's process group does not reach it) and tells it, over a pipe, each environment's
+process group and marker as it starts and ends:
 
     + <pgid> <env id>      an environment started (its runtime leads process group <pgid>)
     - <pgid>               it ended (its group was killed by the engine)
@@ -94,20 +94,30 @@ for _ in range(5):  # a process forking while we kill: look again until none is 
 """
 
 
+# How long a watchdog with nothing to watch is kept for the next environment. Starting one is
+# an interpreter's start (~20 ms of CPU beside the cold start that needs it, and its fork and
+# exec on the event loop): a function edited and invoked again, its only environment retired
+# each time, paid it at every cold start (~6 ms of a 9.6 ms fork-server cold start here).
+LINGER_S = 600.0
+
+
 class Watchdog:
     """One watchdog process and the pipe to it. ``watch``/``forget`` never block."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(self, python: str = sys.executable, *, linger_s: float = LINGER_S) -> None:
         self.python = python
+        self.linger_s = linger_s
         self.proc: subprocess.Popen[bytes] | None = None
         self._fd = -1
         self._pending = b""
         self._groups: dict[int, str] = {}  # told to the watchdog (re-told if it is restarted)
         self._lock = threading.Lock()
+        self._idle_timer: threading.Timer | None = None
 
     def watch(self, pgid: int, marker: str) -> None:
         """An environment started: its runtime leads process group ``pgid``."""
         with self._lock:
+            self._cancel_idle_timer()
             self._groups[pgid] = marker
             self._send(f"+ {pgid} {marker}\n".encode())
 
@@ -115,19 +125,43 @@ class Watchdog:
         """The environment's group was killed: the watchdog must not kill a reuse of it.
 
         With no environment left, the watchdog is let go (end of file: it exits, finding nothing
-        to kill); the next environment starts another. No process lingers while none runs.
+        to kill) once ``linger_s`` pass with none; an environment started before then is told to
+        the same one. No process lingers long while none runs.
         """
         with self._lock:
-            if self._groups.pop(pgid, None) is None:
-                return
-            if self._groups:
-                self._send(f"- {pgid}\n".encode())
-            else:
-                self._close_pipe()
+            if self._groups.pop(pgid, None) is None or self._fd < 0:
+                return  # (with no watchdog running, nothing to tell)
+            self._send(f"- {pgid}\n".encode())
+            if not self._groups:
+                self._cancel_idle_timer()
+                self._idle_timer = threading.Timer(self.linger_s, self._let_go_if_idle)
+                self._idle_timer.daemon = True
+                self._idle_timer.name = "workbench-watchdog-idle"
+                self._idle_timer.start()
+
+    def _let_go_if_idle(self) -> None:
+        with self._lock:
+            if self._groups or threading.current_thread() is not self._idle_timer:
+                return  # an environment started meanwhile, or this timer was cancelled
+            self._idle_timer = None
+            self._close_pipe()
+            proc, self.proc = self.proc, None
+        if proc is not None:  # it exits on end of file: reaped here, no zombie left
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
 
     def close(self) -> None:
         """End the watchdog as the engine's death would: it kills what is still watched."""
         with self._lock:
+            self._cancel_idle_timer()
             self._groups.clear()
             self._close_pipe()
             proc, self.proc = self.proc, None
@@ -201,6 +235,7 @@ class Watchdog:
         self._groups = {}
         self._pending = b""
         self._lock = threading.Lock()
+        self._idle_timer = None  # (its thread is not in the child)
 
 
 _default = Watchdog()
