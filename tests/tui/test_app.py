@@ -6,6 +6,7 @@ Real runtimes in real processes, as a person would use them; waits poll the app'
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -59,17 +60,30 @@ def text_of(app: WorkbenchApp, selector: str) -> str:
 
 
 def runtimes() -> list[psutil.Process]:
-    """The runtime processes this test process started, still alive (not the fork server's
-    own process, which stays for the engine's life)."""
+    """The environments' processes this test process started, still alive: those with a
+    function's variables (not the fork server, which stays for the engine's life and whose
+    command line its forked runtimes share, nor the watchdog, which stays a while after the
+    last environment: ``watchdog.LINGER_S``)."""
     alive = []
     for p in psutil.Process().children(recursive=True):
         try:
-            if p.status() != psutil.STATUS_ZOMBIE and "workbench_zygote" not in " ".join(
-                p.cmdline()
-            ):
+            if p.status() != psutil.STATUS_ZOMBIE and "AWS_LAMBDA_FUNCTION_NAME" in p.environ():
                 alive.append(p)
         except psutil.NoSuchProcess:
             pass
+    return alive
+
+
+def helpers() -> list[psutil.Process]:
+    """The engine's own helper processes still alive: its fork servers and its watchdog."""
+    alive = []
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(p.cmdline())
+            if p.status() != psutil.STATUS_ZOMBIE and (
+                "workbench_zygote.serve" in command or "workbench-watchdog" in command
+            ):
+                alive.append(p)
     return alive
 
 
@@ -146,7 +160,7 @@ async def test_escape_cancels_a_long_invocation_and_leaves_no_process(app: Workb
         [env] = app.engine.function_state("sleeper").busy
         await wait_until(pilot, lambda: env.state == "busy")  # the handler is sleeping
         procs = runtimes()
-        assert procs, "the runtime should be running"
+        assert env.pid in [p.pid for p in procs], "the runtime should be running"
         assert "invoking" in text_of(app, "#response-status")
         assert app.query_one("#response").has_class("running")
         # the UI is not blocked while it runs: the cursor still moves
@@ -322,6 +336,7 @@ async def test_ctrl_q_quits_and_leaves_no_process(app: WorkbenchApp) -> None:
     until_sync(lambda: not runtimes(), "the runtimes to exit", step=0.05, explain=still_running)
     for p in procs:
         assert not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+    until_sync(lambda: not helpers(), "the fork server and the watchdog to exit", step=0.05)
 
 
 async def test_the_header_shows_the_workbench_icon(app: WorkbenchApp) -> None:
