@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
+import engine_loop  # noqa: E402  (after the path to workbench is set)
+
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return None\n"
@@ -121,7 +123,7 @@ async def run(events: int, rounds: int) -> None:
             f"   (n={len(xs)})"
         )
 
-    print(f"workbench async benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench async benchmark — {engine_loop.describe()}")
     print(f"{events} events per concurrency, in {rounds} rounds; ratio: against the sync warm p50")
     print(row("baseline: engine.invoke, warm, no-op (sync)", sync))
     print(row("invoke_event (accept + committed INSERT)", enqueue))
@@ -139,7 +141,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    asyncio.run(run(args.events, args.rounds))
+    engine_loop.run(run(args.events, args.rounds))
 
 
 if __name__ == "__main__":

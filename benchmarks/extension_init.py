@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
+import engine_loop  # noqa: E402  (after the path to workbench is set)
+
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 from workbench.engine.runtime import extensions as extensions_module  # noqa: E402
 from workbench.engine.runtime.namespaces import probe  # noqa: E402
@@ -107,7 +109,7 @@ def main() -> None:
                 extensions_module.Extensions.launch = launch  # type: ignore[method-assign]
             else:
                 extensions_module.Extensions.launch = original  # type: ignore[method-assign]
-            e, c = asyncio.run(cold_starts(tmp / "root", tmp / f"state-{way}-{r}", args.cold))
+            e, c = engine_loop.run(cold_starts(tmp / "root", tmp / f"state-{way}-{r}", args.cold))
             ext[way] += e
             cold[way] += c
     extensions_module.Extensions.launch = original  # type: ignore[method-assign]

@@ -18,7 +18,6 @@ Target (issue #5): raw HTTP p50 <= 0.5 ms.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import socket
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
 import boto3  # noqa: E402
+import engine_loop  # noqa: E402  (after the path to workbench is set)
 from botocore.config import Config  # noqa: E402
 
 from workbench.engine import Engine, EngineSettings  # noqa: E402
@@ -143,7 +143,7 @@ def main() -> None:
     (root / "noop" / "app.py").write_text(NOOP)
 
     proc, port = start_serve(root, work / "serve-state")
-    loop = asyncio.new_event_loop()
+    loop = engine_loop.new_loop()
     engine = Engine([root], EngineSettings(state_dir=work / "engine-state", keep_alive_s=3600))
     try:
         loop.run_until_complete(engine.start())
@@ -174,7 +174,7 @@ def main() -> None:
         proc.wait(30)
 
     base = statistics.median(engine_ms)
-    print(f"workbench HTTP invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench HTTP invoke benchmark — {engine_loop.describe()}")
     print("warm invoke, no-op handler (ratio: against the engine API in this process)")
     print(row("baseline: await engine.invoke (no HTTP)", engine_ms, base, width=44))
     print(row("raw HTTP, keep-alive, via workbench serve", raw_ms, base, width=44))

@@ -48,7 +48,6 @@ start through the fork server (issue #17).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -63,6 +62,8 @@ from figures import row
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
+
+import engine_loop  # noqa: E402  (after the path to workbench is set)
 
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 
@@ -163,9 +164,9 @@ async def engine_runs(
         await engine.invoke(fn, b"{}", qualifier=qualifier)  # cold, then warm
         for _ in range(200):
             await engine.invoke(fn, b"{}", qualifier=qualifier)
-        for _ in range(rounds):
-            pipe += pipe_child.round_trips(warm_n // rounds)
-            for _ in range(warm_n // rounds):
+        for _ in range(rounds):  # (at least one sample a round: --warm 5 splits into 0s)
+            pipe += pipe_child.round_trips(max(1, warm_n // rounds))
+            for _ in range(max(1, warm_n // rounds)):
                 t = time.perf_counter()
                 await engine.invoke(fn, b"{}", qualifier=qualifier)
                 warm.append((time.perf_counter() - t) * 1000)
@@ -250,7 +251,7 @@ def main() -> None:
                     os.environ[key] = value
                 else:
                     os.environ.pop(key, None)
-            got = asyncio.run(
+            got = engine_loop.run(
                 engine_runs(
                     root,
                     args.warm // 2,
@@ -267,7 +268,7 @@ def main() -> None:
     pipe = [x for samples in runs.values() for x in samples[0]]
     bare = [x for samples in runs.values() for x in samples[2]]
     pipe50, bare50 = statistics.median(pipe), statistics.median(bare)
-    print(f"workbench invoke benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench invoke benchmark — {engine_loop.describe()}")
     print("warm invoke (ratio: against the pipe round trip)")
     print(row("baseline: JSON round trip over a pipe", pipe, pipe50, width=52))
     for key, (*_, name) in configs.items():

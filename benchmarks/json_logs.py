@@ -11,7 +11,6 @@ median and p99 of each, and JSON's as a ratio of Text's measured in the same run
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import tempfile
@@ -19,6 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import engine_loop  # noqa: E402  (after the path to workbench is set)
 
 from tests.helpers import make_function  # noqa: E402
 from workbench.engine import Engine, EngineSettings  # noqa: E402
@@ -71,7 +72,7 @@ def main() -> None:
     ap.add_argument("--cold", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
-    out = asyncio.run(run(args.warm, args.cold, args.rounds))
+    out = engine_loop.run(run(args.warm, args.cold, args.rounds))
     for i, phase in enumerate(("warm", "cold")):
         base = statistics.median(out["Text"][i])
         for fmt in FORMATS:

@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
+import engine_loop  # noqa: E402  (after the path to workbench is set)
+
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 
 BOOTSTRAP = r"""#!/bin/bash
@@ -162,9 +164,9 @@ def main() -> None:
     node, bash = shutil.which("node") is not None, shutil.which("curl") is not None
     root = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     write_functions(root, node, bash)
-    out = asyncio.run(run(root, args.timeouts, args.warm, node, bash))
+    out = engine_loop.run(run(root, args.timeouts, args.warm, node, bash))
 
-    print(f"workbench limits benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench limits benchmark — {engine_loop.describe()}")
     base = statistics.median(out["sleep"])
     print("a 1 s timeout: the timed-out record's Duration (ratio: against asyncio.sleep(1.0))")
     print(row("baseline: asyncio.sleep(1.0)", out["sleep"], base))

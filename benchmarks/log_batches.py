@@ -27,7 +27,6 @@ in a mean < 50 ms, half the 0.1 s between batches.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
+import engine_loop  # noqa: E402  (after the path to workbench is set)
 from textual.widgets import DataTable  # noqa: E402
 
 from workbench.engine import InvocationRecord, InvokeEnd  # noqa: E402
@@ -136,11 +136,11 @@ def main() -> None:
     (root / "echo" / "function.toml").write_text('handler = "app.handler"\n')
     (root / "echo" / "app.py").write_text("def handler(event, context):\n    return event\n")
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
-    out = asyncio.run(
+    out = engine_loop.run(
         run(args.batches, args.size, args.rounds, root, state, args.sort, args.paused)
     )
     base = statistics.median(out["table"])
-    print(f"workbench log batch benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench log batch benchmark — {engine_loop.describe()}")
     print(
         f"{args.batches} batches of {args.size} records, {args.rounds} rounds; per batch; the log"
         f" sorted by {args.sort}{', paused' if args.paused else ''}"

@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
+import engine_loop  # noqa: E402  (after the path to workbench is set)
+
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 from workbench.engine.runtime.namespaces import probe  # noqa: E402
 
@@ -130,7 +132,7 @@ def main() -> None:
     node = shutil.which("node")
     if node is None:
         sys.exit("needs Node.js (`node` on the PATH)")
-    asyncio.run(run(args, node))
+    engine_loop.run(run(args, node))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ baseline's is ~144 bytes per call.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
+
+import engine_loop  # noqa: E402  (after the path to workbench is set)
 
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 from workbench.runtimes.python.bootstrap import TRACE_IN_PLACE_AFTER  # noqa: E402
@@ -116,7 +117,7 @@ async def main_async(calls: int, baseline_calls: int, samples: int) -> None:
         (root / name / "app.py").write_text(code)
     state = Path(tempfile.mkdtemp(prefix="wb-bench-state-"))
     settings = EngineSettings(state_dir=state, keep_alive_s=3600)
-    print(f"workbench runtime memory benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench runtime memory benchmark — {engine_loop.describe()}")
     async with Engine([root], settings) as engine:
         t = time.perf_counter()
         first, points = await run(engine, "setenv", baseline_calls, samples)
@@ -142,7 +143,7 @@ def main() -> None:
     ap.add_argument("--baseline-calls", type=int, default=20_000)
     ap.add_argument("--samples", type=int, default=20)
     args = ap.parse_args()
-    asyncio.run(main_async(args.calls, args.baseline_calls, args.samples))
+    engine_loop.run(main_async(args.calls, args.baseline_calls, args.samples))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
 
+import engine_loop  # noqa: E402  (after the path to workbench is set)
+
 from workbench.api import start_api  # noqa: E402
 from workbench.engine import Engine, EngineSettings, invoke_stream  # noqa: E402
 
@@ -148,7 +150,7 @@ async def run(rounds: int, n: int, work_ms: int) -> None:
         m, p99 = statistics.median(xs), pct(xs, 99)
         return f"  {name:<52} p50 {m:8.3f} ms   p99 {p99:8.3f} ms   {m / p50:6.2f}x   (n={len(xs)})"
 
-    print(f"workbench response streaming benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench response streaming benchmark — {engine_loop.describe()}")
     print(f"handler works {work_ms} ms between its chunks; ratio: against the baseline's p50")
     print(row("baseline: engine.invoke, warm, small payload", base))
     print(row("streamed: first chunk (invoke_stream)", first))
@@ -168,7 +170,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--work-ms", type=int, default=20)
     args = ap.parse_args()
-    asyncio.run(run(args.rounds, args.n, args.work_ms))
+    engine_loop.run(run(args.rounds, args.n, args.work_ms))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ invoke's p50 (``await engine.invoke``); rounds alternate baseline and stream wor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -27,6 +26,8 @@ from figures import pct
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WORKBENCH_CPU", "full")  # the workbench's speed, not a 128 MB CPU share
+
+import engine_loop  # noqa: E402  (after the path to workbench is set)
 
 from workbench.engine import Engine, EngineSettings  # noqa: E402
 from workbench.engine.sources.stream_pollers import StreamPollers  # noqa: E402
@@ -89,7 +90,7 @@ async def run(records: int, rounds: int) -> None:
             f"   (n={len(xs)})"
         )
 
-    print(f"workbench streams benchmark — {sys.executable} ({sys.version.split()[0]})")
+    print(f"workbench streams benchmark — {engine_loop.describe()}")
     print(f"{records} records drained in {rounds} rounds; ratio: against the sync warm p50")
     print(row("baseline: engine.invoke, warm, no-op (sync)", sync))
     print(row("put one record (committed INSERT)", puts))
@@ -103,7 +104,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    asyncio.run(run(args.records, args.rounds))
+    engine_loop.run(run(args.records, args.rounds))
 
 
 if __name__ == "__main__":
