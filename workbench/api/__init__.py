@@ -19,6 +19,9 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "LambdaAPIServer", "start_api"]
 
 def __getattr__(name: str) -> Any:
     if name in ("LambdaAPIServer", "start_api"):
+        from .aiohttp_import import import_aiohttp
+
+        import_aiohttp()  # (without loading its client's certificates on the way)
         from . import server
 
         return getattr(server, name)

@@ -38,7 +38,6 @@ from . import (
 from . import tui as _tui
 from .common import EXIT_BAD_INPUT, BadInput
 from .options import common_options, cpu_from_environment
-from .preload import preload
 from .start_gc import pause as pause_gc
 
 # in the order ``workbench --help`` lists them
@@ -135,8 +134,6 @@ def _verb(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if _verb(argv) in (None, "serve") and not {"-h", "--help"} & set(argv):
-        if _verb(argv) == "serve":  # (the TUI imports it after its first frame: app.py)
-            preload()  # serve runs the Lambda API: aiohttp beside the engine's imports
         pause_gc()  # until their imports are done (start_gc)
     if _verb(argv) in VERBS or (_verb(argv) is None and {"-h", "--help"} & set(argv)):
         parser = build_parser()

@@ -23,8 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
-
 from .tmp_images import unmount_under
 
 log = logging.getLogger("workbench.tmp")
@@ -139,6 +137,8 @@ def _remove(folder: Path) -> None:
 
 def _tmpdirs_in_use() -> set[str]:
     """The TMPDIRs of this user's live processes (an older workbench's environments)."""
+    import psutil  # (here, not at the engine's start: ~8 ms of it)
+
     found: set[str] = set()
     uid = os.getuid()
     for proc in psutil.process_iter(["uids"]):

@@ -20,8 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from .database import Database, shared
 
 LOCK_FILE = "async-dispatcher.lock"
@@ -110,6 +108,8 @@ def _is_dead(owner: str | None) -> bool:
         return True
     if pid == os.getpid():
         return owner not in _LIVE_OWNERS  # an engine of ours that never closed
+    import psutil  # (here: ~8 ms of every start, for a check an engine rarely makes)
+
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.Error:
