@@ -819,3 +819,17 @@ def test_a_problem_with_an_invalid_name_is_named_by_its_folder_shown_safely(
     assert set(found.problems) == {"titled", "be\\x1b[2Jll"}
     said = str(found.problems["titled"].error)
     assert "must be 1 to 64 letters" in said and "\x1b" not in said  # the value is escaped
+    # the folder's own name, in the error's path, is escaped too (it was printed as written)
+    folder_said = str(found.problems["be\\x1b[2Jll"].error)
+    assert "\x1b" not in folder_said and "be\\x1b[2Jll" in folder_said
+
+
+def test_a_config_error_is_one_printable_line_whatever_its_parts_hold(tmp_path: Path) -> None:
+    error = ConfigError(
+        Path("/fns/a\x1b]0;t\x07\u009b2J\u2028b/function.toml"), 3, "memory_size", None, "bad"
+    )
+    said = str(error)
+    assert said.isprintable()
+    assert said == "/fns/a\\x1b]0;t\\x07\\x9b2J\\u2028b/function.toml:3: memory_size: bad"
+    plain = ConfigError(Path("/fns/ok/function.toml"), None, None, None, "no handler")
+    assert str(plain) == "/fns/ok/function.toml: no handler"  # printable text is left as is

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .api_functions import ApiFunctions
-from .function import CONFIG_FILENAME, NAME_RE, ConfigError, FunctionConfig, load_function
+from .function import (
+    CONFIG_FILENAME,
+    NAME_RE,
+    ConfigError,
+    FunctionConfig,
+    load_function,
+    printable,
+)
 from .source_filter import BUCKETS_DIR
 from .templates import QueueResource, TemplateOptions, load_all
 
@@ -179,7 +186,7 @@ def _problem_name(folder: Path) -> str:
     name = data.get("name")
     if isinstance(name, str) and NAME_RE.fullmatch(name):
         return name
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in folder.resolve().name)
+    return printable(folder.resolve().name)
 
 
 def _keyed(

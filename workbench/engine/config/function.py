@@ -152,12 +152,14 @@ class ConfigError(Exception):
         self.message = message
 
     def __str__(self) -> str:
+        """One line, with any character a terminal would act on shown escaped: the file's path
+        (a cloned repository's folder may be named with an escape sequence), a key, a value."""
         where = f"{self.file}:{self.line}" if self.line is not None else f"{self.file}"
         if self.key is None:
-            return f"{where}: {self.message}"
+            return printable(f"{where}: {self.message}")
         if self.value is None:
-            return f"{where}: {self.key}: {self.message}"
-        return f"{where}: {self.key} = {toml_repr(self.value)}: {self.message}"
+            return printable(f"{where}: {self.key}: {self.message}")
+        return printable(f"{where}: {self.key} = {toml_repr(self.value)}: {self.message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +269,14 @@ def runtime_family(runtime: str) -> str:
         if runtime.startswith(family):
             return family
     return "provided"
+
+
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would act on (C0 and C1 controls, line and
+    paragraph separators, ...) shown escaped as Python writes it (``\\x1b``); the rest as is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def toml_repr(value: object, limit: int = 80) -> str:
