@@ -22,6 +22,7 @@ import pytest
 from tests.helpers import add_function, body, ids_inside, make_layer, tmp_of, until
 from workbench.engine import Engine, EngineSettings, early_start
 from workbench.engine.runtime import namespaces
+from workbench.engine.runtime.forkserver import BASE_SWITCH
 from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
 
 pytestmark = pytest.mark.skipif(
@@ -39,8 +40,18 @@ def settings(tmp_path: Path, **extra: object) -> EngineSettings:
     )
 
 
-@pytest.fixture
-async def sandboxed(function_root: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+@pytest.fixture(params=["base", "own-root"])
+async def sandboxed(
+    function_root: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Engine]:
+    """Each test both ways a root engine can give an environment its root: a bind of the base
+    its fork server built once, and (``WORKBENCH_SANDBOX_BASE=0``, as where the engine is not
+    root) a root the environment builds itself."""
+    if request.param == "own-root":
+        monkeypatch.setenv(BASE_SWITCH, "0")
     async with Engine([function_root], settings(tmp_path)) as eng:
         yield eng
 
@@ -414,3 +425,71 @@ def test_a_probe_never_asked_for_is_gone_when_the_process_ends(tmp_path: Path) -
     )
     assert done.returncode == 0 and done.stdout == "started\n", done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+ROOT_OF = """
+import os
+
+def handler(event, context):
+    mounts = [line.split() for line in open("/proc/self/mountinfo")]
+    [root] = [m for m in mounts if m[4] == "/"][-1:]
+    try:
+        os.mkdir("/new")
+        made = True
+    except OSError as e:
+        made = e.errno
+    return {"device": root[2], "mkdir": made, "usr": os.path.isdir("/usr/bin"),
+            "cgroup": os.path.isdir("/sys/fs/cgroup/memory") or os.path.isfile(
+                "/sys/fs/cgroup/memory.max")}
+"""
+
+
+def host_mounts_under(folder: Path) -> list[str]:
+    prefix = str(folder).rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a base is built by a root engine's fork server")
+@pytest.mark.parametrize("base", [True, False])
+async def test_a_root_engines_environments_bind_one_read_only_base_or_build_their_own(
+    function_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base: bool
+) -> None:
+    if not base:
+        monkeypatch.setenv(BASE_SWITCH, "0")
+    async with Engine([function_root], settings(tmp_path)) as engine:
+        add_function(engine, "rooted", ROOT_OF)
+        seen = []
+        for _ in range(2):  # two environments, one after the other
+            engine.pool.retire_idle("rooted", "idle", latest_only=False)
+            seen.append(body(await engine.invoke("rooted", b"{}")))
+        folder = engine.pool.tmp_root
+        assert folder is not None
+        bases = [p for p in host_mounts_under(folder) if "/.base-" in p]
+        # each sees the system's folders and its cgroups; neither can change its root
+        assert all(s["usr"] and s["cgroup"] and s["mkdir"] == 30 for s in seen)  # EROFS
+        if base:  # one base, on the host, under the engine's folder: both roots are it
+            assert seen[0]["device"] == seen[1]["device"]
+            assert any(p.endswith("/usr") for p in bases)
+        else:  # a root of its own each
+            assert seen[0]["device"] != seen[1]["device"] and bases == []
+    assert host_mounts_under(folder) == []  # unmounted with the engine's folder
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a base is built by a root engine's fork server")
+async def test_a_restarted_fork_servers_base_is_unmounted_and_a_new_one_built(
+    function_root: Path, tmp_path: Path
+) -> None:
+    async with Engine([function_root], settings(tmp_path)) as engine:
+        add_function(engine, "rooted", ROOT_OF)
+        first = body(await engine.invoke("rooted", b"{}"))
+        folder = engine.pool.tmp_root
+        assert folder is not None and engine.pool.fork_servers is not None
+        before = {p for p in host_mounts_under(folder) if p.endswith("/usr")}
+        server = engine.pool.fork_servers.get(sys.executable, True)
+        server.close()  # as when it died: the next spawn starts another
+        engine.pool.retire_idle("rooted", "idle", latest_only=False)
+        second = body(await engine.invoke("rooted", b"{}"))
+        after = {p for p in host_mounts_under(folder) if p.endswith("/usr")}
+        assert len(before) == len(after) == 1 and before != after
+        assert first["usr"] and second["usr"] and second["mkdir"] == 30

@@ -111,6 +111,7 @@ class EnvironmentPool:
         self.started = True
         self.provisioned.reconcile()  # function.toml's and the API's, from the start
         if self.fork_servers is not None:
+            self.fork_servers.base_dir = self.tmp_root  # (unmounted with it: tmp_dirs.py)
             self.fork_servers.prestart(self._fork_server_keys())
 
     def _fork_server_keys(self) -> Iterator[tuple[str, bool]]:

@@ -13,6 +13,8 @@ caller starts the runtime the usual way.
 from __future__ import annotations
 
 import array
+import contextlib
+import itertools
 import json
 import os
 import signal
@@ -26,6 +28,7 @@ from typing import IO
 
 from ..early_start import start_helper
 from .launch import PYTHON_BOOTSTRAP
+from .tmp_images import unmount
 
 ANSWER_TIMEOUT_S = 10.0  # its first answer waits for its start (~30 ms); later ones ~1 ms
 # What every environment from a server shares, fixed at the interpreter's start: the dynamic
@@ -42,6 +45,11 @@ BASE_ENV = {
     # own variables (workbench_zygote._publish_environ)
     "_WORKBENCH_ENVIRON_SPACE": "-" * 65536,
 }
+# A root engine's namespaced server builds the part of every environment's root that is the
+# same (``workbench_sandbox.build_base``) once, in the engine's folder; "0" here has each
+# environment build its whole root itself, as where the engine is not root
+BASE_SWITCH = "WORKBENCH_SANDBOX_BASE"
+BASE_VAR = "_WORKBENCH_BASE"  # (workbench_zygote.BASE_VAR)
 _START = (
     "import sys; sys.path.insert(0, {folder!r}); import workbench_zygote; del sys.path[0]; "
     "workbench_zygote.serve({fd})"
@@ -132,20 +140,33 @@ class ForkServer:
     """The fork server of one interpreter (``python``), for environments in namespaces or
     not (``namespaced``)."""
 
-    def __init__(self, python: str, *, namespaced: bool, pycache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        python: str,
+        *,
+        namespaced: bool,
+        pycache_dir: Path | None,
+        base_dir: Path | None = None,
+    ) -> None:
         self.python = python
         self.namespaced = namespaced
         self.pycache_dir = pycache_dir
+        self.base_dir = base_dir  # where a root engine's namespaced server builds its base
         self._lock = threading.Lock()
         self._server: _Server | None = None
+        self._base: str | None = None  # the running server's base, if it was asked for one
         self.spawns = 0
 
     def _start(self) -> _Server:
         cache = ["-X", f"pycache_prefix={self.pycache_dir}"] if self.pycache_dir else []
         folder = str(PYTHON_BOOTSTRAP.parent)
+        env = BASE_ENV
+        if self.namespaced and self.base_dir is not None and wants_base():
+            self._base = str(self.base_dir / f".base-{next(_bases)}")
+            env = {**BASE_ENV, BASE_VAR: self._base}
         proc, ours = start_helper(
             lambda fd: [self.python, "-I", "-S", *cache, "-c", _START.format(folder=folder, fd=fd)],
-            BASE_ENV,
+            env,
         )
         ours.settimeout(ANSWER_TIMEOUT_S)
         return _Server(proc, ours)
@@ -208,10 +229,29 @@ class ForkServer:
         except OSError:
             pass
         server.proc.wait()
+        base, self._base = self._base, None
+        if base is not None:  # (environments made from it hold copies: theirs stay)
+            unmount_base(base)
 
     def close(self) -> None:
         with self._lock:
             self._stop()
+
+
+_bases = itertools.count(1)
+
+
+def wants_base() -> bool:
+    """A root engine's namespaced servers build a shared base (``BASE_SWITCH`` not "0")."""
+    return os.geteuid() == 0 and os.environ.get(BASE_SWITCH, "").strip() != "0"
+
+
+def unmount_base(path: str) -> None:
+    """Unmount a server's base (its binds with it) and remove its folder."""
+    with contextlib.suppress(OSError):
+        unmount(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 class ForkServers:
@@ -219,6 +259,7 @@ class ForkServers:
 
     def __init__(self, pycache_dir: Path | None) -> None:
         self.pycache_dir = pycache_dir
+        self.base_dir: Path | None = None  # the engine's folder, once it has one
         self._servers: dict[tuple[str, bool], ForkServer] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -245,7 +286,7 @@ class ForkServers:
         key = (python, namespaced)
         if key not in self._servers:
             self._servers[key] = ForkServer(
-                python, namespaced=namespaced, pycache_dir=self.pycache_dir
+                python, namespaced=namespaced, pycache_dir=self.pycache_dir, base_dir=self.base_dir
             )
         return self._servers[key]
 

@@ -230,13 +230,23 @@ def parse(raw):
 
 
 def _build_root(root, spec):
-    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    """The environment's new root at ``root``: a small tmpfs of its own with the system's
+    folders, then the function's own binds (``_bind_function``); or, where the fork server
+    built one (``base_root``) and it has a place for each of the function's binds, a bind of
+    that base with the function's binds on top (one recursive bind instead of ~20 mounts)."""
+    if base_root is not None and _fits_base(spec):
+        mount(base_root, root, None, MS_BIND | MS_REC)
+    else:
+        mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        _build_base(root)
+    _bind_function(root, spec)
+
+
+def _build_base(root):
+    """What every environment's root holds: the system's folders (read-only), the devices a
+    runtime uses, the interpreter's install, and the places the function's binds go."""
     for name in SYSTEM:
         _link_or_bind(name, root)
-    if spec.get("etc"):  # the engine's view of /etc, users included: one mount (namespaces.py)
-        _bind(spec["etc"], root + "/etc")
-    else:  # (the engine always gives one; its capability probe needs none)
-        os.makedirs(root + "/etc", exist_ok=True)
     for name in DEVICES:
         _bind("/dev/" + name, root + "/dev/" + name, read_only=False)
     for name, target in (
@@ -250,6 +260,28 @@ def _build_root(root, spec):
     prefix = sys.base_prefix
     if not prefix.startswith("/usr/"):
         _bind(prefix, root + prefix)
+    for name in BASE_FOLDERS:
+        os.makedirs(f"{root}/{name}", exist_ok=True)
+
+
+# the places the function's binds go (and /proc, /sys/fs/cgroup: its own mounts)
+BASE_FOLDERS = (
+    "etc",
+    "opt",
+    "proc",
+    "tmp",
+    "var/task",
+    "var/runtime",
+    "home/" + USER,
+    "sys/fs/cgroup",
+)
+
+
+def _bind_function(root, spec):
+    """The environment's own binds: ``/etc``, its code, the runtime, its ``/tmp``, ...; and its
+    layers merged at ``/opt``."""
+    if spec.get("etc"):  # the engine's view of /etc, users included: one mount (namespaces.py)
+        _bind(spec["etc"], root + "/etc")
     for source, target, mode in spec["binds"]:
         _bind(source, root + target, read_only=mode != "rw")
     for source, target in spec.get("over") or []:  # files that exist there (/var/task is ro)
@@ -262,8 +294,46 @@ def _build_root(root, spec):
     elif layers:  # merged in order: a later layer's file wins, as when Lambda extracts them
         lower = ":".join(reversed(layers))
         mount("overlay", root + "/opt", "overlay", MS_RDONLY | MS_NOSUID, f"lowerdir={lower}")
-    for name in ("proc", "tmp", "var/task", "var/runtime", "home/" + USER):
-        os.makedirs(f"{root}/{name}", exist_ok=True)
+
+
+base_root = None  # a fork server's prebuilt root (``build_base``); its environments bind it
+
+
+def build_base(path):
+    """(A root fork server, at its start.) Build at ``path``, on the host, the part of every
+    environment's root that is the same for all (``_build_base``), read-only: each environment
+    then binds it whole (``_build_root``). Mounted in the host's mount namespace, so that what
+    the engine mounts later (each environment's TMPDIR image) is there when an environment
+    copies it; the engine unmounts it with its folder. Where it cannot (not root, no mount),
+    environments build their root themselves, as before."""
+    global base_root
+    if not path or os.geteuid() != 0 or os.uname().machine not in _SYSCALLS:
+        return
+    try:
+        os.makedirs(path, mode=0o755)
+        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    except (OSError, SandboxError):
+        return
+    try:
+        _build_base(path)
+        mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    except (OSError, SandboxError):
+        _umount2(path.encode(), _Int(MNT_DETACH))  # (its binds with it)
+        return
+    base_root = path
+
+
+def _fits_base(spec):
+    """Has the base a place for each of the function's binds? Its own folders, or a place
+    inside another bind (``/etc/resolv.conf``): an interpreter's install bound at its own path
+    may have none (the base is read-only), and that environment builds its own root."""
+    bound = ["/etc", *(target for _, target, _ in spec["binds"])]
+    for _, target, _ in spec["binds"]:
+        if os.path.lexists(base_root + target):
+            continue
+        if not any(target.startswith(other + "/") for other in bound):
+            return False
+    return True
 
 
 def _mount_cgroups(root):
@@ -293,7 +363,7 @@ def _mount_cgroups(root):
         return
     base = root + "/sys/fs/cgroup"
     try:
-        os.makedirs(base)
+        os.makedirs(base, exist_ok=True)  # (there already in a fork server's base)
         mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755")
         flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
         if v1:

@@ -31,6 +31,7 @@ import workbench_sandbox
 
 # (``_socket`` and the bootstrap's own JSON reader: an environment forked from here has loaded
 # no more modules than an exec'd one)
+BASE_VAR = "_WORKBENCH_BASE"  # where to build the environments' shared base (forkserver.py)
 MAX_REQUEST = 1 << 20  # the variables of one environment: Lambda allows 4 KB of the function's
 
 
@@ -48,6 +49,8 @@ def recv_request(sock):
 def serve(control_fd):
     """Answer requests until the engine closes its end (or dies: the socket closes with it)."""
     sock = _socket.socket(fileno=control_fd)
+    # (a root engine's namespaced server: the part of every root that is the same, built once)
+    workbench_sandbox.build_base(os.environ.pop(BASE_VAR, ""))
     while True:
         try:
             msg, fds = recv_request(sock)
