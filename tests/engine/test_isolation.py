@@ -219,6 +219,37 @@ async def test_the_engines_cgroups_are_removed_when_it_closes(
     assert not any(Path(b).exists() for b in bases)
 
 
+@needs_cgroups
+async def test_a_start_takes_the_spare_cgroup_made_ahead_with_its_own_memory_limit(
+    full_cpu: Engine,
+) -> None:
+    engine = full_cpu
+    isolation = engine.pool.isolation
+    assert isolation is not None and isolation.cgroups is not None
+    cgroups = isolation.cgroups
+    await until(lambda: cgroups.spares, "the spare made as the engine started")
+    [spare] = cgroups.spares
+    add_function(engine, "small", PROBE, memory_size=128)
+    add_function(engine, "large", PROBE, memory_size=512)
+    await engine.invoke("small", call("where"))
+    [small] = engine.environments("small")
+    assert small.cgroup is not None and small.cgroup.dirs == spare  # taken, not made
+    assert _cgroup_file(small, "memory", "memory.limit_in_bytes") == str(128 * MB)
+    assert _cgroup_file(small, "pids", "pids.max") == str(LAMBDA_PIDS)
+    await until(lambda: cgroups.spares, "the next spare, made after the start")
+    [following] = cgroups.spares
+    await engine.invoke("large", call("where"))
+    [large] = engine.environments("large")
+    assert large.cgroup is not None and large.cgroup.dirs == following
+    assert _cgroup_file(large, "memory", "memory.limit_in_bytes") == str(512 * MB)
+    await until(lambda: cgroups.spares, "another spare")
+    left = [Path(folder) for folder in cgroups.spares[0].values()]
+    cgroups.close()  # (as the engine's close does) the spare goes with the rest
+    assert not any(folder.exists() for folder in left)
+    cgroups.refill()  # closed: nothing is made
+    assert cgroups.spares == []
+
+
 # ---------------------------------------------------------------------------- the fallback
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
@@ -109,6 +110,10 @@ class EnvironmentPool:
         families = {runtime_family(fn.runtime) for fn in self.catalog.functions.values()}
         self.interpreters.prepare(f for f in ("python", "nodejs") if f in families)
         self.started = True
+        if self.isolation.cgroups is not None:  # the first start's cgroup, made beside the rest
+            threading.Thread(
+                target=self.isolation.cgroups.refill, name="workbench-cgroup-spare", daemon=True
+            ).start()
         self.provisioned.reconcile()  # function.toml's and the API's, from the start
         if self.fork_servers is not None:
             self.fork_servers.base_dir = self.tmp_root  # (unmounted with it: tmp_dirs.py)

@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import os
 import signal
+import threading
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -199,11 +200,18 @@ class EnvCgroup:
 
 @dataclass(slots=True)
 class Cgroups:
-    """The engine's cgroups: a folder per hierarchy (or one, v2) holding its environments'."""
+    """The engine's cgroups: a folder per hierarchy (or one, v2) holding its environments'.
+
+    A spare environment's folders are kept made (``refill``, off the loop after each start):
+    making them is a mkdir per hierarchy and the process limit, ~0.2 ms a cold start would
+    otherwise wait for; a new environment takes the spare and sets its memory limit."""
 
     version: int
     bases: dict[str, str]  # controller -> the engine's folder
     leftovers: list[EnvCgroup] = field(default_factory=list)  # to remove once empty
+    spares: list[dict[str, str]] = field(default_factory=list)  # made, not yet taken
+    _spare_lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False
 
     @property
     def controllers(self) -> tuple[str, ...]:
@@ -214,35 +222,65 @@ class Cgroups:
         return f"cgroup v{self.version} ({', '.join(self.bases)})"
 
     def create(self, env_id: str, memory_mb: int) -> EnvCgroup:
-        """A new environment's cgroup, limited for ``memory_mb``; raises ``OSError``."""
+        """A new environment's cgroup (the spare, if one is made; else named ``env_id``),
+        limited for ``memory_mb``; raises ``OSError``."""
         memory = memory_mb * MB
-        dirs: dict[str, str] = {}
+        with self._spare_lock:
+            dirs = self.spares.pop() if self.spares else None
         try:
-            for controller, base in self.bases.items():
-                folder = f"{base}/{env_id}"
-                if folder not in dirs.values():
-                    os.mkdir(folder)
-                dirs[controller] = folder
-            self._limit(dirs, memory)
+            if dirs is None:
+                dirs = self._folders(env_id)
+            self._limit_memory(dirs, memory)
         except OSError:
-            EnvCgroup(self.version, dirs, memory).remove()
+            if dirs is not None:
+                EnvCgroup(self.version, dirs, memory).remove()
             raise
         return EnvCgroup(self.version, dirs, memory)
 
-    def _limit(self, dirs: dict[str, str], memory: int) -> None:
+    def refill(self) -> None:
+        """Make a spare environment's folders if none is (a thread's work: never the loop's)."""
+        with self._spare_lock:
+            if self.spares or self.closed:
+                return
+        try:
+            dirs = self._folders(f"spare-{next(_serial)}")
+        except OSError:
+            return  # the next start makes its own, and says why if it cannot
+        with self._spare_lock:
+            self.spares.append(dirs)
+            late = self.closed
+        if late:  # closed meanwhile: not left behind
+            EnvCgroup(self.version, dirs, 0).remove()
+
+    def _folders(self, name: str) -> dict[str, str]:
+        """An environment's folders, each hierarchy's, with Lambda's process limit."""
+        dirs: dict[str, str] = {}
+        try:
+            for controller, base in self.bases.items():
+                folder = f"{base}/{name}"
+                if folder not in dirs.values():
+                    os.mkdir(folder)
+                dirs[controller] = folder
+            if self.version == 1 and "pids" in dirs:
+                _write(f"{dirs['pids']}/pids.max", str(LAMBDA_PIDS))
+            elif self.version != 1:
+                _write(f"{dirs['memory']}/pids.max", str(LAMBDA_PIDS))
+        except OSError:
+            EnvCgroup(self.version, dirs, 0).remove()
+            raise
+        return dirs
+
+    def _limit_memory(self, dirs: dict[str, str], memory: int) -> None:
         mem = dirs["memory"]
         if self.version == 1:
             _write(f"{mem}/memory.limit_in_bytes", str(memory))
             # no swap either (memsw exists only where swap accounting is on)
             with contextlib.suppress(OSError):
                 _write(f"{mem}/memory.memsw.limit_in_bytes", str(memory))
-            if "pids" in dirs:
-                _write(f"{dirs['pids']}/pids.max", str(LAMBDA_PIDS))
         else:
             _write(f"{mem}/memory.max", str(memory))
             with contextlib.suppress(OSError):
                 _write(f"{mem}/memory.swap.max", "0")
-            _write(f"{mem}/pids.max", str(LAMBDA_PIDS))
 
     def retire(self, cgroup: EnvCgroup) -> None:
         """Remove an environment's cgroup now, or once its last process is gone."""
@@ -255,6 +293,9 @@ class Cgroups:
 
     def close(self, wait_s: float = 1.0) -> None:
         """Kill what is left in the engine's cgroups and remove them all."""
+        with self._spare_lock:
+            self.closed = True
+            self.spares.clear()  # (removed with the rest)
         deadline = time.monotonic() + wait_s
         for base in dict.fromkeys(self.bases.values()):
             for child in _children(base):

@@ -443,6 +443,8 @@ class Environment(RuntimeAPIListener):
         except BaseException:  # cancelled: the spawn is undone by spawning.py
             self._spawned.set()
             raise
+        if spawned.cgroup is not None and isolation is not None and isolation.cgroups:
+            loop.run_in_executor(None, isolation.cgroups.refill)  # the next start's, made now
         self.proc, self.pid, self._t_spawn = spawned.proc, spawned.proc.pid, spawned.t_spawn
         self.forked = isinstance(spawned.proc, ForkedProcess)
         self.from_standby = isinstance(spawned.proc, StandbyProcess)
