@@ -27,6 +27,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .processes import pid_alive
+
 MB = 1024 * 1024
 LAMBDA_PIDS = 1024  # Lambda's limit on processes and threads per execution environment
 FULL_VCPU_MB = 1769  # Lambda: a function with 1,769 MB has the equivalent of one vCPU
@@ -62,16 +64,6 @@ def _pids(procs_file: str) -> list[int]:
         return [int(p) for p in _read(procs_file).split()]
     except (OSError, ValueError):
         return []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(slots=True)
@@ -454,7 +446,7 @@ def _sweep_stale(parent: str) -> None:
             pid = int(name[len(PREFIX) :].split("-")[0])
         except ValueError:
             continue
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         base = f"{parent}/{name}"
         for child in _children(base):
