@@ -17,7 +17,13 @@ import pytest
 from tests.helpers import add_function, body, until
 from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime.namespaces import probe
-from workbench.engine.runtime.tmp_images import SWITCH_VAR, TmpImages, loop_mount, unmount_under
+from workbench.engine.runtime.tmp_images import (
+    SWITCH_VAR,
+    TEMPLATES,
+    TmpImages,
+    loop_mount,
+    unmount_under,
+)
 
 MB = 1024 * 1024
 
@@ -283,3 +289,41 @@ async def test_a_handler_cannot_undo_or_reach_its_tmp_filesystem(
         # once the runtime had bound it; it lives in the environment's namespace)
         assert got["kept"] and 512 <= got["size_mb"] < 540, got
         assert os.path.exists(env.tmpdir + ".img")
+
+
+def test_the_next_engine_copies_the_template_an_earlier_one_made_instead_of_formatting(
+    tmp_path: Path, images_here: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = TmpImages(tmp_path / "engine-1")
+    assert first.wait_probed() == ""
+    first.close()
+    [shared] = (tmp_path / TEMPLATES).iterdir()  # kept beside the engines' folders
+    assert shared.name.startswith(f"ext4-512-{os.getuid()}-")
+
+    def no_mke2fs(self: TmpImages, path: str, size: int) -> int:
+        raise AssertionError("formatted again")
+
+    monkeypatch.setattr(TmpImages, "_format", no_mke2fs)
+    second = TmpImages(tmp_path / "engine-2")
+    try:
+        assert second.wait_probed() == ""  # mounting works: its copy was mounted once
+        target, mount = second.take(512)
+        if mount is not None:
+            mount()
+        st = os.statvfs(target)
+        assert st.f_bavail * st.f_frsize >= 512 * MB  # Lambda's 512 MB free in it
+        assert oct(os.stat(target).st_mode & 0o777) == oct(0o700) and os.listdir(target) == []
+    finally:
+        second.close()
+
+
+def test_a_broken_shared_template_is_made_again(tmp_path: Path, images_here: None) -> None:
+    shared = tmp_path / TEMPLATES / f"ext4-512-{os.getuid()}-{os.getgid()}.img"
+    shared.parent.mkdir()
+    shared.write_bytes(b"not an ext4 image")
+    images = TmpImages(tmp_path / "engine-1")
+    try:
+        assert images.wait_probed() == ""
+    finally:
+        images.close()
+    assert shared.stat().st_size > 512 * MB  # replaced by a good one (sparse)

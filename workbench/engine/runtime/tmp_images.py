@@ -9,8 +9,10 @@ total. So, where the machine allows (the engine may set up loop devices and moun
 loop-mounted at its TMPDIR: a write past the cap fails with ``ENOSPC`` ("No space left on
 device"), as on Lambda; the image takes on disk only what is written.
 
-Cost: a template per size is made once per engine (``mke2fs``, ~12 ms; Lambda's default 512 MB
-one by a thread at the engine's start, which also shows that mounting works here); an
+Cost: a template per size is made once (``mke2fs``, ~12 ms, and a mount to see its free space:
+~70 ms in all here) and kept beside the engines' folders (``tmp-images/``) for the next engine,
+which copies it (sparse: ~1 ms) and mounts the copy once to show that mounting works here
+(Lambda's default 512 MB one by a thread at the engine's start); an
 environment's image is a sparse copy of it (~0.2 ms) mounted through a loop device (~2 ms). Once a
 size is in use, a few mounted images of it are kept ready by the thread, so a cold start takes
 one at once; when none is ready (the first, a burst), the spawning thread mounts one before it
@@ -50,6 +52,7 @@ MB = 1024 * 1024
 SWITCH_VAR = "WORKBENCH_TMP_CAP"  # "0": no images (the per-file cap)
 SPARES = 2  # mounted images kept ready per size in use
 DEFAULT_MB = 512
+TEMPLATES = "tmp-images"  # beside the engines' folders: this user's engines' templates
 LOOP_MAJOR = 7
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A  # Linux 5.8+
@@ -302,6 +305,13 @@ class TmpImages:
 
     def _make_template(self, size_mb: int) -> str:
         path = str(self.folder / f".template-{size_mb}.img")
+        shared = self.folder.parent / TEMPLATES / f"ext4-{size_mb}-{os.getuid()}-{os.getgid()}.img"
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            if shared.is_file():  # an earlier engine's: copied, and mounted once (the probe)
+                _sparse_copy(str(shared), path)
+                if self._free(path) >= size_mb * MB:
+                    self._templates[size_mb] = path
+                    return path
         size = size_mb * MB + max(4 * MB, size_mb * MB // 50)  # room for ext4's own tables
         for _ in range(3):  # grown until ``size_mb`` is free in it
             free = self._format(path, size)
@@ -309,6 +319,11 @@ class TmpImages:
                 break
             size += size_mb * MB - free + MB
         self._templates[size_mb] = path
+        with contextlib.suppress(OSError):  # for the next engine (whole, or not at all)
+            shared.parent.mkdir(mode=0o700, exist_ok=True)
+            partial = f"{shared}.{os.getpid()}"
+            _sparse_copy(path, partial)
+            os.replace(partial, shared)
         return path
 
     def _format(self, path: str, size: int) -> int:
@@ -327,13 +342,19 @@ class TmpImages:
             stderr=subprocess.PIPE,
             timeout=30,
         )
+        return self._free(path, fresh=True)
+
+    def _free(self, path: str, *, fresh: bool = False) -> int:
+        """Mount the image ``path`` once: its free bytes (``fresh``: a new filesystem's
+        lost+found removed and its root made private first)."""
         probe = path + ".mnt"
         os.mkdir(probe, 0o700)
         try:
             loop_mount(path, probe)
             try:
-                os.rmdir(probe + "/lost+found")
-                os.chmod(probe, 0o700)
+                if fresh:
+                    os.rmdir(probe + "/lost+found")
+                    os.chmod(probe, 0o700)
                 st = os.statvfs(probe)
                 return st.f_bavail * st.f_frsize
             finally:
