@@ -373,6 +373,7 @@ async def test_the_maker_started_early_is_the_one_the_engine_takes(
 ) -> None:
     """serve and the TUI start an unprivileged engine's maker first thing (early_start.py),
     so its ~30 ms start runs beside their imports: the engine takes that one."""
+    await until(lambda: not makers())  # (an earlier test's engine's maker may still be ending)
     early_start.start_netns_maker()
     [early] = makers()
     async with Engine([function_root], settings(tmp_path, "none")) as engine:
