@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import functools
 import importlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from . import event_loop
@@ -70,14 +71,22 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 # The APIs' servers, imported when the app starts serving (after its first frame), in a thread:
-# aiohttp's import (~150 ms) is neither on the way to that frame nor on the loop after it.
+# their imports (aiohttp and the API's modules, ~350 ms here) are neither on the way to that
+# frame nor on the loop after it. The package ``workbench.api`` imports its server on the first
+# use of ``start_api``: that use is made in the thread too (it was on the loop: a 346 ms stall
+# just after the first frame, the first keys waiting behind it).
+def _api_start() -> Callable[..., Awaitable[Served]]:
+    start: Callable[..., Awaitable[Served]] = importlib.import_module("workbench.api").start_api
+    return start
+
+
 async def _start_api(engine: Engine, *, host: str, port: int) -> Served:
-    api = await asyncio.to_thread(importlib.import_module, "workbench.api")
-    served: Served = await api.start_api(engine, host=host, port=port)
-    return served
+    start = await asyncio.to_thread(_api_start)
+    return await start(engine, host=host, port=port)
 
 
 async def _start_http(engine: Engine, *, host: str, port: int) -> Served:
+    await asyncio.to_thread(_api_start)  # (aiohttp first as the API imports it: api/__init__)
     http = await asyncio.to_thread(importlib.import_module, "workbench.api.http_trigger")
     served: Served = await http.start_http(engine, host=host, port=port)
     return served
