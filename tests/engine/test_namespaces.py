@@ -428,9 +428,10 @@ def test_a_probe_never_asked_for_is_gone_when_the_process_ends(tmp_path: Path) -
 
 
 ROOT_OF = """
-import os
+import os, time
 
 def handler(event, context):
+    time.sleep(event.get("sleep", 0))  # (two at once: two environments alive together)
     mounts = [line.split() for line in open("/proc/self/mountinfo")]
     [root] = [m for m in mounts if m[4] == "/"][-1:]
     try:
@@ -459,10 +460,10 @@ async def test_a_root_engines_environments_bind_one_read_only_base_or_build_thei
         monkeypatch.setenv(BASE_SWITCH, "0")
     async with Engine([function_root], settings(tmp_path)) as engine:
         add_function(engine, "rooted", ROOT_OF)
-        seen = []
-        for _ in range(2):  # two environments, one after the other
-            engine.pool.retire_idle("rooted", "idle", latest_only=False)
-            seen.append(body(await engine.invoke("rooted", b"{}")))
+        # two environments alive at once (a root's device number is reused once it is gone)
+        both = await asyncio.gather(*(engine.invoke("rooted", b'{"sleep": 0.5}') for _ in range(2)))
+        seen = [body(result) for result in both]
+        assert len(engine.environments("rooted")) == 2
         folder = engine.pool.tmp_root
         assert folder is not None
         bases = [p for p in host_mounts_under(folder) if "/.base-" in p]
