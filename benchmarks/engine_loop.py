@@ -26,12 +26,8 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 
 def name() -> str:
-    """``uvloop`` or ``asyncio``: the loop ``run`` uses."""
-    loop = new_loop()
-    try:
-        return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
-    finally:
-        loop.close()
+    """``uvloop`` or ``asyncio``: the loop ``run`` uses (asyncio's where uvloop is missing)."""
+    return "asyncio" if event_loop.loop_factory() is asyncio.new_event_loop else "uvloop"
 
 
 def describe() -> str:

@@ -137,13 +137,21 @@ def warn_if_not_served(state_dir: Path) -> None:
         )
 
 
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """The engine's loop (``event_loop.py``); a ``WORKBENCH_LOOP`` we do not have is bad input."""
+    try:
+        return event_loop.loop_factory()
+    except event_loop.LoopChoiceError as e:
+        raise BadInput(str(e)) from None
+
+
 def run_interruptible(coro: Coroutine[Any, Any, int]) -> int:
     """Run ``coro``; SIGINT or SIGTERM cancels it, so the engine shuts every environment down."""
     try:
-        factory = event_loop.loop_factory()
-    except event_loop.LoopChoiceError as e:
-        coro.close()
-        raise BadInput(str(e)) from None
+        factory = loop_factory()
+    except BadInput:
+        coro.close()  # (never awaited)
+        raise
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

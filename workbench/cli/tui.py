@@ -10,8 +10,7 @@ import importlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from . import event_loop
-from .common import BadInput, roots_of, state_dir_of
+from .common import BadInput, loop_factory, roots_of, state_dir_of
 from .options import common_options, engine_options, served_settings
 from .start_gc import imports_done
 
@@ -41,10 +40,7 @@ def build_tui_parser(verbs: tuple[str, ...]) -> argparse.ArgumentParser:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     roots = roots_of(args)
-    try:
-        factory = event_loop.loop_factory()
-    except event_loop.LoopChoiceError as e:
-        raise BadInput(str(e)) from None
+    factory = loop_factory()
     from ..engine.storage import check_database
 
     # the app starts the engine inside itself, where a refusal would be a traceback
@@ -85,8 +81,14 @@ async def _start_api(engine: Engine, *, host: str, port: int) -> Served:
     return await start(engine, host=host, port=port)
 
 
+def _http_start() -> Callable[..., Awaitable[Served]]:
+    _api_start()  # (aiohttp first as the API imports it: api/__init__)
+    start: Callable[..., Awaitable[Served]] = importlib.import_module(
+        "workbench.api.http_trigger"
+    ).start_http
+    return start
+
+
 async def _start_http(engine: Engine, *, host: str, port: int) -> Served:
-    await asyncio.to_thread(_api_start)  # (aiohttp first as the API imports it: api/__init__)
-    http = await asyncio.to_thread(importlib.import_module, "workbench.api.http_trigger")
-    served: Served = await http.start_http(engine, host=host, port=port)
-    return served
+    start = await asyncio.to_thread(_http_start)
+    return await start(engine, host=host, port=port)

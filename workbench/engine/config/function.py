@@ -156,10 +156,12 @@ class ConfigError(Exception):
         (a cloned repository's folder may be named with an escape sequence), a key, a value."""
         where = f"{self.file}:{self.line}" if self.line is not None else f"{self.file}"
         if self.key is None:
-            return printable(f"{where}: {self.message}")
-        if self.value is None:
-            return printable(f"{where}: {self.key}: {self.message}")
-        return printable(f"{where}: {self.key} = {toml_repr(self.value)}: {self.message}")
+            text = f"{where}: {self.message}"
+        elif self.value is None:
+            text = f"{where}: {self.key}: {self.message}"
+        else:
+            text = f"{where}: {self.key} = {toml_repr(self.value)}: {self.message}"
+        return printable(text)
 
 
 @dataclass(frozen=True, slots=True)
