@@ -104,6 +104,20 @@ def handler(event, context):
             "sandbox": socket.gethostbyname("sandbox.localdomain"),
             "certs": os.path.exists("/etc/ssl/certs"),
         }
+    if kind == "init":  # what of its init (PID 1) it may reach: an errno each, or what
+        out = {}
+        for name, look in (
+            ("root", lambda: os.listdir("/proc/1/root")),
+            ("cwd", lambda: os.readlink("/proc/1/cwd")),
+            ("fd", lambda: os.readlink("/proc/1/fd/1")),
+            ("environ", lambda: open("/proc/1/environ", "rb").read()),
+            ("maps", lambda: open("/proc/1/maps", "rb").read()),
+        ):
+            try:
+                out[name] = str(look())
+            except OSError as e:
+                out[name] = e.errno
+        return out
     if kind == "remount":
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -273,17 +287,22 @@ async def test_each_environment_runs_as_a_uid_of_its_own(sandboxed: Engine) -> N
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="checked where the engine runs as root")
-async def test_a_handler_cannot_read_its_inits_memory_or_environment(sandboxed: Engine) -> None:
-    """Its init (PID 1) is not its own to read: /proc/1's environ and memory map are refused
-    (with a uid of its own and with the shared one alike), while its own process's are there."""
+@pytest.mark.parametrize("uids", ["own", "shared"])
+async def test_a_handler_cannot_reach_the_host_through_its_init(
+    sandboxed: Engine, uids: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its init (PID 1, which stays in the host's mount namespace: it forks the runtime before
+    the root is built) is not its own to look into: /proc/1's root, working folder, open files,
+    environ and memory map are all refused (with a uid of its own and with the shared one
+    alike), while its own process's are there."""
+    if uids == "shared":
+        monkeypatch.setenv(UIDS_VAR, "shared")
     add_function(sandboxed, "look", LOOK)
-
-    async def read(path: str) -> object:
-        return body(await sandboxed.invoke("look", json.dumps({"kind": "read", "path": path})))
-
-    assert await read("/proc/1/environ") == {"errno": 13}  # EACCES
-    assert await read("/proc/1/maps") == {"errno": 13}
-    own = await read("/proc/self/environ")
+    refused = {"root": 13, "cwd": 13, "fd": 13, "environ": 13, "maps": 13}  # EACCES
+    assert body(await sandboxed.invoke("look", json.dumps({"kind": "init"}))) == refused
+    own = body(
+        await sandboxed.invoke("look", json.dumps({"kind": "read", "path": "/proc/self/environ"}))
+    )
     assert isinstance(own, dict) and own.get("read", 0) > 0
 
 

@@ -24,10 +24,12 @@ the same signal), so the engine sees one process that behaves as the runtime.
 Through a fork server (``workbench_zygote.py``) there is no P: the server's short-lived middle
 process joins the network, makes the user namespace and a new pid namespace (``pid_first``),
 and forks the environment's process into it as its PID 1, the engine's child once the middle
-ends. That process does steps 2 and 3 itself (without forking an init: it is one), and writes
-how the runtime ended to the engine's status pipe (``STATUS_FD``) before it ends with the
-runtime's exit code (PID 1 cannot be killed by the runtime's signal): two processes per
-environment, not three.
+ends. That process is the init: for our runtime client, it waits for the go-ahead and forks the
+runtime's process at once, which does steps 2 and 3 itself (``init_first``: the init builds
+nothing, so it keeps next to none of the interpreter's pages); another runtime's init does
+step 2 and forks it in step 3. The init writes how the runtime ended to the engine's status
+pipe (``STATUS_FD``) before it ends with the runtime's exit code (PID 1 cannot be killed by the
+runtime's signal): two processes per environment, not three.
 
 With a ``join`` record (a function with extensions: the first extension made the
 environment's namespaces), nothing is built: P joins that environment's network, user, cgroup,
@@ -567,7 +569,7 @@ def prepare(spec):
         return joined, spec.get("uid") if os.geteuid() == 0 else None
     root = spec["root"]
     own = spec.get("uid") if os.geteuid() == 0 else None
-    if os.getpid() != 1:  # (PID 1: its fork server's middle process did this: ``pid_first``)
+    if os.getpid() != 1 and not init_ahead:  # (its fork server's middle did: ``pid_first``)
         _identity(spec, own)
     _check(_unshare(_Int(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)), "unshare")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -591,6 +593,32 @@ def _identity(spec, own):
 
 
 STATUS_FD = 3  # PID 1 made by ``pid_first``: where it writes how the runtime ended
+
+init_ahead = False  # this process is a runtime's, forked by its init before anything was built
+
+
+def init_first():
+    """(PID 1 made by ``pid_first``, for our runtime client.) Wait for the engine's go-ahead
+    (the environment's limits and cgroup are in place: a fork inherits them), then fork the
+    process that builds the root and becomes the runtime (it returns from here, PID 2), and
+    stay as the namespaces' init (``_init``). Forked before anything was built, the init has
+    written next to none of the interpreter's pages: it keeps ~0.5 MB less of its own than an
+    init that built the root and then forked the runtime (which wrote most of those pages
+    again, each copied twice), and a cold start is ~0.7 ms shorter. The init stays in the
+    host's mount namespace, which the runtime never enters: its ``/proc/1/root``, ``cwd`` and
+    the rest are not the runtime's to open (the init holds capabilities the runtime has not,
+    and is made non-dumpable besides)."""
+    global init_ahead
+    try:
+        os.read(0, 1)
+    except OSError:
+        pass
+    runtime = os.fork()
+    if runtime:  # (its capabilities already deny the runtime its /proc files; this too)
+        _prctl(PR_SET_DUMPABLE, _ULong(0), _ULong(0), _ULong(0), _ULong(0))
+        _init(runtime, STATUS_FD)
+    os.close(STATUS_FD)
+    init_ahead = True
 
 
 joined_ahead = False  # the namespaces of ``join`` were joined by the fork server's middle
@@ -714,7 +742,9 @@ def finish(prepared):
         os.chdir("/")
         _become_runtime(own, executable)
         return
-    if os.getpid() == 1:  # (``pid_first``): it is the init; the engine reads STATUS_FD
+    if init_ahead:  # (``init_first``): the runtime's process, under its init already
+        write = None
+    elif os.getpid() == 1:  # (``pid_first``): it is the init; the engine reads STATUS_FD
         write = STATUS_FD
     else:
         _check(_unshare(_Int(CLONE_NEWPID)), "unshare the pid namespace")
@@ -730,13 +760,14 @@ def finish(prepared):
     _mount_cgroups(root)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _pivot(root)
-    runtime = os.fork()
-    if runtime:
-        _init(runtime, write)
-    try:
-        os.close(write)
-    except OSError:
-        pass
+    if write is not None:
+        runtime = os.fork()
+        if runtime:
+            _init(runtime, write)
+        try:
+            os.close(write)
+        except OSError:
+            pass
     _become_runtime(own, executable)
 
 

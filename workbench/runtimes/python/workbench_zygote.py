@@ -173,7 +173,13 @@ def _environment(request, fds, control_fd):
     """In the environment's process: become what an exec'd runtime is, then run it."""
     code = 1
     try:
-        prepared = _prepare(request) if request.get("namespaced") else None
+        namespaced = request.get("namespaced")
+        # PID 1 of our runtime client's namespaces (``_pid_first``) forks it before anything
+        # is built (``init_first``); another runtime's (an extension's namespaces are joined
+        # through its init's /proc/PID/ns) builds its root first, then forks it
+        init_first = namespaced and os.getpid() == 1 and len(fds) == 3
+        init_first = init_first and workbench_sandbox.EXEC_VAR not in request["env"]
+        prepared = _prepare(request) if namespaced and not init_first else None
         os.setsid()  # its own process group: the engine freezes and kills it by it
         stdin, stdout = fds[:2]
         os.dup2(stdin, 0)
@@ -184,6 +190,9 @@ def _environment(request, fds, control_fd):
             os.dup2(fds[2], workbench_sandbox.STATUS_FD)
             kept = workbench_sandbox.STATUS_FD + 1
         os.closerange(kept, 1 << 16)  # the control socket, the zygote's own
+        if init_first:
+            workbench_sandbox.init_first()  # returns in the runtime's process, PID 2
+            prepared = _prepare(request)
         os.environ.clear()
         os.environ.update(request["env"])
         _publish_environ(request["env"])
