@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -387,3 +388,71 @@ def test_the_tui_takes_the_region_and_account_too(tmp_path: Path) -> None:
     assert settings.arn("f") == "arn:aws:lambda:eu-west-1:111122223333:function:f"
     defaults = served_settings(build_tui_parser(()).parse_args([]), tmp_path)
     assert defaults.arn("f") == "arn:aws:lambda:us-east-1:123456789012:function:f"
+
+
+def test_serve_plays_lambdas_scaling_rate_when_asked(tmp_path: Path) -> None:
+    """--scaling-rate 1: serve says so, and of two calls at once to a function with no
+    environment, one starts it and the other is throttled (429, its Reason), as Lambda throttles
+    a burst faster than its scaling rate."""
+    root = tmp_path / "functions"
+    code = "import time\ndef handler(event, context):\n    time.sleep(0.5)\n    return 'ok'\n"
+    make_function(root, "slow", code)
+    proc, url, output = start_serve(root, tmp_path / "state", "--scaling-rate", "1")
+    try:
+        seen = until_line(output, lambda line: line.startswith("scaling: "))
+        assert seen[-1] == (
+            "scaling: a rate of 1 new environment per function every 10 s (--scaling-rate); "
+            "a call needing one past it is throttled (429)"
+        )
+
+        def call() -> tuple[int, object]:
+            request = urllib.request.Request(
+                url + "/2015-03-31/functions/slow/invocations", data=b"{}"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    return answer.status, json.loads(answer.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        answers: list[tuple[int, object]] = []
+        threads = [threading.Thread(target=lambda: answers.append(call())) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(status for status, _ in answers) == [200, 429], answers
+        throttled = next(body for status, body in answers if status == 429)
+        assert throttled == {
+            "Reason": "FunctionInvocationRateLimitExceeded",
+            "Type": "User",
+            "message": "Rate Exceeded.",
+        }
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("lambda", 1000), ("LAMBDA", 1000), ("5", 5), (None, None)]
+)
+def test_the_scaling_rate_option(tmp_path: Path, value: str | None, expected: int | None) -> None:
+    from workbench.cli.options import served_settings
+    from workbench.cli.tui import build_tui_parser
+
+    argv = ["--scaling-rate", value] if value is not None else []
+    settings = served_settings(build_tui_parser(()).parse_args(argv), tmp_path)
+    assert settings.scaling_rate == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "fast", "1.5"])
+def test_a_bad_scaling_rate_is_one_line_and_exit_2(tmp_path: Path, value: str) -> None:
+    done = subprocess.run(
+        serve_command(tmp_path, tmp_path / "state", "--scaling-rate", value),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"invalid scaling rate '{value}': lambda (Lambda's own" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -33,6 +33,7 @@ from workbench.engine import (
     Throttled,
     TooManyRequests,
 )
+from workbench.engine.invoke.scaling import ScalingRate
 from workbench.engine.storage.store import RecordStore
 
 from ..helpers import WAIT_S, add_function, make_function, until_reaped, until_sync
@@ -276,6 +277,66 @@ async def test_account_limit_throttles_the_call_past_it(
         # The limit counts what runs now, not what ran: three calls in a row all succeed.
         for _ in range(3):
             payload(await engine.invoke("busy", b'{"sleep": 0}'))
+
+
+async def test_the_scaling_rate_throttles_new_environments_past_it_not_warm_ones(
+    function_root: Path, tmp_path: Path
+) -> None:
+    """--scaling-rate 2: three calls at once need three new environments; two start, the third
+    is throttled as Lambda throttles a burst it cannot scale to. Calls that find an idle
+    environment are never limited by it, and other functions have allowances of their own."""
+    make_function(function_root, "burst", SLEEPER)
+    make_function(function_root, "other", SLEEPER)
+    # (time_scale 100: one environment comes back every 500 s, none within this test however
+    # slow the machine)
+    async with Engine(
+        [function_root], settings(tmp_path, scaling_rate=2, time_scale=100.0)
+    ) as engine:
+        sub = engine.subscribe()
+        results = await asyncio.gather(
+            *(engine.invoke("burst", b'{"sleep": 0.3}') for _ in range(3)),
+            return_exceptions=True,
+        )
+        errors = [r for r in results if not isinstance(r, InvokeResult)]
+        assert len(errors) == 1, results
+        assert_throttle(errors[0], "FunctionInvocationRateLimitExceeded")
+        assert len(engine.environments("burst")) == 2  # the throttled call started nothing
+        throttles = [e for e in sub.get_nowait() if isinstance(e, Throttled)]
+        assert [(t.function, t.reason) for t in throttles] == [
+            ("burst", "FunctionInvocationRateLimitExceeded")
+        ]
+        state = engine.function_state("burst")
+        assert state is not None and state.throttles == 1 and state.in_flight == 0
+        # the two warm environments serve any number of calls; a third new one is refused
+        for _ in range(4):
+            assert not (await engine.invoke("burst", b'{"sleep": 0}')).record.cold
+        results = await asyncio.gather(
+            *(engine.invoke("burst", b'{"sleep": 0.3}') for _ in range(3)),
+            return_exceptions=True,
+        )
+        assert sum(not isinstance(r, InvokeResult) for r in results) == 1, results
+        # another function scales on its own allowance
+        both = await asyncio.gather(*(engine.invoke("other", b'{"sleep": 0.3}') for _ in range(2)))
+        assert all(r.record.cold for r in both)
+
+
+def test_the_scaling_rate_refills_continuously_and_banks_nothing() -> None:
+    """Lambda's rule (its scaling-behavior page): 1,000 new environments per function every
+    10 s, refilled continuously, never more than 1,000 at hand."""
+    now = [0.0]
+    rate = ScalingRate(1000, clock=lambda: now[0])
+    assert sum(rate.take("f") for _ in range(1001)) == 1000  # a burst: 1,000, then throttled
+    assert rate.take("g")  # each function its own allowance
+    now[0] = 0.5
+    assert sum(rate.take("f") for _ in range(100)) == 50  # 100 a second come back, not 1,000
+    now[0] = 3600.0  # an hour idle banks nothing past 1,000
+    assert sum(rate.take("f") for _ in range(2000)) == 1000
+    scaled = ScalingRate(5, time_scale=0.01, clock=lambda: now[0])  # --time-scale 0.01
+    assert sum(scaled.take("f") for _ in range(10)) == 5
+    now[0] += 0.1  # ten seconds of Lambda's time
+    assert sum(scaled.take("f") for _ in range(10)) == 5
+    with pytest.raises(ValueError, match="at least 1"):
+        ScalingRate(0)
 
 
 # --------------------------------------------------------------------------- the event stream

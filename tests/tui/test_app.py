@@ -242,6 +242,19 @@ async def test_gauge_counts_a_throttle_with_its_reason(app: WorkbenchApp) -> Non
         await wait_until(pilot, lambda: not app.workers)
 
 
+async def test_the_gauge_says_when_lambdas_scaling_rate_is_played(
+    root: Path, tmp_path: Path
+) -> None:
+    """--scaling-rate: its bar's tooltip says the rate; without it, it says nothing of one."""
+    for rate, said in ((1000, "scaling: Lambda's rate 1,000 new environments"), (None, None)):
+        app = WorkbenchApp([root], state_dir=tmp_path / f"state-{rate}", scaling_rate=rate)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            tooltip = str(app.query_one("#gauge-bar").tooltip)
+            assert tooltip.startswith("in flight across all functions / account limit 1000")
+            assert (said in tooltip) if said else ("scaling" not in tooltip), tooltip
+
+
 async def test_help_lists_every_app_binding_and_closes(app: WorkbenchApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")

@@ -71,6 +71,24 @@ def time_scale(text: str) -> float:
     return value
 
 
+def scaling_rate(text: str) -> int:
+    """--scaling-rate: ``lambda`` (Lambda's 1,000) or a whole number of new environments."""
+    from ..engine import LAMBDA_SCALING_RATE
+
+    if text.strip().lower() == "lambda":
+        return LAMBDA_SCALING_RATE
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(
+            f"invalid scaling rate {text!r}: lambda (Lambda's own: 1,000 new environments per "
+            "function every 10 s) or a whole number of them from 1 to 1000000"
+        )
+    return value
+
+
 def port(text: str) -> int:
     try:
         number = int(text)
@@ -243,6 +261,7 @@ def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings
         state_dir=state_dir,
         prewarm=args.prewarm,
         time_scale=args.time_scale,
+        scaling_rate=args.scaling_rate,
         debug_port=args.debug_port,
         log_limit=args.log_limit,
         **({"isolation": args.isolation} if args.isolation else {}),  # else $WORKBENCH_ISOLATION
@@ -258,9 +277,9 @@ def served_settings(args: argparse.Namespace, state_dir: Path) -> EngineSettings
 
 
 def engine_options(parser: argparse.ArgumentParser) -> None:
-    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --debug-port, --log-limit,
-    --isolation, --cpu, --aws-credentials, --python and --node: what the TUI and `serve` both
-    take."""
+    """ROOT…, --prewarm, --port, --http-port, --host, --time-scale, --scaling-rate,
+    --debug-port, --log-limit, --isolation, --cpu, --aws-credentials, --python and --node: what
+    the TUI and `serve` both take."""
     from ..api.defaults import DEFAULT_HOST, DEFAULT_PORT
 
     parser.add_argument("roots", nargs="*", metavar="ROOT", help="folders holding functions")
@@ -296,6 +315,16 @@ def engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="FACTOR",
         help="multiply Lambda's waits (async retry delays, throttle backoff, maximum event age, "
         "rate() schedules) by FACTOR, e.g. 0.01 for demos (default: 1, Lambda's timing)",
+    )
+    parser.add_argument(
+        "--scaling-rate",
+        type=scaling_rate,
+        default=None,
+        metavar="RATE",
+        help="scale each function as Lambda does: at most RATE new environments every 10 s "
+        "(times --time-scale), refilled continuously; a call that needs one past it is "
+        "throttled (429). RATE: lambda (Lambda's own, 1,000) or a number, e.g. 5 to watch it "
+        "happen (default: no rate, environments start as fast as this machine starts them)",
     )
     parser.add_argument(
         "--debug-port",

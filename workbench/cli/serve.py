@@ -118,6 +118,8 @@ async def serve(
                 if isolation.namespaces:  # what a function with a host-path wrapper gets
                     print(f"  without namespaces, {isolation.not_stopped(False)}", file=out)
             print(credentials_line(engine), file=out)
+            if engine.concurrency.scaling is not None:
+                print(f"scaling: {engine.concurrency.scaling.describe()}", file=out)
             for line in [*interpreter_lines(engine), *debug_lines(engine)]:
                 print(line, file=out)
             out.flush()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .invoke.answer_first import Answer, invoke_answer_first
     from .invoke.function_state import FunctionState
     from .invoke.results import InvocationCancelled, InvokeResult
+    from .invoke.scaling import LAMBDA_SCALING_RATE
     from .invoke.streaming import StreamingInvocation, invoke_stream
     from .model.errors import (
         FunctionNotReady,
@@ -68,6 +69,7 @@ _WHERE = {  # public name -> the module under workbench.engine that defines it
     "Dropped": "model.events",
     "Engine": "engine",
     "EngineSettings": "config.settings",
+    "LAMBDA_SCALING_RATE": "invoke.scaling",
     "EnvironmentEvent": "model.events",
     "FunctionConfig": "config.function",
     "FunctionNotReady": "model.errors",
@@ -143,6 +145,7 @@ __all__ = [
     "Dropped",
     "Engine",
     "EngineSettings",
+    "LAMBDA_SCALING_RATE",
     "EnvironmentEvent",
     "FunctionConfig",
     "FunctionNotReady",

@@ -16,6 +16,7 @@ from .invoke.concurrency import Concurrency
 from .invoke.invoker import Invoker
 from .invoke.pool import EnvironmentPool
 from .invoke.replay import Replay
+from .invoke.scaling import ScalingRate
 from .registry.control_plane import ControlPlane
 from .registry.service import RegistryService
 from .reload.auto_publish import AutoPublish
@@ -53,7 +54,9 @@ def compose(host: Parts) -> Services:
     roots, settings, state_dir, bus = host.roots, host.settings, host.state_dir, host.bus
     records = lambda: host.store  # noqa: E731 - opened by Engine.start, read at each call
     catalog = Catalog(settings.arn)
-    concurrency = Concurrency(catalog, settings.account_limit, bus)
+    rate = settings.scaling_rate
+    scaling = ScalingRate(rate, settings.time_scale) if rate is not None else None
+    concurrency = Concurrency(catalog, settings.account_limit, bus, scaling)
     versioning = RegistryService(catalog=catalog, settings=settings, bus=bus, state_dir=state_dir)
     interpreters = Interpreters(python=settings.python, node=settings.node)
     pool = EnvironmentPool(

@@ -35,6 +35,10 @@ class EngineSettings:
     # listening from this port up on 127.0.0.1 and waiting for the IDE; None: only functions
     # with `debug = ...` do, from debugpy's 5678 / Node's 9229 up (see runtime/debug_attach.py)
     debug_port: int | None = None
+    # Lambda's concurrency scaling rate (--scaling-rate): at most this many new environments
+    # per function every 10 s (Lambda's: 1,000), past it a call needing one is throttled;
+    # None: no rate, as fast as this machine starts them (invoke/scaling.py)
+    scaling_rate: int | None = None
     # how many runtimes may start at once (the rest wait their turn, fairly); 0: four per CPU,
     # at least 8 (see invoke/start_gate.py)
     start_concurrency: int = 0

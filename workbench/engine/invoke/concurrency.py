@@ -3,8 +3,9 @@
 Lambda counts concurrency per account and Region: a function with reserved concurrency may run
 that many at once and no more (``ReservedFunctionConcurrentInvocationLimitExceeded``); all other
 functions share what the reserved ones leave of the account limit
-(``ConcurrentInvocationLimitExceeded``). Synchronous calls, the async dispatcher, hot reload's
-bookkeeping and the control plane all ask this object; nothing else counts.
+(``ConcurrentInvocationLimitExceeded``); and, when asked for, a function adds environments no
+faster than Lambda's scaling rate (``scaling.py``). Synchronous calls, the async dispatcher, hot
+reload's bookkeeping and the control plane all ask this object; nothing else counts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..config.catalog import Catalog
 from ..config.function import FunctionConfig
 from ..model.errors import TooManyRequests
 from ..model.events import EventBus, Throttled
+from .scaling import SCALING_LIMIT, ScalingRate
 
 RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
@@ -34,10 +36,17 @@ class Lease:
 
 
 class Concurrency:
-    def __init__(self, catalog: Catalog, account_limit: int, bus: EventBus) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        account_limit: int,
+        bus: EventBus,
+        scaling: ScalingRate | None = None,
+    ) -> None:
         self.catalog = catalog
         self.account_limit = account_limit
         self.bus = bus
+        self.scaling = scaling  # Lambda's scaling rate, if asked for (--scaling-rate)
         self.total_in_flight = 0
         self.unreserved_in_flight = 0
         self._in_flight: dict[str, int] = {}
@@ -73,6 +82,12 @@ class Concurrency:
         self._in_flight[name] = self.in_flight(name) + 1
         self.total_in_flight += 1
         return Lease(name, unreserved)
+
+    def scale(self, name: str) -> None:
+        """An admitted call of ``name`` needs a new environment: within the scaling rate (when
+        one is set), or throttle it (429: its lease is given back by the caller)."""
+        if self.scaling is not None and not self.scaling.take(name):
+            self._throttle(name, SCALING_LIMIT)
 
     def release(self, lease: Lease) -> None:
         self._in_flight[lease.function] -= 1

@@ -165,6 +165,7 @@ class EnvironmentPool:
             self._busy.setdefault(fn.name, set()).add(env)
             self.changed(fn.name)
             return env, False, 0.0
+        self.concurrency.scale(fn.name)  # (Lambda's scaling rate, if asked for)
         if version != LATEST:
             self._registry().ensure_files(fn.name, version_number(version))
         forker = None

@@ -139,7 +139,12 @@ class MainScreen(Screen[None]):
                 with TabPane("Sources", id="tab-sources"):
                     yield SourcesPane(self.engine, id="sources")
             with Vertical(id="gauge-box"):
-                yield ConcurrencyGauge(self.account_limit, id="gauge")
+                scaling = self.engine.concurrency.scaling
+                yield ConcurrencyGauge(
+                    self.account_limit,
+                    scaling=scaling.describe() if scaling is not None else None,
+                    id="gauge",
+                )
         yield KeyBar()
 
     def on_mount(self) -> None:

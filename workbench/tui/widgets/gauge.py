@@ -131,9 +131,12 @@ class ConcurrencyGauge(Vertical):
     }
     """
 
-    def __init__(self, account_limit: int = 1000, **kwargs: object) -> None:
+    def __init__(
+        self, account_limit: int = 1000, *, scaling: str | None = None, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.account_limit = account_limit
+        self.scaling = scaling  # Lambda's scaling rate, if the engine plays it (--scaling-rate)
         self.total = 0  # in flight now, across all functions
         self.peak = 0  # the most in flight since the last history sample
         self._sampler: Timer | None = None  # paused while nothing changes
@@ -155,9 +158,10 @@ class ConcurrencyGauge(Vertical):
             yield Static(id="gauge-function-lines")
 
     def on_mount(self) -> None:
-        self.query_one(
-            "#gauge-bar", ProgressBar
-        ).tooltip = f"in flight across all functions / account limit {self.account_limit}"
+        self.query_one("#gauge-bar", ProgressBar).tooltip = (
+            f"in flight across all functions / account limit {self.account_limit}"
+            + (f"; scaling: {self.scaling}" if self.scaling else "")
+        )
         self.query_one(
             "#gauge-history", Sparkline
         ).tooltip = (
