@@ -188,3 +188,65 @@ async def test_a_forked_environment_starts_in_its_cgroup_in_every_hierarchy(
         assert env.cgroup.whole_peak_kb(0) > 0
         members = env.cgroup.members()
         assert env.pid in members
+
+
+STDLIB_USER = """
+import logging, xml.dom.minidom
+
+def handler(event, context):
+    return {"logging": logging.__file__, "minidom": xml.dom.minidom.__file__}
+"""
+
+
+@pytest.mark.parametrize(
+    ("isolation", "fork"), [("cgroups", "1"), ("rlimits", "1"), ("cgroups", "0")]
+)
+async def test_the_standard_librarys_own_bytecode_is_read_not_compiled_again(
+    function_root: Path,
+    tmp_path: Path,
+    isolation: str,
+    fork: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Outside namespaces a runtime caches bytecode under the state dir (not in the
+    function's folder); the standard library's is the interpreter's own, linked there once by
+    the fork server (or an exec'd runtime: fork server off), not compiled again for each new
+    state dir (a handler's first ``import logging`` took ~140 ms of its cold start before)."""
+    monkeypatch.setenv("WORKBENCH_FORK_SERVER", fork)
+    async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
+        add_function(engine, "stdlib", STDLIB_USER)
+        files = body(await engine.invoke("stdlib", b"{}"))
+        prefix = engine.state_dir / "pycache"
+        for source in (files["logging"], files["minidom"]):
+            folder, name = os.path.split(source)
+            cached = prefix / folder.lstrip("/") / f"{name[:-3]}.{sys.implementation.cache_tag}.pyc"
+            assert cached.is_symlink(), f"{cached} was compiled again, not read from the stdlib's"
+            assert Path(os.readlink(cached)) == Path(folder) / "__pycache__" / cached.name
+        # the function's own code is compiled there (its folder gets no __pycache__)
+        assert list(prefix.rglob(f"app.{sys.implementation.cache_tag}.pyc"))
+        assert not (function_root / "stdlib" / "__pycache__").exists()
+
+
+def test_stale_or_missing_linked_bytecode_is_compiled_again(tmp_path: Path) -> None:
+    """A link whose file is gone (the interpreter reinstalled) reads as missing: the module
+    is compiled and cached in its place; a second ``link`` does nothing (its marker)."""
+    import subprocess
+
+    from workbench.engine.runtime.launch import PYTHON_BOOTSTRAP
+
+    prefix = tmp_path / "pycache"
+    code = (
+        f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); "
+        "import workbench_pycache; workbench_pycache.link(); import colorsys; "
+        "print(colorsys.__file__)"
+    )
+    run = [sys.executable, "-I", "-S", "-X", f"pycache_prefix={prefix}", "-c", code]
+    source = subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip()
+    folder, name = os.path.split(source)
+    cached = prefix / folder.lstrip("/") / f"{name[:-3]}.{sys.implementation.cache_tag}.pyc"
+    assert cached.is_symlink() and cached.resolve().is_file()
+    assert (prefix / os.path.dirname(os.__file__).lstrip("/") / ".workbench-stdlib-linked").exists()
+    cached.unlink()
+    cached.symlink_to(tmp_path / "gone.pyc")  # dangling
+    subprocess.run(run, capture_output=True, text=True, check=True)
+    assert not cached.is_symlink() and cached.is_file()  # compiled again, in the link's place

@@ -50,8 +50,10 @@ BASE_ENV = {
 # environment build its whole root itself, as where the engine is not root
 BASE_SWITCH = "WORKBENCH_SANDBOX_BASE"
 BASE_VAR = "_WORKBENCH_BASE"  # (workbench_zygote.BASE_VAR)
+# (the standard library's bytecode linked into the cache first: workbench_pycache.py)
 _START = (
-    "import sys; sys.path.insert(0, {folder!r}); import workbench_zygote; del sys.path[0]; "
+    "import sys; sys.path.insert(0, {folder!r}); import workbench_pycache; "
+    "workbench_pycache.link(); import workbench_zygote; del sys.path[0]; "
     "workbench_zygote.serve({fd})"
 )
 

@@ -30,9 +30,10 @@ RUNTIMES_DIR = early_start.RUNTIMES_DIR  # (the probe's too)
 PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
 # Our Python runtime, imported rather than run as a script: a script is compiled at every start
 # (~6 ms for the bootstrap), a module's bytecode is cached. Its folder leaves sys.path again.
+# (the standard library's bytecode linked into the cache first: workbench_pycache.py)
 PYTHON_START = (
-    f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); import bootstrap; "
-    "del sys.path[0]; bootstrap.start()"
+    f"import sys; sys.path.insert(0, {str(PYTHON_BOOTSTRAP.parent)!r}); import workbench_pycache; "
+    "workbench_pycache.link(); import bootstrap; del sys.path[0]; bootstrap.start()"
 )
 # The same in its namespaces: entered first, while the interpreter is small (see there)
 PYTHON_SANDBOXED_START = (
