@@ -5,14 +5,15 @@ bytecode of a function's code (and of this runtime client) is cached there rathe
 into the function's folder. But with a prefix set, Python looks for *every* module's bytecode
 under it, the standard library's too, and ignores the ``__pycache__`` the interpreter was
 installed with: a handler's ``import logging`` in a fresh state dir compiled ``logging`` and what
-it imports again (~140 ms of its first cold start, and as much for each standard module it
-imported first).
+it imports again (~140 ms of its first cold start), as every standard module a function imported
+for the first time was.
 
 ``link`` fills the prefix's copy of the standard library's folders with links to the bytecode
 the interpreter ships, once per state dir and interpreter (a marker file says it is done): the
 import system reads through them, and checks each against its source as it always does (a stale
 one is compiled again and its link replaced by the new file; a link whose file is gone reads as
-missing). Standard library only: the fork server calls it first thing.
+missing). Standard library only: the fork server, and a runtime exec'd outside namespaces,
+call it first thing (``engine/runtime/forkserver.py``, ``launch.py``).
 """
 
 import os
