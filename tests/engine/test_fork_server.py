@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.helpers import add_function, body, cgroups_here, make_function, until
@@ -250,3 +251,34 @@ def test_stale_or_missing_linked_bytecode_is_compiled_again(tmp_path: Path) -> N
     cached.symlink_to(tmp_path / "gone.pyc")  # dangling
     subprocess.run(run, capture_output=True, text=True, check=True)
     assert not cached.is_symlink() and cached.is_file()  # compiled again, in the link's place
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    """What ``/proc/PID/environ`` shows: its variables, then nothing but NULs."""
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        block = f.read()
+    used = block.rstrip(b"\0")
+    entries = [e.decode() for e in used.split(b"\0")]
+    assert all("=" in e for e in entries), entries  # no leftover of another block
+    return dict(e.split("=", 1) for e in entries)
+
+
+@pytest.mark.parametrize("isolation", ["cgroups", "auto"])
+async def test_proc_environ_shows_the_environments_variables_and_nothing_else(
+    function_root: Path, tmp_path: Path, isolation: str
+) -> None:
+    """A forked environment's processes show its variables where tools read them, as an
+    exec'd runtime's do: none of the fork server's, nor the room it kept for them (in
+    namespaces its init shows them too: the watchdog knows it by them)."""
+    if isolation == "auto" and probe():
+        pytest.skip(f"this machine gives no namespaces: {probe()}")
+    async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
+        add_function(engine, "state", STATE, environment={"COLOUR": "teal"})
+        await engine.invoke("state", b"{}")
+        [env] = engine.pool.environments("state")
+        shown = environ_of(env.pid)
+        assert shown["COLOUR"] == "teal" and shown["AWS_LAMBDA_FUNCTION_NAME"] == "state"
+        assert "_WORKBENCH_ENVIRON_SPACE" not in shown and "_WORKBENCH_SANDBOX" not in str(shown)
+        if isolation == "auto":  # its init: the runtime's variables, the same
+            [runtime] = psutil.Process(env.pid).children()
+            assert environ_of(runtime.pid) == shown

@@ -19,6 +19,7 @@ import pytest
 
 from tests.helpers import make_function
 from workbench.engine.runtime.launch import PYTHON_BOOTSTRAP
+from workbench.engine.runtime.namespaces import probe
 from workbench.engine.runtime.watchdog import Watchdog
 
 DEADLINE_S = 30.0  # only bounds a failure; a pass returns as soon as the condition holds
@@ -369,6 +370,88 @@ def test_kill_9_of_serve_takes_its_busy_environments_and_their_children_along(
         assert len(watchdogs) == 1
         # (not the bootstrap's `mv`, which may still be exiting when the pids file appears)
         victims += [p.pid for p in serve.children(recursive=True) if not transient(p)]
+        assert all(not gone(pid) for pid in victims)
+
+        proc.kill()  # SIGKILL
+        proc.wait(30)
+        until(lambda: all(gone(pid) for pid in victims), "every process of the serve to end")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+HIDING = """
+import os, subprocess, time
+
+def handler(event, context):
+    subprocess.Popen(["sleep", "300"])  # a child, in its namespaces
+    # its variables erased where /proc/PID/environ shows them: no process can be known as
+    # this environment's by them any more but its init
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[-3]), int(fields[-2])
+    with open("/proc/self/mem", "r+b", buffering=0) as mem:
+        mem.seek(start)
+        mem.write(bytes(end - start))
+    time.sleep(300)
+"""
+
+
+@pytest.mark.skipif(bool(probe()), reason=f"this machine gives no namespaces: {probe()}")
+def test_kill_9_of_serve_takes_a_namespaced_environment_along_even_one_that_hides(
+    tmp_path: Path,
+) -> None:
+    """In namespaces the runtime's init is the environment's process-group leader: the
+    watchdog knows it by the environment's variables too, and kills the group (the init's end
+    takes every process of the namespaces with it), even when the handler erased its own."""
+    root = tmp_path / "functions"
+    make_function(root, "hider", HIDING, timeout=600)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        + ["--http-port", "0", "--state-dir", str(tmp_path / "state")]
+        + ["--isolation", "auto", "--network", "host"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    victims: list[int] = []
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:
+            if match := re.search(r"Lambda API on (http://\S+)", line):
+                url = match.group(1)
+                break
+        assert url is not None, "serve did not start"
+        request = urllib.request.Request(
+            f"{url}/2015-03-31/functions/hider/invocations",
+            data=b"{}",
+            headers={"X-Amz-Invocation-Type": "Event"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 202
+        serve = psutil.Process(proc.pid)
+
+        def sleeps() -> list[psutil.Process]:
+            return [p for p in serve.children(recursive=True) if p.name() == "sleep"]
+
+        until(lambda: len(sleeps()) == 1, "the handler to start its child")
+        runtime = sleeps()[0].parent()
+        assert runtime is not None
+
+        def hidden() -> bool:
+            with open(f"/proc/{runtime.pid}/environ", "rb") as f:
+                return b"AWS_LAMBDA_LOG_STREAM_NAME" not in f.read()
+
+        until(hidden, "the handler to erase its variables")
+        victims = [p.pid for p in serve.children(recursive=True) if not transient(p)]
         assert all(not gone(pid) for pid in victims)
 
         proc.kill()  # SIGKILL

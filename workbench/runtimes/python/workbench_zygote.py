@@ -51,6 +51,7 @@ def serve(control_fd):
     sock = _socket.socket(fileno=control_fd)
     # (a root engine's namespaced server: the part of every root that is the same, built once)
     workbench_sandbox.build_base(os.environ.pop(BASE_VAR, ""))
+    _publish_environ({k: v for k, v in os.environ.items() if k != SPACE_VAR}, whole=True)
     while True:
         try:
             msg, fds = recv_request(sock)
@@ -132,22 +133,33 @@ def join_cgroup(tasks_files):
             os.close(fd)
 
 
-def _publish_environ(env):
+SPACE_VAR = "_WORKBENCH_ENVIRON_SPACE"  # (forkserver.BASE_ENV): the room it holds
+_server_block = 0  # bytes of that block the server's own variables take (``serve``)
+
+
+def _publish_environ(env, whole=False):
     """Write the environment's variables where ``/proc/PID/environ`` reads them (the block
     the kernel recorded at the server's exec, which the engine padded for this): tools, and
     the engine's search for a daemon re-parented to it, know the process by them, as they know
-    an exec'd runtime. Past the block's size, the rest is left out there (not in os.environ)."""
+    an exec'd runtime. Past the block's size, the rest is left out there (not in os.environ).
+    The server writes its own once over the ``whole`` block (NULs after them), so that an
+    environment writes only as many bytes as its variables take, not 64 KB: each page written
+    is a page copied for it."""
+    global _server_block
     try:
         with open("/proc/self/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
         start, end = int(fields[-3]), int(fields[-2])  # env_start, env_end
-        block = b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())
-        block = block[: end - start].ljust(end - start, b"\0")
+        block = b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())[: end - start]
+        # (over all of the server's own, where its variables take less)
+        size = end - start if whole else min(end - start, max(len(block), _server_block))
         fd = os.open("/proc/self/mem", os.O_RDWR)
         try:
-            os.pwrite(fd, block, start)
+            os.pwrite(fd, block.ljust(size, b"\0"), start)
         finally:
             os.close(fd)
+        if whole:
+            _server_block = len(block)
     except (OSError, ValueError, IndexError):
         pass  # (the variables are the process's all the same)
 
@@ -191,6 +203,10 @@ def _environment(request, fds, control_fd):
             kept = workbench_sandbox.STATUS_FD + 1
         os.closerange(kept, 1 << 16)  # the control socket, the zygote's own
         if init_first:
+            # the init is known by the environment's variables too: the watchdog checks that a
+            # group's leader carries them before it kills the group after the engine's death
+            spec = workbench_sandbox.SPEC_VAR
+            _publish_environ({k: v for k, v in request["env"].items() if k != spec})
             workbench_sandbox.init_first()  # returns in the runtime's process, PID 2
             prepared = _prepare(request)
         os.environ.clear()
