@@ -118,6 +118,9 @@ def handler(event, context):
             except OSError as e:
                 out[name] = e.errno
         return out
+    if kind == "mounts":  # the mounts its init sees, and its own
+        with open("/proc/1/mountinfo") as init, open("/proc/self/mountinfo") as own:
+            return {"init": init.read(), "own": own.read()}
     if kind == "remount":
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -291,15 +294,19 @@ async def test_each_environment_runs_as_a_uid_of_its_own(sandboxed: Engine) -> N
 async def test_a_handler_cannot_reach_the_host_through_its_init(
     sandboxed: Engine, uids: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its init (PID 1, which stays in the host's mount namespace: it forks the runtime before
-    the root is built) is not its own to look into: /proc/1's root, working folder, open files,
-    environ and memory map are all refused (with a uid of its own and with the shared one
-    alike), while its own process's are there."""
+    """Its init (PID 1, which forks the runtime before the root is built, and follows it into
+    its mount namespace once it is made) is not its own to look into: /proc/1's root, working
+    folder, open files, environ and memory map are all refused (with a uid of its own and with
+    the shared one alike), while its own process's are there; and the mounts /proc/1 shows are
+    the environment's own."""
     if uids == "shared":
         monkeypatch.setenv(UIDS_VAR, "shared")
     add_function(sandboxed, "look", LOOK)
     refused = {"root": 13, "cwd": 13, "fd": 13, "environ": 13, "maps": 13}  # EACCES
     assert body(await sandboxed.invoke("look", json.dumps({"kind": "init"}))) == refused
+    # and its mounts, which any process may read, are the environment's, not the host's
+    mounts = body(await sandboxed.invoke("look", json.dumps({"kind": "mounts"})))
+    assert mounts["init"] == mounts["own"] and " /var/task " in mounts["own"]
     own = body(
         await sandboxed.invoke("look", json.dumps({"kind": "read", "path": "/proc/self/environ"}))
     )
