@@ -3,6 +3,7 @@ runtime's parent-death signal, and the whole of it through a real ``workbench se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -302,6 +303,50 @@ def test_the_python_runtime_dies_with_its_engine_not_with_the_thread_that_starte
 
 # --------------------------------------------------------------------------- serve, end to end
 
+
+@contextlib.contextmanager
+def serving_an_event(
+    root: Path, state: Path, function: str, *extra: str
+) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
+    """``workbench serve`` on ``root`` with an Event invocation of ``function`` under way
+    (serve runs it in the background); yields serve's process and a list for the pids that
+    must end with it, each SIGKILLed at the end whatever happened."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
+        + ["--http-port", "0", "--state-dir", str(state), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    victims: list[int] = []
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:
+            if match := re.search(r"Lambda API on (http://\S+)", line):
+                url = match.group(1)
+                break
+        assert url is not None, "serve did not start"
+        request = urllib.request.Request(
+            f"{url}/2015-03-31/functions/{function}/invocations",
+            data=b"{}",
+            headers={"X-Amz-Invocation-Type": "Event"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 202
+        yield proc, victims
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 BUSY = """
 import os, subprocess, time
 def handler(event, context):
@@ -335,34 +380,11 @@ def test_kill_9_of_serve_takes_its_busy_environments_and_their_children_along(
             """)
         )
         bootstrap.chmod(0o755)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
-        + ["--http-port", "0", "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    victims: list[int] = []
-    try:
-        assert proc.stdout is not None
-        url = None
-        for line in proc.stdout:
-            if match := re.search(r"Lambda API on (http://\S+)", line):
-                url = match.group(1)
-                break
-        assert url is not None, "serve did not start"
-        # an Event invocation: serve runs it in the background (the provided bootstrap never
-        # asks for its event: it is killed at once, in INIT, well before INIT's 10 s end)
-        request = urllib.request.Request(
-            f"{url}/2015-03-31/functions/busy/invocations",
-            data=b"{}",
-            headers={"X-Amz-Invocation-Type": "Event"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            assert answer.status == 202
+    # (the provided bootstrap never asks for its event: it is killed at once, in INIT, well
+    # before INIT's 10 s end)
+    with serving_an_event(root, tmp_path / "state", "busy") as (proc, victims):
         until(pids.exists, "the handler to start its children")
-        victims = [int(p) for p in pids.read_text().split() if int(p)]
+        victims += [int(p) for p in pids.read_text().split() if int(p)]
         serve = psutil.Process(proc.pid)
         watchdogs = [
             p.pid for p in serve.children() if "workbench-watchdog" in " ".join(p.cmdline())
@@ -375,15 +397,6 @@ def test_kill_9_of_serve_takes_its_busy_environments_and_their_children_along(
         proc.kill()  # SIGKILL
         proc.wait(30)
         until(lambda: all(gone(pid) for pid in victims), "every process of the serve to end")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
 
 
 HIDING = """
@@ -412,31 +425,8 @@ def test_kill_9_of_serve_takes_a_namespaced_environment_along_even_one_that_hide
     takes every process of the namespaces with it), even when the handler erased its own."""
     root = tmp_path / "functions"
     make_function(root, "hider", HIDING, timeout=600)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
-        + ["--http-port", "0", "--state-dir", str(tmp_path / "state")]
-        + ["--isolation", "auto", "--network", "host"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    victims: list[int] = []
-    try:
-        assert proc.stdout is not None
-        url = None
-        for line in proc.stdout:
-            if match := re.search(r"Lambda API on (http://\S+)", line):
-                url = match.group(1)
-                break
-        assert url is not None, "serve did not start"
-        request = urllib.request.Request(
-            f"{url}/2015-03-31/functions/hider/invocations",
-            data=b"{}",
-            headers={"X-Amz-Invocation-Type": "Event"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            assert answer.status == 202
+    flags = ("--isolation", "auto", "--network", "host")
+    with serving_an_event(root, tmp_path / "state", "hider", *flags) as (proc, victims):
         serve = psutil.Process(proc.pid)
 
         def sleeps() -> list[psutil.Process]:
@@ -451,18 +441,9 @@ def test_kill_9_of_serve_takes_a_namespaced_environment_along_even_one_that_hide
                 return b"AWS_LAMBDA_LOG_STREAM_NAME" not in f.read()
 
         until(hidden, "the handler to erase its variables")
-        victims = [p.pid for p in serve.children(recursive=True) if not transient(p)]
+        victims += [p.pid for p in serve.children(recursive=True) if not transient(p)]
         assert all(not gone(pid) for pid in victims)
 
         proc.kill()  # SIGKILL
         proc.wait(30)
         until(lambda: all(gone(pid) for pid in victims), "every process of the serve to end")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
