@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import psutil
 import pytest
 
 from tests.helpers import make_function
+from tests.test_cli_serve import start_serve
 from workbench.engine.runtime.launch import PYTHON_BOOTSTRAP
 from workbench.engine.runtime.namespaces import probe
 from workbench.engine.runtime.watchdog import Watchdog
@@ -311,22 +311,9 @@ def serving_an_event(
     """``workbench serve`` on ``root`` with an Event invocation of ``function`` under way
     (serve runs it in the background); yields serve's process and a list for the pids that
     must end with it, each SIGKILLed at the end whatever happened."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "serve", str(root), "--port", "0"]
-        + ["--http-port", "0", "--state-dir", str(state), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, url, _ = start_serve(root, state, *extra)
     victims: list[int] = []
     try:
-        assert proc.stdout is not None
-        url = None
-        for line in proc.stdout:
-            if match := re.search(r"Lambda API on (http://\S+)", line):
-                url = match.group(1)
-                break
-        assert url is not None, "serve did not start"
         request = urllib.request.Request(
             f"{url}/2015-03-31/functions/{function}/invocations",
             data=b"{}",
