@@ -494,8 +494,10 @@ def _wait_and_enter(bootstrap, prepared):
         pass
     try:
         # the engine's child: P (inside, PID 1's death does it); PID 1 itself or a runtime in
-        # its extensions' namespaces reads getppid() 0 and never acts on it: the watchdog does
-        bootstrap._die_with_engine()
+        # its extensions' namespaces reads getppid() 0 and never acts on it: the watchdog does.
+        # (A runtime forked by ``init_first`` is PID 2 of its init, whose end ends it.)
+        if not init_ahead:
+            bootstrap._die_with_engine()
         raw = os.environ.pop(SPEC_VAR, "")
         if SANDBOX_ERROR_VAR in os.environ:  # (the engine's own, if it could not describe it)
             join_network_only(raw)

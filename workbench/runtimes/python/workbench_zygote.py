@@ -205,13 +205,15 @@ def _environment(request, fds, control_fd):
         if init_first:
             # the init is known by the environment's variables too: the watchdog checks that a
             # group's leader carries them before it kills the group after the engine's death
+            # (the runtime's process, its fork, shows the same block without writing it again)
             spec = workbench_sandbox.SPEC_VAR
             _publish_environ({k: v for k, v in request["env"].items() if k != spec})
             workbench_sandbox.init_first()  # returns in the runtime's process, PID 2
             prepared = _prepare(request)
         os.environ.clear()
         os.environ.update(request["env"])
-        _publish_environ(request["env"])
+        if not init_first:
+            _publish_environ(request["env"])
         if not workbench_sandbox.joined_ahead:  # (in its namespaces, the host's path is not)
             os.chdir(request["cwd"])
         time.tzset()  # TZ is the function's now
