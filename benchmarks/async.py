@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -31,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from figures import pct
+import figures
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -121,12 +122,7 @@ async def run(events: int, rounds: int) -> None:
                 lone.append(record.dwell_ms)
     base = statistics.median(sync)
 
-    def row(name: str, xs: list[float]) -> str:
-        p50, p99 = statistics.median(xs), pct(xs, 99)
-        return (
-            f"  {name:<46} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {p50 / base:6.2f}x"
-            f"   (n={len(xs)})"
-        )
+    row = functools.partial(figures.row, base=base, width=46)
 
     print(f"workbench async benchmark — {engine_loop.describe()}")
     print(f"{events} events per concurrency, in {rounds} rounds; ratio: against the sync warm p50")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -27,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from figures import pct
+import figures
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -146,9 +147,7 @@ async def run(rounds: int, n: int, work_ms: int) -> None:
         await server.close()
     p50 = statistics.median(base)
 
-    def row(name: str, xs: list[float]) -> str:
-        m, p99 = statistics.median(xs), pct(xs, 99)
-        return f"  {name:<52} p50 {m:8.3f} ms   p99 {p99:8.3f} ms   {m / p50:6.2f}x   (n={len(xs)})"
+    row = functools.partial(figures.row, base=p50, width=52)
 
     print(f"workbench response streaming benchmark — {engine_loop.describe()}")
     print(f"handler works {work_ms} ms between its chunks; ratio: against the baseline's p50")

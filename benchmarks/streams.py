@@ -14,6 +14,7 @@ invoke's p50 (``await engine.invoke``); rounds alternate baseline and stream wor
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from figures import pct
+import figures
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -83,12 +84,7 @@ async def run(records: int, rounds: int) -> None:
             drain.append((time.perf_counter() - t) * 1000 / per_round)
     base = statistics.median(sync)
 
-    def row(name: str, xs: list[float]) -> str:
-        p50, p99 = statistics.median(xs), pct(xs, 99)
-        return (
-            f"  {name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   {p50 / base:6.2f}x"
-            f"   (n={len(xs)})"
-        )
+    row = functools.partial(figures.row, base=base, width=44)
 
     print(f"workbench streams benchmark — {engine_loop.describe()}")
     print(f"{records} records drained in {rounds} rounds; ratio: against the sync warm p50")
