@@ -70,46 +70,33 @@ def discover(
     functions: dict[str, FunctionConfig] = {}
     defined_in: dict[str, Path] = {}
     problems: list[ConfigProblem] = []
+
+    def add(fn: FunctionConfig, file: Path, where: Path, resource: str | None = None) -> None:
+        """``fn`` under its name; a second definition of a name is a problem (the first stays)."""
+        if fn.name in functions:
+            message = f"duplicate function name {fn.name!r} (also defined in {defined_in[fn.name]})"
+            duplicate = ConfigError(file, None, resource, None, message)
+            problems.append(ConfigProblem(fn.name, where, duplicate))
+            return
+        functions[fn.name] = fn
+        defined_in[fn.name] = file
+
     for folder in find_function_folders(paths):
-        config_file = folder / CONFIG_FILENAME
         try:
             config = load_function(folder, account_limit=account_limit)
         except ConfigError as error:
             problems.append(ConfigProblem(_problem_name(folder), folder.resolve(), error))
             continue
-        if config.name in functions:
-            message = (
-                f"duplicate function name {config.name!r} "
-                f"(also defined in {defined_in[config.name]})"
-            )
-            duplicate = ConfigError(config_file, None, None, None, message)
-            problems.append(ConfigProblem(config.name, config.folder, duplicate))
-            continue
-        functions[config.name] = config
-        defined_in[config.name] = config_file
+        add(config, folder / CONFIG_FILENAME, config.folder)
     loaded = load_all(paths or [Path.cwd()], templates or TemplateOptions(), account_limit)
     for fn in loaded.functions:
-        if fn.name in functions:
-            message = f"duplicate function name {fn.name!r} (also defined in {defined_in[fn.name]})"
-            duplicate = ConfigError(fn.config_file, None, fn.resource, None, message)
-            problems.append(ConfigProblem(fn.name, fn.config_file, duplicate))
-            continue
-        functions[fn.name] = fn
-        defined_in[fn.name] = fn.config_file
+        add(fn, fn.config_file, fn.config_file, fn.resource)
     for problem in loaded.problems:
         problems.append(ConfigProblem(problem.name, problem.where, problem.error))
     if api is not None:
         api_functions, api_problems = api.load(account_limit)
         for fn in api_functions:
-            if fn.name in functions:
-                message = (
-                    f"duplicate function name {fn.name!r} (also defined in {defined_in[fn.name]})"
-                )
-                duplicate = ConfigError(fn.config_file, None, None, None, message)
-                problems.append(ConfigProblem(fn.name, fn.config_file, duplicate))
-                continue
-            functions[fn.name] = fn
-            defined_in[fn.name] = fn.config_file
+            add(fn, fn.config_file, fn.config_file)
         for broken in api_problems:
             name = broken.file.parent.name
             problems.append(ConfigProblem(name, broken.file.parent, broken))
