@@ -213,8 +213,7 @@ except OSError as e:
 seen = {
     "self": __file__, "uid": os.getuid(), "user": pwd.getpwuid(os.getuid()).pw_name,
     "pid": os.getpid(), "cwd": os.getcwd(), "task_write": task,
-    "init": any(w in open("/proc/1/cmdline").read()
-                for w in ("workbench_sandbox", "workbench_zygote")),
+    "init": open("/proc/1/cmdline").read() == "init\0",  # ours, naming no host path
     "host": sorted(p for p in os.environ["HOST_PATHS"].split(":") if os.path.exists(p)),
     "pidns": os.readlink("/proc/self/ns/pid"),
 }
@@ -235,7 +234,7 @@ SH_SEEING = r"""#!/bin/bash
 set -e
 API="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
 if touch /var/task/new.txt 2>/dev/null; then TASK=written; else TASK=refused; fi
-if grep -qE 'workbench_(sandbox|zygote)' /proc/1/cmdline; then INIT=true; else INIT=false; fi
+if [ "$(tr -d '\0' < /proc/1/cmdline)" = init ]; then INIT=true; else INIT=false; fi
 HOST=""
 IFS=:
 for p in $HOST_PATHS; do if [ -e "$p" ]; then HOST="$HOST $p"; fi; done

@@ -118,6 +118,13 @@ def handler(event, context):
             except OSError as e:
                 out[name] = e.errno
         return out
+    if kind == "cmdline":  # its command line and its init's, as a handler and `ps` see them
+        import sys
+        return {
+            "argv": sys.argv, "orig_argv": sys.orig_argv, "executable": sys.executable,
+            "self": open("/proc/self/cmdline", "rb").read().decode(),
+            "init": open("/proc/1/cmdline", "rb").read().decode(),
+        }
     if kind == "mounts":  # the mounts its init sees, and its own
         with open("/proc/1/mountinfo") as init, open("/proc/self/mountinfo") as own:
             return {"init": init.read(), "own": own.read()}
@@ -161,6 +168,26 @@ async def test_nothing_else_of_the_host_is_there(
     ]
     seen = body(await sandboxed.invoke("look", json.dumps({"kind": "exists", "paths": paths})))
     assert seen == {**{p: False for p in paths[:-1]}, "/var/task/app.py": True}
+
+
+@pytest.mark.parametrize("fork_server", [True, False])
+async def test_command_lines_name_lambdas_paths_not_the_hosts(
+    function_root: Path, tmp_path: Path, fork_server: bool
+) -> None:
+    """sys.argv, sys.orig_argv and /proc/PID/cmdline of the runtime say what Lambda's Python
+    runtime says (the interpreter and /var/runtime/bootstrap.py), and its init's says "init":
+    neither the fork server's nor the launch's command line, which name the engine's install,
+    its state dir and its bytecode cache on the host."""
+    async with Engine([function_root], settings(tmp_path, fork_server=fork_server)) as eng:
+        add_function(eng, "look", LOOK)
+        seen = body(await eng.invoke("look", json.dumps({"kind": "cmdline"})))
+    bootstrap = "/var/runtime/bootstrap.py"
+    assert seen["argv"] == [bootstrap], seen
+    assert seen["orig_argv"] == [seen["executable"], bootstrap], seen
+    assert seen["self"] == f"{seen['executable']} {bootstrap}\0", seen
+    assert seen["init"] == "init\0", seen
+    for host in (str(tmp_path), "workbench_zygote", "workbench_sandbox", "pycache_prefix"):
+        assert host not in seen["self"] + seen["init"], (host, seen)
 
 
 async def test_etc_holds_what_a_runtime_needs_in_one_read_only_view(sandboxed: Engine) -> None:

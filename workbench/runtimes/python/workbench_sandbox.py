@@ -481,7 +481,67 @@ def go(bootstrap, prepared=None):
     why = _wait_and_enter(bootstrap, prepared)
     if why is not None:  # INIT fails with it (bootstrap.py reads it)
         os.environ[SANDBOX_ERROR_VAR] = why
+    else:
+        _runs_as_on_lambda()
     bootstrap.start(ready=True)
+
+
+BOOTSTRAP = "/var/runtime/bootstrap.py"  # our runtime client, where Lambda's is
+_areas = None  # (a fork server's: ``remember_areas``)
+
+
+def areas():
+    """Where this process's arguments and variables are (``arg_start, arg_end, env_start,
+    env_end`` of ``/proc/self/stat``): what ``/proc/PID/cmdline`` and ``environ`` show. Raises
+    ``OSError`` or ``ValueError``."""
+    if _areas is not None:
+        return _areas
+    fd = os.open("/proc/self/stat", os.O_RDONLY)
+    try:
+        stat = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    fields = stat.rsplit(b")", 1)[1].split()
+    return tuple(int(field) for field in fields[-5:-1])
+
+
+def remember_areas():
+    """(A fork server, at its start.) Read ``areas`` once: every process forked from it has
+    the same, and a cold start need not read them again (~0.1 ms in a new fork)."""
+    global _areas
+    try:
+        _areas = areas()
+    except (OSError, ValueError):
+        pass
+
+
+def _runs_as_on_lambda():
+    """(The runtime, in its namespaces.) Its command line as Lambda's Python runtime has it,
+    the interpreter and ``/var/runtime/bootstrap.py``, in ``sys.argv``, ``sys.orig_argv`` and
+    ``/proc/PID/cmdline``: not the launch's or the fork server's, which name the engine's
+    install, its state dir and its bytecode cache on the host."""
+    sys.argv = [BOOTSTRAP]
+    sys.orig_argv = [sys.executable, BOOTSTRAP]
+    set_cmdline(f"{sys.executable} {BOOTSTRAP}")
+
+
+def set_cmdline(title):
+    """Show ``title`` as this process's ``/proc/PID/cmdline`` (``ps``, ``top``), the way
+    setproctitle(3) does: written over the arguments' own block (its size is fixed), its last
+    byte left non-NUL so the kernel shows the title up to its first NUL (one string, its words
+    spaced, which tools split as they split any other). Best effort."""
+    try:
+        start, end = areas()[:2]
+        size = end - start
+        text = title.encode()[: size - 2]
+        block = text + b"\0" * (size - len(text) - 1) + b" "
+        fd = os.open("/proc/self/mem", os.O_RDWR)
+        try:
+            os.pwrite(fd, block, start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 def _wait_and_enter(bootstrap, prepared):
@@ -596,6 +656,8 @@ def _identity(spec, own):
 
 
 STATUS_FD = 3  # PID 1 made by ``pid_first``: where it writes how the runtime ended
+# what /proc/1/cmdline shows (the launch's and the fork server's name the engine's host paths)
+INIT_TITLE = "init"
 
 init_ahead = False  # this process is a runtime's, forked by its init before anything was built
 _init_pipes = None  # (its process, ``init_ahead``) ends of the pipes to its init: tell, told
@@ -625,6 +687,7 @@ def init_first():
         os.close(made_w)
         os.close(followed_r)
         _prctl(PR_SET_DUMPABLE, _ULong(0), _ULong(0), _ULong(0), _ULong(0))
+        set_cmdline(INIT_TITLE)
         _follow(runtime, made_r, followed_w)
         _init(runtime, STATUS_FD)
     for fd in (STATUS_FD, made_r, followed_w):
@@ -819,6 +882,7 @@ def finish(prepared):
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _pivot(root)
     if write is not None:
+        set_cmdline(INIT_TITLE)  # (the runtime's own comes after: ``_runs_as_on_lambda``)
         runtime = os.fork()
         if runtime:
             _init(runtime, write)

@@ -51,6 +51,7 @@ def serve(control_fd):
     sock = _socket.socket(fileno=control_fd)
     # (a root engine's namespaced server: the part of every root that is the same, built once)
     workbench_sandbox.build_base(os.environ.pop(BASE_VAR, ""))
+    workbench_sandbox.remember_areas()
     _publish_environ({k: v for k, v in os.environ.items() if k != SPACE_VAR}, whole=True)
     while True:
         try:
@@ -147,9 +148,7 @@ def _publish_environ(env, whole=False):
     is a page copied for it."""
     global _server_block
     try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[-3]), int(fields[-2])  # env_start, env_end
+        start, end = workbench_sandbox.areas()[2:]  # env_start, env_end
         block = b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())[: end - start]
         # (over all of the server's own, where its variables take less)
         size = end - start if whole else min(end - start, max(len(block), _server_block))
