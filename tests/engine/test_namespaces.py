@@ -171,13 +171,20 @@ async def test_nothing_else_of_the_host_is_there(
 
 
 @pytest.mark.parametrize("fork_server", [True, False])
+@pytest.mark.parametrize("uids", ["own", "shared"])  # shared: in user namespaces, as unprivileged
 async def test_command_lines_name_lambdas_paths_not_the_hosts(
-    function_root: Path, tmp_path: Path, fork_server: bool
+    function_root: Path,
+    tmp_path: Path,
+    fork_server: bool,
+    uids: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """sys.argv, sys.orig_argv and /proc/PID/cmdline of the runtime say what Lambda's Python
     runtime says (the interpreter and /var/runtime/bootstrap.py), and its init's says "init":
     neither the fork server's nor the launch's command line, which name the engine's install,
     its state dir and its bytecode cache on the host."""
+    if uids == "shared":
+        monkeypatch.setenv(UIDS_VAR, "shared")
     async with Engine([function_root], settings(tmp_path, fork_server=fork_server)) as eng:
         add_function(eng, "look", LOOK)
         seen = body(await eng.invoke("look", json.dumps({"kind": "cmdline"})))

@@ -686,8 +686,8 @@ def init_first():
     if runtime:  # (its capabilities already deny the runtime its /proc files; this too)
         os.close(made_w)
         os.close(followed_r)
+        set_cmdline(INIT_TITLE)  # (first: a non-dumpable process's /proc/self/mem is root's)
         _prctl(PR_SET_DUMPABLE, _ULong(0), _ULong(0), _ULong(0), _ULong(0))
-        set_cmdline(INIT_TITLE)
         _follow(runtime, made_r, followed_w)
         _init(runtime, STATUS_FD)
     for fd in (STATUS_FD, made_r, followed_w):
