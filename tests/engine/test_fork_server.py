@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.helpers import add_function, body, cgroups_here, make_function, until, until_sync
-from workbench.engine import Engine, EngineSettings, early_start
+from tests.helpers import add_function, body, cgroups_here, make_function, until
+from workbench.engine import Engine, EngineSettings
 from workbench.engine.runtime.namespaces import probe
 
 STATE = """
@@ -120,51 +119,6 @@ async def test_the_server_is_started_with_the_engine_for_the_loaded_functions(
         [env] = engine.pool.environments("state")
         assert env.forked and server._server is running and server.spawns == 1
     assert running.proc.poll() is not None  # gone with the engine
-
-
-@pytest.mark.parametrize("isolation", ["cgroups", "auto"])
-async def test_the_server_started_early_is_the_one_the_engine_uses(
-    function_root: Path, tmp_path: Path, isolation: str
-) -> None:
-    """serve and the TUI start the fork server beside their imports (``early_start``): the
-    engine takes that process (told where to build its base, in namespaces) instead of
-    starting another, and its environments fork from it."""
-    if isolation == "auto" and probe():
-        pytest.skip(f"this machine gives no namespaces: {probe()}")
-    make_function(function_root, "state", STATE)
-    early_start.start_fork_server(tmp_path / "state" / "pycache")
-    [(early, _)] = early_start._fork_servers.values()
-    async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
-        servers = engine.pool.fork_servers
-        assert servers is not None
-        result = await engine.invoke("state", b"{}")
-        assert result.function_error is None, result.payload
-        [env] = engine.pool.environments("state")
-        [server] = servers._servers.values()
-        assert env.forked and server._server is not None and server._server.proc is early
-        assert not early_start._fork_servers  # taken
-        if isolation == "auto":
-            assert server._base is not None and os.path.ismount(server._base)
-    assert early.poll() is not None  # gone with the engine
-
-
-def test_a_server_started_early_and_never_used_ends_with_the_process(tmp_path: Path) -> None:
-    """(A bad option, a refused port: the command ends before its engine starts.) It is
-    killed at exit, and would end by itself on its socket's EOF before building anything."""
-    code = (
-        "import sys; from pathlib import Path; from workbench.engine import early_start; "
-        "early_start.start_fork_server(Path(sys.argv[1])); "
-        "[(p, _)] = early_start._fork_servers.values(); print(p.pid, flush=True)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "pycache")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    pid = int(out.stdout)
-    until_sync(lambda: not psutil.pid_exists(pid), "the unused fork server to end")
 
 
 async def test_without_the_fork_server_and_where_it_cannot_serve(

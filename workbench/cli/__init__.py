@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from ..engine.early_start import start_fork_server, start_namespaces_probe, start_netns_maker
+from ..engine.early_start import start_namespaces_probe, start_netns_maker
 from . import (
     alias,
     credentials,
@@ -36,7 +36,7 @@ from . import (
     watch,
 )
 from . import tui as _tui
-from .common import EXIT_BAD_INPUT, BadInput, roots_of, state_dir_of
+from .common import EXIT_BAD_INPUT, BadInput
 from .options import common_options, cpu_from_environment
 from .start_gc import pause as pause_gc
 
@@ -156,8 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         start_namespaces_probe()
         if _network(args) != "host":
             start_netns_maker()  # (only for an engine that is not root)
-    if _verb(argv) in (None, "serve"):
-        _start_fork_server(args)  # (the first cold start waits for it)
     try:
         return args.func(args)
     except BadInput as e:
@@ -170,18 +168,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"workbench: {e}", file=sys.stderr)  # the state dir's database is unusable
         return EXIT_BAD_INPUT
-
-
-def _start_fork_server(args: argparse.Namespace) -> None:
-    """The engine's fork server, started now beside the command's imports (``early_start``),
-    unless it is turned off; a bad root is the command's to report."""
-    if os.environ.get("WORKBENCH_FORK_SERVER", "1") == "0":
-        return
-    try:
-        state_dir = state_dir_of(args, roots_of(args))
-    except BadInput:
-        return
-    start_fork_server(state_dir / "pycache", getattr(args, "python", None) or sys.executable)
 
 
 def _isolation(args: argparse.Namespace) -> str:

@@ -7,14 +7,11 @@ this costs nothing.
   start and the sandbox's set-up).
 - **An unprivileged engine's network namespaces' maker** (``runtime/netns_maker.py``: ~30 ms
   until it is ready, an interpreter's start).
-- **The fork server** of the engine's own interpreter (``runtime/forkserver.py``: ~40 ms until
-  it is ready, an interpreter's start and our runtime client's imports), which the first cold
-  start of a Python function waits for.
 
-``serve`` and the TUI start them first thing (``start_namespaces_probe``, ``start_netns_maker``,
-``start_fork_server``), so they run on another core while the command imports (~0.3 s), and the
-engine's start finds them done instead of waiting for them. One the process never asks for (it
-ended first: a bad option, a refused port; or the engine wanted another) is killed at exit.
+``serve`` and the TUI start both first thing (``start_namespaces_probe``, ``start_netns_maker``),
+so they run on another core while the command imports (~0.5 s), and the engine's start finds
+them done instead of waiting for them. One the process never asks for (it ended first: a bad
+option, a refused port) is killed at exit.
 """
 
 from __future__ import annotations
@@ -38,7 +35,6 @@ _PROBE = (
 )
 _probes: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
 _makers: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
-_fork_servers: dict[tuple[str, str], tuple[subprocess.Popen[bytes], socket.socket]] = {}
 
 
 def start_helper(
@@ -79,11 +75,6 @@ def _discard_unused() -> None:
     while _makers:
         proc, sock = _makers.pop()
         sock.close()
-        proc.kill()
-        proc.wait()
-    while _fork_servers:
-        _, (proc, sock) = _fork_servers.popitem()
-        sock.close()  # (it ends on EOF, before it builds or serves anything)
         proc.kill()
         proc.wait()
 
@@ -167,69 +158,3 @@ def start_netns_maker() -> None:
 def netns_maker() -> tuple[subprocess.Popen[bytes], socket.socket]:
     """The maker started earlier, or a new one."""
     return _makers.pop() if _makers else new_netns_maker()
-
-
-# ------------------------------------------------------------------ the fork server
-
-# What every environment from a fork server shares, fixed at the interpreter's start: the
-# dynamic linker reads LD_LIBRARY_PATH only then (Lambda's own value, whose paths are the same
-# for every function in namespaces), and the locale and time zone Python read at start.
-FORK_SERVER_ENV = {
-    "LANG": "en_US.UTF-8",
-    "TZ": ":UTC",
-    "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-    "LD_LIBRARY_PATH": (
-        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
-    ),
-    # room in the block /proc/PID/environ shows, which each environment overwrites with its
-    # own variables (workbench_zygote._publish_environ)
-    "_WORKBENCH_ENVIRON_SPACE": "-" * 65536,
-}
-# (the standard library's bytecode linked into the cache first: workbench_pycache.py)
-_FORK_SERVER = (
-    "import sys; sys.path.insert(0, {folder!r}); import workbench_pycache; "
-    "workbench_pycache.link(); import workbench_zygote; del sys.path[0]; "
-    "workbench_zygote.serve({fd})"
-)
-
-
-def fork_server_argv(python: str, pycache_dir: Path | None, fd: int) -> list[str]:
-    """The command of a fork server (``runtimes/python/workbench_zygote.py``) run by ``python``,
-    its bytecode cache in ``pycache_dir``, talking on ``fd``."""
-    cache = ["-X", f"pycache_prefix={pycache_dir}"] if pycache_dir else []
-    code = _FORK_SERVER.format(folder=str(RUNTIMES_DIR / "python"), fd=fd)
-    return [python, "-I", "-S", *cache, "-c", code]
-
-
-def new_fork_server(
-    python: str, pycache_dir: Path | None
-) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """A fork server, started now: it imports, then waits for the engine's first message
-    (``workbench_zygote.serve``)."""
-    return start_helper(lambda fd: fork_server_argv(python, pycache_dir, fd), FORK_SERVER_ENV)
-
-
-def start_fork_server(pycache_dir: Path, python: str = sys.executable) -> None:
-    """Start the fork server of ``python`` with this cache now, if none is (Linux only)."""
-    key = (python, os.path.abspath(pycache_dir))
-    if key in _fork_servers or sys.platform != "linux":
-        return
-    try:
-        _fork_servers[key] = new_fork_server(python, pycache_dir)
-    except OSError:
-        pass  # the engine starts one when it needs it, and says so if it cannot
-
-
-def fork_server(
-    python: str, pycache_dir: Path | None
-) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """The fork server started earlier for ``python`` and this cache, if it still runs, or a
-    new one."""
-    key = (python, os.path.abspath(pycache_dir) if pycache_dir else "")
-    early = _fork_servers.pop(key, None)
-    if early is not None:
-        proc, sock = early
-        if proc.poll() is None:
-            return early
-        sock.close()
-    return new_fork_server(python, pycache_dir)

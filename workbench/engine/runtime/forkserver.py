@@ -26,15 +26,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..early_start import fork_server
+from ..early_start import start_helper
+from .launch import PYTHON_BOOTSTRAP
 from .tmp_images import unmount
 
 ANSWER_TIMEOUT_S = 10.0  # its first answer waits for its start (~30 ms); later ones ~1 ms
+# What every environment from a server shares, fixed at the interpreter's start: the dynamic
+# linker reads LD_LIBRARY_PATH only then (Lambda's own value, whose paths are the same for
+# every function in namespaces), and the locale and time zone Python read at start.
+BASE_ENV = {
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+    "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": (
+        "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+    ),
+    # room in the block /proc/PID/environ shows, which each environment overwrites with its
+    # own variables (workbench_zygote._publish_environ)
+    "_WORKBENCH_ENVIRON_SPACE": "-" * 65536,
+}
 # A root engine's namespaced server builds the part of every environment's root that is the
 # same (``workbench_sandbox.build_base``) once, in the engine's folder; "0" here has each
 # environment build its whole root itself, as where the engine is not root
 BASE_SWITCH = "WORKBENCH_SANDBOX_BASE"
-BASE_MESSAGE = b"base "  # the server's first message: where to build its base, if anywhere
+BASE_VAR = "_WORKBENCH_BASE"  # (workbench_zygote.BASE_VAR)
+# (the standard library's bytecode linked into the cache first: workbench_pycache.py)
+_START = (
+    "import sys; sys.path.insert(0, {folder!r}); import workbench_pycache; "
+    "workbench_pycache.link(); import workbench_zygote; del sys.path[0]; "
+    "workbench_zygote.serve({fd})"
+)
 
 
 class ForkedProcess:
@@ -139,20 +160,17 @@ class ForkServer:
         self.spawns = 0
 
     def _start(self) -> _Server:
-        """The server (one started early for this interpreter and cache, if there is one:
-        ``early_start``), told where to build its base, if anywhere."""
-        base = ""
+        cache = ["-X", f"pycache_prefix={self.pycache_dir}"] if self.pycache_dir else []
+        folder = str(PYTHON_BOOTSTRAP.parent)
+        env = BASE_ENV
         if self.namespaced and self.base_dir is not None and wants_base():
-            base = self._base = str(self.base_dir / f".base-{next(_bases)}")
-        proc, ours = fork_server(self.python, self.pycache_dir)
+            self._base = str(self.base_dir / f".base-{next(_bases)}")
+            env = {**BASE_ENV, BASE_VAR: self._base}
+        proc, ours = start_helper(
+            lambda fd: [self.python, "-I", "-S", *cache, "-c", _START.format(folder=folder, fd=fd)],
+            env,
+        )
         ours.settimeout(ANSWER_TIMEOUT_S)
-        try:
-            ours.send(BASE_MESSAGE + os.fsencode(base))
-        except OSError:
-            ours.close()
-            proc.kill()
-            proc.wait()
-            raise
         return _Server(proc, ours)
 
     def prestart(self) -> None:

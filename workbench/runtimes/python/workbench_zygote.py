@@ -31,7 +31,7 @@ import workbench_sandbox
 
 # (``_socket`` and the bootstrap's own JSON reader: an environment forked from here has loaded
 # no more modules than an exec'd one)
-BASE_MESSAGE = b"base "  # the engine's first message: where to build the environments' base
+BASE_VAR = "_WORKBENCH_BASE"  # where to build the environments' shared base (forkserver.py)
 MAX_REQUEST = 1 << 20  # the variables of one environment: Lambda allows 4 KB of the function's
 
 
@@ -49,16 +49,8 @@ def recv_request(sock):
 def serve(control_fd):
     """Answer requests until the engine closes its end (or dies: the socket closes with it)."""
     sock = _socket.socket(fileno=control_fd)
-    # the engine's first message (it may have started this server before it knew it, beside
-    # its own imports: ``early_start``): a root engine's namespaced server builds the part of
-    # every root that is the same once, where it says
-    try:
-        first = sock.recv(MAX_REQUEST)
-    except OSError:
-        return
-    if not first.startswith(BASE_MESSAGE):
-        return  # (EOF: the engine closed its end, or never needed this server)
-    workbench_sandbox.build_base(os.fsdecode(first[len(BASE_MESSAGE) :]))
+    # (a root engine's namespaced server: the part of every root that is the same, built once)
+    workbench_sandbox.build_base(os.environ.pop(BASE_VAR, ""))
     workbench_sandbox.remember_areas()
     _publish_environ({k: v for k, v in os.environ.items() if k != SPACE_VAR}, whole=True)
     while True:
@@ -142,7 +134,7 @@ def join_cgroup(tasks_files):
             os.close(fd)
 
 
-SPACE_VAR = "_WORKBENCH_ENVIRON_SPACE"  # (early_start.FORK_SERVER_ENV): the room it holds
+SPACE_VAR = "_WORKBENCH_ENVIRON_SPACE"  # (forkserver.BASE_ENV): the room it holds
 _server_block = 0  # bytes of that block the server's own variables take (``serve``)
 
 
