@@ -5,7 +5,9 @@ frame, beside a bare interpreter start measured in the same run.
 
 serve: wall time from spawning ``workbench serve`` (a root with one no-op function, fresh state
 dir, ports chosen by the kernel) until an Invoke of that function has been answered (the port is
-read from serve's first lines; the client retries every 2 ms until it answers). TUI: wall time
+read from serve's first lines; the client retries every 2 ms until it answers); also until its
+``Lambda API on`` line, and from that line to the answer (the first cold start, and whatever of
+the start it still waits for). TUI: wall time
 from spawning ``workbench`` on the same root in a pseudo-terminal of 120x40 until the screen
 shows the functions pane's first function (the first frame with content). Baselines:
 ``python -c pass`` and ``python -c "import asyncio"`` with the same interpreter. Rounds
@@ -44,7 +46,8 @@ def bare(code: str) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def serve_ready(root: Path) -> float:
+def serve_ready(root: Path) -> tuple[float, float]:
+    """(spawn -> its ``Lambda API on`` line, spawn -> the first Invoke answered), in ms."""
     state = tempfile.mkdtemp(prefix="wb-start-")
     t = time.perf_counter()
     proc = subprocess.Popen(
@@ -59,6 +62,7 @@ def serve_ready(root: Path) -> float:
         for line in proc.stdout:
             if found := re.search(r"Lambda API on (http://\S+)", line):
                 url = found.group(1)
+                listening = (time.perf_counter() - t) * 1000
                 break
         if url is None:
             raise SystemExit("serve printed no Lambda API line")
@@ -70,7 +74,7 @@ def serve_ready(root: Path) -> float:
                 break
             except OSError:
                 time.sleep(0.002)
-        return (time.perf_counter() - t) * 1000
+        return listening, (time.perf_counter() - t) * 1000
     finally:
         proc.terminate()
         proc.wait(10)
@@ -119,17 +123,29 @@ def main() -> None:
     (root / "noop").mkdir()
     (root / "noop" / "app.py").write_text("def handler(event, context):\n    return None\n")
     (root / "noop" / "function.toml").write_text('handler = "app.handler"\n')
-    samples: dict[str, list[float]] = {"pass": [], "asyncio": [], "serve": [], "tui": []}
+    samples: dict[str, list[float]] = {
+        "pass": [],
+        "asyncio": [],
+        "listening": [],
+        "serve": [],
+        "first": [],
+        "tui": [],
+    }
     for _ in range(args.runs):
         samples["pass"].append(bare("pass"))
         samples["asyncio"].append(bare("import asyncio"))
-        samples["serve"].append(serve_ready(root))
+        listening, answered = serve_ready(root)
+        samples["listening"].append(listening)
+        samples["serve"].append(answered)
+        samples["first"].append(answered - listening)
         samples["tui"].append(tui_first_frame(root))
     base = statistics.median(samples["pass"])
     print(f"workbench start benchmark — {sys.executable}; ratio: against `python -c pass`")
     print(row("baseline: python -c pass", samples["pass"], base))
     print(row("baseline: python -c 'import asyncio'", samples["asyncio"], base))
+    print(row("serve: spawn -> its Lambda API line", samples["listening"], base))
     print(row("serve: spawn -> first Invoke answered", samples["serve"], base))
+    print(row("serve: API line -> first answer", samples["first"], base))
     print(row("TUI: spawn -> first frame with content", samples["tui"], base))
     serve, tui = statistics.median(samples["serve"]), statistics.median(samples["tui"])
     print(
