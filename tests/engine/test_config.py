@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.engine.config.api_functions import API_DIR, ApiFunctions
 from workbench.engine.config.discovery import discover
 from workbench.engine.config.function import (
     RUNTIMES,
@@ -736,6 +737,29 @@ def test_discover_duplicates(tmp_path: Path) -> None:
     assert problem.name == "same" and problem.folder == tmp_path / "b" / "two"
     assert str(problem.error) == (
         "b/two/function.toml: duplicate function name 'same' (also defined in a/one/function.toml)"
+    )
+
+
+def test_discover_a_deploy_api_function_whose_name_a_folder_also_defines(
+    tmp_path: Path,
+) -> None:
+    """A folder made after CreateFunction took the name (the API refuses a name in use, a
+    folder cannot be refused): the folder's function is loaded, the API's is the problem, and
+    says which file holds the other."""
+    write("root/same", 'handler = "app.handler"\n')
+    api = ApiFunctions(tmp_path / "state" / API_DIR)
+    digest = "0" * 64
+    (api.home / "code" / digest).mkdir(parents=True)
+    api.write("same", {"handler": "app.handler"}, digest)
+    api.write("other", {"handler": "app.handler"}, digest)
+    found = discover([Path("root")], api=api)
+    assert found.functions["same"].folder == tmp_path / "root" / "same"
+    assert found.functions["other"].config_file == api.config_file("other")
+    [(key, problem)] = found.problems.items()
+    assert key == f"same ({api.config_file('same')})"
+    assert str(problem.error) == (
+        f"{api.config_file('same')}: duplicate function name 'same' "
+        "(also defined in root/same/function.toml)"
     )
 
 
