@@ -263,6 +263,38 @@ def environ_of(pid: int) -> dict[str, str]:
     return dict(e.split("=", 1) for e in entries)
 
 
+ENVIRON = """
+import os, subprocess
+
+def handler(event, context):
+    exec_env = subprocess.run(["env"], capture_output=True, text=True, check=True).stdout
+    return {
+        "environ": dict(os.environ),
+        "environb": {k.decode(): v.decode() for k, v in os.environb.items()},
+        "getenv": os.getenv("COLOUR"),
+        "exec": dict(line.split("=", 1) for line in exec_env.splitlines() if "=" in line),
+    }
+"""
+
+
+@pytest.mark.parametrize("isolation", ["cgroups", "auto"])
+async def test_a_forked_runtime_has_exactly_its_variables_where_a_program_it_runs_finds_them(
+    function_root: Path, tmp_path: Path, isolation: str
+) -> None:
+    """os.environ, os.environb and the C library's environment (what ``env`` run from the
+    handler inherits) hold the environment's variables and nothing of the fork server's."""
+    if isolation == "auto" and probe():
+        pytest.skip(f"this machine gives no namespaces: {probe()}")
+    async with Engine([function_root], settings(tmp_path, isolation=isolation)) as engine:
+        add_function(engine, "environ", ENVIRON, environment={"COLOUR": "teal"})
+        seen = body(await engine.invoke("environ", b"{}"))
+    environ = seen["environ"]
+    assert environ["COLOUR"] == "teal" and environ["AWS_LAMBDA_FUNCTION_NAME"] == "environ"
+    assert not {k for k in environ if k.startswith("_WORKBENCH")}, environ
+    assert seen["environb"] == environ and seen["getenv"] == "teal"
+    assert seen["exec"] == environ
+
+
 @pytest.mark.parametrize("isolation", ["cgroups", "auto"])
 async def test_proc_environ_shows_the_environments_variables_and_nothing_else(
     function_root: Path, tmp_path: Path, isolation: str

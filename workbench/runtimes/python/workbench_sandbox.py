@@ -118,16 +118,17 @@ class _LongFunction(_ctypes.CFuncPtr):
 _libc = _ctypes.dlopen(None)  # type: ignore[arg-type]  # (None: the program itself)
 
 
-def _fn(name, cls=_Function):
+def libc_function(name, cls=_Function):
+    """A function of the C library (through ``_ctypes``: ``ctypes`` costs ~2 ms to import)."""
     return cls(_ctypes.dlsym(_libc, name))
 
 
-_unshare = _fn("unshare")
-_setns = _fn("setns")
-_mount = _fn("mount")
-_umount2 = _fn("umount2")
-_prctl = _fn("prctl")
-_syscall = _fn("syscall", _LongFunction)
+_unshare = libc_function("unshare")
+_setns = libc_function("setns")
+_mount = libc_function("mount")
+_umount2 = libc_function("umount2")
+_prctl = libc_function("prctl")
+_syscall = libc_function("syscall", _LongFunction)
 
 
 def _check(result, what):

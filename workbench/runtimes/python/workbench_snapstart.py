@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-from workbench_zygote import join_cgroup, recv_request  # type: ignore[import-not-found]  # beside this file
+from workbench_zygote import join_cgroup, recv_request, replace_environ  # type: ignore[import-not-found]  # beside this file
 
 SNAPSHOT_VAR = "_WORKBENCH_SNAPSHOT"
 # awslambdaric's error types and exit codes for failing hooks
@@ -149,8 +149,7 @@ def _restored(request, fds, control, conn, bootstrap):
         os.close(fd)
     control.close()
     conn.sock.close()  # the snapshot's Runtime API; this environment has its own
-    os.environ.clear()
-    os.environ.update(request["env"])
+    replace_environ(request["env"])
     os.chdir(request["cwd"])
     time.tzset()
     try:

@@ -163,6 +163,28 @@ def _publish_environ(env, whole=False):
         pass  # (the variables are the process's all the same)
 
 
+_clearenv = workbench_sandbox.libc_function("clearenv")
+
+
+def replace_environ(env):
+    """``os.environ``, and the C library's environment a program it execs inherits, become
+    exactly ``env``. In a new fork ~0.35 ms, where ``os.environ.clear()`` and ``update()`` took
+    ~0.8 (their loops run in Python, and each page they touch is copied first): the C library's
+    is cleared in one call and set with ``putenv``, ``os.environ``'s dict (``os.environb``'s
+    too: one dict) replaced in place. A name ``putenv`` refuses raises, as ``update`` would."""
+    encoding = sys.getfilesystemencoding()
+    new = {
+        key.encode(encoding, "surrogateescape"): value.encode(encoding, "surrogateescape")
+        for key, value in env.items()
+    }
+    _clearenv()
+    for key, value in new.items():
+        os.putenv(key, value)
+    data = os.environ._data  # (os._Environ's own: one dict for os.environ and os.environb)
+    data.clear()
+    data.update(new)
+
+
 def _prepare(request):
     """The namespaces' first half (``workbench_sandbox.prepare``), in the environment's process
     while the engine sets its limits (not in the server's middle process, which does only the
@@ -209,8 +231,7 @@ def _environment(request, fds, control_fd):
             _publish_environ({k: v for k, v in request["env"].items() if k != spec})
             workbench_sandbox.init_first()  # returns in the runtime's process, PID 2
             prepared = _prepare(request)
-        os.environ.clear()
-        os.environ.update(request["env"])
+        replace_environ(request["env"])
         if not init_first:
             _publish_environ(request["env"])
         if not workbench_sandbox.joined_ahead:  # (in its namespaces, the host's path is not)
