@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from ..early_start import start_helper
+from . import namespaces
 from .launch import PYTHON_BOOTSTRAP
 from .tmp_images import unmount
 
@@ -103,6 +104,12 @@ class ForkedProcess:
             except ChildProcessError:
                 self.returncode = -9  # reaped elsewhere
         return self.returncode
+
+
+def environ_block(env: dict[str, str]) -> bytes:
+    """``env`` as ``/proc/PID/environ`` shows it, the sandbox's description left out (it is
+    not the environment's: ``workbench_zygote.parse_request``)."""
+    return b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items() if k != namespaces.SPEC_VAR)
 
 
 def ask(sock: socket.socket, payload: bytes, fds: list[int]) -> bytes:
@@ -191,7 +198,7 @@ class ForkServer:
         ``join``: its cgroup's ``tasks`` files (``EnvCgroup.join_files``), which the process
         that forks it writes itself into first, so it starts in its cgroup."""
         request = {"env": env, "cwd": cwd, "namespaced": self.namespaced, "join": join or []}
-        payload = json.dumps(request).encode()
+        payload = json.dumps(request).encode() + b"\0" + environ_block(env)
         # in namespaces its process is its init: how its runtime ends comes on this pipe
         status_r, status_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK) if self.namespaced else (-1, -1)
         extra = [status_w] if status_w >= 0 else []
