@@ -523,7 +523,23 @@ def _runs_as_on_lambda():
     install, its state dir and its bytecode cache on the host."""
     sys.argv = [BOOTSTRAP]
     sys.orig_argv = [sys.executable, BOOTSTRAP]
-    set_cmdline(f"{sys.executable} {BOOTSTRAP}")
+    if not titled_ahead:
+        set_cmdline(runtime_title())
+
+
+titled_ahead = False  # its init wrote the runtime's command line before it forked it
+
+
+def runtime_title():
+    """The runtime's command line, as Lambda's Python runtime's reads (``_runs_as_on_lambda``):
+    the interpreter, as the runtime names it (``_become_runtime``), and our runtime client."""
+    return f"{os.path.realpath(sys.executable)} {BOOTSTRAP}"
+
+
+def cmdline_block(title, size):
+    """``title`` as ``set_cmdline`` writes it over an arguments' block of ``size`` bytes."""
+    text = title.encode()[: size - 2]
+    return text + b"\0" * (size - len(text) - 1) + b" "
 
 
 def set_cmdline(title):
@@ -533,9 +549,7 @@ def set_cmdline(title):
     spaced, which tools split as they split any other). Best effort."""
     try:
         start, end = areas()[:2]
-        size = end - start
-        text = title.encode()[: size - 2]
-        block = text + b"\0" * (size - len(text) - 1) + b" "
+        block = cmdline_block(title, end - start)
         fd = os.open("/proc/self/mem", os.O_RDWR)
         try:
             os.pwrite(fd, block, start)

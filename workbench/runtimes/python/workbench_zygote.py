@@ -148,25 +148,33 @@ SPACE_VAR = "_WORKBENCH_ENVIRON_SPACE"  # (forkserver.BASE_ENV): the room it hol
 _server_block = 0  # bytes of that block the server's own variables take (``serve``)
 
 
-def _publish_environ(env, whole=False, block=None):
+def _publish_environ(env, whole=False, block=None, title=None):
     """Write the environment's variables where ``/proc/PID/environ`` reads them (the block
     the kernel recorded at the server's exec, which the engine padded for this): tools, and
     the engine's search for a daemon re-parented to it, know the process by them, as they know
     an exec'd runtime. Past the block's size, the rest is left out there (not in os.environ).
     The server writes its own once over the ``whole`` block (NULs after them), so that an
     environment writes only as many bytes as its variables take, not 64 KB: each page written
-    is a page copied for it. ``block``: ``env`` so written already (the engine's)."""
+    is a page copied for it. ``block``: ``env`` so written already (the engine's). ``title``:
+    the command line ``/proc/PID/cmdline`` shows, written in the same write where the arguments'
+    block ends where the variables' begins (``workbench_sandbox.set_cmdline``)."""
     global _server_block
     try:
-        start, end = workbench_sandbox.areas()[2:]  # env_start, env_end
+        arg_start, arg_end, start, end = workbench_sandbox.areas()
         if not block:
             block = b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items())
         block = block[: end - start]
         # (over all of the server's own, where its variables take less)
         size = end - start if whole else min(end - start, max(len(block), _server_block))
+        data = block.ljust(size, b"\0")
+        if title is not None and arg_end == start:
+            data = workbench_sandbox.cmdline_block(title, arg_end - arg_start) + data
+            start = arg_start
+        elif title is not None:
+            workbench_sandbox.set_cmdline(title)
         fd = os.open("/proc/self/mem", os.O_RDWR)
         try:
-            os.pwrite(fd, block.ljust(size, b"\0"), start)
+            os.pwrite(fd, data, start)
         finally:
             os.close(fd)
         if whole:
@@ -246,9 +254,13 @@ def _environment(request, fds, control_fd):
             # the init is known by the environment's variables too: the watchdog checks that a
             # group's leader carries them before it kills the group after the engine's death
             # (the runtime's process, its fork, shows the same block without writing it again)
+            # and with the runtime's command line, which it then need not write (its init's
+            # own is written after the fork, off the runtime's way)
             spec = workbench_sandbox.SPEC_VAR
             env = {k: v for k, v in request["env"].items() if k != spec}
-            _publish_environ(env, block=_block(request))
+            title = workbench_sandbox.runtime_title()
+            _publish_environ(env, block=_block(request), title=title)
+            workbench_sandbox.titled_ahead = True
             workbench_sandbox.init_first()  # returns in the runtime's process, PID 2
             prepared = _prepare(request)
         replace_environ(request["env"])
