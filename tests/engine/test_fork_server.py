@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import add_function, body, cgroups_here, make_function, until
+from tests.helpers import add_function, body, cgroups_here, make_function, until, until_sync
 from workbench.engine import Engine, EngineSettings
+from workbench.engine.runtime import processes
+from workbench.engine.runtime.forkserver import ForkServer
 from workbench.engine.runtime.namespaces import probe
 
 STATE = """
@@ -119,6 +122,28 @@ async def test_the_server_is_started_with_the_engine_for_the_loaded_functions(
         [env] = engine.pool.environments("state")
         assert env.forked and server._server is running and server.spawns == 1
     assert running.proc.poll() is not None  # gone with the engine
+
+
+def test_an_environment_forked_to_the_engine_that_cannot_join_its_cgroup_is_reaped(
+    tmp_path: Path,
+) -> None:
+    """Outside namespaces the server forks an environment as the engine's child at once
+    (``workbench_sandbox.fork_to_parent``), and the environment moves itself into its cgroup:
+    where it cannot, the spawn fails (the engine then execs the runtime) naming the child,
+    which the engine reaps, and the server goes on serving."""
+    server = ForkServer(sys.executable, namespaced=False, pycache_dir=tmp_path / "pycache")
+    env = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "PATH": "/usr/bin:/bin"}
+    try:
+        with pytest.raises(OSError, match=r"could not join its cgroup: .*\[pid (\d+)\]") as info:
+            server.spawn(env, str(tmp_path), join=[str(tmp_path / "no-such-cgroup" / "tasks")])
+        pid = int(re.search(r"\[pid (\d+)\]", str(info.value))[1])  # type: ignore[index]
+        until_sync(lambda: processes.reap_adopted() or not psutil.pid_exists(pid), "the reap")
+        child = server.spawn(env, str(tmp_path))  # the server still serves
+        assert psutil.Process(child.pid).ppid() == os.getpid()  # the engine's child at once
+        child.kill()
+        child.wait()
+    finally:
+        server.close()
 
 
 async def test_without_the_fork_server_and_where_it_cannot_serve(

@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from typing import IO
 from ..early_start import start_helper
 from . import namespaces
 from .launch import PYTHON_BOOTSTRAP
+from .processes import adopt
 from .tmp_images import unmount
 
 ANSWER_TIMEOUT_S = 10.0  # its first answer waits for its start (~30 ms); later ones ~1 ms
@@ -216,9 +218,11 @@ class ForkServer:
 
         try:
             pid, stdin, stdout = hand_over(send, "the fork server could not start it")
-        except BaseException:
+        except BaseException as e:
             if status_r >= 0:
                 os.close(status_r)
+            if isinstance(e, OSError) and (orphan := _ORPHAN.search(str(e))):
+                adopt([int(orphan[1])])  # (our child, forked to us, that ended: reaped)
             raise
         finally:
             if status_w >= 0:
@@ -248,6 +252,8 @@ class ForkServer:
 
 
 _bases = itertools.count(1)
+# an environment forked as the engine's child that could not go on (_spawn_to_parent's error)
+_ORPHAN = re.compile(r"\[pid (\d+)\]")
 
 
 def wants_base() -> bool:

@@ -84,9 +84,14 @@ def parse_request(msg):
     return request
 
 
+_TO_PARENT = workbench_sandbox.forks_to_parent()
+
+
 def _spawn(request, fds, control_fd):
     if len(fds) not in (2, 3):
         raise ValueError(f"expected 2 or 3 file descriptors, got {len(fds)}")
+    if _TO_PARENT and not request.get("namespaced"):
+        return _spawn_to_parent(request, fds, control_fd)
     read, write = os.pipe()
     middle = os.fork()
     if middle == 0:
@@ -114,6 +119,39 @@ def _spawn(request, fds, control_fd):
     if not answer:
         raise OSError("the environment could not be forked")
     return int(answer)
+
+
+def _spawn_to_parent(request, fds, control_fd):
+    """Outside namespaces: the environment forked as the engine's child at once
+    (``workbench_sandbox.fork_to_parent``), which moves itself into its cgroup first and says
+    so before it is answered for. Its pid; raises ``OSError`` (naming the pid of a child that
+    could not join: the engine's child, which it reaps)."""
+    read, write = os.pipe()
+    pid = workbench_sandbox.fork_to_parent()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read)
+            join_cgroup(request.get("join") or ())
+            os.write(write, b"1")
+            os.close(write)
+            _environment(request, fds, control_fd)  # never returns
+        except BaseException as e:  # noqa: BLE001 - the server answers the error
+            try:
+                os.write(write, f"{type(e).__name__}: {e}".encode()[:200])
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+    os.close(write)
+    try:
+        told = os.read(read, 256)
+    finally:
+        os.close(read)
+    if told != b"1":
+        why = told.decode(errors="replace") or "it ended first"
+        raise OSError(f"the environment could not join its cgroup: {why} [pid {pid}]")
+    return pid
 
 
 def _pid_first(request):
