@@ -22,14 +22,16 @@ P stays outside, waits for PID 1 and ends as the runtime ended (the same exit co
 the same signal), so the engine sees one process that behaves as the runtime.
 
 Through a fork server (``workbench_zygote.py``) there is no P: the server's short-lived middle
-process joins the network, makes the user namespace and a new pid namespace (``pid_first``),
-and forks the environment's process into it as its PID 1, the engine's child once the middle
-ends. That process is the init: for our runtime client, it waits for the go-ahead and forks the
-runtime's process at once, which does steps 2 and 3 itself (``init_first``: the init builds
-nothing, so it keeps next to none of the interpreter's pages); another runtime's init does
-step 2 and forks it in step 3. The init writes how the runtime ended to the engine's status
-pipe (``STATUS_FD``) before it ends with the runtime's exit code (PID 1 cannot be killed by the
-runtime's signal): two processes per environment, not three.
+process joins the network, makes the user namespace and a new pid namespace (``pid_first``), and
+forks the environment's process into it as its PID 1, the engine's child once the middle ends;
+or, for a root engine's environment with a uid of its own, the server clones it as the engine's
+child in a new pid namespace at once, and it joins its network itself (``pid_first_at_clone``,
+``fork_to_parent``). That process is the init: for our runtime client, it waits for the go-ahead
+and forks the runtime's process at once, which does steps 2 and 3 itself (``init_first``: the
+init builds nothing, so it keeps next to none of the interpreter's pages); another runtime's
+init does step 2 and forks it in step 3. The init writes how the runtime ended to the engine's
+status pipe (``STATUS_FD``) before it ends with the runtime's exit code (PID 1 cannot be killed
+by the runtime's signal): two processes per environment, not three.
 
 With a ``join`` record (a function with extensions: the first extension made the
 environment's namespaces), nothing is built: P joins that environment's network, user, cgroup,
@@ -146,7 +148,7 @@ SIGCHLD = 17
 _SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
 
 
-def fork_to_parent():
+def fork_to_parent(flags=0):
     """``os.fork``, except that the child is this process's parent's child, not its own
     (``clone(CLONE_PARENT)``): a fork server's environment is the engine's child at once,
     without a middle process forked only to end (its fork and its Python were ~1 ms of each
@@ -155,10 +157,12 @@ def fork_to_parent():
     threads and at-fork hooks). What glibc's ``fork()`` adds is for threads this single-threaded
     server has not (its locks), and its cached thread id, which only a signal to the thread
     itself read (``pthread_kill``), and reads from the kernel since glibc 2.34. Returns as
-    ``os.fork`` does; raises ``OSError`` (``None``: not on this machine, see ``forks_to_parent``).
+    ``os.fork`` does; raises ``OSError`` (not on a machine ``forks_to_parent`` refuses).
+    ``flags``: more of clone's (``CLONE_NEWPID``: the child is PID 1 of a pid namespace).
     """
     _before_fork()
-    pid = _clone(_Long(_SYS_CLONE), _ULong(CLONE_PARENT | SIGCHLD), None, None, None, None)
+    flags |= CLONE_PARENT | SIGCHLD
+    pid = _clone(_Long(_SYS_CLONE), _ULong(flags), None, None, None, None)
     if pid == 0:
         _after_fork_child()
         return 0
@@ -814,6 +818,30 @@ def _wait_for_init():
 
 
 joined_ahead = False  # the namespaces of ``join`` were joined by the fork server's middle
+
+
+def pid_first_at_clone(raw):
+    """(A fork server, for an environment it forks to the engine: ``fork_to_parent``.) Can the
+    environment's process make its pid namespace as it is cloned (``CLONE_NEWPID``), and do
+    the rest of ``pid_first`` itself? A root engine's environment with a uid of its own, whose
+    network (if any) is the engine's to join directly: yes, and its description, parsed. Else
+    None (its user namespace, or its network's, must come first: a middle process does it)."""
+    if os.geteuid() != 0 or os.uname().machine not in _SYSCALLS:
+        return None
+    try:
+        spec = parse(raw)
+    except SandboxError:
+        return None
+    if spec.get("join") or spec.get("uid") is None or len(spec.get("net") or ()) > 1:
+        return None
+    return spec
+
+
+def pid_first_inside(spec):
+    """(That environment's process, PID 1 of its new pid namespace.) What ``pid_first`` does
+    before it unshares the pid namespace: its network. Raises ``SandboxError``."""
+    if spec.get("net"):
+        _join_network(*spec["net"])
 
 
 def pid_first(raw):

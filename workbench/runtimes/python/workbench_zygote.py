@@ -7,18 +7,19 @@ any of the function's code runs; a fork of this small, ready process takes well 
 Each request on the control socket (a ``SOCK_SEQPACKET`` pair: one message per request) carries
 the environment's variables and folder as JSON, and two file descriptors: the read end of its
 go-ahead pipe (its stdin) and the write end of its output pipe (its stdout and stderr). The
-server forks a short-lived middle process that forks the environment and exits at once, so the
-environment is re-parented to the engine (a child subreaper): the engine waits for it, reads its
-exit status and usage, and kills its process group, exactly as for a runtime it exec'd. The
-answer is the environment's pid.
-
-With cgroup v1, the middle process first moves itself into the environment's cgroup
-(``join_cgroup``), so the environment is forked into it. The environment then starts as an
-exec'd runtime would: it waits for the go-ahead (the engine sets its limits, and on v2 moves it
-into its cgroup, first), enters its namespaces if asked, and runs the bootstrap. What a fork
-shares that must not be shared is redone in it: the variables (and the time zone read from
-them), the random module's seed, the working folder; the Runtime API connection is only ever
-made by the environment itself.
+environment is the engine's child: the engine waits for it, reads its exit status and usage, and
+kills its process group, exactly as for a runtime it exec'd. The answer is its pid. Where it can
+(glibc 2.34+, x86_64 or aarch64: ``workbench_sandbox.fork_to_parent``), the server forks it as
+the engine's child at once (``clone(CLONE_PARENT)``; in namespaces, for a root engine's
+environment with a uid of its own, as PID 1 of a new pid namespace too), and the environment
+moves itself into its cgroup (``join_cgroup``) before the server answers. Else a short-lived
+middle process does that and forks the environment into its cgroup and namespaces, then exits,
+so the environment is re-parented to the engine (a child subreaper); that middle cost ~0.5 ms of
+every cold start. The environment then starts as an exec'd runtime would: it waits for the
+go-ahead (the engine sets its limits, and on v2 moves it into its cgroup, first), enters its
+namespaces if asked, and runs the bootstrap. What a fork shares that must not be shared is
+redone in it: the variables (and the time zone read from them), the random module's seed, the
+working folder; the Runtime API connection is only ever made by the environment itself.
 """
 
 import _socket
@@ -92,6 +93,8 @@ def _spawn(request, fds, control_fd):
         raise ValueError(f"expected 2 or 3 file descriptors, got {len(fds)}")
     if _TO_PARENT and not request.get("namespaced"):
         return _spawn_to_parent(request, fds, control_fd)
+    if _TO_PARENT and len(fds) == 3 and (spec := _pid_first_at_clone(request)) is not None:
+        return _spawn_to_parent(request, fds, control_fd, spec)
     read, write = os.pipe()
     middle = os.fork()
     if middle == 0:
@@ -121,18 +124,25 @@ def _spawn(request, fds, control_fd):
     return int(answer)
 
 
-def _spawn_to_parent(request, fds, control_fd):
-    """Outside namespaces: the environment forked as the engine's child at once
+def _spawn_to_parent(request, fds, control_fd, spec=None):
+    """The environment forked as the engine's child at once
     (``workbench_sandbox.fork_to_parent``), which moves itself into its cgroup first and says
-    so before it is answered for. Its pid; raises ``OSError`` (naming the pid of a child that
-    could not join: the engine's child, which it reaps)."""
+    so before it is answered for; with ``spec`` (``_pid_first_at_clone``), as PID 1 of its own
+    pid namespace, which then joins its network (where that fails, its INIT says why). Its pid;
+    raises ``OSError`` (naming the pid of a child that could not join: the engine's child,
+    which it reaps)."""
     read, write = os.pipe()
-    pid = workbench_sandbox.fork_to_parent()
+    pid = workbench_sandbox.fork_to_parent(0 if spec is None else workbench_sandbox.CLONE_NEWPID)
     if pid == 0:
         code = 1
         try:
             os.close(read)
             join_cgroup(request.get("join") or ())
+            if spec is not None:
+                try:
+                    workbench_sandbox.pid_first_inside(spec)
+                except (workbench_sandbox.SandboxError, OSError) as e:
+                    workbench_sandbox.failed(request["env"], e)
             os.write(write, b"1")
             os.close(write)
             _environment(request, fds, control_fd)  # never returns
@@ -152,6 +162,15 @@ def _spawn_to_parent(request, fds, control_fd):
         why = told.decode(errors="replace") or "it ended first"
         raise OSError(f"the environment could not join its cgroup: {why} [pid {pid}]")
     return pid
+
+
+def _pid_first_at_clone(request):
+    """The environment's parsed description, if its pid namespace can be made as it is forked
+    (``workbench_sandbox.pid_first_at_clone``), else None."""
+    env = request["env"]
+    if workbench_sandbox.SANDBOX_ERROR_VAR in env:
+        return None
+    return workbench_sandbox.pid_first_at_clone(env.get(workbench_sandbox.SPEC_VAR, ""))
 
 
 def _pid_first(request):
