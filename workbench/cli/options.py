@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from ..engine import EngineSettings
@@ -59,16 +60,31 @@ def common_options(default: object) -> argparse.ArgumentParser:
     return common
 
 
-def time_scale(text: str) -> float:
+Number = TypeVar("Number", int, float)
+
+
+def _in_range(
+    convert: Callable[[str], Number], text: str, low: Number, high: Number, refusal: str
+) -> Number:
+    """``text`` as ``convert`` reads it, from ``low`` to ``high``; else ``refusal``, argparse's
+    error (a text that is no number at all is out of range too)."""
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        value = 0.0
-    if not 0.0001 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f"invalid time scale {text!r}: a number from 0.0001 to 1 (1 = Lambda's own timing)"
-        )
+        raise argparse.ArgumentTypeError(refusal) from None
+    if not low <= value <= high:  # (float("nan") is not either)
+        raise argparse.ArgumentTypeError(refusal)
     return value
+
+
+def time_scale(text: str) -> float:
+    return _in_range(
+        float,
+        text,
+        0.0001,
+        1.0,
+        f"invalid time scale {text!r}: a number from 0.0001 to 1 (1 = Lambda's own timing)",
+    )
 
 
 def scaling_rate(text: str) -> int:
@@ -77,16 +93,14 @@ def scaling_rate(text: str) -> int:
 
     if text.strip().lower() == "lambda":
         return LAMBDA_SCALING_RATE
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(
-            f"invalid scaling rate {text!r}: lambda (Lambda's own: 1,000 new environments per "
-            "function every 10 s) or a whole number of them from 1 to 1000000"
-        )
-    return value
+    return _in_range(
+        int,
+        text,
+        1,
+        1_000_000,
+        f"invalid scaling rate {text!r}: lambda (Lambda's own: 1,000 new environments per "
+        "function every 10 s) or a whole number of them from 1 to 1000000",
+    )
 
 
 def port(text: str) -> int:
