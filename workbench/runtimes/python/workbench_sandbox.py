@@ -839,9 +839,9 @@ def pid_first_at_clone(raw):
 
 def pid_first_inside(spec):
     """(That environment's process, PID 1 of its new pid namespace.) What ``pid_first`` does
-    before it unshares the pid namespace: its network. Raises ``SandboxError``."""
-    if spec.get("net"):
-        _join_network(*spec["net"])
+    before it unshares the pid namespace (``_identity``: for these, only their network).
+    Raises ``SandboxError``."""
+    _identity(spec, spec["uid"])
 
 
 def pid_first(raw):

@@ -134,7 +134,6 @@ def _spawn_to_parent(request, fds, control_fd, spec=None):
     read, write = os.pipe()
     pid = workbench_sandbox.fork_to_parent(0 if spec is None else workbench_sandbox.CLONE_NEWPID)
     if pid == 0:
-        code = 1
         try:
             os.close(read)
             join_cgroup(request.get("join") or ())
@@ -152,7 +151,7 @@ def _spawn_to_parent(request, fds, control_fd, spec=None):
             except OSError:
                 pass
         finally:
-            os._exit(code)
+            os._exit(1)  # (only if it could not become the environment: that never returns)
     os.close(write)
     try:
         told = os.read(read, 256)
