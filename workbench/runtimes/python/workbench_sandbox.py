@@ -548,6 +548,9 @@ def go(bootstrap, prepared=None):
 
 
 BOOTSTRAP = "/var/runtime/bootstrap.py"  # our runtime client, where Lambda's is
+# the interpreter as an environment names it: a virtual environment's is a link to the real one,
+# which is what is there (resolved once, in a fork server before any environment is forked)
+_EXECUTABLE = os.path.realpath(sys.executable)
 _areas = None  # (a fork server's: ``remember_areas``)
 
 
@@ -593,7 +596,7 @@ titled_ahead = False  # its init wrote the runtime's command line before it fork
 def runtime_title():
     """The runtime's command line, as Lambda's Python runtime's reads (``_runs_as_on_lambda``):
     the interpreter, as the runtime names it (``_become_runtime``), and our runtime client."""
-    return f"{os.path.realpath(sys.executable)} {BOOTSTRAP}"
+    return f"{_EXECUTABLE} {BOOTSTRAP}"
 
 
 def cmdline_block(title, size):
@@ -950,8 +953,7 @@ def finish(prepared):
     """The second half, once the process is in its cgroup: the pid namespace, its init, the
     new root entered, the runtime forked (it returns from here). ``prepared``: ``prepare``'s."""
     root, own = prepared
-    # a virtual environment's interpreter is a link to the real one, which is what is there
-    executable = os.path.realpath(sys.executable)
+    executable = _EXECUTABLE
     if isinstance(root, dict):  # ``join``: the namespaces of the environment's extensions
         if not joined_ahead:  # (else this process is in them already: ``pid_first``)
             _join_made(root)
