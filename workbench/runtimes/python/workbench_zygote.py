@@ -94,6 +94,7 @@ def _spawn(request, fds, control_fd):
     if _TO_PARENT and not request.get("namespaced"):
         return _spawn_to_parent(request, fds, control_fd)
     if _TO_PARENT and len(fds) == 3 and (spec := _pid_first_at_clone(request)) is not None:
+        request["spec"] = spec  # (what the environment's _prepare would parse again)
         return _spawn_to_parent(request, fds, control_fd, spec)
     read, write = os.pipe()
     middle = os.fork()
@@ -279,7 +280,8 @@ def _prepare(request):
         if workbench_sandbox.SANDBOX_ERROR_VAR in env:
             workbench_sandbox.join_network_only(raw)
             return None
-        return workbench_sandbox.prepare(workbench_sandbox.parse(raw))
+        spec = request.get("spec") or workbench_sandbox.parse(raw)  # (parsed by the server)
+        return workbench_sandbox.prepare(spec)
     except (workbench_sandbox.SandboxError, OSError, ValueError) as e:
         workbench_sandbox.failed(env, e)
         return None
