@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -53,14 +54,23 @@ def refusal(tmp_path: Path, *options: str, root: bool = True) -> str:
 
 
 def start_serve(
-    root: Path, state: Path, *extra: str
+    root: Path,
+    state: Path,
+    *extra: str,
+    command: list[str] | None = None,
+    **popen: Any,
 ) -> tuple[subprocess.Popen[str], str, queue.Queue[str]]:
-    """Start serve; its stdout lines arrive on the queue (read with a timeout, never a hang)."""
+    """Start serve; its stdout lines arrive on the queue (read with a timeout, never a hang).
+
+    ``command`` replaces ``python -m workbench serve`` (another interpreter); ``popen`` goes to
+    ``Popen`` (another user, environment)."""
+    argv = serve_command(root, state, *extra)
     proc = subprocess.Popen(
-        serve_command(root, state, *extra),
+        [*command, *argv[4:]] if command is not None else argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        **popen,
     )
     lines: queue.Queue[str] = queue.Queue()
 
