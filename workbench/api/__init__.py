@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
     if name in ("LambdaAPIServer", "start_api"):
         from .aiohttp_import import import_aiohttp
 
-        import_aiohttp()  # (without loading its client's certificates on the way)
+        import_aiohttp()  # (its server alone: not its client)
         from . import server
 
         return getattr(server, name)

@@ -1,68 +1,98 @@
-"""aiohttp, imported without loading the system's CA certificates on the way.
+"""aiohttp's server, imported without the package's ``__init__`` (and so without its client).
 
-``import aiohttp`` makes its client's two default SSL contexts (``aiohttp.connector``), and each
-loads the CA bundle: ~50–80 ms of a ~450 ms ``serve`` start here, with the GIL held (a second
-thread cannot take it), for a client the workbench's servers never use. ``import_aiohttp``
-imports it with those loads put off (``ssl.SSLContext.load_default_certs`` and
-``set_default_verify_paths`` only noted), and ``load_deferred`` makes them later, into the same
-contexts: aiohttp's client then verifies as it always does. The server calls it once it is
-serving (``server.start_api``), off the loop.
+``import aiohttp.web`` runs ``aiohttp/__init__.py`` first, which imports the whole client: its
+connector, cookie jar, tracing, and two default SSL contexts that each load the system's CA
+bundle with the GIL held. The workbench's servers use none of it, and it was ~45 % of what
+aiohttp cost a ``serve`` start (140 against 73 ms here, measured in fresh interpreters).
 
-Only while aiohttp imports are the loads put off; an SSL context another thread makes in that
-moment (none does) would get its certificates with the rest, later.
+``import_aiohttp`` therefore puts a bare ``aiohttp`` package in ``sys.modules`` (its spec, its
+``__path__`` and ``__version__``, nothing run) and imports ``aiohttp.web`` into it: the server's
+modules import each other as submodules and never need the package's own names. The first
+name asked of the package that the server did not bring (``aiohttp.ClientSession``,
+``from aiohttp import ClientTimeout``) runs the real ``__init__`` into that same module object
+(PEP 562's ``__getattr__``): the package is then exactly what ``import aiohttp`` makes, its
+client verifying with the system's certificates as always. Where aiohttp was imported already,
+or its server does need the package's ``__init__`` (another version), it is imported whole.
 """
 
 from __future__ import annotations
 
 import importlib
-import ssl
+import importlib.util
+import os
+import re
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 
-_PUT_OFF = ("load_default_certs", "set_default_verify_paths")
-_lock = threading.Lock()
-_deferred: list[tuple[ssl.SSLContext, str, tuple[Any, ...]]] = []
+_lock = threading.RLock()  # (RLock: the package's __init__ may ask the package for a name)
+_VERSION = re.compile(rb"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 
 
 def import_aiohttp() -> None:
-    """``import aiohttp.web``, the certificates' loads put off (a no-op once imported)."""
+    """``import aiohttp.web``, the package's ``__init__`` put off (a no-op once imported)."""
     with _lock:
         if "aiohttp.web" in sys.modules:
             return
-        cls = ssl.SSLContext
-        originals = {name: cls.__dict__.get(name) for name in _PUT_OFF}
-
-        def put_off(name: str) -> Callable[..., None]:
-            def later(self: ssl.SSLContext, *args: Any) -> None:
-                _deferred.append((self, name, args))
-
-            return later
-
-        for name in _PUT_OFF:
-            setattr(cls, name, put_off(name))
-        try:
-            importlib.import_module("aiohttp.web")
-        finally:
-            for name, original in originals.items():
-                if original is None:  # (inherited from _ssl._SSLContext)
-                    delattr(cls, name)
-                else:
-                    setattr(cls, name, original)
-
-
-def deferred() -> int:
-    """How many loads are still put off."""
-    return len(_deferred)
-
-
-def load_deferred() -> None:
-    """Make the loads put off, into the contexts they were asked for (blocking: ~25–40 ms each,
-    so from a thread)."""
-    while True:
-        with _lock:
-            if not _deferred:
+        if "aiohttp" not in sys.modules:
+            try:
+                _import_server_alone()
                 return
-            context, name, args = _deferred.pop(0)
-        getattr(context, name)(*args)
+            except Exception:  # noqa: BLE001 - an aiohttp whose server needs its __init__
+                for name in [n for n in sys.modules if n.partition(".")[0] == "aiohttp"]:
+                    del sys.modules[name]
+        importlib.import_module("aiohttp.web")
+
+
+def completed() -> bool:
+    """Has aiohttp's ``__init__`` run (its client imported)?"""
+    package = sys.modules.get("aiohttp")
+    return package is not None and getattr(package, "_workbench_bare", False) is False
+
+
+def _import_server_alone() -> None:
+    spec = importlib.util.find_spec("aiohttp")
+    if spec is None or spec.origin is None or spec.loader is None:
+        raise ImportError("aiohttp is not installed")
+    with open(spec.origin, "rb") as source:
+        version = _VERSION.search(source.read())
+    if version is None:
+        raise ImportError(f"no __version__ in {spec.origin}")
+    package = importlib.util.module_from_spec(spec)
+    setattr(package, "__version__", version.group(1).decode())  # noqa: B010
+    setattr(package, "_workbench_bare", True)  # noqa: B010
+    setattr(package, "__getattr__", _completing(package, spec))  # noqa: B010 (PEP 562)
+    sys.modules["aiohttp"] = package
+    importlib.import_module("aiohttp.web")
+
+
+def _submodules(folder: str) -> frozenset[str]:
+    """The names of the modules in a package's folder (``x.py``, ``x.cpython-311-….so``, ``x/``)."""
+    return frozenset(entry.name.partition(".")[0] for entry in os.scandir(folder))
+
+
+def _completing(package: ModuleType, spec: ModuleSpec) -> object:
+    assert spec.submodule_search_locations is not None
+    submodules = frozenset().union(*map(_submodules, spec.submodule_search_locations))
+
+    def __getattr__(name: str) -> object:
+        """A name the server did not bring: the package's ``__init__`` runs, once. (Not for a
+        submodule not imported yet: ``from . import hdrs`` asks the package first.)"""
+        if name in submodules and package.__dict__.get("_workbench_bare"):
+            raise AttributeError(name)
+        with _lock:
+            if package.__dict__.get("_workbench_bare"):
+                delattr(package, "_workbench_bare")
+                delattr(package, "__getattr__")  # (its __init__ defines its own)
+                assert spec.loader is not None
+                spec.loader.exec_module(package)
+        try:
+            return package.__dict__[name]
+        except KeyError:
+            hook = package.__dict__.get("__getattr__")
+            if hook is not None:
+                return hook(name)
+            raise AttributeError(f"module 'aiohttp' has no attribute {name!r}") from None
+
+    return __getattr__

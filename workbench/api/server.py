@@ -6,7 +6,6 @@ no thread and no copy of the engine.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,7 +14,6 @@ from aiohttp import web
 from ..engine import Engine
 from ..engine.model import AccessDenied, LambdaError, new_uuid
 from . import (
-    aiohttp_import,
     aliases,
     deploy,
     function_urls,
@@ -36,9 +34,6 @@ from .listen import Served
 from .security import HostPolicy
 from .streaming_invoke import invoke_with_response_stream
 
-# aiohttp's client's certificates are loaded this long after the API starts serving, off the
-# loop (aiohttp_import.py): not on the way to the first answers
-CERTIFICATES_AFTER_S = 2.0
 CONTROL_BODY_LIMIT = 1024 * 1024  # control-plane JSON bodies (Invoke streams its own, see invoke)
 log = logging.getLogger("workbench.api")
 
@@ -294,9 +289,4 @@ async def start_api(
     server = LambdaAPIServer(host, limits)
     await server.listen(build_app(engine, host), port)
     server.be_endpoint(engine)
-    if aiohttp_import.deferred():  # its client's certificates, once the first calls are served
-        loop = asyncio.get_running_loop()
-        loop.call_later(
-            CERTIFICATES_AFTER_S, loop.run_in_executor, None, aiohttp_import.load_deferred
-        )
     return server
