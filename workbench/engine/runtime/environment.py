@@ -62,6 +62,9 @@ INIT_TIMEOUT_S = 10.0  # Lambda bounds the INIT phase at 10 s
 # runtime that never asks /next again after its last response).
 DELIVERY_GRACE_S = 10.0
 READ_BYTES = 65536  # a pipe's default capacity: one read per loop turn keeps the loop free
+# The most CPUs a runtime's threads can use at once: its CPU time grows at most this many
+# seconds per second (unknown: as if there were very many, so the time is read every time).
+CPUS = os.cpu_count() or 1_000_000
 
 # How Go (and so Lambda's own error text) names the signals a runtime dies of.
 _SIGNAL_NAMES: dict[int, str] = {
@@ -235,6 +238,8 @@ class Environment(RuntimeAPIListener):
         self.netns: netns.NetNamespace | None = None  # its own network, if it has one
         self._parent_peak_kb = 0
         self._cpu_soft = 0  # the RLIMIT_CPU soft limit last set
+        self._cpu_guard_holds_until = 0.0  # (monotonic) the guard cannot need moving before
+        self._cpu_guard_budget_s = 0.0  # the timeout it was last worked out for
         self._loop: asyncio.AbstractEventLoop | None = None
         # the invocation's timeout clock, stopped while a debugger session is paused
         self._timer: asyncio.TimerHandle | None = None
@@ -480,7 +485,7 @@ class Environment(RuntimeAPIListener):
         if outcome.kind == "ready":
             self.state = "idle"
             self.last_used = time.time()
-            self.peak_kb = self._usage.read()[0]
+            self.peak_kb = self._usage.peak_kb()
             return None
         self.init_duration_ms = (time.perf_counter() - self._t_spawn) * 1000
         self.drain_output()
@@ -701,7 +706,7 @@ class Environment(RuntimeAPIListener):
 
     def _sample_peak(self) -> None:
         if self._usage is not None:  # the runtime waits for our answer: it is still alive
-            self.peak_kb = max(self.peak_kb, self._usage.read()[0])
+            self.peak_kb = max(self.peak_kb, self._usage.peak_kb())
         if self.cgroup is not None:
             self.peak_kb = self.cgroup.whole_peak_kb(self.peak_kb)
 
@@ -757,18 +762,28 @@ class Environment(RuntimeAPIListener):
             # have filled the buffer): what the pipe holds now is this invocation's (one ioctl).
             self.drain_output()
             assert self._usage is not None
-            peak_kb, cpu = self._usage.read()
+            now = time.monotonic()
+            if now < self._cpu_guard_holds_until and timeout_s == self._cpu_guard_budget_s:
+                # no CPU second could have been completed since the CPU time was last read:
+                # the guard would stay where it is (one /proc read, not two)
+                peak_kb, cpu = self._usage.peak_kb(), None
+            else:
+                peak_kb, cpu = self._usage.read()
             if self.cgroup is not None:  # every process of the environment, not only the runtime
                 peak_kb = self.cgroup.whole_peak_kb(peak_kb)
             if peak_kb:
                 self.peak_kb = peak_kb
-            soft = cpu_guard(cpu, timeout_s)
-            if soft != self._cpu_soft and self.ide is None:  # no CPU, no syscall
-                self._cpu_soft = soft
-                try:
-                    arm_cpu_guard(self._runtime_pid, soft)
-                except OSError:
-                    pass
+            if cpu is not None:
+                self._cpu_guard_budget_s = timeout_s
+                # till then, even with every CPU busy, the runtime is within its CPU second
+                self._cpu_guard_holds_until = now + (int(cpu) + 1 - cpu) / CPUS
+                soft = cpu_guard(cpu, timeout_s)
+                if soft != self._cpu_soft and self.ide is None:  # no CPU, no syscall
+                    self._cpu_soft = soft
+                    try:
+                        arm_cpu_guard(self._runtime_pid, soft)
+                    except OSError:
+                        pass
             self.state = "idle"
         log = self._output.end()
         self._request_id = None

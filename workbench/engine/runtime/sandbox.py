@@ -155,14 +155,20 @@ class ProcUsage:
     def read(self) -> tuple[int, float]:
         """(peak RSS in kB, CPU seconds used); (0, 0.0) once the process is gone."""
         try:
-            status = os.pread(self._status, 8192, 0)
             stat = os.pread(self._stat, 4096, 0)
-            i = status.find(b"VmHWM:")
-            peak_kb = int(status[i + 6 : status.index(b"kB", i)]) if i >= 0 else 0
             fields = stat[stat.rindex(b")") + 2 :].split()
-            return peak_kb, (int(fields[11]) + int(fields[12])) / _CLK_TCK
+            return self.peak_kb(), (int(fields[11]) + int(fields[12])) / _CLK_TCK
         except (OSError, ValueError, IndexError):
             return 0, 0.0
+
+    def peak_kb(self) -> int:
+        """Peak RSS in kB (``VmHWM``); 0 once the process is gone."""
+        try:
+            status = os.pread(self._status, 8192, 0)
+            i = status.find(b"VmHWM:")
+            return int(status[i + 6 : status.index(b"kB", i)]) if i >= 0 else 0
+        except (OSError, ValueError):
+            return 0
 
     def close(self) -> None:
         for fd in (self._status, self._stat):
