@@ -16,9 +16,9 @@ invocation ended first (an error, a timeout, or no extension to wait for).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from .invoker import Invoker, Running, invoker_of
 from .results import InvokeResult
@@ -46,23 +46,31 @@ async def invoke_answer_first(
     """Run ``function``; the answer once the runtime has answered (``LambdaError`` for what the
     Invoke API refuses, as ``Engine.invoke``)."""
     invoker = invoker_of(engine)
-    call = invoker.prepare(
-        function, payload, qualifier=qualifier, client_context=client_context, trigger=trigger
-    )
     loop = asyncio.get_running_loop()
-    answered: asyncio.Future[bytes] = loop.create_future()
-    call = replace(call, answered=answered)
+    # one future for whichever comes first: the runtime's answer (set by the environment) or
+    # the invocation's end (set by the task's callback); cheaper than asyncio.wait on both
+    first: asyncio.Future[bytes] = loop.create_future()
+    call = invoker.prepare(
+        function,
+        payload,
+        qualifier=qualifier,
+        client_context=client_context,
+        trigger=trigger,
+        answered=first,
+    )
     task = loop.create_task(invoker.run(call))
-    task.add_done_callback(_retrieve)
-    waiting: set[asyncio.Future[Any]] = {task, answered}
-    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    task.add_done_callback(functools.partial(_ended, first))
+    await first  # (cancelled, it cancels ``first`` alone: the invocation runs on and is recorded)
     if task.done():
         result = task.result()  # (raises what the Invoke API refuses)
         return Answer(call.request_id, call.version, result.payload, result)
-    return Answer(call.request_id, call.version, answered.result(), None)
+    return Answer(call.request_id, call.version, first.result(), None)
 
 
-def _retrieve(task: asyncio.Task[InvokeResult]) -> None:
-    """A task that ended after its answer went out: its exception is logged, never lost."""
-    if not task.cancelled() and task.exception() is not None:
+def _ended(first: asyncio.Future[bytes], task: asyncio.Task[InvokeResult]) -> None:
+    """The invocation ended: wake its caller if the runtime's answer has not; an exception of
+    a task that ended after its answer went out is logged, never lost."""
+    if not first.done():
+        first.set_result(b"")  # (its caller takes the task's result)
+    elif not task.cancelled() and task.exception() is not None:
         log.warning("an invocation failed after its answer: %s", task.exception())

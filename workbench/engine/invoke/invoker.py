@@ -185,8 +185,10 @@ class Invoker:
         attempt: int = 1,
         enqueued_at: float | None = None,
         replay_of: str | None = None,
+        answered: asyncio.Future[bytes] | None = None,
     ) -> PreparedCall:
-        """Everything the Invoke API checks before it accepts a call (raises ``LambdaError``)."""
+        """Everything the Invoke API checks before it accepts a call (raises ``LambdaError``);
+        ``answered``: see ``PreparedCall``."""
         if self.pool.closed or self._records() is None:
             raise RuntimeError("the engine is not running: use `async with Engine(...)`")
         name, qualifier = self.resolve(function, qualifier)
@@ -205,6 +207,7 @@ class Invoker:
             enqueued_at=enqueued_at,
             replay_of=replay_of,
             chain=current_chain(),
+            answered=answered,
         )
 
     # ----------------------------------------------------------------- running
