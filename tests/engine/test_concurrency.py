@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from workbench.engine import (
     Subscription,
     Throttled,
     TooManyRequests,
+    invoke_answer_first,
 )
 from workbench.engine.invoke.scaling import ScalingRate
 from workbench.engine.storage.store import RecordStore
@@ -258,6 +260,23 @@ async def test_reserved_concurrency_zero_throttles_everything(engine: Engine) ->
     assert engine.environments("off") == []
     state = engine.function_state("off")
     assert state is not None and state.in_flight == 0 and state.throttles == 2
+
+
+async def test_a_throttle_answered_first_is_the_callers_and_logged_nowhere_else(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Invoke API's path (``invoke_answer_first``): a throttle is raised to its caller (a
+    429), and is not also logged as an invocation that failed after its answer went out."""
+    add_function(engine, "off", SLEEPER, reserved_concurrency=0)
+    with caplog.at_level(logging.WARNING, logger="workbench.invoke"):
+        with pytest.raises(TooManyRequests) as info:
+            await invoke_answer_first(engine, "off", b'{"sleep": 0}')
+        assert_throttle(info.value, "ReservedFunctionConcurrentInvocationLimitExceeded")
+        add_function(engine, "on", SLEEPER)
+        answer = await invoke_answer_first(engine, "on", b'{"sleep": 0}')  # (and one that runs)
+        assert answer.result is not None and json.loads(answer.payload)["pid"] > 0
+        await asyncio.sleep(0)  # (the ended task's callback)
+    assert "after its answer" not in caplog.text, caplog.text
 
 
 async def test_account_limit_throttles_the_call_past_it(
