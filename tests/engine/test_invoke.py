@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from workbench.engine import (
+    ConcurrencyChanged,
     Engine,
     EngineSettings,
     FunctionNotReady,
@@ -26,6 +27,8 @@ from workbench.engine import (
     InvocationCancelled,
     InvokeEnd,
     InvokeResult,
+    InvokeStart,
+    LogLine,
     RequestTooLarge,
     ResourceNotFound,
 )
@@ -1066,3 +1069,38 @@ async def test_sample_function(samples: Engine, name: str) -> None:
         assert any(x.startswith("INIT_REPORT ") and "Status: error" in x for x in log)
     if name not in ("hello", "echo", "init-heavy"):
         assert result.function_error == "Unhandled"
+
+
+async def test_a_subscription_to_some_kinds_gets_those_and_nothing_is_made_for_it(
+    engine: Engine,
+) -> None:
+    """``subscribe(kinds=...)`` (serve's): only those events reach it, and the kinds no
+    subscriber takes (the gauge's ConcurrencyChanged, InvokeStart, each output line) are not
+    made at all; a subscriber to everything (the TUI's) brings them back."""
+    add_function(engine, "chatty", "def handler(event, context):\n    print('hello')\n")
+    await engine.invoke("chatty", b"{}")
+    bus = engine.bus
+    ends = engine.subscribe(kinds=(InvokeEnd,))
+    try:
+        assert bus.wants(InvokeEnd) and not bus.wants(ConcurrencyChanged)
+        assert not bus.wants(InvokeStart) and not bus.wants(LogLine)
+        made: list[type] = []
+        publish = bus.publish
+        bus.publish = lambda event: (made.append(type(event)), publish(event))[1]  # type: ignore[method-assign]
+        for _ in range(3):
+            await engine.invoke("chatty", b"{}")
+        got = ends.get_nowait()
+        assert [type(e) for e in got] == [InvokeEnd] * 3, got
+        assert all(isinstance(e, InvokeEnd) and e.record.log_lines[1] == "hello" for e in got)
+        assert made == [InvokeEnd] * 3, made  # nothing else was made
+        everything = engine.subscribe()
+        assert bus.wants(ConcurrencyChanged) and bus.wants(LogLine)
+        await engine.invoke("chatty", b"{}")
+        kinds = {type(e) for e in everything.get_nowait()}
+        assert {ConcurrencyChanged, InvokeStart, LogLine, InvokeEnd} <= kinds, kinds
+        assert [type(e) for e in ends.get_nowait()] == [InvokeEnd]
+        everything.close()
+        assert not bus.wants(ConcurrencyChanged)  # (forgotten with its subscriber)
+    finally:
+        ends.close()
+    assert not bus.active and not bus.wants(InvokeEnd)

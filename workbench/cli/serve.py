@@ -57,6 +57,7 @@ async def serve(
     from ..api.security import is_loopback, split_host
     from ..engine import Engine, FunctionReloaded, InvokeEnd
     from .serve_text import (
+        SERVED_EVENTS,
         credentials_line,
         debug_lines,
         event_line,
@@ -69,7 +70,7 @@ async def serve(
     imports_done()
     log: LogWriter | None = None
     async with Engine(roots, settings) as engine:
-        subscription = engine.subscribe()
+        subscription = engine.subscribe(kinds=SERVED_EVENTS)
         # the banner below says the functions are served: from then on a save is seen
         await engine.wait_watching()
         try:

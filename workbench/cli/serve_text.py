@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from ..engine import Engine, InvocationRecord
+from ..engine import Engine, FunctionReloaded, InvocationRecord, InvokeEnd
 from ..engine.config import describe, runtime_family, triggers_of
 from ..engine.model import (
     AsyncEventChanged,
@@ -118,6 +118,20 @@ def interpreter_lines(engine: Engine) -> list[str]:
     return lines
 
 
+# The engine's events serve prints something for (event_line's, and the invocations' logs and
+# reloads): it follows only these, so it is not woken for the others (two ConcurrencyChanged
+# and an InvokeStart with every invocation, each LogLine), nor are they made for it.
+SERVED_EVENTS: tuple[type, ...] = (
+    InvokeEnd,
+    FunctionReloaded,
+    EnvironmentEvent,
+    BucketActivity,
+    ScheduleFired,
+    AsyncEventChanged,
+    DatabaseIncident,
+)
+
+
 def event_line(event: object) -> str | None:
     """A line for an event source's event, or None for events serve does not report."""
     if isinstance(event, EnvironmentEvent):
@@ -226,6 +240,8 @@ def log_text(record: InvocationRecord, limit: int = SERVE_LOG_BYTES) -> str:
     bytes, else its first and last ``limit / 2`` (a line cut where it crosses) and a line saying
     how much was not printed."""
     lines = record.log_lines
+    if sum(map(len, lines)) * 4 <= limit:  # it fits however it encodes (most logs): as it is
+        return terminal_text(lines)
     pinned = _platform(record)
     free = [i for i in range(len(lines)) if i not in pinned]
     sizes = {i: len(lines[i].encode()) for i in free}

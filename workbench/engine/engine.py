@@ -163,8 +163,11 @@ class Engine:
     def scheduler(self) -> Scheduler | None:
         return self.sources.scheduler
 
-    def subscribe(self, maxsize: int = 100_000) -> Subscription:
-        return self.bus.subscribe(maxsize)
+    def subscribe(
+        self, maxsize: int = 100_000, kinds: tuple[type, ...] | None = None
+    ) -> Subscription:
+        """The engine's events (``kinds``: only those; None: all), ``maxsize`` kept unread."""
+        return self.bus.subscribe(maxsize, kinds)
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         return self.settings.arn(name, qualifier)

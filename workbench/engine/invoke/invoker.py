@@ -298,7 +298,7 @@ class Invoker:
                 init_outcome = await self._start(env, request_id, first_init.ended_at)
                 first_init.retry_ms = (time.time() - first_init.ended_at) * 1000
                 timeout_s = max(fn.timeout - first_init.retry_ms / 1000, 0.001)
-        if self.bus.active:
+        if self.bus.wants(InvokeStart):
             # after INIT: the timeline shows INIT, then this INVOKE
             self.bus.publish(
                 InvokeStart(request_id, fn.name, env.version, env.id, cold, time.time())
@@ -368,7 +368,7 @@ class Invoker:
         store = self._records()
         assert store is not None
         store.add(record)
-        if self.bus.active:
+        if self.bus.wants(InvokeEnd):
             self.bus.publish(InvokeEnd(record))
 
 

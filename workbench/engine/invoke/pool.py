@@ -431,7 +431,7 @@ class EnvironmentPool:
 
     def changed(self, name: str) -> None:
         """Tell the gauge: in flight, busy and idle of ``name``, and the account's total."""
-        if not self.bus.active:
+        if not self.bus.wants(ConcurrencyChanged):
             return
         concurrency = self.concurrency
         provisioned = provisioned_busy = 0

@@ -278,10 +278,14 @@ Event = (
 
 
 class Subscription:
-    """An async iterator over events; ``close()`` (or ``async with``) to stop following."""
+    """An async iterator over events; ``close()`` (or ``async with``) to stop following.
 
-    def __init__(self, bus: EventBus, maxsize: int) -> None:
+    ``kinds``: only events of these classes (None: all); what no subscriber takes is not even
+    made by the engine's busiest publishers (``EventBus.wants``)."""
+
+    def __init__(self, bus: EventBus, maxsize: int, kinds: tuple[type, ...] | None = None) -> None:
         self._bus = bus
+        self.kinds = kinds
         self._items: deque[Event | Dropped] = deque()
         self._maxsize = maxsize
         self._dropped = 0
@@ -335,7 +339,7 @@ class Subscription:
         return await self.get()
 
     def close(self) -> None:
-        self._bus._subscribers.discard(self)
+        self._bus._unsubscribe(self)
 
     async def __aenter__(self) -> Subscription:
         return self
@@ -347,16 +351,35 @@ class Subscription:
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
+        self._wanted: dict[type, bool] = {}  # wants(), until the subscribers change
 
     @property
     def active(self) -> bool:
         return bool(self._subscribers)
 
-    def subscribe(self, maxsize: int = 100_000) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def wants(self, kind: type) -> bool:
+        """Does any subscriber take events of ``kind``? (A publisher on a hot path asks before
+        it makes one: ``serve`` follows a few kinds, the TUI all.)"""
+        wanted = self._wanted.get(kind)
+        if wanted is None:
+            wanted = self._wanted[kind] = any(
+                sub.kinds is None or issubclass(kind, sub.kinds) for sub in self._subscribers
+            )
+        return wanted
+
+    def subscribe(
+        self, maxsize: int = 100_000, kinds: tuple[type, ...] | None = None
+    ) -> Subscription:
+        sub = Subscription(self, maxsize, kinds)
         self._subscribers.add(sub)
+        self._wanted.clear()
         return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+        self._wanted.clear()
 
     def publish(self, event: Event) -> None:
         for sub in self._subscribers:
-            sub._put(event)
+            if sub.kinds is None or isinstance(event, sub.kinds):
+                sub._put(event)

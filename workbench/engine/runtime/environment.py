@@ -221,7 +221,7 @@ class Environment(RuntimeAPIListener):
         self.exit_description = ""
         self._request_id: str | None = None
         self._output = RuntimeOutput(
-            log_limit, live=self._publish_lines, listening=lambda: self.bus.active
+            log_limit, live=self._publish_lines, listening=lambda: self.bus.wants(LogLine)
         )
         self.init_log: CappedLog = self._output.log  # the INIT phase's output
         self._waiter: asyncio.Future[Outcome] | None = None
@@ -277,7 +277,7 @@ class Environment(RuntimeAPIListener):
         error_type: str | None = None,
         port: int | None = None,
     ) -> None:
-        if self.bus.active:
+        if self.bus.wants(EnvironmentEvent):
             self.bus.publish(
                 EnvironmentEvent(
                     phase,

@@ -59,7 +59,7 @@ def accept(queue: AsyncQueue, bus: EventBus, call: PreparedCall) -> str:
     now = time.time()
     name = call.function
     queue.enqueue(call.request_id, name, call.qualifier, call.data, call.trigger, now, call.chain)
-    if bus.active:
+    if bus.wants(AsyncEventChanged):
         bus.publish(AsyncEventChanged(call.request_id, name, "queued", 0, now, None, None, now))
     return call.request_id
 
@@ -467,7 +467,7 @@ class AsyncDispatcher:
         attempt: int | None = None,
     ) -> None:
         bus = self.engine.bus
-        if bus.active:
+        if bus.wants(AsyncEventChanged):
             bus.publish(
                 AsyncEventChanged(
                     row.request_id,

@@ -419,7 +419,7 @@ class Database:
         event = DatabaseIncident(kind, str(self.home), str(now_in), message, time.time())
         self.incidents.append(event)
         bus, loop = self._bus, self._loop
-        if bus is None or not bus.active:  # nobody follows the events: the log must say it
+        if bus is None or not bus.wants(DatabaseIncident):  # nobody follows them: log it
             log.warning("%s", message)
         if bus is None:
             return
