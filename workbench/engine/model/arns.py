@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _REFERENCE = re.compile(
     r"(arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
@@ -26,6 +27,7 @@ class FunctionRef:
     account: str | None = None
 
 
+@lru_cache(maxsize=4096)  # (every Invoke names its function: the same few names, over and over)
 def parse_function_ref(text: str) -> FunctionRef | None:
     """The parts of ``text``; None if it is no function reference at all."""
     m = _REFERENCE.fullmatch(text)
