@@ -807,8 +807,9 @@ def _tell_init():
 
 
 def _wait_for_init():
-    """(The runtime's process, ``init_ahead``, before any of the function's code.) Until its
-    init is in its mount namespace (it has had the whole build of the root to get there)."""
+    """(The runtime's process, ``init_ahead``, before it pivots into its root; a no-op after.)
+    Until its init is in its mount namespace (it has had the whole build of the root to get
+    there)."""
     if _init_pipes is not None and _init_pipes[1] >= 0:
         _tell_init()  # (in case the build failed before it could)
         try:
@@ -981,6 +982,11 @@ def finish(prepared):
         _prctl(PR_SET_PDEATHSIG, _ULong(SIGKILL), _ULong(0), _ULong(0), _ULong(0))
     _mount_cgroups(root)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # (``init_first``) its init in the mount namespace before the pivot: entered after it, the
+    # init's root would be the namespace's first, the host's that the pivot detaches (its
+    # /proc/1/mountinfo then empty, and the host's tree held); it has had the root's whole
+    # build to get there, so this rarely waits
+    _wait_for_init()
     _pivot(root)
     if write is not None:
         set_cmdline(INIT_TITLE)  # (the runtime's own comes after: ``_runs_as_on_lambda``)
