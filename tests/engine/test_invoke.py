@@ -1104,3 +1104,35 @@ async def test_a_subscription_to_some_kinds_gets_those_and_nothing_is_made_for_i
     finally:
         ends.close()
     assert not bus.active and not bus.wants(InvokeEnd)
+
+
+SCHEDULING = """
+import os
+
+def handler(event, context):
+    if event.get("idle"):  # a handler that chooses its own policy
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    return {"pid": os.getpid(), "policy": os.sched_getscheduler(0)}
+"""
+
+
+async def test_the_handler_runs_as_sched_other_and_the_runtime_waits_as_sched_batch(
+    engine: Engine,
+) -> None:
+    """A handler runs under the default policy, as on Lambda; between invocations the runtime
+    waits as SCHED_BATCH (woken by its next event, it does not preempt the engine); a handler
+    that sets a policy of its own keeps it."""
+    add_function(engine, "sched", SCHEDULING)
+    for _ in range(3):
+        seen = body(await engine.invoke("sched", b"{}"))
+        assert seen["policy"] == os.SCHED_OTHER, seen
+        pid = seen["pid"]
+        await until(
+            lambda pid=pid: os.sched_getscheduler(pid) == os.SCHED_BATCH,
+            "the runtime to wait as SCHED_BATCH",
+        )
+    chose = body(await engine.invoke("sched", b'{"idle": true}'))
+    assert chose["policy"] == os.SCHED_IDLE and chose["pid"] == seen["pid"]
+    again = body(await engine.invoke("sched", b"{}"))
+    assert again["policy"] == os.SCHED_IDLE, again  # its choice stands
+    assert os.sched_getscheduler(again["pid"]) == os.SCHED_IDLE
