@@ -1131,6 +1131,11 @@ async def test_the_handler_runs_as_sched_other_and_the_runtime_waits_as_sched_ba
             lambda pid=pid: os.sched_getscheduler(pid) == os.SCHED_BATCH,
             "the runtime to wait as SCHED_BATCH",
         )
+    # and one whose module chose at INIT keeps that from its first invocation on
+    chosen = "import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+    add_function(engine, "chosen", chosen + SCHEDULING)
+    for _ in range(2):
+        assert body(await engine.invoke("chosen", b"{}"))["policy"] == os.SCHED_IDLE
     chose = body(await engine.invoke("sched", b'{"idle": true}'))
     assert chose["policy"] == os.SCHED_IDLE and chose["pid"] == seen["pid"]
     again = body(await engine.invoke("sched", b"{}"))

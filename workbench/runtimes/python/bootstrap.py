@@ -657,21 +657,31 @@ class WaitingPolicy:
     """
 
     def __init__(self):
-        self.on = hasattr(os, "sched_setscheduler")
+        """(After INIT: a policy the function's module set stands too.)"""
+        self.on = hasattr(os, "sched_setscheduler") and self._default()
         self._param = os.sched_param(0) if self.on else None
+        self._batch = False
+
+    def _default(self):
+        try:
+            return os.sched_getscheduler(0) == os.SCHED_OTHER
+        except OSError:
+            return False
 
     def waiting(self):
         if self.on:
+            if not self._default():
+                self.on = False  # the handler chose: its choice stands
+                return
             try:
-                if os.sched_getscheduler(0) != os.SCHED_OTHER:
-                    self.on = False  # the handler chose: its choice stands
-                    return
                 os.sched_setscheduler(0, os.SCHED_BATCH, self._param)
+                self._batch = True
             except OSError:
                 self.on = False
 
     def working(self):
-        if self.on:
+        if self._batch:
+            self._batch = False
             try:
                 os.sched_setscheduler(0, os.SCHED_OTHER, self._param)
             except OSError:
