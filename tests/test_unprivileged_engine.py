@@ -82,7 +82,7 @@ def _interpreter() -> str | None:
                     "-c",
                     "import sys, workbench.cli, aiohttp, psutil;"
                     "print('{}.{}'.format(*sys.version_info[:2]))",
-                ]  # fmt: skip
+                ]
             )
         except OSError:  # not nobody's to run (e.g. under root's home)
             continue
