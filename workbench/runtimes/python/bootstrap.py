@@ -644,50 +644,6 @@ class TraceIdVariable:
 _trace_variable = TraceIdVariable()
 
 
-class WaitingPolicy:
-    """The runtime's scheduling policy: ``SCHED_BATCH`` while it waits for its next event,
-    ``SCHED_OTHER`` (every process's default, and what a handler on Lambda sees) while it works.
-
-    The engine is one thread that hands events out; the runtime it wakes with one, under the
-    default policy, was put on the engine's CPU and preempted it there (about once per four
-    requests at 3,800 invocations/s on two CPUs, while the other CPU had time to spare). A
-    ``SCHED_BATCH`` task does not preempt on waking: it takes a free CPU, or waits for the
-    engine's turn to end. A handler that sets a policy of its own keeps it: the runtime stops
-    switching (two syscalls per invocation otherwise, and one to see that).
-    """
-
-    def __init__(self):
-        """(After INIT: a policy the function's module set stands too.)"""
-        self.on = hasattr(os, "sched_setscheduler") and self._default()
-        self._param = os.sched_param(0) if self.on else None
-        self._batch = False
-
-    def _default(self):
-        try:
-            return os.sched_getscheduler(0) == os.SCHED_OTHER
-        except OSError:
-            return False
-
-    def waiting(self):
-        if self.on:
-            if not self._default():
-                self.on = False  # the handler chose: its choice stands
-                return
-            try:
-                os.sched_setscheduler(0, os.SCHED_BATCH, self._param)
-                self._batch = True
-            except OSError:
-                self.on = False
-
-    def working(self):
-        if self._batch:
-            self._batch = False
-            try:
-                os.sched_setscheduler(0, os.SCHED_OTHER, self._param)
-            except OSError:
-                self.on = False
-
-
 def _context(request_id, headers):
     def parse(header, name):
         if not header:
@@ -918,19 +874,16 @@ def main(ready=False):
         conn = _snapshot(conn)  # (returns in each environment restored from it)
 
     next_request = conn.request(b"GET", f"{_API_PREFIX}/invocation/next")
-    policy = WaitingPolicy()  # (from the first answer on: a cold start's event wakes it as before)
     conn.send(next_request)
     read = conn.read_response
     served = 0
     while True:
         status, headers, body = read()
-        policy.working()
         if status != 200:
             sys.stderr.write(f"workbench runtime: /next answered {status}: {body!r}\n")
             sys.exit(1)
         # Post the result and ask for the next event in one write (HTTP pipelining).
         conn.send(handle(conn, handler, headers, body) + next_request)
-        policy.waiting()  # (after the answer is out: not in the invocation's time)
         served += 1
         if served == TRACE_IN_PLACE_AFTER:  # between invocations: this response is sent
             _trace_variable.in_place()
