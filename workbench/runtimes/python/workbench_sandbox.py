@@ -807,11 +807,10 @@ def _tell_init():
 
 
 def _wait_for_init():
-    """(The runtime's process, ``init_ahead``, before it pivots into its root; a no-op after.)
-    Until its init is in its mount namespace (it has had the whole build of the root to get
-    there)."""
+    """(The runtime's process, ``init_ahead``, before it pivots into its root.) Until its init
+    is in its mount namespace (it has had the whole build of the root to get there)."""
     if _init_pipes is not None and _init_pipes[1] >= 0:
-        _tell_init()  # (in case the build failed before it could)
+        _tell_init()  # (a no-op once ``prepare`` told it; without it both would wait forever)
         try:
             while os.read(_init_pipes[1], 1):
                 pass
@@ -1011,7 +1010,6 @@ def _wait(pid):
 def _become_runtime(own, executable):
     """The runtime's process, in its namespaces: its own uid (a root engine's), default
     signals, no capabilities, in /var/task."""
-    _wait_for_init()
     if own is not None:
         _become(own)
     _default_signals()
