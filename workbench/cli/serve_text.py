@@ -6,6 +6,8 @@ invocation's log, bounded."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from ..engine import Engine, FunctionReloaded, InvocationRecord, InvokeEnd
 from ..engine.config import describe, runtime_family, triggers_of
@@ -118,43 +120,30 @@ def interpreter_lines(engine: Engine) -> list[str]:
     return lines
 
 
-# The engine's events serve prints something for (event_line's, and the invocations' logs and
-# reloads): it follows only these, so it is not woken for the others (two ConcurrencyChanged
-# and an InvokeStart with every invocation, each LogLine), nor are they made for it.
-SERVED_EVENTS: tuple[type, ...] = (
-    InvokeEnd,
-    FunctionReloaded,
-    EnvironmentEvent,
-    BucketActivity,
-    ScheduleFired,
-    AsyncEventChanged,
-    DatabaseIncident,
-)
+def _debug_wait_line(event: EnvironmentEvent) -> str | None:
+    if event.phase != "debug_wait":
+        return None
+    return (
+        f"{event.function} ({event.version}, environment {event.env_id[:8]}): "
+        f"waiting for a debugger on {HOST}:{event.port}"
+    )
 
 
-def event_line(event: object) -> str | None:
-    """A line for an event source's event, or None for events serve does not report."""
-    if isinstance(event, EnvironmentEvent):
-        if event.phase != "debug_wait":
-            return None
-        return (
-            f"{event.function} ({event.version}, environment {event.env_id[:8]}): "
-            f"waiting for a debugger on {HOST}:{event.port}"
-        )
-    if isinstance(event, BucketActivity):
-        size = f" ({event.size} bytes)" if event.size is not None else ""
-        to = ", ".join(event.functions) or "no trigger matched"
-        return f"bucket {event.bucket}: {event.event_name} {event.key}{size} -> {to}"
-    if isinstance(event, ScheduleFired):
-        return (
-            f"schedule {event.rule}: fired for {_utc(event.scheduled_time)} -> "
-            f"{event.function} ({event.request_id})"
-        )
-    if isinstance(event, AsyncEventChanged):
-        return _async_line(event)
-    if isinstance(event, DatabaseIncident):
-        return f"warning: {event.message}"
-    return None
+def _bucket_line(event: BucketActivity) -> str:
+    size = f" ({event.size} bytes)" if event.size is not None else ""
+    to = ", ".join(event.functions) or "no trigger matched"
+    return f"bucket {event.bucket}: {event.event_name} {event.key}{size} -> {to}"
+
+
+def _schedule_line(event: ScheduleFired) -> str:
+    return (
+        f"schedule {event.rule}: fired for {_utc(event.scheduled_time)} -> "
+        f"{event.function} ({event.request_id})"
+    )
+
+
+def _incident_line(event: DatabaseIncident) -> str:
+    return f"warning: {event.message}"
 
 
 def _async_line(event: AsyncEventChanged) -> str | None:
@@ -171,6 +160,29 @@ def _async_line(event: AsyncEventChanged) -> str | None:
         if event.destination:
             line += f" -> record sent to {event.destination}"
         return line
+    return None
+
+
+# An event source's events serve reports, each with its line (None: not this one)
+_LINES: dict[type, Callable[[Any], str | None]] = {
+    EnvironmentEvent: _debug_wait_line,
+    BucketActivity: _bucket_line,
+    ScheduleFired: _schedule_line,
+    AsyncEventChanged: _async_line,
+    DatabaseIncident: _incident_line,
+}
+
+# The engine's events serve prints something for (those, and the invocations' logs and
+# reloads): it follows only these, so it is not woken for the others (two ConcurrencyChanged
+# and an InvokeStart with every invocation, each LogLine), nor are they made for it.
+SERVED_EVENTS: tuple[type, ...] = (InvokeEnd, FunctionReloaded, *_LINES)
+
+
+def event_line(event: object) -> str | None:
+    """A line for an event source's event, or None for events serve does not report."""
+    for kind, line in _LINES.items():
+        if isinstance(event, kind):
+            return line(event)
     return None
 
 
