@@ -24,6 +24,7 @@ import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -91,6 +92,28 @@ def _interpreter() -> str | None:
     return None
 
 
+HOSTILE = """
+import os, sys, time
+
+def handler(event, context):
+    kind = event["kind"]
+    if kind == "flood":  # 20 MB on stdout
+        line = "x" * 1023 + "\\n"
+        for _ in range(20 * 1024):
+            sys.stdout.write(line)
+        return "flooded"
+    if kind == "memory":  # 400 MB in a 128 MB function
+        return len(bytearray(400 * 1024 * 1024))
+    if kind == "daemon":  # a grandchild in a session of its own, meant to outlive everything
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)
+            os._exit(0)
+        return "spawned"
+"""
+
+
 NAMESPACES_PROBE = """
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
@@ -111,6 +134,7 @@ def nobody(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     try:
         base.chmod(0o755)
         make_function(base / "functions", "look", LOOK)
+        make_function(base / "functions", "hostile", HOSTILE)
         for folder, _, files in os.walk(base / "functions"):
             os.chmod(folder, 0o755)
             for name in files:
@@ -147,14 +171,20 @@ def _serve(python: str, base: Path, *extra: str) -> tuple[subprocess.Popen[str],
     return proc, url, said
 
 
-def _invoke(url: str, event: dict[str, object]) -> dict[str, object]:
+def _call(url: str, function: str, event: dict[str, object]) -> tuple[str | None, Any]:
+    """Invoke over the Lambda API: (its X-Amz-Function-Error, its payload)."""
     request = urllib.request.Request(
-        f"{url}/2015-03-31/functions/look/invocations", data=json.dumps(event).encode()
+        f"{url}/2015-03-31/functions/{function}/invocations", data=json.dumps(event).encode()
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.headers.get("X-Amz-Function-Error") is None
-        answer: dict[str, object] = json.loads(response.read())
-        return answer
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.headers.get("X-Amz-Function-Error"), json.loads(response.read())
+
+
+def _invoke(url: str, event: dict[str, object]) -> dict[str, object]:
+    error, answer = _call(url, "look", event)
+    assert error is None, answer
+    assert isinstance(answer, dict)
+    return answer
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -167,6 +197,15 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         "serve's processes to be gone",
         explain=lambda: [c.cmdline() for c in children if c.is_running()],
     )
+
+
+def _session(pid: int) -> int:
+    """The session a process is in (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _namespaces_for_nobody(python: str) -> str:
@@ -235,6 +274,31 @@ def test_an_unprivileged_engine_without_namespaces_when_asked_says_what_is_not_s
         seen = _invoke(url, {"kind": "where"})
         assert seen["uid"] == NOBODY and seen["task_root"] == str(base / "functions/look")
         assert seen["cwd"] == str(base / "functions/look")
+    finally:
+        if proc.poll() is None:
+            _stop(proc)
+
+
+def test_an_unprivileged_engine_outlasts_a_hostile_handler_and_leaves_nothing(
+    nobody: tuple[str, Path],
+) -> None:
+    """A handler that floods its output, allocates past its memory and leaves a daemon behind:
+    Lambda's answers, serve keeps serving, and ctrl+c takes the daemon too."""
+    python, base = nobody
+    proc, url, _ = _serve(python, base)
+    try:
+        assert _call(url, "hostile", {"kind": "flood"}) == (None, "flooded")
+        error, answer = _call(url, "hostile", {"kind": "memory"})
+        assert error == "Unhandled" and answer["errorType"] == "Runtime.ExitError", answer
+        assert _call(url, "hostile", {"kind": "daemon"}) == (None, "spawned")
+        # (a session of its own, not an environment's: those lead theirs from serve's children)
+        daemons = [
+            p.pid
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if p.ppid() != proc.pid and _session(p.pid) == p.pid
+        ]
+        assert len(daemons) == 1, daemons
+        assert _invoke(url, {"kind": "where"})["uid"] in (993, NOBODY)  # still serving
     finally:
         if proc.poll() is None:
             _stop(proc)
