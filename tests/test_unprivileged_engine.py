@@ -11,6 +11,7 @@ runs unprivileged, every test is such an engine and this file is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -171,6 +172,19 @@ def _serve(python: str, base: Path, *extra: str) -> tuple[subprocess.Popen[str],
     return proc, url, said
 
 
+@contextlib.contextmanager
+def _serving(
+    python: str, base: Path, *extra: str
+) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """serve as ``nobody`` (``_serve``) while the block runs; then ctrl+c (``_stop``)."""
+    proc, url, said = _serve(python, base, *extra)
+    try:
+        yield proc, url, said
+    finally:
+        if proc.poll() is None:
+            _stop(proc)
+
+
 def _call(url: str, function: str, event: dict[str, object]) -> tuple[str | None, Any]:
     """Invoke over the Lambda API: (its X-Amz-Function-Error, its payload)."""
     request = urllib.request.Request(
@@ -219,8 +233,7 @@ def test_an_unprivileged_engine_gives_its_functions_what_the_machine_allows_and_
 ) -> None:
     python, base = nobody
     refused = _namespaces_for_nobody(python)
-    proc, url, said = _serve(python, base)
-    try:
+    with _serving(python, base) as (proc, url, said):
         text = "\n".join(said)
         # no cgroup is nobody's to make (none is delegated to it): rlimits, and why
         assert "isolation: rlimits: memory per process" in text, text
@@ -256,17 +269,13 @@ def test_an_unprivileged_engine_gives_its_functions_what_the_machine_allows_and_
         # nor can it signal anything but itself: its init ignores it, serve is unseen
         assert _invoke(url, {"kind": "kill_parent"}) == {"ppid": 1}
         assert _invoke(url, {"kind": "where"})["pid"] == seen["pid"]  # the same environment
-    finally:
-        if proc.poll() is None:
-            _stop(proc)
 
 
 def test_an_unprivileged_engine_without_namespaces_when_asked_says_what_is_not_stopped(
     nobody: tuple[str, Path],
 ) -> None:
     python, base = nobody
-    proc, url, said = _serve(python, base, "--isolation", "rlimits")
-    try:
+    with _serving(python, base, "--isolation", "rlimits") as (proc, url, said):
         text = "\n".join(said)
         assert "isolation: rlimits: memory per process" in text, text
         assert "  no namespaces (asked for with --isolation rlimits)" in text, text
@@ -274,9 +283,6 @@ def test_an_unprivileged_engine_without_namespaces_when_asked_says_what_is_not_s
         seen = _invoke(url, {"kind": "where"})
         assert seen["uid"] == NOBODY and seen["task_root"] == str(base / "functions/look")
         assert seen["cwd"] == str(base / "functions/look")
-    finally:
-        if proc.poll() is None:
-            _stop(proc)
 
 
 def test_an_unprivileged_engine_outlasts_a_hostile_handler_and_leaves_nothing(
@@ -285,8 +291,7 @@ def test_an_unprivileged_engine_outlasts_a_hostile_handler_and_leaves_nothing(
     """A handler that floods its output, allocates past its memory and leaves a daemon behind:
     Lambda's answers, serve keeps serving, and ctrl+c takes the daemon too."""
     python, base = nobody
-    proc, url, _ = _serve(python, base)
-    try:
+    with _serving(python, base) as (proc, url, _):
         assert _call(url, "hostile", {"kind": "flood"}) == (None, "flooded")
         error, answer = _call(url, "hostile", {"kind": "memory"})
         assert error == "Unhandled" and answer["errorType"] == "Runtime.ExitError", answer
@@ -299,9 +304,6 @@ def test_an_unprivileged_engine_outlasts_a_hostile_handler_and_leaves_nothing(
         ]
         assert len(daemons) == 1, daemons
         assert _invoke(url, {"kind": "where"})["uid"] in (993, NOBODY)  # still serving
-    finally:
-        if proc.poll() is None:
-            _stop(proc)
 
 
 def test_the_namespaces_probe_makes_them_as_root() -> None:
