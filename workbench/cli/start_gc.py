@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gc
 
+from .. import code_cache
+
 
 def pause() -> None:
     """From the very start of a long-running command, until ``imports_done``."""
@@ -19,6 +21,8 @@ def pause() -> None:
 
 
 def imports_done() -> None:
-    """What was made so far stays: freeze it, and collect as usual from here on."""
+    """What was made so far stays: freeze it, and collect as usual from here on. The code the
+    imports' dataclasses compiled is kept now (``code_cache.save``), not only at exit."""
     gc.freeze()
     gc.enable()
+    code_cache.save()
