@@ -52,9 +52,6 @@ async def serve(
     out: TextIO = sys.stdout,
 ) -> int:
     """Serve until cancelled (ctrl+c, SIGTERM); the engine then shuts every environment down."""
-    from ..api import start_api
-    from ..api.http_trigger import start_http
-    from ..api.security import is_loopback, split_host
     from ..engine import Engine, FunctionReloaded, InvokeEnd
     from .serve_text import (
         SERVED_EVENTS,
@@ -67,9 +64,16 @@ async def serve(
         template_lines,
     )
 
-    imports_done()
     log: LogWriter | None = None
     async with Engine(roots, settings) as engine:
+        # the API's imports (aiohttp's server: ~70 ms) come once the engine has started: its
+        # fork server's start (a process: ~30 ms) runs on another core meanwhile, not between
+        # the API's line and the first cold start
+        from ..api import start_api
+        from ..api.http_trigger import start_http
+        from ..api.security import is_loopback, split_host
+
+        imports_done()
         subscription = engine.subscribe(kinds=SERVED_EVENTS)
         # the banner below says the functions are served: from then on a save is seen
         await engine.wait_watching()
