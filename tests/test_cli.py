@@ -152,6 +152,29 @@ def test_every_verb_is_dispatched_to_its_own_parser() -> None:
     assert len(set(VERBS)) == len(VERBS)
 
 
+@pytest.mark.parametrize(
+    ("argv", "engine"),
+    [
+        ([], True),  # the TUI
+        (["sample_functions/"], True),  # the TUI on a root: the README's first command
+        (["--state-dir", "s", "a", "b"], True),
+        (["-r", "serve"], True),  # (a root named like a verb, after -r)
+        (["serve"], True),
+        (["serve", "--port", "0", "root"], True),
+        (["invoke", "hello"], False),
+        (["-r", "root", "list"], False),
+        (["--state-dir", "serve", "logs"], False),
+    ],
+)
+def test_serve_and_the_tui_start_their_engines_helpers_first(argv: list[str], engine: bool) -> None:
+    # serve and the TUI pause the collector and start the namespaces probe (and an unprivileged
+    # engine's network maker) before their imports; `workbench ROOT` once did neither (its ROOT
+    # was taken for a verb), so its engine's start waited for the probe
+    from workbench.cli import runs_an_engine
+
+    assert runs_an_engine(argv) is engine
+
+
 def test_list_shows_functions_and_config_errors(root: Path) -> None:
     done = run(root, "list")
     assert done.returncode == 0

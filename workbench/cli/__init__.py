@@ -131,9 +131,16 @@ def _verb(argv: list[str]) -> str | None:
     return None
 
 
+def runs_an_engine(argv: list[str]) -> bool:
+    """Is this ``serve`` or the TUI (no verb: ``workbench``, ``workbench sample_functions/``)?
+    Their start pauses the collector and starts what the engine will wait for, first thing."""
+    verb = _verb(argv)
+    return verb == "serve" or verb not in VERBS
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if _verb(argv) in (None, "serve") and not {"-h", "--help"} & set(argv):
+    if runs_an_engine(argv) and not {"-h", "--help"} & set(argv):
         pause_gc()  # until their imports are done (start_gc)
     if _verb(argv) in VERBS or (_verb(argv) is None and {"-h", "--help"} & set(argv)):
         parser = build_parser()
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"workbench: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if _verb(argv) in (None, "serve") and _isolation(args) == "auto":
+    if runs_an_engine(argv) and _isolation(args) == "auto":
         # the engine's start waits for these: run them on another core while the command imports
         start_namespaces_probe()
         if _network(args) != "host":
