@@ -429,6 +429,22 @@ async def test_without_namespaces_when_asked(function_root: Path, tmp_path: Path
         assert "--isolation cgroups" in eng.pool.isolation.describe_namespaces()
 
 
+@pytest.mark.parametrize("fork_server", [True, False])
+async def test_without_namespaces_argv_is_the_runtime_clients_script(
+    function_root: Path, tmp_path: Path, fork_server: bool
+) -> None:
+    """Outside namespaces sys.argv is [bootstrap.py's path], as a script's is and as Lambda's
+    runtime has it (/var/runtime/bootstrap.py): not the ['-c'] of the launch and the fork
+    server, which argparse in a handler would take for its program's name."""
+    options = settings(tmp_path, isolation="cgroups", fork_server=fork_server)
+    async with Engine([function_root], options) as eng:
+        add_function(eng, "look", LOOK)
+        seen = body(await eng.invoke("look", json.dumps({"kind": "cmdline"})))
+    (script,) = seen["argv"]
+    runtimes = Path(__file__).resolve().parents[2] / "workbench" / "runtimes" / "python"
+    assert Path(script) == runtimes / "bootstrap.py" and Path(script).is_file(), seen
+
+
 async def test_what_isolation_says_with_and_without_namespaces(sandboxed: Engine) -> None:
     isolation = sandboxed.pool.isolation
     assert isolation is not None and isolation.namespaces

@@ -977,8 +977,12 @@ def _now_iso():
 
 def start(ready=False):
     """Run the runtime. Imported (the launch's ``-c``), this module becomes ``__main__``, as
-    when it runs as a script: pdb's skip list and the debugger find it there."""
+    when it runs as a script: pdb's skip list and the debugger find it there; and ``sys.argv``
+    is the script's, as on Lambda (``['/var/runtime/bootstrap.py']``; outside namespaces this
+    file's own path, not the ``['-c']`` the launch and the fork server leave)."""
     sys.modules["__main__"] = sys.modules[__name__]
+    if sys.argv == ["-c"]:
+        sys.argv = [os.path.abspath(__file__)]
     try:
         main(ready)
     except RuntimeAPIError:
