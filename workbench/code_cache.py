@@ -17,8 +17,8 @@ the process ends, if it compiled something new; not at all where bytecode is not
 (``sys.dont_write_bytecode``).
 
 Only the ``workbench`` command installs it (``__main__.py``), first thing: importing the
-workbench as a library leaves ``dataclasses`` alone. ``WORKBENCH_CODE_CACHE=off`` leaves it
-alone too; any other value is the file to use.
+workbench as a library leaves ``dataclasses`` alone. ``WORKBENCH_CODE_CACHE=0`` leaves it
+alone too (as ``=off``); any other value is the file to use.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import sys
 from types import CodeType
 from typing import Any
 
-CACHE_VAR = "WORKBENCH_CODE_CACHE"  # "off", or the file to use instead of the default
+CACHE_VAR = "WORKBENCH_CODE_CACHE"  # "0" (or "off"), or the file to use instead of the default
 MAX_ENTRIES = 5000  # more than any start makes: a file past it is started over, not grown
 _HEADER = importlib.util.MAGIC_NUMBER  # a file of another interpreter's bytecode is not read
 
@@ -52,7 +52,7 @@ def install() -> None:
     """From now on, ``dataclasses`` compiles each text once across starts; idempotent."""
     global _path
     where = os.environ.get(CACHE_VAR, "").strip()
-    if where.lower() == "off" or _path is not None:
+    if where.lower() in ("0", "off") or _path is not None:
         return
     _path = where or default_path()
     _codes.update(_load(_path))
