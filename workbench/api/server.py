@@ -7,7 +7,7 @@ no thread and no copy of the engine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -242,10 +242,26 @@ def build_app(engine: Engine, bind_host: str = DEFAULT_HOST) -> web.Application:
         middlewares=[guard_middleware, lambda_errors], client_max_size=CONTROL_BODY_LIMIT
     )
     app[ENGINE] = engine
-    for method, path, handler in ROUTES:
-        app.router.add_route(method, path, handler)
-        app.router.add_route(method, path + "/", handler)  # boto3 sends some with a slash
+    add_routes(app.router, ROUTES)
     return app
+
+
+def add_routes(router: web.UrlDispatcher, routes: Iterable[tuple[str, str, Handler]]) -> None:
+    """Each path once, with and without a trailing slash (boto3 sends some with one), its
+    methods on it: a path with a variable is one pattern whose slash is optional (aiohttp
+    compiles a regex for each: 25 instead of 50, ~2.5 ms of a start), a plain path two plain
+    resources."""
+    methods: dict[str, list[tuple[str, Handler]]] = {}
+    for method, path, handler in routes:
+        methods.setdefault(path, []).append((method, handler))
+    for path, handlers in methods.items():
+        for resource in (
+            [router.add_resource(path + "{_slash:/?}")]
+            if "{" in path
+            else [router.add_resource(path), router.add_resource(path + "/")]
+        ):
+            for method, handler in handlers:
+                resource.add_route(method, handler)
 
 
 class LambdaAPIServer(Served):
