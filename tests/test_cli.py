@@ -124,8 +124,9 @@ def test_a_bad_workbench_network_exits_2_with_one_line(
 
 
 def test_the_command_line_does_not_import_the_http_server() -> None:
-    """Every command builds the whole parser (serve's options included): the Lambda API's
-    server, with aiohttp, is imported by the commands that serve it, not by `list`."""
+    """The whole parser (serve's options included, as `workbench --help` builds it): the
+    Lambda API's server, with aiohttp, is imported by the commands that serve it, not by
+    `list`."""
     code = (
         "import sys; from workbench.cli import build_parser; build_parser(); "
         "assert 'aiohttp' not in sys.modules and 'workbench.api.server' not in sys.modules, "
@@ -150,6 +151,13 @@ def test_every_verb_is_dispatched_to_its_own_parser() -> None:
     (verbs,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     assert sorted(VERBS) == sorted(verbs.choices)
     assert len(set(VERBS)) == len(VERBS)
+    # a command builds its own verb's parser alone: the same parser, and only it
+    for verb in VERBS:
+        (alone,) = [
+            a for a in build_parser(verb)._actions if isinstance(a, argparse._SubParsersAction)
+        ]
+        assert list(alone.choices) == [verb]
+        assert alone.choices[verb].format_help() == verbs.choices[verb].format_help()
 
 
 @pytest.mark.parametrize(
