@@ -125,3 +125,19 @@ def test_the_command_installs_it_and_the_library_does_not(tmp_path: Path) -> Non
         check=True,
     )
     assert library.stdout.strip() == "None"
+
+
+def test_its_exec_given_no_namespaces_uses_its_callers_as_the_builtin_does(tmp_path: Path) -> None:
+    code = (
+        "import dataclasses\n"
+        "from workbench import code_cache\n"
+        "code_cache.install()\n"
+        "x = 41\n"
+        "dataclasses.exec('y = x + 1')\n"
+        "print(y, 'exec' in vars(dataclasses))\n"
+    )
+    environ = {**os.environ, "WORKBENCH_CODE_CACHE": str(tmp_path / "codes")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=60
+    )
+    assert done.stdout.split() == ["42", "True"], done.stderr

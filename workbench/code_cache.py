@@ -84,6 +84,10 @@ def _load(path: str) -> dict[str, CodeType]:
 
 def _exec(source: Any, globals: Any = None, locals: Any = None, /) -> None:
     global _compiled, _unsaved
+    if globals is None:  # (the builtin's defaults: its caller's namespaces, not this frame's)
+        caller = sys._getframe(1)
+        globals = caller.f_globals
+        locals = caller.f_locals if locals is None else locals
     if isinstance(source, str):
         code = _codes.get(source)
         if code is None:
