@@ -213,6 +213,19 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     )
 
 
+def _outside_environments_sessions(serve: int) -> list[int]:
+    """serve's live descendants in a session that none of its children (each environment's
+    process) leads (a zombie left by a handler, its parent not waiting, is not counted)."""
+    descendants = psutil.Process(serve).children(recursive=True)
+    environments = {_session(p.pid) for p in descendants if p.ppid() == serve}
+    found = []
+    for p in descendants:
+        with contextlib.suppress(psutil.Error):
+            if _session(p.pid) not in {0, *environments} and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p.pid)
+    return found
+
+
 def _session(pid: int) -> int:
     """The session a process is in (0 once it is gone)."""
     try:
@@ -296,13 +309,14 @@ def test_an_unprivileged_engine_outlasts_a_hostile_handler_and_leaves_nothing(
         error, answer = _call(url, "hostile", {"kind": "memory"})
         assert error == "Unhandled" and answer["errorType"] == "Runtime.ExitError", answer
         assert _call(url, "hostile", {"kind": "daemon"}) == (None, "spawned")
-        # (a session of its own, not an environment's: those lead theirs from serve's children)
-        daemons = [
-            p.pid
-            for p in psutil.Process(proc.pid).children(recursive=True)
-            if p.ppid() != proc.pid and _session(p.pid) == p.pid
-        ]
-        assert len(daemons) == 1, daemons
+        # waited for: the handler answers before its child has made a session of its own (it
+        # then leaves the grandchild there and exits); a session that is not an environment's
+        # (those lead theirs from serve's children)
+        until_sync(
+            lambda: len(_outside_environments_sessions(proc.pid)) == 1,
+            "the handler's daemon alone in a session of its own",
+            explain=lambda: _outside_environments_sessions(proc.pid),
+        )
         assert _invoke(url, {"kind": "where"})["uid"] in (993, NOBODY)  # still serving
 
 
