@@ -105,6 +105,6 @@ class Concurrency:
 
     def _throttle(self, name: str, reason: str) -> None:
         self._throttles[name] = self.throttles(name) + 1
-        if self.bus.active:
+        if self.bus.wants(Throttled):
             self.bus.publish(Throttled(name, reason, time.time()))
         raise TooManyRequests(reason)

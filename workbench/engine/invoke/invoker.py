@@ -230,7 +230,7 @@ class Invoker:
         """The runtime could not even start (no process): say INIT failed and the environment
         ended, as a runtime that fails its INIT says it, so the lifecycle shows ``✕ INIT
         failed``, not a warm environment."""
-        if not self.bus.active:
+        if not self.bus.wants(EnvironmentEvent):
             return
         fn, now = env.fn.name, time.time()
         duration = env.init_duration_ms

@@ -63,12 +63,12 @@ class RegistryService:
             return
         if generation != self._generation:
             self._generation = generation
-            if self.bus.active:
+            if self.bus.wants(RegistryChanged):
                 self.bus.publish(RegistryChanged(None, "unknown", time.time()))
 
     def _changed(self, function: str, what: Literal["version", "alias"]) -> None:
         self._generation = self.require().generation()  # ours: not news from elsewhere
-        if self.bus.active:
+        if self.bus.wants(RegistryChanged):
             self.bus.publish(RegistryChanged(function, what, time.time()))
 
     async def publish(self, name: str, description: str | None = None) -> tuple[Version, bool]:

@@ -193,7 +193,7 @@ class DebugSession:
 
     def _publish(self, kind: DebugEventKind, text: str = "") -> None:
         debugger = self._debugger
-        if debugger is not None and debugger.bus.active:
+        if debugger is not None and debugger.bus.wants(DebugEvent):
             debugger.bus.publish(
                 DebugEvent(
                     kind,

@@ -168,11 +168,11 @@ def announce_chunks(
     stream: ResponseStream, bus: EventBus, function: str, env_id: str, request_id: str
 ) -> None:
     """Publish each chunk of ``stream`` as a ``ResponseChunk`` while anyone follows the bus."""
-    if not bus.active:
+    if not bus.wants(ResponseChunk):
         return
 
     def chunk(data: bytes) -> None:
-        if bus.active:
+        if bus.wants(ResponseChunk):
             bus.publish(
                 ResponseChunk(
                     function,

@@ -313,7 +313,7 @@ class Buckets:
         change = ObjectChange.now(folder.bucket, key, event_name, size, etag)
         invoked = self.deliver(change)
         engine = self.engine
-        if engine.bus.active:
+        if engine.bus.wants(BucketActivity):
             engine.bus.publish(
                 BucketActivity(folder.bucket, key, event_name, size, tuple(invoked), change.at)
             )

@@ -55,5 +55,5 @@ def report(host: SourceHost, function: str, source: str, count: int, disposition
         count,
         disposition,
     )
-    if host.bus.active:
+    if host.bus.wants(RecursionStopped):
         host.bus.publish(RecursionStopped(function, source, count, disposition, time.time()))

@@ -212,7 +212,7 @@ class Scheduler:
             return
         entry.last_fired_at = self.clock()
         entry.last_request_id = request_id
-        if engine.bus.active:
+        if engine.bus.wants(ScheduleFired):
             engine.bus.publish(
                 ScheduleFired(
                     entry.function,
