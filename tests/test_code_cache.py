@@ -44,7 +44,7 @@ print(json.dumps({
 
 
 def start(cache: Path | str, *, install: bool = True, **env: str) -> dict:
-    environ = {**os.environ, "WORKBENCH_CODE_CACHE": str(cache), **env}
+    environ = {**os.environ, "WORKBENCH_CODE_CACHE": str(cache)}
     environ.pop("PYTHONDONTWRITEBYTECODE", None)
     environ.update(env)
     out = subprocess.run(

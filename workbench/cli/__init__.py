@@ -143,11 +143,12 @@ def runs_an_engine(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if runs_an_engine(argv) and not {"-h", "--help"} & set(argv):
+    verb, engine, helps = _verb(argv), runs_an_engine(argv), bool({"-h", "--help"} & set(argv))
+    if engine and not helps:
         pause_gc()  # until their imports are done (start_gc)
-    if _verb(argv) in VERBS:
-        parser = build_parser(_verb(argv))
-    elif _verb(argv) is None and {"-h", "--help"} & set(argv):
+    if verb in VERBS:
+        parser = build_parser(verb)
+    elif verb is None and helps:
         parser = build_parser()
     else:
         parser = build_tui_parser()
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"workbench: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if runs_an_engine(argv) and _isolation(args) == "auto":
+    if engine and _isolation(args) == "auto":
         # the engine's start waits for these: run them on another core while the command imports
         start_namespaces_probe()
         if _network(args) != "host":
