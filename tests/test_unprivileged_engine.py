@@ -282,6 +282,12 @@ def test_an_unprivileged_engine_gives_its_functions_what_the_machine_allows_and_
         # nor can it signal anything but itself: its init ignores it, serve is unseen
         assert _invoke(url, {"kind": "kill_parent"}) == {"ppid": 1}
         assert _invoke(url, {"kind": "where"})["pid"] == seen["pid"]  # the same environment
+        if os.uname().machine == "x86_64":  # and that init, serve's child, is the few pages'
+            # program (workbench_init), not a copy of the interpreter: nobody's, so it went
+            # non-dumpable itself (its /proc files are root's, as the refusals above say)
+            inits = [p for p in psutil.Process(proc.pid).children() if p.cmdline() == ["init"]]
+            assert len(inits) == 1, inits
+            assert os.readlink(f"/proc/{inits[0].pid}/exe") == "/memfd:init (deleted)"
 
 
 def test_an_unprivileged_engine_without_namespaces_when_asked_says_what_is_not_stopped(

@@ -48,6 +48,8 @@ import _signal  # type: ignore[import-not-found]  # (signal would import enum)
 import os
 import sys
 
+import workbench_init
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
@@ -741,18 +743,21 @@ init_ahead = False  # this process is a runtime's, forked by its init before any
 _init_pipes = None  # (its process, ``init_ahead``) ends of the pipes to its init: tell, told
 
 
-def init_first():
+def init_first(environ=None):
     """(PID 1 made by ``pid_first``, for our runtime client.) Wait for the engine's go-ahead
     (the environment's limits and cgroup are in place: a fork inherits them), then fork the
     process that builds the root and becomes the runtime (it returns from here, PID 2), and
-    stay as the namespaces' init (``_init``). Forked before anything was built, the init has
-    written next to none of the interpreter's pages: it keeps ~0.65 MB less of its own than an
-    init that built the root and then forked the runtime (which wrote most of those pages
-    again, each copied twice), and a cold start is ~0.7 ms shorter. The init follows the
-    runtime into its mount namespace once it is made (``_follow``), off the runtime's way: its
-    ``/proc/1/mountinfo`` then shows the environment's mounts, not the host's. Its
-    ``/proc/1/root``, ``cwd`` and the rest are not the runtime's to open in any case (the init
-    holds capabilities the runtime has not, and is made non-dumpable besides)."""
+    stay as the namespaces' init. Forked before anything was built, the init has written next
+    to none of the interpreter's pages (an init that built the root and then forked the
+    runtime kept ~0.65 MB more of its own, and a cold start was ~0.7 ms longer). The init
+    follows the runtime into its mount namespace once it is made (``_follow``), off the
+    runtime's way: its ``/proc/1/mountinfo`` then shows the environment's mounts, not the
+    host's. It then becomes a program of a few pages, with ``environ`` as its variables
+    (``workbench_init``: the ~0.7 MB its Python had written since the fork given back); where
+    it cannot, or without ``environ``, it stays this interpreter (``_init``), which does the
+    same. Its ``/proc/1/root``, ``cwd`` and the rest are not the runtime's to open in any case
+    (the init is made non-dumpable, before the runtime goes on; a root engine's holds
+    capabilities the runtime has not besides)."""
     global init_ahead, _init_pipes
     try:
         os.read(0, 1)
@@ -766,7 +771,10 @@ def init_first():
         os.close(followed_r)
         set_cmdline(INIT_TITLE)  # (first: a non-dumpable process's /proc/self/mem is root's)
         _prctl(PR_SET_DUMPABLE, _ULong(0), _ULong(0), _ULong(0), _ULong(0))
-        _follow(runtime, made_r, followed_w)
+        _follow(runtime, made_r)
+        if environ is not None:  # (returns only where it cannot become it)
+            workbench_init.become(runtime, STATUS_FD, followed_w, environ)
+        os.close(followed_w)  # the runtime goes on
         _init(runtime, STATUS_FD)
     for fd in (STATUS_FD, made_r, followed_w):
         os.close(fd)
@@ -774,12 +782,12 @@ def init_first():
     init_ahead = True
 
 
-def _follow(runtime, made, followed):
+def _follow(runtime, made):
     """(The init.) Once the runtime says its mount namespace is made, enter it too (through
     a pidfd: this process's /proc is still the host's, which names other processes by those
-    pids); then close ``followed``, which the runtime waits for before any of the function's
-    code runs. Best effort: a runtime that ended first, or a kernel without pidfd ``setns``
-    (before 5.8), leaves the init where it is."""
+    pids). Best effort: a runtime that ended first, or a kernel without pidfd ``setns``
+    (before 5.8), leaves the init where it is. (The init then closes its end of ``followed``,
+    which the runtime waits for before any of the function's code runs.)"""
     try:
         if os.read(made, 1):
             pidfd = os.pidfd_open(runtime)
@@ -791,7 +799,6 @@ def _follow(runtime, made, followed):
         pass
     finally:
         os.close(made)
-        os.close(followed)
 
 
 def _tell_init():

@@ -319,7 +319,7 @@ def _environment(request, fds, control_fd):
             title = workbench_sandbox.runtime_title()
             _publish_environ(env, block=_block(request), title=title)
             workbench_sandbox.titled_ahead = True
-            workbench_sandbox.init_first()  # returns in the runtime's process, PID 2
+            workbench_sandbox.init_first(env)  # returns in the runtime's process, PID 2
             prepared = _prepare(request)
         replace_environ(request["env"])
         if not init_first:
