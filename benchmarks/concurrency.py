@@ -104,7 +104,9 @@ def _environment(proc: psutil.Process) -> bool:
 
 class Sampler:
     """The engine's RSS and its environments' RSS, sampled every 100 ms (on a thread: reading
-    a thousand processes' files must not hold up the client's loop)."""
+    a thousand processes' files must not hold up the client's loop). An environment is a child
+    of serve and the processes under it (a namespaced one's init and its runtime): its RSS is
+    theirs summed."""
 
     def __init__(self, pid: int) -> None:
         self.proc = psutil.Process(pid)
@@ -116,18 +118,37 @@ class Sampler:
         while not stop.is_set():
             try:
                 self.engine_peak = max(self.engine_peak, self.proc.memory_info().rss)
-                children = [c for c in self.proc.children() if _environment(c)]
+                children = {c.pid for c in self.proc.children() if _environment(c)}
                 if len(children) >= self.most_envs:
-                    rss = []
-                    for child in children:
-                        try:
-                            rss.append(child.memory_info().rss)
-                        except psutil.Error:
-                            pass
-                    self.most_envs, self.env_rss_at_peak = len(children), rss
+                    self.most_envs, self.env_rss_at_peak = len(children), rss_of(children)
             except psutil.Error:
                 return
             stop.wait(0.1)
+
+
+def rss_of(tops: set[int]) -> list[int]:
+    """The RSS of each process in ``tops`` and every process under it, summed: one read of
+    each process's ``/proc/PID/stat`` (its parent and its resident pages)."""
+    parent, rss = {}, {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    fields = f.read().rpartition(b")")[2].split()
+            except OSError:
+                continue  # ended meanwhile
+            parent[int(name)], rss[int(name)] = int(fields[1]), int(fields[21]) * PAGE
+    sums = dict.fromkeys(tops, 0)
+    for pid, pages in rss.items():
+        top, hops = pid, 0
+        while top not in sums and top in parent and hops < 64:
+            top, hops = parent[top], hops + 1
+        if top in sums:
+            sums[top] += pages
+    return list(sums.values())
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def pss_under(pid: int) -> tuple[int, int]:
