@@ -17,7 +17,13 @@ Printed per N:
   time the burst's client took to get back to the response: measured in the client's loop, which
   also reads a thousand responses, it showed 130-170 ms stalls that were the client's own
   (``perf sched timehist``: the engine's loop thread never waited more than 9 ms for a CPU);
-- the engine's peak RSS, and the environments' RSS (per environment, median) at the peak;
+- the CPU spent during the burst: the machine's in all (``/proc/stat``), the engine's, this
+  client's (which shares the machine), and the rest (the environments, the kernel's work for
+  them);
+- the engine's peak RSS (the kernel's high-water mark), and, once the burst is over (all N are
+  there, warm), the environments' RSS (per environment: its processes' summed; median). Read
+  after the burst, not sampled during it: a sampler reading a thousand processes' ``/proc``
+  files every 100 ms took ~1.5 s of the two CPUs the burst itself needs (stop 38);
 - the environments' PSS summed once the burst is over (all N are there, warm): every process
   under serve but the engine itself (each environment's processes, the fork servers, any
   ``slirp4netns``), read from ``/proc/PID/smaps_rollup``; forked environments share their
@@ -40,7 +46,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -102,28 +107,42 @@ def _environment(proc: psutil.Process) -> bool:
         return False
 
 
-class Sampler:
-    """The engine's RSS and its environments' RSS, sampled every 100 ms (on a thread: reading
-    a thousand processes' files must not hold up the client's loop). An environment is a child
-    of serve and the processes under it (a namespaced one's init and its runtime): its RSS is
-    theirs summed."""
+def engine_peak_rss(pid: int) -> int:
+    """The engine's peak RSS, in bytes: the kernel's high-water mark (``VmHWM``)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
-    def __init__(self, pid: int) -> None:
-        self.proc = psutil.Process(pid)
-        self.engine_peak = 0
-        self.env_rss_at_peak: list[int] = []
-        self.most_envs = 0
 
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.engine_peak = max(self.engine_peak, self.proc.memory_info().rss)
-                children = {c.pid for c in self.proc.children() if _environment(c)}
-                if len(children) >= self.most_envs:
-                    self.most_envs, self.env_rss_at_peak = len(children), rss_of(children)
-            except psutil.Error:
-                return
-            stop.wait(0.1)
+class Cpu:
+    """CPU seconds spent from its making to ``stop``: the machine's (``/proc/stat``: every
+    process, the kernel's work for them included), the engine's own process (all its threads),
+    and this client's (which shares the machine)."""
+
+    def __init__(self, engine: int) -> None:
+        self.engine = psutil.Process(engine)
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # not idle, iowait
+        engine, client = self.engine.cpu_times(), psutil.Process().cpu_times()
+        return busy, engine.user + engine.system, client.user + client.system
+
+    def stop(self) -> None:
+        self.spent = tuple(b - a for a, b in zip(self.start, self._now(), strict=True))
+
+    def describe(self, wall: float) -> str:
+        busy, engine, client = self.spent
+        cpus = os.cpu_count() or 1
+        return (
+            f"{busy:.1f} s of the machine's {wall * cpus:.1f} ({cpus} CPUs): the engine "
+            f"{engine:.1f} s ({engine / wall:.0%} of one CPU), this client {client:.1f} s, "
+            f"the rest (environments, the kernel for them) {busy - engine - client:.1f} s"
+        )
 
 
 def rss_of(tops: set[int]) -> list[int]:
@@ -238,21 +257,20 @@ async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
         idle_probe = Prober(url)
         await asyncio.sleep(1.0)
         idle = idle_probe.stop()
-        sampler = Sampler(proc.pid)
-        stop = threading.Event()
-        sampling = threading.Thread(target=sampler.run, args=(stop,))
-        sampling.start()
         listing = Prober(url)
         body = json.dumps({"sleep": sleep_s}).encode()
         timeout = aiohttp.ClientTimeout(total=900)
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            cpu = Cpu(proc.pid)
             t0 = time.perf_counter()
             ends = await asyncio.gather(*(invoke(session, url, body) for _ in range(n)))
             wall = time.perf_counter() - t0
-        stop.set()
+            cpu.stop()
         during = listing.stop()
-        sampling.join()
+        engine_peak = engine_peak_rss(proc.pid)
+        environments = {c.pid for c in psutil.Process(proc.pid).children() if _environment(c)}
+        env_rss_each = rss_of(environments)
         pss_sum, pss_count = pss_under(proc.pid)
     finally:
         # a graceful stop: the engine shuts its environments down and unmounts their /tmp
@@ -267,16 +285,17 @@ async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
     counts = collections.Counter(ends)
     base = statistics.median(idle)
     p50, p99 = statistics.median(during), pct(during, 99)
-    env_rss = statistics.median(sampler.env_rss_at_peak) if sampler.env_rss_at_peak else 0
+    env_rss = statistics.median(env_rss_each) if env_rss_each else 0
     print(f"N = {n}: {wall:.1f} s wall; " + ", ".join(f"{k}: {v}" for k, v in counts.most_common()))
+    print(f"  CPU during the burst  {cpu.describe(wall)}")
     print(
         f"  ListFunctions during the burst  p50 {p50:8.2f} ms   p99 {p99:8.2f} ms   "
         f"{p50 / base:6.2f}x / {p99 / base:6.2f}x the idle p50 ({base:.2f} ms, n={len(idle)}); "
         f"n={len(during)}"
     )
     print(
-        f"  engine peak RSS {sampler.engine_peak / 2**20:7.1f} MB; "
-        f"{sampler.most_envs} environments at most, {env_rss / 2**20:.1f} MB RSS each (median)"
+        f"  engine peak RSS {engine_peak / 2**20:7.1f} MB; {len(environments)} environments "
+        f"after the burst, {env_rss / 2**20:.1f} MB RSS each (median)"
     )
     print(
         f"  environments' PSS summed after the burst {pss_sum / 2**20:8.1f} MB "
