@@ -1,7 +1,7 @@
 """Bursts of concurrent synchronous invocations, with the engine's responsiveness meanwhile.
 
     python benchmarks/concurrency.py [--sizes 10,100,500,1000] [--sleep 1.0]
-        [--isolation auto|cgroups|rlimits] [--network auto|none|host]
+        [--isolation auto|cgroups|rlimits] [--network auto|none|host] [--runtime python3.12]
 
 For each burst size N, a fresh ``workbench serve`` process (its own state dir, logs to a file
 that is emptied once it is up) serves a Python handler that sleeps ``--sleep`` seconds. The
@@ -247,10 +247,15 @@ async def invoke(session: aiohttp.ClientSession, url: str, body: bytes) -> str:
         return f"client error: {type(e).__name__}"
 
 
-async def burst(n: int, sleep_s: float, tmp: Path, options: list[str]) -> None:
+async def burst(
+    n: int, sleep_s: float, tmp: Path, options: list[str], runtime: str | None = None
+) -> None:
     root = tmp / f"fn-{n}"
     (root / "sleeper").mkdir(parents=True)
-    (root / "sleeper" / "function.toml").write_text('handler = "app.handler"\ntimeout = 30\n')
+    toml = 'handler = "app.handler"\ntimeout = 30\n'
+    if runtime:
+        toml += f'runtime = "{runtime}"\n'
+    (root / "sleeper" / "function.toml").write_text(toml)
     (root / "sleeper" / "app.py").write_text(HANDLER)
     proc, url = start_serve(root, tmp / f"state-{n}", options)
     try:
@@ -327,6 +332,11 @@ async def main() -> None:
         default="auto",
         help="serve's --network",
     )
+    parser.add_argument(
+        "--runtime",
+        help="the function's runtime (default: the workbench's, this interpreter's version); "
+        "python3.12 and later run with immortal objects, whose pages a fork does not copy",
+    )
     args = parser.parse_args()
     if args.probe:
         probe(args.probe)
@@ -335,12 +345,12 @@ async def main() -> None:
     print(
         f"concurrency benchmark — {sys.executable}; {os.cpu_count()} CPUs; "
         f"handler sleeps {args.sleep} s; --isolation {args.isolation} --network {args.network}"
+        + (f"; runtime {args.runtime}" if args.runtime else "")
     )
     with tempfile.TemporaryDirectory(prefix="wb-concurrency-") as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
-            await burst(
-                n, args.sleep, Path(tmp), ["--isolation", args.isolation, "--network", args.network]
-            )
+            options = ["--isolation", args.isolation, "--network", args.network]
+            await burst(n, args.sleep, Path(tmp), options, args.runtime)
 
 
 if __name__ == "__main__":
