@@ -4,6 +4,7 @@ wait on conditions."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -11,11 +12,13 @@ import textwrap
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 E = TypeVar("E")
 
+RUNTIME_DIR = Path(__file__).resolve().parents[1] / "workbench" / "runtimes" / "python"
 WAIT_S = 20.0  # how long a test waits for something that takes milliseconds on an idle machine
 
 
@@ -274,3 +277,14 @@ def ids_inside(pid: int) -> list[int]:
     with open(f"/proc/{pid}/status") as f:
         line = next(line for line in f if line.startswith("NSpid:"))
     return [int(x) for x in line.split()[1:]]
+
+
+def runtime_module(name: str) -> ModuleType:
+    """A module of our Python runtime client (``workbench/runtimes/python/NAME.py``), loaded
+    from its file: the runtime's modules are top-level ones on its own ``sys.path``, not the
+    ``workbench`` package's."""
+    spec = importlib.util.spec_from_file_location(name, RUNTIME_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -6,31 +6,17 @@ and ends as it ended — in a few pages of memory. (In namespaces: ``test_namesp
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-RUNTIME_DIR = Path(__file__).resolve().parents[2] / "workbench" / "runtimes" / "python"
+from tests.helpers import runtime_module
+
 PR_SET_CHILD_SUBREAPER = 36
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "workbench_init", RUNTIME_DIR / "workbench_init.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-workbench_init = _load()
+workbench_init = runtime_module("workbench_init")
 pytestmark = pytest.mark.skipif(
     workbench_init.program(2, 3, 4) is None, reason=f"no init program for {os.uname().machine}"
 )

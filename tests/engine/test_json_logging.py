@@ -12,7 +12,6 @@ CloudWatch under JSON [DG:telemetry-schema-reference]: ``{"time", "type", "recor
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import re
@@ -28,25 +27,18 @@ from workbench.engine import Engine, EngineSettings, InvokeResult
 from workbench.engine.config import discover
 from workbench.engine.config.function import ConfigError, parse_function
 
-from ..helpers import add_function, body, make_function, toml_value
+from ..helpers import add_function, body, make_function, runtime_module, toml_value
 from .test_awslambdaric import RIC_VERSION, add_ric_function, vendored  # noqa: F401 - fixture
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 LOG_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 PY_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"  # awslambdaric 4.2.2: whole seconds
-RUNTIME_DIR = Path(__file__).resolve().parents[2] / "workbench" / "runtimes" / "python"
 needs_ric = pytest.mark.skipif(not RIC_VERSION, reason="awslambdaric is not installed")
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 
 
 def _our_formatter_module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "workbench_json_log", RUNTIME_DIR / "workbench_json_log.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return runtime_module("workbench_json_log")
 
 
 def platform_records(result: InvokeResult) -> list[dict[str, Any]]:
