@@ -106,9 +106,9 @@ def program(runtime, report, release, machine=None):
 def become(runtime, report, release, environ):
     """Replace this process (PID 1 of the environment's namespaces, ``runtime`` its child)
     by the program, which closes ``release`` once it runs (both descriptors are made
-    inheritable, as it needs them); returns
-    only where it cannot (no program for this machine, no ``memfd``, an ``execve`` refused),
-    with ``release`` still open. ``environ``: its variables."""
+    inheritable: it needs them). Returns only where it cannot (no program for this machine, no
+    ``memfd``, an ``execve`` refused), with ``release`` still open. ``environ``: its
+    variables."""
     image = program(runtime, report, release)
     if image is None:
         return
