@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import psutil
@@ -476,7 +476,22 @@ async def test_an_environment_in_use_is_not_reaped(function_root: Path, tmp_path
 # --------------------------------------------------------------------------- no orphans
 
 
-async def test_no_handler_process_survives_engine_close(engine: Engine) -> None:
+@pytest.fixture(params=["cgroups", "rlimits"])
+async def either(
+    function_root: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Engine]:
+    """An engine with a cgroup per environment (whose processes go with it), and one with
+    the rlimits alone, where processes that left the environment's group and were re-parented
+    to the engine are found by its variables."""
+    settings = EngineSettings(
+        keep_alive_s=5.0, reap_interval_s=0.2, state_dir=tmp_path / "state", isolation=request.param
+    )
+    async with Engine([function_root], settings) as eng:
+        yield eng
+
+
+async def test_no_handler_process_survives_engine_close(either: Engine) -> None:
+    engine = either
     add_function(engine, "spawner", SPAWNER)
     result = await engine.invoke("spawner", b"{}")
     pids = payload(result)
@@ -486,7 +501,8 @@ async def test_no_handler_process_survives_engine_close(engine: Engine) -> None:
     await asyncio.to_thread(assert_all_gone, list(pids.values()))
 
 
-async def test_no_handler_process_survives_a_timeout(engine: Engine) -> None:
+async def test_no_handler_process_survives_a_timeout(either: Engine) -> None:
+    engine = either
     add_function(engine, "spawner", SPAWNER, timeout=1)
     result = await engine.invoke("spawner", b'{"hang": true}')
     assert result.record.status == "timeout"

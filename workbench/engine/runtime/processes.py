@@ -87,7 +87,9 @@ def kill_environment(root_pid: int, runtime_api: str | None) -> None:
     """
     victims = descendants_of(root_pid)
     roots = {env.pid for env in list(_live)}
-    marker = f"AWS_LAMBDA_RUNTIME_API={runtime_api}".encode()
+    # (one whole variable: NULs around it; not the block split into a list, which a fork
+    # server's, padded with 64 KB of NULs for its environments' own, made 65,000 entries long)
+    marker = f"\0AWS_LAMBDA_RUNTIME_API={runtime_api}\0".encode()
     # (``runtime_api`` None: its address is not its own, 127.0.0.1:9001 in a network namespace
     # of its own, and nothing it started can have left its pid namespace)
     for child in children_of(os.getpid()) if runtime_api is not None else ():
@@ -95,7 +97,7 @@ def kill_environment(root_pid: int, runtime_api: str | None) -> None:
             continue
         try:
             with open(f"/proc/{child}/environ", "rb") as f:
-                environ = f.read().split(b"\0")
+                environ = b"\0" + f.read() + b"\0"
         except OSError:
             continue
         if marker in environ:
