@@ -100,10 +100,14 @@ def start_serve(root: Path, state: Path, options: list[str]) -> tuple[subprocess
 
 
 def _environment(proc: psutil.Process) -> bool:
-    """An environment's process, not its network's slirp4netns (each its own child of serve)."""
+    """An environment's process (its variables name its Runtime API), not its network's
+    slirp4netns, a fork server or the watchdog (each a child of serve too)."""
     try:
-        return proc.name() != "slirp4netns"
-    except psutil.Error:
+        with open(f"/proc/{proc.pid}/environ", "rb") as f:
+            return b"\0AWS_LAMBDA_RUNTIME_API=" in b"\0" + f.read()
+    except PermissionError:  # (not root: a namespaced environment's init is not ours to read)
+        return True
+    except OSError:
         return False
 
 
