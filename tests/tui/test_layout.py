@@ -292,3 +292,42 @@ async def test_columns_fit_their_cells_after_a_resize_right_after_the_configure_
         assert str(table.get_row_at(0)[runtime]).startswith("python3.")
         assert table.ordered_columns[runtime].content_width > len("Runtime")
         assert sum(c.get_render_width(table) for c in table.ordered_columns) <= table.size.width
+
+
+@pytest.mark.parametrize(
+    ("size", "classes"),
+    [
+        ((80, 24), {"-narrow", "-short"}),
+        ((120, 40), {"-medium", "-tall"}),
+        ((200, 50), {"-wide", "-tall"}),
+    ],
+    ids=lambda v: f"{v[0]}x{v[1]}" if isinstance(v, tuple) else None,
+)
+async def test_the_size_classes_are_there_before_any_widget_is_styled(
+    app: WorkbenchApp,
+    size: tuple[int, int],
+    classes: set[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The main screen composes with its size's breakpoint classes (breakpoints.py): Textual's
+    first resize then finds them set and restyles nothing, where it restyled the whole screen
+    (~100 widgets) before the first frame. So the screen is styled as a whole once at the start
+    (its first resume), not twice."""
+    from textual.css.stylesheet import Stylesheet
+
+    restyled: list[int] = []
+    update_nodes = Stylesheet.update_nodes
+
+    def counted(self: Stylesheet, nodes, animate: bool = False) -> None:  # noqa: ANN001
+        nodes = list(nodes)
+        restyled.append(len(nodes))
+        update_nodes(self, nodes, animate)
+
+    monkeypatch.setattr(Stylesheet, "update_nodes", counted)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: app.query_one(FunctionsPane).selected == "hello")
+        screen = app.main
+        assert {c for c in screen.classes if c.startswith("-")} == classes
+        whole = len(list(screen.walk_children(with_self=True)))
+        # (one pass over the whole screen, at its first resume; small ones for single widgets)
+        assert sum(1 for n in restyled if n > whole // 2) == 1, (restyled, whole)

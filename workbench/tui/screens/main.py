@@ -43,6 +43,7 @@ from ...engine.invoke import (
     relative_files,
 )
 from ...engine.storage import SavedEvents
+from ..breakpoints import classes_for_size
 from ..navigation import NAVIGATION_BINDINGS, focus_pane, move_table_cursor
 from ..pane_focus import PaneHighlight
 from ..pane_sizes import PaneSizes
@@ -124,6 +125,7 @@ class MainScreen(Screen[None]):
         self.pane_sizes = PaneSizes(self)
 
     def compose(self) -> ComposeResult:
+        classes_for_size(self)  # (before any widget here is styled: breakpoints.py)
         yield Header(icon=ICON)
         with Horizontal(id="top"):
             yield FunctionsPane(self.engine, self.registry_view, id="functions")

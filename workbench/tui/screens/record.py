@@ -34,6 +34,7 @@ from ...engine.model import (
     start_wait_text,
 )
 from .. import log_lines
+from ..breakpoints import classes_for_size
 from ..content_fields import ContentFieldStatic
 from ..copy_keys import COPY_BINDINGS, CopyActions, CopyWhat, copy_part
 from ..fields import FIELD_SPACE, together
@@ -296,6 +297,7 @@ class RecordScreen(CopyActions, Screen[Replay | None]):
         self.log_level: Level | None = None  # the log's level filter (None: every line)
 
     def compose(self) -> ComposeResult:
+        classes_for_size(self)  # (before any widget here is styled: breakpoints.py)
         header_box = ContentFieldStatic("Loading the record…", id="record-header")
         header_box.border_title = f"Invocation {self.request_id}"
         header_box.border_subtitle = "esc / q: back"
