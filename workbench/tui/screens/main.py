@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from textual import events
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -123,6 +124,17 @@ class MainScreen(Screen[None]):
         self._invocations: dict[Worker[None], str] = {}
         self.pane_highlight = PaneHighlight(self)
         self.pane_sizes = PaneSizes(self)
+        self._resumed = False
+
+    def post_message(self, message: Message) -> bool:
+        # Its first ScreenResume, the app's start: every widget here was styled as it mounted
+        # (with its size's classes: breakpoints.py); Textual would style the whole screen again
+        # (~20 ms of the first frame). Later resumes (back from a dialog, a theme changed
+        # meanwhile) restyle as Textual does.
+        if isinstance(message, events.ScreenResume) and not self._resumed:
+            self._resumed = True
+            message.refresh_styles = False
+        return super().post_message(message)
 
     def compose(self) -> ComposeResult:
         classes_for_size(self)  # (before any widget here is styled: breakpoints.py)
