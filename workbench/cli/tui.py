@@ -45,9 +45,11 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
     # the app starts the engine inside itself, where a refusal would be a traceback
     check_database(state_dir_of(args, roots) / "workbench.db")
+    from ..tui import css_cache
     from ..tui.app import WorkbenchApp
     from ..tui.themes import ThemeError
 
+    css_cache.install()  # (Textual's parsed CSS kept across starts: css_cache.py)
     imports_done()
     try:
         app = WorkbenchApp(

@@ -15,6 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..engine import DatabaseIncident, Engine, EngineSettings, RecursionStopped
+from . import css_cache
 from .bridge import EngineBridge, EngineEvents
 from .commands import WorkbenchCommands
 from .pdb_front_end import PdbFrontEnd
@@ -174,6 +175,7 @@ class WorkbenchApp(App[int]):
         self.call_after_refresh(self._begin_serving)
 
     def _begin_serving(self) -> None:
+        css_cache.save()  # (what the first frame parsed, kept for the next start)
         self.run_worker(self._serve_apis(), name="serve", group="serve")
 
     async def _serve_apis(self) -> None:
