@@ -87,9 +87,18 @@ def _load(path: str) -> dict[tuple[Any, ...], bytes]:
     return {k: v for k, v in entries.items() if isinstance(k, tuple) and isinstance(v, bytes)}
 
 
+_last_variables: tuple[object, str] = (None, "")  # (a stylesheet's variables, their digest)
+
+
 def _variables_key(stylesheet: Stylesheet) -> str:
-    variables = sorted(stylesheet._variables.items())
-    return hashlib.blake2b(repr(variables).encode(), digest_size=16).hexdigest()
+    """A digest of the theme's variables: the same dict for every stylesheet of a theme
+    (Textual replaces it, never edits it, when the theme changes), so digested once."""
+    global _last_variables
+    variables = stylesheet._variables
+    if _last_variables[0] is not variables:
+        text = repr(sorted(variables.items())).encode()
+        _last_variables = (variables, hashlib.blake2b(text, digest_size=16).hexdigest())
+    return _last_variables[1]
 
 
 def _parse_rules(
