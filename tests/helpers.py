@@ -8,6 +8,8 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Awaitable, Callable
@@ -288,3 +290,26 @@ def runtime_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def cache_start(
+    script: str, var: str, cache: Path | str, *, install: bool, timeout: float = 120, **env: str
+) -> dict[str, Any]:
+    """A start of ``script`` (``python -c``; its argument ``install`` or ``plain``) with the
+    cache file ``cache`` named by the variable ``var``, bytecode written (unless ``env`` says
+    otherwise), from the checkout: what it printed last, as JSON. For the caches kept beside the
+    bytecode (``code_cache.py``, ``tui/css_cache.py``)."""
+    environ = {**os.environ, var: str(cache)}
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    environ.update(env)
+    out = subprocess.run(
+        [sys.executable, "-c", script, "install" if install else "plain"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=RUNTIME_DIR.parents[2],
+        timeout=timeout,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result

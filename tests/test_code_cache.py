@@ -4,11 +4,12 @@ file, a read-only machine or the switch that turns it off cost nothing but the c
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.helpers import cache_start
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,19 +45,7 @@ print(json.dumps({
 
 
 def start(cache: Path | str, *, install: bool = True, **env: str) -> dict:
-    environ = {**os.environ, "WORKBENCH_CODE_CACHE": str(cache)}
-    environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    environ.update(env)
-    out = subprocess.run(
-        [sys.executable, "-c", START, "install" if install else "plain"],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=ROOT,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(out.stdout)
+    return cache_start(START, "WORKBENCH_CODE_CACHE", cache, install=install, timeout=60, **env)
 
 
 def test_a_second_start_compiles_nothing_and_makes_the_same_classes(tmp_path: Path) -> None:

@@ -26,11 +26,12 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import importlib.util
-import marshal
 import os
 import sys
 from types import CodeType
 from typing import Any
+
+from . import kept_file
 
 CACHE_VAR = "WORKBENCH_CODE_CACHE"  # "0" (or "off"), or the file to use instead of the default
 MAX_ENTRIES = 5000  # more than any start makes: a file past it is started over, not grown
@@ -66,19 +67,7 @@ def stats() -> tuple[int, int]:
 
 
 def _load(path: str) -> dict[str, CodeType]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return {}
-    if not data.startswith(_HEADER):
-        return {}
-    try:
-        codes = marshal.loads(data[len(_HEADER) :])
-    except (EOFError, ValueError, TypeError):
-        return {}
-    if not isinstance(codes, dict) or len(codes) > MAX_ENTRIES:
-        return {}
+    codes = kept_file.load(path, _HEADER, MAX_ENTRIES)
     return {k: v for k, v in codes.items() if isinstance(k, str) and isinstance(v, CodeType)}
 
 
@@ -106,14 +95,4 @@ def save() -> None:
     if _path is None or not _unsaved or sys.dont_write_bytecode:
         return
     _unsaved = False
-    tmp = f"{_path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(_path), exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(_HEADER + marshal.dumps(_codes))
-        os.replace(tmp, _path)
-    except OSError:  # (a read-only install: it starts as it did before)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    kept_file.save(_path, _HEADER, _codes)

@@ -5,17 +5,12 @@ parsing; rules with errors are never kept."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import cache_start
 from workbench.tui import css_cache
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # a start of the TUI (headless, a function to show), then what its stylesheet holds
 START = """
@@ -54,19 +49,7 @@ asyncio.run(main())
 
 
 def start(cache: Path | str, *, install: bool = True, **env: str) -> dict:
-    environ = {**os.environ, css_cache.CACHE_VAR: str(cache)}
-    environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    environ.update(env)
-    out = subprocess.run(
-        [sys.executable, "-c", START, "install" if install else "plain"],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=ROOT,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return cache_start(START, css_cache.CACHE_VAR, cache, install=install, **env)
 
 
 @pytest.fixture(scope="module")

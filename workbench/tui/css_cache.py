@@ -24,7 +24,6 @@ from __future__ import annotations
 import atexit
 import hashlib
 import importlib.util
-import marshal
 import os
 import pickle
 import sys
@@ -33,6 +32,8 @@ from importlib.metadata import version
 from typing import Any
 
 from textual.css.stylesheet import Stylesheet
+
+from .. import kept_file
 
 CACHE_VAR = "WORKBENCH_CSS_CACHE"  # "0" (or "off"), or the file to use instead of the default
 MAX_ENTRIES = 2000  # more than any start parses: a file past it is started over, not grown
@@ -71,19 +72,7 @@ def stats() -> tuple[int, int]:
 
 
 def _load(path: str) -> dict[tuple[Any, ...], bytes]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return {}
-    if not data.startswith(_HEADER):
-        return {}
-    try:
-        entries = marshal.loads(data[len(_HEADER) :])
-    except (EOFError, ValueError, TypeError):
-        return {}
-    if not isinstance(entries, dict) or len(entries) > MAX_ENTRIES:
-        return {}
+    entries = kept_file.load(path, _HEADER, MAX_ENTRIES)
     return {k: v for k, v in entries.items() if isinstance(k, tuple) and isinstance(v, bytes)}
 
 
@@ -145,14 +134,4 @@ def save() -> None:
     if _path is None or not _unsaved or sys.dont_write_bytecode:
         return
     _unsaved = False
-    tmp = f"{_path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(_path), exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(_HEADER + marshal.dumps(_kept))
-        os.replace(tmp, _path)
-    except (OSError, ValueError):  # (a read-only install: it starts as it did before)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    kept_file.save(_path, _HEADER, _kept)
