@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 E = TypeVar("E")
 
-RUNTIME_DIR = Path(__file__).resolve().parents[1] / "workbench" / "runtimes" / "python"
+CHECKOUT = Path(__file__).resolve().parents[1]
+RUNTIME_DIR = CHECKOUT / "workbench" / "runtimes" / "python"  # (our Python runtime client)
 WAIT_S = 20.0  # how long a test waits for something that takes milliseconds on an idle machine
 
 
@@ -281,6 +282,13 @@ def ids_inside(pid: int) -> list[int]:
     return [int(x) for x in line.split()[1:]]
 
 
+def memory_kb(pid: int) -> dict[str, int]:
+    """``pid``'s memory as ``/proc/PID/smaps_rollup`` sums it (``Rss``, ``Pss``,
+    ``Private_Dirty``…), in kB."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return {line.split(":")[0]: int(line.split()[1]) for line in f if line[0].isupper()}
+
+
 def runtime_module(name: str) -> ModuleType:
     """A module of our Python runtime client (``workbench/runtimes/python/NAME.py``), loaded
     from its file: the runtime's modules are top-level ones on its own ``sys.path``, not the
@@ -307,7 +315,7 @@ def cache_start(
         capture_output=True,
         text=True,
         env=environ,
-        cwd=RUNTIME_DIR.parents[2],
+        cwd=CHECKOUT,
         timeout=timeout,
         check=True,
     )

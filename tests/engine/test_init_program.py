@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import runtime_module
+from tests.helpers import memory_kb, runtime_module
+from workbench.engine.runtime import processes
 
-PR_SET_CHILD_SUBREAPER = 36
 workbench_init = runtime_module("workbench_init")
 pytestmark = pytest.mark.skipif(
     workbench_init.program(2, 3, 4) is None, reason=f"no init program for {os.uname().machine}"
@@ -27,8 +27,6 @@ class Init:
     program, as PID 1 does: its pid, the runtime's, and the two pipes' read ends."""
 
     def __init__(self, runtime_does: str) -> None:
-        import ctypes
-
         report_r, report_w = os.pipe()
         release_r, release_w = os.pipe()
         go_r, go_w = os.pipe()
@@ -38,8 +36,7 @@ class Init:
             try:
                 for fd in (report_r, release_r, go_w, pids_r):
                     os.close(fd)
-                libc = ctypes.CDLL(None, use_errno=True)
-                libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come here, as to PID 1
+                assert processes.become_subreaper()  # orphans come here, as to PID 1
                 if os.geteuid() == 0:  # (a uid whose /proc files are root's only when non-dumpable)
                     os.setresuid(65534, 65534, 65534)
                 runtime = os.fork()
@@ -127,8 +124,7 @@ def test_it_is_the_program_and_holds_a_few_pages(init_of: type[Init]) -> None:
         assert f.read() == b"init\0"
     with open(f"/proc/{init.pid}/environ", "rb") as f:
         assert f.read() == b"MARK=x\0"  # (what the watchdog knows an environment's by)
-    with open(f"/proc/{init.pid}/smaps_rollup") as f:
-        rollup = {line.split(":")[0]: int(line.split()[1]) for line in f if line[0].isupper()}
+    rollup = memory_kb(init.pid)
     assert rollup["Rss"] <= 64, rollup  # kB: its stack and its one page of code
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import add_function, body, ids_inside, make_layer, tmp_of, until
+from tests.helpers import add_function, body, ids_inside, make_layer, memory_kb, tmp_of, until
 from workbench.engine import Engine, EngineSettings, early_start
 from workbench.engine.runtime import namespaces
 from workbench.engine.runtime.forkserver import BASE_SWITCH
+from workbench.engine.runtime.launch import PYTHON_BOOTSTRAP
 from workbench.engine.runtime.namespaces import ETC, UID_BASE, UIDS_VAR, etc_view, probe
 
 pytestmark = pytest.mark.skipif(
@@ -434,8 +435,7 @@ async def test_its_init_is_a_program_of_a_few_pages(sandboxed: Engine) -> None:
         assert f.read() == b"init\0"
     with open(f"/proc/{env.pid}/environ", "rb") as f:
         assert b"\0AWS_LAMBDA_FUNCTION_NAME=look\0" in b"\0" + f.read()
-    with open(f"/proc/{env.pid}/smaps_rollup") as f:
-        rollup = {line.split(":")[0]: int(line.split()[1]) for line in f if line[0].isupper()}
+    rollup = memory_kb(env.pid)
     assert rollup["Rss"] <= 64, rollup  # kB
     add_function(sandboxed, "ends", "import os\ndef handler(event, context):\n    os._exit(3)\n")
     result = await sandboxed.invoke("ends", "{}")
@@ -463,8 +463,7 @@ async def test_without_namespaces_argv_is_the_runtime_clients_script(
         add_function(eng, "look", LOOK)
         seen = body(await eng.invoke("look", json.dumps({"kind": "cmdline"})))
     (script,) = seen["argv"]
-    runtimes = Path(__file__).resolve().parents[2] / "workbench" / "runtimes" / "python"
-    assert Path(script) == runtimes / "bootstrap.py" and Path(script).is_file(), seen
+    assert Path(script) == PYTHON_BOOTSTRAP and Path(script).is_file(), seen
 
 
 async def test_what_isolation_says_with_and_without_namespaces(sandboxed: Engine) -> None:
