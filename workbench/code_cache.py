@@ -26,7 +26,6 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import importlib.util
-import os
 import sys
 from types import CodeType
 from typing import Any
@@ -43,19 +42,13 @@ _compiled = 0  # texts compiled by this process (not found in the file)
 _unsaved = False  # some of them are not in the file yet
 
 
-def default_path() -> str:
-    """Beside this module's bytecode: ``__pycache__/code_cache.<tag>.dataclasses``."""
-    pyc = importlib.util.cache_from_source(__file__)
-    return pyc.removesuffix(".pyc") + ".dataclasses"
-
-
 def install() -> None:
-    """From now on, ``dataclasses`` compiles each text once across starts; idempotent."""
+    """From now on, ``dataclasses`` compiles each text once across starts; idempotent. (The
+    file: ``__pycache__/code_cache.<tag>.dataclasses``.)"""
     global _path
-    where = os.environ.get(CACHE_VAR, "").strip()
-    if where.lower() in ("0", "off") or _path is not None:
+    if _path is not None or (path := kept_file.where(CACHE_VAR, __file__, ".dataclasses")) is None:
         return
-    _path = where or default_path()
+    _path = path
     _codes.update(_load(_path))
     setattr(dataclasses, "exec", _exec)  # noqa: B010 - (a module global, found before the builtin)
     atexit.register(save)
@@ -92,7 +85,6 @@ def save() -> None:
     bytecode may be written): when a long-running command's imports are done
     (``cli/start_gc.py``: a TUI killed later has still kept its start's), and at exit."""
     global _unsaved
-    if _path is None or not _unsaved or sys.dont_write_bytecode:
-        return
-    _unsaved = False
-    kept_file.save(_path, _HEADER, _codes)
+    if _path is not None and _unsaved:
+        _unsaved = False
+        kept_file.save(_path, _HEADER, _codes)

@@ -10,10 +10,21 @@ is not written (``sys.dont_write_bytecode``), and a place that cannot take it co
 
 from __future__ import annotations
 
+import importlib.util
 import marshal
 import os
 import sys
 from typing import Any
+
+
+def where(var: str, module_file: str, suffix: str) -> str | None:
+    """The file a cache named by the variable ``var`` keeps: None where ``var`` is ``0`` (or
+    ``off``: the cache is not used), the file it names, else beside the bytecode of
+    ``module_file`` (``__pycache__/<module>.<tag><suffix>``, or under ``sys.pycache_prefix``)."""
+    given = os.environ.get(var, "").strip()
+    if given.lower() in ("0", "off"):
+        return None
+    return given or importlib.util.cache_from_source(module_file).removesuffix(".pyc") + suffix
 
 
 def load(path: str, header: bytes, max_entries: int) -> dict[Any, Any]:

@@ -24,9 +24,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import importlib.util
-import os
 import pickle
-import sys
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -47,19 +45,15 @@ _parsed = 0  # texts this process parsed (not found in the file)
 _unsaved = False
 
 
-def default_path() -> str:
-    """Beside this module's bytecode: ``__pycache__/css_cache.<tag>.textual-<version>``."""
-    pyc = importlib.util.cache_from_source(__file__)
-    return pyc.removesuffix(".pyc") + f".textual-{TEXTUAL}"
-
-
 def install() -> None:
-    """From now on, Textual parses each CSS text once across starts; idempotent."""
+    """From now on, Textual parses each CSS text once across starts; idempotent. (The file:
+    ``__pycache__/css_cache.<tag>.textual-<version>``.)"""
     global _path, _original
-    where = os.environ.get(CACHE_VAR, "").strip()
-    if where.lower() in ("0", "off") or _path is not None:
+    if _path is not None:
         return
-    _path = where or default_path()
+    if (path := kept_file.where(CACHE_VAR, __file__, f".textual-{TEXTUAL}")) is None:
+        return
+    _path = path
     _kept.update(_load(_path))
     _original = Stylesheet._parse_rules
     Stylesheet._parse_rules = _parse_rules  # type: ignore[method-assign]
@@ -131,7 +125,6 @@ def save() -> None:
     """Write the file if this process parsed something new since it was last written (and
     bytecode may be written): once the TUI's first frame is drawn, and at exit."""
     global _unsaved
-    if _path is None or not _unsaved or sys.dont_write_bytecode:
-        return
-    _unsaved = False
-    kept_file.save(_path, _HEADER, _kept)
+    if _path is not None and _unsaved:
+        _unsaved = False
+        kept_file.save(_path, _HEADER, _kept)
