@@ -743,7 +743,7 @@ init_ahead = False  # this process is a runtime's, forked by its init before any
 _init_pipes = None  # (its process, ``init_ahead``) ends of the pipes to its init: tell, told
 
 
-def init_first(environ=None):
+def init_first(environ):
     """(PID 1 made by ``pid_first``, for our runtime client.) Wait for the engine's go-ahead
     (the environment's limits and cgroup are in place: a fork inherits them), then fork the
     process that builds the root and becomes the runtime (it returns from here, PID 2), and
@@ -754,10 +754,10 @@ def init_first(environ=None):
     runtime's way: its ``/proc/1/mountinfo`` then shows the environment's mounts, not the
     host's. It then becomes a program of a few pages, with ``environ`` as its variables
     (``workbench_init``: the ~0.7 MB its Python had written since the fork given back); where
-    it cannot, or without ``environ``, it stays this interpreter (``_init``), which does the
-    same. Its ``/proc/1/root``, ``cwd`` and the rest are not the runtime's to open in any case
-    (the init is made non-dumpable, before the runtime goes on; a root engine's holds
-    capabilities the runtime has not besides)."""
+    it cannot, it stays this interpreter (``_init``), which does the same. Its
+    ``/proc/1/root``, ``cwd`` and the rest are not the runtime's to open in any case (the init
+    is made non-dumpable, before the runtime goes on; a root engine's holds capabilities the
+    runtime has not besides)."""
     global init_ahead, _init_pipes
     try:
         os.read(0, 1)
@@ -772,8 +772,7 @@ def init_first(environ=None):
         set_cmdline(INIT_TITLE)  # (first: a non-dumpable process's /proc/self/mem is root's)
         _prctl(PR_SET_DUMPABLE, _ULong(0), _ULong(0), _ULong(0), _ULong(0))
         _follow(runtime, made_r)
-        if environ is not None:  # (returns only where it cannot become it)
-            workbench_init.become(runtime, STATUS_FD, followed_w, environ)
+        workbench_init.become(runtime, STATUS_FD, followed_w, environ)  # (returns if it cannot)
         os.close(followed_w)  # the runtime goes on
         _init(runtime, STATUS_FD)
     for fd in (STATUS_FD, made_r, followed_w):
